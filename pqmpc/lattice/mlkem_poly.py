@@ -1,0 +1,234 @@
+"""ML-KEM polynomial arithmetic (FIPS 203 §4): NTT, base-case multiply, CBD, codec.
+
+Polynomials are rows of 256 ``uint16`` coefficients in [0, q), q = 3329; a batch is
+any array whose last axis is 256, so a vector of k polynomials for n keys is
+``(n, k, 256)``.  Every kernel works on the whole batch in one call: NTT and
+multiply are numba loops, the codec is numpy bit (un)packing.
+
+Python and numba cannot promise constant time.  These kernels avoid secret-indexed
+tables and data-dependent branches apart from conditional subtractions mod q,
+which compilers usually turn into selects, but nothing guarantees it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+Q = 3329
+N = 256
+_ZETA = 17
+_N_INV = 3303  # 128^-1 mod q: FIPS 203 Algorithm 10 scales by it
+
+
+def _bitrev7(i: int) -> int:
+    return int(f"{i:07b}"[::-1], 2)
+
+
+ZETAS = np.array([pow(_ZETA, _bitrev7(i), Q) for i in range(128)], dtype=np.int64)
+GAMMAS = np.array([pow(_ZETA, 2 * _bitrev7(i) + 1, Q) for i in range(128)], dtype=np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _ntt_rows(f):
+    rows = f.shape[0]
+    for r in range(rows):
+        a = f[r]
+        k = 1
+        length = 128
+        while length >= 2:
+            for start in range(0, 256, 2 * length):
+                z = ZETAS[k]
+                k += 1
+                for j in range(start, start + length):
+                    t = (z * np.int64(a[j + length])) % Q
+                    x = np.int64(a[j])
+                    hi = x + t
+                    if hi >= Q:
+                        hi -= Q
+                    lo = x - t
+                    if lo < 0:
+                        lo += Q
+                    a[j] = hi
+                    a[j + length] = lo
+            length //= 2
+
+
+@njit(cache=True, nogil=True)
+def _intt_rows(f):
+    rows = f.shape[0]
+    for r in range(rows):
+        a = f[r]
+        k = 127
+        length = 2
+        while length <= 128:
+            for start in range(0, 256, 2 * length):
+                z = ZETAS[k]
+                k -= 1
+                for j in range(start, start + length):
+                    t = np.int64(a[j])
+                    u = np.int64(a[j + length])
+                    s = t + u
+                    if s >= Q:
+                        s -= Q
+                    d = u - t
+                    if d < 0:
+                        d += Q
+                    a[j] = s
+                    a[j + length] = (z * d) % Q
+            length *= 2
+        for j in range(256):
+            a[j] = (np.int64(a[j]) * _N_INV) % Q
+
+
+def ntt(f: np.ndarray) -> np.ndarray:
+    """NTT of every polynomial in ``f`` (last axis 256); returns a new uint16 array."""
+    out = np.array(f, dtype=np.uint16, order="C", copy=True)
+    _ntt_rows(out.reshape(-1, N))
+    return out
+
+
+def intt(f: np.ndarray) -> np.ndarray:
+    """Inverse NTT of every polynomial in ``f``; returns a new uint16 array."""
+    out = np.array(f, dtype=np.uint16, order="C", copy=True)
+    _intt_rows(out.reshape(-1, N))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _matvec(a_hat, s_hat, out, transpose):
+    """out[b, i] = Σ_j A[b, i, j] ∘ s[b, j] (or A[b, j, i] when transposing), mod q.
+
+    ``a_hat`` is (m, k, k, 256) with m = 1 (one shared matrix) or m = batch size.
+    """
+    nb = s_hat.shape[0]
+    k = s_hat.shape[1]
+    shared = a_hat.shape[0] == 1
+    acc = np.empty(256, dtype=np.int64)
+    for b in range(nb):
+        ab = 0 if shared else b
+        for i in range(k):
+            acc[:] = 0
+            for j in range(k):
+                if transpose:
+                    a = a_hat[ab, j, i]
+                else:
+                    a = a_hat[ab, i, j]
+                s = s_hat[b, j]
+                for p in range(128):
+                    a0 = np.int64(a[2 * p])
+                    a1 = np.int64(a[2 * p + 1])
+                    b0 = np.int64(s[2 * p])
+                    b1 = np.int64(s[2 * p + 1])
+                    acc[2 * p] += a0 * b0 + ((a1 * b1) % Q) * GAMMAS[p]
+                    acc[2 * p + 1] += a0 * b1 + a1 * b0
+            for p in range(256):
+                out[b, i, p] = acc[p] % Q
+
+
+@njit(cache=True, nogil=True)
+def _dot(t_hat, s_hat, out):
+    """out[b] = Σ_j t[b, j] ∘ s[b, j] mod q (inner product of NTT vectors)."""
+    nb = s_hat.shape[0]
+    k = s_hat.shape[1]
+    acc = np.empty(256, dtype=np.int64)
+    for b in range(nb):
+        acc[:] = 0
+        for j in range(k):
+            a = t_hat[b, j]
+            s = s_hat[b, j]
+            for p in range(128):
+                a0 = np.int64(a[2 * p])
+                a1 = np.int64(a[2 * p + 1])
+                b0 = np.int64(s[2 * p])
+                b1 = np.int64(s[2 * p + 1])
+                acc[2 * p] += a0 * b0 + ((a1 * b1) % Q) * GAMMAS[p]
+                acc[2 * p + 1] += a0 * b1 + a1 * b0
+        for p in range(256):
+            out[b, p] = acc[p] % Q
+
+
+def matvec(a_hat: np.ndarray, s_hat: np.ndarray, transpose: bool = False) -> np.ndarray:
+    """Â∘ŝ (or Âᵀ∘ŝ) for a batch: ``a_hat`` (1 or nb, k, k, 256), ``s_hat`` (nb, k, 256)."""
+    out = np.empty(s_hat.shape, dtype=np.uint16)
+    _matvec(np.ascontiguousarray(a_hat), np.ascontiguousarray(s_hat), out, transpose)
+    return out
+
+
+def dot(t_hat: np.ndarray, s_hat: np.ndarray) -> np.ndarray:
+    """t̂ᵀ∘ŝ for a batch: both (nb, k, 256) → (nb, 256)."""
+    out = np.empty((s_hat.shape[0], N), dtype=np.uint16)
+    _dot(np.ascontiguousarray(t_hat), np.ascontiguousarray(s_hat), out)
+    return out
+
+
+def multiply_ntts(f: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """FIPS 203 Algorithm 11 for single polynomials (kept for unit tests of the kernels)."""
+    return dot(np.asarray(f, dtype=np.uint16).reshape(1, 1, N), np.asarray(g, dtype=np.uint16).reshape(1, 1, N))[0]
+
+
+def add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Coefficient-wise a + b mod q (uint16 in, uint16 out)."""
+    s = a.astype(np.int32) + b
+    s -= Q * (s >= Q)
+    return s.astype(np.uint16)
+
+
+def sub(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Coefficient-wise a − b mod q."""
+    s = a.astype(np.int32) - b
+    s += Q * (s < 0)
+    return s.astype(np.uint16)
+
+
+def cbd(buf: np.ndarray, eta: int) -> np.ndarray:
+    """SamplePolyCBD_η (Algorithm 8) over rows of 64η bytes → (…, 256) uint16 mod q."""
+    bits = np.unpackbits(buf, axis=-1, bitorder="little").reshape(buf.shape[:-1] + (N, 2, eta))
+    x = bits.sum(axis=-1, dtype=np.int16)
+    v = x[..., 0] - x[..., 1]
+    v += Q * (v < 0)
+    return v.astype(np.uint16)
+
+
+def byte_encode(f: np.ndarray, d: int) -> np.ndarray:
+    """ByteEncode_d (Algorithm 5): (…, 256) integers < 2^d → (…, 32 d) bytes."""
+    f = np.asarray(f)
+    if d == 12:
+        a = f.astype(np.uint16).reshape(f.shape[:-1] + (128, 2))
+        lo, hi = a[..., 0], a[..., 1]
+        out = np.empty(f.shape[:-1] + (128, 3), dtype=np.uint8)
+        out[..., 0] = lo & 0xFF
+        out[..., 1] = (lo >> 8) | ((hi & 0xF) << 4)
+        out[..., 2] = hi >> 4
+        return out.reshape(f.shape[:-1] + (384,))
+    shifts = np.arange(d, dtype=np.uint16)
+    bits = ((f.astype(np.uint16)[..., None] >> shifts) & 1).astype(np.uint8)
+    return np.packbits(bits.reshape(f.shape[:-1] + (N * d,)), axis=-1, bitorder="little")
+
+
+def byte_decode(b: np.ndarray, d: int) -> np.ndarray:
+    """ByteDecode_d (Algorithm 6): (…, 32 d) bytes → (…, 256) uint16.
+
+    For d = 12 the values are *not* reduced mod q: callers check them (the FIPS 203
+    modulus check on encapsulation keys) or reduce explicitly.
+    """
+    b = np.asarray(b, dtype=np.uint8)
+    if d == 12:
+        a = b.reshape(b.shape[:-1] + (128, 3)).astype(np.uint16)
+        out = np.empty(b.shape[:-1] + (128, 2), dtype=np.uint16)
+        out[..., 0] = a[..., 0] | ((a[..., 1] & 0xF) << 8)
+        out[..., 1] = (a[..., 1] >> 4) | (a[..., 2] << 4)
+        return out.reshape(b.shape[:-1] + (N,))
+    bits = np.unpackbits(b, axis=-1, bitorder="little").reshape(b.shape[:-1] + (N, d))
+    weights = (1 << np.arange(d)).astype(np.uint16)
+    return (bits.astype(np.uint16) * weights).sum(axis=-1, dtype=np.uint16)
+
+
+def compress(x: np.ndarray, d: int) -> np.ndarray:
+    """Compress_d: round(2^d x / q) mod 2^d.  q is odd, so (2^d x + 1664) // q is exact."""
+    return ((((x.astype(np.uint32) << d) + (Q // 2)) // Q) & ((1 << d) - 1)).astype(np.uint16)
+
+
+def decompress(y: np.ndarray, d: int) -> np.ndarray:
+    """Decompress_d: round(q y / 2^d), rounding halves up as FIPS 203 ⌈·⌋ does."""
+    return ((y.astype(np.uint32) * Q + (1 << (d - 1))) >> d).astype(np.uint16)
