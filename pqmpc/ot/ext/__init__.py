@@ -1,0 +1,1 @@
+"""OT extension: IKNP (PRG-based) and Ferret (LPN-based silent correlated OT)."""

@@ -1,0 +1,10 @@
+"""Private set intersection from OT extension (post-quantum end to end)."""
+
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    "psi_sender": ".api",
+    "psi_receiver": ".api",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = list(_EXPORTS)

@@ -1,0 +1,11 @@
+"""Yao two-party computation and ready-made functions."""
+
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    "yao_garbler": ".yao",
+    "yao_evaluator": ".yao",
+    "functions": ".functions",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = list(_EXPORTS)
