@@ -1,0 +1,1 @@
+"""The reproducible benchmark runner behind ``pqmpc bench``."""
