@@ -16,6 +16,8 @@ def add_parser(sub) -> None:
                                              "prints ratios between two runs")
     p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repetitions (~2 minutes)")
     p.add_argument("--json", metavar="FILE", help="write the results here (default: print to stdout)")
+    p.add_argument("--report", metavar="DIR", help="also write a Markdown report with tables and plots into DIR")
+    p.add_argument("--from-json", metavar="FILE", help="build the --report from an earlier run instead of running")
     p.add_argument("--list", action="store_true", help="list the suites and exit")
     p.set_defaults(func=run)
 
@@ -45,6 +47,7 @@ def compare(a_path: str, b_path: str) -> int:
 
 
 def run(args) -> int:
+    from ..bench.report import write_report
     from ..bench.runner import SUITES, available_suites, run_suites, write_json
 
     if args.suites[:1] == ["compare"]:
@@ -56,11 +59,20 @@ def run(args) -> int:
         for name in SUITES:
             print(f"{name:<16} {'available' if name in avail else 'not installed'}")
         return 0
+    if args.from_json:
+        if not args.report:
+            raise InputError("--from-json needs --report DIR")
+        doc = _load(args.from_json)
+        print(f"[pqmpc] wrote {write_report(doc, args.report)}", file=sys.stderr)
+        return 0
     names = args.suites or available_suites()
     doc = run_suites(names, quick=args.quick, progress=lambda m: print(f"[pqmpc] {m}", file=sys.stderr, flush=True))
+    if args.report:
+        print(f"[pqmpc] wrote {write_report(doc, args.report)}", file=sys.stderr)
     if args.json:
         write_json(doc, args.json)
         print(f"[pqmpc] wrote {args.json}", file=sys.stderr)
     else:
-        print(json.dumps(doc, indent=2, sort_keys=True, default=float))
+        if not args.report:
+            print(json.dumps(doc, indent=2, sort_keys=True, default=float))
     return 0
