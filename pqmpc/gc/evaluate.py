@@ -1,0 +1,91 @@
+"""Evaluating a half-gates garbled circuit, whole or from a stream of table chunks.
+
+The evaluator holds one label per input wire and learns one label per wire; with
+the decoding bits it learns the outputs and nothing else (semi-honest garbler and
+evaluator, TCCR assumption on fixed-key AES; see :mod:`pqmpc.gc.garble`).
+Tables arriving from a peer are shape-checked: a wrong size raises
+:class:`~pqmpc.errors.ProtocolError` naming the step, never a numpy error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pqmpc.errors import ParameterError, ProtocolError
+from pqmpc.gc import halfgates as _hg
+from pqmpc.gc.circuit import Circuit
+from pqmpc.gc.garble import LABEL_BYTES, TABLE_BYTES, GarbledCircuit, _split_inputs
+
+
+class Evaluator:
+    """Consumes garbled tables in schedule order, in chunks of any size."""
+
+    def __init__(self, circuit: Circuit, labels, backend: str = "auto"):
+        self.circuit = circuit
+        self.backend = _hg.resolve_backend(backend)
+        lab_in = _split_inputs(circuit, labels, "labels")
+        self._sched = circuit.schedule
+        self._and_pos = _hg.and_positions(self._sched)
+        self._lab = np.empty((circuit.n_wires, 2), dtype=np.uint64)
+        self._lab[:circuit.n_inputs] = lab_in.view(np.uint64).reshape(-1, 2)
+        self._pos = 0
+        self._k = 0
+
+    @property
+    def ands_remaining(self) -> int:
+        return int(self._and_pos.shape[0] - self._k)
+
+    def feed(self, tables, step: str = "garbled tables") -> None:
+        """Evaluate the gates covered by the next ``len(tables)`` AND tables.
+
+        ``tables``: ``(m, 32)`` or ``(m, 2, 16)`` uint8, or bytes of length ``32 m``.
+        """
+        if isinstance(tables, (bytes, bytearray, memoryview)):
+            raw = np.frombuffer(tables, dtype=np.uint8)
+            if raw.size % TABLE_BYTES:
+                raise ProtocolError(f"{step}: {raw.size} bytes is not a multiple of "
+                                    f"{TABLE_BYTES}")
+            tables = raw.reshape(-1, TABLE_BYTES)
+        t = np.asarray(tables)
+        if t.dtype != np.uint8 or t.ndim < 2 or t.size != t.shape[0] * TABLE_BYTES:
+            raise ProtocolError(f"{step}: expected (m, 32) uint8 tables, got {t.dtype} {t.shape}")
+        m = t.shape[0]
+        if m > self.ands_remaining:
+            raise ProtocolError(f"{step}: got {m} tables but only {self.ands_remaining} AND "
+                                f"gates remain")
+        t64 = np.ascontiguousarray(t).reshape(m, TABLE_BYTES).view(np.uint64)
+        k_end = self._k + m
+        end = _hg.chunk_end(self._sched, self._and_pos, k_end)
+        _hg.evaluate_range(self.backend, self._sched, self._pos, end, self._k, self._lab, t64)
+        self._pos, self._k = end, k_end
+
+    def finish(self, step: str = "garbled tables") -> list[np.ndarray]:
+        """Output labels, one ``(m_j, 16)`` array per output group."""
+        if self.ands_remaining:
+            raise ProtocolError(f"{step}: {self.ands_remaining} AND tables missing")
+        n = self._sched.op.shape[0]
+        if self._pos < n:
+            _hg.evaluate_range(self.backend, self._sched, self._pos, n, self._k, self._lab,
+                               np.empty((0, 4), np.uint64))
+            self._pos = n
+        c = self.circuit
+        return [np.ascontiguousarray(self._lab[c.output_wires(j)]).view(np.uint8)
+                .reshape(-1, LABEL_BYTES) for j in range(len(c.output_sizes))]
+
+
+def evaluate_garbled(garbled: GarbledCircuit, labels, backend: str = "auto") -> list[np.ndarray]:
+    """Output labels of ``garbled`` on the input ``labels`` (one array per input group)."""
+    if not isinstance(garbled, GarbledCircuit):
+        raise ParameterError("evaluate_garbled needs a GarbledCircuit")
+    ev = Evaluator(garbled.circuit, labels, backend=backend)
+    if garbled.tables.shape[0]:
+        ev.feed(garbled.tables)
+    return ev.finish()
+
+
+def evaluate_stream(circuit: Circuit, labels, chunks, backend: str = "auto") -> list[np.ndarray]:
+    """Evaluate from an iterable of table chunks (e.g. :meth:`Garbler.stream`)."""
+    ev = Evaluator(circuit, labels, backend=backend)
+    for chunk in chunks:
+        ev.feed(chunk)
+    return ev.finish()

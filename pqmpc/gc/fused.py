@@ -1,0 +1,209 @@
+"""Half-gates kernels with the AES rounds inside the gate walk.
+
+One njit loop walks the scheduled gate list: free gates are a few XORs, each AND
+gate costs four TCCR hashes (garbler) or two (evaluator), i.e. eight or four AES
+calls. Two independent neighbouring AND gates are processed together so the CPU
+has eight independent AES chains in flight. Because the loop never returns to
+Python, deep and narrow circuits (AES, SHA-256, adders) run at the same per-gate
+cost as wide ones.
+
+AES comes from :mod:`pqmpc.primitives.aesni`, whose ``aes128_encrypt`` is bound at
+import to the AES-NI version or, when numba's target lacks AES-NI, to a table-based
+pure-numba AES with identical output; nothing here compiles an intrinsic the CPU
+cannot run. The permutation key is the public fixed key of
+:class:`pqmpc.primitives.aes.FixedKeyAES`, so these kernels give the same bytes as
+the bulk OpenSSL path in :mod:`pqmpc.gc.halfgates`.
+
+Tables are ``(m, 4) uint64`` rows ``TG_lo, TG_hi, TE_lo, TE_hi`` (32 bytes per AND).
+The tweaks of the ``k``-th AND of the schedule are ``2k`` and ``2k+1``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from pqmpc.primitives import aesni
+from pqmpc.gc.kernels import OP_AND, OP_EQ, OP_EQW, OP_INV, OP_XOR
+
+_enc = aesni.aes128_encrypt
+
+
+@njit
+def _tccr(ks, x, t):
+    p = _enc(ks, x)
+    q = _enc(ks, (p[0] ^ t, p[1]))
+    return (q[0] ^ p[0], q[1] ^ p[1])
+
+
+@njit
+def _tccr4(ks, x0, x1, x2, x3, t0, t1, t2, t3):
+    # four independent chains so the AES unit is never waiting on one result
+    p0 = _enc(ks, x0)
+    p1 = _enc(ks, x1)
+    p2 = _enc(ks, x2)
+    p3 = _enc(ks, x3)
+    q0 = _enc(ks, (p0[0] ^ t0, p0[1]))
+    q1 = _enc(ks, (p1[0] ^ t1, p1[1]))
+    q2 = _enc(ks, (p2[0] ^ t2, p2[1]))
+    q3 = _enc(ks, (p3[0] ^ t3, p3[1]))
+    return ((q0[0] ^ p0[0], q0[1] ^ p0[1]), (q1[0] ^ p1[0], q1[1] ^ p1[1]),
+            (q2[0] ^ p2[0], q2[1] ^ p2[1]), (q3[0] ^ p3[0], q3[1] ^ p3[1]))
+
+
+@njit
+def _mask(bit):
+    return np.uint64(0) - (bit & np.uint64(1))
+
+
+@njit
+def _garble_finish(lab, tables, row, o, a0, b0, ha0, ha1, hb0, hb1, d0, d1):
+    ma = _mask(a0[0])
+    mb = _mask(b0[0])
+    tg0 = ha0[0] ^ ha1[0] ^ (mb & d0)
+    tg1 = ha0[1] ^ ha1[1] ^ (mb & d1)
+    te0 = hb0[0] ^ hb1[0] ^ a0[0]
+    te1 = hb0[1] ^ hb1[1] ^ a0[1]
+    wg0 = ha0[0] ^ (ma & tg0)
+    wg1 = ha0[1] ^ (ma & tg1)
+    we0 = hb0[0] ^ (mb & (te0 ^ a0[0]))
+    we1 = hb0[1] ^ (mb & (te1 ^ a0[1]))
+    lab[o, 0] = wg0 ^ we0
+    lab[o, 1] = wg1 ^ we1
+    tables[row, 0] = tg0
+    tables[row, 1] = tg1
+    tables[row, 2] = te0
+    tables[row, 3] = te1
+
+
+@njit
+def _free_garble(k, a, b, o, lab, d0, d1, c0, c1):
+    if k == OP_XOR:
+        lab[o, 0] = lab[a, 0] ^ lab[b, 0]
+        lab[o, 1] = lab[a, 1] ^ lab[b, 1]
+    elif k == OP_INV:
+        lab[o, 0] = lab[a, 0] ^ d0
+        lab[o, 1] = lab[a, 1] ^ d1
+    elif k == OP_EQW:
+        lab[o, 0] = lab[a, 0]
+        lab[o, 1] = lab[a, 1]
+    elif k == OP_EQ:
+        m = _mask(np.uint64(a))
+        lab[o, 0] = c0 ^ (m & d0)
+        lab[o, 1] = c1 ^ (m & d1)
+
+
+@njit(cache=True)
+def garble_range(rk, op, in0, in1, out, g0, g1, k0, lab, d0, d1, c0, c1, tables):
+    """Garble scheduled gates ``[g0, g1)``; the first AND there is global AND ``k0``.
+
+    ``lab`` holds zero-labels (inputs filled in by the caller); table row ``i``
+    receives the ``i``-th AND of the range.
+    """
+    ks = aesni.aes128_load_keys(rk)
+    row = 0
+    one = np.uint64(1)
+    k = np.uint64(k0)
+    g = g0
+    while g < g1:
+        kind = op[g]
+        if kind != OP_AND:
+            _free_garble(kind, in0[g], in1[g], out[g], lab, d0, d1, c0, c1)
+            g += 1
+            continue
+        a = in0[g]
+        b = in1[g]
+        t = np.uint64(2) * k
+        a0 = (lab[a, 0], lab[a, 1])
+        b0 = (lab[b, 0], lab[b, 1])
+        if (g + 1 < g1 and op[g + 1] == OP_AND and in0[g + 1] != out[g]
+                and in1[g + 1] != out[g]):
+            a2 = in0[g + 1]
+            b2 = in1[g + 1]
+            a20 = (lab[a2, 0], lab[a2, 1])
+            b20 = (lab[b2, 0], lab[b2, 1])
+            h0, h1, h2, h3 = _tccr4(ks, a0, (a0[0] ^ d0, a0[1] ^ d1), b0,
+                                    (b0[0] ^ d0, b0[1] ^ d1), t, t, t + one, t + one)
+            t2 = t + np.uint64(2)
+            e0, e1, e2, e3 = _tccr4(ks, a20, (a20[0] ^ d0, a20[1] ^ d1), b20,
+                                    (b20[0] ^ d0, b20[1] ^ d1), t2, t2, t2 + one, t2 + one)
+            _garble_finish(lab, tables, row, out[g], a0, b0, h0, h1, h2, h3, d0, d1)
+            _garble_finish(lab, tables, row + 1, out[g + 1], a20, b20, e0, e1, e2, e3, d0, d1)
+            row += 2
+            k += np.uint64(2)
+            g += 2
+        else:
+            h0, h1, h2, h3 = _tccr4(ks, a0, (a0[0] ^ d0, a0[1] ^ d1), b0,
+                                    (b0[0] ^ d0, b0[1] ^ d1), t, t, t + one, t + one)
+            _garble_finish(lab, tables, row, out[g], a0, b0, h0, h1, h2, h3, d0, d1)
+            row += 1
+            k += np.uint64(1)
+            g += 1
+    return row
+
+
+@njit
+def _eval_finish(lab, tables, row, o, wa, wb, hg, he):
+    ma = _mask(wa[0])
+    mb = _mask(wb[0])
+    tg0 = tables[row, 0]
+    tg1 = tables[row, 1]
+    te0 = tables[row, 2]
+    te1 = tables[row, 3]
+    lab[o, 0] = hg[0] ^ (ma & tg0) ^ he[0] ^ (mb & (te0 ^ wa[0]))
+    lab[o, 1] = hg[1] ^ (ma & tg1) ^ he[1] ^ (mb & (te1 ^ wa[1]))
+
+
+@njit
+def _free_eval(k, a, b, o, lab, c0, c1):
+    if k == OP_XOR:
+        lab[o, 0] = lab[a, 0] ^ lab[b, 0]
+        lab[o, 1] = lab[a, 1] ^ lab[b, 1]
+    elif k == OP_INV or k == OP_EQW:
+        lab[o, 0] = lab[a, 0]
+        lab[o, 1] = lab[a, 1]
+    elif k == OP_EQ:
+        lab[o, 0] = c0
+        lab[o, 1] = c1
+
+
+@njit(cache=True)
+def evaluate_range(rk, op, in0, in1, out, g0, g1, k0, lab, c0, c1, tables):
+    """Evaluate scheduled gates ``[g0, g1)`` with active labels in ``lab``."""
+    ks = aesni.aes128_load_keys(rk)
+    row = 0
+    one = np.uint64(1)
+    k = np.uint64(k0)
+    g = g0
+    while g < g1:
+        kind = op[g]
+        if kind != OP_AND:
+            _free_eval(kind, in0[g], in1[g], out[g], lab, c0, c1)
+            g += 1
+            continue
+        a = in0[g]
+        b = in1[g]
+        t = np.uint64(2) * k
+        wa = (lab[a, 0], lab[a, 1])
+        wb = (lab[b, 0], lab[b, 1])
+        if (g + 1 < g1 and op[g + 1] == OP_AND and in0[g + 1] != out[g]
+                and in1[g + 1] != out[g]):
+            a2 = in0[g + 1]
+            b2 = in1[g + 1]
+            wa2 = (lab[a2, 0], lab[a2, 1])
+            wb2 = (lab[b2, 0], lab[b2, 1])
+            h0, h1, h2, h3 = _tccr4(ks, wa, wb, wa2, wb2, t, t + one, t + np.uint64(2),
+                                    t + np.uint64(3))
+            _eval_finish(lab, tables, row, out[g], wa, wb, h0, h1)
+            _eval_finish(lab, tables, row + 1, out[g + 1], wa2, wb2, h2, h3)
+            row += 2
+            k += np.uint64(2)
+            g += 2
+        else:
+            hg = _tccr(ks, wa, t)
+            he = _tccr(ks, wb, t + one)
+            _eval_finish(lab, tables, row, out[g], wa, wb, hg, he)
+            row += 1
+            k += np.uint64(1)
+            g += 1
+    return row

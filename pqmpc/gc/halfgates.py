@@ -1,0 +1,190 @@
+"""The half-gates scheme over ranges of the scheduled gate list, two backends.
+
+Scheme (Zahur–Rosulek–Evans, EUROCRYPT 2015) with free-XOR (Kolesnikov–Schneider
+2008) and point-and-permute: every wire ``w`` has a zero-label ``Z_w``, its one-label
+is ``Z_w ⊕ Δ`` with one global ``Δ`` whose least significant bit is 1, so the lsb of
+a label is its permute bit. XOR, INV, EQW cost nothing; an AND gate with input
+zero-labels ``A0, B0`` and permute bits ``pa, pb`` gets the two ciphertexts::
+
+    TG = H(A0, 2k) ⊕ H(A0⊕Δ, 2k) ⊕ pb·Δ          WG0 = H(A0, 2k) ⊕ pa·TG
+    TE = H(B0, 2k+1) ⊕ H(B0⊕Δ, 2k+1) ⊕ A0        WE0 = H(B0, 2k+1) ⊕ pb·(TE ⊕ A0)
+    Z_out = WG0 ⊕ WE0
+
+where ``k`` numbers the AND gates in schedule order and ``H(x, i) = π(π(x) ⊕ i) ⊕ π(x)``
+is the tweakable circular-correlation-robust hash from fixed-key AES of Guo, Katz,
+Wang and Yu (CRYPTO 2020). The evaluator holding ``Wa, Wb`` computes
+``H(Wa, 2k) ⊕ sa·TG ⊕ H(Wb, 2k+1) ⊕ sb·(TE ⊕ Wa)`` with ``sa, sb`` the label lsbs.
+
+Constant wires (Bristol ``EQ``) carry a public label ``C`` as the evaluator's label;
+the garbler sets the zero-label to ``C ⊕ c·Δ`` so that ``C`` encodes the constant
+``c``. The evaluator learns nothing it did not know: ``c`` is public in the circuit.
+
+Backends, byte-identical by construction and by test:
+
+* ``"fused"``: :mod:`pqmpc.gc.fused`, AES inside one numba gate walk (AES-NI when
+  numba's target has it, a table AES in numba otherwise);
+* ``"levels"``: per AND-depth level one gather, two bulk OpenSSL AES calls for all
+  hashes of the level and numpy glue; free gates in a numba kernel. This is the
+  path for CPUs without AES-NI, where the table AES would be slower than OpenSSL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from pqmpc.errors import ParameterError
+from pqmpc.gc import kernels as _k
+from pqmpc.gc.circuit import Schedule
+from pqmpc.primitives import aesni
+from pqmpc.primitives.aes import DEFAULT_KEY, FixedKeyAES
+
+#: The public label the evaluator holds on a constant wire.
+CONST_LABEL = np.frombuffer(hashlib.sha256(b"pqmpc.gc constant-wire label v1").digest()[:16],
+                            dtype=np.uint64).copy()
+
+BACKENDS = ("auto", "fused", "levels")
+
+_RK = None
+_PERM = None
+
+
+def round_keys() -> np.ndarray:
+    global _RK
+    if _RK is None:
+        _RK = aesni.round_keys(DEFAULT_KEY)
+    return _RK
+
+
+def _perm() -> FixedKeyAES:
+    global _PERM
+    if _PERM is None:
+        _PERM = FixedKeyAES(DEFAULT_KEY)
+    return _PERM
+
+
+def resolve_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise ParameterError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        return "fused" if aesni.HAVE_AESNI else "levels"
+    return backend
+
+
+def _permute(x: np.ndarray) -> np.ndarray:
+    """π on the rows of an ``(..., 2) uint64`` array (one OpenSSL call)."""
+    flat = np.ascontiguousarray(x).view(np.uint8).reshape(-1, 16)
+    return _perm().permute(flat).view(np.uint64).reshape(x.shape)
+
+
+def _runs_in(sched: Schedule, g0: int, g1: int):
+    """Yield ``(is_and_run, start, end)`` for the parts of runs inside ``[g0, g1)``."""
+    runs = sched.runs
+    r = int(np.searchsorted(runs[:, 1], g0, side="right"))
+    while r < runs.shape[0] and runs[r, 0] < g1:
+        s, e = max(int(runs[r, 0]), g0), min(int(runs[r, 1]), g1)
+        if e > s:
+            yield bool(r % 2), s, e
+        r += 1
+
+
+def _garble_ands_bulk(sched, s, e, k, lab, delta, tables, row):
+    a = sched.in0[s:e]
+    b = sched.in1[s:e]
+    m = e - s
+    a0 = lab[a]
+    b0 = lab[b]
+    x = np.empty((4, m, 2), dtype=np.uint64)
+    x[0] = a0
+    np.bitwise_xor(a0, delta, out=x[1])
+    x[2] = b0
+    np.bitwise_xor(b0, delta, out=x[3])
+    p = _permute(x)
+    tw = np.arange(2 * k, 2 * (k + m), 2, dtype=np.uint64)
+    y = p.copy()
+    y[0, :, 0] ^= tw
+    y[1, :, 0] ^= tw
+    y[2, :, 0] ^= tw + np.uint64(1)
+    y[3, :, 0] ^= tw + np.uint64(1)
+    h = _permute(y)
+    h ^= p
+    ma = (np.uint64(0) - (a0[:, 0] & np.uint64(1)))[:, None]
+    mb = (np.uint64(0) - (b0[:, 0] & np.uint64(1)))[:, None]
+    tg = h[0] ^ h[1] ^ (mb & delta)
+    te = h[2] ^ h[3] ^ a0
+    lab[sched.out[s:e]] = h[0] ^ (ma & tg) ^ h[2] ^ (mb & (te ^ a0))
+    tables[row:row + m, 0:2] = tg
+    tables[row:row + m, 2:4] = te
+
+
+def _eval_ands_bulk(sched, s, e, k, lab, tables, row):
+    a = sched.in0[s:e]
+    b = sched.in1[s:e]
+    m = e - s
+    wa = lab[a]
+    wb = lab[b]
+    x = np.empty((2, m, 2), dtype=np.uint64)
+    x[0] = wa
+    x[1] = wb
+    p = _permute(x)
+    tw = np.arange(2 * k, 2 * (k + m), 2, dtype=np.uint64)
+    y = p.copy()
+    y[0, :, 0] ^= tw
+    y[1, :, 0] ^= tw + np.uint64(1)
+    h = _permute(y)
+    h ^= p
+    ma = (np.uint64(0) - (wa[:, 0] & np.uint64(1)))[:, None]
+    mb = (np.uint64(0) - (wb[:, 0] & np.uint64(1)))[:, None]
+    tg = tables[row:row + m, 0:2]
+    te = tables[row:row + m, 2:4]
+    lab[sched.out[s:e]] = h[0] ^ (ma & tg) ^ h[1] ^ (mb & (te ^ wa))
+
+
+def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables) -> None:
+    """Garble scheduled gates ``[g0, g1)`` into ``lab`` (zero-labels) and ``tables``."""
+    d0, d1 = np.uint64(delta[0]), np.uint64(delta[1])
+    c0, c1 = CONST_LABEL[0], CONST_LABEL[1]
+    if backend == "fused":
+        from pqmpc.gc import fused
+        fused.garble_range(round_keys(), sched.op, sched.in0, sched.in1, sched.out, g0, g1, k0,
+                           lab, d0, d1, c0, c1, tables)
+        return
+    for is_and, s, e in _runs_in(sched, g0, g1):
+        if is_and:
+            row = int(sched.and_before[s] - sched.and_before[g0])
+            _garble_ands_bulk(sched, s, e, k0 + row, lab, delta, tables, row)
+        else:
+            _k.propagate_free(sched.op[s:e], sched.in0[s:e], sched.in1[s:e], sched.out[s:e], lab,
+                              d0, d1, c0, c1)
+
+
+def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables) -> None:
+    """Evaluate scheduled gates ``[g0, g1)`` on active labels ``lab``."""
+    c0, c1 = CONST_LABEL[0], CONST_LABEL[1]
+    if backend == "fused":
+        from pqmpc.gc import fused
+        fused.evaluate_range(round_keys(), sched.op, sched.in0, sched.in1, sched.out, g0, g1, k0,
+                             lab, c0, c1, tables)
+        return
+    for is_and, s, e in _runs_in(sched, g0, g1):
+        if is_and:
+            row = int(sched.and_before[s] - sched.and_before[g0])
+            _eval_ands_bulk(sched, s, e, k0 + row, lab, tables, row)
+        else:
+            _k.propagate_free_eval(sched.op[s:e], sched.in0[s:e], sched.in1[s:e],
+                                   sched.out[s:e], lab, c0, c1)
+
+
+def and_positions(sched: Schedule) -> np.ndarray:
+    """Scheduled position of every AND gate (table ``k`` belongs to position ``[k]``)."""
+    return np.flatnonzero(sched.op == _k.OP_AND)
+
+
+def chunk_end(sched: Schedule, and_pos: np.ndarray, k_end: int) -> int:
+    """First scheduled position after the gates a chunk ending before AND ``k_end`` covers.
+
+    A chunk of tables ``[k0, k_end)`` also covers the free gates that follow its last
+    AND, up to the next AND gate (or the end of the circuit).
+    """
+    return int(and_pos[k_end]) if k_end < and_pos.shape[0] else int(sched.op.shape[0])
