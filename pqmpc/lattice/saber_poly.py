@@ -25,6 +25,7 @@ constant time.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 N = 256
 EQ = 13
@@ -32,7 +33,9 @@ EP = 10
 Q = 1 << EQ
 P = 1 << EP
 
-_TWIST = np.exp(1j * np.pi * np.arange(N) / N)
+_HALF = N // 2
+# zeta^j with zeta = exp(i*pi/256), so zeta^128 = i.
+_TWIST = np.exp(1j * np.pi * np.arange(_HALF) / N)
 _UNTWIST = np.conj(_TWIST)
 
 
@@ -43,34 +46,124 @@ def centered(a: np.ndarray, bits: int) -> np.ndarray:
 
 
 def to_freq(a: np.ndarray) -> np.ndarray:
-    """Twisted FFT of integer polynomials (last axis 256), for :func:`from_freq`."""
-    return np.fft.fft(a * _TWIST, axis=-1)
+    """Frequency form of integer polynomials (last axis 256) → ``(..., 128)`` complex.
+
+    A real polynomial mod x^256 + 1 is determined by its residue mod x^128 - i
+    (the other factor, x^128 + i, gives the complex conjugate), which is
+    ``a_j + i a_{j+128}``; substituting x = zeta*y turns that ring into the
+    cyclic one, where a length-128 FFT multiplies pointwise.
+    """
+    a = np.asarray(a)
+    z = (a[..., :_HALF] + 1j * a[..., _HALF:]) * _TWIST
+    return np.fft.fft(z, axis=-1)
 
 
 def from_freq(f: np.ndarray, bits: int) -> np.ndarray:
     """Inverse of :func:`to_freq`, rounded to the exact integer product mod 2^bits."""
-    real = (np.fft.ifft(f, axis=-1) * _UNTWIST).real
-    return np.rint(real).astype(np.int64) & ((1 << bits) - 1)
+    z = np.fft.ifft(f, axis=-1) * _UNTWIST
+    out = np.empty(z.shape[:-1] + (N,), dtype=np.int64)
+    out[..., :_HALF] = np.rint(z.real)
+    out[..., _HALF:] = np.rint(z.imag)
+    out &= (1 << bits) - 1
+    return out
 
 
 def matvec_freq(a_f: np.ndarray, s_f: np.ndarray, transpose: bool) -> np.ndarray:
     """``A s`` (or ``A^T s``) in the frequency domain.
 
-    ``a_f`` is ``(l, l, 256)``; ``s_f`` is ``(..., l, 256)``; result ``(..., l, 256)``.
+    ``a_f`` is ``(l, l, 128)``; ``s_f`` is ``(..., l, 128)``; result ``(..., l, 128)``.
     ``A[i][j]`` is row ``i``, column ``j``: ``(A s)_i = sum_j A[i][j] s_j``.
     """
-    spec = "jik,...jk->...ik" if transpose else "ijk,...jk->...ik"
-    return np.einsum(spec, a_f, s_f, optimize=False)
+    l = a_f.shape[0]
+    out = np.empty(s_f.shape, dtype=np.complex128)
+    tmp = np.empty(s_f.shape[:-2] + s_f.shape[-1:], dtype=np.complex128)
+    for i in range(l):
+        acc = out[..., i, :]
+        for j in range(l):
+            coef = a_f[j, i] if transpose else a_f[i, j]
+            if j == 0:
+                np.multiply(s_f[..., j, :], coef, out=acc)
+            else:
+                np.multiply(s_f[..., j, :], coef, out=tmp)
+                acc += tmp
+    return out
 
 
 def inner_freq(b_f: np.ndarray, s_f: np.ndarray) -> np.ndarray:
-    """``b^T s`` in the frequency domain: ``(..., l, 256)`` twice → ``(..., 256)``."""
-    return np.einsum("...jk,...jk->...k", b_f, s_f)
+    """``b^T s`` in the frequency domain: ``(..., l, 128)`` twice → ``(..., 128)``."""
+    prod = b_f * s_f
+    return prod.sum(axis=-2)
 
 
 def round_q_to_p(a: np.ndarray) -> np.ndarray:
     """Saber's rounding Z_q → Z_p: ``((a + h1) mod q) >> (eq - ep)``, h1 = 2^(eq-ep-1)."""
     return ((a + (1 << (EQ - EP - 1))) & (Q - 1)) >> (EQ - EP)
+
+
+@njit(cache=True, nogil=True)
+def _pack_rows(c, width, out):
+    mask = (1 << width) - 1
+    for r in range(c.shape[0]):
+        acc = 0
+        nbits = 0
+        pos = 0
+        for j in range(c.shape[1]):
+            acc |= (c[r, j] & mask) << nbits
+            nbits += width
+            while nbits >= 8:
+                out[r, pos] = acc & 0xFF
+                acc >>= 8
+                nbits -= 8
+                pos += 1
+
+
+@njit(cache=True, nogil=True)
+def _unpack_rows(b, width, out):
+    mask = (1 << width) - 1
+    for r in range(b.shape[0]):
+        acc = 0
+        nbits = 0
+        pos = 0
+        for j in range(out.shape[1]):
+            while nbits < width:
+                acc |= np.int64(b[r, pos]) << nbits
+                pos += 1
+                nbits += 8
+            out[r, j] = acc & mask
+            acc >>= width
+            nbits -= width
+
+
+@njit(cache=True, nogil=True)
+def _cbd_rows(b, mu, out):
+    half = mu // 2
+    hmask = (1 << half) - 1
+    for r in range(b.shape[0]):
+        acc = 0
+        nbits = 0
+        pos = 0
+        for j in range(out.shape[1]):
+            while nbits < mu:
+                acc |= np.int64(b[r, pos]) << nbits
+                pos += 1
+                nbits += 8
+            x = acc & hmask
+            y = (acc >> half) & hmask
+            cx = 0
+            cy = 0
+            for _ in range(half):
+                cx += x & 1
+                cy += y & 1
+                x >>= 1
+                y >>= 1
+            out[r, j] = cx - cy
+            acc >>= mu
+            nbits -= mu
+
+
+def _rows(a: np.ndarray, dtype) -> np.ndarray:
+    a = np.ascontiguousarray(a, dtype=dtype)
+    return a.reshape(-1, a.shape[-1]) if a.ndim else a.reshape(1, 1)
 
 
 def pack(coeffs: np.ndarray, width: int) -> np.ndarray:
@@ -83,10 +176,10 @@ def pack(coeffs: np.ndarray, width: int) -> np.ndarray:
     lead, k = c.shape[:-1], c.shape[-1]
     if (k * width) % 8:
         raise ValueError("packed length must be a whole number of bytes")
-    shifts = np.arange(width, dtype=np.uint16)
-    bits = ((c.astype(np.uint16)[..., None] >> shifts) & 1).astype(np.uint8)
-    out = np.packbits(bits.reshape(*lead, k * width), axis=-1, bitorder="little")
-    return out
+    rows = _rows(c, np.int64)
+    out = np.empty((rows.shape[0], k * width // 8), dtype=np.uint8)
+    _pack_rows(rows, width, out)
+    return out.reshape(*lead, k * width // 8)
 
 
 def unpack(buf: np.ndarray, width: int) -> np.ndarray:
@@ -95,9 +188,10 @@ def unpack(buf: np.ndarray, width: int) -> np.ndarray:
     lead, m = b.shape[:-1], b.shape[-1]
     if (m * 8) % width:
         raise ValueError("byte length does not hold a whole number of coefficients")
-    bits = np.unpackbits(b, axis=-1, bitorder="little").reshape(*lead, m * 8 // width, width)
-    weights = (1 << np.arange(width, dtype=np.int64))
-    return bits.astype(np.int64) @ weights
+    rows = _rows(b, np.uint8)
+    out = np.empty((rows.shape[0], m * 8 // width), dtype=np.int64)
+    _unpack_rows(rows, width, out)
+    return out.reshape(*lead, m * 8 // width)
 
 
 def cbd(buf: np.ndarray, mu: int) -> np.ndarray:
@@ -110,7 +204,9 @@ def cbd(buf: np.ndarray, mu: int) -> np.ndarray:
     """
     b = np.asarray(buf, dtype=np.uint8)
     lead = b.shape[:-1]
-    half = mu // 2
-    bits = np.unpackbits(b, axis=-1, bitorder="little").reshape(*lead, N, 2, half)
-    counts = bits.sum(axis=-1, dtype=np.int64)
-    return counts[..., 0] - counts[..., 1]
+    if b.shape[-1] != mu * N // 8:
+        raise ValueError(f"cbd needs {mu * N // 8} bytes per polynomial")
+    rows = _rows(b, np.uint8)
+    out = np.empty((rows.shape[0], N), dtype=np.int64)
+    _cbd_rows(rows, mu, out)
+    return out.reshape(*lead, N)

@@ -1,0 +1,250 @@
+"""SaberOT: the OT relation on every index, wire sizes, malformed messages and
+recorded transcripts (``vectors/ot/saber_<variant>_<construction>.json``)."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pqmpc.errors import HandshakeError, ParameterError, ProtocolError
+from pqmpc.net import MemoryChannel, handshake, run_pair
+from pqmpc.ot.base import saber as saber_ot
+from pqmpc.ot.base.saber import SaberOT
+from pqmpc.rng import Rng
+
+VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "ot"
+VARIANTS = ["LightSaber", "Saber", "FireSaber"]
+CONSTRUCTIONS = ["np"]
+SIZES = [0, 1, 2, 127, 128, 129]
+
+
+class RecordingChannel(MemoryChannel):
+    """A memory channel that keeps a copy of every frame it sends."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.sent = []
+
+    def _send_message(self, payload):
+        self.sent.append(bytes(payload))
+        super()._send_message(payload)
+
+
+def run_random(ot, choices, sender_seed=b"sender", receiver_seed=b"receiver", channels=None):
+    n = len(choices)
+    return run_pair(lambda ch: ot.send_random(ch, n, Rng(sender_seed)),
+                    lambda ch: ot.receive_random(ch, choices, Rng(receiver_seed)),
+                    timeout=60, channels=channels)
+
+
+def check_relation(m0, m1, mb, choices):
+    n = len(choices)
+    assert m0.shape == m1.shape == mb.shape == (n, 16)
+    assert m0.dtype == m1.dtype == mb.dtype == np.uint8
+    want = np.where(choices[:, None] == 1, m1, m0)
+    bad = np.flatnonzero((mb != want).any(axis=1))
+    assert bad.size == 0, f"OT relation fails at indices {bad[:10]}"
+    # The unchosen message differs everywhere (equal blocks would mean a broken key).
+    assert ((m0 != m1).any(axis=1)).all()
+
+
+@settings(max_examples=12, deadline=None)
+@given(n=st.sampled_from(SIZES), variant=st.sampled_from(VARIANTS),
+       construction=st.sampled_from(CONSTRUCTIONS), seed=st.binary(min_size=4, max_size=4))
+def test_random_ot_relation(n, variant, construction, seed):
+    ot = SaberOT(variant, construction)
+    choices = Rng(seed).bits(n)
+    (m0, m1), mb = run_random(ot, choices, b"s" + seed, b"r" + seed)
+    check_relation(m0, m1, mb, choices)
+
+
+@pytest.mark.parametrize("construction", CONSTRUCTIONS)
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("n", [0, 129])
+def test_every_variant_and_size(variant, construction, n):
+    ot = SaberOT(variant, construction)
+    choices = Rng(b"choices%d" % n).bits(n)
+    if n:
+        choices[0], choices[-1] = 0, 1
+    (m0, m1), mb = run_random(ot, choices)
+    check_relation(m0, m1, mb, choices)
+
+
+@pytest.mark.parametrize("construction", CONSTRUCTIONS)
+def test_chosen_message_ot(construction):
+    ot = SaberOT("LightSaber", construction)
+    n = 37
+    rng = Rng(b"chosen")
+    m0, m1, choices = rng.blocks(n), rng.blocks(n), rng.bits(n)
+    _, got = run_pair(lambda ch: ot.send(ch, m0, m1, Rng(b"a")), lambda ch: ot.receive(ch, choices, Rng(b"b")),
+                      timeout=60)
+    assert np.array_equal(got, np.where(choices[:, None] == 1, m1, m0))
+
+
+@pytest.mark.parametrize("construction", CONSTRUCTIONS)
+def test_fresh_randomness_gives_fresh_outputs(construction):
+    ot = SaberOT("LightSaber", construction)
+    choices = np.array([0, 1, 1, 0], dtype=np.uint8)
+    (a0, a1), _ = run_random(ot, choices, b"x", b"y")
+    (b0, b1), _ = run_random(ot, choices, b"x2", b"y")
+    (c0, c1), _ = run_random(ot, choices, b"x", b"y")
+    assert not np.array_equal(a0, b0) and not np.array_equal(a1, b1)
+    assert np.array_equal(a0, c0) and np.array_equal(a1, c1)
+
+
+def test_np_marginal_bytes_per_ot_lightsaber():
+    # 128 and 129 OTs have equally long handshakes, so the difference is one OT.
+    ot = SaberOT("LightSaber", "np")
+    totals = []
+    for n in (128, 129):
+        chans = MemoryChannel.pair()
+        run_random(ot, Rng(b"c").bits(n), channels=chans)
+        totals.append(chans[0].stats.bytes_sent + chans[1].stats.bytes_sent)
+    assert totals[1] - totals[0] == 640 + 640 + 2 * 96 == 1472
+    assert ot.receiver_message_bytes(1) + ot.sender_message_bytes(1) - saber_ot.SIGMA_BYTES == 1472
+
+
+@pytest.mark.parametrize("variant,per_ot", [("LightSaber", 1472), ("Saber", 2176), ("FireSaber", 2944)])
+def test_np_message_sizes(variant, per_ot):
+    ot = SaberOT(variant, "np")
+    assert ot.receiver_message_bytes(10) + ot.sender_message_bytes(10) == 32 + 10 * per_ot
+
+
+# ----------------------------------------------------------------- malformed peers
+
+def _fake_peer(ot, n, role, payloads):
+    """Handshake correctly as ``role``, then send ``payloads`` and drain what arrives."""
+    peer = "receiver" if role == "sender" else "sender"
+
+    def run(ch):
+        handshake(ch, saber_ot.PROTOCOL, saber_ot.VERSION,
+                  {"variant": ot.variant, "construction": ot.construction, "n": n}, role=role, peer_role=peer)
+        for p in payloads:
+            ch.send(p)
+        try:
+            while True:
+                ch.recv()
+        except Exception:
+            return None
+    return run
+
+
+@pytest.mark.parametrize("delta", [-1, +1, -640])
+def test_sender_rejects_bad_receiver_message(delta):
+    ot = SaberOT("LightSaber", "np")
+    n = 3
+    bad = bytes(ot.receiver_message_bytes(n) + delta)
+    with pytest.raises(ProtocolError, match="step 1"):
+        run_pair(lambda ch: ot.send_random(ch, n, Rng(b"s")), _fake_peer(ot, n, "receiver", [bad]), timeout=30)
+
+
+@pytest.mark.parametrize("delta", [-1, +1, -832])
+def test_receiver_rejects_bad_sender_message(delta):
+    ot = SaberOT("Saber", "np")
+    n = 3
+    bad = bytes(ot.sender_message_bytes(n) + delta)
+    choices = np.array([1, 0, 1], dtype=np.uint8)
+    with pytest.raises(ProtocolError, match="step 2"):
+        run_pair(_fake_peer(ot, n, "sender", [bad]), lambda ch: ot.receive_random(ch, choices, Rng(b"r")),
+                 timeout=30)
+
+
+def test_receiver_rejects_truncated_empty_reply():
+    ot = SaberOT("FireSaber", "np")
+    choices = np.array([1], dtype=np.uint8)
+    with pytest.raises(ProtocolError, match="step 2"):
+        run_pair(_fake_peer(ot, 1, "sender", [b""]), lambda ch: ot.receive_random(ch, choices, Rng(b"r")),
+                 timeout=30)
+
+
+@pytest.mark.parametrize("other", [("Saber", "np", 4), ("LightSaber", "np", 5)])
+def test_handshake_mismatch(other):
+    a = SaberOT("LightSaber", "np")
+    b = SaberOT(other[0], other[1])
+    with pytest.raises(HandshakeError):
+        run_pair(lambda ch: a.send_random(ch, 4), lambda ch: b.receive_random(ch, np.zeros(other[2], np.uint8)),
+                 timeout=30)
+
+
+def test_two_senders_are_caught():
+    ot = SaberOT()
+    with pytest.raises(HandshakeError):
+        run_pair(lambda ch: ot.send_random(ch, 2), lambda ch: ot.send_random(ch, 2), timeout=30)
+
+
+def test_bad_arguments():
+    with pytest.raises(ParameterError):
+        SaberOT("Kyber")
+    with pytest.raises(ParameterError):
+        SaberOT("LightSaber", "co")
+    ot = SaberOT()
+    a, _ = MemoryChannel.pair()
+    with pytest.raises(ParameterError):
+        ot.send_random(a, -1)
+    with pytest.raises(ParameterError):
+        ot.receive_random(a, np.array([0, 2]))
+
+
+# ----------------------------------------------------------------- recorded transcripts
+
+def compute_case(variant, construction, case):
+    n = case["n"]
+    choices = np.array([int(c) for c in case["choices"]], dtype=np.uint8)
+    assert len(choices) == n
+    chans = RecordingChannel.pair()
+    ot = SaberOT(variant, construction)
+    (m0, m1), mb = run_random(ot, choices, bytes.fromhex(case["sender_seed"]), bytes.fromhex(case["receiver_seed"]),
+                              channels=chans)
+    check_relation(m0, m1, mb, choices)
+    # Frame 0 of each side is the handshake, which carries the package version.
+    h = hashlib.sha256()
+    for tag, ch in ((b"S", chans[0]), (b"R", chans[1])):
+        for frame in ch.sent[1:]:
+            h.update(tag + len(frame).to_bytes(4, "little") + frame)
+    out = {"transcript_sha256": h.hexdigest(),
+           "outputs_sha256": hashlib.sha256(m0.tobytes() + m1.tobytes()).hexdigest()}
+    if n <= 4:
+        out["m0"] = [r.tobytes().hex() for r in m0]
+        out["m1"] = [r.tobytes().hex() for r in m1]
+    return out
+
+
+def _vector_files():
+    return [(v, c) for v in VARIANTS for c in CONSTRUCTIONS]
+
+
+@pytest.mark.parametrize("variant,construction", _vector_files())
+def test_recorded_vectors(variant, construction):
+    path = VECTORS / f"saber_{variant}_{construction}.json"
+    data = json.loads(path.read_text())
+    assert data["protocol"] == "SaberOT" and data["variant"] == variant and data["construction"] == construction
+    assert len(data["cases"]) >= 2
+    for case in data["cases"]:
+        got = compute_case(variant, construction, case)
+        for key, value in got.items():
+            assert case[key] == value, f"{path.name} n={case['n']}: {key} changed"
+
+
+def regenerate():
+    """Write the vector files (run by hand after a deliberate wire-format change)."""
+    for variant, construction in _vector_files():
+        cases = []
+        for n in (3, 129):
+            seed = hashlib.sha256(f"{variant}/{construction}/{n}".encode()).digest()
+            case = {"n": n, "sender_seed": seed[:16].hex(), "receiver_seed": seed[16:].hex(),
+                    "choices": "".join(str(b) for b in Rng(seed).bits(n))}
+            case.update(compute_case(variant, construction, case))
+            cases.append(case)
+        doc = {"protocol": "SaberOT", "version": saber_ot.VERSION, "variant": variant, "construction": construction,
+               "note": "Seeds are pqmpc.Rng seeds; transcript_sha256 hashes every post-handshake frame, "
+                       "sender's first, each as tag (S/R) || u32le length || payload.",
+               "cases": cases}
+        (VECTORS / f"saber_{variant}_{construction}.json").write_text(json.dumps(doc, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    regenerate()
