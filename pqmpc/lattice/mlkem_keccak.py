@@ -51,37 +51,109 @@ DS_SHAKE = 0x1F
 Q = 3329
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _rotl(v, r):
-    if r == 0:
-        return v
-    return (v << r) | (v >> (np.uint64(64) - r))
+_U1 = np.uint64(1)
+_U2 = np.uint64(2)
+_U3 = np.uint64(3)
+_U6 = np.uint64(6)
+_U8 = np.uint64(8)
+_U9 = np.uint64(9)
+_U10 = np.uint64(10)
+_U14 = np.uint64(14)
+_U15 = np.uint64(15)
+_U18 = np.uint64(18)
+_U19 = np.uint64(19)
+_U20 = np.uint64(20)
+_U21 = np.uint64(21)
+_U23 = np.uint64(23)
+_U25 = np.uint64(25)
+_U27 = np.uint64(27)
+_U28 = np.uint64(28)
+_U36 = np.uint64(36)
+_U37 = np.uint64(37)
+_U39 = np.uint64(39)
+_U41 = np.uint64(41)
+_U43 = np.uint64(43)
+_U44 = np.uint64(44)
+_U45 = np.uint64(45)
+_U46 = np.uint64(46)
+_U49 = np.uint64(49)
+_U50 = np.uint64(50)
+_U54 = np.uint64(54)
+_U55 = np.uint64(55)
+_U56 = np.uint64(56)
+_U58 = np.uint64(58)
+_U61 = np.uint64(61)
+_U62 = np.uint64(62)
+_U63 = np.uint64(63)
 
 
 @njit(cache=True, nogil=True)
 def _permute(s, bc, t):
-    one = np.uint64(1)
+    # Straight-line rounds (generated once, pasted here): a runtime lane loop costs ~4x.
+    a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24 = s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15], s[16], s[17], s[18], s[19], s[20], s[21], s[22], s[23], s[24]
     for rnd in range(24):
-        for x in range(5):
-            bc[x] = s[x] ^ s[x + 5] ^ s[x + 10] ^ s[x + 15] ^ s[x + 20]
-        for x in range(5):
-            d = bc[(x + 4) % 5] ^ _rotl(bc[(x + 1) % 5], one)
-            for y in range(0, 25, 5):
-                s[y + x] ^= d
-        for i in range(25):
-            t[_PI[i]] = _rotl(s[i], _ROT[i])
-        for y in range(0, 25, 5):
-            t0 = t[y]
-            t1 = t[y + 1]
-            t2 = t[y + 2]
-            t3 = t[y + 3]
-            t4 = t[y + 4]
-            s[y] = t0 ^ (~t1 & t2)
-            s[y + 1] = t1 ^ (~t2 & t3)
-            s[y + 2] = t2 ^ (~t3 & t4)
-            s[y + 3] = t3 ^ (~t4 & t0)
-            s[y + 4] = t4 ^ (~t0 & t1)
-        s[0] ^= _RC[rnd]
+        c0 = a0 ^ a5 ^ a10 ^ a15 ^ a20
+        c1 = a1 ^ a6 ^ a11 ^ a16 ^ a21
+        c2 = a2 ^ a7 ^ a12 ^ a17 ^ a22
+        c3 = a3 ^ a8 ^ a13 ^ a18 ^ a23
+        c4 = a4 ^ a9 ^ a14 ^ a19 ^ a24
+        d0 = c4 ^ ((c1 << _U1) | (c1 >> _U63))
+        d1 = c0 ^ ((c2 << _U1) | (c2 >> _U63))
+        d2 = c1 ^ ((c3 << _U1) | (c3 >> _U63))
+        d3 = c2 ^ ((c4 << _U1) | (c4 >> _U63))
+        d4 = c3 ^ ((c0 << _U1) | (c0 >> _U63))
+        b0 = (a0 ^ d0)
+        b1 = ((a6 ^ d1) << _U44) | ((a6 ^ d1) >> _U20)
+        b2 = ((a12 ^ d2) << _U43) | ((a12 ^ d2) >> _U21)
+        b3 = ((a18 ^ d3) << _U21) | ((a18 ^ d3) >> _U43)
+        b4 = ((a24 ^ d4) << _U14) | ((a24 ^ d4) >> _U50)
+        b5 = ((a3 ^ d3) << _U28) | ((a3 ^ d3) >> _U36)
+        b6 = ((a9 ^ d4) << _U20) | ((a9 ^ d4) >> _U44)
+        b7 = ((a10 ^ d0) << _U3) | ((a10 ^ d0) >> _U61)
+        b8 = ((a16 ^ d1) << _U45) | ((a16 ^ d1) >> _U19)
+        b9 = ((a22 ^ d2) << _U61) | ((a22 ^ d2) >> _U3)
+        b10 = ((a1 ^ d1) << _U1) | ((a1 ^ d1) >> _U63)
+        b11 = ((a7 ^ d2) << _U6) | ((a7 ^ d2) >> _U58)
+        b12 = ((a13 ^ d3) << _U25) | ((a13 ^ d3) >> _U39)
+        b13 = ((a19 ^ d4) << _U8) | ((a19 ^ d4) >> _U56)
+        b14 = ((a20 ^ d0) << _U18) | ((a20 ^ d0) >> _U46)
+        b15 = ((a4 ^ d4) << _U27) | ((a4 ^ d4) >> _U37)
+        b16 = ((a5 ^ d0) << _U36) | ((a5 ^ d0) >> _U28)
+        b17 = ((a11 ^ d1) << _U10) | ((a11 ^ d1) >> _U54)
+        b18 = ((a17 ^ d2) << _U15) | ((a17 ^ d2) >> _U49)
+        b19 = ((a23 ^ d3) << _U56) | ((a23 ^ d3) >> _U8)
+        b20 = ((a2 ^ d2) << _U62) | ((a2 ^ d2) >> _U2)
+        b21 = ((a8 ^ d3) << _U55) | ((a8 ^ d3) >> _U9)
+        b22 = ((a14 ^ d4) << _U39) | ((a14 ^ d4) >> _U25)
+        b23 = ((a15 ^ d0) << _U41) | ((a15 ^ d0) >> _U23)
+        b24 = ((a21 ^ d1) << _U2) | ((a21 ^ d1) >> _U62)
+        a0 = b0 ^ (~b1 & b2)
+        a1 = b1 ^ (~b2 & b3)
+        a2 = b2 ^ (~b3 & b4)
+        a3 = b3 ^ (~b4 & b0)
+        a4 = b4 ^ (~b0 & b1)
+        a5 = b5 ^ (~b6 & b7)
+        a6 = b6 ^ (~b7 & b8)
+        a7 = b7 ^ (~b8 & b9)
+        a8 = b8 ^ (~b9 & b5)
+        a9 = b9 ^ (~b5 & b6)
+        a10 = b10 ^ (~b11 & b12)
+        a11 = b11 ^ (~b12 & b13)
+        a12 = b12 ^ (~b13 & b14)
+        a13 = b13 ^ (~b14 & b10)
+        a14 = b14 ^ (~b10 & b11)
+        a15 = b15 ^ (~b16 & b17)
+        a16 = b16 ^ (~b17 & b18)
+        a17 = b17 ^ (~b18 & b19)
+        a18 = b18 ^ (~b19 & b15)
+        a19 = b19 ^ (~b15 & b16)
+        a20 = b20 ^ (~b21 & b22)
+        a21 = b21 ^ (~b22 & b23)
+        a22 = b22 ^ (~b23 & b24)
+        a23 = b23 ^ (~b24 & b20)
+        a24 = b24 ^ (~b20 & b21)
+        a0 ^= _RC[rnd]
+    s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15], s[16], s[17], s[18], s[19], s[20], s[21], s[22], s[23], s[24] = a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24
 
 
 @njit(cache=True, nogil=True)

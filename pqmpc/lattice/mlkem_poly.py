@@ -29,11 +29,26 @@ ZETAS = np.array([pow(_ZETA, _bitrev7(i), Q) for i in range(128)], dtype=np.int6
 GAMMAS = np.array([pow(_ZETA, 2 * _bitrev7(i) + 1, Q) for i in range(128)], dtype=np.int64)
 
 
+# Barrett reduction for products below 2^24: floor(t * 5039 / 2^24) underestimates t // q by
+# at most 1 (5039 = floor(2^24 / q)), so one conditional subtraction finishes the job.
+# It replaces a 64-bit division and lets LLVM vectorize the butterflies.
+_BARRETT = 5039
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mulmod(a, b):
+    t = a * b
+    r = t - ((t * _BARRETT) >> 24) * Q
+    return r - Q if r >= Q else r
+
+
 @njit(cache=True, nogil=True)
 def _ntt_rows(f):
     rows = f.shape[0]
+    a = np.empty(256, dtype=np.int64)
     for r in range(rows):
-        a = f[r]
+        for j in range(256):
+            a[j] = f[r, j]
         k = 1
         length = 128
         while length >= 2:
@@ -41,24 +56,24 @@ def _ntt_rows(f):
                 z = ZETAS[k]
                 k += 1
                 for j in range(start, start + length):
-                    t = (z * np.int64(a[j + length])) % Q
-                    x = np.int64(a[j])
+                    t = _mulmod(z, a[j + length])
+                    x = a[j]
                     hi = x + t
-                    if hi >= Q:
-                        hi -= Q
                     lo = x - t
-                    if lo < 0:
-                        lo += Q
-                    a[j] = hi
-                    a[j + length] = lo
+                    a[j] = hi - Q if hi >= Q else hi
+                    a[j + length] = lo + Q if lo < 0 else lo
             length //= 2
+        for j in range(256):
+            f[r, j] = a[j]
 
 
 @njit(cache=True, nogil=True)
 def _intt_rows(f):
     rows = f.shape[0]
+    a = np.empty(256, dtype=np.int64)
     for r in range(rows):
-        a = f[r]
+        for j in range(256):
+            a[j] = f[r, j]
         k = 127
         length = 2
         while length <= 128:
@@ -66,19 +81,15 @@ def _intt_rows(f):
                 z = ZETAS[k]
                 k -= 1
                 for j in range(start, start + length):
-                    t = np.int64(a[j])
-                    u = np.int64(a[j + length])
+                    t = a[j]
+                    u = a[j + length]
                     s = t + u
-                    if s >= Q:
-                        s -= Q
                     d = u - t
-                    if d < 0:
-                        d += Q
-                    a[j] = s
-                    a[j + length] = (z * d) % Q
+                    a[j] = s - Q if s >= Q else s
+                    a[j + length] = _mulmod(z, d + Q if d < 0 else d)
             length *= 2
         for j in range(256):
-            a[j] = (np.int64(a[j]) * _N_INV) % Q
+            f[r, j] = _mulmod(a[j], _N_INV)
 
 
 def ntt(f: np.ndarray) -> np.ndarray:
@@ -181,29 +192,77 @@ def sub(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return s.astype(np.uint16)
 
 
+@njit(cache=True, nogil=True)
+def _cbd_rows(buf, eta, out):
+    width = 2 * eta
+    nbytes = buf.shape[1]
+    for r in range(buf.shape[0]):
+        row = buf[r]
+        for i in range(256):
+            off = width * i
+            byte = off >> 3
+            w = np.int64(row[byte])
+            if byte + 1 < nbytes:
+                w |= np.int64(row[byte + 1]) << 8
+            w >>= off & 7
+            a = 0
+            b = 0
+            for j in range(eta):
+                a += (w >> j) & 1
+                b += (w >> (eta + j)) & 1
+            v = a - b
+            if v < 0:
+                v += Q
+            out[r, i] = v
+
+
 def cbd(buf: np.ndarray, eta: int) -> np.ndarray:
     """SamplePolyCBD_η (Algorithm 8) over rows of 64η bytes → (…, 256) uint16 mod q."""
-    bits = np.unpackbits(buf, axis=-1, bitorder="little").reshape(buf.shape[:-1] + (N, 2, eta))
-    x = bits.sum(axis=-1, dtype=np.int16)
-    v = x[..., 0] - x[..., 1]
-    v += Q * (v < 0)
-    return v.astype(np.uint16)
+    b = np.ascontiguousarray(buf, dtype=np.uint8)
+    out = np.empty(b.shape[:-1] + (N,), dtype=np.uint16)
+    _cbd_rows(b.reshape(-1, 64 * eta), eta, out.reshape(-1, N))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _pack_rows(vals, d, out):
+    for r in range(vals.shape[0]):
+        acc = np.uint64(0)
+        nbits = 0
+        pos = 0
+        for i in range(256):
+            acc |= np.uint64(vals[r, i]) << np.uint64(nbits)
+            nbits += d
+            while nbits >= 8:
+                out[r, pos] = np.uint8(acc & np.uint64(0xFF))
+                acc >>= np.uint64(8)
+                nbits -= 8
+                pos += 1
+
+
+@njit(cache=True, nogil=True)
+def _unpack_rows(data, d, out):
+    mask = np.uint64((1 << d) - 1)
+    for r in range(data.shape[0]):
+        acc = np.uint64(0)
+        nbits = 0
+        pos = 0
+        for i in range(256):
+            while nbits < d:
+                acc |= np.uint64(data[r, pos]) << np.uint64(nbits)
+                pos += 1
+                nbits += 8
+            out[r, i] = np.uint16(acc & mask)
+            acc >>= np.uint64(d)
+            nbits -= d
 
 
 def byte_encode(f: np.ndarray, d: int) -> np.ndarray:
-    """ByteEncode_d (Algorithm 5): (…, 256) integers < 2^d → (…, 32 d) bytes."""
-    f = np.asarray(f)
-    if d == 12:
-        a = f.astype(np.uint16).reshape(f.shape[:-1] + (128, 2))
-        lo, hi = a[..., 0], a[..., 1]
-        out = np.empty(f.shape[:-1] + (128, 3), dtype=np.uint8)
-        out[..., 0] = lo & 0xFF
-        out[..., 1] = (lo >> 8) | ((hi & 0xF) << 4)
-        out[..., 2] = hi >> 4
-        return out.reshape(f.shape[:-1] + (384,))
-    shifts = np.arange(d, dtype=np.uint16)
-    bits = ((f.astype(np.uint16)[..., None] >> shifts) & 1).astype(np.uint8)
-    return np.packbits(bits.reshape(f.shape[:-1] + (N * d,)), axis=-1, bitorder="little")
+    """ByteEncode_d (Algorithm 5): (…, 256) integers < 2^d → (…, 32 d) bytes, little-endian bits."""
+    a = np.ascontiguousarray(f, dtype=np.uint16)
+    out = np.empty(a.shape[:-1] + (32 * d,), dtype=np.uint8)
+    _pack_rows(a.reshape(-1, N), d, out.reshape(-1, 32 * d))
+    return out
 
 
 def byte_decode(b: np.ndarray, d: int) -> np.ndarray:
@@ -212,16 +271,12 @@ def byte_decode(b: np.ndarray, d: int) -> np.ndarray:
     For d = 12 the values are *not* reduced mod q: callers check them (the FIPS 203
     modulus check on encapsulation keys) or reduce explicitly.
     """
-    b = np.asarray(b, dtype=np.uint8)
-    if d == 12:
-        a = b.reshape(b.shape[:-1] + (128, 3)).astype(np.uint16)
-        out = np.empty(b.shape[:-1] + (128, 2), dtype=np.uint16)
-        out[..., 0] = a[..., 0] | ((a[..., 1] & 0xF) << 8)
-        out[..., 1] = (a[..., 1] >> 4) | (a[..., 2] << 4)
-        return out.reshape(b.shape[:-1] + (N,))
-    bits = np.unpackbits(b, axis=-1, bitorder="little").reshape(b.shape[:-1] + (N, d))
-    weights = (1 << np.arange(d)).astype(np.uint16)
-    return (bits.astype(np.uint16) * weights).sum(axis=-1, dtype=np.uint16)
+    a = np.ascontiguousarray(b, dtype=np.uint8)
+    if a.shape[-1] != 32 * d:
+        raise ValueError(f"ByteDecode_{d} needs rows of {32 * d} bytes")
+    out = np.empty(a.shape[:-1] + (N,), dtype=np.uint16)
+    _unpack_rows(a.reshape(-1, 32 * d), d, out.reshape(-1, N))
+    return out
 
 
 def compress(x: np.ndarray, d: int) -> np.ndarray:
