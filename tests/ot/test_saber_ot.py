@@ -18,7 +18,7 @@ from pqmpc.rng import Rng
 
 VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "ot"
 VARIANTS = ["LightSaber", "Saber", "FireSaber"]
-CONSTRUCTIONS = ["np"]
+CONSTRUCTIONS = list(saber_ot.CONSTRUCTIONS)
 SIZES = [0, 1, 2, 127, 128, 129]
 
 
@@ -161,7 +161,7 @@ def test_receiver_rejects_truncated_empty_reply():
                  timeout=30)
 
 
-@pytest.mark.parametrize("other", [("Saber", "np", 4), ("LightSaber", "np", 5)])
+@pytest.mark.parametrize("other", [("Saber", "np", 4), ("LightSaber", "mr", 4), ("LightSaber", "np", 5)])
 def test_handshake_mismatch(other):
     a = SaberOT("LightSaber", "np")
     b = SaberOT(other[0], other[1])
@@ -248,3 +248,42 @@ def regenerate():
 
 if __name__ == "__main__":
     regenerate()
+
+
+# ----------------------------------------------------------------- Masny–Rindal key group
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_mr_key_group_kem_roundtrip(variant):
+    from pqmpc.ot.base.saber_mr import SaberKeyGroup
+    from pqmpc.lattice import saber as sab
+
+    g = SaberKeyGroup(sab.get_params(variant))
+    rng = Rng(b"group")
+    seed = rng.bytes(g.seed_bytes)
+    pk, sk = g.keygen(seed, 9, rng)
+    assert pk.min() >= 0 and pk.max() < 1024
+    k, ct = g.encaps(seed, pk, rng)
+    assert ct.shape == (9, g.ct_bytes) and k.shape == (9, 32)
+    assert np.array_equal(g.decaps(sk, ct), k)
+    # The group law and the codec are consistent.
+    x, y = g.random(9, rng), g.hash_to(rng.array((9, 50)))
+    assert np.array_equal(g.sub(g.add(x, y), y), x)
+    assert np.array_equal(g.decode(g.encode(x), "t"), x)
+
+
+@pytest.mark.parametrize("variant,per_ot", [("LightSaber", 2752), ("Saber", 4096), ("FireSaber", 5504)])
+def test_mr_message_sizes(variant, per_ot):
+    ot = SaberOT(variant, "mr")
+    assert ot.receiver_message_bytes(10) + ot.sender_message_bytes(10) == 32 + 10 * per_ot
+
+
+@pytest.mark.parametrize("delta", [-1, +1])
+def test_mr_rejects_bad_lengths(delta):
+    ot = SaberOT("LightSaber", "mr")
+    n = 2
+    with pytest.raises(ProtocolError, match="step 1"):
+        run_pair(lambda ch: ot.send_random(ch, n, Rng(b"s")),
+                 _fake_peer(ot, n, "receiver", [bytes(ot.receiver_message_bytes(n) + delta)]), timeout=30)
+    with pytest.raises(ProtocolError, match="step 2"):
+        run_pair(_fake_peer(ot, n, "sender", [bytes(ot.sender_message_bytes(n) + delta)]),
+                 lambda ch: ot.receive_random(ch, np.array([0, 1], np.uint8), Rng(b"r")), timeout=30)

@@ -129,7 +129,7 @@ class SaberOT(OT):
         if construction == "mr":
             from .saber_mr import make_mr
 
-            self._mr = make_mr(self.params, self.block_bytes)
+            self._mr = make_mr(self.params, self.block_bytes, PROTOCOL)
 
     @property
     def variant(self) -> str:
