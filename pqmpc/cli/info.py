@@ -20,13 +20,13 @@ def collect() -> dict:
     try:
         from ..primitives import aesni
 
-        info["aes_kernels"] = aesni.describe()
+        info["aes_kernels"] = aesni.backend_info()
     except ImportError:
         info["aes_kernels"] = {"backend": "OpenSSL bulk calls (numba AES-NI kernels not installed)"}
     try:
         from ..lattice import kem
 
-        info["kem_backends"] = kem.describe_backends()
+        info["kem_backends"] = kem.available_backends()
     except ImportError as exc:
         info["kem_backends"] = {"error": str(exc)}
     return info
@@ -45,6 +45,15 @@ def run(args) -> int:
     flags = cpu.get("flags", {})
     print(f"cpu            {cpu.get('model', cpu.get('machine'))}, {cpu.get('cores')} cores")
     print("  features     " + " ".join(f"{k}{'+' if on else '-'}" for k, on in flags.items()))
-    print("symmetric      " + json.dumps(info["aes_kernels"], default=str))
-    print("ML-KEM / KEM   " + json.dumps(info["kem_backends"], default=str))
+    print("symmetric kernels")
+    for k, v in info["aes_kernels"].items():
+        print(f"  {k:<13} {v}")
+    print("ML-KEM backends (KyberOT backend='auto' picks the fastest available)")
+    backends = info["kem_backends"]
+    if isinstance(backends, dict):
+        print(f"  unavailable: {backends.get('error')}")
+        return 0
+    for b in backends:
+        state = "yes" if b.get("available") else "no "
+        print(f"  {b['name']:<13} {state}  {', '.join(b.get('variants', [])) or '-':<36} {b.get('detail', '')}")
     return 0
