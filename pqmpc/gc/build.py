@@ -409,25 +409,32 @@ class CircuitBuilder:
         return Bits(self, acc)
 
     def popcount(self, a: Bits) -> Bits:
-        """Number of ones in ``a``, as a ``ceil(log2(n+1))``-bit value (fewer than n ANDs)."""
+        """Number of ones in ``a`` as a ``bit_length(n)``-bit value.
+
+        Carry-save compression: every full adder (one AND) turns three bits of one
+        weight into one bit of that weight and one of the next, so about ``n`` ANDs in
+        total; working in rounds keeps the AND-depth logarithmic.
+        """
         n = len(a)
         width = max(1, n.bit_length())
-        nums = [[w] for w in a.wires]
-        if not nums:
-            return self.const(0, width)
-        while len(nums) > 1:
-            nxt = []
-            for i in range(0, len(nums) - 1, 2):
-                x, y = nums[i], nums[i + 1]
-                m = max(len(x), len(y))
-                x = x + [ZERO] * (m - len(x))
-                y = y + [ZERO] * (m - len(y))
-                s, c = self._add_wires(x, y, ZERO, True)
-                nxt.append(s + [c])
-            if len(nums) % 2:
-                nxt.append(nums[-1])
-            nums = nxt
-        return self.zext(Bits(self, nums[0]), width)
+        cols: list[list[int]] = [list(a.wires)] + [[] for _ in range(width)]
+        result = []
+        for w in range(width):
+            bits = cols[w]
+            while len(bits) > 2:
+                nxt = []
+                for i in range(0, len(bits) - 2, 3):
+                    x, y, c = bits[i], bits[i + 1], bits[i + 2]
+                    nxt.append(self._xor1(self._xor1(x, y), c))
+                    cols[w + 1].append(
+                        self._xor1(c, self._and1(self._xor1(x, c), self._xor1(y, c))))
+                nxt.extend(bits[len(bits) - len(bits) % 3:])
+                bits = nxt
+            if len(bits) == 2:
+                cols[w + 1].append(self._and1(bits[0], bits[1]))
+                bits = [self._xor1(bits[0], bits[1])]
+            result.append(bits[0] if bits else ZERO)
+        return Bits(self, result)
 
     def hamming_distance(self, a: Operand, b: Operand) -> Bits:
         a, b = self._pair(a, b)

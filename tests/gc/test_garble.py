@@ -1,0 +1,253 @@
+"""Garbled evaluation equals plain evaluation; keys, labels and streaming behave."""
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pqmpc.errors import ParameterError, ProtocolError
+from pqmpc.gc.build import CircuitBuilder
+from pqmpc.gc.circuit import Circuit
+from pqmpc.gc.evaluate import Evaluator, evaluate_garbled, evaluate_stream
+from pqmpc.gc.garble import Garbler, garble
+from pqmpc.gc.random_circuit import random_circuit
+from pqmpc.rng import Rng
+
+ROOT = Path(__file__).resolve().parents[2]
+BRISTOL = sorted((ROOT / "vectors" / "external" / "bristol").glob("*.txt"))
+BACKENDS = ["fused", "levels"]
+
+
+def random_inputs(c, seed, batch=None):
+    r = np.random.default_rng(seed)
+    return [r.integers(0, 2, n, dtype=np.uint8) for n in c.input_sizes]
+
+
+def check_garbled(c, inputs, backend="auto", rng=None):
+    garbled, enc = garble(c, rng=rng, backend=backend)
+    assert garbled.tables.shape == (c.and_count, 32)
+    labels = enc.encode(inputs)
+    out = evaluate_garbled(garbled, labels, backend=backend)
+    got = garbled.decode(out)
+    want = c.evaluate(inputs)
+    for g, w in zip(got, want):
+        assert np.array_equal(g, w)
+    return garbled, enc, out
+
+
+def sample_builder_circuit():
+    b = CircuitBuilder()
+    x, y = b.input(16), b.input(16)
+    b.output(x + y, x * y, b.lt(x, y, signed=True), b.popcount(x ^ y), b.const(0b101, 3))
+    b.output(b.mux(b.eq(x, y), x, y) - 7)
+    return b.build()
+
+
+@pytest.mark.parametrize("path", BRISTOL, ids=lambda p: p.name)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bristol_samples_garbled_equal_plain(path, backend):
+    c = Circuit.from_bristol(path)
+    for seed in range(3):
+        check_garbled(c, random_inputs(c, seed), backend, Rng(b"t%d" % seed))
+
+
+@settings(max_examples=30, deadline=None)
+@given(n_in=st.integers(1, 40), n_gates=st.integers(1, 400), n_out=st.integers(1, 20),
+       p_and=st.floats(0, 1), window=st.one_of(st.none(), st.integers(1, 64)),
+       seed=st.integers(0, 2**32 - 1), groups=st.integers(1, 3))
+def test_random_circuits_garbled_equal_plain(n_in, n_gates, n_out, p_and, window, seed, groups):
+    n_out = min(n_out, n_gates)
+    sizes = [n_in // groups + (1 if j < n_in % groups else 0) for j in range(groups)]
+    sizes = [s for s in sizes if s] or [1]
+    c = random_circuit(sizes, n_gates, n_out, seed=seed, p_and=p_and, p_unary=0.2, window=window,
+                       n_output_groups=2)
+    ins = random_inputs(c, seed)
+    tables = []
+    for backend in BACKENDS:
+        g, _, _ = check_garbled(c, ins, backend, Rng(b"same"))
+        tables.append(g.tables.tobytes())
+    assert tables[0] == tables[1], "backends must give identical garbled tables"
+
+
+def test_builder_circuit_garbled_equal_plain():
+    c = sample_builder_circuit()
+    for seed in range(5):
+        for backend in BACKENDS:
+            check_garbled(c, random_inputs(c, seed), backend)
+
+
+def test_output_labels_are_zero_label_xor_value_delta():
+    c = sample_builder_circuit()
+    g = Garbler(c, Rng(b"labels"))
+    garbled = g.finish()
+    ins = random_inputs(c, 1)
+    out = evaluate_garbled(garbled, g.encoder.encode(ins))
+    plain = c.evaluate(ins)
+    for lab, z, bits in zip(out, g.output_zero_labels(), plain):
+        assert np.array_equal(lab, z ^ (bits[:, None] * g.delta))
+    assert np.array_equal(np.concatenate([z[:, 0] & 1 for z in g.output_zero_labels()]),
+                          garbled.decoding)
+
+
+def test_delta_lsb_is_one_and_labels_fresh():
+    c = sample_builder_circuit()
+    deltas = set()
+    for _ in range(20):
+        _, enc = garble(c)
+        assert enc.delta[0] & 1 == 1
+        deltas.add(enc.delta.tobytes())
+    assert len(deltas) == 20
+
+
+def test_supplied_delta_and_input_labels_are_respected():
+    c = sample_builder_circuit()
+    rng = Rng(b"supplied")
+    delta = rng.blocks(1)[0]
+    delta[0] |= 1
+    zero = [rng.blocks(n) for n in c.input_sizes]
+    garbled, enc = garble(c, delta=delta.tobytes(), input_labels=zero)
+    assert np.array_equal(enc.delta, delta)
+    for j, z in enumerate(zero):
+        assert np.array_equal(enc.zero_labels(j), z)
+        assert np.array_equal(enc.one_labels(j), z ^ delta)
+    ins = random_inputs(c, 3)
+    # the evaluator's labels may be computed from the supplied correlation alone
+    labels = [z ^ (x[:, None] * delta) for z, x in zip(zero, ins)]
+    got = garbled.decode(evaluate_garbled(garbled, labels))
+    assert all(np.array_equal(a, b) for a, b in zip(got, c.evaluate(ins)))
+    # one (n_inputs, 16) array works the same
+    g2, _ = garble(c, delta=delta, input_labels=np.concatenate(zero), rng=Rng(b"other"))
+    assert np.array_equal(g2.tables, garbled.tables)
+
+
+def test_bad_delta_and_labels_rejected():
+    c = sample_builder_circuit()
+    d = np.zeros(16, np.uint8)
+    with pytest.raises(ParameterError, match="least significant bit"):
+        garble(c, delta=d)
+    with pytest.raises(ParameterError):
+        garble(c, delta=b"short")
+    with pytest.raises(ParameterError):
+        garble(c, input_labels=[np.zeros((3, 16), np.uint8)] * 2)
+    with pytest.raises(ParameterError):
+        garble(c, backend="gpu")
+
+
+def test_seeded_garbling_is_deterministic():
+    c = sample_builder_circuit()
+    a, _ = garble(c, rng=Rng(b"seed"))
+    b, _ = garble(c, rng=Rng(b"seed"))
+    d, _ = garble(c, rng=Rng(b"other seed"))
+    assert np.array_equal(a.tables, b.tables)
+    assert not np.array_equal(a.tables, d.tables)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 64, 10**6])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_streaming_matches_whole(chunk, backend):
+    c = random_circuit([30, 20], 3000, 40, seed=chunk, window=100)
+    whole, _ = garble(c, rng=Rng(b"stream"), backend=backend)
+    g = Garbler(c, rng=Rng(b"stream"), backend=backend)
+    chunks = list(g.stream(chunk_ands=chunk))
+    assert all(ch.shape[1] == 32 for ch in chunks)
+    assert np.array_equal(np.concatenate(chunks), whole.tables)
+    assert np.array_equal(g.decoding, whole.decoding)
+    ins = random_inputs(c, chunk)
+    # the evaluator may cut the stream differently from the garbler
+    pieces = np.array_split(whole.tables, 7)
+    out = evaluate_stream(c, g.encoder.encode(ins), pieces, backend=backend)
+    assert all(np.array_equal(a, b) for a, b in zip(whole.decode(out), c.evaluate(ins)))
+
+
+def test_stream_by_level():
+    c = Circuit.from_bristol(ROOT / "vectors" / "external" / "bristol" / "mult64.txt")
+    g = Garbler(c, rng=Rng(b"lvl"))
+    chunks = list(g.stream(by_level=True))
+    assert len(chunks) == c.depth
+    whole, _ = garble(c, rng=Rng(b"lvl"))
+    assert np.array_equal(np.concatenate(chunks), whole.tables)
+    ev = Evaluator(c, g.encoder.encode(random_inputs(c, 0)))
+    for ch in chunks:
+        ev.feed(ch.tobytes())
+    assert all(np.array_equal(a, b) for a, b in
+               zip(whole.decode(ev.finish()), c.evaluate(random_inputs(c, 0))))
+
+
+def test_stream_circuit_without_ands():
+    b = CircuitBuilder()
+    x = b.input(8)
+    b.output(~x ^ 0x5A, b.const(3, 2))
+    c = b.build()
+    g = Garbler(c)
+    assert list(g.stream()) == []
+    ins = [np.arange(8, dtype=np.uint8) % 2]
+    out = evaluate_stream(c, g.encoder.encode(ins), [])
+    dec = (np.concatenate(out)[:, 0] & 1) ^ g.decoding
+    assert np.array_equal(dec, np.concatenate(c.evaluate(ins)))
+
+
+def test_evaluator_checks_peer_tables():
+    c = random_circuit([8, 8], 200, 8, seed=5)
+    garbled, enc = garble(c)
+    labels = enc.encode(random_inputs(c, 0))
+    ev = Evaluator(c, labels)
+    with pytest.raises(ProtocolError, match="only"):
+        ev.feed(np.zeros((c.and_count + 1, 32), np.uint8))
+    with pytest.raises(ProtocolError, match="multiple of 32"):
+        ev.feed(b"\x00" * 33)
+    with pytest.raises(ProtocolError, match="expected"):
+        ev.feed(np.zeros((2, 31), np.uint8))
+    ev.feed(garbled.tables[:5])
+    with pytest.raises(ProtocolError, match="missing"):
+        ev.finish()
+
+
+def test_encoder_validates_inputs():
+    c = sample_builder_circuit()
+    _, enc = garble(c)
+    with pytest.raises(ParameterError):
+        enc.encode([np.zeros(16, np.uint8)])
+    with pytest.raises(ParameterError):
+        enc.encode([np.zeros(15, np.uint8), np.zeros(16, np.uint8)])
+    with pytest.raises(ParameterError):
+        enc.encode([np.full(16, 2, np.uint8), np.zeros(16, np.uint8)])
+
+
+def test_wrong_labels_give_garbage_not_crash():
+    # a label that is neither Z nor Z^Δ must not decode reliably to the right answer
+    c = Circuit.from_bristol(ROOT / "vectors" / "external" / "bristol" / "mult64.txt")
+    garbled, enc = garble(c)
+    ins = random_inputs(c, 9)
+    labels = enc.encode(ins)
+    labels[0] = labels[0] ^ np.uint8(0x80)
+    got = garbled.decode(evaluate_garbled(garbled, labels))
+    assert not np.array_equal(got[0], c.evaluate(ins)[0])
+
+
+def test_no_aesni_fallback_gives_same_tables(tmp_path):
+    """Without AES-NI the auto backend must not compile intrinsics and must agree."""
+    c = Circuit.from_bristol(ROOT / "vectors" / "external" / "bristol" / "adder64.txt")
+    here, _ = garble(c, rng=Rng(b"fallback"))
+    code = (
+        "from pqmpc.gc.circuit import Circuit\n"
+        "from pqmpc.gc.garble import garble\n"
+        "from pqmpc.gc.halfgates import resolve_backend\n"
+        "from pqmpc.primitives import aesni\n"
+        "from pqmpc.rng import Rng\n"
+        "import hashlib, sys\n"
+        "assert not aesni.HAVE_AESNI and resolve_backend('auto') == 'levels'\n"
+        "c = Circuit.from_bristol(sys.argv[1])\n"
+        "g, _ = garble(c, rng=Rng(b'fallback'))\n"
+        "print(hashlib.sha256(g.tables.tobytes()).hexdigest())\n")
+    env = dict(os.environ, NUMBA_CPU_FEATURES="-aes", NUMBA_CACHE_DIR=str(tmp_path))
+    r = subprocess.run([sys.executable, "-c", code,
+                        str(ROOT / "vectors" / "external" / "bristol" / "adder64.txt")],
+                       env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == hashlib.sha256(here.tables.tobytes()).hexdigest()
