@@ -143,7 +143,7 @@ def secrets_from_bytes(params: SaberParams, coins: np.ndarray) -> np.ndarray:
 
 def matrix_freq(a: np.ndarray) -> np.ndarray:
     """Frequency-domain form of ``A`` (centred first, which keeps the FFT exact)."""
-    return sp.to_freq(sp.centered(a, EQ))
+    return sp.to_freq(a, EQ)
 
 
 def cpa_keypair_derand(params: SaberParams, seed_a: bytes, seed_s: bytes) -> tuple[bytes, bytes]:
@@ -165,7 +165,7 @@ def cpa_encrypt_derand(params: SaberParams, m: bytes, seed_sp: bytes, pk: bytes)
     s1_f = sp.to_freq(s1)
     bp = sp.round_q_to_p(sp.from_freq(sp.matvec_freq(a_f, s1_f, transpose=False), EQ))
     b = sp.unpack(np.frombuffer(pk, dtype=np.uint8, count=params.polyvec_p_bytes).reshape(l, -1), EP)
-    vp = sp.from_freq(sp.inner_freq(sp.to_freq(sp.centered(b, EP)), s1_f), EP)
+    vp = sp.from_freq(sp.inner_freq(sp.to_freq(b, EP), s1_f), EP)
     mp = sp.unpack(np.frombuffer(m, dtype=np.uint8), 1)
     cm = ((vp - (mp << (EP - 1)) + params.h1) & (sp.P - 1)) >> (EP - params.et)
     return sp.pack(bp, EP).tobytes() + sp.pack(cm, params.et).tobytes()
@@ -177,7 +177,7 @@ def cpa_decrypt(params: SaberParams, sk_cpa: bytes, ct: bytes) -> bytes:
     s = sp.centered(sp.unpack(np.frombuffer(sk_cpa, dtype=np.uint8, count=params.polyvec_q_bytes).reshape(l, -1), EQ), EQ)
     b = sp.unpack(np.frombuffer(ct, dtype=np.uint8, count=params.polyvec_p_bytes).reshape(l, -1), EP)
     cm = sp.unpack(np.frombuffer(ct, dtype=np.uint8, offset=params.polyvec_p_bytes), params.et)
-    v = sp.from_freq(sp.inner_freq(sp.to_freq(sp.centered(b, EP)), sp.to_freq(s)), EP)
+    v = sp.from_freq(sp.inner_freq(sp.to_freq(b, EP), sp.to_freq(s)), EP)
     bits = ((v + params.h2 - (cm << (EP - params.et))) & (sp.P - 1)) >> (EP - 1)
     return sp.pack(bits, 1).tobytes()
 

@@ -36,7 +36,6 @@ P = 1 << EP
 _HALF = N // 2
 # zeta^j with zeta = exp(i*pi/256), so zeta^128 = i.
 _TWIST = np.exp(1j * np.pi * np.arange(_HALF) / N)
-_UNTWIST = np.conj(_TWIST)
 
 
 def centered(a: np.ndarray, bits: int) -> np.ndarray:
@@ -45,27 +44,64 @@ def centered(a: np.ndarray, bits: int) -> np.ndarray:
     return a - ((a >> (bits - 1)) << bits)
 
 
-def to_freq(a: np.ndarray) -> np.ndarray:
+@njit(cache=True, nogil=True)
+def _fold_twist(a, bits, tw, out):
+    # Row r of a (256 integers) → out[r, j] = (a_j + i a_{j+128}) * zeta^j, with
+    # a centred mod 2^bits first when bits > 0.
+    half = out.shape[1]
+    for r in range(a.shape[0]):
+        for j in range(half):
+            x = a[r, j]
+            y = a[r, j + half]
+            if bits > 0:
+                m = (1 << bits) - 1
+                x &= m
+                y &= m
+                x -= (x >> (bits - 1)) << bits
+                y -= (y >> (bits - 1)) << bits
+            c = tw[j].real
+            d = tw[j].imag
+            out[r, j] = complex(x * c - y * d, x * d + y * c)
+
+
+@njit(cache=True, nogil=True)
+def _untwist_unfold(z, tw, mask, out):
+    half = z.shape[1]
+    for r in range(z.shape[0]):
+        for j in range(half):
+            c = tw[j].real
+            d = -tw[j].imag
+            re = z[r, j].real * c - z[r, j].imag * d
+            im = z[r, j].real * d + z[r, j].imag * c
+            out[r, j] = np.int64(np.rint(re)) & mask
+            out[r, j + half] = np.int64(np.rint(im)) & mask
+
+
+def to_freq(a: np.ndarray, center_bits: int = 0) -> np.ndarray:
     """Frequency form of integer polynomials (last axis 256) → ``(..., 128)`` complex.
 
     A real polynomial mod x^256 + 1 is determined by its residue mod x^128 - i
     (the other factor, x^128 + i, gives the complex conjugate), which is
     ``a_j + i a_{j+128}``; substituting x = zeta*y turns that ring into the
-    cyclic one, where a length-128 FFT multiplies pointwise.
+    cyclic one, where a length-128 FFT multiplies pointwise. With
+    ``center_bits = k`` the input is first reduced to its centred
+    representative mod 2^k, which keeps the products small and exact.
     """
     a = np.asarray(a)
-    z = (a[..., :_HALF] + 1j * a[..., _HALF:]) * _TWIST
-    return np.fft.fft(z, axis=-1)
+    lead = a.shape[:-1]
+    rows = np.ascontiguousarray(a, dtype=np.int64).reshape(-1, N)
+    z = np.empty((rows.shape[0], _HALF), dtype=np.complex128)
+    _fold_twist(rows, center_bits, _TWIST, z)
+    return np.fft.fft(z, axis=-1).reshape(*lead, _HALF)
 
 
 def from_freq(f: np.ndarray, bits: int) -> np.ndarray:
     """Inverse of :func:`to_freq`, rounded to the exact integer product mod 2^bits."""
-    z = np.fft.ifft(f, axis=-1) * _UNTWIST
-    out = np.empty(z.shape[:-1] + (N,), dtype=np.int64)
-    out[..., :_HALF] = np.rint(z.real)
-    out[..., _HALF:] = np.rint(z.imag)
-    out &= (1 << bits) - 1
-    return out
+    lead = f.shape[:-1]
+    z = np.ascontiguousarray(np.fft.ifft(f, axis=-1)).reshape(-1, _HALF)
+    out = np.empty((z.shape[0], N), dtype=np.int64)
+    _untwist_unfold(z, _TWIST, (1 << bits) - 1, out)
+    return out.reshape(*lead, N)
 
 
 def matvec_freq(a_f: np.ndarray, s_f: np.ndarray, transpose: bool) -> np.ndarray:
@@ -134,8 +170,11 @@ def _unpack_rows(b, width, out):
             nbits -= width
 
 
+_POPCOUNT = np.array([bin(i).count("1") for i in range(64)], dtype=np.int64)
+
+
 @njit(cache=True, nogil=True)
-def _cbd_rows(b, mu, out):
+def _cbd_rows(b, mu, popcount, out):
     half = mu // 2
     hmask = (1 << half) - 1
     for r in range(b.shape[0]):
@@ -147,16 +186,7 @@ def _cbd_rows(b, mu, out):
                 acc |= np.int64(b[r, pos]) << nbits
                 pos += 1
                 nbits += 8
-            x = acc & hmask
-            y = (acc >> half) & hmask
-            cx = 0
-            cy = 0
-            for _ in range(half):
-                cx += x & 1
-                cy += y & 1
-                x >>= 1
-                y >>= 1
-            out[r, j] = cx - cy
+            out[r, j] = popcount[acc & hmask] - popcount[(acc >> half) & hmask]
             acc >>= mu
             nbits -= mu
 
@@ -208,5 +238,5 @@ def cbd(buf: np.ndarray, mu: int) -> np.ndarray:
         raise ValueError(f"cbd needs {mu * N // 8} bytes per polynomial")
     rows = _rows(b, np.uint8)
     out = np.empty((rows.shape[0], N), dtype=np.int64)
-    _cbd_rows(rows, mu, out)
+    _cbd_rows(rows, mu, _POPCOUNT, out)
     return out.reshape(*lead, N)

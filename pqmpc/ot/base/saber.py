@@ -167,7 +167,7 @@ class SaberOT(OT):
         s = sab.secrets_from_bytes(p, rng.array((n, p.l * p.coin_bytes)))
         s_f = sp.to_freq(s)
         b_packed = sp.pack(sp.round_q_to_p(sp.from_freq(sp.matvec_freq(a_f, s_f, transpose=False), sp.EQ)), sp.EP)
-        wr_f = sp.inner_freq(sp.to_freq(sp.centered(r, sp.EP)), s_f)
+        wr_f = sp.inner_freq(sp.to_freq(r, sp.EP), s_f)
 
         step1 = f"{PROTOCOL} step 1 (receiver nonce and vectors b'_0)"
         msg = ch.recv_array(np.uint8, (self.receiver_message_bytes(n),), step1)
@@ -176,7 +176,7 @@ class SaberOT(OT):
 
         # v_j = b'_j^T s + h1 with b'_1 = r - b'_0, so v_1 comes from r^T s - b'_0^T s.
         w_f = np.empty((n, 2, wr_f.shape[-1]), dtype=np.complex128)
-        w_f[:, 0] = sp.inner_freq(sp.to_freq(sp.centered(b0p, sp.EP)), s_f)
+        w_f[:, 0] = sp.inner_freq(sp.to_freq(b0p, sp.EP), s_f)
         np.subtract(wr_f, w_f[:, 0], out=w_f[:, 1])
         v = (sp.from_freq(w_f, sp.EP) + p.h1) & (sp.P - 1)  # (n, 2, 256)
         hints = (v >> (sp.EP - 1 - p.et)) & ((1 << p.et) - 1)
@@ -218,7 +218,7 @@ class SaberOT(OT):
         b = sp.unpack(reply[:, :p.polyvec_p_bytes].reshape(n, p.l, p.polyvec_p_bytes // p.l), sp.EP)
         hints = sp.unpack(reply[:, p.polyvec_p_bytes:].reshape(n, 2, p.scale_bytes), p.et)
         hint = hints[np.arange(n), choices]
-        vp = (sp.from_freq(sp.inner_freq(sp.to_freq(sp.centered(b, sp.EP)), s_f), sp.EP) + p.h1) & (sp.P - 1)
+        vp = (sp.from_freq(sp.inner_freq(sp.to_freq(b, sp.EP), s_f), sp.EP) + p.h1) & (sp.P - 1)
         keys = ((vp - (hint << (sp.EP - 1 - p.et)) + p.h2) & (sp.P - 1)) >> (sp.EP - 1)
         return _derive_outputs(sigma, np.arange(n, dtype=np.uint64), choices, keys, self.block_bytes)
 

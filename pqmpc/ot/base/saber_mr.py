@@ -85,7 +85,7 @@ class SaberKeyGroup(mr19.KeyGroup):
         s1 = self._secrets(n, rng)
         s1_f = sp.to_freq(s1)
         bp = sp.round_q_to_p(sp.from_freq(sp.matvec_freq(self._matrix_freq(seed), s1_f, transpose=False), sp.EQ))
-        vp = sp.from_freq(sp.inner_freq(sp.to_freq(sp.centered(pk, sp.EP)), s1_f), sp.EP)
+        vp = sp.from_freq(sp.inner_freq(sp.to_freq(pk, sp.EP), s1_f), sp.EP)
         mbits = sp.unpack(m, 1)
         cm = ((vp - (mbits << (sp.EP - 1)) + p.h1) & (sp.P - 1)) >> (sp.EP - p.et)
         ct = np.empty((n, self.ct_bytes), dtype=np.uint8)
@@ -97,7 +97,7 @@ class SaberKeyGroup(mr19.KeyGroup):
         p = self.params
         b = self._from_bytes(np.ascontiguousarray(ct[:, :p.polyvec_p_bytes]))
         cm = sp.unpack(np.ascontiguousarray(ct[:, p.polyvec_p_bytes:]), p.et)
-        v = sp.from_freq(sp.inner_freq(sp.to_freq(sp.centered(b, sp.EP)), sk), sp.EP)
+        v = sp.from_freq(sp.inner_freq(sp.to_freq(b, sp.EP), sk), sp.EP)
         bits = ((v + p.h2 - (cm << (sp.EP - p.et))) & (sp.P - 1)) >> (sp.EP - 1)
         return sp.pack(bits, 1)
 
