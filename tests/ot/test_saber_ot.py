@@ -287,3 +287,86 @@ def test_mr_rejects_bad_lengths(delta):
     with pytest.raises(ProtocolError, match="step 2"):
         run_pair(_fake_peer(ot, n, "sender", [bytes(ot.sender_message_bytes(n) + delta)]),
                  lambda ch: ot.receive_random(ch, np.array([0, 1], np.uint8), Rng(b"r")), timeout=30)
+
+
+# ----------------------------------------------------------------- literal model of the np protocol
+
+def _negacyclic(a):
+    """Integer matrix M with M @ b = a * b mod (x^256 + 1), exact in int64."""
+    idx = np.arange(256)
+    k, j = np.meshgrid(idx, idx, indexing="ij")
+    d = k - j
+    return np.where(d >= 0, a[d % 256], -a[d % 256]).astype(np.int64)
+
+
+def _bits_le(data: bytes, width: int, count: int):
+    v = int.from_bytes(data, "little")
+    return np.array([(v >> (width * i)) & ((1 << width) - 1) for i in range(count)], dtype=np.int64)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_np_matches_literal_per_ot_model(variant):
+    """One OT at a time, integer matrices and hashlib: the paper's steps written out plainly."""
+    from pqmpc.lattice import saber as sab
+
+    p = sab.get_params(variant)
+    l, q, pm = p.l, 1 << 13, 1 << 10
+    n = 2
+    choices = np.array([1, 0], dtype=np.uint8)
+    chans = RecordingChannel.pair()
+    (m0, m1), mb = run_random(SaberOT(variant), choices, b"model-s", b"model-r", channels=chans)
+
+    label = b"pqmpc/SaberOT/np/crs/" + variant.encode()
+    a = sab.gen_matrix(p, hashlib.shake_128(label + b"/A").digest(32))
+    r = _bits_le(hashlib.shake_128(label + b"/r").digest(l * 320), 10, l * 256).reshape(l, 256)
+
+    def secrets(coins):
+        h = p.mu // 2
+        bits = _bits_le(coins, 1, len(coins) * 8)
+        out = []
+        for j in range(len(coins) * 8 // p.mu):
+            chunk = bits[p.mu * j: p.mu * (j + 1)]
+            out.append(int(chunk[:h].sum()) - int(chunk[h:].sum()))
+        return np.array(out, dtype=np.int64).reshape(l, 256)
+
+    def matvec(s, transpose):
+        return np.array([sum(_negacyclic(a[j][i] if transpose else a[i][j]) @ s[j] for j in range(l))
+                         for i in range(l)])
+
+    def inner(b, s):
+        return sum(_negacyclic(b[j]) @ s[j] for j in range(l))
+
+    def rnd(x):
+        return ((x + 4) % q) >> 3
+
+    def out_hash(sigma, i, j, keybits):
+        key = int(sum(int(b) << t for t, b in enumerate(keybits))).to_bytes(32, "little")
+        return hashlib.shake_256(b"pqmpc/SaberOT/np/H" + sigma + i.to_bytes(8, "little") + bytes([j]) + key).digest(16)
+
+    rr, rs = Rng(b"model-r"), Rng(b"model-s")
+    sigma = rr.bytes(32)
+    coins_r = rr.bytes(n * l * p.coin_bytes)
+    coins_s = rs.bytes(n * l * p.coin_bytes)
+    sender_msg = chans[0].sent[1]
+    row = l * 320 + 2 * p.scale_bytes
+    for i in range(n):
+        x = int(choices[i])
+        s_r = secrets(coins_r[i * l * p.coin_bytes:(i + 1) * l * p.coin_bytes])
+        s_s = secrets(coins_s[i * l * p.coin_bytes:(i + 1) * l * p.coin_bytes])
+        bx = rnd(matvec(s_r, True))
+        bp = [bx, (r - bx) % pm] if x == 0 else [(r - bx) % pm, bx]
+        b = rnd(matvec(s_s, False))
+        v = [(inner(bp[j], s_s) + 4) % pm for j in (0, 1)]
+        hints = [(vj >> (9 - p.et)) % (1 << p.et) for vj in v]
+        keys = [vj >> 9 for vj in v]
+        # The sender's wire row: b (10-bit) then both hints (et-bit), little-endian bit streams.
+        got = sender_msg[i * row:(i + 1) * row]
+        assert np.array_equal(_bits_le(got[:l * 320], 10, l * 256).reshape(l, 256), b)
+        assert np.array_equal(_bits_le(got[l * 320:], p.et, 512).reshape(2, 256), np.array(hints))
+        assert out_hash(sigma, i, 0, keys[0]) == m0[i].tobytes()
+        assert out_hash(sigma, i, 1, keys[1]) == m1[i].tobytes()
+        # The receiver's side of the reconciliation recovers k_x.
+        vr = (inner(b, s_r) + 4) % pm
+        kx = ((vr - hints[x] * (1 << (9 - p.et)) + p.h2) % pm) >> 9
+        assert np.array_equal(kx, keys[x])
+        assert out_hash(sigma, i, x, kx) == mb[i].tobytes()
