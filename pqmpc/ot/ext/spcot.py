@@ -1,0 +1,252 @@
+"""Single-point COT on GGM trees, batched into Ferret's regular multi-point COT.
+
+One single-point COT of length ``2^h`` gives the sender ``v`` and the
+receiver a hidden position ``α`` and ``w`` with ``w = v ⊕ e_α·Δ``. We build it
+from the correlated GGM tree of Half-Tree (Guo, Yang, Wang, Zhang, Xie, Liu,
+Zhao, EUROCRYPT 2023): the sender's level-1 nodes are ``(s, s ⊕ Δ)`` and every
+node ``x`` has children ``H(x)`` and ``x ⊕ H(x)`` with ``H(x) = π(σ(x)) ⊕ σ(x)``
+the circular-correlation-robust hash from fixed-key AES. Then the XOR of
+every level is ``Δ``, so the XOR ``K_l^0`` of a level's left children and the
+XOR ``K_l^1 = K_l^0 ⊕ Δ`` of its right children are themselves a correlated
+pair: one base COT ``(q, t = q ⊕ b·Δ)`` per level delivers ``K_l^b`` with a
+single block ``c_l = K_l^0 ⊕ q`` on the wire. The receiver takes ``b`` as the
+side it learns, so the path goes the other way (``α_l = 1 − b``); it never
+sends anything. Finally ``w[α] = ⊕_{i≠α} v[i]`` because the leaves XOR to ``Δ``.
+One AES call per inner node, ``h`` blocks per tree on the wire.
+
+Leaves are stored in the "split" layout: expanding ``m`` parents in place
+writes left children to ``[0, m)`` and right children to ``[m, 2m)``, so the
+new path bit becomes the high bit of the index. A tree's punctured position
+is therefore ``Σ_l α_l·2^(l−1)``; Ferret does not care about leaf order.
+
+Security: semi-honest. The receiver learns nothing about ``v[α]`` (hence Δ)
+if ``H`` is circular correlation robust (fixed-key AES as an ideal
+permutation) and the base COTs are secure; the sender learns nothing about
+``α`` because it never receives a message. Symmetric-key only, so
+post-quantum up to Grover. Python cannot promise constant time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ...errors import ParameterError
+from ...primitives import aesni
+from ...primitives.aes import DEFAULT_KEY
+
+_aes = aesni.aes128_encrypt
+_load = aesni.aes128_load_keys
+
+if aesni.HAVE_AESNI:
+    _aes8 = aesni.aes128_encrypt8_ni
+else:
+    @njit
+    def _aes8(ks, b):
+        return (_aes(ks, b[0]), _aes(ks, b[1]), _aes(ks, b[2]), _aes(ks, b[3]),
+                _aes(ks, b[4]), _aes(ks, b[5]), _aes(ks, b[6]), _aes(ks, b[7]))
+
+
+@njit(inline="always")
+def _sigma(x0, x1):
+    return (x1, x0 ^ x1)
+
+
+@njit(inline="always")
+def _ld_sigma8(L, j):
+    return (_sigma(L[j, 0], L[j, 1]), _sigma(L[j + 1, 0], L[j + 1, 1]), _sigma(L[j + 2, 0], L[j + 2, 1]),
+            _sigma(L[j + 3, 0], L[j + 3, 1]), _sigma(L[j + 4, 0], L[j + 4, 1]), _sigma(L[j + 5, 0], L[j + 5, 1]),
+            _sigma(L[j + 6, 0], L[j + 6, 1]), _sigma(L[j + 7, 0], L[j + 7, 1]))
+
+
+@njit(inline="always")
+def _child(L, j, m, s, e, acc0, acc1):
+    # left = π(σ(x)) ⊕ σ(x) goes in place, right = x ⊕ left above the parents.
+    l0 = e[0] ^ s[0]
+    l1 = e[1] ^ s[1]
+    x0 = L[j, 0]
+    x1 = L[j, 1]
+    L[j, 0] = l0
+    L[j, 1] = l1
+    L[m + j, 0] = x0 ^ l0
+    L[m + j, 1] = x1 ^ l1
+    return acc0 ^ l0, acc1 ^ l1
+
+
+@njit(inline="always")
+def _expand_level(ks, L, m):
+    """Expand parents ``L[0:m]`` into ``L[0:2m]``; return the XOR of the left children."""
+    acc0 = np.uint64(0)
+    acc1 = np.uint64(0)
+    j = 0
+    while j + 8 <= m:
+        s = _ld_sigma8(L, j)
+        e = _aes8(ks, s)
+        acc0, acc1 = _child(L, j, m, s[0], e[0], acc0, acc1)
+        acc0, acc1 = _child(L, j + 1, m, s[1], e[1], acc0, acc1)
+        acc0, acc1 = _child(L, j + 2, m, s[2], e[2], acc0, acc1)
+        acc0, acc1 = _child(L, j + 3, m, s[3], e[3], acc0, acc1)
+        acc0, acc1 = _child(L, j + 4, m, s[4], e[4], acc0, acc1)
+        acc0, acc1 = _child(L, j + 5, m, s[5], e[5], acc0, acc1)
+        acc0, acc1 = _child(L, j + 6, m, s[6], e[6], acc0, acc1)
+        acc0, acc1 = _child(L, j + 7, m, s[7], e[7], acc0, acc1)
+        j += 8
+    while j < m:
+        s = _sigma(L[j, 0], L[j, 1])
+        acc0, acc1 = _child(L, j, m, s, _aes(ks, s), acc0, acc1)
+        j += 1
+    return acc0, acc1
+
+
+@njit(cache=True)
+def _sender_trees(rk, seeds, delta, leaves, k0):
+    ks = _load(rk)
+    d0 = delta[0]
+    d1 = delta[1]
+    for tr in range(leaves.shape[0]):
+        L = leaves[tr]
+        s0 = seeds[tr, 0]
+        s1 = seeds[tr, 1]
+        L[0, 0] = s0
+        L[0, 1] = s1
+        L[1, 0] = s0 ^ d0
+        L[1, 1] = s1 ^ d1
+        k0[tr, 0, 0] = s0
+        k0[tr, 0, 1] = s1
+        m = 2
+        for lev in range(1, k0.shape[1]):
+            a0, a1 = _expand_level(ks, L, m)
+            k0[tr, lev, 0] = a0
+            k0[tr, lev, 1] = a1
+            m *= 2
+
+
+@njit(cache=True)
+def _receiver_trees(rk, kb, b, leaves, pos):
+    ks = _load(rk)
+    h = kb.shape[1]
+    for tr in range(leaves.shape[0]):
+        L = leaves[tr]
+        bit = b[tr, 0]
+        # Level 1: the learned node is the sibling; the path takes the other side.
+        p = 1 - bit
+        L[bit, 0] = kb[tr, 0, 0]
+        L[bit, 1] = kb[tr, 0, 1]
+        L[p, 0] = 0
+        L[p, 1] = 0
+        tot0 = kb[tr, 0, 0]
+        tot1 = kb[tr, 0, 1]
+        m = 2
+        for lev in range(1, h):
+            left0, left1 = _expand_level(ks, L, m)
+            # The unknown path node expanded to garbage: drop its left child from the sum.
+            left0 ^= L[p, 0]
+            left1 ^= L[p, 1]
+            bit = b[tr, lev]
+            if bit == 0:
+                side0, side1 = left0, left1
+            else:
+                # The right children XOR to (all known children) ⊕ (left ones) = tot ⊕ left.
+                side0, side1 = tot0 ^ left0, tot1 ^ left1
+            sib = p + bit * m
+            s0 = kb[tr, lev, 0] ^ side0
+            s1 = kb[tr, lev, 1] ^ side1
+            L[sib, 0] = s0
+            L[sib, 1] = s1
+            p = p + (1 - bit) * m
+            L[p, 0] = 0
+            L[p, 1] = 0
+            tot0 ^= s0
+            tot1 ^= s1
+            m *= 2
+        # The leaves XOR to Δ on the sender's side, so w[α] = v[α] ⊕ Δ is the XOR of the others.
+        L[p, 0] = tot0
+        L[p, 1] = tot1
+        pos[tr] = p
+
+
+_RK = None
+
+
+def _round_keys():
+    global _RK
+    if _RK is None:
+        _RK = aesni.round_keys(DEFAULT_KEY)
+    return _RK
+
+
+def _u64(blocks: np.ndarray) -> np.ndarray:
+    return blocks.view(np.uint64)
+
+
+def sender_expand(seeds: np.ndarray, delta: np.ndarray, h: int, leaves: np.ndarray | None = None):
+    """Expand ``T`` correlated GGM trees of depth ``h``.
+
+    ``seeds`` is ``(T, 16)`` (the left level-1 node of each tree), ``delta`` a
+    ``(16,)`` block. Returns ``(leaves, k0)``: ``leaves`` ``(T·2^h, 16)`` (the
+    sender's ``v``), ``k0`` ``(T, h, 16)`` the XOR of each level's left nodes.
+    """
+    seeds = np.ascontiguousarray(seeds, dtype=np.uint8)
+    delta = np.ascontiguousarray(delta, dtype=np.uint8).reshape(16)
+    if seeds.ndim != 2 or seeds.shape[1] != 16 or not 1 <= h <= 30:
+        raise ParameterError("sender_expand needs (T, 16) seeds and 1 <= h <= 30")
+    T = seeds.shape[0]
+    if leaves is None:
+        leaves = np.empty((T << h, 16), dtype=np.uint8)
+    k0 = np.empty((T, h, 16), dtype=np.uint8)
+    _sender_trees(_round_keys(), _u64(seeds), _u64(delta), _u64(leaves).reshape(T, 1 << h, 2),
+                  _u64(k0))
+    return leaves, k0
+
+
+def receiver_expand(kb: np.ndarray, b: np.ndarray, h: int, leaves: np.ndarray | None = None):
+    """The receiver's side: ``kb`` ``(T, h, 16)`` the learned level sums ``K_l^{b_l}``, ``b`` ``(T, h)`` bits.
+
+    Returns ``(leaves, pos)``: ``leaves`` ``(T·2^h, 16)`` (``w``) and ``pos``
+    ``(T,)`` the punctured index inside each tree.
+    """
+    kb = np.ascontiguousarray(kb, dtype=np.uint8)
+    b = np.ascontiguousarray(b, dtype=np.uint8)
+    if kb.ndim != 3 or kb.shape[1:] != (h, 16) or b.shape != kb.shape[:2] or not 1 <= h <= 30:
+        raise ParameterError("receiver_expand needs kb (T, h, 16) and b (T, h)")
+    T = kb.shape[0]
+    if leaves is None:
+        leaves = np.empty((T << h, 16), dtype=np.uint8)
+    pos = np.empty(T, dtype=np.int64)
+    _receiver_trees(_round_keys(), _u64(kb), b, _u64(leaves).reshape(T, 1 << h, 2), pos)
+    return leaves, pos
+
+
+def mpcot_send(ch, q_base: np.ndarray, delta: np.ndarray, seeds: np.ndarray, h: int,
+               leaves: np.ndarray | None = None) -> np.ndarray:
+    """Sender of ``T`` regular single-point COTs (one per bin of ``2^h``).
+
+    ``q_base`` ``(T·h, 16)``: the sender's halves of ``T·h`` base COTs under
+    ``delta``. Sends the ``(T, h, 16)`` corrections in one message and
+    returns ``v`` ``(T·2^h, 16)``.
+    """
+    T = seeds.shape[0]
+    if q_base.shape != (T * h, 16):
+        raise ParameterError(f"mpcot_send needs {T * h} base COTs, got {q_base.shape}")
+    v, k0 = sender_expand(seeds, delta, h, leaves)
+    k0 ^= q_base.reshape(T, h, 16)
+    ch.send(k0)
+    return v
+
+
+def mpcot_receive(ch, b_base: np.ndarray, t_base: np.ndarray, T: int, h: int, step: str,
+                  leaves: np.ndarray | None = None):
+    """Receiver of ``T`` regular single-point COTs; returns ``(w, pos)``.
+
+    ``b_base`` ``(T·h,)`` / ``t_base`` ``(T·h, 16)`` are the receiver's base
+    COTs; their choice bits fix the punctured positions (bit ``b`` at level
+    ``l`` means the path goes to side ``1 − b``). ``pos`` is inside each bin.
+    """
+    if b_base.shape != (T * h,) or t_base.shape != (T * h, 16):
+        raise ParameterError(f"mpcot_receive needs {T * h} base COTs")
+    c = ch.recv_array(np.uint8, (T, h, 16), step)
+    c ^= t_base.reshape(T, h, 16)
+    return receiver_expand(c, b_base.reshape(T, h), h, leaves)
+
+
+__all__ = ["sender_expand", "receiver_expand", "mpcot_send", "mpcot_receive"]
