@@ -1,0 +1,77 @@
+"""Garbling throughput (AND gates per second) next to raw AES-ECB from the same run.
+
+Circuits: (a) a wide random circuit of about 10^6 AND gates (window of 2^16 recent
+wires, so levels hold thousands of independent ANDs), (b) the builder-made AES-128
+(21,600 ANDs, AND-depth 40), (c) a deep chain of 64-bit ripple-carry additions (rotated
+between additions so the AND-depth grows by ~63 per addition: the narrow worst case). Each figure carries ``ratio_to_aes_ecb`` = AND/s divided by
+AES blocks/s; half-gates costs 8 AES calls per AND to garble and 4 to evaluate, so
+0.125 / 0.25 would be the AES-bound ceiling.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...gc.aes128 import aes128_circuit
+from ...gc.build import CircuitBuilder
+from ...gc.evaluate import evaluate_garbled
+from ...gc.garble import garble
+from ...gc.halfgates import resolve_backend
+from ...gc.random_circuit import random_circuit
+from ...rng import Rng
+from ..timing import aes_ecb_baseline, measure, rate
+
+
+def adder_chain(n_adds: int, width: int = 64):
+    b = CircuitBuilder()
+    x, y = b.input(width), b.input(width)
+    acc = x
+    for _ in range(n_adds):
+        s = acc + y
+        # rotate so the next carry chain starts at the deepest bit: depth grows ~width per add
+        acc = b.concat(s[width - 1:], s[:width - 1])
+    b.output(acc)
+    return b.build()
+
+
+def _circuits(quick: bool):
+    yield "wide_random", random_circuit([1024, 1024], 220_000 if quick else 2_200_000, 128, seed=1,
+                                        p_and=0.5, p_unary=0.05, window=1 << 16)
+    yield "aes128_builder", aes128_circuit()
+    yield "adder64_chain", adder_chain(64 if quick else 512)
+
+
+def run(quick: bool = False) -> list[dict]:
+    rep = 3 if quick else 7
+    base = aes_ecb_baseline(1 << 20, rep)
+    out = [base]
+    aes_rate = base["blocks_per_s"]
+    rng = Rng(b"bench/gc")
+    backends = ["auto"] if quick else ["auto", "levels"]
+    for name, c in _circuits(quick):
+        _ = c.schedule  # one-time per circuit, not part of garbling
+        ins = [rng.bits(n) for n in c.input_sizes]
+        want = c.evaluate(ins)
+        for backend in backends:
+            state = {}
+
+            def do_garble():
+                state["g"], state["e"] = garble(c, rng=rng, backend=backend)
+
+            def do_eval():
+                state["out"] = evaluate_garbled(state["g"], state["labels"], backend=backend)
+
+            g_res = rate(measure(do_garble, rep), c.and_count, "and_per_s")
+            state["labels"] = state["e"].encode(ins)
+            e_res = rate(measure(do_eval, rep), c.and_count, "and_per_s")
+            got = state["g"].decode(state["out"])
+            if not all(np.array_equal(a, b) for a, b in zip(got, want)):
+                raise AssertionError(f"garbled {name} disagrees with plain evaluation")
+            common = dict(circuit=name, backend=resolve_backend(backend), and_gates=c.and_count,
+                          gates=c.n_gates, and_depth=c.depth,
+                          bytes_per_and=state["g"].tables.nbytes / max(c.and_count, 1))
+            for what, res in (("garble", g_res), ("evaluate", e_res)):
+                res.update(name=f"gc_{what}_{name}_{resolve_backend(backend)}", **common,
+                           ratio_to_aes_ecb=res["and_per_s"] / aes_rate)
+                out.append(res)
+    return out
