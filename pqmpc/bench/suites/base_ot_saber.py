@@ -10,12 +10,13 @@ run, when those modules are installed (``None`` otherwise).
 from __future__ import annotations
 
 import importlib
+import statistics
+import time
 
 import numpy as np
 
 from ...net import MemoryChannel, run_pair
 from ...rng import Rng
-from ..timing import measure
 
 VARIANTS = ("LightSaber", "Saber", "FireSaber")
 CONSTRUCTIONS = ("np", "mr")
@@ -31,16 +32,15 @@ def _one_batch(ot, n: int, choices: np.ndarray):
     return go
 
 
-def _bench(name: str, ot, n: int, repeat: int) -> dict:
+def _prepare(name: str, ot, n: int) -> dict:
+    """One checked run (relation and wire bytes), and the closure to time."""
     choices = Rng(b"bench/choices").bits(n)
     go = _one_batch(ot, n, choices)
     chans, m0, m1, mb = go()
     if not np.array_equal(mb, np.where(choices[:, None] == 1, m1, m0)):
         raise AssertionError(f"{name}: OT relation failed while benchmarking")
     wire = chans[0].stats.bytes_sent + chans[1].stats.bytes_sent
-    r = measure(go, repeat, warmup=0)
-    r.update(name=name, n=n, bytes_per_ot=wire / n, wire_bytes=wire)
-    return r
+    return {"name": name, "n": n, "bytes_per_ot": wire / n, "wire_bytes": wire, "go": go, "times": []}
 
 
 def _baseline(module: str, cls: str, *args):
@@ -61,19 +61,30 @@ def run(quick: bool = False) -> list[dict]:
     }
     for n in sizes:
         repeat = (5 if quick else 15) if n <= 128 else (3 if quick else 7)
-        base_medians = {}
-        for key, ot in baselines.items():
-            if ot is None:
-                continue
-            b = _bench(f"baseline_{key}", ot, n, repeat)
-            base_medians[key] = b["seconds_median"]
-            out.append(b)
+        entries = [_prepare(f"baseline_{key}", ot, n) for key, ot in baselines.items() if ot is not None]
         for variant in VARIANTS:
             for construction in CONSTRUCTIONS:
-                r = _bench(f"saber_ot_{construction}_{variant}", SaberOT(variant, construction), n, repeat)
-                r.update(variant=variant, construction=construction)
+                e = _prepare(f"saber_ot_{construction}_{variant}", SaberOT(variant, construction), n)
+                e.update(variant=variant, construction=construction)
+                entries.append(e)
+        # Round-robin, so load changes on a shared machine hit every protocol alike
+        # and the ratios stay meaningful.
+        for _ in range(repeat):
+            for e in entries:
+                t0 = time.perf_counter()
+                e["go"]()
+                e["times"].append(time.perf_counter() - t0)
+        medians = {}
+        for e in entries:
+            times = e.pop("times")
+            del e["go"]
+            e.update(seconds_min=min(times), seconds_median=statistics.median(times), seconds_max=max(times),
+                     repeat=repeat)
+            medians[e["name"]] = e["seconds_median"]
+        for e in entries:
+            if e["name"].startswith("saber_ot_"):
                 for key in baselines:
-                    med = base_medians.get(key)
-                    r[f"ratio_to_{key}"] = r["seconds_median"] / med if med else None
-                out.append(r)
+                    med = medians.get(f"baseline_{key}")
+                    e[f"ratio_to_{key}"] = e["seconds_median"] / med if med else None
+        out.extend(entries)
     return out
