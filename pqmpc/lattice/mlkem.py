@@ -27,6 +27,7 @@ numpy arrays whose timing is not guaranteed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -249,24 +250,53 @@ def keygen_batch(variant, d, z) -> tuple[np.ndarray, np.ndarray]:
     return ek, _dk_from(p, s_hat, ek, z)
 
 
-def keygen_shared_rho(variant, rho, d, z) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+class DecapsKeys(NamedTuple):
+    """Decapsulation keys kept unpacked (what ``dk`` encodes), for batches that stay in memory.
+
+    Skips ByteDecode and the FIPS 203 hash check of a serialized ``dk``: both exist to
+    catch corrupted or foreign keys, and these never left the process.
+    """
+
+    s_hat: np.ndarray  # (n, k, 256)
+    t_hat: np.ndarray  # (n, k, 256)
+    rho: np.ndarray    # (n, 32) or (1, 32) when shared
+    h: np.ndarray      # (n, 32) = H(ek)
+    z: np.ndarray      # (n, 32)
+
+    def to_bytes(self, p: "str | MLKEMParams") -> np.ndarray:
+        """The FIPS 203 ``dk`` rows."""
+        p = get_params(p)
+        n = self.s_hat.shape[0]
+        ek = join_ek(p, self.t_hat, np.broadcast_to(self.rho, (n, 32)))
+        return _cat(poly.byte_encode(self.s_hat, 12).reshape(n, p.t_bytes), ek, self.h, self.z)
+
+
+def keygen_shared_keys(variant, rho, d, z) -> tuple[np.ndarray, DecapsKeys]:
     """n ML-KEM key pairs that all use one public seed ρ (so Â is sampled once).
 
     σ is taken from G(d ‖ k) as in FIPS 203 and ρ is replaced by the given one.
     The result is a well-formed ML-KEM key pair (Encaps/Decaps are standard);
     only KeyGen differs, which is sound because Module-LWE with one public matrix
-    and many secrets is the usual multi-sample assumption.  Returns (ek, dk, t̂).
+    and many secrets is the usual multi-sample assumption.  Returns (t̂, keys).
     """
     p = get_params(variant)
     rho = _rows(rho, 32, "rho")
     if rho.shape[0] != 1:
-        raise ParameterError("keygen_shared_rho takes one 32-byte ρ")
+        raise ParameterError("a shared-ρ key generation takes one 32-byte ρ")
     d = _rows(d, 32, "d")
     z = _rows(z, 32, "z")
-    g = kc.sha3_512(_cat(d, np.full((d.shape[0], 1), p.k, dtype=np.uint8)))
+    n = d.shape[0]
+    g = kc.sha3_512(_cat(d, np.full((n, 1), p.k, dtype=np.uint8)))
     t_hat, s_hat = _kpke_keygen(p, rho, np.ascontiguousarray(g[:, 32:]))
-    ek = join_ek(p, t_hat, np.broadcast_to(rho, (d.shape[0], 32)))
-    return ek, _dk_from(p, s_hat, ek, z), t_hat
+    ek = join_ek(p, t_hat, np.broadcast_to(rho, (n, 32)))
+    return t_hat, DecapsKeys(s_hat, t_hat, rho, kc.sha3_256(ek), z)
+
+
+def keygen_shared_rho(variant, rho, d, z) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`keygen_shared_keys` with serialized keys: returns (ek, dk, t̂)."""
+    p = get_params(variant)
+    t_hat, keys = keygen_shared_keys(p, rho, d, z)
+    return join_ek(p, t_hat, np.broadcast_to(keys.rho, (t_hat.shape[0], 32))), keys.to_bytes(p), t_hat
 
 
 def encaps_batch(variant, ek, m) -> tuple[np.ndarray, np.ndarray]:
@@ -284,6 +314,20 @@ def encaps_batch(variant, ek, m) -> tuple[np.ndarray, np.ndarray]:
     if bad.any():
         raise ParameterError(f"encapsulation key {int(np.flatnonzero(bad)[0])} fails the FIPS 203 modulus check")
     return _encaps_checked(p, ek, t_hat, rho, m)
+
+
+def encaps_t_hat(variant, t_hat: np.ndarray, rho, m) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Encaps to keys given as t̂ (already in [0, q)) and a shared ρ → (K, c, ek).
+
+    Same result as :func:`encaps_batch` on ``join_ek(t̂, ρ)``, minus a decode and the
+    modulus check, which callers that built t̂ themselves do not need.
+    """
+    p = get_params(variant)
+    m = _rows(m, 32, "m")
+    rho = _rows(rho, 32, "rho")
+    ek = join_ek(p, t_hat, np.broadcast_to(rho, (t_hat.shape[0], 32)) if rho.shape[0] == 1 else rho)
+    key, c = _encaps_checked(p, ek, t_hat, rho, m)
+    return key, c, ek
 
 
 def _encaps_checked(p, ek, t_hat, rho, m):
@@ -311,6 +355,15 @@ def decaps_batch(variant, dk, c) -> np.ndarray:
     s_hat = poly.byte_decode(dk[:, :t].reshape(-1, p.k, 384), 12)
     t_hat, rho = split_ek(p, ek)
     return _decaps_checked(p, s_hat, t_hat, rho, h, z, c)
+
+
+def decaps_keys(variant, keys: DecapsKeys, c) -> np.ndarray:
+    """Decaps with unpacked keys (row i of ``c`` with key i), implicit rejection as usual."""
+    p = get_params(variant)
+    c = _rows(c, p.ct_bytes, "c")
+    if keys.s_hat.shape[0] != c.shape[0]:
+        raise ParameterError("keys and c must have the same number of rows")
+    return _decaps_checked(p, keys.s_hat, keys.t_hat, keys.rho, keys.h, keys.z, c)
 
 
 def _decaps_checked(p, s_hat, t_hat, rho, h, z, c):

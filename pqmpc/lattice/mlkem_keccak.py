@@ -88,105 +88,117 @@ _U63 = np.uint64(63)
 
 
 @njit(cache=True, nogil=True)
-def _permute(s, bc, t):
-    # Straight-line rounds (generated once, pasted here): a runtime lane loop costs ~4x.
-    a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24 = s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15], s[16], s[17], s[18], s[19], s[20], s[21], s[22], s[23], s[24]
+def _permute8(st):
+    """Keccak-f[1600] on 8 states at once; ``st`` is flat (200,), lane i of state l at
+    8 i + l: constant offsets let LLVM vectorize the loop over the independent states."""
     for rnd in range(24):
-        c0 = a0 ^ a5 ^ a10 ^ a15 ^ a20
-        c1 = a1 ^ a6 ^ a11 ^ a16 ^ a21
-        c2 = a2 ^ a7 ^ a12 ^ a17 ^ a22
-        c3 = a3 ^ a8 ^ a13 ^ a18 ^ a23
-        c4 = a4 ^ a9 ^ a14 ^ a19 ^ a24
-        d0 = c4 ^ ((c1 << _U1) | (c1 >> _U63))
-        d1 = c0 ^ ((c2 << _U1) | (c2 >> _U63))
-        d2 = c1 ^ ((c3 << _U1) | (c3 >> _U63))
-        d3 = c2 ^ ((c4 << _U1) | (c4 >> _U63))
-        d4 = c3 ^ ((c0 << _U1) | (c0 >> _U63))
-        b0 = (a0 ^ d0)
-        b1 = ((a6 ^ d1) << _U44) | ((a6 ^ d1) >> _U20)
-        b2 = ((a12 ^ d2) << _U43) | ((a12 ^ d2) >> _U21)
-        b3 = ((a18 ^ d3) << _U21) | ((a18 ^ d3) >> _U43)
-        b4 = ((a24 ^ d4) << _U14) | ((a24 ^ d4) >> _U50)
-        b5 = ((a3 ^ d3) << _U28) | ((a3 ^ d3) >> _U36)
-        b6 = ((a9 ^ d4) << _U20) | ((a9 ^ d4) >> _U44)
-        b7 = ((a10 ^ d0) << _U3) | ((a10 ^ d0) >> _U61)
-        b8 = ((a16 ^ d1) << _U45) | ((a16 ^ d1) >> _U19)
-        b9 = ((a22 ^ d2) << _U61) | ((a22 ^ d2) >> _U3)
-        b10 = ((a1 ^ d1) << _U1) | ((a1 ^ d1) >> _U63)
-        b11 = ((a7 ^ d2) << _U6) | ((a7 ^ d2) >> _U58)
-        b12 = ((a13 ^ d3) << _U25) | ((a13 ^ d3) >> _U39)
-        b13 = ((a19 ^ d4) << _U8) | ((a19 ^ d4) >> _U56)
-        b14 = ((a20 ^ d0) << _U18) | ((a20 ^ d0) >> _U46)
-        b15 = ((a4 ^ d4) << _U27) | ((a4 ^ d4) >> _U37)
-        b16 = ((a5 ^ d0) << _U36) | ((a5 ^ d0) >> _U28)
-        b17 = ((a11 ^ d1) << _U10) | ((a11 ^ d1) >> _U54)
-        b18 = ((a17 ^ d2) << _U15) | ((a17 ^ d2) >> _U49)
-        b19 = ((a23 ^ d3) << _U56) | ((a23 ^ d3) >> _U8)
-        b20 = ((a2 ^ d2) << _U62) | ((a2 ^ d2) >> _U2)
-        b21 = ((a8 ^ d3) << _U55) | ((a8 ^ d3) >> _U9)
-        b22 = ((a14 ^ d4) << _U39) | ((a14 ^ d4) >> _U25)
-        b23 = ((a15 ^ d0) << _U41) | ((a15 ^ d0) >> _U23)
-        b24 = ((a21 ^ d1) << _U2) | ((a21 ^ d1) >> _U62)
-        a0 = b0 ^ (~b1 & b2)
-        a1 = b1 ^ (~b2 & b3)
-        a2 = b2 ^ (~b3 & b4)
-        a3 = b3 ^ (~b4 & b0)
-        a4 = b4 ^ (~b0 & b1)
-        a5 = b5 ^ (~b6 & b7)
-        a6 = b6 ^ (~b7 & b8)
-        a7 = b7 ^ (~b8 & b9)
-        a8 = b8 ^ (~b9 & b5)
-        a9 = b9 ^ (~b5 & b6)
-        a10 = b10 ^ (~b11 & b12)
-        a11 = b11 ^ (~b12 & b13)
-        a12 = b12 ^ (~b13 & b14)
-        a13 = b13 ^ (~b14 & b10)
-        a14 = b14 ^ (~b10 & b11)
-        a15 = b15 ^ (~b16 & b17)
-        a16 = b16 ^ (~b17 & b18)
-        a17 = b17 ^ (~b18 & b19)
-        a18 = b18 ^ (~b19 & b15)
-        a19 = b19 ^ (~b15 & b16)
-        a20 = b20 ^ (~b21 & b22)
-        a21 = b21 ^ (~b22 & b23)
-        a22 = b22 ^ (~b23 & b24)
-        a23 = b23 ^ (~b24 & b20)
-        a24 = b24 ^ (~b20 & b21)
-        a0 ^= _RC[rnd]
-    s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15], s[16], s[17], s[18], s[19], s[20], s[21], s[22], s[23], s[24] = a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24
+        rc = _RC[rnd]
+        for l in range(8):
+            a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24 = st[0 + l], st[8 + l], st[16 + l], st[24 + l], st[32 + l], st[40 + l], st[48 + l], st[56 + l], st[64 + l], st[72 + l], st[80 + l], st[88 + l], st[96 + l], st[104 + l], st[112 + l], st[120 + l], st[128 + l], st[136 + l], st[144 + l], st[152 + l], st[160 + l], st[168 + l], st[176 + l], st[184 + l], st[192 + l]
+            c0 = a0 ^ a5 ^ a10 ^ a15 ^ a20
+            c1 = a1 ^ a6 ^ a11 ^ a16 ^ a21
+            c2 = a2 ^ a7 ^ a12 ^ a17 ^ a22
+            c3 = a3 ^ a8 ^ a13 ^ a18 ^ a23
+            c4 = a4 ^ a9 ^ a14 ^ a19 ^ a24
+            d0 = c4 ^ ((c1 << _U1) | (c1 >> _U63))
+            d1 = c0 ^ ((c2 << _U1) | (c2 >> _U63))
+            d2 = c1 ^ ((c3 << _U1) | (c3 >> _U63))
+            d3 = c2 ^ ((c4 << _U1) | (c4 >> _U63))
+            d4 = c3 ^ ((c0 << _U1) | (c0 >> _U63))
+            b0 = (a0 ^ d0)
+            b1 = ((a6 ^ d1) << _U44) | ((a6 ^ d1) >> _U20)
+            b2 = ((a12 ^ d2) << _U43) | ((a12 ^ d2) >> _U21)
+            b3 = ((a18 ^ d3) << _U21) | ((a18 ^ d3) >> _U43)
+            b4 = ((a24 ^ d4) << _U14) | ((a24 ^ d4) >> _U50)
+            b5 = ((a3 ^ d3) << _U28) | ((a3 ^ d3) >> _U36)
+            b6 = ((a9 ^ d4) << _U20) | ((a9 ^ d4) >> _U44)
+            b7 = ((a10 ^ d0) << _U3) | ((a10 ^ d0) >> _U61)
+            b8 = ((a16 ^ d1) << _U45) | ((a16 ^ d1) >> _U19)
+            b9 = ((a22 ^ d2) << _U61) | ((a22 ^ d2) >> _U3)
+            b10 = ((a1 ^ d1) << _U1) | ((a1 ^ d1) >> _U63)
+            b11 = ((a7 ^ d2) << _U6) | ((a7 ^ d2) >> _U58)
+            b12 = ((a13 ^ d3) << _U25) | ((a13 ^ d3) >> _U39)
+            b13 = ((a19 ^ d4) << _U8) | ((a19 ^ d4) >> _U56)
+            b14 = ((a20 ^ d0) << _U18) | ((a20 ^ d0) >> _U46)
+            b15 = ((a4 ^ d4) << _U27) | ((a4 ^ d4) >> _U37)
+            b16 = ((a5 ^ d0) << _U36) | ((a5 ^ d0) >> _U28)
+            b17 = ((a11 ^ d1) << _U10) | ((a11 ^ d1) >> _U54)
+            b18 = ((a17 ^ d2) << _U15) | ((a17 ^ d2) >> _U49)
+            b19 = ((a23 ^ d3) << _U56) | ((a23 ^ d3) >> _U8)
+            b20 = ((a2 ^ d2) << _U62) | ((a2 ^ d2) >> _U2)
+            b21 = ((a8 ^ d3) << _U55) | ((a8 ^ d3) >> _U9)
+            b22 = ((a14 ^ d4) << _U39) | ((a14 ^ d4) >> _U25)
+            b23 = ((a15 ^ d0) << _U41) | ((a15 ^ d0) >> _U23)
+            b24 = ((a21 ^ d1) << _U2) | ((a21 ^ d1) >> _U62)
+            st[0 + l] = b0 ^ (~b1 & b2) ^ rc
+            st[8 + l] = b1 ^ (~b2 & b3)
+            st[16 + l] = b2 ^ (~b3 & b4)
+            st[24 + l] = b3 ^ (~b4 & b0)
+            st[32 + l] = b4 ^ (~b0 & b1)
+            st[40 + l] = b5 ^ (~b6 & b7)
+            st[48 + l] = b6 ^ (~b7 & b8)
+            st[56 + l] = b7 ^ (~b8 & b9)
+            st[64 + l] = b8 ^ (~b9 & b5)
+            st[72 + l] = b9 ^ (~b5 & b6)
+            st[80 + l] = b10 ^ (~b11 & b12)
+            st[88 + l] = b11 ^ (~b12 & b13)
+            st[96 + l] = b12 ^ (~b13 & b14)
+            st[104 + l] = b13 ^ (~b14 & b10)
+            st[112 + l] = b14 ^ (~b10 & b11)
+            st[120 + l] = b15 ^ (~b16 & b17)
+            st[128 + l] = b16 ^ (~b17 & b18)
+            st[136 + l] = b17 ^ (~b18 & b19)
+            st[144 + l] = b18 ^ (~b19 & b15)
+            st[152 + l] = b19 ^ (~b15 & b16)
+            st[160 + l] = b20 ^ (~b21 & b22)
+            st[168 + l] = b21 ^ (~b22 & b23)
+            st[176 + l] = b22 ^ (~b23 & b24)
+            st[184 + l] = b23 ^ (~b24 & b20)
+            st[192 + l] = b24 ^ (~b20 & b21)
+
+
+# ---------------------------------------------------------------- kernels
+#
+# Rows go through _permute8 eight at a time in lockstep (3-4x the throughput of one
+# state at a time here); a last partial group runs with idle slots.
 
 
 @njit(cache=True, nogil=True)
-def _absorb(s, sb, bc, t, data, rate, ds):
-    """Reset the state, absorb ``data`` and pad; leaves the state ready to squeeze."""
-    s[:] = 0
-    n = data.shape[0]
-    pos = 0
-    while n - pos >= rate:
-        for j in range(rate):
-            sb[j] ^= data[pos + j]
-        _permute(s, bc, t)
-        pos += rate
-    rem = n - pos
-    for j in range(rem):
-        sb[j] ^= data[pos + j]
-    sb[rem] ^= np.uint8(ds)
-    sb[rate - 1] ^= np.uint8(0x80)
-    _permute(s, bc, t)
-
-
-@njit(cache=True, nogil=True)
-def _squeeze(s, sb, bc, t, out, rate):
-    outlen = out.shape[0]
+def _absorb8(st, msgs, r0, cnt, rate, ds, blk):
+    """Absorb rows r0 … r0+cnt−1 of ``msgs`` (equal lengths) into the 8 states, padded."""
+    st[:] = 0
+    length = msgs.shape[1]
+    words = rate // 8
+    bw = blk.view(np.uint64)  # (8 * words,)
     pos = 0
     while True:
-        take = min(rate, outlen - pos)
-        for j in range(take):
-            out[pos + j] = sb[j]
-        pos += take
-        if pos >= outlen:
+        take = min(rate, length - pos)
+        last = take < rate
+        blk[:] = 0
+        for l in range(cnt):
+            base = l * rate
+            for j in range(take):
+                blk[base + j] = msgs[r0 + l, pos + j]
+            if last:
+                blk[base + take] ^= np.uint8(ds)
+                blk[base + rate - 1] ^= np.uint8(0x80)
+        for i in range(words):
+            for l in range(8):
+                st[8 * i + l] ^= bw[l * words + i]
+        _permute8(st)
+        if last:
             break
-        _permute(s, bc, t)
+        pos += rate
+
+
+@njit(cache=True, nogil=True)
+def _extract8(st, rate, blk):
+    """The first ``rate`` bytes of each state into blk[l*rate : (l+1)*rate]."""
+    words = rate // 8
+    bw = blk.view(np.uint64)
+    for l in range(8):
+        for i in range(words):
+            bw[l * words + i] = st[8 * i + l]
 
 
 @njit(cache=True, nogil=True)
@@ -194,13 +206,22 @@ def keccak_batch(msgs, rate, ds, outlen):
     """Hash every row of ``msgs`` ((n, L) uint8) into ``outlen`` bytes each."""
     n = msgs.shape[0]
     out = np.empty((n, outlen), dtype=np.uint8)
-    s = np.zeros(25, dtype=np.uint64)
-    sb = s.view(np.uint8)
-    bc = np.empty(5, dtype=np.uint64)
-    t = np.empty(25, dtype=np.uint64)
-    for i in range(n):
-        _absorb(s, sb, bc, t, msgs[i], rate, ds)
-        _squeeze(s, sb, bc, t, out[i], rate)
+    st = np.zeros(200, dtype=np.uint64)
+    blk = np.zeros(8 * 168, dtype=np.uint8)
+    for r0 in range(0, n, 8):
+        cnt = min(8, n - r0)
+        _absorb8(st, msgs, r0, cnt, rate, ds, blk)
+        pos = 0
+        while True:
+            _extract8(st, rate, blk)
+            take = min(rate, outlen - pos)
+            for l in range(cnt):
+                for j in range(take):
+                    out[r0 + l, pos + j] = blk[l * rate + j]
+            pos += take
+            if pos >= outlen:
+                break
+            _permute8(st)
     return out
 
 
@@ -215,30 +236,38 @@ def xof_uniform_batch(msgs, ncoeffs):
     """
     n = msgs.shape[0]
     out = np.empty((n, ncoeffs), dtype=np.uint16)
-    s = np.zeros(25, dtype=np.uint64)
-    sb = s.view(np.uint8)
-    bc = np.empty(5, dtype=np.uint64)
-    t = np.empty(25, dtype=np.uint64)
+    st = np.zeros(200, dtype=np.uint64)
+    blk = np.zeros(8 * 168, dtype=np.uint8)
+    got = np.zeros(8, dtype=np.int64)
     rate = RATE_SHAKE128
-    for i in range(n):
-        _absorb(s, sb, bc, t, msgs[i], rate, DS_SHAKE)
-        got = 0
+    for r0 in range(0, n, 8):
+        cnt = min(8, n - r0)
+        _absorb8(st, msgs, r0, cnt, rate, DS_SHAKE, blk)
+        got[:] = 0
         while True:
-            for j in range(0, rate, 3):
-                b0 = np.int64(sb[j])
-                b1 = np.int64(sb[j + 1])
-                b2 = np.int64(sb[j + 2])
-                d1 = b0 | ((b1 & 15) << 8)
-                d2 = (b1 >> 4) | (b2 << 4)
-                if d1 < Q and got < ncoeffs:
-                    out[i, got] = d1
-                    got += 1
-                if d2 < Q and got < ncoeffs:
-                    out[i, got] = d2
-                    got += 1
-            if got >= ncoeffs:
+            _extract8(st, rate, blk)
+            done = True
+            for l in range(cnt):
+                g = got[l]
+                base = l * rate
+                for j in range(0, rate, 3):
+                    b0 = np.int64(blk[base + j])
+                    b1 = np.int64(blk[base + j + 1])
+                    b2 = np.int64(blk[base + j + 2])
+                    d1 = b0 | ((b1 & 15) << 8)
+                    d2 = (b1 >> 4) | (b2 << 4)
+                    if d1 < Q and g < ncoeffs:
+                        out[r0 + l, g] = d1
+                        g += 1
+                    if d2 < Q and g < ncoeffs:
+                        out[r0 + l, g] = d2
+                        g += 1
+                got[l] = g
+                if g < ncoeffs:
+                    done = False
+            if done:
                 break
-            _permute(s, bc, t)
+            _permute8(st)
     return out
 
 

@@ -178,46 +178,69 @@ def multiply_ntts(f: np.ndarray, g: np.ndarray) -> np.ndarray:
     return dot(np.asarray(f, dtype=np.uint16).reshape(1, 1, N), np.asarray(g, dtype=np.uint16).reshape(1, 1, N))[0]
 
 
+@njit(cache=True, nogil=True)
+def _addsub(a, b, out, negate):
+    for i in range(a.shape[0]):
+        x = np.int32(a[i])
+        y = np.int32(b[i])
+        if negate:
+            r = x - y
+            out[i] = r + Q if r < 0 else r
+        else:
+            r = x + y
+            out[i] = r - Q if r >= Q else r
+
+
+def _elementwise(a, b, negate):
+    a = np.ascontiguousarray(a, dtype=np.uint16)
+    b = np.ascontiguousarray(np.broadcast_to(b, a.shape), dtype=np.uint16)
+    out = np.empty(a.shape, dtype=np.uint16)
+    _addsub(a.reshape(-1), b.reshape(-1), out.reshape(-1), negate)
+    return out
+
+
 def add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Coefficient-wise a + b mod q (uint16 in, uint16 out)."""
-    s = a.astype(np.int32) + b
-    s -= Q * (s >= Q)
-    return s.astype(np.uint16)
+    """Coefficient-wise a + b mod q (inputs in [0, q), uint16 out)."""
+    return _elementwise(a, b, False)
 
 
 def sub(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Coefficient-wise a − b mod q."""
-    s = a.astype(np.int32) - b
-    s += Q * (s < 0)
-    return s.astype(np.uint16)
+    """Coefficient-wise a − b mod q (inputs in [0, q), uint16 out)."""
+    return _elementwise(a, b, True)
 
 
 @njit(cache=True, nogil=True)
 def _cbd_rows(buf, eta, out):
-    width = 2 * eta
-    nbytes = buf.shape[1]
+    # Bit-sliced: sum the η bits of every field in a word at once (no secret-indexed
+    # tables), then split the per-field counts a and b.  η = 2: 4 bytes → 8
+    # coefficients; η = 3: 3 bytes → 4 coefficients.
     for r in range(buf.shape[0]):
         row = buf[r]
-        for i in range(256):
-            off = width * i
-            byte = off >> 3
-            w = np.int64(row[byte])
-            if byte + 1 < nbytes:
-                w |= np.int64(row[byte + 1]) << 8
-            w >>= off & 7
-            a = 0
-            b = 0
-            for j in range(eta):
-                a += (w >> j) & 1
-                b += (w >> (eta + j)) & 1
-            v = a - b
-            if v < 0:
-                v += Q
-            out[r, i] = v
+        if eta == 2:
+            for g in range(32):
+                w = (np.uint32(row[4 * g]) | (np.uint32(row[4 * g + 1]) << 8)
+                     | (np.uint32(row[4 * g + 2]) << 16) | (np.uint32(row[4 * g + 3]) << 24))
+                t = (w & np.uint32(0x55555555)) + ((w >> 1) & np.uint32(0x55555555))
+                for j in range(8):
+                    a = np.int32((t >> (4 * j)) & 3)
+                    b = np.int32((t >> (4 * j + 2)) & 3)
+                    v = a - b
+                    out[r, 8 * g + j] = v + Q if v < 0 else v
+        else:
+            for g in range(64):
+                w = np.uint32(row[3 * g]) | (np.uint32(row[3 * g + 1]) << 8) | (np.uint32(row[3 * g + 2]) << 16)
+                t = (w & np.uint32(0x249249)) + ((w >> 1) & np.uint32(0x249249)) + ((w >> 2) & np.uint32(0x249249))
+                for j in range(4):
+                    a = np.int32((t >> (6 * j)) & 7)
+                    b = np.int32((t >> (6 * j + 3)) & 7)
+                    v = a - b
+                    out[r, 4 * g + j] = v + Q if v < 0 else v
 
 
 def cbd(buf: np.ndarray, eta: int) -> np.ndarray:
-    """SamplePolyCBD_η (Algorithm 8) over rows of 64η bytes → (…, 256) uint16 mod q."""
+    """SamplePolyCBD_η (Algorithm 8), η ∈ {2, 3}, over rows of 64η bytes → (…, 256) uint16 mod q."""
+    if eta not in (2, 3):
+        raise ValueError("ML-KEM uses η = 2 or 3")
     b = np.ascontiguousarray(buf, dtype=np.uint8)
     out = np.empty(b.shape[:-1] + (N,), dtype=np.uint16)
     _cbd_rows(b.reshape(-1, 64 * eta), eta, out.reshape(-1, N))
@@ -279,11 +302,32 @@ def byte_decode(b: np.ndarray, d: int) -> np.ndarray:
     return out
 
 
+@njit(cache=True, nogil=True)
+def _compress_flat(x, d, out):
+    # (2^d x + (q-1)/2) // q with the division by the constant q done by LLVM as a multiply.
+    mask = (1 << d) - 1
+    for i in range(x.shape[0]):
+        out[i] = (((np.uint32(x[i]) << d) + np.uint32(Q // 2)) // np.uint32(Q)) & mask
+
+
+@njit(cache=True, nogil=True)
+def _decompress_flat(y, d, out):
+    half = np.uint32(1 << (d - 1))
+    for i in range(y.shape[0]):
+        out[i] = (np.uint32(y[i]) * np.uint32(Q) + half) >> d
+
+
 def compress(x: np.ndarray, d: int) -> np.ndarray:
     """Compress_d: round(2^d x / q) mod 2^d.  q is odd, so (2^d x + 1664) // q is exact."""
-    return ((((x.astype(np.uint32) << d) + (Q // 2)) // Q) & ((1 << d) - 1)).astype(np.uint16)
+    a = np.ascontiguousarray(x, dtype=np.uint16)
+    out = np.empty(a.shape, dtype=np.uint16)
+    _compress_flat(a.reshape(-1), d, out.reshape(-1))
+    return out
 
 
 def decompress(y: np.ndarray, d: int) -> np.ndarray:
     """Decompress_d: round(q y / 2^d), rounding halves up as FIPS 203 ⌈·⌋ does."""
-    return ((y.astype(np.uint32) * Q + (1 << (d - 1))) >> d).astype(np.uint16)
+    a = np.ascontiguousarray(y, dtype=np.uint16)
+    out = np.empty(a.shape, dtype=np.uint16)
+    _decompress_flat(a.reshape(-1), d, out.reshape(-1))
+    return out

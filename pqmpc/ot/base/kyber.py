@@ -56,8 +56,7 @@ class MLKEMGroup(mr19.KeyGroup):
         self.ct_bytes = self.params.ct_bytes
 
     def keygen(self, seed: bytes, n: int, rng):
-        _, dk, t_hat = mlkem.keygen_shared_rho(self.params, seed, rng.blocks(n, 32), rng.blocks(n, 32))
-        return t_hat, dk
+        return mlkem.keygen_shared_keys(self.params, seed, rng.blocks(n, 32), rng.blocks(n, 32))
 
     def random(self, n: int, rng):
         return mlkem.random_key(self.params, rng.blocks(n, 32))
@@ -82,11 +81,16 @@ class MLKEMGroup(mr19.KeyGroup):
         return t_hat
 
     def encaps(self, seed: bytes, pk, rng):
+        if "encaps" not in self.backend.native or self.backend.name == "reference":
+            key, c, _ = mlkem.encaps_t_hat(self.params, pk, seed, rng.blocks(pk.shape[0], 32))
+            return key, c
         ek = mlkem.join_ek(self.params, pk, np.frombuffer(seed, dtype=np.uint8))
         return self.backend.encaps(ek, rng)
 
     def decaps(self, sk, ct: np.ndarray) -> np.ndarray:
-        return self.backend.decaps(sk, ct)
+        if "decaps" in self.backend.native and self.backend.name != "reference":
+            return self.backend.decaps(sk.to_bytes(self.params), ct)
+        return mlkem.decaps_keys(self.params, sk, ct)
 
 
 class KyberOT(OT):

@@ -176,5 +176,9 @@ def send_random(group: KeyGroup, ch: Channel, n: int, rng, context: bytes, block
     out = np.empty((n, 2, group.ct_bytes), dtype=np.uint8)
     out[:, 0] = ct[:n]
     out[:, 1] = ct[n:]
+    # Derive the outputs before sending: afterwards the receiver's thread (in-process
+    # runs) competes for the GIL and this side would finish a switch interval later.
+    m0 = kdf(sid, 0, secrets[:n], block_bytes)
+    m1 = kdf(sid, 1, secrets[n:], block_bytes)
     ch.send(out)
-    return kdf(sid, 0, secrets[:n], block_bytes), kdf(sid, 1, secrets[n:], block_bytes)
+    return m0, m1
