@@ -370,3 +370,24 @@ def test_np_matches_literal_per_ot_model(variant):
         kx = ((vr - hints[x] * (1 << (9 - p.et)) + p.h2) % pm) >> 9
         assert np.array_equal(kx, keys[x])
         assert out_hash(sigma, i, x, kx) == mb[i].tobytes()
+
+
+def test_np_chunking_does_not_change_results(monkeypatch):
+    ot = SaberOT("Saber", "np")
+    choices = Rng(b"chunks").bits(129)
+    chans = RecordingChannel.pair()
+    (a0, a1), ab = run_random(ot, choices, channels=chans)
+    monkeypatch.setattr(saber_ot, "_CHUNK", 50)
+    chunked = RecordingChannel.pair()
+    (b0, b1), bb = run_random(ot, choices, channels=chunked)
+    assert np.array_equal(a0, b0) and np.array_equal(a1, b1) and np.array_equal(ab, bb)
+    assert chans[0].sent == chunked[0].sent and chans[1].sent == chunked[1].sent
+    check_relation(b0, b1, bb, choices)
+
+
+@pytest.mark.slow
+def test_np_large_batch():
+    ot = SaberOT("LightSaber", "np")
+    choices = Rng(b"large").bits(3 * 2048 + 5)
+    (m0, m1), mb = run_random(ot, choices)
+    check_relation(m0, m1, mb, choices)

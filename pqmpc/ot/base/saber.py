@@ -67,6 +67,8 @@ from ..api import OT, check_choices, check_count
 PROTOCOL = "SaberOT"
 VERSION = 1
 SIGMA_BYTES = 32
+# OTs per piece of work: about 40 MB of transient arrays with FireSaber.
+_CHUNK = 2048
 CONSTRUCTIONS = ("np", "mr")
 _DOM_CRS = b"pqmpc/SaberOT/np/crs/"
 _DOM_H = b"pqmpc/SaberOT/np/H"
@@ -103,6 +105,11 @@ def _derive_outputs(sigma: bytes, index: np.ndarray, branch: np.ndarray, keys: n
     msgs[:, len(prefix) + 8] = branch
     msgs[:, len(prefix) + 9:] = sp.pack(keys, 1)
     return shake256(msgs, width)
+
+
+def _chunks(n: int):
+    """Batch slices; large batches are processed in pieces to bound memory."""
+    return [(lo, min(n, lo + _CHUNK)) for lo in range(0, n, _CHUNK)]
 
 
 def _round_p(x_f: np.ndarray) -> np.ndarray:
@@ -162,35 +169,46 @@ class SaberOT(OT):
             return self._mr.send_random(ch, n, rng)
         p = self.params
         _, a_f, r = common_reference(p.name)
-        # Everything that does not depend on the receiver's message is done
-        # before waiting for it, overlapping the receiver's own work.
-        s = sab.secrets_from_bytes(p, rng.array((n, p.l * p.coin_bytes)))
-        s_f = sp.to_freq(s)
-        b_packed = sp.pack(sp.round_q_to_p(sp.from_freq(sp.matvec_freq(a_f, s_f, transpose=False), sp.EQ)), sp.EP)
-        wr_f = sp.inner_freq(sp.to_freq(r, sp.EP), s_f)
+        pvb = p.polyvec_p_bytes
+        coins = rng.array((n, p.l * p.coin_bytes))
+        out = np.empty((n, self.sender_message_bytes(1)), dtype=np.uint8)
+        # Everything that does not depend on the receiver's message (b = Round_p(A s)
+        # and r^T s) is done before waiting for it, overlapping the receiver's work.
+        kept = {}
+        r_f = sp.to_freq(r, sp.EP)
+        for lo, hi in _chunks(n):
+            s_f = sp.to_freq(sab.secrets_from_bytes(p, coins[lo:hi]))
+            out[lo:hi, :pvb] = sp.pack(_round_p(sp.matvec_freq(a_f, s_f, transpose=False)), sp.EP).reshape(hi - lo, pvb)
+            kept[lo] = (s_f, sp.inner_freq(r_f, s_f)) if n <= _CHUNK else None
 
         step1 = f"{PROTOCOL} step 1 (receiver nonce and vectors b'_0)"
         msg = ch.recv_array(np.uint8, (self.receiver_message_bytes(n),), step1)
         sigma = msg[:SIGMA_BYTES].tobytes()
-        b0p = sp.unpack(msg[SIGMA_BYTES:].reshape(n, p.l, p.polyvec_p_bytes // p.l), sp.EP)
+        b0_all = msg[SIGMA_BYTES:].reshape(n, p.l, pvb // p.l)
 
-        # v_j = b'_j^T s + h1 with b'_1 = r - b'_0, so v_1 comes from r^T s - b'_0^T s.
-        w_f = np.empty((n, 2, wr_f.shape[-1]), dtype=np.complex128)
-        w_f[:, 0] = sp.inner_freq(sp.to_freq(b0p, sp.EP), s_f)
-        np.subtract(wr_f, w_f[:, 0], out=w_f[:, 1])
-        v = (sp.from_freq(w_f, sp.EP) + p.h1) & (sp.P - 1)  # (n, 2, 256)
-        hints = (v >> (sp.EP - 1 - p.et)) & ((1 << p.et) - 1)
-        keys = v >> (sp.EP - 1)
-
-        out = np.empty((n, self.sender_message_bytes(1)), dtype=np.uint8)
-        out[:, :p.polyvec_p_bytes] = b_packed.reshape(n, p.polyvec_p_bytes)
-        out[:, p.polyvec_p_bytes:] = sp.pack(hints, p.et).reshape(n, 2 * p.scale_bytes)
+        m = np.empty((n, 2, self.block_bytes), dtype=np.uint8)
+        keys = []
+        for lo, hi in _chunks(n):
+            if kept[lo] is None:  # large batches recompute rather than hold every transform
+                s_f = sp.to_freq(sab.secrets_from_bytes(p, coins[lo:hi]))
+                wr_f = sp.inner_freq(r_f, s_f)
+            else:
+                s_f, wr_f = kept[lo]
+            # v_j = b'_j^T s + h1 with b'_1 = r - b'_0, so v_1 comes from r^T s - b'_0^T s.
+            w_f = np.empty((hi - lo, 2, wr_f.shape[-1]), dtype=np.complex128)
+            w_f[:, 0] = sp.inner_freq(sp.to_freq(sp.unpack(b0_all[lo:hi], sp.EP), sp.EP), s_f)
+            np.subtract(wr_f, w_f[:, 0], out=w_f[:, 1])
+            v = (sp.from_freq(w_f, sp.EP) + p.h1) & (sp.P - 1)  # (chunk, 2, 256)
+            hints = (v >> (sp.EP - 1 - p.et)) & ((1 << p.et) - 1)
+            out[lo:hi, pvb:] = sp.pack(hints, p.et).reshape(hi - lo, 2 * p.scale_bytes)
+            keys.append((lo, hi, v >> (sp.EP - 1)))
         ch.send(out)
 
-        idx = np.repeat(np.arange(n, dtype=np.uint64), 2)
-        branch = np.tile(np.array([0, 1], dtype=np.uint8), n)
-        m = _derive_outputs(sigma, idx, branch, keys.reshape(2 * n, sp.N), self.block_bytes)
-        m = m.reshape(n, 2, self.block_bytes)
+        for lo, hi, k in keys:
+            idx = np.repeat(np.arange(lo, hi, dtype=np.uint64), 2)
+            branch = np.tile(np.array([0, 1], dtype=np.uint8), hi - lo)
+            m[lo:hi] = _derive_outputs(sigma, idx, branch, k.reshape(2 * (hi - lo), sp.N),
+                                       self.block_bytes).reshape(hi - lo, 2, self.block_bytes)
         return np.ascontiguousarray(m[:, 0]), np.ascontiguousarray(m[:, 1])
 
     def receive_random(self, ch, choices, rng=None):
@@ -202,23 +220,33 @@ class SaberOT(OT):
             return self._mr.receive_random(ch, choices, rng)
         p = self.params
         _, a_f, r = common_reference(p.name)
+        pvb = p.polyvec_p_bytes
         sigma = rng.bytes(SIGMA_BYTES)
-        s = sab.secrets_from_bytes(p, rng.array((n, p.l * p.coin_bytes)))
-        s_f = sp.to_freq(s)
-        bx = _round_p(sp.matvec_freq(a_f, s_f, transpose=True))
-        b0p = np.where(choices[:, None, None].astype(bool), (r[None] - bx) & (sp.P - 1), bx)
+        coins = rng.array((n, p.l * p.coin_bytes))
         msg = np.empty(self.receiver_message_bytes(n), dtype=np.uint8)
         msg[:SIGMA_BYTES] = np.frombuffer(sigma, dtype=np.uint8)
-        msg[SIGMA_BYTES:] = sp.pack(b0p, sp.EP).reshape(-1)
+        b0_all = msg[SIGMA_BYTES:].reshape(n, pvb)
+        kept = {}
+        for lo, hi in _chunks(n):
+            s_f = sp.to_freq(sab.secrets_from_bytes(p, coins[lo:hi]))
+            bx = _round_p(sp.matvec_freq(a_f, s_f, transpose=True))
+            b0p = np.where(choices[lo:hi, None, None].astype(bool), (r[None] - bx) & (sp.P - 1), bx)
+            b0_all[lo:hi] = sp.pack(b0p, sp.EP).reshape(hi - lo, pvb)
+            kept[lo] = s_f if n <= _CHUNK else None
         ch.send(msg)
 
         step2 = f"{PROTOCOL} step 2 (sender vector b and hints)"
-        row = p.polyvec_p_bytes + 2 * p.scale_bytes
-        reply = ch.recv_array(np.uint8, (n, row), step2)
-        b = sp.unpack(reply[:, :p.polyvec_p_bytes].reshape(n, p.l, p.polyvec_p_bytes // p.l), sp.EP)
-        hints = sp.unpack(reply[:, p.polyvec_p_bytes:].reshape(n, 2, p.scale_bytes), p.et)
-        hint = hints[np.arange(n), choices]
-        vp = (sp.from_freq(sp.inner_freq(sp.to_freq(b, sp.EP), s_f), sp.EP) + p.h1) & (sp.P - 1)
-        keys = ((vp - (hint << (sp.EP - 1 - p.et)) + p.h2) & (sp.P - 1)) >> (sp.EP - 1)
-        return _derive_outputs(sigma, np.arange(n, dtype=np.uint64), choices, keys, self.block_bytes)
-
+        reply = ch.recv_array(np.uint8, (n, pvb + 2 * p.scale_bytes), step2)
+        out = np.empty((n, self.block_bytes), dtype=np.uint8)
+        for lo, hi in _chunks(n):
+            s_f = kept[lo]
+            if s_f is None:
+                s_f = sp.to_freq(sab.secrets_from_bytes(p, coins[lo:hi]))
+            c = choices[lo:hi]
+            b = sp.unpack(reply[lo:hi, :pvb].reshape(hi - lo, p.l, pvb // p.l), sp.EP)
+            hints = sp.unpack(reply[lo:hi, pvb:].reshape(hi - lo, 2, p.scale_bytes), p.et)
+            hint = hints[np.arange(hi - lo), c]
+            vp = (sp.from_freq(sp.inner_freq(sp.to_freq(b, sp.EP), s_f), sp.EP) + p.h1) & (sp.P - 1)
+            keys = ((vp - (hint << (sp.EP - 1 - p.et)) + p.h2) & (sp.P - 1)) >> (sp.EP - 1)
+            out[lo:hi] = _derive_outputs(sigma, np.arange(lo, hi, dtype=np.uint64), c, keys, self.block_bytes)
+        return out
