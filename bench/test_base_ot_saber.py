@@ -22,8 +22,8 @@ def test_saber_random_ot(benchmark, variant, construction, n):
 
     def batch():
         chans = MemoryChannel.pair()
-        res = run_pair(lambda ch: ot.send_random(ch, n, Rng(b"s")), lambda ch: ot.receive_random(ch, choices, Rng(b"r")),
-                       timeout=600, channels=chans)
+        res = run_pair(lambda ch: ot.send_random(ch, n, Rng(b"s")),
+                       lambda ch: ot.receive_random(ch, choices, Rng(b"r")), timeout=600, channels=chans)
         stats["wire"] = chans[0].stats.bytes_sent + chans[1].stats.bytes_sent
         return res
 

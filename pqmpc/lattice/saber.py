@@ -174,7 +174,8 @@ def cpa_encrypt_derand(params: SaberParams, m: bytes, seed_sp: bytes, pk: bytes)
 def cpa_decrypt(params: SaberParams, sk_cpa: bytes, ct: bytes) -> bytes:
     """IND-CPA decryption → 32-byte message."""
     l = params.l
-    s = sp.centered(sp.unpack(np.frombuffer(sk_cpa, dtype=np.uint8, count=params.polyvec_q_bytes).reshape(l, -1), EQ), EQ)
+    s_packed = np.frombuffer(sk_cpa, dtype=np.uint8, count=params.polyvec_q_bytes).reshape(l, -1)
+    s = sp.centered(sp.unpack(s_packed, EQ), EQ)
     b = sp.unpack(np.frombuffer(ct, dtype=np.uint8, count=params.polyvec_p_bytes).reshape(l, -1), EP)
     cm = sp.unpack(np.frombuffer(ct, dtype=np.uint8, offset=params.polyvec_p_bytes), params.et)
     v = sp.from_freq(sp.inner_freq(sp.to_freq(b, EP), sp.to_freq(s)), EP)

@@ -3,22 +3,23 @@
 Every function takes arrays with leading batch axes, so one call serves one
 KEM key or all ``n`` instances of an OT batch.
 
-Multiplication is a negacyclic convolution done with a twisted complex FFT of
-length 256: with ``w = exp(i*pi/256)``, ``a * b mod (x^256 + 1)`` is
-``conj(w^j) * ifft(fft(a * w^j) * fft(b * w^j))``. Inputs are kept centred
-(``|a| <= 2^12`` for Z_q, ``|a| <= 2^10`` after a subtraction mod p, secrets
-``|s| <= 5``) so every exact result of a row-sum over ``l <= 4`` polynomials is
-below 2^31 in magnitude; the double-precision FFT error for such inputs is
-below 10^-6, far from the 0.5 that would make ``rint`` wrong. The test suite
-checks the worst case (every coefficient at its bound) against exact integer
-schoolbook products. Because q and p are powers of two, reducing the exact
-integer result with a bit mask gives the value mod q or mod p directly.
+Multiplication is a negacyclic convolution through a complex FFT of length 128:
+a real polynomial mod x^256 + 1 is determined by its residue mod x^128 - i,
+``a_j + i a_{j+128}``, and twisting by ``zeta^j`` (``zeta = exp(i*pi/256)``)
+turns that ring into the cyclic one (see :func:`to_freq`). Inputs are kept
+centred (``|a| <= 2^12`` mod q, ``|a| <= 2^9`` mod p, secrets ``|s| <= 5``), so
+the exact row sums over ``l <= 4`` products stay below 2^25 (below 2^31 when
+decapsulating with an arbitrary 13-bit secret); the double-precision FFT error
+for such inputs is below 10^-4, far from the 0.5 that would make ``rint``
+wrong. The tests check the worst case (every coefficient at its bound) against
+exact integer products. Because q and p are powers of two, masking the exact
+integer result gives it mod q or mod p directly.
 
 Packing is Saber's: a little-endian bit stream, coefficient ``j`` of width
 ``w`` occupies bits ``w*j … w*j + w - 1`` (this matches the byte formulas of
 the reference ``pack_unpack.c`` for widths 1, 3, 4, 6, 10 and 13).
 
-These kernels are data-independent numpy operations, but Python cannot promise
+These kernels are data-independent numpy/numba operations, but Python cannot promise
 constant time.
 """
 

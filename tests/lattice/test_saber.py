@@ -79,7 +79,8 @@ def test_cbd_matches_bit_formula(mu):
     got = sp.cbd(buf, mu)
     stream = int.from_bytes(buf.tobytes(), "little")
     h = mu // 2
-    want = [bin((stream >> (mu * j)) & ((1 << h) - 1)).count("1") - bin((stream >> (mu * j + h)) & ((1 << h) - 1)).count("1")
+    mask = (1 << h) - 1
+    want = [bin((stream >> (mu * j)) & mask).count("1") - bin((stream >> (mu * j + h)) & mask).count("1")
             for j in range(256)]
     assert got.tolist() == want
     assert got.min() >= -h and got.max() <= h
