@@ -391,3 +391,25 @@ def test_np_large_batch():
     choices = Rng(b"large").bits(3 * 2048 + 5)
     (m0, m1), mb = run_random(ot, choices)
     check_relation(m0, m1, mb, choices)
+
+
+def test_one_object_serves_concurrent_sessions():
+    # Two independent batches through the same SaberOT objects at the same time.
+    import threading
+
+    results = {}
+    for construction in CONSTRUCTIONS:
+        ot = SaberOT("LightSaber", construction)
+
+        def session(tag, ot=ot, construction=construction):
+            choices = Rng(tag).bits(40)
+            results[(construction, tag)] = (choices, run_random(ot, choices, tag + b"s", tag + b"r"))
+
+        threads = [threading.Thread(target=session, args=(t,)) for t in (b"one", b"two", b"three")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    assert len(results) == 3 * len(CONSTRUCTIONS)
+    for choices, ((m0, m1), mb) in results.values():
+        check_relation(m0, m1, mb, choices)

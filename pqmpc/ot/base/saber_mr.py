@@ -39,9 +39,13 @@ class SaberKeyGroup(mr19.KeyGroup):
 
     # -- helpers ---------------------------------------------------------------
     def _matrix_freq(self, seed: bytes) -> np.ndarray:
-        if self._cache is None or self._cache[0] != seed:
-            self._cache = (seed, sab.matrix_freq(sab.gen_matrix(self.params, seed)))
-        return self._cache[1]
+        # One object may serve both parties (run_pair) or several sessions at
+        # once: read the cache once so another thread cannot swap it mid-check.
+        cached = self._cache
+        if cached is None or cached[0] != seed:
+            cached = (seed, sab.matrix_freq(sab.gen_matrix(self.params, seed)))
+            self._cache = cached
+        return cached[1]
 
     def _secrets(self, n: int, rng) -> np.ndarray:
         p = self.params
