@@ -34,16 +34,16 @@ endemic OT over Saber public keys ``b ∈ R_p^l`` under a shared ``A``, which fo
 a group under coefficient-wise addition mod p; the generic protocol is
 :mod:`pqmpc.ot.base.mr19` and this module only supplies the key group.
 
-Security: semi-honest security for both parties (the paper proves the NP
-construction secure against a semi-honest sender and receiver; receiver
-privacy reduces to decision Mod-LWR — ``b'_x`` is indistinguishable from
-uniform, so ``b'_0`` hides ``x``; sender privacy to Mod-LWR with the hash
-modelled as a random oracle: the receiver, knowing no secret for
-``r - b'_x``, cannot predict ``k_{1-x}``). It does not protect against a
-malicious party. Mod-LWR is believed hard for quantum computers, and SHAKE
-keeps a 128-bit margin against Grover, so the OT is post-quantum. Correctness
-fails with the probability of a Saber-style decryption failure (negligible).
-Every received message is length-checked; all bit patterns of a correctly
+Security (what pqmpc claims; we could read the authors' code but not the
+paper's proofs): semi-honest security for both parties. Receiver privacy rests
+on decision Mod-LWR — ``b'_x`` is indistinguishable from uniform, so ``b'_0``
+hides ``x``; sender privacy on Mod-LWR with the output hash modelled as a
+random oracle — the receiver, knowing no secret for ``r - b'_x``, cannot
+predict ``k_{1-x}``. No protection against a malicious party is claimed.
+Mod-LWR is believed hard for quantum computers, and SHAKE keeps a 128-bit
+margin against Grover, so the OT is post-quantum (the random-oracle argument
+is a classical-ROM one). Correctness fails with the probability of a
+Saber-style decryption failure (negligible). Every received message is length-checked; all bit patterns of a correctly
 sized message decode to in-range coefficients (10-bit and ``et``-bit packing),
 so nothing else can be out of range. The arithmetic is data-independent numpy,
 but Python cannot promise constant time.
