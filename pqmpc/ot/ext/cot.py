@@ -1,0 +1,132 @@
+"""Correlated-OT plumbing shared by the OT extensions (IKNP, Ferret).
+
+A correlated OT (COT) with global offset Δ gives the sender ``q`` and the
+receiver ``t = q ⊕ b·Δ``. Everything else the API offers comes from it:
+
+* random OT: ``m0 = H(q, i)``, ``m1 = H(q ⊕ Δ, i)``, ``m_b = H(t, i)`` — the
+  tweakable correlation-robust hash breaks the correlation; the tweak ``i``
+  is a per-session counter that never repeats;
+* COT under a caller-chosen Δ' from a session with offset Δ: the sender
+  sends ``d = H(q, i) ⊕ H(q ⊕ Δ, i) ⊕ Δ'`` (one block per OT) and both sides
+  move to ``q' = H(q, i)``, ``t' = H(t, i) ⊕ b·d``.
+
+Hashes: :func:`pqmpc.primitives.aesni.tccr` for 16-byte rows (fixed-key
+AES-128, TCCR of Guo–Katz–Wang–Yu) and ``tccr_wide`` for 32-byte rows (AES-256
+keyed by the row, the 256-bit mode). Security of the derived random OT rests
+on that hash being tweakable correlation robust (an ideal-permutation /
+ideal-cipher assumption); with 16-byte rows a quantum adversary gains a
+Grover square root, which is why κ = 256 uses the wide hash.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ...errors import ParameterError
+from ...primitives import aesni, hashing
+from ...primitives.aes import DEFAULT_KEY
+from ...primitives._kernels_transpose import transpose_into
+
+#: Rows per chunk of OT extension: PRG → transpose → hash of one chunk stays in cache.
+CHUNK = 1 << 16
+
+
+def block_width(kappa: int) -> int:
+    return kappa // 8
+
+
+def check_delta(delta, width: int) -> np.ndarray:
+    """Δ as a ``(width,)`` uint8 array (accepts ``(width,)``, ``(1, width)`` or bytes)."""
+    if isinstance(delta, (bytes, bytearray)):
+        delta = np.frombuffer(bytes(delta), dtype=np.uint8)
+    d = np.asarray(delta)
+    if d.dtype != np.uint8 or d.size != width or d.ndim not in (1, 2):
+        raise ParameterError(f"delta must be {width} bytes (uint8), got {d.dtype} {d.shape}")
+    return np.ascontiguousarray(d.reshape(width))
+
+
+def _wide_hash():
+    # hashing.tccr_wide is the contract name; the AES-NI module provides it first.
+    return getattr(hashing, "tccr_wide", None) or aesni.tccr_wide
+
+
+# The AES-NI kernels hold the GIL; calling them from a nogil njit wrapper lets
+# the two parties of an in-process run hash at the same time. Only when the
+# kernels exist and AES-NI was detected (compiling them otherwise aborts the
+# process); the public functions are the fallback and give the same bytes.
+_TCCR_NI = getattr(aesni, "_tccr_ni", None) if aesni.HAVE_AESNI else None
+_TCCR_WIDE_NI = getattr(aesni, "_tccr_wide_ni", None) if aesni.HAVE_AESNI else None
+_KEY_TUPLE = getattr(aesni, "key_tuple", None)
+
+
+if _TCCR_NI is not None and _KEY_TUPLE is not None:
+    _TCCR_KS = _KEY_TUPLE(DEFAULT_KEY)
+
+    @njit(cache=True, nogil=True)
+    def _tccr_nogil(ks, x, tw, out):
+        _TCCR_NI(ks, x, tw, out)
+else:
+    _tccr_nogil = None
+
+if _TCCR_WIDE_NI is not None:
+    @njit(cache=True, nogil=True)
+    def _tccr_wide_nogil(x, tw, out):
+        _TCCR_WIDE_NI(x, tw, out)
+else:
+    _tccr_wide_nogil = None
+
+
+def hash_rows(x: np.ndarray, tweak_start: int, out: np.ndarray | None = None) -> np.ndarray:
+    """``H(x_i, tweak_start + i)`` for every row (16- or 32-byte rows), C-contiguous ``x``."""
+    n, w = x.shape
+    tweaks = np.arange(tweak_start, tweak_start + n, dtype=np.uint64)
+    if w not in (16, 32):
+        raise ParameterError(f"hash_rows takes 16- or 32-byte rows, got {w}")
+    if out is None:
+        out = np.empty((n, w), dtype=np.uint8)
+    if w == 16 and _tccr_nogil is not None:
+        _tccr_nogil(_TCCR_KS, x.view(np.uint64), tweaks, out.view(np.uint64))
+        return out
+    if w == 32 and _tccr_wide_nogil is not None:
+        _tccr_wide_nogil(x.view(np.uint64), tweaks, out.view(np.uint64))
+        return out
+    return aesni.tccr(x, tweaks, out=out) if w == 16 else _wide_hash()(x, tweaks, out=out)
+
+
+@njit(cache=True, nogil=True)
+def transpose_nogil(mat, out):
+    """:func:`transpose_into` with the GIL released, so both parties of an
+    in-process run (two threads) transpose at the same time."""
+    transpose_into(mat, out)
+
+
+@njit(cache=True, nogil=True)
+def xor_with_delta_into(q, delta, out):
+    """``out[i] = q[i] ⊕ Δ`` for every row, GIL released."""
+    n, w = q.shape
+    for i in range(n):
+        for j in range(w):
+            out[i, j] = q[i, j] ^ delta[j]
+
+
+@njit(cache=True, nogil=True)
+def select_xor_into(h, bits, d, out):
+    """``out[i] = h[i] ⊕ (bits[i] ? d[i] : 0)``, GIL released."""
+    n, w = h.shape
+    for i in range(n):
+        if bits[i]:
+            for j in range(w):
+                out[i, j] = h[i, j] ^ d[i, j]
+        else:
+            for j in range(w):
+                out[i, j] = h[i, j]
+
+
+def random_ot_from_cot(q: np.ndarray, delta: np.ndarray, tweak_start: int,
+                       m0: np.ndarray, m1: np.ndarray) -> None:
+    """Sender: ``m0 = H(q, i)``, ``m1 = H(q ⊕ Δ, i)`` written into the given rows."""
+    hash_rows(q, tweak_start, out=m0)
+    qd = np.empty_like(q)
+    xor_with_delta_into(q, delta, qd)
+    hash_rows(qd, tweak_start, out=m1)

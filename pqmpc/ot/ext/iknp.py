@@ -1,0 +1,322 @@
+"""IKNP OT extension (Ishai–Kilian–Nissim–Petrank, CRYPTO 2003), semi-honest.
+
+``IKNP(base=None, kappa=128)`` turns κ base OTs into any number of OTs with
+symmetric-key work only. κ = 128 uses AES-128 (PRG and fixed-key TCCR hash)
+and 16-byte blocks; κ = 256, the "doubled key" post-quantum mode, uses
+AES-256 everywhere, 32-byte blocks and 256 base OTs.
+
+Roles. The IKNP *sender* holds the global offset Δ (κ bits) and plays the
+base-OT *receiver* with choice bits Δ; the IKNP receiver plays the base-OT
+sender with random seed pairs ``(k_j^0, k_j^1)``. One extension of n OTs,
+receiver choice bits r, G the AES-CTR PRG (:class:`~pqmpc.primitives.SeedExpander`):
+
+* receiver: ``T_j = G(k_j^0)``, sends ``U_j = T_j ⊕ G(k_j^1) ⊕ r`` (κ × n bits);
+* sender: ``Q_j = G(k_j^{Δ_j}) ⊕ Δ_j·U_j = T_j ⊕ Δ_j·r``;
+* transposing the κ × n matrices gives rows ``q_i = t_i ⊕ r_i·Δ`` — a
+  correlated OT. Random OT hashes it: ``m0 = H(q_i, i)``,
+  ``m1 = H(q_i ⊕ Δ, i)``, ``m_{r_i} = H(t_i, i)``.
+
+Sessions: base OTs run once per (channel, role) — on first use, or
+explicitly with :meth:`IKNP.setup` — and every later call on that channel
+extends again: the PRG streams continue and the hash tweak is a running
+OT counter, so no tweak and no PRG output is ever used twice. Both parties
+must make the same sequence of calls (same kind, same n); each call starts
+with a small header exchange that catches a mismatch on both sides as a
+:class:`~pqmpc.errors.HandshakeError` before any bulk data moves. A session
+is not thread-safe: one call at a time per channel.
+
+Wire: setup is the base OTs plus a handshake naming protocol, κ and base OT;
+each call sends one packed κ × n bit matrix per chunk of 2^16 OTs (κ/8 = 16
+bytes per OT for κ = 128, 32 for κ = 256) and nothing back, except chosen
+messages (2 blocks per OT, from :class:`~pqmpc.ot.api.OT`) and correlated OT
+under a Δ the caller chose after setup (1 block per OT, see
+:mod:`pqmpc.ot.ext.cot`). ``send_correlated(ch, n, delta)`` on a fresh
+channel uses ``delta`` as the session's Δ at no extra cost.
+
+Security: semi-honest security for both parties (IKNP). Assumptions: the
+base OT (default :class:`~pqmpc.ot.base.kyber.KyberOT`, Module-LWE: post-quantum;
+a classical base OT makes the whole extension classical), AES-CTR as a PRG,
+and the hash being (tweakable) correlation robust — fixed-key AES-128 TCCR
+for κ = 128, whose 128-bit permutation leaves ~64-bit security against a
+Grover search, hence κ = 256 with AES-256 keyed by the row (``tccr_wide``)
+for 128-bit post-quantum security. A malicious receiver can send a
+malformed U and learn sender secrets (KOS-style consistency checks are not
+part of IKNP); every message is still length-checked (``ProtocolError``).
+Python cannot promise constant time.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from ...errors import HandshakeError, ParameterError
+from ...net import Channel, handshake
+from ...params import level_for_kappa
+from ...primitives.bits import pack_bits, unpack_bits
+from ...primitives.prg import SeedExpander
+from ...rng import Rng
+from ..api import OT, check_choices, check_count
+from . import cot
+
+PROTOCOL = "IKNP"
+VERSION = 1
+SENDER, RECEIVER = "sender", "receiver"
+
+
+class Session:
+    """One party's state of an IKNP session on one channel (see the module docstring)."""
+
+    def __init__(self, role: str, kappa: int, width: int, expanders: list, delta: np.ndarray | None):
+        self.role = role
+        self.kappa = kappa
+        self.width = width
+        self.expanders = expanders
+        self.delta = delta
+        self.delta_mask = None if delta is None else \
+            (unpack_bits(delta, kappa) * np.uint8(0xFF)).reshape(kappa, 1)
+        #: extension calls made so far, and OTs extended so far (the next hash tweak)
+        self.calls = 0
+        self.ots = 0
+
+
+class IKNP(OT):
+    """IKNP OT extension; see the module docstring for protocol and security.
+
+    ``base``: any :class:`~pqmpc.ot.api.OT` (default ``KyberOT("ML-KEM-768")``
+    for κ = 128, ``KyberOT("ML-KEM-1024", block_bytes=32)`` for κ = 256);
+    ``kappa``: 128 or 256; ``chunk``: OTs per wire message (both sides must agree).
+    """
+
+    name = PROTOCOL
+
+    def __init__(self, base: OT | None = None, kappa: int = 128, chunk: int = cot.CHUNK):
+        self.level = level_for_kappa(kappa)
+        self.kappa = kappa
+        self.block_bytes = self.level.block_bytes
+        if base is not None and not isinstance(base, OT):
+            raise ParameterError(f"base must be an OT instance, not {type(base).__name__}")
+        if not isinstance(chunk, int) or chunk <= 0 or chunk % 128:
+            raise ParameterError(f"chunk must be a positive multiple of 128, not {chunk!r}")
+        self._base = base
+        self.chunk = chunk
+        self._sessions: "weakref.WeakKeyDictionary[Channel, dict]" = weakref.WeakKeyDictionary()
+
+    @property
+    def base(self) -> OT:
+        if self._base is None:
+            from ..base.kyber import KyberOT
+
+            self._base = KyberOT(self.level.kem, block_bytes=self.block_bytes)
+        return self._base
+
+    @property
+    def post_quantum(self) -> bool:
+        return bool(getattr(self.base, "post_quantum", True))
+
+    def __repr__(self) -> str:
+        return f"IKNP(base={self.base!r}, kappa={self.kappa})"
+
+    # ------------------------------------------------------------------ sessions
+    def session(self, ch: Channel, role: str) -> Session | None:
+        return self._sessions.get(ch, {}).get(role)
+
+    def forget(self, ch: Channel) -> None:
+        """Drop this party's sessions on ``ch`` (the next call runs base OTs again)."""
+        self._sessions.pop(ch, None)
+
+    def setup(self, ch: Channel, role: str, rng=None, delta=None) -> Session:
+        """Run the handshake and the κ base OTs on ``ch`` now; ``role`` is ``"sender"`` or ``"receiver"``.
+
+        ``delta`` (sender only, ``block_bytes`` bytes) fixes the session's Δ;
+        by default it is random. Calling it is optional: the first call on a
+        channel does it. Both parties must set up (explicitly or not) together.
+        """
+        if role not in (SENDER, RECEIVER):
+            raise ParameterError(f"role must be 'sender' or 'receiver', not {role!r}")
+        if delta is not None and role != SENDER:
+            raise ParameterError("only the sender has a delta")
+        if self.session(ch, role) is not None:
+            raise ParameterError(f"an IKNP {role} session already exists on this channel (call forget() first)")
+        rng = Rng.ensure(rng)
+        base = self.base
+        kappa, width, seed_bytes = self.kappa, self.block_bytes, self.level.aes_key_bytes
+        params = {"kappa": kappa, "chunk": self.chunk, "base": base.name,
+                  "base_variant": getattr(base, "variant", None), "base_block_bytes": base.block_bytes,
+                  "prg": f"aes{8 * seed_bytes}-ctr", "hash": "tccr" if width == 16 else "tccr_wide"}
+        handshake(ch, PROTOCOL, VERSION, params, role=role, peer_role=RECEIVER if role == SENDER else SENDER)
+        # A base OT narrower than a seed (16-byte outputs, 32-byte AES-256
+        # seeds) runs `reps` OTs per seed with the same choice bit.
+        reps = -(-seed_bytes // base.block_bytes)
+        base_rng = rng.fork("iknp/base")
+        if role == SENDER:
+            delta = rng.blocks(1, width)[0] if delta is None else cot.check_delta(delta, width).copy()
+            choices = np.repeat(unpack_bits(delta, kappa), reps)
+            got = base.receive_random(ch, choices, base_rng)
+            seeds = [self._seeds(got, reps, seed_bytes)]
+        else:
+            k0, k1 = base.send_random(ch, kappa * reps, base_rng)
+            seeds = [self._seeds(k0, reps, seed_bytes), self._seeds(k1, reps, seed_bytes)]
+            delta = None
+        sess = Session(role, kappa, width, [SeedExpander(s) for s in seeds], delta)
+        self._sessions.setdefault(ch, {})[role] = sess
+        return sess
+
+    def _seeds(self, blocks: np.ndarray, reps: int, seed_bytes: int) -> np.ndarray:
+        return np.ascontiguousarray(blocks.reshape(self.kappa, -1)[:, :seed_bytes])
+
+    def _get(self, ch, role, rng, delta=None) -> Session:
+        sess = self.session(ch, role)
+        return sess if sess is not None else self.setup(ch, role, rng, delta)
+
+    def _header(self, ch: Channel, sess: Session, op: str, n: int, mode: str | None = None) -> dict:
+        """Per-call agreement: call number, op, n (and the sender's Δ mode)."""
+        mine = {"call": sess.calls, "op": op, "n": n, "ots": sess.ots, "role": sess.role}
+        if mode is not None:
+            mine["mode"] = mode
+        ch.send_json(mine)
+        theirs = ch.recv_json(f"{PROTOCOL} call {sess.calls} header")
+        if not isinstance(theirs, dict):
+            raise HandshakeError(f"{PROTOCOL} call {sess.calls}: the peer's call header is not an object")
+        diffs = [f"{k}: ours {mine[k]!r}, peer's {theirs.get(k)!r}" for k in ("call", "op", "n", "ots")
+                 if theirs.get(k) != mine[k]]
+        if theirs.get("role") == sess.role:
+            diffs.append(f"both sides are {sess.role}s")
+        if diffs:
+            raise HandshakeError(f"{PROTOCOL} call {sess.calls}: the parties' calls differ: " + "; ".join(diffs))
+        return theirs
+
+    # ------------------------------------------------------------------ core extension
+    def _chunks(self, n: int):
+        for start in range(0, n, self.chunk):
+            yield start, min(self.chunk, n - start)
+
+    def _receiver_extend(self, ch, sess: Session, choices: np.ndarray, t_out: np.ndarray) -> None:
+        """Send U for every chunk and write t (n rows) into ``t_out``."""
+        exp0, exp1 = sess.expanders
+        for start, c in self._chunks(choices.shape[0]):
+            cb = (c + 7) // 8
+            g0 = exp0.next(cb)
+            u = exp1.next(cb)
+            np.bitwise_xor(u, g0, out=u)
+            np.bitwise_xor(u, pack_bits(choices[start:start + c]), out=u)
+            ch.send(u)
+            self._transpose_rows(g0, c, t_out[start:start + c])
+
+    def _sender_chunks(self, ch, sess: Session, n: int, step: str, out: np.ndarray | None = None):
+        """Yield ``(start, q)`` per chunk: rows of ``out`` if given, else scratch
+        that is valid until the next step."""
+        (exp,) = sess.expanders
+        kappa = sess.kappa
+        scratch = np.empty((min(self.chunk, n), sess.width), dtype=np.uint8) if out is None else None
+        for start, c in self._chunks(n):
+            cb = (c + 7) // 8
+            g = exp.next(cb)
+            u = ch.recv_array(np.uint8, (kappa, cb), f"{step}, OTs {start}..{start + c - 1}")
+            np.bitwise_and(u, sess.delta_mask, out=u)
+            np.bitwise_xor(g, u, out=g)
+            q = scratch[:c] if out is None else out[start:start + c]
+            self._transpose_rows(g, c, q)
+            yield start, q
+
+    @staticmethod
+    def _transpose_rows(mat: np.ndarray, c: int, out: np.ndarray) -> None:
+        if mat.shape[1] * 8 == c:
+            cot.transpose_nogil(mat, out)
+        else:  # the last chunk, padded to whole bytes
+            tmp = np.empty((mat.shape[1] * 8, out.shape[1]), dtype=np.uint8)
+            cot.transpose_nogil(mat, tmp)
+            out[:] = tmp[:c]
+
+    def _finish(self, sess: Session, n: int) -> None:
+        sess.calls += 1
+        sess.ots += n
+
+    # ------------------------------------------------------------------ random OT
+    def send_random(self, ch, n, rng=None):
+        n = check_count(n)
+        sess = self._get(ch, SENDER, rng)
+        self._header(ch, sess, "random", n, "session")
+        w = sess.width
+        m0 = np.empty((n, w), dtype=np.uint8)
+        m1 = np.empty((n, w), dtype=np.uint8)
+        for start, q in self._sender_chunks(ch, sess, n, f"{PROTOCOL} random OT step 1 (receiver matrix U)"):
+            e = start + q.shape[0]
+            cot.random_ot_from_cot(q, sess.delta, sess.ots + start, m0[start:e], m1[start:e])
+        self._finish(sess, n)
+        return m0, m1
+
+    def receive_random(self, ch, choices, rng=None):
+        choices = check_choices(choices)
+        n = choices.shape[0]
+        sess = self._get(ch, RECEIVER, rng)
+        self._header(ch, sess, "random", n)
+        t = np.empty((n, sess.width), dtype=np.uint8)
+        self._receiver_extend(ch, sess, choices, t)
+        for start, c in self._chunks(n):
+            cot.hash_rows(t[start:start + c], sess.ots + start, out=t[start:start + c])
+        self._finish(sess, n)
+        return t
+
+    # ------------------------------------------------------------------ correlated OT
+    def send_correlated(self, ch, n, delta=None, rng=None):
+        """Sender of n correlated OTs: ``(Δ, q)`` with ``t = q ⊕ b·Δ`` at the receiver."""
+        n = check_count(n)
+        if delta is not None:
+            delta = cot.check_delta(delta, self.block_bytes)
+        sess = self._get(ch, SENDER, rng, delta)
+        fixed = delta is not None and not np.array_equal(delta, sess.delta)
+        self._header(ch, sess, "correlated", n, "fixed" if fixed else "session")
+        q_out = np.empty((n, sess.width), dtype=np.uint8)
+        step = f"{PROTOCOL} correlated OT step 1 (receiver matrix U)"
+        if not fixed:
+            for _ in self._sender_chunks(ch, sess, n, step, out=q_out):
+                pass
+            self._finish(sess, n)
+            return sess.delta.copy(), q_out
+        # Δ chosen by the caller after setup: derandomize with one block per OT.
+        h1 = np.empty((self.chunk, sess.width), dtype=np.uint8)
+        for start, q in self._sender_chunks(ch, sess, n, step):
+            c = q.shape[0]
+            h0 = q_out[start:start + c]
+            cot.random_ot_from_cot(q, sess.delta, sess.ots + start, h0, h1[:c])
+            np.bitwise_xor(h1[:c], h0, out=h1[:c])
+            cot.xor_with_delta_into(h1[:c], delta, h1[:c])
+            ch.send(h1[:c])
+        self._finish(sess, n)
+        return delta.copy(), q_out
+
+    def receive_correlated(self, ch, choices, rng=None):
+        """Receiver of n correlated OTs: ``t`` with ``t = q ⊕ b·Δ``."""
+        choices = check_choices(choices)
+        n = choices.shape[0]
+        sess = self._get(ch, RECEIVER, rng)
+        theirs = self._header(ch, sess, "correlated", n)
+        mode = theirs.get("mode")
+        if mode not in ("session", "fixed"):
+            raise HandshakeError(f"{PROTOCOL} call {sess.calls}: unknown sender mode {mode!r}")
+        t = np.empty((n, sess.width), dtype=np.uint8)
+        self._receiver_extend(ch, sess, choices, t)
+        if mode == "fixed":
+            for start, c in self._chunks(n):
+                d = ch.recv_array(np.uint8, (c, sess.width),
+                                  f"{PROTOCOL} correlated OT step 2 (Δ corrections), OTs {start}..{start + c - 1}")
+                tc = t[start:start + c]
+                cot.hash_rows(tc, sess.ots + start, out=tc)
+                cot.select_xor_into(tc, choices[start:start + c], d, tc)
+        self._finish(sess, n)
+        return t
+
+    def send_random_correlated(self, ch, n, rng=None):
+        """Correlated OT whose choice bits the receiver draws at random: ``(Δ, q)``."""
+        return self.send_correlated(ch, n, None, rng)
+
+    def receive_random_correlated(self, ch, n, rng=None):
+        """Receiver side with random choice bits: returns ``(choices, t)``."""
+        n = check_count(n)
+        rng = Rng.ensure(rng)
+        if self.session(ch, RECEIVER) is None:
+            self.setup(ch, RECEIVER, rng)
+        choices = rng.bits(n)
+        return choices, self.receive_correlated(ch, choices, rng)
