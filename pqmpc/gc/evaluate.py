@@ -26,7 +26,7 @@ class Evaluator:
         lab_in = _split_inputs(circuit, labels, "labels")
         self._sched = circuit.schedule
         self._and_pos = _hg.and_positions(self._sched)
-        self._lab = np.empty((circuit.n_wires, 2), dtype=np.uint64)
+        self._lab = _hg.take_labels(circuit.n_wires)
         self._lab[:circuit.n_inputs] = lab_in.view(np.uint64).reshape(-1, 2)
         self._pos = 0
         self._k = 0
@@ -34,6 +34,10 @@ class Evaluator:
     @property
     def ands_remaining(self) -> int:
         return int(self._and_pos.shape[0] - self._k)
+
+    def _check_open(self, step):
+        if self._lab is None:
+            raise ProtocolError(f"{step}: evaluation already finished")
 
     def feed(self, tables, step: str = "garbled tables") -> None:
         """Evaluate the gates covered by the next ``len(tables)`` AND tables.
@@ -50,6 +54,7 @@ class Evaluator:
         if t.dtype != np.uint8 or t.ndim < 2 or t.size != t.shape[0] * TABLE_BYTES:
             raise ProtocolError(f"{step}: expected (m, 32) uint8 tables, got {t.dtype} {t.shape}")
         m = t.shape[0]
+        self._check_open(step)
         if m > self.ands_remaining:
             raise ProtocolError(f"{step}: got {m} tables but only {self.ands_remaining} AND "
                                 f"gates remain")
@@ -61,6 +66,7 @@ class Evaluator:
 
     def finish(self, step: str = "garbled tables") -> list[np.ndarray]:
         """Output labels, one ``(m_j, 16)`` array per output group."""
+        self._check_open(step)
         if self.ands_remaining:
             raise ProtocolError(f"{step}: {self.ands_remaining} AND tables missing")
         n = self._sched.op.shape[0]
@@ -69,8 +75,11 @@ class Evaluator:
                                np.empty((0, 4), np.uint64))
             self._pos = n
         c = self.circuit
-        return [np.ascontiguousarray(self._lab[c.output_wires(j)]).view(np.uint8)
-                .reshape(-1, LABEL_BYTES) for j in range(len(c.output_sizes))]
+        out = [np.ascontiguousarray(self._lab[c.output_wires(j)]).view(np.uint8)
+               .reshape(-1, LABEL_BYTES) for j in range(len(c.output_sizes))]
+        _hg.give_back_labels(self._lab)
+        self._lab = None
+        return out
 
 
 def evaluate_garbled(garbled: GarbledCircuit, labels, backend: str = "auto") -> list[np.ndarray]:

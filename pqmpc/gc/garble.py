@@ -153,7 +153,7 @@ class Garbler:
         self.encoder = Encoder(circuit.input_sizes, d, zero)
         self._sched = circuit.schedule
         self._and_pos = _hg.and_positions(self._sched)
-        self._lab = np.empty((circuit.n_wires, 2), dtype=np.uint64)
+        self._lab = _hg.take_labels(circuit.n_wires)
         self._lab[:circuit.n_inputs] = zero.view(np.uint64).reshape(-1, 2)
         self._pos = 0
         self._k = 0
@@ -209,6 +209,11 @@ class Garbler:
             _hg.garble_range(self.backend, self._sched, self._pos, self._sched.op.shape[0],
                              self._k, self._lab, self._delta64, np.empty((0, 4), np.uint64))
             self._pos = self._sched.op.shape[0]
+        c = self.circuit
+        out = self._lab[c.n_wires - c.n_outputs:]
+        self._out_zero = out.copy().view(np.uint8).reshape(-1, LABEL_BYTES)
+        _hg.give_back_labels(self._lab)
+        self._lab = None
         self._done = True
 
     @property
@@ -216,17 +221,14 @@ class Garbler:
         """lsb of every output wire's zero-label (available once all gates are garbled)."""
         if not self._done:
             raise ParameterError("decoding is known only after all tables are produced")
-        c = self.circuit
-        first = c.n_wires - c.n_outputs
-        return (self._lab[first:, 0] & np.uint64(1)).astype(np.uint8)
+        return (self._out_zero[:, 0] & 1).astype(np.uint8)
 
     def output_zero_labels(self) -> list[np.ndarray]:
         """Zero-labels of the output groups (for protocols that keep outputs garbled)."""
         if not self._done:
             raise ParameterError("output labels are known only after all tables are produced")
-        c = self.circuit
-        return [np.ascontiguousarray(self._lab[c.output_wires(j)]).view(np.uint8)
-                .reshape(-1, LABEL_BYTES) for j in range(len(c.output_sizes))]
+        pos = np.concatenate([[0], np.cumsum(self.circuit.output_sizes)]).astype(int)
+        return [self._out_zero[pos[j]:pos[j + 1]].copy() for j in range(len(pos) - 1)]
 
     def finish(self) -> GarbledCircuit:
         """Garble everything (in one pass) and return the :class:`GarbledCircuit`."""

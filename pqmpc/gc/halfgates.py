@@ -31,6 +31,7 @@ Backends, byte-identical by construction and by test:
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import numpy as np
 
@@ -62,6 +63,32 @@ def _perm() -> FixedKeyAES:
     if _PERM is None:
         _PERM = FixedKeyAES(DEFAULT_KEY)
     return _PERM
+
+
+_POOL = threading.local()
+_POOL_MAX_ROWS = 1 << 23  # keep at most 128 MiB of labels per thread
+
+
+def take_labels(n_wires: int) -> np.ndarray:
+    """An ``(n_wires, 2) uint64`` label table, reusing this thread's last one if it fits.
+
+    Fresh multi-megabyte arrays are page-faulted in on first touch, which in a VM
+    costs as much as garbling a mid-sized circuit; reusing the buffer avoids that.
+    """
+    buf = getattr(_POOL, "buf", None)
+    if buf is not None and buf.shape[0] >= n_wires:
+        _POOL.buf = None
+        return buf[:n_wires]
+    return np.empty((max(n_wires, 1), 2), dtype=np.uint64)[:n_wires]
+
+
+def give_back_labels(lab: np.ndarray) -> None:
+    """Return a table from :func:`take_labels`; the caller must not use it afterwards."""
+    base = lab.base if lab.base is not None else lab
+    if base.ndim == 2 and base.shape[0] <= _POOL_MAX_ROWS:
+        cur = getattr(_POOL, "buf", None)
+        if cur is None or cur.shape[0] < base.shape[0]:
+            _POOL.buf = base
 
 
 def resolve_backend(backend: str) -> str:
