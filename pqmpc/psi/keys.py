@@ -1,0 +1,182 @@
+"""Set elements → fixed-width 128-bit identifiers, in bulk.
+
+PSI works on 16-byte blocks, while user keys are strings or bytes of any
+length. Three steps, each batched:
+
+1. :func:`encode_items` turns a sequence of ``str``/``bytes`` into one flat
+   byte buffer plus offsets (UTF-8 for ``str``). This is the only per-item
+   Python work, and it is a single list comprehension.
+2. :func:`item_ids` maps every key to a 128-bit identifier with a
+   length-prefixed CBC-MAC under AES-128 in one numba loop (AES-NI when the
+   CPU has it). The key of that MAC is fresh per session and agreed by both
+   parties after their inputs are fixed, so for any two distinct keys the
+   identifiers collide with probability about ``(ℓ/16)² / 2^128`` (CBC-MAC is
+   a PRF on prefix-free messages, and a leading length block makes every
+   encoding prefix-free). This relies on the semi-honest model: a party who
+   could choose its keys *after* seeing the session key could search for
+   collisions; no such party exists in that model. A collision would only
+   cause a false match, never a leak.
+3. :func:`dedup_ids` finds the distinct identifiers and maps every input
+   position to its distinct representative, so that the protocol runs on
+   distinct keys and duplicates are mapped back afterwards.
+
+Why not SHAKE or hashlib: per-key hashlib calls cost ~1.8 µs each in a Python
+loop and the batched numba Keccak ~0.8 µs per key here, against tens of
+nanoseconds for a few AES-NI rounds; keys must be hashed for 2^20 items well
+within a second.
+
+:func:`combine_columns` builds one unambiguous key from several CSV columns:
+every column value is prefixed by its UTF-8 length, so ``("a,b", "c")`` and
+``("a", "b,c")`` give different keys.
+
+Python cannot promise constant time; the kernels here have no branches on
+key contents beyond the key lengths.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..errors import ParameterError
+from ..primitives import aesni
+
+_DOMAIN = np.uint64(0x7071_6D70_6370_7369)  # "pqmpcpsi": separates this MAC from other AES uses
+
+
+def encode_items(items, what: str = "items") -> tuple[np.ndarray, np.ndarray]:
+    """``(data, offsets)``: item ``i`` is ``data[offsets[i]:offsets[i + 1]]``.
+
+    ``items`` is a sequence of ``str`` (encoded as UTF-8) or bytes-like.
+    """
+    if isinstance(items, (str, bytes, bytearray)):
+        raise ParameterError(f"{what} must be a sequence of str or bytes, not a single {type(items).__name__}")
+    if not isinstance(items, list):
+        items = list(items)
+    enc = items
+    if not all(type(x) is bytes for x in items):  # the common all-bytes case needs no copies
+        try:
+            enc = [x.encode("utf-8") if isinstance(x, str) else bytes(x) if isinstance(x, (bytes, bytearray, memoryview))
+                   else _bad_item(x, what) for x in items]
+        except UnicodeEncodeError as exc:
+            raise ParameterError(f"{what}: a string cannot be encoded as UTF-8 ({exc.reason})") from None
+    n = len(enc)
+    lengths = np.fromiter(map(len, enc), dtype=np.int64, count=n)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    data = np.frombuffer(b"".join(enc), dtype=np.uint8)
+    return data, offsets
+
+
+def _bad_item(x, what):
+    raise ParameterError(f"{what} must contain only str or bytes, found {type(x).__name__}")
+
+
+def combine_columns(columns: list[list[str]]) -> list[bytes]:
+    """One key per row from several columns, each value length-prefixed.
+
+    ``columns[c][r]`` is the value of column ``c`` in row ``r``; every column
+    must have the same number of rows.
+    """
+    if not columns:
+        raise ParameterError("at least one key column is needed")
+    rows = len(columns[0])
+    if any(len(c) != rows for c in columns):
+        raise ParameterError("key columns differ in length")
+    if len(columns) == 1:
+        return [len(b).to_bytes(4, "little") + b for b in (v.encode("utf-8") for v in columns[0])]
+    out = []
+    for values in zip(*columns):
+        parts = []
+        for v in values:
+            b = v.encode("utf-8")
+            parts.append(len(b).to_bytes(4, "little"))
+            parts.append(b)
+        out.append(b"".join(parts))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _cbc_mac_kernel(rk, data, offsets, out):
+    ks = aesni.aes128_load_keys(rk)
+    n = offsets.shape[0] - 1
+    for i in range(n):
+        start = offsets[i]
+        length = offsets[i + 1] - start
+        # Length block first: makes the encoding prefix-free (and zero padding unambiguous).
+        st = aesni.aes128_encrypt(ks, (np.uint64(length), _DOMAIN))
+        pos = 0
+        while pos < length:
+            lo = np.uint64(0)
+            hi = np.uint64(0)
+            take = min(16, length - pos)
+            for k in range(take):
+                byte = np.uint64(data[start + pos + k])
+                if k < 8:
+                    lo |= byte << np.uint64(8 * k)
+                else:
+                    hi |= byte << np.uint64(8 * (k - 8))
+            st = aesni.aes128_encrypt(ks, (st[0] ^ lo, st[1] ^ hi))
+            pos += 16
+        out[i, 0] = st[0]
+        out[i, 1] = st[1]
+
+
+def item_ids(data: np.ndarray, offsets: np.ndarray, key: bytes) -> np.ndarray:
+    """``(n, 16)`` uint8: the session-keyed 128-bit identifier of every item."""
+    if len(key) != 16:
+        raise ParameterError("item-id key must be 16 bytes")
+    n = offsets.shape[0] - 1
+    out = np.empty((n, 16), dtype=np.uint8)
+    if n:
+        _cbc_mac_kernel(aesni.round_keys(key), np.ascontiguousarray(data, dtype=np.uint8),
+                        np.ascontiguousarray(offsets, dtype=np.int64), out.view(np.uint64))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _dedup_kernel(w, order, inverse, reps):
+    # ``order`` sorts by the low word; equal low words (rare) are resolved by
+    # comparing the high word against the distinct values already seen in the run.
+    n = order.shape[0]
+    ndist = 0
+    i = 0
+    while i < n:
+        j = i
+        while j < n and w[order[j], 0] == w[order[i], 0]:
+            j += 1
+        first = ndist
+        for k in range(i, j):
+            idx = order[k]
+            found = -1
+            for d in range(first, ndist):
+                if w[reps[d], 1] == w[idx, 1]:
+                    found = d
+                    break
+            if found < 0:
+                reps[ndist] = idx
+                found = ndist
+                ndist += 1
+            inverse[idx] = found
+        i = j
+    return ndist
+
+
+def dedup_ids(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(reps, inverse)``: ``ids[reps]`` are the distinct ids (sorted by their
+    low 64 bits, so the order says nothing about input order) and
+    ``inverse[i]`` is the position of ``ids[i]`` among them."""
+    n = ids.shape[0]
+    w = np.ascontiguousarray(ids).view(np.uint64)
+    order = np.argsort(w[:, 0]) if n else np.zeros(0, dtype=np.int64)
+    inverse = np.empty(n, dtype=np.int64)
+    reps = np.empty(n, dtype=np.int64)
+    ndist = _dedup_kernel(w, order.astype(np.int64), inverse, reps) if n else 0
+    return reps[:ndist], inverse
+
+
+def members_of(inverse: np.ndarray, distinct_hits: np.ndarray) -> np.ndarray:
+    """Sorted input positions whose distinct key is among ``distinct_hits``."""
+    mask = np.zeros(int(inverse.max()) + 1 if inverse.size else 0, dtype=bool)
+    mask[distinct_hits] = True
+    return np.flatnonzero(mask[inverse]) if inverse.size else np.zeros(0, dtype=np.int64)

@@ -1,0 +1,169 @@
+"""PSI against a plain set intersection, on random and adversarial sets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pqmpc.errors import HandshakeError, ProtocolError
+from pqmpc.net import MemoryChannel, run_pair
+from pqmpc.psi import psi_receiver, psi_sender
+from pqmpc.psi.api import run_psi, tag_bytes
+from pqmpc.rng import Rng
+
+
+def expected(mine, theirs):
+    def norm(x):
+        return x.encode() if isinstance(x, str) else bytes(x)
+
+    other = {norm(x) for x in theirs}
+    return [i for i, x in enumerate(mine) if norm(x) in other]
+
+
+def run(sender_items, receiver_items, reveal=True, seed=b"t", **kw):
+    return run_pair(lambda ch: run_psi("sender", ch, sender_items, Rng(seed + b"s"), reveal, **kw),
+                    lambda ch: run_psi("receiver", ch, receiver_items, Rng(seed + b"r"), reveal, **kw))
+
+
+def check(sender_items, receiver_items, reveal=True, **kw):
+    rs, rr = run(sender_items, receiver_items, reveal, **kw)
+    assert rr.indices.tolist() == expected(receiver_items, sender_items)
+    if reveal:
+        assert rs.indices.tolist() == expected(sender_items, receiver_items)
+    else:
+        assert rs.indices is None
+    return rs, rr
+
+
+keys = st.one_of(st.text(max_size=12), st.binary(max_size=12))
+small_sets = st.lists(st.sampled_from(["a", "b", "", "é", "日本", "a" * 40, "x\x00y"]) | keys, max_size=40)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(a=small_sets, b=small_sets, reveal=st.booleans())
+def test_matches_plain_intersection(a, b, reveal):
+    check(a, b, reveal)
+
+
+@pytest.mark.parametrize("na,nb", [(0, 0), (0, 5), (5, 0), (1, 1), (127, 128), (129, 1), (1, 129), (300, 1000)])
+def test_sizes(na, nb):
+    a = [f"k{i}" for i in range(na)]
+    b = [f"k{i}" for i in range(na // 2, na // 2 + nb)]
+    check(a, b)
+
+
+def test_identical_disjoint_and_duplicates():
+    a = [f"id-{i}" for i in range(200)]
+    check(a, list(a))
+    check(a, [f"other-{i}" for i in range(200)])
+    dup_a = a[:50] * 3 + ["z"]
+    dup_b = ["z", "z", "id-7", "id-7", "nothing", "id-49"]
+    rs, rr = check(dup_a, dup_b)
+    assert rr.distinct == 4 and rr.duplicates == 2 and rr.intersection == 3
+    assert rs.intersection == 3
+
+
+def test_long_unicode_and_bytes_keys():
+    long1 = "ж" * 5000
+    long2 = "ж" * 4999 + "з"
+    a = [long1, long2, "🙂", b"\xff\xfe", "e\u0301", "é"]
+    b = [long1, "🙂", "\xff\xfe", b"\xff\xfe", "é", "x" * 100_000]
+    check(a, b)
+
+
+def test_str_and_bytes_are_the_same_key():
+    _, rr = check(["é"], ["é".encode()])
+    assert rr.indices.tolist() == [0]
+
+
+def test_kappa_256():
+    a = [f"k{i}" for i in range(100)]
+    check(a, a[30:] + ["q"], kappa=256)
+
+
+def test_chunking_does_not_change_result():
+    a = [f"k{i}" for i in range(3000)]
+    b = [f"k{i}" for i in range(1500, 5000)]
+    rs, rr = check(a, b, chunk=256)
+    assert rr.params["bins"] > 256 * 10
+
+
+def test_public_api_returns_sorted_indices():
+    a = ["c", "a", "b", "q"]
+    b = ["b", "x", "a", "c", "a"]
+    s, r = run_pair(lambda ch: psi_sender(ch, a, reveal_to_sender=True), lambda ch: psi_receiver(ch, b, reveal_to_sender=True))
+    assert r.tolist() == [0, 2, 3, 4] and s.tolist() == [0, 1, 2]
+    s, r = run_pair(lambda ch: psi_sender(ch, a), lambda ch: psi_receiver(ch, b))
+    assert s is None and r.tolist() == [0, 2, 3, 4]
+
+
+def test_wire_size_and_tag_length():
+    n = 1000
+    a = [f"k{i}" for i in range(n)]
+    rs, rr = check(a, a)
+    assert tag_bytes(n, n) * 8 >= 40 + 20
+    from pqmpc.ot.base.kyber import KyberOT
+
+    to_base_sender, to_base_receiver = KyberOT().message_bytes(512)
+    # receiver → sender: 512 bits per bin plus the base OTs (the PSI receiver is the base-OT sender);
+    # sender → receiver: 3 tags per item plus the base OTs.
+    m = (rr.params["bins"] + 127) // 128 * 128  # padded to whole 128-bin blocks
+    assert m * 64 + to_base_receiver <= rr.bytes_sent < m * 64 + to_base_receiver + 20_000
+    assert 3 * n * tag_bytes(n, n) + to_base_sender <= rs.bytes_sent < 3 * n * tag_bytes(n, n) + to_base_sender + 20_000
+
+
+def test_output_mode_mismatch_stops_both():
+    with pytest.raises(HandshakeError, match="output"):
+        run_pair(lambda ch: run_psi("sender", ch, ["a"], reveal_to_sender=True),
+                 lambda ch: run_psi("receiver", ch, ["a"], reveal_to_sender=False))
+
+
+def test_two_receivers_rejected():
+    with pytest.raises(HandshakeError, match="role"):
+        run_pair(lambda ch: run_psi("receiver", ch, ["a"]), lambda ch: run_psi("receiver", ch, ["a"]))
+
+
+def test_bad_items_rejected():
+    from pqmpc.errors import ParameterError
+
+    ch, _ = MemoryChannel.pair()
+    with pytest.raises(ParameterError):
+        psi_receiver(ch, "not a list")
+    with pytest.raises(ParameterError):
+        psi_receiver(ch, [1, 2])
+    with pytest.raises(ParameterError):
+        psi_receiver(ch, ["\ud800"])
+
+
+def test_unsorted_sender_values_are_rejected(monkeypatch):
+    from pqmpc.psi import api
+
+    monkeypatch.setattr(api, "_canonical_order", lambda tw: np.arange(tw.shape[0])[::-1].copy())
+    a = [f"k{i}" for i in range(50)]
+    with pytest.raises(ProtocolError, match="step 6"):
+        run(a, a)
+
+
+def test_truncated_values_are_rejected(monkeypatch):
+    from pqmpc.psi import api
+
+    real = api._tag_words
+    monkeypatch.setattr(api, "_tag_words", lambda out, ell: real(out[:-1], ell) if out.shape[0] == 50 else real(out, ell))
+    a = [f"k{i}" for i in range(50)]
+    with pytest.raises(ProtocolError, match="step 6"):
+        run(a, a[:10])
+
+
+def test_peer_disappears():
+    from pqmpc.errors import ChannelError
+
+    a, b = MemoryChannel.pair(timeout=5)
+
+    def quitter(ch):
+        ch.recv()
+        ch.close()
+
+    with pytest.raises(ChannelError):
+        run_pair(lambda ch: run_psi("receiver", ch, ["a", "b"]), quitter, channels=(a, b))
