@@ -79,6 +79,13 @@ class Schedule:
     out: np.ndarray
     runs: np.ndarray  # (2D+1, 2) start/end positions, alternating free/AND runs
     and_before: np.ndarray  # ANDs strictly before each scheduled position (n_gates+1)
+    # Every gate as the uniform form  w[out] = w[ua] ^ w[ub] ^ (umask & Δ)  over two
+    # extra rows: n_wires (always zero) and n_wires+1 (the constant wire's base).
+    # XOR: (a, b, 0); INV: (a, zero, ~0); EQW: (a, zero, 0); EQ c: (base, zero, c ? ~0 : 0);
+    # AND keeps (a, b). Branch-free kernels use it.
+    ua: np.ndarray
+    ub: np.ndarray
+    umask: np.ndarray
 
     @property
     def depth(self) -> int:
@@ -229,11 +236,17 @@ class Circuit:
         runs = np.stack([bounds[:-1], bounds[1:]], axis=1).astype(np.int64)
         and_before = np.zeros(self.n_gates + 1, dtype=np.int64)
         np.cumsum(is_and[order], out=and_before[1:])
-        return Schedule(op=np.ascontiguousarray(self.op[order]),
-                        in0=np.ascontiguousarray(self.in0[order]),
-                        in1=np.ascontiguousarray(self.in1[order]),
-                        out=np.ascontiguousarray(self.out[order]),
-                        runs=runs, and_before=and_before)
+        op = np.ascontiguousarray(self.op[order])
+        in0 = np.ascontiguousarray(self.in0[order])
+        in1 = np.ascontiguousarray(self.in1[order])
+        zero_row, base_row = self.n_wires, self.n_wires + 1
+        unary = (op == OP_INV) | (op == OP_EQW) | (op == OP_EQ)
+        ua = np.where(op == OP_EQ, base_row, in0)
+        ub = np.where(unary, zero_row, in1)
+        flip = (op == OP_INV) | ((op == OP_EQ) & (in0 == 1))
+        umask = np.where(flip, ~np.uint64(0), np.uint64(0)).astype(np.uint64)
+        return Schedule(op=op, in0=in0, in1=in1, out=np.ascontiguousarray(self.out[order]),
+                        runs=runs, and_before=and_before, ua=ua, ub=ub, umask=umask)
 
     # -- plain evaluation -----------------------------------------------------------------
 

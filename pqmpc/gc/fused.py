@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from pqmpc.primitives import aesni
-from pqmpc.gc.kernels import OP_AND, OP_EQ, OP_EQW, OP_INV, OP_XOR
+from pqmpc.gc.kernels import OP_AND
 
 _enc = aesni.aes128_encrypt
 
@@ -76,29 +76,14 @@ def _garble_finish(lab, tables, row, o, a0, b0, ha0, ha1, hb0, hb1, d0, d1):
     tables[row, 3] = te1
 
 
-@njit
-def _free_garble(k, a, b, o, lab, d0, d1, c0, c1):
-    if k == OP_XOR:
-        lab[o, 0] = lab[a, 0] ^ lab[b, 0]
-        lab[o, 1] = lab[a, 1] ^ lab[b, 1]
-    elif k == OP_INV:
-        lab[o, 0] = lab[a, 0] ^ d0
-        lab[o, 1] = lab[a, 1] ^ d1
-    elif k == OP_EQW:
-        lab[o, 0] = lab[a, 0]
-        lab[o, 1] = lab[a, 1]
-    elif k == OP_EQ:
-        m = _mask(np.uint64(a))
-        lab[o, 0] = c0 ^ (m & d0)
-        lab[o, 1] = c1 ^ (m & d1)
-
-
 @njit(cache=True)
-def garble_range(rk, op, in0, in1, out, g0, g1, k0, lab, d0, d1, c0, c1, tables):
+def garble_range(rk, op, in0, in1, umask, out, g0, g1, k0, lab, d0, d1, tables):
     """Garble scheduled gates ``[g0, g1)``; the first AND there is global AND ``k0``.
 
-    ``lab`` holds zero-labels (inputs filled in by the caller); table row ``i``
-    receives the ``i``-th AND of the range.
+    ``in0``/``in1``/``umask`` are the schedule's uniform operands (``Schedule.ua``,
+    ``ub``, ``umask``); ``lab`` has two extra rows, zero and the constant-wire
+    label, after the circuit's wires. Inputs are filled in by the caller; table row
+    ``i`` receives the ``i``-th AND of the range.
     """
     ks = aesni.aes128_load_keys(rk)
     row = 0
@@ -106,9 +91,14 @@ def garble_range(rk, op, in0, in1, out, g0, g1, k0, lab, d0, d1, c0, c1, tables)
     k = np.uint64(k0)
     g = g0
     while g < g1:
-        kind = op[g]
-        if kind != OP_AND:
-            _free_garble(kind, in0[g], in1[g], out[g], lab, d0, d1, c0, c1)
+        if op[g] != OP_AND:
+            # uniform free gate: no branch on the gate kind (see Schedule.ua/ub/umask)
+            a = in0[g]
+            b = in1[g]
+            m = umask[g]
+            o = out[g]
+            lab[o, 0] = lab[a, 0] ^ lab[b, 0] ^ (m & d0)
+            lab[o, 1] = lab[a, 1] ^ lab[b, 1] ^ (m & d1)
             g += 1
             continue
         a = in0[g]
@@ -154,21 +144,8 @@ def _eval_finish(lab, tables, row, o, wa, wb, hg, he):
     lab[o, 1] = hg[1] ^ (ma & tg1) ^ he[1] ^ (mb & (te1 ^ wa[1]))
 
 
-@njit
-def _free_eval(k, a, b, o, lab, c0, c1):
-    if k == OP_XOR:
-        lab[o, 0] = lab[a, 0] ^ lab[b, 0]
-        lab[o, 1] = lab[a, 1] ^ lab[b, 1]
-    elif k == OP_INV or k == OP_EQW:
-        lab[o, 0] = lab[a, 0]
-        lab[o, 1] = lab[a, 1]
-    elif k == OP_EQ:
-        lab[o, 0] = c0
-        lab[o, 1] = c1
-
-
 @njit(cache=True)
-def evaluate_range(rk, op, in0, in1, out, g0, g1, k0, lab, c0, c1, tables):
+def evaluate_range(rk, op, in0, in1, out, g0, g1, k0, lab, tables):
     """Evaluate scheduled gates ``[g0, g1)`` with active labels in ``lab``."""
     ks = aesni.aes128_load_keys(rk)
     row = 0
@@ -176,9 +153,12 @@ def evaluate_range(rk, op, in0, in1, out, g0, g1, k0, lab, c0, c1, tables):
     k = np.uint64(k0)
     g = g0
     while g < g1:
-        kind = op[g]
-        if kind != OP_AND:
-            _free_eval(kind, in0[g], in1[g], out[g], lab, c0, c1)
+        if op[g] != OP_AND:
+            a = in0[g]
+            b = in1[g]
+            o = out[g]
+            lab[o, 0] = lab[a, 0] ^ lab[b, 0]
+            lab[o, 1] = lab[a, 1] ^ lab[b, 1]
             g += 1
             continue
         a = in0[g]

@@ -210,7 +210,7 @@ class Garbler:
                              self._k, self._lab, self._delta64, np.empty((0, 4), np.uint64))
             self._pos = self._sched.op.shape[0]
         c = self.circuit
-        out = self._lab[c.n_wires - c.n_outputs:]
+        out = self._lab[c.n_wires - c.n_outputs:c.n_wires]
         self._out_zero = out.copy().view(np.uint8).reshape(-1, LABEL_BYTES)
         _hg.give_back_labels(self._lab)
         self._lab = None

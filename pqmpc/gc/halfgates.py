@@ -70,16 +70,25 @@ _POOL_MAX_ROWS = 1 << 23  # keep at most 128 MiB of labels per thread
 
 
 def take_labels(n_wires: int) -> np.ndarray:
-    """An ``(n_wires, 2) uint64`` label table, reusing this thread's last one if it fits.
+    """A label table for ``n_wires`` wires, reusing this thread's last one if it fits.
+
+    The table has ``n_wires + 2`` rows of ``2 x uint64``: the circuit's wires, then a
+    zero row and the public constant-wire label (the uniform free-gate form of
+    :class:`pqmpc.gc.circuit.Schedule` reads them).
 
     Fresh multi-megabyte arrays are page-faulted in on first touch, which in a VM
     costs as much as garbling a mid-sized circuit; reusing the buffer avoids that.
     """
+    rows = n_wires + 2
     buf = getattr(_POOL, "buf", None)
-    if buf is not None and buf.shape[0] >= n_wires:
+    if buf is not None and buf.shape[0] >= rows:
         _POOL.buf = None
-        return buf[:n_wires]
-    return np.empty((max(n_wires, 1), 2), dtype=np.uint64)[:n_wires]
+        lab = buf[:rows]
+    else:
+        lab = np.empty((rows, 2), dtype=np.uint64)
+    lab[n_wires] = 0
+    lab[n_wires + 1] = CONST_LABEL
+    return lab
 
 
 def give_back_labels(lab: np.ndarray) -> None:
@@ -174,8 +183,8 @@ def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables) -> No
     c0, c1 = CONST_LABEL[0], CONST_LABEL[1]
     if backend == "fused":
         from pqmpc.gc import fused
-        fused.garble_range(round_keys(), sched.op, sched.in0, sched.in1, sched.out, g0, g1, k0,
-                           lab, d0, d1, c0, c1, tables)
+        fused.garble_range(round_keys(), sched.op, sched.ua, sched.ub, sched.umask, sched.out,
+                           g0, g1, k0, lab, d0, d1, tables)
         return
     for is_and, s, e in _runs_in(sched, g0, g1):
         if is_and:
@@ -191,8 +200,8 @@ def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables) -> None:
     c0, c1 = CONST_LABEL[0], CONST_LABEL[1]
     if backend == "fused":
         from pqmpc.gc import fused
-        fused.evaluate_range(round_keys(), sched.op, sched.in0, sched.in1, sched.out, g0, g1, k0,
-                             lab, c0, c1, tables)
+        fused.evaluate_range(round_keys(), sched.op, sched.ua, sched.ub, sched.out, g0, g1, k0,
+                             lab, tables)
         return
     for is_and, s, e in _runs_in(sched, g0, g1):
         if is_and:
