@@ -251,3 +251,32 @@ def test_no_aesni_fallback_gives_same_tables(tmp_path):
                        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip() == hashlib.sha256(here.tables.tobytes()).hexdigest()
+
+
+def test_interleaved_garblers_and_evaluators_do_not_share_labels():
+    """Two streams in one thread: the per-thread label buffer must not be shared."""
+    c1 = random_circuit([16, 16], 2000, 16, seed=11, window=50)
+    c2 = random_circuit([16, 16], 3000, 16, seed=12, window=50)
+    g1, g2 = Garbler(c1, Rng(b"a")), Garbler(c2, Rng(b"b"))
+    s1, s2 = g1.stream(chunk_ands=100), g2.stream(chunk_ands=77)
+    t1, t2 = [], []
+    for a, b in zip(s1, s2):
+        t1.append(a)
+        t2.append(b)
+    t1 += list(s1)
+    t2 += list(s2)
+    for c, g, t, seed in ((c1, g1, t1, 1), (c2, g2, t2, 2)):
+        whole, _ = garble(c, Rng(b"a" if c is c1 else b"b"))
+        assert np.array_equal(np.concatenate(t), whole.tables)
+    ins1, ins2 = random_inputs(c1, 1), random_inputs(c2, 2)
+    e1 = Evaluator(c1, g1.encoder.encode(ins1))
+    e2 = Evaluator(c2, g2.encoder.encode(ins2))
+    e1.feed(np.concatenate(t1))
+    e2.feed(np.concatenate(t2))
+    o1, o2 = e1.finish(), e2.finish()
+    for c, g, o, ins in ((c1, g1, o1, ins1), (c2, g2, o2, ins2)):
+        dec = [(lab[:, 0] & 1) ^ d for lab, d in
+               zip(o, np.split(g.decoding, np.cumsum(c.output_sizes)[:-1]))]
+        assert all(np.array_equal(a, b) for a, b in zip(dec, c.evaluate(ins)))
+    with pytest.raises(ProtocolError, match="finished"):
+        e1.feed(t1[0])
