@@ -52,7 +52,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.core import config as _nb_config
 from numba.core.codegen import get_host_cpu_features as _nb_host_features
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from ..errors import ParameterError
 from .aes import DEFAULT_KEY, FixedKeyAES, as_blocks, expand_key
@@ -208,10 +208,6 @@ clmul_00 = _imm_intrinsic("llvm.x86.pclmulqdq", 0x00, True)
 clmul_01 = _imm_intrinsic("llvm.x86.pclmulqdq", 0x01, True)
 clmul_10 = _imm_intrinsic("llvm.x86.pclmulqdq", 0x10, True)
 clmul_11 = _imm_intrinsic("llvm.x86.pclmulqdq", 0x11, True)
-_keygen = {r: _imm_intrinsic("llvm.x86.aesni.aeskeygenassist", r, False)
-           for r in (0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40)}
-_kg0, _kg1, _kg2, _kg4 = _keygen[0x00], _keygen[0x01], _keygen[0x02], _keygen[0x04]
-_kg8, _kg16, _kg32, _kg64 = _keygen[0x08], _keygen[0x10], _keygen[0x20], _keygen[0x40]
 
 _U32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
@@ -315,36 +311,69 @@ def _bcast_2(t):
     return (w, w)
 
 
-@njit
-def _ks256_step(a, b, t):
-    # t = aeskeygenassist(b, rcon): word 3 is RotWord(SubWord(w7)) ^ rcon.
-    a = bxor(_prefix_xor(a), _bcast_hi(t))
-    return a
+_V4 = ir.VectorType(_I32, 4)
+_KS15 = types.UniTuple(_BLK, 15)
 
 
-@njit
-def _ks256_step2(a, b):
-    # Second half of an AES-256 step: SubWord of the new word 3, no rotation, no rcon.
-    return bxor(_prefix_xor(b), _bcast_2(_kg0(a)))
+def _emit_expand256(context, builder, keys):
+    """AES-256 key schedules for several keys, emitted step-interleaved.
+
+    Each schedule is a chain of 13 dependent ``aeskeygenassist`` steps; laying
+    several independent chains side by side in the IR lets the out-of-order
+    core overlap them (one chain alone is latency bound).
+    """
+    i8 = ir.IntType(8)
+    kg = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V2, [_V2, i8]),
+                                        "llvm.x86.aesni.aeskeygenassist")
+    zero4 = ir.Constant(_V4, None)
+    undef4 = ir.Constant(_V4, ir.Undefined)
+
+    def mask(*m):
+        return ir.Constant(ir.VectorType(_I32, len(m)), list(m))
+
+    def as4(v):
+        return builder.bitcast(v, _V4)
+
+    def prefix(v):
+        # Word j becomes w0 ^ ... ^ wj (the "pslldq by 4, three times" chain, as a log-depth scan).
+        v = as4(v)
+        v = builder.xor(v, builder.shuffle_vector(v, zero4, mask(4, 0, 1, 2)))
+        v = builder.xor(v, builder.shuffle_vector(v, zero4, mask(4, 4, 0, 1)))
+        return v
+
+    def half(prev, other, rcon, word):
+        t = as4(builder.call(kg, [other, ir.Constant(i8, rcon)]))
+        t = builder.shuffle_vector(t, undef4, mask(word, word, word, word))
+        return builder.bitcast(builder.xor(prefix(prev), t), _V2)
+
+    sched = [[k0, k1] for k0, k1 in keys]
+    for rcon in (0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40):
+        for ks in sched:
+            ks.append(half(ks[-2], ks[-1], rcon, 3))
+        if rcon != 0x40:
+            for ks in sched:
+                ks.append(half(ks[-2], ks[-1], 0x00, 2))
+    return sched
 
 
-@njit
-def aes256_expand_ni(k0, k1):
-    """AES-256 key schedule in-kernel from the key's two halves (AES-NI): 15-tuple."""
-    k2 = _ks256_step(k0, k1, _kg1(k1))
-    k3 = _ks256_step2(k2, k1)
-    k4 = _ks256_step(k2, k3, _kg2(k3))
-    k5 = _ks256_step2(k4, k3)
-    k6 = _ks256_step(k4, k5, _kg4(k5))
-    k7 = _ks256_step2(k6, k5)
-    k8 = _ks256_step(k6, k7, _kg8(k7))
-    k9 = _ks256_step2(k8, k7)
-    k10 = _ks256_step(k8, k9, _kg16(k9))
-    k11 = _ks256_step2(k10, k9)
-    k12 = _ks256_step(k10, k11, _kg32(k11))
-    k13 = _ks256_step2(k12, k11)
-    k14 = _ks256_step(k12, k13, _kg64(k13))
-    return (k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14)
+def _sched_tuple(context, builder, ks):
+    t = ir.Constant(context.get_value_type(_KS15), ir.Undefined)
+    for r, v in enumerate(ks):
+        t = builder.insert_value(t, _to_tup(context, builder, v), r)
+    return t
+
+
+@intrinsic
+def aes256_expand_ni(typingctx, k0, k1):
+    """AES-256 key schedule in-kernel from the key's two 16-byte halves (AES-NI): 15-tuple of blocks."""
+    if k0 != _BLK or k1 != _BLK:
+        return None
+
+    def codegen(context, builder, sig, args):
+        ks = _emit_expand256(context, builder, [(_to_vec(builder, args[0]), _to_vec(builder, args[1]))])[0]
+        return _sched_tuple(context, builder, ks)
+
+    return _KS15(_BLK, _BLK), codegen
 
 
 # --------------------------------------------------------------------------
@@ -556,6 +585,81 @@ def aes256_encrypt8_ni(ks, b):
     return _l8(ks[14], b)
 
 
+def aes_encrypt_ni(ks, b):
+    """AES-128 or AES-256 by the number of round keys in ``ks`` (resolved at compile time in njit code)."""
+    return aes128_encrypt_ni(ks, b) if len(ks) == 11 else aes256_encrypt_ni(ks, b)
+
+
+def aes_encrypt8_ni(ks, b):
+    """Eight blocks through AES-128 or AES-256, by ``len(ks)``."""
+    return aes128_encrypt8_ni(ks, b) if len(ks) == 11 else aes256_encrypt8_ni(ks, b)
+
+
+def aes_encrypt(ks, b):
+    """AES-128/256 of one block by ``len(ks)``: AES-NI where available, table AES otherwise."""
+    if len(ks) == 11:
+        return aes128_encrypt(ks, b)
+    return aes256_encrypt(ks, b)
+
+
+def aes_encrypt_soft(ks, b):
+    """AES-128/256 of one block by ``len(ks)`` with the table AES (any CPU)."""
+    if len(ks) == 11:
+        return aes128_encrypt_soft(ks, b)
+    return aes256_encrypt_soft(ks, b)
+
+
+def _by_key_count(f128, f256):
+    def typer(ks, b):
+        if isinstance(ks, types.BaseTuple) and len(ks) in (11, 15):
+            return f128 if len(ks) == 11 else f256
+        return None
+    return typer
+
+
+@overload(aes_encrypt_ni)
+def _ov_enc_ni(ks, b):
+    f = _by_key_count(aes128_encrypt_ni, aes256_encrypt_ni)(ks, b)
+    if f is not None:
+        return lambda ks, b: f(ks, b)
+
+
+@overload(aes_encrypt8_ni)
+def _ov_enc8_ni(ks, b):
+    f = _by_key_count(aes128_encrypt8_ni, aes256_encrypt8_ni)(ks, b)
+    if f is not None:
+        return lambda ks, b: f(ks, b)
+
+
+@overload(aes_encrypt_soft)
+def _ov_enc_soft(ks, b):
+    f = _by_key_count(aes128_encrypt_soft, aes256_encrypt_soft)(ks, b)
+    if f is not None:
+        return lambda ks, b: f(ks, b)
+
+
+@overload(aes_encrypt)
+def _ov_enc(ks, b):
+    f = _by_key_count(aes128_encrypt, aes256_encrypt)(ks, b)
+    if f is not None:
+        return lambda ks, b: f(ks, b)
+
+
+_KEY_TUPLES: dict = {}
+
+
+def key_tuple(key: bytes) -> tuple:
+    """Round keys of ``key`` as a tuple of 11 or 15 ``(uint64, uint64)`` blocks: pass it straight to a kernel."""
+    key = bytes(key)
+    kt = _KEY_TUPLES.get(key)
+    if kt is None:
+        rk = round_keys(key)
+        kt = tuple((np.uint64(rk[r, 0]), np.uint64(rk[r, 1])) for r in range(rk.shape[0]))
+        if len(_KEY_TUPLES) < 64:
+            _KEY_TUPLES[key] = kt
+    return kt
+
+
 @njit
 def _ld8(x, i):
     return ((x[i, 0], x[i, 1]), (x[i + 1, 0], x[i + 1, 1]), (x[i + 2, 0], x[i + 2, 1]), (x[i + 3, 0], x[i + 3, 1]),
@@ -593,28 +697,14 @@ def _xor8(a, b):
 
 
 @njit(cache=True)
-def _ecb128_ni(rk, x, out):
-    ks = aes128_load_keys(rk)
+def _ecb_ni(ks, x, out):
     n = x.shape[0]
     i = 0
     while i + 8 <= n:
-        _st8(out, i, aes128_encrypt8_ni(ks, _ld8(x, i)))
+        _st8(out, i, aes_encrypt8_ni(ks, _ld8(x, i)))
         i += 8
     while i < n:
-        _st(out, i, aes128_encrypt_ni(ks, (x[i, 0], x[i, 1])))
-        i += 1
-
-
-@njit(cache=True)
-def _ecb256_ni(rk, x, out):
-    ks = aes256_load_keys(rk)
-    n = x.shape[0]
-    i = 0
-    while i + 8 <= n:
-        _st8(out, i, aes256_encrypt8_ni(ks, _ld8(x, i)))
-        i += 8
-    while i < n:
-        _st(out, i, aes256_encrypt_ni(ks, (x[i, 0], x[i, 1])))
+        _st(out, i, aes_encrypt_ni(ks, (x[i, 0], x[i, 1])))
         i += 1
 
 
@@ -641,6 +731,436 @@ def ecb_encrypt(key: bytes, x, out=None, backend: str = "auto") -> np.ndarray:
     out = _out_blocks(out, x.shape[0])
     if not _use_ni(backend, HAVE_AESNI):
         return FixedKeyAES(key).permute(x, out)
-    rk = round_keys(key)
-    (_ecb128_ni if len(key) == 16 else _ecb256_ni)(rk, x.view(np.uint64), out.view(np.uint64))
+    _ecb_ni(key_tuple(key), x.view(np.uint64), out.view(np.uint64))
+    return out
+
+
+# --------------------------------------------------------------------------
+# Tweaks
+# --------------------------------------------------------------------------
+
+_TOP = np.uint64(1) << np.uint64(63)
+
+
+def tweak_block(tw, i):
+    """Tweak ``i`` as a block: ``(tw[i], 0)`` for an ``(n,)`` integer array, row ``i`` for ``(n, 2)`` uint64."""
+    if tw.ndim == 1:
+        return (np.uint64(tw[i]), np.uint64(0))
+    return (tw[i, 0], tw[i, 1])
+
+
+@overload(tweak_block)
+def _ov_tweak_block(tw, i):
+    if isinstance(tw, types.Array) and tw.ndim == 1:
+        return lambda tw, i: (np.uint64(tw[i]), np.uint64(0))
+    if isinstance(tw, types.Array) and tw.ndim == 2:
+        return lambda tw, i: (tw[i, 0], tw[i, 1])
+
+
+@njit
+def _ldt8(tw, i):
+    return (tweak_block(tw, i), tweak_block(tw, i + 1), tweak_block(tw, i + 2), tweak_block(tw, i + 3),
+            tweak_block(tw, i + 4), tweak_block(tw, i + 5), tweak_block(tw, i + 6), tweak_block(tw, i + 7))
+
+
+def _tweak_arg(tweak, n):
+    """``(n,)`` uint64 or ``(n, 2)`` uint64 view of the caller's tweak, without copying when possible."""
+    t = np.asarray(tweak)
+    if t.ndim == 2:
+        return as_blocks(t, name="tweak").view(np.uint64) if t.shape[0] == n else _bad_tweak(n)
+    if t.ndim != 1 or t.shape[0] != n or t.dtype.kind not in "ui":
+        _bad_tweak(n)
+    return np.ascontiguousarray(t, dtype=np.uint64)
+
+
+def _bad_tweak(n):
+    raise ParameterError(f"tweak must be (n,) integers or (n, 16) uint8 blocks for n = {n}")
+
+
+# --------------------------------------------------------------------------
+# TCCR: π(π(x) ⊕ i) ⊕ π(x), fused
+# --------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _tccr_ni(ks, x, tw, out):
+    n = x.shape[0]
+    i = 0
+    while i + 8 <= n:
+        p = aes_encrypt8_ni(ks, _ld8(x, i))
+        y = aes_encrypt8_ni(ks, _xor8(p, _ldt8(tw, i)))
+        _st8(out, i, _xor8(y, p))
+        i += 8
+    while i < n:
+        p = aes_encrypt_ni(ks, (x[i, 0], x[i, 1]))
+        _st(out, i, bxor(aes_encrypt_ni(ks, bxor(p, tweak_block(tw, i))), p))
+        i += 1
+
+
+def _tweak_blocks_np(tw):
+    if tw.ndim == 2:
+        return tw
+    t = np.zeros((tw.shape[0], 2), dtype=np.uint64)
+    t[:, 0] = tw
+    return t
+
+
+def tccr(x, tweak, key: bytes | None = None, out=None, backend: str = "auto") -> np.ndarray:
+    """Tweakable circular correlation-robust hash ``π(π(x) ⊕ i) ⊕ π(x)`` row by row.
+
+    π is AES under the public ``key`` (default: the project's fixed key,
+    AES-128; a 32-byte key gives AES-256). ``tweak``: ``(n,)`` integers (the
+    tweak block is ``i`` little-endian in the low 8 bytes, zeros above) or
+    ``(n, 16)`` uint8 blocks. Same bytes as :func:`pqmpc.primitives.hashing.tccr`.
+    """
+    key = DEFAULT_KEY if key is None else bytes(key)
+    x = as_blocks(x, name="x")
+    n = x.shape[0]
+    tw = _tweak_arg(tweak, n)
+    out = _out_blocks(out, n)
+    if _use_ni(backend, HAVE_AESNI):
+        _tccr_ni(key_tuple(key), x.view(np.uint64), tw, out.view(np.uint64))
+        return out
+    perm = FixedKeyAES(key)
+    px = perm.permute(x)
+    y = px.view(np.uint64) ^ _tweak_blocks_np(tw)
+    perm.permute(y.view(np.uint8), out)
+    out ^= px
+    return out
+
+
+# --------------------------------------------------------------------------
+# Wide TCCR for 32-byte blocks (the 256-bit "doubled key" mode)
+# --------------------------------------------------------------------------
+
+
+def _wide_rows_intrinsic(rows):
+    """``rows`` consecutive rows of the wide hash starting at ``i``, as one piece of IR.
+
+    Key schedules and the 2 * rows encryptions are interleaved step by step so
+    the independent chains overlap; building it in IR (instead of nested
+    tuples of 15 round keys) also keeps numba's compile time low.
+    """
+
+    @intrinsic
+    def _rows(typingctx, x, tw, out, i):
+        if not (isinstance(x, types.Array) and x.ndim == 2 and x.dtype == types.uint64 and out == x):
+            return None
+        if not (isinstance(tw, types.Array) and tw.dtype == types.uint64 and tw.ndim in (1, 2)):
+            return None
+        if not isinstance(i, types.Integer):
+            return None
+
+        def codegen(context, builder, sig, args):
+            x_v, tw_v, out_v, i_v = args
+            xty, twty = sig.args[0], sig.args[1]
+            intp = context.get_value_type(types.intp)
+            xa = context.make_array(xty)(context, builder, x_v)
+            oa = context.make_array(xty)(context, builder, out_v)
+            ta = context.make_array(twty)(context, builder, tw_v)
+            i_v = context.cast(builder, i_v, sig.args[3], types.intp)
+
+            def vptr(ary, aty, row, col):
+                p = cgutils.get_item_pointer(context, builder, aty, ary, [row, ir.Constant(intp, col)])
+                return builder.bitcast(p, _V2.as_pointer())
+
+            keys, tws = [], []
+            for j in range(rows):
+                r = builder.add(i_v, ir.Constant(intp, j))
+                keys.append((builder.load(vptr(xa, xty, r, 0), align=8), builder.load(vptr(xa, xty, r, 2), align=8)))
+                if twty.ndim == 1:
+                    w = builder.load(cgutils.get_item_pointer(context, builder, twty, ta, [r]))
+                    t = builder.insert_element(ir.Constant(_V2, None), w, ir.Constant(_I32, 0))
+                else:
+                    t = builder.load(vptr(ta, twty, r, 0), align=8)
+                tws.append(t)
+            scheds = _emit_expand256(context, builder, keys)
+            enc = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V2, [_V2, _V2]),
+                                                 "llvm.x86.aesni.aesenc")
+            last = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V2, [_V2, _V2]),
+                                                  "llvm.x86.aesni.aesenclast")
+            top = ir.Constant(_V2, [0, 1 << 63])
+            blocks, owner = [], []
+            for j in range(rows):
+                blocks += [tws[j], builder.or_(tws[j], top)]
+                owner += [j, j]
+            blocks = [builder.xor(b, scheds[o][0]) for b, o in zip(blocks, owner)]
+            for rnd in range(1, 15):
+                fn = enc if rnd < 14 else last
+                blocks = [builder.call(fn, [b, scheds[o][rnd]]) for b, o in zip(blocks, owner)]
+            for j in range(rows):
+                r = builder.add(i_v, ir.Constant(intp, j))
+                builder.store(blocks[2 * j], vptr(oa, xty, r, 0), align=8)
+                builder.store(blocks[2 * j + 1], vptr(oa, xty, r, 2), align=8)
+            return context.get_dummy_value()
+
+        return types.void(x, tw, out, types.intp), codegen
+
+    return _rows
+
+
+_wide4_ni = _wide_rows_intrinsic(4)
+_wide1_ni = _wide_rows_intrinsic(1)
+
+
+@njit
+def _wkey(x, i):
+    return ((x[i, 0], x[i, 1]), (x[i, 2], x[i, 3]))
+
+
+@njit
+def _wst(out, i, y0, y1):
+    out[i, 0] = y0[0]
+    out[i, 1] = y0[1]
+    out[i, 2] = y1[0]
+    out[i, 3] = y1[1]
+
+
+@njit
+def _hi(t):
+    return (t[0], t[1] | _TOP)
+
+
+@njit(cache=True)
+def _tccr_wide_ni(x, tw, out):
+    n = x.shape[0]
+    i = 0
+    while i + 4 <= n:
+        _wide4_ni(x, tw, out, i)
+        i += 4
+    while i < n:
+        _wide1_ni(x, tw, out, i)
+        i += 1
+
+
+@njit(cache=True)
+def _tccr_wide_soft(x, tw, out):
+    n = x.shape[0]
+    for i in range(n):
+        ks = aes256_expand_soft((x[i, 0], x[i, 1]), (x[i, 2], x[i, 3]))
+        t = tweak_block(tw, i)
+        y0 = aes256_encrypt_soft(ks, t)
+        _wst(out, i, y0, aes256_encrypt_soft(ks, _hi(t)))
+
+
+def tccr_wide(x, tweak, out=None, backend: str = "auto") -> np.ndarray:
+    """Tweakable correlation-robust hash of ``(n, 32)`` blocks to ``(n, 32)``, for κ = 256.
+
+    Definition: with ``E_k`` AES-256 under the 32-byte key ``k`` and ``T`` the
+    tweak block (as in :func:`tccr`)::
+
+        H(x, T) = E_x(T) ‖ E_x(T + 2^127)        (each half 16 bytes)
+
+    i.e. the row ``x`` itself is the AES-256 key and the two plaintexts are the
+    tweak with its top bit (bit 7 of byte 15) clear and set. Block tweaks must
+    therefore have that bit clear (``ParameterError`` otherwise); integer
+    tweaks always do.
+
+    Why it is correlation robust at the 128-bit post-quantum level: in the
+    ideal-cipher model every key selects an independent random permutation.
+    The protocol evaluates H at ``x ⊕ Δ`` for a secret uniform 256-bit Δ; an
+    adversary learns nothing about ``E_{x⊕Δ}`` unless one of its own offline
+    cipher evaluations uses exactly the key ``x ⊕ Δ``, which takes ~2^256
+    classical or ~2^128 quantum (Grover) work — unlike fixed-key AES-128
+    constructions, whose 128-bit permutation inputs fall to ~2^64 Grover.
+    The plaintexts ``(T, j)`` are distinct for distinct (tweak, half), so
+    outputs for one key are distinct values of one random permutation
+    (distance 2^-128 from independent). Related-key caveat: the keys the
+    oracle uses differ by attacker-chosen XORs, and AES-256 has related-key
+    boomerang attacks (Biryukov–Khovratovich 2009), but those need ~2^99.5
+    related-key *oracle* queries, i.e. 2^99.5 protocol OTs, far outside any
+    run; offline they give nothing.
+
+    Cost: one in-kernel AES-256 key schedule plus two 14-round encryptions
+    per 32 bytes, about the AES work of :func:`tccr` per byte.
+    """
+    x = as_blocks(x, width=32, name="x")
+    n = x.shape[0]
+    tw = _tweak_arg(tweak, n)
+    if tw.ndim == 2 and n and np.any(tw[:, 1] & _TOP):
+        raise ParameterError("tccr_wide block tweaks must have the top bit (bit 7 of byte 15) clear")
+    out = _out_blocks(out, n, 32)
+    kern = _tccr_wide_ni if _use_ni(backend, HAVE_AESNI) else _tccr_wide_soft
+    kern(x.view(np.uint64), tw, out.view(np.uint64))
+    return out
+
+
+# --------------------------------------------------------------------------
+# GGM tree level
+# --------------------------------------------------------------------------
+
+#: The public offset of the right child: ``c`` = the block 0x01 00 .. 00 (bit 0 set).
+GGM_C = (np.uint64(1), np.uint64(0))
+
+
+@njit(cache=True)
+def _ggm_ni(ks, c, s, out):
+    m = s.shape[0]
+    j = 0
+    while j + 4 <= m:
+        s0 = (s[j, 0], s[j, 1])
+        s1 = (s[j + 1, 0], s[j + 1, 1])
+        s2 = (s[j + 2, 0], s[j + 2, 1])
+        s3 = (s[j + 3, 0], s[j + 3, 1])
+        b = (s0, bxor(s0, c), s1, bxor(s1, c), s2, bxor(s2, c), s3, bxor(s3, c))
+        _st8(out, 2 * j, _xor8(aes_encrypt8_ni(ks, b), b))
+        j += 4
+    while j < m:
+        s0 = (s[j, 0], s[j, 1])
+        s1 = bxor(s0, c)
+        _st(out, 2 * j, bxor(aes_encrypt_ni(ks, s0), s0))
+        _st(out, 2 * j + 1, bxor(aes_encrypt_ni(ks, s1), s1))
+        j += 1
+
+
+def ggm_expand_level(parents, key: bytes | None = None, out=None, backend: str = "auto") -> np.ndarray:
+    """One level of a GGM tree: ``(m, 16)`` parents → ``(2m, 16)`` children.
+
+    Parent ``j``'s children are rows ``2j`` (left) and ``2j + 1`` (right)::
+
+        left  = π(s) ⊕ s
+        right = π(s ⊕ c) ⊕ s ⊕ c,   c = GGM_C (the block with only bit 0 set)
+
+    with π AES under the public ``key`` (default the project's fixed key),
+    i.e. the correlation-robust ``cr`` at ``s`` and ``s ⊕ c``: a
+    length-doubling PRG for uniform secret ``s`` when π is modelled as a
+    random permutation. ``out`` must not alias ``parents``.
+    """
+    key = DEFAULT_KEY if key is None else bytes(key)
+    s = as_blocks(parents, name="parents")
+    m = s.shape[0]
+    out = _out_blocks(out, 2 * m)
+    if _use_ni(backend, HAVE_AESNI):
+        _ggm_ni(key_tuple(key), GGM_C, s.view(np.uint64), out.view(np.uint64))
+        return out
+    both = out.view(np.uint64).reshape(m, 2, 2)
+    both[:, 0] = s.view(np.uint64)
+    both[:, 1] = both[:, 0]
+    both[:, 1, 0] ^= GGM_C[0]
+    both[:, 1, 1] ^= GGM_C[1]
+    inp = out.copy()
+    FixedKeyAES(key).permute(inp, out)
+    out ^= inp
+    return out
+
+
+# --------------------------------------------------------------------------
+# GF(2^128): x^128 + x^7 + x^2 + x + 1, little-endian polynomial basis
+# --------------------------------------------------------------------------
+
+_R = np.uint64(0x87)
+_M32 = (np.uint64(0x11111111), np.uint64(0x22222222), np.uint64(0x44444444), np.uint64(0x88888888))
+_M64 = (np.uint64(0x1111111111111111), np.uint64(0x2222222222222222),
+        np.uint64(0x4444444444444444), np.uint64(0x8888888888888888))
+
+
+@njit
+def _fold(r0, r1, r2, r3):
+    # x^128 = x^7 + x^2 + x + 1: fold the top 128 bits down, then the <= 7 bits that spill past x^127 again.
+    one, two, sev = np.uint64(1), np.uint64(2), np.uint64(7)
+    t1 = r3 ^ (r3 << one) ^ (r3 << two) ^ (r3 << sev)
+    spill = (r3 >> np.uint64(63)) ^ (r3 >> np.uint64(62)) ^ (r3 >> np.uint64(57))
+    t0 = r2 ^ (r2 << one) ^ (r2 << two) ^ (r2 << sev)
+    t1 ^= (r2 >> np.uint64(63)) ^ (r2 >> np.uint64(62)) ^ (r2 >> np.uint64(57))
+    t0 ^= spill ^ (spill << one) ^ (spill << two) ^ (spill << sev)
+    return (r0 ^ t0, r1 ^ t1)
+
+
+@intrinsic
+def gf128_mul_ni(typingctx, a, b):
+    """One GF(2^128) product with PCLMULQDQ (njit; only where HAVE_PCLMUL).
+
+    Written as one piece of vector IR so the 256-bit product and both folds
+    stay in xmm registers (tuple round trips through GPRs cost ~40%).
+    """
+    if a != _BLK or b != _BLK:
+        return None
+
+    def codegen(context, builder, sig, args):
+        i8 = ir.IntType(8)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V2, [_V2, _V2, i8]),
+                                            "llvm.x86.pclmulqdq")
+        va, vb = _to_vec(builder, args[0]), _to_vec(builder, args[1])
+
+        def cl(x, y, imm):
+            return builder.call(fn, [x, y, ir.Constant(i8, imm)])
+
+        zero = ir.Constant(_V2, None)
+        red = ir.Constant(_V2, [0x87, 0])
+        lo = cl(va, vb, 0x00)
+        hi = cl(va, vb, 0x11)
+        mid = builder.xor(cl(va, vb, 0x10), cl(va, vb, 0x01))
+        lo = builder.xor(lo, builder.shuffle_vector(zero, mid, ir.Constant(ir.VectorType(_I32, 2), [0, 2])))
+        hi = builder.xor(hi, builder.shuffle_vector(mid, zero, ir.Constant(ir.VectorType(_I32, 2), [1, 2])))
+        # x^128 = 0x87: hi0*0x87 lands in bits 0..134, hi1*0x87 in 64..198; the bits past 127 fold once more.
+        lo = builder.xor(lo, cl(hi, red, 0x00))
+        u = cl(hi, red, 0x01)
+        lo = builder.xor(lo, builder.shuffle_vector(zero, u, ir.Constant(ir.VectorType(_I32, 2), [0, 2])))
+        lo = builder.xor(lo, cl(u, red, 0x01))
+        return _to_tup(context, builder, lo)
+
+    return _BLK(_BLK, _BLK), codegen
+
+
+@njit
+def _bmul32(x, y):
+    # Carry-less 32x32 -> 64 with integer multiplies on bits spaced 4 apart:
+    # every 4-bit slot sums at most 8 products, so carries never reach the next slot.
+    x0, x1, x2, x3 = x & _M32[0], x & _M32[1], x & _M32[2], x & _M32[3]
+    y0, y1, y2, y3 = y & _M32[0], y & _M32[1], y & _M32[2], y & _M32[3]
+    z0 = (x0 * y0) ^ (x1 * y3) ^ (x2 * y2) ^ (x3 * y1)
+    z1 = (x0 * y1) ^ (x1 * y0) ^ (x2 * y3) ^ (x3 * y2)
+    z2 = (x0 * y2) ^ (x1 * y1) ^ (x2 * y0) ^ (x3 * y3)
+    z3 = (x0 * y3) ^ (x1 * y2) ^ (x2 * y1) ^ (x3 * y0)
+    return (z0 & _M64[0]) | (z1 & _M64[1]) | (z2 & _M64[2]) | (z3 & _M64[3])
+
+
+@njit
+def _clmul64_soft(a, b):
+    al, ah = a & _U32, a >> _S32
+    bl, bh = b & _U32, b >> _S32
+    p0 = _bmul32(al, bl)
+    p2 = _bmul32(ah, bh)
+    p1 = _bmul32(al ^ ah, bl ^ bh) ^ p0 ^ p2
+    return p0 ^ (p1 << _S32), p2 ^ (p1 >> _S32)
+
+
+@njit
+def gf128_mul_soft(a, b):
+    """One GF(2^128) product without intrinsics, constant time (njit)."""
+    l0, l1 = _clmul64_soft(a[0], b[0])
+    h0, h1 = _clmul64_soft(a[1], b[1])
+    m0, m1 = _clmul64_soft(a[0] ^ a[1], b[0] ^ b[1])
+    m0 ^= l0 ^ h0
+    m1 ^= l1 ^ h1
+    return _fold(l0, l1 ^ m0, h0 ^ m1, h1)
+
+
+if HAVE_PCLMUL:
+    gf128_mul_block = gf128_mul_ni
+else:
+    gf128_mul_block = gf128_mul_soft
+
+
+@njit(cache=True)
+def _gf_mul_ni(a, b, out):
+    for i in range(a.shape[0]):
+        _st(out, i, gf128_mul_ni((a[i, 0], a[i, 1]), (b[i, 0], b[i, 1])))
+
+
+@njit(cache=True)
+def _gf_mul_soft(a, b, out):
+    for i in range(a.shape[0]):
+        _st(out, i, gf128_mul_soft((a[i, 0], a[i, 1]), (b[i, 0], b[i, 1])))
+
+
+def gf128_mul(a, b, out=None, backend: str = "auto") -> np.ndarray:
+    """Row-wise GF(2^128) products of two ``(n, 16)`` block arrays (same semantics as ``gf128.mul``)."""
+    a = as_blocks(a, name="a")
+    b = as_blocks(b, name="b")
+    if a.shape != b.shape:
+        raise ParameterError(f"operands differ in shape: {a.shape} vs {b.shape}")
+    out = _out_blocks(out, a.shape[0])
+    kern = _gf_mul_ni if _use_ni(backend, HAVE_PCLMUL) else _gf_mul_soft
+    kern(a.view(np.uint64), b.view(np.uint64), out.view(np.uint64))
     return out

@@ -90,28 +90,23 @@ def test_ecb_in_place_and_bad_args():
         aesni.ecb_encrypt(key, x, out=np.empty((36, 16), np.uint8))
 
 
+from numba import njit  # noqa: E402
+
+
+@njit(cache=True)
+def _soft_ecb(ks, x, out):
+    # The table AES is what other kernels get on CPUs without AES-NI.
+    for i in range(x.shape[0]):
+        b = aesni.aes_encrypt_soft(ks, (x[i, 0], x[i, 1]))
+        out[i, 0], out[i, 1] = b[0], b[1]
+
+
 @pytest.mark.parametrize("keylen", [16, 32])
 def test_soft_block_encrypt_matches_openssl(keylen):
-    # The table AES is what other kernels get on CPUs without AES-NI.
-    from numba import njit
-
-    @njit
-    def run(rk, x, out, wide):
-        if wide:
-            ks = aesni.aes256_load_keys(rk)
-            for i in range(x.shape[0]):
-                b = aesni.aes256_encrypt_soft(ks, (x[i, 0], x[i, 1]))
-                out[i, 0], out[i, 1] = b[0], b[1]
-        else:
-            ks = aesni.aes128_load_keys(rk)
-            for i in range(x.shape[0]):
-                b = aesni.aes128_encrypt_soft(ks, (x[i, 0], x[i, 1]))
-                out[i, 0], out[i, 1] = b[0], b[1]
-
     key = bytes(range(7, 7 + keylen))
     x = blocks(257, seed=5)
     out = np.empty_like(x)
-    run(aesni.round_keys(key), x.view(np.uint64), out.view(np.uint64), keylen == 32)
+    _soft_ecb(aesni.key_tuple(key), x.view(np.uint64), out.view(np.uint64))
     assert np.array_equal(out, openssl_ecb(key, x))
 
 
@@ -123,6 +118,186 @@ def test_round_keys_layout():
     assert aesni.round_keys(bytes(32)).shape == (15, 2)
 
 
+# ---------------------------------------------------------------- TCCR
+
+def tccr_reference(key, x, tweak_blocks):
+    px = openssl_ecb(key, x)
+    return openssl_ecb(key, px ^ tweak_blocks) ^ px
+
+
+def int_tweak_blocks(tw):
+    t = np.zeros((len(tw), 16), np.uint8)
+    t[:, :8] = np.asarray(tw, dtype="<u8").view(np.uint8).reshape(-1, 8)
+    return t
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("form", ["int", "block"])
+def test_tccr_matches_two_openssl_passes(n, form):
+    x = blocks(n, seed=10 + n)
+    if form == "int":
+        tw = np.random.default_rng(n).integers(0, 2**63, n, dtype=np.int64).astype(np.uint64) * 2 + 1
+        tb = int_tweak_blocks(tw)
+    else:
+        tw = tb = blocks(n, seed=20 + n)
+    want = tccr_reference(aesni.DEFAULT_KEY, x, tb)
+    assert np.array_equal(aesni.tccr(x, tw), want)
+    assert np.array_equal(aesni.tccr(x, tw, backend="fallback"), want)
+
+
+def test_tccr_aes256_key_and_small_int_tweaks():
+    key = bytes(range(32))
+    x = blocks(19, seed=4)
+    tw = np.arange(19, dtype=np.int32)
+    want = tccr_reference(key, x, int_tweak_blocks(tw.astype(np.uint64)))
+    assert np.array_equal(aesni.tccr(x, tw, key=key), want)
+    assert np.array_equal(aesni.tccr(x, tw, key=key, backend="fallback"), want)
+
+
+def test_tccr_rejects_bad_tweaks():
+    x = blocks(4)
+    with pytest.raises(ParameterError):
+        aesni.tccr(x, np.arange(3))
+    with pytest.raises(ParameterError):
+        aesni.tccr(x, np.zeros((4, 8), np.uint8))
+    with pytest.raises(ParameterError):
+        aesni.tccr(x, np.zeros(4, np.float64))
+
+
+# ---------------------------------------------------------------- wide TCCR
+
+def tccr_wide_reference(x, tweak_blocks):
+    out = []
+    for row, t in zip(x, tweak_blocks):
+        enc = Cipher(algorithms.AES(row.tobytes()), modes.ECB()).encryptor()
+        t1 = t.copy()
+        t1[15] |= 0x80
+        out.append(np.frombuffer(enc.update(t.tobytes() + t1.tobytes()), np.uint8))
+    return np.array(out, dtype=np.uint8).reshape(-1, 32)
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("form", ["int", "block"])
+def test_tccr_wide_is_aes256_keyed_by_the_input(n, form):
+    x = blocks(n, 32, seed=30 + n)
+    if form == "int":
+        tw = np.random.default_rng(n).integers(0, 2**63, n, dtype=np.int64).astype(np.uint64) * 2 + 1
+        tb = int_tweak_blocks(tw)
+    else:
+        tw = tb = blocks(n, seed=40 + n)
+        tb[:, 15] &= 0x7F
+    want = tccr_wide_reference(x, tb)
+    assert np.array_equal(aesni.tccr_wide(x, tw), want)
+    assert np.array_equal(aesni.tccr_wide(x, tw, backend="fallback"), want)
+
+
+def test_tccr_wide_separates_tweaks_and_halves():
+    x = np.repeat(blocks(1, 32, seed=9), 3, axis=0)
+    y = aesni.tccr_wide(x, np.array([0, 1, 2], np.uint64))
+    halves = {y[i, 16 * h:16 * h + 16].tobytes() for i in range(3) for h in range(2)}
+    assert len(halves) == 6
+    with pytest.raises(ParameterError):
+        tb = np.zeros((3, 16), np.uint8)
+        tb[1, 15] = 0x80
+        aesni.tccr_wide(x, tb)
+    with pytest.raises(ParameterError):
+        aesni.tccr_wide(blocks(3), np.arange(3))
+
+
+# ---------------------------------------------------------------- GGM
+
+@pytest.mark.parametrize("m", SIZES)
+def test_ggm_expand_level(m):
+    s = blocks(m, seed=50 + m)
+    c = np.zeros(16, np.uint8)
+    c[0] = 1
+    want = np.empty((2 * m, 16), np.uint8)
+    want[0::2] = openssl_ecb(aesni.DEFAULT_KEY, s) ^ s
+    want[1::2] = openssl_ecb(aesni.DEFAULT_KEY, s ^ c) ^ s ^ c
+    assert np.array_equal(aesni.ggm_expand_level(s), want)
+    assert np.array_equal(aesni.ggm_expand_level(s, backend="fallback"), want)
+    key = bytes(range(16, 32))
+    other = aesni.ggm_expand_level(s, key=key)
+    assert np.array_equal(other, aesni.ggm_expand_level(s, key=key, backend="fallback"))
+    assert m == 0 or not np.array_equal(other, want)
+
+
+# ---------------------------------------------------------------- GF(2^128)
+
+def gf_int_mul(a, b):
+    """Schoolbook product mod x^128 + x^7 + x^2 + x + 1, independent of the kernels."""
+    r = 0
+    for i in range(128):
+        if (b >> i) & 1:
+            r ^= a << i
+    for i in range(254, 127, -1):
+        if (r >> i) & 1:
+            r ^= ((1 << 128) | 0x87) << (i - 128)
+    return r
+
+
+def as_int(row):
+    return int.from_bytes(row.tobytes(), "little")
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_gf128_against_python_ints(n):
+    a, b = blocks(n, seed=60 + n), blocks(n, seed=70 + n)
+    got = aesni.gf128_mul(a, b)
+    assert np.array_equal(got, aesni.gf128_mul(a, b, backend="fallback"))
+    for i in range(min(n, 64)):
+        assert as_int(got[i]) == gf_int_mul(as_int(a[i]), as_int(b[i]))
+
+
+def test_gf128_edge_values():
+    one = (1).to_bytes(16, "little")
+    x = (2).to_bytes(16, "little")
+    top = (1 << 127).to_bytes(16, "little")
+    full = b"\xff" * 16
+    a = np.frombuffer(one + top + top + full + full, np.uint8).reshape(-1, 16)
+    b = np.frombuffer(full + x + top + full + one, np.uint8).reshape(-1, 16)
+    for backend in ("auto", "fallback"):
+        got = aesni.gf128_mul(a, b, backend=backend)
+        assert got[0].tobytes() == full
+        assert as_int(got[1]) == 0x87  # x^127 * x = x^128 = x^7 + x^2 + x + 1
+        for i in range(5):
+            assert as_int(got[i]) == gf_int_mul(as_int(a[i]), as_int(b[i]))
+
+
+def test_gf128_block_function_in_njit():
+    from numba import njit
+
+    @njit
+    def dot(a, b):
+        acc = (np.uint64(0), np.uint64(0))
+        for i in range(a.shape[0]):
+            acc = aesni.bxor(acc, aesni.gf128_mul_block((a[i, 0], a[i, 1]), (b[i, 0], b[i, 1])))
+        return acc
+
+    a, b = blocks(33, seed=1), blocks(33, seed=2)
+    acc = dot(a.view(np.uint64), b.view(np.uint64))
+    want = 0
+    for i in range(33):
+        want ^= gf_int_mul(as_int(a[i]), as_int(b[i]))
+    assert int(acc[0]) | (int(acc[1]) << 64) == want
+
+
+@native
+def test_in_kernel_aes256_schedule_matches_fips():
+    from numba import njit
+
+    @njit
+    def sched(k0, k1):
+        return aesni.aes256_expand_ni(k0, k1), aesni.aes256_expand_soft(k0, k1)
+
+    key = bytes(range(32))
+    w = np.frombuffer(key, np.uint64)
+    ni, soft = sched((w[0], w[1]), (w[2], w[3]))
+    want = aesni.round_keys(key)
+    assert np.array_equal(np.array(ni, dtype=np.uint64), want)
+    assert np.array_equal(np.array(soft, dtype=np.uint64), want)
+
+
 # ---------------------------------------------------------------- no AES-NI target
 
 _CHILD = r"""
@@ -132,7 +307,8 @@ from pqmpc.primitives import aesni
 req = json.loads(sys.stdin.read())
 res = {"aes": aesni.HAVE_AESNI, "pclmul": aesni.HAVE_PCLMUL, "enc": aesni.aes128_encrypt.__name__, "out": {}}
 for name, (fn, args) in req.items():
-    arrs = [np.array(a, dtype=np.uint8) if isinstance(a, list) else a for a in args]
+    arrs = [np.array(a, dtype=np.uint8) if isinstance(a, list) else np.array(a["u64"], dtype=np.uint64)
+            for a in args]
     if name.startswith("ecb"):
         arrs[0] = bytes(arrs[0])
     res["out"][name] = np.asarray(getattr(aesni, fn)(*arrs)).tolist()
@@ -145,6 +321,10 @@ def _child_cases():
     return {
         "ecb128": ("ecb_encrypt", [list(range(16)), x.tolist()]),
         "ecb256": ("ecb_encrypt", [list(range(32)), x.tolist()]),
+        "tccr": ("tccr", [x.tolist(), np.arange(11, dtype=np.uint64) * 977]),
+        "tccr_wide": ("tccr_wide", [blocks(9, 32, seed=8).tolist(), np.arange(9, dtype=np.uint64)]),
+        "ggm": ("ggm_expand_level", [x.tolist()]),
+        "gf128": ("gf128_mul", [x.tolist(), blocks(11, seed=4).tolist()]),
     }
 
 
@@ -154,7 +334,8 @@ def test_fallback_without_instructions(env):
     """The process must not abort, must report no AES-NI, and must give the same bytes."""
     cases = _child_cases()
     full_env = dict(os.environ, **env, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, "-c", _CHILD], input=json.dumps(cases), capture_output=True,
+    wire = {k: (fn, [a if isinstance(a, list) else {"u64": a.tolist()} for a in args]) for k, (fn, args) in cases.items()}
+    proc = subprocess.run([sys.executable, "-c", _CHILD], input=json.dumps(wire), capture_output=True,
                           text=True, env=full_env, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads(proc.stdout.strip().splitlines()[-1])
