@@ -163,32 +163,60 @@ def _permute8(st):
 # state at a time here); a last partial group runs with idle slots.
 
 
+def _padded_words(msgs: np.ndarray, rate: int, ds: int) -> np.ndarray:
+    """Rows padded (pad10*1 with the domain byte) to whole blocks, as 64-bit lanes.
+
+    numpy does the byte work (one copy per row); the kernels then absorb whole
+    little-endian words.  The lanes are read natively, so this assumes a
+    little-endian machine, as Keccak's lane order does.
+    """
+    n, length = msgs.shape
+    nb = length // rate + 1
+    buf = np.zeros((n, nb * rate), dtype=np.uint8)
+    buf[:, :length] = msgs
+    buf[:, length] ^= np.uint8(ds)
+    buf[:, nb * rate - 1] ^= np.uint8(0x80)
+    return buf.view(np.uint64)
+
+
 @njit(cache=True, nogil=True)
-def _absorb8(st, msgs, r0, cnt, rate, ds, blk):
-    """Absorb rows r0 … r0+cnt−1 of ``msgs`` (equal lengths) into the 8 states, padded."""
+def _absorb8(st, words, r0, cnt, wpb):
+    """Absorb padded rows r0 … r0+cnt−1 (``wpb`` lanes per block) into the 8 states."""
     st[:] = 0
-    length = msgs.shape[1]
-    words = rate // 8
-    bw = blk.view(np.uint64)  # (8 * words,)
-    pos = 0
-    while True:
-        take = min(rate, length - pos)
-        last = take < rate
-        blk[:] = 0
-        for l in range(cnt):
-            base = l * rate
-            for j in range(take):
-                blk[base + j] = msgs[r0 + l, pos + j]
-            if last:
-                blk[base + take] ^= np.uint8(ds)
-                blk[base + rate - 1] ^= np.uint8(0x80)
-        for i in range(words):
-            for l in range(8):
-                st[8 * i + l] ^= bw[l * words + i]
+    for b in range(words.shape[1] // wpb):
+        base = b * wpb
+        for i in range(wpb):
+            for l in range(cnt):
+                st[8 * i + l] ^= words[r0 + l, base + i]
         _permute8(st)
-        if last:
-            break
-        pos += rate
+
+
+@njit(cache=True, nogil=True)
+def _keccak_words(words, wpb, outwords):
+    n = words.shape[0]
+    out = np.empty((n, outwords), dtype=np.uint64)
+    st = np.zeros(200, dtype=np.uint64)
+    for r0 in range(0, n, 8):
+        cnt = min(8, n - r0)
+        _absorb8(st, words, r0, cnt, wpb)
+        pos = 0
+        while True:
+            take = min(wpb, outwords - pos)
+            for i in range(take):
+                for l in range(cnt):
+                    out[r0 + l, pos + i] = st[8 * i + l]
+            pos += take
+            if pos >= outwords:
+                break
+            _permute8(st)
+    return out
+
+
+def keccak_batch(msgs, rate, ds, outlen):
+    """Hash every row of ``msgs`` ((n, L) uint8) into ``outlen`` bytes each."""
+    words = _padded_words(msgs, rate, ds)
+    out = _keccak_words(words, rate // 8, (outlen + 7) // 8)
+    return np.ascontiguousarray(out.view(np.uint8)[:, :outlen])
 
 
 @njit(cache=True, nogil=True)
@@ -202,39 +230,8 @@ def _extract8(st, rate, blk):
 
 
 @njit(cache=True, nogil=True)
-def keccak_batch(msgs, rate, ds, outlen):
-    """Hash every row of ``msgs`` ((n, L) uint8) into ``outlen`` bytes each."""
-    n = msgs.shape[0]
-    out = np.empty((n, outlen), dtype=np.uint8)
-    st = np.zeros(200, dtype=np.uint64)
-    blk = np.zeros(8 * 168, dtype=np.uint8)
-    for r0 in range(0, n, 8):
-        cnt = min(8, n - r0)
-        _absorb8(st, msgs, r0, cnt, rate, ds, blk)
-        pos = 0
-        while True:
-            _extract8(st, rate, blk)
-            take = min(rate, outlen - pos)
-            for l in range(cnt):
-                for j in range(take):
-                    out[r0 + l, pos + j] = blk[l * rate + j]
-            pos += take
-            if pos >= outlen:
-                break
-            _permute8(st)
-    return out
-
-
-@njit(cache=True, nogil=True)
-def xof_uniform_batch(msgs, ncoeffs):
-    """SHAKE-128 of each row, read as 12-bit pairs, rejection-sampled into [0, q).
-
-    This is FIPS 203 SampleNTT when rows are ``ρ ‖ j ‖ i`` and ``ncoeffs = 256``;
-    with longer inputs and ``ncoeffs = 256 k`` it is the uniform hash-to-key map.
-    The stream is squeezed as long as needed, so no input can fail (the CCTV
-    "unlucky" vectors need more than 575 bytes).
-    """
-    n = msgs.shape[0]
+def _xof_uniform_words(words, ncoeffs):
+    n = words.shape[0]
     out = np.empty((n, ncoeffs), dtype=np.uint16)
     st = np.zeros(200, dtype=np.uint64)
     blk = np.zeros(8 * 168, dtype=np.uint8)
@@ -242,7 +239,7 @@ def xof_uniform_batch(msgs, ncoeffs):
     rate = RATE_SHAKE128
     for r0 in range(0, n, 8):
         cnt = min(8, n - r0)
-        _absorb8(st, msgs, r0, cnt, rate, DS_SHAKE, blk)
+        _absorb8(st, words, r0, cnt, rate // 8)
         got[:] = 0
         while True:
             _extract8(st, rate, blk)
@@ -292,3 +289,14 @@ def shake128(msgs, outlen: int) -> np.ndarray:
 
 def shake256(msgs, outlen: int) -> np.ndarray:
     return keccak_batch(_rows(msgs), RATE_SHAKE256, DS_SHAKE, outlen)
+
+
+def xof_uniform_batch(msgs, ncoeffs):
+    """SHAKE-128 of each row, read as 12-bit pairs, rejection-sampled into [0, q).
+
+    This is FIPS 203 SampleNTT when rows are ``ρ ‖ j ‖ i`` and ``ncoeffs = 256``;
+    with longer inputs and ``ncoeffs = 256 k`` it is the uniform hash-to-key map.
+    The stream is squeezed as long as needed, so no input can fail (the CCTV
+    "unlucky" vectors need more than 575 bytes).
+    """
+    return _xof_uniform_words(_padded_words(_rows(msgs), RATE_SHAKE128, DS_SHAKE), ncoeffs)
