@@ -1,0 +1,196 @@
+"""CSV in and out for the PSI command line.
+
+Reading keeps only the key columns in memory (one pass); writing the result
+reads the file a second time and copies the matching records, so memory stays
+proportional to the keys, not to the whole file. Errors name the file, the
+line and the column, and are raised as :class:`~pqmpc.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import unicodedata
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError
+from ..util.atomic import atomic_open
+
+NORMALIZERS = ("nfc", "trim", "lower")
+
+# Real-world exports have long cells (notes, addresses); the csv module's 128 KiB cap is too small.
+csv.field_size_limit(1 << 30)
+
+
+def parse_normalize(text: str | None) -> list[str]:
+    """``"trim,lower"`` → the steps in their fixed order of application (NFC, trim, lower)."""
+    if not text or text == "none":
+        return []
+    steps = [s.strip().lower() for s in text.split(",") if s.strip()]
+    bad = [s for s in steps if s not in NORMALIZERS]
+    if bad:
+        raise InputError(f"--normalize: unknown step(s) {', '.join(bad)}; choose from {', '.join(NORMALIZERS)} "
+                         f"(comma-separated) or none")
+    return [s for s in NORMALIZERS if s in steps]
+
+
+def _normalizer(steps: list[str]):
+    nfc, trim, lower = ("nfc" in steps), ("trim" in steps), ("lower" in steps)
+
+    def norm(v: str) -> str:
+        if nfc:
+            v = unicodedata.normalize("NFC", v)
+        if trim:
+            v = v.strip()
+        if lower:
+            v = v.lower()
+        return v
+
+    return norm
+
+
+def check_delimiter(d: str) -> str:
+    if d == "\\t" or d == "tab":
+        d = "\t"
+    if len(d) != 1 or d in "\"\r\n":
+        raise InputError(f"--delimiter must be one character (not a quote or newline), got {d!r}")
+    return d
+
+
+@dataclass
+class KeyTable:
+    """The key columns of one CSV file."""
+
+    path: str
+    header: list[str]
+    key_columns: list[str]
+    columns: list[list[str]]          # columns[c][k] for each kept row k
+    records: np.ndarray               # record number (0-based, header excluded) of each kept row
+    rows_read: int = 0
+    skipped: int = 0
+    skipped_lines: list[int] = field(default_factory=list)
+
+    @property
+    def keys_used(self) -> int:
+        return len(self.records)
+
+
+def _open_text(path: str):
+    try:
+        return open(path, encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, expected a CSV file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open ({exc.strerror or exc})") from None
+
+
+def _utf8_error(path: str) -> InputError:
+    """Find the first line that is not UTF-8, for a message a person can act on."""
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad = raw[exc.start:exc.start + 1].hex()
+                return InputError(f"{path}: line {lineno}: not valid UTF-8 (byte 0x{bad} at column {exc.start + 1}); "
+                                  f"save the file as UTF-8")
+    return InputError(f"{path}: not valid UTF-8")
+
+
+def _records(path: str, fh, delimiter: str):
+    reader = csv.reader(fh, delimiter=delimiter, strict=True)
+    try:
+        for row in reader:
+            if not row:
+                continue  # blank lines (a trailing newline, an empty line) are not records
+            yield reader.line_num, row
+    except UnicodeDecodeError:
+        raise _utf8_error(path) from None
+    except csv.Error as exc:
+        raise InputError(f"{path}: line {reader.line_num}: malformed CSV ({exc})") from None
+
+
+def _find_column(path: str, header: list[str], name: str) -> int:
+    if name in header:
+        return header.index(name)
+    stripped = [h.strip() for h in header]
+    if name.strip() in stripped:
+        return stripped.index(name.strip())
+    shown = ", ".join(repr(h) for h in header[:40]) + (" ..." if len(header) > 40 else "")
+    raise InputError(f"{path}: no column {name!r} in the header; available columns: {shown}")
+
+
+def read_keys(path: str, key_columns: list[str], delimiter: str = ",", normalize: list[str] | None = None,
+              skip_empty: bool = False, progress=None) -> KeyTable:
+    """Read the key columns of every record; header required."""
+    norm = _normalizer(normalize or [])
+    size = max(1, os.path.getsize(path)) if os.path.isfile(path) else 1
+    with _open_text(path) as fh:
+        it = _records(path, fh, delimiter)
+        first = next(it, None)
+        if first is None:
+            raise InputError(f"{path}: the file is empty; a header line naming the columns is required")
+        header = first[1]
+        idx = [_find_column(path, header, c) for c in key_columns]
+        need = max(idx) + 1
+        cols: list[list[str]] = [[] for _ in idx]
+        records = []
+        skipped_lines = []
+        rec = -1
+        for rec, (lineno, row) in enumerate(it):
+            if len(row) < need:
+                raise InputError(f"{path}: line {lineno}: the record has {len(row)} field(s) but the key column "
+                                 f"{header[max(i for i in idx if i >= len(row))]!r} is field "
+                                 f"{max(i for i in idx if i >= len(row)) + 1}")
+            vals = [norm(row[i]) for i in idx]
+            empty = [key_columns[j] for j, v in enumerate(vals) if v == ""]
+            if empty:
+                if not skip_empty:
+                    raise InputError(f"{path}: line {lineno} (row {rec + 1}): empty key in column {empty[0]!r}; "
+                                     f"fill it in or pass --skip-empty to skip such rows")
+                skipped_lines.append(lineno)
+                continue
+            for c, v in zip(cols, vals):
+                c.append(v)
+            records.append(rec)
+            if progress is not None and rec % 65536 == 0:
+                try:
+                    progress.update(fh.buffer.tell(), size)
+                except (OSError, AttributeError, ValueError):
+                    pass
+        rows_read = rec + 1
+    return KeyTable(path=path, header=header, key_columns=key_columns, columns=cols,
+                    records=np.asarray(records, dtype=np.int64), rows_read=rows_read, skipped=len(skipped_lines),
+                    skipped_lines=skipped_lines[:20])
+
+
+def write_matches(in_path: str, out_path: str, records: np.ndarray, delimiter: str = ",", progress=None) -> int:
+    """Copy the header and the records numbered in ``records`` (0-based) to ``out_path``, atomically."""
+    wanted = np.zeros(0, dtype=bool)
+    if records.size:
+        wanted = np.zeros(int(records.max()) + 1, dtype=bool)
+        wanted[records] = True
+    written = 0
+    with _open_text(in_path) as fh, atomic_open(out_path, "w", newline="") as out:
+        writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+        it = _records(in_path, fh, delimiter)
+        first = next(it, None)
+        if first is None:
+            raise InputError(f"{in_path}: the file changed while pqmpc was running (it is now empty)")
+        writer.writerow(first[1])
+        limit = wanted.size
+        for rec, (_, row) in enumerate(it):
+            if rec >= limit:
+                break
+            if wanted[rec]:
+                writer.writerow(row)
+                written += 1
+        if written != records.size:  # inside the block: the temporary file is discarded
+            raise InputError(f"{in_path}: the file changed while pqmpc was running; {out_path} was not written")
+    return written
