@@ -52,7 +52,8 @@ def _as_text(text_or_path) -> str:
     if isinstance(text_or_path, os.PathLike):
         return Path(text_or_path).read_text(encoding="ascii")
     if isinstance(text_or_path, str):
-        if "\n" not in text_or_path and os.path.isfile(text_or_path):
+        # circuit text always has several lines; a one-line string can only be a path
+        if "\n" not in text_or_path:
             return Path(text_or_path).read_text(encoding="ascii")
         return text_or_path
     raise TypeError("expected Bristol text, bytes or a path")

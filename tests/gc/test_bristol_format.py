@@ -37,6 +37,11 @@ def test_path_and_bytes_inputs(tmp_path):
         Circuit.from_bristol(GOOD.encode())
 
 
+def test_missing_file_is_reported_as_such(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        Circuit.from_bristol(str(tmp_path / "nope.txt"))
+
+
 def bad(text, line, fragment):
     with pytest.raises(CircuitError) as info:
         Circuit.from_bristol(text)
