@@ -79,6 +79,13 @@ class Session:
         #: extension calls made so far, and OTs extended so far (the next hash tweak)
         self.calls = 0
         self.ots = 0
+        self._scratch = None
+
+    def scratch(self, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+        """Two reusable κ × chunk/8 PRG buffers (fresh pages cost more than the PRG)."""
+        if self._scratch is None or self._scratch[0].shape[1] != chunk // 8:
+            self._scratch = tuple(np.empty((self.kappa, chunk // 8), dtype=np.uint8) for _ in range(2))
+        return self._scratch
 
 
 class IKNP(OT):
@@ -192,17 +199,25 @@ class IKNP(OT):
         for start in range(0, n, self.chunk):
             yield start, min(self.chunk, n - start)
 
-    def _receiver_extend(self, ch, sess: Session, choices: np.ndarray, t_out: np.ndarray) -> None:
-        """Send U for every chunk and write t (n rows) into ``t_out``."""
+    def _receiver_extend(self, ch, sess: Session, choices: np.ndarray, t_out: np.ndarray, hashed: bool = False) -> None:
+        """Send U for every chunk and write t (n rows) into ``t_out``; with
+        ``hashed``, ``H(t_i, i)`` instead, while the chunk is still in cache."""
         exp0, exp1 = sess.expanders
+        g0, u = sess.scratch(self.chunk)
         for start, c in self._chunks(choices.shape[0]):
             cb = (c + 7) // 8
-            g0 = exp0.next(cb)
-            u = exp1.next(cb)
-            np.bitwise_xor(u, g0, out=u)
-            np.bitwise_xor(u, pack_bits(choices[start:start + c]), out=u)
-            ch.send(u)
-            self._transpose_rows(g0, c, t_out[start:start + c])
+            a, b = g0[:, :cb], u[:, :cb]
+            if cb != g0.shape[1]:
+                a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+            exp0.next(cb, out=a)
+            exp1.next(cb, out=b)
+            np.bitwise_xor(b, a, out=b)
+            np.bitwise_xor(b, pack_bits(choices[start:start + c]), out=b)
+            ch.send(b)
+            t = t_out[start:start + c]
+            self._transpose_rows(a, c, t)
+            if hashed:
+                cot.hash_rows(t, sess.ots + start, out=t)
 
     def _sender_chunks(self, ch, sess: Session, n: int, step: str, out: np.ndarray | None = None):
         """Yield ``(start, q)`` per chunk: rows of ``out`` if given, else scratch
@@ -210,9 +225,11 @@ class IKNP(OT):
         (exp,) = sess.expanders
         kappa = sess.kappa
         scratch = np.empty((min(self.chunk, n), sess.width), dtype=np.uint8) if out is None else None
+        gbuf, _ = sess.scratch(self.chunk)
         for start, c in self._chunks(n):
             cb = (c + 7) // 8
-            g = exp.next(cb)
+            g = gbuf[:, :cb] if cb == gbuf.shape[1] else np.empty((kappa, cb), dtype=np.uint8)
+            exp.next(cb, out=g)
             u = ch.recv_array(np.uint8, (kappa, cb), f"{step}, OTs {start}..{start + c - 1}")
             np.bitwise_and(u, sess.delta_mask, out=u)
             np.bitwise_xor(g, u, out=g)
@@ -253,9 +270,7 @@ class IKNP(OT):
         sess = self._get(ch, RECEIVER, rng)
         self._header(ch, sess, "random", n)
         t = np.empty((n, sess.width), dtype=np.uint8)
-        self._receiver_extend(ch, sess, choices, t)
-        for start, c in self._chunks(n):
-            cot.hash_rows(t[start:start + c], sess.ots + start, out=t[start:start + c])
+        self._receiver_extend(ch, sess, choices, t, hashed=True)
         self._finish(sess, n)
         return t
 

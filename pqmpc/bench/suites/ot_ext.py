@@ -1,0 +1,168 @@
+"""OT extension throughput (IKNP κ = 128 and 256) next to raw AES-ECB of the same run.
+
+Each figure is the steady state of one session: base OTs once (timed
+separately as ``*_setup``), then the same extend call repeated; a call's time
+is the later of the two parties' (each call starts with a header exchange,
+so the parties are in step). Two transports: both parties as threads of this
+process over a memory channel, and two processes over TCP loopback. κ = 128
+and κ = 256 are timed alternately so that load swings on a shared machine hit
+both alike and their ratio stays meaningful. If the Ferret suite module
+(``ot_ext_ferret``) is installed, its results are appended.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ...net import MemoryChannel, TcpListener, run_pair
+from ...rng import Rng
+from ..timing import aes_ecb_baseline
+
+
+def _make(kappa: int, base: str):
+    from ...ot.ext.iknp import IKNP
+
+    if base == "simplest":
+        from ...ot.base.simplest import SimplestOT
+
+        return IKNP(SimplestOT(kappa // 8), kappa)
+    return IKNP(kappa=kappa)
+
+
+def _party(ot, role: str, ch, n: int, reps: int, op: str) -> dict:
+    """Set up, then ``reps`` timed calls; returns setup seconds, per-call seconds, bytes."""
+    t0 = time.perf_counter()
+    ot.setup(ch, role, Rng(b"bench/ot_ext/" + role.encode()))
+    setup = time.perf_counter() - t0
+    before = ch.stats.snapshot()
+    choices = Rng(b"bench/ot_ext/choices").bits(n)
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        if role == "sender":
+            ot.send_random(ch, n) if op == "random" else ot.send_correlated(ch, n)
+        else:
+            ot.receive_random(ch, choices) if op == "random" else ot.receive_correlated(ch, choices)
+        times.append(time.perf_counter() - t)
+    wire = ch.stats.since(before)
+    return {"setup": setup, "times": times, "bytes": wire.bytes_sent + wire.bytes_received}
+
+
+def iknp_threads(kappa: int, n: int, reps: int, op: str = "random", base: str = "kyber") -> dict:
+    ot = _make(kappa, base)
+    s, r = run_pair(lambda ch: _party(ot, "sender", ch, n, reps, op),
+                    lambda ch: _party(ot, "receiver", ch, n, reps, op), timeout=3600,
+                    channels=MemoryChannel.pair(timeout=600))
+    return _summary(s, r, n, reps)
+
+
+def _summary(s: dict, r: dict, n: int, reps: int) -> dict:
+    per_call = [max(a, b) for a, b in zip(s["times"], r["times"])]
+    return {"setup_seconds": max(s["setup"], r["setup"]), "times": per_call, "bytes_per_ot": s["bytes"] / (reps * n)}
+
+
+def _tcp_child(port: int, kappa: int, n: int, reps: int, op: str, base: str) -> None:
+    from ...net import TcpChannel
+
+    ch = TcpChannel.connect("127.0.0.1", port, timeout=600, retry_for=60)
+    out = _party(_make(kappa, base), "receiver", ch, n, reps, op)
+    ch.close()
+    print(json.dumps(out))
+
+
+def iknp_tcp(kappa: int, n: int, reps: int, op: str = "random", base: str = "kyber") -> dict:
+    """Receiver in a child process, sender here, over TCP on 127.0.0.1."""
+    root = str(Path(__file__).resolve().parents[3])
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    with TcpListener("127.0.0.1", 0) as lst:
+        code = (f"from pqmpc.bench.suites.ot_ext import _tcp_child; "
+                f"_tcp_child({lst.port}, {kappa}, {n}, {reps}, {op!r}, {base!r})")
+        child = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        try:
+            ch = lst.accept(timeout=120)
+            s = _party(_make(kappa, base), "sender", ch, n, reps, op)
+            out, err = child.communicate(timeout=3600)
+        finally:
+            if child.poll() is None:
+                child.kill()
+        ch.close()
+    if child.returncode != 0:
+        raise RuntimeError(f"IKNP TCP benchmark child failed: {err.strip()[-500:]}")
+    r = json.loads(out.strip().splitlines()[-1])
+    return _summary(s, r, n, reps)
+
+
+def _entry(name, res, n, kappa, transport, aes, op):
+    times = res["times"][1:] or res["times"]  # the first call pays one-off costs (kernel loads)
+    med = statistics.median(times)
+    per_s = n / med
+    return {"name": name, "n": n, "kappa": kappa, "transport": transport, "op": op,
+            "seconds_min": min(times), "seconds_median": med, "seconds_max": max(times), "repeat": len(times),
+            "ot_per_s": per_s, "bytes_per_ot": res["bytes_per_ot"],
+            "ratio_to_aes_ecb": per_s / aes["blocks_per_s"], "setup_seconds": res["setup_seconds"]}
+
+
+def run(quick: bool = False) -> list[dict]:
+    sizes = [1 << 18] if quick else [1 << 20, 1 << 24]
+    reps = 3 if quick else 6
+    out: list[dict] = []
+    aes = aes_ecb_baseline(1 << 20, 3 if quick else 7)
+    out.append(aes)
+    for n in sizes:
+        r = 4 if n <= 1 << 20 else 3
+        r = min(r, reps) if quick else r
+        got = {128: [], 256: []}
+        # alternate κ so that both see the same machine load
+        for _ in range(2):
+            for kappa in (128, 256):
+                got[kappa].append(iknp_threads(kappa, n, r))
+        pair = {}
+        for kappa in (128, 256):
+            merged = {"setup_seconds": min(g["setup_seconds"] for g in got[kappa]),
+                      "times": [t for g in got[kappa] for t in g["times"][1:]],
+                      "bytes_per_ot": got[kappa][0]["bytes_per_ot"]}
+            merged["times"] = [0.0] + merged["times"]  # _entry drops the first
+            e = _entry(f"iknp{kappa}_random_ot_threads", merged, n, kappa, "memory/threads", aes, "random")
+            out.append(e)
+            pair[kappa] = e
+        out.append({"name": "iknp256_over_iknp128_time", "n": n,
+                    "ratio": pair[256]["seconds_median"] / pair[128]["seconds_median"], "goal": "<= 2.2"})
+        for kappa in (128, 256):
+            out.append(_entry(f"iknp{kappa}_random_ot_tcp", iknp_tcp(kappa, n, r), n, kappa, "tcp/2 processes",
+                              aes, "random"))
+        out.append(_entry("iknp128_correlated_ot_threads", iknp_threads(128, n, r, "correlated"), n, 128,
+                          "memory/threads", aes, "correlated"))
+    for kappa in (128, 256):
+        out.append({"name": f"iknp{kappa}_setup_kyber_base_ots", "n": kappa,
+                    "seconds_median": statistics.median(iknp_threads(kappa, 128, 1)["setup_seconds"] for _ in range(3))})
+    if importlib.util.find_spec(__package__ + ".ot_ext_ferret") is not None:
+        from . import ot_ext_ferret
+
+        out.extend(ot_ext_ferret.run(quick))
+    return out
+
+
+def _fmt(rows) -> str:
+    lines = []
+    for r in rows:
+        if "ot_per_s" in r:
+            lines.append(f"{r['name']:<36} n=2^{int(np.log2(r['n']))}  {r['ot_per_s'] / 1e6:7.1f} M OT/s  "
+                         f"{r['bytes_per_ot']:.2f} B/OT  {r['ratio_to_aes_ecb']:.3f}x AES-ECB  "
+                         f"setup {r['setup_seconds'] * 1e3:.0f} ms")
+        else:
+            lines.append(json.dumps(r, default=float))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(_fmt(run(quick="--quick" in sys.argv)))
