@@ -736,6 +736,61 @@ def ecb_encrypt(key: bytes, x, out=None, backend: str = "auto") -> np.ndarray:
 
 
 # --------------------------------------------------------------------------
+# CR / CCR: π(x) ⊕ x and π(σ(x)) ⊕ σ(x)
+# --------------------------------------------------------------------------
+
+
+@njit
+def _sigma(b):
+    # σ(xL‖xR) = (xL⊕xR)‖xL; word 1 is the high half xL.
+    return (b[1], b[0] ^ b[1])
+
+
+@njit
+def _ld8s(x, i, sig):
+    b = _ld8(x, i)
+    if sig:
+        return (_sigma(b[0]), _sigma(b[1]), _sigma(b[2]), _sigma(b[3]),
+                _sigma(b[4]), _sigma(b[5]), _sigma(b[6]), _sigma(b[7]))
+    return b
+
+
+@njit(cache=True)
+def _cr_ni(ks, x, out, sig):
+    n = x.shape[0]
+    i = 0
+    while i + 8 <= n:
+        b = _ld8s(x, i, sig)
+        _st8(out, i, _xor8(aes_encrypt8_ni(ks, b), b))
+        i += 8
+    while i < n:
+        b = (x[i, 0], x[i, 1])
+        if sig:
+            b = _sigma(b)
+        _st(out, i, bxor(aes_encrypt_ni(ks, b), b))
+        i += 1
+
+
+def cr(x, key: bytes | None = None, sigma: bool = False, out=None, backend: str = "auto") -> np.ndarray:
+    """``π(y) ⊕ y`` per row with ``y = x`` (CR) or ``y = σ(x)`` (``sigma=True``: CCR), π = AES under ``key``."""
+    key = DEFAULT_KEY if key is None else bytes(key)
+    x = as_blocks(x, name="x")
+    out = _out_blocks(out, x.shape[0])
+    if _use_ni(backend, HAVE_AESNI):
+        _cr_ni(key_tuple(key), x.view(np.uint64), out.view(np.uint64), bool(sigma))
+        return out
+    y = x
+    if sigma:
+        w = x.view(np.uint64)
+        y = np.empty_like(x)
+        y.view(np.uint64)[:, 0] = w[:, 1]
+        y.view(np.uint64)[:, 1] = w[:, 0] ^ w[:, 1]
+    FixedKeyAES(key).permute(y, out)
+    out ^= y
+    return out
+
+
+# --------------------------------------------------------------------------
 # Tweaks
 # --------------------------------------------------------------------------
 

@@ -10,8 +10,15 @@ Blocks are little-endian 128-bit values (docs/conventions.md): in the
 ``(n, 2) uint64`` view, word 0 is the low half ``xR`` and word 1 the high
 half ``xL``. A tweak given as integers fills the low word, the high word is 0.
 
+* ``tccr_wide(x, i)`` for ``(n, 32)`` blocks (κ = 256): AES-256 keyed by the
+  row itself, see :func:`pqmpc.primitives.aesni.tccr_wide` for the argument.
+
 Post-quantum note: these are symmetric-key constructions; Grover's search
 halves their bit security, which is why the 256-bit mode exists.
+
+Speed: with the default (or any) :class:`FixedKeyAES` the hashes run as fused
+numba kernels with AES-NI (``aesni``), or as bulk OpenSSL calls where the
+CPU/numba target lacks AES-NI; both give the same bytes.
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ import hashlib
 import numpy as np
 
 from ..errors import ParameterError
-from .aes import as_blocks, default_permutation
+from . import aesni
+from .aes import FixedKeyAES, as_blocks, default_permutation
 
 
 def _tweak_blocks(tweak, n: int) -> np.ndarray:
@@ -38,6 +46,8 @@ def _tweak_blocks(tweak, n: int) -> np.ndarray:
 def cr(x, perm=None) -> np.ndarray:
     x = as_blocks(x)
     perm = perm or default_permutation()
+    if isinstance(perm, FixedKeyAES):
+        return aesni.cr(x, key=perm.key)
     return perm.permute(x) ^ x
 
 
@@ -51,18 +61,42 @@ def sigma(x) -> np.ndarray:
 
 
 def ccr(x, perm=None) -> np.ndarray:
+    x = as_blocks(x)
+    perm = perm or default_permutation()
+    if isinstance(perm, FixedKeyAES):
+        return aesni.cr(x, key=perm.key, sigma=True)
     return cr(sigma(x), perm)
 
 
 def tccr(x, tweak, perm=None) -> np.ndarray:
-    """π(π(x) ⊕ i) ⊕ π(x) for every row, with two bulk AES calls."""
+    """π(π(x) ⊕ i) ⊕ π(x) for every row.
+
+    ``tweak``: ``(n,)`` integers (the block ``i`` little-endian in the low 8
+    bytes) or ``(n, 16)`` blocks. One fused kernel for :class:`FixedKeyAES`
+    permutations; any other object with ``permute`` gets two bulk calls.
+    """
     x = as_blocks(x)
     perm = perm or default_permutation()
+    if isinstance(perm, FixedKeyAES):
+        t = np.asarray(tweak)
+        if t.ndim == 1 and t.dtype.kind not in "ui":
+            raise ParameterError(f"tweak must be (n,) integers or (n, 16) blocks for n = {x.shape[0]}")
+        return aesni.tccr(x, tweak, key=perm.key)
     px = perm.permute(x)
     t = _tweak_blocks(tweak, x.shape[0])
     y = perm.permute(px ^ t)
     y ^= px
     return y
+
+
+def tccr_wide(x, tweak) -> np.ndarray:
+    """Tweakable correlation-robust hash of ``(n, 32)`` blocks → ``(n, 32)`` (256-bit mode).
+
+    ``H(x, T) = AES256_x(T) ‖ AES256_x(T + 2^127)``: the row is the AES-256 key,
+    the tweak block ``T`` (as in :func:`tccr`; block tweaks need the top bit
+    clear). Security argument and costs: :func:`pqmpc.primitives.aesni.tccr_wide`.
+    """
+    return aesni.tccr_wide(x, tweak)
 
 
 def shake(data: bytes, outlen: int, domain: bytes = b"") -> bytes:

@@ -298,6 +298,36 @@ def test_in_kernel_aes256_schedule_matches_fips():
     assert np.array_equal(np.array(soft, dtype=np.uint64), want)
 
 
+# ---------------------------------------------------------------- hashing front end
+
+class _PlainPerm:
+    """A permutation object that is not FixedKeyAES: hashing must take its generic path."""
+
+    def __init__(self, key):
+        self.key = key
+
+    def permute(self, x):
+        return openssl_ecb(self.key, x).copy()
+
+
+@pytest.mark.parametrize("n", [0, 1, 9, 1000])
+def test_hashing_fused_equals_generic_path(n):
+    from pqmpc.primitives import hashing
+    from pqmpc.primitives.aes import FixedKeyAES
+
+    x = blocks(n, seed=80 + n)
+    tw = np.arange(n, dtype=np.uint64) * 3 + 7
+    for key in (aesni.DEFAULT_KEY, bytes(range(32))):
+        fast, slow = FixedKeyAES(key), _PlainPerm(key)
+        assert np.array_equal(hashing.cr(x, fast), hashing.cr(x, slow))
+        assert np.array_equal(hashing.ccr(x, fast), hashing.ccr(x, slow))
+        assert np.array_equal(hashing.tccr(x, tw, fast), hashing.tccr(x, tw, slow))
+    assert np.array_equal(aesni.cr(x, sigma=True), aesni.cr(x, sigma=True, backend="fallback"))
+    assert np.array_equal(aesni.cr(x), aesni.cr(x, backend="fallback"))
+    xw = blocks(n, 32, seed=n)
+    assert np.array_equal(hashing.tccr_wide(xw, tw), tccr_wide_reference(xw, int_tweak_blocks(tw)))
+
+
 # ---------------------------------------------------------------- no AES-NI target
 
 _CHILD = r"""
@@ -307,8 +337,8 @@ from pqmpc.primitives import aesni
 req = json.loads(sys.stdin.read())
 res = {"aes": aesni.HAVE_AESNI, "pclmul": aesni.HAVE_PCLMUL, "enc": aesni.aes128_encrypt.__name__, "out": {}}
 for name, (fn, args) in req.items():
-    arrs = [np.array(a, dtype=np.uint8) if isinstance(a, list) else np.array(a["u64"], dtype=np.uint64)
-            for a in args]
+    arrs = [np.array(a, dtype=np.uint8) if isinstance(a, list)
+            else np.array(a["u64"], dtype=np.uint64) if isinstance(a, dict) else a for a in args]
     if name.startswith("ecb"):
         arrs[0] = bytes(arrs[0])
     res["out"][name] = np.asarray(getattr(aesni, fn)(*arrs)).tolist()
@@ -324,6 +354,7 @@ def _child_cases():
         "tccr": ("tccr", [x.tolist(), np.arange(11, dtype=np.uint64) * 977]),
         "tccr_wide": ("tccr_wide", [blocks(9, 32, seed=8).tolist(), np.arange(9, dtype=np.uint64)]),
         "ggm": ("ggm_expand_level", [x.tolist()]),
+        "ccr": ("cr", [x.tolist(), None, True]),
         "gf128": ("gf128_mul", [x.tolist(), blocks(11, seed=4).tolist()]),
     }
 
@@ -334,7 +365,8 @@ def test_fallback_without_instructions(env):
     """The process must not abort, must report no AES-NI, and must give the same bytes."""
     cases = _child_cases()
     full_env = dict(os.environ, **env, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    wire = {k: (fn, [a if isinstance(a, list) else {"u64": a.tolist()} for a in args]) for k, (fn, args) in cases.items()}
+    wire = {k: (fn, [{"u64": a.tolist()} if isinstance(a, np.ndarray) else a for a in args])
+            for k, (fn, args) in cases.items()}
     proc = subprocess.run([sys.executable, "-c", _CHILD], input=json.dumps(wire), capture_output=True,
                           text=True, env=full_env, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
