@@ -91,7 +91,8 @@ def get_params(variant: "str | MLKEMParams") -> MLKEMParams:
 def _rows(x, width: int, what: str) -> np.ndarray:
     """Coerce bytes or an (n, width) array into a C-contiguous (n, width) uint8 array."""
     if isinstance(x, (bytes, bytearray, memoryview)):
-        x = np.frombuffer(bytes(x), dtype=np.uint8).reshape(1, -1)
+        # A writable copy: read-only arrays would make numba compile a second specialization.
+        x = np.frombuffer(bytearray(x), dtype=np.uint8).reshape(1, -1)
     a = np.ascontiguousarray(x, dtype=np.uint8)
     if a.ndim == 1:
         a = a.reshape(1, -1)

@@ -280,11 +280,45 @@ def _unpack_rows(data, d, out):
             nbits -= d
 
 
+@njit(cache=True, nogil=True)
+def _pack_grouped(vals, d, g, nbytes, out):
+    # g coefficients fill exactly nbytes whole bytes (g·d ≤ 64): one word per group.
+    for r in range(vals.shape[0]):
+        for grp in range(256 // g):
+            acc = np.uint64(0)
+            for i in range(g):
+                acc |= np.uint64(vals[r, grp * g + i]) << np.uint64(d * i)
+            for b in range(nbytes):
+                out[r, grp * nbytes + b] = np.uint8((acc >> np.uint64(8 * b)) & np.uint64(0xFF))
+
+
+@njit(cache=True, nogil=True)
+def _unpack_grouped(data, d, g, nbytes, out):
+    mask = np.uint64((1 << d) - 1)
+    for r in range(data.shape[0]):
+        for grp in range(256 // g):
+            acc = np.uint64(0)
+            for b in range(nbytes):
+                acc |= np.uint64(data[r, grp * nbytes + b]) << np.uint64(8 * b)
+            for i in range(g):
+                out[r, grp * g + i] = np.uint16((acc >> np.uint64(d * i)) & mask)
+
+
+def _group(d: int) -> tuple[int, int] | None:
+    """(coefficients, bytes) of the smallest byte-aligned group, if it fits a word."""
+    g = 8 // np.gcd(d, 8)
+    return (g, g * d // 8) if g * d <= 64 else None
+
+
 def byte_encode(f: np.ndarray, d: int) -> np.ndarray:
     """ByteEncode_d (Algorithm 5): (…, 256) integers < 2^d → (…, 32 d) bytes, little-endian bits."""
     a = np.ascontiguousarray(f, dtype=np.uint16)
     out = np.empty(a.shape[:-1] + (32 * d,), dtype=np.uint8)
-    _pack_rows(a.reshape(-1, N), d, out.reshape(-1, 32 * d))
+    grp = _group(d)
+    if grp is None:
+        _pack_rows(a.reshape(-1, N), d, out.reshape(-1, 32 * d))
+    else:
+        _pack_grouped(a.reshape(-1, N), d, grp[0], grp[1], out.reshape(-1, 32 * d))
     return out
 
 
@@ -298,7 +332,11 @@ def byte_decode(b: np.ndarray, d: int) -> np.ndarray:
     if a.shape[-1] != 32 * d:
         raise ValueError(f"ByteDecode_{d} needs rows of {32 * d} bytes")
     out = np.empty(a.shape[:-1] + (N,), dtype=np.uint16)
-    _unpack_rows(a.reshape(-1, 32 * d), d, out.reshape(-1, N))
+    grp = _group(d)
+    if grp is None:
+        _unpack_rows(a.reshape(-1, 32 * d), d, out.reshape(-1, N))
+    else:
+        _unpack_grouped(a.reshape(-1, 32 * d), d, grp[0], grp[1], out.reshape(-1, N))
     return out
 
 
