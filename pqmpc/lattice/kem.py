@@ -24,6 +24,7 @@ constant-time when driven from Python.
 from __future__ import annotations
 
 import ctypes.util
+import importlib.util
 import os
 
 import numpy as np
@@ -95,15 +96,28 @@ class OpenSSLBackend(KEMBackend):
 
 
 def liboqs_library() -> str | None:
-    """Path or name of a liboqs shared library, or None; never imports ``oqs``."""
-    env = os.environ.get("OQS_INSTALL_PATH")
-    if env:
-        for sub in ("lib", "lib64"):
+    """Path or name of a liboqs shared library, or None; never imports ``oqs``.
+
+    Looks where liboqs-python itself looks ($OQS_INSTALL_PATH, ~/_oqs) and on the
+    system library path.
+    """
+    roots = [os.environ.get("OQS_INSTALL_PATH"), os.path.join(os.path.expanduser("~"), "_oqs")]
+    for root in filter(None, roots):
+        for sub in ("lib", "lib64", "bin"):
             for fname in ("liboqs.so", "liboqs.dylib", "oqs.dll"):
-                path = os.path.join(env, sub, fname)
+                path = os.path.join(root, sub, fname)
                 if os.path.exists(path):
                     return path
     return ctypes.util.find_library("oqs")
+
+
+def _liboqs_status() -> tuple[bool, str]:
+    lib = liboqs_library()
+    if lib is None:
+        return False, "no liboqs shared library found (oqs not imported)"
+    if importlib.util.find_spec("oqs") is None:
+        return False, f"liboqs found at {lib} but the liboqs-python package is not installed"
+    return True, f"liboqs-python over {lib}"
 
 
 class LiboqsBackend(KEMBackend):
@@ -113,8 +127,9 @@ class LiboqsBackend(KEMBackend):
 
     def __init__(self, variant: str):
         super().__init__(variant)
-        if liboqs_library() is None:
-            raise ParameterError("the liboqs backend needs a liboqs shared library, and none was found")
+        ok, why = _liboqs_status()
+        if not ok:
+            raise ParameterError(f"the liboqs backend is unavailable: {why}")
         import oqs  # safe: the library exists, so liboqs-python will not try to build one
 
         self._oqs = oqs
@@ -162,10 +177,9 @@ def available_backends() -> list[dict]:
                 "native": sorted(OpenSSLBackend.native), "deterministic": False,
                 "detail": "cryptography (OpenSSL >= 3.5), one call per key" if ov
                 else "cryptography without ML-KEM (needs cryptography >= 46)"})
-    lib = liboqs_library()
-    out.append({"name": "liboqs", "available": lib is not None, "variants": list(mlkem.VARIANTS) if lib else [],
-                "native": sorted(LiboqsBackend.native), "deterministic": False,
-                "detail": f"liboqs-python over {lib}" if lib else "no liboqs shared library found (oqs not imported)"})
+    ok, why = _liboqs_status()
+    out.append({"name": "liboqs", "available": ok, "variants": list(mlkem.VARIANTS) if ok else [],
+                "native": sorted(LiboqsBackend.native), "deterministic": False, "detail": why})
     return out
 
 
