@@ -1,0 +1,235 @@
+"""`pqmpc psi serve/connect` end to end: two processes on 127.0.0.1, bad inputs, failures."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pqmpc.cli.main import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def env():
+    e = dict(os.environ)
+    e["PYTHONPATH"] = ROOT + (os.pathsep + e["PYTHONPATH"] if e.get("PYTHONPATH") else "")
+    return e
+
+
+def cli(*args):
+    return [sys.executable, "-m", "pqmpc.cli.main", "psi", *args]
+
+
+def start_pair(tmp_path, serve_args, connect_args, port=None):
+    port = port or free_port()
+    s = subprocess.Popen(cli("serve", "--listen", f"127.0.0.1:{port}", "--wait", "60", *serve_args),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(), cwd=tmp_path)
+    c = subprocess.Popen(cli("connect", "--connect", f"127.0.0.1:{port}", "--connect-retry", "30", *connect_args),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(), cwd=tmp_path)
+    return s, c
+
+
+def finish(*procs, timeout=120):
+    out = []
+    for p in procs:
+        o, e = p.communicate(timeout=timeout)
+        out.append((p.returncode, o.decode(), e.decode()))
+    return out
+
+
+def write(path, text, encoding="utf-8"):
+    with open(path, "wb") as fh:
+        fh.write(text.encode(encoding) if isinstance(text, str) else text)
+    return str(path)
+
+
+def read_rows(path):
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.reader(fh))
+
+
+A_CSV = ('id,"first name",last,email\n'
+         '1,Ann,"Lee, Jr.",ann@x.org\n'
+         '2,Bo,Ng,bo@x.org\n'
+         '3,"Multi\nLine",Zoë,zoe@x.org\n'
+         '4,Ann,"Lee, Jr.",ann@x.org\n'
+         '5,Cy,Ö,cy@x.org\n'
+         '\n')
+B_CSV = ('\ufeffemail;first name;last\n'
+         ' ANN@x.org ;Ann;"Lee, Jr."\n'
+         'zoe@x.org;"Multi\nLine";Zoë\n'
+         'dan@x.org;Dan;Q\n'
+         'cy@x.org;Cy;O\n')
+
+
+def test_end_to_end_two_processes(tmp_path):
+    a = write(tmp_path / "a.csv", A_CSV)
+    b = write(tmp_path / "b.csv", B_CSV)
+    keys = ["--key", "first name", "--key", "last", "--normalize", "trim,lower,nfc", "--json"]
+    s, c = start_pair(tmp_path, ["--input", a, "--output", "oa.csv", *keys],
+                      ["--input", b, "--output", "ob.csv", "--delimiter", ";", *keys])
+    (rs, os_, es), (rc, oc, ec) = finish(s, c)
+    assert rs == 0 and rc == 0, (es, ec)
+    js, jc = json.loads(os_), json.loads(oc)
+    assert js["intersection"] == jc["intersection"] == 2
+    assert js["rows_read"] == 5 and js["duplicate_keys"] == 1 and js["rows_written"] == 3
+    assert jc["rows_read"] == 4 and jc["rows_written"] == 2
+    assert js["bytes_sent"] == jc["bytes_received"] and js["bytes_received"] == jc["bytes_sent"]
+    assert js["params"]["key_columns"] == 2 and js["params"]["base_ot"].startswith("KyberOT")
+    assert read_rows(tmp_path / "oa.csv") == [["id", "first name", "last", "email"],
+                                              ["1", "Ann", "Lee, Jr.", "ann@x.org"],
+                                              ["3", "Multi\nLine", "Zoë", "zoe@x.org"],
+                                              ["4", "Ann", "Lee, Jr.", "ann@x.org"]]
+    with open(tmp_path / "ob.csv", encoding="utf-8", newline="") as fh:
+        assert list(csv.reader(fh, delimiter=";")) == [["email", "first name", "last"],
+                                                       [" ANN@x.org ", "Ann", "Lee, Jr."],
+                                                       ["zoe@x.org", "Multi\nLine", "Zoë"]]
+    assert "[pqmpc]" in es and "OPRF" in ec  # progress on stderr
+
+
+def test_only_one_side_learns(tmp_path):
+    a = write(tmp_path / "a.csv", A_CSV)
+    b = write(tmp_path / "b.csv", B_CSV)
+    keys = ["--key", "email", "--learn", "connect", "--json"]
+    s, c = start_pair(tmp_path, ["--input", a, "--output", "oa.csv", *keys],
+                      ["--input", b, "--output", "ob.csv", "--delimiter", ";", *keys])
+    (rs, os_, es), (rc, oc, ec) = finish(s, c)
+    assert rs == 0 and rc == 0, (es, ec)
+    assert json.loads(os_)["intersection"] is None and not (tmp_path / "oa.csv").exists()
+    assert json.loads(oc)["intersection"] == 2  # zoe, cy (ann differs without --normalize)
+
+
+def test_handshake_mismatch_stops_both(tmp_path):
+    a = write(tmp_path / "a.csv", A_CSV)
+    b = write(tmp_path / "b.csv", B_CSV)
+    s, c = start_pair(tmp_path, ["--input", a, "--output", "oa.csv", "--key", "email", "--key", "id"],
+                      ["--input", b, "--output", "ob.csv", "--delimiter", ";", "--key", "email"])
+    (rs, _, es), (rc, _, ec) = finish(s, c)
+    assert rs == 1 and rc == 1
+    for err in (es, ec):
+        last = err.strip().splitlines()[-1]
+        assert last.startswith("pqmpc: error:") and "key_columns: ours" in last
+    assert not (tmp_path / "oa.csv").exists() and not (tmp_path / "ob.csv").exists()
+
+
+def test_killed_peer_both_exit_nonzero_without_output(tmp_path):
+    n = 60_000
+    a = write(tmp_path / "a.csv", "k\n" + "".join(f"key-{i}\n" for i in range(n)))
+    b = write(tmp_path / "b.csv", "k\n" + "".join(f"key-{i}\n" for i in range(n // 2, n + n // 2)))
+    s, c = start_pair(tmp_path, ["--input", a, "--output", "oa.csv", "--key", "k"],
+                      ["--input", b, "--output", "ob.csv", "--key", "k"])
+    # Kill the connecting side once the protocol is under way.
+    deadline = time.monotonic() + 60
+    for raw in iter(s.stderr.readline, b""):
+        if b"handshake" in raw or time.monotonic() > deadline:
+            break
+    c.send_signal(signal.SIGKILL)
+    (rs, _, es), (rc, _, _) = finish(s, c)
+    assert rc != 0 and rs == 1
+    assert "pqmpc: connection error:" in es and ("closed" in es or "lost" in es)
+    assert not (tmp_path / "oa.csv").exists() and not (tmp_path / "ob.csv").exists()
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]
+
+
+def test_peer_that_hangs_up_early(tmp_path):
+    b = write(tmp_path / "b.csv", B_CSV)
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    c = subprocess.Popen(cli("connect", "--connect", f"127.0.0.1:{port}", "--input", b, "--key", "email",
+                             "--delimiter", ";", "--output", "ob.csv"),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(), cwd=tmp_path)
+    conn, _ = srv.accept()
+    conn.recv(10)
+    conn.close()
+    srv.close()
+    (rc, _, ec), = finish(c)
+    assert rc == 1 and "pqmpc: connection error:" in ec
+    assert not (tmp_path / "ob.csv").exists()
+
+
+def test_timeout_names_the_flag(tmp_path):
+    b = write(tmp_path / "b.csv", B_CSV)
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    c = subprocess.Popen(cli("connect", "--connect", f"127.0.0.1:{port}", "--input", b, "--key", "email",
+                             "--delimiter", ";", "--output", "ob.csv", "--timeout", "1"),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(), cwd=tmp_path)
+    conn, _ = srv.accept()  # accept but never answer
+    (rc, _, ec), = finish(c)
+    conn.close()
+    srv.close()
+    assert rc == 1 and "--timeout" in ec
+
+
+def run_main(argv, capsys):
+    code = main(argv)
+    cap = capsys.readouterr()
+    return code, cap.err.strip().splitlines()[-1] if cap.err.strip() else ""
+
+
+def serve_args(path, *more):
+    return ["psi", "serve", "--listen", "127.0.0.1:0", "--input", str(path), "--output", "out.csv", "--quiet", *more]
+
+
+def test_missing_column_lists_available(tmp_path, capsys):
+    a = write(tmp_path / "a.csv", A_CSV)
+    code, err = run_main(serve_args(a, "--key", "mail"), capsys)
+    assert code == 1 and "no column 'mail'" in err and "'email'" in err and "'first name'" in err
+
+
+def test_bad_utf8_names_the_line(tmp_path, capsys):
+    a = write(tmp_path / "a.csv", b"k,v\nok,1\nbad\xff\xfe,2\n")
+    code, err = run_main(serve_args(a, "--key", "k"), capsys)
+    assert code == 1 and "line 3" in err and "UTF-8" in err
+
+
+def test_empty_key_names_row_and_column(tmp_path, capsys):
+    a = write(tmp_path / "a.csv", "k,v\nx,1\n ,2\n")
+    code, err = run_main(serve_args(a, "--key", "k", "--normalize", "trim"), capsys)
+    assert code == 1 and "line 3" in err and "'k'" in err and "--skip-empty" in err and str(a) in err
+
+
+def test_empty_file_and_missing_file(tmp_path, capsys):
+    a = write(tmp_path / "a.csv", "")
+    code, err = run_main(serve_args(a, "--key", "k"), capsys)
+    assert code == 1 and "header" in err
+    code, err = run_main(serve_args(tmp_path / "nope.csv", "--key", "k"), capsys)
+    assert code == 1 and "no such file" in err
+
+
+def test_bad_flags(tmp_path, capsys):
+    a = write(tmp_path / "a.csv", A_CSV)
+    assert run_main(serve_args(a, "--key", "k", "--normalize", "upper"), capsys)[0] == 1
+    assert run_main(serve_args(a, "--key", "k", "--delimiter", "ab"), capsys)[0] == 1
+    code, err = run_main(["psi", "serve", "--listen", "127.0.0.1:0", "--input", str(a), "--key", "id"], capsys)
+    assert code == 1 and "--output is required" in err
+
+
+def test_skip_empty_and_composite_keys(tmp_path):
+    from pqmpc.cli import csvio
+
+    a = write(tmp_path / "a.csv", 'a,b,c\n"x,y",z,1\nx,"y,z",2\n,q,3\n\n\n')
+    t = csvio.read_keys(a, ["a", "b"], skip_empty=True)
+    assert t.rows_read == 3 and t.keys_used == 2 and t.skipped == 1
+    from pqmpc.psi.keys import combine_columns
+
+    k = combine_columns(t.columns)
+    assert k[0] != k[1]
