@@ -77,6 +77,9 @@ else:
     _tccr_wide_nogil = None
 
 
+_NOGIL_OK = {16: _tccr_nogil is not None, 32: _tccr_wide_nogil is not None}
+
+
 def hash_rows(x: np.ndarray, tweak_start: int, out: np.ndarray | None = None) -> np.ndarray:
     """``H(x_i, tweak_start + i)`` for every row (16- or 32-byte rows), C-contiguous ``x``."""
     n, w = x.shape
@@ -85,12 +88,15 @@ def hash_rows(x: np.ndarray, tweak_start: int, out: np.ndarray | None = None) ->
         raise ParameterError(f"hash_rows takes 16- or 32-byte rows, got {w}")
     if out is None:
         out = np.empty((n, w), dtype=np.uint8)
-    if w == 16 and _tccr_nogil is not None:
-        _tccr_nogil(_TCCR_KS, x.view(np.uint64), tweaks, out.view(np.uint64))
-        return out
-    if w == 32 and _tccr_wide_nogil is not None:
-        _tccr_wide_nogil(x.view(np.uint64), tweaks, out.view(np.uint64))
-        return out
+    if _NOGIL_OK[w]:
+        try:
+            if w == 16:
+                _tccr_nogil(_TCCR_KS, x.view(np.uint64), tweaks, out.view(np.uint64))
+            else:
+                _tccr_wide_nogil(x.view(np.uint64), tweaks, out.view(np.uint64))
+            return out
+        except Exception:  # the private kernel changed shape: the public function gives the same bytes
+            _NOGIL_OK[w] = False
     return aesni.tccr(x, tweaks, out=out) if w == 16 else _wide_hash()(x, tweaks, out=out)
 
 

@@ -8,7 +8,8 @@ AES-256 everywhere, 32-byte blocks and 256 base OTs.
 Roles. The IKNP *sender* holds the global offset Δ (κ bits) and plays the
 base-OT *receiver* with choice bits Δ; the IKNP receiver plays the base-OT
 sender with random seed pairs ``(k_j^0, k_j^1)``. One extension of n OTs,
-receiver choice bits r, G the AES-CTR PRG (:class:`~pqmpc.primitives.SeedExpander`):
+receiver choice bits r, G the AES-CTR PRG (the streams of
+:class:`~pqmpc.primitives.SeedExpander`, computed by :mod:`.ctr` without the GIL):
 
 * receiver: ``T_j = G(k_j^0)``, sends ``U_j = T_j ⊕ G(k_j^1) ⊕ r`` (κ × n bits);
 * sender: ``Q_j = G(k_j^{Δ_j}) ⊕ Δ_j·U_j = T_j ⊕ Δ_j·r``;
@@ -55,10 +56,10 @@ from ...errors import HandshakeError, ParameterError
 from ...net import Channel, handshake
 from ...params import level_for_kappa
 from ...primitives.bits import pack_bits, unpack_bits
-from ...primitives.prg import SeedExpander
 from ...rng import Rng
 from ..api import OT, check_choices, check_count
 from . import cot
+from .ctr import MultiCTR
 
 PROTOCOL = "IKNP"
 VERSION = 1
@@ -166,7 +167,7 @@ class IKNP(OT):
             k0, k1 = base.send_random(ch, kappa * reps, base_rng)
             seeds = [self._seeds(k0, reps, seed_bytes), self._seeds(k1, reps, seed_bytes)]
             delta = None
-        sess = Session(role, kappa, width, [SeedExpander(s) for s in seeds], delta)
+        sess = Session(role, kappa, width, [MultiCTR(s) for s in seeds], delta)
         self._sessions.setdefault(ch, {})[role] = sess
         return sess
 

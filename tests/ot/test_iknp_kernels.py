@@ -1,0 +1,65 @@
+"""The IKNP hot-path kernels agree with the primitives they stand in for."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pqmpc.errors import ParameterError
+from pqmpc.ot.ext import cot
+from pqmpc.ot.ext.ctr import MultiCTR
+from pqmpc.primitives import aesni, bits
+from pqmpc.primitives.prg import SeedExpander
+from pqmpc.rng import Rng
+
+
+@settings(max_examples=15, deadline=None)
+@given(width=st.sampled_from([16, 32]), k=st.sampled_from([0, 1, 3, 128]),
+       steps=st.lists(st.integers(0, 700), min_size=1, max_size=6), seed=st.binary(max_size=4))
+def test_multi_ctr_equals_seed_expander(width, k, steps, seed):
+    seeds = Rng(seed).blocks(k, width)
+    a, b = SeedExpander(seeds), MultiCTR(seeds)
+    for nbytes in steps:
+        assert np.array_equal(a.next(nbytes), b.next(nbytes))
+
+
+def test_multi_ctr_writes_into_out_and_checks_seeds():
+    seeds = Rng(b"o").blocks(4, 16)
+    out = np.zeros((4, 64), np.uint8)
+    assert MultiCTR(seeds).next(64, out=out) is out
+    assert np.array_equal(out, SeedExpander(seeds).next(64))
+    with pytest.raises(ParameterError):
+        MultiCTR(np.zeros((4, 24), np.uint8))
+
+
+@pytest.mark.parametrize("width", [16, 32])
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 1000])
+def test_hash_rows_is_the_primitive_tccr(width, n):
+    x = Rng(b"h%d" % n).blocks(n, width)
+    tw = np.arange(5, 5 + n, dtype=np.uint64)
+    want = aesni.tccr(x, tw) if width == 16 else aesni.tccr_wide(x, tw)
+    assert np.array_equal(cot.hash_rows(x, 5), want)
+    out = np.empty_like(x)
+    assert np.array_equal(cot.hash_rows(x, 5, out=out), want)
+
+
+@pytest.mark.parametrize("rows,cols", [(128, 8), (128, 1000), (256, 65536), (8, 24)])
+def test_transpose_nogil_is_bits_transpose(rows, cols):
+    m = Rng(b"t").array((rows, cols // 8))
+    out = np.empty((cols, rows // 8), np.uint8)
+    cot.transpose_nogil(m, out)
+    assert np.array_equal(out, bits.transpose(m))
+
+
+def test_delta_helpers():
+    rng = Rng(b"d")
+    q, d, h = rng.blocks(50), rng.blocks(1)[0], rng.blocks(50)
+    out = np.empty_like(q)
+    cot.xor_with_delta_into(q, d, out)
+    assert np.array_equal(out, q ^ d)
+    b = rng.bits(50)
+    cot.select_xor_into(q, b, h, out)
+    assert np.array_equal(out, q ^ (b[:, None] * h))
+    assert np.array_equal(cot.check_delta(bytes(16), 16), np.zeros(16, np.uint8))
+    with pytest.raises(ParameterError):
+        cot.check_delta(np.zeros(32, np.uint8), 16)
