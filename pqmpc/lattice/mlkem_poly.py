@@ -29,67 +29,86 @@ ZETAS = np.array([pow(_ZETA, _bitrev7(i), Q) for i in range(128)], dtype=np.int6
 GAMMAS = np.array([pow(_ZETA, 2 * _bitrev7(i) + 1, Q) for i in range(128)], dtype=np.int64)
 
 
-# Barrett reduction for products below 2^24: floor(t * 5039 / 2^24) underestimates t // q by
-# at most 1 (5039 = floor(2^24 / q)), so one conditional subtraction finishes the job.
-# It replaces a 64-bit division and lets LLVM vectorize the butterflies.
-_BARRETT = 5039
+# Twiddle multiplication à la Shoup: with ζ' = floor(ζ·2^16 / q) precomputed,
+# x·ζ − floor(x·ζ' / 2^16)·q lies in [0, 2q) for x < 2^16, and every product fits
+# in 32 bits.  That, masks instead of branches, and 16 polynomials side by side
+# (lane-major buffer) let LLVM vectorize the butterflies.
+ZETAS_SHOUP = (ZETAS << 16) // Q
+_N_INV_SHOUP = (_N_INV << 16) // Q
+_LANES = 16
+_Q32 = np.int32(Q)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _mulmod(a, b):
-    t = a * b
-    r = t - ((t * _BARRETT) >> 24) * Q
-    return r - Q if r >= Q else r
+def _shoup(x, z, zs):
+    t = np.int32(x * z) - np.int32(np.int32(x * zs) >> 16) * _Q32
+    return t - (_Q32 & -np.int32(t >= _Q32))
 
 
 @njit(cache=True, nogil=True)
 def _ntt_rows(f):
-    rows = f.shape[0]
-    a = np.empty(256, dtype=np.int64)
-    for r in range(rows):
-        for j in range(256):
-            a[j] = f[r, j]
+    a = np.zeros(256 * _LANES, dtype=np.int32)
+    for r0 in range(0, f.shape[0], _LANES):
+        cnt = min(_LANES, f.shape[0] - r0)
+        for l in range(cnt):
+            for j in range(256):
+                a[j * _LANES + l] = f[r0 + l, j]
         k = 1
         length = 128
         while length >= 2:
             for start in range(0, 256, 2 * length):
-                z = ZETAS[k]
+                z = np.int32(ZETAS[k])
+                zs = np.int32(ZETAS_SHOUP[k])
                 k += 1
                 for j in range(start, start + length):
-                    t = _mulmod(z, a[j + length])
-                    x = a[j]
-                    hi = x + t
-                    lo = x - t
-                    a[j] = hi - Q if hi >= Q else hi
-                    a[j + length] = lo + Q if lo < 0 else lo
+                    p = j * _LANES
+                    h = (j + length) * _LANES
+                    for l in range(_LANES):
+                        t = _shoup(a[h + l], z, zs)
+                        x = a[p + l]
+                        hi = x + t
+                        lo = x - t
+                        a[p + l] = hi - (_Q32 & -np.int32(hi >= _Q32))
+                        a[h + l] = lo + (_Q32 & -np.int32(lo < 0))
             length //= 2
-        for j in range(256):
-            f[r, j] = a[j]
+        for l in range(cnt):
+            for j in range(256):
+                f[r0 + l, j] = a[j * _LANES + l]
 
 
 @njit(cache=True, nogil=True)
 def _intt_rows(f):
-    rows = f.shape[0]
-    a = np.empty(256, dtype=np.int64)
-    for r in range(rows):
-        for j in range(256):
-            a[j] = f[r, j]
+    a = np.zeros(256 * _LANES, dtype=np.int32)
+    ninv = np.int32(_N_INV)
+    ninvs = np.int32(_N_INV_SHOUP)
+    for r0 in range(0, f.shape[0], _LANES):
+        cnt = min(_LANES, f.shape[0] - r0)
+        for l in range(cnt):
+            for j in range(256):
+                a[j * _LANES + l] = f[r0 + l, j]
         k = 127
         length = 2
         while length <= 128:
             for start in range(0, 256, 2 * length):
-                z = ZETAS[k]
+                z = np.int32(ZETAS[k])
+                zs = np.int32(ZETAS_SHOUP[k])
                 k -= 1
                 for j in range(start, start + length):
-                    t = a[j]
-                    u = a[j + length]
-                    s = t + u
-                    d = u - t
-                    a[j] = s - Q if s >= Q else s
-                    a[j + length] = _mulmod(z, d + Q if d < 0 else d)
+                    p = j * _LANES
+                    h = (j + length) * _LANES
+                    for l in range(_LANES):
+                        t = a[p + l]
+                        u = a[h + l]
+                        s = t + u
+                        d = u - t
+                        a[p + l] = s - (_Q32 & -np.int32(s >= _Q32))
+                        a[h + l] = _shoup(d + (_Q32 & -np.int32(d < 0)), z, zs)
             length *= 2
-        for j in range(256):
-            f[r, j] = _mulmod(a[j], _N_INV)
+        for i in range(256 * _LANES):
+            a[i] = _shoup(a[i], ninv, ninvs)
+        for l in range(cnt):
+            for j in range(256):
+                f[r0 + l, j] = a[j * _LANES + l]
 
 
 def ntt(f: np.ndarray) -> np.ndarray:
