@@ -232,6 +232,9 @@ def _xof_uniform_words(words, ncoeffs):
     out = np.empty((n, ncoeffs), dtype=np.uint16)
     st = np.zeros(200, dtype=np.uint64)
     blk = np.zeros(8 * 168, dtype=np.uint8)
+    # Candidates are stored unconditionally and the cursor advances only on accept
+    # (no branch per candidate); the slack holds one block's worth of overshoot.
+    acc = np.empty((8, ncoeffs + 112), dtype=np.int32)
     got = np.zeros(8, dtype=np.int64)
     rate = RATE_SHAKE128
     for r0 in range(0, n, 8):
@@ -243,25 +246,27 @@ def _xof_uniform_words(words, ncoeffs):
             done = True
             for l in range(cnt):
                 g = got[l]
-                base = l * rate
-                for j in range(0, rate, 3):
-                    b0 = np.int64(blk[base + j])
-                    b1 = np.int64(blk[base + j + 1])
-                    b2 = np.int64(blk[base + j + 2])
-                    d1 = b0 | ((b1 & 15) << 8)
-                    d2 = (b1 >> 4) | (b2 << 4)
-                    if d1 < Q and g < ncoeffs:
-                        out[r0 + l, g] = d1
-                        g += 1
-                    if d2 < Q and g < ncoeffs:
-                        out[r0 + l, g] = d2
-                        g += 1
-                got[l] = g
+                if g < ncoeffs:
+                    base = l * rate
+                    for j in range(0, rate, 3):
+                        b0 = np.int32(blk[base + j])
+                        b1 = np.int32(blk[base + j + 1])
+                        b2 = np.int32(blk[base + j + 2])
+                        d1 = b0 | ((b1 & 15) << 8)
+                        d2 = (b1 >> 4) | (b2 << 4)
+                        acc[l, g] = d1
+                        g += np.int64(d1 < Q)
+                        acc[l, g] = d2
+                        g += np.int64(d2 < Q)
+                    got[l] = g
                 if g < ncoeffs:
                     done = False
             if done:
                 break
             _permute8(st)
+        for l in range(cnt):
+            for i in range(ncoeffs):
+                out[r0 + l, i] = acc[l, i]
     return out
 
 
