@@ -23,9 +23,11 @@ Backends, byte-identical by construction and by test:
 
 * ``"fused"``: :mod:`pqmpc.gc.fused`, AES inside one numba gate walk (AES-NI when
   numba's target has it, a table AES in numba otherwise);
-* ``"levels"``: per AND-depth level one gather, two bulk OpenSSL AES calls for all
-  hashes of the level and numpy glue; free gates in a numba kernel. This is the
-  path for CPUs without AES-NI, where the table AES would be slower than OpenSSL.
+* ``"levels"``: every AND level of at least ``WIDE_LEVEL`` gates is garbled with one
+  numba gather, two bulk OpenSSL AES calls for all hashes of the level and numba
+  glue; everything in between (free gates, narrow levels) is one call of the fused
+  walk. This is the path for CPUs without AES-NI, where OpenSSL's own AES (bitsliced
+  or vector-permute) beats the table AES of the walk on wide levels.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ CONST_LABEL = np.frombuffer(hashlib.sha256(b"pqmpc.gc constant-wire label v1").d
                             dtype=np.uint64).copy()
 
 BACKENDS = ("auto", "fused", "levels")
+
+#: AND levels at least this wide go through bulk OpenSSL in the "levels" backend;
+#: narrower ones (and the free gates around them) stay in one numba walk, so deep
+#: circuits do not pay a Python round trip per level.
+WIDE_LEVEL = 256
 
 _RK = None
 _PERM = None
@@ -126,90 +133,79 @@ def _runs_in(sched: Schedule, g0: int, g1: int):
 
 
 def _garble_ands_bulk(sched, s, e, k, lab, delta, tables, row):
-    a = sched.in0[s:e]
-    b = sched.in1[s:e]
     m = e - s
-    a0 = lab[a]
-    b0 = lab[b]
+    d0, d1 = np.uint64(delta[0]), np.uint64(delta[1])
     x = np.empty((4, m, 2), dtype=np.uint64)
-    x[0] = a0
-    np.bitwise_xor(a0, delta, out=x[1])
-    x[2] = b0
-    np.bitwise_xor(b0, delta, out=x[3])
+    _k.level_garble_inputs(lab, sched.in0, sched.in1, s, e, d0, d1, x)
     p = _permute(x)
-    tw = np.arange(2 * k, 2 * (k + m), 2, dtype=np.uint64)
-    y = p.copy()
-    y[0, :, 0] ^= tw
-    y[1, :, 0] ^= tw
-    y[2, :, 0] ^= tw + np.uint64(1)
-    y[3, :, 0] ^= tw + np.uint64(1)
-    h = _permute(y)
-    h ^= p
-    ma = (np.uint64(0) - (a0[:, 0] & np.uint64(1)))[:, None]
-    mb = (np.uint64(0) - (b0[:, 0] & np.uint64(1)))[:, None]
-    tg = h[0] ^ h[1] ^ (mb & delta)
-    te = h[2] ^ h[3] ^ a0
-    lab[sched.out[s:e]] = h[0] ^ (ma & tg) ^ h[2] ^ (mb & (te ^ a0))
-    tables[row:row + m, 0:2] = tg
-    tables[row:row + m, 2:4] = te
+    _k.level_add_tweaks(p, k, 2, x)
+    h = _permute(x)
+    _k.level_garble_finish(p, h, lab, sched.in0, sched.in1, sched.out, s, e, d0, d1, tables, row)
 
 
 def _eval_ands_bulk(sched, s, e, k, lab, tables, row):
-    a = sched.in0[s:e]
-    b = sched.in1[s:e]
     m = e - s
-    wa = lab[a]
-    wb = lab[b]
     x = np.empty((2, m, 2), dtype=np.uint64)
-    x[0] = wa
-    x[1] = wb
+    _k.level_eval_inputs(lab, sched.in0, sched.in1, s, e, x)
     p = _permute(x)
-    tw = np.arange(2 * k, 2 * (k + m), 2, dtype=np.uint64)
-    y = p.copy()
-    y[0, :, 0] ^= tw
-    y[1, :, 0] ^= tw + np.uint64(1)
-    h = _permute(y)
-    h ^= p
-    ma = (np.uint64(0) - (wa[:, 0] & np.uint64(1)))[:, None]
-    mb = (np.uint64(0) - (wb[:, 0] & np.uint64(1)))[:, None]
-    tg = tables[row:row + m, 0:2]
-    te = tables[row:row + m, 2:4]
-    lab[sched.out[s:e]] = h[0] ^ (ma & tg) ^ h[1] ^ (mb & (te ^ wa))
+    _k.level_add_tweaks(p, k, 1, x)
+    h = _permute(x)
+    _k.level_eval_finish(p, h, lab, sched.in0, sched.in1, sched.out, s, e, tables, row)
 
 
 def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables) -> None:
     """Garble scheduled gates ``[g0, g1)`` into ``lab`` (zero-labels) and ``tables``."""
     d0, d1 = np.uint64(delta[0]), np.uint64(delta[1])
-    c0, c1 = CONST_LABEL[0], CONST_LABEL[1]
     if backend == "fused":
         from pqmpc.gc import fused
         fused.garble_range(round_keys(), sched.op, sched.ua, sched.ub, sched.umask, sched.out,
                            g0, g1, k0, lab, d0, d1, tables)
         return
+    from pqmpc.gc import fused
+    rk = round_keys()
+
+    def walk(s, e):  # narrow levels and free gates: one kernel call, no per-level Python
+        row = int(sched.and_before[s] - sched.and_before[g0])
+        fused.garble_range(rk, sched.op, sched.ua, sched.ub, sched.umask, sched.out, s, e,
+                           k0 + row, lab, d0, d1, tables[row:])
+
+    pos = g0
     for is_and, s, e in _runs_in(sched, g0, g1):
-        if is_and:
+        if is_and and e - s >= WIDE_LEVEL:
+            if pos < s:
+                walk(pos, s)
             row = int(sched.and_before[s] - sched.and_before[g0])
             _garble_ands_bulk(sched, s, e, k0 + row, lab, delta, tables, row)
-        else:
-            _k.propagate_free(sched.op[s:e], sched.in0[s:e], sched.in1[s:e], sched.out[s:e], lab,
-                              d0, d1, c0, c1)
+            pos = e
+    if pos < g1:
+        walk(pos, g1)
 
 
 def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables) -> None:
     """Evaluate scheduled gates ``[g0, g1)`` on active labels ``lab``."""
-    c0, c1 = CONST_LABEL[0], CONST_LABEL[1]
     if backend == "fused":
         from pqmpc.gc import fused
         fused.evaluate_range(round_keys(), sched.op, sched.ua, sched.ub, sched.out, g0, g1, k0,
                              lab, tables)
         return
+    from pqmpc.gc import fused
+    rk = round_keys()
+
+    def walk(s, e):
+        row = int(sched.and_before[s] - sched.and_before[g0])
+        fused.evaluate_range(rk, sched.op, sched.ua, sched.ub, sched.out, s, e, k0 + row, lab,
+                             tables[row:])
+
+    pos = g0
     for is_and, s, e in _runs_in(sched, g0, g1):
-        if is_and:
+        if is_and and e - s >= WIDE_LEVEL:
+            if pos < s:
+                walk(pos, s)
             row = int(sched.and_before[s] - sched.and_before[g0])
             _eval_ands_bulk(sched, s, e, k0 + row, lab, tables, row)
-        else:
-            _k.propagate_free_eval(sched.op[s:e], sched.in0[s:e], sched.in1[s:e],
-                                   sched.out[s:e], lab, c0, c1)
+            pos = e
+    if pos < g1:
+        walk(pos, g1)
 
 
 def and_positions(sched: Schedule) -> np.ndarray:

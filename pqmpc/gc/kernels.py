@@ -128,50 +128,84 @@ def eval_packed(op, in0, in1, out, vals):
                 vals[o, j] = c
 
 
-@njit(cache=True)
-def propagate_free(op, in0, in1, out, lab, d0, d1, c0, c1):
-    """Garbler side of the free gates: zero-labels through XOR/INV/EQW/EQ.
-
-    ``lab`` is the ``(n_wires, 2) uint64`` zero-label table, ``(d0, d1)`` is Δ and
-    ``(c0, c1)`` the public label an evaluator holds for a constant wire.
-    """
-    for g in range(op.shape[0]):
-        k = op[g]
-        o = out[g]
-        a = in0[g]
-        if k == OP_XOR:
-            b = in1[g]
-            lab[o, 0] = lab[a, 0] ^ lab[b, 0]
-            lab[o, 1] = lab[a, 1] ^ lab[b, 1]
-        elif k == OP_INV:
-            lab[o, 0] = lab[a, 0] ^ d0
-            lab[o, 1] = lab[a, 1] ^ d1
-        elif k == OP_EQW:
-            lab[o, 0] = lab[a, 0]
-            lab[o, 1] = lab[a, 1]
-        elif k == OP_EQ:
-            if a == 1:
-                lab[o, 0] = c0 ^ d0
-                lab[o, 1] = c1 ^ d1
-            else:
-                lab[o, 0] = c0
-                lab[o, 1] = c1
+# -- glue around the two bulk AES calls of one AND level (levels backend) -----------------
 
 
 @njit(cache=True)
-def propagate_free_eval(op, in0, in1, out, lab, c0, c1):
-    """Evaluator side of the free gates: INV and EQW copy, EQ takes the public label."""
-    for g in range(op.shape[0]):
-        k = op[g]
-        o = out[g]
-        a = in0[g]
-        if k == OP_XOR:
-            b = in1[g]
-            lab[o, 0] = lab[a, 0] ^ lab[b, 0]
-            lab[o, 1] = lab[a, 1] ^ lab[b, 1]
-        elif k == OP_INV or k == OP_EQW:
-            lab[o, 0] = lab[a, 0]
-            lab[o, 1] = lab[a, 1]
-        elif k == OP_EQ:
-            lab[o, 0] = c0
-            lab[o, 1] = c1
+def level_garble_inputs(lab, in0, in1, s, e, d0, d1, x):
+    """x[0..3, i] = A0, A0^Δ, B0, B0^Δ for AND gate s+i (x is (4, m, 2) uint64)."""
+    for i in range(e - s):
+        a = in0[s + i]
+        b = in1[s + i]
+        x[0, i, 0] = lab[a, 0]
+        x[0, i, 1] = lab[a, 1]
+        x[1, i, 0] = lab[a, 0] ^ d0
+        x[1, i, 1] = lab[a, 1] ^ d1
+        x[2, i, 0] = lab[b, 0]
+        x[2, i, 1] = lab[b, 1]
+        x[3, i, 0] = lab[b, 0] ^ d0
+        x[3, i, 1] = lab[b, 1] ^ d1
+
+
+@njit(cache=True)
+def level_add_tweaks(p, k0, pairs, y):
+    """y = p ^ tweak: rows of x[j] use tweak 2k (j < pairs) or 2k+1, k = k0 + i."""
+    nj = p.shape[0]
+    for j in range(nj):
+        odd = np.uint64(0) if j < pairs else np.uint64(1)
+        for i in range(p.shape[1]):
+            y[j, i, 0] = p[j, i, 0] ^ (np.uint64(2) * np.uint64(k0 + i) + odd)
+            y[j, i, 1] = p[j, i, 1]
+
+
+@njit(cache=True)
+def level_garble_finish(p, h, lab, in0, in1, out, s, e, d0, d1, tables, row):
+    """Half-gates tables and output zero-labels from H = h ^ p (see halfgates.py)."""
+    for i in range(e - s):
+        a = in0[s + i]
+        a0 = lab[a, 0]
+        a1 = lab[a, 1]
+        ma = np.uint64(0) - (a0 & np.uint64(1))
+        mb = np.uint64(0) - (lab[in1[s + i], 0] & np.uint64(1))
+        ha00 = h[0, i, 0] ^ p[0, i, 0]
+        ha01 = h[0, i, 1] ^ p[0, i, 1]
+        hb00 = h[2, i, 0] ^ p[2, i, 0]
+        hb01 = h[2, i, 1] ^ p[2, i, 1]
+        tg0 = ha00 ^ h[1, i, 0] ^ p[1, i, 0] ^ (mb & d0)
+        tg1 = ha01 ^ h[1, i, 1] ^ p[1, i, 1] ^ (mb & d1)
+        te0 = hb00 ^ h[3, i, 0] ^ p[3, i, 0] ^ a0
+        te1 = hb01 ^ h[3, i, 1] ^ p[3, i, 1] ^ a1
+        o = out[s + i]
+        lab[o, 0] = ha00 ^ (ma & tg0) ^ hb00 ^ (mb & (te0 ^ a0))
+        lab[o, 1] = ha01 ^ (ma & tg1) ^ hb01 ^ (mb & (te1 ^ a1))
+        tables[row + i, 0] = tg0
+        tables[row + i, 1] = tg1
+        tables[row + i, 2] = te0
+        tables[row + i, 3] = te1
+
+
+@njit(cache=True)
+def level_eval_inputs(lab, in0, in1, s, e, x):
+    """x[0, i] = Wa, x[1, i] = Wb for AND gate s+i."""
+    for i in range(e - s):
+        a = in0[s + i]
+        b = in1[s + i]
+        x[0, i, 0] = lab[a, 0]
+        x[0, i, 1] = lab[a, 1]
+        x[1, i, 0] = lab[b, 0]
+        x[1, i, 1] = lab[b, 1]
+
+
+@njit(cache=True)
+def level_eval_finish(p, h, lab, in0, in1, out, s, e, tables, row):
+    for i in range(e - s):
+        a = in0[s + i]
+        wa0 = lab[a, 0]
+        wa1 = lab[a, 1]
+        ma = np.uint64(0) - (wa0 & np.uint64(1))
+        mb = np.uint64(0) - (lab[in1[s + i], 0] & np.uint64(1))
+        o = out[s + i]
+        lab[o, 0] = (h[0, i, 0] ^ p[0, i, 0] ^ (ma & tables[row + i, 0]) ^ h[1, i, 0] ^ p[1, i, 0]
+                     ^ (mb & (tables[row + i, 2] ^ wa0)))
+        lab[o, 1] = (h[0, i, 1] ^ p[0, i, 1] ^ (ma & tables[row + i, 1]) ^ h[1, i, 1] ^ p[1, i, 1]
+                     ^ (mb & (tables[row + i, 3] ^ wa1)))

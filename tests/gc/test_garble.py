@@ -1,5 +1,6 @@
 """Garbled evaluation equals plain evaluation; keys, labels and streaming behave."""
 
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pqmpc.errors import ParameterError, ProtocolError
+from pqmpc.gc import halfgates
 from pqmpc.gc.build import CircuitBuilder
 from pqmpc.gc.circuit import Circuit
 from pqmpc.gc.evaluate import Evaluator, evaluate_garbled, evaluate_stream
@@ -21,7 +23,21 @@ from pqmpc.rng import Rng
 
 ROOT = Path(__file__).resolve().parents[2]
 BRISTOL = sorted((ROOT / "vectors" / "external" / "bristol").glob("*.txt"))
-BACKENDS = ["fused", "levels"]
+BACKENDS = ["fused", "levels", "levels-bulk"]
+
+
+@contextlib.contextmanager
+def backend_mode(backend):
+    """'levels-bulk' is the levels backend with every AND level sent through OpenSSL."""
+    if backend != "levels-bulk":
+        yield backend
+        return
+    old = halfgates.WIDE_LEVEL
+    halfgates.WIDE_LEVEL = 1
+    try:
+        yield "levels"
+    finally:
+        halfgates.WIDE_LEVEL = old
 
 
 def random_inputs(c, seed, batch=None):
@@ -30,10 +46,11 @@ def random_inputs(c, seed, batch=None):
 
 
 def check_garbled(c, inputs, backend="auto", rng=None):
-    garbled, enc = garble(c, rng=rng, backend=backend)
-    assert garbled.tables.shape == (c.and_count, 32)
-    labels = enc.encode(inputs)
-    out = evaluate_garbled(garbled, labels, backend=backend)
+    with backend_mode(backend) as be:
+        garbled, enc = garble(c, rng=rng, backend=be)
+        assert garbled.tables.shape == (c.and_count, 32)
+        labels = enc.encode(inputs)
+        out = evaluate_garbled(garbled, labels, backend=be)
     got = garbled.decode(out)
     want = c.evaluate(inputs)
     for g, w in zip(got, want):
@@ -72,7 +89,7 @@ def test_random_circuits_garbled_equal_plain(n_in, n_gates, n_out, p_and, window
     for backend in BACKENDS:
         g, _, _ = check_garbled(c, ins, backend, Rng(b"same"))
         tables.append(g.tables.tobytes())
-    assert tables[0] == tables[1], "backends must give identical garbled tables"
+    assert tables[0] == tables[1] == tables[2], "backends must give identical garbled tables"
 
 
 def test_builder_circuit_garbled_equal_plain():
@@ -80,6 +97,20 @@ def test_builder_circuit_garbled_equal_plain():
     for seed in range(5):
         for backend in BACKENDS:
             check_garbled(c, random_inputs(c, seed), backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_wide_levels_mixed_with_narrow(backend):
+    """Levels above and below WIDE_LEVEL in one circuit, streamed across their borders."""
+    c = random_circuit([300, 300], 6000, 64, seed=3, p_and=0.6, window=None)
+    ins = random_inputs(c, 4)
+    ref, _ = garble(c, rng=Rng(b"mixed"), backend="fused")
+    with backend_mode(backend) as be:
+        g = Garbler(c, rng=Rng(b"mixed"), backend=be)
+        chunks = list(g.stream(chunk_ands=333))
+        assert np.array_equal(np.concatenate(chunks), ref.tables)
+        out = evaluate_stream(c, g.encoder.encode(ins), np.array_split(ref.tables, 5), backend=be)
+    assert all(np.array_equal(a, b) for a, b in zip(ref.decode(out), c.evaluate(ins)))
 
 
 def test_output_labels_are_zero_label_xor_value_delta():
@@ -152,16 +183,18 @@ def test_seeded_garbling_is_deterministic():
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_streaming_matches_whole(chunk, backend):
     c = random_circuit([30, 20], 3000, 40, seed=chunk, window=100)
-    whole, _ = garble(c, rng=Rng(b"stream"), backend=backend)
-    g = Garbler(c, rng=Rng(b"stream"), backend=backend)
-    chunks = list(g.stream(chunk_ands=chunk))
+    with backend_mode(backend) as be:
+        whole, _ = garble(c, rng=Rng(b"stream"), backend=be)
+        g = Garbler(c, rng=Rng(b"stream"), backend=be)
+        chunks = list(g.stream(chunk_ands=chunk))
     assert all(ch.shape[1] == 32 for ch in chunks)
     assert np.array_equal(np.concatenate(chunks), whole.tables)
     assert np.array_equal(g.decoding, whole.decoding)
     ins = random_inputs(c, chunk)
     # the evaluator may cut the stream differently from the garbler
     pieces = np.array_split(whole.tables, 7)
-    out = evaluate_stream(c, g.encoder.encode(ins), pieces, backend=backend)
+    with backend_mode(backend) as be:
+        out = evaluate_stream(c, g.encoder.encode(ins), pieces, backend=be)
     assert all(np.array_equal(a, b) for a, b in zip(whole.decode(out), c.evaluate(ins)))
 
 
@@ -231,26 +264,35 @@ def test_wrong_labels_give_garbage_not_crash():
 
 
 def test_no_aesni_fallback_gives_same_tables(tmp_path):
-    """Without AES-NI the auto backend must not compile intrinsics and must agree."""
-    c = Circuit.from_bristol(ROOT / "vectors" / "external" / "bristol" / "adder64.txt")
-    here, _ = garble(c, rng=Rng(b"fallback"))
+    """Without AES-NI the auto backend must not compile intrinsics and must agree.
+
+    adder64 exercises the numba walk with the table AES (63 one-AND levels), the
+    random circuit the bulk OpenSSL levels (several levels above WIDE_LEVEL).
+    """
+    adder = ROOT / "vectors" / "external" / "bristol" / "adder64.txt"
+    want = []
+    for c in (Circuit.from_bristol(adder),
+              random_circuit([300, 300], 6000, 64, seed=3, p_and=0.6)):
+        g, _ = garble(c, rng=Rng(b"fallback"))
+        want.append(hashlib.sha256(g.tables.tobytes()).hexdigest())
     code = (
         "from pqmpc.gc.circuit import Circuit\n"
         "from pqmpc.gc.garble import garble\n"
         "from pqmpc.gc.halfgates import resolve_backend\n"
+        "from pqmpc.gc.random_circuit import random_circuit\n"
         "from pqmpc.primitives import aesni\n"
         "from pqmpc.rng import Rng\n"
         "import hashlib, sys\n"
         "assert not aesni.HAVE_AESNI and resolve_backend('auto') == 'levels'\n"
-        "c = Circuit.from_bristol(sys.argv[1])\n"
-        "g, _ = garble(c, rng=Rng(b'fallback'))\n"
-        "print(hashlib.sha256(g.tables.tobytes()).hexdigest())\n")
+        "for c in (Circuit.from_bristol(sys.argv[1]),\n"
+        "          random_circuit([300, 300], 6000, 64, seed=3, p_and=0.6)):\n"
+        "    g, _ = garble(c, rng=Rng(b'fallback'))\n"
+        "    print(hashlib.sha256(g.tables.tobytes()).hexdigest())\n")
     env = dict(os.environ, NUMBA_CPU_FEATURES="-aes", NUMBA_CACHE_DIR=str(tmp_path))
-    r = subprocess.run([sys.executable, "-c", code,
-                        str(ROOT / "vectors" / "external" / "bristol" / "adder64.txt")],
+    r = subprocess.run([sys.executable, "-c", code, str(adder)],
                        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.strip() == hashlib.sha256(here.tables.tobytes()).hexdigest()
+    assert r.stdout.split() == want
 
 
 def test_interleaved_garblers_and_evaluators_do_not_share_labels():
