@@ -2,9 +2,12 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pqmpc.errors import CircuitError
 from pqmpc.gc.circuit import Circuit, bits_to_int, int_to_bits
+from pqmpc.gc.random_circuit import random_circuit
 
 GOOD = """3 6
 2 2 1
@@ -162,3 +165,18 @@ def test_int_bit_helpers():
     assert list(int_to_bits(6, 4)) == [0, 1, 1, 0]
     assert bits_to_int(int_to_bits(-3, 8), signed=True) == -3
     assert bits_to_int(int_to_bits(-3, 8)) == 253
+
+
+@settings(max_examples=40, deadline=None)
+@given(n_in=st.integers(1, 30), n_gates=st.integers(1, 300), n_out=st.integers(1, 30),
+       seed=st.integers(0, 2**32 - 1), groups=st.integers(1, 4))
+def test_random_circuits_round_trip(n_in, n_gates, n_out, seed, groups):
+    n_out = min(n_out, n_gates)
+    c = random_circuit([n_in] * groups, n_gates, n_out, seed=seed, p_unary=0.3,
+                       n_output_groups=groups)
+    text = c.to_bristol()
+    again = Circuit.from_bristol(text)
+    assert again == c and again.to_bristol() == text and again.digest() == c.digest()
+    rng = np.random.default_rng(seed)
+    ins = [rng.integers(0, 2, (3, n), dtype=np.uint8) for n in c.input_sizes]
+    assert all(np.array_equal(a, b) for a, b in zip(c.evaluate(ins), again.evaluate(ins)))
