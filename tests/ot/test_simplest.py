@@ -197,3 +197,17 @@ def test_lazy_export():
 
     assert pqmpc.ot.SimplestOT is SimplestOT
     assert SimplestOT.post_quantum is False
+
+
+def test_batched_square_roots_match_python():
+    rng = Rng(b"sqrt")
+    vals = [0, 1, 4, xu.P - 1]
+    raw = rng.array((300, 32))
+    vals += [int.from_bytes(r.tobytes(), "little") % xu.P for r in raw]
+    squares = [v for v in vals if xu.is_square(v)]
+    roots = xu.sqrt_batch(squares)
+    assert all(r * r % xu.P == v % xu.P for r, v in zip(roots, squares))
+    assert all(r == xu.sqrt(v) or r == (-xu.sqrt(v)) % xu.P for r, v in zip(roots, squares))
+    non = next(v for v in vals if not xu.is_square(v))
+    with pytest.raises(ValueError):
+        xu.sqrt_batch([non])

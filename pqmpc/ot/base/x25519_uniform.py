@@ -35,6 +35,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+from numba import njit
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 P = 2**255 - 19
@@ -71,6 +72,181 @@ def sqrt(v: int) -> int:
         if r * r % P != v:
             raise ValueError("not a square mod p")
     return r
+
+
+# ---------------------------------------------------------------------------
+# Batched square roots: Python's pow() takes ~150 µs for a 255-bit exponent,
+# more than the OpenSSL X25519 calls around it. Radix-2^26 limbs (10 per
+# element, int64) in numba do the exponentiation for a whole batch.
+
+_M26 = (1 << 26) - 1
+_FOLD = 608  # 2^260 = 2^5 · 2^255 ≡ 32 · 19 (mod p)
+
+
+@njit(inline='always')
+def _fe_reduce(c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18):
+    m = np.int64(_M26)
+    c1 += c0 >> 26
+    c0 &= m
+    c2 += c1 >> 26
+    c1 &= m
+    c3 += c2 >> 26
+    c2 &= m
+    c4 += c3 >> 26
+    c3 &= m
+    c5 += c4 >> 26
+    c4 &= m
+    c6 += c5 >> 26
+    c5 &= m
+    c7 += c6 >> 26
+    c6 &= m
+    c8 += c7 >> 26
+    c7 &= m
+    c9 += c8 >> 26
+    c8 &= m
+    c10 += c9 >> 26
+    c9 &= m
+    c11 += c10 >> 26
+    c10 &= m
+    c12 += c11 >> 26
+    c11 &= m
+    c13 += c12 >> 26
+    c12 &= m
+    c14 += c13 >> 26
+    c13 &= m
+    c15 += c14 >> 26
+    c14 &= m
+    c16 += c15 >> 26
+    c15 &= m
+    c17 += c16 >> 26
+    c16 &= m
+    c18 += c17 >> 26
+    c17 &= m
+    c19 = c18 >> 26
+    c18 &= m
+    r0 = c0 + c10 * _FOLD
+    r1 = c1 + c11 * _FOLD
+    r2 = c2 + c12 * _FOLD
+    r3 = c3 + c13 * _FOLD
+    r4 = c4 + c14 * _FOLD
+    r5 = c5 + c15 * _FOLD
+    r6 = c6 + c16 * _FOLD
+    r7 = c7 + c17 * _FOLD
+    r8 = c8 + c18 * _FOLD
+    r9 = c9 + c19 * _FOLD
+    r1 += r0 >> 26
+    r0 &= m
+    r2 += r1 >> 26
+    r1 &= m
+    r3 += r2 >> 26
+    r2 &= m
+    r4 += r3 >> 26
+    r3 &= m
+    r5 += r4 >> 26
+    r4 &= m
+    r6 += r5 >> 26
+    r5 &= m
+    r7 += r6 >> 26
+    r6 &= m
+    r8 += r7 >> 26
+    r7 &= m
+    r9 += r8 >> 26
+    r8 &= m
+    r0 += (r9 >> 26) * _FOLD
+    r9 &= m
+    r1 += r0 >> 26
+    r0 &= m
+    return (r0, r1, r2, r3, r4, r5, r6, r7, r8, r9)
+
+
+@njit(inline='always')
+def _fe_mul(a, b):
+    a0, a1, a2, a3, a4, a5, a6, a7, a8, a9 = a
+    b0, b1, b2, b3, b4, b5, b6, b7, b8, b9 = b
+    c0 = a0 * b0
+    c1 = a0 * b1 + a1 * b0
+    c2 = a0 * b2 + a1 * b1 + a2 * b0
+    c3 = a0 * b3 + a1 * b2 + a2 * b1 + a3 * b0
+    c4 = a0 * b4 + a1 * b3 + a2 * b2 + a3 * b1 + a4 * b0
+    c5 = (a0 * b5 + a1 * b4 + a2 * b3 + a3 * b2 + a4 * b1
+          + a5 * b0)
+    c6 = (a0 * b6 + a1 * b5 + a2 * b4 + a3 * b3 + a4 * b2
+          + a5 * b1 + a6 * b0)
+    c7 = (a0 * b7 + a1 * b6 + a2 * b5 + a3 * b4 + a4 * b3
+          + a5 * b2 + a6 * b1 + a7 * b0)
+    c8 = (a0 * b8 + a1 * b7 + a2 * b6 + a3 * b5 + a4 * b4
+          + a5 * b3 + a6 * b2 + a7 * b1 + a8 * b0)
+    c9 = (a0 * b9 + a1 * b8 + a2 * b7 + a3 * b6 + a4 * b5
+          + a5 * b4 + a6 * b3 + a7 * b2 + a8 * b1 + a9 * b0)
+    c10 = (a1 * b9 + a2 * b8 + a3 * b7 + a4 * b6 + a5 * b5
+          + a6 * b4 + a7 * b3 + a8 * b2 + a9 * b1)
+    c11 = (a2 * b9 + a3 * b8 + a4 * b7 + a5 * b6 + a6 * b5
+          + a7 * b4 + a8 * b3 + a9 * b2)
+    c12 = (a3 * b9 + a4 * b8 + a5 * b7 + a6 * b6 + a7 * b5
+          + a8 * b4 + a9 * b3)
+    c13 = (a4 * b9 + a5 * b8 + a6 * b7 + a7 * b6 + a8 * b5
+          + a9 * b4)
+    c14 = a5 * b9 + a6 * b8 + a7 * b7 + a8 * b6 + a9 * b5
+    c15 = a6 * b9 + a7 * b8 + a8 * b7 + a9 * b6
+    c16 = a7 * b9 + a8 * b8 + a9 * b7
+    c17 = a8 * b9 + a9 * b8
+    c18 = a9 * b9
+    return _fe_reduce(c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18)
+
+
+@njit
+def _fe_pow2k(a, k):
+    """a^(2^k), k >= 1."""
+    for _ in range(k):
+        a = _fe_mul(a, a)
+    return a
+
+
+@njit(cache=True)
+def _fe_sqrt_candidates(limbs):
+    """Row-wise v^((p+3)/8) = v^(2^252 - 2) for (n, 10) int64 limbs, in place."""
+    for r in range(limbs.shape[0]):
+        row = limbs[r]
+        x1 = (row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9])
+        x2 = _fe_mul(_fe_pow2k(x1, 1), x1)      # x_k = v^(2^k - 1)
+        x4 = _fe_mul(_fe_pow2k(x2, 2), x2)
+        x8 = _fe_mul(_fe_pow2k(x4, 4), x4)
+        x16 = _fe_mul(_fe_pow2k(x8, 8), x8)
+        x32 = _fe_mul(_fe_pow2k(x16, 16), x16)
+        x64 = _fe_mul(_fe_pow2k(x32, 32), x32)
+        acc = _fe_mul(_fe_pow2k(x64, 64), x64)  # x_128
+        acc = _fe_mul(_fe_pow2k(acc, 64), x64)  # x_192
+        acc = _fe_mul(_fe_pow2k(acc, 32), x32)  # x_224
+        acc = _fe_mul(_fe_pow2k(acc, 16), x16)  # x_240
+        acc = _fe_mul(_fe_pow2k(acc, 8), x8)    # x_248
+        acc = _fe_mul(_fe_pow2k(acc, 2), x2)    # x_250
+        acc = _fe_mul(_fe_pow2k(acc, 1), x1)    # x_251
+        acc = _fe_mul(acc, acc)                 # v^(2^252 - 2)
+        for k in range(10):
+            row[k] = acc[k]
+
+
+def sqrt_batch(values: list[int]) -> list[int]:
+    """Square roots mod p of a list of squares (``ValueError`` for a non-square)."""
+    n = len(values)
+    if n == 0:
+        return []
+    limbs = np.empty((n, 10), dtype=np.int64)
+    for i, v in enumerate(values):
+        v %= P
+        for k in range(10):
+            limbs[i, k] = (v >> (26 * k)) & _M26
+    _fe_sqrt_candidates(limbs)
+    out = []
+    for i, v in enumerate(values):
+        r = sum(int(limbs[i, k]) << (26 * k) for k in range(10)) % P
+        v %= P
+        if r * r % P != v:
+            r = r * SQRT_M1 % P
+            if r * r % P != v:
+                raise ValueError("not a square mod p")
+        out.append(r)
+    return out
 
 
 def ladder(k: int, u: int) -> tuple[int, int]:
@@ -199,6 +375,9 @@ def uniform_keys(scalars: np.ndarray, coins: np.ndarray):
     # other points need y(P) and one affine addition.
     jidx = ((coins >> 1) & 7).astype(np.int64)
     jidx[twist] &= 3
+    half_inv = pow(TWIST_B, -1, P)
+    need = [i for i in range(n) if jidx[i] and (tab["twist"] if twist[i] else tab["curve"])[jidx[i]][1] != 0]
+    ys = dict(zip(need, sqrt_batch([rhs(xs[i]) * (half_inv if twist[i] else 1) for i in need])))
     dens, plan = [], []
     for i in range(n):
         j = int(jidx[i])
@@ -211,10 +390,8 @@ def uniform_keys(scalars: np.ndarray, coins: np.ndarray):
             plan.append(("inv",))
             dens.append(xs[i])
         else:
-            x = xs[i]
-            y = sqrt(rhs(x) * (pow(b, -1, P) if b != 1 else 1))
-            plan.append(("add", b, tx, ty, y))
-            dens.append((tx - x) % P)
+            plan.append(("add", b, tx, ty, ys[i]))
+            dens.append((tx - xs[i]) % P)
     invs = _batch_inverse(dens)
     out = np.empty((n, 32), dtype=np.uint8)
     k = 0
