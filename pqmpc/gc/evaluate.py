@@ -4,7 +4,11 @@ The evaluator holds one label per input wire and learns one label per wire; with
 the decoding bits it learns the outputs and nothing else (semi-honest garbler and
 evaluator, TCCR assumption on fixed-key AES; see :mod:`pqmpc.gc.garble`).
 Tables arriving from a peer are shape-checked: a wrong size raises
-:class:`~pqmpc.errors.ProtocolError` naming the step, never a numpy error.
+:class:`~pqmpc.errors.ProtocolError` naming the step, never a numpy error. A
+malicious garbler is not detected (semi-honest scheme). Post-quantum: only AES is
+involved, so Grover's quadratic speed-up is the relevant quantum attack on the
+128-bit labels. Python cannot promise constant time; evaluation time does not
+depend on the input values, but nothing is hardened against timing side channels.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ cannot run. The permutation key is the public fixed key of
 :class:`pqmpc.primitives.aes.FixedKeyAES`, so these kernels give the same bytes as
 the bulk OpenSSL path in :mod:`pqmpc.gc.halfgates`.
 
+Label lsbs select values through masks rather than branches, but timing is not
+a security property Python/numba can promise; the scheme is semi-honest half-gates
+under the TCCR assumption (:mod:`pqmpc.gc.halfgates`).
+
 Tables are ``(m, 4) uint64`` rows ``TG_lo, TG_hi, TE_lo, TE_hi`` (32 bytes per AND).
 The tweaks of the ``k``-th AND of the schedule are ``2k`` and ``2k+1``.
 """

@@ -19,6 +19,12 @@ Constant wires (Bristol ``EQ``) carry a public label ``C`` as the evaluator's la
 the garbler sets the zero-label to ``C ⊕ c·Δ`` so that ``C`` encodes the constant
 ``c``. The evaluator learns nothing it did not know: ``c`` is public in the circuit.
 
+Security: semi-honest parties; privacy and authenticity of the garbling rest on
+``H`` being tweakable circular correlation robust, which GKWY prove for this
+construction when fixed-key AES is modelled as a random permutation. Nothing
+here is public-key, so the quantum threat is Grover-type search on 128-bit labels
+and Δ (see ``docs/garbling.md``). Python/numba cannot promise constant time.
+
 Backends, byte-identical by construction and by test:
 
 * ``"fused"``: :mod:`pqmpc.gc.fused`, AES inside one numba gate walk (AES-NI when
