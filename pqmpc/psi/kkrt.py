@@ -44,6 +44,8 @@ AES-NI is available (the portable AES fallback uses tables).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -54,6 +56,10 @@ from ..primitives.aes import DEFAULT_KEY
 
 #: Bins per chunk: 2^15 rows × 512 bits = 2 MB per matrix, which stays in L2/L3.
 DEFAULT_CHUNK = 1 << 15
+#: The sender evaluates its queries grouped by runs of this many bins, so that
+#: the rows it reads at random (256 KB for w = 512) stay in L2: ~3x faster
+#: than random access over a whole chunk.
+SUB_CHUNK = 1 << 12
 
 _PI_RK = None
 
@@ -144,6 +150,39 @@ def _sender_eval_kernel(pi_rk, code_rk, rows, start, sel, words, bins, smask, ou
 
 
 @njit(cache=True, nogil=True)
+def _sender_eval4_kernel(pi_rk, code_rk, rows, start, sel, words, bins, smask, out):
+    """``_sender_eval_kernel`` written out for w = 512: four independent AES chains per step."""
+    pk = aesni.aes128_load_keys(pi_rk)
+    k0 = aesni.aes128_load_keys(code_rk[0])
+    k1 = aesni.aes128_load_keys(code_rk[1])
+    k2 = aesni.aes128_load_keys(code_rk[2])
+    k3 = aesni.aes128_load_keys(code_rk[3])
+    s0, s1, s2, s3 = smask[0], smask[1], smask[2], smask[3]
+    s4, s5, s6, s7 = smask[4], smask[5], smask[6], smask[7]
+    one = np.uint64(1)
+    for t in range(sel.shape[0]):
+        i = sel[t]
+        j = bins[i]
+        r = j - start
+        w = (words[i, 0], words[i, 1])
+        c0 = aesni.aes128_encrypt(k0, w)
+        c1 = aesni.aes128_encrypt(k1, w)
+        c2 = aesni.aes128_encrypt(k2, w)
+        c3 = aesni.aes128_encrypt(k3, w)
+        p0 = aesni.aes128_encrypt(pk, (rows[r, 0] ^ ((c0[0] ^ w[0]) & s0), rows[r, 1] ^ ((c0[1] ^ w[1]) & s1)))
+        p1 = aesni.aes128_encrypt(pk, (rows[r, 2] ^ ((c1[0] ^ w[0]) & s2), rows[r, 3] ^ ((c1[1] ^ w[1]) & s3)))
+        p2 = aesni.aes128_encrypt(pk, (rows[r, 4] ^ ((c2[0] ^ w[0]) & s4), rows[r, 5] ^ ((c2[1] ^ w[1]) & s5)))
+        p3 = aesni.aes128_encrypt(pk, (rows[r, 6] ^ ((c3[0] ^ w[0]) & s6), rows[r, 7] ^ ((c3[1] ^ w[1]) & s7)))
+        tw = np.uint64(j * 4)
+        y0 = aesni.aes128_encrypt(pk, (p0[0] ^ tw, p0[1]))
+        y1 = aesni.aes128_encrypt(pk, (p1[0] ^ (tw + one), p1[1]))
+        y2 = aesni.aes128_encrypt(pk, (p2[0] ^ (tw + one + one), p2[1]))
+        y3 = aesni.aes128_encrypt(pk, (p3[0] ^ (tw + one + one + one), p3[1]))
+        out[i, 0] = y0[0] ^ p0[0] ^ y1[0] ^ p1[0] ^ y2[0] ^ p2[0] ^ y3[0] ^ p3[0]
+        out[i, 1] = y0[1] ^ p0[1] ^ y1[1] ^ p1[1] ^ y2[1] ^ p2[1] ^ y3[1] ^ p3[1]
+
+
+@njit(cache=True, nogil=True)
 def _bucket_kernel(bins, chunk, nchunks):
     counts = np.zeros(nchunks + 1, dtype=np.int64)
     for i in range(bins.shape[0]):
@@ -227,17 +266,18 @@ def oprf_send(ch: Channel, m: int, words: np.ndarray, bins: np.ndarray, code_rk:
     out = np.empty((k, 16), dtype=np.uint8)
     outq = out.view(np.uint64)
     pi_rk = _pi_round_keys()
-    nchunks = (_padded(m) + chunk - 1) // chunk
-    order, starts = _bucket_kernel(bins, chunk, nchunks)
-    for ci, (start, c) in enumerate(_chunks(m, chunk)):
+    sub = math.gcd(chunk, SUB_CHUNK)
+    order, starts = _bucket_kernel(bins, sub, (_padded(m) + sub - 1) // sub)
+    evaluate = _sender_eval4_kernel if nb == 4 else _sender_eval_kernel
+    for start, c in _chunks(m, chunk):
         q = g.next(c // 8)
         u = ch.recv_array(np.uint8, (w, c // 8), f"KKRT OPRF step 2 (correction matrix, bins {start}..{start + c})")
         u &= smask_cols
         q ^= u
         rows = transpose(q)
-        sel = order[starts[ci]:starts[ci + 1]]
+        sel = order[starts[start // sub]:starts[(start + c + sub - 1) // sub]]
         if sel.size:
-            _sender_eval_kernel(pi_rk, code_rk, rows.view(np.uint64), start, sel, wq, bins, smask, outq)
+            evaluate(pi_rk, code_rk, rows.view(np.uint64), start, sel, wq, bins, smask, outq)
         if progress is not None:
             progress(start + c, _padded(m))
     return out
