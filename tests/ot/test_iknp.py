@@ -292,3 +292,17 @@ def test_lazy_export():
     import pqmpc.ot
 
     assert pqmpc.ot.IKNP is IKNP
+
+
+def test_a_failed_call_drops_the_session_but_a_bad_argument_does_not():
+    ot, receiver = _receiver_then(lambda ch: ch.send(bytes(7)))
+    chans = MemoryChannel.pair()
+    with pytest.raises(ProtocolError):
+        run_pair(lambda ch: (ot.setup(ch, "sender"), ot.send_random(ch, 1000)), receiver, timeout=60, channels=chans)
+    assert ot.session(chans[0], "sender") is None
+    ch0, ch1 = MemoryChannel.pair()
+    ot2 = make(128)
+    run_pair(lambda ch: ot2.setup(ch, "sender"), lambda ch: ot2.setup(ch, "receiver"), channels=(ch0, ch1))
+    with pytest.raises(ParameterError):
+        ot2.send_correlated(ch0, 5, delta=np.zeros(3, np.uint8))
+    assert ot2.session(ch0, "sender") is not None

@@ -48,6 +48,7 @@ Python cannot promise constant time.
 
 from __future__ import annotations
 
+import functools
 import weakref
 
 import numpy as np
@@ -64,6 +65,24 @@ from .ctr import MultiCTR
 PROTOCOL = "IKNP"
 VERSION = 1
 SENDER, RECEIVER = "sender", "receiver"
+
+
+def _drops_session_on_error(role: str):
+    """A call that fails part-way leaves this party's PRG streams and tweak
+    counter out of step with the peer's, so the session is dropped (the next
+    call starts a new one); a caller's own ``ParameterError`` leaves it intact."""
+    def deco(method):
+        @functools.wraps(method)
+        def wrapper(self, ch, *args, **kw):
+            try:
+                return method(self, ch, *args, **kw)
+            except ParameterError:
+                raise
+            except BaseException:
+                self._sessions.get(ch, {}).pop(role, None)
+                raise
+        return wrapper
+    return deco
 
 
 class Session:
@@ -252,6 +271,7 @@ class IKNP(OT):
         sess.ots += n
 
     # ------------------------------------------------------------------ random OT
+    @_drops_session_on_error(SENDER)
     def send_random(self, ch, n, rng=None):
         n = check_count(n)
         sess = self._get(ch, SENDER, rng)
@@ -265,6 +285,7 @@ class IKNP(OT):
         self._finish(sess, n)
         return m0, m1
 
+    @_drops_session_on_error(RECEIVER)
     def receive_random(self, ch, choices, rng=None):
         choices = check_choices(choices)
         n = choices.shape[0]
@@ -276,6 +297,7 @@ class IKNP(OT):
         return t
 
     # ------------------------------------------------------------------ correlated OT
+    @_drops_session_on_error(SENDER)
     def send_correlated(self, ch, n, delta=None, rng=None):
         """Sender of n correlated OTs: ``(Δ, q)`` with ``t = q ⊕ b·Δ`` at the receiver."""
         n = check_count(n)
@@ -303,6 +325,7 @@ class IKNP(OT):
         self._finish(sess, n)
         return delta.copy(), q_out
 
+    @_drops_session_on_error(RECEIVER)
     def receive_correlated(self, ch, choices, rng=None):
         """Receiver of n correlated OTs: ``t`` with ``t = q ⊕ b·Δ``."""
         choices = check_choices(choices)
