@@ -21,10 +21,12 @@ minus a hash, and public keys are pseudorandom (for ML-KEM under Module-LWE).
 The receiver cannot decapsulate c_{i,1−b}: it knows no secret key for
 r_{i,1−b} + H(r_{i,b}) because H is a random oracle it cannot steer, so that key
 is a fresh public key for which the KEM's security (IND-CPA suffices; ML-KEM is
-IND-CCA2) hides K.  Masny–Rindal prove this endemic OT UC-secure against
-malicious parties in the ROM with a KEM whose keys are uniform-looking and form
-a group; we claim and test semi-honest security, and note that the proof is
-classical-ROM (a QROM analysis is not part of the paper).  With a lattice KEM
+IND-CCA2) hides K.  Masny–Rindal prove this construction secure in their
+simulation-based "endemic" model — against active adversaries, where a corrupted
+party may choose its own outputs of the random OT — in the random-oracle model,
+for a KEM whose keys look uniform and form a group.  We claim and test
+semi-honest security only, and note that the proof is classical-ROM (the paper
+gives no QROM analysis).  With a lattice KEM
 (ML-KEM, Saber) and SHA-3 the construction is believed post-quantum.  Python
 cannot promise constant time.
 
