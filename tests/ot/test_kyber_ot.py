@@ -90,6 +90,13 @@ def test_auto_backend_and_errors():
             KyberOT(backend="liboqs")
 
 
+def test_for_level():
+    from pqmpc.params import LEVEL_128, LEVEL_256
+
+    assert (KyberOT.for_level(LEVEL_128).variant, KyberOT.for_level(LEVEL_128).block_bytes) == ("ML-KEM-768", 16)
+    assert (KyberOT.for_level(LEVEL_256).variant, KyberOT.for_level(LEVEL_256).block_bytes) == ("ML-KEM-1024", 32)
+
+
 def test_chosen_message_ot_256_bit_mode():
     ot = KyberOT("ML-KEM-1024", block_bytes=32)
     rng = Rng(b"msgs")

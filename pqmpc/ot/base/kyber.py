@@ -110,6 +110,11 @@ class KyberOT(OT):
         self.block_bytes = block_bytes
         self.group = MLKEMGroup(p.name, backend)
 
+    @classmethod
+    def for_level(cls, level, backend: str = "auto") -> "KyberOT":
+        """The OT of a :class:`pqmpc.params.SecurityLevel`: its KEM and block size."""
+        return cls(level.kem, backend=backend, block_bytes=level.block_bytes)
+
     @property
     def backend_name(self) -> str:
         return self.group.backend.name
