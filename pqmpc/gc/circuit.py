@@ -86,6 +86,7 @@ class Schedule:
     ua: np.ndarray
     ub: np.ndarray
     umask: np.ndarray
+    n_wires: int
 
     @property
     def depth(self) -> int:
@@ -246,7 +247,8 @@ class Circuit:
         flip = (op == OP_INV) | ((op == OP_EQ) & (in0 == 1))
         umask = np.where(flip, ~np.uint64(0), np.uint64(0)).astype(np.uint64)
         return Schedule(op=op, in0=in0, in1=in1, out=np.ascontiguousarray(self.out[order]),
-                        runs=runs, and_before=and_before, ua=ua, ub=ub, umask=umask)
+                        runs=runs, and_before=and_before, ua=ua, ub=ub, umask=umask,
+                        n_wires=self.n_wires)
 
     # -- plain evaluation -----------------------------------------------------------------
 

@@ -104,6 +104,25 @@ def take_labels(n_wires: int) -> np.ndarray:
     return lab
 
 
+def new_label_table(n_wires: int) -> np.ndarray:
+    """A fresh ``(n_wires + 2, 2) uint64`` label table for :func:`garble_range` and
+    :func:`evaluate_range`: rows ``0 .. n_wires-1`` are the wires (fill in the input
+    rows), row ``n_wires`` is zero and row ``n_wires + 1`` the constant-wire label."""
+    lab = np.empty((n_wires + 2, 2), dtype=np.uint64)
+    lab[n_wires] = 0
+    lab[n_wires + 1] = CONST_LABEL
+    return lab
+
+
+def _check_table(sched: Schedule, lab: np.ndarray) -> None:
+    n = sched.n_wires
+    if (lab.dtype != np.uint64 or lab.ndim != 2 or lab.shape[1] != 2 or lab.shape[0] < n + 2
+            or lab[n, 0] or lab[n, 1] or lab[n + 1, 0] != CONST_LABEL[0]
+            or lab[n + 1, 1] != CONST_LABEL[1]):
+        raise ParameterError(f"label table must be ({n + 2}, 2) uint64 with a zero row and the "
+                             f"constant label after the {n} wires (see new_label_table)")
+
+
 def give_back_labels(lab: np.ndarray) -> None:
     """Return a table from :func:`take_labels`; the caller must not use it afterwards."""
     base = lab.base if lab.base is not None else lab
@@ -160,7 +179,14 @@ def _eval_ands_bulk(sched, s, e, k, lab, tables, row):
 
 
 def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables) -> None:
-    """Garble scheduled gates ``[g0, g1)`` into ``lab`` (zero-labels) and ``tables``."""
+    """Garble scheduled gates ``[g0, g1)`` into ``lab`` (zero-labels) and ``tables``.
+
+    ``lab`` comes from :func:`new_label_table` (or :func:`take_labels`); ``tables`` is
+    ``(m, 4) uint64`` for the ``m`` ANDs of the range; ``k0`` is the global index of
+    the first of them (tweaks ``2k``, ``2k+1``), so distinct garblings under one Δ
+    can use disjoint ranges of ``k``.
+    """
+    _check_table(sched, lab)
     d0, d1 = np.uint64(delta[0]), np.uint64(delta[1])
     if backend == "fused":
         from pqmpc.gc import fused
@@ -188,7 +214,8 @@ def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables) -> No
 
 
 def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables) -> None:
-    """Evaluate scheduled gates ``[g0, g1)`` on active labels ``lab``."""
+    """Evaluate scheduled gates ``[g0, g1)`` on active labels ``lab`` (see :func:`garble_range`)."""
+    _check_table(sched, lab)
     if backend == "fused":
         from pqmpc.gc import fused
         fused.evaluate_range(round_keys(), sched.op, sched.ua, sched.ub, sched.out, g0, g1, k0,

@@ -324,3 +324,21 @@ def test_interleaved_garblers_and_evaluators_do_not_share_labels():
         assert all(np.array_equal(a, b) for a, b in zip(dec, c.evaluate(ins)))
     with pytest.raises(ProtocolError, match="finished"):
         e1.feed(t1[0])
+
+
+def test_range_api_checks_the_label_table():
+    """Protocols driving garble_range directly get a clear error for a bare table."""
+    c = sample_builder_circuit()
+    sched = c.schedule
+    tables = np.empty((c.and_count, 4), np.uint64)
+    delta = np.array([3, 5], np.uint64)
+    with pytest.raises(ParameterError, match="new_label_table"):
+        halfgates.garble_range("fused", sched, 0, c.n_gates, 0,
+                               np.zeros((c.n_wires, 2), np.uint64), delta, tables)
+    lab = halfgates.new_label_table(c.n_wires)
+    lab[:c.n_inputs] = np.arange(2 * c.n_inputs, dtype=np.uint64).reshape(-1, 2)
+    halfgates.garble_range("fused", sched, 0, c.n_gates, 0, lab, delta, tables)
+    ref = Garbler(c, delta=delta.view(np.uint8),
+                  input_labels=np.arange(2 * c.n_inputs, dtype=np.uint64).view(np.uint8)
+                  .reshape(-1, 16)).finish()
+    assert np.array_equal(tables.view(np.uint8).reshape(-1, 32), ref.tables)
