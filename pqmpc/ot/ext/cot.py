@@ -20,6 +20,8 @@ Grover square root, which is why κ = 256 uses the wide hash.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numba import njit
 
@@ -80,10 +82,26 @@ else:
 _NOGIL_OK = {16: _tccr_nogil is not None, 32: _tccr_wide_nogil is not None}
 
 
+_local = threading.local()
+
+
+def tweak_range(start: int, n: int) -> np.ndarray:
+    """``start, start+1, ..., start+n-1`` as uint64 in a per-thread buffer
+    (valid until the thread's next call): a fresh array per chunk costs page
+    faults on this hot path."""
+    base = getattr(_local, "base", None)
+    if base is None or base.shape[0] < n:
+        _local.base = base = np.arange(max(n, CHUNK), dtype=np.uint64)
+        _local.buf = np.empty_like(base)
+    out = _local.buf[:n]
+    np.add(base[:n], np.uint64(start), out=out)
+    return out
+
+
 def hash_rows(x: np.ndarray, tweak_start: int, out: np.ndarray | None = None) -> np.ndarray:
     """``H(x_i, tweak_start + i)`` for every row (16- or 32-byte rows), C-contiguous ``x``."""
     n, w = x.shape
-    tweaks = np.arange(tweak_start, tweak_start + n, dtype=np.uint64)
+    tweaks = tweak_range(tweak_start, n)
     if w not in (16, 32):
         raise ParameterError(f"hash_rows takes 16- or 32-byte rows, got {w}")
     if out is None:
