@@ -97,15 +97,21 @@ def detect_features() -> dict:
     host_model = cpu in ("host", _llb.get_host_cpu_name())
 
     def target_has(feat):
+        # LLVM switches a feature off with anything it builds on (e.g. -avx2 drops vaes).
+        if not all(target_has(d) for d in _DEPENDS.get(feat, ())):
+            return False
         if feat in explicit:
             return explicit[feat]
         return host_model and bool(host.get(feat, False))
 
-    # LLVM drops aes/pclmul when the SSE level they build on is switched off.
-    base = all(explicit.get(f, True) for f in ("sse", "sse2"))
-    for feat in ("aes", "pclmul"):
-        info[feat] = bool(base and host.get(feat, False) and target_has(feat))
+    for feat in ("aes", "pclmul", "vaes", "avx2"):
+        info[feat] = bool(host.get(feat, False) and target_has(feat))
     return info
+
+
+# What LLVM's x86 feature table makes each feature depend on (the part that matters here).
+_DEPENDS = {"sse2": ("sse",), "sse3": ("sse2",), "ssse3": ("sse3",), "sse4.1": ("ssse3",), "sse4.2": ("sse4.1",),
+            "avx": ("sse4.2",), "avx2": ("avx",), "aes": ("sse2",), "pclmul": ("sse2",), "vaes": ("avx2", "aes")}
 
 
 FEATURES = detect_features()
@@ -113,27 +119,38 @@ FEATURES = detect_features()
 HAVE_AESNI: bool = FEATURES["aes"]
 #: True when numba's target and the CPU both have PCLMULQDQ.
 HAVE_PCLMUL: bool = FEATURES["pclmul"]
+#: True when 256-bit VAES (two blocks per instruction) may be used as well.
+HAVE_VAES: bool = HAVE_AESNI and FEATURES["vaes"] and FEATURES["avx2"]
 
 
 def backend_info() -> dict:
     """Which path each kernel takes here (for ``pqmpc info``)."""
     return {
-        "aes_kernels": "numba+AES-NI" if HAVE_AESNI else "OpenSSL (cryptography) / numba table AES",
+        "aes_kernels": ("numba+VAES" if HAVE_VAES else "numba+AES-NI" if HAVE_AESNI
+                        else "OpenSSL (cryptography) / numba table AES"),
         "gf128": "numba+PCLMULQDQ" if HAVE_PCLMUL else "numba (portable carry-less multiply)",
         "cpu_name": FEATURES["cpu_name"],
     }
 
 
+_BACKENDS = ("auto", "native", "aesni", "fallback")
+
+
 def _use_ni(backend: str, flag: bool) -> bool:
+    """Whether to run an instruction kernel. ``aesni`` = native, but never the 256-bit VAES variant."""
     if backend == "auto":
         return flag
     if backend == "fallback":
         return False
-    if backend == "native":
+    if backend in ("native", "aesni"):
         if not flag:
-            raise ParameterError("native backend requested but the CPU/numba target lacks the instruction")
+            raise ParameterError(f"{backend} backend requested but the CPU/numba target lacks the instruction")
         return True
-    raise ParameterError(f"backend must be 'auto', 'native' or 'fallback', got {backend!r}")
+    raise ParameterError(f"backend must be one of {_BACKENDS}, got {backend!r}")
+
+
+def _use_vaes(backend: str) -> bool:
+    return HAVE_VAES and backend in ("auto", "native")
 
 
 # --------------------------------------------------------------------------
@@ -141,6 +158,11 @@ def _use_ni(backend: str, flag: bool) -> bool:
 # --------------------------------------------------------------------------
 
 _BLK = types.UniTuple(types.uint64, 2)
+
+
+def _u64_array(t, ndim=2):
+    """A C-contiguous uint64 array type of that rank, read-only or not (the kernels only read inputs)."""
+    return isinstance(t, types.Array) and t.dtype == types.uint64 and t.ndim == ndim and t.layout == "C"
 _V2 = ir.VectorType(ir.IntType(64), 2)
 _I32 = ir.IntType(32)
 
@@ -315,44 +337,78 @@ _V4 = ir.VectorType(_I32, 4)
 _KS15 = types.UniTuple(_BLK, 15)
 
 
-def _emit_expand256(context, builder, keys):
+def _emit_expand256(context, builder, keys, on_key=None, lanes=1):
     """AES-256 key schedules for several keys, emitted step-interleaved.
 
-    Each schedule is a chain of 13 dependent ``aeskeygenassist`` steps; laying
-    several independent chains side by side in the IR lets the out-of-order
-    core overlap them (one chain alone is latency bound).
+    ``keys`` holds ``(k0, k1)`` vector pairs: ``<2 x i64>`` for one key each,
+    or with ``lanes=2`` ``<4 x i64>`` holding two keys side by side (VAES: each
+    128-bit lane runs its own schedule, shuffles and aesenclast are lane-local).
+
+    ``on_key(j, r, k)`` is called as round key ``r`` of pair ``j`` appears, so
+    a caller can emit the matching cipher round right there: in program
+    order that keeps each key's use next to its birth, which the
+    out-of-order window (and the register allocator) needs.
+
+    Each schedule is a chain of 13 dependent SubWord steps; laying several
+    independent chains side by side in the IR lets the core overlap them.
     """
     i8 = ir.IntType(8)
-    kg = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V2, [_V2, i8]),
-                                        "llvm.x86.aesni.aeskeygenassist")
-    zero4 = ir.Constant(_V4, None)
-    undef4 = ir.Constant(_V4, ir.Undefined)
+    vty = _V2 if lanes == 1 else ir.VectorType(ir.IntType(64), 4)
+    wty = ir.VectorType(_I32, 4 * lanes)
+    bty = ir.VectorType(i8, 16 * lanes)
+    zero_w = ir.Constant(wty, None)
+    undef_b = ir.Constant(bty, ir.Undefined)
+    last = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vty, [vty, vty]),
+        "llvm.x86.aesni.aesenclast" if lanes == 1 else "llvm.x86.aesni.aesenclast.256")
 
     def mask(*m):
         return ir.Constant(ir.VectorType(_I32, len(m)), list(m))
 
-    def as4(v):
-        return builder.bitcast(v, _V4)
+    def per_lane(pattern, width, zero_at):
+        # Repeat a 1-lane shuffle pattern in every lane; ``zero_at`` marks "take from the zero vector".
+        out = []
+        for ln in range(lanes):
+            out += [zero_at if p is None else p + ln * width for p in pattern]
+        return mask(*out)
+
+    nz = 4 * lanes  # index of element 0 of the second (zero) shuffle operand
+    shl4 = per_lane([None, 0, 1, 2], 4, nz)
+    shl8 = per_lane([None, None, 0, 1], 4, nz)
 
     def prefix(v):
         # Word j becomes w0 ^ ... ^ wj (the "pslldq by 4, three times" chain, as a log-depth scan).
-        v = as4(v)
-        v = builder.xor(v, builder.shuffle_vector(v, zero4, mask(4, 0, 1, 2)))
-        v = builder.xor(v, builder.shuffle_vector(v, zero4, mask(4, 4, 0, 1)))
+        v = builder.bitcast(v, wty)
+        v = builder.xor(v, builder.shuffle_vector(v, zero_w, shl4))
+        v = builder.xor(v, builder.shuffle_vector(v, zero_w, shl8))
         return v
 
     def half(prev, other, rcon, word):
-        t = as4(builder.call(kg, [other, ir.Constant(i8, rcon)]))
-        t = builder.shuffle_vector(t, undef4, mask(word, word, word, word))
-        return builder.bitcast(builder.xor(prefix(prev), t), _V2)
+        # SubWord through aesenclast on a state whose four columns all equal
+        # word 3 of ``other`` (rotated for the rcon steps): ShiftRows is then
+        # the identity, and the round key adds rcon. It runs on the AES pipes,
+        # where aeskeygenassist is a slow multi-uop instruction.
+        sel = [13, 14, 15, 12] if word == 3 else [12, 13, 14, 15]
+        t = builder.shuffle_vector(builder.bitcast(other, bty), undef_b, per_lane(sel * 4, 16, 0))
+        rc = builder.bitcast(ir.Constant(wty, [rcon] * (4 * lanes)), vty)
+        t = builder.bitcast(builder.call(last, [builder.bitcast(t, vty), rc]), wty)
+        return builder.bitcast(builder.xor(prefix(prev), t), vty)
 
     sched = [[k0, k1] for k0, k1 in keys]
+    if on_key is not None:
+        for j, ks in enumerate(sched):
+            on_key(j, 0, ks[0])
+            on_key(j, 1, ks[1])
     for rcon in (0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40):
-        for ks in sched:
+        for j, ks in enumerate(sched):
             ks.append(half(ks[-2], ks[-1], rcon, 3))
+            if on_key is not None:
+                on_key(j, len(ks) - 1, ks[-1])
         if rcon != 0x40:
-            for ks in sched:
+            for j, ks in enumerate(sched):
                 ks.append(half(ks[-2], ks[-1], 0x00, 2))
+                if on_key is not None:
+                    on_key(j, len(ks) - 1, ks[-1])
     return sched
 
 
@@ -646,6 +702,16 @@ def _ov_enc(ks, b):
 
 
 _KEY_TUPLES: dict = {}
+_KEY_ARRAYS: dict = {}
+
+
+def _rk_array(key: bytes) -> np.ndarray:
+    rk = _KEY_ARRAYS.get(key)
+    if rk is None:
+        rk = round_keys(key)
+        if len(_KEY_ARRAYS) < 64:
+            _KEY_ARRAYS[key] = rk
+    return rk
 
 
 def key_tuple(key: bytes) -> tuple:
@@ -731,7 +797,9 @@ def ecb_encrypt(key: bytes, x, out=None, backend: str = "auto") -> np.ndarray:
     out = _out_blocks(out, x.shape[0])
     if not _use_ni(backend, HAVE_AESNI):
         return FixedKeyAES(key).permute(x, out)
-    _ecb_ni(key_tuple(key), x.view(np.uint64), out.view(np.uint64))
+    xv, ov = x.view(np.uint64), out.view(np.uint64)
+    done = _ecb_vaes(_rk_array(key), xv, ov) if _use_vaes(backend) else 0
+    _ecb_ni(key_tuple(key), xv[done:], ov[done:])
     return out
 
 
@@ -777,7 +845,9 @@ def cr(x, key: bytes | None = None, sigma: bool = False, out=None, backend: str 
     x = as_blocks(x, name="x")
     out = _out_blocks(out, x.shape[0])
     if _use_ni(backend, HAVE_AESNI):
-        _cr_ni(key_tuple(key), x.view(np.uint64), out.view(np.uint64), bool(sigma))
+        xv, ov = x.view(np.uint64), out.view(np.uint64)
+        done = _cr_vaes(_rk_array(key), xv, ov, bool(sigma)) if _use_vaes(backend) else 0
+        _cr_ni(key_tuple(key), xv[done:], ov[done:], bool(sigma))
         return out
     y = x
     if sigma:
@@ -874,7 +944,9 @@ def tccr(x, tweak, key: bytes | None = None, out=None, backend: str = "auto") ->
     tw = _tweak_arg(tweak, n)
     out = _out_blocks(out, n)
     if _use_ni(backend, HAVE_AESNI):
-        _tccr_ni(key_tuple(key), x.view(np.uint64), tw, out.view(np.uint64))
+        xv, ov = x.view(np.uint64), out.view(np.uint64)
+        done = _tccr_vaes(_rk_array(key), xv, tw, ov) if _use_vaes(backend) else 0
+        _tccr_ni(key_tuple(key), xv[done:], tw[done:], ov[done:])
         return out
     perm = FixedKeyAES(key)
     px = perm.permute(x)
@@ -899,11 +971,9 @@ def _wide_rows_intrinsic(rows):
 
     @intrinsic
     def _rows(typingctx, x, tw, out, i):
-        if not (isinstance(x, types.Array) and x.ndim == 2 and x.dtype == types.uint64 and out == x):
+        if not (_u64_array(x) and _u64_array(out) and out.mutable and isinstance(i, types.Integer)):
             return None
-        if not (isinstance(tw, types.Array) and tw.dtype == types.uint64 and tw.ndim in (1, 2)):
-            return None
-        if not isinstance(i, types.Integer):
+        if not (_u64_array(tw, 1) or _u64_array(tw, 2)):
             return None
 
         def codegen(context, builder, sig, args):
@@ -911,7 +981,7 @@ def _wide_rows_intrinsic(rows):
             xty, twty = sig.args[0], sig.args[1]
             intp = context.get_value_type(types.intp)
             xa = context.make_array(xty)(context, builder, x_v)
-            oa = context.make_array(xty)(context, builder, out_v)
+            oa = context.make_array(sig.args[2])(context, builder, out_v)
             ta = context.make_array(twty)(context, builder, tw_v)
             i_v = context.cast(builder, i_v, sig.args[3], types.intp)
 
@@ -929,24 +999,25 @@ def _wide_rows_intrinsic(rows):
                 else:
                     t = builder.load(vptr(ta, twty, r, 0), align=8)
                 tws.append(t)
-            scheds = _emit_expand256(context, builder, keys)
             enc = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V2, [_V2, _V2]),
                                                  "llvm.x86.aesni.aesenc")
             last = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V2, [_V2, _V2]),
                                                   "llvm.x86.aesni.aesenclast")
             top = ir.Constant(_V2, [0, 1 << 63])
-            blocks, owner = [], []
-            for j in range(rows):
-                blocks += [tws[j], builder.or_(tws[j], top)]
-                owner += [j, j]
-            blocks = [builder.xor(b, scheds[o][0]) for b, o in zip(blocks, owner)]
-            for rnd in range(1, 15):
-                fn = enc if rnd < 14 else last
-                blocks = [builder.call(fn, [b, scheds[o][rnd]]) for b, o in zip(blocks, owner)]
+            state = [[t, builder.or_(t, top)] for t in tws]
+
+            def on_key(j, r, k):
+                if r == 0:
+                    state[j] = [builder.xor(b, k) for b in state[j]]
+                else:
+                    fn = enc if r < 14 else last
+                    state[j] = [builder.call(fn, [b, k]) for b in state[j]]
+
+            _emit_expand256(context, builder, keys, on_key)
             for j in range(rows):
                 r = builder.add(i_v, ir.Constant(intp, j))
-                builder.store(blocks[2 * j], vptr(oa, xty, r, 0), align=8)
-                builder.store(blocks[2 * j + 1], vptr(oa, xty, r, 2), align=8)
+                builder.store(state[j][0], vptr(oa, sig.args[2], r, 0), align=8)
+                builder.store(state[j][1], vptr(oa, sig.args[2], r, 2), align=8)
             return context.get_dummy_value()
 
         return types.void(x, tw, out, types.intp), codegen
@@ -954,7 +1025,94 @@ def _wide_rows_intrinsic(rows):
     return _rows
 
 
-_wide4_ni = _wide_rows_intrinsic(4)
+_wide8_ni = _wide_rows_intrinsic(8)
+
+
+def _wide_rows_vaes_intrinsic(rows):
+    """Like ``_wide_rows_intrinsic`` with rows taken in pairs, one per 128-bit lane of a ymm register.
+
+    Both the key schedules and the cipher run two rows per instruction, and
+    each pair's round key is already laid out lane by lane, so nothing has
+    to be broadcast.
+    """
+    assert rows % 2 == 0
+
+    @intrinsic
+    def _rows(typingctx, x, tw, out, i):
+        if not (_u64_array(x) and _u64_array(out) and out.mutable and isinstance(i, types.Integer)):
+            return None
+        if not (_u64_array(tw, 1) or _u64_array(tw, 2)):
+            return None
+
+        def codegen(context, builder, sig, args):
+            x_v, tw_v, out_v, i_v = args
+            xty, twty = sig.args[0], sig.args[1]
+            intp = context.get_value_type(types.intp)
+            y4 = ir.VectorType(ir.IntType(64), 4)
+            xa = context.make_array(xty)(context, builder, x_v)
+            oa = context.make_array(sig.args[2])(context, builder, out_v)
+            ta = context.make_array(twty)(context, builder, tw_v)
+            i_v = context.cast(builder, i_v, sig.args[3], types.intp)
+
+            def mask(*m):
+                return ir.Constant(ir.VectorType(_I32, len(m)), list(m))
+
+            def ptr(ary, aty, idx, vt):
+                p = cgutils.get_item_pointer(context, builder, aty, ary, idx)
+                return builder.bitcast(p, vt.as_pointer())
+
+            keys, tws = [], []
+            zero = ir.Constant(intp, 0)
+            for j in range(0, rows, 2):
+                r0 = builder.add(i_v, ir.Constant(intp, j))
+                r1 = builder.add(i_v, ir.Constant(intp, j + 1))
+                a = builder.load(ptr(xa, xty, [r0, zero], y4), align=8)  # [lo_j, hi_j]
+                b = builder.load(ptr(xa, xty, [r1, zero], y4), align=8)  # [lo_j+1, hi_j+1]
+                keys.append((builder.shuffle_vector(a, b, mask(0, 1, 4, 5)),
+                             builder.shuffle_vector(a, b, mask(2, 3, 6, 7))))
+                if twty.ndim == 1:
+                    t2 = builder.load(ptr(ta, twty, [r0], _V2), align=8)
+                    tws.append(builder.shuffle_vector(t2, ir.Constant(_V2, None), mask(0, 2, 1, 2)))
+                else:
+                    tws.append(builder.load(ptr(ta, twty, [r0, zero], y4), align=8))
+            enc = cgutils.get_or_insert_function(builder.module, ir.FunctionType(y4, [y4, y4]),
+                                                 "llvm.x86.aesni.aesenc.256")
+            last = cgutils.get_or_insert_function(builder.module, ir.FunctionType(y4, [y4, y4]),
+                                                  "llvm.x86.aesni.aesenclast.256")
+            top = ir.Constant(y4, [0, 1 << 63, 0, 1 << 63])
+            state = [[t, builder.or_(t, top)] for t in tws]
+
+            def on_key(j, r, k):
+                if r == 0:
+                    state[j] = [builder.xor(b, k) for b in state[j]]
+                else:
+                    fn = enc if r < 14 else last
+                    state[j] = [builder.call(fn, [b, k]) for b in state[j]]
+
+            _emit_expand256(context, builder, keys, on_key, lanes=2)
+            for j in range(0, rows, 2):
+                s0, s1 = state[j // 2]
+                r0 = builder.add(i_v, ir.Constant(intp, j))
+                r1 = builder.add(i_v, ir.Constant(intp, j + 1))
+                builder.store(builder.shuffle_vector(s0, s1, mask(0, 1, 4, 5)), ptr(oa, sig.args[2], [r0, zero], y4), align=8)
+                builder.store(builder.shuffle_vector(s0, s1, mask(2, 3, 6, 7)), ptr(oa, sig.args[2], [r1, zero], y4), align=8)
+            return context.get_dummy_value()
+
+        return types.void(x, tw, out, types.intp), codegen
+
+    return _rows
+
+
+_wide8_vaes = _wide_rows_vaes_intrinsic(8)
+
+
+@njit(cache=True)
+def _tccr_wide_vaes(x, tw, out):
+    stop = x.shape[0] - x.shape[0] % 8
+    for i in range(0, stop, 8):
+        _wide8_vaes(x, tw, out, i)
+    return stop
+
 _wide1_ni = _wide_rows_intrinsic(1)
 
 
@@ -980,9 +1138,9 @@ def _hi(t):
 def _tccr_wide_ni(x, tw, out):
     n = x.shape[0]
     i = 0
-    while i + 4 <= n:
-        _wide4_ni(x, tw, out, i)
-        i += 4
+    while i + 8 <= n:
+        _wide8_ni(x, tw, out, i)
+        i += 8
     while i < n:
         _wide1_ni(x, tw, out, i)
         i += 1
@@ -1035,8 +1193,12 @@ def tccr_wide(x, tweak, out=None, backend: str = "auto") -> np.ndarray:
     if tw.ndim == 2 and n and np.any(tw[:, 1] & _TOP):
         raise ParameterError("tccr_wide block tweaks must have the top bit (bit 7 of byte 15) clear")
     out = _out_blocks(out, n, 32)
-    kern = _tccr_wide_ni if _use_ni(backend, HAVE_AESNI) else _tccr_wide_soft
-    kern(x.view(np.uint64), tw, out.view(np.uint64))
+    xv, ov = x.view(np.uint64), out.view(np.uint64)
+    if not _use_ni(backend, HAVE_AESNI):
+        _tccr_wide_soft(xv, tw, ov)
+        return out
+    done = _tccr_wide_vaes(xv, tw, ov) if _use_vaes(backend) else 0
+    _tccr_wide_ni(xv[done:], tw[done:], ov[done:])
     return out
 
 
@@ -1086,7 +1248,9 @@ def ggm_expand_level(parents, key: bytes | None = None, out=None, backend: str =
     m = s.shape[0]
     out = _out_blocks(out, 2 * m)
     if _use_ni(backend, HAVE_AESNI):
-        _ggm_ni(key_tuple(key), GGM_C, s.view(np.uint64), out.view(np.uint64))
+        sv, ov = s.view(np.uint64), out.view(np.uint64)
+        done = _ggm_vaes(_rk_array(key), sv, ov) if _use_vaes(backend) else 0
+        _ggm_ni(key_tuple(key), GGM_C, sv[done:], ov[2 * done:])
         return out
     both = out.view(np.uint64).reshape(m, 2, 2)
     both[:, 0] = s.view(np.uint64)
@@ -1219,3 +1383,173 @@ def gf128_mul(a, b, out=None, backend: str = "auto") -> np.ndarray:
     kern = _gf_mul_ni if _use_ni(backend, HAVE_PCLMUL) else _gf_mul_soft
     kern(a.view(np.uint64), b.view(np.uint64), out.view(np.uint64))
     return out
+
+
+# --------------------------------------------------------------------------
+# VAES: the same bulk kernels two blocks per instruction (ymm), as IR
+# --------------------------------------------------------------------------
+
+_Y4 = ir.VectorType(ir.IntType(64), 4)
+_VSTEP = 16  # blocks per step: 8 ymm registers of state keep both AES pipes busy
+
+
+def _vaes_intrinsic(kind, rounds):
+    """A step over rows ``i .. i+16`` (``kind`` = ecb, cr, ccr, tccr or ggm) with AES-``rounds``.
+
+    The numba loop around it supplies ``i``; round keys come from the
+    ``(rounds + 1, 2)`` uint64 array and are broadcast to both 128-bit lanes.
+    """
+
+    @intrinsic
+    def _step(typingctx, rk, x, tw, out, i):
+        if not (_u64_array(rk) and _u64_array(x) and _u64_array(out) and out.mutable
+                and isinstance(i, types.Integer)):
+            return None
+        if not (_u64_array(tw, 1) or _u64_array(tw, 2)):
+            return None
+
+        def codegen(context, builder, sig, args):
+            rk_v, x_v, tw_v, out_v, i_v = args
+            rkty, xty, twty, oty = sig.args[:4]
+            intp = context.get_value_type(types.intp)
+            i_v = context.cast(builder, i_v, sig.args[4], types.intp)
+            ra = context.make_array(rkty)(context, builder, rk_v)
+            xa = context.make_array(xty)(context, builder, x_v)
+            oa = context.make_array(oty)(context, builder, out_v)
+            ta = context.make_array(twty)(context, builder, tw_v)
+
+            def c(v):
+                return ir.Constant(intp, v)
+
+            def ptr(ary, aty, row, col, vty):
+                p = cgutils.get_item_pointer(context, builder, aty, ary, [row, c(col)])
+                return builder.bitcast(p, vty.as_pointer())
+
+            def mask(*m):
+                return ir.Constant(ir.VectorType(_I32, len(m)), list(m))
+
+            undef2 = ir.Constant(_V2, ir.Undefined)
+            zero4 = ir.Constant(_Y4, None)
+            keys = []
+            for r in range(rounds + 1):
+                k = builder.load(ptr(ra, rkty, c(r), 0, _V2), align=8)
+                keys.append(builder.shuffle_vector(k, undef2, mask(0, 1, 0, 1)))
+            fenc = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_Y4, [_Y4, _Y4]),
+                                                  "llvm.x86.aesni.aesenc.256")
+            flast = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_Y4, [_Y4, _Y4]),
+                                                   "llvm.x86.aesni.aesenclast.256")
+
+            def encrypt(vs):
+                vs = [builder.xor(v, keys[0]) for v in vs]
+                for r in range(1, rounds):
+                    vs = [builder.call(fenc, [v, keys[r]]) for v in vs]
+                return [builder.call(flast, [v, keys[rounds]]) for v in vs]
+
+            def row(j):
+                return builder.add(i_v, c(j))
+
+            nvec = _VSTEP // 2
+            if kind == "ggm":
+                # Eight parents i..i+7; ymm j = [s_j, s_j ^ c] -> children rows 2(i+j), 2(i+j)+1.
+                cc = ir.Constant(_Y4, [0, 0, int(GGM_C[0]), int(GGM_C[1])])
+                ins = []
+                for j in range(nvec):
+                    sv = builder.load(ptr(xa, xty, row(j), 0, _V2), align=8)
+                    ins.append(builder.xor(builder.shuffle_vector(sv, undef2, mask(0, 1, 0, 1)), cc))
+                ys = [builder.xor(y, s_) for y, s_ in zip(encrypt(ins), ins)]
+                for j in range(nvec):
+                    builder.store(ys[j], ptr(oa, oty, builder.mul(row(j), c(2)), 0, _Y4), align=8)
+                return context.get_dummy_value()
+
+            ins = [builder.load(ptr(xa, xty, row(2 * j), 0, _Y4), align=8) for j in range(nvec)]
+            if kind == "ecb":
+                ys = encrypt(ins)
+            elif kind in ("cr", "ccr"):
+                if kind == "ccr":
+                    # σ(xL‖xR) = (xL⊕xR)‖xL per 128-bit lane: (w1, w0^w1).
+                    ins = [builder.xor(builder.shuffle_vector(v, v, mask(1, 0, 3, 2)),
+                                       builder.shuffle_vector(v, zero4, mask(4, 1, 4, 3))) for v in ins]
+                ys = [builder.xor(y, s_) for y, s_ in zip(encrypt(ins), ins)]
+            else:
+                ps = encrypt(ins)
+                tws = []
+                for j in range(nvec):
+                    if twty.ndim == 1:
+                        p = cgutils.get_item_pointer(context, builder, twty, ta, [row(2 * j)])
+                        t2 = builder.load(builder.bitcast(p, _V2.as_pointer()), align=8)
+                        tws.append(builder.shuffle_vector(t2, ir.Constant(_V2, None), mask(0, 2, 1, 2)))
+                    else:
+                        tws.append(builder.load(ptr(ta, twty, row(2 * j), 0, _Y4), align=8))
+                ys = encrypt([builder.xor(p_, t_) for p_, t_ in zip(ps, tws)])
+                ys = [builder.xor(y, p_) for y, p_ in zip(ys, ps)]
+            for j in range(nvec):
+                builder.store(ys[j], ptr(oa, oty, row(2 * j), 0, _Y4), align=8)
+            return context.get_dummy_value()
+
+        return types.void(rk, x, tw, out, types.intp), codegen
+
+    return _step
+
+
+_VK = {(kind, r): _vaes_intrinsic(kind, r) for kind in ("ecb", "cr", "ccr", "tccr", "ggm") for r in (10, 14)}
+_v_ecb10, _v_ecb14 = _VK["ecb", 10], _VK["ecb", 14]
+_v_cr10, _v_cr14 = _VK["cr", 10], _VK["cr", 14]
+_v_ccr10, _v_ccr14 = _VK["ccr", 10], _VK["ccr", 14]
+_v_tccr10, _v_tccr14 = _VK["tccr", 10], _VK["tccr", 14]
+_v_ggm10, _v_ggm14 = _VK["ggm", 10], _VK["ggm", 14]
+
+
+@njit(cache=True)
+def _ecb_vaes(rk, x, out):
+    stop = x.shape[0] - x.shape[0] % 16
+    if rk.shape[0] == 11:
+        for i in range(0, stop, 16):
+            _v_ecb10(rk, x, x, out, i)
+    else:
+        for i in range(0, stop, 16):
+            _v_ecb14(rk, x, x, out, i)
+    return stop
+
+
+@njit(cache=True)
+def _cr_vaes(rk, x, out, sig):
+    stop = x.shape[0] - x.shape[0] % 16
+    if rk.shape[0] == 11:
+        if sig:
+            for i in range(0, stop, 16):
+                _v_ccr10(rk, x, x, out, i)
+        else:
+            for i in range(0, stop, 16):
+                _v_cr10(rk, x, x, out, i)
+    else:
+        if sig:
+            for i in range(0, stop, 16):
+                _v_ccr14(rk, x, x, out, i)
+        else:
+            for i in range(0, stop, 16):
+                _v_cr14(rk, x, x, out, i)
+    return stop
+
+
+@njit(cache=True)
+def _tccr_vaes(rk, x, tw, out):
+    stop = x.shape[0] - x.shape[0] % 16
+    if rk.shape[0] == 11:
+        for i in range(0, stop, 16):
+            _v_tccr10(rk, x, tw, out, i)
+    else:
+        for i in range(0, stop, 16):
+            _v_tccr14(rk, x, tw, out, i)
+    return stop
+
+
+@njit(cache=True)
+def _ggm_vaes(rk, s, out):
+    stop = s.shape[0] - s.shape[0] % 8
+    if rk.shape[0] == 11:
+        for j in range(0, stop, 8):
+            _v_ggm10(rk, s, s, out, j)
+    else:
+        for j in range(0, stop, 8):
+            _v_ggm14(rk, s, s, out, j)
+    return stop
