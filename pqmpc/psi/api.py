@@ -232,30 +232,44 @@ def _tag_words(out: np.ndarray, ell: int) -> np.ndarray:
     return t.view(np.uint64)
 
 
+def _bucket_bits(n: int, ell: int) -> tuple[int, int]:
+    """(bits, shift): bucket values by their top ``bits`` bits (≈ 4 values per bucket)."""
+    bits = int(min(20, max(1, (max(n, 1)).bit_length() - 2)))
+    return bits, 8 * min(ell, 8) - bits
+
+
 @njit(cache=True, nogil=True)
-def _fix_ties(tw, order):
-    """Within runs of equal word 0 (rare), order by word 1: the result depends on the values only."""
-    n = order.shape[0]
-    i = 0
-    while i < n:
-        j = i + 1
-        while j < n and tw[order[j], 0] == tw[order[i], 0]:
-            j += 1
-        for a in range(i + 1, j):  # insertion sort of a tiny run
+def _sorted_values(tw, ell, bits, shift, order, out):
+    """Sort the values by (word 0, word 1) — a bucket pass on the top bits of word 0,
+    then insertion sort inside each (tiny: the values are pseudorandom) — and
+    write the first ``ell`` bytes of each, in order, to ``out``."""
+    n = tw.shape[0]
+    nbk = 1 << bits
+    sh = np.uint64(shift)
+    start = np.zeros(nbk + 1, dtype=np.int64)
+    for i in range(n):
+        start[np.int64(tw[i, 0] >> sh) + 1] += 1
+    for b in range(nbk):
+        start[b + 1] += start[b]
+    fill = start[:-1].copy()
+    for i in range(n):
+        b = np.int64(tw[i, 0] >> sh)
+        order[fill[b]] = i
+        fill[b] += 1
+    for b in range(nbk):
+        lo = start[b]
+        for a in range(lo + 1, start[b + 1]):
             x = order[a]
-            b = a - 1
-            while b >= i and tw[order[b], 1] > tw[x, 1]:
-                order[b + 1] = order[b]
-                b -= 1
-            order[b + 1] = x
-        i = j
-
-
-def _canonical_order(tw: np.ndarray) -> np.ndarray:
-    """Order by (word 0, word 1)."""
-    order = np.argsort(tw[:, 0])
-    _fix_ties(tw, order)
-    return order
+            k = a - 1
+            while k >= lo and (tw[order[k], 0] > tw[x, 0] or (tw[order[k], 0] == tw[x, 0] and tw[order[k], 1] > tw[x, 1])):
+                order[k + 1] = order[k]
+                k -= 1
+            order[k + 1] = x
+    raw = tw.view(np.uint8).reshape(n, 16)
+    for k in range(n):
+        src = order[k]
+        for j in range(ell):
+            out[k, j] = raw[src, j]
 
 
 @njit(cache=True, nogil=True)
@@ -267,16 +281,25 @@ def _is_sorted(tw):
 
 
 @njit(cache=True, nogil=True)
-def _lookup(sorted_tw, start, queries, found):
+def _lookup(sorted_tw, queries, bits, shift, found):
+    """Position of each query in the sorted values, or -1 (bucket index, then a short scan)."""
     n = sorted_tw.shape[0]
+    nbk = 1 << bits
+    sh = np.uint64(shift)
+    start = np.zeros(nbk + 1, dtype=np.int64)
+    for i in range(n):
+        start[np.int64(sorted_tw[i, 0] >> sh) + 1] += 1
+    for b in range(nbk):
+        start[b + 1] += start[b]
     for r in range(queries.shape[0]):
-        p = start[r]
+        q0 = queries[r, 0]
+        q1 = queries[r, 1]
+        b = np.int64(q0 >> sh)
         found[r] = -1
-        while p < n and sorted_tw[p, 0] == queries[r, 0]:
-            if sorted_tw[p, 1] == queries[r, 1]:
+        for p in range(start[b], start[b + 1]):
+            if sorted_tw[p, 0] == q0 and sorted_tw[p, 1] == q1:
                 found[r] = p
                 break
-            p += 1
 
 
 def _receiver(ch, ids, inverse, m, pos_key, crk, n_s, ell, reveal, base_ot, rng, chunk, ph):
@@ -309,9 +332,8 @@ def _receiver(ch, ids, inverse, m, pos_key, crk, n_s, ell, reveal, base_ot, rng,
             raise ProtocolError(f"{PROTOCOL} step 6 (sender values, hash function {i}): values are not sorted")
         bins = occupied[hidx[occupied] == i]
         mine = _tag_words(out[bins], ell)
-        start = np.searchsorted(tw[:, 0], mine[:, 0]).astype(np.int64)
         found = np.empty(bins.shape[0], dtype=np.int64)
-        _lookup(tw, start, np.ascontiguousarray(mine), found)
+        _lookup(tw, mine, *_bucket_bits(n_s, ell), found)
         ok = found >= 0
         hits_distinct.append(table[bins[ok]])
         hit_positions.append(np.sort(found[ok]))
@@ -342,10 +364,12 @@ def _sender(ch, ids, inverse, m, pos_key, crk, n_r, ell, reveal, base_ot, rng, c
 
     ph.start("compare", "sending values")
     orders = []
+    msg = np.empty((n, ell), dtype=np.uint8)
     for i in range(cuckoo.NUM_HASHES):
         tw = _tag_words(out[i * n:(i + 1) * n], ell)
-        order = _canonical_order(tw)
-        ch.send(np.ascontiguousarray(tw[order].view(np.uint8)[:, :ell]))
+        order = np.empty(n, dtype=np.int64)
+        _sorted_values(tw, ell, *_bucket_bits(n, ell), order, msg)
+        ch.send(msg)
         orders.append(order)
     del out
     if not reveal:

@@ -135,43 +135,44 @@ def item_ids(data: np.ndarray, offsets: np.ndarray, key: bytes) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _dedup_kernel(w, order, inverse, reps):
-    # ``order`` sorts by the low word; equal low words (rare) are resolved by
-    # comparing the high word against the distinct values already seen in the run.
-    n = order.shape[0]
+def _dedup_kernel(w, slots, inverse, reps):
+    # Open addressing on the low word (ids are pseudorandom, so it is a good
+    # slot index); equal ids meet at their first probe whatever their number.
+    mask = slots.shape[0] - 1
     ndist = 0
-    i = 0
-    while i < n:
-        j = i
-        while j < n and w[order[j], 0] == w[order[i], 0]:
-            j += 1
-        first = ndist
-        for k in range(i, j):
-            idx = order[k]
-            found = -1
-            for d in range(first, ndist):
-                if w[reps[d], 1] == w[idx, 1]:
-                    found = d
-                    break
-            if found < 0:
-                reps[ndist] = idx
-                found = ndist
+    for i in range(w.shape[0]):
+        s = np.int64(w[i, 0] & np.uint64(mask))
+        while True:
+            r = slots[s]
+            if r < 0:
+                slots[s] = ndist
+                reps[ndist] = i
+                inverse[i] = ndist
                 ndist += 1
-            inverse[idx] = found
-        i = j
+                break
+            j = reps[r]
+            if w[j, 0] == w[i, 0] and w[j, 1] == w[i, 1]:
+                inverse[i] = r
+                break
+            s = (s + 1) & mask
     return ndist
 
 
 def dedup_ids(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(reps, inverse)``: ``ids[reps]`` are the distinct ids (sorted by their
-    low 64 bits, so the order says nothing about input order) and
-    ``inverse[i]`` is the position of ``ids[i]`` among them."""
+    """``(reps, inverse)``: ``ids[reps]`` are the distinct ids (in order of
+    first occurrence) and ``inverse[i]`` is the position of ``ids[i]`` among them.
+
+    Linear time. Nothing derived from this order reaches the peer unmasked:
+    the sender sorts its values, the receiver's table is hidden by the OT.
+    """
     n = ids.shape[0]
     w = np.ascontiguousarray(ids).view(np.uint64)
-    order = np.argsort(w[:, 0]) if n else np.zeros(0, dtype=np.int64)
     inverse = np.empty(n, dtype=np.int64)
     reps = np.empty(n, dtype=np.int64)
-    ndist = _dedup_kernel(w, order.astype(np.int64), inverse, reps) if n else 0
+    if not n:
+        return reps, inverse
+    slots = np.full(1 << (2 * n - 1).bit_length(), -1, dtype=np.int64)
+    ndist = _dedup_kernel(w, slots, inverse, reps)
     return reps[:ndist], inverse
 
 

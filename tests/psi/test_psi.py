@@ -99,6 +99,31 @@ def test_public_api_returns_sorted_indices():
     assert s is None and r.tolist() == [0, 2, 3, 4]
 
 
+def test_sender_values_are_sorted_and_lookup_finds_all():
+    from pqmpc.psi import api
+
+    rng = np.random.default_rng(3)
+    for n, ell in [(1, 5), (7, 6), (1000, 8), (5000, 10), (3000, 16)]:
+        raw = np.zeros((n, 16), dtype=np.uint8)
+        raw[:, :ell] = rng.integers(0, 256, (n, ell), dtype=np.uint8)
+        raw[n // 2:n // 2 + 3] = raw[:3]  # repeated values sort fine too
+        tw = raw.view(np.uint64)
+        order = np.empty(n, dtype=np.int64)
+        msg = np.empty((n, ell), dtype=np.uint8)
+        api._sorted_values(tw, ell, *api._bucket_bits(n, ell), order, msg)
+        ref = sorted(range(n), key=lambda i: (int(tw[i, 0]), int(tw[i, 1])))
+        assert [bytes(raw[i, :ell]) for i in ref] == [bytes(r) for r in msg]
+        stw = api._tag_words(msg, ell)
+        assert api._is_sorted(stw)
+        found = np.empty(n, dtype=np.int64)
+        api._lookup(stw, tw, *api._bucket_bits(n, ell), found)
+        assert (found >= 0).all() and np.array_equal(stw[found], tw)
+        miss = tw.copy()
+        miss[:, 0] ^= np.uint64(1)  # the lowest tag byte differs
+        api._lookup(stw, miss, *api._bucket_bits(n, ell), found)
+        assert (found == -1).sum() >= n - 10
+
+
 def test_wire_size_and_tag_length():
     n = 1000
     a = [f"k{i}" for i in range(n)]
@@ -140,20 +165,34 @@ def test_bad_items_rejected():
 def test_unsorted_sender_values_are_rejected(monkeypatch):
     from pqmpc.psi import api
 
-    monkeypatch.setattr(api, "_canonical_order", lambda tw: np.arange(tw.shape[0])[::-1].copy())
+    real = api._sorted_values
+
+    def reversed_values(tw, ell, bits, shift, order, out):
+        real(tw, ell, bits, shift, order, out)
+        out[:] = out[::-1].copy()
+
+    monkeypatch.setattr(api, "_sorted_values", reversed_values)
     a = [f"k{i}" for i in range(50)]
     with pytest.raises(ProtocolError, match="step 6"):
         run(a, a)
 
 
-def test_truncated_values_are_rejected(monkeypatch):
-    from pqmpc.psi import api
+def test_truncated_values_are_rejected():
+    from pqmpc.psi.api import tag_bytes
 
-    real = api._tag_words
-    monkeypatch.setattr(api, "_tag_words", lambda out, ell: real(out[:-1], ell) if out.shape[0] == 50 else real(out, ell))
     a = [f"k{i}" for i in range(50)]
+    c0, c1 = MemoryChannel.pair()
+    ell = tag_bytes(50, 10)
+    real_send = c0.send
+
+    def truncating_send(data):  # the sender's value list loses its last entry
+        if isinstance(data, np.ndarray) and data.shape == (50, ell):
+            data = data[:-1]
+        real_send(np.ascontiguousarray(data) if isinstance(data, np.ndarray) else data)
+
+    c0.send = truncating_send
     with pytest.raises(ProtocolError, match="step 6"):
-        run(a, a[:10])
+        run_pair(lambda ch: run_psi("sender", ch, a), lambda ch: run_psi("receiver", ch, a[:10]), channels=(c0, c1))
 
 
 def test_peer_disappears():
