@@ -146,15 +146,15 @@ def _permute(x: np.ndarray) -> np.ndarray:
     return _perm().permute(flat).view(np.uint64).reshape(x.shape)
 
 
-def _runs_in(sched: Schedule, g0: int, g1: int):
-    """Yield ``(is_and_run, start, end)`` for the parts of runs inside ``[g0, g1)``."""
-    runs = sched.runs
-    r = int(np.searchsorted(runs[:, 1], g0, side="right"))
-    while r < runs.shape[0] and runs[r, 0] < g1:
-        s, e = max(int(runs[r, 0]), g0), min(int(runs[r, 1]), g1)
-        if e > s:
-            yield bool(r % 2), s, e
-        r += 1
+def _wide_runs_in(sched: Schedule, g0: int, g1: int) -> list[tuple[int, int]]:
+    """The parts inside ``[g0, g1)`` of AND runs at least ``WIDE_LEVEL`` gates wide.
+
+    Selected with numpy: a deep circuit has tens of thousands of (narrow) runs and
+    must not pay a Python step for each.
+    """
+    runs = sched.runs[1::2]
+    keep = (runs[:, 1] - runs[:, 0] >= WIDE_LEVEL) & (runs[:, 1] > g0) & (runs[:, 0] < g1)
+    return [(max(int(a), g0), min(int(b), g1)) for a, b in runs[keep]]
 
 
 def _garble_ands_bulk(sched, s, e, k, lab, delta, tables, row):
@@ -202,13 +202,12 @@ def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables) -> No
                            k0 + row, lab, d0, d1, tables[row:])
 
     pos = g0
-    for is_and, s, e in _runs_in(sched, g0, g1):
-        if is_and and e - s >= WIDE_LEVEL:
-            if pos < s:
-                walk(pos, s)
-            row = int(sched.and_before[s] - sched.and_before[g0])
-            _garble_ands_bulk(sched, s, e, k0 + row, lab, delta, tables, row)
-            pos = e
+    for s, e in _wide_runs_in(sched, g0, g1):
+        if pos < s:
+            walk(pos, s)
+        row = int(sched.and_before[s] - sched.and_before[g0])
+        _garble_ands_bulk(sched, s, e, k0 + row, lab, delta, tables, row)
+        pos = e
     if pos < g1:
         walk(pos, g1)
 
@@ -230,13 +229,12 @@ def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables) -> None:
                              tables[row:])
 
     pos = g0
-    for is_and, s, e in _runs_in(sched, g0, g1):
-        if is_and and e - s >= WIDE_LEVEL:
-            if pos < s:
-                walk(pos, s)
-            row = int(sched.and_before[s] - sched.and_before[g0])
-            _eval_ands_bulk(sched, s, e, k0 + row, lab, tables, row)
-            pos = e
+    for s, e in _wide_runs_in(sched, g0, g1):
+        if pos < s:
+            walk(pos, s)
+        row = int(sched.and_before[s] - sched.and_before[g0])
+        _eval_ands_bulk(sched, s, e, k0 + row, lab, tables, row)
+        pos = e
     if pos < g1:
         walk(pos, g1)
 
