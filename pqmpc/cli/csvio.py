@@ -129,45 +129,68 @@ def _find_column(path: str, header: list[str], name: str) -> int:
 def read_keys(path: str, key_columns: list[str], delimiter: str = ",", normalize: list[str] | None = None,
               skip_empty: bool = False, progress=None) -> KeyTable:
     """Read the key columns of every record; header required."""
-    norm = _normalizer(normalize or [])
+    norm = _normalizer(normalize) if normalize else None
     size = max(1, os.path.getsize(path)) if os.path.isfile(path) else 1
     with _open_text(path) as fh:
-        it = _records(path, fh, delimiter)
-        first = next(it, None)
-        if first is None:
-            raise InputError(f"{path}: the file is empty; a header line naming the columns is required")
-        header = first[1]
-        idx = [_find_column(path, header, c) for c in key_columns]
-        need = max(idx) + 1
-        cols: list[list[str]] = [[] for _ in idx]
-        records = []
-        skipped_lines = []
-        rec = -1
-        for rec, (lineno, row) in enumerate(it):
-            if len(row) < need:
-                raise InputError(f"{path}: line {lineno}: the record has {len(row)} field(s) but the key column "
-                                 f"{header[max(i for i in idx if i >= len(row))]!r} is field "
-                                 f"{max(i for i in idx if i >= len(row)) + 1}")
-            vals = [norm(row[i]) for i in idx]
-            empty = [key_columns[j] for j, v in enumerate(vals) if v == ""]
-            if empty:
+        reader = csv.reader(fh, delimiter=delimiter, strict=True)
+        try:
+            header = next((r for r in reader if r), None)
+            if header is None:
+                raise InputError(f"{path}: the file is empty; a header line naming the columns is required")
+            idx = [_find_column(path, header, c) for c in key_columns]
+            need = max(idx) + 1
+            cols: list[list[str]] = [[] for _ in idx]
+            appends = [c.append for c in cols]
+            records = []
+            add_record = records.append
+            skipped_lines = []
+            rec = -1
+            single = idx[0] if len(idx) == 1 else None
+            for row in reader:
+                if not row:
+                    continue  # blank lines (a trailing newline, an empty line) are not records
+                rec += 1
+                if len(row) < need:
+                    missing = max(i for i in idx if i >= len(row))
+                    raise InputError(f"{path}: line {reader.line_num}: the record has {len(row)} field(s) but the "
+                                     f"key column {header[missing]!r} is field {missing + 1}")
+                if single is not None:  # the common case, kept lean: one key column
+                    v = row[single]
+                    if norm is not None:
+                        v = norm(v)
+                    if v:
+                        appends[0](v)
+                        add_record(rec)
+                        if progress is not None and not rec & 0xFFFF:
+                            _report(progress, fh, size)
+                        continue
+                    vals = [v]
+                else:
+                    vals = [row[i] for i in idx] if norm is None else [norm(row[i]) for i in idx]
+                    if all(vals):
+                        for a, v in zip(appends, vals):
+                            a(v)
+                        add_record(rec)
+                        continue
+                empty = key_columns[[j for j, v in enumerate(vals) if not v][0]]
                 if not skip_empty:
-                    raise InputError(f"{path}: line {lineno} (row {rec + 1}): empty key in column {empty[0]!r}; "
-                                     f"fill it in or pass --skip-empty to skip such rows")
-                skipped_lines.append(lineno)
-                continue
-            for c, v in zip(cols, vals):
-                c.append(v)
-            records.append(rec)
-            if progress is not None and rec % 65536 == 0:
-                try:
-                    progress.update(fh.buffer.tell(), size)
-                except (OSError, AttributeError, ValueError):
-                    pass
-        rows_read = rec + 1
+                    raise InputError(f"{path}: line {reader.line_num} (row {rec + 1}): empty key in column "
+                                     f"{empty!r}; fill it in or pass --skip-empty to skip such rows")
+                skipped_lines.append(reader.line_num)
+        except UnicodeDecodeError:
+            raise _utf8_error(path) from None
+        except csv.Error as exc:
+            raise InputError(f"{path}: line {reader.line_num}: malformed CSV ({exc})") from None
     return KeyTable(path=path, header=header, key_columns=key_columns, columns=cols,
-                    records=np.asarray(records, dtype=np.int64), rows_read=rows_read, skipped=len(skipped_lines),
+                    records=np.asarray(records, dtype=np.int64), rows_read=rec + 1, skipped=len(skipped_lines),
                     skipped_lines=skipped_lines[:20])
+
+
+def _report(progress, fh, size: int) -> None:
+    try:
+        progress.update(fh.buffer.tell(), size)
+    except (OSError, AttributeError, ValueError):
+        pass
 
 
 def write_matches(in_path: str, out_path: str, records: np.ndarray, delimiter: str = ",", progress=None) -> int:

@@ -125,6 +125,7 @@ def run(args) -> int:
         progress.done(f"read {table.rows_read} rows, {table.keys_used} keys"
                       + (f", skipped {table.skipped} with an empty key" if table.skipped else ""))
         items = psikeys.encode_items(psikeys.combine_columns(table.columns))
+        table.columns = []  # the encoded buffer is all the protocol needs; free the strings
         timeout = args.timeout if args.timeout is not None else _timeout_for(table.rows_read)
         if mode == "serve":
             progress.info("waiting for the other party ...")
