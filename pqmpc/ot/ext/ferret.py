@@ -213,19 +213,21 @@ class Ferret(OT):
 
     def __init__(self, params: FerretParams | str = FERRET_B13, base=None):
         self.params = get_params(params)
-        self.base = base
-        self.base_name = "IKNP" if base is None else getattr(base, "name", type(base).__name__)
+        self.base = base if base is None else _base_cot(base)
+        self.base_name = "IKNP" if base is None else getattr(self.base, "name", type(self.base).__name__)
         self._sessions = weakref.WeakKeyDictionary()
 
     def __repr__(self):
         return f"Ferret(params={self.params.name!r}, base={self.base_name!r})"
 
     def _session(self, ch: Channel, role: str, rng, delta=None) -> _Session:
+        if delta is not None:
+            delta = _check_delta(delta)
         per_ch = self._sessions.setdefault(ch, {})
         s = per_ch.get(role)
         if s is None:
             s = per_ch[role] = _Session(self, ch, role, Rng.ensure(rng), delta)
-        elif delta is not None and not np.array_equal(_check_delta(delta), s.delta):
+        elif delta is not None and not np.array_equal(delta, s.delta):
             raise ParameterError("this Ferret session already runs under another delta; "
                                  "use a new channel (or a new Ferret) for a different delta")
         return s

@@ -1,0 +1,103 @@
+"""The local linear code: kernels against an independent reference, and its shape."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pqmpc import Rng
+from pqmpc.errors import ParameterError
+from pqmpc.ot.ext.ferret_params import LPN_D
+from pqmpc.ot.ext.lpn import LocalCode
+
+
+def reference(code: LocalCode, start: int, x, u, v, bits):
+    """``v ⊕ A·x`` and ``bits ⊕ A·u`` from the OpenSSL-computed positions, with numpy."""
+    pos = code.row_positions(start, v.shape[0])
+    out, ob = v.copy(), bits.copy()
+    for j in range(LPN_D):
+        out ^= x[pos[:, j]]
+        ob ^= u[pos[:, j]]
+    return out, ob
+
+
+@settings(max_examples=25, deadline=None)
+@given(logk=st.integers(1, 14), start=st.integers(0, 5000), m=st.integers(0, 600), seed=st.binary(min_size=1, max_size=8))
+def test_kernels_match_reference(logk, start, m, seed):
+    start, m = 2 * start, 2 * m
+    k = 1 << logk
+    rng = Rng(seed)
+    code = LocalCode(rng.bytes(16), k)
+    x, u = rng.blocks(k), rng.bits(k)
+    v, bits = rng.blocks(m), rng.bits(m)
+    want, want_bits = reference(code, start, x, u, v, bits)
+    got = v.copy()
+    code.add_encoded(start, x, got)
+    assert np.array_equal(got, want)
+    got2, got_bits = v.copy(), bits.copy()
+    code.add_encoded_with_bits(start, x, u, got2, got_bits)
+    assert np.array_equal(got2, want)
+    assert np.array_equal(got_bits, want_bits)
+
+
+def test_rows_are_addressed_by_global_index():
+    rng = Rng(b"lpn split")
+    k = 1 << 10
+    code = LocalCode(rng.bytes(16), k)
+    x = rng.blocks(k)
+    whole = np.zeros((1000, 16), np.uint8)
+    code.add_encoded(0, x, whole)
+    parts = np.zeros((1000, 16), np.uint8)
+    code.add_encoded(600, x, parts[600:])
+    code.add_encoded(0, x, parts[:600])
+    assert np.array_equal(whole, parts)
+
+
+def test_positions_in_range_and_spread():
+    k = 1 << 12
+    code = LocalCode(bytes(range(16)), k)
+    pos = code.row_positions(0, 40000)
+    assert pos.shape == (40000, LPN_D) and pos.min() >= 0 and pos.max() < k
+    counts = np.bincount(pos.ravel(), minlength=k)
+    # 400,000 draws into 4096 cells: mean ~97.7, sd ~9.9; a bias would show far outside this.
+    assert 60 < counts.min() and counts.max() < 140
+    assert np.isclose(counts.mean(), 40000 * LPN_D / k)
+
+
+def test_different_seeds_give_different_codes():
+    a = LocalCode(bytes(16), 1 << 16).row_positions(0, 100)
+    b = LocalCode(bytes(15) + b"\x01", 1 << 16).row_positions(0, 100)
+    assert not np.array_equal(a, b)
+
+
+def test_encoding_is_linear():
+    rng = Rng(b"lpn linear")
+    k = 1 << 8
+    code = LocalCode(rng.bytes(16), k)
+    x1, x2 = rng.blocks(k), rng.blocks(k)
+    y1, y2, y12 = (np.zeros((256, 16), np.uint8) for _ in range(3))
+    code.add_encoded(2, x1, y1)
+    code.add_encoded(2, x2, y2)
+    code.add_encoded(2, x1 ^ x2, y12)
+    assert np.array_equal(y1 ^ y2, y12)
+    assert y1.any()
+
+
+@pytest.mark.parametrize("bad", [dict(seed=bytes(15)), dict(k=3), dict(k=0)])
+def test_bad_code_parameters(bad):
+    args = dict(seed=bytes(16), k=1 << 4) | bad
+    with pytest.raises(ParameterError):
+        LocalCode(**args)
+
+
+def test_bad_call_shapes():
+    code = LocalCode(bytes(16), 16)
+    x = np.zeros((16, 16), np.uint8)
+    with pytest.raises(ParameterError):
+        code.add_encoded(1, x, np.zeros((4, 16), np.uint8))
+    with pytest.raises(ParameterError):
+        code.add_encoded(0, x, np.zeros((3, 16), np.uint8))
+    with pytest.raises(ParameterError):
+        code.add_encoded(0, np.zeros((8, 16), np.uint8), np.zeros((4, 16), np.uint8))
+    with pytest.raises(ParameterError):
+        code.add_encoded_with_bits(0, x, np.zeros(8, np.uint8), np.zeros((4, 16), np.uint8), np.zeros(4, np.uint8))
