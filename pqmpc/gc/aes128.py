@@ -146,7 +146,8 @@ class _Aes:
     def m16(self, a, b):
         al, ah, bl, bh = a[:2], a[2:], b[:2], b[2:]
         p0, p2 = self.m4(al, bl), self.m4(ah, bh)
-        p1 = self.m4([self._x(u, v) for u, v in zip(al, ah)], [self._x(u, v) for u, v in zip(bl, bh)])
+        p1 = self.m4([self._x(u, v) for u, v in zip(al, ah)],
+                     [self._x(u, v) for u, v in zip(bl, bh)])
         lo = [self._x(u, v) for u, v in zip(p0, self.m4(self._const(self.mu, 2), p2))]
         return lo + [self._x(u, v) for u, v in zip(p1, p0)]
 

@@ -24,7 +24,7 @@ n-1 (depth log n), ``mux`` n, ``popcount`` < n, ``mul`` about n².
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence, Union
+from typing import Sequence, Union
 
 import numpy as np
 

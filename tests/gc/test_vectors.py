@@ -8,7 +8,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from pqmpc.gc.build import CircuitBuilder
