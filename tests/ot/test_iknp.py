@@ -306,3 +306,38 @@ def test_a_failed_call_drops_the_session_but_a_bad_argument_does_not():
     with pytest.raises(ParameterError):
         ot2.send_correlated(ch0, 5, delta=np.zeros(3, np.uint8))
     assert ot2.session(ch0, "sender") is not None
+
+
+def test_bulk_traffic_both_ways_over_tcp_does_not_deadlock():
+    """Corrections and chosen-message masks (sender → receiver) are sent only
+    after all of U arrived; interleaving them could fill both TCP buffers."""
+    import threading
+
+    from pqmpc.net import TcpChannel, TcpListener
+
+    n = 300_000
+    with TcpListener("127.0.0.1", 0) as lst:
+        box = {}
+        t = threading.Thread(target=lambda: box.setdefault("c", TcpChannel.connect("127.0.0.1", lst.port, timeout=60)))
+        t.start()
+        a = lst.accept(timeout=60)
+        t.join()
+    rng = Rng(b"tcp-bulk")
+    c1, c2 = rng.bits(n), rng.bits(n)
+    d2 = rng.blocks(1)[0]
+    x0, x1 = rng.blocks(n), rng.blocks(n)
+    ot = make(128)
+
+    def sender(ch):
+        first = ot.send_correlated(ch, n)
+        second = ot.send_correlated(ch, n, delta=d2)
+        ot.send(ch, x0, x1)
+        return first, second
+
+    def receiver(ch):
+        return ot.receive_correlated(ch, c1), ot.receive_correlated(ch, c2), ot.receive(ch, c1)
+
+    (first, second), (t1, t2, chosen) = run_pair(sender, receiver, timeout=120, channels=(a, box["c"]))
+    check_cot(*first, t1, c1, 16)
+    check_cot(*second, t2, c2, 16)
+    assert np.array_equal(chosen, np.where(c1[:, None] == 1, x1, x0))

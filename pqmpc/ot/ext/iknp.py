@@ -58,7 +58,7 @@ from ...net import Channel, handshake
 from ...params import level_for_kappa
 from ...primitives.bits import pack_bits, unpack_bits
 from ...rng import Rng
-from ..api import OT, check_choices, check_count
+from ..api import OT, check_choices, check_count, check_messages
 from . import cot
 from .ctr import MultiCTR
 
@@ -124,8 +124,8 @@ class IKNP(OT):
         self.block_bytes = self.level.block_bytes
         if base is not None and not isinstance(base, OT):
             raise ParameterError(f"base must be an OT instance, not {type(base).__name__}")
-        if not isinstance(chunk, int) or chunk <= 0 or chunk % 128:
-            raise ParameterError(f"chunk must be a positive multiple of 128, not {chunk!r}")
+        if not isinstance(chunk, int) or not 0 < chunk <= 1 << 22 or chunk % 128:
+            raise ParameterError(f"chunk must be a multiple of 128 in [128, 2^22], not {chunk!r}")
         self._base = base
         self.chunk = chunk
         self._sessions: "weakref.WeakKeyDictionary[Channel, dict]" = weakref.WeakKeyDictionary()
@@ -314,14 +314,16 @@ class IKNP(OT):
             self._finish(sess, n)
             return sess.delta.copy(), q_out
         # Δ chosen by the caller after setup: derandomize with one block per OT.
-        h1 = np.empty((self.chunk, sess.width), dtype=np.uint8)
+        # The corrections go out only after all of U has arrived: sending while
+        # the peer is still sending could fill both TCP buffers and deadlock.
+        d = np.empty((n, sess.width), dtype=np.uint8)
         for start, q in self._sender_chunks(ch, sess, n, step):
-            c = q.shape[0]
-            h0 = q_out[start:start + c]
-            cot.random_ot_from_cot(q, sess.delta, sess.ots + start, h0, h1[:c])
-            np.bitwise_xor(h1[:c], h0, out=h1[:c])
-            cot.xor_with_delta_into(h1[:c], delta, h1[:c])
-            ch.send(h1[:c])
+            e = start + q.shape[0]
+            cot.random_ot_from_cot(q, sess.delta, sess.ots + start, q_out[start:e], d[start:e])
+            np.bitwise_xor(d[start:e], q_out[start:e], out=d[start:e])
+            cot.xor_with_delta_into(d[start:e], delta, d[start:e])
+        for start, c in self._chunks(n):
+            ch.send(d[start:start + c])
         self._finish(sess, n)
         return delta.copy(), q_out
 
@@ -346,6 +348,28 @@ class IKNP(OT):
                 cot.select_xor_into(tc, choices[start:start + c], d, tc)
         self._finish(sess, n)
         return t
+
+    # ------------------------------------------------------------------ chosen messages
+    def send(self, ch, m0, m1, rng=None) -> None:
+        """Chosen-message OT: random OT, then ``m_j ⊕ H(...)`` masks in chunk-sized messages."""
+        w = self.block_bytes
+        m0 = check_messages(m0, w, "m0")
+        m1 = check_messages(m1, w, "m1", m0.shape[0])
+        r0, r1 = self.send_random(ch, m0.shape[0], rng)
+        for start, c in self._chunks(m0.shape[0]):
+            masked = np.empty((c, 2, w), dtype=np.uint8)
+            np.bitwise_xor(m0[start:start + c], r0[start:start + c], out=masked[:, 0])
+            np.bitwise_xor(m1[start:start + c], r1[start:start + c], out=masked[:, 1])
+            ch.send(masked)
+
+    def receive(self, ch, choices, rng=None) -> np.ndarray:
+        choices = check_choices(choices)
+        mb = self.receive_random(ch, choices, rng)
+        for start, c in self._chunks(choices.shape[0]):
+            masked = ch.recv_array(np.uint8, (c, 2, self.block_bytes),
+                                   f"{PROTOCOL} chosen-message masks, OTs {start}..{start + c - 1}")
+            mb[start:start + c] ^= masked[np.arange(c), choices[start:start + c]]
+        return mb
 
     def send_random_correlated(self, ch, n, rng=None):
         """Correlated OT whose choice bits the receiver draws at random: ``(Δ, q)``."""
