@@ -225,6 +225,16 @@ def _hash_words(ids: np.ndarray, i: int) -> np.ndarray:
     return w
 
 
+@njit(cache=True, nogil=True)
+def _fill_bin_words(ids, table, hidx, words):
+    """words[b] = OPRF input of the item in bin b (id with hash index tag); empty bins keep their random word."""
+    for b in range(table.shape[0]):
+        t = table[b]
+        if t >= 0:
+            words[b, 0] = ids[t, 0]
+            words[b, 1] = ids[t, 1] ^ (np.uint64(hidx[b] + 1) << np.uint64(56))
+
+
 def _tag_words(out: np.ndarray, ell: int) -> np.ndarray:
     """``(n, 2)`` uint64: the first ``ell`` bytes of each 16-byte value, zero above."""
     t = np.zeros((out.shape[0], 16), dtype=np.uint8)
@@ -314,9 +324,7 @@ def _receiver(ch, ids, inverse, m, pos_key, crk, n_s, ell, reveal, base_ot, rng,
     del pos
     occupied = np.flatnonzero(table >= 0)
     words = rng.fork("psi/dummy-bins").blocks(m)  # empty bins: random words, outputs unused
-    for i in range(cuckoo.NUM_HASHES):
-        sel = occupied[hidx[occupied] == i]
-        words[sel] = _hash_words(ids[table[sel]], i)
+    _fill_bin_words(ids.view(np.uint64), table, hidx, words.view(np.uint64))
 
     ph.start("oprf", "OPRF (base OTs + extension)")
     out = kkrt.oprf_receive(ch, words, crk, base_ot, rng, chunk, progress=ph.update)

@@ -53,8 +53,12 @@ def encode_items(items, what: str = "items") -> tuple[np.ndarray, np.ndarray]:
         raise ParameterError(f"{what} must be a sequence of str or bytes, not a single {type(items).__name__}")
     if not isinstance(items, list):
         items = list(items)
-    enc = items
-    if not all(type(x) is bytes for x in items):  # the common all-bytes case needs no copies
+    try:
+        # The common all-bytes case: one join, no per-item copies (str items make join fail).
+        joined = b"".join(items)
+        enc = items
+    except TypeError:
+        joined = None
         try:
             enc = [x.encode("utf-8") if isinstance(x, str) else bytes(x) if isinstance(x, (bytes, bytearray, memoryview))
                    else _bad_item(x, what) for x in items]
@@ -64,7 +68,9 @@ def encode_items(items, what: str = "items") -> tuple[np.ndarray, np.ndarray]:
     lengths = np.fromiter(map(len, enc), dtype=np.int64, count=n)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    data = np.frombuffer(b"".join(enc), dtype=np.uint8)
+    if joined is not None and offsets[-1] != len(joined):  # a multi-byte-format memoryview: copy as bytes
+        return encode_items([bytes(x) for x in items], what)
+    data = np.frombuffer(joined if joined is not None else b"".join(enc), dtype=np.uint8)
     return data, offsets
 
 

@@ -206,3 +206,30 @@ def test_peer_disappears():
 
     with pytest.raises(ChannelError):
         run_pair(lambda ch: run_psi("receiver", ch, ["a", "b"]), quitter, channels=(a, b))
+
+
+def test_cuckoo_failure_stops_both_sides(monkeypatch):
+    from pqmpc.psi import api, cuckoo
+
+    monkeypatch.setattr(cuckoo, "num_bins", lambda n, lam=40: max(1, n // 4))  # far too small a table
+    errors = {}
+
+    def side(role, items):
+        def f(ch):
+            try:
+                run_psi(role, ch, items)
+            except Exception as exc:  # recorded per side
+                errors[role] = exc
+        return f
+
+    a = [f"k{i}" for i in range(100)]
+    run_pair(side("sender", a), side("receiver", a))
+    assert isinstance(errors["receiver"], cuckoo.CuckooError)
+    assert isinstance(errors["sender"], api.PeerAbort) and "cuckoo" in str(errors["sender"])
+
+
+def test_memoryview_items_are_their_bytes():
+    from pqmpc.psi import keys as k
+
+    data, offsets = k.encode_items([memoryview(np.arange(3, dtype=np.int32)), b"ab"])
+    assert offsets.tolist() == [0, 12, 14] and bytes(data[12:]) == b"ab"
