@@ -104,14 +104,15 @@ def detect_features() -> dict:
             return explicit[feat]
         return host_model and bool(host.get(feat, False))
 
-    for feat in ("aes", "pclmul", "vaes", "avx2"):
+    for feat in ("aes", "pclmul", "vaes", "vpclmulqdq", "avx2"):
         info[feat] = bool(host.get(feat, False) and target_has(feat))
     return info
 
 
 # What LLVM's x86 feature table makes each feature depend on (the part that matters here).
 _DEPENDS = {"sse2": ("sse",), "sse3": ("sse2",), "ssse3": ("sse3",), "sse4.1": ("ssse3",), "sse4.2": ("sse4.1",),
-            "avx": ("sse4.2",), "avx2": ("avx",), "aes": ("sse2",), "pclmul": ("sse2",), "vaes": ("avx2", "aes")}
+            "avx": ("sse4.2",), "avx2": ("avx",), "aes": ("sse2",), "pclmul": ("sse2",), "vaes": ("avx2", "aes"),
+            "vpclmulqdq": ("avx", "pclmul")}
 
 
 FEATURES = detect_features()
@@ -121,6 +122,8 @@ HAVE_AESNI: bool = FEATURES["aes"]
 HAVE_PCLMUL: bool = FEATURES["pclmul"]
 #: True when 256-bit VAES (two blocks per instruction) may be used as well.
 HAVE_VAES: bool = HAVE_AESNI and FEATURES["vaes"] and FEATURES["avx2"]
+#: True when 256-bit VPCLMULQDQ (two GF(2^128) products per instruction) may be used.
+HAVE_VPCLMUL: bool = HAVE_PCLMUL and FEATURES["vpclmulqdq"] and FEATURES["avx2"]
 
 
 def backend_info() -> dict:
@@ -128,7 +131,8 @@ def backend_info() -> dict:
     return {
         "aes_kernels": ("numba+VAES" if HAVE_VAES else "numba+AES-NI" if HAVE_AESNI
                         else "OpenSSL (cryptography) / numba table AES"),
-        "gf128": "numba+PCLMULQDQ" if HAVE_PCLMUL else "numba (portable carry-less multiply)",
+        "gf128": ("numba+VPCLMULQDQ" if HAVE_VPCLMUL else "numba+PCLMULQDQ" if HAVE_PCLMUL
+                  else "numba (portable carry-less multiply)"),
         "cpu_name": FEATURES["cpu_name"],
     }
 
@@ -1285,6 +1289,36 @@ def _fold(r0, r1, r2, r3):
     return (r0 ^ t0, r1 ^ t1)
 
 
+def _emit_gfmul(builder, va, vb, lanes=1):
+    """GF(2^128) products lane by lane: ``<2 x i64>`` (PCLMULQDQ) or ``<4 x i64>`` (VPCLMULQDQ, two at once)."""
+    i8 = ir.IntType(8)
+    vty = _V2 if lanes == 1 else ir.VectorType(ir.IntType(64), 4)
+    name = "llvm.x86.pclmulqdq" if lanes == 1 else "llvm.x86.pclmulqdq.256"
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty, vty, i8]), name)
+
+    def cl(x, y, imm):
+        return builder.call(fn, [x, y, ir.Constant(i8, imm)])
+
+    def lane_mask(pattern):
+        # pattern over one lane's two words; 2*lanes = first word of the zero operand
+        z = 2 * lanes
+        return ir.Constant(ir.VectorType(_I32, 2 * lanes),
+                           [z if p is None else p + 2 * ln for ln in range(lanes) for p in pattern])
+
+    zero = ir.Constant(vty, None)
+    red = ir.Constant(vty, [0x87, 0] * lanes)
+    lo = cl(va, vb, 0x00)
+    hi = cl(va, vb, 0x11)
+    mid = builder.xor(cl(va, vb, 0x10), cl(va, vb, 0x01))
+    lo = builder.xor(lo, builder.shuffle_vector(mid, zero, lane_mask([None, 0])))   # mid << 64
+    hi = builder.xor(hi, builder.shuffle_vector(mid, zero, lane_mask([1, None])))   # mid >> 64
+    # x^128 = 0x87: hi0*0x87 lands in bits 0..134, hi1*0x87 in 64..198; the bits past 127 fold once more.
+    lo = builder.xor(lo, cl(hi, red, 0x00))
+    u = cl(hi, red, 0x01)
+    lo = builder.xor(lo, builder.shuffle_vector(u, zero, lane_mask([None, 0])))
+    return builder.xor(lo, cl(u, red, 0x01))
+
+
 @intrinsic
 def gf128_mul_ni(typingctx, a, b):
     """One GF(2^128) product with PCLMULQDQ (njit; only where HAVE_PCLMUL).
@@ -1296,29 +1330,45 @@ def gf128_mul_ni(typingctx, a, b):
         return None
 
     def codegen(context, builder, sig, args):
-        i8 = ir.IntType(8)
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V2, [_V2, _V2, i8]),
-                                            "llvm.x86.pclmulqdq")
-        va, vb = _to_vec(builder, args[0]), _to_vec(builder, args[1])
-
-        def cl(x, y, imm):
-            return builder.call(fn, [x, y, ir.Constant(i8, imm)])
-
-        zero = ir.Constant(_V2, None)
-        red = ir.Constant(_V2, [0x87, 0])
-        lo = cl(va, vb, 0x00)
-        hi = cl(va, vb, 0x11)
-        mid = builder.xor(cl(va, vb, 0x10), cl(va, vb, 0x01))
-        lo = builder.xor(lo, builder.shuffle_vector(zero, mid, ir.Constant(ir.VectorType(_I32, 2), [0, 2])))
-        hi = builder.xor(hi, builder.shuffle_vector(mid, zero, ir.Constant(ir.VectorType(_I32, 2), [1, 2])))
-        # x^128 = 0x87: hi0*0x87 lands in bits 0..134, hi1*0x87 in 64..198; the bits past 127 fold once more.
-        lo = builder.xor(lo, cl(hi, red, 0x00))
-        u = cl(hi, red, 0x01)
-        lo = builder.xor(lo, builder.shuffle_vector(zero, u, ir.Constant(ir.VectorType(_I32, 2), [0, 2])))
-        lo = builder.xor(lo, cl(u, red, 0x01))
-        return _to_tup(context, builder, lo)
+        r = _emit_gfmul(builder, _to_vec(builder, args[0]), _to_vec(builder, args[1]))
+        return _to_tup(context, builder, r)
 
     return _BLK(_BLK, _BLK), codegen
+
+
+@intrinsic
+def _gf_step_vpclmul(typingctx, a, b, out, i):
+    """Rows i .. i+8 of a GF(2^128) batch, two products per VPCLMULQDQ."""
+    if not (_u64_array(a) and _u64_array(b) and _u64_array(out) and out.mutable and isinstance(i, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        y4 = ir.VectorType(ir.IntType(64), 4)
+        intp = context.get_value_type(types.intp)
+        i_v = context.cast(builder, args[3], sig.args[3], types.intp)
+        arrs = [context.make_array(t)(context, builder, v) for t, v in zip(sig.args[:3], args[:3])]
+        zero = ir.Constant(intp, 0)
+
+        def ptr(k, j):
+            p = cgutils.get_item_pointer(context, builder, sig.args[k], arrs[k],
+                                         [builder.add(i_v, ir.Constant(intp, j)), zero])
+            return builder.bitcast(p, y4.as_pointer())
+
+        for j in range(0, 8, 2):
+            va = builder.load(ptr(0, j), align=8)
+            vb = builder.load(ptr(1, j), align=8)
+            builder.store(_emit_gfmul(builder, va, vb, lanes=2), ptr(2, j), align=8)
+        return context.get_dummy_value()
+
+    return types.void(a, b, out, types.intp), codegen
+
+
+@njit(cache=True)
+def _gf_mul_vpclmul(a, b, out):
+    stop = a.shape[0] - a.shape[0] % 8
+    for i in range(0, stop, 8):
+        _gf_step_vpclmul(a, b, out, i)
+    return stop
 
 
 @njit
@@ -1380,8 +1430,12 @@ def gf128_mul(a, b, out=None, backend: str = "auto") -> np.ndarray:
     if a.shape != b.shape:
         raise ParameterError(f"operands differ in shape: {a.shape} vs {b.shape}")
     out = _out_blocks(out, a.shape[0])
-    kern = _gf_mul_ni if _use_ni(backend, HAVE_PCLMUL) else _gf_mul_soft
-    kern(a.view(np.uint64), b.view(np.uint64), out.view(np.uint64))
+    av, bv, ov = a.view(np.uint64), b.view(np.uint64), out.view(np.uint64)
+    if not _use_ni(backend, HAVE_PCLMUL):
+        _gf_mul_soft(av, bv, ov)
+        return out
+    done = _gf_mul_vpclmul(av, bv, ov) if HAVE_VPCLMUL and backend in ("auto", "native") else 0
+    _gf_mul_ni(av[done:], bv[done:], ov[done:])
     return out
 
 
