@@ -273,10 +273,9 @@ def test_wire_cost_is_the_corrections_only():
     assert out["sent"].bytes_sent <= 21 * (SMALL.round_bytes + 4 * SMALL.t)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("params", [FERRET_B11])
+@pytest.mark.parametrize("params", [FERRET_B11, pytest.param(FERRET_B13, marks=pytest.mark.slow)])
 def test_real_parameter_set(params):
-    """One full b11 round and part of the next, bootstrapped through a small Ferret (tests only)."""
+    """One full round of a published set and part of the next, bootstrapped through a small Ferret (tests only)."""
     n = params.usable + 1000
 
     def snd(ch):
@@ -290,3 +289,47 @@ def test_real_parameter_set(params):
     (delta, q), (b, t) = run_pair(snd, rcv, timeout=600)
     assert np.array_equal(t, q ^ (b[:, None] * delta))
     assert abs(b.mean() - 0.5) < 0.002
+    assert np.unique(q[:: 97], axis=0).shape[0] == q[:: 97].shape[0]
+
+
+_TCP_CHILD = """
+import sys
+import numpy as np
+from pqmpc import Rng
+from pqmpc.net import TcpChannel
+from pqmpc.ot.base.kyber import KyberOT
+from pqmpc.ot.ext.ferret import Ferret
+port, out, sizes = int(sys.argv[1]), sys.argv[2], [int(s) for s in sys.argv[3].split(",")]
+with TcpChannel.connect("127.0.0.1", port, timeout=60, retry_for=30) as ch:
+    f = Ferret("test-insecure", base=KyberOT())
+    res = [f.receive_random_correlated(ch, n, rng=Rng(b"tcp r")) for n in sizes]
+    t = f.receive_correlated(ch, np.arange(1000) % 2)
+np.savez(out, b=np.concatenate([r[0] for r in res]), t=np.concatenate([r[1] for r in res]), t2=t)
+"""
+
+
+def test_two_processes_over_tcp(tmp_path):
+    import subprocess
+    import sys
+
+    from pqmpc.net import TcpListener
+
+    sizes = [1, 129, 20000]
+    out = tmp_path / "receiver.npz"
+    with TcpListener("127.0.0.1", 0) as listener:
+        child = subprocess.Popen([sys.executable, "-c", _TCP_CHILD, str(listener.port), str(out),
+                                  ",".join(map(str, sizes))], stderr=subprocess.PIPE, text=True)
+        try:
+            with listener.accept(timeout=60) as ch:
+                f = Ferret(SMALL, base=base())
+                sent = [f.send_random_correlated(ch, n, rng=Rng(b"tcp s")) for n in sizes]
+                delta, q2 = f.send_correlated(ch, 1000)
+            assert child.wait(timeout=120) == 0, child.stderr.read()[-2000:]
+        finally:
+            if child.poll() is None:
+                child.kill()
+            child.stderr.close()
+    got = np.load(out)
+    q = np.concatenate([s[1] for s in sent])
+    assert np.array_equal(got["t"], q ^ (got["b"][:, None] * delta))
+    assert np.array_equal(got["t2"], q2 ^ ((np.arange(1000) % 2).astype(np.uint8)[:, None] * delta))
