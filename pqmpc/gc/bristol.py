@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from pqmpc.gc.circuit import OP_NAMES, Circuit, circuit_error
-from pqmpc.gc.kernels import OP_AND, OP_EQ, OP_EQW, OP_INV, OP_XOR
+from pqmpc.gc.kernels import OP_AND, OP_EQ, OP_EQW, OP_INV, OP_XOR, scan_bristol_gates
 
 _UNARY = {"INV": OP_INV, "EQW": OP_EQW, "EQ": OP_EQ}
 _BINARY = {"XOR": OP_XOR, "AND": OP_AND}
@@ -85,6 +85,9 @@ def parse_bristol(text: str) -> Circuit:
         raise circuit_error(f"output line says {h3[0] if h3 else '?'} outputs but lists "
                             f"{len(h3) - 1} sizes", l3)
 
+    fast = _scan_fast(text, lines, i, nwires, h2[1:], h3[1:], ngates)
+    if fast is not None:
+        return fast
     op, in0, in1, out, gl = [], [], [], [], []
     n_lines = 0
     for lineno in range(i + 1, len(lines) + 1):
@@ -137,6 +140,31 @@ def parse_bristol(text: str) -> Circuit:
     return Circuit(nwires, h2[1:], h3[1:], np.array(op, dtype=np.uint8),
                    np.array(in0, dtype=np.int64), np.array(in1, dtype=np.int64),
                    np.array(out, dtype=np.int64), gate_lines=np.array(gl, dtype=np.int64))
+
+
+def _scan_fast(text, lines, i, nwires, inputs, outputs, ngates):
+    """The common case in one numba pass over the bytes; None means "use the slow reader".
+
+    The slow reader is the reference: the fast one accepts only lines it would
+    accept too (plain XOR/AND/INV/EQ/EQW with the right arity), and any oddity,
+    including every error, falls back so the message and line number come from
+    one place.
+    """
+    offset = sum(len(line) + 1 for line in lines[:i])
+    try:
+        buf = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError:
+        return None
+    cap = ngates + 1
+    op = np.empty(cap, np.uint8)
+    in0 = np.empty(cap, np.int64)
+    in1 = np.empty(cap, np.int64)
+    out = np.empty(cap, np.int64)
+    gl = np.empty(cap, np.int64)
+    n, ok = scan_bristol_gates(buf, offset, i + 1, op, in0, in1, out, gl)
+    if not ok or n != ngates:
+        return None
+    return Circuit(nwires, inputs, outputs, op[:n], in0[:n], in1[:n], out[:n], gate_lines=gl[:n])
 
 
 def read_bristol(text_or_path) -> Circuit:

@@ -209,3 +209,85 @@ def level_eval_finish(p, h, lab, in0, in1, out, s, e, tables, row):
                      ^ (mb & (tables[row + i, 2] ^ wa0)))
         lab[o, 1] = (h[0, i, 1] ^ p[0, i, 1] ^ (ma & tables[row + i, 1]) ^ h[1, i, 1] ^ p[1, i, 1]
                      ^ (mb & (tables[row + i, 3] ^ wa1)))
+
+
+# -- Bristol fast path --------------------------------------------------------------------
+
+
+@njit(cache=True)
+def scan_bristol_gates(buf, pos, first_line, op, in0, in1, out, lines):
+    """Parse gate lines of XOR/AND/INV/EQ/EQW from raw ASCII bytes, strictly.
+
+    Returns ``(n_gates, ok)``. ``ok`` is False at the first line this scanner does not
+    accept (anything unusual, including MAND); the caller then re-parses with the
+    line-by-line reader, which gives the precise, line-numbered error.
+    """
+    n = buf.shape[0]
+    g = 0
+    line = first_line
+    vals = np.zeros(5, dtype=np.int64)
+    while pos < n:
+        # one line: optional blanks, integers, an op name, optional blanks, newline
+        while pos < n and (buf[pos] == 32 or buf[pos] == 9 or buf[pos] == 13):
+            pos += 1
+        if pos >= n:
+            break
+        if buf[pos] == 10:
+            pos += 1
+            line += 1
+            continue
+        k = 0
+        while pos < n and 48 <= buf[pos] <= 57:
+            if k == 5:
+                return g, False
+            v = 0
+            while pos < n and 48 <= buf[pos] <= 57:
+                v = v * 10 + (buf[pos] - 48)
+                if v > 1 << 40:
+                    return g, False
+                pos += 1
+            vals[k] = v
+            k += 1
+            if pos >= n or not (buf[pos] == 32 or buf[pos] == 9):
+                return g, False
+            while pos < n and (buf[pos] == 32 or buf[pos] == 9):
+                pos += 1
+        s = pos
+        while pos < n and 65 <= buf[pos] <= 90:
+            pos += 1
+        ln = pos - s
+        while pos < n and (buf[pos] == 32 or buf[pos] == 9 or buf[pos] == 13):
+            pos += 1
+        if pos < n and buf[pos] != 10:
+            return g, False
+        code = -1
+        if ln == 3 and buf[s] == 88 and buf[s + 1] == 79 and buf[s + 2] == 82:
+            code = 0  # XOR
+        elif ln == 3 and buf[s] == 65 and buf[s + 1] == 78 and buf[s + 2] == 68:
+            code = 1  # AND
+        elif ln == 3 and buf[s] == 73 and buf[s + 1] == 78 and buf[s + 2] == 86:
+            code = 2  # INV
+        elif ln == 2 and buf[s] == 69 and buf[s + 1] == 81:
+            code = 3  # EQ
+        elif ln == 3 and buf[s] == 69 and buf[s + 1] == 81 and buf[s + 2] == 87:
+            code = 4  # EQW
+        if code < 0 or g >= op.shape[0]:
+            return g, False
+        if code <= 1:
+            if k != 5 or vals[0] != 2 or vals[1] != 1:
+                return g, False
+            in1[g] = vals[3]
+            out[g] = vals[4]
+        else:
+            if k != 4 or vals[0] != 1 or vals[1] != 1:
+                return g, False
+            in1[g] = -1
+            out[g] = vals[3]
+        op[g] = code
+        in0[g] = vals[2]
+        lines[g] = line
+        g += 1
+        if pos < n:
+            pos += 1
+            line += 1
+    return g, True

@@ -180,3 +180,22 @@ def test_random_circuits_round_trip(n_in, n_gates, n_out, seed, groups):
     rng = np.random.default_rng(seed)
     ins = [rng.integers(0, 2, (3, n), dtype=np.uint8) for n in c.input_sizes]
     assert all(np.array_equal(a, b) for a, b in zip(c.evaluate(ins), again.evaluate(ins)))
+
+
+def test_fast_and_line_readers_agree(monkeypatch):
+    """The byte scanner and the line-by-line reader build identical circuits."""
+    from pathlib import Path
+
+    from pqmpc.gc import bristol
+
+    texts = [p.read_text() for p in
+             sorted((Path(__file__).resolve().parents[2] / "vectors/external/bristol").glob("*.txt"))]
+    texts += [random_circuit([5, 7], 300, 9, seed=s, p_unary=0.3).to_bristol() for s in range(5)]
+    texts.append("3 6  \r\n2 2 1 \r\n1 1\r\n\r\n2 1 0 1 3 AND\t\r\n1 1 3 4 INV \n\n2 1 4 2 5 XOR")
+    fast = [Circuit.from_bristol(t) for t in texts]
+    calls = []
+    real = bristol._scan_fast
+    monkeypatch.setattr(bristol, "_scan_fast", lambda *a: calls.append(real(*a)) or None)
+    slow = [Circuit.from_bristol(t) for t in texts]
+    assert all(c is not None for c in calls), "the fast path should accept all of these"
+    assert fast == slow
