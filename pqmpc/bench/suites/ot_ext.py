@@ -105,9 +105,10 @@ def iknp_tcp(kappa: int, n: int, reps: int, op: str = "random", base: str = "kyb
 def _with_baseline(fn):
     """Run ``fn()`` between two short AES-ECB measurements; on a shared machine
     the load changes within seconds, so each figure gets its own baseline."""
-    a = aes_ecb_baseline(1 << 20, 3)["blocks_per_s"]
+    # ~50 ms of AES on each side, long enough to feel the same contention as the OTs
+    a = aes_ecb_baseline(1 << 22, 5)["blocks_per_s"]
     res = fn()
-    b = aes_ecb_baseline(1 << 20, 3)["blocks_per_s"]
+    b = aes_ecb_baseline(1 << 22, 5)["blocks_per_s"]
     res["aes_blocks_per_s"] = (a + b) / 2
     return res
 

@@ -10,9 +10,9 @@ receiver ``t = q ⊕ b·Δ``. Everything else the API offers comes from it:
   sends ``d = H(q, i) ⊕ H(q ⊕ Δ, i) ⊕ Δ'`` (one block per OT) and both sides
   move to ``q' = H(q, i)``, ``t' = H(t, i) ⊕ b·d``.
 
-Hashes: :func:`pqmpc.primitives.aesni.tccr` for 16-byte rows (fixed-key
-AES-128, TCCR of Guo–Katz–Wang–Yu) and ``tccr_wide`` for 32-byte rows (AES-256
-keyed by the row, the 256-bit mode). Security of the derived random OT rests
+Hashes: ``tccr`` for 16-byte rows (fixed-key AES-128, TCCR of
+Guo–Katz–Wang–Yu) and ``tccr_wide`` for 32-byte rows (AES-256 keyed by the
+row, the 256-bit mode), both from :mod:`pqmpc.primitives.aesni`. Security of the derived random OT rests
 on that hash being tweakable correlation robust (an ideal-permutation /
 ideal-cipher assumption); with 16-byte rows a quantum adversary gains a
 Grover square root, which is why κ = 256 uses the wide hash.
@@ -26,8 +26,7 @@ import numpy as np
 from numba import njit
 
 from ...errors import ParameterError
-from ...primitives import aesni, hashing
-from ...primitives.aes import DEFAULT_KEY
+from ...primitives import aesni
 from ...primitives._kernels_transpose import transpose_into
 
 #: Rows per chunk of OT extension: PRG → transpose → hash of one chunk stays in cache.
@@ -48,40 +47,6 @@ def check_delta(delta, width: int) -> np.ndarray:
     return np.ascontiguousarray(d.reshape(width))
 
 
-def _wide_hash():
-    # hashing.tccr_wide is the contract name; the AES-NI module provides it first.
-    return getattr(hashing, "tccr_wide", None) or aesni.tccr_wide
-
-
-# The AES-NI kernels hold the GIL; calling them from a nogil njit wrapper lets
-# the two parties of an in-process run hash at the same time. Only when the
-# kernels exist and AES-NI was detected (compiling them otherwise aborts the
-# process); the public functions are the fallback and give the same bytes.
-_TCCR_NI = getattr(aesni, "_tccr_ni", None) if aesni.HAVE_AESNI else None
-_TCCR_WIDE_NI = getattr(aesni, "_tccr_wide_ni", None) if aesni.HAVE_AESNI else None
-_KEY_TUPLE = getattr(aesni, "key_tuple", None)
-
-
-if _TCCR_NI is not None and _KEY_TUPLE is not None:
-    _TCCR_KS = _KEY_TUPLE(DEFAULT_KEY)
-
-    @njit(cache=True, nogil=True)
-    def _tccr_nogil(ks, x, tw, out):
-        _TCCR_NI(ks, x, tw, out)
-else:
-    _tccr_nogil = None
-
-if _TCCR_WIDE_NI is not None:
-    @njit(cache=True, nogil=True)
-    def _tccr_wide_nogil(x, tw, out):
-        _TCCR_WIDE_NI(x, tw, out)
-else:
-    _tccr_wide_nogil = None
-
-
-_NOGIL_OK = {16: _tccr_nogil is not None, 32: _tccr_wide_nogil is not None}
-
-
 _local = threading.local()
 
 
@@ -99,23 +64,16 @@ def tweak_range(start: int, n: int) -> np.ndarray:
 
 
 def hash_rows(x: np.ndarray, tweak_start: int, out: np.ndarray | None = None) -> np.ndarray:
-    """``H(x_i, tweak_start + i)`` for every row (16- or 32-byte rows), C-contiguous ``x``."""
+    """``H(x_i, tweak_start + i)`` for every row: ``tccr`` for 16-byte rows,
+    ``tccr_wide`` for 32-byte rows (the AES-NI/VAES kernels of :mod:`pqmpc.primitives.aesni`,
+    the same bytes as :mod:`pqmpc.primitives.hashing`)."""
     n, w = x.shape
     tweaks = tweak_range(tweak_start, n)
-    if w not in (16, 32):
-        raise ParameterError(f"hash_rows takes 16- or 32-byte rows, got {w}")
-    if out is None:
-        out = np.empty((n, w), dtype=np.uint8)
-    if _NOGIL_OK[w]:
-        try:
-            if w == 16:
-                _tccr_nogil(_TCCR_KS, x.view(np.uint64), tweaks, out.view(np.uint64))
-            else:
-                _tccr_wide_nogil(x.view(np.uint64), tweaks, out.view(np.uint64))
-            return out
-        except Exception:  # the private kernel changed shape: the public function gives the same bytes
-            _NOGIL_OK[w] = False
-    return aesni.tccr(x, tweaks, out=out) if w == 16 else _wide_hash()(x, tweaks, out=out)
+    if w == 16:
+        return aesni.tccr(x, tweaks, out=out)
+    if w == 32:
+        return aesni.tccr_wide(x, tweaks, out=out)
+    raise ParameterError(f"hash_rows takes 16- or 32-byte rows, got {w}")
 
 
 @njit(cache=True, nogil=True)
