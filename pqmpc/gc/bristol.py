@@ -79,11 +79,11 @@ def parse_bristol(text: str) -> Circuit:
     ngates, nwires = h1
     h2, h3 = _ints(t2, l2), _ints(t3, l3)
     if not h2 or h2[0] != len(h2) - 1 or min(h2) < 0:
-        raise circuit_error(f"input line says {h2[0] if h2 else '?'} inputs but lists "
-                            f"{len(h2) - 1} sizes", l2)
+        raise circuit_error(f"input count mismatch: line says {h2[0] if h2 else '?'} inputs "
+                            f"but lists {len(h2) - 1} sizes", l2)
     if not h3 or h3[0] != len(h3) - 1 or min(h3) < 0:
-        raise circuit_error(f"output line says {h3[0] if h3 else '?'} outputs but lists "
-                            f"{len(h3) - 1} sizes", l3)
+        raise circuit_error(f"output count mismatch: line says {h3[0] if h3 else '?'} outputs "
+                            f"but lists {len(h3) - 1} sizes", l3)
 
     fast = _scan_fast(text, lines, i, nwires, h2[1:], h3[1:], ngates)
     if fast is not None:
@@ -101,12 +101,12 @@ def parse_bristol(text: str) -> Circuit:
             raise circuit_error(f"gate line too short: {' '.join(toks)!r}", lineno)
         nin, nout = nums[0], nums[1]
         if len(nums) != 2 + nin + nout:
-            raise circuit_error(f"gate declares {nin} inputs and {nout} outputs but lists "
-                                f"{len(nums) - 2} wires", lineno)
+            raise circuit_error(f"wire count mismatch: gate declares {nin} inputs and {nout} "
+                                f"outputs but lists {len(nums) - 2} wires", lineno)
         if name in _BINARY:
             if nin != 2 or nout != 1:
-                raise circuit_error(f"{name} takes 2 inputs and 1 output, got {nin} and {nout}",
-                                    lineno)
+                raise circuit_error(f"wrong arity: {name} takes 2 inputs and 1 output, got {nin} "
+                                    f"and {nout}", lineno)
             op.append(_BINARY[name])
             in0.append(nums[2])
             in1.append(nums[3])
@@ -114,8 +114,8 @@ def parse_bristol(text: str) -> Circuit:
             gl.append(lineno)
         elif name in _UNARY:
             if nin != 1 or nout != 1:
-                raise circuit_error(f"{name} takes 1 input and 1 output, got {nin} and {nout}",
-                                    lineno)
+                raise circuit_error(f"wrong arity: {name} takes 1 input and 1 output, got {nin} "
+                                    f"and {nout}", lineno)
             if name == "EQ" and nums[2] not in (0, 1):
                 raise circuit_error(f"EQ constant must be 0 or 1, got {nums[2]}", lineno)
             op.append(_UNARY[name])
@@ -126,8 +126,8 @@ def parse_bristol(text: str) -> Circuit:
         elif name == "MAND":
             n = nout
             if n < 1 or nin != 2 * n:
-                raise circuit_error(f"MAND takes 2n inputs and n outputs, got {nin} and {nout}",
-                                    lineno)
+                raise circuit_error(f"wrong arity: MAND takes 2n inputs and n outputs, got {nin} "
+                                    f"and {nout}", lineno)
             op.extend([OP_AND] * n)
             in0.extend(nums[2:2 + n])
             in1.extend(nums[2 + n:2 + 2 * n])
@@ -136,7 +136,8 @@ def parse_bristol(text: str) -> Circuit:
         else:
             raise circuit_error(f"unknown gate {name!r}", lineno)
     if n_lines != ngates:
-        raise circuit_error(f"header announces {ngates} gates but the file has {n_lines}", l1)
+        raise circuit_error(f"gate count mismatch: header announces {ngates} gates but the file "
+                            f"has {n_lines}", l1)
     return Circuit(nwires, h2[1:], h3[1:], np.array(op, dtype=np.uint8),
                    np.array(in0, dtype=np.int64), np.array(in1, dtype=np.int64),
                    np.array(out, dtype=np.int64), gate_lines=np.array(gl, dtype=np.int64))

@@ -39,9 +39,7 @@ _CHECK_MESSAGES = {
 
 
 def circuit_error(message: str, line: int | None = None) -> CircuitError:
-    err = CircuitError(message if line is None else f"line {line}: {message}")
-    err.line = line
-    return err
+    return CircuitError(message, line)
 
 
 def int_to_bits(value: int, n: int) -> np.ndarray:

@@ -58,7 +58,7 @@ def test_unknown_gate():
 
 
 def test_wrong_arity():
-    bad(GOOD.replace("2 1 0 1 3 AND", "1 1 0 3 AND"), 5, "AND takes 2 inputs")
+    bad(GOOD.replace("2 1 0 1 3 AND", "1 1 0 3 AND"), 5, "wrong arity: AND takes 2 inputs")
     bad(GOOD.replace("1 1 3 4 INV", "2 1 3 0 4 INV"), 6, "INV takes 1 input")
 
 
@@ -80,7 +80,7 @@ def test_wire_set_twice():
 
 
 def test_gate_count_mismatch():
-    bad(GOOD.replace("3 6", "4 6", 1), 1, "announces 4 gates but the file has 3")
+    bad(GOOD.replace("3 6", "4 6", 1), 1, "gate count mismatch: header announces 4 gates but the file has 3")
 
 
 def test_input_count_mismatch():
