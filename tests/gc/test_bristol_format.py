@@ -80,7 +80,8 @@ def test_wire_set_twice():
 
 
 def test_gate_count_mismatch():
-    bad(GOOD.replace("3 6", "4 6", 1), 1, "gate count mismatch: header announces 4 gates but the file has 3")
+    bad(GOOD.replace("3 6", "4 6", 1), 1,
+        "gate count mismatch: header announces 4 gates but the file has 3")
 
 
 def test_input_count_mismatch():
@@ -189,7 +190,8 @@ def test_fast_and_line_readers_agree(monkeypatch):
     from pqmpc.gc import bristol
 
     texts = [p.read_text() for p in
-             sorted((Path(__file__).resolve().parents[2] / "vectors/external/bristol").glob("*.txt"))]
+             sorted((Path(__file__).resolve().parents[2] / "vectors/external/bristol")
+                    .glob("*.txt"))]
     texts += [random_circuit([5, 7], 300, 9, seed=s, p_unary=0.3).to_bristol() for s in range(5)]
     texts.append("3 6  \r\n2 2 1 \r\n1 1\r\n\r\n2 1 0 1 3 AND\t\r\n1 1 3 4 INV \n\n2 1 4 2 5 XOR")
     fast = [Circuit.from_bristol(t) for t in texts]
