@@ -766,18 +766,6 @@ def _xor8(a, b):
 # --------------------------------------------------------------------------
 
 
-@njit(cache=True)
-def _ecb_ni(ks, x, out):
-    n = x.shape[0]
-    i = 0
-    while i + 8 <= n:
-        _st8(out, i, aes_encrypt8_ni(ks, _ld8(x, i)))
-        i += 8
-    while i < n:
-        _st(out, i, aes_encrypt_ni(ks, (x[i, 0], x[i, 1])))
-        i += 1
-
-
 def _out_blocks(out, n, width=16):
     if out is None:
         return np.empty((n, width), dtype=np.uint8)
@@ -803,7 +791,7 @@ def ecb_encrypt(key: bytes, x, out=None, backend: str = "auto") -> np.ndarray:
         return FixedKeyAES(key).permute(x, out)
     xv, ov = x.view(np.uint64), out.view(np.uint64)
     done = _ecb_vaes(_rk_array(key), xv, ov) if _use_vaes(backend) else 0
-    _ecb_ni(key_tuple(key), xv[done:], ov[done:])
+    _ecb_ni(_rk_array(key), xv[done:], ov[done:])
     return out
 
 
@@ -818,31 +806,6 @@ def _sigma(b):
     return (b[1], b[0] ^ b[1])
 
 
-@njit
-def _ld8s(x, i, sig):
-    b = _ld8(x, i)
-    if sig:
-        return (_sigma(b[0]), _sigma(b[1]), _sigma(b[2]), _sigma(b[3]),
-                _sigma(b[4]), _sigma(b[5]), _sigma(b[6]), _sigma(b[7]))
-    return b
-
-
-@njit(cache=True)
-def _cr_ni(ks, x, out, sig):
-    n = x.shape[0]
-    i = 0
-    while i + 8 <= n:
-        b = _ld8s(x, i, sig)
-        _st8(out, i, _xor8(aes_encrypt8_ni(ks, b), b))
-        i += 8
-    while i < n:
-        b = (x[i, 0], x[i, 1])
-        if sig:
-            b = _sigma(b)
-        _st(out, i, bxor(aes_encrypt_ni(ks, b), b))
-        i += 1
-
-
 def cr(x, key: bytes | None = None, sigma: bool = False, out=None, backend: str = "auto") -> np.ndarray:
     """``π(y) ⊕ y`` per row with ``y = x`` (CR) or ``y = σ(x)`` (``sigma=True``: CCR), π = AES under ``key``."""
     key = DEFAULT_KEY if key is None else bytes(key)
@@ -851,7 +814,7 @@ def cr(x, key: bytes | None = None, sigma: bool = False, out=None, backend: str 
     if _use_ni(backend, HAVE_AESNI):
         xv, ov = x.view(np.uint64), out.view(np.uint64)
         done = _cr_vaes(_rk_array(key), xv, ov, bool(sigma)) if _use_vaes(backend) else 0
-        _cr_ni(key_tuple(key), xv[done:], ov[done:], bool(sigma))
+        _cr_ni(_rk_array(key), xv[done:], ov[done:], bool(sigma))
         return out
     y = x
     if sigma:
@@ -886,12 +849,6 @@ def _ov_tweak_block(tw, i):
         return lambda tw, i: (tw[i, 0], tw[i, 1])
 
 
-@njit
-def _ldt8(tw, i):
-    return (tweak_block(tw, i), tweak_block(tw, i + 1), tweak_block(tw, i + 2), tweak_block(tw, i + 3),
-            tweak_block(tw, i + 4), tweak_block(tw, i + 5), tweak_block(tw, i + 6), tweak_block(tw, i + 7))
-
-
 def _tweak_arg(tweak, n):
     """``(n,)`` uint64 or ``(n, 2)`` uint64 view of the caller's tweak, without copying when possible."""
     t = np.asarray(tweak)
@@ -909,21 +866,6 @@ def _bad_tweak(n):
 # --------------------------------------------------------------------------
 # TCCR: π(π(x) ⊕ i) ⊕ π(x), fused
 # --------------------------------------------------------------------------
-
-
-@njit(cache=True)
-def _tccr_ni(ks, x, tw, out):
-    n = x.shape[0]
-    i = 0
-    while i + 8 <= n:
-        p = aes_encrypt8_ni(ks, _ld8(x, i))
-        y = aes_encrypt8_ni(ks, _xor8(p, _ldt8(tw, i)))
-        _st8(out, i, _xor8(y, p))
-        i += 8
-    while i < n:
-        p = aes_encrypt_ni(ks, (x[i, 0], x[i, 1]))
-        _st(out, i, bxor(aes_encrypt_ni(ks, bxor(p, tweak_block(tw, i))), p))
-        i += 1
 
 
 def _tweak_blocks_np(tw):
@@ -950,7 +892,7 @@ def tccr(x, tweak, key: bytes | None = None, out=None, backend: str = "auto") ->
     if _use_ni(backend, HAVE_AESNI):
         xv, ov = x.view(np.uint64), out.view(np.uint64)
         done = _tccr_vaes(_rk_array(key), xv, tw, ov) if _use_vaes(backend) else 0
-        _tccr_ni(key_tuple(key), xv[done:], tw[done:], ov[done:])
+        _tccr_ni(_rk_array(key), xv[done:], tw[done:], ov[done:])
         return out
     perm = FixedKeyAES(key)
     px = perm.permute(x)
@@ -1214,26 +1156,6 @@ def tccr_wide(x, tweak, out=None, backend: str = "auto") -> np.ndarray:
 GGM_C = (np.uint64(1), np.uint64(0))
 
 
-@njit(cache=True)
-def _ggm_ni(ks, c, s, out):
-    m = s.shape[0]
-    j = 0
-    while j + 4 <= m:
-        s0 = (s[j, 0], s[j, 1])
-        s1 = (s[j + 1, 0], s[j + 1, 1])
-        s2 = (s[j + 2, 0], s[j + 2, 1])
-        s3 = (s[j + 3, 0], s[j + 3, 1])
-        b = (s0, bxor(s0, c), s1, bxor(s1, c), s2, bxor(s2, c), s3, bxor(s3, c))
-        _st8(out, 2 * j, _xor8(aes_encrypt8_ni(ks, b), b))
-        j += 4
-    while j < m:
-        s0 = (s[j, 0], s[j, 1])
-        s1 = bxor(s0, c)
-        _st(out, 2 * j, bxor(aes_encrypt_ni(ks, s0), s0))
-        _st(out, 2 * j + 1, bxor(aes_encrypt_ni(ks, s1), s1))
-        j += 1
-
-
 def ggm_expand_level(parents, key: bytes | None = None, out=None, backend: str = "auto") -> np.ndarray:
     """One level of a GGM tree: ``(m, 16)`` parents → ``(2m, 16)`` children.
 
@@ -1254,7 +1176,7 @@ def ggm_expand_level(parents, key: bytes | None = None, out=None, backend: str =
     if _use_ni(backend, HAVE_AESNI):
         sv, ov = s.view(np.uint64), out.view(np.uint64)
         done = _ggm_vaes(_rk_array(key), sv, ov) if _use_vaes(backend) else 0
-        _ggm_ni(key_tuple(key), GGM_C, sv[done:], ov[2 * done:])
+        _ggm_ni(_rk_array(key), sv[done:], ov[2 * done:])
         return out
     both = out.view(np.uint64).reshape(m, 2, 2)
     both[:, 0] = s.view(np.uint64)
@@ -1444,15 +1366,21 @@ def gf128_mul(a, b, out=None, backend: str = "auto") -> np.ndarray:
 # --------------------------------------------------------------------------
 
 _Y4 = ir.VectorType(ir.IntType(64), 4)
-_VSTEP = 16  # blocks per step: 8 ymm registers of state keep both AES pipes busy
 
 
-def _vaes_intrinsic(kind, rounds):
-    """A step over rows ``i .. i+16`` (``kind`` = ecb, cr, ccr, tccr or ggm) with AES-``rounds``.
+def _aes_step_intrinsic(kind, rounds, lanes, nvec):
+    """One unrolled step of a bulk kernel, as LLVM IR: ``nvec`` independent registers of state.
 
-    The numba loop around it supplies ``i``; round keys come from the
-    ``(rounds + 1, 2)`` uint64 array and are broadcast to both 128-bit lanes.
+    ``kind``: ecb, cr, ccr, tccr or ggm; ``rounds``: 10 (AES-128) or 14
+    (AES-256); ``lanes``: 1 (xmm, AES-NI: ``nvec`` blocks per step) or 2 (ymm,
+    VAES: ``2 * nvec`` blocks). Rows ``i ..`` of the ``(n, 2)`` uint64 views are
+    read and written; for ggm, ``i`` counts parents and a parent takes two
+    block slots (left, right). Round keys come from the ``(rounds + 1, 2)``
+    array; VAES broadcasts each to both lanes. Writing the step in IR (not
+    numba tuples) keeps rounds straight-line and cold compiles short.
     """
+    vty = _V2 if lanes == 1 else _Y4
+    suffix = "" if lanes == 1 else ".256"
 
     @intrinsic
     def _step(typingctx, rk, x, tw, out, i):
@@ -1475,23 +1403,29 @@ def _vaes_intrinsic(kind, rounds):
             def c(v):
                 return ir.Constant(intp, v)
 
-            def ptr(ary, aty, row, col, vty):
-                p = cgutils.get_item_pointer(context, builder, aty, ary, [row, c(col)])
-                return builder.bitcast(p, vty.as_pointer())
+            def ptr(ary, aty, row, vt):
+                idx = [row] if aty.ndim == 1 else [row, c(0)]
+                return builder.bitcast(cgutils.get_item_pointer(context, builder, aty, ary, idx), vt.as_pointer())
 
             def mask(*m):
                 return ir.Constant(ir.VectorType(_I32, len(m)), list(m))
 
+            def per_lane(pattern):
+                # a one-lane (two-word) shuffle pattern repeated per lane; None = word 0 of the zero operand
+                z = 2 * lanes
+                return mask(*[z if q is None else q + 2 * ln for ln in range(lanes) for q in pattern])
+
             undef2 = ir.Constant(_V2, ir.Undefined)
-            zero4 = ir.Constant(_Y4, None)
-            keys = []
-            for r in range(rounds + 1):
-                k = builder.load(ptr(ra, rkty, c(r), 0, _V2), align=8)
-                keys.append(builder.shuffle_vector(k, undef2, mask(0, 1, 0, 1)))
-            fenc = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_Y4, [_Y4, _Y4]),
-                                                  "llvm.x86.aesni.aesenc.256")
-            flast = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_Y4, [_Y4, _Y4]),
-                                                   "llvm.x86.aesni.aesenclast.256")
+            zero = ir.Constant(vty, None)
+
+            def bcast(v2):
+                return v2 if lanes == 1 else builder.shuffle_vector(v2, undef2, mask(0, 1, 0, 1))
+
+            keys = [bcast(builder.load(ptr(ra, rkty, c(r), _V2), align=8)) for r in range(rounds + 1)]
+            fenc = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty, vty]),
+                                                  "llvm.x86.aesni.aesenc" + suffix)
+            flast = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty, vty]),
+                                                   "llvm.x86.aesni.aesenclast" + suffix)
 
             def encrypt(vs):
                 vs = [builder.xor(v, keys[0]) for v in vs]
@@ -1502,42 +1436,51 @@ def _vaes_intrinsic(kind, rounds):
             def row(j):
                 return builder.add(i_v, c(j))
 
-            nvec = _VSTEP // 2
             if kind == "ggm":
-                # Eight parents i..i+7; ymm j = [s_j, s_j ^ c] -> children rows 2(i+j), 2(i+j)+1.
-                cc = ir.Constant(_Y4, [0, 0, int(GGM_C[0]), int(GGM_C[1])])
+                cc = ir.Constant(_V2, [int(GGM_C[0]), int(GGM_C[1])])
                 ins = []
-                for j in range(nvec):
-                    sv = builder.load(ptr(xa, xty, row(j), 0, _V2), align=8)
-                    ins.append(builder.xor(builder.shuffle_vector(sv, undef2, mask(0, 1, 0, 1)), cc))
+                if lanes == 1:
+                    # parent p -> slots (s, s ^ c) -> child rows 2(i+p), 2(i+p)+1
+                    for q in range(nvec // 2):
+                        sv = builder.load(ptr(xa, xty, row(q), _V2), align=8)
+                        ins += [sv, builder.xor(sv, cc)]
+                else:
+                    # ymm q = [s_q, s_q ^ c]: both children of parent q in one register
+                    ccy = ir.Constant(_Y4, [0, 0, int(GGM_C[0]), int(GGM_C[1])])
+                    for q in range(nvec):
+                        sv = builder.load(ptr(xa, xty, row(q), _V2), align=8)
+                        ins.append(builder.xor(bcast(sv), ccy))
                 ys = [builder.xor(y, s_) for y, s_ in zip(encrypt(ins), ins)]
-                for j in range(nvec):
-                    builder.store(ys[j], ptr(oa, oty, builder.mul(row(j), c(2)), 0, _Y4), align=8)
+                base = builder.mul(i_v, c(2))
+                for q, y in enumerate(ys):
+                    builder.store(y, ptr(oa, oty, builder.add(base, c(lanes * q)), vty), align=8)
                 return context.get_dummy_value()
 
-            ins = [builder.load(ptr(xa, xty, row(2 * j), 0, _Y4), align=8) for j in range(nvec)]
+            ins = [builder.load(ptr(xa, xty, row(lanes * j), vty), align=8) for j in range(nvec)]
             if kind == "ecb":
                 ys = encrypt(ins)
             elif kind in ("cr", "ccr"):
                 if kind == "ccr":
                     # σ(xL‖xR) = (xL⊕xR)‖xL per 128-bit lane: (w1, w0^w1).
-                    ins = [builder.xor(builder.shuffle_vector(v, v, mask(1, 0, 3, 2)),
-                                       builder.shuffle_vector(v, zero4, mask(4, 1, 4, 3))) for v in ins]
+                    ins = [builder.xor(builder.shuffle_vector(v, zero, per_lane([1, 0])),
+                                       builder.shuffle_vector(v, zero, per_lane([None, 1]))) for v in ins]
                 ys = [builder.xor(y, s_) for y, s_ in zip(encrypt(ins), ins)]
             else:
                 ps = encrypt(ins)
                 tws = []
                 for j in range(nvec):
-                    if twty.ndim == 1:
-                        p = cgutils.get_item_pointer(context, builder, twty, ta, [row(2 * j)])
-                        t2 = builder.load(builder.bitcast(p, _V2.as_pointer()), align=8)
-                        tws.append(builder.shuffle_vector(t2, ir.Constant(_V2, None), mask(0, 2, 1, 2)))
+                    if twty.ndim == 2:
+                        tws.append(builder.load(ptr(ta, twty, row(lanes * j), vty), align=8))
+                    elif lanes == 1:
+                        w = builder.load(cgutils.get_item_pointer(context, builder, twty, ta, [row(j)]))
+                        tws.append(builder.insert_element(ir.Constant(_V2, None), w, ir.Constant(_I32, 0)))
                     else:
-                        tws.append(builder.load(ptr(ta, twty, row(2 * j), 0, _Y4), align=8))
+                        t2 = builder.load(ptr(ta, twty, row(2 * j), _V2), align=8)
+                        tws.append(builder.shuffle_vector(t2, ir.Constant(_V2, None), mask(0, 2, 1, 2)))
                 ys = encrypt([builder.xor(p_, t_) for p_, t_ in zip(ps, tws)])
                 ys = [builder.xor(y, p_) for y, p_ in zip(ys, ps)]
             for j in range(nvec):
-                builder.store(ys[j], ptr(oa, oty, row(2 * j), 0, _Y4), align=8)
+                builder.store(ys[j], ptr(oa, oty, row(lanes * j), vty), align=8)
             return context.get_dummy_value()
 
         return types.void(rk, x, tw, out, types.intp), codegen
@@ -1545,65 +1488,156 @@ def _vaes_intrinsic(kind, rounds):
     return _step
 
 
-_VK = {(kind, r): _vaes_intrinsic(kind, r) for kind in ("ecb", "cr", "ccr", "tccr", "ggm") for r in (10, 14)}
-_v_ecb10, _v_ecb14 = _VK["ecb", 10], _VK["ecb", 14]
-_v_cr10, _v_cr14 = _VK["cr", 10], _VK["cr", 14]
-_v_ccr10, _v_ccr14 = _VK["ccr", 10], _VK["ccr", 14]
-_v_tccr10, _v_tccr14 = _VK["tccr", 10], _VK["tccr", 14]
-_v_ggm10, _v_ggm14 = _VK["ggm", 10], _VK["ggm", 14]
+_KINDS = ("ecb", "cr", "ccr", "tccr", "ggm")
+# Step shapes: VAES 8 ymm = 16 blocks; AES-NI 8 xmm = 8 blocks; single-block tails (ggm: one parent = 2 slots).
+_SY = {(k, r): _aes_step_intrinsic(k, r, 2, 8) for k in _KINDS for r in (10, 14)}
+_SX = {(k, r): _aes_step_intrinsic(k, r, 1, 8) for k in _KINDS for r in (10, 14)}
+_S1 = {(k, r): _aes_step_intrinsic(k, r, 1, 2 if k == "ggm" else 1) for k in _KINDS for r in (10, 14)}
+_y_ecb10, _y_ecb14, _x_ecb10, _x_ecb14 = _SY["ecb", 10], _SY["ecb", 14], _SX["ecb", 10], _SX["ecb", 14]
+_y_cr10, _y_cr14, _x_cr10, _x_cr14 = _SY["cr", 10], _SY["cr", 14], _SX["cr", 10], _SX["cr", 14]
+_y_ccr10, _y_ccr14, _x_ccr10, _x_ccr14 = _SY["ccr", 10], _SY["ccr", 14], _SX["ccr", 10], _SX["ccr", 14]
+_y_tccr10, _y_tccr14, _x_tccr10, _x_tccr14 = _SY["tccr", 10], _SY["tccr", 14], _SX["tccr", 10], _SX["tccr", 14]
+_y_ggm10, _y_ggm14, _x_ggm10, _x_ggm14 = _SY["ggm", 10], _SY["ggm", 14], _SX["ggm", 10], _SX["ggm", 14]
+_1_ecb10, _1_ecb14, _1_cr10, _1_cr14 = _S1["ecb", 10], _S1["ecb", 14], _S1["cr", 10], _S1["cr", 14]
+_1_ccr10, _1_ccr14, _1_tccr10, _1_tccr14 = _S1["ccr", 10], _S1["ccr", 14], _S1["tccr", 10], _S1["tccr", 14]
+_1_ggm10, _1_ggm14 = _S1["ggm", 10], _S1["ggm", 14]
 
+
+# The bulk loops. ``*_vaes`` do whole 16-block steps and return how far they
+# got; ``*_ni`` finish (or do everything, without VAES) with 8-block steps and
+# single blocks. They are separate functions so that a CPU without VAES never
+# compiles a ymm AES instruction.
 
 @njit(cache=True)
 def _ecb_vaes(rk, x, out):
     stop = x.shape[0] - x.shape[0] % 16
-    if rk.shape[0] == 11:
-        for i in range(0, stop, 16):
-            _v_ecb10(rk, x, x, out, i)
-    else:
-        for i in range(0, stop, 16):
-            _v_ecb14(rk, x, x, out, i)
+    for i in range(0, stop, 16):
+        if rk.shape[0] == 11:
+            _y_ecb10(rk, x, x, out, i)
+        else:
+            _y_ecb14(rk, x, x, out, i)
     return stop
+
+
+@njit(cache=True)
+def _ecb_ni(rk, x, out):
+    n = x.shape[0]
+    i = 0
+    while i + 8 <= n:
+        if rk.shape[0] == 11:
+            _x_ecb10(rk, x, x, out, i)
+        else:
+            _x_ecb14(rk, x, x, out, i)
+        i += 8
+    while i < n:
+        if rk.shape[0] == 11:
+            _1_ecb10(rk, x, x, out, i)
+        else:
+            _1_ecb14(rk, x, x, out, i)
+        i += 1
 
 
 @njit(cache=True)
 def _cr_vaes(rk, x, out, sig):
     stop = x.shape[0] - x.shape[0] % 16
-    if rk.shape[0] == 11:
-        if sig:
-            for i in range(0, stop, 16):
-                _v_ccr10(rk, x, x, out, i)
+    for i in range(0, stop, 16):
+        if rk.shape[0] == 11:
+            if sig:
+                _y_ccr10(rk, x, x, out, i)
+            else:
+                _y_cr10(rk, x, x, out, i)
         else:
-            for i in range(0, stop, 16):
-                _v_cr10(rk, x, x, out, i)
-    else:
-        if sig:
-            for i in range(0, stop, 16):
-                _v_ccr14(rk, x, x, out, i)
-        else:
-            for i in range(0, stop, 16):
-                _v_cr14(rk, x, x, out, i)
+            if sig:
+                _y_ccr14(rk, x, x, out, i)
+            else:
+                _y_cr14(rk, x, x, out, i)
     return stop
+
+
+@njit(cache=True)
+def _cr_ni(rk, x, out, sig):
+    n = x.shape[0]
+    i = 0
+    while i + 8 <= n:
+        if rk.shape[0] == 11:
+            if sig:
+                _x_ccr10(rk, x, x, out, i)
+            else:
+                _x_cr10(rk, x, x, out, i)
+        else:
+            if sig:
+                _x_ccr14(rk, x, x, out, i)
+            else:
+                _x_cr14(rk, x, x, out, i)
+        i += 8
+    while i < n:
+        if rk.shape[0] == 11:
+            if sig:
+                _1_ccr10(rk, x, x, out, i)
+            else:
+                _1_cr10(rk, x, x, out, i)
+        else:
+            if sig:
+                _1_ccr14(rk, x, x, out, i)
+            else:
+                _1_cr14(rk, x, x, out, i)
+        i += 1
 
 
 @njit(cache=True)
 def _tccr_vaes(rk, x, tw, out):
     stop = x.shape[0] - x.shape[0] % 16
-    if rk.shape[0] == 11:
-        for i in range(0, stop, 16):
-            _v_tccr10(rk, x, tw, out, i)
-    else:
-        for i in range(0, stop, 16):
-            _v_tccr14(rk, x, tw, out, i)
+    for i in range(0, stop, 16):
+        if rk.shape[0] == 11:
+            _y_tccr10(rk, x, tw, out, i)
+        else:
+            _y_tccr14(rk, x, tw, out, i)
     return stop
+
+
+@njit(cache=True)
+def _tccr_ni(rk, x, tw, out):
+    n = x.shape[0]
+    i = 0
+    while i + 8 <= n:
+        if rk.shape[0] == 11:
+            _x_tccr10(rk, x, tw, out, i)
+        else:
+            _x_tccr14(rk, x, tw, out, i)
+        i += 8
+    while i < n:
+        if rk.shape[0] == 11:
+            _1_tccr10(rk, x, tw, out, i)
+        else:
+            _1_tccr14(rk, x, tw, out, i)
+        i += 1
 
 
 @njit(cache=True)
 def _ggm_vaes(rk, s, out):
     stop = s.shape[0] - s.shape[0] % 8
-    if rk.shape[0] == 11:
-        for j in range(0, stop, 8):
-            _v_ggm10(rk, s, s, out, j)
-    else:
-        for j in range(0, stop, 8):
-            _v_ggm14(rk, s, s, out, j)
+    for j in range(0, stop, 8):
+        if rk.shape[0] == 11:
+            _y_ggm10(rk, s, s, out, j)
+        else:
+            _y_ggm14(rk, s, s, out, j)
     return stop
+
+
+@njit(cache=True)
+def _ggm_ni(rk, s, out):
+    m = s.shape[0]
+    j = 0
+    while j + 4 <= m:
+        if rk.shape[0] == 11:
+            _x_ggm10(rk, s, s, out, j)
+        else:
+            _x_ggm14(rk, s, s, out, j)
+        j += 4
+    while j < m:
+        if rk.shape[0] == 11:
+            _1_ggm10(rk, s, s, out, j)
+        else:
+            _1_ggm14(rk, s, s, out, j)
+        j += 1
+
