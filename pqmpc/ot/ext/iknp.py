@@ -27,11 +27,13 @@ with a small header exchange that catches a mismatch on both sides as a
 is not thread-safe: one call at a time per channel.
 
 Wire: setup is the base OTs plus a handshake naming protocol, κ and base OT;
-each call sends one packed κ × n bit matrix per chunk of 2^16 OTs (κ/8 = 16
-bytes per OT for κ = 128, 32 for κ = 256) and nothing back, except chosen
-messages (2 blocks per OT, from :class:`~pqmpc.ot.api.OT`) and correlated OT
-under a Δ the caller chose after setup (1 block per OT, see
-:mod:`pqmpc.ot.ext.cot`). ``send_correlated(ch, n, delta)`` on a fresh
+each call exchanges two small JSON headers, then the receiver sends one
+packed κ × n bit matrix per chunk of 2^16 OTs (κ/8 = 16 bytes per OT for
+κ = 128, 32 for κ = 256) and nothing comes back, except chosen-message masks
+(2 blocks per OT) and corrections for a Δ the caller chose after setup
+(1 block per OT, see :mod:`pqmpc.ot.ext.cot`); those are sent only after all
+of U has arrived, so neither side ever sends bulk data while the other does
+(no TCP buffer deadlock). ``send_correlated(ch, n, delta)`` on a fresh
 channel uses ``delta`` as the session's Δ at no extra cost.
 
 Security: semi-honest security for both parties (IKNP). Assumptions: the
