@@ -344,7 +344,7 @@ def _receiver(ch, ids, inverse, m, pos_key, crk, n_s, ell, reveal, base_ot, rng,
         _lookup(tw, mine, *_bucket_bits(n_s, ell), found)
         ok = found >= 0
         hits_distinct.append(table[bins[ok]])
-        hit_positions.append(np.sort(found[ok]))
+        hit_positions.append(np.unique(found[ok]))  # sorted, and strictly increasing as step 7 demands
     hits = np.concatenate(hits_distinct)
     if reveal:
         for i in range(cuckoo.NUM_HASHES):
