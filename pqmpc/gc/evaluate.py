@@ -18,20 +18,22 @@ import numpy as np
 from pqmpc.errors import ParameterError, ProtocolError
 from pqmpc.gc import halfgates as _hg
 from pqmpc.gc.circuit import Circuit
-from pqmpc.gc.garble import LABEL_BYTES, TABLE_BYTES, GarbledCircuit, _split_inputs
+from pqmpc.gc.garble import GarbledCircuit, _split_inputs, label_bytes_for
 
 
 class Evaluator:
     """Consumes garbled tables in schedule order, in chunks of any size."""
 
-    def __init__(self, circuit: Circuit, labels, backend: str = "auto"):
+    def __init__(self, circuit: Circuit, labels, backend: str = "auto", kappa: int = 128):
         self.circuit = circuit
         self.backend = _hg.resolve_backend(backend)
-        lab_in = _split_inputs(circuit, labels, "labels")
+        self.label_bytes = width = label_bytes_for(kappa)
+        self._words = width // 8
+        lab_in = _split_inputs(circuit, labels, "labels", width)
         self._sched = circuit.schedule
         self._and_pos = _hg.and_positions(self._sched)
-        self._lab = _hg.take_labels(circuit.n_wires)
-        self._lab[:circuit.n_inputs] = lab_in.view(np.uint64).reshape(-1, 2)
+        self._lab = _hg.take_labels(circuit.n_wires, self._words)
+        self._lab[:circuit.n_inputs] = lab_in.view(np.uint64).reshape(-1, self._words)
         self._pos = 0
         self._k = 0
 
@@ -46,23 +48,25 @@ class Evaluator:
     def feed(self, tables, step: str = "garbled tables") -> None:
         """Evaluate the gates covered by the next ``len(tables)`` AND tables.
 
-        ``tables``: ``(m, 32)`` or ``(m, 2, 16)`` uint8, or bytes of length ``32 m``.
+        ``tables``: ``(m, T)`` or ``(m, 2, T/2)`` uint8, or bytes of length ``T m``, where
+        ``T = 2 * label_bytes`` (32 at κ = 128, 64 at κ = 256).
         """
+        tb = 2 * self.label_bytes
         if isinstance(tables, (bytes, bytearray, memoryview)):
             raw = np.frombuffer(tables, dtype=np.uint8)
-            if raw.size % TABLE_BYTES:
-                raise ProtocolError(f"{step}: {raw.size} bytes is not a multiple of "
-                                    f"{TABLE_BYTES}")
-            tables = raw.reshape(-1, TABLE_BYTES)
+            if raw.size % tb:
+                raise ProtocolError(f"{step}: {raw.size} bytes is not a multiple of {tb}")
+            tables = raw.reshape(-1, tb)
         t = np.asarray(tables)
-        if t.dtype != np.uint8 or t.ndim < 2 or t.size != t.shape[0] * TABLE_BYTES:
-            raise ProtocolError(f"{step}: expected (m, 32) uint8 tables, got {t.dtype} {t.shape}")
+        if t.dtype != np.uint8 or t.ndim < 2 or t.size != t.shape[0] * tb:
+            raise ProtocolError(f"{step}: expected (m, {tb}) uint8 tables, got {t.dtype} "
+                                f"{t.shape}")
         m = t.shape[0]
         self._check_open(step)
         if m > self.ands_remaining:
             raise ProtocolError(f"{step}: got {m} tables but only {self.ands_remaining} AND "
                                 f"gates remain")
-        t64 = np.ascontiguousarray(t).reshape(m, TABLE_BYTES).view(np.uint64)
+        t64 = np.ascontiguousarray(t).reshape(m, tb).view(np.uint64)
         k_end = self._k + m
         end = _hg.chunk_end(self._sched, self._and_pos, k_end)
         _hg.evaluate_range(self.backend, self._sched, self._pos, end, self._k, self._lab, t64)
@@ -76,11 +80,11 @@ class Evaluator:
         n = self._sched.op.shape[0]
         if self._pos < n:
             _hg.evaluate_range(self.backend, self._sched, self._pos, n, self._k, self._lab,
-                               np.empty((0, 4), np.uint64))
+                               np.empty((0, 2 * self._words), np.uint64))
             self._pos = n
         c = self.circuit
         out = [np.ascontiguousarray(self._lab[c.output_wires(j)]).view(np.uint8)
-               .reshape(-1, LABEL_BYTES) for j in range(len(c.output_sizes))]
+               .reshape(-1, self.label_bytes) for j in range(len(c.output_sizes))]
         _hg.give_back_labels(self._lab)
         self._lab = None
         return out
@@ -90,15 +94,16 @@ def evaluate_garbled(garbled: GarbledCircuit, labels, backend: str = "auto") -> 
     """Output labels of ``garbled`` on the input ``labels`` (one array per input group)."""
     if not isinstance(garbled, GarbledCircuit):
         raise ParameterError("evaluate_garbled needs a GarbledCircuit")
-    ev = Evaluator(garbled.circuit, labels, backend=backend)
+    ev = Evaluator(garbled.circuit, labels, backend=backend, kappa=garbled.kappa)
     if garbled.tables.shape[0]:
         ev.feed(garbled.tables)
     return ev.finish()
 
 
-def evaluate_stream(circuit: Circuit, labels, chunks, backend: str = "auto") -> list[np.ndarray]:
+def evaluate_stream(circuit: Circuit, labels, chunks, backend: str = "auto",
+                    kappa: int = 128) -> list[np.ndarray]:
     """Evaluate from an iterable of table chunks (e.g. :meth:`Garbler.stream`)."""
-    ev = Evaluator(circuit, labels, backend=backend)
+    ev = Evaluator(circuit, labels, backend=backend, kappa=kappa)
     for chunk in chunks:
         ev.feed(chunk)
     return ev.finish()

@@ -31,29 +31,36 @@ from pqmpc.gc import halfgates as _hg
 from pqmpc.gc.circuit import Circuit
 from pqmpc.rng import Rng
 
-LABEL_BYTES = 16
-TABLE_BYTES = 32  # two ciphertexts per AND gate
+LABEL_BYTES = 16  # κ = 128; κ = 256 uses 32-byte labels
+TABLE_BYTES = 32  # two ciphertexts per AND gate (64 bytes at κ = 256)
 
 
-def _as_label_array(x, n: int, what: str) -> np.ndarray:
+def label_bytes_for(kappa: int) -> int:
+    if kappa not in (128, 256):
+        raise ParameterError(f"kappa must be 128 or 256, not {kappa!r}")
+    return kappa // 8
+
+
+def _as_label_array(x, n: int, what: str, width: int = LABEL_BYTES) -> np.ndarray:
     a = np.asarray(x)
-    if a.dtype != np.uint8 or a.shape != (n, LABEL_BYTES):
-        raise ParameterError(f"{what} must be a ({n}, 16) uint8 array, got {a.dtype} {a.shape}")
+    if a.dtype != np.uint8 or a.shape != (n, width):
+        raise ParameterError(f"{what} must be a ({n}, {width}) uint8 array, got {a.dtype} "
+                             f"{a.shape}")
     return np.ascontiguousarray(a)
 
 
-def _split_inputs(circuit: Circuit, labels, what: str) -> np.ndarray:
-    """Accept one ``(n_i, 16)`` array per input group, or all ``(n_inputs, 16)`` at once."""
+def _split_inputs(circuit: Circuit, labels, what: str, width: int = LABEL_BYTES) -> np.ndarray:
+    """Accept one ``(n_i, width)`` array per input group, or all ``(n_inputs, width)``."""
     if isinstance(labels, np.ndarray) and labels.ndim == 2:
-        return _as_label_array(labels, circuit.n_inputs, what)
+        return _as_label_array(labels, circuit.n_inputs, what, width)
     labels = list(labels)
     if len(labels) != len(circuit.input_sizes):
         raise ParameterError(f"{what}: circuit has {len(circuit.input_sizes)} inputs, got "
                              f"{len(labels)}")
-    parts = [_as_label_array(x, n, f"{what}[{j}]")
+    parts = [_as_label_array(x, n, f"{what}[{j}]", width)
              for j, (x, n) in enumerate(zip(labels, circuit.input_sizes))]
     if not parts:
-        return np.zeros((0, LABEL_BYTES), dtype=np.uint8)
+        return np.zeros((0, width), dtype=np.uint8)
     return np.concatenate(parts, axis=0)
 
 
@@ -62,7 +69,8 @@ class Encoder:
 
     def __init__(self, input_sizes: Sequence[int], delta: np.ndarray, zero_labels: np.ndarray):
         self.input_sizes = tuple(input_sizes)
-        self.delta = np.array(delta, dtype=np.uint8).reshape(LABEL_BYTES)
+        self.delta = np.array(delta, dtype=np.uint8).reshape(-1)
+        self.label_bytes = int(self.delta.shape[0])
         self._zero = np.ascontiguousarray(zero_labels, dtype=np.uint8)
         self._starts = np.concatenate([[0], np.cumsum(self.input_sizes)]).astype(int)
 
@@ -93,14 +101,21 @@ class Encoder:
 class GarbledCircuit:
     """What the evaluator receives: the AND tables and the output decoding bits.
 
-    ``tables`` is ``(and_count, 32)`` uint8 in schedule order (``TG ‖ TE`` per AND);
-    ``decoding`` holds the permute bit (lsb of the zero-label) of every output wire.
+    ``tables`` is ``(and_count, 2 * label_bytes)`` uint8 in schedule order (``TG ‖ TE``
+    per AND: 32 bytes at κ = 128, 64 at κ = 256); ``decoding`` holds the permute bit
+    (lsb of the zero-label) of every output wire.
     """
 
-    def __init__(self, circuit: Circuit, tables: np.ndarray, decoding: np.ndarray):
+    def __init__(self, circuit: Circuit, tables: np.ndarray, decoding: np.ndarray,
+                 label_bytes: int = LABEL_BYTES):
         self.circuit = circuit
         self.tables = tables
         self.decoding = decoding
+        self.label_bytes = int(label_bytes)
+
+    @property
+    def kappa(self) -> int:
+        return 8 * self.label_bytes
 
     @property
     def nbytes(self) -> int:
@@ -114,7 +129,7 @@ class GarbledCircuit:
                                  f"{len(out_labels)}")
         res, pos = [], 0
         for j, (lab, m) in enumerate(zip(out_labels, c.output_sizes)):
-            lab = _as_label_array(lab, m, f"output labels[{j}]")
+            lab = _as_label_array(lab, m, f"output labels[{j}]", self.label_bytes)
             res.append((lab[:, 0] & 1) ^ self.decoding[pos:pos + m])
             pos += m
         return res
@@ -123,38 +138,42 @@ class GarbledCircuit:
 class Garbler:
     """Garbles one circuit, all at once (:meth:`finish`) or in chunks (:meth:`stream`).
 
-    ``delta`` (16 bytes, lsb of byte 0 must be 1) and ``input_labels`` (the zero-labels
-    of the input wires, per group or as one ``(n_inputs, 16)`` array) may come from
-    correlated OT; anything not supplied is drawn from ``rng``.
+    ``delta`` (``kappa/8`` bytes, lsb of byte 0 must be 1) and ``input_labels`` (the
+    zero-labels of the input wires, per group or as one ``(n_inputs, kappa/8)`` array)
+    may come from correlated OT; anything not supplied is drawn from ``rng``.
+    ``kappa=256`` selects 32-byte labels and the AES-256 wide hash
+    (:mod:`pqmpc.gc.fused_wide`).
     """
 
     def __init__(self, circuit: Circuit, rng: Rng | None = None, delta=None, input_labels=None,
-                 backend: str = "auto"):
+                 backend: str = "auto", kappa: int = 128):
         self.circuit = circuit
         self.backend = _hg.resolve_backend(backend)
+        self.label_bytes = width = label_bytes_for(kappa)
+        self._words = width // 8
         rng = Rng.ensure(rng)
         if delta is None:
-            d = rng.blocks(1)[0]
+            d = rng.blocks(1, width)[0]
             d[0] |= 1
         else:
             d = np.frombuffer(bytes(delta), dtype=np.uint8).copy() \
                 if isinstance(delta, (bytes, bytearray)) else np.array(delta, dtype=np.uint8)
-            if d.shape not in ((16,), (1, 16)):
-                raise ParameterError("delta must be 16 bytes")
-            d = d.reshape(16)
+            if d.shape not in ((width,), (1, width)):
+                raise ParameterError(f"delta must be {width} bytes for kappa = {kappa}")
+            d = d.reshape(width)
             if not d[0] & 1:
                 raise ParameterError("delta must have its least significant bit set "
                                      "(point-and-permute needs lsb(Δ) = 1)")
         if input_labels is None:
-            zero = rng.blocks(circuit.n_inputs)
+            zero = rng.blocks(circuit.n_inputs, width)
         else:
-            zero = _split_inputs(circuit, input_labels, "input_labels").copy()
+            zero = _split_inputs(circuit, input_labels, "input_labels", width).copy()
         self._delta64 = d.view(np.uint64).copy()
         self.encoder = Encoder(circuit.input_sizes, d, zero)
         self._sched = circuit.schedule
         self._and_pos = _hg.and_positions(self._sched)
-        self._lab = _hg.take_labels(circuit.n_wires)
-        self._lab[:circuit.n_inputs] = zero.view(np.uint64).reshape(-1, 2)
+        self._lab = _hg.take_labels(circuit.n_wires, self._words)
+        self._lab[:circuit.n_inputs] = zero.view(np.uint64).reshape(-1, self._words)
         self._pos = 0
         self._k = 0
         self._done = False
@@ -171,7 +190,7 @@ class Garbler:
     def _garble_next(self, m: int) -> np.ndarray:
         k_end = self._k + m
         end = _hg.chunk_end(self._sched, self._and_pos, k_end)
-        tables = np.empty((m, 4), dtype=np.uint64)
+        tables = np.empty((m, 2 * self._words), dtype=np.uint64)
         _hg.garble_range(self.backend, self._sched, self._pos, end, self._k, self._lab,
                          self._delta64, tables)
         self._pos, self._k = end, k_end
@@ -179,10 +198,10 @@ class Garbler:
             _hg.garble_range(self.backend, self._sched, self._pos, self._sched.op.shape[0],
                              self._k, self._lab, self._delta64, tables[:0])
             self._pos = self._sched.op.shape[0]
-        return tables.view(np.uint8).reshape(m, TABLE_BYTES)
+        return tables.view(np.uint8).reshape(m, 2 * self.label_bytes)
 
     def stream(self, chunk_ands: int = 1 << 16, by_level: bool = False) -> Iterator[np.ndarray]:
-        """Yield the garbled tables as ``(m, 32)`` uint8 chunks, in schedule order.
+        """Yield the garbled tables as ``(m, 2 * label_bytes)`` uint8 chunks, in schedule order.
 
         Chunks hold ``chunk_ands`` AND gates (the last may be shorter) or, with
         ``by_level``, exactly the AND gates of one AND-depth level each. The evaluator
@@ -207,11 +226,12 @@ class Garbler:
     def _finish_free(self) -> None:
         if self._pos < self._sched.op.shape[0]:
             _hg.garble_range(self.backend, self._sched, self._pos, self._sched.op.shape[0],
-                             self._k, self._lab, self._delta64, np.empty((0, 4), np.uint64))
+                             self._k, self._lab, self._delta64,
+                             np.empty((0, 2 * self._words), np.uint64))
             self._pos = self._sched.op.shape[0]
         c = self.circuit
         out = self._lab[c.n_wires - c.n_outputs:c.n_wires]
-        self._out_zero = out.copy().view(np.uint8).reshape(-1, LABEL_BYTES)
+        self._out_zero = out.copy().view(np.uint8).reshape(-1, self.label_bytes)
         _hg.give_back_labels(self._lab)
         self._lab = None
         self._done = True
@@ -235,19 +255,24 @@ class Garbler:
         if self._done or self._k:
             raise ParameterError("this garbler has already produced its tables")
         n_and = int(self._and_pos.shape[0])
-        tables = self._garble_next(n_and) if n_and else np.zeros((0, TABLE_BYTES), np.uint8)
+        tables = self._garble_next(n_and) if n_and else np.zeros((0, 2 * self.label_bytes),
+                                                                  np.uint8)
         self._finish_free()
-        return GarbledCircuit(self.circuit, tables, self.decoding)
+        return GarbledCircuit(self.circuit, tables, self.decoding, self.label_bytes)
 
 
 def garble(circuit: Circuit, rng: Rng | None = None, delta=None, input_labels=None,
-           backend: str = "auto") -> tuple[GarbledCircuit, Encoder]:
+           backend: str = "auto", kappa: int = 128) -> tuple[GarbledCircuit, Encoder]:
     """Garble ``circuit``: returns ``(garbled, encoder)``.
 
-    ``delta``: optional 16-byte global offset with lsb 1; ``input_labels``: optional
-    zero-labels of the input wires; ``backend``: ``"auto"``, ``"fused"`` or
-    ``"levels"`` (same bytes, different speed; see :mod:`pqmpc.gc.halfgates`).
+    ``delta``: optional global offset (16 bytes, or 32 at ``kappa=256``) with lsb 1;
+    ``input_labels``: optional zero-labels of the input wires; ``backend``:
+    ``"auto"``, ``"fused"`` or ``"levels"`` (same bytes, different speed; see
+    :mod:`pqmpc.gc.halfgates`); ``kappa``: 128 (16-byte labels, fixed-key AES-128
+    hash) or 256 (32-byte labels, AES-256 wide hash, for the post-quantum
+    "doubled key" level).
     """
-    g = Garbler(circuit, rng=rng, delta=delta, input_labels=input_labels, backend=backend)
+    g = Garbler(circuit, rng=rng, delta=delta, input_labels=input_labels, backend=backend,
+                kappa=kappa)
     garbled = g.finish()
     return garbled, g.encoder

@@ -52,6 +52,13 @@ from pqmpc.primitives.aes import DEFAULT_KEY, FixedKeyAES
 #: The public label the evaluator holds on a constant wire.
 CONST_LABEL = np.frombuffer(hashlib.sha256(b"pqmpc.gc constant-wire label v1").digest()[:16],
                             dtype=np.uint64).copy()
+#: The same for 256-bit labels (κ = 256).
+CONST_LABEL_WIDE = np.frombuffer(
+    hashlib.sha256(b"pqmpc.gc constant-wire label v1 (256-bit)").digest(), dtype=np.uint64).copy()
+
+
+def const_label(words: int) -> np.ndarray:
+    return CONST_LABEL if words == 2 else CONST_LABEL_WIDE
 
 BACKENDS = ("auto", "fused", "levels")
 
@@ -82,7 +89,7 @@ _POOL = threading.local()
 _POOL_MAX_ROWS = 1 << 23  # keep at most 128 MiB of labels per thread
 
 
-def take_labels(n_wires: int) -> np.ndarray:
+def take_labels(n_wires: int, words: int = 2) -> np.ndarray:
     """A label table for ``n_wires`` wires, reusing this thread's last one if it fits.
 
     The table has ``n_wires + 2`` rows of ``2 x uint64``: the circuit's wires, then a
@@ -93,43 +100,55 @@ def take_labels(n_wires: int) -> np.ndarray:
     costs as much as garbling a mid-sized circuit; reusing the buffer avoids that.
     """
     rows = n_wires + 2
-    buf = getattr(_POOL, "buf", None)
+    bufs = _pool()
+    buf = bufs.get(words)
     if buf is not None and buf.shape[0] >= rows:
-        _POOL.buf = None
+        del bufs[words]
         lab = buf[:rows]
     else:
-        lab = np.empty((rows, 2), dtype=np.uint64)
+        lab = np.empty((rows, words), dtype=np.uint64)
     lab[n_wires] = 0
-    lab[n_wires + 1] = CONST_LABEL
+    lab[n_wires + 1] = const_label(words)
     return lab
 
 
-def new_label_table(n_wires: int) -> np.ndarray:
-    """A fresh ``(n_wires + 2, 2) uint64`` label table for :func:`garble_range` and
-    :func:`evaluate_range`: rows ``0 .. n_wires-1`` are the wires (fill in the input
-    rows), row ``n_wires`` is zero and row ``n_wires + 1`` the constant-wire label."""
-    lab = np.empty((n_wires + 2, 2), dtype=np.uint64)
+def _pool() -> dict:
+    bufs = getattr(_POOL, "bufs", None)
+    if bufs is None:
+        bufs = _POOL.bufs = {}
+    return bufs
+
+
+def new_label_table(n_wires: int, words: int = 2) -> np.ndarray:
+    """A fresh ``(n_wires + 2, words) uint64`` label table for :func:`garble_range` and
+    :func:`evaluate_range` (``words`` = 2 for 128-bit labels, 4 for 256-bit): rows
+    ``0 .. n_wires-1`` are the wires (fill in the input rows), row ``n_wires`` is zero
+    and row ``n_wires + 1`` the constant-wire label."""
+    if words not in (2, 4):
+        raise ParameterError("label tables have 2 (128-bit) or 4 (256-bit) words per row")
+    lab = np.empty((n_wires + 2, words), dtype=np.uint64)
     lab[n_wires] = 0
-    lab[n_wires + 1] = CONST_LABEL
+    lab[n_wires + 1] = const_label(words)
     return lab
 
 
 def _check_table(sched: Schedule, lab: np.ndarray) -> None:
     n = sched.n_wires
-    if (lab.dtype != np.uint64 or lab.ndim != 2 or lab.shape[1] != 2 or lab.shape[0] < n + 2
-            or lab[n, 0] or lab[n, 1] or lab[n + 1, 0] != CONST_LABEL[0]
-            or lab[n + 1, 1] != CONST_LABEL[1]):
-        raise ParameterError(f"label table must be ({n + 2}, 2) uint64 with a zero row and the "
-                             f"constant label after the {n} wires (see new_label_table)")
+    if (lab.dtype != np.uint64 or lab.ndim != 2 or lab.shape[1] not in (2, 4)
+            or lab.shape[0] < n + 2 or lab[n].any()
+            or not np.array_equal(lab[n + 1], const_label(lab.shape[1]))):
+        raise ParameterError(f"label table must be ({n + 2}, 2 or 4) uint64 with a zero row and "
+                             f"the constant label after the {n} wires (see new_label_table)")
 
 
 def give_back_labels(lab: np.ndarray) -> None:
     """Return a table from :func:`take_labels`; the caller must not use it afterwards."""
     base = lab.base if lab.base is not None else lab
-    if base.ndim == 2 and base.shape[0] <= _POOL_MAX_ROWS:
-        cur = getattr(_POOL, "buf", None)
+    if base.ndim == 2 and base.shape[0] * base.shape[1] <= 2 * _POOL_MAX_ROWS:
+        bufs = _pool()
+        cur = bufs.get(base.shape[1])
         if cur is None or cur.shape[0] < base.shape[0]:
-            _POOL.buf = base
+            bufs[base.shape[1]] = base
 
 
 def resolve_backend(backend: str) -> str:
@@ -182,11 +201,17 @@ def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables) -> No
     """Garble scheduled gates ``[g0, g1)`` into ``lab`` (zero-labels) and ``tables``.
 
     ``lab`` comes from :func:`new_label_table` (or :func:`take_labels`); ``tables`` is
-    ``(m, 4) uint64`` for the ``m`` ANDs of the range; ``k0`` is the global index of
+    ``(m, 2 * words) uint64`` for the ``m`` ANDs of the range; with 256-bit labels
+    (``words = 4``, ``delta`` 4 words) both backends use :mod:`pqmpc.gc.fused_wide`; ``k0`` is the global index of
     the first of them (tweaks ``2k``, ``2k+1``), so distinct garblings under one Δ
     can use disjoint ranges of ``k``.
     """
     _check_table(sched, lab)
+    if lab.shape[1] == 4:
+        from pqmpc.gc import fused_wide
+        fused_wide.garble_range(sched.op, sched.ua, sched.ub, sched.umask, sched.out, g0, g1, k0,
+                                lab, np.ascontiguousarray(delta, dtype=np.uint64), tables)
+        return
     d0, d1 = np.uint64(delta[0]), np.uint64(delta[1])
     if backend == "fused":
         from pqmpc.gc import fused
@@ -215,6 +240,10 @@ def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables) -> No
 def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables) -> None:
     """Evaluate scheduled gates ``[g0, g1)`` on active labels ``lab`` (see :func:`garble_range`)."""
     _check_table(sched, lab)
+    if lab.shape[1] == 4:
+        from pqmpc.gc import fused_wide
+        fused_wide.evaluate_range(sched.op, sched.ua, sched.ub, sched.out, g0, g1, k0, lab, tables)
+        return
     if backend == "fused":
         from pqmpc.gc import fused
         fused.evaluate_range(round_keys(), sched.op, sched.ua, sched.ub, sched.out, g0, g1, k0,

@@ -342,3 +342,81 @@ def test_range_api_checks_the_label_table():
                   input_labels=np.arange(2 * c.n_inputs, dtype=np.uint64).view(np.uint8)
                   .reshape(-1, 16)).finish()
     assert np.array_equal(tables.view(np.uint8).reshape(-1, 32), ref.tables)
+
+
+# -- kappa = 256 (32-byte labels, AES-256 wide hash) -----------------------------------------
+
+
+@pytest.mark.parametrize("path", BRISTOL, ids=lambda p: p.name)
+def test_bristol_samples_kappa256(path):
+    c = Circuit.from_bristol(path)
+    ins = random_inputs(c, 5)
+    garbled, enc = garble(c, rng=Rng(b"wide"), kappa=256)
+    assert garbled.tables.shape == (c.and_count, 64) and garbled.kappa == 256
+    assert enc.delta.shape == (32,) and enc.delta[0] & 1
+    out = evaluate_garbled(garbled, enc.encode(ins))
+    assert all(o.shape[1] == 32 for o in out)
+    assert all(np.array_equal(a, b) for a, b in zip(garbled.decode(out), c.evaluate(ins)))
+
+
+@settings(max_examples=15, deadline=None)
+@given(n_gates=st.integers(1, 300), seed=st.integers(0, 2**32 - 1), chunk=st.integers(1, 50))
+def test_random_circuits_kappa256_streamed(n_gates, seed, chunk):
+    c = random_circuit([9, 7], n_gates, min(12, n_gates), seed=seed, p_unary=0.2, window=40)
+    ins = random_inputs(c, seed)
+    whole, _ = garble(c, rng=Rng(b"w"), kappa=256)
+    tables = []
+    for backend in ("fused", "levels"):
+        g = Garbler(c, rng=Rng(b"w"), backend=backend, kappa=256)
+        chunks = list(g.stream(chunk_ands=chunk))
+        got = np.concatenate(chunks) if chunks else np.zeros((0, 64), np.uint8)
+        assert np.array_equal(got, whole.tables)
+        out = evaluate_stream(c, g.encoder.encode(ins), chunks, backend=backend, kappa=256)
+        for lab, z, bits in zip(out, g.output_zero_labels(), c.evaluate(ins)):
+            assert np.array_equal(lab, z ^ (bits[:, None] * g.delta))
+
+
+def test_kappa_parameters_checked():
+    c = sample_builder_circuit()
+    with pytest.raises(ParameterError, match="32 bytes"):
+        garble(c, delta=bytes([1]) * 16, kappa=256)
+    with pytest.raises(ParameterError):
+        garble(c, kappa=192)
+    with pytest.raises(ParameterError):
+        garble(c, input_labels=[np.zeros((16, 16), np.uint8)] * 2, kappa=256)
+    g, enc = garble(c, kappa=256)
+    with pytest.raises(ProtocolError, match="multiple of 64"):
+        Evaluator(c, enc.encode(random_inputs(c, 0)), kappa=256).feed(b"\0" * 32)
+
+
+@pytest.mark.parametrize("kappa", [128, 256])
+def test_one_and_gate_matches_documented_equations(kappa):
+    """Tables of a single AND, recomputed from halfgates.py's equations with hashing.tccr(_wide)."""
+    from pqmpc.primitives import hashing
+
+    b = CircuitBuilder()
+    x, y = b.input(1), b.input(1)
+    b.output(x & y)
+    c = b.build()
+    w = kappa // 8
+    rng = Rng(b"one gate %d" % kappa)
+    delta = rng.blocks(1, w)[0]
+    delta[0] |= 1
+    a0, b0 = rng.blocks(1, w), rng.blocks(1, w)
+    garbled, enc = garble(c, delta=delta, input_labels=[a0, b0], kappa=kappa)
+
+    def h(v, t):
+        f = hashing.tccr if kappa == 128 else hashing.tccr_wide
+        return f(v, np.array([t], np.uint64))
+
+    pa, pb = a0[0, 0] & 1, b0[0, 0] & 1
+    tg = h(a0, 0) ^ h(a0 ^ delta, 0) ^ (pb * delta)
+    te = h(b0, 1) ^ h(b0 ^ delta, 1) ^ a0
+    z = h(a0, 0) ^ (pa * tg) ^ h(b0, 1) ^ (pb * (te ^ a0))
+    assert np.array_equal(garbled.tables, np.concatenate([tg, te], axis=1))
+    assert garbled.decoding[0] == z[0, 0] & 1
+    for xv in (0, 1):
+        for yv in (0, 1):
+            ins = [np.array([xv], np.uint8), np.array([yv], np.uint8)]
+            out = evaluate_garbled(garbled, enc.encode(ins))
+            assert np.array_equal(out[0], z ^ ((xv & yv) * delta))
