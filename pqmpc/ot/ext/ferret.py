@@ -142,19 +142,24 @@ class _Session:
         return d
 
     # -- one group of bins ----------------------------------------------------
-    def _trees(self, ch: Channel, j0: int, j1: int):
+    def _trees(self, ch: Channel, j0: int, j1: int, dest: tuple | None = None):
+        """Bins ``j0 … j1−1`` of this round, written into ``dest`` (the caller's arrays) when given."""
         p = self.p
         h, k = p.log_bin_size, p.k
         lo, hi = k + j0 * h, k + j1 * h
         if self.role == "sender":
             (q,) = self.bases
-            v = mpcot_send(ch, q[lo:hi], self.delta, self.rng.blocks(j1 - j0), h)
+            v = mpcot_send(ch, q[lo:hi], self.delta, self.rng.blocks(j1 - j0), h, None if dest is None else dest[0])
             self.code.add_encoded(j0 << h, q[:k], v)
             return (v,)
         b, r = self.bases
         step = f"Ferret round {self.round}, bins {j0}-{j1 - 1}: SPCOT corrections"
-        w, pos = mpcot_receive(ch, b[lo:hi], r[lo:hi], j1 - j0, h, step)
-        bits = np.zeros((j1 - j0) << h, dtype=np.uint8)
+        w, pos = mpcot_receive(ch, b[lo:hi], r[lo:hi], j1 - j0, h, step, None if dest is None else dest[1])
+        if dest is None:
+            bits = np.zeros((j1 - j0) << h, dtype=np.uint8)
+        else:
+            bits = dest[0]
+            bits[:] = 0
         bits[(np.arange(j1 - j0, dtype=np.int64) << h) + pos] = 1
         self.code.add_encoded_with_bits(j0 << h, r[:k], b[:k], w, bits)
         return bits, w
@@ -183,8 +188,17 @@ class _Session:
         outs = [np.empty((n, 16), dtype=np.uint8)] if self.role == "sender" else \
             [np.empty(n, dtype=np.uint8), np.empty((n, 16), dtype=np.uint8)]
         filled = 0
+        p = self.p
         while filled < n:
             if self.buf_pos == self.buf_len:
+                # Whole bin groups the caller wants go straight into its arrays: no copy.
+                whole = min(self.chunk_trees, p.t - self.tree, (n - filled) >> p.log_bin_size)
+                if 0 < self.tree < p.t and whole > 0:
+                    m = whole << p.log_bin_size
+                    self._trees(ch, self.tree, self.tree + whole, tuple(o[filled:filled + m] for o in outs))
+                    self.tree += whole
+                    filled += m
+                    continue
                 self._refill(ch)
             m = min(n - filled, self.buf_len - self.buf_pos)
             for dst, src in zip(outs, self.buf):

@@ -21,7 +21,10 @@ promise constant time (the gathers are data-independent, the data is not).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from ...errors import ParameterError
 from ...primitives import aesni
@@ -35,66 +38,109 @@ _S32 = np.uint64(32)
 _Z = np.uint64(0)
 
 
-@njit(inline="always")
-def _words(b, mask):
-    return (b[0] & mask, (b[0] >> _S32) & mask, b[1] & mask, (b[1] >> _S32) & mask)
+#: Pairs of rows whose positions are computed (and prefetched) ahead of their gathers.
+AHEAD = 8
+
+
+@intrinsic
+def _prefetch_row(typingctx, arr, row):
+    """``llvm.prefetch`` of ``arr[row]``: a hint only, valid on every target (no-op where unsupported)."""
+    if not isinstance(arr, types.Array) or not isinstance(row, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        aty = sig.args[0]
+        ary = context.make_array(aty)(context, builder, args[0])
+        idx = [context.cast(builder, args[1], sig.args[1], types.intp)]
+        idx += [ir.Constant(ir.IntType(64), 0)] * (aty.ndim - 1)
+        ptr = cgutils.get_item_pointer(context, builder, aty, ary, idx)
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                            "llvm.prefetch.p0")
+        # read, keep in all cache levels, data cache
+        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(arr, row), codegen
 
 
 @njit(inline="always")
-def _pair_indices(ks, p, mask):
+def _store4(ring, slot, o, b, mask, x):
+    w0 = b[0] & mask
+    w1 = (b[0] >> _S32) & mask
+    w2 = b[1] & mask
+    w3 = (b[1] >> _S32) & mask
+    ring[slot, o] = w0
+    ring[slot, o + 1] = w1
+    ring[slot, o + 2] = w2
+    ring[slot, o + 3] = w3
+    _prefetch_row(x, w0)
+    _prefetch_row(x, w1)
+    _prefetch_row(x, w2)
+    _prefetch_row(x, w3)
+
+
+@njit(inline="always")
+def _fill(ring, slot, ks, p, mask, x):
+    # Positions of rows 2p, 2p+1: five AES counter blocks, twenty 32-bit words.
     c = np.uint64(5) * np.uint64(p)
-    b0 = _aes(ks, (c, _Z))
-    b1 = _aes(ks, (c + np.uint64(1), _Z))
-    b2 = _aes(ks, (c + np.uint64(2), _Z))
-    b3 = _aes(ks, (c + np.uint64(3), _Z))
-    b4 = _aes(ks, (c + np.uint64(4), _Z))
-    return _words(b0, mask) + _words(b1, mask) + _words(b2, mask) + _words(b3, mask) + _words(b4, mask)
+    _store4(ring, slot, 0, _aes(ks, (c, _Z)), mask, x)
+    _store4(ring, slot, 4, _aes(ks, (c + np.uint64(1), _Z)), mask, x)
+    _store4(ring, slot, 8, _aes(ks, (c + np.uint64(2), _Z)), mask, x)
+    _store4(ring, slot, 12, _aes(ks, (c + np.uint64(3), _Z)), mask, x)
+    _store4(ring, slot, 16, _aes(ks, (c + np.uint64(4), _Z)), mask, x)
 
 
-@njit(cache=True)
+@njit(inline="always")
+def _row(x, r, s, o, out, i):
+    a0 = out[i, 0] ^ x[r[s, o], 0] ^ x[r[s, o + 1], 0] ^ x[r[s, o + 2], 0] ^ x[r[s, o + 3], 0] ^ x[r[s, o + 4], 0]
+    a1 = out[i, 1] ^ x[r[s, o], 1] ^ x[r[s, o + 1], 1] ^ x[r[s, o + 2], 1] ^ x[r[s, o + 3], 1] ^ x[r[s, o + 4], 1]
+    a0 ^= x[r[s, o + 5], 0] ^ x[r[s, o + 6], 0] ^ x[r[s, o + 7], 0] ^ x[r[s, o + 8], 0] ^ x[r[s, o + 9], 0]
+    a1 ^= x[r[s, o + 5], 1] ^ x[r[s, o + 6], 1] ^ x[r[s, o + 7], 1] ^ x[r[s, o + 8], 1] ^ x[r[s, o + 9], 1]
+    out[i, 0] = a0
+    out[i, 1] = a1
+
+
+@njit(inline="always")
+def _bit(u, r, s, o):
+    return (u[r[s, o]] ^ u[r[s, o + 1]] ^ u[r[s, o + 2]] ^ u[r[s, o + 3]] ^ u[r[s, o + 4]]
+            ^ u[r[s, o + 5]] ^ u[r[s, o + 6]] ^ u[r[s, o + 7]] ^ u[r[s, o + 8]] ^ u[r[s, o + 9]])
+
+
+@njit(cache=True, nogil=True)
 def _encode_sender(rk, first_pair, mask, x, out):
+    # Software pipeline: positions for pair p + AHEAD are computed and prefetched while pair p is gathered,
+    # so the random reads into x (megabytes, beyond L2) overlap instead of stalling one by one.
     ks = _load(rk)
     m = np.uint64(mask)
-    for p in range(out.shape[0] // 2):
-        ix = _pair_indices(ks, first_pair + p, m)
-        i = 2 * p
-        a0 = out[i, 0] ^ x[ix[0], 0] ^ x[ix[1], 0] ^ x[ix[2], 0] ^ x[ix[3], 0] ^ x[ix[4], 0]
-        a1 = out[i, 1] ^ x[ix[0], 1] ^ x[ix[1], 1] ^ x[ix[2], 1] ^ x[ix[3], 1] ^ x[ix[4], 1]
-        a0 ^= x[ix[5], 0] ^ x[ix[6], 0] ^ x[ix[7], 0] ^ x[ix[8], 0] ^ x[ix[9], 0]
-        a1 ^= x[ix[5], 1] ^ x[ix[6], 1] ^ x[ix[7], 1] ^ x[ix[8], 1] ^ x[ix[9], 1]
-        out[i, 0] = a0
-        out[i, 1] = a1
-        b0 = out[i + 1, 0] ^ x[ix[10], 0] ^ x[ix[11], 0] ^ x[ix[12], 0] ^ x[ix[13], 0] ^ x[ix[14], 0]
-        b1 = out[i + 1, 1] ^ x[ix[10], 1] ^ x[ix[11], 1] ^ x[ix[12], 1] ^ x[ix[13], 1] ^ x[ix[14], 1]
-        b0 ^= x[ix[15], 0] ^ x[ix[16], 0] ^ x[ix[17], 0] ^ x[ix[18], 0] ^ x[ix[19], 0]
-        b1 ^= x[ix[15], 1] ^ x[ix[16], 1] ^ x[ix[17], 1] ^ x[ix[18], 1] ^ x[ix[19], 1]
-        out[i + 1, 0] = b0
-        out[i + 1, 1] = b1
+    npairs = out.shape[0] // 2
+    ring = np.empty((AHEAD, 2 * LPN_D), dtype=np.uint64)
+    for p in range(min(AHEAD, npairs)):
+        _fill(ring, p, ks, first_pair + p, m, x)
+    for p in range(npairs):
+        s = p % AHEAD
+        _row(x, ring, s, 0, out, 2 * p)
+        _row(x, ring, s, LPN_D, out, 2 * p + 1)
+        if p + AHEAD < npairs:
+            _fill(ring, s, ks, first_pair + p + AHEAD, m, x)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _encode_receiver(rk, first_pair, mask, x, u, out, bits):
     ks = _load(rk)
     m = np.uint64(mask)
-    for p in range(out.shape[0] // 2):
-        ix = _pair_indices(ks, first_pair + p, m)
-        i = 2 * p
-        a0 = out[i, 0] ^ x[ix[0], 0] ^ x[ix[1], 0] ^ x[ix[2], 0] ^ x[ix[3], 0] ^ x[ix[4], 0]
-        a1 = out[i, 1] ^ x[ix[0], 1] ^ x[ix[1], 1] ^ x[ix[2], 1] ^ x[ix[3], 1] ^ x[ix[4], 1]
-        a0 ^= x[ix[5], 0] ^ x[ix[6], 0] ^ x[ix[7], 0] ^ x[ix[8], 0] ^ x[ix[9], 0]
-        a1 ^= x[ix[5], 1] ^ x[ix[6], 1] ^ x[ix[7], 1] ^ x[ix[8], 1] ^ x[ix[9], 1]
-        out[i, 0] = a0
-        out[i, 1] = a1
-        bits[i] ^= (u[ix[0]] ^ u[ix[1]] ^ u[ix[2]] ^ u[ix[3]] ^ u[ix[4]]
-                    ^ u[ix[5]] ^ u[ix[6]] ^ u[ix[7]] ^ u[ix[8]] ^ u[ix[9]])
-        b0 = out[i + 1, 0] ^ x[ix[10], 0] ^ x[ix[11], 0] ^ x[ix[12], 0] ^ x[ix[13], 0] ^ x[ix[14], 0]
-        b1 = out[i + 1, 1] ^ x[ix[10], 1] ^ x[ix[11], 1] ^ x[ix[12], 1] ^ x[ix[13], 1] ^ x[ix[14], 1]
-        b0 ^= x[ix[15], 0] ^ x[ix[16], 0] ^ x[ix[17], 0] ^ x[ix[18], 0] ^ x[ix[19], 0]
-        b1 ^= x[ix[15], 1] ^ x[ix[16], 1] ^ x[ix[17], 1] ^ x[ix[18], 1] ^ x[ix[19], 1]
-        out[i + 1, 0] = b0
-        out[i + 1, 1] = b1
-        bits[i + 1] ^= (u[ix[10]] ^ u[ix[11]] ^ u[ix[12]] ^ u[ix[13]] ^ u[ix[14]]
-                        ^ u[ix[15]] ^ u[ix[16]] ^ u[ix[17]] ^ u[ix[18]] ^ u[ix[19]])
+    npairs = out.shape[0] // 2
+    ring = np.empty((AHEAD, 2 * LPN_D), dtype=np.uint64)
+    for p in range(min(AHEAD, npairs)):
+        _fill(ring, p, ks, first_pair + p, m, x)
+    for p in range(npairs):
+        s = p % AHEAD
+        _row(x, ring, s, 0, out, 2 * p)
+        _row(x, ring, s, LPN_D, out, 2 * p + 1)
+        bits[2 * p] ^= _bit(u, ring, s, 0)
+        bits[2 * p + 1] ^= _bit(u, ring, s, LPN_D)
+        if p + AHEAD < npairs:
+            _fill(ring, s, ks, first_pair + p + AHEAD, m, x)
 
 
 class LocalCode:

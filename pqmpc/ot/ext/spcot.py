@@ -98,7 +98,7 @@ def _expand_level(ks, L, m):
     return acc0, acc1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sender_trees(rk, seeds, delta, leaves, k0):
     ks = _load(rk)
     d0 = delta[0]
@@ -121,7 +121,7 @@ def _sender_trees(rk, seeds, delta, leaves, k0):
             m *= 2
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _receiver_trees(rk, kb, b, leaves, pos):
     ks = _load(rk)
     h = kb.shape[1]
