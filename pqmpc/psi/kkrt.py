@@ -129,13 +129,12 @@ def _receiver_hash_kernel(pi_rk, rows, start, count, out):
 
 
 @njit(cache=True, nogil=True)
-def _sender_eval_kernel(pi_rk, code_rk, rows, start, sel, words, bins, smask, out):
-    """For every query i in sel: out[i] = H(bin, q_bin ⊕ (s ∧ C(word_i)))."""
+def _sender_eval_kernel(pi_rk, code_rk, rows, start, lo, hi, words, bins, smask, out):
+    """For every query i in [lo, hi): out[i] = H(bin, q_bin ⊕ (s ∧ C(word_i)))."""
     pk = aesni.aes128_load_keys(pi_rk)
     nb = code_rk.shape[0]
     v = np.empty(2 * nb, dtype=np.uint64)
-    for t in range(sel.shape[0]):
-        i = sel[t]
+    for i in range(lo, hi):
         local = bins[i] - start
         w0 = words[i, 0]
         w1 = words[i, 1]
@@ -150,7 +149,7 @@ def _sender_eval_kernel(pi_rk, code_rk, rows, start, sel, words, bins, smask, ou
 
 
 @njit(cache=True, nogil=True)
-def _sender_eval4_kernel(pi_rk, code_rk, rows, start, sel, words, bins, smask, out):
+def _sender_eval4_kernel(pi_rk, code_rk, rows, start, lo, hi, words, bins, smask, out):
     """``_sender_eval_kernel`` written out for w = 512: four independent AES chains per step."""
     pk = aesni.aes128_load_keys(pi_rk)
     k0 = aesni.aes128_load_keys(code_rk[0])
@@ -160,8 +159,7 @@ def _sender_eval4_kernel(pi_rk, code_rk, rows, start, sel, words, bins, smask, o
     s0, s1, s2, s3 = smask[0], smask[1], smask[2], smask[3]
     s4, s5, s6, s7 = smask[4], smask[5], smask[6], smask[7]
     one = np.uint64(1)
-    for t in range(sel.shape[0]):
-        i = sel[t]
+    for i in range(lo, hi):
         j = bins[i]
         r = j - start
         w = (words[i, 0], words[i, 1])
@@ -268,6 +266,11 @@ def oprf_send(ch: Channel, m: int, words: np.ndarray, bins: np.ndarray, code_rk:
     pi_rk = _pi_round_keys()
     sub = math.gcd(chunk, SUB_CHUNK)
     order, starts = _bucket_kernel(bins, sub, (_padded(m) + sub - 1) // sub)
+    # Queries laid out by bin run: the kernel then reads words and bins and writes
+    # outputs sequentially (random access there cost 3x the AES work).
+    wq = np.take(wq, order, axis=0)
+    bins = np.take(bins, order)
+    out_sorted = np.empty((k, 2), dtype=np.uint64)
     evaluate = _sender_eval4_kernel if nb == 4 else _sender_eval_kernel
     for start, c in _chunks(m, chunk):
         q = g.next(c // 8)
@@ -275,9 +278,10 @@ def oprf_send(ch: Channel, m: int, words: np.ndarray, bins: np.ndarray, code_rk:
         u &= smask_cols
         q ^= u
         rows = transpose(q)
-        sel = order[starts[start // sub]:starts[(start + c + sub - 1) // sub]]
-        if sel.size:
-            evaluate(pi_rk, code_rk, rows.view(np.uint64), start, sel, wq, bins, smask, outq)
+        lo, hi = starts[start // sub], starts[(start + c + sub - 1) // sub]
+        if hi > lo:
+            evaluate(pi_rk, code_rk, rows.view(np.uint64), start, lo, hi, wq, bins, smask, out_sorted)
         if progress is not None:
             progress(start + c, _padded(m))
+    outq[order] = out_sorted
     return out
