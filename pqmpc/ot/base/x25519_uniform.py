@@ -26,8 +26,9 @@ What remains is computational: that clamped X25519 keys (scalars
 subgroup, the same assumption every protocol that encodes X25519 keys as
 random strings makes. Classical only: a quantum computer breaks all of this.
 
-The arithmetic is Python integers modulo ``p = 2^255 - 19``, run once per OT
-next to two OpenSSL calls; none of it is constant time.
+The field arithmetic around the OpenSSL calls is Python integers modulo
+``p = 2^255 - 19`` plus one batched numba kernel for the square roots; none
+of it is constant time.
 """
 
 from __future__ import annotations
