@@ -52,6 +52,15 @@ def test_garble(benchmark, name, backend):
 
 
 @pytest.mark.parametrize("name", sorted(CIRCUITS))
+def test_garble_kappa256(benchmark, name):
+    c = circuit(name)
+    garbled, _ = benchmark(garble, c, Rng(b"bench/gc/256"), None, None, "auto", 256)
+    assert garbled.tables.nbytes == 64 * c.and_count
+    benchmark.extra_info["and_gates"] = c.and_count
+    benchmark.extra_info["bytes_per_and"] = 64
+
+
+@pytest.mark.parametrize("name", sorted(CIRCUITS))
 def test_evaluate(benchmark, name):
     c = circuit(name)
     rng = Rng(b"bench/gc/eval")

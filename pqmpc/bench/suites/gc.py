@@ -6,7 +6,9 @@ wires, so levels hold thousands of independent ANDs), (b) the builder-made AES-1
 (rotated between additions so the AND-depth grows by ~63 per addition: the narrow
 worst case). Each figure carries ``ratio_to_aes_ecb`` = AND/s divided by AES
 blocks/s; half-gates with the GKWY hash costs 8 AES calls per garbled AND and 4 per
-evaluated AND, so 0.125 / 0.25 would be the AES-bound ceiling.
+evaluated AND, so 0.125 / 0.25 would be the AES-bound ceiling. The kappa = 256 rows
+use 32-byte labels and the AES-256 wide hash (one key schedule and two 14-round
+encryptions per hash), 64 bytes per AND.
 """
 
 from __future__ import annotations
@@ -48,16 +50,18 @@ def run(quick: bool = False) -> list[dict]:
     out = [base]
     aes_rate = base["blocks_per_s"]
     rng = Rng(b"bench/gc")
-    backends = ["auto"] if quick else ["auto", "levels"]
+    # (backend, kappa): the 128-bit mode on both backends, the 256-bit "doubled key" mode
+    variants = [("auto", 128), ("auto", 256)] if quick else \
+        [("auto", 128), ("levels", 128), ("auto", 256)]
     for name, c in _circuits(quick):
         _ = c.schedule  # one-time per circuit, not part of garbling
         ins = [rng.bits(n) for n in c.input_sizes]
         want = c.evaluate(ins)
-        for backend in backends:
+        for backend, kappa in variants:
             state = {}
 
             def do_garble():
-                state["g"], state["e"] = garble(c, rng=rng, backend=backend)
+                state["g"], state["e"] = garble(c, rng=rng, backend=backend, kappa=kappa)
 
             def do_eval():
                 state["out"] = evaluate_garbled(state["g"], state["labels"], backend=backend)
@@ -68,11 +72,12 @@ def run(quick: bool = False) -> list[dict]:
             got = state["g"].decode(state["out"])
             if not all(np.array_equal(a, b) for a, b in zip(got, want)):
                 raise AssertionError(f"garbled {name} disagrees with plain evaluation")
-            common = dict(circuit=name, backend=resolve_backend(backend), and_gates=c.and_count,
+            be = resolve_backend(backend) if kappa == 128 else "wide"
+            common = dict(circuit=name, backend=be, kappa=kappa, and_gates=c.and_count,
                           gates=c.n_gates, and_depth=c.depth,
                           bytes_per_and=state["g"].tables.nbytes / max(c.and_count, 1))
             for what, res in (("garble", g_res), ("evaluate", e_res)):
-                res.update(name=f"gc_{what}_{name}_{resolve_backend(backend)}", **common,
+                res.update(name=f"gc_{what}_{name}_{be}_k{kappa}", **common,
                            ratio_to_aes_ecb=res["and_per_s"] / aes_rate)
                 out.append(res)
     return out
