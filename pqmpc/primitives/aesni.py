@@ -705,6 +705,36 @@ def _ov_enc(ks, b):
         return lambda ks, b: f(ks, b)
 
 
+def aes_encrypt8_soft(ks, b):
+    """Eight blocks (an 8-tuple) through the table AES, by ``len(ks)``."""
+    return (aes_encrypt_soft(ks, b[0]), aes_encrypt_soft(ks, b[1]), aes_encrypt_soft(ks, b[2]),
+            aes_encrypt_soft(ks, b[3]), aes_encrypt_soft(ks, b[4]), aes_encrypt_soft(ks, b[5]),
+            aes_encrypt_soft(ks, b[6]), aes_encrypt_soft(ks, b[7]))
+
+
+def aes_encrypt8(ks, b):
+    """Eight independent blocks (an 8-tuple) through AES-128/256 by ``len(ks)``, round by round
+    across the blocks with AES-NI (table AES otherwise). For dependent chains such as garbling,
+    where the core cannot find the parallelism itself."""
+    return aes_encrypt8_ni(ks, b) if HAVE_AESNI else aes_encrypt8_soft(ks, b)
+
+
+@overload(aes_encrypt8_soft)
+def _ov_enc8_soft(ks, b):
+    if isinstance(ks, types.BaseTuple) and len(ks) in (11, 15):
+        return lambda ks, b: (aes_encrypt_soft(ks, b[0]), aes_encrypt_soft(ks, b[1]), aes_encrypt_soft(ks, b[2]),
+                              aes_encrypt_soft(ks, b[3]), aes_encrypt_soft(ks, b[4]), aes_encrypt_soft(ks, b[5]),
+                              aes_encrypt_soft(ks, b[6]), aes_encrypt_soft(ks, b[7]))
+
+
+@overload(aes_encrypt8)
+def _ov_enc8(ks, b):
+    if isinstance(ks, types.BaseTuple) and len(ks) in (11, 15):
+        if HAVE_AESNI:
+            return lambda ks, b: aes_encrypt8_ni(ks, b)
+        return lambda ks, b: aes_encrypt8_soft(ks, b)
+
+
 _KEY_TUPLES: dict = {}
 _KEY_ARRAYS: dict = {}
 
@@ -1154,6 +1184,14 @@ def tccr_wide(x, tweak, out=None, backend: str = "auto") -> np.ndarray:
 
 #: The public offset of the right child: ``c`` = the block 0x01 00 .. 00 (bit 0 set).
 GGM_C = (np.uint64(1), np.uint64(0))
+
+
+@njit
+def ggm_children(ks, s):
+    """njit building block: the two children of seed block ``s`` exactly as :func:`ggm_expand_level`
+    computes them (``ks`` from :func:`key_tuple`; AES-NI or table AES as available)."""
+    r = bxor(s, GGM_C)
+    return bxor(aes_encrypt(ks, s), s), bxor(aes_encrypt(ks, r), r)
 
 
 def ggm_expand_level(parents, key: bytes | None = None, out=None, backend: str = "auto") -> np.ndarray:

@@ -109,6 +109,45 @@ def _soft_ecb(ks, x, out):
         out[i, 0], out[i, 1] = b[0], b[1]
 
 
+@njit(cache=True)
+def _foreign(ks, x, out, kids):
+    # What another engineer's kernel does with the building blocks.
+    n = x.shape[0]
+    i = 0
+    while i + 8 <= n:
+        b = ((x[i, 0], x[i, 1]), (x[i + 1, 0], x[i + 1, 1]), (x[i + 2, 0], x[i + 2, 1]), (x[i + 3, 0], x[i + 3, 1]),
+             (x[i + 4, 0], x[i + 4, 1]), (x[i + 5, 0], x[i + 5, 1]), (x[i + 6, 0], x[i + 6, 1]),
+             (x[i + 7, 0], x[i + 7, 1]))
+        y = aesni.aes_encrypt8(ks, b)
+        z = aesni.aes_encrypt8_soft(ks, b)
+        for j in range(8):
+            if y[j] != z[j]:
+                return False
+            out[i + j, 0], out[i + j, 1] = y[j][0], y[j][1]
+        i += 8
+    while i < n:
+        y = aesni.aes_encrypt(ks, (x[i, 0], x[i, 1]))
+        out[i, 0], out[i, 1] = y[0], y[1]
+        i += 1
+    for i in range(n):
+        left, right = aesni.ggm_children(ks, (x[i, 0], x[i, 1]))
+        kids[2 * i, 0], kids[2 * i, 1] = left[0], left[1]
+        kids[2 * i + 1, 0], kids[2 * i + 1, 1] = right[0], right[1]
+    return True
+
+
+@pytest.mark.parametrize("keylen", [16, 32])
+@pytest.mark.parametrize("n", [0, 5, 8, 21])
+def test_building_blocks_in_a_foreign_kernel(keylen, n):
+    key = bytes(range(3, 3 + keylen))
+    x = blocks(n, seed=n)
+    out = np.empty_like(x)
+    kids = np.empty((2 * n, 16), np.uint8)
+    assert _foreign(aesni.key_tuple(key), x.view(np.uint64), out.view(np.uint64), kids.view(np.uint64))
+    assert np.array_equal(out, openssl_ecb(key, x))
+    assert np.array_equal(kids, aesni.ggm_expand_level(x, key=key, backend="fallback"))
+
+
 @pytest.mark.parametrize("keylen", [16, 32])
 def test_soft_block_encrypt_matches_openssl(keylen):
     key = bytes(range(7, 7 + keylen))
@@ -359,6 +398,17 @@ for name, (fn, args) in req.items():
     if name.startswith("ecb"):
         arrs[0] = bytes(arrs[0])
     res["out"][name] = np.asarray(getattr(aesni, fn)(*arrs)).tolist()
+if "FOREIGN_TEST_FILE" in __import__("os").environ:
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_t_aesni", __import__("os").environ["FOREIGN_TEST_FILE"])
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["_t_aesni"] = mod  # numba's cache records the module by name
+    spec.loader.exec_module(mod)
+    x = mod.blocks(13, seed=6)
+    out = np.empty_like(x)
+    kids = np.empty((26, 16), np.uint8)
+    ok = mod._foreign(aesni.key_tuple(bytes(16)), x.view(np.uint64), out.view(np.uint64), kids.view(np.uint64))
+    res["foreign"] = [bool(ok), out.tolist(), kids.tolist()]
 print(json.dumps(res))
 """
 
@@ -376,7 +426,8 @@ def _child_cases():
     }
 
 
-@pytest.mark.parametrize("env", [{"NUMBA_CPU_FEATURES": "-aes,-pclmul"}, {"NUMBA_CPU_NAME": "generic"}],
+@pytest.mark.parametrize("env", [{"NUMBA_CPU_FEATURES": "-aes,-pclmul", "FOREIGN_TEST_FILE": __file__},
+                                 {"NUMBA_CPU_NAME": "generic"}],
                          ids=["features-minus-aes", "cpu-generic"])
 def test_fallback_without_instructions(env):
     """The process must not abort, must report no AES-NI, and must give the same bytes."""
@@ -396,3 +447,8 @@ def test_fallback_without_instructions(env):
             arrs[0] = bytes(arrs[0])
         want = np.asarray(getattr(aesni, fn)(*arrs)).tolist()
         assert res["out"][name] == want, name
+    if "FOREIGN_TEST_FILE" in env:
+        ok, out, kids = res["foreign"]
+        x = blocks(13, seed=6)
+        assert ok and out == openssl_ecb(bytes(16), x).tolist()
+        assert kids == aesni.ggm_expand_level(x, key=bytes(16)).tolist()
