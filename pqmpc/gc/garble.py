@@ -3,7 +3,7 @@
 Shape (Bellare–Hoang–Rogaway): ``garbled, encoder = garble(circuit)``;
 ``labels = encoder.encode(inputs)``; ``out = evaluate_garbled(garbled, labels)``;
 ``garbled.decode(out)`` returns the plain outputs. Each AND gate costs two
-ciphertexts (32 bytes); XOR, INV, EQW and EQ cost none. See
+ciphertexts (32 bytes; 64 with ``kappa=256``); XOR, INV, EQW and EQ cost none. See
 :mod:`pqmpc.gc.halfgates` for the exact equations and ``docs/garbling.md`` for
 the streaming protocol.
 
@@ -14,7 +14,9 @@ correlation robust (proved in the ideal-permutation model, Guo–Katz–Wang–Y
 A malicious garbler is not defended against: it can garble another function.
 Post-quantum: everything here is symmetric-key; Grover's algorithm at best
 square-roots a search for Δ or a label (≈2^64 quantum work at κ = 128 for a single
-target); the public-key parts of a 2PC run are the lattice OTs elsewhere in pqmpc.
+target, ≈2^128 with ``kappa=256``, whose hash is AES-256 keyed by the label, argued
+in the ideal-cipher model); the public-key parts of a 2PC run are the lattice OTs
+elsewhere in pqmpc.
 Python cannot promise constant time: label bits drive branches and numpy masks,
 and timing of the garbler/evaluator processes is not hardened against co-located
 attackers.
