@@ -179,7 +179,6 @@ class Garbler:
         self._pos = 0
         self._k = 0
         self._done = False
-        self._tables: list[np.ndarray] = []
 
     @property
     def delta(self) -> np.ndarray:

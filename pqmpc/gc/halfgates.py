@@ -132,6 +132,20 @@ def new_label_table(n_wires: int, words: int = 2) -> np.ndarray:
     return lab
 
 
+def _check_args(sched: Schedule, g0: int, g1: int, lab: np.ndarray, tables: np.ndarray) -> None:
+    """Kernels do no bounds checks: refuse anything that would make them write astray."""
+    n_gates = sched.op.shape[0]
+    if not 0 <= g0 <= g1 <= n_gates:
+        raise ParameterError(f"gate range [{g0}, {g1}) outside [0, {n_gates}]")
+    _check_table(sched, lab)
+    need = int(sched.and_before[g1] - sched.and_before[g0])
+    if (not isinstance(tables, np.ndarray) or tables.dtype != np.uint64 or tables.ndim != 2
+            or tables.shape[1] != 2 * lab.shape[1] or tables.shape[0] < need
+            or not tables.flags.c_contiguous):
+        raise ParameterError(f"tables must be a C-contiguous ({need}, {2 * lab.shape[1]}) uint64 "
+                             f"array for this range")
+
+
 def _check_table(sched: Schedule, lab: np.ndarray) -> None:
     n = sched.n_wires
     if (lab.dtype != np.uint64 or lab.ndim != 2 or lab.shape[1] not in (2, 4)
@@ -201,12 +215,12 @@ def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables) -> No
     """Garble scheduled gates ``[g0, g1)`` into ``lab`` (zero-labels) and ``tables``.
 
     ``lab`` comes from :func:`new_label_table` (or :func:`take_labels`); ``tables`` is
-    ``(m, 2 * words) uint64`` for the ``m`` ANDs of the range; with 256-bit labels
-    (``words = 4``, ``delta`` 4 words) both backends use :mod:`pqmpc.gc.fused_wide`; ``k0`` is the global index of
-    the first of them (tweaks ``2k``, ``2k+1``), so distinct garblings under one Δ
-    can use disjoint ranges of ``k``.
+    ``(m, 2 * words) uint64`` for the ``m`` ANDs of the range; ``k0`` is the global
+    index of the first of them (tweaks ``2k``, ``2k+1``), so distinct garblings under
+    one Δ can use disjoint ranges of ``k``. With 256-bit labels (``words = 4``,
+    ``delta`` 4 words) both backends use :mod:`pqmpc.gc.fused_wide`.
     """
-    _check_table(sched, lab)
+    _check_args(sched, g0, g1, lab, tables)
     if lab.shape[1] == 4:
         from pqmpc.gc import fused_wide
         fused_wide.garble_range(sched.op, sched.ua, sched.ub, sched.umask, sched.out, g0, g1, k0,
@@ -239,7 +253,7 @@ def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables) -> No
 
 def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables) -> None:
     """Evaluate scheduled gates ``[g0, g1)`` on active labels ``lab`` (see :func:`garble_range`)."""
-    _check_table(sched, lab)
+    _check_args(sched, g0, g1, lab, tables)
     if lab.shape[1] == 4:
         from pqmpc.gc import fused_wide
         fused_wide.evaluate_range(sched.op, sched.ua, sched.ub, sched.out, g0, g1, k0, lab, tables)

@@ -337,6 +337,10 @@ def test_range_api_checks_the_label_table():
                                np.zeros((c.n_wires, 2), np.uint64), delta, tables)
     lab = halfgates.new_label_table(c.n_wires)
     lab[:c.n_inputs] = np.arange(2 * c.n_inputs, dtype=np.uint64).reshape(-1, 2)
+    with pytest.raises(ParameterError, match="tables must be"):
+        halfgates.garble_range("fused", sched, 0, c.n_gates, 0, lab, delta, tables[:-1])
+    with pytest.raises(ParameterError, match="gate range"):
+        halfgates.garble_range("fused", sched, 0, c.n_gates + 1, 0, lab, delta, tables)
     halfgates.garble_range("fused", sched, 0, c.n_gates, 0, lab, delta, tables)
     ref = Garbler(c, delta=delta.view(np.uint8),
                   input_labels=np.arange(2 * c.n_inputs, dtype=np.uint64).view(np.uint8)
