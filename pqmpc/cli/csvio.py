@@ -172,7 +172,7 @@ def read_keys(path: str, key_columns: list[str], delimiter: str = ",", normalize
                             a(v)
                         add_record(rec)
                         continue
-                empty = key_columns[[j for j, v in enumerate(vals) if not v][0]]
+                empty = key_columns[next(j for j, v in enumerate(vals) if not v)]
                 if not skip_empty:
                     raise InputError(f"{path}: line {reader.line_num} (row {rec + 1}): empty key in column "
                                      f"{empty!r}; fill it in or pass --skip-empty to skip such rows")

@@ -79,7 +79,7 @@ def _pump(stream, label: str, quiet: bool, sink: list) -> None:
         line = raw.decode("utf-8", "replace").rstrip("\n")
         sink.append(line)
         if not quiet:
-            text = line[len("[pqmpc] "):] if line.startswith("[pqmpc] ") else line
+            text = line.removeprefix("[pqmpc] ")
             with _PRINT:
                 print(f"  [{label}] {text}", file=sys.stderr, flush=True)
     stream.close()
@@ -105,7 +105,9 @@ def run(args) -> int:
     }
     if not args.quiet:
         print(f"pqmpc demo: PSI of two example CSV files, two processes over TCP 127.0.0.1:{port}", file=sys.stderr)
-        print(f"  working folder: {folder}", file=sys.stderr, flush=True)
+        print(f"  working folder: {folder}", file=sys.stderr)
+        print("  (the very first run also compiles the numba kernels, which takes a few seconds more)",
+              file=sys.stderr, flush=True)
     procs, logs, outs, pumps = {}, {}, {}, []
     env = _child_env()
     try:
@@ -156,21 +158,20 @@ def _report(s: dict, folder: str, seconds: float, port: int) -> str:
     a, b = s["serve"], s["connect"]
     inter = a["intersection"] if a["intersection"] is not None else b["intersection"]
     p = a["params"]
-    lines = ["", "pqmpc demo — private set intersection on e-mail addresses (normalized: trim, lower)",
-             f"  A (serve)   {os.path.basename(a['input'])}: {a['rows_read']} rows, {a['distinct_keys']} distinct keys, "
-             f"{a['duplicate_keys']} duplicates",
-             f"  B (connect) {os.path.basename(b['input'])}: {b['rows_read']} rows, {b['distinct_keys']} distinct keys, "
-             f"{b['duplicate_keys']} duplicates",
-             f"  intersection: {inter} e-mail addresses"]
+    lines = ["", "pqmpc demo — private set intersection on e-mail addresses (normalized: trim, lower)"]
+    for label, role, side in (("A", "serve", a), ("B", "connect", b)):
+        lines.append(f"  {label} ({role}) {os.path.basename(side['input'])}: {side['rows_read']} rows, "
+                     f"{side['distinct_keys']} distinct keys, {side['duplicate_keys']} duplicates")
+    lines.append(f"  intersection: {inter} e-mail addresses")
     for label, side in (("A", a), ("B", b)):
         if side["output"]:
             lines.append(f"  {label} wrote {side['rows_written']} matching rows to {side['output']}")
         else:
             lines.append(f"  {label} learns nothing and wrote no file")
-    lines += [f"  time: {seconds:.2f} s wall (protocol sides {a['seconds']:.2f} s / {b['seconds']:.2f} s); "
-              f"A sent {a['bytes_sent'] / 1e6:.2f} MB, B sent {b['bytes_sent'] / 1e6:.2f} MB",
-              f"  protocol: {a['protocol']} (semi-honest), base OT {p['base_ot']} (post-quantum), "
-              f"{p['code_bits']}-bit code, {p['tag_bits']}-bit tags, kappa {p['kappa']}",
+    lines += [(f"  time: {seconds:.2f} s wall (protocol sides {a['seconds']:.2f} s / {b['seconds']:.2f} s); "
+               f"A sent {a['bytes_sent'] / 1e6:.2f} MB, B sent {b['bytes_sent'] / 1e6:.2f} MB"),
+              (f"  protocol: {a['protocol']} (semi-honest), base OT {p['base_ot']} (post-quantum), "
+               f"{p['code_bits']}-bit code, {p['tag_bits']}-bit tags, kappa {p['kappa']}"),
               "", "  Run it yourself on two machines (or two terminals):",
               f"    pqmpc psi serve   --input A.csv --key {KEY} --listen 0.0.0.0:{port} --output A.matches.csv",
               f"    pqmpc psi connect --input B.csv --key {KEY} --connect HOST:{port} --output B.matches.csv"]

@@ -54,7 +54,7 @@ from ..errors import ParameterError, PqmpcError, ProtocolError
 from ..net import Channel, handshake
 from ..primitives.hashing import shake
 from ..rng import Rng
-from . import cuckoo, kkrt, keys
+from . import cuckoo, keys, kkrt
 
 PROTOCOL = "KKRT-PSI"
 VERSION = 1

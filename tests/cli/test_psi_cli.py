@@ -11,8 +11,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from pqmpc.cli.main import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

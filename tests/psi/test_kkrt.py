@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pqmpc.errors import ProtocolError
-from pqmpc.net import MemoryChannel, run_pair
+from pqmpc.net import run_pair
 from pqmpc.ot.base.kyber import KyberOT
 from pqmpc.primitives import hashing, transpose
 from pqmpc.psi import kkrt

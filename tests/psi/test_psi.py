@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pqmpc.errors import HandshakeError, ProtocolError
+from pqmpc.errors import HandshakeError, PqmpcError, ProtocolError
 from pqmpc.net import MemoryChannel, run_pair
 from pqmpc.psi import psi_receiver, psi_sender
 from pqmpc.psi.api import run_psi, tag_bytes
@@ -86,7 +86,7 @@ def test_kappa_256():
 def test_chunking_does_not_change_result():
     a = [f"k{i}" for i in range(3000)]
     b = [f"k{i}" for i in range(1500, 5000)]
-    rs, rr = check(a, b, chunk=256)
+    _, rr = check(a, b, chunk=256)
     assert rr.params["bins"] > 256 * 10
 
 
@@ -218,7 +218,7 @@ def test_cuckoo_failure_stops_both_sides(monkeypatch):
         def f(ch):
             try:
                 run_psi(role, ch, items)
-            except Exception as exc:  # recorded per side
+            except PqmpcError as exc:  # recorded per side
                 errors[role] = exc
         return f
 
