@@ -333,3 +333,15 @@ def test_two_processes_over_tcp(tmp_path):
     q = np.concatenate([s[1] for s in sent])
     assert np.array_equal(got["t"], q ^ (got["b"][:, None] * delta))
     assert np.array_equal(got["t2"], q2 ^ ((np.arange(1000) % 2).astype(np.uint8)[:, None] * delta))
+
+
+def test_default_bootstrap_is_iknp():
+    def snd(ch):
+        return Ferret(SMALL).send_random_correlated(ch, 5000, rng=Rng(b"s"))
+
+    def rcv(ch):
+        return Ferret(SMALL).receive_random_correlated(ch, 5000, rng=Rng(b"r"))
+
+    (delta, q), (b, t) = run_pair(snd, rcv, timeout=120)
+    assert Ferret(SMALL).base_name == "IKNP"
+    assert np.array_equal(t, q ^ (b[:, None] * delta))
