@@ -1,44 +1,66 @@
-"""AES-NI and PCLMULQDQ kernels in numba, with a detected fallback.
+"""AES-NI / VAES and PCLMULQDQ kernels in numba, with a detected fallback.
 
 Why this module exists: bulk OpenSSL calls are fast for one long ECB/CTR
 stream, but the dependent chains of TCCR, garbling and GGM trees need two or
 more AES calls per block plus glue; fusing them into one numba loop that
-issues ``aesenc`` directly roughly doubles their throughput
-(docs in ``PERFORMANCE.md``).
+issues ``aesenc`` directly roughly doubles their throughput (PERFORMANCE.md).
 
 Safety first: LLVM aborts the whole process (SIGABRT, "Cannot select") the
 first time a kernel that uses an x86 AES or carry-less-multiply intrinsic is
-compiled for a target without that feature. So :data:`HAVE_AESNI` and
-:data:`HAVE_PCLMUL` are decided at import, from the very feature set numba
-compiles for (``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES`` honoured), and no
-intrinsic kernel is ever compiled unless its flag is true. Every public
-function has a fallback (OpenSSL through ``cryptography``, or pure numba
-without intrinsics) with byte-identical output.
+compiled for a target without that feature. So :data:`HAVE_AESNI`,
+:data:`HAVE_PCLMUL`, :data:`HAVE_VAES` and :data:`HAVE_VPCLMUL` are decided at
+import, from the very feature list numba hands to LLVM (``NUMBA_CPU_NAME`` /
+``NUMBA_CPU_FEATURES`` honoured, LLVM's feature dependencies followed) and the
+host CPU, and no intrinsic kernel is ever compiled unless its flag is true.
+Every public function has a fallback (OpenSSL through ``cryptography``, or
+pure numba without intrinsics) with byte-identical output; ``backend=``
+``"auto"`` (widest available), ``"native"`` (insist on instructions),
+``"aesni"`` (xmm only, no VAES/VPCLMULQDQ) or ``"fallback"`` picks the path.
 
-Blocks inside kernels are ``UniTuple(uint64, 2)``: ``(x[i, 0], x[i, 1])`` of
-the ``(n, 2) uint64`` view of an ``(n, 16) uint8`` array. That is exactly the
-``<2 x i64>`` an xmm register holds after a 16-byte load, so results match
-OpenSSL byte for byte.
+Bulk functions (``(n, 16)`` uint8 in, same out): :func:`ecb_encrypt`,
+:func:`cr` (CR/CCR), :func:`tccr`, :func:`tccr_wide` (``(n, 32)``),
+:func:`ggm_expand_level`, :func:`gf128_mul`. The bulk AES kernels are
+generated as straight-line LLVM IR, 8 xmm (AES-NI) or 8 ymm (VAES) blocks of
+state per step.
 
-Using the njit building blocks from another kernel (garbling, GGM, ...)::
+Building blocks for other njit kernels (blocks are ``UniTuple(uint64, 2)``:
+``(x[i, 0], x[i, 1])`` of the ``(n, 2) uint64`` view, exactly an xmm
+register after a 16-byte load, so results match OpenSSL byte for byte):
+
+* ``key_tuple(key)`` (Python) → round keys as a tuple of 11/15 blocks, pass it
+  as a kernel argument; or in-kernel ``aes128_load_keys(rk)`` /
+  ``aes256_load_keys(rk)`` from the ``(11, 2)`` / ``(15, 2)`` uint64 array of
+  :func:`round_keys`.
+* ``aes_encrypt(ks, b)`` (AES-128/256 by ``len(ks)``), ``aes128_encrypt``,
+  ``aes256_encrypt``, ``aes_encrypt8(ks, (b0, ..., b7))`` (eight independent
+  blocks, round-interleaved: for dependent chains such as half-gates).
+* ``aes256_expand(k0, k1)`` → 15 round keys from a 32-byte key's halves.
+* ``bxor(a, b)``, ``tweak_block(tw, i)``, ``ggm_children(ks, s)`` (the exact
+  children of :func:`ggm_expand_level`), ``gf128_mul_block(a, b)``.
+* ``pqmpc.primitives._kernels_transpose.transpose_into(mat, out)``.
+
+Example::
 
     from numba import njit
     from pqmpc.primitives import aesni
 
-    rk = aesni.round_keys(key)            # (11, 2) or (15, 2) uint64, outside the kernel
-
     @njit(cache=True)
-    def my_kernel(rk, x, out):
-        ks = aesni.aes128_load_keys(rk)   # hoist: an 11-tuple of blocks, lives in registers
+    def my_kernel(ks, x, out):
         for i in range(x.shape[0]):
-            b = aesni.aes128_encrypt(ks, (x[i, 0], x[i, 1]))
-            out[i, 0] = b[0]
-            out[i, 1] = b[1]
+            b = (x[i, 0], x[i, 1])
+            y = aesni.bxor(aesni.aes_encrypt(ks, b), b)
+            out[i, 0] = y[0]
+            out[i, 1] = y[1]
 
-``aes128_encrypt`` / ``aes256_encrypt`` are bound at import to the AES-NI
-version when :data:`HAVE_AESNI` and to a table-based pure-numba AES
+    my_kernel(aesni.key_tuple(key), x.view(np.uint64), out.view(np.uint64))
+
+The out-of-order core overlaps such independent iterations by itself
+(~550 M blocks/s here). The public names are bound at import to the AES-NI
+versions when :data:`HAVE_AESNI` and to a table-based pure-numba AES
 otherwise, so such a kernel compiles and gives the same bytes everywhere.
 Never call the ``*_ni`` functions directly without checking the flag.
+Caveat: numba's cache keys a kernel on its own file only, so after this
+module changes, clear the caller's ``__pycache__/*.nbi`` to pick up new code.
 """
 
 from __future__ import annotations
