@@ -36,11 +36,11 @@ def test_demo_runs_and_is_correct(tmp_path):
     assert out_b == [r for r, k in zip(rows_b, keys_b) if k in inter]
     assert any(ord(ch) > 127 for r in rows_a for ch in r["full_name"])  # unicode in the example data
     assert b"[serve]" in p.stderr and b"[connect]" in p.stderr  # progress shown
+    from pqmpc.cli.demo import _report
 
-
-def test_demo_report(tmp_path):
-    from pqmpc.cli.main import main
-
-    assert main(["demo", "--dir", str(tmp_path), "--quiet", "--learn", "connect"]) == 0
-    assert not (tmp_path / "members_a.matches.csv").exists()
-    assert (tmp_path / "subscribers_b.matches.csv").exists()
+    text = _report({"serve": doc["serve"], "connect": doc["connect"]}, str(tmp_path), doc["seconds"], 9000)
+    assert f"intersection: {len(inter)} e-mail addresses" in text
+    assert f"A wrote {len(out_a)} matching rows" in text and "post-quantum" in text
+    one_sided = dict(doc["connect"], output=None)
+    assert "B learns nothing and wrote no file" in _report({"serve": doc["serve"], "connect": one_sided},
+                                                           str(tmp_path), 1.0, 9000)
