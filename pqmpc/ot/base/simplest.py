@@ -37,18 +37,25 @@ at once. ``A_{1-c}`` is a uniformly random string, so the sender cannot tell
 the two branches apart; the receiver knows no secret for ``A_{1-c}`` and
 would have to solve CDH on curve or twist to learn ``m_{1-c}``.
 
-Security: the Feistel POPF implemented here is the one the paper proves
-secure (in the random-oracle model) for an OT that is UC-secure against a
-malicious sender or receiver, given key agreement with uniform-looking
-public keys (here: CDH on Curve25519 and its twist, plus the assumption
-stated in :mod:`.x25519_uniform` about clamped scalars). We rely on it only
-as a semi-honest baseline and state the stronger claim as the paper's, not
-as a property we verified for this encoding. Received values are checked:
-the sender's keys must be canonical (below p, bit 255 clear) and every
-exchange that yields the all-zero secret (a low-order input) is rejected with
-:class:`~pqmpc.errors.ProtocolError`. X25519 in OpenSSL is constant time;
-the Python around it (torsion arithmetic, hashing, branching on the coins)
-is not, and Python cannot promise constant time.
+Security (semi-honest; the argument is ours, the papers' texts were not
+available to check it against). Receiver privacy: for a uniform-looking A
+and uniform r, ``T = A ⊕ H1(i, c, r)`` and ``s = r ⊕ H2(i, c, T)`` are
+uniform whatever c is, so the encoding says nothing about c (random oracle
+H1, H2; uniformity of A as stated in :mod:`.x25519_uniform`). Sender
+privacy: the receiver can program only one branch — the other decodes
+through random-oracle outputs it cannot steer — so it knows no secret for
+``A_{1-c}``, and ``m_{1-c}`` stays hidden under CDH on Curve25519 and its
+twist with the KDF as a random oracle. McQuoid–Rosulek–Roy prove OT from a
+POPF with uniform-looking key agreement secure against malicious parties
+(and "Batching Base Oblivious Transfers", ASIACRYPT 2021, ePrint 2021/682,
+treats the curve-and-twist instantiation libOTe follows); we state that as
+their result, not as a property we verified for this encoding. Received
+values are checked: the sender's keys must be canonical (below p, bit 255
+clear) and every exchange that yields the all-zero secret (a low-order
+input) is rejected with :class:`~pqmpc.errors.ProtocolError`. X25519 in
+OpenSSL is constant time; the Python around it (torsion arithmetic,
+hashing, branching on the coins) is not, and Python cannot promise
+constant time.
 
 Cost: ``cryptography`` has no batch X25519, so there is one Python-level loop
 over OTs around the OpenSSL calls (one key generation and one or two
