@@ -80,7 +80,7 @@ def _garble_finish(lab, tables, row, o, a0, b0, ha0, ha1, hb0, hb1, d0, d1):
     tables[row, 3] = te1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def garble_range(rk, op, in0, in1, umask, out, g0, g1, k0, lab, d0, d1, tables):
     """Garble scheduled gates ``[g0, g1)``; the first AND there is global AND ``k0``.
 
@@ -148,7 +148,7 @@ def _eval_finish(lab, tables, row, o, wa, wb, hg, he):
     lab[o, 1] = hg[1] ^ (ma & tg1) ^ he[1] ^ (mb & (te1 ^ wa[1]))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def evaluate_range(rk, op, in0, in1, out, g0, g1, k0, lab, tables):
     """Evaluate scheduled gates ``[g0, g1)`` with active labels in ``lab``."""
     ks = aesni.aes128_load_keys(rk)

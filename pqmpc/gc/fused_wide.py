@@ -43,7 +43,7 @@ def _m(bit):
     return np.uint64(0) - (bit & np.uint64(1))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def garble_range(op, in0, in1, umask, out, g0, g1, k0, lab, d, tables):
     """Garble scheduled gates ``[g0, g1)``; ``lab`` is ``(n_wires + 2, 4)`` uint64."""
     row = 0
@@ -76,7 +76,7 @@ def garble_range(op, in0, in1, umask, out, g0, g1, k0, lab, d, tables):
     return row
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def evaluate_range(op, in0, in1, out, g0, g1, k0, lab, tables):
     """Evaluate scheduled gates ``[g0, g1)`` on active 256-bit labels."""
     row = 0

@@ -26,7 +26,7 @@ CHECK_BAD_CONSTANT = 4
 CHECK_BAD_OP = 5
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def check_gates(n_wires, n_inputs, op, in0, in1, out):
     """Return ``(gate, code)`` of the first structural error, ``(-1, 0)`` if none.
 
@@ -65,7 +65,7 @@ def check_gates(n_wires, n_inputs, op, in0, in1, out):
     return -1, CHECK_OK
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def unset_wires(n_wires, n_inputs, out, first, count):
     """Index of the first wire in ``[first, first+count)`` nobody sets, else -1."""
     is_set = np.zeros(n_wires, dtype=np.uint8)
@@ -79,7 +79,7 @@ def unset_wires(n_wires, n_inputs, out, first, count):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def and_depths(n_wires, op, in0, in1, out):
     """AND-depth of every gate: ANDs add one level, free gates inherit the max."""
     wd = np.zeros(n_wires, dtype=np.int64)
@@ -99,7 +99,7 @@ def and_depths(n_wires, op, in0, in1, out):
     return gd
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def eval_packed(op, in0, in1, out, vals):
     """Plain evaluation, 64 input sets per uint64 word: ``vals`` is ``(n_wires, W)``."""
     nw = vals.shape[1]
@@ -131,7 +131,7 @@ def eval_packed(op, in0, in1, out, vals):
 # -- glue around the two bulk AES calls of one AND level (levels backend) -----------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def level_garble_inputs(lab, in0, in1, s, e, d0, d1, x):
     """x[0..3, i] = A0, A0^Δ, B0, B0^Δ for AND gate s+i (x is (4, m, 2) uint64)."""
     for i in range(e - s):
@@ -147,7 +147,7 @@ def level_garble_inputs(lab, in0, in1, s, e, d0, d1, x):
         x[3, i, 1] = lab[b, 1] ^ d1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def level_add_tweaks(p, k0, pairs, y):
     """y = p ^ tweak: rows of x[j] use tweak 2k (j < pairs) or 2k+1, k = k0 + i."""
     nj = p.shape[0]
@@ -158,7 +158,7 @@ def level_add_tweaks(p, k0, pairs, y):
             y[j, i, 1] = p[j, i, 1]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def level_garble_finish(p, h, lab, in0, in1, out, s, e, d0, d1, tables, row):
     """Half-gates tables and output zero-labels from H = h ^ p (see halfgates.py)."""
     for i in range(e - s):
@@ -184,7 +184,7 @@ def level_garble_finish(p, h, lab, in0, in1, out, s, e, d0, d1, tables, row):
         tables[row + i, 3] = te1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def level_eval_inputs(lab, in0, in1, s, e, x):
     """x[0, i] = Wa, x[1, i] = Wb for AND gate s+i."""
     for i in range(e - s):
@@ -196,7 +196,7 @@ def level_eval_inputs(lab, in0, in1, s, e, x):
         x[1, i, 1] = lab[b, 1]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def level_eval_finish(p, h, lab, in0, in1, out, s, e, tables, row):
     for i in range(e - s):
         a = in0[s + i]
@@ -214,7 +214,7 @@ def level_eval_finish(p, h, lab, in0, in1, out, s, e, tables, row):
 # -- Bristol fast path --------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def scan_bristol_gates(buf, pos, first_line, op, in0, in1, out, lines):
     """Parse gate lines of XOR/AND/INV/EQ/EQW from raw ASCII bytes, strictly.
 
