@@ -13,6 +13,7 @@ checks and stops both with one line saying what differs.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -22,6 +23,12 @@ from ..errors import ChannelTimeout, InputError
 from .common import Progress, parse_hostport
 
 LEARN = ("both", "serve", "connect")
+DESCRIPTION = ("One party runs 'serve' (listens), the other 'connect' (dials). Each reads its own CSV, builds one key "
+               "per row from the --key columns, and the two run KKRT PSI (post-quantum: ML-KEM base OTs, AES-based OT "
+               "extension) over TCP. Each side that learns the result writes the rows of its own file whose key is "
+               "shared, header and row order kept. --learn says who learns it (both, serve or connect); a side that "
+               "learns nothing writes no file. Both sides must pass the same --learn, number of --key columns, "
+               "--normalize and --kappa: the handshake stops both with one line saying what differs.")
 #: Seconds of receive timeout per million rows on top of the base (the peer may
 #: be reading and hashing a large file while this side waits).
 TIMEOUT_PER_MILLION = 120.0
@@ -30,7 +37,7 @@ TIMEOUT_BASE = 60.0
 
 def add_parser(sub) -> None:
     p = sub.add_parser("psi", help="private set intersection between two CSV files over the network",
-                       description=__doc__.split("\n\n")[1], formatter_class=_Fmt)
+                       description=DESCRIPTION, formatter_class=_Fmt)
     modes = p.add_subparsers(dest="psi_mode", metavar="MODE")
     serve = modes.add_parser("serve", help="listen for the other party", formatter_class=_Fmt,
                              description="Listen on HOST:PORT, wait for the other party, run PSI.")
@@ -68,8 +75,14 @@ def add_parser(sub) -> None:
     p.set_defaults(func=lambda args: _usage(p))
 
 
-class _Fmt(__import__("argparse").ArgumentDefaultsHelpFormatter):
-    pass
+class _Fmt(argparse.HelpFormatter):
+    """Shows a default only where there is a meaningful one."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, "", argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
 
 
 def _usage(p) -> int:
