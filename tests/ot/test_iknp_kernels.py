@@ -63,3 +63,36 @@ def test_delta_helpers():
     assert np.array_equal(cot.check_delta(bytes(16), 16), np.zeros(16, np.uint8))
     with pytest.raises(ParameterError):
         cot.check_delta(np.zeros(32, np.uint8), 16)
+
+
+@pytest.mark.slow
+def test_iknp_runs_without_aes_ni(tmp_path):
+    """The fallback path (no AES-NI: table AES in numba, OpenSSL) gives the same protocol."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import numpy as np\n"
+        "from pqmpc.primitives import aesni\n"
+        "assert not aesni.HAVE_AESNI\n"
+        "from pqmpc.net import run_pair\n"
+        "from pqmpc.ot.ext.iknp import IKNP\n"
+        "from pqmpc.ot.ext.ctr import MultiCTR\n"
+        "from pqmpc.primitives.prg import SeedExpander\n"
+        "from pqmpc.ot.base.simplest import SimplestOT\n"
+        "from pqmpc.rng import Rng\n"
+        "for w in (16, 32):\n"
+        "    s = Rng(b'q').blocks(3, w)\n"
+        "    assert np.array_equal(MultiCTR(s).next(100), SeedExpander(s).next(100))\n"
+        "for k in (128, 256):\n"
+        "    ot = IKNP(SimplestOT(k // 8), k); c = Rng(b'c').bits(3000)\n"
+        "    (m0, m1), mb = run_pair(lambda ch: ot.send_random(ch, 3000), lambda ch: ot.receive_random(ch, c))\n"
+        "    assert np.array_equal(mb, np.where(c[:, None] == 1, m1, m0))\n"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, NUMBA_CPU_FEATURES="-aes,-vaes,-pclmul", NUMBA_CACHE_DIR=str(tmp_path),
+               PYTHONPATH=str(repo) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=1200)
+    assert res.returncode == 0, res.stderr[-2000:]
