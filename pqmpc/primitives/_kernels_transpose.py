@@ -29,7 +29,6 @@ _I32 = ir.IntType(32)
 _V16 = ir.VectorType(_I8, 16)
 _LO = ir.Constant(ir.VectorType(_I32, 16), [v for k in range(8) for v in (k, 16 + k)])
 _HI = ir.Constant(ir.VectorType(_I32, 16), [v for k in range(8, 16) for v in (k, 16 + k)])
-_ARR = types.Array(types.uint8, 2, "C")
 
 
 def _ptr(context, builder, aryty, ary, row, col):
@@ -37,48 +36,78 @@ def _ptr(context, builder, aryty, ary, row, col):
     return cgutils.get_item_pointer(context, builder, aryty, arr, [row, col])
 
 
-@intrinsic
-def _tile16(typingctx, mat, r0, j0, out, orow, obyte):
-    """mat[r0:r0+16, j0:j0+16] (16 rows x 128 columns) -> out[orow : orow+128, obyte : obyte+2]."""
-    if mat != _ARR or out != _ARR:
-        return None
-    if not all(isinstance(a, types.Integer) for a in (r0, j0, orow, obyte)):
-        return None
-    sig = types.void(mat, types.intp, types.intp, out, types.intp, types.intp)
+def _u8c(t):
+    return isinstance(t, types.Array) and t.dtype == types.uint8 and t.ndim == 2 and t.layout == "C"
 
-    def codegen(context, builder, signature, args):
-        mat_v, r0_v, j0_v, out_v, c0, ob = args
-        intp = context.get_value_type(types.intp)
-        rows = []
-        for k in range(16):
-            p = _ptr(context, builder, _ARR, mat_v, builder.add(r0_v, ir.Constant(intp, k)), j0_v)
-            rows.append(builder.load(builder.bitcast(p, _V16.as_pointer()), align=1))
-        v = rows
-        for _ in range(4):
-            w = []
-            for k in range(8):
-                w.append(builder.shuffle_vector(v[k], v[k + 8], _LO))
-                w.append(builder.shuffle_vector(v[k], v[k + 8], _HI))
-            v = w
-        zero = ir.Constant(_V16, None)
-        for b in range(16):
-            col = v[b]
-            for bit in range(7, -1, -1):
-                m = builder.bitcast(builder.icmp_signed("<", col, zero), _I16)
-                c = builder.add(c0, ir.Constant(intp, 8 * b + bit))
-                p = _ptr(context, builder, _ARR, out_v, c, ob)
-                builder.store(m, builder.bitcast(p, _I16.as_pointer()), align=1)
-                if bit:
-                    col = builder.add(col, col)
-        return context.get_dummy_value()
 
-    return sig, codegen
+def _make_tile(nrows):
+    """Intrinsic: mat[r0 : r0+nrows, j0 : j0+16] (nrows x 128 bits) -> out[orow : orow+128, obyte : obyte+nrows/8].
+
+    Each 16-row group goes through the byte-interleave network; with 32 rows
+    the two groups' column vectors are joined into 32-byte vectors, so one
+    sign mask gives 32 output bits (``vpmovmskb`` on AVX2; LLVM splits it
+    into two 16-byte ops where AVX2 is missing).
+    """
+    groups = nrows // 16
+    ity = ir.IntType(nrows)
+    vty = ir.VectorType(_I8, nrows)
+    cat = ir.Constant(ir.VectorType(_I32, 32), list(range(32)))
+
+    @intrinsic
+    def _tile(typingctx, mat, r0, j0, out, orow, obyte):
+        if not (_u8c(mat) and _u8c(out) and out.mutable):
+            return None
+        if not all(isinstance(a, types.Integer) for a in (r0, j0, orow, obyte)):
+            return None
+        sig = types.void(mat, types.intp, types.intp, out, types.intp, types.intp)
+
+        def codegen(context, builder, signature, args):
+            mat_v, r0_v, j0_v, out_v, c0, ob = args
+            mty, oty = signature.args[0], signature.args[3]
+            intp = context.get_value_type(types.intp)
+            cols = []
+            for g in range(groups):
+                v = []
+                for k in range(16):
+                    r = builder.add(r0_v, ir.Constant(intp, 16 * g + k))
+                    p = _ptr(context, builder, mty, mat_v, r, j0_v)
+                    v.append(builder.load(builder.bitcast(p, _V16.as_pointer()), align=1))
+                for _ in range(4):
+                    w = []
+                    for k in range(8):
+                        w.append(builder.shuffle_vector(v[k], v[k + 8], _LO))
+                        w.append(builder.shuffle_vector(v[k], v[k + 8], _HI))
+                    v = w
+                cols.append(v)
+            if groups == 1:
+                cols = cols[0]
+            else:
+                cols = [builder.shuffle_vector(cols[0][b], cols[1][b], cat) for b in range(16)]
+            zero = ir.Constant(vty, None)
+            for b in range(16):
+                col = cols[b]
+                for bit in range(7, -1, -1):
+                    m = builder.bitcast(builder.icmp_signed("<", col, zero), ity)
+                    c = builder.add(c0, ir.Constant(intp, 8 * b + bit))
+                    p = _ptr(context, builder, oty, out_v, c, ob)
+                    builder.store(m, builder.bitcast(p, ity.as_pointer()), align=1)
+                    if bit:
+                        col = builder.add(col, col)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return _tile
+
+
+_tile16 = _make_tile(16)
+_tile32 = _make_tile(32)
 
 
 @intrinsic
 def _flush128(typingctx, scratch, out, orow, obyte):
     """out[orow + c, obyte : obyte + 16] = scratch[c, :] for c < 128, as 16-byte moves."""
-    if scratch != _ARR or out != _ARR or not all(isinstance(a, types.Integer) for a in (orow, obyte)):
+    if not (_u8c(scratch) and _u8c(out) and out.mutable) or not all(isinstance(a, types.Integer) for a in (orow, obyte)):
         return None
     sig = types.void(scratch, out, types.intp, types.intp)
 
@@ -88,8 +117,9 @@ def _flush128(typingctx, scratch, out, orow, obyte):
         zero = ir.Constant(intp, 0)
         for c in range(128):
             ci = ir.Constant(intp, c)
-            v = builder.load(builder.bitcast(_ptr(context, builder, _ARR, s_v, ci, zero), _V16.as_pointer()), align=1)
-            p = _ptr(context, builder, _ARR, o_v, builder.add(r_v, ci), b_v)
+            v = builder.load(builder.bitcast(_ptr(context, builder, signature.args[0], s_v, ci, zero),
+                                             _V16.as_pointer()), align=1)
+            p = _ptr(context, builder, signature.args[1], o_v, builder.add(r_v, ci), b_v)
             builder.store(v, builder.bitcast(p, _V16.as_pointer()), align=1)
         return context.get_dummy_value()
 
@@ -135,12 +165,17 @@ def transpose_into(mat, out):
     # and the extra copy would only cost (measured crossover ~1-2k rows).
     r128 = rows - rows % 128 if rows > 1536 else 0
     scratch = np.empty((128, 16), dtype=np.uint8)
+    r32 = rows - rows % 32
     for j0 in range(0, j16, 16):
         for rb in range(0, r128, 128):
-            for k in range(8):
-                _tile16(mat, rb + 16 * k, j0, scratch, 0, 2 * k)
+            for k in range(4):
+                _tile32(mat, rb + 32 * k, j0, scratch, 0, 4 * k)
             _flush128(scratch, out, 8 * j0, rb // 8)
-        for r0 in range(r128, r16, 16):
+        r0 = r128
+        while r0 < r32:
+            _tile32(mat, r0, j0, out, 8 * j0, r0 // 8)
+            r0 += 32
+        if r0 < r16:
             _tile16(mat, r0, j0, out, 8 * j0, r0 // 8)
     if r16 < rows:
         _edge8(mat, out, r16, rows, 0, cb)

@@ -13,8 +13,11 @@ def reference(mat):
     return np.packbits(np.ascontiguousarray(full.T), axis=1, bitorder="little")
 
 
-SHAPES = [(8, 1), (16, 16), (8, 16), (24, 17), (128, 16), (128, 1000), (136, 33), (256, 64), (40, 9),
-          (0, 4), (16, 0), (1544, 2), (1552, 16), (2048, 20), (3000 - 3000 % 8, 3)]
+# Shapes hit every path: 32-row tiles, a trailing 16-row tile, 8-row and byte-column edges,
+# and the 128-row scratch bands of tall inputs (rows > 1536) with each kind of remainder.
+SHAPES = [(8, 1), (16, 16), (8, 16), (24, 17), (32, 16), (48, 32), (128, 16), (128, 1000), (136, 33), (256, 64),
+          (40, 9), (0, 4), (16, 0), (1544, 2), (1552, 16), (2048, 20), (2080, 18), (2096, 16), (2104, 17),
+          (3000 - 3000 % 8, 3)]
 
 
 @pytest.mark.parametrize("rows,cb", SHAPES)
@@ -55,6 +58,12 @@ def test_transpose_into_from_njit():
     back = np.empty_like(mat)
     twice(mat, tmp, back)
     assert np.array_equal(back, mat) and np.array_equal(tmp, reference(mat))
+
+
+def test_transpose_accepts_read_only_input():
+    mat = np.random.default_rng(3).integers(0, 256, (64, 32), dtype=np.uint8)
+    mat.setflags(write=False)
+    assert np.array_equal(bits.transpose(mat), reference(mat))
 
 
 def test_transpose_rejects_ragged_rows():
