@@ -98,10 +98,12 @@ class Circuit:
         self.n_wires = int(n_wires)
         self.input_sizes = tuple(int(s) for s in input_sizes)
         self.output_sizes = tuple(int(s) for s in output_sizes)
-        self.op = np.ascontiguousarray(op, dtype=np.uint8)
-        self.in0 = np.ascontiguousarray(in0, dtype=np.int64)
-        self.in1 = np.ascontiguousarray(in1, dtype=np.int64)
-        self.out = np.ascontiguousarray(out, dtype=np.int64)
+        # private read-only copies: a circuit must not change under a running garbler,
+        # and freezing the caller's own arrays would be a surprising side effect
+        self.op = np.array(op, dtype=np.uint8, order="C")
+        self.in0 = np.array(in0, dtype=np.int64, order="C")
+        self.in1 = np.array(in1, dtype=np.int64, order="C")
+        self.out = np.array(out, dtype=np.int64, order="C")
         for arr in (self.op, self.in0, self.in1, self.out):
             arr.flags.writeable = False
         self._validate(gate_lines)
