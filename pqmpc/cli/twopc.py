@@ -89,15 +89,39 @@ def _parse_circuit_input(text: str, n: int, j: int):
     return int_to_bits(v, n)
 
 
+def _precheck_function(args, role: str, value) -> None:
+    """The checks the function would make after connecting, made before it."""
+    from ..twopc.functions import encode_int
+
+    name = args.function
+    if args.signed and name not in ("millionaires", "sum", "max"):
+        raise InputError(f"--signed does not apply to {name}")
+    if name in ("millionaires", "equality", "sum", "max"):
+        bits = 64 if args.bits is None else args.bits
+        if not 1 <= bits <= 1 << 16:
+            raise InputError(f"--bits must be in 1..65536, got {bits}")
+        try:
+            encode_int(value, bits, args.signed, "--input")
+        except ParameterError as exc:
+            raise InputError(str(exc)) from None
+    elif name == "hamming" and not value:
+        raise InputError("--input for hamming must not be empty")
+    elif name == "aes128":
+        if role == "garbler" and len(value) != 16:
+            raise InputError(f"the garbler's --input is the 16-byte AES key, got {len(value)} bytes")
+        if role == "evaluator" and len(value) % 16:
+            raise InputError(f"the evaluator's --input is 16·n bytes of plaintext, got {len(value)}")
+
+
 def _connect(args):
     from ..net import TcpChannel
 
     if args.listen:
         host, port = parse_hostport(args.listen, "--listen")
-        return TcpChannel.accept(host, port, timeout=args.timeout), "garbler"
+        return TcpChannel.accept(host, port, timeout=args.timeout)
     host, port = parse_hostport(args.connect, "--connect")
     # the listener may still be starting: keep trying for the timeout
-    return TcpChannel.connect(host, port, timeout=args.timeout, retry_for=args.timeout), "evaluator"
+    return TcpChannel.connect(host, port, timeout=args.timeout, retry_for=args.timeout)
 
 
 def _format_outputs(outputs, sizes):
@@ -128,9 +152,23 @@ def run(args) -> int:
             raise InputError(f"--function {args.function} takes exactly one --input (this party's value)")
         value = fn.parse(args.input[0])
 
+    role = args.role or ("garbler" if args.listen else "evaluator")
+    if circuit is not None:
+        # check every input before touching the network: a typo should not cost a connection
+        from ..twopc.yao import _ownership
+
+        g, e = _ownership(circuit, _index_list(args.garbler_inputs, "--garbler-inputs"),
+                          _index_list(args.evaluator_inputs, "--evaluator-inputs"))
+        owned = g if role == "garbler" else e
+        if len(args.input) != len(owned):
+            raise InputError(f"the {role} owns circuit inputs {list(owned)} and needs {len(owned)} --input "
+                             f"value(s), got {len(args.input)}")
+        bits = [_parse_circuit_input(t, circuit.input_sizes[j], j) for t, j in zip(args.input, owned)]
+    else:
+        _precheck_function(args, role, value)
+
     progress.phase(f"{'listening on ' + args.listen if args.listen else 'connecting to ' + args.connect}")
-    ch, default_role = _connect(args)
-    role = args.role or default_role
+    ch = _connect(args)
     info: dict = {}
     t0 = time.perf_counter()
     with ch:
@@ -139,15 +177,7 @@ def run(args) -> int:
                   progress=lambda done, total: progress.update(done, total))
         if circuit is not None:
             from ..twopc.functions import run_circuit
-            from ..twopc.yao import _ownership
 
-            g, e = _ownership(circuit, _index_list(args.garbler_inputs, "--garbler-inputs"),
-                              _index_list(args.evaluator_inputs, "--evaluator-inputs"))
-            owned = g if role == "garbler" else e
-            if len(args.input) != len(owned):
-                raise InputError(f"the {role} owns circuit inputs {list(owned)} and needs {len(owned)} --input "
-                                 f"value(s), got {len(args.input)}")
-            bits = [_parse_circuit_input(t, circuit.input_sizes[j], j) for t, j in zip(args.input, owned)]
             out = run_circuit(ch, role, circuit, bits, garbler_inputs=list(g), evaluator_inputs=list(e), **kw)
             result = None if out is None else _format_outputs(out, circuit.output_sizes)
             and_count = circuit.and_count
@@ -156,8 +186,6 @@ def run(args) -> int:
             if args.bits is not None:
                 extra["bits"] = args.bits
             if args.signed:
-                if args.function not in ("millionaires", "sum", "max"):
-                    raise InputError(f"--signed does not apply to {args.function}")
                 extra["signed"] = True
             out = fn.call(ch, role, value, **extra, **kw)
             result = out.hex() if isinstance(out, bytes) else (int(out) if isinstance(out, bool) else out)

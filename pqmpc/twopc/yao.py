@@ -64,6 +64,7 @@ REVEALS = ("both", "garbler", "evaluator")
 OT_KINDS = ("iknp", "ferret", "base")
 LABEL_BYTES = 16
 DEFAULT_CHUNK_ANDS = 1 << 16  # 2 MiB of tables per message
+MAX_BATCH_BYTES = 1 << 34  # labels a peer-chosen batch may make us hold (16 GiB)
 
 
 # ---------------------------------------------------------------------------------
@@ -256,6 +257,13 @@ class _Session:
             raise ProtocolError(f"Yao step 2 (layout): bad list of batched inputs {pgroups!r}")
         if my_batch is not None and pb is not None and my_batch != pb:
             raise HandshakeError(f"Yao layout: batch sizes differ, ours {my_batch}, peer's {pb}")
+        if pb is not None and my_batch is None:
+            c = self.circuit
+            # never let a peer's number size our allocations: outputs and labels are kept per instance
+            per_instance = LABEL_BYTES * (c.n_outputs + sum(c.input_sizes[j] for j in pgroups))
+            if pb * per_instance > MAX_BATCH_BYTES:
+                raise ProtocolError(f"Yao step 2 (layout): a batch of {pb} instances would need "
+                                    f"{pb * per_instance} bytes of labels, above {MAX_BATCH_BYTES}")
         self.peer_batched = set(pgroups)
         self.my_batched = set(batched)
         self.batched = my_batch is not None or pb is not None

@@ -160,16 +160,28 @@ def test_peer_that_dies_mid_circuit(cli_role):
     assert "Traceback" not in err
 
 
-def test_clear_errors_without_a_peer(tmp_path):
+def test_clear_errors_without_a_peer(tmp_path, capsys):
+    from pqmpc.cli.main import main
+
+    # in-process: the same one-line errors without paying for a subprocess start-up
     port = free_port()
-    r = subprocess.run(cli("--connect", f"127.0.0.1:{port}", "--function", "equality", "--input", "1",
-                           "--timeout", "1"), capture_output=True, text=True, env=env(), cwd=ROOT, timeout=60)
-    assert r.returncode == 1 and "could not connect" in r.stderr and "Traceback" not in r.stderr
-    r = subprocess.run(cli("--connect", "127.0.0.1:1", "--function", "equality", "--input", "zz"),
-                       capture_output=True, text=True, env=env(), cwd=ROOT, timeout=60)
-    assert r.returncode == 1 and "integer" in r.stderr
+    rc = main(["2pc", "--connect", f"127.0.0.1:{port}", "--function", "equality", "--input", "1", "--timeout", "1"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "could not connect" in err and "Traceback" not in err
+    rc = main(["2pc", "--connect", "127.0.0.1:1", "--function", "equality", "--input", "zz"])
+    assert rc == 1 and "integer" in capsys.readouterr().err
+    rc = main(["2pc", "--connect", "127.0.0.1:1", "--circuit", str(BRISTOL / "adder64.txt"), "--input", "1",
+               "--input", "2"])
+    assert rc == 1 and "needs 1 --input" in capsys.readouterr().err
+    rc = main(["2pc", "--connect", "127.0.0.1:1", "--circuit", str(BRISTOL / "adder64.txt"), "--input",
+               str(1 << 64)])
+    assert rc == 1 and "does not fit" in capsys.readouterr().err
+    rc = main(["2pc", "--connect", "127.0.0.1:1", "--function", "millionaires", "--bits", "8", "--input", "256"])
+    assert rc == 1 and "does not fit in 8" in capsys.readouterr().err
+    rc = main(["2pc", "--listen", "127.0.0.1:1", "--function", "aes128", "--input", "0x00"])
+    assert rc == 1 and "16-byte AES key" in capsys.readouterr().err
     bad = tmp_path / "bad.txt"
     bad.write_text("1 3\n2 1 1\n1 1\n\n2 1 0 1 2 FOO\n")
-    r = subprocess.run(cli("--connect", "127.0.0.1:1", "--circuit", bad, "--input", "1"),
-                       capture_output=True, text=True, env=env(), cwd=ROOT, timeout=60)
-    assert r.returncode == 1 and "line 5" in r.stderr and "Traceback" not in r.stderr
+    rc = main(["2pc", "--connect", "127.0.0.1:1", "--circuit", str(bad), "--input", "1"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "line 5" in err and "Traceback" not in err

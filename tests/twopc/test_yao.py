@@ -240,3 +240,17 @@ def test_bad_arguments():
     with pytest.raises(ParameterError):
         yao_garbler(ch, c, [np.zeros(64, np.uint8)], ot="carrier-pigeon")
     assert ch.stats.bytes_sent == 0  # nothing was sent for a rejected call
+
+
+def test_implausible_peer_batch_is_rejected():
+    c = bristol("adder64.txt")
+    x = int_to_bits(3, 64)
+
+    def claim_huge_batch(i, data):
+        if data.startswith(b'{"batch"'):
+            return b'{"batch":549755813888,"batched":[1]}'
+        return data
+
+    res = run_both(lambda ch: yao_garbler(ch, c, [x]), lambda ch: yao_evaluator(ch, c, [x]),
+                   tamper_pair(None, claim_huge_batch))
+    assert isinstance(res[0], ProtocolError) and "step 2 (layout)" in str(res[0]), res
