@@ -51,7 +51,8 @@ def _as_label_array(x, n: int, what: str, width: int = LABEL_BYTES) -> np.ndarra
     return np.ascontiguousarray(a)
 
 
-def _split_inputs(circuit: Circuit, labels, what: str, width: int = LABEL_BYTES) -> np.ndarray:
+def _split_inputs(circuit: Circuit, labels, what: str,
+                  width: int = LABEL_BYTES) -> np.ndarray:
     """Accept one ``(n_i, width)`` array per input group, or all ``(n_inputs, width)``."""
     if isinstance(labels, np.ndarray) and labels.ndim == 2:
         return _as_label_array(labels, circuit.n_inputs, what, width)

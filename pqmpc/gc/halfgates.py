@@ -132,7 +132,8 @@ def new_label_table(n_wires: int, words: int = 2) -> np.ndarray:
     return lab
 
 
-def _check_args(sched: Schedule, g0: int, g1: int, lab: np.ndarray, tables: np.ndarray) -> None:
+def _check_args(sched: Schedule, g0: int, g1: int, lab: np.ndarray,
+                tables: np.ndarray) -> None:
     """Kernels do no bounds checks: refuse anything that would make them write astray."""
     n_gates = sched.op.shape[0]
     if not 0 <= g0 <= g1 <= n_gates:
