@@ -149,7 +149,7 @@ def _edge8(mat, out, r_lo, r_hi, j_lo, j_hi):
                 out[8 * j + k, r8] = np.uint8((x >> np.uint64(8 * k)) & np.uint64(0xFF))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def transpose_into(mat, out):
     """``out[c, r // 8]`` bit ``r % 8`` = ``mat[r, c // 8]`` bit ``c % 8``; ``mat.shape[0] % 8 == 0``.
 

@@ -1104,7 +1104,7 @@ def _wide_rows_vaes_intrinsic(rows):
 _wide8_vaes = _wide_rows_vaes_intrinsic(8)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _tccr_wide_vaes(x, tw, out):
     stop = x.shape[0] - x.shape[0] % 8
     for i in range(0, stop, 8):
@@ -1132,7 +1132,7 @@ def _hi(t):
     return (t[0], t[1] | _TOP)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _tccr_wide_ni(x, tw, out):
     n = x.shape[0]
     i = 0
@@ -1144,7 +1144,7 @@ def _tccr_wide_ni(x, tw, out):
         i += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _tccr_wide_soft(x, tw, out):
     n = x.shape[0]
     for i in range(n):
@@ -1345,7 +1345,7 @@ def _gf_step_vpclmul(typingctx, a, b, out, i):
     return types.void(a, b, out, types.intp), codegen
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _gf_mul_vpclmul(a, b, out):
     stop = a.shape[0] - a.shape[0] % 8
     for i in range(0, stop, 8):
@@ -1393,13 +1393,13 @@ else:
     gf128_mul_block = gf128_mul_soft
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _gf_mul_ni(a, b, out):
     for i in range(a.shape[0]):
         _st(out, i, gf128_mul_ni((a[i, 0], a[i, 1]), (b[i, 0], b[i, 1])))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _gf_mul_soft(a, b, out):
     for i in range(a.shape[0]):
         _st(out, i, gf128_mul_soft((a[i, 0], a[i, 1]), (b[i, 0], b[i, 1])))
@@ -1568,7 +1568,7 @@ _1_ggm10, _1_ggm14 = _S1["ggm", 10], _S1["ggm", 14]
 # single blocks. They are separate functions so that a CPU without VAES never
 # compiles a ymm AES instruction.
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _ecb_vaes(rk, x, out):
     stop = x.shape[0] - x.shape[0] % 16
     for i in range(0, stop, 16):
@@ -1579,7 +1579,7 @@ def _ecb_vaes(rk, x, out):
     return stop
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _ecb_ni(rk, x, out):
     n = x.shape[0]
     i = 0
@@ -1597,7 +1597,7 @@ def _ecb_ni(rk, x, out):
         i += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _cr_vaes(rk, x, out, sig):
     stop = x.shape[0] - x.shape[0] % 16
     for i in range(0, stop, 16):
@@ -1614,7 +1614,7 @@ def _cr_vaes(rk, x, out, sig):
     return stop
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _cr_ni(rk, x, out, sig):
     n = x.shape[0]
     i = 0
@@ -1644,7 +1644,7 @@ def _cr_ni(rk, x, out, sig):
         i += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _tccr_vaes(rk, x, tw, out):
     stop = x.shape[0] - x.shape[0] % 16
     for i in range(0, stop, 16):
@@ -1655,7 +1655,7 @@ def _tccr_vaes(rk, x, tw, out):
     return stop
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _tccr_ni(rk, x, tw, out):
     n = x.shape[0]
     i = 0
@@ -1673,7 +1673,7 @@ def _tccr_ni(rk, x, tw, out):
         i += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _ggm_vaes(rk, s, out):
     stop = s.shape[0] - s.shape[0] % 8
     for j in range(0, stop, 8):
@@ -1684,7 +1684,7 @@ def _ggm_vaes(rk, s, out):
     return stop
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _ggm_ni(rk, s, out):
     m = s.shape[0]
     j = 0
