@@ -1,5 +1,7 @@
 """Each ready-made function against its plain result (two threads, real OT)."""
 
+import sys
+from pathlib import Path
 import os
 
 import pytest
@@ -11,7 +13,8 @@ from pqmpc.errors import HandshakeError, ParameterError
 from pqmpc.net import MemoryChannel, run_pair
 from pqmpc.twopc import functions as F
 
-from twopc_helpers import run_both
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # helpers by bare name, package or not
+from twopc_helpers import run_both  # noqa: E402
 
 FAST = dict(ot="base")  # a few dozen input bits: ML-KEM OTs directly, no extension set-up
 

@@ -1,5 +1,6 @@
 """Yao 2PC end to end (two threads) against plain evaluation of the same circuit."""
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ from pqmpc.net import MemoryChannel, run_pair
 from pqmpc.rng import Rng
 from pqmpc.twopc.yao import yao_evaluator, yao_garbler
 
-from twopc_helpers import rand_bits, run_both, tamper_pair
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # helpers by bare name, package or not
+from twopc_helpers import rand_bits, run_both, tamper_pair  # noqa: E402
 
 BRISTOL = Path(__file__).resolve().parents[2] / "vectors" / "external" / "bristol"
 _circuits = {}
