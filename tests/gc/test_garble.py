@@ -424,3 +424,17 @@ def test_one_and_gate_matches_documented_equations(kappa):
             ins = [np.array([xv], np.uint8), np.array([yv], np.uint8)]
             out = evaluate_garbled(garbled, enc.encode(ins))
             assert np.array_equal(out[0], z ^ ((xv & yv) * delta))
+
+
+def test_package_level_names_work_as_in_the_api():
+    """`from pqmpc.gc import garble` must be callable even though it is also a submodule."""
+    import pqmpc.gc as gc
+    import pqmpc.gc.garble  # noqa: F401  (rebinds the package attribute to the module)
+    from pqmpc.gc import evaluate_garbled as ev
+
+    c = sample_builder_circuit()
+    for f in (gc.garble, pqmpc.gc.garble):
+        garbled, enc = f(c, rng=Rng(b"api"), delta=None)
+        ins = random_inputs(c, 0)
+        got = garbled.decode(ev(garbled, enc.encode(ins)))
+        assert all(np.array_equal(a, b) for a, b in zip(got, c.evaluate(ins)))
