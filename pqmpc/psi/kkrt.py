@@ -105,7 +105,7 @@ def _tccr_xor(pk, v, nb, tweak0):
 
 @njit(cache=True, nogil=True)
 def _codewords_kernel(code_rk, words, idx, out):
-    """out[r] = C(words[idx[r]]) as nb blocks (idx < 0: zero word)."""
+    """out[r] = C(words[idx[r]]) as nb blocks: AES_{K_b}(w) ⊕ w for each code key K_b."""
     nb = code_rk.shape[0]
     for b in range(nb):
         ks = aesni.aes128_load_keys(code_rk[b])
