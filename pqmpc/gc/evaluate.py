@@ -21,12 +21,26 @@ from pqmpc.gc.circuit import Circuit
 from pqmpc.gc.garble import GarbledCircuit, _split_inputs, label_bytes_for
 
 
-class Evaluator:
-    """Consumes garbled tables in schedule order, in chunks of any size."""
+def _infer_kappa(labels) -> int:
+    """128 or 256 from the width of the first label array (128 if there is none)."""
+    first = labels if isinstance(labels, np.ndarray) else next(
+        (x for x in labels if np.asarray(x).ndim == 2 and np.asarray(x).shape[0]), None)
+    width = np.asarray(first).shape[1] if first is not None and np.asarray(first).ndim == 2 else 16
+    return 256 if width == 32 else 128
 
-    def __init__(self, circuit: Circuit, labels, backend: str = "auto", kappa: int = 128):
+
+class Evaluator:
+    """Consumes garbled tables in schedule order, in chunks of any size.
+
+    ``kappa`` (128 or 256) defaults to what the width of ``labels`` says.
+    """
+
+    def __init__(self, circuit: Circuit, labels, backend: str = "auto", kappa: int | None = None):
         self.circuit = circuit
         self.backend = _hg.resolve_backend(backend)
+        if kappa is None:
+            labels = labels if isinstance(labels, np.ndarray) else list(labels)
+            kappa = _infer_kappa(labels)
         self.label_bytes = width = label_bytes_for(kappa)
         self._words = width // 8
         lab_in = _split_inputs(circuit, labels, "labels", width)
@@ -101,7 +115,7 @@ def evaluate_garbled(garbled: GarbledCircuit, labels, backend: str = "auto") -> 
 
 
 def evaluate_stream(circuit: Circuit, labels, chunks, backend: str = "auto",
-                    kappa: int = 128) -> list[np.ndarray]:
+                    kappa: int | None = None) -> list[np.ndarray]:
     """Evaluate from an iterable of table chunks (e.g. :meth:`Garbler.stream`)."""
     ev = Evaluator(circuit, labels, backend=backend, kappa=kappa)
     for chunk in chunks:
