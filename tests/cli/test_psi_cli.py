@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from pqmpc.cli.main import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -231,3 +233,25 @@ def test_skip_empty_and_composite_keys(tmp_path):
 
     k = combine_columns(t.columns)
     assert k[0] != k[1]
+
+
+@pytest.mark.slow
+def test_million_rows_per_side(tmp_path):
+    # The scale the CLI promises: 10^6 rows per side, memory a small multiple of the input.
+    import resource
+
+    n = 1_000_000
+    with open(tmp_path / "a.csv", "w", encoding="utf-8") as fh:
+        fh.write("id,email,note\n")
+        fh.writelines(f'{i},user{i}@example.com,"note, {i}"\n' for i in range(n))
+    with open(tmp_path / "b.csv", "w", encoding="utf-8") as fh:
+        fh.write("email\n")
+        fh.writelines(f"user{i}@example.com\n" for i in range(n // 2, n + n // 2))
+    s, c = start_pair(tmp_path, ["--input", "a.csv", "--output", "oa.csv", "--key", "email", "--json", "--quiet"],
+                      ["--input", "b.csv", "--output", "ob.csv", "--key", "email", "--json", "--quiet"])
+    (rs, os_, es), (rc, oc, ec) = finish(s, c, timeout=600)
+    assert rs == 0 and rc == 0, (es, ec)
+    assert json.loads(os_)["rows_written"] == json.loads(oc)["rows_written"] == n // 2
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    size_kb = os.path.getsize(tmp_path / "a.csv") // 1024
+    assert peak_kb < 300_000 + 8 * size_kb, (peak_kb, size_kb)  # interpreter + numba baseline, then ~8x the file
