@@ -47,6 +47,8 @@ memory access patterns in both processes.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from typing import Sequence
 
@@ -314,6 +316,100 @@ def _blocks_u64(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x).view(np.uint64).reshape(-1, 2)
 
 
+class _Sender:
+    """Sends table chunks from a helper thread.
+
+    A socket write releases the GIL, so the next chunk is garbled while the previous
+    one is on its way; ``depth`` bounds the chunks in flight (memory stays bounded).
+    Only this thread touches the channel until :meth:`close` returns.
+    """
+
+    def __init__(self, ch: Channel, rows: int, depth: int = 2):
+        self.ch, self.error, self.seconds = ch, None, 0.0
+        self.free: queue.SimpleQueue = queue.SimpleQueue()
+        self.todo: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(depth + 1):
+            self.free.put(np.empty((rows, 4), dtype=np.uint64))
+        self.thread = threading.Thread(target=self._run, daemon=True, name="pqmpc-yao-send")
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self.todo.get()
+            if item is None:
+                return
+            buf, n = item
+            if self.error is None:
+                try:
+                    t0 = time.perf_counter()
+                    self.ch.send(buf[:n])
+                    self.seconds += time.perf_counter() - t0
+                except BaseException as exc:  # handed to the garbling thread
+                    self.error = exc
+            self.free.put(buf)
+
+    def buffer(self) -> np.ndarray:
+        buf = self.free.get()
+        if self.error is not None:
+            raise self.error
+        return buf
+
+    def submit(self, buf: np.ndarray, n: int) -> None:
+        self.todo.put((buf, n))
+
+    def close(self, wait: bool = True) -> None:
+        self.todo.put(None)
+        if wait:
+            self.thread.join()
+            if self.error is not None:
+                raise self.error
+
+
+class _Receiver:
+    """Receives and checks table chunks in a helper thread, ``depth`` chunks ahead."""
+
+    STEP = "Yao step 5 (garbled tables)"
+
+    def __init__(self, ch: Channel, total: int, depth: int = 2):
+        self.ch, self.total, self.seconds = ch, total, 0.0
+        self.q: queue.Queue = queue.Queue(maxsize=depth)
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True, name="pqmpc-yao-recv")
+        self.thread.start()
+
+    def _put(self, item) -> None:
+        while not self.stop:
+            try:
+                self.q.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _run(self) -> None:
+        remaining = self.total
+        try:
+            while remaining and not self.stop:
+                t0 = time.perf_counter()
+                cur = self.ch.recv_array(np.uint64, (-1, 4), self.STEP)
+                self.seconds += time.perf_counter() - t0
+                if cur.shape[0] == 0 or cur.shape[0] > remaining:
+                    raise ProtocolError(f"{self.STEP}: got {cur.shape[0]} tables, expected between 1 and "
+                                        f"{remaining}")
+                remaining -= cur.shape[0]
+                self._put(cur)
+        except BaseException as exc:  # handed to the evaluating thread
+            self._put(exc)
+
+    def get(self) -> np.ndarray:
+        item = self.q.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self.stop = True
+
+
 # ---------------------------------------------------------------------------------
 # garbler
 # ---------------------------------------------------------------------------------
@@ -384,36 +480,57 @@ def _garble(s: _Session, rng: Rng, my_batch, progress):
     zg64, q64 = _blocks_u64(zero_g), _blocks_u64(q)
     first_out = c.n_wires - c.n_outputs
     out_zero = np.empty((n_inst, c.n_outputs, 2), dtype=np.uint64)
-    buf = np.empty((max(1, min(s.chunk, total)), 4), dtype=np.uint64)
+    rows = max(1, min(s.chunk, total))
+    # more than one message: send from a helper thread while the next chunk is garbled
+    sender = _Sender(ch, rows) if total > rows else None
+    buf = sender.buffer() if sender else np.empty((rows, 4), dtype=np.uint64)
     fill = done = 0
     n_gates = int(sched.op.shape[0])
     garble_s = send_s = 0.0
-    for inst in range(n_inst):
-        s.instance_labels(zg64, s.g_groups, g_table, inst, lab)
-        s.instance_labels(q64, s.e_groups, e_table, inst, lab)
-        pos = k = 0
-        while True:
-            m = min(buf.shape[0] - fill, n_and - k)
-            end = _hg.chunk_end(sched, and_pos, k + m) if n_and else n_gates
-            t0 = time.perf_counter()
-            _hg.garble_range(s.backend, sched, pos, end, done + k, lab, d64, buf[fill:fill + m])
-            garble_s += time.perf_counter() - t0
-            pos, k, fill = end, k + m, fill + m
-            if fill == buf.shape[0] and n_and:
+    try:
+        for inst in range(n_inst):
+            s.instance_labels(zg64, s.g_groups, g_table, inst, lab)
+            s.instance_labels(q64, s.e_groups, e_table, inst, lab)
+            pos = k = 0
+            while True:
+                m = min(rows - fill, n_and - k)
+                end = _hg.chunk_end(sched, and_pos, k + m) if n_and else n_gates
                 t0 = time.perf_counter()
-                ch.send(buf)
-                send_s += time.perf_counter() - t0
-                fill = 0
-                if progress is not None:
-                    progress(done + k, total)
-            if k == n_and:
-                break
-        done += n_and
-        out_zero[inst] = lab[first_out:c.n_wires]
-    if fill:
-        ch.send(buf[:fill])
-        if progress is not None:
-            progress(done, total)
+                _hg.garble_range(s.backend, sched, pos, end, done + k, lab, d64, buf[fill:fill + m])
+                garble_s += time.perf_counter() - t0
+                pos, k, fill = end, k + m, fill + m
+                if fill == rows and n_and:
+                    t0 = time.perf_counter()
+                    if sender:
+                        sender.submit(buf, fill)
+                        buf = sender.buffer()
+                    else:
+                        ch.send(buf)
+                    send_s += time.perf_counter() - t0
+                    fill = 0
+                    if progress is not None:
+                        progress(done + k, total)
+                if k == n_and:
+                    break
+            done += n_and
+            out_zero[inst] = lab[first_out:c.n_wires]
+        if fill:
+            if sender:
+                sender.submit(buf, fill)
+            else:
+                ch.send(buf[:fill])
+            if progress is not None:
+                progress(done, total)
+        if sender:
+            t0 = time.perf_counter()
+            sender.close()
+            send_s += time.perf_counter() - t0
+            sender = None
+    finally:
+        if sender is not None:
+            sender.close(wait=False)
+    # send_seconds: time the garbler was held up by sending (with the helper thread, only
+    # waiting for a free buffer and the final flush)
     s.phases_extra = {"garble_seconds": garble_s, "send_seconds": send_s}
 
     # step 6: output
@@ -493,33 +610,44 @@ def _evaluate(s: _Session, rng: Rng, my_batch, progress):
     cur = np.empty((0, 4), np.uint64)
     off = done = 0
     eval_s = wait_s = 0.0
-    for inst in range(n_inst):
-        s.instance_labels(gl64, s.g_groups, g_table, inst, lab)
-        s.instance_labels(t64, s.e_groups, e_table, inst, lab)
-        pos = k = 0
-        while True:
-            if k < n_and and off == cur.shape[0]:
+    # a long stream: receive (GIL released in the socket read) while evaluating
+    receiver = _Receiver(ch, total) if total > DEFAULT_CHUNK_ANDS else None
+    try:
+        for inst in range(n_inst):
+            s.instance_labels(gl64, s.g_groups, g_table, inst, lab)
+            s.instance_labels(t64, s.e_groups, e_table, inst, lab)
+            pos = k = 0
+            while True:
+                if k < n_and and off == cur.shape[0]:
+                    t0 = time.perf_counter()
+                    if receiver is not None:
+                        cur = receiver.get()
+                    else:
+                        cur = ch.recv_array(np.uint64, (-1, 4), _Receiver.STEP)
+                        if cur.shape[0] == 0 or cur.shape[0] > remaining:
+                            raise ProtocolError(f"{_Receiver.STEP}: got {cur.shape[0]} tables, "
+                                                f"expected between 1 and {remaining}")
+                    wait_s += time.perf_counter() - t0
+                    remaining -= cur.shape[0]
+                    off = 0
+                    if progress is not None:
+                        progress(total - remaining, total)
+                m = min(cur.shape[0] - off, n_and - k)
+                end = _hg.chunk_end(sched, and_pos, k + m) if n_and else n_gates
                 t0 = time.perf_counter()
-                cur = ch.recv_array(np.uint64, (-1, 4), "Yao step 5 (garbled tables)")
-                wait_s += time.perf_counter() - t0
-                if cur.shape[0] == 0 or cur.shape[0] > remaining:
-                    raise ProtocolError(f"Yao step 5 (garbled tables): got {cur.shape[0]} tables, "
-                                        f"expected between 1 and {remaining}")
-                remaining -= cur.shape[0]
-                off = 0
-                if progress is not None:
-                    progress(total - remaining, total)
-            m = min(cur.shape[0] - off, n_and - k)
-            end = _hg.chunk_end(sched, and_pos, k + m) if n_and else n_gates
-            t0 = time.perf_counter()
-            _hg.evaluate_range(s.backend, sched, pos, end, done + k, lab, cur[off:off + m])
-            eval_s += time.perf_counter() - t0
-            pos, k, off = end, k + m, off + m
-            if k == n_and:
-                break
-        done += n_and
-        out_lab[inst] = lab[first_out:c.n_wires]
-    if off != cur.shape[0]:
+                _hg.evaluate_range(s.backend, sched, pos, end, done + k, lab, cur[off:off + m])
+                eval_s += time.perf_counter() - t0
+                pos, k, off = end, k + m, off + m
+                if k == n_and:
+                    break
+            done += n_and
+            out_lab[inst] = lab[first_out:c.n_wires]
+        if receiver is not None:
+            receiver.thread.join()  # it stops after the last chunk; the channel is ours again
+    finally:
+        if receiver is not None:
+            receiver.close()
+    if off != cur.shape[0] or remaining:
         raise ProtocolError("Yao step 5 (garbled tables): more tables than AND gates")
     s.phases_extra = {"evaluate_seconds": eval_s, "wait_seconds": wait_s}
 

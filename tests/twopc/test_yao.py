@@ -256,3 +256,36 @@ def test_implausible_peer_batch_is_rejected():
     res = run_both(lambda ch: yao_garbler(ch, c, [x]), lambda ch: yao_evaluator(ch, c, [x]),
                    tamper_pair(None, claim_huge_batch))
     assert isinstance(res[0], ProtocolError) and "step 2 (layout)" in str(res[0]), res
+
+
+@pytest.mark.parametrize("fault", ["crash", "truncate"])
+def test_faults_in_a_long_stream(fault):
+    # 20 instances of mult64 = 80,660 tables: both sides stream through their helper threads
+    c = bristol("mult64.txt")
+    rng = np.random.default_rng(9)
+    x, y = rand_bits(rng, 20, 64), rand_bits(rng, 64)
+    chunks = []
+
+    def on_send(i, data):
+        if len(data) == 32 * 4096:
+            chunks.append(i)
+            if len(chunks) == 4:
+                return None if fault == "crash" else data[:-32]
+        return data
+
+    res = run_both(lambda ch: yao_garbler(ch, c, [x], chunk_ands=4096),
+                   lambda ch: yao_evaluator(ch, c, [y]), tamper_pair(on_send))
+    if fault == "crash":
+        assert isinstance(res[0], ChannelClosed) and isinstance(res[1], ChannelClosed), res
+        assert "Yao evaluator (receive and evaluate tables)" in str(res[1])
+    else:
+        assert isinstance(res[1], ProtocolError) and "step 5 (garbled tables)" in str(res[1]), res
+
+
+def test_long_stream_matches_plain():
+    c = bristol("mult64.txt")
+    rng = np.random.default_rng(10)
+    x, y = rand_bits(rng, 20, 64), rand_bits(rng, 64)
+    r0, r1 = yao(c, [x], [y], chunk_ands=3000)
+    want = c.evaluate([x, np.broadcast_to(y, (20, 64))])
+    assert np.array_equal(r0[0], want[0]) and np.array_equal(r1[0], want[0])
