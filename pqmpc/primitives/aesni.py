@@ -66,9 +66,11 @@ module changes, clear the caller's ``__pycache__/*.nbi`` to pick up new code.
 from __future__ import annotations
 
 import platform
+import threading
 
 import llvmlite.binding as _llb
 import numpy as np
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
@@ -77,7 +79,7 @@ from numba.core.codegen import get_host_cpu_features as _nb_host_features
 from numba.extending import intrinsic, overload
 
 from ..errors import ParameterError
-from .aes import DEFAULT_KEY, FixedKeyAES, as_blocks, expand_key
+from .aes import DEFAULT_KEY, as_blocks, expand_key
 
 # --------------------------------------------------------------------------
 # Feature detection (must run before any intrinsic kernel is compiled)
@@ -827,6 +829,37 @@ def _out_blocks(out, n, width=16):
     return out
 
 
+_TLS = threading.local()
+
+
+def _ecb_openssl(key: bytes, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """OpenSSL AES-ECB of all rows of ``x`` straight into ``out`` (may alias ``x``), one call per part.
+
+    ``update_into`` wants 15 spare output bytes; rather than going through a
+    scratch copy of the whole batch, all blocks but the last are written in
+    place (n-1 blocks + 15 bytes fit in n blocks) and the last goes through
+    a 32-byte buffer. Contexts are cached per thread and key (not shareable).
+    """
+    encs = getattr(_TLS, "encs", None)
+    if encs is None:
+        encs = _TLS.encs = {}
+    enc = encs.get(key)
+    if enc is None:
+        if len(encs) > 64:
+            encs.clear()
+        enc = encs[key] = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    n = x.shape[0]
+    if n == 0:
+        return out
+    src, dst = x.reshape(-1), out.reshape(-1)
+    if n > 1:
+        enc.update_into(src[:-16], dst)
+    tail = np.empty(32, dtype=np.uint8)
+    enc.update_into(src[-16:], tail)
+    dst[-16:] = tail[:16]
+    return out
+
+
 def ecb_encrypt(key: bytes, x, out=None, backend: str = "auto") -> np.ndarray:
     """AES-ECB of the ``(n, 16)`` rows of ``x`` under a 16- or 32-byte ``key``.
 
@@ -840,7 +873,7 @@ def ecb_encrypt(key: bytes, x, out=None, backend: str = "auto") -> np.ndarray:
     x = as_blocks(x, name="x")
     out = _out_blocks(out, x.shape[0])
     if not _use_ni(backend, HAVE_AESNI):
-        return FixedKeyAES(key).permute(x, out)
+        return _ecb_openssl(key, x, out)
     xv, ov = x.view(np.uint64), out.view(np.uint64)
     done = _ecb_vaes(_rk_array(key), xv, ov) if _use_vaes(backend) else 0
     _ecb_ni(_rk_array(key), xv[done:], ov[done:])
@@ -874,7 +907,7 @@ def cr(x, key: bytes | None = None, sigma: bool = False, out=None, backend: str 
         y = np.empty_like(x)
         y.view(np.uint64)[:, 0] = w[:, 1]
         y.view(np.uint64)[:, 1] = w[:, 0] ^ w[:, 1]
-    FixedKeyAES(key).permute(y, out)
+    _ecb_openssl(key, y, out)
     out ^= y
     return out
 
@@ -946,10 +979,9 @@ def tccr(x, tweak, key: bytes | None = None, out=None, backend: str = "auto") ->
         done = _tccr_vaes(_rk_array(key), xv, tw, ov) if _use_vaes(backend) else 0
         _tccr_ni(_rk_array(key), xv[done:], tw[done:], ov[done:])
         return out
-    perm = FixedKeyAES(key)
-    px = perm.permute(x)
+    px = _ecb_openssl(key, x, np.empty_like(x))
     y = px.view(np.uint64) ^ _tweak_blocks_np(tw)
-    perm.permute(y.view(np.uint8), out)
+    _ecb_openssl(key, y.view(np.uint8), out)
     out ^= px
     return out
 
@@ -1244,7 +1276,7 @@ def ggm_expand_level(parents, key: bytes | None = None, out=None, backend: str =
     both[:, 1, 0] ^= GGM_C[0]
     both[:, 1, 1] ^= GGM_C[1]
     inp = out.copy()
-    FixedKeyAES(key).permute(inp, out)
+    _ecb_openssl(key, inp, out)
     out ^= inp
     return out
 
