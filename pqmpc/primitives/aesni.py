@@ -1733,3 +1733,34 @@ def _ggm_ni(rk, s, out):
             _1_ggm14(rk, s, s, out, j)
         j += 1
 
+
+
+@njit(cache=True, nogil=True)
+def _gf_dot_ni(a, b):
+    acc = (np.uint64(0), np.uint64(0))
+    for i in range(a.shape[0]):
+        acc = bxor(acc, gf128_mul_ni((a[i, 0], a[i, 1]), (b[i, 0], b[i, 1])))
+    return acc
+
+
+@njit(cache=True, nogil=True)
+def _gf_dot_soft(a, b):
+    acc = (np.uint64(0), np.uint64(0))
+    for i in range(a.shape[0]):
+        acc = bxor(acc, gf128_mul_soft((a[i, 0], a[i, 1]), (b[i, 0], b[i, 1])))
+    return acc
+
+
+def gf128_dot(a, b, backend: str = "auto") -> np.ndarray:
+    """``Σ_i a_i · b_i`` in GF(2^128) over two ``(n, 16)`` block arrays, as one ``(16,)`` block.
+
+    The shape of KOS-style and Ferret consistency checks (random challenges
+    times correlations, summed), without materialising the n products.
+    """
+    a = as_blocks(a, name="a")
+    b = as_blocks(b, name="b")
+    if a.shape != b.shape:
+        raise ParameterError(f"operands differ in shape: {a.shape} vs {b.shape}")
+    kern = _gf_dot_ni if _use_ni(backend, HAVE_PCLMUL) else _gf_dot_soft
+    acc = kern(a.view(np.uint64), b.view(np.uint64))
+    return np.array(acc, dtype=np.uint64).view(np.uint8)

@@ -21,3 +21,8 @@ def mul(a, b) -> np.ndarray:
     ``(uint64, uint64)`` blocks.
     """
     return aesni.gf128_mul(a, b)
+
+
+def dot(a, b) -> np.ndarray:
+    """``Σ_i a_i · b_i`` over the rows of two ``(n, 16)`` block arrays, as one ``(16,)`` block."""
+    return aesni.gf128_dot(a, b)

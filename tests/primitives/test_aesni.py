@@ -324,6 +324,22 @@ def test_gf128_edge_values():
             assert as_int(got[i]) == gf_int_mul(as_int(a[i]), as_int(b[i]))
 
 
+@pytest.mark.parametrize("n", SIZES)
+def test_gf128_dot(n):
+    from pqmpc.primitives import gf128
+
+    a, b = blocks(n, seed=90 + n), blocks(n, seed=91 + n)
+    want = 0
+    for i in range(n):
+        want ^= gf_int_mul(as_int(a[i]), as_int(b[i]))
+    for path in GF_PATHS:
+        got = aesni.gf128_dot(a, b, backend=path)
+        assert got.shape == (16,) and as_int(got) == want, path
+    assert as_int(gf128.dot(a, b)) == want
+    with pytest.raises(ParameterError):
+        aesni.gf128_dot(a, blocks(n + 1))
+
+
 def test_gf128_block_function_in_njit():
     from numba import njit
 
