@@ -222,42 +222,33 @@ def _binary_intrinsic(llvm_name):
     return _op
 
 
-def _imm_intrinsic(llvm_name, imm, binary):
+def _imm_intrinsic(llvm_name, imm):
     # The immediate must be an LLVM constant, so each value gets its own intrinsic.
     i8 = ir.IntType(8)
-    if binary:
-        @intrinsic
-        def _op(typingctx, a, b):
-            if a != _BLK or b != _BLK:
-                return None
 
-            def codegen(context, builder, sig, args):
-                fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V2, [_V2, _V2, i8]), llvm_name)
-                r = builder.call(fn, [_to_vec(builder, args[0]), _to_vec(builder, args[1]), ir.Constant(i8, imm)])
-                return _to_tup(context, builder, r)
+    @intrinsic
+    def _op(typingctx, a, b):
+        if a != _BLK or b != _BLK:
+            return None
 
-            return _BLK(_BLK, _BLK), codegen
-    else:
-        @intrinsic
-        def _op(typingctx, a):
-            if a != _BLK:
-                return None
+        def codegen(context, builder, sig, args):
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V2, [_V2, _V2, i8]), llvm_name)
+            r = builder.call(fn, [_to_vec(builder, args[0]), _to_vec(builder, args[1]), ir.Constant(i8, imm)])
+            return _to_tup(context, builder, r)
 
-            def codegen(context, builder, sig, args):
-                fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V2, [_V2, i8]), llvm_name)
-                return _to_tup(context, builder, builder.call(fn, [_to_vec(builder, args[0]), ir.Constant(i8, imm)]))
+        return _BLK(_BLK, _BLK), codegen
 
-            return _BLK(_BLK), codegen
     return _op
 
 
 aesenc = _binary_intrinsic("llvm.x86.aesni.aesenc")
 aesenclast = _binary_intrinsic("llvm.x86.aesni.aesenclast")
-# PCLMULQDQ: bit 0 of the immediate picks a's word, bit 4 b's word.
-clmul_00 = _imm_intrinsic("llvm.x86.pclmulqdq", 0x00, True)
-clmul_01 = _imm_intrinsic("llvm.x86.pclmulqdq", 0x01, True)
-clmul_10 = _imm_intrinsic("llvm.x86.pclmulqdq", 0x10, True)
-clmul_11 = _imm_intrinsic("llvm.x86.pclmulqdq", 0x11, True)
+# Raw 64x64 carry-less products of blocks (njit, only where HAVE_PCLMUL):
+# bit 0 of the immediate picks a's word, bit 4 b's word.
+clmul_00 = _imm_intrinsic("llvm.x86.pclmulqdq", 0x00)
+clmul_01 = _imm_intrinsic("llvm.x86.pclmulqdq", 0x01)
+clmul_10 = _imm_intrinsic("llvm.x86.pclmulqdq", 0x10)
+clmul_11 = _imm_intrinsic("llvm.x86.pclmulqdq", 0x11)
 
 _U32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
@@ -345,20 +336,6 @@ def _prefix_xor(a):
     hi = a[1] ^ (a[1] << _S32)
     c = lo >> _S32
     return (lo, hi ^ c ^ (c << _S32))
-
-
-@njit
-def _bcast_hi(t):
-    w = t[1] >> _S32
-    w = w | (w << _S32)
-    return (w, w)
-
-
-@njit
-def _bcast_2(t):
-    w = t[1] & _U32
-    w = w | (w << _S32)
-    return (w, w)
 
 
 _V4 = ir.VectorType(_I32, 4)
@@ -473,7 +450,7 @@ def _make_tables():
     x3 = x2 ^ s
     # Column contribution of a row-0 byte after SubBytes and MixColumns: (2s, s, s, 3s), little-endian.
     te0 = x2 | (s << 8) | (s << 16) | (x3 << 24)
-    rot = lambda v, r: ((v << r) | (v >> (32 - r))) & 0xFFFFFFFF  # noqa: E731
+    rot = lambda v, r: ((v << r) | (v >> (32 - r))) & 0xFFFFFFFF
     te = np.stack([te0, rot(te0, 8), rot(te0, 16), rot(te0, 24)]).astype(np.uint64)
     return te, s.astype(np.uint64)
 
@@ -785,34 +762,9 @@ def key_tuple(key: bytes) -> tuple:
 
 
 @njit
-def _ld8(x, i):
-    return ((x[i, 0], x[i, 1]), (x[i + 1, 0], x[i + 1, 1]), (x[i + 2, 0], x[i + 2, 1]), (x[i + 3, 0], x[i + 3, 1]),
-            (x[i + 4, 0], x[i + 4, 1]), (x[i + 5, 0], x[i + 5, 1]), (x[i + 6, 0], x[i + 6, 1]),
-            (x[i + 7, 0], x[i + 7, 1]))
-
-
-@njit
 def _st(out, i, b):
     out[i, 0] = b[0]
     out[i, 1] = b[1]
-
-
-@njit
-def _st8(out, i, b):
-    _st(out, i, b[0])
-    _st(out, i + 1, b[1])
-    _st(out, i + 2, b[2])
-    _st(out, i + 3, b[3])
-    _st(out, i + 4, b[4])
-    _st(out, i + 5, b[5])
-    _st(out, i + 6, b[6])
-    _st(out, i + 7, b[7])
-
-
-@njit
-def _xor8(a, b):
-    return (bxor(a[0], b[0]), bxor(a[1], b[1]), bxor(a[2], b[2]), bxor(a[3], b[3]),
-            bxor(a[4], b[4]), bxor(a[5], b[5]), bxor(a[6], b[6]), bxor(a[7], b[7]))
 
 
 # --------------------------------------------------------------------------
@@ -883,12 +835,6 @@ def ecb_encrypt(key: bytes, x, out=None, backend: str = "auto") -> np.ndarray:
 # --------------------------------------------------------------------------
 # CR / CCR: π(x) ⊕ x and π(σ(x)) ⊕ σ(x)
 # --------------------------------------------------------------------------
-
-
-@njit
-def _sigma(b):
-    # σ(xL‖xR) = (xL⊕xR)‖xL; word 1 is the high half xL.
-    return (b[1], b[0] ^ b[1])
 
 
 def cr(x, key: bytes | None = None, sigma: bool = False, out=None, backend: str = "auto") -> np.ndarray:
@@ -1285,7 +1231,6 @@ def ggm_expand_level(parents, key: bytes | None = None, out=None, backend: str =
 # GF(2^128): x^128 + x^7 + x^2 + x + 1, little-endian polynomial basis
 # --------------------------------------------------------------------------
 
-_R = np.uint64(0x87)
 _M32 = (np.uint64(0x11111111), np.uint64(0x22222222), np.uint64(0x44444444), np.uint64(0x88888888))
 _M64 = (np.uint64(0x1111111111111111), np.uint64(0x2222222222222222),
         np.uint64(0x4444444444444444), np.uint64(0x8888888888888888))

@@ -105,7 +105,7 @@ def test_ecb_bad_args():
         aesni.ecb_encrypt(key, x, out=np.empty((36, 16), np.uint8))
 
 
-from numba import njit  # noqa: E402
+from numba import njit
 
 
 @njit(cache=True)
@@ -459,7 +459,7 @@ def test_fallback_without_instructions(env):
     wire = {k: (fn, [{"u64": a.tolist()} if isinstance(a, np.ndarray) else a for a in args])
             for k, (fn, args) in cases.items()}
     proc = subprocess.run([sys.executable, "-c", _CHILD], input=json.dumps(wire), capture_output=True,
-                          text=True, env=full_env, timeout=240)
+                          text=True, env=full_env, timeout=240, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     assert res["aes"] is False and res["pclmul"] is False
