@@ -110,8 +110,8 @@ def detect_features() -> dict:
     cpu = _nb_config.CPU_NAME or _llb.get_host_cpu_name()
     spec = _nb_config.CPU_FEATURES if _nb_config.CPU_FEATURES is not None else _nb_host_features()
     info = {"machine": machine, "cpu_name": cpu, "numba_features": spec}
-    if machine not in ("x86_64", "amd64"):
-        info.update(aes=False, pclmul=False, reason="not x86-64")
+    if machine not in ("x86_64", "amd64", "x86", "i686", "i386"):
+        info.update({f: False for f in _CHECKED}, reason="not x86")
         return info
     try:
         host = dict(_llb.get_host_cpu_features())
@@ -128,9 +128,12 @@ def detect_features() -> dict:
             return explicit[feat]
         return host_model and bool(host.get(feat, False))
 
-    for feat in ("aes", "pclmul", "vaes", "vpclmulqdq", "avx2"):
+    for feat in _CHECKED:
         info[feat] = bool(host.get(feat, False) and target_has(feat))
     return info
+
+
+_CHECKED = ("aes", "pclmul", "vaes", "vpclmulqdq", "avx2")
 
 
 # What LLVM's x86 feature table makes each feature depend on (the part that matters here).
@@ -191,6 +194,8 @@ _BLK = types.UniTuple(types.uint64, 2)
 def _u64_array(t, ndim=2):
     """A C-contiguous uint64 array type of that rank, read-only or not (the kernels only read inputs)."""
     return isinstance(t, types.Array) and t.dtype == types.uint64 and t.ndim == ndim and t.layout == "C"
+
+
 _V2 = ir.VectorType(ir.IntType(64), 2)
 _I32 = ir.IntType(32)
 

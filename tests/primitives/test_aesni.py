@@ -42,6 +42,25 @@ def test_flags_follow_numba_target():
         assert not aesni.HAVE_AESNI
 
 
+def test_detection_off_x86(monkeypatch):
+    monkeypatch.setattr(aesni.platform, "machine", lambda: "aarch64")
+    info = aesni.detect_features()
+    assert not any(info[f] for f in ("aes", "pclmul", "vaes", "vpclmulqdq", "avx2"))
+
+
+@pytest.mark.parametrize("spec,expect", [
+    ("-aes", {"aes": False, "vaes": False}),
+    ("-avx", {"vaes": False, "vpclmulqdq": False}),
+    ("-sse2", {"aes": False, "pclmul": False}),
+    ("-pclmul", {"pclmul": False, "vpclmulqdq": False}),
+])
+def test_detection_follows_llvm_dependencies(monkeypatch, spec, expect):
+    monkeypatch.setattr(aesni._nb_config, "CPU_FEATURES", spec)
+    info = aesni.detect_features()
+    for feat, val in expect.items():
+        assert info[feat] is val, feat
+
+
 def test_parse_features():
     assert aesni._parse_features("+aes,-pclmul, +sse2,bogus") == {"aes": True, "pclmul": False, "sse2": True}
     assert aesni._parse_features("") == {}
