@@ -1,12 +1,15 @@
-"""Garbled circuits: circuit IR, Bristol Fashion, builder, half-gates garbling."""
+"""Garbled circuits: circuit IR, Bristol Fashion, builder, half-gates garbling.
 
-from .._lazy import lazy_exports
+Imported eagerly (unlike the other layers): the function ``garble`` shares its
+name with its module, and binding it here once makes ``from pqmpc.gc import
+garble`` the function whatever was imported before. Importing this package
+compiles nothing; numba kernels compile on first use.
+"""
 
-_EXPORTS = {
-    "Circuit": ".circuit",
-    "garble": ".garble",
-    "evaluate_garbled": ".evaluate",
-    "CircuitBuilder": ".build",
-}
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = list(_EXPORTS)
+from .build import Bits, CircuitBuilder
+from .circuit import Circuit, bits_to_int, int_to_bits
+from .evaluate import Evaluator, evaluate_garbled, evaluate_stream
+from .garble import Encoder, GarbledCircuit, Garbler, garble
+
+__all__ = ["Circuit", "CircuitBuilder", "Bits", "garble", "Garbler", "GarbledCircuit", "Encoder",
+           "evaluate_garbled", "Evaluator", "evaluate_stream", "int_to_bits", "bits_to_int"]

@@ -24,8 +24,6 @@ attackers.
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -281,18 +279,3 @@ def garble(circuit: Circuit, rng: Rng | None = None, delta=None, input_labels=No
     garbled = g.finish()
     return garbled, g.encoder
 
-
-class _CallableModule(types.ModuleType):
-    """Lets ``pqmpc.gc.garble`` be called like the function it exports.
-
-    The package exports the function ``garble`` under the same name as this
-    submodule; the import system rebinds ``pqmpc.gc.garble`` to the module object
-    the first time anything imports the submodule, so ``from pqmpc.gc import garble``
-    could yield either. Forwarding calls makes both behave as the API promises.
-    """
-
-    def __call__(self, *args, **kwargs):
-        return garble(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
