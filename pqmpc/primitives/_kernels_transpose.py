@@ -43,15 +43,14 @@ def _u8c(t):
 def _make_tile(nrows):
     """Intrinsic: mat[r0 : r0+nrows, j0 : j0+16] (nrows x 128 bits) -> out[orow : orow+128, obyte : obyte+nrows/8].
 
-    Each 16-row group goes through the byte-interleave network; with 32 rows
-    the two groups' column vectors are joined into 32-byte vectors, so one
-    sign mask gives 32 output bits (``vpmovmskb`` on AVX2; LLVM splits it
-    into two 16-byte ops where AVX2 is missing).
+    Each 16-row group goes through the byte-interleave network; with 32 or
+    64 rows the groups' column vectors are joined into 32/64-byte vectors, so
+    one sign mask gives 32/64 output bits (``vpmovmskb`` on AVX2,
+    ``vpmovb2m`` on AVX-512; LLVM splits the ops where those are missing).
     """
     groups = nrows // 16
     ity = ir.IntType(nrows)
     vty = ir.VectorType(_I8, nrows)
-    cat = ir.Constant(ir.VectorType(_I32, 32), list(range(32)))
 
     @intrinsic
     def _tile(typingctx, mat, r0, j0, out, orow, obyte):
@@ -79,10 +78,13 @@ def _make_tile(nrows):
                         w.append(builder.shuffle_vector(v[k], v[k + 8], _HI))
                     v = w
                 cols.append(v)
-            if groups == 1:
-                cols = cols[0]
-            else:
-                cols = [builder.shuffle_vector(cols[0][b], cols[1][b], cat) for b in range(16)]
+            while len(cols) > 1:
+                # join neighbouring groups: 16 -> 32 -> 64 bytes per column vector
+                width = 2 * cols[0][0].type.count
+                cat = ir.Constant(ir.VectorType(_I32, width), list(range(width)))
+                cols = [[builder.shuffle_vector(a[b], c[b], cat) for b in range(16)]
+                        for a, c in zip(cols[0::2], cols[1::2])]
+            cols = cols[0]
             zero = ir.Constant(vty, None)
             for b in range(16):
                 col = cols[b]
@@ -102,6 +104,7 @@ def _make_tile(nrows):
 
 _tile16 = _make_tile(16)
 _tile32 = _make_tile(32)
+_tile64 = _make_tile(64)
 
 
 @intrinsic
@@ -165,14 +168,18 @@ def transpose_into(mat, out):
     # and the extra copy would only cost (measured crossover ~1-2k rows).
     r128 = rows - rows % 128 if rows > 1536 else 0
     scratch = np.empty((128, 16), dtype=np.uint8)
+    r64 = rows - rows % 64
     r32 = rows - rows % 32
     for j0 in range(0, j16, 16):
         for rb in range(0, r128, 128):
-            for k in range(4):
-                _tile32(mat, rb + 32 * k, j0, scratch, 0, 4 * k)
+            _tile64(mat, rb, j0, scratch, 0, 0)
+            _tile64(mat, rb + 64, j0, scratch, 0, 8)
             _flush128(scratch, out, 8 * j0, rb // 8)
         r0 = r128
-        while r0 < r32:
+        while r0 < r64:
+            _tile64(mat, r0, j0, out, 8 * j0, r0 // 8)
+            r0 += 64
+        if r0 < r32:
             _tile32(mat, r0, j0, out, 8 * j0, r0 // 8)
             r0 += 32
         if r0 < r16:
