@@ -1,17 +1,29 @@
-"""AES-128 encryption as a circuit, written with the builder.
+"""AES-128 as a Boolean circuit, written with :class:`pqmpc.gc.build.CircuitBuilder`.
 
-Layout matches the published Bristol ``aes_128.txt``: input 0 is the 128-bit key,
-input 1 the plaintext block, output 0 the ciphertext; a 16-byte string is read as a
-big-endian integer, so wire ``8*(15-j) + b`` carries bit ``b`` (LSB first) of byte
-``j``. :func:`block_to_bits` / :func:`bits_to_block` convert.
+Two circuits:
 
-The S-box inverts in the composite field GF(((2^2)^2)^2): a linear change of basis
-(derived at build time from a root of the AES polynomial in the tower field), the
-inverse via norms (``a^-1 = conj(a) · N(a)^-1`` at each level, and in GF(4)
-inversion is squaring), then the inverse basis change fused with the affine map.
-That is 36 ANDs and AND-depth 4 per S-box, 200 S-boxes (160 in the rounds, 40 in
-the key schedule): 7,200 ANDs, AND-depth 40. (The published circuit's 32-AND S-box
-gives 6,400.) Checked against OpenSSL's AES and the S-box table in the tests.
+* :func:`aes128_circuit` — inputs ``(key: 128, plaintext: 128)``, output the
+  ciphertext (128). Key schedule inside: 200 S-boxes, 6,400 AND gates.
+* :func:`aes128_expanded_circuit` — inputs ``(round_keys: 1408, plaintext: 128)``.
+  The key schedule is a function of the key holder's input alone, so the key
+  holder can run it in the clear (:func:`expand_key_bits`) and the circuit only
+  pays for the 160 S-boxes of the rounds: 5,120 AND gates. This is what
+  :func:`pqmpc.twopc.functions.aes128` garbles.
+
+S-box: the 113-gate circuit of Boyar and Peralta ("A new combinational logic
+minimization technique with applications to cryptology", SEA 2010) — a linear
+layer, an inversion in GF(2^8) through GF(2^4) with 32 AND gates, a linear layer.
+It is checked against the S-box table on all 256 inputs (``tests/gc/test_aes128.py``), and the
+whole circuit against OpenSSL's AES through ``cryptography``.
+
+Byte and bit order (the Bristol convention of ``docs/garbling.md``): a 16-byte
+string in FIPS-197 order (``key[0]`` first, as in the standard's hex notation) is
+read as a **big-endian** integer, and wire ``i`` of the group carries bit ``i`` of
+that integer. So the first wire is the low bit of the *last* byte, and the hex
+string ``0x000102...0f`` given on the command line is the FIPS-197 key
+``00 01 02 ... 0f``. The ciphertext output is the same: its integer, written
+big-endian, is the ciphertext bytes. :func:`block_to_bits` and
+:func:`bits_to_block` convert (batched over rows).
 """
 
 from __future__ import annotations
@@ -20,214 +32,190 @@ from functools import lru_cache
 
 import numpy as np
 
-from pqmpc.gc.build import ONE, ZERO, Bits, CircuitBuilder
-from pqmpc.gc.circuit import Circuit
+from ..errors import ParameterError
+from ..primitives.aes import expand_key as aes_expand_key
+from ..primitives.aes import sbox_table
+from .build import Bits, CircuitBuilder
+from .circuit import Circuit
 
-_POLY_TAIL = (0, 1, 3, 4)  # x^8 = x^4 + x^3 + x + 1
+ROUNDS = 10
+ROUND_KEY_BITS = 128 * (ROUNDS + 1)
 
-
-def block_to_bits(block: bytes) -> np.ndarray:
-    """16 bytes → 128 wire values in the circuit's order."""
-    if len(block) != 16:
-        raise ValueError("AES block/key must be 16 bytes")
-    return np.unpackbits(np.frombuffer(bytes(block)[::-1], dtype=np.uint8), bitorder="little")
-
-
-def bits_to_block(bits) -> bytes:
-    return np.packbits(np.asarray(bits, dtype=np.uint8), bitorder="little").tobytes()[::-1]
-
-
-# -- the composite field GF(((2^2)^2)^2) in software, to derive the basis change ----------
-# GF(4) = GF(2)[u]/(u^2+u+1); GF(16) = GF(4)[w]/(w^2+w+MU); GF(256) = GF(16)[z]/(z^2+z+LAMBDA).
-# Elements are ints: low half = constant coefficient, high half = coefficient of u/w/z.
-
-
-def _m4(a, b):
-    p0, p2 = (a & 1) & (b & 1), (a >> 1) & (b >> 1)
-    p1 = ((a ^ (a >> 1)) & 1) & ((b ^ (b >> 1)) & 1)
-    return (p0 ^ p2) | ((p1 ^ p0) << 1)
-
-
-def _m16(a, b, mu):
-    al, ah, bl, bh = a & 3, a >> 2, b & 3, b >> 2
-    p0, p2, p1 = _m4(al, bl), _m4(ah, bh), _m4(al ^ ah, bl ^ bh)
-    return (p0 ^ _m4(mu, p2)) | ((p1 ^ p0) << 2)
-
-
-def _m256(a, b, mu, lam):
-    al, ah, bl, bh = a & 15, a >> 4, b & 15, b >> 4
-    p0, p2, p1 = _m16(al, bl, mu), _m16(ah, bh, mu), _m16(al ^ ah, bl ^ bh, mu)
-    return (p0 ^ _m16(lam, p2, mu)) | ((p1 ^ p0) << 4)
-
-
-def _irreducible(mul, const, size):
-    # t^2 + t + const has no root in the field of that size
-    return all(mul(t, t) ^ t ^ const for t in range(size))
+# Boyar–Peralta 113-gate S-box as a straight-line program. Inputs U0..U7 with U0
+# the most significant bit of the byte, outputs S0..S7 likewise. Each step is
+# (target, op, a, b) with op "^" (XOR), "&" (AND) or "=" (XNOR, i.e. NOT XOR).
+_SBOX_SLP = """
+y14 ^ U3 U5; y13 ^ U0 U6; y9 ^ U0 U3; y8 ^ U0 U5; t0 ^ U1 U2; y1 ^ t0 U7;
+y4 ^ y1 U3; y12 ^ y13 y14; y2 ^ y1 U0; y5 ^ y1 U6; y3 ^ y5 y8; t1 ^ U4 y12;
+y15 ^ t1 U5; y20 ^ t1 U1; y6 ^ y15 U7; y10 ^ y15 t0; y11 ^ y20 y9; y7 ^ U7 y11;
+y17 ^ y10 y11; y19 ^ y10 y8; y16 ^ t0 y11; y21 ^ y13 y16; y18 ^ U0 y16;
+t2 & y12 y15; t3 & y3 y6; t4 ^ t3 t2; t5 & y4 U7; t6 ^ t5 t2; t7 & y13 y16;
+t8 & y5 y1; t9 ^ t8 t7; t10 & y2 y7; t11 ^ t10 t7; t12 & y9 y11; t13 & y14 y17;
+t14 ^ t13 t12; t15 & y8 y10; t16 ^ t15 t12; t17 ^ t4 t14; t18 ^ t6 t16;
+t19 ^ t9 t14; t20 ^ t11 t16; t21 ^ t17 y20; t22 ^ t18 y19; t23 ^ t19 y21;
+t24 ^ t20 y18; t25 ^ t21 t22; t26 & t21 t23; t27 ^ t24 t26; t28 & t25 t27;
+t29 ^ t28 t22; t30 ^ t23 t24; t31 ^ t22 t26; t32 & t31 t30; t33 ^ t32 t24;
+t34 ^ t23 t33; t35 ^ t27 t33; t36 & t24 t35; t37 ^ t36 t34; t38 ^ t27 t36;
+t39 & t29 t38; t40 ^ t25 t39; t41 ^ t40 t37; t42 ^ t29 t33; t43 ^ t29 t40;
+t44 ^ t33 t37; t45 ^ t42 t41;
+z0 & t44 y15; z1 & t37 y6; z2 & t33 U7; z3 & t43 y16; z4 & t40 y1; z5 & t29 y7;
+z6 & t42 y11; z7 & t45 y17; z8 & t41 y10; z9 & t44 y12; z10 & t37 y3;
+z11 & t33 y4; z12 & t43 y13; z13 & t40 y5; z14 & t29 y2; z15 & t42 y9;
+z16 & t45 y14; z17 & t41 y8;
+t46 ^ z15 z16; t47 ^ z10 z11; t48 ^ z5 z13; t49 ^ z9 z10; t50 ^ z2 z12;
+t51 ^ z2 z5; t52 ^ z7 z8; t53 ^ z0 z3; t54 ^ z6 z7; t55 ^ z16 z17;
+t56 ^ z12 t48; t57 ^ t50 t53; t58 ^ z4 t46; t59 ^ z3 t54; t60 ^ t46 t57;
+t61 ^ z14 t57; t62 ^ t52 t58; t63 ^ t49 t58; t64 ^ z4 t59; t65 ^ t61 t62;
+t66 ^ z1 t63; S0 ^ t59 t63; S6 = t56 t62; S7 = t48 t60; t67 ^ t64 t65;
+S3 ^ t53 t66; S4 ^ t51 t66; S5 ^ t47 t65; S1 = t64 S3; S2 = t55 t67
+"""
 
 
-@lru_cache(maxsize=1)
-def _tower():
-    """(MU, LAMBDA, phi, out_matrix): the basis change AES -> tower and tower -> S-box output.
-
-    ``phi[i]`` is the tower image of x^i (x the AES generator), found as a root beta
-    of the AES polynomial in the tower field; ``out_matrix[j]`` is the affine map's
-    linear part applied to the AES preimage of tower basis vector j.
-    """
-    mu = next(m for m in range(1, 4) if _irreducible(_m4, m, 4))
-    lam = next(v for v in range(1, 16) if _irreducible(lambda a, b: _m16(a, b, mu), v, 16))
-    mul = lambda a, b: _m256(a, b, mu, lam)  # noqa: E731
-
-    def power(b, e):
-        r = 1
-        for _ in range(e):
-            r = mul(r, b)
-        return r
-
-    beta = next(b for b in range(2, 256)
-                if power(b, 8) ^ power(b, 4) ^ power(b, 3) ^ b ^ 1 == 0)
-    phi = [power(beta, i) for i in range(8)]
-
-    def apply(cols, v):
-        r = 0
-        for i in range(8):
-            if (v >> i) & 1:
-                r ^= cols[i]
-        return r
-
-    inverse = {apply(phi, v): v for v in range(256)}
-    if len(inverse) != 256:
-        raise AssertionError("basis change is not invertible")
-
-    def affine_linear(b):
-        r = 0
-        for i in range(8):
-            bit = 0
-            for k in (0, 4, 5, 6, 7):
-                bit ^= (b >> ((i + k) % 8)) & 1
-            r |= bit << i
-        return r
-
-    out = [affine_linear(inverse[1 << j]) for j in range(8)]
-    return mu, lam, phi, out
+def _parse_slp(text: str) -> tuple[tuple[str, str, str, str], ...]:
+    steps = []
+    for item in text.replace("\n", " ").split(";"):
+        parts = item.split()
+        if parts:
+            steps.append(tuple(parts))
+    return tuple(steps)
 
 
-class _Aes:
-    """AES pieces over builder wire lists (bit i of a byte = coefficient of x^i)."""
-
-    def __init__(self, b: CircuitBuilder):
-        self.b = b
-        self.mu, self.lam, self.phi, self.out_matrix = _tower()
-
-    def _x(self, *vals):
-        r = ZERO
-        for v in vals:
-            r = self.b._xor1(r, v)
-        return r
-
-    def _lin(self, cols, bits):
-        # output bit j = XOR of input bits i with bit j of cols[i] set
-        return [self._x(*[bits[i] for i in range(len(bits)) if (cols[i] >> j) & 1])
-                for j in range(8)]
-
-    def _const(self, value, n):
-        return [ONE if (value >> i) & 1 else ZERO for i in range(n)]
-
-    # GF(4): 3 ANDs per product
-    def m4(self, a, b):
-        x, n = self._x, self.b._and1
-        p0, p2 = n(a[0], b[0]), n(a[1], b[1])
-        p1 = n(x(a[0], a[1]), x(b[0], b[1]))
-        return [x(p0, p2), x(p1, p0)]
-
-    def sq4(self, a):
-        return [self._x(a[0], a[1]), a[1]]
-
-    # GF(16): 9 ANDs per product; inversion 9 ANDs (GF(4) inversion is squaring)
-    def m16(self, a, b):
-        al, ah, bl, bh = a[:2], a[2:], b[:2], b[2:]
-        p0, p2 = self.m4(al, bl), self.m4(ah, bh)
-        p1 = self.m4([self._x(u, v) for u, v in zip(al, ah)],
-                     [self._x(u, v) for u, v in zip(bl, bh)])
-        lo = [self._x(u, v) for u, v in zip(p0, self.m4(self._const(self.mu, 2), p2))]
-        return lo + [self._x(u, v) for u, v in zip(p1, p0)]
-
-    def sq16(self, a):
-        al, ah = a[:2], a[2:]
-        h2 = self.sq4(ah)
-        lo = [self._x(u, v) for u, v in zip(self.sq4(al), self.m4(self._const(self.mu, 2), h2))]
-        return lo + h2
-
-    def inv16(self, a):
-        al, ah = a[:2], a[2:]
-        norm = [self._x(u, v, w) for u, v, w in
-                zip(self.m4(self.sq4(ah), self._const(self.mu, 2)), self.m4(ah, al), self.sq4(al))]
-        ninv = self.sq4(norm)  # x^-1 = x^2 in GF(4), and 0 -> 0
-        return self.m4([self._x(u, v) for u, v in zip(al, ah)], ninv) + self.m4(ah, ninv)
-
-    def inv256(self, a):
-        al, ah = a[:4], a[4:]
-        norm = [self._x(u, v, w) for u, v, w in
-                zip(self.m16(self.sq16(ah), self._const(self.lam, 4)), self.m16(ah, al),
-                    self.sq16(al))]
-        ninv = self.inv16(norm)
-        return self.m16([self._x(u, v) for u, v in zip(al, ah)], ninv) + self.m16(ah, ninv)
-
-    def sbox(self, x: list[int]) -> list[int]:
-        """SubBytes: inverse in the tower field (36 ANDs, depth 4), then the affine map."""
-        inv = self.inv256(self._lin(self.phi, x))
-        out = self._lin(self.out_matrix, inv)
-        return [self.b._inv1(v) if (0x63 >> i) & 1 else v for i, v in enumerate(out)]
-
-    def xtime(self, a):
-        # multiply by x: shift up, reduce the carried-out bit with the AES polynomial
-        top = a[7]
-        out = [ZERO] + a[:7]
-        for t in _POLY_TAIL:
-            out[t] = self.b._xor1(out[t], top)
-        return out
-
-    def xor_bytes(self, a, b):
-        return [self.b._xor1(u, v) for u, v in zip(a, b)]
+SBOX_STEPS = _parse_slp(_SBOX_SLP)
 
 
-def _bytes_of(bits: Bits) -> list[list[int]]:
-    w = bits.wires
-    return [list(w[8 * (15 - j):8 * (15 - j) + 8]) for j in range(16)]
+def sbox(b: CircuitBuilder, x: Bits) -> Bits:
+    """AES S-box of one byte ``x`` (8 bits, least significant first): 32 AND gates."""
+    env = {f"U{i}": x[7 - i] for i in range(8)}
+    for target, op, p, q in SBOX_STEPS:
+        u, v = env[p], env[q]
+        if op == "^":
+            env[target] = u ^ v
+        elif op == "&":
+            env[target] = u & v
+        else:
+            env[target] = ~(u ^ v)
+    return b.concat(*(env[f"S{7 - i}"] for i in range(8)))
 
 
-@lru_cache(maxsize=1)
-def aes128_circuit() -> Circuit:
-    """The AES-128 encryption circuit (key, plaintext) → ciphertext."""
-    b = CircuitBuilder()
-    key, pt = b.input(128), b.input(128)
-    A = _Aes(b)
-    kbytes = _bytes_of(key)
-    w = [kbytes[4 * i:4 * i + 4] for i in range(4)]
+def _xtime(b: CircuitBuilder, a: Bits) -> Bits:
+    # multiply by x in GF(2^8) mod x^8+x^4+x^3+x+1: shift up, fold bit 7 into bits 0,1,3,4
+    h = a[7]
+    return b.concat(h, a[0] ^ h, a[1], a[2] ^ h, a[3] ^ h, a[4], a[5], a[6])
+
+
+def _mix_column(b: CircuitBuilder, col: list[Bits]) -> list[Bits]:
+    a0, a1, a2, a3 = col
+    total = a0 ^ a1 ^ a2 ^ a3
+    # 2·a_i ⊕ 3·a_{i+1} ⊕ a_{i+2} ⊕ a_{i+3} = a_i ⊕ total ⊕ xtime(a_i ⊕ a_{i+1})
+    return [col[i] ^ total ^ _xtime(b, col[i] ^ col[(i + 1) % 4]) for i in range(4)]
+
+
+def _bytes_of(b: CircuitBuilder, bits: Bits) -> list[Bits]:
+    """Split a 128-bit group (big-endian byte string convention) into 16 bytes, FIPS order."""
+    return [bits[8 * (15 - j): 8 * (16 - j)] for j in range(16)]
+
+
+def _join_bytes(b: CircuitBuilder, state: list[Bits]) -> Bits:
+    return b.concat(*reversed(state))
+
+
+def _key_schedule(b: CircuitBuilder, key: list[Bits]) -> list[list[Bits]]:
+    words = [key[4 * i: 4 * i + 4] for i in range(4)]
     rcon = 1
-    for i in range(4, 44):
-        t = [list(x) for x in w[i - 1]]
+    for i in range(4, 4 * (ROUNDS + 1)):
+        t = list(words[i - 1])
         if i % 4 == 0:
-            t = [A.sbox(x) for x in t[1:] + t[:1]]
-            t[0] = [b._inv1(v) if (rcon >> k) & 1 else v for k, v in enumerate(t[0])]
-            rcon = ((rcon << 1) ^ 0x11B) if rcon & 0x80 else rcon << 1
-        w.append([A.xor_bytes(p, q) for p, q in zip(w[i - 4], t)])
-    state = [A.xor_bytes(p, k) for p, k in zip(_bytes_of(pt), sum(w[0:4], []))]
-    for rnd in range(1, 11):
-        state = [A.sbox(s) for s in state]
-        state = [state[r + 4 * ((c + r) % 4)] for c in range(4) for r in range(4)]
-        if rnd < 10:
+            t = t[1:] + t[:1]
+            t = [sbox(b, x) for x in t]
+            t[0] = t[0] ^ rcon
+            rcon = (rcon << 1) ^ (0x11B if rcon & 0x80 else 0)
+        words.append([p ^ q for p, q in zip(words[i - 4], t)])
+    return [sum((words[4 * r + c] for c in range(4)), []) for r in range(ROUNDS + 1)]
+
+
+def _encrypt(b: CircuitBuilder, round_keys: list[list[Bits]], state: list[Bits]) -> list[Bits]:
+    """State and round keys are 16 bytes in FIPS order (byte ``r + 4c`` is row r, column c)."""
+    state = [s ^ k for s, k in zip(state, round_keys[0])]
+    for rnd in range(1, ROUNDS + 1):
+        sub = [sbox(b, x) for x in state]
+        # ShiftRows: row r of column c comes from column c + r
+        shifted = [sub[r + 4 * ((c + r) % 4)] for c in range(4) for r in range(4)]
+        if rnd < ROUNDS:
             mixed = []
             for c in range(4):
-                col = state[4 * c:4 * c + 4]
-                for r in range(4):
-                    a0, a1, a2, a3 = col[r], col[(r + 1) % 4], col[(r + 2) % 4], col[(r + 3) % 4]
-                    # 2*a0 + 3*a1 + a2 + a3
-                    v = A.xor_bytes(A.xtime(a0), A.xor_bytes(A.xtime(a1), a1))
-                    mixed.append(A.xor_bytes(A.xor_bytes(v, a2), a3))
-            state = mixed
-        state = [A.xor_bytes(s, k) for s, k in zip(state, sum(w[4 * rnd:4 * rnd + 4], []))]
-    out = []
-    for j in range(15, -1, -1):
-        out.extend(state[j])
-    b.output(Bits(b, out))
+                mixed.extend(_mix_column(b, shifted[4 * c: 4 * c + 4]))
+            shifted = mixed
+        state = [s ^ k for s, k in zip(shifted, round_keys[rnd])]
+    return state
+
+
+@lru_cache(maxsize=None)
+def aes128_circuit() -> Circuit:
+    """AES-128 encryption with the key schedule inside: inputs ``(key, plaintext)``."""
+    b = CircuitBuilder()
+    key = _bytes_of(b, b.input(128))
+    pt = _bytes_of(b, b.input(128))
+    ct = _encrypt(b, _key_schedule(b, key), pt)
+    b.output(_join_bytes(b, ct))
     return b.build()
+
+
+@lru_cache(maxsize=None)
+def aes128_expanded_circuit() -> Circuit:
+    """AES-128 encryption under an expanded key: inputs ``(round_keys: 1408, plaintext)``.
+
+    The round-key group is the 176-byte key schedule ``w[0] ‖ ... ‖ w[43]`` read as
+    one big-endian integer, exactly as :func:`expand_key_bits` produces it.
+    """
+    b = CircuitBuilder()
+    rk_bits = b.input(ROUND_KEY_BITS)
+    # byte j of the 176-byte schedule sits at bits 8*(175-j) .. 8*(175-j)+7
+    rk = [rk_bits[8 * (175 - j): 8 * (176 - j)] for j in range(176)]
+    round_keys = [rk[16 * r: 16 * r + 16] for r in range(ROUNDS + 1)]
+    pt = _bytes_of(b, b.input(128))
+    b.output(_join_bytes(b, _encrypt(b, round_keys, pt)))
+    return b.build()
+
+
+# -- conversions in the clear ---------------------------------------------------------
+
+def _as_rows(data, width: int, name: str) -> np.ndarray:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        arr = np.frombuffer(bytes(data), dtype=np.uint8)
+        if arr.size % width:
+            raise ParameterError(f"{name}: {arr.size} bytes is not a multiple of {width}")
+        return arr.reshape(-1, width)
+    arr = np.asarray(data)
+    if arr.dtype != np.uint8 or arr.ndim not in (1, 2) or arr.shape[-1] != width:
+        raise ParameterError(f"{name} must be bytes or a ({width},) / (n, {width}) uint8 array")
+    return arr.reshape(-1, width)
+
+
+def block_to_bits(data, width: int = 16) -> np.ndarray:
+    """Byte strings ``(n, width)`` → circuit input bits ``(n, 8·width)`` (big-endian integer)."""
+    rows = _as_rows(data, width, "block")
+    return np.ascontiguousarray(np.unpackbits(rows[:, ::-1], axis=1, bitorder="little"))
+
+
+def bits_to_block(bits) -> np.ndarray:
+    """Inverse of :func:`block_to_bits`: ``(n, 8·w)`` or ``(8·w,)`` bits → ``(n, w)`` bytes."""
+    bits = np.atleast_2d(np.asarray(bits, dtype=np.uint8))
+    return np.ascontiguousarray(np.packbits(bits, axis=1, bitorder="little")[:, ::-1])
+
+
+def _sbox_table() -> np.ndarray:
+    """The AES S-box as a 256-entry table (derived from its definition in primitives.aes)."""
+    return sbox_table()
+
+
+def expand_key(key: bytes) -> bytes:
+    """The 176-byte AES-128 key schedule (FIPS-197 §5.2), computed in the clear."""
+    key = bytes(key)
+    if len(key) != 16:
+        raise ParameterError(f"an AES-128 key is 16 bytes, got {len(key)}")
+    return aes_expand_key(key).tobytes()
+
+
+def expand_key_bits(key: bytes) -> np.ndarray:
+    """Input bits of :func:`aes128_expanded_circuit`'s round-key group for ``key``."""
+    return block_to_bits(expand_key(key), 176)[0]

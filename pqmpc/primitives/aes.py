@@ -117,6 +117,11 @@ def aes_ctr(key: bytes, nbytes: int, nonce: bytes = bytes(16)) -> np.ndarray:
 _SBOX = None
 
 
+def sbox_table() -> np.ndarray:
+    """The AES S-box (FIPS 197) as a 256-entry uint8 table."""
+    return _sbox()
+
+
 def _sbox() -> np.ndarray:
     global _SBOX
     if _SBOX is None:

@@ -36,7 +36,7 @@ from pqmpc.errors import ParameterError
 from pqmpc.gc.build import CircuitBuilder
 from pqmpc.gc.circuit import Circuit, bits_to_int, int_to_bits
 
-from . import aes_circuit
+from ..gc import aes128 as aes_circuit
 from .yao import yao_evaluator, yao_garbler
 
 ROLES = ("garbler", "evaluator")
@@ -237,7 +237,7 @@ def aes128(ch, role: str, data, *, key_owner: str = "garbler", **kw) -> bytes | 
     ciphertext bytes to each party ``reveal`` names — pass ``reveal`` so that only the
     plaintext owner learns it for an oblivious PRF. The key owner runs the key
     schedule in the clear (it depends on its input alone), so the circuit is the
-    5,120-AND rounds-only circuit of :func:`pqmpc.twopc.aes_circuit.aes128_expanded_circuit`.
+    5,120-AND rounds-only circuit of :func:`pqmpc.gc.aes128.aes128_expanded_circuit`.
     Example::
 
         run_pair(lambda ch: aes128(ch, "garbler", key),

@@ -17,7 +17,7 @@ import pytest
 from pqmpc.gc.circuit import Circuit, bits_to_int, int_to_bits
 from pqmpc.net import MemoryChannel, run_pair
 from pqmpc.rng import Rng
-from pqmpc.twopc import aes_circuit
+from pqmpc.gc import aes128 as aes_circuit
 from pqmpc.twopc.yao import yao_evaluator, yao_garbler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

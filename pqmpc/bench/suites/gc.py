@@ -2,7 +2,7 @@
 
 Circuits: (a) a wide random circuit of about 10^6 AND gates (window of 2^16 recent
 wires, so levels hold thousands of independent ANDs), (b) the builder-made AES-128
-(7,200 ANDs, AND-depth 40), (c) a deep chain of 64-bit ripple-carry additions
+(6,400 ANDs, AND-depth 60), (c) a deep chain of 64-bit ripple-carry additions
 (rotated between additions so the AND-depth grows by ~63 per addition: the narrow
 worst case). Each figure carries ``ratio_to_aes_ecb`` = AND/s divided by AES
 blocks/s; half-gates with the GKWY hash costs 8 AES calls per garbled AND and 4 per

@@ -31,7 +31,7 @@ import numpy as np
 from ...gc.random_circuit import random_circuit
 from ...net import MemoryChannel, TcpListener, run_pair
 from ...rng import Rng
-from ...twopc import aes_circuit
+from ...gc import aes128 as aes_circuit
 from ...twopc.functions import less_than_circuit
 from ...twopc.yao import yao_evaluator, yao_garbler
 from ..timing import aes_ecb_baseline
