@@ -6,6 +6,7 @@ _EXPORTS = {
     "yao_garbler": ".yao",
     "yao_evaluator": ".yao",
     "functions": ".functions",
+    "run_circuit": ".functions",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)
