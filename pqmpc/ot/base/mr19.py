@@ -56,7 +56,7 @@ import abc
 
 import numpy as np
 
-from ...lattice.mlkem_keccak import sha3_256, shake256
+from ...primitives.keccak import sha3_256, shake256
 from ...net import Channel
 
 _TAG_H = np.frombuffer(b"pqmpc/mr19/H\x00\x00\x00\x00", dtype=np.uint8)

@@ -59,7 +59,7 @@ import numpy as np
 from ...errors import ParameterError
 from ...lattice import saber as sab
 from ...lattice import saber_poly as sp
-from ...lattice.mlkem_keccak import shake256
+from ...primitives.keccak import shake256
 from ...net import handshake
 from ...rng import Rng
 from ..api import OT, check_choices, check_count

@@ -21,7 +21,7 @@ import numpy as np
 
 from ...lattice import saber as sab
 from ...lattice import saber_poly as sp
-from ...lattice.mlkem_keccak import shake128
+from ...primitives.keccak import shake128
 from . import mr19
 
 

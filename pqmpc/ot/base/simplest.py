@@ -69,7 +69,7 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from ...errors import ParameterError, ProtocolError
-from ...lattice.mlkem_keccak import shake256
+from ...primitives.keccak import shake256
 from ...net import handshake
 from ...rng import Rng
 from ..api import OT, check_choices, check_count
