@@ -108,6 +108,34 @@ _tile64 = _make_tile(64)
 
 
 @intrinsic
+def _stage64(typingctx, mat, r0, j0, st):
+    """st[k, :] = mat[r0 + k, j0 : j0 + 64] for k < 64, as 16-byte moves.
+
+    Rows of a wide matrix lie a power-of-two stride apart, so the 64 rows a
+    tile reads all fall into the same L1 set and evict each other before the
+    next 16 bytes of each line are used; copying whole 64-byte lines into a
+    4 KiB buffer first reads each line once (1.3-1.5x faster in cache).
+    """
+    if not (_u8c(mat) and _u8c(st) and st.mutable) or not all(isinstance(a, types.Integer) for a in (r0, j0)):
+        return None
+    sig = types.void(mat, types.intp, types.intp, st)
+
+    def codegen(context, builder, signature, args):
+        m_v, r_v, j_v, s_v = args
+        intp = context.get_value_type(types.intp)
+        for k in range(64):
+            r = builder.add(r_v, ir.Constant(intp, k))
+            for q in range(4):
+                p = _ptr(context, builder, signature.args[0], m_v, r, builder.add(j_v, ir.Constant(intp, 16 * q)))
+                v = builder.load(builder.bitcast(p, _V16.as_pointer()), align=1)
+                d = _ptr(context, builder, signature.args[3], s_v, ir.Constant(intp, k), ir.Constant(intp, 16 * q))
+                builder.store(v, builder.bitcast(d, _V16.as_pointer()), align=1)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
 def _flush128(typingctx, scratch, out, orow, obyte):
     """out[orow + c, obyte : obyte + 16] = scratch[c, :] for c < 128, as 16-byte moves."""
     if not (_u8c(scratch) and _u8c(out) and out.mutable) or not all(isinstance(a, types.Integer) for a in (orow, obyte)):
@@ -170,12 +198,23 @@ def transpose_into(mat, out):
     scratch = np.empty((128, 16), dtype=np.uint8)
     r64 = rows - rows % 64
     r32 = rows - rows % 32
+    # Short, wide inputs: 64 x 64-byte blocks staged through a small buffer
+    # (1.5x in cache, 1.4x at 256 x 2^20), except large 128-row matrices,
+    # which stream ~20% faster without the copy (measured here).
+    staged = r128 == 0 and (rows >= 192 or rows * cb <= 1 << 22)
+    j64 = cb - cb % 64 if staged else 0
+    stage = np.empty((64, 64), dtype=np.uint8)
+    for j0 in range(0, j64, 64):
+        for r0 in range(0, r64, 64):
+            _stage64(mat, r0, j0, stage)
+            for q in range(4):
+                _tile64(stage, 0, 16 * q, out, 8 * (j0 + 16 * q), r0 // 8)
     for j0 in range(0, j16, 16):
         for rb in range(0, r128, 128):
             _tile64(mat, rb, j0, scratch, 0, 0)
             _tile64(mat, rb + 64, j0, scratch, 0, 8)
             _flush128(scratch, out, 8 * j0, rb // 8)
-        r0 = r128
+        r0 = r128 if j0 >= j64 else r64
         while r0 < r64:
             _tile64(mat, r0, j0, out, 8 * j0, r0 // 8)
             r0 += 64

@@ -13,11 +13,12 @@ def reference(mat):
     return np.packbits(np.ascontiguousarray(full.T), axis=1, bitorder="little")
 
 
-# Shapes hit every path: 64-, 32- and 16-row tiles, 8-row and byte-column edges,
+# Shapes hit every path: staged 64 x 64-byte blocks, 64-, 32- and 16-row tiles, 8-row and byte-column edges,
 # and the 128-row scratch bands of tall inputs (rows > 1536) with each kind of remainder.
 SHAPES = [(8, 1), (16, 16), (8, 16), (24, 17), (32, 16), (48, 32), (128, 16), (128, 1000), (136, 33), (256, 64),
           (40, 9), (0, 4), (16, 0), (1544, 2), (1552, 16), (2048, 20), (2080, 18), (2096, 16), (2104, 17),
-          (64, 16), (96, 48), (112, 16), (120, 17), (3000 - 3000 % 8, 3)]
+          (64, 16), (96, 48), (112, 16), (120, 17), (3000 - 3000 % 8, 3),
+          (192, 130), (200, 64), (104, 80), (64, 64), (128, 8192)]
 
 
 @pytest.mark.parametrize("rows,cb", SHAPES)
