@@ -105,8 +105,9 @@ def default_base_ot(kappa: int):
     return KyberOT("ML-KEM-768") if kappa == 128 else KyberOT("ML-KEM-1024", block_bytes=32)
 
 
-def session_params(kappa: int, base_ot, reveal_to_sender: bool, extra: dict | None = None) -> dict:
-    params = {"kappa": kappa, "lambda": LAMBDA, "code_bits": 128 * kkrt.width_blocks(kappa),
+def session_params(kappa: int, base_ot, reveal_to_sender: bool, extra: dict | None = None,
+                   chunk: int | None = None) -> dict:
+    params = {"kappa": kappa, "chunk_bins": chunk if chunk is not None else kkrt.DEFAULT_CHUNK, "lambda": LAMBDA, "code_bits": 128 * kkrt.width_blocks(kappa),
               "hash_functions": cuckoo.NUM_HASHES, "cuckoo": "stash-less, PSTY19 table size",
               "base_ot": f"{getattr(base_ot, 'name', type(base_ot).__name__)}/{getattr(base_ot, 'variant', '')}",
               "output": "both" if reveal_to_sender else "receiver"}
@@ -172,7 +173,7 @@ def run_psi(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = Fa
         raise ParameterError(f"at most 2^30 items per side, got {n_items}")
 
     ph.start("handshake", "handshake")
-    params = session_params(kappa, base_ot, reveal_to_sender, extra_params)
+    params = session_params(kappa, base_ot, reveal_to_sender, extra_params, chunk)
     other = "receiver" if role == "sender" else "sender"
     handshake(ch, PROTOCOL, VERSION, params, role=role, peer_role=other)
     my_coin = rng.fork("psi/coin").bytes(32)
