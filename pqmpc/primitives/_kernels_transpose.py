@@ -123,12 +123,14 @@ def _stage64(typingctx, mat, r0, j0, st):
     def codegen(context, builder, signature, args):
         m_v, r_v, j_v, s_v = args
         intp = context.get_value_type(types.intp)
-        for k in range(64):
-            r = builder.add(r_v, ir.Constant(intp, k))
+        # A real loop, not 64 unrolled copies: same speed, a fraction of the compile time.
+        with cgutils.for_range(builder, ir.Constant(intp, 64)) as loop:
+            k = loop.index
+            r = builder.add(r_v, k)
             for q in range(4):
                 p = _ptr(context, builder, signature.args[0], m_v, r, builder.add(j_v, ir.Constant(intp, 16 * q)))
                 v = builder.load(builder.bitcast(p, _V16.as_pointer()), align=1)
-                d = _ptr(context, builder, signature.args[3], s_v, ir.Constant(intp, k), ir.Constant(intp, 16 * q))
+                d = _ptr(context, builder, signature.args[3], s_v, k, ir.Constant(intp, 16 * q))
                 builder.store(v, builder.bitcast(d, _V16.as_pointer()), align=1)
         return context.get_dummy_value()
 
@@ -146,6 +148,7 @@ def _flush128(typingctx, scratch, out, orow, obyte):
         s_v, o_v, r_v, b_v = args
         intp = context.get_value_type(types.intp)
         zero = ir.Constant(intp, 0)
+        # Unrolled on purpose: as a loop, tall 2^20 x 256 transposes ran ~40% slower.
         for c in range(128):
             ci = ir.Constant(intp, c)
             v = builder.load(builder.bitcast(_ptr(context, builder, signature.args[0], s_v, ci, zero),
