@@ -206,6 +206,8 @@ def run(args) -> int:
         for j, r in enumerate(result):
             print(f"output {j}: {r['hex']} ({r['int']})")
     else:
-        print(result if not isinstance(result, str) else f"0x{result}")
+        shown = result if not isinstance(result, str) else f"0x{result}"
+        # Name what was computed: a bare "0" on stdout says nothing to a person.
+        print(f"{args.function}: {shown}  ({fn.summary})" if args.function else shown)
     sys.stdout.flush()
     return 0
