@@ -10,9 +10,18 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import (ChannelClosed, ChannelError, ChannelTimeout, CircuitError, HandshakeError,  # noqa: E402
-                     InputError, ParameterError, PqmpcError, ProtocolError)
-from .rng import Rng  # noqa: E402
+from .errors import (
+    ChannelClosed,
+    ChannelError,
+    ChannelTimeout,
+    CircuitError,
+    HandshakeError,
+    InputError,
+    ParameterError,
+    PqmpcError,
+    ProtocolError,
+)
+from .rng import Rng
 
 _SUBMODULES = {"net", "primitives", "lattice", "ot", "gc", "twopc", "psi", "params"}
 

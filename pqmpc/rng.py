@@ -120,4 +120,5 @@ class Rng:
         """
         if isinstance(label, str):
             label = label.encode()
-        return Rng(hashlib.sha256(b"pqmpc.rng.fork" + len(label).to_bytes(4, "little") + label + self.bytes(32)).digest())
+        tag = b"pqmpc.rng.fork" + len(label).to_bytes(4, "little") + label
+        return Rng(hashlib.sha256(tag + self.bytes(32)).digest())

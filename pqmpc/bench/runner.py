@@ -88,7 +88,7 @@ def run_suites(names, quick: bool = False, progress=None) -> dict:
         from ..errors import ParameterError
 
         raise ParameterError(f"unknown suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}")
-    doc = {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    doc = {"started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
            "quick": quick, "environment": environment(), "suites": {}}
     for name in names:
         if progress:

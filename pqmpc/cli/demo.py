@@ -123,7 +123,7 @@ def run(args) -> int:
             th.start()
             pumps.append(th)
         deadline = time.monotonic() + args.timeout
-        for label, p in procs.items():
+        for p in procs.values():
             p.wait(timeout=max(1.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         raise PqmpcError(f"the demo did not finish within {args.timeout:g} s (raise --timeout)") from None

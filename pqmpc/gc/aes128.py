@@ -28,7 +28,7 @@ big-endian, is the ciphertext bytes. :func:`block_to_bits` and
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -149,7 +149,7 @@ def _encrypt(b: CircuitBuilder, round_keys: list[list[Bits]], state: list[Bits])
     return state
 
 
-@lru_cache(maxsize=None)
+@cache
 def aes128_circuit() -> Circuit:
     """AES-128 encryption with the key schedule inside: inputs ``(key, plaintext)``."""
     b = CircuitBuilder()
@@ -160,7 +160,7 @@ def aes128_circuit() -> Circuit:
     return b.build()
 
 
-@lru_cache(maxsize=None)
+@cache
 def aes128_expanded_circuit() -> Circuit:
     """AES-128 encryption under an expanded key: inputs ``(round_keys: 1408, plaintext)``.
 

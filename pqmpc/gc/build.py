@@ -24,7 +24,7 @@ n-1 (depth log n), ``mux`` n, ``popcount`` < n, ``mul`` about n².
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -121,7 +121,7 @@ class Bits:
         return self.builder.ne(self, self._other(other))
 
 
-Operand = Union[Bits, int]
+Operand = Bits | int
 
 
 class CircuitBuilder:

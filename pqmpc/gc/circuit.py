@@ -17,9 +17,9 @@ so evaluating a batch costs one walk of the gate list.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Sequence
 
 import numpy as np
 

@@ -27,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from pqmpc.primitives import aesni
 from pqmpc.gc.kernels import OP_AND
+from pqmpc.primitives import aesni
 
 _enc = aesni.aes128_encrypt
 

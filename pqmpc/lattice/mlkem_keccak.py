@@ -13,8 +13,20 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..primitives.keccak import (DS_SHAKE, RATE_SHAKE128, _absorb8, _extract8, _padded_words,  # noqa: F401
-                                 _permute8, _rows, keccak_batch, sha3_256, sha3_512, shake128, shake256)
+from ..primitives.keccak import (  # noqa: F401
+    DS_SHAKE,
+    RATE_SHAKE128,
+    _absorb8,
+    _extract8,
+    _padded_words,
+    _permute8,
+    _rows,
+    keccak_batch,
+    sha3_256,
+    sha3_512,
+    shake128,
+    shake256,
+)
 
 Q = 3329
 

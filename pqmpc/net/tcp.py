@@ -25,7 +25,8 @@ class TcpChannel(Channel):
         sock.settimeout(timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
-            self.peer = "%s:%s" % sock.getpeername()[:2]
+            host, port = sock.getpeername()[:2]
+            self.peer = f"{host}:{port}"
         except OSError:
             self.peer = "?"
 
@@ -57,7 +58,7 @@ class TcpChannel(Channel):
             else:
                 for part in parts:
                     self.sock.sendall(part)
-        except socket.timeout:
+        except TimeoutError:
             raise ChannelTimeout(f"sending to {self.peer} timed out after {self.timeout} s") from None
         except OSError as exc:
             raise ChannelClosed(f"connection to {self.peer} lost while sending: {exc.strerror or exc}") from None
@@ -69,7 +70,7 @@ class TcpChannel(Channel):
         while got < n:
             try:
                 k = self.sock.recv_into(view[got:], n - got)
-            except socket.timeout:
+            except TimeoutError:
                 raise ChannelTimeout(f"no data from {self.peer} for {self.timeout} s") from None
             except OSError as exc:
                 raise ChannelClosed(f"connection to {self.peer} lost: {exc.strerror or exc}") from None
@@ -107,7 +108,7 @@ class TcpListener:
         self.sock.settimeout(timeout)
         try:
             conn, _ = self.sock.accept()
-        except socket.timeout:
+        except TimeoutError:
             raise ChannelTimeout(f"no peer connected to {self.host}:{self.port} within {timeout} s") from None
         return TcpChannel(conn, timeout, **kw)
 

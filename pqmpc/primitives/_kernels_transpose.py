@@ -140,7 +140,8 @@ def _stage64(typingctx, mat, r0, j0, st):
 @intrinsic
 def _flush128(typingctx, scratch, out, orow, obyte):
     """out[orow + c, obyte : obyte + 16] = scratch[c, :] for c < 128, as 16-byte moves."""
-    if not (_u8c(scratch) and _u8c(out) and out.mutable) or not all(isinstance(a, types.Integer) for a in (orow, obyte)):
+    ints = all(isinstance(a, types.Integer) for a in (orow, obyte))
+    if not (_u8c(scratch) and _u8c(out) and out.mutable) or not ints:
         return None
     sig = types.void(scratch, out, types.intp, types.intp)
 

@@ -460,7 +460,9 @@ def _make_tables():
     x3 = x2 ^ s
     # Column contribution of a row-0 byte after SubBytes and MixColumns: (2s, s, s, 3s), little-endian.
     te0 = x2 | (s << 8) | (s << 16) | (x3 << 24)
-    rot = lambda v, r: ((v << r) | (v >> (32 - r))) & 0xFFFFFFFF
+    def rot(v, r):
+        return ((v << r) | (v >> (32 - r))) & 0xFFFFFFFF
+
     te = np.stack([te0, rot(te0, 8), rot(te0, 16), rot(te0, 24)]).astype(np.uint64)
     return te, s.astype(np.uint64)
 
@@ -1080,8 +1082,10 @@ def _wide_rows_vaes_intrinsic(rows):
                 s0, s1 = state[j // 2]
                 r0 = builder.add(i_v, ir.Constant(intp, j))
                 r1 = builder.add(i_v, ir.Constant(intp, j + 1))
-                builder.store(builder.shuffle_vector(s0, s1, mask(0, 1, 4, 5)), ptr(oa, sig.args[2], [r0, zero], y4), align=8)
-                builder.store(builder.shuffle_vector(s0, s1, mask(2, 3, 6, 7)), ptr(oa, sig.args[2], [r1, zero], y4), align=8)
+                builder.store(builder.shuffle_vector(s0, s1, mask(0, 1, 4, 5)),
+                              ptr(oa, sig.args[2], [r0, zero], y4), align=8)
+                builder.store(builder.shuffle_vector(s0, s1, mask(2, 3, 6, 7)),
+                              ptr(oa, sig.args[2], [r1, zero], y4), align=8)
             return context.get_dummy_value()
 
         return types.void(x, tw, out, types.intp), codegen

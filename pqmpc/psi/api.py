@@ -107,7 +107,8 @@ def default_base_ot(kappa: int):
 
 def session_params(kappa: int, base_ot, reveal_to_sender: bool, extra: dict | None = None,
                    chunk: int | None = None) -> dict:
-    params = {"kappa": kappa, "chunk_bins": chunk if chunk is not None else kkrt.DEFAULT_CHUNK, "lambda": LAMBDA, "code_bits": 128 * kkrt.width_blocks(kappa),
+    params = {"kappa": kappa, "chunk_bins": chunk if chunk is not None else kkrt.DEFAULT_CHUNK, "lambda": LAMBDA,
+              "code_bits": 128 * kkrt.width_blocks(kappa),
               "hash_functions": cuckoo.NUM_HASHES, "cuckoo": "stash-less, PSTY19 table size",
               "base_ot": f"{getattr(base_ot, 'name', type(base_ot).__name__)}/{getattr(base_ot, 'variant', '')}",
               "output": "both" if reveal_to_sender else "receiver"}
@@ -272,7 +273,8 @@ def _sorted_values(tw, ell, bits, shift, order, out):
         for a in range(lo + 1, start[b + 1]):
             x = order[a]
             k = a - 1
-            while k >= lo and (tw[order[k], 0] > tw[x, 0] or (tw[order[k], 0] == tw[x, 0] and tw[order[k], 1] > tw[x, 1])):
+            while k >= lo and (tw[order[k], 0] > tw[x, 0]
+                               or (tw[order[k], 0] == tw[x, 0] and tw[order[k], 1] > tw[x, 1])):
                 order[k + 1] = order[k]
                 k -= 1
             order[k + 1] = x

@@ -60,7 +60,8 @@ def encode_items(items, what: str = "items") -> tuple[np.ndarray, np.ndarray]:
     except TypeError:
         joined = None
         try:
-            enc = [x.encode("utf-8") if isinstance(x, str) else bytes(x) if isinstance(x, (bytes, bytearray, memoryview))
+            enc = [x.encode("utf-8") if isinstance(x, str)
+                   else bytes(x) if isinstance(x, (bytes, bytearray, memoryview))
                    else _bad_item(x, what) for x in items]
         except UnicodeEncodeError as exc:
             raise ParameterError(f"{what}: a string cannot be encoded as UTF-8 ({exc.reason})") from None

@@ -26,9 +26,9 @@ Two parties in one process (threads) for a try-out::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 

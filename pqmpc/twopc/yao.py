@@ -50,7 +50,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pqmpc.errors import ParameterError
-from pqmpc.gc.build import CircuitBuilder
 from pqmpc.gc import aes128 as A
+from pqmpc.gc.build import CircuitBuilder
 from pqmpc.gc.evaluate import evaluate_garbled
 from pqmpc.gc.garble import garble
 

@@ -1,13 +1,13 @@
 """The published sample circuits against Python integer arithmetic."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pqmpc.gc.circuit import Circuit, bits_to_int, int_to_bits
-
-from pathlib import Path
 
 BRISTOL_DIR = Path(__file__).resolve().parents[2] / "vectors" / "external" / "bristol"
 

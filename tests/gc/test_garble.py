@@ -369,7 +369,6 @@ def test_random_circuits_kappa256_streamed(n_gates, seed, chunk):
     c = random_circuit([9, 7], n_gates, min(12, n_gates), seed=seed, p_unary=0.2, window=40)
     ins = random_inputs(c, seed)
     whole, _ = garble(c, rng=Rng(b"w"), kappa=256)
-    tables = []
     for backend in ("fused", "levels"):
         g = Garbler(c, rng=Rng(b"w"), backend=backend, kappa=256)
         chunks = list(g.stream(chunk_ands=chunk))
@@ -430,7 +429,7 @@ def test_one_and_gate_matches_documented_equations(kappa):
 def test_package_level_names_work_as_in_the_api():
     """`from pqmpc.gc import garble` must be callable even though it is also a submodule."""
     import pqmpc.gc as gc
-    import pqmpc.gc.garble  # noqa: F401  (rebinds the package attribute to the module)
+    import pqmpc.gc.garble
     from pqmpc.gc import evaluate_garbled as ev
 
     c = sample_builder_circuit()

@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pqmpc.errors import ParameterError
-from pqmpc.lattice import mlkem, mlkem_keccak as kc, mlkem_poly as poly
+from pqmpc.lattice import mlkem
+from pqmpc.lattice import mlkem_keccak as kc
+from pqmpc.lattice import mlkem_poly as poly
 
 Q = poly.Q
 

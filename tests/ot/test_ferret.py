@@ -10,8 +10,15 @@ from pqmpc.errors import ChannelClosed, HandshakeError, ParameterError, Protocol
 from pqmpc.net import MemoryChannel, run_pair
 from pqmpc.ot.base.kyber import KyberOT
 from pqmpc.ot.ext.ferret import Ferret
-from pqmpc.ot.ext.ferret_params import (FERRET_B10, FERRET_B11, FERRET_B12, FERRET_B13, FERRET_TEST,
-                                        FerretParams, get_params)
+from pqmpc.ot.ext.ferret_params import (
+    FERRET_B10,
+    FERRET_B11,
+    FERRET_B12,
+    FERRET_B13,
+    FERRET_TEST,
+    FerretParams,
+    get_params,
+)
 
 SMALL = FERRET_TEST
 

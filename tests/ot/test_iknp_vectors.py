@@ -19,25 +19,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pqmpc.net import MemoryChannel, TcpListener, run_pair
+from pqmpc.net import TcpListener, run_pair
 from pqmpc.ot.base.simplest import SimplestOT
 from pqmpc.ot.ext import iknp as iknp_mod
 from pqmpc.ot.ext.iknp import IKNP
 from pqmpc.rng import Rng
+from tests.helpers import RecordingChannel
 
 VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "ot"
 REPO = Path(__file__).resolve().parents[2]
 _MAGIC = b'"magic":"pqmpc-handshake/'
 
-
-class RecordingChannel(MemoryChannel):
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
-        self.sent = []
-
-    def _send_message(self, payload):
-        self.sent.append(bytes(payload))
-        super()._send_message(payload)
 
 
 def run_case(kappa: int, case: dict) -> dict:

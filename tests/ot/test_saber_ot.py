@@ -15,23 +15,13 @@ from pqmpc.net import MemoryChannel, handshake, run_pair
 from pqmpc.ot.base import saber as saber_ot
 from pqmpc.ot.base.saber import SaberOT
 from pqmpc.rng import Rng
+from tests.helpers import RecordingChannel
 
 VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "ot"
 VARIANTS = ["LightSaber", "Saber", "FireSaber"]
 CONSTRUCTIONS = list(saber_ot.CONSTRUCTIONS)
 SIZES = [0, 1, 2, 127, 128, 129]
 
-
-class RecordingChannel(MemoryChannel):
-    """A memory channel that keeps a copy of every frame it sends."""
-
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
-        self.sent = []
-
-    def _send_message(self, payload):
-        self.sent.append(bytes(payload))
-        super()._send_message(payload)
 
 
 def run_random(ot, choices, sender_seed=b"sender", receiver_seed=b"receiver", channels=None):
@@ -129,7 +119,7 @@ def _fake_peer(ot, n, role, payloads):
             while True:
                 ch.recv()
         except Exception:
-            return None
+            return
     return run
 
 
@@ -254,8 +244,8 @@ if __name__ == "__main__":
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_mr_key_group_kem_roundtrip(variant):
-    from pqmpc.ot.base.saber_mr import SaberKeyGroup
     from pqmpc.lattice import saber as sab
+    from pqmpc.ot.base.saber_mr import SaberKeyGroup
 
     g = SaberKeyGroup(sab.get_params(variant))
     rng = Rng(b"group")

@@ -3,7 +3,10 @@ receiver keys, the POPF, malformed and low-order messages."""
 
 import numpy as np
 import pytest
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import (
+    X25519PrivateKey,
+    X25519PublicKey,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,16 +16,7 @@ from pqmpc.ot.base import simplest
 from pqmpc.ot.base import x25519_uniform as xu
 from pqmpc.ot.base.simplest import SimplestOT
 from pqmpc.rng import Rng
-
-
-class RecordingChannel(MemoryChannel):
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
-        self.sent = []
-
-    def _send_message(self, payload):
-        self.sent.append(bytes(payload))
-        super()._send_message(payload)
+from tests.helpers import RecordingChannel
 
 
 def run_random(ot, choices, s_seed=b"s", r_seed=b"r", channels=None):

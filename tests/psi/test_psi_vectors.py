@@ -11,31 +11,26 @@ import json
 import pathlib
 
 from pqmpc import Rng
-from pqmpc.net import MemoryChannel, run_pair
+from pqmpc.net import run_pair
 from pqmpc.ot.base.kyber import KyberOT
 from pqmpc.psi import psi_receiver, psi_sender
+from tests.helpers import RecordingChannel
 
 VECTORS = pathlib.Path(__file__).resolve().parents[2] / "vectors" / "psi" / "kkrt.json"
 
 
-class Recording(MemoryChannel):
-    """Hashes every payload this end sends, skipping the JSON handshake (it names the package version)."""
-
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        self.digest = hashlib.sha256()
-
-    def _send_message(self, payload):
-        if not bytes(payload[:12]).startswith(b'{"magic":"pq'):
-            self.digest.update(len(payload).to_bytes(4, "little"))
-            self.digest.update(payload)
-        super()._send_message(payload)
+def _digest(frames) -> str:
+    h = hashlib.sha256()
+    for f in frames:
+        h.update(len(f).to_bytes(4, "little"))
+        h.update(f)
+    return h.hexdigest()
 
 
 def compute() -> dict:
     sender_items = [f"user{i}@example.org" for i in range(0, 300, 2)] + ["Zoë", "", "a" * 1000]
     receiver_items = [f"user{i}@example.org" for i in range(0, 300, 3)] + ["Zoë", "zoe", ""]
-    chans = Recording.pair()
+    chans = RecordingChannel.pair()
     base = KyberOT("ML-KEM-768", backend="reference")
     s_idx, r_idx = run_pair(
         lambda ch: psi_sender(ch, sender_items, rng=Rng(b"psi vector sender"), reveal_to_sender=True,
@@ -43,8 +38,8 @@ def compute() -> dict:
         lambda ch: psi_receiver(ch, receiver_items, rng=Rng(b"psi vector receiver"), reveal_to_sender=True,
                                 base_ot=base),
         channels=chans)
-    return {"sender_transcript_sha256": chans[0].digest.hexdigest(),
-            "receiver_transcript_sha256": chans[1].digest.hexdigest(),
+    return {"sender_transcript_sha256": _digest(chans[0].frames_without_handshake()),
+            "receiver_transcript_sha256": _digest(chans[1].frames_without_handshake()),
             "sender_indices": [int(i) for i in s_idx], "receiver_indices": [int(i) for i in r_idx]}
 
 

@@ -1,8 +1,8 @@
 """Each ready-made function against its plain result (two threads, real OT)."""
 
+import os
 import sys
 from pathlib import Path
-import os
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -14,7 +14,7 @@ from pqmpc.net import MemoryChannel, run_pair
 from pqmpc.twopc import functions as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # helpers by bare name, package or not
-from twopc_helpers import run_both  # noqa: E402
+from twopc_helpers import run_both
 
 FAST = dict(ot="base")  # a few dozen input bits: ML-KEM OTs directly, no extension set-up
 

@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pqmpc.gc import aes128 as aes_circuit
 from pqmpc.gc.circuit import Circuit, bits_to_int, int_to_bits
 from pqmpc.net import MemoryChannel, run_pair
 from pqmpc.rng import Rng
-from pqmpc.gc import aes128 as aes_circuit
 from pqmpc.twopc.yao import yao_evaluator, yao_garbler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from twopc_helpers import TamperChannel  # noqa: E402
+from twopc_helpers import TamperChannel
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "vectors" / "twopc" / "yao_transcripts.json"

@@ -16,7 +16,7 @@ from pqmpc.rng import Rng
 from pqmpc.twopc.yao import yao_evaluator, yao_garbler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # helpers by bare name, package or not
-from twopc_helpers import rand_bits, run_both, tamper_pair  # noqa: E402
+from twopc_helpers import rand_bits, run_both, tamper_pair
 
 BRISTOL = Path(__file__).resolve().parents[2] / "vectors" / "external" / "bristol"
 _circuits = {}

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ...gc import aes128 as aes_circuit
 from ...gc.random_circuit import random_circuit
 from ...net import MemoryChannel, TcpListener, run_pair
 from ...rng import Rng
-from ...gc import aes128 as aes_circuit
 from ...twopc.functions import less_than_circuit
 from ...twopc.yao import yao_evaluator, yao_garbler
 from ..timing import aes_ecb_baseline

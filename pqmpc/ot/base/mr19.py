@@ -56,8 +56,8 @@ import abc
 
 import numpy as np
 
-from ...primitives.keccak import sha3_256, shake256
 from ...net import Channel
+from ...primitives.keccak import sha3_256, shake256
 
 _TAG_H = np.frombuffer(b"pqmpc/mr19/H\x00\x00\x00\x00", dtype=np.uint8)
 _TAG_KDF = np.frombuffer(b"pqmpc/mr19/kdf\x00\x00", dtype=np.uint8)

@@ -59,8 +59,8 @@ import numpy as np
 from ...errors import ParameterError
 from ...lattice import saber as sab
 from ...lattice import saber_poly as sp
-from ...primitives.keccak import shake256
 from ...net import handshake
+from ...primitives.keccak import shake256
 from ...rng import Rng
 from ..api import OT, check_choices, check_count
 
@@ -74,7 +74,7 @@ _DOM_CRS = b"pqmpc/SaberOT/np/crs/"
 _DOM_H = b"pqmpc/SaberOT/np/H"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def common_reference(variant: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(A, A in frequency form, r)`` of one variant: a public, fixed CRS.
 

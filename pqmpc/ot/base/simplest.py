@@ -69,8 +69,8 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from ...errors import ParameterError, ProtocolError
-from ...primitives.keccak import shake256
 from ...net import handshake
+from ...primitives.keccak import shake256
 from ...rng import Rng
 from ..api import OT, check_choices, check_count
 from . import x25519_uniform as xu

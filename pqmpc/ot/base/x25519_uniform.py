@@ -36,8 +36,8 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from numba import njit
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from numba import njit
 
 P = 2**255 - 19
 A = 486662
@@ -297,7 +297,7 @@ def _first(pred):
         x += 1
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tables() -> dict:
     """Torsion points of curve and twist and the twist generator, derived once.
 
@@ -335,7 +335,7 @@ def u_bytes(x: int) -> bytes:
     return int(x).to_bytes(32, "little")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def twist_generator_key() -> X25519PublicKey:
     return X25519PublicKey.from_public_bytes(u_bytes(tables()["twist_generator"]))
 

@@ -1,0 +1,19 @@
+"""Test helpers shared across layers."""
+
+from pqmpc.net import MemoryChannel
+
+
+class RecordingChannel(MemoryChannel):
+    """A memory channel that keeps a copy of every frame it sends (for transcript vectors)."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.sent = []
+
+    def _send_message(self, payload):
+        self.sent.append(bytes(payload))
+        super()._send_message(payload)
+
+    def frames_without_handshake(self):
+        """The sent frames minus JSON handshakes, which carry the package version."""
+        return [f for f in self.sent if not f.startswith(b'{"magic":"pqmpc-handshake/')]
