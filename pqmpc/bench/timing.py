@@ -40,3 +40,48 @@ def aes_ecb_baseline(nblocks: int = 1 << 20, repeat: int = 5) -> dict:
 def rate(result: dict, items: int, key: str = "per_s") -> dict:
     result[key] = items / result["seconds_median"] if result["seconds_median"] > 0 else float("inf")
     return result
+
+
+def with_tcp_child(child_call: str, local, label: str, accept_timeout: float = 600, timeout: float = 3600):
+    """Run one party here and the other in a child Python process, over TCP loopback.
+
+    ``child_call`` is Python source calling the child party with ``{port}`` left to
+    fill in; the child connects, runs, and prints its result as JSON on its last
+    stdout line. ``local(ch)`` runs the other party here. Returns ``(local result,
+    child result)``; a failing child raises with the tail of its stderr.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ..net import TcpListener
+
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    with TcpListener("127.0.0.1", 0) as listener:
+        child = subprocess.Popen([sys.executable, "-c", child_call.format(port=listener.port)], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            with listener.accept(timeout=accept_timeout) as ch:
+                mine = local(ch)
+            out, err = child.communicate(timeout=timeout)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
+    if child.returncode != 0:
+        raise RuntimeError(f"{label} child process failed: {err.strip()[-1000:]}")
+    return mine, json.loads(out.strip().splitlines()[-1])
+
+
+def tcp_child_party(port: int, party) -> None:
+    """The child side of :func:`with_tcp_child`: connect, run ``party(ch)``, print JSON."""
+    import json
+
+    from ..net import TcpChannel
+
+    with TcpChannel.connect("127.0.0.1", port, timeout=600, retry_for=60) as ch:
+        out = party(ch)
+    print(json.dumps(out, default=float))

@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-from ...net import MemoryChannel, TcpListener, run_pair
+from ...net import MemoryChannel, run_pair
 from ...rng import Rng
-from ..timing import aes_ecb_baseline
+from ..timing import aes_ecb_baseline, tcp_child_party, with_tcp_child
 
 
 def _make(kappa: int, base: str):
@@ -71,34 +68,14 @@ def _summary(s: dict, r: dict, n: int, reps: int) -> dict:
 
 
 def _tcp_child(port: int, kappa: int, n: int, reps: int, op: str, base: str) -> None:
-    from ...net import TcpChannel
-
-    ch = TcpChannel.connect("127.0.0.1", port, timeout=600, retry_for=60)
-    out = _party(_make(kappa, base), "receiver", ch, n, reps, op)
-    ch.close()
-    print(json.dumps(out))
+    tcp_child_party(port, lambda ch: _party(_make(kappa, base), "receiver", ch, n, reps, op))
 
 
 def iknp_tcp(kappa: int, n: int, reps: int, op: str = "random", base: str = "kyber") -> dict:
     """Receiver in a child process, sender here, over TCP on 127.0.0.1."""
-    root = str(Path(__file__).resolve().parents[3])
-    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    with TcpListener("127.0.0.1", 0) as lst:
-        code = (f"from pqmpc.bench.suites.ot_ext import _tcp_child; "
-                f"_tcp_child({lst.port}, {kappa}, {n}, {reps}, {op!r}, {base!r})")
-        child = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
-        try:
-            ch = lst.accept(timeout=120)
-            s = _party(_make(kappa, base), "sender", ch, n, reps, op)
-            out, err = child.communicate(timeout=3600)
-        finally:
-            if child.poll() is None:
-                child.kill()
-        ch.close()
-    if child.returncode != 0:
-        raise RuntimeError(f"IKNP TCP benchmark child failed: {err.strip()[-500:]}")
-    r = json.loads(out.strip().splitlines()[-1])
+    call = (f"from pqmpc.bench.suites.ot_ext import _tcp_child; "
+            f"_tcp_child({{port}}, {kappa}, {n}, {reps}, {op!r}, {base!r})")
+    s, r = with_tcp_child(call, lambda ch: _party(_make(kappa, base), "sender", ch, n, reps, op), "IKNP TCP benchmark")
     return _summary(s, r, n, reps)
 
 

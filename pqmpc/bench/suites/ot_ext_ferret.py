@@ -12,17 +12,15 @@ last, reports its own timings). Bits per COT are the sender's wire bytes
 
 from __future__ import annotations
 
-import json
 import statistics
-import subprocess
 import sys
 import time
 
-from ...net import TcpListener, run_pair
+from ...net import run_pair
 from ...ot.ext.ferret import Ferret
-from ...ot.ext.ferret_params import FERRET_B11, FERRET_B13
+from ...ot.ext.ferret_params import FERRET_B11, FERRET_B13, get_params
 from ...rng import Rng
-from ..timing import aes_ecb_baseline
+from ..timing import aes_ecb_baseline, tcp_child_party, with_tcp_child
 
 
 def _party(role: str, ch, params, reps: int) -> dict:
@@ -64,32 +62,14 @@ def ferret_threads(params, reps: int) -> tuple[dict, dict]:
                     timeout=1800)
 
 
-_CHILD = """
-import json, sys
-from pqmpc.net import TcpChannel
-from pqmpc.bench.suites.ot_ext_ferret import _party
-from pqmpc.ot.ext.ferret_params import get_params
-port, name, reps = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-with TcpChannel.connect("127.0.0.1", port, timeout=600, retry_for=60) as ch:
-    print(json.dumps(_party("receiver", ch, get_params(name), reps)))
-"""
+def _tcp_child(port: int, name: str, reps: int) -> None:
+    tcp_child_party(port, lambda ch: _party("receiver", ch, get_params(name), reps))
 
 
 def ferret_tcp(params, reps: int) -> tuple[dict, dict]:
-    with TcpListener("127.0.0.1", 0) as listener:
-        child = subprocess.Popen([sys.executable, "-c", _CHILD, str(listener.port), params.name, str(reps)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            with listener.accept(timeout=600) as ch:
-                sent = _party("sender", ch, params, reps)
-            out, err = child.communicate(timeout=1800)
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.communicate()
-    if child.returncode != 0:
-        raise RuntimeError(f"Ferret TCP receiver failed: {err[-2000:]}")
-    return sent, json.loads(out.strip().splitlines()[-1])
+    call = f"from pqmpc.bench.suites.ot_ext_ferret import _tcp_child; _tcp_child({{port}}, {params.name!r}, {reps})"
+    return with_tcp_child(call, lambda ch: _party("sender", ch, params, reps), "Ferret TCP benchmark",
+                          timeout=1800)
 
 
 def run(quick: bool = False) -> list[dict]:

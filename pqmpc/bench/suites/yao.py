@@ -18,23 +18,18 @@ would be the AES-bound ceiling for the garbler alone).
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 from ...gc import aes128 as aes_circuit
 from ...gc.random_circuit import random_circuit
-from ...net import MemoryChannel, TcpListener, run_pair
+from ...net import MemoryChannel, run_pair
 from ...rng import Rng
 from ...twopc.functions import less_than_circuit
 from ...twopc.yao import yao_evaluator, yao_garbler
-from ..timing import aes_ecb_baseline
+from ..timing import aes_ecb_baseline, tcp_child_party, with_tcp_child
 
 
 def _case(name: str, quick: bool):
@@ -74,32 +69,12 @@ def _party(role: str, ch, name: str, quick: bool, runs: int) -> list[dict]:
 
 
 def _tcp_child(port: int, name: str, quick: bool, runs: int) -> None:
-    from ...net import TcpChannel
-
-    ch = TcpChannel.connect("127.0.0.1", port, timeout=600, retry_for=60)
-    out = _party("evaluator", ch, name, quick, runs)
-    ch.close()
-    print(json.dumps(out, default=float))
+    tcp_child_party(port, lambda ch: _party("evaluator", ch, name, quick, runs))
 
 
 def _tcp(name: str, quick: bool, runs: int):
-    root = str(Path(__file__).resolve().parents[3])
-    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    with TcpListener("127.0.0.1", 0) as lst:
-        code = f"from pqmpc.bench.suites.yao import _tcp_child; _tcp_child({lst.port}, {name!r}, {quick}, {runs})"
-        child = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
-        try:
-            ch = lst.accept(timeout=120)
-            g = _party("garbler", ch, name, quick, runs)
-            out, err = child.communicate(timeout=3600)
-        finally:
-            if child.poll() is None:
-                child.kill()
-        ch.close()
-    if child.returncode != 0:
-        raise RuntimeError(f"Yao TCP benchmark child failed: {err.strip()[-500:]}")
-    return g, json.loads(out.strip().splitlines()[-1])
+    call = f"from pqmpc.bench.suites.yao import _tcp_child; _tcp_child({{port}}, {name!r}, {quick}, {runs})"
+    return with_tcp_child(call, lambda ch: _party("garbler", ch, name, quick, runs), "Yao TCP benchmark")
 
 
 def _threads(name: str, quick: bool, runs: int):
