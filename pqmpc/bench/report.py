@@ -97,6 +97,22 @@ def _plots(suite: str, results: list[dict], folder: str) -> list[str]:
         fig.savefig(os.path.join(folder, fname), dpi=110)
         plt.close(fig)
         lines.append(f"![{suite} throughput]({fname})")
+        # The same runs as seconds against n: what a user waits for at a given size.
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for name, pts in series.items():
+            ax.plot([p[0] for p in pts], [p[0] / p[1] for p in pts], marker="o", label=name)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("n (items per run)")
+        ax.set_ylabel("seconds (median)")
+        ax.set_title(f"{suite}: time vs n")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+        fname = f"{suite}_time.png"
+        fig.tight_layout()
+        fig.savefig(os.path.join(folder, fname), dpi=110)
+        plt.close(fig)
+        lines.append(f"![{suite} time]({fname})")
     bars = _bytes_series(results)
     if bars:
         fig, ax = plt.subplots(figsize=(7, 0.35 * len(bars) + 1.2))
