@@ -73,6 +73,24 @@ def _bytes_series(results: list[dict]) -> list[tuple[str, float]]:
     return out
 
 
+def _line_plot(plt, suite: str, series: dict, folder: str, what: str, ylabel: str, y) -> str:
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, pts in series.items():
+        ax.plot([n for n, _ in pts], [y(n, r) for n, r in pts], marker="o", label=name)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("n (items per run)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{suite}: {what} vs n")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fname = f"{suite}_{what}.png"
+    fig.tight_layout()
+    fig.savefig(os.path.join(folder, fname), dpi=110)
+    plt.close(fig)
+    return f"![{suite} {what}]({fname})"
+
+
 def _plots(suite: str, results: list[dict], folder: str) -> list[str]:
     import matplotlib
 
@@ -82,37 +100,9 @@ def _plots(suite: str, results: list[dict], folder: str) -> list[str]:
     lines = []
     series = _throughput_series(results)
     if series:
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for name, pts in series.items():
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("n (items per run)")
-        ax.set_ylabel("items per second (median)")
-        ax.set_title(f"{suite}: throughput vs n")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-        fname = f"{suite}_throughput.png"
-        fig.tight_layout()
-        fig.savefig(os.path.join(folder, fname), dpi=110)
-        plt.close(fig)
-        lines.append(f"![{suite} throughput]({fname})")
-        # The same runs as seconds against n: what a user waits for at a given size.
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for name, pts in series.items():
-            ax.plot([p[0] for p in pts], [p[0] / p[1] for p in pts], marker="o", label=name)
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("n (items per run)")
-        ax.set_ylabel("seconds (median)")
-        ax.set_title(f"{suite}: time vs n")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-        fname = f"{suite}_time.png"
-        fig.tight_layout()
-        fig.savefig(os.path.join(folder, fname), dpi=110)
-        plt.close(fig)
-        lines.append(f"![{suite} time]({fname})")
+        # Throughput and, from the same runs, seconds: what a user waits for at a given size.
+        lines.append(_line_plot(plt, suite, series, folder, "throughput", "items per second (median)", lambda n, r: r))
+        lines.append(_line_plot(plt, suite, series, folder, "time", "seconds (median)", lambda n, r: n / r))
     bars = _bytes_series(results)
     if bars:
         fig, ax = plt.subplots(figsize=(7, 0.35 * len(bars) + 1.2))
