@@ -23,6 +23,12 @@ count that does not match the header, an output wire never set. Trailing blanks 
 any line and blank lines anywhere are accepted (most published files carry them).
 ``MAND`` is expanded into ``n`` AND gates, so writing back produces plain ``AND``
 lines; the IR, not the text, is what round-trips.
+
+The older, pre-Fashion "Bristol" format (line 2 ``n1 n2 nout``: two inputs and one
+output, gates from line 3 on) is read too, recognised by its third line being a gate.
+Its wires are taken as numbered in the file, with no reordering: circuits published
+in that format may number bits most significant first, so check a known answer before
+relying on an integer reading of their groups. Writing always produces Bristol Fashion.
 """
 
 from __future__ import annotations
@@ -77,6 +83,13 @@ def parse_bristol(text: str) -> Circuit:
     if len(h1) != 2 or min(h1) < 0:
         raise circuit_error("first line must be 'ngates nwires'", l1)
     ngates, nwires = h1
+    if len(t2) == 3 and t3[-1].isalpha() and not t3[-1].isdigit():
+        # The pre-Fashion "Bristol" format: line 2 is "n1 n2 nout" (two inputs, one
+        # output) and the gates start right after it.
+        sizes = _ints(t2, l2)
+        if min(sizes) < 0:
+            raise circuit_error("input/output sizes must be non-negative", l2)
+        return _parse_gates(text, lines, l2, ngates, nwires, sizes[:2], sizes[2:], l1)
     h2, h3 = _ints(t2, l2), _ints(t3, l3)
     if not h2 or h2[0] != len(h2) - 1 or min(h2) < 0:
         raise circuit_error(f"input count mismatch: line says {h2[0] if h2 else '?'} inputs "
@@ -85,7 +98,12 @@ def parse_bristol(text: str) -> Circuit:
         raise circuit_error(f"output count mismatch: line says {h3[0] if h3 else '?'} outputs "
                             f"but lists {len(h3) - 1} sizes", l3)
 
-    fast = _scan_fast(text, lines, i, nwires, h2[1:], h3[1:], ngates)
+    return _parse_gates(text, lines, i, ngates, nwires, h2[1:], h3[1:], l1)
+
+
+def _parse_gates(text, lines, i, ngates, nwires, inputs, outputs, l1) -> Circuit:
+    """Gate lines from index ``i`` on (0-based), after a header already checked."""
+    fast = _scan_fast(text, lines, i, nwires, inputs, outputs, ngates)
     if fast is not None:
         return fast
     op, in0, in1, out, gl = [], [], [], [], []
@@ -138,7 +156,7 @@ def parse_bristol(text: str) -> Circuit:
     if n_lines != ngates:
         raise circuit_error(f"gate count mismatch: header announces {ngates} gates but the file "
                             f"has {n_lines}", l1)
-    return Circuit(nwires, h2[1:], h3[1:], np.array(op, dtype=np.uint8),
+    return Circuit(nwires, inputs, outputs, np.array(op, dtype=np.uint8),
                    np.array(in0, dtype=np.int64), np.array(in1, dtype=np.int64),
                    np.array(out, dtype=np.int64), gate_lines=np.array(gl, dtype=np.int64))
 
