@@ -117,11 +117,16 @@ def _records(path: str, fh, delimiter: str):
 
 
 def _find_column(path: str, header: list[str], name: str) -> int:
-    if name in header:
-        return header.index(name)
     stripped = [h.strip() for h in header]
-    if name.strip() in stripped:
-        return stripped.index(name.strip())
+    for names, want in ((header, name), (stripped, name.strip())):
+        hits = [i for i, h in enumerate(names) if h == want]
+        if len(hits) > 1:
+            # Picking one silently could match on the wrong data.
+            where = ", ".join(str(i + 1) for i in hits)
+            raise InputError(f"{path}: column {name!r} appears {len(hits)} times in the header "
+                             f"(columns {where}); rename the duplicates so the key is unambiguous")
+        if hits:
+            return hits[0]
     shown = ", ".join(repr(h) for h in header[:40]) + (" ..." if len(header) > 40 else "")
     raise InputError(f"{path}: no column {name!r} in the header; available columns: {shown}")
 

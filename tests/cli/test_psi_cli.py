@@ -195,6 +195,12 @@ def test_missing_column_lists_available(tmp_path, capsys):
     assert code == 1 and "no column 'mail'" in err and "'email'" in err and "'first name'" in err
 
 
+def test_duplicate_key_column_name_is_refused(tmp_path, capsys):
+    a = write(tmp_path / "a.csv", b"id,email,id\n1,a@x,2\n")
+    code, err = run_main(serve_args(a, "--key", "id"), capsys)
+    assert code == 1 and "'id' appears 2 times" in err and "columns 1, 3" in err
+
+
 def test_bad_utf8_names_the_line(tmp_path, capsys):
     a = write(tmp_path / "a.csv", b"k,v\nok,1\nbad\xff\xfe,2\n")
     code, err = run_main(serve_args(a, "--key", "k"), capsys)
