@@ -71,59 +71,47 @@ def _check_bits(bits) -> int:
 
 # -- circuits (cached: same arguments, same object, same digest) ------------------------
 
+def _two_input(bits: int, body) -> Circuit:
+    """A circuit of two ``bits``-wide inputs whose outputs ``body(builder, x, y)`` declares."""
+    b = CircuitBuilder()
+    body(b, b.input(bits), b.input(bits))
+    return b.build()
+
+
 @lru_cache(maxsize=64)
 def less_than_circuit(bits: int, signed: bool = False) -> Circuit:
     """Output 1 iff input 0 < input 1 (``bits`` AND gates)."""
-    b = CircuitBuilder()
-    x, y = b.input(bits), b.input(bits)
-    b.output(b.lt(x, y, signed))
-    return b.build()
+    return _two_input(bits, lambda b, x, y: b.output(b.lt(x, y, signed)))
 
 
 @lru_cache(maxsize=64)
 def equality_circuit(bits: int) -> Circuit:
     """Output 1 iff input 0 == input 1 (``bits - 1`` AND gates, depth log2(bits))."""
-    b = CircuitBuilder()
-    x, y = b.input(bits), b.input(bits)
-    b.output(b.eq(x, y))
-    return b.build()
+    return _two_input(bits, lambda b, x, y: b.output(b.eq(x, y)))
 
 
 @lru_cache(maxsize=64)
 def hamming_circuit(bits: int) -> Circuit:
     """Number of positions where the inputs differ (popcount of XOR: < ``bits`` ANDs)."""
-    b = CircuitBuilder()
-    x, y = b.input(bits), b.input(bits)
-    b.output(b.hamming_distance(x, y))
-    return b.build()
+    return _two_input(bits, lambda b, x, y: b.output(b.hamming_distance(x, y)))
 
 
 @lru_cache(maxsize=64)
 def sum_circuit(bits: int) -> Circuit:
     """``x + y`` with the carry kept: a ``bits + 1``-bit result (``bits`` ANDs)."""
-    b = CircuitBuilder()
-    x, y = b.input(bits), b.input(bits)
-    s, carry = b.add_carry(x, y)
-    b.output(s, carry)
-    return b.build()
+    return _two_input(bits, lambda b, x, y: b.output(*b.add_carry(x, y)))
 
 
 @lru_cache(maxsize=64)
 def signed_sum_circuit(bits: int) -> Circuit:
     """Two's complement ``x + y`` on ``bits + 1`` bits (sign-extended, never overflows)."""
-    b = CircuitBuilder()
-    x, y = b.input(bits), b.input(bits)
-    b.output(b.add(b.sext(x, bits + 1), b.sext(y, bits + 1)))
-    return b.build()
+    return _two_input(bits, lambda b, x, y: b.output(b.add(b.sext(x, bits + 1), b.sext(y, bits + 1))))
 
 
 @lru_cache(maxsize=64)
 def max_circuit(bits: int, signed: bool = False) -> Circuit:
     """``max(x, y)`` (``2·bits`` ANDs: a comparison and a multiplexer)."""
-    b = CircuitBuilder()
-    x, y = b.input(bits), b.input(bits)
-    b.output(b.max(x, y, signed))
-    return b.build()
+    return _two_input(bits, lambda b, x, y: b.output(b.max(x, y, signed)))
 
 
 # -- the functions ---------------------------------------------------------------------
