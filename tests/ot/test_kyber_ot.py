@@ -262,3 +262,26 @@ def test_bad_arguments():
         run_pair(lambda ch: ot.send_random(ch, -1), lambda ch: None)
     with pytest.raises(ParameterError):
         ot.receive_random(MemoryChannel.pair()[0], np.array([0, 2]))
+
+
+def test_names_and_security_level():
+    from pqmpc.ot.base.kyber import MR19MlkemOT
+    from pqmpc.params import LEVEL_128, LEVEL_256
+
+    assert KyberOT is MR19MlkemOT
+    assert (KyberOT().variant, KyberOT().block_bytes) == ("ML-KEM-768", 16)
+    assert (KyberOT("ML-KEM-1024").variant, KyberOT("ML-KEM-1024").block_bytes) == ("ML-KEM-1024", 16)
+    for level in (LEVEL_128, LEVEL_256):
+        ot = KyberOT(level=level)
+        assert (ot.variant, ot.block_bytes) == (level.kem, level.block_bytes)
+        assert repr(KyberOT.for_level(level)) == repr(ot)
+    assert KyberOT("ML-KEM-1024", block_bytes=32, level=LEVEL_256).block_bytes == 32
+    with pytest.raises(ParameterError, match="contradicts"):
+        KyberOT("ML-KEM-768", level=LEVEL_256)
+    with pytest.raises(ParameterError, match="contradicts"):
+        KyberOT(block_bytes=16, level=LEVEL_256)
+    with pytest.raises(ParameterError, match="SecurityLevel"):
+        KyberOT(level=256)
+    choices = Rng(b"lvl").bits(6)
+    (m0, m1), mb = _run(KyberOT(level=LEVEL_256), choices)
+    _check_relation(m0, m1, mb, choices, 32)

@@ -502,3 +502,28 @@ def test_one_object_serves_concurrent_sessions():
     assert len(results) == 3 * len(CONSTRUCTIONS)
     for choices, ((m0, m1), mb) in results.values():
         check_relation(m0, m1, mb, choices)
+
+
+# ----------------------------------------------------------------- names and security level
+
+def test_names_and_security_level():
+    from pqmpc.ot.base.saber import ModLwrOT
+    from pqmpc.ot.base.saber_mr import MR19SaberOT
+    from pqmpc.params import LEVEL_128, LEVEL_256
+
+    assert type(SaberOT()) is ModLwrOT and type(SaberOT("Saber", "mr")) is MR19SaberOT
+    assert isinstance(SaberOT("Saber", "mr"), SaberOT) and isinstance(ModLwrOT(), SaberOT)
+    assert (SaberOT().variant, SaberOT().block_bytes) == ("LightSaber", 16)
+    assert SaberOT(level=LEVEL_128).variant == "LightSaber"
+    for construction in CONSTRUCTIONS:
+        ot = SaberOT(construction=construction, level=LEVEL_256)
+        assert (ot.variant, ot.block_bytes, ot.construction) == ("FireSaber", 32, construction)
+        choices = Rng(b"lvl").bits(5)
+        (m0, m1), mb = run_random(ot, choices)
+        assert mb.shape == (5, 32) and np.array_equal(mb, np.where(choices[:, None] == 1, m1, m0))
+    with pytest.raises(ParameterError, match="FireSaber"):
+        SaberOT("Saber", block_bytes=32)
+    with pytest.raises(ParameterError, match="contradicts"):
+        SaberOT(block_bytes=16, level=LEVEL_256)
+    with pytest.raises(ParameterError, match="'np' construction"):
+        ModLwrOT("Saber", "mr")
