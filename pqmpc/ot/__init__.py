@@ -20,6 +20,8 @@ _EXPORTS = {
     "IKNP": ".ext.iknp",
     "Ferret": ".ext.ferret",
     "FerretParams": ".ext.ferret_params",
+    # the KKRT batched OPRF (1-out-of-N OT extension): pqmpc.ot.kkrt.oprf_send / oprf_receive
+    "kkrt": ".ext.kkrt",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)

@@ -62,7 +62,7 @@ from ...primitives.bits import pack_bits, unpack_bits
 from ...rng import Rng
 from ..interfaces import RECEIVER, SENDER, CorrelatedOT, RandomOT, check_choices, check_count, check_delta
 from . import cot
-from .ctr import MultiCTR
+from .matrix import CHUNK, MatrixReceiver, MatrixSender, seeds_from_blocks, transpose_rows
 
 PROTOCOL = "IKNP"
 VERSION = 1
@@ -89,24 +89,16 @@ def _drops_session_on_error(role: str):
 class Session:
     """One party's state of an IKNP session on one channel (see the module docstring)."""
 
-    def __init__(self, role: str, kappa: int, width: int, expanders: list, delta: np.ndarray | None):
+    def __init__(self, role: str, kappa: int, width: int, matrix, delta: np.ndarray | None):
         self.role = role
         self.kappa = kappa
         self.width = width
-        self.expanders = expanders
+        #: the extension matrix core: a MatrixSender (sender) or a MatrixReceiver (receiver)
+        self.matrix = matrix
         self.delta = delta
-        self.delta_mask = None if delta is None else \
-            (unpack_bits(delta, kappa) * np.uint8(0xFF)).reshape(kappa, 1)
         #: extension calls made so far, and OTs extended so far (the next hash tweak)
         self.calls = 0
         self.ots = 0
-        self._scratch = None
-
-    def scratch(self, chunk: int) -> tuple[np.ndarray, np.ndarray]:
-        """Two reusable κ × chunk/8 PRG buffers (fresh pages cost more than the PRG)."""
-        if self._scratch is None or self._scratch[0].shape[1] != chunk // 8:
-            self._scratch = tuple(np.empty((self.kappa, chunk // 8), dtype=np.uint8) for _ in range(2))
-        return self._scratch
 
 
 class IKNP(CorrelatedOT):
@@ -123,7 +115,7 @@ class IKNP(CorrelatedOT):
 
     name = PROTOCOL
 
-    def __init__(self, base: RandomOT | None = None, kappa: int = 128, chunk: int = cot.CHUNK):
+    def __init__(self, base: RandomOT | None = None, kappa: int = 128, chunk: int = CHUNK):
         self.level = level_for_kappa(kappa)
         self.kappa = kappa
         self.block_bytes = self.level.block_bytes
@@ -189,17 +181,14 @@ class IKNP(CorrelatedOT):
             delta = rng.blocks(1, width)[0] if delta is None else delta
             choices = np.repeat(unpack_bits(delta, kappa), reps)
             got = base.receive_random(ch, choices, base_rng)
-            seeds = [self._seeds(got, reps, seed_bytes)]
+            matrix = MatrixSender(seeds_from_blocks(got, kappa, seed_bytes), unpack_bits(delta, kappa))
         else:
             k0, k1 = base.send_random(ch, kappa * reps, base_rng)
-            seeds = [self._seeds(k0, reps, seed_bytes), self._seeds(k1, reps, seed_bytes)]
+            matrix = MatrixReceiver(seeds_from_blocks(k0, kappa, seed_bytes), seeds_from_blocks(k1, kappa, seed_bytes))
             delta = None
-        sess = Session(role, kappa, width, [MultiCTR(s) for s in seeds], delta)
+        sess = Session(role, kappa, width, matrix, delta)
         self._sessions.setdefault(ch, {})[role] = sess
         return sess
-
-    def _seeds(self, blocks: np.ndarray, reps: int, seed_bytes: int) -> np.ndarray:
-        return np.ascontiguousarray(blocks.reshape(self.kappa, -1)[:, :seed_bytes])
 
     def ensure_session(self, ch: Channel, role: str, rng=None) -> None:
         if self.session(ch, role) is None:
@@ -234,49 +223,22 @@ class IKNP(CorrelatedOT):
     def _receiver_extend(self, ch, sess: Session, choices: np.ndarray, t_out: np.ndarray, hashed: bool = False) -> None:
         """Send U for every chunk and write t (n rows) into ``t_out``; with
         ``hashed``, ``H(t_i, i)`` instead, while the chunk is still in cache."""
-        exp0, exp1 = sess.expanders
-        g0, u = sess.scratch(self.chunk)
         for start, c in self._chunks(choices.shape[0]):
-            cb = (c + 7) // 8
-            a, b = g0[:, :cb], u[:, :cb]
-            if cb != g0.shape[1]:
-                a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
-            exp0.next(cb, out=a)
-            exp1.next(cb, out=b)
-            np.bitwise_xor(b, a, out=b)
-            np.bitwise_xor(b, pack_bits(choices[start:start + c]), out=b)
-            ch.send(b)
+            tcols = sess.matrix.send_chunk(ch, c, pack_bits(choices[start:start + c]).reshape(1, -1))
             t = t_out[start:start + c]
-            self._transpose_rows(a, c, t)
+            transpose_rows(tcols, c, t)
             if hashed:
                 cot.hash_rows(t, sess.ots + start, out=t)
 
     def _sender_chunks(self, ch, sess: Session, n: int, step: str, out: np.ndarray | None = None):
         """Yield ``(start, q)`` per chunk: rows of ``out`` if given, else scratch
         that is valid until the next step."""
-        (exp,) = sess.expanders
-        kappa = sess.kappa
         scratch = np.empty((min(self.chunk, n), sess.width), dtype=np.uint8) if out is None else None
-        gbuf, _ = sess.scratch(self.chunk)
         for start, c in self._chunks(n):
-            cb = (c + 7) // 8
-            g = gbuf[:, :cb] if cb == gbuf.shape[1] else np.empty((kappa, cb), dtype=np.uint8)
-            exp.next(cb, out=g)
-            u = ch.recv_array(np.uint8, (kappa, cb), f"{step}, OTs {start}..{start + c - 1}")
-            np.bitwise_and(u, sess.delta_mask, out=u)
-            np.bitwise_xor(g, u, out=g)
+            qcols = sess.matrix.recv_chunk(ch, c, f"{step}, OTs {start}..{start + c - 1}")
             q = scratch[:c] if out is None else out[start:start + c]
-            self._transpose_rows(g, c, q)
+            transpose_rows(qcols, c, q)
             yield start, q
-
-    @staticmethod
-    def _transpose_rows(mat: np.ndarray, c: int, out: np.ndarray) -> None:
-        if mat.shape[1] * 8 == c:
-            cot.transpose_nogil(mat, out)
-        else:  # the last chunk, padded to whole bytes
-            tmp = np.empty((mat.shape[1] * 8, out.shape[1]), dtype=np.uint8)
-            cot.transpose_nogil(mat, tmp)
-            out[:] = tmp[:c]
 
     def _finish(self, sess: Session, n: int) -> None:
         sess.calls += 1
