@@ -266,8 +266,8 @@ def test_bad_arguments():
 
 def test_names_and_security_level():
     from pqmpc.ot.base.kyber import MR19MlkemOT
-    from pqmpc.params import LEVEL_128, LEVEL_256
     from pqmpc.ot.interfaces import CorrelatedOT, RandomOT
+    from pqmpc.params import LEVEL_128, LEVEL_256
 
     # A base OT is a random OT, and only that: callers test capabilities with isinstance.
     assert isinstance(KyberOT(), RandomOT) and not isinstance(KyberOT(), CorrelatedOT)
