@@ -14,6 +14,8 @@ A transport plugs in at one of two levels:
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import struct
 from dataclasses import dataclass
@@ -24,6 +26,23 @@ from ..errors import ChannelClosed, ParameterError, ProtocolError
 
 HEADER = struct.Struct("<I")
 DEFAULT_MAX_MESSAGE = 1 << 30  # 1 GiB: bulk protocols chunk well below this.
+DEFAULT_MAX_JSON = 4096  # control messages are a few hundred bytes; a peer must not make us parse more.
+
+
+def _refuse_constant(name: str):
+    # NaN and Infinity are Python extensions to JSON; a peer has no business sending them.
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+@functools.cache
+def _takes_limit(fn) -> bool:
+    """Whether a (possibly overridden) ``recv_frame`` accepts ``max_bytes``/``step``."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return ("max_bytes" in params and "step" in params) or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 @dataclass
@@ -84,14 +103,42 @@ class Channel:
         self._write([memoryview(HEADER.pack(payload.nbytes)), payload])
 
     def _recv_message(self):
+        return self._recv_stream(self.max_message, None)
+
+    def _recv_stream(self, limit: int, step: str | None):
         header = self._read_exact(HEADER.size)
         (n,) = HEADER.unpack(bytes(header))
-        if n > self.max_message:
-            # Never allocate what a peer merely announces.
-            raise ProtocolError(
-                f"peer announced a {n}-byte message, above this channel's limit of {self.max_message} bytes"
-            )
+        if n > limit:
+            # Never allocate (or read) what a peer merely announces.
+            raise ProtocolError(self._too_large(n, limit, step, "announced"))
         return self._read_exact(n) if n else bytearray()
+
+    def _too_large(self, n: int, limit: int, step: str | None, verb: str) -> str:
+        where = f"{step}: " if step else ""
+        whose = "this step's" if limit < self.max_message else "this channel's"
+        return f"{where}peer {verb} a {n}-byte message, above {whose} limit of {limit} bytes"
+
+    def _recv_bounded(self, limit: int, step: str | None):
+        """One frame of at most ``limit`` bytes, checked before the body is read when possible."""
+        if type(self)._recv_message is Channel._recv_message:
+            return self._recv_stream(limit, step)
+        # A message transport hands over whole messages: nothing was allocated on
+        # our side on the peer's word, but the cap still holds.
+        frame = self._recv_message()
+        if len(frame) > limit:
+            raise ProtocolError(self._too_large(len(frame), limit, step, "sent"))
+        return frame
+
+    def _frame(self, limit: int, step: str):
+        # Subclasses written before recv_frame took keywords override it with no
+        # arguments; they still get the cap, checked once the frame is in.
+        fn = type(self).recv_frame
+        if fn is Channel.recv_frame or _takes_limit(fn):
+            return self.recv_frame(max_bytes=limit, step=step)
+        frame = self.recv_frame()
+        if len(frame) > limit:
+            raise ProtocolError(self._too_large(len(frame), limit, step, "sent"))
+        return frame
 
     def _close(self) -> None:
         pass
@@ -110,18 +157,25 @@ class Channel:
         self.stats.bytes_sent += payload.nbytes + HEADER.size
         self.stats.messages_sent += 1
 
-    def recv_frame(self):
-        """One message as a writable buffer (``bytearray`` for built-in transports)."""
+    def recv_frame(self, max_bytes: int | None = None, step: str | None = None):
+        """One message as a writable buffer (``bytearray`` for built-in transports).
+
+        ``max_bytes`` caps this message below the channel's ``max_message``; the
+        announced length is checked before the body is read, and a larger one
+        raises :class:`ProtocolError` naming ``step``.
+        """
         if self.closed:
             raise ChannelClosed("channel is closed")
-        frame = self._recv_message()
+        limit = self.max_message if max_bytes is None else min(int(max_bytes), self.max_message)
+        frame = self._recv_bounded(limit, step)
         self.stats.bytes_received += len(frame) + HEADER.size
         self.stats.messages_received += 1
         return frame
 
-    def recv(self) -> bytes:
-        """One message as ``bytes``."""
-        frame = self.recv_frame()
+    def recv(self, max_bytes: int | None = None, step: str | None = None) -> bytes:
+        """One message as ``bytes`` (``max_bytes``/``step`` as in :meth:`recv_frame`)."""
+        frame = self.recv_frame() if max_bytes is None and step is None else self._frame(
+            self.max_message if max_bytes is None else max_bytes, step)
         return frame if isinstance(frame, bytes) else bytes(frame)
 
     def close(self) -> None:
@@ -137,23 +191,29 @@ class Channel:
 
     # -- checked helpers used by every protocol ---------------------------
     def recv_bytes(self, nbytes: int, step: str) -> bytes:
-        frame = self.recv_frame()
+        frame = self._frame(nbytes, step)
         if len(frame) != nbytes:
             raise ProtocolError(f"{step}: expected {nbytes} bytes, got {len(frame)}")
         return bytes(frame)
 
-    def recv_array(self, dtype, shape, step: str) -> np.ndarray:
-        """Receive one message as an array of exactly ``shape`` (one ``-1`` allowed)."""
+    def recv_array(self, dtype, shape, step: str, max_bytes: int | None = None) -> np.ndarray:
+        """Receive one message as an array of exactly ``shape`` (one ``-1`` allowed).
+
+        With a fixed shape the expected size is the cap; with a ``-1`` the cap is
+        ``max_bytes`` (default: the channel's ``max_message``). Either way the
+        announced length is checked before the body is read.
+        """
         dtype = np.dtype(dtype)
         shape = tuple(int(s) for s in (shape if isinstance(shape, (tuple, list)) else (shape,)))
-        frame = self.recv_frame()
-        got = len(frame)
         if shape.count(-1) > 1:
             raise ParameterError("at most one -1 in a shape")
         fixed = dtype.itemsize
         for s in shape:
             if s != -1:
                 fixed *= s
+        limit = fixed if -1 not in shape else (self.max_message if max_bytes is None else max_bytes)
+        frame = self._frame(limit, step)
+        got = len(frame)
         if -1 in shape:
             if fixed == 0 or got % fixed:
                 raise ProtocolError(f"{step}: {got} bytes is not a whole number of {fixed}-byte rows")
@@ -177,11 +237,12 @@ class Channel:
     def send_json(self, obj) -> None:
         self.send(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode())
 
-    def recv_json(self, step: str, max_bytes: int = 1 << 20):
-        frame = self.recv_frame()
-        if len(frame) > max_bytes:
-            raise ProtocolError(f"{step}: control message of {len(frame)} bytes is too large")
+    def recv_json(self, step: str, max_bytes: int = DEFAULT_MAX_JSON):
+        """One small JSON control message; anything else is a ProtocolError naming ``step``."""
+        frame = self._frame(max_bytes, step)
         try:
-            return json.loads(bytes(frame).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return json.loads(bytes(frame).decode("utf-8"), parse_constant=_refuse_constant)
+        except RecursionError:
+            raise ProtocolError(f"{step}: control message is nested too deeply") from None
+        except (ValueError, MemoryError) as exc:  # bad UTF-8 or JSON, an int past the digit limit
             raise ProtocolError(f"{step}: control message is not valid JSON ({exc})") from None

@@ -29,7 +29,8 @@ def handshake(ch: Channel, protocol: str, version, params: dict | None = None,
     mine = {"magic": MAGIC, "protocol": protocol, "version": version, "params": params or {},
             "role": role, "pqmpc": _pkg_version}
     ch.send_json(mine)
-    theirs = ch.recv_json(f"{protocol} handshake")
+    # Parameters are small but a circuit's input layout can make them a few KiB.
+    theirs = ch.recv_json(f"{protocol} handshake", max_bytes=1 << 16)
     if not isinstance(theirs, dict) or theirs.get("magic") != MAGIC:
         raise ProtocolError(f"{protocol} handshake: the peer is not speaking the pqmpc handshake")
     diffs = []
