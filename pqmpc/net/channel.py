@@ -87,6 +87,10 @@ def as_buffer(data) -> memoryview:
 class Channel:
     """A reliable, ordered, framed message pipe between two parties."""
 
+    #: The secure channel's handshake hash (bytes) on a :class:`SecureChannel`;
+    #: ``None`` on a plain transport. The MPC handshake binds to it.
+    transcript_hash: bytes | None = None
+
     def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE):
         self.stats = ChannelStats()
         self.max_message = max_message
