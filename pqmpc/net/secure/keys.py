@@ -117,21 +117,20 @@ def _write_private(path: Path, text: str, overwrite: bool) -> None:
         os.close(fd)
 
 
-def _read_private(path: Path) -> str:
+def _read_private(path: Path, tag: str) -> str:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError as exc:
         raise InputError(f"cannot read secret key {path}: {exc.strerror or exc}") from None
     try:
-        _check_private_mode(fd, path)
         with os.fdopen(fd, "rb", closefd=False) as f:
             data = f.read(4096)
+        text = data.decode("utf-8", "replace")
+        if tag in text:  # other files get the caller's "not a key file" message
+            _check_private_mode(fd, path)
     finally:
         os.close(fd)
-    try:
-        return data.decode()
-    except UnicodeDecodeError:
-        raise InputError(f"{path} is not a pqmpc key file") from None
+    return text
 
 
 class Identity:
@@ -174,7 +173,7 @@ class Identity:
     def load(cls, path) -> Identity:
         """Read a ``.key`` file; refuses one that group or others can read."""
         path = Path(path)
-        text = _read_private(path)
+        text = _read_private(path, KEY_TAG)
         for line in text.splitlines():
             if line.startswith(KEY_TAG + " "):
                 try:
@@ -204,7 +203,7 @@ def save_psk(path, psk: bytes, overwrite: bool = False) -> Path:
 
 def load_psk(path) -> bytes:
     path = Path(path)
-    text = _read_private(path)
+    text = _read_private(path, PSK_TAG)
     for line in text.splitlines():
         if line.startswith(PSK_TAG + " "):
             try:
