@@ -86,6 +86,7 @@ class SecureChannel(Channel):
         self.peer_key = peer
         self.handshake_bytes = 0
         self._send_lock = threading.Lock()
+        self._txbuf = bytearray(HDR.size + RECORD_BYTES + TAGLEN)
         self._broken: str | None = None
         self._peer_closed = False
         self._step = "secure channel"
@@ -155,14 +156,16 @@ class SecureChannel(Channel):
 
     # -- records ------------------------------------------------------------------
     def _send_record(self, rtype: int, chunk: memoryview, total: int | None = None) -> None:
+        # One reused buffer (callers hold the send lock): a channel's send() is done
+        # with the bytes when it returns, and fresh 1 MiB buffers cost page faults.
         n = chunk.nbytes
-        frame = bytearray(HDR.size + n + TAGLEN)
+        frame = self._txbuf
         HDR.pack_into(frame, 0, rtype, n if total is None else total)
         with memoryview(frame) as view:
-            self._tx.encrypt_into(view[:HDR.size], chunk, view[HDR.size:])
-        if self._tx.n % REKEY_RECORDS == 0:
-            self._tx.rekey()
-        self.inner.send(frame)
+            self._tx.encrypt_into(view[:HDR.size], chunk, view[HDR.size:HDR.size + n + TAGLEN])
+            if self._tx.n % REKEY_RECORDS == 0:
+                self._tx.rekey()
+            self.inner.send(view[:HDR.size + n + TAGLEN])
 
     def _send_message(self, payload: memoryview) -> None:
         self._check_usable()
