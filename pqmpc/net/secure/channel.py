@@ -135,7 +135,7 @@ class SecureChannel(Channel):
         other = "responder" if self.role == "initiator" else "initiator"
         self._send_record(CONFIRM, memoryview(_CONFIRM_TEXT[self.role]))
         sess.bytes_sent += HDR.size + len(_CONFIRM_TEXT[self.role]) + TAGLEN + 4
-        frame = bytes(self.inner.recv_frame(max_bytes=1024, step="secure channel handshake, confirmation"))
+        frame = bytes(self.inner._frame(1024, "secure channel handshake, confirmation"))
         sess.bytes_received += len(frame) + 4
         if frame[:4] == b"PQSA":
             raise AuthenticationError("secure channel handshake: the peer refused the handshake: "
@@ -180,10 +180,10 @@ class SecureChannel(Channel):
                     break
 
     def _check_usable(self) -> None:
-        if self._broken is not None:
-            raise IntegrityError(f"secure channel is unusable: {self._broken}")
         if self._peer_closed:
             raise ChannelClosed("peer closed the secure channel")
+        if self._broken is not None:
+            raise IntegrityError(f"secure channel is unusable: {self._broken}")
 
     def _abort(self, ours: str, theirs: str, cls=IntegrityError):
         self._broken = ours
@@ -202,7 +202,7 @@ class SecureChannel(Channel):
         """(type, total, frame) of the next record, header checked, body still encrypted."""
         where = f"{step}: " if step else ""
         try:
-            frame = self.inner.recv_frame(max_bytes=HDR.size + RECORD_BYTES + TAGLEN, step=step)
+            frame = self.inner._frame(HDR.size + RECORD_BYTES + TAGLEN, step)
         except ChannelClosed:
             if self.closed:
                 raise ChannelClosed("channel is closed") from None
@@ -233,6 +233,16 @@ class SecureChannel(Channel):
 
     def _recv_bounded(self, limit: int, step: str | None):
         self._check_usable()
+        try:
+            return self._recv_message_records(limit, step)
+        except ChannelError:
+            # A timeout or a cut in the middle of a message leaves the record
+            # counter and the message boundary unknown: nothing after it is trusted.
+            if self._broken is None and not self._peer_closed and not self.closed:
+                self._broken = "a receive failed part-way"
+            raise
+
+    def _recv_message_records(self, limit: int, step: str | None):
         where = f"{step}: " if step else ""
         out = bytearray()
         got = 0

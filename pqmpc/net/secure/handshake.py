@@ -93,7 +93,7 @@ class Session:
         self.bytes_sent += len(data) + 4
 
     def recv(self, expected: int, what: str) -> bytes:
-        frame = bytes(self.ch.recv_frame(max_bytes=max(expected, MAX_ALERT), step=f"{self.step}, {what}"))
+        frame = bytes(self.ch._frame(max(expected, MAX_ALERT), f"{self.step}, {what}"))
         self.bytes_received += len(frame) + 4
         if frame[:4] == ALERT:
             text = frame[4:].decode("utf-8", "replace")
