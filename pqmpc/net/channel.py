@@ -109,39 +109,51 @@ class Channel:
     def _recv_message(self):
         return self._recv_stream(self.max_message, None)
 
-    def _recv_stream(self, limit: int, step: str | None):
+    def _recv_stream(self, limit: int, step: str | None, exact: bool = False):
         header = self._read_exact(HEADER.size)
         (n,) = HEADER.unpack(bytes(header))
         if n > limit:
             # Never allocate (or read) what a peer merely announces.
-            raise ProtocolError(self._too_large(n, limit, step, "announced"))
+            raise ProtocolError(self._too_large(n, limit, step, "announced", exact))
         return self._read_exact(n) if n else bytearray()
 
-    def _too_large(self, n: int, limit: int, step: str | None, verb: str) -> str:
+    def _too_large(self, n: int, limit: int, step: str | None, verb: str, exact: bool = False) -> str:
         where = f"{step}: " if step else ""
+        if exact:  # the step knows its size: say it the way every length check does
+            return f"{where}expected {limit} bytes, got {n}" + (" (refused on the announced length)"
+                                                                   if verb == "announced" else "")
         whose = "this step's" if limit < self.max_message else "this channel's"
         return f"{where}peer {verb} a {n}-byte message, above {whose} limit of {limit} bytes"
 
-    def _recv_bounded(self, limit: int, step: str | None):
+    def _recv_bounded(self, limit: int, step: str | None, exact: bool = False):
         """One frame of at most ``limit`` bytes, checked before the body is read when possible."""
         if type(self)._recv_message is Channel._recv_message:
-            return self._recv_stream(limit, step)
+            return self._recv_stream(limit, step, exact)
         # A message transport hands over whole messages: nothing was allocated on
         # our side on the peer's word, but the cap still holds.
         frame = self._recv_message()
         if len(frame) > limit:
-            raise ProtocolError(self._too_large(len(frame), limit, step, "sent"))
+            raise ProtocolError(self._too_large(len(frame), limit, step, "sent", exact))
         return frame
 
-    def _frame(self, limit: int, step: str):
+    def _recv_counted(self, max_bytes: int, step: str | None, exact: bool = False):
+        if self.closed:
+            raise ChannelClosed("channel is closed")
+        limit = min(int(max_bytes), self.max_message)
+        frame = self._recv_bounded(limit, step, exact and limit == max_bytes)
+        self.stats.bytes_received += len(frame) + HEADER.size
+        self.stats.messages_received += 1
+        return frame
+
+    def _frame(self, limit: int, step: str | None, exact: bool = False):
+        fn = type(self).recv_frame
+        if fn is Channel.recv_frame:
+            return self._recv_counted(limit, step, exact)
         # Subclasses written before recv_frame took keywords override it with no
         # arguments; they still get the cap, checked once the frame is in.
-        fn = type(self).recv_frame
-        if fn is Channel.recv_frame or _takes_limit(fn):
-            return self.recv_frame(max_bytes=limit, step=step)
-        frame = self.recv_frame()
+        frame = self.recv_frame(max_bytes=limit, step=step) if _takes_limit(fn) else self.recv_frame()
         if len(frame) > limit:
-            raise ProtocolError(self._too_large(len(frame), limit, step, "sent"))
+            raise ProtocolError(self._too_large(len(frame), limit, step, "sent", exact))
         return frame
 
     def _close(self) -> None:
@@ -168,13 +180,7 @@ class Channel:
         announced length is checked before the body is read, and a larger one
         raises :class:`ProtocolError` naming ``step``.
         """
-        if self.closed:
-            raise ChannelClosed("channel is closed")
-        limit = self.max_message if max_bytes is None else min(int(max_bytes), self.max_message)
-        frame = self._recv_bounded(limit, step)
-        self.stats.bytes_received += len(frame) + HEADER.size
-        self.stats.messages_received += 1
-        return frame
+        return self._recv_counted(self.max_message if max_bytes is None else max_bytes, step)
 
     def recv(self, max_bytes: int | None = None, step: str | None = None) -> bytes:
         """One message as ``bytes`` (``max_bytes``/``step`` as in :meth:`recv_frame`)."""
@@ -195,7 +201,7 @@ class Channel:
 
     # -- checked helpers used by every protocol ---------------------------
     def recv_bytes(self, nbytes: int, step: str) -> bytes:
-        frame = self._frame(nbytes, step)
+        frame = self._frame(nbytes, step, exact=True)
         if len(frame) != nbytes:
             raise ProtocolError(f"{step}: expected {nbytes} bytes, got {len(frame)}")
         return bytes(frame)
@@ -216,7 +222,7 @@ class Channel:
             if s != -1:
                 fixed *= s
         limit = fixed if -1 not in shape else (self.max_message if max_bytes is None else max_bytes)
-        frame = self._frame(limit, step)
+        frame = self._frame(limit, step, exact=-1 not in shape)
         got = len(frame)
         if -1 in shape:
             if fixed == 0 or got % fixed:

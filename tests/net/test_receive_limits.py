@@ -88,7 +88,8 @@ def test_announced_length_is_checked_before_the_body(call):
     try:
         _announce_only(a, 5000)
         t0 = time.monotonic()
-        with pytest.raises(ProtocolError, match="ctl: peer announced a 5000-byte message"):
+        with pytest.raises(ProtocolError, match=r"ctl: (peer announced a 5000-byte message|expected \d+ bytes, "
+                                                r"got 5000 \(refused on the announced length\))"):
             call(b)
         assert time.monotonic() - t0 < 1.0  # did not wait for a body
     finally:
@@ -168,6 +169,6 @@ def test_message_transport_subclass_is_capped():
             return bytearray(self.msgs.pop(0))
 
     q = Queue([bytes(64), bytes(16)])
-    with pytest.raises(ProtocolError, match="step 1.*sent a 64-byte message"):
+    with pytest.raises(ProtocolError, match="step 1: expected 16 bytes, got 64"):
         q.recv_bytes(16, "step 1")
     assert q.recv_bytes(16, "step 2") == bytes(16)

@@ -328,3 +328,24 @@ def test_tcp_handshake_over_a_real_socket():
     assert box["s"].recv() == b"over tcp"
     c.close()
     box["s"].close()
+
+
+def test_hkdf_is_noise_hkdf():
+    """Noise's HKDF (spec section 4.3), written out with hmac, equals the cryptography-based one."""
+    import hmac
+
+    from pqmpc.net.secure import noise
+
+    def noise_hkdf(ck, ikm, n):
+        temp = hmac.new(ck, ikm, hashlib.sha512).digest()
+        outs, prev = [], b""
+        for i in range(1, n + 1):
+            prev = hmac.new(temp, prev + bytes([i]), hashlib.sha512).digest()
+            outs.append(prev)
+        return outs
+
+    for ikm in (b"", b"x" * 32, bytes(range(200))):
+        for n in (2, 3):
+            assert noise.hkdf(b"\7" * 64, ikm, n) == noise_hkdf(b"\7" * 64, ikm, n)
+    name = b"Noise_pqKK_XWing_AESGCM_SHA512"
+    assert noise.SymmetricState(name).h == name + bytes(64 - len(name))

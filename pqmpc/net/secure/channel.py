@@ -231,10 +231,10 @@ class SecureChannel(Channel):
         if self._rx.n % REKEY_RECORDS == 0:
             self._rx.rekey()
 
-    def _recv_bounded(self, limit: int, step: str | None):
+    def _recv_bounded(self, limit: int, step: str | None, exact: bool = False):
         self._check_usable()
         try:
-            return self._recv_message_records(limit, step)
+            return self._recv_message_records(limit, step, exact)
         except ChannelError:
             # A timeout or a cut in the middle of a message leaves the record
             # counter and the message boundary unknown: nothing after it is trusted.
@@ -242,7 +242,7 @@ class SecureChannel(Channel):
                 self._broken = "a receive failed part-way"
             raise
 
-    def _recv_message_records(self, limit: int, step: str | None):
+    def _recv_message_records(self, limit: int, step: str | None, exact: bool):
         where = f"{step}: " if step else ""
         out = bytearray()
         got = 0
@@ -265,7 +265,7 @@ class SecureChannel(Channel):
             if total is None:
                 total = rtotal
                 if total > limit:
-                    self._abort(f"{where}peer announced a {total}-byte message, above the limit of {limit} bytes",
+                    self._abort(self._too_large(total, limit, step, "announced", exact),
                                 f"your {total}-byte message is above our limit of {limit} bytes", ProtocolError)
             got += n
             if got > total or (n == 0 and total != 0):
