@@ -80,7 +80,8 @@ class TcpChannel(Channel):
     def _read_exact(self, n: int) -> bytearray:
         # The buffer grows with the data that actually arrived (doubling, so the
         # copies stay linear), never to a size the peer merely announced.
-        buf = bytearray(min(n, _FIRST))
+        buf = bytearray()
+        _grow(buf, min(n, _FIRST))  # no zero-fill: recv_into overwrites every byte before we return
         got = 0
         while got < n:
             if got == len(buf):
