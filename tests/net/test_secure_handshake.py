@@ -8,8 +8,10 @@ import stat
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pqmpc.errors import AuthenticationError, HandshakeError, InputError, ParameterError, ProtocolError
+from pqmpc.errors import AuthenticationError, HandshakeError, InputError, ParameterError, PqmpcError, ProtocolError
 from pqmpc.lattice import mlkem
 from pqmpc.net import (
     BufferChannel,
@@ -349,3 +351,53 @@ def test_hkdf_is_noise_hkdf():
             assert noise.hkdf(b"\7" * 64, ikm, n) == noise_hkdf(b"\7" * 64, ikm, n)
     name = b"Noise_pqKK_XWing_AESGCM_SHA512"
     assert noise.SymmetricState(name).h == name + bytes(64 - len(name))
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.sampled_from(["a->b", "b->a"]), st.integers(0, 2),
+       st.sampled_from(["truncate", "extend", "flip", "garbage", "empty", "json"]), st.integers(0, 1 << 16),
+       st.sampled_from(MODES))
+def test_mangled_handshake_messages_end_in_protocol_errors(direction, index, how, where, mode):
+    """Whatever happens to a handshake message, both sides stop with a pqmpc error, never a hang."""
+    a, b = ids()
+    k0, k1 = kws(mode, a, b)
+
+    def mutate(d, i, frame):
+        if d != direction or i != index:
+            return [frame]
+        pos = where % max(len(frame), 1)
+        if how == "truncate":
+            return [frame[:pos]]
+        if how == "extend":
+            return [frame + bytes(1 + where % 64)]
+        if how == "flip":
+            f = bytearray(frame)
+            if f:
+                f[pos] ^= 1 << (where % 8)
+            return [bytes(f)]
+        if how == "garbage":
+            return [os.urandom(len(frame))]
+        if how == "empty":
+            return [b""]
+        return [b'{"magic":"pqmpc-handshake/1"}']
+
+    relay = Relay(mutate, timeout=3.0)
+    try:
+        def f0(ch):
+            s = SecureChannel.wrap(ch, role="initiator", **k0)
+            s.send(b"x")
+            return s.recv()
+
+        def f1(ch):
+            s = SecureChannel.wrap(ch, role="responder", **k1)
+            assert s.recv() == b"x"
+            s.send(b"y")
+            return True
+
+        (r0, e0), (r1, e1) = both(f0, f1, (relay.a, relay.b), timeout=15)
+    finally:
+        relay.stop()
+    for r, e in ((r0, e0), (r1, e1)):
+        assert e is None or isinstance(e, PqmpcError), repr(e)
+    # the one untouched case: a->b index 2 is the first application record for "x"
+    assert e0 is not None or e1 is not None
