@@ -86,8 +86,12 @@ class SeedExpander:
 
 
 def prg_expand(seeds, nbytes: int) -> np.ndarray:
-    """One-shot: the first ``nbytes`` of the AES-CTR stream of every seed."""
-    return MultiKeyCTR(seeds).next(nbytes)
+    """One-shot: the first ``nbytes`` of the AES-CTR stream of every seed.
+
+    OpenSSL contexts: for a one-shot call the key setup dominates, and
+    OpenSSL's is faster than computing round keys for the numba kernel.
+    """
+    return SeedExpander(seeds).next(nbytes)
 
 
 # --------------------------------------------------------------------------
