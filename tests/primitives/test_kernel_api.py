@@ -132,6 +132,25 @@ def test_aes_ctr_any_length(nbytes):
     assert aes.aes_ctr(key, nbytes, nonce).tobytes() == want
 
 
+@pytest.mark.parametrize("lengths", [[], [0], [1], [3, 0, 1, 5, 2, 5], [0, 0], list(range(12))])
+def test_cbc_mac_many_messages(lengths):
+    key = bytes(range(16))
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    msgs = blocks(int(starts[-1]), seed=len(lengths))
+    got = aes.cbc_mac(key, msgs, starts)
+    assert got.shape == (len(lengths), 16)
+    for i, n in enumerate(lengths):
+        part = msgs[starts[i]:starts[i + 1]].tobytes()
+        ct = Cipher(algorithms.AES(key), modes.CBC(bytes(16))).encryptor().update(part)
+        assert got[i].tobytes() == (ct[-16:] if n else bytes(16)), i
+
+
+def test_cbc_mac_rejects_bad_offsets():
+    for starts in ([1, 2], [0, 3, 2], [0, 5], []):
+        with pytest.raises(ParameterError):
+            aes.cbc_mac(bytes(16), blocks(2), starts)
+
+
 # ---------------------------------------------------------------- fixed-key schedule
 
 def test_fixed_key_schedule_is_one_cached_read_only_array():
