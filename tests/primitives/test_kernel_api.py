@@ -151,6 +151,26 @@ def test_cbc_mac_rejects_bad_offsets():
             aes.cbc_mac(bytes(16), blocks(2), starts)
 
 
+@pytest.mark.parametrize("keylen", [16, 32])
+def test_round_keys_match_fips197_expansion(keylen):
+    keys = blocks(37, keylen, seed=keylen)
+    want = np.stack([aes.expand_key(k.tobytes()).view(np.uint64) for k in keys])
+    got = aes_kernels.round_keys_many(keys)
+    assert got.shape == (37, 11 if keylen == 16 else 15, 2) and np.array_equal(got, want)
+    assert np.array_equal(aes_kernels.round_keys(keys[3].tobytes()), want[3])
+    assert aes_kernels.round_keys_many(np.zeros((0, keylen), np.uint8)).shape[0] == 0
+    with pytest.raises(ParameterError):
+        aes_kernels.round_keys_many(blocks(2, 24))
+
+
+def test_round_keys_fips197_appendix_a():
+    # A.1 (AES-128) last round key; A.3 (AES-256) last round key.
+    assert aes_kernels.round_keys(bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c"))[10].tobytes().hex() == \
+        "d014f9a8c9ee2589e13f0cc8b6630ca6"
+    k256 = bytes.fromhex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4")
+    assert aes_kernels.round_keys(k256)[14].tobytes().hex() == "fe4890d1e6188d0b046df344706c631e"
+
+
 # ---------------------------------------------------------------- fixed-key schedule
 
 def test_fixed_key_schedule_is_one_cached_read_only_array():
