@@ -57,7 +57,7 @@ import numpy as np
 
 from ...errors import HandshakeError, ParameterError
 from ...net import Channel, handshake
-from ...params import level_for_kappa
+from ...params import SecurityLevel, resolve_level
 from ...primitives.bits import pack_bits, unpack_bits
 from ...rng import Rng
 from ..interfaces import RECEIVER, SENDER, CorrelatedOT, RandomOT, check_choices, check_count, check_delta
@@ -110,14 +110,18 @@ class IKNP(CorrelatedOT):
 
     ``base``: any :class:`~pqmpc.ot.interfaces.RandomOT` (default ``KyberOT("ML-KEM-768")``
     for κ = 128, ``KyberOT("ML-KEM-1024", block_bytes=32)`` for κ = 256);
-    ``kappa``: 128 or 256; ``chunk``: OTs per wire message (both sides must agree).
+    ``kappa``: 128 or 256, or ``level``: the :class:`~pqmpc.params.SecurityLevel`
+    (``LEVEL_128`` default, ``LEVEL_256``) that fixes κ, the block width, the
+    AES key size and the default base OT's ML-KEM set; ``chunk``: OTs per
+    wire message (both sides must agree).
     """
 
     name = PROTOCOL
 
-    def __init__(self, base: RandomOT | None = None, kappa: int = 128, chunk: int = CHUNK):
-        self.level = level_for_kappa(kappa)
-        self.kappa = kappa
+    def __init__(self, base: RandomOT | None = None, kappa: int | None = None, chunk: int = CHUNK, *,
+                 level: SecurityLevel | None = None):
+        self.level = resolve_level(kappa, level)
+        self.kappa = self.level.kappa
         self.block_bytes = self.level.block_bytes
         if base is not None and not isinstance(base, RandomOT):
             raise ParameterError(f"base must be an OT instance, not {type(base).__name__}")

@@ -54,7 +54,7 @@ from numba import njit
 
 from ...errors import ParameterError
 from ...net import Channel
-from ...params import SecurityLevel, level_for_kappa
+from ...params import SecurityLevel, resolve_level
 from ...primitives import aesni
 from ...primitives.aes import DEFAULT_KEY
 from .cot import transpose_nogil
@@ -78,13 +78,14 @@ def fixed_key_schedule() -> np.ndarray:
     return _PI_RK
 
 
-def width_blocks(kappa: int = 128, *, level: SecurityLevel | None = None) -> int:
-    """Code width in 128-bit blocks: 4 (512 bits) for κ=128, 8 (1024 bits) for κ=256."""
-    if level is None:
-        try:
-            level = level_for_kappa(kappa)
-        except ParameterError:
-            raise ParameterError(f"KKRT supports kappa 128 or 256, not {kappa!r}") from None
+def width_blocks(kappa: int | None = None, *, level: SecurityLevel | None = None) -> int:
+    """Code width in 128-bit blocks: 4 (512 bits) for κ=128, 8 (1024 bits) for κ=256.
+
+    ``level`` (a :class:`~pqmpc.params.SecurityLevel`) may replace ``kappa``."""
+    try:
+        level = resolve_level(kappa, level)
+    except ParameterError as e:
+        raise ParameterError(f"KKRT supports kappa 128 or 256: {e}") from None
     return 4 * level.kappa // 128
 
 
