@@ -43,7 +43,7 @@ import numpy as np
 from ...errors import ParameterError
 from ...net import Channel, handshake
 from ...params import LEVEL_128, SecurityLevel, resolve_level
-from ...primitives.hashing import shake
+from ...primitives.hashing import TAG_FERRET, shake
 from ...rng import Rng
 from ..adapters import as_correlated
 from ..interfaces import CorrelatedOT, RandomCorrelatedOT, RandomOT, check_count, check_delta
@@ -203,6 +203,7 @@ class Ferret(RandomCorrelatedOT):
 
     name = PROTOCOL
     block_bytes = 16
+    hash_tag = TAG_FERRET  # random OT hashes the COTs under Ferret's own tweak space
 
     def __init__(self, params: FerretParams | str = FERRET_B13, base=None, *, level: SecurityLevel | None = None):
         self.level = resolve_level(None, level)
