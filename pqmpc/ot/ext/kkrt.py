@@ -56,8 +56,7 @@ from numba import njit
 from ...errors import ParameterError
 from ...net import Channel
 from ...params import SecurityLevel, resolve_level
-from ...primitives.aes_kernels import aes128_encrypt, aes128_load_keys, round_keys
-from ...primitives.aes_kernels import fixed_key_schedule as _fixed_key_schedule
+from ...primitives.aes_kernels import aes128_encrypt, aes128_load_keys, fixed_key_schedule, round_keys
 from ...primitives.hashing import TAG_KKRT
 from .cot import transpose_nogil
 from .matrix import MatrixReceiver, MatrixSender, transpose_rows
@@ -71,11 +70,6 @@ SUB_CHUNK = 1 << 12
 
 #: Word 1 of every TCCR tweak here: KKRT's own tweak space under the shared fixed key.
 _TAG = np.uint64(TAG_KKRT)
-
-
-def fixed_key_schedule() -> np.ndarray:
-    """The AES-128 round keys of the fixed public key behind the TCCR hash (the one cached schedule)."""
-    return _fixed_key_schedule()
 
 
 def width_blocks(kappa: int | None = None, *, level: SecurityLevel | None = None) -> int:
