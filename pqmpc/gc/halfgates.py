@@ -45,7 +45,7 @@ import numpy as np
 
 from pqmpc.errors import ParameterError
 from pqmpc.gc import kernels as _k
-from pqmpc.gc.circuit import Schedule
+from pqmpc.gc.schedule import Schedule
 from pqmpc.primitives import aesni
 from pqmpc.primitives.aes import DEFAULT_KEY, FixedKeyAES
 
@@ -191,47 +191,51 @@ def _wide_runs_in(sched: Schedule, g0: int, g1: int) -> list[tuple[int, int]]:
     return [(max(int(a), g0), min(int(b), g1)) for a, b in runs[keep]]
 
 
-def _garble_ands_bulk(sched, s, e, k, lab, delta, tables, row):
+def _garble_ands_bulk(sched, s, e, k, hi, lab, delta, tables, row):
     m = e - s
     d0, d1 = np.uint64(delta[0]), np.uint64(delta[1])
     x = np.empty((4, m, 2), dtype=np.uint64)
     _k.level_garble_inputs(lab, sched.in0, sched.in1, s, e, d0, d1, x)
     p = _permute(x)
-    _k.level_add_tweaks(p, k, 2, x)
+    _k.level_add_tweaks(p, k, hi, 2, x)
     h = _permute(x)
     _k.level_garble_finish(p, h, lab, sched.in0, sched.in1, sched.out, s, e, d0, d1, tables, row)
 
 
-def _eval_ands_bulk(sched, s, e, k, lab, tables, row):
+def _eval_ands_bulk(sched, s, e, k, hi, lab, tables, row):
     m = e - s
     x = np.empty((2, m, 2), dtype=np.uint64)
     _k.level_eval_inputs(lab, sched.in0, sched.in1, s, e, x)
     p = _permute(x)
-    _k.level_add_tweaks(p, k, 1, x)
+    _k.level_add_tweaks(p, k, hi, 1, x)
     h = _permute(x)
     _k.level_eval_finish(p, h, lab, sched.in0, sched.in1, sched.out, s, e, tables, row)
 
 
-def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables) -> None:
+def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables,
+                 tweak_hi: int = 0) -> None:
     """Garble scheduled gates ``[g0, g1)`` into ``lab`` (zero-labels) and ``tables``.
 
     ``lab`` comes from :func:`new_label_table` (or :func:`take_labels`); ``tables`` is
-    ``(m, 2 * words) uint64`` for the ``m`` ANDs of the range; ``k0`` is the global
-    index of the first of them (tweaks ``2k``, ``2k+1``), so distinct garblings under
-    one Δ can use disjoint ranges of ``k``. With 256-bit labels (``words = 4``,
-    ``delta`` 4 words) both backends use :mod:`pqmpc.gc.fused_wide`.
+    ``(m, 2 * words) uint64`` for the ``m`` ANDs of the range; ``k0`` is the index of
+    the first of them within its garbling (tweak low words ``2k``, ``2k+1``) and
+    ``tweak_hi`` the high tweak word naming the garbling (:mod:`pqmpc.gc.tweaks`): two
+    garblings under one Δ must differ in it. With 256-bit labels (``words = 4``,
+    ``delta`` 4 words) both backends use :mod:`pqmpc.gc.fused_wide`. Most callers
+    want :class:`pqmpc.gc.Garbler`, which keeps all of this consistent.
     """
     _check_args(sched, g0, g1, lab, tables)
+    hi = _check_hi(tweak_hi)
     if lab.shape[1] == 4:
         from pqmpc.gc import fused_wide
         fused_wide.garble_range(sched.op, sched.ua, sched.ub, sched.umask, sched.out, g0, g1, k0,
-                                lab, np.ascontiguousarray(delta, dtype=np.uint64), tables)
+                                hi, lab, np.ascontiguousarray(delta, dtype=np.uint64), tables)
         return
     d0, d1 = np.uint64(delta[0]), np.uint64(delta[1])
     if backend == "fused":
         from pqmpc.gc import fused
         fused.garble_range(round_keys(), sched.op, sched.ua, sched.ub, sched.umask, sched.out,
-                           g0, g1, k0, lab, d0, d1, tables)
+                           g0, g1, k0, hi, lab, d0, d1, tables)
         return
     from pqmpc.gc import fused
     rk = round_keys()
@@ -239,59 +243,66 @@ def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables) -> No
     def walk(s, e):  # narrow levels and free gates: one kernel call, no per-level Python
         row = int(sched.and_before[s] - sched.and_before[g0])
         fused.garble_range(rk, sched.op, sched.ua, sched.ub, sched.umask, sched.out, s, e,
-                           k0 + row, lab, d0, d1, tables[row:])
+                           k0 + row, hi, lab, d0, d1, tables[row:])
 
     pos = g0
     for s, e in _wide_runs_in(sched, g0, g1):
         if pos < s:
             walk(pos, s)
         row = int(sched.and_before[s] - sched.and_before[g0])
-        _garble_ands_bulk(sched, s, e, k0 + row, lab, delta, tables, row)
+        _garble_ands_bulk(sched, s, e, k0 + row, hi, lab, delta, tables, row)
         pos = e
     if pos < g1:
         walk(pos, g1)
 
 
-def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables) -> None:
+def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables, tweak_hi: int = 0) -> None:
     """Evaluate scheduled gates ``[g0, g1)`` on active labels ``lab`` (see :func:`garble_range`)."""
     _check_args(sched, g0, g1, lab, tables)
+    hi = _check_hi(tweak_hi)
     if lab.shape[1] == 4:
         from pqmpc.gc import fused_wide
-        fused_wide.evaluate_range(sched.op, sched.ua, sched.ub, sched.out, g0, g1, k0, lab, tables)
+        fused_wide.evaluate_range(sched.op, sched.ua, sched.ub, sched.out, g0, g1, k0, hi, lab,
+                                  tables)
         return
     if backend == "fused":
         from pqmpc.gc import fused
         fused.evaluate_range(round_keys(), sched.op, sched.ua, sched.ub, sched.out, g0, g1, k0,
-                             lab, tables)
+                             hi, lab, tables)
         return
     from pqmpc.gc import fused
     rk = round_keys()
 
     def walk(s, e):
         row = int(sched.and_before[s] - sched.and_before[g0])
-        fused.evaluate_range(rk, sched.op, sched.ua, sched.ub, sched.out, s, e, k0 + row, lab,
-                             tables[row:])
+        fused.evaluate_range(rk, sched.op, sched.ua, sched.ub, sched.out, s, e, k0 + row, hi,
+                             lab, tables[row:])
 
     pos = g0
     for s, e in _wide_runs_in(sched, g0, g1):
         if pos < s:
             walk(pos, s)
         row = int(sched.and_before[s] - sched.and_before[g0])
-        _eval_ands_bulk(sched, s, e, k0 + row, lab, tables, row)
+        _eval_ands_bulk(sched, s, e, k0 + row, hi, lab, tables, row)
         pos = e
     if pos < g1:
         walk(pos, g1)
 
 
 def and_positions(sched: Schedule) -> np.ndarray:
-    """Scheduled position of every AND gate (table ``k`` belongs to position ``[k]``)."""
-    return np.flatnonzero(sched.op == _k.OP_AND)
+    """Scheduled position of every AND gate (``sched.and_pos``; kept for old callers)."""
+    return sched.and_pos
 
 
 def chunk_end(sched: Schedule, and_pos: np.ndarray, k_end: int) -> int:
-    """First scheduled position after the gates a chunk ending before AND ``k_end`` covers.
-
-    A chunk of tables ``[k0, k_end)`` also covers the free gates that follow its last
-    AND, up to the next AND gate (or the end of the circuit).
-    """
+    """``sched.chunk_end(k_end)``, for callers holding ``and_pos`` separately."""
     return int(and_pos[k_end]) if k_end < and_pos.shape[0] else int(sched.op.shape[0])
+
+
+def _check_hi(tweak_hi) -> np.uint64:
+    hi = int(tweak_hi)
+    # bit 63 is the half selector of the 256-bit hash; a tweak word using it would
+    # make the two halves of one hash collide with another garbling's
+    if not 0 <= hi < 1 << 63:
+        raise ParameterError(f"tweak_hi must be in [0, 2^63), got {tweak_hi!r}")
+    return np.uint64(hi)

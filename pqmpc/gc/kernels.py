@@ -2,7 +2,7 @@
 
 Everything here works on flat numpy arrays (op codes, wire indices, packed wire
 values, labels viewed as ``(n, 2) uint64``) so that walking a circuit never costs a
-Python-level step per gate. Kernels that need AES live in :mod:`pqmpc.gc.aesni_kernels`
+Python-level step per gate. Kernels that need AES live in :mod:`pqmpc.gc.fused` and :mod:`pqmpc.gc.fused_wide`
 so that this module compiles on every CPU.
 """
 
@@ -148,14 +148,14 @@ def level_garble_inputs(lab, in0, in1, s, e, d0, d1, x):
 
 
 @njit(cache=True, nogil=True)
-def level_add_tweaks(p, k0, pairs, y):
-    """y = p ^ tweak: rows of x[j] use tweak 2k (j < pairs) or 2k+1, k = k0 + i."""
+def level_add_tweaks(p, k0, hi, pairs, y):
+    """y = p ^ tweak: rows of x[j] use tweak (2k, hi) (j < pairs) or (2k+1, hi), k = k0 + i."""
     nj = p.shape[0]
     for j in range(nj):
         odd = np.uint64(0) if j < pairs else np.uint64(1)
         for i in range(p.shape[1]):
             y[j, i, 0] = p[j, i, 0] ^ (np.uint64(2) * np.uint64(k0 + i) + odd)
-            y[j, i, 1] = p[j, i, 1]
+            y[j, i, 1] = p[j, i, 1] ^ hi
 
 
 @njit(cache=True, nogil=True)

@@ -19,6 +19,7 @@ from pqmpc.gc.circuit import Circuit
 from pqmpc.gc.evaluate import Evaluator, evaluate_garbled, evaluate_stream
 from pqmpc.gc.garble import Garbler, garble
 from pqmpc.gc.random_circuit import random_circuit
+from pqmpc.gc.tweaks import tweak_high
 from pqmpc.rng import Rng
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,9 +153,13 @@ def test_supplied_delta_and_input_labels_are_respected():
     labels = [z ^ (x[:, None] * delta) for z, x in zip(zero, ins)]
     got = garbled.decode(evaluate_garbled(garbled, labels))
     assert all(np.array_equal(a, b) for a, b in zip(got, c.evaluate(ins)))
-    # one (n_inputs, 16) array works the same
-    g2, _ = garble(c, delta=delta, input_labels=np.concatenate(zero), rng=Rng(b"other"))
-    assert np.array_equal(g2.tables, garbled.tables)
+    # one (n_inputs, 16) array works the same; a second garbling under this Δ gets
+    # the next garbling id (never the same tweaks), which the evaluator follows
+    g2, enc2 = garble(c, delta=delta, input_labels=np.concatenate(zero), rng=Rng(b"other"))
+    assert g2.tweak_base == garbled.tweak_base + 1
+    assert np.array_equal(enc2.zero_labels(1), zero[1])
+    got = g2.decode(evaluate_garbled(g2, labels))
+    assert all(np.array_equal(a, b) for a, b in zip(got, c.evaluate(ins)))
 
 
 def test_bad_delta_and_labels_rejected():
@@ -408,10 +413,12 @@ def test_one_and_gate_matches_documented_equations(kappa):
     delta[0] |= 1
     a0, b0 = rng.blocks(1, w), rng.blocks(1, w)
     garbled, enc = garble(c, delta=delta, input_labels=[a0, b0], kappa=kappa)
+    hi = tweak_high(garbled.tweak_base)
 
     def h(v, t):
+        # the tweak block: gate counter in the low word, tag and garbling id in the high
         f = hashing.tccr if kappa == 128 else hashing.tccr_wide
-        return f(v, np.array([t], np.uint64))
+        return f(v, np.array([[t, hi]], np.uint64).view(np.uint8))
 
     pa, pb = a0[0, 0] & 1, b0[0, 0] & 1
     tg = h(a0, 0) ^ h(a0 ^ delta, 0) ^ (pb * delta)
