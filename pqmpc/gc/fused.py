@@ -7,11 +7,14 @@ has eight independent AES chains in flight. Because the loop never returns to
 Python, deep and narrow circuits (AES, SHA-256, adders) run at the same per-gate
 cost as wide ones.
 
-AES comes from :mod:`pqmpc.primitives.aesni`, whose ``aes128_encrypt`` is bound at
-import to the AES-NI version or, when numba's target lacks AES-NI, to a table-based
-pure-numba AES with identical output; nothing here compiles an intrinsic the CPU
-cannot run. The permutation key is the public fixed key of
-:class:`pqmpc.primitives.aes.FixedKeyAES`, so these kernels give the same bytes as
+AES comes from :mod:`pqmpc.primitives.aes_kernels`, whose ``aes128_encrypt`` is
+bound at import to the AES-NI version or, when numba's target lacks AES-NI, to a
+table-based pure-numba AES with identical output; nothing here compiles an
+intrinsic the CPU cannot run. The table AES is not constant time, so without AES-NI
+:mod:`pqmpc.gc.halfgates` never sends an AND gate (secret labels) through this walk:
+it only runs the free gates, which use no AES. The permutation key is the public fixed key of
+:class:`pqmpc.primitives.aes.FixedKeyAES` (its one cached schedule,
+``aes_kernels.fixed_key_schedule()``), so these kernels give the same bytes as
 the bulk OpenSSL path in :mod:`pqmpc.gc.halfgates`.
 
 Label lsbs select values through masks rather than branches, but timing is not
@@ -30,9 +33,9 @@ import numpy as np
 from numba import njit
 
 from pqmpc.gc.kernels import OP_AND
-from pqmpc.primitives import aesni
+from pqmpc.primitives.aes_kernels import aes128_encrypt, aes128_load_keys
 
-_enc = aesni.aes128_encrypt
+_enc = aes128_encrypt
 
 
 @njit
@@ -92,7 +95,7 @@ def garble_range(rk, op, in0, in1, umask, out, g0, g1, k0, hi, lab, d0, d1, tabl
     label, after the circuit's wires. Inputs are filled in by the caller; table row
     ``i`` receives the ``i``-th AND of the range.
     """
-    ks = aesni.aes128_load_keys(rk)
+    ks = aes128_load_keys(rk)
     row = 0
     one = np.uint64(1)
     k = np.uint64(k0)
@@ -154,7 +157,7 @@ def _eval_finish(lab, tables, row, o, wa, wb, hg, he):
 @njit(cache=True, nogil=True)
 def evaluate_range(rk, op, in0, in1, out, g0, g1, k0, hi, lab, tables):
     """Evaluate scheduled gates ``[g0, g1)`` with active labels in ``lab``."""
-    ks = aesni.aes128_load_keys(rk)
+    ks = aes128_load_keys(rk)
     row = 0
     one = np.uint64(1)
     k = np.uint64(k0)

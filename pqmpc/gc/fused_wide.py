@@ -6,8 +6,10 @@ Same scheme and gate walk as :mod:`pqmpc.gc.fused`, with 32-byte labels, a 32-by
     H(x, T) = E_x(T) ‖ E_x(T + 2^127)        E = AES-256 keyed by the label x
 
 so each hash costs one AES-256 key schedule and two encryptions, done here inside
-the walk with :mod:`pqmpc.primitives.aesni` (AES-NI when numba's target has it,
-table AES otherwise, same bytes). Tweaks are ``(2k, hi)`` and ``(2k+1, hi)`` for the
+the walk with :mod:`pqmpc.primitives.aes_kernels` (AES-NI when numba's target has
+it). Without AES-NI :mod:`pqmpc.gc.halfgates` hashes every AND gate through
+OpenSSL instead (the label is the AES key: a table AES would leak it), and this
+walk only runs free gates. Tweaks are ``(2k, hi)`` and ``(2k+1, hi)`` for the
 ``k``-th scheduled AND gate, as in the 128-bit mode (``hi``: :mod:`pqmpc.gc.tweaks`); tables are 64 bytes per AND
 (``(m, 8) uint64`` rows ``TG ‖ TE``).
 
@@ -23,10 +25,10 @@ import numpy as np
 from numba import njit
 
 from pqmpc.gc.kernels import OP_AND
-from pqmpc.primitives import aesni
+from pqmpc.primitives.aes_kernels import aes256_encrypt, aes256_expand
 
-_expand = aesni.aes256_expand
-_enc = aesni.aes256_encrypt
+_expand = aes256_expand
+_enc = aes256_encrypt
 _TOP = np.uint64(1) << np.uint64(63)
 
 

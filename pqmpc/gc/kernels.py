@@ -211,6 +211,66 @@ def level_eval_finish(p, h, lab, in0, in1, out, s, e, tables, row):
                      ^ (mb & (tables[row + i, 3] ^ wa1)))
 
 
+# -- glue around the bulk wide hash of one AND level (κ = 256 without AES-NI) -------------
+
+
+@njit(cache=True, nogil=True)
+def level_garble_inputs_w(lab, in0, in1, s, e, d, x):
+    """x[0..3, i] = A0, A0^Δ, B0, B0^Δ for AND gate s+i; any label width (x is (4, m, W))."""
+    nw = lab.shape[1]
+    for i in range(e - s):
+        a = in0[s + i]
+        b = in1[s + i]
+        for w in range(nw):
+            x[0, i, w] = lab[a, w]
+            x[1, i, w] = lab[a, w] ^ d[w]
+            x[2, i, w] = lab[b, w]
+            x[3, i, w] = lab[b, w] ^ d[w]
+
+
+@njit(cache=True, nogil=True)
+def level_garble_finish_w(h, lab, in0, in1, out, s, e, d, tables, row):
+    """Half-gates tables and output zero-labels from the hashes ``h`` (4, m, W)."""
+    nw = lab.shape[1]
+    for i in range(e - s):
+        a = in0[s + i]
+        ma = np.uint64(0) - (lab[a, 0] & np.uint64(1))
+        mb = np.uint64(0) - (lab[in1[s + i], 0] & np.uint64(1))
+        o = out[s + i]
+        for w in range(nw):
+            a0 = lab[a, w]
+            tg = h[0, i, w] ^ h[1, i, w] ^ (mb & d[w])
+            te = h[2, i, w] ^ h[3, i, w] ^ a0
+            tables[row + i, w] = tg
+            tables[row + i, nw + w] = te
+            lab[o, w] = h[0, i, w] ^ (ma & tg) ^ h[2, i, w] ^ (mb & (te ^ a0))
+
+
+@njit(cache=True, nogil=True)
+def level_eval_inputs_w(lab, in0, in1, s, e, x):
+    nw = lab.shape[1]
+    for i in range(e - s):
+        a = in0[s + i]
+        b = in1[s + i]
+        for w in range(nw):
+            x[0, i, w] = lab[a, w]
+            x[1, i, w] = lab[b, w]
+
+
+@njit(cache=True, nogil=True)
+def level_eval_finish_w(h, lab, in0, in1, out, s, e, tables, row):
+    nw = lab.shape[1]
+    for i in range(e - s):
+        a = in0[s + i]
+        ma = np.uint64(0) - (lab[a, 0] & np.uint64(1))
+        mb = np.uint64(0) - (lab[in1[s + i], 0] & np.uint64(1))
+        o = out[s + i]
+        for w in range(nw):
+            wa = lab[a, w]
+            lab[o, w] = (h[0, i, w] ^ (ma & tables[row + i, w]) ^ h[1, i, w]
+                         ^ (mb & (tables[row + i, nw + w] ^ wa)))
+
+
 # -- Bristol fast path --------------------------------------------------------------------
 
 

@@ -1,12 +1,13 @@
 """Tweak layout of the garbling hash, and Δ with the garbling ids spent under it.
 
 Every AND gate hashes with two tweak blocks. A tweak block is 128 bits, seen as two
-little-endian 64-bit words (docs/conventions.md)::
+little-endian 64-bit words (docs/conventions.md; the shared layout of
+:mod:`pqmpc.primitives.hashing`)::
 
-    low word  = 2k or 2k+1                  k: the AND gate's number in its garbling
-    high word = bit 63      0               (reserved: half selector of the κ = 256 hash)
-                bits 56-62  protocol tag    (the TCCR tag of pqmpc.primitives.hashing)
-                bits 0-55   garbling id     ("tweak base": one per garbling under a Δ)
+    word 0 (bits 0-63)     2k or 2k+1        k: the AND gate's number in its garbling
+    word 1 (bits 64-95)    TAG_GC            the protocol tag of garbling
+           (bits 96-126)   garbling id       ("tweak base": one per garbling under a Δ)
+           (bit 127)       0                 reserved: half selector of the κ = 256 hash
 
 Two garblings under one Δ with the same garbling id would query the hash on the same
 (tweak, input) pairs: for the same circuit ``TG₁ ⊕ TG₂ = Δ`` on the first AND gate,
@@ -36,25 +37,20 @@ import weakref
 import numpy as np
 
 from pqmpc.errors import ParameterError
+from pqmpc.primitives.hashing import TAG_GC, make_tag
 from pqmpc.rng import Rng
 
-__all__ = ["Delta", "TAG_SHIFT", "MAX_TWEAK_BASE", "GC_TWEAK_TAG", "tweak_high"]
+__all__ = ["Delta", "MAX_TWEAK_BASE", "TAG_GC", "tweak_high"]
 
-TAG_SHIFT = 56
-MAX_TWEAK_BASE = (1 << TAG_SHIFT) - 1
-#: The protocol tag garbling puts in bits 56-62 of the high tweak word. 0 until the
-#: shared tag constants of ``pqmpc.primitives.hashing`` are adopted (tag 0 keeps the
-#: bytes of the single-garbling known answers).
-GC_TWEAK_TAG = 0
+#: Garbling ids fill bits 96-126 of the tweak.
+MAX_TWEAK_BASE = (1 << 31) - 1
 
 
-def tweak_high(base: int, tag: int = GC_TWEAK_TAG) -> int:
-    """High tweak word of garbling ``base`` (see the module docstring for the layout)."""
-    if not 0 <= int(base) <= MAX_TWEAK_BASE:
-        raise ParameterError(f"tweak_base must be in [0, 2^56), got {base!r}")
-    if not 0 <= int(tag) < 1 << 7:
-        raise ParameterError(f"tweak tag must be in [0, 128), got {tag!r}")
-    return (int(tag) << TAG_SHIFT) | int(base)
+def tweak_high(base: int, tag: int = TAG_GC) -> int:
+    """Word 1 of the tweaks of garbling ``base`` (see the module docstring for the layout)."""
+    if isinstance(base, bool) or not 0 <= int(base) <= MAX_TWEAK_BASE:
+        raise ParameterError(f"tweak_base must be in [0, 2^31), got {base!r}")
+    return make_tag(int(tag), int(base))
 
 
 _LOCK = threading.Lock()
@@ -157,7 +153,7 @@ class Delta:
             start = (self._used[-1][1] if self._used else 0) if base is None else int(base)
             end = start + count
             if start < 0 or end - 1 > MAX_TWEAK_BASE:
-                raise ParameterError(f"tweak_base range [{start}, {end}) outside [0, 2^56)")
+                raise ParameterError(f"tweak_base range [{start}, {end}) outside [0, 2^31)")
             for a, b in self._used:
                 if start < b and a < end:
                     raise ParameterError(

@@ -121,10 +121,13 @@ def test_streamed_garbling_with_a_base_needs_the_base_to_evaluate():
 
 
 def test_tweak_layout():
-    assert tweak_high(0) == 0
-    assert tweak_high(3, tag=2) == (2 << 56) | 3
+    from pqmpc.primitives.hashing import TAG_GC
+
+    assert tweak_high(0) == TAG_GC
+    assert tweak_high(3) == TAG_GC | (3 << 32)
+    assert tweak_high(MAX_TWEAK_BASE) < 1 << 63  # bit 127 is the κ = 256 half selector
     with pytest.raises(ParameterError):
-        tweak_high(0, tag=128)  # bit 63 is the κ = 256 half selector
+        tweak_high(MAX_TWEAK_BASE + 1)
 
 
 def test_garble_into_a_caller_buffer_matches_finish():
