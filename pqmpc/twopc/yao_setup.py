@@ -14,6 +14,7 @@ import numpy as np
 from pqmpc.errors import ParameterError, ProtocolError
 from pqmpc.gc import Circuit, label_bytes_for
 from pqmpc.net import Channel
+from pqmpc.ot import CorrelatedOT, RandomOT, as_correlated
 from pqmpc.params import level_for_kappa
 from pqmpc.rng import Rng
 
@@ -86,23 +87,20 @@ def ot_name(ot) -> str:
 
 
 def _is_ot(ot) -> bool:
-    try:
-        from pqmpc.ot.interfaces import RandomOT
-    except ImportError:  # before the OT interface ladder: any object with the methods
-        return hasattr(ot, "send_correlated") or hasattr(ot, "send")
     return isinstance(ot, RandomOT)
 
 
-def ot_object(ot, kappa: int = 128):
-    """The OT engine for a kind name at this security level, or the caller's own OT object."""
+def ot_object(ot, kappa: int = 128) -> CorrelatedOT:
+    """The correlated OT for a kind name at this security level, or for the caller's OT
+    object (any OT becomes correlated OT through :func:`pqmpc.ot.as_correlated`)."""
     width = label_bytes_for(kappa)
     if not isinstance(ot, str):
         if not _is_ot(ot):
             raise ParameterError("ot must be 'iknp', 'ferret', 'base' or an OT object")
-        bb = getattr(ot, "block_bytes", 16)
-        if bb != width:
-            raise ParameterError(f"kappa = {kappa} needs {width}-byte OT blocks, but {ot_name(ot)} gives {bb}")
-        return ot
+        if ot.block_bytes != width:
+            raise ParameterError(f"kappa = {kappa} needs {width}-byte OT blocks, but {ot_name(ot)} gives "
+                                 f"{ot.block_bytes}")
+        return as_correlated(ot)
     level = level_for_kappa(kappa)
     if ot == "iknp":
         from pqmpc.ot import IKNP
@@ -114,7 +112,8 @@ def ot_object(ot, kappa: int = 128):
         return Ferret()
     if ot == "base":
         from pqmpc.ot import KyberOT
-        return KyberOT(level.kem, block_bytes=level.block_bytes) if kappa != 128 else KyberOT()
+        # one ML-KEM OT per evaluator input bit, made correlated by one extra block each
+        return as_correlated(KyberOT.for_level(level))
     raise ParameterError(f"ot must be one of {OT_KINDS} or an OT object, got {ot!r}")
 
 
@@ -158,23 +157,12 @@ def _check_blocks(x, n: int, width: int) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
-def cot_send(ot, ch: Channel, n: int, delta: np.ndarray, rng: Rng) -> np.ndarray:
+def cot_send(ot: CorrelatedOT, ch: Channel, n: int, delta: np.ndarray, rng: Rng) -> np.ndarray:
     """Sender of ``n`` correlated OTs with correlation ``delta``: returns ``q``."""
-    width = delta.shape[0]
-    if hasattr(ot, "send_correlated"):
-        _, q = ot.send_correlated(ch, n, delta=delta, rng=rng)
-        return _check_blocks(q, n, width)
-    # any chosen-message OT gives COT: offer (q, q ⊕ Δ) with q fresh and random
-    q = rng.blocks(n, width)
-    ot.send(ch, q, q ^ delta, rng=rng)
-    return q
+    _, q = ot.send_correlated(ch, n, delta=delta, rng=rng)
+    return _check_blocks(q, n, delta.shape[0])
 
 
-def cot_receive(ot, ch: Channel, choices: np.ndarray, rng: Rng, width: int) -> np.ndarray:
+def cot_receive(ot: CorrelatedOT, ch: Channel, choices: np.ndarray, rng: Rng, width: int) -> np.ndarray:
     """Receiver side: ``t_i = q_i ⊕ choices_i·Δ``."""
-    n = choices.shape[0]
-    if hasattr(ot, "receive_correlated"):
-        t = ot.receive_correlated(ch, choices, rng=rng)
-    else:
-        t = ot.receive(ch, choices, rng=rng)
-    return _check_blocks(t, n, width)
+    return _check_blocks(ot.receive_correlated(ch, choices, rng=rng), choices.shape[0], width)
