@@ -141,7 +141,7 @@ class Session:
             handshake(self.ch, PROTOCOL, VERSION, params, role=self.role, peer_role=peer)
         except PqmpcError:
             raise
-        except (RecursionError, ValueError, TypeError, MemoryError, UnicodeError, AttributeError) as exc:
+        except (RecursionError, ValueError, TypeError, MemoryError, UnicodeError) as exc:
             raise ProtocolError(f"{step}: malformed handshake message ({type(exc).__name__})") from None
 
     def _peer_batch_cap(self, pgroups) -> int:
