@@ -8,14 +8,13 @@ batch, the AND gates still to come), and every malformed control message ends in
 
 from __future__ import annotations
 
-import inspect
 import queue
 import threading
 import time
 
 import numpy as np
 
-from pqmpc.errors import HandshakeError, ParameterError, PqmpcError, ProtocolError
+from pqmpc.errors import HandshakeError, ParameterError, ProtocolError
 from pqmpc.gc import Circuit, label_bytes_for, resolve_backend
 from pqmpc.net import Channel, handshake
 
@@ -34,33 +33,20 @@ MAX_PEER_BATCH_BYTES = 1 << 28
 CONTROL_MAX_BYTES = 4096
 TABLES_STEP = "Yao step 5 (garbled tables)"
 
-# Channels gained a size cap checked on the announced length (net, issue 12 item 3);
-# older channel classes read the frame first and are checked right after.
-_RECV_ARRAY_CAPS = "max_bytes" in inspect.signature(Channel.recv_array).parameters
-
-
 def recv_rows(ch: Channel, dtype, width: int, max_rows: int, step: str) -> np.ndarray:
     """One message of 1..``max_rows`` rows of ``width`` items, never more bytes than that."""
     row_bytes = np.dtype(dtype).itemsize * width
     cap = max(1, max_rows) * row_bytes
-    if _RECV_ARRAY_CAPS:
-        arr = ch.recv_array(dtype, (-1, width), step, max_bytes=cap)
-    else:
-        arr = ch.recv_array(dtype, (-1, width), step)
+    arr = ch.recv_array(dtype, (-1, width), step, max_bytes=cap)  # checked on the announced length
     if arr.shape[0] == 0 or arr.shape[0] > max_rows:
         raise ProtocolError(f"{step}: got {arr.shape[0]} rows, expected between 1 and {max_rows}")
     return arr
 
 
 def recv_control(ch: Channel, step: str):
-    """A small JSON control message; anything malformed is a ProtocolError naming ``step``."""
-    try:
-        return ch.recv_json(step, max_bytes=CONTROL_MAX_BYTES)
-    except PqmpcError:
-        raise
-    except (RecursionError, ValueError, TypeError, MemoryError, UnicodeError) as exc:
-        # a channel whose recv_json lets int-digit limits or deep nesting escape
-        raise ProtocolError(f"{step}: malformed control message ({type(exc).__name__})") from None
+    """A small JSON control message (capped before its body is read; malformed JSON, an
+    integer past Python's digit limit or deep nesting are a ProtocolError naming ``step``)."""
+    return ch.recv_json(step, max_bytes=CONTROL_MAX_BYTES)
 
 
 def _is_int(x) -> bool:
@@ -136,13 +122,7 @@ class Session:
                   "evaluator_inputs": list(self.e_groups), "reveal": self.reveal, "ot": ot_name(self.ot),
                   "label_bytes": self.label_bytes, "scheme": scheme}
         peer = "evaluator" if self.role == "garbler" else "garbler"
-        step = f"{PROTOCOL} handshake"
-        try:
-            handshake(self.ch, PROTOCOL, VERSION, params, role=self.role, peer_role=peer)
-        except PqmpcError:
-            raise
-        except (RecursionError, ValueError, TypeError, MemoryError, UnicodeError) as exc:
-            raise ProtocolError(f"{step}: malformed handshake message ({type(exc).__name__})") from None
+        handshake(self.ch, PROTOCOL, VERSION, params, role=self.role, peer_role=peer)
 
     def _peer_batch_cap(self, pgroups) -> int:
         """The largest batch the peer may announce when we do not batch ourselves."""
