@@ -67,7 +67,7 @@ class Encoder:
                               dtype=np.uint8).reshape(-1)
         self.label_bytes = int(self.delta.shape[0])
         self._zero = np.ascontiguousarray(zero_labels, dtype=np.uint8)
-        self._starts = np.concatenate([[0], np.cumsum(self.input_sizes)]).astype(int)
+        self._starts = np.cumsum((0,) + self.input_sizes)
 
     def zero_labels(self, j: int) -> np.ndarray:
         """Zero-labels of input group ``j`` (``(n_j, label_bytes)``)."""
@@ -169,8 +169,9 @@ class Garbler:
                                       width).copy()
         self.tweak_base = d.reserve(tweak_base)
         self._hi = tweak_high(self.tweak_base)
-        self._delta64 = d.value.view(np.uint64).copy()
-        self.encoder = Encoder(circuit.input_sizes, d, zero)
+        self._delta64 = d.value.view(np.uint64)
+        # built on first use: a protocol garbling many instances (Yao) never reads it
+        self._delta_obj, self._zero_in, self._encoder = d, zero, None
         self._sched = circuit.schedule
         self._n_and = self._sched.and_count
         self._lab = _hg.take_labels(circuit.n_wires, self._words)
@@ -180,8 +181,15 @@ class Garbler:
         self._done = False
 
     @property
+    def encoder(self) -> Encoder:
+        """The secret input encoding (Δ and the input zero-labels)."""
+        if self._encoder is None:
+            self._encoder = Encoder(self.circuit.input_sizes, self._delta_obj, self._zero_in)
+        return self._encoder
+
+    @property
     def delta(self) -> np.ndarray:
-        return self.encoder.delta.copy()
+        return self._delta_obj.value
 
     @property
     def ands_remaining(self) -> int:

@@ -150,11 +150,19 @@ class Delta:
         if count < 1:
             raise ParameterError("count must be >= 1")
         with self._lock:
-            start = (self._used[-1][1] if self._used else 0) if base is None else int(base)
+            used = self._used
+            top = used[-1][1] if used else 0  # ranges are sorted and disjoint: the last ends highest
+            start = top if base is None else int(base)
             end = start + count
             if start < 0 or end - 1 > MAX_TWEAK_BASE:
                 raise ParameterError(f"tweak_base range [{start}, {end}) outside [0, 2^31)")
-            for a, b in self._used:
+            if start >= top:  # the common case (the next ids): no overlap possible
+                if used and start == top:
+                    used[-1][1] = end
+                else:
+                    used.append([start, end])
+                return start
+            for a, b in used:
                 if start < b and a < end:
                     raise ParameterError(
                         f"tweak_base {start}" + (f"..{end - 1}" if count > 1 else "")
