@@ -25,7 +25,10 @@ Protocol (Kolesnikov–Kumaresan–Rosulek–Trieu, CCS 2016), one session:
    ``ℓ = λ + ⌈log2(n_s·n_r)⌉`` bits and sorted (the order is a function of the
    set of values only, so it says nothing about the sender's input order);
 7. the receiver looks up each of its values in the list of its hash function;
-   with ``reveal_to_sender`` it sends back the positions of the hits.
+   with ``reveal_to_sender`` it sends back the sorted ids of the matched items
+   (a function of the intersection alone: not which list or position matched,
+   which would depend on the receiver's cuckoo table, hence on its whole set
+   and its order); the sender looks them up among its own ids.
 
 What each side learns: the receiver, the intersection and ``n_s``; the sender,
 ``n_r`` and (only with ``reveal_to_sender``) the intersection. Set *sizes* —
@@ -335,7 +338,6 @@ def _receiver(ch, ids, inverse, m, pos_key, crk, n_s, ell, reveal, base_ot, rng,
 
     ph.start("compare", "comparing")
     hits_distinct = []
-    hit_positions = []
     for i in range(cuckoo.NUM_HASHES):
         theirs = ch.recv_array(np.uint8, (n_s, ell), f"{PROTOCOL} step 6 (sender values, hash function {i})")
         tw = _tag_words(theirs, ell)
@@ -345,14 +347,32 @@ def _receiver(ch, ids, inverse, m, pos_key, crk, n_s, ell, reveal, base_ot, rng,
         mine = _tag_words(out[bins], ell)
         found = np.empty(bins.shape[0], dtype=np.int64)
         _lookup(tw, mine, *_bucket_bits(n_s, ell), found)
-        ok = found >= 0
-        hits_distinct.append(table[bins[ok]])
-        hit_positions.append(np.unique(found[ok]))  # sorted, and strictly increasing as step 7 demands
+        hits_distinct.append(table[bins[found >= 0]])
     hits = np.concatenate(hits_distinct)
     if reveal:
-        for i in range(cuckoo.NUM_HASHES):
-            ch.send(np.ascontiguousarray(hit_positions[i], dtype=np.int64))
+        # The ids of the matched items, sorted: a function of the intersection alone. Anything
+        # per hash function (which list, which position) would tell the sender where the
+        # receiver's cuckoo table put each item, which depends on its whole set and its order.
+        ch.send(_sorted_ids(ids, hits))
     return keys.members_of(inverse, hits), int(hits.shape[0])
+
+
+def _sorted_ids(ids: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """``(k, 16)`` uint8: ``ids[which]`` sorted as the step-6 values are (bytes 0–7, then 8–15, as u64le)."""
+    sel = np.ascontiguousarray(ids[which])
+    k = sel.shape[0]
+    out = np.empty((k, 16), dtype=np.uint8)
+    if k:
+        _sorted_values(sel.view(np.uint64), 16, *_bucket_bits(k, 16), np.empty(k, dtype=np.int64), out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _strictly_increasing(tw):
+    for i in range(1, tw.shape[0]):
+        if tw[i, 0] < tw[i - 1, 0] or (tw[i, 0] == tw[i - 1, 0] and tw[i, 1] <= tw[i - 1, 1]):
+            return False
+    return True
 
 
 def _sender(ch, ids, inverse, m, pos_key, crk, n_r, ell, reveal, base_ot, rng, chunk, ph):
@@ -374,22 +394,31 @@ def _sender(ch, ids, inverse, m, pos_key, crk, n_r, ell, reveal, base_ot, rng, c
     del words, bins
 
     ph.start("compare", "sending values")
-    orders = []
     msg = np.empty((n, ell), dtype=np.uint8)
     for i in range(cuckoo.NUM_HASHES):
         tw = _tag_words(out[i * n:(i + 1) * n], ell)
         order = np.empty(n, dtype=np.int64)
         _sorted_values(tw, ell, *_bucket_bits(n, ell), order, msg)
         ch.send(msg)
-        orders.append(order)
     del out
     if not reveal:
         return None, None
-    hits = []
-    for i in range(cuckoo.NUM_HASHES):
-        p = ch.recv_array(np.int64, (-1,), f"{PROTOCOL} step 7 (matches, hash function {i})")
-        if p.size and (p.min() < 0 or p.max() >= n or p.size > n or np.any(np.diff(p) <= 0)):
-            raise ProtocolError(f"{PROTOCOL} step 7 (matches, hash function {i}): positions out of range or repeated")
-        hits.append(orders[i][p])
-    hits = np.unique(np.concatenate(hits))
-    return keys.members_of(inverse, hits), int(hits.shape[0])
+    step = f"{PROTOCOL} step 7 (ids of the matched items)"
+    got = ch.recv_array(np.uint8, (-1, 16), step)
+    if got.shape[0] > min(n, n_r):
+        raise ProtocolError(f"{step}: {got.shape[0]} matches, more than the smaller set ({min(n, n_r)})")
+    k = got.shape[0]
+    if not k:
+        return keys.members_of(inverse, np.zeros(0, dtype=np.int64)), 0
+    gw = got.view(np.uint64)
+    if not _strictly_increasing(gw):
+        raise ProtocolError(f"{step}: ids are not sorted or repeat")
+    mine = np.empty((n, 16), dtype=np.uint8)
+    order = np.empty(n, dtype=np.int64)
+    _sorted_values(np.ascontiguousarray(ids).view(np.uint64), 16, *_bucket_bits(n, 16), order, mine)
+    found = np.empty(k, dtype=np.int64)
+    _lookup(mine.view(np.uint64), gw, *_bucket_bits(n, 16), found)
+    if np.any(found < 0):
+        raise ProtocolError(f"{step}: an id that is not one of the sender's items")
+    hits = order[found]
+    return keys.members_of(inverse, hits), k
