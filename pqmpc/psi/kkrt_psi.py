@@ -126,7 +126,7 @@ def run_psi(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = Fa
     stats0 = ch.stats.snapshot()
 
     ph.start("encode", "encoding keys")
-    data, offsets = items if isinstance(items, tuple) else keys.encode_items(items)
+    data, offsets = items if keys.is_encoded(items) else keys.encode_items(items)
     n_items = offsets.shape[0] - 1
     if n_items > MAX_ITEMS:
         raise ParameterError(f"at most 2^30 items per side, got {n_items}")
