@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import PqmpcError
-from ..primitives import aesni
+from ..primitives import aes_kernels
 
 NUM_HASHES = 3
 DEFAULT_MAX_KICKS = 1000
@@ -80,13 +80,13 @@ def mulhi_u32(a, m):
 
 @njit(cache=True, nogil=True)
 def _positions_kernel(rk, ids, m, out):
-    ks = aesni.aes128_load_keys(rk)
+    ks = aes_kernels.aes128_load_keys(rk)
     mm = np.uint64(m)
     one = np.uint64(1)
     for i in range(ids.shape[0]):
         # Two independent encryptions (the CPU overlaps them): three 64-bit lanes.
-        b = aesni.aes128_encrypt(ks, (ids[i, 0], ids[i, 1]))
-        c = aesni.aes128_encrypt(ks, (ids[i, 0] ^ one, ids[i, 1]))
+        b = aes_kernels.aes128_encrypt(ks, (ids[i, 0], ids[i, 1]))
+        c = aes_kernels.aes128_encrypt(ks, (ids[i, 0] ^ one, ids[i, 1]))
         out[i, 0] = np.int64(mulhi_u32(b[0], mm))
         out[i, 1] = np.int64(mulhi_u32(b[1], mm))
         out[i, 2] = np.int64(mulhi_u32(c[0], mm))
@@ -99,7 +99,7 @@ def positions(ids: np.ndarray, m: int, key: bytes) -> np.ndarray:
     if n:
         if not 0 < m < 1 << 32:
             raise CuckooError(f"cannot hash items into a table of {m} bins")
-        _positions_kernel(aesni.round_keys(key), np.ascontiguousarray(ids).view(np.uint64), m, out)
+        _positions_kernel(aes_kernels.round_keys(key), np.ascontiguousarray(ids).view(np.uint64), m, out)
     return out
 
 

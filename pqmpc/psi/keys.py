@@ -40,7 +40,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import ParameterError
-from ..primitives import aesni
+from ..primitives import aes_kernels
 
 _DOMAIN = np.uint64(0x7071_6D70_6370_7369)  # "pqmpcpsi": separates this MAC from other AES uses
 
@@ -154,13 +154,13 @@ def combine_columns(columns: list[list[str]]) -> list[bytes]:
 
 @njit(cache=True, nogil=True)
 def _cbc_mac_kernel(rk, data, offsets, out):
-    ks = aesni.aes128_load_keys(rk)
+    ks = aes_kernels.aes128_load_keys(rk)
     n = offsets.shape[0] - 1
     for i in range(n):
         start = offsets[i]
         length = offsets[i + 1] - start
         # Length block first: makes the encoding prefix-free (and zero padding unambiguous).
-        st = aesni.aes128_encrypt(ks, (np.uint64(length), _DOMAIN))
+        st = aes_kernels.aes128_encrypt(ks, (np.uint64(length), _DOMAIN))
         pos = 0
         while pos < length:
             lo = np.uint64(0)
@@ -172,7 +172,7 @@ def _cbc_mac_kernel(rk, data, offsets, out):
                     lo |= byte << np.uint64(8 * k)
                 else:
                     hi |= byte << np.uint64(8 * (k - 8))
-            st = aesni.aes128_encrypt(ks, (st[0] ^ lo, st[1] ^ hi))
+            st = aes_kernels.aes128_encrypt(ks, (st[0] ^ lo, st[1] ^ hi))
             pos += 16
         out[i, 0] = st[0]
         out[i, 1] = st[1]
@@ -185,7 +185,7 @@ def item_ids(data: np.ndarray, offsets: np.ndarray, key: bytes) -> np.ndarray:
     n = offsets.shape[0] - 1
     out = np.empty((n, 16), dtype=np.uint8)
     if n:
-        _cbc_mac_kernel(aesni.round_keys(key), np.ascontiguousarray(data, dtype=np.uint8),
+        _cbc_mac_kernel(aes_kernels.round_keys(key), np.ascontiguousarray(data, dtype=np.uint8),
                         np.ascontiguousarray(offsets, dtype=np.int64), out.view(np.uint64))
     return out
 

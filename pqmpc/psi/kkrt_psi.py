@@ -56,9 +56,10 @@ from numba import njit
 
 from ..errors import ParameterError, ProtocolError
 from ..net import Channel, handshake
+from ..ot import kkrt
 from ..primitives.hashing import shake
 from ..rng import Rng
-from . import cuckoo, keys, kkrt, values
+from . import cuckoo, keys, values
 from .session import (
     LAMBDA,
     MAX_ITEMS,
