@@ -77,7 +77,9 @@ __all__ = ["PROTOCOL", "VERSION", "LAMBDA", "MAX_ITEMS", "PeerAbort", "PsiResult
            "run_psi", "session_params", "tag_bytes", "default_base_ot"]
 
 PROTOCOL = "KKRT-PSI"
-VERSION = 1
+#: 2: 64-bit cuckoo lanes and step 7 as sorted ids. A version-1 peer would place items in
+#: other bins and miss matches silently, so the handshake must tell them apart.
+VERSION = 2
 
 
 def psi_sender(ch: Channel, items, rng=None, reveal_to_sender: bool = False, **kw):
