@@ -94,6 +94,8 @@ def recv_control(ch: Channel, step: str):
     """One small JSON control message (at most :data:`CONTROL_MAX_BYTES`), or ``ProtocolError``."""
     try:
         return ch.recv_json(step, max_bytes=CONTROL_MAX_BYTES)
+    except PqmpcError:
+        raise
     except (RecursionError, ValueError) as exc:  # deep nesting, Python's int-digit limit
         raise ProtocolError(f"{step}: control message cannot be parsed ({type(exc).__name__})") from None
 
