@@ -18,7 +18,7 @@ Protocol (Kolesnikov–Kumaresan–Rosulek–Trieu, CCS 2016), one session:
 4. the receiver cuckoo-hashes its ids into ``m`` bins with three hash
    functions (:mod:`.cuckoo`, no stash, failure ≤ 2^-40); the sender computes
    all three bins of each of its ids;
-5. batched OPRF (:mod:`.kkrt`): the receiver learns ``F_j(x_j ‖ i_j)`` for the
+5. batched OPRF (:mod:`pqmpc.ot.kkrt`): the receiver learns ``F_j(x_j ‖ i_j)`` for the
    item in bin ``j`` placed by hash function ``i_j``; the sender computes
    ``F_{h_i(y)}(y ‖ i)`` for all its ``y`` and ``i``;
 6. the sender sends, for each ``i``, its ``n_s`` OPRF values truncated to
@@ -43,7 +43,7 @@ probability at most ``2^-40`` per session (union bound over the
 ``n_r·n_s`` comparisons), a cuckoo failure (reported on both sides as an error,
 never a wrong result) with probability at most ``2^-40``.
 
-Security: semi-honest, under the assumptions of :mod:`.kkrt` (ML-KEM base OTs,
+Security: semi-honest, under the assumptions of :mod:`pqmpc.ot.kkrt` (ML-KEM base OTs,
 AES); nothing rests on a classical public-key assumption, so the protocol is
 post-quantum. It does not protect against a malicious party (one could, for
 instance, send more than ``n_s`` values). Python cannot promise constant time.
