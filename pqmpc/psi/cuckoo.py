@@ -26,6 +26,8 @@ The reduction gives every bin ``⌊2^64/m⌋`` or ``⌈2^64/m⌉`` lane values, 
 relative bias below ``m / 2^64 < 2^-33``, so the positions are as good as
 uniform for the failure bound above. (32-bit lanes would be biased by up to
 ``m / 2^32``: near the item cap, some bins would be 50% likelier than others.)
+Without AES-NI the encryptions go through OpenSSL rather than numba's table
+AES, whose lookups would be indexed by the (secret) ids.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ..errors import PqmpcError
-from ..primitives import aes_kernels
+from ..errors import ParameterError, PqmpcError
+from ..primitives import aes, aes_kernels
 
 NUM_HASHES = 3
 DEFAULT_MAX_KICKS = 1000
@@ -92,14 +94,36 @@ def _positions_kernel(rk, ids, m, out):
         out[i, 2] = np.int64(mulhi_u32(c[0], mm))
 
 
-def positions(ids: np.ndarray, m: int, key: bytes) -> np.ndarray:
-    """``(n, 3)`` int64: the three candidate bins of every 16-byte id."""
+@njit(cache=True, nogil=True)
+def _reduce_kernel(b, c, m, out):
+    mm = np.uint64(m)
+    for i in range(b.shape[0]):
+        out[i, 0] = np.int64(mulhi_u32(b[i, 0], mm))
+        out[i, 1] = np.int64(mulhi_u32(b[i, 1], mm))
+        out[i, 2] = np.int64(mulhi_u32(c[i, 0], mm))
+
+
+def positions(ids: np.ndarray, m: int, key: bytes, backend: str = "auto") -> np.ndarray:
+    """``(n, 3)`` int64: the three candidate bins of every 16-byte id.
+
+    ``backend`` as for :func:`.keys.item_ids`: without AES-NI the encryptions
+    go through OpenSSL, never a table AES indexed by the (secret) ids.
+    """
+    if backend not in ("auto", "kernel", "openssl"):
+        raise ParameterError(f"backend must be 'auto', 'kernel' or 'openssl', not {backend!r}")
     n = ids.shape[0]
     out = np.empty((n, NUM_HASHES), dtype=np.int64)
     if n:
         if not 0 < m < 1 << 32:
             raise CuckooError(f"cannot hash items into a table of {m} bins")
-        _positions_kernel(aes_kernels.round_keys(key), np.ascontiguousarray(ids).view(np.uint64), m, out)
+        ids = np.ascontiguousarray(ids, dtype=np.uint8)
+        if backend == "openssl" or (backend == "auto" and aes_kernels.TABLE_AES_ACTIVE):
+            tweaked = ids.copy()
+            tweaked[:, 0] ^= 1
+            _reduce_kernel(aes.aes_ecb(key, ids).view(np.uint64), aes.aes_ecb(key, tweaked).view(np.uint64),
+                           m, out)
+        else:
+            _positions_kernel(aes_kernels.round_keys(key), ids.view(np.uint64), m, out)
     return out
 
 

@@ -31,7 +31,9 @@ every column value is prefixed by its UTF-8 length, so ``("a,b", "c")`` and
 ``("a", "b,c")`` give different keys.
 
 Python cannot promise constant time; the kernels here have no branches on
-key contents beyond the key lengths.
+key contents beyond the key lengths. Where numba has no AES-NI (and would use
+a table AES, leaking the items through cache timing), item ids are computed
+with bulk OpenSSL calls instead (:func:`item_ids`, same bytes).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import ParameterError
-from ..primitives import aes_kernels
+from ..primitives import aes, aes_kernels
 
 _DOMAIN = np.uint64(0x7071_6D70_6370_7369)  # "pqmpcpsi": separates this MAC from other AES uses
 
@@ -178,15 +180,46 @@ def _cbc_mac_kernel(rk, data, offsets, out):
         out[i, 1] = st[1]
 
 
-def item_ids(data: np.ndarray, offsets: np.ndarray, key: bytes) -> np.ndarray:
-    """``(n, 16)`` uint8: the session-keyed 128-bit identifier of every item."""
+@njit(cache=True, nogil=True)
+def _mac_blocks_kernel(data, offsets, starts, blocks):
+    """The CBC-MAC input of every item as blocks: its length block, then its zero-padded pieces.
+
+    Only lengths decide where bytes go (no AES, no table indexed by data)."""
+    bw = blocks.view(np.uint64)
+    for i in range(offsets.shape[0] - 1):
+        b = starts[i]
+        bw[b, 0] = np.uint64(offsets[i + 1] - offsets[i])
+        bw[b, 1] = _DOMAIN
+        for j in range(offsets[i + 1] - offsets[i]):
+            blocks[b + 1 + j // 16, j % 16] = data[offsets[i] + j]
+
+
+def item_ids(data: np.ndarray, offsets: np.ndarray, key: bytes, backend: str = "auto") -> np.ndarray:
+    """``(n, 16)`` uint8: the session-keyed 128-bit identifier of every item.
+
+    ``backend``: ``"kernel"`` (one numba loop, AES-NI), ``"openssl"`` (bulk
+    OpenSSL calls, constant time everywhere) or ``"auto"``: the kernel when
+    it runs on AES-NI, OpenSSL when numba would fall back to a table AES,
+    whose lookups indexed by the (secret) items would leak them through the
+    cache. Both give the same bytes.
+    """
     if len(key) != 16:
         raise ParameterError("item-id key must be 16 bytes")
+    if backend not in ("auto", "kernel", "openssl"):
+        raise ParameterError(f"backend must be 'auto', 'kernel' or 'openssl', not {backend!r}")
     n = offsets.shape[0] - 1
+    data = np.ascontiguousarray(data, dtype=np.uint8)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    if not n:
+        return np.empty((0, 16), dtype=np.uint8)
+    if backend == "openssl" or (backend == "auto" and aes_kernels.TABLE_AES_ACTIVE):
+        starts = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(1 + (np.diff(offsets) + 15) // 16, out=starts[1:])
+        blocks = np.zeros((int(starts[-1]), 16), dtype=np.uint8)
+        _mac_blocks_kernel(data, offsets, starts, blocks)
+        return aes.cbc_mac(key, blocks, starts)
     out = np.empty((n, 16), dtype=np.uint8)
-    if n:
-        _cbc_mac_kernel(aes_kernels.round_keys(key), np.ascontiguousarray(data, dtype=np.uint8),
-                        np.ascontiguousarray(offsets, dtype=np.int64), out.view(np.uint64))
+    _cbc_mac_kernel(aes_kernels.round_keys(key), data, offsets, out.view(np.uint64))
     return out
 
 
