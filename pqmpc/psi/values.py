@@ -160,12 +160,10 @@ def recv_rows_upto(ch: Channel, limit: int, width: int, step: str, dtype=np.uint
     total = 0
     row_bytes = np.dtype(dtype).itemsize * width
     while True:
-        frame = ch.recv_array(dtype, (-1, width), step)
+        # The cap is checked on the announced length, before anything is allocated.
+        frame = ch.recv_array(dtype, (-1, width), step, max_bytes=min(FRAME_ROWS, limit - total + 1) * row_bytes)
         k = frame.shape[0]
         total += k
-        if k > FRAME_ROWS:
-            raise ProtocolError(f"{step}: a frame of {k * row_bytes} bytes, above the "
-                                f"{FRAME_ROWS * row_bytes}-byte frame limit")
         if total > limit:
             raise ProtocolError(f"{step}: more than {limit} rows")
         parts.append(frame)
