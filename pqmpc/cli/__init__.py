@@ -1,0 +1,1 @@
+"""``pqmpc`` command line (entry point ``pqmpc.cli.main:main``); one module per subcommand."""
