@@ -1,1 +1,1 @@
-"""``pqmpc`` command line (entry point ``pqmpc.cli.main:main``); one module per subcommand."""
+"""``pqmpc`` command line (console script ``pqmpc.cli.main:entry``); one module per subcommand."""
