@@ -53,13 +53,6 @@ def test_width_from_one_security_level():
                        kkrt.code_round_keys(np.zeros((4, 16), np.uint8)), SimplestOT(), Rng(b"x"), chunk=100)
 
 
-def test_psi_module_reexports_the_ot_oprf():
-    from pqmpc.psi import kkrt as old
-
-    for name in ("oprf_send", "oprf_receive", "width_blocks", "code_round_keys", "DEFAULT_CHUNK"):
-        assert getattr(old, name) is getattr(kkrt, name)
-
-
 @pytest.mark.parametrize("width,seed_bytes", [(128, 16), (512, 16), (256, 32)])
 @pytest.mark.parametrize("sizes", [[128, 8, 1], [1000, 3, 129, 0, 64]])
 def test_matrix_core_row_relation(width, seed_bytes, sizes):
