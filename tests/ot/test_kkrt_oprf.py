@@ -43,6 +43,16 @@ def test_oprf_relation_every_bin(m, kappa, chunk):
     run_oprf(m, kappa, chunk)
 
 
+@pytest.mark.parametrize("m,chunk", [(300, 128), (1000, 256), (129, 1 << 15)])
+def test_oprf_relation_when_queries_are_sorted_not_bucketed(monkeypatch, m, chunk):
+    """Far more bins than queries (the receiver announces the bin count): the sender
+    sorts its queries instead of building a bucket index sized by the bins."""
+    from pqmpc.ot.ext import kkrt as kkrt_module
+
+    monkeypatch.setattr(kkrt_module, "BUCKET_INDEX_SLACK", -(1 << 40))
+    run_oprf(m, 128, chunk, seed=1)
+
+
 def test_width_from_one_security_level():
     assert kkrt.width_blocks(128) == kkrt.width_blocks(level=LEVEL_128) == 4
     assert kkrt.width_blocks(256) == kkrt.width_blocks(level=LEVEL_256) == 8
