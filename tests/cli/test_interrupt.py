@@ -222,7 +222,7 @@ def check_pair(sent, mine, peer, outputs, sig=signal.SIGINT):
 def psi_cmds(port: int):
     common = ["--key", "email", "--normalize", "trim,lower", "--json"]
     serve = cli("psi", "serve", "--input", DEMO / "members_a.csv", "--listen", f"127.0.0.1:{port}",
-                "--output", "a.out.csv", "--wait", "30", *common)
+                "--output", "a.out.csv", "--wait", "180", *common)
     connect = cli("psi", "connect", "--input", DEMO / "subscribers_b.csv", "--connect", f"127.0.0.1:{port}",
                   "--output", "b.out.csv", "--connect-retry", "0", *common)
     return serve, connect
