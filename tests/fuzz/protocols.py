@@ -1,0 +1,159 @@
+"""The protocols the fuzz harness drives: one row per protocol, two roles each.
+
+A row gives, for each role, a function ``party(ch, rng)`` that runs that role
+once with small sizes. Inputs are fixed (derived from constant seeds) so that
+a replayed peer stays in sync with a re-run honest party until the message
+the harness mutates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from pqmpc.rng import Rng
+
+N_OT = 37  # not a multiple of 8 or 128: exercises padding and partial chunks
+
+
+def _ot_pair(make, n: int = N_OT, width: int = 16):
+    """Chosen-message OT (random OT plus the masks message) with fixed messages and choices."""
+    data = Rng(b"fuzz/ot-inputs")
+    m0, m1 = data.blocks(n, width), data.blocks(n, width)
+    choices = data.bits(n)
+
+    def sender(ch, rng):
+        return make().send(ch, m0, m1, rng=rng)
+
+    def receiver(ch, rng):
+        return make().receive(ch, choices, rng=rng)
+
+    return sender, receiver
+
+
+def _kyber():
+    from pqmpc.ot import KyberOT
+    return KyberOT("ML-KEM-768")
+
+
+def _saber(construction):
+    def make():
+        from pqmpc.ot import SaberOT
+        return SaberOT(construction=construction)
+    return make
+
+
+def _simplest():
+    from pqmpc.ot import SimplestOT
+    return SimplestOT()
+
+
+def _iknp(kappa):
+    def make():
+        from pqmpc.ot import IKNP
+        return IKNP(kappa=kappa)
+    return make
+
+
+def _ferret():
+    from pqmpc.ot import Ferret
+    from pqmpc.ot.ext.ferret_params import FERRET_TEST
+    return Ferret(FERRET_TEST)
+
+
+def _psi(reveal: bool):
+    sender_items = [f"item-{i}" for i in range(0, 12)] + ["é", b"\x00\xff"]
+    receiver_items = [f"item-{i}" for i in range(6, 15)] + [b"\x00\xff", ""]
+
+    def sender(ch, rng):
+        from pqmpc.psi import psi_sender
+        return psi_sender(ch, sender_items, rng=rng, reveal_to_sender=reveal)
+
+    def receiver(ch, rng):
+        from pqmpc.psi import psi_receiver
+        return psi_receiver(ch, receiver_items, rng=rng, reveal_to_sender=reveal)
+
+    return sender, receiver
+
+
+def _yao():
+    def garbler(ch, rng):
+        from pqmpc.twopc import functions
+        return functions.millionaires(ch, "garbler", 100, bits=8, rng=rng)
+
+    def evaluator(ch, rng):
+        from pqmpc.twopc import functions
+        return functions.millionaires(ch, "evaluator", 200, bits=8, rng=rng)
+
+    return garbler, evaluator
+
+
+def _handshake():
+    params = {"n": 5, "variant": "fuzz", "nested": {"k": [1, 2, 3]}}
+
+    def alice(ch, rng):
+        from pqmpc.net import handshake
+        return handshake(ch, "Fuzz", 1, params, role="alice", peer_role="bob")
+
+    def bob(ch, rng):
+        from pqmpc.net import handshake
+        return handshake(ch, "Fuzz", 1, params, role="bob", peer_role="alice")
+
+    return alice, bob
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """``hostile``: field patches a generic mutation is unlikely to hit, as
+    ``(keys, patches)``: applied to every peer JSON message that has all of ``keys``
+    (``patches`` as in ``engine.retype``, token names from ``engine.RETYPE_TOKENS``)."""
+
+    name: str
+    roles: tuple[str, str]
+    parties: Callable[[], tuple[Callable, Callable]]
+    hostile: tuple = ()
+
+
+# A consistent batch announcement: the peer claims a large batch over the inputs it owns.
+_YAO_BATCH = ((frozenset({"batch", "batched"}), ((("batch",), "count-2^20"), (("batched",), "list-1"))),
+              (frozenset({"batch", "batched"}), ((("batch",), "count-2^20"), (("batched",), "list-0"))),
+              (frozenset({"batch", "batched"}), ((("batch",), "count-2^31-1"), (("batched",), "list-1"))),
+              (frozenset({"batch", "batched"}), ((("batch",), "count-2^31-1"), (("batched",), "list-0"))))
+# Counts that pass a type check: a call header or set size announcing far more than was agreed.
+_COUNTS = ((frozenset({"call", "n", "op"}), ((("n",), "count-2^29"),)),
+           (frozenset({"distinct"}), ((("distinct",), "count-2^29"),)),
+           (frozenset({"magic", "params"}), ((("params", "n"), "count-2^29"),)))
+
+
+PROTOCOLS = [
+    Protocol("KyberOT-ML-KEM-768", ("sender", "receiver"), lambda: _ot_pair(_kyber)),
+    Protocol("SaberOT-np", ("sender", "receiver"), lambda: _ot_pair(_saber("np"))),
+    Protocol("SaberOT-mr", ("sender", "receiver"), lambda: _ot_pair(_saber("mr"))),
+    Protocol("SimplestOT", ("sender", "receiver"), lambda: _ot_pair(_simplest)),
+    Protocol("IKNP-128", ("sender", "receiver"), lambda: _ot_pair(_iknp(128), n=200)),
+    Protocol("IKNP-256", ("sender", "receiver"), lambda: _ot_pair(_iknp(256), n=130, width=32)),
+    Protocol("Ferret-test", ("sender", "receiver"), lambda: _ot_pair(_ferret, n=150)),
+    Protocol("PSI", ("sender", "receiver"), lambda: _psi(False), _COUNTS),
+    Protocol("PSI-reveal", ("sender", "receiver"), lambda: _psi(True), _COUNTS),
+    Protocol("Yao-millionaires", ("garbler", "evaluator"), _yao, _YAO_BATCH + _COUNTS),
+    Protocol("handshake", ("alice", "bob"), _handshake),
+]
+
+BY_NAME = {p.name: p for p in PROTOCOLS}
+
+
+def seed_for(protocol: str, role: str) -> bytes:
+    return f"fuzz/{protocol}/{role}".encode()
+
+
+def as_plain(result):
+    """A comparable form of a party's output (arrays, tuples, dicts, results)."""
+    if isinstance(result, np.ndarray):
+        return ("array", result.dtype.str, result.shape, result.tobytes())
+    if isinstance(result, (list, tuple)):
+        return tuple(as_plain(r) for r in result)
+    if isinstance(result, dict):
+        return tuple(sorted((k, as_plain(v)) for k, v in result.items()))
+    return result
