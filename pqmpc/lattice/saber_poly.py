@@ -171,11 +171,17 @@ def _unpack_rows(b, width, out):
             nbits -= width
 
 
-_POPCOUNT = np.array([bin(i).count("1") for i in range(64)], dtype=np.int64)
+@njit(cache=True, nogil=True)
+def _popcount5(x):
+    # SWAR popcount of a value below 2^8 (Saber's half-words have at most 5 bits):
+    # shifts, masks and adds only, so the coins never index memory or pick a branch.
+    x = x - ((x >> 1) & 0x55)
+    x = (x & 0x33) + ((x >> 2) & 0x33)
+    return (x + (x >> 4)) & 0x0F
 
 
 @njit(cache=True, nogil=True)
-def _cbd_rows(b, mu, popcount, out):
+def _cbd_rows(b, mu, out):
     half = mu // 2
     hmask = (1 << half) - 1
     for r in range(b.shape[0]):
@@ -183,11 +189,12 @@ def _cbd_rows(b, mu, popcount, out):
         nbits = 0
         pos = 0
         for j in range(out.shape[1]):
+            # The refill loop depends only on the public mu and position, not on the coins.
             while nbits < mu:
                 acc |= np.int64(b[r, pos]) << nbits
                 pos += 1
                 nbits += 8
-            out[r, j] = popcount[acc & hmask] - popcount[(acc >> half) & hmask]
+            out[r, j] = _popcount5(acc & hmask) - _popcount5((acc >> half) & hmask)
             acc >>= mu
             nbits -= mu
 
@@ -239,5 +246,5 @@ def cbd(buf: np.ndarray, mu: int) -> np.ndarray:
         raise ValueError(f"cbd needs {mu * N // 8} bytes per polynomial")
     rows = _rows(b, np.uint8)
     out = np.empty((rows.shape[0], N), dtype=np.int64)
-    _cbd_rows(rows, mu, _POPCOUNT, out)
+    _cbd_rows(rows, mu, out)
     return out.reshape(*lead, N)

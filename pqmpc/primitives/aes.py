@@ -1,4 +1,8 @@
-"""AES in bulk through OpenSSL (AES-NI): fixed-key permutation, ECB, CTR.
+"""AES in bulk through OpenSSL (``cryptography``): fixed-key permutation, ECB, CTR, key schedule.
+
+OpenSSL is constant time and hardware accelerated wherever it runs (AES-NI
+on x86, the ARMv8 crypto extensions on ARM), so it is the path for every
+secret key or secret block on a CPU where numba cannot issue AES-NI.
 
 Every call takes all ``n`` blocks at once and writes with ``update_into``
 into a preallocated buffer: the allocating ``update`` is ~10x slower at
@@ -13,58 +17,65 @@ import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from ..errors import ParameterError
+from .blocks import as_blocks, check_key, out_blocks
+
+__all__ = ["DEFAULT_KEY", "FixedKeyAES", "aes_ctr", "aes_ecb", "as_blocks", "default_permutation", "ecb_into",
+           "expand_key", "openssl_ecb", "sbox_table"]
 
 #: Public fixed key of the permutation π (first half of
 #: SHA-256("pqmpc fixed-key AES permutation v1")). Fixed-key hashing models AES
 #: under a public key as a random permutation, so the key is not secret.
 DEFAULT_KEY = bytes.fromhex("433de2b3262a79f5cd44e57b70cf9efe")
 
-
-def as_blocks(x, width: int = 16, name: str = "blocks") -> np.ndarray:
-    """Check and return ``x`` as a C-contiguous ``(n, width)`` uint8 array."""
-    x = np.asarray(x)
-    if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != width:
-        raise ParameterError(f"{name} must be a (n, {width}) uint8 array, got {x.dtype} {x.shape}")
-    return np.ascontiguousarray(x)
+_TLS = threading.local()
 
 
-def _cipher(key: bytes):
-    if len(key) not in (16, 32):
-        raise ParameterError(f"AES key must be 16 or 32 bytes, got {len(key)}")
-    return algorithms.AES(key)
+def _ecb_context(key: bytes):
+    # OpenSSL contexts are not safe to share between threads: one per thread and key.
+    encs = getattr(_TLS, "encs", None)
+    if encs is None:
+        encs = _TLS.encs = {}
+    enc = encs.get(key)
+    if enc is None:
+        if len(encs) > 64:
+            encs.clear()
+        enc = encs[key] = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    return enc
 
 
-class _Encryptor:
-    """A per-thread OpenSSL context (contexts are not safe to share across threads)."""
+def _ecb_update(enc, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    # ``update_into`` wants 15 spare output bytes; rather than going through a
+    # scratch copy of the whole batch, all blocks but the last are written in
+    # place (n-1 blocks + 15 bytes fit in n blocks) and the last goes through
+    # a 32-byte buffer.
+    n = x.shape[0]
+    if n == 0:
+        return out
+    src, dst = x.reshape(-1), out.reshape(-1)
+    if n > 1:
+        enc.update_into(src[:-16], dst)
+    tail = np.empty(32, dtype=np.uint8)
+    enc.update_into(src[-16:], tail)
+    dst[-16:] = tail[:16]
+    return out
 
-    def __init__(self, key: bytes, mode):
-        self._algo = _cipher(key)
-        self._mode = mode
-        self._local = threading.local()
 
-    def get(self):
-        enc = getattr(self._local, "enc", None)
-        if enc is None:
-            enc = self._local.enc = Cipher(self._algo, self._mode).encryptor()
-        return enc
+def openssl_ecb(key: bytes, x, out: np.ndarray | None = None) -> np.ndarray:
+    """AES-ECB of all ``(n, 16)`` rows of ``x`` under ``key`` (16 or 32 bytes), one OpenSSL call.
+
+    The one OpenSSL ECB wrapper of the package: constant time, any CPU.
+    ``out`` may alias ``x``. Contexts are cached per thread and key.
+    """
+    key = check_key(key)
+    x = as_blocks(x, name="x")
+    out = out_blocks(out, x.shape[0])
+    return _ecb_update(_ecb_context(key), x, out)
 
 
 def ecb_into(encryptor, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Encrypt all rows of ``x`` (n, 16) into ``out`` (n, 16) with one OpenSSL call."""
-    n = x.shape[0]
-    src = x.reshape(-1)
-    # update_into needs 15 spare bytes beyond the data: allocate them with a
-    # fresh result, or go through a scratch buffer when ``out`` is given.
-    if out is None:
-        buf = np.empty(src.size + 16, dtype=np.uint8)
-        if n:
-            encryptor.update_into(src, buf)
-        return buf[:src.size].reshape(n, 16)
-    if n:
-        scratch = np.empty(src.size + 16, dtype=np.uint8)
-        encryptor.update_into(src, scratch)
-        out.reshape(-1)[:] = scratch[:src.size]
-    return out
+    """Encrypt all rows of ``x`` (n, 16) with a caller's ``cryptography`` ECB encryptor into ``out``."""
+    x = as_blocks(x, name="x")
+    return _ecb_update(encryptor, x, out_blocks(out, x.shape[0]))
 
 
 class FixedKeyAES:
@@ -75,12 +86,10 @@ class FixedKeyAES:
     """
 
     def __init__(self, key: bytes | None = None):
-        self.key = DEFAULT_KEY if key is None else bytes(key)
-        self._enc = _Encryptor(self.key, modes.ECB())
+        self.key = DEFAULT_KEY if key is None else check_key(key)
 
     def permute(self, x, out: np.ndarray | None = None) -> np.ndarray:
-        x = as_blocks(x)
-        return ecb_into(self._enc.get(), x, out)
+        return openssl_ecb(self.key, x, out)
 
     __call__ = permute
 
@@ -100,18 +109,36 @@ def default_permutation() -> FixedKeyAES:
 
 
 def aes_ecb(key: bytes, blocks) -> np.ndarray:
-    """AES-ECB encryption of ``(n, 16)`` blocks under ``key`` (16 or 32 bytes)."""
-    blocks = as_blocks(blocks)
-    return ecb_into(Cipher(_cipher(key), modes.ECB()).encryptor(), blocks)
+    """AES-ECB encryption of ``(n, 16)`` blocks under ``key`` (16 or 32 bytes), through OpenSSL."""
+    return openssl_ecb(key, blocks)
+
+
+def ctr_keystream_into(enc, out: np.ndarray, zeros: np.ndarray | None = None) -> np.ndarray:
+    """Continue the keystream of the ``cryptography`` CTR encryptor ``enc`` into the 1-D uint8 ``out``.
+
+    The one place the package drives OpenSSL's CTR mode (:func:`aes_ctr` and
+    :mod:`.prg` both come here). ``zeros``: an optional zero buffer at least
+    ``out.size`` long to encrypt, so repeated calls do not re-allocate it.
+    """
+    n = out.size
+    if n == 0:
+        return out
+    if zeros is None or zeros.size < n:
+        zeros = np.zeros(n, dtype=np.uint8)
+    # Same 15-spare-bytes rule as ECB; CTR is a stream, so the split point is free.
+    head = n - 16 if n > 16 else 0
+    if head:
+        enc.update_into(zeros[:head], out)
+    tail = np.empty(n - head + 16, dtype=np.uint8)
+    enc.update_into(zeros[:n - head], tail)
+    out[head:] = tail[:n - head]
+    return out
 
 
 def aes_ctr(key: bytes, nbytes: int, nonce: bytes = bytes(16)) -> np.ndarray:
-    """``nbytes`` of AES-CTR keystream (initial counter block ``nonce``)."""
-    enc = Cipher(_cipher(key), modes.CTR(nonce)).encryptor()
-    out = np.zeros(nbytes + 15, dtype=np.uint8)
-    if nbytes:
-        enc.update_into(out[:nbytes], out)
-    return out[:nbytes]
+    """``nbytes`` of AES-CTR keystream (initial counter block ``nonce``, 128-bit big-endian counter)."""
+    enc = Cipher(algorithms.AES(check_key(key)), modes.CTR(bytes(nonce))).encryptor()
+    return ctr_keystream_into(enc, np.empty(nbytes, dtype=np.uint8))
 
 
 _SBOX = None

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
-from ._kernels_transpose import transpose_into
+from .transpose_kernels import transpose_into
+
+__all__ = ["pack_bits", "transpose", "transpose_into", "unpack_bits"]
 
 
 def pack_bits(bits) -> np.ndarray:
@@ -22,7 +24,7 @@ def transpose(mat) -> np.ndarray:
 
     Bit ``(c, r)`` of the result is bit ``(r, c)`` of the input; ``rows`` must
     be a multiple of 8. 16 x 128-bit tiles through byte shuffles and sign
-    masks (``_kernels_transpose``); njit code can call ``transpose_into``.
+    masks (:mod:`.transpose_kernels`); njit code can call ``transpose_into``.
     """
     mat = np.ascontiguousarray(mat, dtype=np.uint8)
     if mat.ndim != 2 or mat.shape[0] % 8:

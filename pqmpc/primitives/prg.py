@@ -1,47 +1,209 @@
-"""Seed expansion with AES-CTR: one keystream per seed, continued on demand.
+"""The CTR PRG: one AES-CTR keystream per seed, continued on demand.
 
 IKNP expands each of its κ base-OT seeds into a long bit column; a session
 is extended again and again, so the streams must continue where they
 stopped rather than restart. A 16-byte seed keys AES-128-CTR, a 32-byte
-seed AES-256-CTR (the 256-bit post-quantum mode).
+seed AES-256-CTR (the 256-bit post-quantum mode). Stream j is AES-CTR under
+``seeds[j]`` with a zero initial counter block, counting as a 128-bit
+big-endian integer, exactly as ``cryptography``'s CTR mode.
+
+The seeds are secret (base-OT outputs), so the keystream never runs
+through a table AES:
+
+* :class:`MultiKeyCTR` — the bulk multi-key PRG. With AES-NI, all ``k``
+  streams in one numba call with the GIL released (the two parties of an
+  in-process run overlap on two cores); without it, one OpenSSL CTR context
+  per seed (constant time, hardware accelerated on ARM too, but holding the
+  GIL while it encrypts). Same bytes either way.
+* :class:`SeedExpander` — always the OpenSSL contexts (the reference the
+  kernel is tested against; the faster one on a single thread).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from numba import njit
 
 from ..errors import ParameterError
+from .aes import ctr_keystream_into
+from .aes_kernels import (
+    aes128_encrypt8_ni,
+    aes128_encrypt_ni,
+    aes128_load_keys,
+    aes256_encrypt8_ni,
+    aes256_encrypt_ni,
+    aes256_load_keys,
+    round_keys,
+)
+from .cpu import HAVE_AESNI
+
+__all__ = ["MultiCTR", "MultiKeyCTR", "SeedExpander", "prg_expand"]
+
+
+def _check_seeds(seeds) -> np.ndarray:
+    seeds = np.asarray(seeds)
+    if seeds.dtype != np.uint8 or seeds.ndim != 2 or seeds.shape[1] not in (16, 32):
+        raise ParameterError(f"seeds must be (k, 16) or (k, 32) uint8, got {seeds.dtype} {seeds.shape}")
+    return seeds
+
+
+def _out_rows(out, k, nbytes):
+    if out is None:
+        return np.empty((k, nbytes), dtype=np.uint8)
+    if not (isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.shape == (k, nbytes)
+            and out.flags.writeable):
+        raise ParameterError(f"out must be a writable ({k}, {nbytes}) uint8 array")
+    return out
 
 
 class SeedExpander:
-    """``k`` independent AES-CTR streams keyed by the rows of ``seeds``."""
+    """``k`` independent AES-CTR streams keyed by the rows of ``seeds``, through OpenSSL."""
 
     def __init__(self, seeds):
-        seeds = np.asarray(seeds)
-        if seeds.dtype != np.uint8 or seeds.ndim != 2 or seeds.shape[1] not in (16, 32):
-            raise ParameterError(f"seeds must be (k, 16) or (k, 32) uint8, got {seeds.dtype} {seeds.shape}")
+        seeds = _check_seeds(seeds)
         self.k = seeds.shape[0]
         self._encs = [Cipher(algorithms.AES(bytes(s)), modes.CTR(bytes(16))).encryptor() for s in seeds]
         self._zeros = np.zeros(0, dtype=np.uint8)
-        self._scratch = np.zeros(0, dtype=np.uint8)
+        self.pos = 0  # bytes produced per stream so far
 
     def next(self, nbytes: int, out: np.ndarray | None = None) -> np.ndarray:
         """The next ``nbytes`` of every stream, as a ``(k, nbytes)`` array."""
-        if out is None:
-            out = np.empty((self.k, nbytes), dtype=np.uint8)
+        out = _out_rows(out, self.k, nbytes)
         if nbytes == 0:
             return out
         if self._zeros.size < nbytes:
             self._zeros = np.zeros(nbytes, dtype=np.uint8)
-            self._scratch = np.empty(nbytes + 16, dtype=np.uint8)
-        zeros = self._zeros[:nbytes]
+        direct = out.flags.c_contiguous
+        row = None if direct else np.empty(nbytes, dtype=np.uint8)
         for i, enc in enumerate(self._encs):
-            enc.update_into(zeros, self._scratch)
-            out[i] = self._scratch[:nbytes]
+            if direct:
+                ctr_keystream_into(enc, out[i], self._zeros)
+            else:
+                out[i] = ctr_keystream_into(enc, row, self._zeros)
+        self.pos += nbytes
         return out
 
 
 def prg_expand(seeds, nbytes: int) -> np.ndarray:
     """One-shot: the first ``nbytes`` of the AES-CTR stream of every seed."""
-    return SeedExpander(seeds).next(nbytes)
+    return MultiKeyCTR(seeds).next(nbytes)
+
+
+# --------------------------------------------------------------------------
+# The numba kernel (AES-NI only: compiled behind HAVE_AESNI)
+# --------------------------------------------------------------------------
+
+
+@njit(inline="always")
+def _bswap64(x):
+    x = ((x & np.uint64(0x00FF00FF00FF00FF)) << np.uint64(8)) | ((x >> np.uint64(8)) & np.uint64(0x00FF00FF00FF00FF))
+    x = ((x & np.uint64(0x0000FFFF0000FFFF)) << np.uint64(16)) | ((x >> np.uint64(16)) & np.uint64(0x0000FFFF0000FFFF))
+    return (x << np.uint64(32)) | (x >> np.uint64(32))
+
+
+@njit(inline="always")
+def _ctr(c):
+    # Counter c < 2^64 as a big-endian 128-bit block: bytes 0..7 zero, bytes 8..15 = c big-endian.
+    return (np.uint64(0), _bswap64(np.uint64(c)))
+
+
+@njit(inline="always")
+def _ctr8(c):
+    return (_ctr(c), _ctr(c + 1), _ctr(c + 2), _ctr(c + 3), _ctr(c + 4), _ctr(c + 5), _ctr(c + 6), _ctr(c + 7))
+
+
+@njit(inline="always")
+def _put(out, j, b, y):
+    out[j, b, 0] = y[0]
+    out[j, b, 1] = y[1]
+
+
+@njit(inline="always")
+def _put8(out, j, b, y):
+    for k in range(8):
+        out[j, b + k, 0] = y[k][0]
+        out[j, b + k, 1] = y[k][1]
+
+
+# Eight counter blocks round by round (the interleaved AES-NI rounds).
+@njit(cache=True, nogil=True)
+def _ctr128_ni8(rk, start, out):
+    k, nblk = out.shape[0], out.shape[1]
+    for j in range(k):
+        ks = aes128_load_keys(rk[j])
+        b = 0
+        while b + 8 <= nblk:
+            _put8(out, j, b, aes128_encrypt8_ni(ks, _ctr8(start + b)))
+            b += 8
+        while b < nblk:
+            _put(out, j, b, aes128_encrypt_ni(ks, _ctr(start + b)))
+            b += 1
+
+
+@njit(cache=True, nogil=True)
+def _ctr256_ni8(rk, start, out):
+    k, nblk = out.shape[0], out.shape[1]
+    for j in range(k):
+        ks = aes256_load_keys(rk[j])
+        b = 0
+        while b + 8 <= nblk:
+            _put8(out, j, b, aes256_encrypt8_ni(ks, _ctr8(start + b)))
+            b += 8
+        while b < nblk:
+            _put(out, j, b, aes256_encrypt_ni(ks, _ctr(start + b)))
+            b += 1
+
+
+class MultiKeyCTR:
+    """The bulk multi-key CTR PRG: ``next(nbytes, out=None) -> (k, nbytes)`` continues every stream.
+
+    Byte for byte the streams of :class:`SeedExpander`. ``backend``:
+    ``"auto"`` (numba + AES-NI where numba has it, OpenSSL otherwise) or
+    ``"fallback"`` (OpenSSL). The numba path counts blocks in 64 bits, far
+    beyond any session (2^68 bytes per stream).
+    """
+
+    def __init__(self, seeds, backend: str = "auto"):
+        seeds = _check_seeds(seeds)
+        if backend not in ("auto", "fallback"):
+            raise ParameterError(f"backend must be 'auto' or 'fallback', got {backend!r}")
+        self.k = seeds.shape[0]
+        self.pos = 0  # bytes produced per stream so far
+        self._openssl = None
+        self._kernel = None
+        if HAVE_AESNI and backend == "auto":
+            nrk = 11 if seeds.shape[1] == 16 else 15
+            self._rk = (np.ascontiguousarray(np.stack([round_keys(bytes(s)) for s in seeds])) if self.k
+                        else np.zeros((0, nrk, 2), dtype=np.uint64))
+            self._kernel = _ctr128_ni8 if seeds.shape[1] == 16 else _ctr256_ni8
+        else:
+            self._openssl = SeedExpander(seeds)
+
+    @property
+    def backend(self) -> str:
+        """``"numba+AES-NI"`` or ``"OpenSSL"``: what this instance runs on."""
+        return "OpenSSL" if self._openssl is not None else "numba+AES-NI"
+
+    def next(self, nbytes: int, out: np.ndarray | None = None) -> np.ndarray:
+        if self._openssl is not None:
+            out = self._openssl.next(nbytes, out)
+            self.pos = self._openssl.pos
+            return out
+        out = _out_rows(out, self.k, nbytes)
+        if nbytes == 0 or self.k == 0:
+            return out
+        first, skip = divmod(self.pos, 16)
+        nblk = -(-(skip + nbytes) // 16)
+        if skip == 0 and nbytes % 16 == 0 and out.flags.c_contiguous:
+            self._kernel(self._rk, first, out.view(np.uint64).reshape(self.k, nblk, 2))
+        else:
+            tmp = np.empty((self.k, nblk, 2), dtype=np.uint64)
+            self._kernel(self._rk, first, tmp)
+            out[:] = tmp.view(np.uint8).reshape(self.k, nblk * 16)[:, skip:skip + nbytes]
+        self.pos += nbytes
+        return out
+
+
+#: The name ``pqmpc.ot.ext.ctr`` used (kept for the move).
+MultiCTR = MultiKeyCTR

@@ -39,6 +39,31 @@ def test_sample_ntt_matches_spec_reading_of_shake():
     assert kc.xof_uniform_batch(seed, 700)[0].tolist() == want[:700]  # squeezes past the first blocks
 
 
+def _spec_sample(row: bytes, ncoeffs: int) -> list[int]:
+    stream = hashlib.shake_128(row).digest(168 * (ncoeffs // 56 + 8))
+    out = []
+    for j in range(0, len(stream), 3):
+        d1 = stream[j] | ((stream[j + 1] & 15) << 8)
+        d2 = (stream[j + 1] >> 4) | (stream[j + 2] << 4)
+        out += [x for x in (d1, d2) if x < Q]
+    return out[:ncoeffs]
+
+
+@pytest.mark.parametrize("first_blocks", [None, 1, 2])
+def test_sample_ntt_batch_with_short_first_squeeze(monkeypatch, first_blocks):
+    # A short first squeeze sends (nearly) every row through the second pass with a
+    # longer output; the rows must come out as from one unbounded SHAKE stream.
+    if first_blocks is not None:
+        monkeypatch.setattr(kc, "_first_blocks", lambda ncoeffs: first_blocks)
+    rows = np.arange(37 * 34, dtype=np.uint32).astype(np.uint8).reshape(37, 34)
+    rows[:, 0] = np.arange(37)
+    for ncoeffs in (256, 768):
+        got = kc.xof_uniform_batch(rows, ncoeffs)
+        assert got.shape == (37, ncoeffs) and got.dtype == np.uint16
+        for r in range(37):
+            assert got[r].tolist() == _spec_sample(rows[r].tobytes(), ncoeffs), (ncoeffs, r)
+
+
 def _negacyclic(a, b):
     full = np.convolve(a.astype(np.int64), b.astype(np.int64))
     res = full[:256].copy()

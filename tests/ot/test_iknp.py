@@ -288,6 +288,29 @@ def test_bad_parameters():
         ot.receive_random(ch, np.array([0, 1, 2]))
 
 
+@pytest.mark.parametrize("kappa", KAPPAS)
+@pytest.mark.parametrize("bad", ["zero", "zero-bytes", "2x8", "uint16", "short"])
+def test_refuses_a_zero_or_malformed_delta(kappa, bad):
+    """Δ = 0 makes t = q for every choice bit (the receiver learns both messages);
+    a Δ of the wrong shape was reshaped silently. Refused before any message,
+    on a fresh channel (at setup) and on a running session, like Ferret does."""
+    w = kappa // 8
+    delta = {"zero": np.zeros(w, np.uint8), "zero-bytes": bytes(w), "2x8": np.ones((2, w // 2), np.uint8),
+             "uint16": np.ones(w, np.uint16), "short": np.ones(w - 1, np.uint8)}[bad]
+    ot = make(kappa)
+    fresh, _ = MemoryChannel.pair(timeout=5)
+    with pytest.raises(ParameterError):
+        ot.send_correlated(fresh, 5, delta=delta)
+    with pytest.raises(ParameterError):
+        ot.setup(fresh, "sender", delta=delta)
+    assert ot.session(fresh, "sender") is None
+    ch0, ch1 = MemoryChannel.pair()
+    run_pair(lambda ch: ot.setup(ch, "sender"), lambda ch: ot.setup(ch, "receiver"), channels=(ch0, ch1))
+    with pytest.raises(ParameterError):
+        ot.send_correlated(ch0, 5, delta=delta)
+    assert ot.session(ch0, "sender") is not None
+
+
 def test_lazy_export():
     import pqmpc.ot
 

@@ -60,7 +60,9 @@ def test_delta_helpers():
     b = rng.bits(50)
     cot.select_xor_into(q, b, h, out)
     assert np.array_equal(out, q ^ (b[:, None] * h))
-    assert np.array_equal(cot.check_delta(bytes(16), 16), np.zeros(16, np.uint8))
+    assert np.array_equal(cot.check_delta(bytes(range(1, 17)), 16), np.arange(1, 17, dtype=np.uint8))
+    with pytest.raises(ParameterError, match="zero"):
+        cot.check_delta(bytes(16), 16)
     with pytest.raises(ParameterError):
         cot.check_delta(np.zeros(32, np.uint8), 16)
 

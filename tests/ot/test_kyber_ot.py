@@ -11,7 +11,9 @@ from pqmpc.errors import HandshakeError, ParameterError, ProtocolError
 from pqmpc.lattice import kem, mlkem
 from pqmpc.net import MemoryChannel, run_pair
 from pqmpc.ot.base import mr19
+from pqmpc.ot.base.kyber import VERSION as KyberOT_VERSION
 from pqmpc.ot.base.kyber import KyberOT
+from pqmpc.primitives.keccak import shake256
 from pqmpc.rng import Rng
 
 SIZES = [0, 1, 2, 127, 128, 129]
@@ -206,20 +208,36 @@ def test_receiver_rejects_truncated_ciphertexts(cut):
         run_pair(bad_sender, lambda ch: ot.receive_random(ch, np.ones(n, np.uint8)), timeout=30)
 
 
-def test_receiver_survives_garbage_ciphertexts():
-    # Right length, wrong content: ML-KEM's implicit rejection yields a pseudorandom key,
-    # so the receiver gets an output that matches neither of the sender's messages.
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_receiver_survives_garbage_ciphertexts(backend):
+    # Right length, wrong content: ML-KEM's implicit rejection yields the pseudorandom
+    # key J(z ‖ c), so the receiver gets an output that matches neither of the
+    # messages an honest sender would have output in the same session.
     n = 5
-    ot = KyberOT()
-    choices = np.ones(n, np.uint8)
+    ot = KyberOT(backend=backend)
+    choices = np.array([1, 0, 1, 1, 0], np.uint8)
+    (m0, m1), honest = _run(ot, choices)
+    garbage = Rng(b"junk").bytes(2 * n * 1088)
 
     def garbage_sender(ch):
         ot._start(ch, n, "sender", "receiver")
         ch.recv()
-        ch.send(Rng(b"junk").bytes(2 * n * 1088))
+        ch.send(garbage)
 
-    _, mb = run_pair(garbage_sender, lambda ch: ot.receive_random(ch, choices), timeout=30)
+    _, mb = run_pair(garbage_sender, lambda ch: ot.receive_random(ch, choices, Rng(b"r")), timeout=30)
+    assert np.array_equal(honest, np.where(choices[:, None] == 1, m1, m0))
     assert mb.shape == (n, 16)
+    assert not np.any(np.all(mb == m0, axis=1)) and not np.any(np.all(mb == m1, axis=1))
+    # Exactly the implicit-rejection key of FIPS 203 (same z as the honest run: same
+    # receiver randomness), put through the OT's KDF.
+    rng = Rng(b"r")
+    seed = rng.bytes(32)
+    rng.blocks(n, 32)  # d
+    z = rng.blocks(n, 32)
+    ct = np.frombuffer(garbage, np.uint8).reshape(n, 2, 1088)[np.arange(n), choices]
+    k_bar = shake256(np.concatenate([z, ct], axis=1), 32)
+    sid = mr19.session_id(f"KyberOT/{KyberOT_VERSION}/ML-KEM-768/16".encode(), n, seed)
+    assert np.array_equal(mb, mr19.kdf(sid, choices, k_bar, 16))
 
 
 @pytest.mark.parametrize("change", ["variant", "n", "block", "role"])
@@ -244,3 +262,26 @@ def test_bad_arguments():
         run_pair(lambda ch: ot.send_random(ch, -1), lambda ch: None)
     with pytest.raises(ParameterError):
         ot.receive_random(MemoryChannel.pair()[0], np.array([0, 2]))
+
+
+def test_names_and_security_level():
+    from pqmpc.ot.base.kyber import MR19MlkemOT
+    from pqmpc.params import LEVEL_128, LEVEL_256
+
+    assert KyberOT is MR19MlkemOT
+    assert (KyberOT().variant, KyberOT().block_bytes) == ("ML-KEM-768", 16)
+    assert (KyberOT("ML-KEM-1024").variant, KyberOT("ML-KEM-1024").block_bytes) == ("ML-KEM-1024", 16)
+    for level in (LEVEL_128, LEVEL_256):
+        ot = KyberOT(level=level)
+        assert (ot.variant, ot.block_bytes) == (level.kem, level.block_bytes)
+        assert repr(KyberOT.for_level(level)) == repr(ot)
+    assert KyberOT("ML-KEM-1024", block_bytes=32, level=LEVEL_256).block_bytes == 32
+    with pytest.raises(ParameterError, match="contradicts"):
+        KyberOT("ML-KEM-768", level=LEVEL_256)
+    with pytest.raises(ParameterError, match="contradicts"):
+        KyberOT(block_bytes=16, level=LEVEL_256)
+    with pytest.raises(ParameterError, match="SecurityLevel"):
+        KyberOT(level=256)
+    choices = Rng(b"lvl").bits(6)
+    (m0, m1), mb = _run(KyberOT(level=LEVEL_256), choices)
+    _check_relation(m0, m1, mb, choices, 32)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pqmpc.errors import HandshakeError, ParameterError, ProtocolError
+from pqmpc.errors import ChannelClosed, HandshakeError, ParameterError, ProtocolError
 from pqmpc.net import MemoryChannel, handshake, run_pair
 from pqmpc.ot.base import saber as saber_ot
 from pqmpc.ot.base.saber import SaberOT
@@ -95,27 +95,33 @@ def test_np_marginal_bytes_per_ot_lightsaber():
         run_random(ot, Rng(b"c").bits(n), channels=chans)
         totals.append(chans[0].stats.bytes_sent + chans[1].stats.bytes_sent)
     assert totals[1] - totals[0] == 640 + 640 + 2 * 96 == 1472
-    assert ot.receiver_message_bytes(1) + ot.sender_message_bytes(1) - saber_ot.SIGMA_BYTES == 1472
+    # Per batch: the commitment and both coin-toss contributions.
+    assert ot.receiver_message_bytes(1) + ot.sender_message_bytes(1) - 3 * saber_ot.SEED_BYTES == 1472
 
 
 @pytest.mark.parametrize("variant,per_ot", [("LightSaber", 1472), ("Saber", 2176), ("FireSaber", 2944)])
 def test_np_message_sizes(variant, per_ot):
     ot = SaberOT(variant, "np")
-    assert ot.receiver_message_bytes(10) + ot.sender_message_bytes(10) == 32 + 10 * per_ot
+    assert ot.receiver_message_bytes(10) + ot.sender_message_bytes(10) == 96 + 10 * per_ot
 
 
 # ----------------------------------------------------------------- malformed peers
 
-def _fake_peer(ot, n, role, payloads):
-    """Handshake correctly as ``role``, then send ``payloads`` and drain what arrives."""
+def _fake_peer(ot, n, role, script):
+    """Handshake correctly as ``role``, then follow ``script`` (bytes: send them; None:
+    receive one message) and drain what arrives."""
     peer = "receiver" if role == "sender" else "sender"
 
     def run(ch):
         handshake(ch, saber_ot.PROTOCOL, saber_ot.VERSION,
-                  {"variant": ot.variant, "construction": ot.construction, "n": n}, role=role, peer_role=peer)
-        for p in payloads:
-            ch.send(p)
+                  {"variant": ot.variant, "construction": ot.construction, "n": n, "block_bytes": ot.block_bytes},
+                  role=role, peer_role=peer)
         try:
+            for p in script:
+                if p is None:
+                    ch.recv()
+                else:
+                    ch.send(p)
             while True:
                 ch.recv()
         except Exception:
@@ -123,32 +129,108 @@ def _fake_peer(ot, n, role, payloads):
     return run
 
 
-@pytest.mark.parametrize("delta", [-1, +1, -640])
-def test_sender_rejects_bad_receiver_message(delta):
+SEED_R = bytes(range(32))
+COMMIT_R = saber_ot.commitment(SEED_R)
+
+
+@pytest.mark.parametrize("script,step", [
+    ([b"\x00" * 31], "step 1 \\(receiver commitment\\): expected 32 bytes, got 31"),
+    ([b"\x00" * 33], "step 1 \\(receiver commitment\\): expected 32 bytes, got 33"),
+    ([COMMIT_R, SEED_R[:-1]], "step 3 \\(receiver seed opening\\): expected 32 bytes"),
+    ([COMMIT_R, bytes(32)], "step 3 \\(receiver seed opening\\): the seed does not open"),
+    ([COMMIT_R, SEED_R, bytes(3 * 640 - 1)], "step 4 \\(receiver vectors b'_0\\): expected 1920 bytes, got 1919"),
+    ([COMMIT_R, SEED_R, bytes(3 * 640 + 1)], "step 4"),
+    ([COMMIT_R, SEED_R, b""], "step 4"),
+])
+def test_sender_rejects_bad_receiver_message(script, step):
     ot = SaberOT("LightSaber", "np")
-    n = 3
-    bad = bytes(ot.receiver_message_bytes(n) + delta)
-    with pytest.raises(ProtocolError, match="step 1"):
-        run_pair(lambda ch: ot.send_random(ch, n, Rng(b"s")), _fake_peer(ot, n, "receiver", [bad]), timeout=30)
+    with pytest.raises(ProtocolError, match=step):
+        run_pair(lambda ch: ot.send_random(ch, 3, Rng(b"s")), _fake_peer(ot, 3, "receiver", script), timeout=30)
 
 
-@pytest.mark.parametrize("delta", [-1, +1, -832])
-def test_receiver_rejects_bad_sender_message(delta):
+@pytest.mark.parametrize("script,step", [
+    ([None, bytes(31)], "step 2 \\(sender seed\\): expected 32 bytes, got 31"),
+    ([None, bytes(64)], "step 2 \\(sender seed\\)"),
+    ([None, b""], "step 2"),
+    ([None, bytes(32), None, None, bytes(3 * 1216 - 1)], "step 5 \\(sender vector b and hints\\)"),
+    ([None, bytes(32), None, None, bytes(3 * 1216 + 1)], "step 5"),
+    ([None, bytes(32), None, None, bytes(3 * 1216 - 1216)], "step 5"),
+    ([None, bytes(32), None, None, b""], "step 5"),
+])
+def test_receiver_rejects_bad_sender_message(script, step):
     ot = SaberOT("Saber", "np")
-    n = 3
-    bad = bytes(ot.sender_message_bytes(n) + delta)
     choices = np.array([1, 0, 1], dtype=np.uint8)
-    with pytest.raises(ProtocolError, match="step 2"):
-        run_pair(_fake_peer(ot, n, "sender", [bad]), lambda ch: ot.receive_random(ch, choices, Rng(b"r")),
+    with pytest.raises(ProtocolError, match=step):
+        run_pair(_fake_peer(ot, 3, "sender", script), lambda ch: ot.receive_random(ch, choices, Rng(b"r")),
                  timeout=30)
 
 
-def test_receiver_rejects_truncated_empty_reply():
-    ot = SaberOT("FireSaber", "np")
-    choices = np.array([1], dtype=np.uint8)
-    with pytest.raises(ProtocolError, match="step 2"):
-        run_pair(_fake_peer(ot, 1, "sender", [b""]), lambda ch: ot.receive_random(ch, choices, Rng(b"r")),
-                 timeout=30)
+# ----------------------------------------------------------------- per-session CRS (coin toss)
+
+def _session_crs(variant, chans, n):
+    """(A, r) of a recorded np run, recomputed from the two seeds on the wire."""
+    seed_r, seed_s = chans[1].sent[2], chans[0].sent[1]
+    assert chans[1].sent[1] == saber_ot.commitment(seed_r)
+    return saber_ot.session_reference(variant, saber_ot.session_seed(variant, n, seed_r, seed_s))
+
+
+def test_np_sessions_get_different_crs():
+    ot = SaberOT("LightSaber", "np")
+    choices = np.array([0, 1, 1], dtype=np.uint8)
+    crs = {}
+    for label, (ss, rs) in {"base": (b"s1", b"r1"), "sender": (b"s2", b"r1"), "receiver": (b"s1", b"r2")}.items():
+        chans = RecordingChannel.pair()
+        (m0, m1), mb = run_random(ot, choices, ss, rs, channels=chans)
+        check_relation(m0, m1, mb, choices)
+        crs[label] = _session_crs("LightSaber", chans, 3)
+    a0, r0 = crs["base"]
+    # A fresh contribution from either side alone gives a different A and r: the
+    # receiver's seed does not fix r, nor the sender's fix A.
+    for label in ("sender", "receiver"):
+        a1, r1 = crs[label]
+        assert not np.array_equal(a0, a1) and not np.array_equal(r0, r1), label
+    assert a0.shape == (2, 2, 256) and r0.shape == (2, 256)
+    assert a0.min() >= 0 and a0.max() < 8192 and r0.min() >= 0 and r0.max() < 1024
+
+
+def test_np_receiver_commits_before_seeing_the_sender_seed():
+    # The receiver's first post-handshake message is the commitment, and the sender's
+    # contribution is sent only after it arrived: a sender that is never answered
+    # never sends its seed.
+    ot = SaberOT("LightSaber", "np")
+    a, b = RecordingChannel.pair(timeout=10)
+
+    def silent_receiver(ch):
+        handshake(ch, saber_ot.PROTOCOL, saber_ot.VERSION,
+                  {"variant": ot.variant, "construction": "np", "n": 2, "block_bytes": 16},
+                  role="receiver", peer_role="sender")
+        ch.close()
+
+    with pytest.raises(ChannelClosed):
+        run_pair(lambda ch: ot.send_random(ch, 2, Rng(b"s")), silent_receiver, channels=(a, b), timeout=30)
+    assert a.frames_without_handshake() == []
+
+
+CRS_VECTOR = VECTORS / "saber_np_crs.json"
+
+
+def _crs_case(variant, n, seed_r, seed_s):
+    sid = saber_ot.session_seed(variant, n, seed_r, seed_s)
+    a, r = saber_ot.session_reference(variant, sid)
+    from pqmpc.lattice import saber_poly as sp
+
+    return {"commitment": saber_ot.commitment(seed_r).hex(), "sid": sid.hex(),
+            "A_sha256": hashlib.sha256(sp.pack(a, 13).tobytes()).hexdigest(),
+            "r_sha256": hashlib.sha256(sp.pack(r, 10).tobytes()).hexdigest()}
+
+
+def test_np_crs_fixed_seed_vector():
+    data = json.loads(CRS_VECTOR.read_text())
+    assert len(data["cases"]) >= 3
+    for case in data["cases"]:
+        got = _crs_case(case["variant"], case["n"], bytes.fromhex(case["seed_r"]), bytes.fromhex(case["seed_s"]))
+        for key, value in got.items():
+            assert case[key] == value, f"{case['variant']} n={case['n']}: {key} changed"
 
 
 @pytest.mark.parametrize("other", [("Saber", "np", 4), ("LightSaber", "mr", 4), ("LightSaber", "np", 5)])
@@ -234,6 +316,17 @@ def regenerate():
                        "sender's first, each as tag (S/R) || u32le length || payload.",
                "cases": cases}
         (VECTORS / f"saber_{variant}_{construction}.json").write_text(json.dumps(doc, indent=1) + "\n")
+    cases = []
+    for variant in VARIANTS:
+        seed = hashlib.sha256(f"crs/{variant}".encode()).digest()
+        case = {"variant": variant, "n": 128, "seed_r": seed.hex(), "seed_s": hashlib.sha256(seed).hexdigest()}
+        case.update(_crs_case(variant, case["n"], seed, hashlib.sha256(seed).digest()))
+        cases.append(case)
+    doc = {"protocol": "SaberOT", "version": saber_ot.VERSION, "construction": "np",
+           "note": "Per-session CRS of the np construction from both coin-toss seeds (hex); A packed 13-bit, "
+                   "r packed 10-bit, little-endian bit streams, then SHA-256.",
+           "cases": cases}
+    CRS_VECTOR.write_text(json.dumps(doc, indent=1) + "\n")
 
 
 if __name__ == "__main__":
@@ -306,9 +399,15 @@ def test_np_matches_literal_per_ot_model(variant):
     chans = RecordingChannel.pair()
     (m0, m1), mb = run_random(SaberOT(variant), choices, b"model-s", b"model-r", channels=chans)
 
-    label = b"pqmpc/SaberOT/np/crs/" + variant.encode()
-    a = sab.gen_matrix(p, hashlib.shake_128(label + b"/A").digest(32))
-    r = _bits_le(hashlib.shake_128(label + b"/r").digest(l * 320), 10, l * 256).reshape(l, 256)
+    # The coin toss, written out: commitment, session id and the session's CRS.
+    seed_r, seed_s = chans[1].sent[2], chans[0].sent[1]
+    assert chans[1].sent[1] == hashlib.sha3_256(b"pqmpc/SaberOT/np/v2/commit" + seed_r).digest()
+    name = variant.encode()
+    sid = hashlib.sha3_256(b"pqmpc/SaberOT/np/v2/sid" + bytes([len(name)]) + name + n.to_bytes(8, "little")
+                           + seed_r + seed_s).digest()
+    crs = b"pqmpc/SaberOT/np/v2/crs/" + sid
+    a = sab.gen_matrix(p, hashlib.shake_128(crs + b"A").digest(32))
+    r = _bits_le(hashlib.shake_128(crs + b"r").digest(l * 320), 10, l * 256).reshape(l, 256)
 
     def secrets(coins):
         h = p.mu // 2
@@ -329,15 +428,15 @@ def test_np_matches_literal_per_ot_model(variant):
     def rnd(x):
         return ((x + 4) % q) >> 3
 
-    def out_hash(sigma, i, j, keybits):
+    def out_hash(sid, i, j, keybits):
         key = int(sum(int(b) << t for t, b in enumerate(keybits))).to_bytes(32, "little")
-        return hashlib.shake_256(b"pqmpc/SaberOT/np/H" + sigma + i.to_bytes(8, "little") + bytes([j]) + key).digest(16)
+        return hashlib.shake_256(b"pqmpc/SaberOT/np/v2/H" + sid + i.to_bytes(8, "little") + bytes([j]) + key).digest(16)
 
     rr, rs = Rng(b"model-r"), Rng(b"model-s")
-    sigma = rr.bytes(32)
+    assert rr.bytes(32) == seed_r and rs.bytes(32) == seed_s
     coins_r = rr.bytes(n * l * p.coin_bytes)
     coins_s = rs.bytes(n * l * p.coin_bytes)
-    sender_msg = chans[0].sent[1]
+    sender_msg = chans[0].sent[2]
     row = l * 320 + 2 * p.scale_bytes
     for i in range(n):
         x = int(choices[i])
@@ -353,13 +452,13 @@ def test_np_matches_literal_per_ot_model(variant):
         got = sender_msg[i * row:(i + 1) * row]
         assert np.array_equal(_bits_le(got[:l * 320], 10, l * 256).reshape(l, 256), b)
         assert np.array_equal(_bits_le(got[l * 320:], p.et, 512).reshape(2, 256), np.array(hints))
-        assert out_hash(sigma, i, 0, keys[0]) == m0[i].tobytes()
-        assert out_hash(sigma, i, 1, keys[1]) == m1[i].tobytes()
+        assert out_hash(sid, i, 0, keys[0]) == m0[i].tobytes()
+        assert out_hash(sid, i, 1, keys[1]) == m1[i].tobytes()
         # The receiver's side of the reconciliation recovers k_x.
         vr = (inner(b, s_r) + 4) % pm
         kx = ((vr - hints[x] * (1 << (9 - p.et)) + p.h2) % pm) >> 9
         assert np.array_equal(kx, keys[x])
-        assert out_hash(sigma, i, x, kx) == mb[i].tobytes()
+        assert out_hash(sid, i, x, kx) == mb[i].tobytes()
 
 
 def test_np_chunking_does_not_change_results(monkeypatch):
@@ -403,3 +502,28 @@ def test_one_object_serves_concurrent_sessions():
     assert len(results) == 3 * len(CONSTRUCTIONS)
     for choices, ((m0, m1), mb) in results.values():
         check_relation(m0, m1, mb, choices)
+
+
+# ----------------------------------------------------------------- names and security level
+
+def test_names_and_security_level():
+    from pqmpc.ot.base.saber import ModLwrOT
+    from pqmpc.ot.base.saber_mr import MR19SaberOT
+    from pqmpc.params import LEVEL_128, LEVEL_256
+
+    assert type(SaberOT()) is ModLwrOT and type(SaberOT("Saber", "mr")) is MR19SaberOT
+    assert isinstance(SaberOT("Saber", "mr"), SaberOT) and isinstance(ModLwrOT(), SaberOT)
+    assert (SaberOT().variant, SaberOT().block_bytes) == ("LightSaber", 16)
+    assert SaberOT(level=LEVEL_128).variant == "LightSaber"
+    for construction in CONSTRUCTIONS:
+        ot = SaberOT(construction=construction, level=LEVEL_256)
+        assert (ot.variant, ot.block_bytes, ot.construction) == ("FireSaber", 32, construction)
+        choices = Rng(b"lvl").bits(5)
+        (m0, m1), mb = run_random(ot, choices)
+        assert mb.shape == (5, 32) and np.array_equal(mb, np.where(choices[:, None] == 1, m1, m0))
+    with pytest.raises(ParameterError, match="FireSaber"):
+        SaberOT("Saber", block_bytes=32)
+    with pytest.raises(ParameterError, match="contradicts"):
+        SaberOT(block_bytes=16, level=LEVEL_256)
+    with pytest.raises(ParameterError, match="'np' construction"):
+        ModLwrOT("Saber", "mr")

@@ -226,3 +226,16 @@ def test_batched_square_roots_match_python():
     non = next(v for v in vals if not xu.is_square(v))
     with pytest.raises(ValueError):
         xu.sqrt_batch([non])
+
+
+def test_names_and_security_level():
+    from pqmpc.ot.base.simplest import MRR20X25519OT
+    from pqmpc.params import LEVEL_128, LEVEL_256
+
+    assert SimplestOT is MRR20X25519OT
+    assert SimplestOT().block_bytes == 16 and SimplestOT(32).block_bytes == 32
+    assert SimplestOT(level=LEVEL_128).block_bytes == 16 and SimplestOT(level=LEVEL_256).block_bytes == 32
+    with pytest.raises(ParameterError, match="contradicts"):
+        SimplestOT(16, level=LEVEL_256)
+    with pytest.raises(ParameterError, match="SecurityLevel"):
+        SimplestOT(level="kappa256")

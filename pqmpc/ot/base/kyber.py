@@ -1,6 +1,6 @@
-"""KyberOT: the Masny–Rindal endemic OT over ML-KEM (FIPS 203) public keys.
+"""MR19MlkemOT (public alias ``KyberOT``): Masny–Rindal endemic OT over ML-KEM (FIPS 203) keys.
 
-``KyberOT(variant="ML-KEM-768", backend="auto", block_bytes=16)`` runs the generic
+``KyberOT(variant="ML-KEM-768", backend="auto", block_bytes=16, level=None)`` runs the generic
 protocol of :mod:`pqmpc.ot.base.mr19` with the ML-KEM key group: an element is the
 NTT-domain vector t̂ (k·256 coefficients mod q = 3329, 384·k bytes on the wire),
 the group law is coefficient-wise addition mod q, and all keys of a batch share one
@@ -34,10 +34,13 @@ from ...lattice import kem as kem_backends
 from ...lattice import mlkem
 from ...lattice import mlkem_poly as poly
 from ...net import Channel, handshake
+from ...params import LEVEL_128, SecurityLevel
 from ...rng import Rng
 from ..api import OT, check_choices, check_count
 from . import mr19
 
+# The wire name stays "KyberOT": it is in the handshake and the session context, so
+# renaming it would change every transcript for no gain.
 PROTOCOL = "KyberOT"
 VERSION = 1
 
@@ -93,13 +96,32 @@ class MLKEMGroup(mr19.KeyGroup):
         return mlkem.decaps_keys(self.params, sk, ct)
 
 
-class KyberOT(OT):
-    """Masny–Rindal OT over ML-KEM; see the module docstring."""
+class MR19MlkemOT(OT):
+    """Masny–Rindal (MR19) endemic OT over ML-KEM public keys; see the module docstring.
+
+    Public alias: ``KyberOT`` (the name it had first; "Kyber" is ML-KEM's
+    pre-standard name, and the OT is Masny–Rindal's, not a Kyber protocol).
+    ``variant`` is the ML-KEM parameter set; ``level`` (a
+    :class:`pqmpc.params.SecurityLevel`) chooses it and the output width when no
+    ``variant``/``block_bytes`` is given: ML-KEM-768 with 16-byte outputs for
+    κ = 128, ML-KEM-1024 with 32-byte outputs for κ = 256.
+    """
 
     name = PROTOCOL
 
-    def __init__(self, variant: str = "ML-KEM-768", backend: str = "auto", block_bytes: int | None = None):
+    def __init__(self, variant: str | None = None, backend: str = "auto", block_bytes: int | None = None, *,
+                 level: SecurityLevel | None = None):
+        if level is not None and not isinstance(level, SecurityLevel):
+            raise ParameterError(f"level must be a pqmpc.params.SecurityLevel, not {level!r}")
+        if variant is None:
+            variant = (level or LEVEL_128).kem
         p = mlkem.get_params(variant)
+        if level is not None:
+            if p.name != level.kem:
+                raise ParameterError(f"variant {p.name!r} contradicts level {level.name} ({level.kem})")
+            if block_bytes is not None and block_bytes != level.block_bytes:
+                raise ParameterError(f"block_bytes={block_bytes} contradicts level {level.name}")
+            block_bytes = level.block_bytes
         if block_bytes is None:
             block_bytes = 16
         if block_bytes not in (16, 32):
@@ -111,16 +133,17 @@ class KyberOT(OT):
         self.group = MLKEMGroup(p.name, backend)
 
     @classmethod
-    def for_level(cls, level, backend: str = "auto") -> "KyberOT":
+    def for_level(cls, level, backend: str = "auto") -> "MR19MlkemOT":
         """The OT of a :class:`pqmpc.params.SecurityLevel`: its KEM and block size."""
-        return cls(level.kem, backend=backend, block_bytes=level.block_bytes)
+        return cls(backend=backend, level=level)
 
     @property
     def backend_name(self) -> str:
         return self.group.backend.name
 
     def __repr__(self):
-        return f"KyberOT(variant={self.variant!r}, backend={self.backend_name!r}, block_bytes={self.block_bytes})"
+        return (f"{type(self).__name__}(variant={self.variant!r}, backend={self.backend_name!r}, "
+                f"block_bytes={self.block_bytes})")
 
     def message_bytes(self, n: int) -> tuple[int, int]:
         """Payload bytes (receiver → sender, sender → receiver) of n random OTs."""
@@ -142,3 +165,7 @@ class KyberOT(OT):
         rng = Rng.ensure(rng)
         context = self._start(ch, choices.shape[0], "receiver", "sender")
         return mr19.receive_random(self.group, ch, choices, rng, context, self.block_bytes, PROTOCOL)
+
+
+#: The public name from API.md (kept: every caller and document uses it).
+KyberOT = MR19MlkemOT

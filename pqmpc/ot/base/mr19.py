@@ -122,7 +122,8 @@ def _tagged_rows(tag: np.ndarray, sid: bytes, side, payload: np.ndarray) -> np.n
     return rows
 
 
-def _h(group: KeyGroup, sid: bytes, side, encoded: np.ndarray):
+def hash_to_key(group: KeyGroup, sid: bytes, side, encoded: np.ndarray):
+    """H_{sid,i,side}(encoded_i) for every OT index i: the random oracle into the group."""
     return group.hash_to(_tagged_rows(_TAG_H, sid, side, encoded))
 
 
@@ -146,7 +147,7 @@ def receive_random(group: KeyGroup, ch: Channel, choices: np.ndarray, rng, conte
     pk, sk = group.keygen(seed, n, rng)
     other = group.random(n, rng)
     other_enc = group.encode(other)
-    own = group.sub(pk, _h(group, sid, choices, other_enc))
+    own = group.sub(pk, hash_to_key(group, sid, choices, other_enc))
     own_enc = group.encode(own)
     msg = np.empty(group.seed_bytes + 2 * n * group.key_bytes, dtype=np.uint8)
     msg[: group.seed_bytes] = np.frombuffer(seed, dtype=np.uint8)
@@ -172,7 +173,7 @@ def send_random(group: KeyGroup, ch: Channel, n: int, rng, context: bytes, block
     enc1 = np.ascontiguousarray(keys[:, 1])
     r0 = group.decode(enc0, step)
     r1 = group.decode(enc1, step)
-    both = np.concatenate([_h(group, sid, 0, enc1), _h(group, sid, 1, enc0)])
+    both = np.concatenate([hash_to_key(group, sid, 0, enc1), hash_to_key(group, sid, 1, enc0)])
     pk = group.add(np.concatenate([r0, r1]), both)
     secrets, ct = group.encaps(seed, pk, rng)
     out = np.empty((n, 2, group.ct_bytes), dtype=np.uint8)

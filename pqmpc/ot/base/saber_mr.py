@@ -22,7 +22,10 @@ import numpy as np
 from ...lattice import saber as sab
 from ...lattice import saber_poly as sp
 from ...primitives.keccak import shake128
+from ...rng import Rng
+from ..api import check_choices, check_count
 from . import mr19
+from .saber import SaberOT
 
 
 class SaberKeyGroup(mr19.KeyGroup):
@@ -106,14 +109,18 @@ class SaberKeyGroup(mr19.KeyGroup):
         return sp.pack(bits, 1)
 
 
-class SaberMR:
-    """``send_random`` / ``receive_random`` of Masny–Rindal over :class:`SaberKeyGroup`."""
+class MR19SaberOT(SaberOT):
+    """Masny–Rindal endemic OT over Saber public keys (``SaberOT(construction="mr")``)."""
 
-    def __init__(self, params: sab.SaberParams, block_bytes: int, name: str):
-        self.group = SaberKeyGroup(params)
-        self.block_bytes = block_bytes
-        self.name = name
-        self.context = b"pqmpc/SaberOT/mr/" + params.name.encode()
+    construction = "mr"
+
+    def __init__(self, variant: str | None = None, construction: str | None = None, **kw):
+        super().__init__(variant, construction, **kw)
+        self.group = SaberKeyGroup(self.params)
+        # Unchanged for 16-byte outputs so that recorded transcripts keep their bytes.
+        self.context = b"pqmpc/SaberOT/mr/" + self.params.name.encode()
+        if self.block_bytes != 16:
+            self.context += b"/%d" % self.block_bytes
 
     def receiver_message_bytes(self, n: int) -> int:
         return mr19.message_sizes(self.group, n)[0]
@@ -121,12 +128,14 @@ class SaberMR:
     def sender_message_bytes(self, n: int) -> int:
         return mr19.message_sizes(self.group, n)[1]
 
-    def send_random(self, ch, n, rng):
+    def send_random(self, ch, n, rng=None):
+        n = check_count(n)
+        rng = Rng.ensure(rng)
+        self._handshake(ch, n, "sender", "receiver")
         return mr19.send_random(self.group, ch, n, rng, self.context, self.block_bytes, self.name)
 
-    def receive_random(self, ch, choices, rng):
+    def receive_random(self, ch, choices, rng=None):
+        choices = check_choices(choices)
+        rng = Rng.ensure(rng)
+        self._handshake(ch, choices.shape[0], "receiver", "sender")
         return mr19.receive_random(self.group, ch, choices, rng, self.context, self.block_bytes, self.name)
-
-
-def make_mr(params: sab.SaberParams, block_bytes: int, name: str = "SaberOT") -> SaberMR:
-    return SaberMR(params, block_bytes, name)

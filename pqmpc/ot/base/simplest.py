@@ -70,6 +70,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 
 from ...errors import ParameterError, ProtocolError
 from ...net import handshake
+from ...params import LEVEL_128, SecurityLevel
 from ...primitives.keccak import shake256
 from ...rng import Rng
 from ..api import OT, check_choices, check_count
@@ -130,23 +131,31 @@ def _exchange(sk: X25519PrivateKey, u: bytes, step: str) -> bytes:
         raise ProtocolError(f"{PROTOCOL} {step}: a public key is a low-order point (all-zero shared secret)") from None
 
 
-class SimplestOT(OT):
-    """Classical X25519 base OT (MRR20 with a Feistel POPF), for comparison only.
+class MRR20X25519OT(OT):
+    """Classical X25519 base OT (McQuoid–Rosulek–Roy 2020 with a Feistel POPF), for comparison only.
 
-    NOT post-quantum. ``block_bytes`` is 16 (default) or 32 (the 256-bit mode's
-    seed width); the outputs are KDF outputs of that length.
+    Public alias: ``SimplestOT`` (the name it had first; it is not Chou–Orlandi's
+    "simplest OT", see the module docstring). NOT post-quantum. ``block_bytes`` is
+    16 (default) or 32 (the 256-bit mode's seed width), or taken from ``level`` (a
+    :class:`pqmpc.params.SecurityLevel`); the outputs are KDF outputs of that length.
     """
 
     name = PROTOCOL
     post_quantum = False
 
-    def __init__(self, block_bytes: int = 16):
+    def __init__(self, block_bytes: int | None = None, *, level: SecurityLevel | None = None):
+        if level is not None and not isinstance(level, SecurityLevel):
+            raise ParameterError(f"level must be a pqmpc.params.SecurityLevel, not {level!r}")
+        if level is not None and block_bytes is not None and block_bytes != level.block_bytes:
+            raise ParameterError(f"block_bytes={block_bytes} contradicts level {level.name}")
+        if block_bytes is None:
+            block_bytes = (level or LEVEL_128).block_bytes
         if block_bytes not in (16, 32):
             raise ParameterError(f"SimplestOT block_bytes must be 16 or 32, not {block_bytes!r}")
         self.block_bytes = block_bytes
 
     def __repr__(self) -> str:
-        return f"SimplestOT(block_bytes={self.block_bytes})"
+        return f"{type(self).__name__}(block_bytes={self.block_bytes})"
 
     def _handshake(self, ch, n: int, role: str, peer: str) -> None:
         handshake(ch, PROTOCOL, VERSION, {"n": n, "block_bytes": self.block_bytes, "curve": "X25519+twist",
@@ -198,3 +207,7 @@ class SimplestOT(OT):
                                     "(all-zero shared secret)") from None
             secrets[i] = np.frombuffer(k, dtype=np.uint8)
         return np.ascontiguousarray(_kdf(msg, index, choices, enc, secrets, self.block_bytes))
+
+
+#: The public name from API.md (kept: every caller and document uses it).
+SimplestOT = MRR20X25519OT

@@ -28,6 +28,7 @@ from numba import njit
 from ...errors import ParameterError
 from ...primitives import aesni
 from ...primitives._kernels_transpose import transpose_into
+from ..interfaces import check_delta  # noqa: F401  (old home of the Δ checker)
 
 #: Rows per chunk of OT extension: PRG → transpose → hash of one chunk stays in cache.
 CHUNK = 1 << 16
@@ -35,16 +36,6 @@ CHUNK = 1 << 16
 
 def block_width(kappa: int) -> int:
     return kappa // 8
-
-
-def check_delta(delta, width: int) -> np.ndarray:
-    """Δ as a ``(width,)`` uint8 array (accepts ``(width,)``, ``(1, width)`` or bytes)."""
-    if isinstance(delta, (bytes, bytearray)):
-        delta = np.frombuffer(bytes(delta), dtype=np.uint8)
-    d = np.asarray(delta)
-    if d.dtype != np.uint8 or d.size != width or d.ndim not in (1, 2):
-        raise ParameterError(f"delta must be {width} bytes (uint8), got {d.dtype} {d.shape}")
-    return np.ascontiguousarray(d.reshape(width))
 
 
 _local = threading.local()

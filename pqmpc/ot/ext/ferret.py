@@ -42,9 +42,10 @@ import numpy as np
 
 from ...errors import ParameterError
 from ...net import Channel, handshake
-from ...primitives.hashing import shake, tccr
+from ...primitives.hashing import shake
 from ...rng import Rng
-from ..api import OT, check_choices, check_count
+from ..adapters import as_correlated
+from ..interfaces import CorrelatedOT, RandomCorrelatedOT, RandomOT, check_count, check_delta
 from .ferret_params import FERRET_B13, FerretParams, get_params
 from .lpn import LocalCode
 from .spcot import mpcot_receive, mpcot_send
@@ -55,46 +56,15 @@ VERSION = 1
 CHUNK_OUTPUTS = 1 << 18
 
 
-def _check_delta(delta) -> np.ndarray:
-    d = np.asarray(delta)
-    if d.dtype != np.uint8 or d.shape not in ((16,), (1, 16)):
-        raise ParameterError(f"delta must be a (16,) uint8 block, got {d.dtype} {d.shape}")
-    d = np.ascontiguousarray(d.reshape(16))
-    if not d.any():
-        raise ParameterError("delta must not be zero")
-    return d.copy()
-
-
-class _CorrelatedFromOT:
-    """Correlated OT from any chosen-message OT: the sender offers ``(q, q ⊕ Δ)``.
-
-    Costs two blocks plus one base OT per COT, so it suits only small
-    parameter sets; it lets Ferret start from a base OT directly.
-    """
-
-    def __init__(self, ot: OT):
-        self.ot = ot
-        self.name = f"{type(ot).__name__}-as-COT"
-
-    def send_correlated(self, ch, n, delta=None, rng=None):
-        q = rng.blocks(n)
-        self.ot.send(ch, q, q ^ delta, rng=rng)
-        return delta, q
-
-    def receive_correlated(self, ch, choices, rng=None):
-        return self.ot.receive(ch, choices, rng=rng)
-
-
-def _base_cot(base):
+def _base_cot(base) -> CorrelatedOT:
     if base is None:
         from .iknp import IKNP
 
-        base = IKNP()
-    if hasattr(base, "send_correlated") and hasattr(base, "receive_correlated"):
-        return base
-    if isinstance(base, OT):
-        return _CorrelatedFromOT(base)
-    raise ParameterError("base must offer send_correlated/receive_correlated or be an OT")
+        return IKNP()
+    if not isinstance(base, RandomOT):
+        raise ParameterError(f"base must be an OT instance (a CorrelatedOT, or any OT made correlated "
+                             f"with one base OT per bootstrap COT), not {type(base).__name__}")
+    return as_correlated(base)
 
 
 class _Session:
@@ -116,7 +86,7 @@ class _Session:
         M = p.reserved
         base_rng = self.rng.fork("ferret/bootstrap")
         if role == "sender":
-            self.delta = _check_delta(delta) if delta is not None else self._fresh_delta()
+            self.delta = delta if delta is not None else self._fresh_delta()
             got_delta, q = base.send_correlated(ch, M, delta=self.delta, rng=base_rng)
             if not np.array_equal(np.asarray(got_delta).reshape(16), self.delta):
                 raise ParameterError("the bootstrap OT did not use the requested delta")
@@ -133,7 +103,6 @@ class _Session:
         self.buf: tuple = ()
         self.buf_pos = 0
         self.buf_len = 0
-        self.ot_index = 0  # tweak counter for random OT, equal on both sides
         self.chunk_trees = max(1, CHUNK_OUTPUTS >> p.log_bin_size)
 
     def _fresh_delta(self) -> np.ndarray:
@@ -208,14 +177,18 @@ class _Session:
         return tuple(outs)
 
 
-class Ferret(OT):
+class Ferret(RandomCorrelatedOT):
     """Silent correlated OT extension from LPN (Ferret, semi-honest); see the module docstring.
 
     ``params``: a :class:`FerretParams` or a name (``"b13"`` default, ``"b12"``,
     ``"b11"``, ``"b10"``; ``"test-insecure"`` only in tests). ``base``: the OT
-    extension that supplies the first round (``None`` → ``IKNP()``; anything
-    with ``send_correlated(ch, n, delta=…)`` / ``receive_correlated``, or any
-    :class:`~pqmpc.ot.api.OT`, which then pays one base OT per bootstrap COT).
+    extension that supplies the first round (``None`` → ``IKNP()``; any
+    :class:`~pqmpc.ot.interfaces.CorrelatedOT`, or any other OT, made correlated by
+    :func:`~pqmpc.ot.adapters.as_correlated` at one base OT per bootstrap COT).
+
+    A :class:`~pqmpc.ot.interfaces.RandomCorrelatedOT`: correlated OT with
+    chosen choice bits (one bit per OT) and random OT (hashed) come from the
+    interface.
 
     One instance keeps one session per channel and role: Δ is fixed by the
     first sender call on a channel (the ``rng`` of that call seeds the whole
@@ -236,7 +209,7 @@ class Ferret(OT):
 
     def _session(self, ch: Channel, role: str, rng, delta=None) -> _Session:
         if delta is not None:
-            delta = _check_delta(delta)
+            delta = check_delta(delta, 16)
         per_ch = self._sessions.setdefault(ch, {})
         s = per_ch.get(role)
         if s is None:
@@ -264,42 +237,6 @@ class Ferret(OT):
         n = check_count(n)
         s = self._session(ch, "receiver", rng)
         return s.take(ch, n)
-
-    # -- correlated OT with chosen choice bits ---------------------------------
-    def send_correlated(self, ch: Channel, n: int, delta=None, rng=None) -> tuple[np.ndarray, np.ndarray]:
-        """Sender of COTs whose choice bits the receiver picks (one bit per OT on the wire)."""
-        n = check_count(n)
-        s = self._session(ch, "sender", rng, delta)
-        (q,) = s.take(ch, n)
-        flip = ch.recv_bits(n, f"Ferret derandomization ({n} choice flips)")
-        q ^= flip[:, None] * s.delta
-        return s.delta.copy(), q
-
-    def receive_correlated(self, ch: Channel, choices, rng=None) -> np.ndarray:
-        """Receiver: ``t[i] = q[i] ⊕ choices[i]·Δ`` for its own ``choices``."""
-        choices = check_choices(choices)
-        s = self._session(ch, "receiver", rng)
-        b, t = s.take(ch, choices.shape[0])
-        ch.send_bits(b ^ choices)
-        return t
-
-    # -- random OT (hash the COTs) ---------------------------------------------
-    def _tweaks(self, s: _Session, n: int) -> np.ndarray:
-        tw = np.arange(s.ot_index, s.ot_index + n, dtype=np.uint64)
-        s.ot_index += n
-        return tw
-
-    def send_random(self, ch: Channel, n: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
-        """Random OT: ``m0 = H(q, i)``, ``m1 = H(q ⊕ Δ, i)`` with TCCR and a session-unique ``i``."""
-        delta, q = self.send_correlated(ch, n, rng=rng)
-        s = self._sessions[ch]["sender"]
-        tw = self._tweaks(s, q.shape[0])
-        return tccr(q, tw), tccr(q ^ delta, tw)
-
-    def receive_random(self, ch: Channel, choices, rng=None) -> np.ndarray:
-        t = self.receive_correlated(ch, choices, rng=rng)
-        s = self._sessions[ch]["receiver"]
-        return tccr(t, self._tweaks(s, t.shape[0]))
 
 
 __all__ = ["Ferret", "FerretParams"]

@@ -60,13 +60,12 @@ from ...net import Channel, handshake
 from ...params import level_for_kappa
 from ...primitives.bits import pack_bits, unpack_bits
 from ...rng import Rng
-from ..api import OT, check_choices, check_count, check_messages
+from ..interfaces import RECEIVER, SENDER, CorrelatedOT, RandomOT, check_choices, check_count, check_delta
 from . import cot
-from .ctr import MultiCTR
+from .matrix import CHUNK, MatrixReceiver, MatrixSender, seeds_from_blocks, transpose_rows
 
 PROTOCOL = "IKNP"
 VERSION = 1
-SENDER, RECEIVER = "sender", "receiver"
 
 
 def _drops_session_on_error(role: str):
@@ -90,50 +89,47 @@ def _drops_session_on_error(role: str):
 class Session:
     """One party's state of an IKNP session on one channel (see the module docstring)."""
 
-    def __init__(self, role: str, kappa: int, width: int, expanders: list, delta: np.ndarray | None):
+    def __init__(self, role: str, kappa: int, width: int, matrix, delta: np.ndarray | None):
         self.role = role
         self.kappa = kappa
         self.width = width
-        self.expanders = expanders
+        #: the extension matrix core: a MatrixSender (sender) or a MatrixReceiver (receiver)
+        self.matrix = matrix
         self.delta = delta
-        self.delta_mask = None if delta is None else \
-            (unpack_bits(delta, kappa) * np.uint8(0xFF)).reshape(kappa, 1)
         #: extension calls made so far, and OTs extended so far (the next hash tweak)
         self.calls = 0
         self.ots = 0
-        self._scratch = None
-
-    def scratch(self, chunk: int) -> tuple[np.ndarray, np.ndarray]:
-        """Two reusable κ × chunk/8 PRG buffers (fresh pages cost more than the PRG)."""
-        if self._scratch is None or self._scratch[0].shape[1] != chunk // 8:
-            self._scratch = tuple(np.empty((self.kappa, chunk // 8), dtype=np.uint8) for _ in range(2))
-        return self._scratch
 
 
-class IKNP(OT):
+class IKNP(CorrelatedOT):
     """IKNP OT extension; see the module docstring for protocol and security.
 
-    ``base``: any :class:`~pqmpc.ot.api.OT` (default ``KyberOT("ML-KEM-768")``
+    A :class:`~pqmpc.ot.interfaces.CorrelatedOT`: random OT is hashed from
+    the correlated OTs chunk by chunk while they are in cache, chosen-message
+    OT and the random-choice pair come from the interface.
+
+    ``base``: any :class:`~pqmpc.ot.interfaces.RandomOT` (default ``KyberOT("ML-KEM-768")``
     for κ = 128, ``KyberOT("ML-KEM-1024", block_bytes=32)`` for κ = 256);
     ``kappa``: 128 or 256; ``chunk``: OTs per wire message (both sides must agree).
     """
 
     name = PROTOCOL
 
-    def __init__(self, base: OT | None = None, kappa: int = 128, chunk: int = cot.CHUNK):
+    def __init__(self, base: RandomOT | None = None, kappa: int = 128, chunk: int = CHUNK):
         self.level = level_for_kappa(kappa)
         self.kappa = kappa
         self.block_bytes = self.level.block_bytes
-        if base is not None and not isinstance(base, OT):
+        if base is not None and not isinstance(base, RandomOT):
             raise ParameterError(f"base must be an OT instance, not {type(base).__name__}")
         if not isinstance(chunk, int) or not 0 < chunk <= 1 << 22 or chunk % 128:
             raise ParameterError(f"chunk must be a multiple of 128 in [128, 2^22], not {chunk!r}")
         self._base = base
         self.chunk = chunk
+        self.mask_chunk = chunk  # chosen-message masks go out one chunk per message
         self._sessions: "weakref.WeakKeyDictionary[Channel, dict]" = weakref.WeakKeyDictionary()
 
     @property
-    def base(self) -> OT:
+    def base(self) -> RandomOT:
         if self._base is None:
             from ..base.kyber import KyberOT
 
@@ -166,6 +162,8 @@ class IKNP(OT):
             raise ParameterError(f"role must be 'sender' or 'receiver', not {role!r}")
         if delta is not None and role != SENDER:
             raise ParameterError("only the sender has a delta")
+        if delta is not None:
+            delta = check_delta(delta, self.block_bytes)  # before any message: a refusal leaves no peer waiting
         if self.session(ch, role) is not None:
             raise ParameterError(f"an IKNP {role} session already exists on this channel (call forget() first)")
         rng = Rng.ensure(rng)
@@ -180,20 +178,21 @@ class IKNP(OT):
         reps = -(-seed_bytes // base.block_bytes)
         base_rng = rng.fork("iknp/base")
         if role == SENDER:
-            delta = rng.blocks(1, width)[0] if delta is None else cot.check_delta(delta, width).copy()
+            delta = rng.blocks(1, width)[0] if delta is None else delta
             choices = np.repeat(unpack_bits(delta, kappa), reps)
             got = base.receive_random(ch, choices, base_rng)
-            seeds = [self._seeds(got, reps, seed_bytes)]
+            matrix = MatrixSender(seeds_from_blocks(got, kappa, seed_bytes), unpack_bits(delta, kappa))
         else:
             k0, k1 = base.send_random(ch, kappa * reps, base_rng)
-            seeds = [self._seeds(k0, reps, seed_bytes), self._seeds(k1, reps, seed_bytes)]
+            matrix = MatrixReceiver(seeds_from_blocks(k0, kappa, seed_bytes), seeds_from_blocks(k1, kappa, seed_bytes))
             delta = None
-        sess = Session(role, kappa, width, [MultiCTR(s) for s in seeds], delta)
+        sess = Session(role, kappa, width, matrix, delta)
         self._sessions.setdefault(ch, {})[role] = sess
         return sess
 
-    def _seeds(self, blocks: np.ndarray, reps: int, seed_bytes: int) -> np.ndarray:
-        return np.ascontiguousarray(blocks.reshape(self.kappa, -1)[:, :seed_bytes])
+    def ensure_session(self, ch: Channel, role: str, rng=None) -> None:
+        if self.session(ch, role) is None:
+            self.setup(ch, role, Rng.ensure(rng))
 
     def _get(self, ch, role, rng, delta=None) -> Session:
         sess = self.session(ch, role)
@@ -224,49 +223,22 @@ class IKNP(OT):
     def _receiver_extend(self, ch, sess: Session, choices: np.ndarray, t_out: np.ndarray, hashed: bool = False) -> None:
         """Send U for every chunk and write t (n rows) into ``t_out``; with
         ``hashed``, ``H(t_i, i)`` instead, while the chunk is still in cache."""
-        exp0, exp1 = sess.expanders
-        g0, u = sess.scratch(self.chunk)
         for start, c in self._chunks(choices.shape[0]):
-            cb = (c + 7) // 8
-            a, b = g0[:, :cb], u[:, :cb]
-            if cb != g0.shape[1]:
-                a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
-            exp0.next(cb, out=a)
-            exp1.next(cb, out=b)
-            np.bitwise_xor(b, a, out=b)
-            np.bitwise_xor(b, pack_bits(choices[start:start + c]), out=b)
-            ch.send(b)
+            tcols = sess.matrix.send_chunk(ch, c, pack_bits(choices[start:start + c]).reshape(1, -1))
             t = t_out[start:start + c]
-            self._transpose_rows(a, c, t)
+            transpose_rows(tcols, c, t)
             if hashed:
                 cot.hash_rows(t, sess.ots + start, out=t)
 
     def _sender_chunks(self, ch, sess: Session, n: int, step: str, out: np.ndarray | None = None):
         """Yield ``(start, q)`` per chunk: rows of ``out`` if given, else scratch
         that is valid until the next step."""
-        (exp,) = sess.expanders
-        kappa = sess.kappa
         scratch = np.empty((min(self.chunk, n), sess.width), dtype=np.uint8) if out is None else None
-        gbuf, _ = sess.scratch(self.chunk)
         for start, c in self._chunks(n):
-            cb = (c + 7) // 8
-            g = gbuf[:, :cb] if cb == gbuf.shape[1] else np.empty((kappa, cb), dtype=np.uint8)
-            exp.next(cb, out=g)
-            u = ch.recv_array(np.uint8, (kappa, cb), f"{step}, OTs {start}..{start + c - 1}")
-            np.bitwise_and(u, sess.delta_mask, out=u)
-            np.bitwise_xor(g, u, out=g)
+            qcols = sess.matrix.recv_chunk(ch, c, f"{step}, OTs {start}..{start + c - 1}")
             q = scratch[:c] if out is None else out[start:start + c]
-            self._transpose_rows(g, c, q)
+            transpose_rows(qcols, c, q)
             yield start, q
-
-    @staticmethod
-    def _transpose_rows(mat: np.ndarray, c: int, out: np.ndarray) -> None:
-        if mat.shape[1] * 8 == c:
-            cot.transpose_nogil(mat, out)
-        else:  # the last chunk, padded to whole bytes
-            tmp = np.empty((mat.shape[1] * 8, out.shape[1]), dtype=np.uint8)
-            cot.transpose_nogil(mat, tmp)
-            out[:] = tmp[:c]
 
     def _finish(self, sess: Session, n: int) -> None:
         sess.calls += 1
@@ -304,7 +276,7 @@ class IKNP(OT):
         """Sender of n correlated OTs: ``(Δ, q)`` with ``t = q ⊕ b·Δ`` at the receiver."""
         n = check_count(n)
         if delta is not None:
-            delta = cot.check_delta(delta, self.block_bytes)
+            delta = check_delta(delta, self.block_bytes)
         sess = self._get(ch, SENDER, rng, delta)
         fixed = delta is not None and not np.array_equal(delta, sess.delta)
         self._header(ch, sess, "correlated", n, "fixed" if fixed else "session")
@@ -350,38 +322,3 @@ class IKNP(OT):
                 cot.select_xor_into(tc, choices[start:start + c], d, tc)
         self._finish(sess, n)
         return t
-
-    # ------------------------------------------------------------------ chosen messages
-    def send(self, ch, m0, m1, rng=None) -> None:
-        """Chosen-message OT: random OT, then ``m_j ⊕ H(...)`` masks in chunk-sized messages."""
-        w = self.block_bytes
-        m0 = check_messages(m0, w, "m0")
-        m1 = check_messages(m1, w, "m1", m0.shape[0])
-        r0, r1 = self.send_random(ch, m0.shape[0], rng)
-        for start, c in self._chunks(m0.shape[0]):
-            masked = np.empty((c, 2, w), dtype=np.uint8)
-            np.bitwise_xor(m0[start:start + c], r0[start:start + c], out=masked[:, 0])
-            np.bitwise_xor(m1[start:start + c], r1[start:start + c], out=masked[:, 1])
-            ch.send(masked)
-
-    def receive(self, ch, choices, rng=None) -> np.ndarray:
-        choices = check_choices(choices)
-        mb = self.receive_random(ch, choices, rng)
-        for start, c in self._chunks(choices.shape[0]):
-            masked = ch.recv_array(np.uint8, (c, 2, self.block_bytes),
-                                   f"{PROTOCOL} chosen-message masks, OTs {start}..{start + c - 1}")
-            mb[start:start + c] ^= masked[np.arange(c), choices[start:start + c]]
-        return mb
-
-    def send_random_correlated(self, ch, n, rng=None):
-        """Correlated OT whose choice bits the receiver draws at random: ``(Δ, q)``."""
-        return self.send_correlated(ch, n, None, rng)
-
-    def receive_random_correlated(self, ch, n, rng=None):
-        """Receiver side with random choice bits: returns ``(choices, t)``."""
-        n = check_count(n)
-        rng = Rng.ensure(rng)
-        if self.session(ch, RECEIVER) is None:
-            self.setup(ch, RECEIVER, rng)
-        choices = rng.bits(n)
-        return choices, self.receive_correlated(ch, choices, rng)

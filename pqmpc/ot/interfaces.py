@@ -1,0 +1,236 @@
+"""The OT interface ladder: random OT ⊂ correlated OT ⊂ random correlated OT.
+
+Each level is what a family of protocols produces natively, and derives the
+calls of the levels below it exactly once, here:
+
+* :class:`RandomOT` (base OTs): implement ``send_random/receive_random``;
+  chosen-message OT follows with one message of masks (``2·n·block_bytes``
+  bytes), keeping the random OT's security (semi-honest against either party).
+* :class:`CorrelatedOT` (IKNP; KOS/SoftSpoken next): implement
+  ``send_correlated/receive_correlated`` with ``t[i] = q[i] ⊕ choices[i]·Δ``;
+  random OT follows by hashing, ``m0 = H(q_i, i)``, ``m1 = H(q_i ⊕ Δ, i)``,
+  ``m_b = H(t_i, i)`` with the tweakable correlation-robust hash of
+  :mod:`pqmpc.ot.ext.cot` and a per-session tweak counter that never repeats.
+* :class:`RandomCorrelatedOT` (Ferret; silent VOLE next): implement the
+  random-choice pair ``send_random_correlated/receive_random_correlated``;
+  correlated OT with chosen choice bits follows by derandomisation (the
+  receiver sends ``b ⊕ choices``, one bit per OT).
+
+Callers test capabilities with ``isinstance`` and turn any OT into a
+correlated one with :func:`pqmpc.ot.adapters.as_correlated`. ``OT`` is the
+old name of :class:`RandomOT`.
+"""
+
+from __future__ import annotations
+
+import abc
+import weakref
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..net import Channel
+from ..rng import Rng
+
+SENDER, RECEIVER = "sender", "receiver"
+
+
+def check_choices(choices) -> np.ndarray:
+    """``choices`` as a contiguous ``(n,)`` uint8 array of 0/1 values."""
+    c = np.asarray(choices)
+    if c.ndim != 1:
+        raise ParameterError(f"choices must be a 1-D array of 0/1, got shape {c.shape}")
+    if c.size and (c.dtype.kind not in "uib" or c.min() < 0 or c.max() > 1):
+        raise ParameterError("choices must contain only 0 and 1")
+    return np.ascontiguousarray(c, dtype=np.uint8)
+
+
+def check_messages(m, width: int, name: str, n: int | None = None) -> np.ndarray:
+    m = np.asarray(m)
+    if m.dtype != np.uint8 or m.ndim != 2 or m.shape[1] != width or (n is not None and m.shape[0] != n):
+        want = f"({n if n is not None else 'n'}, {width})"
+        raise ParameterError(f"{name} must be a {want} uint8 array, got {m.dtype} {m.shape}")
+    return np.ascontiguousarray(m)
+
+
+def check_count(n) -> int:
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+        raise ParameterError(f"n must be a non-negative integer, got {n!r}")
+    return int(n)
+
+
+def check_delta(delta, width: int) -> np.ndarray:
+    """Δ as a fresh ``(width,)`` uint8 array; accepts ``(width,)``, ``(1, width)`` or bytes.
+
+    Δ = 0 is refused: every correlated OT would then hand the receiver both
+    messages (``t = q`` whatever the choice bit), and garbling under Δ = 0
+    has no secret offset at all.
+    """
+    if isinstance(delta, (bytes, bytearray)):
+        delta = np.frombuffer(bytes(delta), dtype=np.uint8)
+    d = np.asarray(delta)
+    if d.dtype != np.uint8 or d.shape not in ((width,), (1, width)):
+        raise ParameterError(f"delta must be {width} bytes (uint8, shape ({width},)), got {d.dtype} {d.shape}")
+    d = np.array(d.reshape(width))
+    if not d.any():
+        raise ParameterError("delta must not be zero")
+    return d
+
+
+class RandomOT(abc.ABC):
+    """Oblivious transfer of ``block_bytes``-byte messages, batched over n.
+
+    Subclasses implement random OT; chosen-message ``send/receive`` are derived.
+    """
+
+    #: Human-readable protocol name, used in handshakes and error messages.
+    name: str = "OT"
+    #: Message width in bytes: 16, or 32 in the 256-bit mode.
+    block_bytes: int = 16
+    #: Chosen-message masks go out in messages of this many OTs (``None``: one message),
+    #: so an extension can bound its message size.
+    mask_chunk: int | None = None
+
+    @abc.abstractmethod
+    def send_random(self, ch: Channel, n: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
+        """Sender side of n random OTs: returns ``(m0, m1)``, each ``(n, block_bytes)``."""
+
+    @abc.abstractmethod
+    def receive_random(self, ch: Channel, choices, rng=None) -> np.ndarray:
+        """Receiver side: returns ``mb`` with ``mb[i] == (m1 if choices[i] else m0)[i]``."""
+
+    def _mask_ranges(self, n: int):
+        step = self.mask_chunk or max(n, 1)
+        for start in range(0, n, step):
+            yield start, min(step, n - start)
+        if n == 0 and not self.mask_chunk:
+            yield 0, 0
+
+    def send(self, ch: Channel, m0, m1, rng=None) -> None:
+        """Sender side of n chosen-message OTs."""
+        w = self.block_bytes
+        m0 = check_messages(m0, w, "m0")
+        m1 = check_messages(m1, w, "m1", m0.shape[0])
+        r0, r1 = self.send_random(ch, m0.shape[0], rng)
+        for start, c in self._mask_ranges(m0.shape[0]):
+            masked = np.empty((c, 2, w), dtype=np.uint8)
+            np.bitwise_xor(m0[start:start + c], r0[start:start + c], out=masked[:, 0])
+            np.bitwise_xor(m1[start:start + c], r1[start:start + c], out=masked[:, 1])
+            ch.send(masked)
+
+    def receive(self, ch: Channel, choices, rng=None) -> np.ndarray:
+        """Receiver side of n chosen-message OTs: returns the chosen messages."""
+        choices = check_choices(choices)
+        n = choices.shape[0]
+        mb = self.receive_random(ch, choices, rng)
+        for start, c in self._mask_ranges(n):
+            step = f"{self.name} chosen-message masks"
+            if self.mask_chunk:
+                step += f", OTs {start}..{start + c - 1}"
+            masked = ch.recv_array(np.uint8, (c, 2, self.block_bytes), step)
+            mb[start:start + c] ^= masked[np.arange(c), choices[start:start + c]]
+        return mb
+
+
+#: The old name of :class:`RandomOT` (every OT offers at least random OT).
+OT = RandomOT
+
+
+class CorrelatedOT(RandomOT):
+    """Correlated OT with a global offset Δ: sender ``q``, receiver ``t = q ⊕ b·Δ``.
+
+    Subclasses implement ``send_correlated/receive_correlated``; random OT
+    (by hashing) and the random-choice pair are derived.
+    """
+
+    @abc.abstractmethod
+    def send_correlated(self, ch: Channel, n: int, delta=None, rng=None) -> tuple[np.ndarray, np.ndarray]:
+        """Sender of n correlated OTs: ``(Δ, q)``; ``delta`` chooses Δ (random by default)."""
+
+    @abc.abstractmethod
+    def receive_correlated(self, ch: Channel, choices, rng=None) -> np.ndarray:
+        """Receiver: ``t`` with ``t[i] = q[i] ⊕ choices[i]·Δ``."""
+
+    def ensure_session(self, ch: Channel, role: str, rng=None) -> None:
+        """Run whatever set-up ``ch`` needs before a call draws from ``rng`` (default: none)."""
+
+    def next_tweaks(self, ch: Channel, role: str, n: int) -> int:
+        """Reserve ``n`` hash tweaks for ``role`` on ``ch``; returns the first.
+
+        Both parties make the same calls, so their counters agree; a tweak is
+        never used twice under one Δ, which the TCCR security needs.
+        """
+        counters = self.__dict__.setdefault("_tweak_counters", weakref.WeakKeyDictionary())
+        per_ch = counters.setdefault(ch, {})
+        start = per_ch.get(role, 0)
+        per_ch[role] = start + n
+        return start
+
+    def send_random(self, ch: Channel, n: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
+        """Random OT from correlated OT: ``m0 = H(q, i)``, ``m1 = H(q ⊕ Δ, i)``."""
+        from .ext import cot
+
+        delta, q = self.send_correlated(ch, check_count(n), None, rng)
+        start = self.next_tweaks(ch, SENDER, q.shape[0])
+        m0, m1 = np.empty_like(q), np.empty_like(q)
+        cot.random_ot_from_cot(q, delta, start, m0, m1)
+        return m0, m1
+
+    def receive_random(self, ch: Channel, choices, rng=None) -> np.ndarray:
+        """Receiver of random OT from correlated OT: ``m_b = H(t, i)``."""
+        from .ext import cot
+
+        t = self.receive_correlated(ch, choices, rng)
+        start = self.next_tweaks(ch, RECEIVER, t.shape[0])
+        return cot.hash_rows(t, start, out=t)
+
+    def send_random_correlated(self, ch: Channel, n: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
+        """Correlated OT whose choice bits the receiver draws at random: ``(Δ, q)``."""
+        return self.send_correlated(ch, n, None, rng)
+
+    def receive_random_correlated(self, ch: Channel, n: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
+        """Receiver side with random choice bits: returns ``(choices, t)``."""
+        n = check_count(n)
+        rng = Rng.ensure(rng)
+        self.ensure_session(ch, RECEIVER, rng)
+        choices = rng.bits(n)
+        return choices, self.receive_correlated(ch, choices, rng)
+
+
+class RandomCorrelatedOT(CorrelatedOT):
+    """Correlated OT whose choice bits come out random (what silent OT produces).
+
+    Subclasses implement the random-choice pair; correlated OT with chosen
+    choice bits is derived by derandomisation: the receiver sends
+    ``b ⊕ choices`` (one bit per OT) and the sender flips ``q`` where it is set.
+    """
+
+    @abc.abstractmethod
+    def send_random_correlated(self, ch: Channel, n: int, rng=None, delta=None) -> tuple[np.ndarray, np.ndarray]:
+        """Sender: ``(Δ, q)``; the receiver gets random ``b`` and ``t = q ⊕ b·Δ``.
+
+        ``delta`` asks for that Δ; an implementation that cannot honour it
+        (for example a session already running under another Δ) raises
+        :class:`~pqmpc.errors.ParameterError`.
+        """
+
+    @abc.abstractmethod
+    def receive_random_correlated(self, ch: Channel, n: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
+        """Receiver: ``(choices, t)`` with pseudo-random ``choices``."""
+
+    def send_correlated(self, ch: Channel, n: int, delta=None, rng=None) -> tuple[np.ndarray, np.ndarray]:
+        n = check_count(n)
+        d, q = self.send_random_correlated(ch, n, rng=rng, delta=delta)
+        flip = ch.recv_bits(n, f"{self.name} derandomization ({n} choice flips)")
+        q ^= flip[:, None] * d
+        return d, q
+
+    def receive_correlated(self, ch: Channel, choices, rng=None) -> np.ndarray:
+        choices = check_choices(choices)
+        b, t = self.receive_random_correlated(ch, choices.shape[0], rng)
+        ch.send_bits(b ^ choices)
+        return t
+
+
+__all__ = ["RandomOT", "CorrelatedOT", "RandomCorrelatedOT", "OT",
+           "check_choices", "check_count", "check_messages", "check_delta"]
