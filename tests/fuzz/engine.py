@@ -132,7 +132,7 @@ RETYPE_TOKENS = {
     "list-1": "[1]",
 }
 
-FRAME_KINDS = ("truncate", "extend", "bitflip", "garbage", "retype", "drop")
+FRAME_KINDS = ("truncate", "extend", "bitflip", "garbage", "retype", "drop", "duplicate", "swap")
 STREAM_KINDS = ("huge_length", "stream_cut")
 
 
@@ -226,8 +226,13 @@ def framed(frames) -> bytes:
 
 
 def mutated_messages(frames: list[bytes], m: Mutation) -> list[bytes]:
-    new = mutate_frame(m, frames[m.index])
-    return frames[: m.index] + ([] if new is None else [new]) + frames[m.index + 1:]
+    i = m.index
+    if m.kind == "duplicate":
+        return frames[: i + 1] + frames[i:]
+    if m.kind == "swap":  # with the next message (the last one has none: then it is dropped)
+        return frames[:i] + frames[i + 1: i + 2] + ([frames[i]] if i + 1 < len(frames) else []) + frames[i + 2:]
+    new = mutate_frame(m, frames[i])
+    return frames[:i] + ([] if new is None else [new]) + frames[i + 1:]
 
 
 def mutated_stream(frames: list[bytes], m: Mutation) -> bytes:

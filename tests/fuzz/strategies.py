@@ -16,7 +16,7 @@ CONFUSING = ("object", "list", "null", "string", "huge-u64", "negative", "float"
 
 
 def kinds_for(frame: bytes) -> list[str]:
-    kinds = ["extend", "garbage", "drop", "huge_length", "stream_cut"]
+    kinds = ["extend", "garbage", "drop", "duplicate", "swap", "huge_length", "stream_cut"]
     if frame:
         kinds += ["truncate", "bitflip"]
     if is_json(frame):
@@ -42,7 +42,7 @@ def mutations(draw, frames: list[bytes]) -> Mutation:
         paths = json_paths(parse_json(frame))
         patch = st.tuples(st.sampled_from(paths), st.sampled_from(sorted(RETYPE_TOKENS)))
         return Mutation(kind, index, tuple(draw(st.lists(patch, min_size=1, max_size=2))))
-    if kind == "drop":
+    if kind in ("drop", "duplicate", "swap"):
         return Mutation(kind, index)
     if kind == "huge_length":
         return Mutation(kind, index, draw(st.sampled_from(HUGE_ABOVE_CAP)
