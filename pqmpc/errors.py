@@ -25,6 +25,17 @@ class HandshakeError(ProtocolError):
     """The two parties disagree on protocol, version or parameters."""
 
 
+class AuthenticationError(HandshakeError):
+    """The secure channel's handshake failed: wrong peer key, missing key, PSK mismatch, impostor.
+
+    The text says which check failed and on whose side, where that is knowable.
+    """
+
+
+class IntegrityError(ProtocolError):
+    """A secure-channel record failed authentication: tampered, replayed, reordered or dropped."""
+
+
 class ChannelError(PqmpcError):
     """The transport failed: the peer went away or did not answer in time."""
 
@@ -35,6 +46,14 @@ class ChannelClosed(ChannelError):
 
 class ChannelTimeout(ChannelError):
     """No data arrived within the channel's timeout."""
+
+
+class TruncationError(IntegrityError, ChannelClosed):
+    """A secure channel's transport ended without the peer's authenticated close record.
+
+    Both a transport failure (the peer crashed, the link was cut) and a possible
+    truncation attack, so it is a :class:`ChannelClosed` and an :class:`IntegrityError`.
+    """
 
 
 class ParameterError(PqmpcError, ValueError):

@@ -14,6 +14,8 @@ A transport plugs in at one of two levels:
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import struct
 from dataclasses import dataclass
@@ -24,6 +26,23 @@ from ..errors import ChannelClosed, ParameterError, ProtocolError
 
 HEADER = struct.Struct("<I")
 DEFAULT_MAX_MESSAGE = 1 << 30  # 1 GiB: bulk protocols chunk well below this.
+DEFAULT_MAX_JSON = 4096  # control messages are a few hundred bytes; a peer must not make us parse more.
+
+
+def _refuse_constant(name: str):
+    # NaN and Infinity are Python extensions to JSON; a peer has no business sending them.
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+@functools.cache
+def _takes_limit(fn) -> bool:
+    """Whether a (possibly overridden) ``recv_frame`` accepts ``max_bytes``/``step``."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return ("max_bytes" in params and "step" in params) or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 @dataclass
@@ -68,6 +87,10 @@ def as_buffer(data) -> memoryview:
 class Channel:
     """A reliable, ordered, framed message pipe between two parties."""
 
+    #: The secure channel's handshake hash (bytes) on a :class:`SecureChannel`;
+    #: ``None`` on a plain transport. The MPC handshake binds to it.
+    transcript_hash: bytes | None = None
+
     def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE):
         self.stats = ChannelStats()
         self.max_message = max_message
@@ -84,14 +107,54 @@ class Channel:
         self._write([memoryview(HEADER.pack(payload.nbytes)), payload])
 
     def _recv_message(self):
+        return self._recv_stream(self.max_message, None)
+
+    def _recv_stream(self, limit: int, step: str | None, exact: bool = False):
         header = self._read_exact(HEADER.size)
         (n,) = HEADER.unpack(bytes(header))
-        if n > self.max_message:
-            # Never allocate what a peer merely announces.
-            raise ProtocolError(
-                f"peer announced a {n}-byte message, above this channel's limit of {self.max_message} bytes"
-            )
+        if n > limit:
+            # Never allocate (or read) what a peer merely announces.
+            raise ProtocolError(self._too_large(n, limit, step, "announced", exact))
         return self._read_exact(n) if n else bytearray()
+
+    def _too_large(self, n: int, limit: int, step: str | None, verb: str, exact: bool = False) -> str:
+        where = f"{step}: " if step else ""
+        if exact:  # the step knows its size: say it the way every length check does
+            return f"{where}expected {limit} bytes, got {n}" + (" (refused on the announced length)"
+                                                                   if verb == "announced" else "")
+        whose = "this step's" if limit < self.max_message else "this channel's"
+        return f"{where}peer {verb} a {n}-byte message, above {whose} limit of {limit} bytes"
+
+    def _recv_bounded(self, limit: int, step: str | None, exact: bool = False):
+        """One frame of at most ``limit`` bytes, checked before the body is read when possible."""
+        if type(self)._recv_message is Channel._recv_message:
+            return self._recv_stream(limit, step, exact)
+        # A message transport hands over whole messages: nothing was allocated on
+        # our side on the peer's word, but the cap still holds.
+        frame = self._recv_message()
+        if len(frame) > limit:
+            raise ProtocolError(self._too_large(len(frame), limit, step, "sent", exact))
+        return frame
+
+    def _recv_counted(self, max_bytes: int, step: str | None, exact: bool = False):
+        if self.closed:
+            raise ChannelClosed("channel is closed")
+        limit = min(int(max_bytes), self.max_message)
+        frame = self._recv_bounded(limit, step, exact and limit == max_bytes)
+        self.stats.bytes_received += len(frame) + HEADER.size
+        self.stats.messages_received += 1
+        return frame
+
+    def _frame(self, limit: int, step: str | None, exact: bool = False):
+        fn = type(self).recv_frame
+        if fn is Channel.recv_frame:
+            return self._recv_counted(limit, step, exact)
+        # Subclasses written before recv_frame took keywords override it with no
+        # arguments; they still get the cap, checked once the frame is in.
+        frame = self.recv_frame(max_bytes=limit, step=step) if _takes_limit(fn) else self.recv_frame()
+        if len(frame) > limit:
+            raise ProtocolError(self._too_large(len(frame), limit, step, "sent", exact))
+        return frame
 
     def _close(self) -> None:
         pass
@@ -110,18 +173,19 @@ class Channel:
         self.stats.bytes_sent += payload.nbytes + HEADER.size
         self.stats.messages_sent += 1
 
-    def recv_frame(self):
-        """One message as a writable buffer (``bytearray`` for built-in transports)."""
-        if self.closed:
-            raise ChannelClosed("channel is closed")
-        frame = self._recv_message()
-        self.stats.bytes_received += len(frame) + HEADER.size
-        self.stats.messages_received += 1
-        return frame
+    def recv_frame(self, max_bytes: int | None = None, step: str | None = None):
+        """One message as a writable buffer (``bytearray`` for built-in transports).
 
-    def recv(self) -> bytes:
-        """One message as ``bytes``."""
-        frame = self.recv_frame()
+        ``max_bytes`` caps this message below the channel's ``max_message``; the
+        announced length is checked before the body is read, and a larger one
+        raises :class:`ProtocolError` naming ``step``.
+        """
+        return self._recv_counted(self.max_message if max_bytes is None else max_bytes, step)
+
+    def recv(self, max_bytes: int | None = None, step: str | None = None) -> bytes:
+        """One message as ``bytes`` (``max_bytes``/``step`` as in :meth:`recv_frame`)."""
+        frame = self.recv_frame() if max_bytes is None and step is None else self._frame(
+            self.max_message if max_bytes is None else max_bytes, step)
         return frame if isinstance(frame, bytes) else bytes(frame)
 
     def close(self) -> None:
@@ -137,23 +201,29 @@ class Channel:
 
     # -- checked helpers used by every protocol ---------------------------
     def recv_bytes(self, nbytes: int, step: str) -> bytes:
-        frame = self.recv_frame()
+        frame = self._frame(nbytes, step, exact=True)
         if len(frame) != nbytes:
             raise ProtocolError(f"{step}: expected {nbytes} bytes, got {len(frame)}")
         return bytes(frame)
 
-    def recv_array(self, dtype, shape, step: str) -> np.ndarray:
-        """Receive one message as an array of exactly ``shape`` (one ``-1`` allowed)."""
+    def recv_array(self, dtype, shape, step: str, max_bytes: int | None = None) -> np.ndarray:
+        """Receive one message as an array of exactly ``shape`` (one ``-1`` allowed).
+
+        With a fixed shape the expected size is the cap; with a ``-1`` the cap is
+        ``max_bytes`` (default: the channel's ``max_message``). Either way the
+        announced length is checked before the body is read.
+        """
         dtype = np.dtype(dtype)
         shape = tuple(int(s) for s in (shape if isinstance(shape, (tuple, list)) else (shape,)))
-        frame = self.recv_frame()
-        got = len(frame)
         if shape.count(-1) > 1:
             raise ParameterError("at most one -1 in a shape")
         fixed = dtype.itemsize
         for s in shape:
             if s != -1:
                 fixed *= s
+        limit = fixed if -1 not in shape else (self.max_message if max_bytes is None else max_bytes)
+        frame = self._frame(limit, step, exact=-1 not in shape)
+        got = len(frame)
         if -1 in shape:
             if fixed == 0 or got % fixed:
                 raise ProtocolError(f"{step}: {got} bytes is not a whole number of {fixed}-byte rows")
@@ -177,11 +247,12 @@ class Channel:
     def send_json(self, obj) -> None:
         self.send(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode())
 
-    def recv_json(self, step: str, max_bytes: int = 1 << 20):
-        frame = self.recv_frame()
-        if len(frame) > max_bytes:
-            raise ProtocolError(f"{step}: control message of {len(frame)} bytes is too large")
+    def recv_json(self, step: str, max_bytes: int = DEFAULT_MAX_JSON):
+        """One small JSON control message; anything else is a ProtocolError naming ``step``."""
+        frame = self._frame(max_bytes, step)
         try:
-            return json.loads(bytes(frame).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return json.loads(bytes(frame).decode("utf-8"), parse_constant=_refuse_constant)
+        except RecursionError:
+            raise ProtocolError(f"{step}: control message is nested too deeply") from None
+        except (ValueError, MemoryError) as exc:  # bad UTF-8 or JSON, an int past the digit limit
             raise ProtocolError(f"{step}: control message is not valid JSON ({exc})") from None

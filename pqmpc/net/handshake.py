@@ -28,11 +28,20 @@ def handshake(ch: Channel, protocol: str, version, params: dict | None = None,
     """
     mine = {"magic": MAGIC, "protocol": protocol, "version": version, "params": params or {},
             "role": role, "pqmpc": _pkg_version}
+    binding = getattr(ch, "transcript_hash", None)
+    if binding is not None:
+        # Bind the session to the secure channel under it: both ends must see the
+        # same authenticated key exchange (docs/secure-channel.md).
+        mine["channel"] = binding.hex()
     ch.send_json(mine)
-    theirs = ch.recv_json(f"{protocol} handshake")
+    # Parameters are small but a circuit's input layout can make them a few KiB.
+    theirs = ch.recv_json(f"{protocol} handshake", max_bytes=1 << 16)
     if not isinstance(theirs, dict) or theirs.get("magic") != MAGIC:
         raise ProtocolError(f"{protocol} handshake: the peer is not speaking the pqmpc handshake")
     diffs = []
+    if mine.get("channel") != theirs.get("channel"):
+        diffs.append("channel binding: " + ("the peer is not on the same secure channel"
+                                            if "channel" in mine else "the peer is on a secure channel, we are not"))
     for key in ("protocol", "version"):
         if theirs.get(key) != mine[key]:
             diffs.append(f"{key}: ours {_describe(mine[key])}, peer's {_describe(theirs.get(key))}")

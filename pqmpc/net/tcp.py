@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import socket
 import time
 
@@ -9,6 +10,19 @@ from ..errors import ChannelClosed, ChannelError, ChannelTimeout
 from .channel import Channel
 
 _SMALL = 1 << 16  # below this a message goes out in one send with its header
+_FIRST = 1 << 20  # a receive buffer starts at most this large and grows as data arrives
+
+try:  # CPython: grow in place (realloc, no zero-fill); the bytes are overwritten by recv_into
+    _resize = ctypes.pythonapi.PyByteArray_Resize
+    _resize.argtypes = (ctypes.py_object, ctypes.c_ssize_t)
+    _resize.restype = ctypes.c_int
+except AttributeError:  # pragma: no cover - other interpreters
+    _resize = None
+
+
+def _grow(buf: bytearray, size: int) -> None:
+    if _resize is None or _resize(buf, size) != 0:
+        buf.extend(bytes(size - len(buf)))
 
 
 class TcpChannel(Channel):
@@ -64,16 +78,21 @@ class TcpChannel(Channel):
             raise ChannelClosed(f"connection to {self.peer} lost while sending: {exc.strerror or exc}") from None
 
     def _read_exact(self, n: int) -> bytearray:
-        buf = bytearray(n)
-        view = memoryview(buf)
+        # The buffer grows with the data that actually arrived (doubling, so the
+        # copies stay linear), never to a size the peer merely announced.
+        buf = bytearray()
+        _grow(buf, min(n, _FIRST))  # no zero-fill: recv_into overwrites every byte before we return
         got = 0
         while got < n:
-            try:
-                k = self.sock.recv_into(view[got:], n - got)
-            except TimeoutError:
-                raise ChannelTimeout(f"no data from {self.peer} for {self.timeout} s") from None
-            except OSError as exc:
-                raise ChannelClosed(f"connection to {self.peer} lost: {exc.strerror or exc}") from None
+            if got == len(buf):
+                _grow(buf, min(n, 2 * got))
+            with memoryview(buf) as view:
+                try:
+                    k = self.sock.recv_into(view[got:], len(buf) - got)
+                except TimeoutError:
+                    raise ChannelTimeout(f"no data from {self.peer} for {self.timeout} s") from None
+                except OSError as exc:
+                    raise ChannelClosed(f"connection to {self.peer} lost: {exc.strerror or exc}") from None
             if k == 0:
                 what = "in the middle of a message" if got else "before the expected message"
                 raise ChannelClosed(f"peer {self.peer} closed the connection {what}")

@@ -1,3 +1,4 @@
+import queue
 import socket
 import struct
 import threading
@@ -106,6 +107,14 @@ def test_small_limit_applies_to_sender_and_receiver():
     a, b = MemoryChannel.pair(max_message=10)
     with pytest.raises(ParameterError, match="chunks"):
         a.send(bytes(11))
+    # The receiver's limit holds on its own, whatever the sender allows itself.
+    big_sender, _ = MemoryChannel.pair()
+    small = MemoryChannel(big_sender._outbox, queue.SimpleQueue(), timeout=5.0, max_message=10)
+    big_sender.send(bytes(10))
+    assert small.recv() == bytes(10)
+    big_sender.send(bytes(11))
+    with pytest.raises(ProtocolError, match="limit of 10 bytes"):
+        small.recv()
 
 
 def test_peer_closing_mid_message_is_a_clear_error():

@@ -266,7 +266,11 @@ def test_bad_arguments():
 
 def test_names_and_security_level():
     from pqmpc.ot.base.kyber import MR19MlkemOT
+    from pqmpc.ot.interfaces import CorrelatedOT, RandomOT
     from pqmpc.params import LEVEL_128, LEVEL_256
+
+    # A base OT is a random OT, and only that: callers test capabilities with isinstance.
+    assert isinstance(KyberOT(), RandomOT) and not isinstance(KyberOT(), CorrelatedOT)
 
     assert KyberOT is MR19MlkemOT
     assert (KyberOT().variant, KyberOT().block_bytes) == ("ML-KEM-768", 16)

@@ -509,7 +509,11 @@ def test_one_object_serves_concurrent_sessions():
 def test_names_and_security_level():
     from pqmpc.ot.base.saber import ModLwrOT
     from pqmpc.ot.base.saber_mr import MR19SaberOT
+    from pqmpc.ot.interfaces import CorrelatedOT, RandomOT
     from pqmpc.params import LEVEL_128, LEVEL_256
+
+    # A base OT is a random OT, and only that: callers test capabilities with isinstance.
+    assert isinstance(SaberOT("Saber", "mr"), RandomOT) and not isinstance(SaberOT("Saber", "mr"), CorrelatedOT)
 
     assert type(SaberOT()) is ModLwrOT and type(SaberOT("Saber", "mr")) is MR19SaberOT
     assert isinstance(SaberOT("Saber", "mr"), SaberOT) and isinstance(ModLwrOT(), SaberOT)

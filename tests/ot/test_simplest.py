@@ -230,7 +230,11 @@ def test_batched_square_roots_match_python():
 
 def test_names_and_security_level():
     from pqmpc.ot.base.simplest import MRR20X25519OT
+    from pqmpc.ot.interfaces import CorrelatedOT, RandomOT
     from pqmpc.params import LEVEL_128, LEVEL_256
+
+    # A base OT is a random OT, and only that: callers test capabilities with isinstance.
+    assert isinstance(SimplestOT(), RandomOT) and not isinstance(SimplestOT(), CorrelatedOT)
 
     assert SimplestOT is MRR20X25519OT
     assert SimplestOT().block_bytes == 16 and SimplestOT(32).block_bytes == 32

@@ -36,7 +36,7 @@ from ...lattice import mlkem_poly as poly
 from ...net import Channel, handshake
 from ...params import LEVEL_128, SecurityLevel
 from ...rng import Rng
-from ..api import OT, check_choices, check_count
+from ..interfaces import RandomOT, check_choices, check_count
 from . import mr19
 
 # The wire name stays "KyberOT": it is in the handshake and the session context, so
@@ -96,7 +96,7 @@ class MLKEMGroup(mr19.KeyGroup):
         return mlkem.decaps_keys(self.params, sk, ct)
 
 
-class MR19MlkemOT(OT):
+class MR19MlkemOT(RandomOT):
     """Masny–Rindal (MR19) endemic OT over ML-KEM public keys; see the module docstring.
 
     Public alias: ``KyberOT`` (the name it had first; "Kyber" is ML-KEM's

@@ -77,7 +77,7 @@ from ...net import handshake
 from ...params import LEVEL_128, SecurityLevel
 from ...primitives.keccak import shake256
 from ...rng import Rng
-from ..api import OT, check_choices, check_count
+from ..interfaces import RandomOT, check_choices, check_count
 
 PROTOCOL = "SaberOT"
 #: 2: per-session coin-tossed CRS (version 1 used one fixed CRS per variant).
@@ -139,7 +139,7 @@ def _round_p(x_f: np.ndarray) -> np.ndarray:
     return sp.round_q_to_p(sp.from_freq(x_f, sp.EQ))
 
 
-class SaberOT(OT):
+class SaberOT(RandomOT):
     """Base OT from Saber arithmetic; ``construction`` picks the protocol.
 
     ``SaberOT(variant, "np")`` is a :class:`ModLwrOT` (Dong et al., ~1.5 kB/OT, the

@@ -23,7 +23,7 @@ from ...lattice import saber as sab
 from ...lattice import saber_poly as sp
 from ...primitives.keccak import shake128
 from ...rng import Rng
-from ..api import check_choices, check_count
+from ..interfaces import check_choices, check_count
 from . import mr19
 from .saber import SaberOT
 

@@ -73,7 +73,7 @@ from ...net import handshake
 from ...params import LEVEL_128, SecurityLevel
 from ...primitives.keccak import shake256
 from ...rng import Rng
-from ..api import OT, check_choices, check_count
+from ..interfaces import RandomOT, check_choices, check_count
 from . import x25519_uniform as xu
 
 PROTOCOL = "SimplestOT"
@@ -131,7 +131,7 @@ def _exchange(sk: X25519PrivateKey, u: bytes, step: str) -> bytes:
         raise ProtocolError(f"{PROTOCOL} {step}: a public key is a low-order point (all-zero shared secret)") from None
 
 
-class MRR20X25519OT(OT):
+class MRR20X25519OT(RandomOT):
     """Classical X25519 base OT (McQuoid–Rosulek–Roy 2020 with a Feistel POPF), for comparison only.
 
     Public alias: ``SimplestOT`` (the name it had first; it is not Chou–Orlandi's
