@@ -9,7 +9,7 @@ reproducible. ``fuzz-long``: many random cases with shrinking, for local runs::
 from hypothesis import HealthCheck, Phase, settings
 
 settings.register_profile(
-    "fuzz-ci", max_examples=6, derandomize=True, database=None, deadline=None, print_blob=False,
+    "fuzz-ci", max_examples=12, derandomize=True, database=None, deadline=None, print_blob=False,
     phases=(Phase.explicit, Phase.generate), suppress_health_check=list(HealthCheck),
 )
 settings.register_profile(

@@ -288,32 +288,37 @@ class _PeakMemory:
 
     On Linux the kernel's resident-set high-water mark can be reset
     (``/proc/self/clear_refs``), which costs nothing per allocation and also sees
-    numba's and OpenSSL's allocations; elsewhere tracemalloc (about 5x slower).
-    A buffer is only counted once its pages are touched, which is what an
-    announced-size ``bytearray(n)`` does at once.
+    numba's and OpenSSL's allocations, but only counts pages that were touched.
+    With ``trace`` (and wherever the reset is unavailable) tracemalloc also
+    counts untouched buffers (``np.empty`` of an announced size), at about five
+    times the run time, so it is used where announcements are the point.
     """
 
-    def __init__(self):
+    def __init__(self, trace: bool = False):
         self.rss = _can_reset_rss()
-        self.base = 0
+        self.trace = trace or not self.rss
+        self.rss_base = self.traced_base = 0
         self.started_tracing = False
 
     def start(self) -> None:
+        if self.trace:
+            self.started_tracing = not tracemalloc.is_tracing()
+            if self.started_tracing:
+                tracemalloc.start()
+            tracemalloc.reset_peak()
+            self.traced_base = tracemalloc.get_traced_memory()[0]
         if self.rss:
             with open("/proc/self/clear_refs", "w") as f:
                 f.write("5")
-            self.base = _status_kib("VmRSS") << 10
-            return
-        self.started_tracing = not tracemalloc.is_tracing()
-        if self.started_tracing:
-            tracemalloc.start()
-        tracemalloc.reset_peak()
-        self.base = tracemalloc.get_traced_memory()[0]
+            self.rss_base = _status_kib("VmRSS") << 10
 
     def peak(self) -> int:
+        peak = 0
         if self.rss:
-            return max(0, (_status_kib("VmHWM") << 10) - self.base)
-        return max(0, tracemalloc.get_traced_memory()[1] - self.base)
+            peak = (_status_kib("VmHWM") << 10) - self.rss_base
+        if self.trace:
+            peak = max(peak, tracemalloc.get_traced_memory()[1] - self.traced_base)
+        return max(0, peak)
 
     def stop(self) -> None:
         if self.started_tracing:
@@ -395,7 +400,8 @@ class _Peer:
             t.join(5.0)
 
 
-def run_honest(protocol: str, role_index: int, transport: str, payload, timeout: float | None = None) -> Outcome:
+def run_honest(protocol: str, role_index: int, transport: str, payload, timeout: float | None = None,
+               trace: bool = False) -> Outcome:
     """Run role ``role_index`` of ``protocol`` honestly against a peer that plays ``payload``."""
     timeout = CASE_TIMEOUT if timeout is None else timeout
     p = BY_NAME[protocol]
@@ -421,7 +427,7 @@ def run_honest(protocol: str, role_index: int, transport: str, payload, timeout:
                                  f"{str(args.exc_value)[:200]}")
 
     threading.excepthook = hook
-    meter = _PeakMemory()
+    meter = _PeakMemory(trace)
     try:
         meter.start()
         t0 = time.monotonic()
@@ -461,18 +467,20 @@ def baseline(protocol: str, role_index: int, transport: str = "memory") -> Outco
     return run_honest(protocol, role_index, t, payload, timeout=CASE_TIMEOUT * 4)
 
 
-def run_case(protocol: str, role_index: int, m: Mutation) -> Outcome:
+def run_case(protocol: str, role_index: int, m: Mutation, trace: bool | None = None) -> Outcome:
+    """``trace``: also count untouched allocations (default: for announced lengths)."""
     transport, payload = payload_for(protocol, role_index, m)
-    return run_honest(protocol, role_index, transport, payload)
+    trace = m.kind == "huge_length" if trace is None else trace
+    return run_honest(protocol, role_index, transport, payload, trace=trace)
 
 
 def memory_limit(protocol: str, role_index: int) -> int:
     return 2 * baseline(protocol, role_index).peak_bytes + MEMORY_SLACK
 
 
-def check(protocol: str, role_index: int, m: Mutation) -> str | None:
+def check(protocol: str, role_index: int, m: Mutation, trace: bool | None = None) -> str | None:
     """``None`` if the case ended acceptably, else a description of the finding."""
-    out = run_case(protocol, role_index, m)
+    out = run_case(protocol, role_index, m, trace)
     problems = []
     if not out.accepted():
         problems.append(out.summary())

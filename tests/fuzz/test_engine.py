@@ -6,6 +6,7 @@ import json
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from pqmpc.errors import ProtocolError
@@ -31,6 +32,8 @@ def _toy(bug: str):
                 time.sleep(0.05)
         if bug == "alloc":
             return bytearray(96 << 20)
+        if bug == "alloc-untouched":  # what tracemalloc sees and the resident set does not
+            return np.empty(96 << 20, dtype=np.uint8)
         if bug == "thread":
             t = threading.Thread(target=lambda: 1 / 0, name="toy-helper")
             t.start()
@@ -69,6 +72,12 @@ def test_each_kind_of_finding_is_reported(toy, bug, expect):
     name = toy(bug)
     problem = engine.check(name, 0, Mutation("garbage", 1, "nested-list-400KB"))
     assert problem is not None and expect in problem, problem
+
+
+def test_untouched_allocation_is_seen_on_announced_lengths(toy):
+    name = toy("alloc-untouched")
+    problem = engine.check(name, 0, Mutation("garbage", 1, "string"), trace=True)
+    assert problem is not None and "allocated" in problem, problem
 
 
 def test_clean_endings_are_accepted(toy):

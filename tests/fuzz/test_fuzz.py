@@ -26,14 +26,7 @@ if PROFILE not in ("fuzz-ci", "fuzz-long"):
 
 # Temporary: findings that other helpers are fixing (strict, so a fix turns the entry
 # into an XPASS failure and the entry must then be deleted). Keys: (test, protocol, role).
-NET = ("issue 12: net helper (recv_json lets RecursionError/ValueError escape; TcpChannel allocates "
-       "an announced frame before its bytes arrive)")
-KNOWN_FAILURES: dict[tuple[str, str, str], str] = {
-    **{("sweep", p.name, role): NET for p in PROTOCOLS for role in p.roles},
-    ("fuzz", "IKNP-128", "receiver"): NET,
-    ("fuzz", "IKNP-256", "sender"): NET,
-    ("fuzz", "handshake", "bob"): NET,
-}
+KNOWN_FAILURES: dict[tuple[str, str, str], str] = {}
 
 
 def cases(test: str):
