@@ -104,6 +104,33 @@ def _handshake():
     return alice, bob
 
 
+def _secure():
+    """The post-quantum secure channel (static keys + PSK, seeded coins) carrying a short exchange."""
+    payloads = [np.arange(n, dtype=np.uint8) for n in (0, 5, 3000, (1 << 20) + 17)]  # crosses a record
+
+    def run(ch, rng, role):
+        from pqmpc.lattice import mlkem
+        from pqmpc.net import SecureChannel, handshake
+        from pqmpc.net.secure import Identity
+
+        ids = {r: Identity(f"fuzz identity {r}".encode().ljust(32, b".")) for r in ("initiator", "responder")}
+        other = "responder" if role == "initiator" else "initiator"
+        s = SecureChannel.wrap(ch, role=role, identity=ids[role], peer=ids[other].public, psk=b"k" * 32, rng=rng,
+                               encaps_derand=lambda pk, m: mlkem.encaps("ML-KEM-768", pk, m))
+        handshake(s, "FuzzOverSecure", 1, {"n": len(payloads)}, role=role, peer_role=other)
+        got = []
+        for p in payloads:
+            if role == "initiator":
+                s.send(p)
+                got.append(s.recv_array(np.uint8, p.shape, "fuzz echo"))
+            else:
+                got.append(s.recv_array(np.uint8, p.shape, "fuzz payload"))
+                s.send(got[-1])
+        return [g.sum() for g in got]
+
+    return (lambda ch, rng: run(ch, rng, "initiator")), (lambda ch, rng: run(ch, rng, "responder"))
+
+
 @dataclass(frozen=True)
 class Protocol:
     """``hostile``: field patches a generic mutation is unlikely to hit, as
@@ -139,6 +166,7 @@ PROTOCOLS = [
     Protocol("PSI-reveal", ("sender", "receiver"), lambda: _psi(True), _COUNTS),
     Protocol("Yao-millionaires", ("garbler", "evaluator"), _yao, _YAO_BATCH + _COUNTS),
     Protocol("handshake", ("alice", "bob"), _handshake),
+    Protocol("secure-channel", ("initiator", "responder"), _secure),
 ]
 
 BY_NAME = {p.name: p for p in PROTOCOLS}

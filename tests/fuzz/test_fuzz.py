@@ -26,7 +26,13 @@ if PROFILE not in ("fuzz-ci", "fuzz-long"):
 
 # Temporary: findings that other helpers are fixing (strict, so a fix turns the entry
 # into an XPASS failure and the entry must then be deleted). Keys: (test, protocol, role).
-KNOWN_FAILURES: dict[tuple[str, str, str], str] = {}
+SECURE = ("issue 13: net helper (SecureChannel: a record longer than what is left of the announced message "
+          "raises ValueError from AESGCM.decrypt_into; check the overrun before decrypting)")
+KNOWN_FAILURES: dict[tuple[str, str, str], str] = {
+    ("sweep", "secure-channel", "initiator"): SECURE,
+    ("sweep", "secure-channel", "responder"): SECURE,
+    ("fuzz", "secure-channel", "initiator"): SECURE,
+}
 
 
 def cases(test: str):
