@@ -63,17 +63,17 @@ def _ferret():
     return Ferret(FERRET_TEST)
 
 
-def _psi(reveal: bool):
+def _psi(reveal: bool, **kw):
     sender_items = [f"item-{i}" for i in range(0, 12)] + ["é", b"\x00\xff"]
     receiver_items = [f"item-{i}" for i in range(6, 15)] + [b"\x00\xff", ""]
 
     def sender(ch, rng):
         from pqmpc.psi import psi_sender
-        return psi_sender(ch, sender_items, rng=rng, reveal_to_sender=reveal)
+        return psi_sender(ch, sender_items, rng=rng, reveal_to_sender=reveal, **kw)
 
     def receiver(ch, rng):
         from pqmpc.psi import psi_receiver
-        return psi_receiver(ch, receiver_items, rng=rng, reveal_to_sender=reveal)
+        return psi_receiver(ch, receiver_items, rng=rng, reveal_to_sender=reveal, **kw)
 
     return sender, receiver
 
@@ -86,6 +86,24 @@ def _yao():
     def evaluator(ch, rng):
         from pqmpc.twopc import functions
         return functions.millionaires(ch, "evaluator", 200, bits=8, rng=rng)
+
+    return garbler, evaluator
+
+
+def _yao_batched(ot="iknp"):
+    """Three instances at once (the layout step announces a batch) on an 8-bit comparison."""
+    from pqmpc.twopc.functions import less_than_circuit
+
+    data = Rng(b"fuzz/yao-batch")
+    a, b = data.bits(3 * 8).reshape(3, 8), data.bits(3 * 8).reshape(3, 8)
+
+    def garbler(ch, rng):
+        from pqmpc.twopc import yao_garbler
+        return yao_garbler(ch, less_than_circuit(8), [a], rng=rng, ot=ot)
+
+    def evaluator(ch, rng):
+        from pqmpc.twopc import yao_evaluator
+        return yao_evaluator(ch, less_than_circuit(8), [b], rng=rng, ot=ot)
 
     return garbler, evaluator
 
@@ -164,7 +182,9 @@ PROTOCOLS = [
     Protocol("Ferret-test", ("sender", "receiver"), lambda: _ot_pair(_ferret, n=150)),
     Protocol("PSI", ("sender", "receiver"), lambda: _psi(False), _COUNTS),
     Protocol("PSI-reveal", ("sender", "receiver"), lambda: _psi(True), _COUNTS),
+    Protocol("PSI-256-reveal", ("sender", "receiver"), lambda: _psi(True, kappa=256), _COUNTS),
     Protocol("Yao-millionaires", ("garbler", "evaluator"), _yao, _YAO_BATCH + _COUNTS),
+    Protocol("Yao-batched-base-OT", ("garbler", "evaluator"), lambda: _yao_batched("base"), _COUNTS),
     Protocol("handshake", ("alice", "bob"), _handshake),
     Protocol("secure-channel", ("initiator", "responder"), _secure),
 ]
