@@ -50,10 +50,10 @@ def _simplest():
     return SimplestOT()
 
 
-def _iknp(kappa):
+def _iknp(kappa, **kw):
     def make():
         from pqmpc.ot import IKNP
-        return IKNP(kappa=kappa)
+        return IKNP(kappa=kappa, **kw)
     return make
 
 
@@ -63,9 +63,9 @@ def _ferret():
     return Ferret(FERRET_TEST)
 
 
-def _psi(reveal: bool, **kw):
-    sender_items = [f"item-{i}" for i in range(0, 12)] + ["é", b"\x00\xff"]
-    receiver_items = [f"item-{i}" for i in range(6, 15)] + [b"\x00\xff", ""]
+def _psi(reveal: bool, n: int = 12, **kw):
+    sender_items = [f"item-{i}" for i in range(0, n)] + ["é", b"\x00\xff"]
+    receiver_items = [f"item-{i}" for i in range(n // 2, n + 3)] + [b"\x00\xff", ""]
 
     def sender(ch, rng):
         from pqmpc.psi import psi_sender
@@ -178,10 +178,15 @@ PROTOCOLS = [
     Protocol("SaberOT-mr", ("sender", "receiver"), lambda: _ot_pair(_saber("mr"))),
     Protocol("SimplestOT", ("sender", "receiver"), lambda: _ot_pair(_simplest)),
     Protocol("IKNP-128", ("sender", "receiver"), lambda: _ot_pair(_iknp(128), n=200)),
+    Protocol("IKNP-128-chunked", ("sender", "receiver"), lambda: _ot_pair(_iknp(128, chunk=128), n=300)),
     Protocol("IKNP-256", ("sender", "receiver"), lambda: _ot_pair(_iknp(256), n=130, width=32)),
     Protocol("Ferret-test", ("sender", "receiver"), lambda: _ot_pair(_ferret, n=150)),
+    # More than one round's usable outputs (3360 with this set): the second round's trees too.
+    Protocol("Ferret-test-2-rounds", ("sender", "receiver"), lambda: _ot_pair(_ferret, n=4000)),
     Protocol("PSI", ("sender", "receiver"), lambda: _psi(False), _COUNTS),
     Protocol("PSI-reveal", ("sender", "receiver"), lambda: _psi(True), _COUNTS),
+    # Small OPRF chunks: several correction-matrix messages, the last one partial.
+    Protocol("PSI-chunked-reveal", ("sender", "receiver"), lambda: _psi(True, n=150, chunk=128), _COUNTS),
     Protocol("PSI-256-reveal", ("sender", "receiver"), lambda: _psi(True, kappa=256), _COUNTS),
     Protocol("Yao-millionaires", ("garbler", "evaluator"), _yao, _YAO_BATCH + _COUNTS),
     Protocol("Yao-batched-base-OT", ("garbler", "evaluator"), lambda: _yao_batched("base"), _COUNTS),
