@@ -362,7 +362,7 @@ class _Peer:
             return honest
         with TcpListener("127.0.0.1", 0) as listener:
             raw = socket.create_connection(("127.0.0.1", listener.port), timeout=CASE_TIMEOUT)
-            honest = listener.accept(timeout=CASE_TIMEOUT, )
+            honest = listener.accept(timeout=CASE_TIMEOUT)
         honest.timeout = CASE_TIMEOUT * 2
         honest.sock.settimeout(CASE_TIMEOUT * 2)
 
