@@ -4,6 +4,11 @@ A row gives, for each role, a function ``party(ch, rng)`` that runs that role
 once with small sizes. Inputs are fixed (derived from constant seeds) so that
 a replayed peer stays in sync with a re-run honest party until the message
 the harness mutates.
+
+Adding a protocol is one row in ``PROTOCOLS``: every test in this package
+(replay check, per-step sweep, hypothesis) then covers both of its roles.
+A party must be deterministic given its ``rng`` (OpenSSL coins included: see
+the secure channel's ``encaps_derand``), or the replay check fails.
 """
 
 from __future__ import annotations
