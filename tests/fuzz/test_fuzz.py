@@ -26,16 +26,7 @@ if PROFILE not in ("fuzz-ci", "fuzz-long"):
 
 # Temporary: findings that other helpers are fixing (strict, so a fix turns the entry
 # into an XPASS failure and the entry must then be deleted). Keys: (test, protocol, role).
-SECURE = ("issue 13: net helper (SecureChannel: a record longer than what is left of the announced message "
-          "raises ValueError from AESGCM.decrypt_into; check the overrun before decrypting)")
-OPRF = ("issue 12: ot helper (kkrt.oprf_send sizes its bin-bucket index by the peer's announced set size, "
-        "O(bins / gcd(chunk, 4096)) before any OPRF data: distinct=2^29 with chunk=128 costs ~100 MiB)")
-KNOWN_FAILURES: dict[tuple[str, str, str], str] = {
-    ("sweep", "PSI-chunked-reveal", "sender"): OPRF,
-    ("sweep", "secure-channel", "initiator"): SECURE,
-    ("sweep", "secure-channel", "responder"): SECURE,
-    ("fuzz", "secure-channel", "initiator"): SECURE,
-}
+KNOWN_FAILURES: dict[tuple[str, str, str], str] = {}
 
 
 def cases(test: str):
