@@ -132,7 +132,7 @@ RETYPE_TOKENS = {
     "list-1": "[1]",
 }
 
-FRAME_KINDS = ("truncate", "extend", "bitflip", "garbage", "retype", "drop", "duplicate", "swap")
+FRAME_KINDS = ("truncate", "extend", "bitflip", "fill", "garbage", "retype", "drop", "duplicate", "swap")
 STREAM_KINDS = ("huge_length", "stream_cut")
 
 
@@ -212,6 +212,8 @@ def mutate_frame(m: Mutation, frame: bytes) -> bytes | None:
         for bit in m.arg:
             buf[(bit // 8) % len(buf)] ^= 1 << (bit % 8)
         return bytes(buf)
+    if m.kind == "fill":  # same length, so shape checks pass and value-range checks are reached
+        return bytes([m.arg]) * len(frame)
     if m.kind == "garbage":
         return GARBAGE[m.arg]
     if m.kind == "retype":

@@ -18,7 +18,7 @@ CONFUSING = ("object", "list", "null", "string", "huge-u64", "negative", "float"
 def kinds_for(frame: bytes) -> list[str]:
     kinds = ["extend", "garbage", "drop", "duplicate", "swap", "huge_length", "stream_cut"]
     if frame:
-        kinds += ["truncate", "bitflip"]
+        kinds += ["truncate", "bitflip", "fill"]
     if is_json(frame):
         kinds.append("retype")
     return sorted(kinds)
@@ -36,6 +36,8 @@ def mutations(draw, frames: list[bytes]) -> Mutation:
         return Mutation(kind, index, draw(st.binary(min_size=1, max_size=64) | st.just(bytes(4096))))
     if kind == "bitflip":
         return Mutation(kind, index, tuple(draw(st.lists(st.integers(0, 8 * n - 1), min_size=1, max_size=3))))
+    if kind == "fill":
+        return Mutation(kind, index, draw(st.sampled_from([0x00, 0xFF, 0x7F, 0x80]) | st.integers(0, 255)))
     if kind == "garbage":
         return Mutation(kind, index, draw(st.sampled_from(sorted(GARBAGE))))
     if kind == "retype":
@@ -82,6 +84,8 @@ def sweep(frames: list[bytes], hostile=(), every_handshake_field: bool = False) 
                     out.append(Mutation("retype", i, ((path, CONFUSING[j % len(CONFUSING)]),)))
         else:
             out.append(Mutation("truncate", i, n - 1) if n else Mutation("extend", i, b"\x01"))
+            if n:  # right length, out-of-range values: reaches each step's value checks
+                out.append(Mutation("fill", i, 0xFF))
             out.append(Mutation("garbage", i, "nested-list-400KB"))
         out.append(Mutation("huge_length", i, HUGE_BELOW_CAP[0]))
     return out
