@@ -41,7 +41,6 @@ from numba import njit
 
 from ...errors import CheatingDetected, ParameterError, ProtocolError
 from ...primitives import gf128
-from ...primitives.gf128 import gf128_mul_block
 from ...primitives.prg import MultiKeyCTR
 
 #: Statistical padding: extra random rows beyond κ (KOS pad κ + s; s = 64 keeps rows byte aligned).
@@ -87,31 +86,43 @@ class Challenges:
 
 
 @njit(cache=True, nogil=True)
-def _receiver_sums(chi, t, r):
-    ax0 = np.uint64(0)
-    ax1 = np.uint64(0)
-    at = (np.uint64(0), np.uint64(0))
-    for i in range(t.shape[0]):
-        c = (chi[i, 0], chi[i, 1])
-        p = gf128_mul_block(c, (t[i, 0], t[i, 1]))
-        at = (at[0] ^ p[0], at[1] ^ p[1])
-        if r[i]:
-            ax0 ^= c[0]
-            ax1 ^= c[1]
-    return ax0, ax1, at[0], at[1]
+def _xor_rows(p):
+    a0 = np.uint64(0)
+    a1 = np.uint64(0)
+    for i in range(p.shape[0]):
+        a0 ^= p[i, 0]
+        a1 ^= p[i, 1]
+    return a0, a1
+
+
+@njit(cache=True, nogil=True)
+def _xor_selected(chi, r):
+    a0 = np.uint64(0)
+    a1 = np.uint64(0)
+    for i in range(r.shape[0]):
+        m = np.uint64(0) - np.uint64(r[i])  # all ones where r_i = 1: no branch on a secret bit
+        a0 ^= chi[i, 0] & m
+        a1 ^= chi[i, 1] & m
+    return a0, a1
+
+
+def _dot(chi: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    # The batched (VPCLMULQDQ) product then one XOR pass beats a per-row multiply-accumulate chain 3-4x.
+    prod = gf128.mul(chi, rows)
+    return np.array(_xor_rows(prod.view(np.uint64)), dtype=np.uint64).view(np.uint8)
 
 
 def receiver_sums(chi: np.ndarray, t: np.ndarray, r: np.ndarray) -> np.ndarray:
     """``x ‖ t`` = ``Σ χ_j·r_j ‖ Σ χ_j·t_j`` as 32 bytes (``t``: ``(m, 16)`` rows, ``r``: ``(m,)`` bits)."""
     if t.shape[1] != 16:
         raise ParameterError("the KOS check runs in GF(2^128): rows must be 16 bytes")
-    out = np.array(_receiver_sums(chi.view(np.uint64), t.view(np.uint64), r), dtype=np.uint64)
-    return out.view(np.uint8)
+    x = np.array(_xor_selected(chi.view(np.uint64), r), dtype=np.uint64).view(np.uint8)
+    return np.concatenate([x, _dot(chi, t)])
 
 
 def sender_sum(chi: np.ndarray, q: np.ndarray) -> np.ndarray:
     """``Σ χ_j·q_j`` as one ``(16,)`` block."""
-    return gf128.dot(chi, q)
+    return _dot(chi, q)
 
 
 def verify_sums(qsum: np.ndarray, delta: np.ndarray, sums: np.ndarray, step: str) -> None:

@@ -201,8 +201,11 @@ class KOS(CorrelatedOT):
             yield start, min(self.chunk, m - start)
 
     # ------------------------------------------------------------------ checked extension
-    def _receiver_extend(self, ch, sess: Session, choices: np.ndarray, op: str) -> tuple[np.ndarray, dict]:
-        """Extend and prove consistency; returns the ``(n, 16)`` rows t (unhashed) and the sender's header."""
+    def _receiver_extend(self, ch, sess: Session, choices: np.ndarray, op: str,
+                         on_chunk=None) -> tuple[np.ndarray, dict]:
+        """Extend and prove consistency; returns the ``(n, 16)`` rows t (unhashed) and the sender's header.
+
+        ``on_chunk(start, rows)`` sees each chunk's output rows while they are in cache."""
         n = choices.shape[0]
         theirs = self._header(ch, sess, op, n, {})
         step = f"{PROTOCOL} call {sess.calls}"
@@ -217,6 +220,8 @@ class KOS(CorrelatedOT):
         for start, c in self._ranges(m):
             tcols = sess.matrix.send_chunk(ch, c, pack_bits(bits[start:start + c]).reshape(1, -1))
             transpose_rows(tcols, c, t[start:start + c])
+            if on_chunk is not None and start < n:
+                on_chunk(start, t[start:min(start + c, n)])
         seed_s = ch.recv_bytes(check.SEED_BYTES, f"{step} step 3 (sender's coin)")
         check.check_opening(seed_s, commitment, f"{step} step 3 (sender's coin)")
         chi = check.Challenges(seed_s, seed_r, self._label(sess))
@@ -226,8 +231,10 @@ class KOS(CorrelatedOT):
         ch.send(sums)
         return t[:n], theirs
 
-    def _sender_extend(self, ch, sess: Session, n: int, op: str, extra: dict) -> np.ndarray:
-        """The sender's side of :meth:`_receiver_extend`: the ``(n, 16)`` checked rows q."""
+    def _sender_extend(self, ch, sess: Session, n: int, op: str, extra: dict, on_chunk=None) -> np.ndarray:
+        """The sender's side of :meth:`_receiver_extend`: the ``(n, 16)`` checked rows q.
+
+        ``on_chunk`` as there: what it computes is provisional until the check below passes."""
         seed_s = sess.rng.bytes(check.SEED_BYTES)
         self._header(ch, sess, op, n, {"commit": check.commit(seed_s), **extra})
         step = f"{PROTOCOL} call {sess.calls}"
@@ -237,6 +244,8 @@ class KOS(CorrelatedOT):
         for start, c in self._ranges(m):
             qcols = sess.matrix.recv_chunk(ch, c, f"{step} step 2 (receiver matrix U), rows {start}..{start + c - 1}")
             transpose_rows(qcols, c, q[start:start + c])
+            if on_chunk is not None and start < n:
+                on_chunk(start, q[start:min(start + c, n)])
         ch.send(seed_s)
         chi = check.Challenges(seed_s, seed_r, self._label(sess))
         acc = np.zeros(16, dtype=np.uint8)
@@ -255,9 +264,14 @@ class KOS(CorrelatedOT):
     def send_random(self, ch, n, rng=None):
         n = check_count(n)
         sess = self._get(ch, SENDER, rng)
-        q = self._sender_extend(ch, sess, n, "random", {"mode": "session"})
-        m0, m1 = np.empty_like(q), np.empty_like(q)
-        cot.random_ot_from_cot(q, sess.delta, sess.ots, m0, m1)
+        m0 = np.empty((n, 16), dtype=np.uint8)
+        m1 = np.empty((n, 16), dtype=np.uint8)
+
+        def hash_chunk(start, q):
+            e = start + q.shape[0]
+            cot.random_ot_from_cot(q, sess.delta, sess.ots + start, m0[start:e], m1[start:e])
+
+        self._sender_extend(ch, sess, n, "random", {"mode": "session"}, hash_chunk)
         self._finish(sess, n)
         return m0, m1
 
@@ -265,8 +279,12 @@ class KOS(CorrelatedOT):
     def receive_random(self, ch, choices, rng=None):
         choices = check_choices(choices)
         sess = self._get(ch, RECEIVER, rng)
-        t, _ = self._receiver_extend(ch, sess, choices, "random")
-        out = cot.hash_rows(t, sess.ots)
+        out = np.empty((choices.shape[0], 16), dtype=np.uint8)
+
+        def hash_chunk(start, t):
+            cot.hash_rows(t, sess.ots + start, out=out[start:start + t.shape[0]])
+
+        self._receiver_extend(ch, sess, choices, "random", hash_chunk)
         self._finish(sess, choices.shape[0])
         return out
 

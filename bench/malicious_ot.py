@@ -1,0 +1,105 @@
+"""Random-OT rate of IKNP, KOS and SoftSpoken over memory and shaped links (issue 15).
+
+    PYTHONPATH=. python bench/malicious_ot.py [--n 20] [--reps 3] [--links memory,LAN1G,WAN100M] [--only NAMES]
+
+Both parties run as two threads of one process (2 cores); each protocol sets up
+its session once (base OTs not timed), then runs ``reps`` random-OT calls of
+2^n OTs each; the median time is reported with OTs per second, bits per OT
+(all bytes both ways, frame headers included, divided by n) and ratios to IKNP
+on the same link in the same run. Prints one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from pqmpc.net import MemoryChannel, ShapedChannel, run_pair
+from pqmpc.net.shaped import PRESETS
+from pqmpc.ot.base.simplest import SimplestOT
+from pqmpc.rng import Rng
+
+
+def protocols():
+    from pqmpc.ot.ext.iknp import IKNP
+    from pqmpc.ot.ext.kos import KOS
+
+    out = {"IKNP": lambda: IKNP(SimplestOT()), "KOS": lambda: KOS(SimplestOT())}
+    try:
+        from pqmpc.ot.ext.softspoken import SoftSpoken
+    except ImportError:
+        return out
+    for k in (2, 4, 8):
+        for sec in ("semi-honest", "malicious"):
+            out[f"SoftSpoken-k{k}-{'mal' if sec == 'malicious' else 'sh'}"] = (
+                lambda k=k, sec=sec: SoftSpoken(k=k, security=sec, base=SimplestOT()))
+    return out
+
+
+def channels(link: str):
+    if link == "memory":
+        return MemoryChannel.pair(timeout=300)
+    return ShapedChannel.pair(PRESETS[link], timeout=300)
+
+
+def measure(make, link: str, n: int, reps: int) -> dict:
+    ot = make()
+    choices = Rng(b"bench").bits(n)
+
+    def sender(ch):
+        ot.setup(ch, "sender", Rng(b"s"))
+        ot.send_random(ch, 1024)  # warm the kernels
+        times, before = [], ch.stats.snapshot()
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            ot.send_random(ch, n)
+            times.append(time.perf_counter() - t0)
+        return times, ch.stats.since(before)
+
+    def receiver(ch):
+        ot.setup(ch, "receiver", Rng(b"r"))
+        ot.receive_random(ch, choices[:1024])
+        times, before = [], ch.stats.snapshot()
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            ot.receive_random(ch, choices)
+            times.append(time.perf_counter() - t0)
+        return times, ch.stats.since(before)
+
+    (ts, ss), (tr, sr) = run_pair(sender, receiver, channels=channels(link), timeout=600)
+    med = statistics.median(max(a, b) for a, b in zip(ts, tr))
+    nbytes = (ss.bytes_sent + sr.bytes_sent) / reps
+    return {"seconds": med, "mots": n / med / 1e6, "bits_per_ot": 8 * nbytes / n}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=20, help="log2 of OTs per call")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--links", default="memory,LAN1G,WAN100M")
+    ap.add_argument("--only", default="", help="comma-separated protocol names")
+    args = ap.parse_args(argv)
+    n = 1 << args.n
+    protos = protocols()
+    if args.only:
+        protos = {k: v for k, v in protos.items() if k in args.only.split(",")}
+    for link in args.links.split(","):
+        base = None
+        for name, make in protos.items():
+            r = measure(make, link, n, args.reps)
+            if name == "IKNP":
+                base = r
+            if base is not None:
+                r["rate_vs_iknp"] = r["mots"] / base["mots"]
+            print(json.dumps({"link": link, "protocol": name, "n": n,
+                              **{k: round(v, 4) for k, v in r.items()}}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
