@@ -93,7 +93,12 @@ class KOS(CorrelatedOT):
     """
 
     name = PROTOCOL
+    version = VERSION
     security = "malicious"
+    #: whether calls run the consistency check (subclasses with a semi-honest mode turn it off)
+    checked = True
+    #: what the receiver's bulk message is called in error messages
+    matrix_step = "receiver matrix U"
 
     def __init__(self, base: RandomOT | None = None, kappa: int = 128, chunk: int = CHUNK):
         if kappa != 128:
@@ -111,7 +116,7 @@ class KOS(CorrelatedOT):
         self._base = base
         self.chunk = chunk
         self.mask_chunk = chunk
-        self.pad = check.pad_rows(kappa)
+        self.pad = check.pad_rows(kappa) if self.checked else 0
         self._sessions: "weakref.WeakKeyDictionary[Channel, dict]" = weakref.WeakKeyDictionary()
 
     @property
@@ -149,27 +154,34 @@ class KOS(CorrelatedOT):
         if delta is not None:
             delta = check_delta(delta, self.block_bytes)
         if self.session(ch, role) is not None:
-            raise ParameterError(f"a KOS {role} session already exists on this channel (call forget() first)")
+            raise ParameterError(f"a {self.name} {role} session already exists on this channel (call forget() first)")
         rng = Rng.ensure(rng)
-        base = self.base
-        kappa, width, seed_bytes = self.kappa, self.block_bytes, self.level.aes_key_bytes
-        params = {"kappa": kappa, "chunk": self.chunk, "base": base.name, "security": self.security,
-                  "base_variant": getattr(base, "variant", None), "base_block_bytes": base.block_bytes,
-                  "check": f"gf128/pad{self.pad}", "prg": f"aes{8 * seed_bytes}-ctr", "hash": "tccr"}
-        handshake(ch, PROTOCOL, VERSION, params, role=role, peer_role=RECEIVER if role == SENDER else SENDER)
-        reps = -(-seed_bytes // base.block_bytes)
+        handshake(ch, self.name, self.version, self.handshake_params(), role=role,
+                  peer_role=RECEIVER if role == SENDER else SENDER)
         base_rng = rng.fork("kos/base")
         if role == SENDER:
-            delta = rng.blocks(1, width)[0] if delta is None else delta
-            got = base.receive_random(ch, np.repeat(unpack_bits(delta, kappa), reps), base_rng)
-            matrix = MatrixSender(seeds_from_blocks(got, kappa, seed_bytes), unpack_bits(delta, kappa))
-        else:
-            k0, k1 = base.send_random(ch, kappa * reps, base_rng)
-            matrix = MatrixReceiver(seeds_from_blocks(k0, kappa, seed_bytes), seeds_from_blocks(k1, kappa, seed_bytes))
-            delta = None
-        sess = Session(role, matrix, delta, rng.fork("kos/calls"))
+            delta = rng.blocks(1, self.block_bytes)[0] if delta is None else delta
+        matrix = self.base_setup(ch, role, base_rng, delta)
+        sess = Session(role, matrix, delta if role == SENDER else None, rng.fork("kos/calls"))
         self._sessions.setdefault(ch, {})[role] = sess
         return sess
+
+    def handshake_params(self) -> dict:
+        base = self.base
+        return {"kappa": self.kappa, "chunk": self.chunk, "base": base.name, "security": self.security,
+                "base_variant": getattr(base, "variant", None), "base_block_bytes": base.block_bytes,
+                "check": f"gf128/pad{self.pad}", "prg": "aes128-ctr", "hash": "tccr"}
+
+    def base_setup(self, ch: Channel, role: str, rng: Rng, delta: np.ndarray | None):
+        """The κ base OTs (IKNP roles reversed) drawing on ``rng``; returns this side's matrix core."""
+        base, kappa, seed_bytes = self.base, self.kappa, self.level.aes_key_bytes
+        reps = -(-seed_bytes // base.block_bytes)
+        base_rng = rng
+        if role == SENDER:
+            got = base.receive_random(ch, np.repeat(unpack_bits(delta, kappa), reps), base_rng)
+            return MatrixSender(seeds_from_blocks(got, kappa, seed_bytes), unpack_bits(delta, kappa))
+        k0, k1 = base.send_random(ch, kappa * reps, base_rng)
+        return MatrixReceiver(seeds_from_blocks(k0, kappa, seed_bytes), seeds_from_blocks(k1, kappa, seed_bytes))
 
     def ensure_session(self, ch: Channel, role: str, rng=None) -> None:
         if self.session(ch, role) is None:
@@ -182,15 +194,15 @@ class KOS(CorrelatedOT):
     def _header(self, ch: Channel, sess: Session, op: str, n: int, extra: dict) -> dict:
         mine = {"call": sess.calls, "op": op, "n": n, "ots": sess.ots, "role": sess.role, **extra}
         ch.send_json(mine)
-        theirs = ch.recv_json(f"{PROTOCOL} call {sess.calls} header")
+        theirs = ch.recv_json(f"{self.name} call {sess.calls} header")
         if not isinstance(theirs, dict):
-            raise HandshakeError(f"{PROTOCOL} call {sess.calls}: the peer's call header is not an object")
+            raise HandshakeError(f"{self.name} call {sess.calls}: the peer's call header is not an object")
         diffs = [f"{k}: ours {mine[k]!r}, peer's {theirs.get(k)!r}" for k in ("call", "op", "n", "ots")
                  if theirs.get(k) != mine[k]]
         if theirs.get("role") == sess.role:
             diffs.append(f"both sides are {sess.role}s")
         if diffs:
-            raise HandshakeError(f"{PROTOCOL} call {sess.calls}: the parties' calls differ: " + "; ".join(diffs))
+            raise HandshakeError(f"{self.name} call {sess.calls}: the parties' calls differ: " + "; ".join(diffs))
         return theirs
 
     def _label(self, sess: Session) -> bytes:
@@ -208,20 +220,23 @@ class KOS(CorrelatedOT):
         ``on_chunk(start, rows)`` sees each chunk's output rows while they are in cache."""
         n = choices.shape[0]
         theirs = self._header(ch, sess, op, n, {})
-        step = f"{PROTOCOL} call {sess.calls}"
-        commitment = theirs.get("commit")
-        if not isinstance(commitment, str) or len(commitment) != 64:
-            raise HandshakeError(f"{step} header: the sender sent no coin commitment")
-        seed_r = sess.rng.bytes(check.SEED_BYTES)
-        ch.send(seed_r)
+        step = f"{self.name} call {sess.calls}"
+        if self.checked:
+            commitment = theirs.get("commit")
+            if not isinstance(commitment, str) or len(commitment) != 64:
+                raise HandshakeError(f"{step} header: the sender sent no coin commitment")
+            seed_r = sess.rng.bytes(check.SEED_BYTES)
+            ch.send(seed_r)
         m = n + self.pad
-        bits = np.concatenate([choices, sess.rng.bits(self.pad)])
+        bits = np.concatenate([choices, sess.rng.bits(self.pad)]) if self.pad else choices
         t = np.empty((m, 16), dtype=np.uint8)
         for start, c in self._ranges(m):
             tcols = sess.matrix.send_chunk(ch, c, pack_bits(bits[start:start + c]).reshape(1, -1))
             transpose_rows(tcols, c, t[start:start + c])
             if on_chunk is not None and start < n:
                 on_chunk(start, t[start:min(start + c, n)])
+        if not self.checked:
+            return t, theirs
         seed_s = ch.recv_bytes(check.SEED_BYTES, f"{step} step 3 (sender's coin)")
         check.check_opening(seed_s, commitment, f"{step} step 3 (sender's coin)")
         chi = check.Challenges(seed_s, seed_r, self._label(sess))
@@ -235,17 +250,22 @@ class KOS(CorrelatedOT):
         """The sender's side of :meth:`_receiver_extend`: the ``(n, 16)`` checked rows q.
 
         ``on_chunk`` as there: what it computes is provisional until the check below passes."""
-        seed_s = sess.rng.bytes(check.SEED_BYTES)
-        self._header(ch, sess, op, n, {"commit": check.commit(seed_s), **extra})
-        step = f"{PROTOCOL} call {sess.calls}"
-        seed_r = ch.recv_bytes(check.SEED_BYTES, f"{step} step 1 (receiver's coin)")
+        step = f"{self.name} call {sess.calls}"
+        if self.checked:
+            seed_s = sess.rng.bytes(check.SEED_BYTES)
+            self._header(ch, sess, op, n, {"commit": check.commit(seed_s), **extra})
+            seed_r = ch.recv_bytes(check.SEED_BYTES, f"{step} step 1 (receiver's coin)")
+        else:
+            self._header(ch, sess, op, n, extra)
         m = n + self.pad
         q = np.empty((m, 16), dtype=np.uint8)
         for start, c in self._ranges(m):
-            qcols = sess.matrix.recv_chunk(ch, c, f"{step} step 2 (receiver matrix U), rows {start}..{start + c - 1}")
+            qcols = sess.matrix.recv_chunk(ch, c, f"{step} step 2 ({self.matrix_step}), rows {start}..{start + c - 1}")
             transpose_rows(qcols, c, q[start:start + c])
             if on_chunk is not None and start < n:
                 on_chunk(start, q[start:min(start + c, n)])
+        if not self.checked:
+            return q
         ch.send(seed_s)
         chi = check.Challenges(seed_s, seed_r, self._label(sess))
         acc = np.zeros(16, dtype=np.uint8)
@@ -320,12 +340,12 @@ class KOS(CorrelatedOT):
         t, theirs = self._receiver_extend(ch, sess, choices, "correlated")
         mode = theirs.get("mode")
         if mode not in ("session", "fixed"):
-            raise HandshakeError(f"{PROTOCOL} call {sess.calls}: unknown sender mode {mode!r}")
+            raise HandshakeError(f"{self.name} call {sess.calls}: unknown sender mode {mode!r}")
         t = np.ascontiguousarray(t)
         if mode == "fixed":
             for start, c in self._ranges(n):
                 d = ch.recv_array(np.uint8, (c, 16),
-                                  f"{PROTOCOL} call {sess.calls} (Δ corrections), OTs {start}..{start + c - 1}")
+                                  f"{self.name} call {sess.calls} (Δ corrections), OTs {start}..{start + c - 1}")
                 tc = t[start:start + c]
                 cot.hash_rows(tc, sess.ots + start, out=tc)
                 cot.select_xor_into(tc, choices[start:start + c], d, tc)
