@@ -110,7 +110,7 @@ class KOS(CorrelatedOT):
         if base is not None and not isinstance(base, RandomOT):
             raise ParameterError(f"base must be an OT instance, not {type(base).__name__}")
         if base is not None:
-            check.require_malicious_base(base, PROTOCOL)
+            check.require_malicious_base(base, self.name)
         if not isinstance(chunk, int) or not 0 < chunk <= 1 << 22 or chunk % 128:
             raise ParameterError(f"chunk must be a multiple of 128 in [128, 2^22], not {chunk!r}")
         self._base = base
