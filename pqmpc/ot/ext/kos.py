@@ -259,18 +259,20 @@ class KOS(CorrelatedOT):
             self._header(ch, sess, op, n, extra)
         m = n + self.pad
         q = np.empty((m, 16), dtype=np.uint8)
+        # The sender knows both coins already: its side of the check runs chunk by chunk in cache.
+        chi = check.Challenges(seed_s, seed_r, self._label(sess)) if self.checked else None
+        acc = np.zeros(16, dtype=np.uint8)
         for start, c in self._ranges(m):
             qcols = sess.matrix.recv_chunk(ch, c, f"{step} step 2 ({self.matrix_step}), rows {start}..{start + c - 1}")
-            transpose_rows(qcols, c, q[start:start + c])
+            rows = q[start:start + c]
+            transpose_rows(qcols, c, rows)
+            if chi is not None:
+                acc ^= check.sender_sum(chi.next(c), rows)
             if on_chunk is not None and start < n:
                 on_chunk(start, q[start:min(start + c, n)])
         if not self.checked:
             return q
         ch.send(seed_s)
-        chi = check.Challenges(seed_s, seed_r, self._label(sess))
-        acc = np.zeros(16, dtype=np.uint8)
-        for start, c in self._ranges(m):
-            acc ^= check.sender_sum(chi.next(c), q[start:start + c])
         sums = ch.recv_array(np.uint8, (32,), f"{step} step 4 (receiver's check values)")
         check.verify_sums(acc, sess.delta, sums, f"{step} step 4")
         return q[:n]

@@ -141,6 +141,12 @@ def vole_sender_rows(r, k, points, dbits, corr, q, scratch):
                     q[row, w] ^= corr[i, w]
 
 
+def padded(cb: int) -> int:
+    """Bytes of PRG output per stream for a chunk of ``cb`` bytes: whole AES blocks, so every stream
+    stays block aligned for the next chunk (the bulk CTR kernel's fast path)."""
+    return -(-cb // 16) * 16
+
+
 class VoleMatrixReceiver:
     """The extension receiver's half (knows every leaf): same interface as :class:`.matrix.MatrixReceiver`."""
 
@@ -163,11 +169,19 @@ class VoleMatrixReceiver:
         cb = (c + 7) // 8
         if code.shape[0] != 1:
             raise ParameterError("SoftSpoken takes one choice bit per OT (a repetition code)")
-        r, corr, v = self._scratch(cb)
-        self.g.next(cb, out=r)
-        vole_receiver_rows(r, self.k, code[0], corr, v)
-        ch.send(corr)
-        return v
+        cbp = padded(cb)
+        r, corr, v = self._scratch(cbp)
+        self.g.next(cbp, out=r)
+        choice = code[0]
+        if cbp != cb:
+            choice = np.zeros(cbp, dtype=np.uint8)
+            choice[:cb] = code[0]
+        vole_receiver_rows(r, self.k, choice, corr, v)
+        if cbp == cb:
+            ch.send(corr)
+            return v
+        ch.send(np.ascontiguousarray(corr[:, :cb]))
+        return np.ascontiguousarray(v[:, :cb])
 
 
 class VoleMatrixSender:
@@ -191,11 +205,16 @@ class VoleMatrixSender:
     def recv_chunk(self, ch: Channel, c: int, step: str) -> np.ndarray:
         """Receive the corrections for the next ``c`` OTs; return Q (``κ × ceil(c/8)``), valid until the next call."""
         cb = (c + 7) // 8
-        r, q, s = self._scratch(cb)
-        self.g.next(cb, out=r)
+        cbp = padded(cb)
+        r, q, s = self._scratch(cbp)
+        self.g.next(cbp, out=r)
         corr = ch.recv_array(np.uint8, (self.blocks, cb), step)
+        if cbp != cb:
+            full = np.zeros((self.blocks, cbp), dtype=np.uint8)
+            full[:, :cb] = corr
+            corr = full
         vole_sender_rows(r, self.k, self.points, self.dbits, corr, q, s)
-        return q
+        return q if cbp == cb else np.ascontiguousarray(q[:, :cb])
 
 
 __all__ = ["full_trees", "path_bits", "punctured_trees", "vole_receiver_rows", "vole_sender_rows",
