@@ -50,7 +50,7 @@ PROTOCOL = "SoftSpokenOT"
 VERSION = 1
 SECURITY_MODES = ("semi-honest", "malicious")
 #: OTs per corrections message: the PRG output of one chunk (κ/k · 2^k streams) then stays around 1 MiB.
-DEFAULT_CHUNK = {1: 1 << 16, 2: 1 << 15, 4: 1 << 14, 8: 1 << 12}
+DEFAULT_CHUNK = {1: 1 << 16, 2: 1 << 16, 4: 1 << 15, 8: 1 << 14}
 
 
 class SoftSpoken(KOS):
