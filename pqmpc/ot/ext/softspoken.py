@@ -49,8 +49,8 @@ from .subspace_vole import VoleMatrixReceiver, VoleMatrixSender, full_trees, pat
 PROTOCOL = "SoftSpokenOT"
 VERSION = 1
 SECURITY_MODES = ("semi-honest", "malicious")
-#: OTs per corrections message: the PRG output of one chunk (κ/k · 2^k streams) then stays around 1 MiB.
-DEFAULT_CHUNK = {1: 1 << 16, 2: 1 << 16, 4: 1 << 15, 8: 1 << 14}
+#: OTs per corrections message (as IKNP's chunk: one chunk's rows, 1 MiB, stay in cache).
+DEFAULT_CHUNK = {1: 1 << 16, 2: 1 << 16, 4: 1 << 16, 8: 1 << 16}
 
 
 class SoftSpoken(KOS):

@@ -286,11 +286,16 @@ class _VoleMatrix:
 
     def _scratch(self, cbp: int, names: tuple) -> list:
         if self._bufs.get("cb") != cbp:
-            rows = {"r": self.blocks << self.k, "corr": self.blocks, "v": self.width,
-                    "s": max(1, 1 << (self.k - 1))}
-            self._bufs = {"cb": cbp, **{nm: np.empty((rows[nm], cbp), dtype=np.uint8) for nm in rows
-                                        if nm != "r" or not self.fused}}
+            rows = {"corr": self.blocks, "v": self.width}
+            self._bufs = {"cb": cbp, **{nm: np.empty((rows[nm], cbp), dtype=np.uint8) for nm in rows}}
         return [self._bufs[nm] for nm in names]
+
+    def _streamed(self, cbp: int):
+        """Portable path: the streams of every leaf in column pieces of about 1 MiB in all, in order
+        (each stream advances piece by piece, so the bytes equal one long ``next``)."""
+        piece = max(16, ((1 << 20) // (self.blocks << self.k)) // 16 * 16)
+        for a in range(0, cbp, piece):
+            yield a, self.g.next(min(piece, cbp - a))
 
 
 class VoleMatrixReceiver(_VoleMatrix):
@@ -318,9 +323,11 @@ class VoleMatrixReceiver(_VoleMatrix):
                                 v.view(np.uint64))
             self.pos += cbp // 16
         else:
-            (r,) = self._scratch(cbp, ("r",))
-            self.g.next(cbp, out=r)
-            vole_receiver_rows(r, self.k, choice, corr, v)
+            for a, r in self._streamed(cbp):
+                cw, vw = np.empty((self.blocks, r.shape[1]), np.uint8), np.empty((self.width, r.shape[1]), np.uint8)
+                vole_receiver_rows(r, self.k, np.ascontiguousarray(choice[a:a + r.shape[1]]), cw, vw)
+                corr[:, a:a + r.shape[1]] = cw
+                v[:, a:a + r.shape[1]] = vw
         if cbp == cb:
             ch.send(corr)
             return v
@@ -352,9 +359,11 @@ class VoleMatrixSender(_VoleMatrix):
                               q.view(np.uint64))
             self.pos += cbp // 16
         else:
-            r, s = self._scratch(cbp, ("r", "s"))
-            self.g.next(cbp, out=r)
-            vole_sender_rows(r, self.k, self.points, self.dbits, corr, q, s)
+            for a, r in self._streamed(cbp):
+                w = r.shape[1]
+                qw, s = np.empty((self.width, w), np.uint8), np.empty((max(1, 1 << (self.k - 1)), w), np.uint8)
+                vole_sender_rows(r, self.k, self.points, self.dbits, np.ascontiguousarray(corr[:, a:a + w]), qw, s)
+                q[:, a:a + w] = qw
         return q if cbp == cb else np.ascontiguousarray(q[:, :cb])
 
 
