@@ -55,7 +55,7 @@ def measure(make, link: str, n: int, reps: int) -> dict:
 
     def sender(ch):
         ot.setup(ch, "sender", Rng(b"s"))
-        ot.send_random(ch, 1024)  # warm the kernels
+        ot.send_random(ch, n)  # warm the kernels and the allocator at full size
         times, before = [], ch.stats.snapshot()
         for _ in range(reps):
             t0, c0 = time.perf_counter(), time.thread_time()
@@ -65,7 +65,7 @@ def measure(make, link: str, n: int, reps: int) -> dict:
 
     def receiver(ch):
         ot.setup(ch, "receiver", Rng(b"r"))
-        ot.receive_random(ch, choices[:1024])
+        ot.receive_random(ch, choices)
         times, before = [], ch.stats.snapshot()
         for _ in range(reps):
             t0, c0 = time.perf_counter(), time.thread_time()
