@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from ..errors import ParameterError
 from .blocks import as_blocks, check_key, out_blocks
 
-__all__ = ["DEFAULT_KEY", "FixedKeyAES", "aes_ctr", "aes_ecb", "as_blocks", "default_permutation", "ecb_into",
-           "expand_key", "openssl_ecb", "sbox_table"]
+__all__ = ["DEFAULT_KEY", "FixedKeyAES", "aes_ctr", "aes_ecb", "as_blocks", "cbc_mac", "ctr_keystream_into",
+           "default_permutation", "ecb_into", "expand_key", "openssl_ecb", "sbox_table"]
 
 #: Public fixed key of the permutation π (first half of
 #: SHA-256("pqmpc fixed-key AES permutation v1")). Fixed-key hashing models AES
@@ -139,6 +139,41 @@ def aes_ctr(key: bytes, nbytes: int, nonce: bytes = bytes(16)) -> np.ndarray:
     """``nbytes`` of AES-CTR keystream (initial counter block ``nonce``, 128-bit big-endian counter)."""
     enc = Cipher(algorithms.AES(check_key(key)), modes.CTR(bytes(nonce))).encryptor()
     return ctr_keystream_into(enc, np.empty(nbytes, dtype=np.uint8))
+
+
+def cbc_mac(key: bytes, blocks, starts) -> np.ndarray:
+    """CBC-MAC (zero IV, no padding of its own) of many messages at once, through OpenSSL.
+
+    ``blocks``: ``(m, 16)`` uint8, the blocks of all messages one after the
+    other; message ``i`` is ``blocks[starts[i]:starts[i + 1]]`` (``starts``:
+    ``(n + 1,)`` non-decreasing, ``starts[0] == 0``, ``starts[n] == m``). Returns
+    ``(n, 16)``; an empty message gives the zero block. One bulk OpenSSL call per
+    block position (all messages still running take that step together), so
+    the cost is ``max length`` calls, not one per message. Encoding the
+    messages prefix-free (e.g. a length block first) is the caller's job.
+    """
+    key = check_key(key)
+    blocks = as_blocks(blocks, name="blocks")
+    starts = np.asarray(starts, dtype=np.int64)
+    if starts.ndim != 1 or starts.size < 1 or starts[0] != 0 or starts[-1] != blocks.shape[0] \
+            or np.any(np.diff(starts) < 0):
+        raise ParameterError("starts must be (n + 1,) non-decreasing offsets from 0 to the number of blocks")
+    n = starts.size - 1
+    lengths = np.diff(starts)
+    state = np.zeros((n, 16), dtype=np.uint8)
+    # Longest messages first, so the messages still running at step p are a prefix of the order.
+    order = np.argsort(-lengths, kind="stable")
+    run = state[order]
+    first = starts[:-1][order]
+    left = lengths[order]
+    enc = _ecb_context(key)
+    for p in range(int(left[0]) if n else 0):
+        k = int(np.searchsorted(-left, -p, side="left"))  # left[:k] > p
+        cur = run[:k]
+        cur ^= blocks[first[:k] + p]
+        _ecb_update(enc, cur, cur)
+    state[order] = run
+    return state
 
 
 _SBOX = None

@@ -51,18 +51,19 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
+from ..errors import ParameterError
 from .aes import DEFAULT_KEY, expand_key, openssl_ecb
 from .aes_table import aes128_encrypt_soft, aes256_encrypt_soft, aes256_expand_soft
 from .aes_unrolled import ecb_ni_loop, ecb_vaes_loop
 from .blocks import as_blocks, check_key, out_blocks
 from .cpu import HAVE_AESNI, use_native, use_vaes
-from .llvm_ir import aes256_expand_ni, aesenc, aesenclast, bxor
+from .llvm_ir import aes128_expand_ni, aes256_expand_ni, aesenc, aesenclast, bxor
 
 __all__ = ["HAVE_AESNI", "aes128_encrypt", "aes128_encrypt8_ni", "aes128_encrypt_ni", "aes128_load_keys",
            "aes256_encrypt", "aes256_encrypt8_ni", "aes256_encrypt_ni", "aes256_expand", "aes256_load_keys",
            "aes_encrypt", "aes_encrypt8", "aes_encrypt8_ni", "aes_encrypt8_soft", "aes_encrypt_ni",
            "aes_encrypt_soft", "bxor", "ecb_encrypt", "fixed_key_schedule", "fixed_key_tuple", "key_tuple",
-           "round_keys", "round_keys_cached", "TABLE_AES_ACTIVE"]
+           "round_keys", "round_keys_cached", "round_keys_many", "TABLE_AES_ACTIVE"]
 
 #: True when the njit building blocks run on the (not constant time) table AES.
 TABLE_AES_ACTIVE: bool = not HAVE_AESNI
@@ -79,8 +80,50 @@ if TABLE_AES_ACTIVE:
 # --------------------------------------------------------------------------
 
 def round_keys(key: bytes) -> np.ndarray:
-    """FIPS 197 key schedule as ``(11, 2)`` (AES-128) or ``(15, 2)`` (AES-256) uint64."""
-    return np.ascontiguousarray(expand_key(bytes(key)).view(np.uint64))
+    """FIPS 197 key schedule as ``(11, 2)`` (AES-128) or ``(15, 2)`` (AES-256) uint64.
+
+    Computed in-kernel with AES-NI where available (constant time: the keys
+    may be secret, e.g. PRG seeds), else by the byte-wise FIPS 197 routine.
+    """
+    key = check_key(key)
+    return round_keys_many(np.frombuffer(key, dtype=np.uint8).reshape(1, -1))[0]
+
+
+def round_keys_many(keys) -> np.ndarray:
+    """Key schedules of the rows of ``keys`` (``(m, 16)`` or ``(m, 32)`` uint8): ``(m, 11|15, 2)`` uint64."""
+    keys = np.asarray(keys)
+    if keys.dtype != np.uint8 or keys.ndim != 2 or keys.shape[1] not in (16, 32):
+        raise ParameterError(f"keys must be (m, 16) or (m, 32) uint8, got {keys.dtype} {keys.shape}")
+    m, nrk = keys.shape[0], 11 if keys.shape[1] == 16 else 15
+    out = np.empty((m, nrk, 2), dtype=np.uint64)
+    if m == 0:
+        return out
+    if HAVE_AESNI:
+        kv = np.ascontiguousarray(keys).view(np.uint64)
+        (_expand128_many if nrk == 11 else _expand256_many)(kv, out)
+    else:
+        for j in range(m):
+            out[j] = expand_key(keys[j].tobytes()).view(np.uint64)
+    return out
+
+
+# In-kernel schedules (compiled only behind HAVE_AESNI, from round_keys_many).
+@njit(cache=True, nogil=True)
+def _expand128_many(keys, out):
+    for j in range(keys.shape[0]):
+        ks = aes128_expand_ni((keys[j, 0], keys[j, 1]))
+        for r in range(11):
+            out[j, r, 0] = ks[r][0]
+            out[j, r, 1] = ks[r][1]
+
+
+@njit(cache=True, nogil=True)
+def _expand256_many(keys, out):
+    for j in range(keys.shape[0]):
+        ks = aes256_expand_ni((keys[j, 0], keys[j, 1]), (keys[j, 2], keys[j, 3]))
+        for r in range(15):
+            out[j, r, 0] = ks[r][0]
+            out[j, r, 1] = ks[r][1]
 
 
 @njit

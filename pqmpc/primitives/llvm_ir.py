@@ -16,8 +16,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["BLOCK", "aes256_expand_ni", "aesenc", "bxor", "aesenclast", "clmul_00", "clmul_01", "clmul_10", "clmul_11",
-           "emit_expand256", "to_tup", "to_vec", "u64_array"]
+__all__ = ["BLOCK", "aes128_expand_ni", "aes256_expand_ni", "aesenc", "aesenclast", "bxor", "clmul_00", "clmul_01",
+           "clmul_10", "clmul_11", "emit_expand128", "emit_expand256", "to_tup", "to_vec", "u64_array"]
 
 #: numba type of one block.
 BLOCK = types.UniTuple(types.uint64, 2)
@@ -103,21 +103,8 @@ clmul_11 = _imm_intrinsic("llvm.x86.pclmulqdq", 0x11)
 _KS15 = types.UniTuple(_BLK, 15)
 
 
-def emit_expand256(context, builder, keys, on_key=None, lanes=1):
-    """AES-256 key schedules for several keys, emitted step-interleaved.
-
-    ``keys`` holds ``(k0, k1)`` vector pairs: ``<2 x i64>`` for one key each,
-    or with ``lanes=2`` ``<4 x i64>`` holding two keys side by side (VAES: each
-    128-bit lane runs its own schedule, shuffles and aesenclast are lane-local).
-
-    ``on_key(j, r, k)`` is called as round key ``r`` of pair ``j`` appears, so
-    a caller can emit the matching cipher round right there: in program
-    order that keeps each key's use next to its birth, which the
-    out-of-order window (and the register allocator) needs.
-
-    Each schedule is a chain of 13 dependent SubWord steps; laying several
-    independent chains side by side in the IR lets the core overlap them.
-    """
+def _key_ops(builder, lanes):
+    """The SubWord step of the key schedules, for ``lanes`` keys side by side (1: xmm, 2: ymm)."""
     i8 = ir.IntType(8)
     vty = _V2 if lanes == 1 else ir.VectorType(ir.IntType(64), 4)
     wty = ir.VectorType(_I32, 4 * lanes)
@@ -161,6 +148,25 @@ def emit_expand256(context, builder, keys, on_key=None, lanes=1):
         t = builder.bitcast(builder.call(last, [builder.bitcast(t, vty), rc]), wty)
         return builder.bitcast(builder.xor(prefix(prev), t), vty)
 
+    return half
+
+
+def emit_expand256(context, builder, keys, on_key=None, lanes=1):
+    """AES-256 key schedules for several keys, emitted step-interleaved.
+
+    ``keys`` holds ``(k0, k1)`` vector pairs: ``<2 x i64>`` for one key each,
+    or with ``lanes=2`` ``<4 x i64>`` holding two keys side by side (VAES: each
+    128-bit lane runs its own schedule, shuffles and aesenclast are lane-local).
+
+    ``on_key(j, r, k)`` is called as round key ``r`` of pair ``j`` appears, so
+    a caller can emit the matching cipher round right there: in program
+    order that keeps each key's use next to its birth, which the
+    out-of-order window (and the register allocator) needs.
+
+    Each schedule is a chain of 13 dependent SubWord steps; laying several
+    independent chains side by side in the IR lets the core overlap them.
+    """
+    half = _key_ops(builder, lanes)
     sched = [[k0, k1] for k0, k1 in keys]
     if on_key is not None:
         for j, ks in enumerate(sched):
@@ -184,6 +190,35 @@ def _sched_tuple(context, builder, ks):
     for r, v in enumerate(ks):
         t = builder.insert_value(t, _to_tup(context, builder, v), r)
     return t
+
+
+def emit_expand128(builder, key):
+    """AES-128 key schedule of one ``<2 x i64>`` key: the 11 round keys (each step: the AES-256 SubWord
+    step with the previous round key on both sides)."""
+    half = _key_ops(builder, 1)
+    ks = [key]
+    for rcon in (0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x1B, 0x36):
+        ks.append(half(ks[-1], ks[-1], rcon, 3))
+    return ks
+
+
+_KS11 = types.UniTuple(_BLK, 11)
+
+
+@intrinsic
+def aes128_expand_ni(typingctx, k):
+    """AES-128 key schedule in-kernel (AES-NI): 11-tuple of blocks. Constant time, unlike a table schedule."""
+    if k != _BLK:
+        return None
+
+    def codegen(context, builder, sig, args):
+        ks = emit_expand128(builder, _to_vec(builder, args[0]))
+        t = ir.Constant(context.get_value_type(_KS11), ir.Undefined)
+        for r, v in enumerate(ks):
+            t = builder.insert_value(t, _to_tup(context, builder, v), r)
+        return t
+
+    return _KS11(_BLK), codegen
 
 
 @intrinsic

@@ -34,7 +34,7 @@ from .aes_kernels import (
     aes256_encrypt8_ni,
     aes256_encrypt_ni,
     aes256_load_keys,
-    round_keys,
+    round_keys_many,
 )
 from .cpu import HAVE_AESNI
 
@@ -86,8 +86,12 @@ class SeedExpander:
 
 
 def prg_expand(seeds, nbytes: int) -> np.ndarray:
-    """One-shot: the first ``nbytes`` of the AES-CTR stream of every seed."""
-    return MultiKeyCTR(seeds).next(nbytes)
+    """One-shot: the first ``nbytes`` of the AES-CTR stream of every seed.
+
+    OpenSSL contexts: for a one-shot call the key setup dominates, and
+    OpenSSL's is faster than computing round keys for the numba kernel.
+    """
+    return SeedExpander(seeds).next(nbytes)
 
 
 # --------------------------------------------------------------------------
@@ -173,9 +177,8 @@ class MultiKeyCTR:
         self._openssl = None
         self._kernel = None
         if HAVE_AESNI and backend == "auto":
-            nrk = 11 if seeds.shape[1] == 16 else 15
-            self._rk = (np.ascontiguousarray(np.stack([round_keys(bytes(s)) for s in seeds])) if self.k
-                        else np.zeros((0, nrk, 2), dtype=np.uint64))
+            # In-kernel (constant-time) key schedules: the seeds are secret.
+            self._rk = round_keys_many(seeds)
             self._kernel = _ctr128_ni8 if seeds.shape[1] == 16 else _ctr256_ni8
         else:
             self._openssl = SeedExpander(seeds)

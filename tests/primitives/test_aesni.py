@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from pqmpc.errors import ParameterError
 from pqmpc.primitives import aesni
+from pqmpc.primitives.prg import SeedExpander
 
 SIZES = [0, 1, 3, 7, 9, 23, 1000]
 # Every kernel is checked on each path it has here: "auto" (VAES where present),
@@ -440,6 +441,11 @@ for name, (fn, args) in req.items():
     if name.startswith("ecb"):
         arrs[0] = bytes(arrs[0])
     res["out"][name] = np.asarray(getattr(aesni, fn)(*arrs)).tolist()
+from pqmpc.primitives import aes_kernels, prg
+seeds = np.arange(3 * 32, dtype=np.uint8).reshape(3, 32)
+g = prg.MultiKeyCTR(seeds)
+res["prg"] = [g.backend, np.concatenate([g.next(5), g.next(60)], axis=1).tolist()]
+res["table_active"] = aes_kernels.TABLE_AES_ACTIVE
 if "FOREIGN_TEST_FILE" in __import__("os").environ:
     import importlib.util
     spec = importlib.util.spec_from_file_location("_t_aesni", __import__("os").environ["FOREIGN_TEST_FILE"])
@@ -464,6 +470,9 @@ def _child_cases():
         "tccr_wide": ("tccr_wide", [blocks(9, 32, seed=8).tolist(), np.arange(9, dtype=np.uint64)]),
         "ggm": ("ggm_expand_level", [x.tolist()]),
         "ccr": ("cr", [x.tolist(), None, True]),
+        "tccr_tag": ("tccr", [x.tolist(), np.arange(11, dtype=np.uint64) * 5, None, None, "auto", 5]),
+        "tccr_wide_tag": ("tccr_wide", [blocks(9, 32, seed=8).tolist(), np.arange(9, dtype=np.uint64), None, "auto",
+                                        (3 << 32) | 1]),
         "gf128": ("gf128_mul", [x.tolist(), blocks(11, seed=4).tolist()]),
     }
 
@@ -483,6 +492,13 @@ def test_fallback_without_instructions(env):
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     assert res["aes"] is False and res["pclmul"] is False
     assert res["enc"] == "aes128_encrypt_soft"
+    # Secret-keyed paths never take the table AES: the CTR PRG runs on OpenSSL there, and the table
+    # AES still bound for other packages' njit kernels is announced by exactly one RuntimeWarning.
+    backend, stream = res["prg"]
+    assert backend == "OpenSSL" and res["table_active"] is True
+    assert stream == SeedExpander(np.arange(3 * 32, dtype=np.uint8).reshape(3, 32)).next(65).tolist()
+    assert proc.stderr.count("RuntimeWarning") == 1, proc.stderr[-3000:]
+    assert "not constant time" in proc.stderr
     for name, (fn, args) in cases.items():
         arrs = [np.array(a, dtype=np.uint8) if isinstance(a, list) else a for a in args]
         if name.startswith("ecb"):

@@ -5,7 +5,7 @@ import pytest
 
 from pqmpc.errors import ParameterError
 from pqmpc.primitives import bits
-from pqmpc.primitives._kernels_transpose import transpose_into
+from pqmpc.primitives.transpose_kernels import transpose_into
 
 
 def reference(mat):
