@@ -47,6 +47,7 @@ from ...errors import HandshakeError, ParameterError
 from ...net import Channel, handshake
 from ...params import level_for_kappa
 from ...primitives.bits import pack_bits, unpack_bits
+from ...primitives.hashing import TAG_IKNP, make_tag
 from ...rng import Rng
 from ..interfaces import RECEIVER, SENDER, CorrelatedOT, RandomOT, check_choices, check_count, check_delta
 from . import check, cot
@@ -95,6 +96,9 @@ class KOS(CorrelatedOT):
     name = PROTOCOL
     version = VERSION
     security = "malicious"
+    #: TCCR tweak tag: the IKNP family's tag with instance 1 (IKNP itself uses instance 0), so
+    #: KOS hashes never share a tweak with another protocol's under the common fixed key.
+    hash_tag = make_tag(TAG_IKNP, 1)
     #: whether calls run the consistency check (subclasses with a semi-honest mode turn it off)
     checked = True
     #: what the receiver's bulk message is called in error messages
@@ -170,7 +174,7 @@ class KOS(CorrelatedOT):
         base = self.base
         return {"kappa": self.kappa, "chunk": self.chunk, "base": base.name, "security": self.security,
                 "base_variant": getattr(base, "variant", None), "base_block_bytes": base.block_bytes,
-                "check": f"gf128/pad{self.pad}", "prg": "aes128-ctr", "hash": "tccr"}
+                "check": f"gf128/pad{self.pad}", "prg": "aes128-ctr", "hash": f"tccr/tag{self.hash_tag:#x}"}
 
     def base_setup(self, ch: Channel, role: str, rng: Rng, delta: np.ndarray | None):
         """The κ base OTs (IKNP roles reversed) drawing on ``rng``; returns this side's matrix core."""
@@ -291,7 +295,7 @@ class KOS(CorrelatedOT):
 
         def hash_chunk(start, q):
             e = start + q.shape[0]
-            cot.random_ot_from_cot(q, sess.delta, sess.ots + start, m0[start:e], m1[start:e])
+            cot.random_ot_from_cot(q, sess.delta, sess.ots + start, m0[start:e], m1[start:e], tag=self.hash_tag)
 
         self._sender_extend(ch, sess, n, "random", {"mode": "session"}, hash_chunk)
         self._finish(sess, n)
@@ -304,7 +308,7 @@ class KOS(CorrelatedOT):
         out = np.empty((choices.shape[0], 16), dtype=np.uint8)
 
         def hash_chunk(start, t):
-            cot.hash_rows(t, sess.ots + start, out=out[start:start + t.shape[0]])
+            cot.hash_rows(t, sess.ots + start, out=out[start:start + t.shape[0]], tag=self.hash_tag)
 
         self._receiver_extend(ch, sess, choices, "random", hash_chunk)
         self._finish(sess, choices.shape[0])
@@ -325,7 +329,7 @@ class KOS(CorrelatedOT):
             return sess.delta.copy(), np.ascontiguousarray(q)
         # Δ chosen after setup: move to hashed rows and send one correction block per OT (as IKNP).
         q_out, d = np.empty_like(q), np.empty_like(q)
-        cot.random_ot_from_cot(q, sess.delta, sess.ots, q_out, d)
+        cot.random_ot_from_cot(q, sess.delta, sess.ots, q_out, d, tag=self.hash_tag)
         np.bitwise_xor(d, q_out, out=d)
         cot.xor_with_delta_into(d, delta, d)
         for start, c in self._ranges(n):
@@ -349,7 +353,7 @@ class KOS(CorrelatedOT):
                 d = ch.recv_array(np.uint8, (c, 16),
                                   f"{self.name} call {sess.calls} (Δ corrections), OTs {start}..{start + c - 1}")
                 tc = t[start:start + c]
-                cot.hash_rows(tc, sess.ots + start, out=tc)
+                cot.hash_rows(tc, sess.ots + start, out=tc, tag=self.hash_tag)
                 cot.select_xor_into(tc, choices[start:start + c], d, tc)
         self._finish(sess, n)
         return t

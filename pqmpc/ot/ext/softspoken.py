@@ -41,6 +41,7 @@ import numpy as np
 from ...errors import ParameterError
 from ...net import Channel
 from ...primitives.bits import unpack_bits
+from ...primitives.hashing import TAG_IKNP, make_tag
 from ...rng import Rng
 from ..interfaces import SENDER, RandomOT
 from .kos import KOS
@@ -59,6 +60,8 @@ class SoftSpoken(KOS):
     name = PROTOCOL
     version = VERSION
     matrix_step = "receiver corrections"
+    #: The IKNP family's TCCR tag, instance 2 (KOS is 1), in both modes.
+    hash_tag = make_tag(TAG_IKNP, 2)
 
     def __init__(self, k: int = 4, security: str = "semi-honest", kappa: int = 128,
                  base: RandomOT | None = None, chunk: int | None = None):
