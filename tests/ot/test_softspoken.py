@@ -201,12 +201,14 @@ def test_recorded_sessions():
 
 
 @pytest.mark.parametrize("k", [1, 2, 4, 8])
-def test_fused_and_streamed_kernels_agree(k):
-    """The AES-NI kernel (PRG inside) and the portable path (MultiKeyCTR streams, then sums) give the
-    same corrections and rows, and the rows satisfy the VOLE relation, over chunks of odd sizes."""
+def test_vole_matrices_match_a_one_shot_expansion(k):
+    """The matrix classes (streams expanded in column pieces, odd chunk sizes, block-aligned
+    stream positions) give the rows of a one-shot expansion, and the rows satisfy the VOLE
+    relation; the punctured trees hide exactly the punctured leaf."""
     from pqmpc.net import MemoryChannel
     from pqmpc.ot.ext import subspace_vole as sv
     from pqmpc.primitives.bits import pack_bits
+    from pqmpc.primitives.prg import MultiKeyCTR
 
     nb = 128 // k
     rng = Rng(b"kernels-%d" % k)
@@ -219,16 +221,23 @@ def test_fused_and_streamed_kernels_agree(k):
     hidden = np.zeros((nb, 1 << k), dtype=bool)
     hidden[np.arange(nb), points] = True
     assert np.array_equal(sender_leaves[~hidden], leaves[~hidden]) and not sender_leaves[hidden].any()
-    pairs = [(sv.VoleMatrixReceiver(leaves, k, fused=f), sv.VoleMatrixSender(sender_leaves, points, dbits, k, fused=f))
-             for f in (True, False)]
-    for c in (1000, 4096, 100, 129):
+    receiver, sender = sv.VoleMatrixReceiver(leaves, k), sv.VoleMatrixSender(sender_leaves, points, dbits, k)
+    streams = MultiKeyCTR(leaves.reshape(-1, 16))
+    sizes = (1000, 4096, 100, 129, 20000)
+    total = sum(sv.padded((c + 7) // 8) for c in sizes)
+    whole = streams.next(total)
+    at = 0
+    for c in sizes:
         choice = rng.bits(c)
-        outs = []
-        for receiver, sender in pairs:
-            a, b = MemoryChannel.pair()
-            v = receiver.send_chunk(a, c, pack_bits(choice).reshape(1, -1)).copy()
-            q = sender.recv_chunk(b, c, "corrections").copy()
-            outs.append((v, q))
-        (v, q), (v2, q2) = outs
-        assert np.array_equal(v, v2) and np.array_equal(q, q2)
+        a, b = MemoryChannel.pair()
+        v = receiver.send_chunk(a, c, pack_bits(choice).reshape(1, -1)).copy()
+        q = sender.recv_chunk(b, c, "corrections").copy()
+        cb, cbp = (c + 7) // 8, sv.padded((c + 7) // 8)
+        r = np.ascontiguousarray(whole[:, at:at + cbp])
+        at += cbp
+        padded_choice = np.zeros(cbp, np.uint8)
+        padded_choice[:cb] = pack_bits(choice)
+        corr, want = np.empty((nb, cbp), np.uint8), np.empty((128, cbp), np.uint8)
+        sv.vole_receiver_rows(r, k, padded_choice, corr, want)
+        assert np.array_equal(v, want[:, :cb])
         assert np.array_equal(q, v ^ (dbits[:, None] * pack_bits(choice)[None, :]))

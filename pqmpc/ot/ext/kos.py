@@ -82,8 +82,15 @@ class Session:
         self.matrix = matrix
         self.delta = delta
         self.rng = rng  # per-call coins and padding bits
+        self._scratch = np.empty((0, 16), dtype=np.uint8)
         self.calls = 0
         self.ots = 0
+
+    def scratch_rows(self, m: int) -> np.ndarray:
+        """``(m, 16)`` rows that stay with the session (fresh pages cost as much as the transpose)."""
+        if self._scratch.shape[0] < m:
+            self._scratch = np.empty((m, 16), dtype=np.uint8)
+        return self._scratch[:m]
 
 
 class KOS(CorrelatedOT):
@@ -218,7 +225,7 @@ class KOS(CorrelatedOT):
 
     # ------------------------------------------------------------------ checked extension
     def _receiver_extend(self, ch, sess: Session, choices: np.ndarray, op: str,
-                         on_chunk=None) -> tuple[np.ndarray, dict]:
+                         on_chunk=None, rows: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
         """Extend and prove consistency; returns the ``(n, 16)`` rows t (unhashed) and the sender's header.
 
         ``on_chunk(start, rows)`` sees each chunk's output rows while they are in cache."""
@@ -233,7 +240,7 @@ class KOS(CorrelatedOT):
             ch.send(seed_r)
         m = n + self.pad
         bits = np.concatenate([choices, sess.rng.bits(self.pad)]) if self.pad else choices
-        t = np.empty((m, 16), dtype=np.uint8)
+        t = np.empty((m, 16), dtype=np.uint8) if rows is None else rows
         for start, c in self._ranges(m):
             tcols = sess.matrix.send_chunk(ch, c, pack_bits(bits[start:start + c]).reshape(1, -1))
             transpose_rows(tcols, c, t[start:start + c])
@@ -250,7 +257,8 @@ class KOS(CorrelatedOT):
         ch.send(sums)
         return t[:n], theirs
 
-    def _sender_extend(self, ch, sess: Session, n: int, op: str, extra: dict, on_chunk=None) -> np.ndarray:
+    def _sender_extend(self, ch, sess: Session, n: int, op: str, extra: dict, on_chunk=None,
+                       rows: np.ndarray | None = None) -> np.ndarray:
         """The sender's side of :meth:`_receiver_extend`: the ``(n, 16)`` checked rows q.
 
         ``on_chunk`` as there: what it computes is provisional until the check below passes."""
@@ -262,7 +270,7 @@ class KOS(CorrelatedOT):
         else:
             self._header(ch, sess, op, n, extra)
         m = n + self.pad
-        q = np.empty((m, 16), dtype=np.uint8)
+        q = np.empty((m, 16), dtype=np.uint8) if rows is None else rows
         # The sender knows both coins already: its side of the check runs chunk by chunk in cache.
         chi = check.Challenges(seed_s, seed_r, self._label(sess)) if self.checked else None
         acc = np.zeros(16, dtype=np.uint8)
@@ -297,7 +305,7 @@ class KOS(CorrelatedOT):
             e = start + q.shape[0]
             cot.random_ot_from_cot(q, sess.delta, sess.ots + start, m0[start:e], m1[start:e], tag=self.hash_tag)
 
-        self._sender_extend(ch, sess, n, "random", {"mode": "session"}, hash_chunk)
+        self._sender_extend(ch, sess, n, "random", {"mode": "session"}, hash_chunk, sess.scratch_rows(n + self.pad))
         self._finish(sess, n)
         return m0, m1
 
@@ -305,12 +313,15 @@ class KOS(CorrelatedOT):
     def receive_random(self, ch, choices, rng=None):
         choices = check_choices(choices)
         sess = self._get(ch, RECEIVER, rng)
-        out = np.empty((choices.shape[0], 16), dtype=np.uint8)
+        n = choices.shape[0]
+        out = np.empty((n, 16), dtype=np.uint8)
+        # Unchecked, the rows are not needed after hashing: transpose into the output and hash in place.
+        rows = sess.scratch_rows(n + self.pad) if self.checked else out
 
         def hash_chunk(start, t):
             cot.hash_rows(t, sess.ots + start, out=out[start:start + t.shape[0]], tag=self.hash_tag)
 
-        self._receiver_extend(ch, sess, choices, "random", hash_chunk)
+        self._receiver_extend(ch, sess, choices, "random", hash_chunk, rows)
         self._finish(sess, choices.shape[0])
         return out
 

@@ -21,7 +21,9 @@ Rows ``i·k + b`` of V and Q are the κ columns of an IKNP-style matrix: transpo
 ``q_j = t_j ⊕ choices_j·Δ``. The sums over ``x`` run as a butterfly (``2·2^k``
 row XORs per block instead of ``k·2^(k-1)``), in numba with the GIL released.
 The two matrix classes below have the interface of :mod:`.matrix`'s core, so
-the extension and check code of :mod:`.kos` drives them unchanged.
+the extension and check code of :mod:`.kos` drives them unchanged. (A kernel
+with the AES inside, accumulating into memory, measured slower than the bulk
+multi-key CTR followed by the butterfly; a register-resident version is future work.)
 """
 
 from __future__ import annotations
@@ -31,8 +33,6 @@ from numba import njit
 
 from ...errors import ParameterError
 from ...net import Channel
-from ...primitives.aes_kernels import aes128_encrypt, aes128_load_keys, aes_encrypt8, round_keys
-from ...primitives.cpu import HAVE_AESNI
 from ...primitives.ggm import ggm_expand_level
 from ...primitives.prg import MultiKeyCTR
 
@@ -149,139 +149,13 @@ def padded(cb: int) -> int:
     return -(-cb // 16) * 16
 
 
-# --------------------------------------------------------------------------
-# Fused kernels (AES-NI): each AES-CTR output block goes straight into the
-# sums it belongs to, so the 2^k streams per block are never written out.
-# Same bytes as MultiKeyCTR (AES_s(counter), counter big-endian in bytes 8..15).
-# --------------------------------------------------------------------------
-
-
-@njit(inline="always")
-def _bswap64(x):
-    x = ((x & np.uint64(0x00FF00FF00FF00FF)) << np.uint64(8)) | ((x >> np.uint64(8)) & np.uint64(0x00FF00FF00FF00FF))
-    x = ((x & np.uint64(0x0000FFFF0000FFFF)) << np.uint64(16)) | ((x >> np.uint64(16)) & np.uint64(0x0000FFFF0000FFFF))
-    return (x << np.uint64(32)) | (x >> np.uint64(32))
-
-
-@njit(inline="always")
-def _ctr(c):
-    return (np.uint64(0), _bswap64(np.uint64(c)))
-
-
-@njit(inline="always")
-def _ctr8(c):
-    return (_ctr(c), _ctr(c + 1), _ctr(c + 2), _ctr(c + 3), _ctr(c + 4), _ctr(c + 5), _ctr(c + 6), _ctr(c + 7))
-
-
-@njit(inline="always")
-def _xor8(dst, row, g, y):
-    w = 2 * g
-    y0, y1, y2, y3, y4, y5, y6, y7 = y
-    dst[row, w] ^= y0[0]
-    dst[row, w + 1] ^= y0[1]
-    dst[row, w + 2] ^= y1[0]
-    dst[row, w + 3] ^= y1[1]
-    dst[row, w + 4] ^= y2[0]
-    dst[row, w + 5] ^= y2[1]
-    dst[row, w + 6] ^= y3[0]
-    dst[row, w + 7] ^= y3[1]
-    dst[row, w + 8] ^= y4[0]
-    dst[row, w + 9] ^= y4[1]
-    dst[row, w + 10] ^= y5[0]
-    dst[row, w + 11] ^= y5[1]
-    dst[row, w + 12] ^= y6[0]
-    dst[row, w + 13] ^= y6[1]
-    dst[row, w + 14] ^= y7[0]
-    dst[row, w + 15] ^= y7[1]
-
-
-@njit(cache=True, nogil=True)
-def fused_receiver_rows(rk, k, start, choice, corr, v):
-    """:func:`vole_receiver_rows` with the PRG inside: ``rk`` ``(B·2^k, 11, 2)`` round keys, streams at
-    block ``start``; ``choice`` ``(2·nblk,)``, ``corr`` ``(B, 2·nblk)``, ``v`` ``(B·k, 2·nblk)`` uint64."""
-    kk = 1 << k
-    nb = corr.shape[0]
-    nblk = corr.shape[1] // 2
-    for i in range(nb):
-        for w in range(2 * nblk):
-            corr[i, w] = choice[w]
-        for b in range(k):
-            for w in range(2 * nblk):
-                v[i * k + b, w] = 0
-        for x in range(kk):
-            ks = aes128_load_keys(rk[i * kk + x])
-            g = 0
-            while g + 8 <= nblk:
-                y = aes_encrypt8(ks, _ctr8(start + g))
-                _xor8(corr, i, g, y)
-                for b in range(k):
-                    if (x >> b) & 1:
-                        _xor8(v, i * k + b, g, y)
-                g += 8
-            while g < nblk:
-                y1 = aes128_encrypt(ks, _ctr(start + g))
-                corr[i, 2 * g] ^= y1[0]
-                corr[i, 2 * g + 1] ^= y1[1]
-                for b in range(k):
-                    if (x >> b) & 1:
-                        v[i * k + b, 2 * g] ^= y1[0]
-                        v[i * k + b, 2 * g + 1] ^= y1[1]
-                g += 1
-
-
-@njit(cache=True, nogil=True)
-def fused_sender_rows(rk, k, start, points, dbits, corr, q):
-    """:func:`vole_sender_rows` with the PRG inside (``corr`` ``(B, 2·nblk)``, ``q`` ``(B·k, 2·nblk)`` uint64)."""
-    kk = 1 << k
-    nb = corr.shape[0]
-    nblk = corr.shape[1] // 2
-    for i in range(nb):
-        d = points[i]
-        for b in range(k):
-            for w in range(2 * nblk):
-                q[i * k + b, w] = 0
-        for x in range(kk):
-            if x == d:
-                continue
-            y_bits = x ^ d
-            ks = aes128_load_keys(rk[i * kk + x])
-            g = 0
-            while g + 8 <= nblk:
-                y = aes_encrypt8(ks, _ctr8(start + g))
-                for b in range(k):
-                    if (y_bits >> b) & 1:
-                        _xor8(q, i * k + b, g, y)
-                g += 8
-            while g < nblk:
-                y1 = aes128_encrypt(ks, _ctr(start + g))
-                for b in range(k):
-                    if (y_bits >> b) & 1:
-                        q[i * k + b, 2 * g] ^= y1[0]
-                        q[i * k + b, 2 * g + 1] ^= y1[1]
-                g += 1
-        for b in range(k):
-            if dbits[i * k + b]:
-                for w in range(2 * nblk):
-                    q[i * k + b, w] ^= corr[i, w]
-
-
-def _round_keys(leaves: np.ndarray) -> np.ndarray:
-    flat = leaves.reshape(-1, 16)
-    return np.ascontiguousarray(np.stack([round_keys(bytes(s)) for s in flat]))
-
-
 class _VoleMatrix:
-    """Shared state: the PRG streams of every known leaf, fused (AES-NI) or through MultiKeyCTR."""
+    """Shared state: the AES-CTR streams of every known leaf (the bulk multi-key CTR kernel)."""
 
-    def __init__(self, leaves: np.ndarray, k: int, fused: bool | None):
+    def __init__(self, leaves: np.ndarray, k: int):
         nb = leaves.shape[0]
         self.k, self.blocks, self.width = k, nb, nb * k
-        self.fused = HAVE_AESNI if fused is None else bool(fused and HAVE_AESNI)
-        if self.fused:
-            self.rk = _round_keys(leaves)
-            self.pos = 0  # AES blocks used per stream
-        else:
-            self.g = MultiKeyCTR(np.ascontiguousarray(leaves.reshape(nb << k, 16)))
+        self.g = MultiKeyCTR(np.ascontiguousarray(leaves.reshape(nb << k, 16)))
         self._bufs: dict = {}
 
     def _scratch(self, cbp: int, names: tuple) -> list:
@@ -291,20 +165,15 @@ class _VoleMatrix:
         return [self._bufs[nm] for nm in names]
 
     def _streamed(self, cbp: int):
-        """Portable path: the streams of every leaf in column pieces of about 1 MiB in all, in order
-        (each stream advances piece by piece, so the bytes equal one long ``next``)."""
+        """The streams of every leaf in column pieces of about 1 MiB in all (so the sums run in
+        cache), in order: each stream advances piece by piece, the bytes of one long ``next``."""
         piece = max(16, ((1 << 20) // (self.blocks << self.k)) // 16 * 16)
         for a in range(0, cbp, piece):
             yield a, self.g.next(min(piece, cbp - a))
 
 
 class VoleMatrixReceiver(_VoleMatrix):
-    """The extension receiver's half (knows every leaf): same interface as :class:`.matrix.MatrixReceiver`.
-
-    ``fused``: run the PRG inside the kernel (default: where AES-NI is available)."""
-
-    def __init__(self, leaves: np.ndarray, k: int, fused: bool | None = None):
-        super().__init__(leaves, k, fused)
+    """The extension receiver's half (knows every leaf): same interface as :class:`.matrix.MatrixReceiver`."""
 
     def send_chunk(self, ch: Channel, c: int, code: np.ndarray) -> np.ndarray:
         """Send the corrections for the next ``c`` OTs (``code``: ``(1, ceil(c/8))`` packed choice bits);
@@ -318,16 +187,15 @@ class VoleMatrixReceiver(_VoleMatrix):
             choice = np.zeros(cbp, dtype=np.uint8)
             choice[:cb] = code[0]
         corr, v = self._scratch(cbp, ("corr", "v"))
-        if self.fused:
-            fused_receiver_rows(self.rk, self.k, self.pos, choice.view(np.uint64), corr.view(np.uint64),
-                                v.view(np.uint64))
-            self.pos += cbp // 16
-        else:
-            for a, r in self._streamed(cbp):
-                cw, vw = np.empty((self.blocks, r.shape[1]), np.uint8), np.empty((self.width, r.shape[1]), np.uint8)
-                vole_receiver_rows(r, self.k, np.ascontiguousarray(choice[a:a + r.shape[1]]), cw, vw)
-                corr[:, a:a + r.shape[1]] = cw
-                v[:, a:a + r.shape[1]] = vw
+        for a, r in self._streamed(cbp):
+            w = r.shape[1]
+            if w == cbp:
+                vole_receiver_rows(r, self.k, choice, corr, v)
+                break
+            cw, vw = np.empty((self.blocks, w), np.uint8), np.empty((self.width, w), np.uint8)
+            vole_receiver_rows(r, self.k, np.ascontiguousarray(choice[a:a + w]), cw, vw)
+            corr[:, a:a + w] = cw
+            v[:, a:a + w] = vw
         if cbp == cb:
             ch.send(corr)
             return v
@@ -338,9 +206,8 @@ class VoleMatrixReceiver(_VoleMatrix):
 class VoleMatrixSender(_VoleMatrix):
     """The extension sender's half (every leaf but Δ_i's): same interface as :class:`.matrix.MatrixSender`."""
 
-    def __init__(self, leaves: np.ndarray, points: np.ndarray, dbits: np.ndarray, k: int,
-                 fused: bool | None = None):
-        super().__init__(leaves, k, fused)
+    def __init__(self, leaves: np.ndarray, points: np.ndarray, dbits: np.ndarray, k: int):
+        super().__init__(leaves, k)
         self.points = np.ascontiguousarray(points, dtype=np.int64)
         self.dbits = np.ascontiguousarray(dbits, dtype=np.uint8)
 
@@ -354,16 +221,15 @@ class VoleMatrixSender(_VoleMatrix):
             full[:, :cb] = corr
             corr = full
         (q,) = self._scratch(cbp, ("v",))
-        if self.fused:
-            fused_sender_rows(self.rk, self.k, self.pos, self.points, self.dbits, corr.view(np.uint64),
-                              q.view(np.uint64))
-            self.pos += cbp // 16
-        else:
-            for a, r in self._streamed(cbp):
-                w = r.shape[1]
-                qw, s = np.empty((self.width, w), np.uint8), np.empty((max(1, 1 << (self.k - 1)), w), np.uint8)
-                vole_sender_rows(r, self.k, self.points, self.dbits, np.ascontiguousarray(corr[:, a:a + w]), qw, s)
-                q[:, a:a + w] = qw
+        for a, r in self._streamed(cbp):
+            w = r.shape[1]
+            s = np.empty((max(1, 1 << (self.k - 1)), w), np.uint8)
+            if w == cbp:
+                vole_sender_rows(r, self.k, self.points, self.dbits, corr, q, s)
+                break
+            qw = np.empty((self.width, w), np.uint8)
+            vole_sender_rows(r, self.k, self.points, self.dbits, np.ascontiguousarray(corr[:, a:a + w]), qw, s)
+            q[:, a:a + w] = qw
         return q if cbp == cb else np.ascontiguousarray(q[:, :cb])
 
 
