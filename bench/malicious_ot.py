@@ -1,6 +1,6 @@
 """Random-OT rate of IKNP, KOS and SoftSpoken over memory and shaped links (issue 15).
 
-    PYTHONPATH=. python bench/malicious_ot.py [--n 20] [--reps 3] [--links memory,LAN1G,WAN100M] [--only NAMES]
+    PYTHONPATH=. python bench/malicious_ot.py [--n 20] [--reps 3] [--links memory,tcp,LAN1G,WAN100M] [--only NAMES]
 
 Both parties run as two threads of one process (2 cores); each protocol sets up
 its session once (base OTs not timed), then runs ``reps`` random-OT calls of
@@ -43,9 +43,26 @@ def protocols():
     return out
 
 
+def tcp_pair():
+    import threading
+
+    from pqmpc.net import TcpChannel, TcpListener
+
+    listener = TcpListener("127.0.0.1", 0)
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("a", listener.accept(60)))
+    t.start()
+    b = TcpChannel.connect("127.0.0.1", listener.port, timeout=60)
+    t.join()
+    listener.close()
+    return box["a"], b
+
+
 def channels(link: str):
     if link == "memory":
         return MemoryChannel.pair(timeout=300)
+    if link == "tcp":  # kernel loopback: every byte is copied through the socket buffers
+        return tcp_pair()
     return ShapedChannel.pair(PRESETS[link], timeout=300)
 
 
