@@ -253,7 +253,7 @@ class KOS(CorrelatedOT):
         chi = check.Challenges(seed_s, seed_r, self._label(sess))
         sums = np.zeros(32, dtype=np.uint8)
         for start, c in self._ranges(m):
-            sums ^= check.receiver_sums(chi.next(c), t[start:start + c], bits[start:start + c])
+            sums ^= chi.receiver_sums(t[start:start + c], bits[start:start + c])
         ch.send(sums)
         return t[:n], theirs
 
@@ -279,7 +279,7 @@ class KOS(CorrelatedOT):
             rows = q[start:start + c]
             transpose_rows(qcols, c, rows)
             if chi is not None:
-                acc ^= check.sender_sum(chi.next(c), rows)
+                acc ^= chi.sender_sum(rows)
             if on_chunk is not None and start < n:
                 on_chunk(start, q[start:min(start + c, n)])
         if not self.checked:
