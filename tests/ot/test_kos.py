@@ -226,3 +226,21 @@ def test_recorded_sessions():
         got = transcript_case(lambda: KOS(SimplestOT(), chunk=case["chunk"]), case)
         for key in ("transcript_sha256", "outputs_sha256", "first_receiver_output"):
             assert got[key] == case[key], (case["sender_seed"], key)
+
+
+def test_iknp_security_malicious_is_kos():
+    """The API name the issue fixes: IKNP(security="malicious") is KOS, and it runs."""
+    from pqmpc.ot import IKNP, SoftSpoken
+
+    mal = IKNP(SimplestOT(), chunk=1024, security="malicious")
+    assert isinstance(mal, KOS) and mal.security == "malicious"
+    plain = IKNP(SimplestOT(), security="semi-honest")
+    assert type(plain) is IKNP and plain.security == "semi-honest"
+    with pytest.raises(ParameterError, match="security"):
+        IKNP(security="paranoid")
+    with pytest.raises(ParameterError):
+        IKNP(kappa=256, security="malicious")
+    assert SoftSpoken(k=4, security="malicious").security == "malicious"
+    choices = Rng(b"iknp-mal").bits(300)
+    (d, q), t = session(mal, lambda ch: mal.send_correlated(ch, 300), lambda ch: mal.receive_correlated(ch, choices))
+    assert np.array_equal(t, q ^ (choices[:, None] * d))
