@@ -29,9 +29,10 @@ def rand_bits(rbits, k, kbase):
 
 
 @njit
-def _lin(x, r, u0, u1, u2, u3, d0, d1):
-    return ((x[r, 0] & u0) ^ (x[r, 1] & u1) ^ (x[r, 2] & u2) ^ (x[r, 3] & u3)
-            ^ (x[r, 4] & d0) ^ (x[r, 5] & d1))
+def _lin(gm, x, r, u0, u1, u2, u3, d0, d1):
+    # indexes the 3-D table directly: a per-gate slice would cost a reference count
+    return ((gm[x, r, 0] & u0) ^ (gm[x, r, 1] & u1) ^ (gm[x, r, 2] & u2) ^ (gm[x, r, 3] & u3)
+            ^ (gm[x, r, 4] & d0) ^ (gm[x, r, 5] & d1))
 
 
 @njit
@@ -43,13 +44,13 @@ def garble_finish(lab, tables, row, o, ac, bc, d0, d1, ha0, ha1, hb0, hb1, hab0,
     one-labels; ``s``: the two R$ bits; ``gmask[a | b<<1 | s<<2]`` is ``V⁻¹·Z`` as
     0/all-ones words over ``(A_L, A_R, B_L, B_R, Δ_L, Δ_R)``.
     """
-    x = gmask[a | (b << ONE) | (s << np.uint64(2))]
+    x = a | (b << ONE) | (s << np.uint64(2))
     u0, u1, u2, u3 = ac[0], ac[1], bc[0], bc[1]
-    lab[o, 0] = ha0[0] ^ hab0[0] ^ _lin(x, 0, u0, u1, u2, u3, d0, d1)
-    lab[o, 1] = hb0[0] ^ hab0[0] ^ _lin(x, 1, u0, u1, u2, u3, d0, d1)
-    tables[row, 0] = ha0[0] ^ ha1[0] ^ _lin(x, 2, u0, u1, u2, u3, d0, d1)
-    tables[row, 1] = hb0[0] ^ hb1[0] ^ _lin(x, 3, u0, u1, u2, u3, d0, d1)
-    tables[row, 2] = hab0[0] ^ hab1[0] ^ _lin(x, 4, u0, u1, u2, u3, d0, d1)
+    lab[o, 0] = ha0[0] ^ hab0[0] ^ _lin(gmask, x, 0, u0, u1, u2, u3, d0, d1)
+    lab[o, 1] = hb0[0] ^ hab0[0] ^ _lin(gmask, x, 1, u0, u1, u2, u3, d0, d1)
+    tables[row, 0] = ha0[0] ^ ha1[0] ^ _lin(gmask, x, 2, u0, u1, u2, u3, d0, d1)
+    tables[row, 1] = hb0[0] ^ hb1[0] ^ _lin(gmask, x, 3, u0, u1, u2, u3, d0, d1)
+    tables[row, 2] = hab0[0] ^ hab1[0] ^ _lin(gmask, x, 4, u0, u1, u2, u3, d0, d1)
     ea0, ea1 = ha0[1] & ONE, ha1[1] & ONE
     eb0, eb1 = hb0[1] & ONE, hb1[1] & ONE
     ec0, ec1 = hab0[1] & ONE, hab1[1] & ONE
@@ -70,12 +71,12 @@ def eval_finish(lab, tables, row, o, wa, wb, ha, hb, hab, emask):
     r1 = (z ^ (i & (z >> np.uint64(2))) ^ (ij & (z >> np.uint64(4))) ^ ha[1] ^ hab[1]) & ONE
     r2 = ((z >> ONE) ^ (j & (z >> np.uint64(3))) ^ (ij & (z >> np.uint64(4))) ^ hb[1]
           ^ hab[1]) & ONE
-    x = emask[i | (j << ONE) | (r1 << np.uint64(2)) | (r2 << np.uint64(3))]
+    x = i | (j << ONE) | (r1 << np.uint64(2)) | (r2 << np.uint64(3))
     g2 = mask(ij) & tables[row, 2]
-    lab[o, 0] = (ha[0] ^ hab[0] ^ (mask(i) & tables[row, 0]) ^ g2 ^ (x[0, 0] & wa[0])
-                 ^ (x[0, 1] & wa[1]) ^ (x[0, 2] & wb[0]) ^ (x[0, 3] & wb[1]))
-    lab[o, 1] = (hb[0] ^ hab[0] ^ (mask(j) & tables[row, 1]) ^ g2 ^ (x[1, 0] & wa[0])
-                 ^ (x[1, 1] & wa[1]) ^ (x[1, 2] & wb[0]) ^ (x[1, 3] & wb[1]))
+    lab[o, 0] = (ha[0] ^ hab[0] ^ (mask(i) & tables[row, 0]) ^ g2 ^ (emask[x, 0, 0] & wa[0])
+                 ^ (emask[x, 0, 1] & wa[1]) ^ (emask[x, 0, 2] & wb[0]) ^ (emask[x, 0, 3] & wb[1]))
+    lab[o, 1] = (hb[0] ^ hab[0] ^ (mask(j) & tables[row, 1]) ^ g2 ^ (emask[x, 1, 0] & wa[0])
+                 ^ (emask[x, 1, 1] & wa[1]) ^ (emask[x, 1, 2] & wb[0]) ^ (emask[x, 1, 3] & wb[1]))
 
 
 # ---- level-batched path: gather the hash inputs of a whole AND level, hash them with
