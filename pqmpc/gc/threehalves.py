@@ -57,8 +57,8 @@ import itertools
 import numpy as np
 
 from pqmpc.errors import ParameterError, ProtocolError
+from pqmpc.gc import fused_th as _tk
 from pqmpc.gc import halfgates as _hg
-from pqmpc.gc import th_kernels as _tk
 from pqmpc.gc.schedule import Schedule
 from pqmpc.primitives.aes import DEFAULT_KEY, openssl_ecb
 from pqmpc.primitives.cpu import HAVE_AESNI
@@ -228,15 +228,13 @@ def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables, tweak
     """Garble scheduled gates ``[g0, g1)`` (three-halves); see :func:`pqmpc.gc.halfgates.garble_range`."""
     _check(sched, g0, g1, lab, tables)
     hi = _hg.check_hi(tweak_hi)
-    from pqmpc.gc import fused_th
-
     n = int(sched.and_before[g1] - sched.and_before[g0])
     rbits, kbase = rand.words(k0, k0 + n)
     d0, d1 = np.uint64(delta[0]), np.uint64(delta[1])
     rk = _hg.round_keys()
 
     def walk(s, e, row):
-        fused_th.garble_range(rk, sched.op, sched.ua, sched.ub, sched.umask, sched.out, s, e,
+        _tk.garble_range(rk, sched.op, sched.ua, sched.ub, sched.umask, sched.out, s, e,
                               k0 + row, hi, lab, d0, d1, tables[row:], rbits, kbase, GMASK)
 
     if HAVE_AESNI and backend == "fused":
@@ -260,12 +258,10 @@ def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables, tweak_hi) 
     """Evaluate scheduled gates ``[g0, g1)`` (three-halves) on active labels ``lab``."""
     _check(sched, g0, g1, lab, tables)
     hi = _hg.check_hi(tweak_hi)
-    from pqmpc.gc import fused_th
-
     rk = _hg.round_keys()
 
     def walk(s, e, row):
-        fused_th.evaluate_range(rk, sched.op, sched.ua, sched.ub, sched.out, s, e, k0 + row, hi,
+        _tk.evaluate_range(rk, sched.op, sched.ua, sched.ub, sched.out, s, e, k0 + row, hi,
                                 lab, tables[row:], EMASK)
 
     if HAVE_AESNI and backend == "fused":
