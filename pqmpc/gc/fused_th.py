@@ -4,10 +4,10 @@ Same shape as :mod:`pqmpc.gc.fused` (half-gates): one njit loop over the schedul
 gate list, free gates as branch-free XORs, AES from
 :mod:`pqmpc.primitives.aes_kernels` under the public fixed key. The garbler makes
 six TCCR calls per AND gate (twelve AES), the evaluator three (six AES); the
-garbler's six are issued as one batch of six independent chains.
+garbler's six go out as a group of four and a group of two independent chains.
 
-The scheme, the matrices and the derived coefficient tables (``gmask``, ``emask``)
-are in :mod:`pqmpc.gc.threehalves`; these kernels only apply them. Tables are
+The scheme and its matrices are in :mod:`pqmpc.gc.threehalves`; the finishing steps
+here write its equations out as XORs (the tests check them against the matrices). Tables are
 ``(m, 4) uint64`` rows ``G0, G1, G2, z`` (three 64-bit half-ciphertexts, the five
 control bits in the low bits of ``z``); :func:`pack` / :func:`unpack` convert to the
 197-bit wire form. Without AES-NI this walk never sees an AND gate
@@ -54,15 +54,13 @@ def _z(al, ar, bl, br, rpl, rpr, m1, m2, mt, d0, d1):
 
 
 @njit(inline="always")
-def garble_finish(lab, tables, row, o, ac, bc, d0, d1, ha0, ha1, hb0, hb1, hab0, hab1, a, b, s,
-                  gidx):
+def garble_finish(lab, tables, row, o, ac, bc, d0, d1, ha0, ha1, hb0, hb1, hab0, hab1, a, b, s):
     """Table row and output zero-label of one AND from its six hashes.
 
     ``ac``, ``bc``: colour-0 labels of the inputs; ``a``, ``b``: colours of their
     one-labels; ``s``: the two R$ bits. Computes ``Z_ij`` for the positions ``V⁻¹``
     reads and applies ``V⁻¹`` (rows C_L, C_R, G0, G1, G2); equal to the table
-    ``threehalves.GMASK`` derived at import (checked by the tests). ``gidx`` is unused
-    here (kept so both finishing paths share one signature).
+    ``threehalves.GMASK`` derived at import (checked by the tests).
     """
     s0 = s & ONE
     s1 = s >> ONE
@@ -92,7 +90,7 @@ def garble_finish(lab, tables, row, o, ac, bc, d0, d1, ha0, ha1, hb0, hb1, hab0,
 
 
 @njit(inline="always")
-def eval_finish(lab, tables, row, o, wa, wb, ha, hb, hab, emask):
+def eval_finish(lab, tables, row, o, wa, wb, ha, hb, hab):
     """Output label of one AND from the evaluator's three hashes and the table row."""
     i = wa[0] & ONE
     j = wb[0] & ONE
@@ -101,12 +99,16 @@ def eval_finish(lab, tables, row, o, wa, wb, ha, hb, hab, emask):
     r1 = (z ^ (i & (z >> np.uint64(2))) ^ (ij & (z >> np.uint64(4))) ^ ha[1] ^ hab[1]) & ONE
     r2 = ((z >> ONE) ^ (j & (z >> np.uint64(3))) ^ (ij & (z >> np.uint64(4))) ^ hb[1]
           ^ hab[1]) & ONE
-    x = i | (j << ONE) | (r1 << np.uint64(2)) | (r2 << np.uint64(3))
+    # R_ij·(A_i, B_j) with R_ij = Rp_ij ⊕ r1·S1 ⊕ r2·S2 written out (equal to EMASK)
+    al, ar, bl, br = wa[0], wa[1], wb[0], wb[1]
+    m1 = mask(r1)
+    m2 = mask(r2)
+    x = al ^ br
     g2 = mask(ij) & tables[row, 2]
-    lab[o, 0] = (ha[0] ^ hab[0] ^ (mask(i) & tables[row, 0]) ^ g2 ^ (emask[x, 0, 0] & wa[0])
-                 ^ (emask[x, 0, 1] & wa[1]) ^ (emask[x, 0, 2] & wb[0]) ^ (emask[x, 0, 3] & wb[1]))
-    lab[o, 1] = (hb[0] ^ hab[0] ^ (mask(j) & tables[row, 1]) ^ g2 ^ (emask[x, 1, 0] & wa[0])
-                 ^ (emask[x, 1, 1] & wa[1]) ^ (emask[x, 1, 2] & wb[0]) ^ (emask[x, 1, 3] & wb[1]))
+    lab[o, 0] = (ha[0] ^ hab[0] ^ (mask(i) & tables[row, 0]) ^ g2 ^ (mask(i ^ ONE) & bl)
+                 ^ (m1 & (al ^ ar ^ bl)) ^ (m2 & x))
+    lab[o, 1] = (hb[0] ^ hab[0] ^ (mask(j) & tables[row, 1]) ^ g2 ^ (mask(j ^ ONE) & ar)
+                 ^ (m1 & x) ^ (m2 & (ar ^ bl ^ br)))
 
 
 # ---- level-batched path: gather the hash inputs of a whole AND level, hash them with
@@ -158,8 +160,7 @@ def level_add_tweaks(p, k0, hi, per, y):
 
 
 @njit(cache=True, nogil=True)
-def level_garble_finish(p, q, lab, in0, in1, out, s, e, d0, d1, tables, row, rbits, k0, kbase,
-                        gmask):
+def level_garble_finish(p, q, lab, in0, in1, out, s, e, d0, d1, tables, row, rbits, k0, kbase):
     """Tables and output zero-labels of ANDs ``[s, e)`` from ``H = q ⊕ p``."""
     kb = np.uint64(kbase)
     for i in range(e - s):
@@ -177,11 +178,11 @@ def level_garble_finish(p, q, lab, in0, in1, out, s, e, d0, d1, tables, row, rbi
         h5 = (q[5, i, 0] ^ p[5, i, 0], q[5, i, 1] ^ p[5, i, 1])
         sbits = rand_bits(rbits, np.uint64(k0 + i), kb)
         garble_finish(lab, tables, row + i, out[s + i], ac, bc, d0, d1, h0, h1, h2, h3, h4, h5,
-                      pa ^ ONE, pb ^ ONE, sbits, gmask)
+                      pa ^ ONE, pb ^ ONE, sbits)
 
 
 @njit(cache=True, nogil=True)
-def level_eval_finish(p, q, lab, in0, in1, out, s, e, tables, row, emask):
+def level_eval_finish(p, q, lab, in0, in1, out, s, e, tables, row):
     """Output labels of ANDs ``[s, e)`` from ``H = q ⊕ p`` and their table rows."""
     for i in range(e - s):
         a = in0[s + i]
@@ -191,7 +192,7 @@ def level_eval_finish(p, q, lab, in0, in1, out, s, e, tables, row, emask):
         ha = (q[0, i, 0] ^ p[0, i, 0], q[0, i, 1] ^ p[0, i, 1])
         hb = (q[1, i, 0] ^ p[1, i, 0], q[1, i, 1] ^ p[1, i, 1])
         hab = (q[2, i, 0] ^ p[2, i, 0], q[2, i, 1] ^ p[2, i, 1])
-        eval_finish(lab, tables, row + i, out[s + i], wa, wb, ha, hb, hab, emask)
+        eval_finish(lab, tables, row + i, out[s + i], wa, wb, ha, hb, hab)
 
 
 # ---- wire packing: 24 bytes of half-ciphertexts per AND, then the 5-bit control
@@ -253,73 +254,33 @@ def _tccr3(ks, x0, x1, x2, t0, hi):
             (q2[0] ^ p2[0], q2[1] ^ p2[1]))
 
 
+
+
+
+
 @njit
-def _tccr6(ks, x0, x1, x2, x3, x4, x5, t0, hi, consecutive=False):
-    # garbler: x0, x1 share tweak t0; x2, x3 t0+1; x4, x5 t0+2. consecutive (the
-    # evaluator's two ANDs): x_n gets t0+n. Six independent AES chains either way.
+def _tccr4(ks, x0, x1, x2, x3, t0, t1, t2, t3, hi):
+    # one AND at a time, four chains then two: wider batches (six or twelve chains, two
+    # ANDs per iteration) ran 1.6x slower here, the round keys no longer fit in registers
     p0 = _enc(ks, x0)
     p1 = _enc(ks, x1)
     p2 = _enc(ks, x2)
     p3 = _enc(ks, x3)
-    p4 = _enc(ks, x4)
-    p5 = _enc(ks, x5)
-    if consecutive:
-        u0, u1, u2 = t0, t0 + np.uint64(1), t0 + np.uint64(2)
-        u3, u4, u5 = t0 + np.uint64(3), t0 + np.uint64(4), t0 + np.uint64(5)
-    else:
-        u0 = u1 = t0
-        u2 = u3 = t0 + np.uint64(1)
-        u4 = u5 = t0 + np.uint64(2)
-    q0 = _enc(ks, (p0[0] ^ u0, p0[1] ^ hi))
-    q1 = _enc(ks, (p1[0] ^ u1, p1[1] ^ hi))
-    q2 = _enc(ks, (p2[0] ^ u2, p2[1] ^ hi))
-    q3 = _enc(ks, (p3[0] ^ u3, p3[1] ^ hi))
-    q4 = _enc(ks, (p4[0] ^ u4, p4[1] ^ hi))
-    q5 = _enc(ks, (p5[0] ^ u5, p5[1] ^ hi))
+    q0 = _enc(ks, (p0[0] ^ t0, p0[1] ^ hi))
+    q1 = _enc(ks, (p1[0] ^ t1, p1[1] ^ hi))
+    q2 = _enc(ks, (p2[0] ^ t2, p2[1] ^ hi))
+    q3 = _enc(ks, (p3[0] ^ t3, p3[1] ^ hi))
     return ((q0[0] ^ p0[0], q0[1] ^ p0[1]), (q1[0] ^ p1[0], q1[1] ^ p1[1]),
-            (q2[0] ^ p2[0], q2[1] ^ p2[1]), (q3[0] ^ p3[0], q3[1] ^ p3[1]),
-            (q4[0] ^ p4[0], q4[1] ^ p4[1]), (q5[0] ^ p5[0], q5[1] ^ p5[1]))
-
-
-
-
+            (q2[0] ^ p2[0], q2[1] ^ p2[1]), (q3[0] ^ p3[0], q3[1] ^ p3[1]))
 
 
 @njit
-def _tccr12(ks, x, t0, t1, hi):
-    """Hashes of two ANDs at once: ``x[0..5]`` with tweaks from ``t0``, ``x[6..11]`` from ``t1``."""
-    p0 = _enc(ks, x[0])
-    p1 = _enc(ks, x[1])
-    p2 = _enc(ks, x[2])
-    p3 = _enc(ks, x[3])
-    p4 = _enc(ks, x[4])
-    p5 = _enc(ks, x[5])
-    p6 = _enc(ks, x[6])
-    p7 = _enc(ks, x[7])
-    p8 = _enc(ks, x[8])
-    p9 = _enc(ks, x[9])
-    p10 = _enc(ks, x[10])
-    p11 = _enc(ks, x[11])
-    one = np.uint64(1)
-    two = np.uint64(2)
+def _tccr2(ks, x0, x1, t0, t1, hi):
+    p0 = _enc(ks, x0)
+    p1 = _enc(ks, x1)
     q0 = _enc(ks, (p0[0] ^ t0, p0[1] ^ hi))
-    q1 = _enc(ks, (p1[0] ^ t0, p1[1] ^ hi))
-    q2 = _enc(ks, (p2[0] ^ (t0 + one), p2[1] ^ hi))
-    q3 = _enc(ks, (p3[0] ^ (t0 + one), p3[1] ^ hi))
-    q4 = _enc(ks, (p4[0] ^ (t0 + two), p4[1] ^ hi))
-    q5 = _enc(ks, (p5[0] ^ (t0 + two), p5[1] ^ hi))
-    q6 = _enc(ks, (p6[0] ^ t1, p6[1] ^ hi))
-    q7 = _enc(ks, (p7[0] ^ t1, p7[1] ^ hi))
-    q8 = _enc(ks, (p8[0] ^ (t1 + one), p8[1] ^ hi))
-    q9 = _enc(ks, (p9[0] ^ (t1 + one), p9[1] ^ hi))
-    q10 = _enc(ks, (p10[0] ^ (t1 + two), p10[1] ^ hi))
-    q11 = _enc(ks, (p11[0] ^ (t1 + two), p11[1] ^ hi))
-    return ((q0[0] ^ p0[0], q0[1] ^ p0[1]), (q1[0] ^ p1[0], q1[1] ^ p1[1]),
-            (q2[0] ^ p2[0], q2[1] ^ p2[1]), (q3[0] ^ p3[0], q3[1] ^ p3[1]),
-            (q4[0] ^ p4[0], q4[1] ^ p4[1]), (q5[0] ^ p5[0], q5[1] ^ p5[1]),
-            (q6[0] ^ p6[0], q6[1] ^ p6[1]), (q7[0] ^ p7[0], q7[1] ^ p7[1]),
-            (q8[0] ^ p8[0], q8[1] ^ p8[1]), (q9[0] ^ p9[0], q9[1] ^ p9[1]),
-            (q10[0] ^ p10[0], q10[1] ^ p10[1]), (q11[0] ^ p11[0], q11[1] ^ p11[1]))
+    q1 = _enc(ks, (p1[0] ^ t1, p1[1] ^ hi))
+    return (q0[0] ^ p0[0], q0[1] ^ p0[1]), (q1[0] ^ p1[0], q1[1] ^ p1[1])
 
 
 @njit
@@ -337,7 +298,7 @@ def _six(ac, bc, d0, d1):
 
 @njit(cache=True, nogil=True)
 def garble_range(rk, op, in0, in1, umask, out, g0, g1, k0, hi, lab, d0, d1, tables, rbits,
-                 kbase, gmask):
+                 kbase):
     """Garble scheduled gates ``[g0, g1)``; the first AND there is AND ``k0`` of the garbling.
 
     Tweaks of AND ``k``: ``(3k, hi)``, ``(3k+1, hi)``, ``(3k+2, hi)`` for the hashes of
@@ -347,6 +308,7 @@ def garble_range(rk, op, in0, in1, umask, out, g0, g1, k0, hi, lab, d0, d1, tabl
     ks = aes128_load_keys(rk)
     row = 0
     one = np.uint64(1)
+    two = np.uint64(2)
     k = np.uint64(k0)
     kb = np.uint64(kbase)
     g = g0
@@ -366,29 +328,11 @@ def garble_range(rk, op, in0, in1, umask, out, g0, g1, k0, hi, lab, d0, d1, tabl
         bc = _colour0(lab, wb, d0, d1)
         xa = _six(ac, bc, d0, d1)
         t = np.uint64(3) * k
-        if (g + 1 < g1 and op[g + 1] == OP_AND and in0[g + 1] != out[g]
-                and in1[g + 1] != out[g]):
-            # two independent ANDs: twelve AES chains in flight
-            wa2 = in0[g + 1]
-            wb2 = in1[g + 1]
-            ac2 = _colour0(lab, wa2, d0, d1)
-            bc2 = _colour0(lab, wb2, d0, d1)
-            xb = _six(ac2, bc2, d0, d1)
-            h = _tccr12(ks, xa + xb, t, t + np.uint64(3), hi)
-            garble_finish(lab, tables, row, out[g], ac, bc, d0, d1, h[0], h[1], h[2], h[3], h[4],
-                          h[5], (lab[wa, 0] & one) ^ one, (lab[wb, 0] & one) ^ one,
-                          rand_bits(rbits, k, kb), gmask)
-            garble_finish(lab, tables, row + 1, out[g + 1], ac2, bc2, d0, d1, h[6], h[7], h[8],
-                          h[9], h[10], h[11], (lab[wa2, 0] & one) ^ one, (lab[wb2, 0] & one) ^ one,
-                          rand_bits(rbits, k + one, kb), gmask)
-            row += 2
-            k += np.uint64(2)
-            g += 2
-            continue
-        h = _tccr6(ks, xa[0], xa[1], xa[2], xa[3], xa[4], xa[5], t, hi)
-        garble_finish(lab, tables, row, out[g], ac, bc, d0, d1, h[0], h[1], h[2], h[3], h[4],
-                      h[5], (lab[wa, 0] & one) ^ one, (lab[wb, 0] & one) ^ one,
-                      rand_bits(rbits, k, kb), gmask)
+        h = _tccr4(ks, xa[0], xa[1], xa[2], xa[3], t, t, t + one, t + one, hi)
+        e = _tccr2(ks, xa[4], xa[5], t + two, t + two, hi)
+        garble_finish(lab, tables, row, out[g], ac, bc, d0, d1, h[0], h[1], h[2], h[3], e[0],
+                      e[1], (lab[wa, 0] & one) ^ one, (lab[wb, 0] & one) ^ one,
+                      rand_bits(rbits, k, kb))
         row += 1
         k += one
         g += 1
@@ -398,7 +342,7 @@ def garble_range(rk, op, in0, in1, umask, out, g0, g1, k0, hi, lab, d0, d1, tabl
 
 
 @njit(cache=True, nogil=True)
-def evaluate_range(rk, op, in0, in1, out, g0, g1, k0, hi, lab, tables, emask):
+def evaluate_range(rk, op, in0, in1, out, g0, g1, k0, hi, lab, tables):
     """Evaluate scheduled gates ``[g0, g1)`` with active labels in ``lab``."""
     ks = aes128_load_keys(rk)
     row = 0
@@ -418,22 +362,8 @@ def evaluate_range(rk, op, in0, in1, out, g0, g1, k0, hi, lab, tables, emask):
         wa = (lab[a, 0], lab[a, 1])
         wb = (lab[b, 0], lab[b, 1])
         t = np.uint64(3) * k
-        if (g + 1 < g1 and op[g + 1] == OP_AND and in0[g + 1] != out[g]
-                and in1[g + 1] != out[g]):
-            a2 = in0[g + 1]
-            b2 = in1[g + 1]
-            wa2 = (lab[a2, 0], lab[a2, 1])
-            wb2 = (lab[b2, 0], lab[b2, 1])
-            h = _tccr6(ks, wa, wb, (wa[0] ^ wb[0], wa[1] ^ wb[1]), wa2, wb2,
-                       (wa2[0] ^ wb2[0], wa2[1] ^ wb2[1]), t, hi, True)
-            eval_finish(lab, tables, row, out[g], wa, wb, h[0], h[1], h[2], emask)
-            eval_finish(lab, tables, row + 1, out[g + 1], wa2, wb2, h[3], h[4], h[5], emask)
-            row += 2
-            k += np.uint64(2)
-            g += 2
-            continue
         h = _tccr3(ks, wa, wb, (wa[0] ^ wb[0], wa[1] ^ wb[1]), t, hi)
-        eval_finish(lab, tables, row, out[g], wa, wb, h[0], h[1], h[2], emask)
+        eval_finish(lab, tables, row, out[g], wa, wb, h[0], h[1], h[2])
         row += 1
         k += np.uint64(1)
         g += 1

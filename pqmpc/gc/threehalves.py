@@ -235,7 +235,7 @@ def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables, tweak
 
     def walk(s, e, row):
         _tk.garble_range(rk, sched.op, sched.ua, sched.ub, sched.umask, sched.out, s, e,
-                              k0 + row, hi, lab, d0, d1, tables[row:], rbits, kbase, GMASK)
+                              k0 + row, hi, lab, d0, d1, tables[row:], rbits, kbase)
 
     if HAVE_AESNI and backend == "fused":
         walk(g0, g1, 0)
@@ -251,7 +251,7 @@ def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables, tweak
         _tk.level_add_tweaks(p, k0 + row, hi, 2, x)
         q = _permute(x)
         _tk.level_garble_finish(p, q, lab, sched.in0, sched.in1, sched.out, s, e, d0, d1, tables,
-                                row, rbits, k0 + row, kbase, GMASK)
+                                row, rbits, k0 + row, kbase)
 
 
 def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables, tweak_hi) -> None:
@@ -262,7 +262,7 @@ def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables, tweak_hi) 
 
     def walk(s, e, row):
         _tk.evaluate_range(rk, sched.op, sched.ua, sched.ub, sched.out, s, e, k0 + row, hi,
-                                lab, tables[row:], EMASK)
+                                lab, tables[row:])
 
     if HAVE_AESNI and backend == "fused":
         walk(g0, g1, 0)
@@ -277,5 +277,4 @@ def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables, tweak_hi) 
         p = _permute(x)
         _tk.level_add_tweaks(p, k0 + row, hi, 1, x)
         q = _permute(x)
-        _tk.level_eval_finish(p, q, lab, sched.in0, sched.in1, sched.out, s, e, tables, row,
-                              EMASK)
+        _tk.level_eval_finish(p, q, lab, sched.in0, sched.in1, sched.out, s, e, tables, row)
