@@ -262,7 +262,9 @@ class Garbler:
         ``by_level``, exactly the AND gates of one AND-depth level each. The evaluator
         may consume any chunking (:meth:`pqmpc.gc.evaluate.Evaluator.feed`). A circuit
         without AND gates yields nothing. Each chunk is a fresh array the caller may
-        send and drop; the garbler keeps no copy.
+        send and drop; the garbler keeps no copy. With ``scheme="threehalves"`` each
+        chunk is the packed wire form of its tables (1-D uint8,
+        :func:`pqmpc.gc.threehalves.pack_tables`).
         """
         if self._done or self._k:
             raise ParameterError("this garbler has already produced its tables")
