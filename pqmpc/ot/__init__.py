@@ -18,6 +18,8 @@ _EXPORTS = {
     "SaberOT": ".base.saber",
     "SimplestOT": ".base.simplest",
     "IKNP": ".ext.iknp",
+    "KOS": ".ext.kos",
+    "SoftSpoken": ".ext.softspoken",
     "Ferret": ".ext.ferret",
     "FerretParams": ".ext.ferret_params",
     # the KKRT batched OPRF (1-out-of-N OT extension): pqmpc.ot.kkrt.oprf_send / oprf_receive
