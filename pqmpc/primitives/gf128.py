@@ -24,8 +24,8 @@ from .blocks import as_blocks, out_blocks
 from .cpu import HAVE_PCLMUL, HAVE_VPCLMUL, use_native
 from .llvm_ir import BLOCK, bxor, to_tup, to_vec, u64_array
 
-__all__ = ["HAVE_PCLMUL", "dot", "gf128_dot", "gf128_mul", "gf128_mul_block", "gf128_mul_ni", "gf128_mul_soft",
-           "mul"]
+__all__ = ["HAVE_PCLMUL", "dot", "gf128_dot", "gf128_dot_wide", "gf128_mul", "gf128_mul_block", "gf128_mul_ni",
+           "gf128_mul_soft", "mul"]
 
 _BLK = BLOCK
 _V2 = ir.VectorType(ir.IntType(64), 2)
@@ -227,6 +227,101 @@ def _gf_dot_soft(a, b):
     for i in range(a.shape[0]):
         acc = bxor(acc, gf128_mul_soft((a[i, 0], a[i, 1]), (b[i, 0], b[i, 1])))
     return acc
+
+
+_U4 = types.UniTuple(types.uint64, 4)
+
+
+@intrinsic
+def _clmul_sum_ni(typingctx, a, b, start, stop, lanes):
+    """``Σ a_i ⊗ b_i`` (carry-less, unreduced: 256 bits) over rows ``start … stop−1``, ``lanes`` rows per step.
+
+    The whole loop is one piece of vector IR: per row only the four partial
+    products are XORed into three accumulators; the middle term is shifted in
+    and the lanes merged once at the end, so a sum of n products costs 4n
+    carry-less multiplies and no reduction (the caller folds once).
+    """
+    if not (_u64_array(a) and _u64_array(b) and isinstance(start, types.Integer)
+            and isinstance(stop, types.Integer) and isinstance(lanes, types.IntegerLiteral)):
+        return None
+    nl = lanes.literal_value
+    if nl not in (1, 2):
+        return None
+
+    def codegen(context, builder, sig, args):
+        i8 = ir.IntType(8)
+        vty = _V2 if nl == 1 else ir.VectorType(ir.IntType(64), 4)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty, vty, i8]),
+                                            "llvm.x86.pclmulqdq" if nl == 1 else "llvm.x86.pclmulqdq.256")
+        intp = context.get_value_type(types.intp)
+        lo_i = context.cast(builder, args[2], sig.args[2], types.intp)
+        hi_i = context.cast(builder, args[3], sig.args[3], types.intp)
+        arrs = [context.make_array(t)(context, builder, v) for t, v in zip(sig.args[:2], args[:2])]
+        zero_i = ir.Constant(intp, 0)
+        zero = ir.Constant(vty, None)
+        accs = [cgutils.alloca_once_value(builder, zero) for _ in range(3)]
+        steps = builder.sdiv(builder.sub(hi_i, lo_i), ir.Constant(intp, nl))
+        with cgutils.for_range(builder, steps) as loop:
+            row = builder.add(lo_i, builder.mul(loop.index, ir.Constant(intp, nl)))
+            vs = []
+            for k in range(2):
+                p = cgutils.get_item_pointer(context, builder, sig.args[k], arrs[k], [row, zero_i])
+                vs.append(builder.load(builder.bitcast(p, vty.as_pointer()), align=8))
+            va, vb = vs
+
+            def cl(imm):
+                return builder.call(fn, [va, vb, ir.Constant(i8, imm)])
+
+            for acc, term in zip(accs, (cl(0x00), cl(0x11), builder.xor(cl(0x10), cl(0x01)))):
+                builder.store(builder.xor(builder.load(acc), term), acc)
+        lo, hi, mid = (builder.load(acc) for acc in accs)
+        words = []
+        for ln in range(nl):
+            def w(v, j, ln=ln):
+                return builder.extract_element(v, ir.Constant(_I32, 2 * ln + j))
+            words.append((w(lo, 0), builder.xor(w(lo, 1), w(mid, 0)),
+                          builder.xor(w(hi, 0), w(mid, 1)), w(hi, 1)))
+        out = ir.Constant(context.get_value_type(_U4), ir.Undefined)
+        for j in range(4):
+            x = words[0][j]
+            for more in words[1:]:
+                x = builder.xor(x, more[j])
+            out = builder.insert_value(out, x, j)
+        return out
+
+    return _U4(a, b, types.intp, types.intp, lanes), codegen
+
+
+@njit(cache=True, nogil=True)
+def _gf_dot_wide_ni(a, b):
+    n = a.shape[0]
+    even = n - n % 2
+    r = _clmul_sum_ni(a, b, 0, even, 2)
+    t = _clmul_sum_ni(a, b, even, n, 1)
+    return _fold(r[0] ^ t[0], r[1] ^ t[1], r[2] ^ t[2], r[3] ^ t[3])
+
+
+@njit(cache=True, nogil=True)
+def _gf_dot_wide_ni1(a, b):
+    r = _clmul_sum_ni(a, b, 0, a.shape[0], 1)
+    return _fold(r[0], r[1], r[2], r[3])
+
+
+def gf128_dot_wide(a, b, backend: str = "auto") -> np.ndarray:
+    """:func:`gf128_dot` with one reduction per call: the carry-less products are summed unreduced
+    (reduction is GF(2)-linear) and folded once. Same result, about half the work per row."""
+    a = as_blocks(a, name="a")
+    b = as_blocks(b, name="b")
+    if a.shape != b.shape:
+        raise ParameterError(f"operands differ in shape: {a.shape} vs {b.shape}")
+    av, bv = a.view(np.uint64), b.view(np.uint64)
+    if not use_native(backend, HAVE_PCLMUL):
+        acc = _gf_dot_soft(av, bv)
+    elif HAVE_VPCLMUL and backend in ("auto", "native"):
+        acc = _gf_dot_wide_ni(av, bv)
+    else:
+        acc = _gf_dot_wide_ni1(av, bv)
+    return np.array(acc, dtype=np.uint64).view(np.uint8)
 
 
 def gf128_dot(a, b, backend: str = "auto") -> np.ndarray:
