@@ -36,17 +36,20 @@ parts, there is no 256-bit mode yet). Python cannot promise constant time.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import weakref
 
 import numpy as np
 
-from ...errors import ParameterError
+from ...errors import CheatingDetected, ParameterError
 from ...net import Channel, handshake
 from ...params import LEVEL_128, SecurityLevel, resolve_level
 from ...primitives.hashing import TAG_FERRET, shake
 from ...rng import Rng
 from ..adapters import as_correlated
 from ..interfaces import CorrelatedOT, RandomCorrelatedOT, RandomOT, check_count, check_delta
+from . import check
 from .ferret_params import FERRET_B13, FerretParams, get_params
 from .lpn import LocalCode
 from .spcot import mpcot_receive, mpcot_send
@@ -55,9 +58,14 @@ PROTOCOL = "Ferret"
 VERSION = 1
 #: Outputs produced per step once a round is under way (bins are grouped to about this size).
 CHUNK_OUTPUTS = 1 << 18
+#: Extra base COTs one consistency check consumes (κ: one GF(2^128) correlation).
+CHECK_COTS = 128
+SECURITY_MODES = ("semi-honest", "malicious")
 
 
-def _base_cot(base, level: SecurityLevel) -> CorrelatedOT:
+def _base_cot(base, level: SecurityLevel, security: str = "semi-honest") -> CorrelatedOT:
+    if security == "malicious":
+        return _malicious_base(base, level)
     if base is None:
         from .iknp import IKNP
 
@@ -71,6 +79,25 @@ def _base_cot(base, level: SecurityLevel) -> CorrelatedOT:
     return as_correlated(base)
 
 
+def _malicious_base(base, level: SecurityLevel) -> CorrelatedOT:
+    """The bootstrap of malicious Ferret: an actively secure extension with one Δ by construction.
+
+    A base OT (KyberOT, ...) is not used directly: correlating random OTs one by one lets a
+    malicious sender use a different Δ per COT, so it becomes the base OTs of a KOS instead."""
+    from .kos import KOS
+
+    if base is None:
+        return KOS()
+    if not isinstance(base, RandomOT):
+        raise ParameterError(f"base must be an OT instance, not {type(base).__name__}")
+    check.require_malicious_base(base, "Ferret")
+    if getattr(base, "security", None) == "malicious" and isinstance(base, CorrelatedOT):
+        if base.block_bytes != level.block_bytes:
+            raise ParameterError(f"Ferret at {level.name} needs a base OT of {level.block_bytes}-byte blocks")
+        return base
+    return KOS(base=base)
+
+
 class _Session:
     """One party's state on one channel: Δ, the round's base COTs, leftovers."""
 
@@ -79,15 +106,27 @@ class _Session:
         self.p = p
         self.role = role
         self.rng = rng.fork(f"ferret/{role}")
-        handshake(ch, PROTOCOL, VERSION, dict(p.describe(), base=ferret.base_name, block_bytes=16),
+        self.failed = False
+        self.checked = ferret.security == "malicious"
+        # Malicious mode: group boundaries are fixed per round (see take), so the CHECK_COTS
+        # extra base COTs of every group can be reserved up front, after the tree bases.
+        self.chunk_trees = max(1, CHUNK_OUTPUTS >> p.log_bin_size)
+        r0 = p.reserve_trees
+        self.groups = 1 + -(-(p.t - r0) // self.chunk_trees) if self.checked else 0
+        self.M = p.reserved + CHECK_COTS * self.groups  # an upper bound on the groups: R only grows
+        self.R = -(-self.M // p.bin_size)
+        if self.R >= p.t:
+            raise ParameterError(f"Ferret parameters {p.name!r} leave no usable output with the checks' COTs")
+        handshake(ch, PROTOCOL, VERSION, dict(p.describe(), base=ferret.base_name, block_bytes=16,
+                                              security=ferret.security),
                   role=role, peer_role="receiver" if role == "sender" else "sender")
         mine = self.rng.bytes(16)
         ch.send(mine)
         theirs = ch.recv_bytes(16, "Ferret setup: LPN seed share")
         shares = mine + theirs if role == "sender" else theirs + mine
         self.code = LocalCode(shake(shares, 16, domain=b"pqmpc.ferret.lpn-seed"), p.k)
-        base = _base_cot(ferret.base, ferret.level)
-        M = p.reserved
+        base = ferret.base if ferret.base is not None else _base_cot(None, ferret.level, ferret.security)
+        M = self.M
         base_rng = self.rng.fork("ferret/bootstrap")
         if role == "sender":
             self.delta = delta if delta is not None else self._fresh_delta()
@@ -107,7 +146,6 @@ class _Session:
         self.buf: tuple = ()
         self.buf_pos = 0
         self.buf_len = 0
-        self.chunk_trees = max(1, CHUNK_OUTPUTS >> p.log_bin_size)
 
     def _fresh_delta(self) -> np.ndarray:
         d = self.rng.blocks(1)[0]
@@ -123,11 +161,15 @@ class _Session:
         if self.role == "sender":
             (q,) = self.bases
             v = mpcot_send(ch, q[lo:hi], self.delta, self.rng.blocks(j1 - j0), h, None if dest is None else dest[0])
+            if self.checked:
+                self._sender_check(ch, j0, v)
             self.code.add_encoded(j0 << h, q[:k], v)
             return (v,)
         b, r = self.bases
         step = f"Ferret round {self.round}, bins {j0}-{j1 - 1}: SPCOT corrections"
         w, pos = mpcot_receive(ch, b[lo:hi], r[lo:hi], j1 - j0, h, step, None if dest is None else dest[1])
+        if self.checked:
+            self._receiver_check(ch, j0, j1, w, pos)
         if dest is None:
             bits = np.zeros((j1 - j0) << h, dtype=np.uint8)
         else:
@@ -137,15 +179,59 @@ class _Session:
         self.code.add_encoded_with_bits(j0 << h, r[:k], b[:k], w, bits)
         return bits, w
 
+    # -- the consistency check (malicious mode) -----------------------------------
+    def _check_cots(self, j0: int) -> slice:
+        g = 0 if j0 == 0 else 1 + (j0 - self.R) // self.chunk_trees
+        start = self.p.reserved + CHECK_COTS * g
+        return slice(start, start + CHECK_COTS)
+
+    def _label(self, j0: int) -> bytes:
+        return f"ferret/{self.round}/{j0}".encode()
+
+    def _digest(self, j0: int, value: np.ndarray) -> bytes:
+        return hashlib.sha3_256(b"pqmpc/ferret-check/" + self._label(j0) + b"/" + value.tobytes()).digest()
+
+    def _sender_check(self, ch: Channel, j0: int, v: np.ndarray) -> None:
+        """Ferret's check: V = Σ χ_i·v_i ⊕ Σ y_i·X^i with y = y* ⊕ x'·Δ; send H(V) (the receiver compares)."""
+        seed_s = self.rng.bytes(16)
+        ch.send(seed_s)
+        reply = ch.recv_bytes(32, f"Ferret round {self.round}, bins from {j0}: check (receiver coin, x')")
+        seed_r, x_masked = reply[:16], np.frombuffer(reply[16:], dtype=np.uint8)
+        (q,) = self.bases
+        y = q[self._check_cots(j0)] ^ (check.block_to_bits(x_masked)[:, None] * self.delta)
+        chi = check.Challenges(seed_s, seed_r, self._label(j0))
+        value = chi.sum_and_pick(v, np.empty(0, dtype=np.int64))[0] ^ check.pack_cots(y)
+        ch.send(np.frombuffer(self._digest(j0, value), dtype=np.uint8))
+
+    def _receiver_check(self, ch: Channel, j0: int, j1: int, w: np.ndarray, pos: np.ndarray) -> None:
+        """W = Σ χ_i·w_i ⊕ Σ z*_i·X^i must equal the sender's V: w = v ⊕ e_α·Δ on every bin, else
+        CheatingDetected before any output of the group is used."""
+        step = f"Ferret round {self.round}, bins {j0}-{j1 - 1}: check"
+        seed_s = ch.recv_bytes(16, f"{step} (sender coin)")
+        seed_r = self.rng.bytes(16)
+        b, r = self.bases
+        cots = self._check_cots(j0)
+        chi = check.Challenges(seed_s, seed_r, self._label(j0))
+        idx = (np.arange(j1 - j0, dtype=np.int64) << self.p.log_bin_size) + pos
+        wsum, chi_alpha = chi.sum_and_pick(w, idx)
+        x_masked = chi_alpha ^ check.bits_to_block(b[cots])
+        ch.send(np.frombuffer(seed_r + x_masked.tobytes(), dtype=np.uint8))
+        expect = self._digest(j0, wsum ^ check.pack_cots(r[cots]))
+        got = ch.recv_bytes(32, f"{step} (sender's hash)")
+        if not hmac.compare_digest(bytes(got), expect):
+            self.failed = True
+            raise CheatingDetected(f"{step}: the sender's single-point COTs are inconsistent "
+                                   "(malformed correction or check message)")
+
     def _refill(self, ch: Channel) -> None:
         p = self.p
         if self.tree >= p.t:
             # New round on the reserve the previous round set aside.
             self.bases = self.next_bases
             self.round += 1
-            R = p.reserve_trees
+            R = self.R
             out = self._trees(ch, 0, R)
-            M = p.reserved
+            M = self.M
             self.next_bases = tuple(a[:M].copy() for a in out)
             self.buf = tuple(a[M:] for a in out)
             self.tree = R
@@ -166,7 +252,9 @@ class _Session:
             if self.buf_pos == self.buf_len:
                 # Whole bin groups the caller wants go straight into its arrays: no copy.
                 whole = min(self.chunk_trees, p.t - self.tree, (n - filled) >> p.log_bin_size)
-                if 0 < self.tree < p.t and whole > 0:
+                # Checked groups keep fixed boundaries: their check COTs were reserved per group.
+                fixed = not self.checked or whole == min(self.chunk_trees, p.t - self.tree)
+                if 0 < self.tree < p.t and whole > 0 and fixed:
                     m = whole << p.log_bin_size
                     self._trees(ch, self.tree, self.tree + whole, tuple(o[filled:filled + m] for o in outs))
                     self.tree += whole
@@ -205,23 +293,30 @@ class Ferret(RandomCorrelatedOT):
     block_bytes = 16
     hash_tag = TAG_FERRET  # random OT hashes the COTs under Ferret's own tweak space
 
-    def __init__(self, params: FerretParams | str = FERRET_B13, base=None, *, level: SecurityLevel | None = None):
+    def __init__(self, params: FerretParams | str = FERRET_B13, base=None, *, level: SecurityLevel | None = None,
+                 security: str = "semi-honest"):
+        if security not in SECURITY_MODES:
+            raise ParameterError(f"security must be 'semi-honest' or 'malicious', not {security!r}")
+        self.security = security
         self.level = resolve_level(None, level)
         if self.level != LEVEL_128:
             raise ParameterError("Ferret has no 256-bit mode yet (its LPN code and trees work on 128-bit blocks)")
         self.params = get_params(params)
-        self.base = base if base is None else _base_cot(base, self.level)
-        self.base_name = "IKNP" if base is None else getattr(self.base, "name", type(self.base).__name__)
+        self.base = base if base is None else _base_cot(base, self.level, security)
+        default = "KOS" if security == "malicious" else "IKNP"
+        self.base_name = default if base is None else getattr(self.base, "name", type(self.base).__name__)
         self._sessions = weakref.WeakKeyDictionary()
 
     def __repr__(self):
-        return f"Ferret(params={self.params.name!r}, base={self.base_name!r})"
+        return f"Ferret(params={self.params.name!r}, base={self.base_name!r}, security={self.security!r})"
 
     def _session(self, ch: Channel, role: str, rng, delta=None) -> _Session:
         if delta is not None:
             delta = check_delta(delta, 16)
         per_ch = self._sessions.setdefault(ch, {})
         s = per_ch.get(role)
+        if s is not None and s.failed:
+            raise CheatingDetected("Ferret: this session failed its consistency check; start a new channel")
         if s is None:
             s = per_ch[role] = _Session(self, ch, role, Rng.ensure(rng), delta)
         elif delta is not None and not np.array_equal(delta, s.delta):
