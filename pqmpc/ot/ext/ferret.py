@@ -98,6 +98,20 @@ def _malicious_base(base, level: SecurityLevel) -> CorrelatedOT:
     return KOS(base=base)
 
 
+def reserved_cots(p: FerretParams, security: str = "semi-honest") -> int:
+    """Base COTs one round consumes: ``p.reserved``, plus in malicious mode :data:`CHECK_COTS` per
+    bin group (groups are fixed per round: the reserve group, then :data:`CHUNK_OUTPUTS` outputs each)."""
+    if security != "malicious":
+        return p.reserved
+    chunk_trees = max(1, CHUNK_OUTPUTS >> p.log_bin_size)
+    # Counted with the semi-honest reserve group: a larger one only leaves fewer groups.
+    groups = 1 + -(-(p.t - p.reserve_trees) // chunk_trees)
+    m = p.reserved + CHECK_COTS * groups
+    if -(-m // p.bin_size) >= p.t:
+        raise ParameterError(f"Ferret parameters {p.name!r} leave no usable output with the checks' COTs")
+    return m
+
+
 class _Session:
     """One party's state on one channel: Δ, the round's base COTs, leftovers."""
 
@@ -111,12 +125,8 @@ class _Session:
         # Malicious mode: group boundaries are fixed per round (see take), so the CHECK_COTS
         # extra base COTs of every group can be reserved up front, after the tree bases.
         self.chunk_trees = max(1, CHUNK_OUTPUTS >> p.log_bin_size)
-        r0 = p.reserve_trees
-        self.groups = 1 + -(-(p.t - r0) // self.chunk_trees) if self.checked else 0
-        self.M = p.reserved + CHECK_COTS * self.groups  # an upper bound on the groups: R only grows
+        self.M = reserved_cots(p, ferret.security)
         self.R = -(-self.M // p.bin_size)
-        if self.R >= p.t:
-            raise ParameterError(f"Ferret parameters {p.name!r} leave no usable output with the checks' COTs")
         handshake(ch, PROTOCOL, VERSION, dict(p.describe(), base=ferret.base_name, block_bytes=16,
                                               security=ferret.security),
                   role=role, peer_role="receiver" if role == "sender" else "sender")
@@ -344,4 +354,4 @@ class Ferret(RandomCorrelatedOT):
         return s.take(ch, n)
 
 
-__all__ = ["Ferret", "FerretParams"]
+__all__ = ["Ferret", "FerretParams", "reserved_cots", "CHECK_COTS"]
