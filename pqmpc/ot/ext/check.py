@@ -41,6 +41,7 @@ from numba import njit
 
 from ...errors import CheatingDetected, ParameterError, ProtocolError
 from ...primitives import gf128
+from ...primitives.aes_kernels import round_keys_many
 from ...primitives.prg import MultiKeyCTR
 
 #: Statistical padding: extra random rows beyond κ (KOS pad κ + s; s = 64 keeps rows byte aligned).
@@ -77,8 +78,21 @@ class Challenges:
     so that each chunk's check runs while its rows are in cache."""
 
     def __init__(self, seed_s: bytes, seed_r: bytes, label: bytes):
-        key = hashlib.shake_128(b"pqmpc/kos-chi/" + label + b"/" + seed_s + seed_r).digest(16)
-        self._ctr = MultiKeyCTR(np.frombuffer(key, dtype=np.uint8).reshape(1, 16))
+        key = np.frombuffer(hashlib.shake_128(b"pqmpc/kos-chi/" + label + b"/" + seed_s + seed_r).digest(16),
+                            dtype=np.uint8).reshape(1, 16)
+        self._ctr = MultiKeyCTR(key)
+        # Fused path: χ made by AES-NI inside the multiply-accumulate kernel, never stored
+        # (the same stream: it only advances this generator's position).
+        self._rk = round_keys_many(key)[0] if gf128.HAVE_CTR_DOT and self._ctr.backend == "numba+AES-NI" else None
+
+    def _fused(self, rows: np.ndarray, sel: np.ndarray | None) -> np.ndarray | None:
+        """``Σ χ_j·rows_j ‖ ⊕_{sel_j} χ_j`` (32 bytes) over the next challenges, or ``None`` where
+        the fused kernel does not run (then the bulk path below gives the same values)."""
+        if self._rk is None or self._ctr.pos % 16:
+            return None
+        out = gf128.ctr_dot(self._rk, self._ctr.pos // 16, rows, sel)
+        self._ctr.pos += 16 * rows.shape[0]
+        return out
 
     #: Rows per inner step: χ and the rows (2 × 128 KiB) stay in L2, so the check does not
     #: push the chunk's rows out of cache before they are hashed. The products are summed
@@ -100,6 +114,9 @@ class Challenges:
 
     def sender_sum(self, q: np.ndarray) -> np.ndarray:
         """``Σ χ_j·q_j`` over the next ``len(q)`` challenges, as one ``(16,)`` block."""
+        fused = self._fused(q, None)
+        if fused is not None:
+            return fused[:16].copy()
         acc = np.zeros(16, dtype=np.uint8)
         for a, w, chi in self._steps(q.shape[0]):
             acc ^= gf128.gf128_dot_wide(chi, q[a:a + w])
@@ -108,6 +125,12 @@ class Challenges:
     def sum_and_pick(self, w: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(Σ χ_j·w_j, ⊕_{j ∈ idx} χ_j)`` over the next ``len(w)`` challenges (``idx`` sorted,
         distinct): the receiver's side of the Ferret check, where ``idx`` are the punctured points."""
+        if self._rk is not None:
+            sel = np.zeros(w.shape[0], dtype=np.uint8)
+            sel[idx] = 1
+            fused = self._fused(w, sel)
+            if fused is not None:
+                return fused[:16].copy(), fused[16:].copy()
         acc = np.zeros(16, dtype=np.uint8)
         picked = np.zeros(16, dtype=np.uint8)
         for a, c, chi in self._steps(w.shape[0]):
@@ -121,6 +144,9 @@ class Challenges:
         """``x ‖ t`` = ``Σ χ_j·r_j ‖ Σ χ_j·t_j`` over the next ``len(t)`` challenges, as 32 bytes."""
         if t.shape[1] != 16:
             raise ParameterError("the KOS check runs in GF(2^128): rows must be 16 bytes")
+        fused = self._fused(t, r)
+        if fused is not None:
+            return np.concatenate([fused[16:], fused[:16]])
         acc = np.zeros(4, dtype=np.uint64)
         for a, w, chi in self._steps(t.shape[0]):
             acc[:2] ^= np.array(_xor_selected(chi.view(np.uint64), r[a:a + w]), dtype=np.uint64)
