@@ -1,4 +1,4 @@
-"""Ferret: silent random correlated OT from primal regular LPN (semi-honest).
+"""Ferret: silent random correlated OT from primal regular LPN (semi-honest or malicious).
 
 Yang, Weng, Lan, Zhang, Wang, "Ferret: Fast Extension for coRRElated oT with
 small communication" (CCS 2020), with the single-point COTs of Half-Tree
@@ -23,8 +23,32 @@ kept, so any sequence of request sizes works; **both parties must make the
 same sequence of calls on a channel** (each request size the same on both
 sides), as with every OT here.
 
-Security: semi-honest only (no consistency check: a malicious sender could
-learn a few bits of the noise). Assumptions: primal LPN with regular noise
+Malicious mode (``security="malicious"``): the consistency check of the
+Ferret paper (ePrint 2020/924, the check of its single-point COT, batched
+over every group of bins) runs on each group before any of its outputs is
+used. Per group, after the sender's corrections: the sender sends a coin
+``s_S``, the receiver a coin ``s_R`` and ``x' = Σ_j χ_{α_j} ⊕ x*`` where
+``χ_i = AES-CTR(s_S ‖ s_R)`` weighs every output of the group and ``x*`` are
+the choice bits of 128 base COTs reserved for this check (read as one
+GF(2^128) element: ``Σ_i z*_i·X^i = Y* ⊕ x*·Δ``); the sender sends
+``H(V)``, ``V = Σ χ_i·v_i ⊕ Σ_i (y*_i ⊕ x'_i·Δ)·X^i``, and the receiver
+compares it with ``H(W)``, ``W = Σ χ_i·w_i ⊕ Σ_i z*_i·X^i`` — equal exactly
+when ``w = v ⊕ e_α·Δ`` on the whole group (up to 2^-128 per check), else
+:class:`~pqmpc.errors.CheatingDetected` and the session refuses further
+calls. ``χ`` is fixed only after the corrections (the receiver's coin comes
+last), so a sender that sends a wrong correction is caught; what it can learn
+is whether its guess about some punctured positions was right, at the cost
+of being caught otherwise — the ≤ 1 bit of leakage per abort the paper's
+proof charges to LPN with regular noise. The receiver learns only ``H(V)``,
+which it can compute itself. The bootstrap is then an actively secure
+extension with one Δ by construction (KOS by default, over the given base
+OT; a semi-honest base is refused). Cost: 128 extra base COTs per group of
+:data:`CHUNK_OUTPUTS` outputs, one GF(2^128) multiply-accumulate per output on
+each side, one round trip per group, 64 bytes per group on the wire.
+
+Security: semi-honest mode, no consistency check (a malicious sender could
+make the receiver's outputs inconsistent and learn bits of the noise from
+the effect); malicious mode as above. Assumptions: primal LPN with regular noise
 for the local code (parameter sets and estimates in
 :mod:`.ferret_params`), fixed-key AES as an ideal permutation (CCR hash in
 the trees, TCCR for random OT), and the security of the bootstrap OT. LPN
@@ -280,7 +304,7 @@ class _Session:
 
 
 class Ferret(RandomCorrelatedOT):
-    """Silent correlated OT extension from LPN (Ferret, semi-honest); see the module docstring.
+    """Silent correlated OT extension from LPN (Ferret); see the module docstring.
 
     ``level``: the :class:`~pqmpc.params.SecurityLevel`; only ``LEVEL_128``
     exists for Ferret (the default IKNP bootstrap runs at it too).
@@ -289,6 +313,12 @@ class Ferret(RandomCorrelatedOT):
     extension that supplies the first round (``None`` → ``IKNP()``; any
     :class:`~pqmpc.ot.interfaces.CorrelatedOT`, or any other OT, made correlated by
     :func:`~pqmpc.ot.adapters.as_correlated` at one base OT per bootstrap COT).
+    ``security``: ``"semi-honest"`` (default) or ``"malicious"`` (the consistency
+    check on every group of bins; ``base`` must then be actively secure: an
+    actively secure extension such as ``KOS``, or a base OT that
+    :func:`~pqmpc.ot.ext.check.require_malicious_base` accepts, which then seeds a
+    KOS bootstrap; ``None`` → ``KOS()``). Both parties must use the same mode
+    (it is part of the handshake).
 
     A :class:`~pqmpc.ot.interfaces.RandomCorrelatedOT`: correlated OT with
     chosen choice bits (one bit per OT) and random OT (hashed) come from the
