@@ -13,8 +13,9 @@ receiver's base choice bits, giving ``v`` and ``w = v ⊕ e·Δ`` with ``e``
 regular noise. Then the sender outputs ``A·x_s ⊕ v``, the receiver
 ``A·x_r ⊕ w`` with choice bits ``A·u ⊕ e``: correlated OTs under the same
 ``Δ``, pseudo-random under LPN. The first ``reserved`` outputs of a round
-become the next round's base; the rest go to the caller. Only the sender
-talks during a round (``h`` blocks per bin), about 0.2 bits per COT.
+become the next round's base; the rest go to the caller. In semi-honest mode
+only the sender talks during a round (``h`` blocks per bin), about 0.2 bits per
+COT; the malicious mode adds 64 bytes and one round trip per group of bins.
 
 The first round's base comes from another OT extension with the same ``Δ``
 (IKNP by default, itself bootstrapped by lattice base OT). Outputs are
@@ -234,7 +235,7 @@ class _Session:
         (q,) = self.bases
         y = q[self._check_cots(j0)] ^ (check.block_to_bits(x_masked)[:, None] * self.delta)
         chi = check.Challenges(seed_s, seed_r, self._label(j0))
-        value = chi.sum_and_pick(v, np.empty(0, dtype=np.int64))[0] ^ check.pack_cots(y)
+        value = chi.sender_sum(v) ^ check.pack_cots(y)
         ch.send(np.frombuffer(self._digest(j0, value), dtype=np.uint8))
 
     def _receiver_check(self, ch: Channel, j0: int, j1: int, w: np.ndarray, pos: np.ndarray) -> None:
