@@ -395,14 +395,19 @@ if HAVE_PCLMUL and HAVE_AESNI:
         return f[0], f[1], p0, p1
 
 
+#: ymm registers of AES state per step: enough independent chains to cover the AES latency
+_CTR_DOT_YMM = 8
+
+
 @intrinsic
 def _ctr_dot_vaes(typingctx, rk, start, rows, sel, steps, pick):
-    """Rows ``0 … 8·steps−1`` of :func:`ctr_dot` with VAES and VPCLMULQDQ, two blocks per ymm.
+    """Rows ``0 … 2·_CTR_DOT_YMM·steps−1`` of :func:`ctr_dot` with VAES and VPCLMULQDQ, two blocks per ymm.
 
-    Per step: four ymm counter pairs through AES-128 (round keys broadcast to both lanes),
+    Per step: ``_CTR_DOT_YMM`` ymm counter pairs through AES-128 (round keys broadcast to both lanes),
     each χ pair multiplied carry-less into the two rows it weighs, products XORed into
-    (lo, hi, mid) accumulators; with ``pick`` the χ of selected rows (mask from ``sel``, no
-    branch) into a fourth. Returns the unreduced sum ``(r0, r1, r2, r3)`` and ``(p0, p1)``."""
+    (lo, hi, mid) accumulators (Karatsuba: three multiplies per pair); with ``pick`` the χ
+    of selected rows (mask from ``sel``, no branch) into a fourth. Returns the unreduced
+    sum ``(r0, r1, r2, r3)`` and ``(p0, p1)``."""
     if not (_u64_array(rk) and isinstance(start, types.Integer) and _u64_array(rows)
             and isinstance(sel, types.Array) and sel.dtype == types.uint8 and sel.ndim == 1
             and isinstance(steps, types.Integer) and isinstance(pick, types.BooleanLiteral)):
@@ -441,10 +446,10 @@ def _ctr_dot_vaes(typingctx, rk, start, rows, sel, steps, pick):
         zero = ir.Constant(y4, None)
         accs = [cgutils.alloca_once_value(builder, zero) for _ in range(4)]
         with cgutils.for_range(builder, steps_v) as loop:
-            row0 = builder.mul(loop.index, c(8))
+            row0 = builder.mul(loop.index, c(2 * _CTR_DOT_YMM))
             ctr0 = builder.add(start_v, builder.sext(row0, i64) if row0.type != i64 else row0)
             vs = []
-            for q in range(4):
+            for q in range(_CTR_DOT_YMM):
                 v = zero
                 for ln in range(2):
                     cv = builder.add(ctr0, ir.Constant(i64, 2 * q + ln))
@@ -461,9 +466,13 @@ def _ctr_dot_vaes(typingctx, rk, start, rows, sel, steps, pick):
                 def cl(imm, chi=chi, rv=rv):
                     return builder.call(fcl, [chi, rv, ir.Constant(i8, imm)])
 
+                # Karatsuba: accumulate (a0⊕a1)(b0⊕b1); the middle term is that ⊕ lo ⊕ hi, summed at the end.
+                swap = mask(1, 0, 3, 2)
+                fa = builder.xor(chi, builder.shuffle_vector(chi, chi, swap))
+                fb = builder.xor(rv, builder.shuffle_vector(rv, rv, swap))
                 lo = builder.xor(lo, cl(0x00))
                 hi = builder.xor(hi, cl(0x11))
-                mid = builder.xor(mid, builder.xor(cl(0x10), cl(0x01)))
+                mid = builder.xor(mid, builder.call(fcl, [fa, fb, ir.Constant(i8, 0x00)]))
                 if do_pick:
                     m = zero
                     for ln in range(2):
@@ -477,6 +486,7 @@ def _ctr_dot_vaes(typingctx, rk, start, rows, sel, steps, pick):
             for a, v in zip(accs, (lo, hi, mid, pk)):
                 builder.store(v, a)
         lo, hi, mid, pk = (builder.load(a) for a in accs)
+        mid = builder.xor(mid, builder.xor(lo, hi))
 
         def w(v, j):
             return builder.xor(builder.extract_element(v, ir.Constant(_I32, j)),
@@ -495,8 +505,8 @@ def _ctr_dot_vaes(typingctx, rk, start, rows, sel, steps, pick):
 if HAVE_CTR_DOT and HAVE_VAES and HAVE_VPCLMUL:
     @njit(cache=True, nogil=True)
     def _ctr_dot_vaes_call(rk, start, rows, sel):
-        steps = rows.shape[0] // 8
-        done = 8 * steps
+        steps = rows.shape[0] // (2 * _CTR_DOT_YMM)
+        done = 2 * _CTR_DOT_YMM * steps
         if sel.shape[0] > 0:
             r = _ctr_dot_vaes(rk, start, rows, sel, steps, True)
             t = _ctr_dot_ni(rk, start + done, rows[done:], sel[done:])
