@@ -62,6 +62,18 @@ def _iknp(kappa, **kw):
     return make
 
 
+def _kos():
+    from pqmpc.ot import KOS
+    return KOS()
+
+
+def _softspoken(k, security):
+    def make():
+        from pqmpc.ot import SoftSpoken
+        return SoftSpoken(k=k, security=security)
+    return make
+
+
 def _ferret():
     from pqmpc.ot import Ferret
     from pqmpc.ot.ext.ferret_params import FERRET_TEST
@@ -185,6 +197,9 @@ PROTOCOLS = [
     Protocol("IKNP-128", ("sender", "receiver"), lambda: _ot_pair(_iknp(128), n=200)),
     Protocol("IKNP-128-chunked", ("sender", "receiver"), lambda: _ot_pair(_iknp(128, chunk=128), n=300)),
     Protocol("IKNP-256", ("sender", "receiver"), lambda: _ot_pair(_iknp(256), n=130, width=32)),
+    Protocol("KOS-128", ("sender", "receiver"), lambda: _ot_pair(_kos, n=200)),
+    Protocol("SoftSpoken-k4-malicious", ("sender", "receiver"), lambda: _ot_pair(_softspoken(4, "malicious"), n=200)),
+    Protocol("SoftSpoken-k2", ("sender", "receiver"), lambda: _ot_pair(_softspoken(2, "semi-honest"), n=150)),
     Protocol("Ferret-test", ("sender", "receiver"), lambda: _ot_pair(_ferret, n=150)),
     # More than one round's usable outputs (3360 with this set): the second round's trees too.
     Protocol("Ferret-test-2-rounds", ("sender", "receiver"), lambda: _ot_pair(_ferret, n=4000)),
