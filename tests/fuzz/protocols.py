@@ -95,14 +95,14 @@ def _psi(reveal: bool, n: int = 12, **kw):
     return sender, receiver
 
 
-def _yao():
+def _yao(**kw):
     def garbler(ch, rng):
         from pqmpc.twopc import functions
-        return functions.millionaires(ch, "garbler", 100, bits=8, rng=rng)
+        return functions.millionaires(ch, "garbler", 100, bits=8, rng=rng, **kw)
 
     def evaluator(ch, rng):
         from pqmpc.twopc import functions
-        return functions.millionaires(ch, "evaluator", 200, bits=8, rng=rng)
+        return functions.millionaires(ch, "evaluator", 200, bits=8, rng=rng, **kw)
 
     return garbler, evaluator
 
@@ -209,6 +209,7 @@ PROTOCOLS = [
     Protocol("PSI-chunked-reveal", ("sender", "receiver"), lambda: _psi(True, n=150, chunk=128), _COUNTS),
     Protocol("PSI-256-reveal", ("sender", "receiver"), lambda: _psi(True, kappa=256), _COUNTS),
     Protocol("Yao-millionaires", ("garbler", "evaluator"), _yao, _YAO_BATCH + _COUNTS),
+    Protocol("Yao-threehalves", ("garbler", "evaluator"), lambda: _yao(scheme="threehalves"), _COUNTS),
     Protocol("Yao-batched-base-OT", ("garbler", "evaluator"), lambda: _yao_batched("base"), _COUNTS),
     Protocol("handshake", ("alice", "bob"), _handshake),
     Protocol("secure-channel", ("initiator", "responder"), _secure),
