@@ -1,4 +1,4 @@
-"""Random-OT rate of IKNP, KOS and SoftSpoken over memory and shaped links (issue 15).
+"""Random-OT rate of IKNP, KOS, SoftSpoken and Ferret over memory and shaped links (issue 15).
 
     PYTHONPATH=. python bench/malicious_ot.py [--n 20] [--reps 3] [--links memory,tcp,LAN1G,WAN100M] [--only NAMES]
 
@@ -9,7 +9,9 @@ bits per OT (all bytes both ways, frame headers included, divided by n) and
 ratios to IKNP on the same link in the same run. On a loaded machine the best
 of several runs is the steadier figure (other processes only ever add time),
 and ``cpu_seconds`` (the busier party's thread CPU time, median) the steadiest
-measure of the work itself.
+measure of the work itself. Ferret rows are at steady state (its bootstrap and
+first round start run in the untimed warm-up call) and carry ``cpu_vs_sh``, the
+malicious mode's CPU time over the semi-honest one's in the same run.
 Prints one JSON object per line.
 """
 
@@ -28,10 +30,13 @@ from pqmpc.rng import Rng
 
 
 def protocols():
+    from pqmpc.ot.ext.ferret import Ferret
     from pqmpc.ot.ext.iknp import IKNP
     from pqmpc.ot.ext.kos import KOS
 
-    out = {"IKNP": lambda: IKNP(SimplestOT()), "KOS": lambda: KOS(SimplestOT())}
+    out = {"IKNP": lambda: IKNP(SimplestOT()), "KOS": lambda: KOS(SimplestOT()),
+           "Ferret": lambda: Ferret(base=IKNP(SimplestOT())),
+           "Ferret-mal": lambda: Ferret(base=KOS(SimplestOT()), security="malicious")}
     try:
         from pqmpc.ot.ext.softspoken import SoftSpoken
     except ImportError:
@@ -70,9 +75,12 @@ def measure(make, link: str, n: int, reps: int) -> dict:
     ot = make()
     choices = Rng(b"bench").bits(n)
 
+    setup = getattr(type(ot), "setup", None)  # Ferret sets its session up on the first call
+
     def sender(ch):
-        ot.setup(ch, "sender", Rng(b"s"))
-        ot.send_random(ch, n)  # warm the kernels and the allocator at full size
+        if setup is not None:
+            ot.setup(ch, "sender", Rng(b"s"))
+        ot.send_random(ch, n, **({} if setup else {"rng": Rng(b"s")}))  # warm the kernels and the allocator at full size
         times, before = [], ch.stats.snapshot()
         for _ in range(reps):
             t0, c0 = time.perf_counter(), time.thread_time()
@@ -81,8 +89,9 @@ def measure(make, link: str, n: int, reps: int) -> dict:
         return times, ch.stats.since(before)
 
     def receiver(ch):
-        ot.setup(ch, "receiver", Rng(b"r"))
-        ot.receive_random(ch, choices)
+        if setup is not None:
+            ot.setup(ch, "receiver", Rng(b"r"))
+        ot.receive_random(ch, choices, **({} if setup else {"rng": Rng(b"r")}))
         times, before = [], ch.stats.snapshot()
         for _ in range(reps):
             t0, c0 = time.perf_counter(), time.thread_time()
@@ -112,10 +121,16 @@ def main(argv=None) -> int:
         protos = {k: v for k, v in protos.items() if k in args.only.split(",")}
     for link in args.links.split(","):
         base = None
+        ferret_sh = None
         for name, make in protos.items():
             r = measure(make, link, n, args.reps)
             if name == "IKNP":
                 base = r
+            if name == "Ferret":
+                ferret_sh = r
+            if name == "Ferret-mal" and ferret_sh is not None:
+                r["cpu_vs_sh"] = r["cpu_seconds"] / ferret_sh["cpu_seconds"]
+                r["rate_vs_sh"] = r["mots"] / ferret_sh["mots"]
             if base is not None:
                 r["rate_vs_iknp"] = r["mots"] / base["mots"]
                 r["best_rate_vs_iknp"] = r["best_mots"] / base["best_mots"]

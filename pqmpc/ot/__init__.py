@@ -6,7 +6,7 @@ extensions are :class:`CorrelatedOT` or :class:`RandomCorrelatedOT` (see
 correlated one. See docs/api.md for the relation each call satisfies.
 """
 
-from .._lazy import lazy_exports
+from ..util.lazy import lazy_exports
 
 _EXPORTS = {
     "OT": ".interfaces",

@@ -244,3 +244,22 @@ def test_iknp_security_malicious_is_kos():
     choices = Rng(b"iknp-mal").bits(300)
     (d, q), t = session(mal, lambda ch: mal.send_correlated(ch, 300), lambda ch: mal.receive_correlated(ch, choices))
     assert np.array_equal(t, q ^ (choices[:, None] * d))
+
+
+@pytest.mark.parametrize("m", [0, 1, 7, 8, 9, 8192 * 2 + 13])
+def test_fused_challenge_kernel_gives_the_bulk_path_values(m):
+    # χ made inside the multiply kernel must be the same stream as the bulk CTR path, also
+    # across calls that continue the stream (the check runs chunk by chunk).
+    from pqmpc.ot.ext.check import Challenges
+
+    g = np.random.default_rng(m)
+    rows = g.integers(0, 256, (m, 16), dtype=np.uint8)
+    bits = g.integers(0, 2, m).astype(np.uint8)
+    idx = np.flatnonzero(bits)
+    fused, bulk = (Challenges(b"s" * 32, b"r" * 32, b"1/0") for _ in range(2))
+    bulk._rk = None  # the bulk path (also what runs without AES-NI/PCLMULQDQ)
+    for ch in (fused, bulk):
+        ch.out = [ch.sender_sum(rows), ch.receiver_sums(rows, bits), *ch.sum_and_pick(rows, idx),
+                  ch.next(3)]
+    for a, b in zip(fused.out, bulk.out):
+        assert np.array_equal(a, b)

@@ -41,6 +41,7 @@ from numba import njit
 
 from ...errors import CheatingDetected, ParameterError, ProtocolError
 from ...primitives import gf128
+from ...primitives.aes_kernels import round_keys_many
 from ...primitives.prg import MultiKeyCTR
 
 #: Statistical padding: extra random rows beyond κ (KOS pad κ + s; s = 64 keeps rows byte aligned).
@@ -77,11 +78,25 @@ class Challenges:
     so that each chunk's check runs while its rows are in cache."""
 
     def __init__(self, seed_s: bytes, seed_r: bytes, label: bytes):
-        key = hashlib.shake_128(b"pqmpc/kos-chi/" + label + b"/" + seed_s + seed_r).digest(16)
-        self._ctr = MultiKeyCTR(np.frombuffer(key, dtype=np.uint8).reshape(1, 16))
+        key = np.frombuffer(hashlib.shake_128(b"pqmpc/kos-chi/" + label + b"/" + seed_s + seed_r).digest(16),
+                            dtype=np.uint8).reshape(1, 16)
+        self._ctr = MultiKeyCTR(key)
+        # Fused path: χ made by AES-NI inside the multiply-accumulate kernel, never stored
+        # (the same stream: it only advances this generator's position).
+        self._rk = round_keys_many(key)[0] if gf128.HAVE_CTR_DOT and self._ctr.backend == "numba+AES-NI" else None
 
-    #: Rows per inner step: χ, the products and the rows (3 × 128 KiB) stay in L2, so the
-    #: check does not push the chunk's rows out of cache before they are hashed.
+    def _fused(self, rows: np.ndarray, sel: np.ndarray | None) -> np.ndarray | None:
+        """``Σ χ_j·rows_j ‖ ⊕_{sel_j} χ_j`` (32 bytes) over the next challenges, or ``None`` where
+        the fused kernel does not run (then the bulk path below gives the same values)."""
+        if self._rk is None or self._ctr.pos % 16:
+            return None
+        out = gf128.ctr_dot(self._rk, self._ctr.pos // 16, rows, sel)
+        self._ctr.pos += 16 * rows.shape[0]
+        return out
+
+    #: Rows per inner step: χ and the rows (2 × 128 KiB) stay in L2, so the check does not
+    #: push the chunk's rows out of cache before they are hashed. The products are summed
+    #: unreduced and folded once per step (:func:`~pqmpc.primitives.gf128.gf128_dot_wide`).
     STEP = 8192
 
     def next(self, c: int) -> np.ndarray:
@@ -91,7 +106,6 @@ class Challenges:
     def _steps(self, m: int):
         if not hasattr(self, "_chi"):
             self._chi = np.empty((self.STEP, 16), dtype=np.uint8)
-            self._prod = np.empty((self.STEP, 16), dtype=np.uint8)
         for a in range(0, m, self.STEP):
             w = min(self.STEP, m - a)
             chi = self._chi[:w]
@@ -100,32 +114,44 @@ class Challenges:
 
     def sender_sum(self, q: np.ndarray) -> np.ndarray:
         """``Σ χ_j·q_j`` over the next ``len(q)`` challenges, as one ``(16,)`` block."""
-        acc = np.zeros(2, dtype=np.uint64)
+        fused = self._fused(q, None)
+        if fused is not None:
+            return fused[:16].copy()
+        acc = np.zeros(16, dtype=np.uint8)
         for a, w, chi in self._steps(q.shape[0]):
-            prod = gf128.gf128_mul(chi, q[a:a + w], out=self._prod[:w])
-            acc ^= np.array(_xor_rows(prod.view(np.uint64)), dtype=np.uint64)
-        return acc.view(np.uint8)
+            acc ^= gf128.gf128_dot_wide(chi, q[a:a + w])
+        return acc
+
+    def sum_and_pick(self, w: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(Σ χ_j·w_j, ⊕_{j ∈ idx} χ_j)`` over the next ``len(w)`` challenges (``idx`` sorted,
+        distinct): the receiver's side of the Ferret check, where ``idx`` are the punctured points."""
+        if self._rk is not None:
+            sel = np.zeros(w.shape[0], dtype=np.uint8)
+            sel[idx] = 1
+            fused = self._fused(w, sel)
+            if fused is not None:
+                return fused[:16].copy(), fused[16:].copy()
+        acc = np.zeros(16, dtype=np.uint8)
+        picked = np.zeros(16, dtype=np.uint8)
+        for a, c, chi in self._steps(w.shape[0]):
+            acc ^= gf128.gf128_dot_wide(chi, w[a:a + c])
+            lo, hi = np.searchsorted(idx, (a, a + c))
+            if hi > lo:
+                picked ^= np.bitwise_xor.reduce(chi[idx[lo:hi] - a], axis=0)
+        return acc, picked
 
     def receiver_sums(self, t: np.ndarray, r: np.ndarray) -> np.ndarray:
         """``x ‖ t`` = ``Σ χ_j·r_j ‖ Σ χ_j·t_j`` over the next ``len(t)`` challenges, as 32 bytes."""
         if t.shape[1] != 16:
             raise ParameterError("the KOS check runs in GF(2^128): rows must be 16 bytes")
+        fused = self._fused(t, r)
+        if fused is not None:
+            return np.concatenate([fused[16:], fused[:16]])
         acc = np.zeros(4, dtype=np.uint64)
         for a, w, chi in self._steps(t.shape[0]):
             acc[:2] ^= np.array(_xor_selected(chi.view(np.uint64), r[a:a + w]), dtype=np.uint64)
-            prod = gf128.gf128_mul(chi, t[a:a + w], out=self._prod[:w])
-            acc[2:] ^= np.array(_xor_rows(prod.view(np.uint64)), dtype=np.uint64)
+            acc[2:] ^= gf128.gf128_dot_wide(chi, t[a:a + w]).view(np.uint64)
         return acc.view(np.uint8)
-
-
-@njit(cache=True, nogil=True)
-def _xor_rows(p):
-    a0 = np.uint64(0)
-    a1 = np.uint64(0)
-    for i in range(p.shape[0]):
-        a0 ^= p[i, 0]
-        a1 ^= p[i, 1]
-    return a0, a1
 
 
 @njit(cache=True, nogil=True)
@@ -149,6 +175,26 @@ def verify_sums(qsum: np.ndarray, delta: np.ndarray, sums: np.ndarray, step: str
                                "(a malformed extension matrix or check message)")
 
 
+#: ``X^i`` for i < 128: ``Σ_i y_i·X^i`` packs 128 correlated OTs into one GF(2^128) correlation.
+_POWERS = np.zeros((128, 16), dtype=np.uint8)
+_POWERS[np.arange(128), np.arange(128) // 8] = 1 << (np.arange(128) % 8)
+
+
+def pack_cots(rows: np.ndarray) -> np.ndarray:
+    """``Σ_{i<128} rows_i·X^i`` as one ``(16,)`` block: 128 COTs ``(y_i, z_i = y_i ⊕ x_i·Δ)`` become
+    one correlation ``Z = Y ⊕ x·Δ`` in GF(2^128), ``x`` the 128 choice bits read as a field element."""
+    return gf128.gf128_dot_wide(_POWERS, rows)
+
+
+def bits_to_block(bits: np.ndarray) -> np.ndarray:
+    """128 bits (bit i → coefficient of X^i) as one ``(16,)`` block."""
+    return np.packbits(bits.astype(np.uint8), bitorder="little")
+
+
+def block_to_bits(block: np.ndarray) -> np.ndarray:
+    return np.unpackbits(block, bitorder="little")
+
+
 def require_malicious_base(base, protocol: str) -> None:
     """Refuse a base OT that is not secure against the adversary the extension is.
 
@@ -162,9 +208,13 @@ def require_malicious_base(base, protocol: str) -> None:
     actively secure too but classical only (no post-quantum security).
     Refused: the Mod-LWR OT (``SaberOT(construction="np")``), whose security
     is argued for semi-honest parties only, and any base of unknown standing.
+    Also accepted: an actively secure OT extension (``security == "malicious"``:
+    KOS, malicious SoftSpoken), e.g. as the bootstrap of a malicious Ferret.
     A third-party base OT declares itself with ``malicious_secure = True``.
     """
     ok = getattr(base, "malicious_secure", None)
+    if ok is None and getattr(base, "security", None) == "malicious":
+        ok = True  # an actively secure extension (KOS, SoftSpoken(security="malicious"))
     if ok is None:
         from ..base.kyber import MR19MlkemOT
         from ..base.saber_mr import MR19SaberOT
@@ -179,4 +229,4 @@ def require_malicious_base(base, protocol: str) -> None:
 
 
 __all__ = ["PAD_STAT", "SEED_BYTES", "Challenges", "pad_rows", "commit", "check_opening", "parse_hex",
-           "verify_sums", "require_malicious_base"]
+           "verify_sums", "require_malicious_base", "pack_cots", "bits_to_block", "block_to_bits"]
