@@ -74,10 +74,12 @@ def _softspoken(k, security):
     return make
 
 
-def _ferret():
-    from pqmpc.ot import Ferret
-    from pqmpc.ot.ext.ferret_params import FERRET_TEST
-    return Ferret(FERRET_TEST)
+def _ferret(security="semi-honest"):
+    def make():
+        from pqmpc.ot import Ferret
+        from pqmpc.ot.ext.ferret_params import FERRET_TEST
+        return Ferret(FERRET_TEST, security=security)
+    return make
 
 
 def _psi(reveal: bool, n: int = 12, **kw):
@@ -200,9 +202,10 @@ PROTOCOLS = [
     Protocol("KOS-128", ("sender", "receiver"), lambda: _ot_pair(_kos, n=200)),
     Protocol("SoftSpoken-k4-malicious", ("sender", "receiver"), lambda: _ot_pair(_softspoken(4, "malicious"), n=200)),
     Protocol("SoftSpoken-k2", ("sender", "receiver"), lambda: _ot_pair(_softspoken(2, "semi-honest"), n=150)),
-    Protocol("Ferret-test", ("sender", "receiver"), lambda: _ot_pair(_ferret, n=150)),
+    Protocol("Ferret-test", ("sender", "receiver"), lambda: _ot_pair(_ferret(), n=150)),
+    Protocol("Ferret-test-malicious", ("sender", "receiver"), lambda: _ot_pair(_ferret("malicious"), n=150)),
     # More than one round's usable outputs (3360 with this set): the second round's trees too.
-    Protocol("Ferret-test-2-rounds", ("sender", "receiver"), lambda: _ot_pair(_ferret, n=4000)),
+    Protocol("Ferret-test-2-rounds", ("sender", "receiver"), lambda: _ot_pair(_ferret(), n=4000)),
     Protocol("PSI", ("sender", "receiver"), lambda: _psi(False), _COUNTS),
     Protocol("PSI-reveal", ("sender", "receiver"), lambda: _psi(True), _COUNTS),
     # Small OPRF chunks: several correction-matrix messages, the last one partial.
