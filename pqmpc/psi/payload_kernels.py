@@ -45,8 +45,8 @@ def _store(buf, r, a, stop, blk):
 
 
 @njit(inline="always")
-def _row(f, r, n):
-    r = min(r, n - 1)
+def _row(f, item, r, n):
+    r = item[min(r, n - 1)]
     return f[r, 0], f[r, 1]
 
 
@@ -57,12 +57,13 @@ def _tw(p, ranks, r, n, j, tag):
 
 
 @njit(inline="always")
-def _hashes8(ks, f, r0, n, ranks, nh, tag, hs):
-    """hs[g, j] = TCCR(f[r0+g], (ranks[r0+g]·2^8 + j, tag)) for 8 rows (rows past ``n`` repeat the last).
+def _hashes8(ks, f, item, r0, n, ranks, nh, tag, hs):
+    """hs[g, j] = TCCR(f[item[r0+g]], (ranks[r0+g]·2^8 + j, tag)) for 8 rows (rows past ``n`` repeat the last).
 
     π(x) is shared by all tweaks of a row, and eight rows go through AES side by side."""
-    p = aes128_encrypt8_ni(ks, (_row(f, r0, n), _row(f, r0 + 1, n), _row(f, r0 + 2, n), _row(f, r0 + 3, n),
-                                _row(f, r0 + 4, n), _row(f, r0 + 5, n), _row(f, r0 + 6, n), _row(f, r0 + 7, n)))
+    p = aes128_encrypt8_ni(ks, (_row(f, item, r0, n), _row(f, item, r0 + 1, n), _row(f, item, r0 + 2, n),
+                                _row(f, item, r0 + 3, n), _row(f, item, r0 + 4, n), _row(f, item, r0 + 5, n),
+                                _row(f, item, r0 + 6, n), _row(f, item, r0 + 7, n)))
     for j in range(nh):
         y = aes128_encrypt8_ni(ks, (_tw(p[0], ranks, r0, n, j, tag), _tw(p[1], ranks, r0 + 1, n, j, tag),
                                     _tw(p[2], ranks, r0 + 2, n, j, tag), _tw(p[3], ranks, r0 + 3, n, j, tag),
@@ -74,20 +75,20 @@ def _hashes8(ks, f, r0, n, ranks, nh, tag, hs):
 
 
 @njit(cache=True, nogil=True)
-def _seal_kernel(rk, f, ranks, pt, ell, nblk, tag, out):
+def _seal_kernel(rk, f, item, ranks, pt, prow, ell, nblk, tag, out):
     ks = aes128_load_keys(rk)
     plen = pt.shape[1]
-    n = f.shape[0]
+    n = item.shape[0]
     hs = np.empty((8, nblk + 3, 2), dtype=np.uint64)
     for r0 in range(0, n, 8):
-        _hashes8(ks, f, r0, n, ranks, nblk + 3, tag, hs)
+        _hashes8(ks, f, item, r0, n, ranks, nblk + 3, tag, hs)
         for g in range(min(8, n - r0)):
             r = r0 + g
             _store(out, r, 0, ell, (hs[g, 0, 0], hs[g, 0, 1]))
             h = (hs[g, nblk + 1, 0], hs[g, nblk + 1, 1])
             acc = (np.uint64(0), np.uint64(0))
             for b in range(nblk):
-                p = _load(pt, r, 16 * b, plen)
+                p = _load(pt, prow[r], 16 * b, plen)
                 # Bytes past the plaintext are zero in the MAC's padded ciphertext.
                 c = _load_masked((p[0] ^ hs[g, b + 1, 0], p[1] ^ hs[g, b + 1, 1]), plen - 16 * b)
                 _store(out, r, ell + 16 * b, ell + plen, c)
@@ -115,9 +116,10 @@ def _open_kernel(rk, f, ranks, entries, ell, plen, nblk, tag, pt):
     ks = aes128_load_keys(rk)
     n = f.shape[0]
     hs = np.empty((8, nblk + 3, 2), dtype=np.uint64)
+    item = np.arange(n)
     bad = -1
     for r0 in range(0, n, 8):
-        _hashes8(ks, f, r0, n, ranks, nblk + 3, tag, hs)
+        _hashes8(ks, f, item, r0, n, ranks, nblk + 3, tag, hs)
         for g in range(min(8, n - r0)):
             r = r0 + g
             h = (hs[g, nblk + 1, 0], hs[g, nblk + 1, 1])
@@ -132,12 +134,15 @@ def _open_kernel(rk, f, ranks, entries, ell, plen, nblk, tag, pt):
     return bad
 
 
-def seal_rows(f, ranks, pt, ell: int, nblk: int, tag: int) -> np.ndarray:
-    """Entries ``tag ‖ ct ‖ mac`` for rows with OPRF values ``f`` ((n, 16) uint8)."""
-    n, plen = pt.shape
+def seal_rows(f, ranks, pt, ell: int, nblk: int, tag: int, item=None, prow=None) -> np.ndarray:
+    """Entry ``k`` (``tag ‖ ct ‖ mac``) for OPRF value ``f[item[k]]``, ``ranks[k]``, plaintext ``pt[prow[k]]``."""
+    plen = pt.shape[1]
+    n = ranks.shape[0]
+    item = np.arange(n, dtype=np.int64) if item is None else np.ascontiguousarray(item, dtype=np.int64)
+    prow = np.arange(n, dtype=np.int64) if prow is None else np.ascontiguousarray(prow, dtype=np.int64)
     out = np.empty((n, ell + plen + 16), dtype=np.uint8)
-    _seal_kernel(fixed_key_schedule(), np.ascontiguousarray(f).view(np.uint64),
-                 np.ascontiguousarray(ranks, dtype=np.int64), np.ascontiguousarray(pt), ell, nblk,
+    _seal_kernel(fixed_key_schedule(), np.ascontiguousarray(f).view(np.uint64), item,
+                 np.ascontiguousarray(ranks, dtype=np.int64), np.ascontiguousarray(pt), prow, ell, nblk,
                  np.uint64(tag), out)
     return out
 
