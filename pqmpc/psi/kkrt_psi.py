@@ -282,13 +282,19 @@ def _receiver(ch, ids, inverse, m, pos_key, crk, n_s, ell, reveal, base_ot, rng,
 def _receiver_payloads(ch, out, table, hidx, occupied, inverse, n_s, pl, ph):
     """Step 6 with payloads: open the sender's entries of the receiver's items, list by list."""
     width = pl["width"]
-    n_rows, ell_p, lists = payload_wire.recv_entries(ch, cuckoo.NUM_HASHES, n_s, int(inverse.max()) + 1, width,
-                                                     STEP6P)
-    queries = []
+    n_rows, ell_p = payload_wire.recv_header(ch, n_s, int(inverse.max()) + 1, STEP6P)
+    items, pts = [], []
     for i in range(cuckoo.NUM_HASHES):
+        # List by list: this one is opened while the sender still seals the next.
+        step = STEP6P.format(f"hash function {i}")
+        entries = payload_wire.recv_list(ch, n_rows, ell_p, width, step)
         bins = occupied[hidx[occupied] == i]
-        queries.append((table[bins], np.ascontiguousarray(out[bins])))
-    items, pt = payload_wire.open_lists(lists, queries, ell_p, width, n_rows, STEP6P)
+        it, pt = payload_wire.open_list(entries, table[bins], np.ascontiguousarray(out[bins]), ell_p, width,
+                                        n_rows, step)
+        del entries
+        items.append(it)
+        pts.append(pt)
+    items, pt = np.concatenate(items), np.concatenate(pts)
     hits = np.unique(items)
     return hits, payload_mod.join_pairs(inverse, items, pt)
 
@@ -321,10 +327,9 @@ def _sender(ch, ids, inverse, m, pos_key, crk, n_r, ell, reveal, base_ot, rng, c
     ph.start("compare", "sending values")
     if pl is not None and pl["to_receiver"]:
         ell_p = payload_wire.entry_tag_bytes(inverse.shape[0], n_r)
-        lists = payload_mod.seal([out[i * n:(i + 1) * n] for i in range(cuckoo.NUM_HASHES)], inverse, pl["data"],
-                                 pl["offsets"], pl["width"], ell_p, rng)
-        payload_wire.send_entries(ch, lists)
-        del lists
+        lists = payload_mod.seal_iter([out[i * n:(i + 1) * n] for i in range(cuckoo.NUM_HASHES)], inverse,
+                                      pl["data"], pl["offsets"], pl["width"], ell_p, rng)
+        payload_wire.send_entries(ch, inverse.shape[0], lists)
     else:
         msg = np.empty((n, ell), dtype=np.uint8)
         order = np.empty(n, dtype=np.int64)

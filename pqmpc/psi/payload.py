@@ -47,6 +47,7 @@ are hidden (padding); longer payloads are refused before anything is sent.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,7 +58,7 @@ from ..primitives import gf128
 from ..primitives.hashing import TAG_PSI, make_tag, tccr
 from . import keys, payload_kernels, values
 
-__all__ = ["DEFAULT_WIDTH", "MAX_WIDTH", "HEADER", "PayloadJoin", "encode_payloads", "pad_payloads",
+__all__ = ["DEFAULT_WIDTH", "MAX_WIDTH", "HEADER", "PayloadJoin", "encode_payloads", "pad_payloads", "seal_iter",
            "entry_bytes", "seal", "open_entries", "join_pairs", "pack_columns", "unpack_columns"]
 
 #: Payload bytes per row both sides agree on unless told otherwise.
@@ -234,30 +235,44 @@ def row_ranks(inverse: np.ndarray, n_distinct: int, rng) -> tuple[np.ndarray, np
     return rank, mult
 
 
-def seal(value_lists, inverse, data, offsets, width: int, ell: int, rng) -> list[np.ndarray]:
-    """Sender: one list of entries per candidate, each sorted by tag (see the module docstring).
+def seal_iter(value_lists, inverse, data, offsets, width: int, ell: int, rng, workers: int = 2):
+    """Sender: one list of entries per candidate, each sorted by tag (see the module docstring),
+    yielded in order as soon as each is ready.
 
     ``value_lists[c]`` is ``(n_distinct, 16)``; ``inverse[r]`` the distinct item of row ``r``;
-    ``(data, offsets)`` the rows' payloads.
+    ``(data, offsets)`` the rows' payloads. Lists are sealed on ``workers`` threads (the
+    kernels release the GIL), so the first one can be on the wire while the others are sealed.
     """
     n_distinct = value_lists[0].shape[0] if value_lists else 0
     rank, mult = row_ranks(inverse, n_distinct, rng)
     pt = pad_payloads(data, offsets, width, mult, inverse)
     nblk = _blocks(width)
-    out = []
-    for vals in value_lists:
+
+    def one(vals):
         # Sealed in input order (sequential reads), then moved to tag order in one gather:
         # sealing straight into sorted places reads rows at random and is ~3x slower.
         entries = seal_rows(np.ascontiguousarray(vals), rank, pt, ell, nblk, item=inverse)
-        n, width = entries.shape
+        n, width_ = entries.shape
         order = np.empty(n, dtype=np.int64)
         if n:
             values.sort_values(values.tag_words(entries, ell), ell, *values.bucket_bits(n, ell), order,
                                np.empty((n, ell), dtype=np.uint8))
         # Rows as one opaque item each: numpy's row gather is ~2x slower on (n, width) uint8.
-        out.append(entries.view(f"V{width}").reshape(n)[order].view(np.uint8).reshape(n, width))
-        del entries
-    return out
+        return entries.view(f"V{width_}").reshape(n)[order].view(np.uint8).reshape(n, width_)
+
+    if workers <= 1 or len(value_lists) <= 1:
+        for vals in value_lists:
+            yield one(vals)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pqmpc-seal") as ex:
+        futures = [ex.submit(one, vals) for vals in value_lists]
+        for fut in futures:
+            yield fut.result()
+
+
+def seal(value_lists, inverse, data, offsets, width: int, ell: int, rng) -> list[np.ndarray]:
+    """All lists of :func:`seal_iter` at once."""
+    return list(seal_iter(value_lists, inverse, data, offsets, width, ell, rng, workers=1))
 
 
 def check_sorted(entries: np.ndarray, ell: int, step: str) -> np.ndarray:
@@ -265,6 +280,14 @@ def check_sorted(entries: np.ndarray, ell: int, step: str) -> np.ndarray:
     if not values.is_sorted(tw):
         raise ProtocolError(f"{step}: entries are not sorted by tag")
     return tw
+
+
+def _rows(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``a[idx]`` for a C-contiguous ``(n, w)`` uint8 array, each row moved as one item (faster)."""
+    n, w = a.shape
+    if not w:
+        return np.zeros((idx.shape[0], 0), dtype=a.dtype)
+    return np.ascontiguousarray(a).view(f"V{w}").reshape(n)[idx].view(np.uint8).reshape(-1, w)
 
 
 def open_entries(entries, tw, f, ell: int, width: int, n_rows: int, step: str):
@@ -288,7 +311,7 @@ def open_entries(entries, tw, f, ell: int, width: int, n_rows: int, step: str):
     found = find(f, np.zeros(f.shape[0], dtype=np.int64))
     hit = np.flatnonzero(found >= 0)
     first = open_rows(np.ascontiguousarray(f[hit]), np.zeros(hit.shape[0], dtype=np.int64),
-                       entries[found[hit]], ell, plen, nblk, step)
+                       _rows(entries, found[hit]), ell, plen, nblk, step)
     hdr = np.ascontiguousarray(first[:, :HEADER]).view("<u4").reshape(-1, 2).astype(np.int64)
     mult = hdr[:, 1]
     if np.any(hdr[:, 0] > width):
@@ -303,7 +326,7 @@ def open_entries(entries, tw, f, ell: int, width: int, n_rows: int, step: str):
     found2 = find(fq, rk)
     if np.any(found2 < 0):
         raise ProtocolError(f"{step}: an item announced {int(mult.max())} rows but an entry is missing")
-    rest = open_rows(fq, rk, entries[found2], ell, plen, nblk, step)
+    rest = open_rows(fq, rk, _rows(entries, found2), ell, plen, nblk, step)
     hdr2 = np.ascontiguousarray(rest[:, :HEADER]).view("<u4").reshape(-1, 2).astype(np.int64)
     if np.any(hdr2[:, 0] > width) or np.any(hdr2[:, 1] != mult[m_items]):
         raise ProtocolError(f"{step}: rows of one item disagree on their number, or a payload is too long")
@@ -393,7 +416,10 @@ def join_pairs(inverse: np.ndarray, item: np.ndarray, pt: np.ndarray) -> Payload
     ``inverse[r]`` is the distinct item of own row ``r``; every own row of an item gets
     every peer payload of that item.
     """
-    order = sort_key_order(item, pt)
+    if item.size and int(np.bincount(item).max()) > 1:
+        order = sort_key_order(item, pt)
+    else:  # one payload per item (no duplicates on the peer's side): nothing to order by bytes
+        order = np.argsort(item, kind="stable")
     item, pt = item[order], pt[order]
     data, offsets = payload_bytes(pt)
     n_distinct = int(inverse.max()) + 1 if inverse.size else 0

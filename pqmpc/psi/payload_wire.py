@@ -27,7 +27,7 @@ from ..errors import ProtocolError
 from . import payload, values
 from .session import MAX_ITEMS, recv_control, tag_bytes
 
-__all__ = ["entry_tag_bytes", "send_entries", "recv_entries", "open_lists", "send_own_payloads",
+__all__ = ["entry_tag_bytes", "send_entries", "recv_header", "recv_list", "open_list", "send_own_payloads",
            "recv_peer_payloads"]
 
 
@@ -36,36 +36,34 @@ def entry_tag_bytes(n_rows: int, n_receiver: int) -> int:
     return tag_bytes(n_rows, n_receiver + n_rows)
 
 
-def send_entries(ch, lists) -> None:
-    n = lists[0].shape[0] if lists else 0
-    ch.send_json({"rows": int(n)})
+def send_entries(ch, n_rows: int, lists) -> None:
+    """``{"rows": N}``, then each list of entries as ``lists`` (any iterable) produces it."""
+    ch.send_json({"rows": int(n_rows)})
     for entries in lists:
         values.send_rows(ch, entries)
 
 
-def recv_entries(ch, n_lists: int, n_distinct: int, n_receiver: int, width: int, step: str):
-    """``(N, ℓ, lists)``: the sender's row count, tag bytes and its ``n_lists`` entry lists."""
+def recv_header(ch, n_distinct: int, n_receiver: int, step: str) -> tuple[int, int]:
+    """``(N, ℓ)``: the sender's row count (checked) and the tag bytes that follow from it."""
     msg = recv_control(ch, step.format("rows"))
     if not isinstance(msg, dict) or set(msg) != {"rows"} or not isinstance(msg["rows"], int) \
             or isinstance(msg["rows"], bool) or not n_distinct <= msg["rows"] <= MAX_ITEMS:
         raise ProtocolError(f"{step.format('rows')}: expected {{\"rows\": count}} with a count in "
                             f"[{n_distinct}, 2^30]")
     n = msg["rows"]
-    ell = entry_tag_bytes(n, n_receiver)
-    lists = [values.recv_rows(ch, n, payload.entry_bytes(ell, width), step.format(i)) for i in range(n_lists)]
-    return n, ell, lists
+    return n, entry_tag_bytes(n, n_receiver)
 
 
-def open_lists(lists, queries, ell: int, width: int, n_rows: int, step: str):
-    """Receiver: ``queries[c] = (items, f)`` per list; returns ``(items, pt)`` of every opened entry."""
-    items, pts = [], []
-    for c, (entries, (q_items, f)) in enumerate(zip(lists, queries)):
-        s = step.format(c)
-        tw = payload.check_sorted(entries, ell, s)
-        where, pt = payload.open_entries(entries, tw, f, ell, width, n_rows, s)
-        items.append(q_items[where])
-        pts.append(pt)
-    return np.concatenate(items), np.concatenate(pts)
+def recv_list(ch, n_rows: int, ell: int, width: int, step: str) -> np.ndarray:
+    """One candidate list: ``N`` entries (frames size-checked as they come)."""
+    return values.recv_rows(ch, n_rows, payload.entry_bytes(ell, width), step)
+
+
+def open_list(entries, q_items, f, ell: int, width: int, n_rows: int, step: str):
+    """Receiver, one list: ``(items, pt)`` of the entries its queries ``(q_items, f)`` open."""
+    tw = payload.check_sorted(entries, ell, step)
+    where, pt = payload.open_entries(entries, tw, f, ell, width, n_rows, step)
+    return q_items[where], pt
 
 
 def send_own_payloads(ch, matched_items, inverse, data, offsets, width: int) -> None:

@@ -129,15 +129,14 @@ def test_library_calls_return_the_join():
 
 
 def _tamper(monkeypatch, col):
-    orig = payload_wire.recv_entries
+    orig = payload_wire.recv_list
 
-    def recv(*a, **kw):
-        n, ell, lists = orig(*a, **kw)
-        for entries in lists:
-            entries[:, col(ell)] ^= 1
-        return n, ell, lists
+    def recv(ch, n_rows, ell, width, step):
+        entries = orig(ch, n_rows, ell, width, step)
+        entries[:, col(ell)] ^= 1
+        return entries
 
-    monkeypatch.setattr(payload_wire, "recv_entries", recv)
+    monkeypatch.setattr(payload_wire, "recv_list", recv)
 
 
 @pytest.mark.parametrize("where", ["ciphertext", "header", "mac"])
