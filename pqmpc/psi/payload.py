@@ -337,12 +337,14 @@ def open_entries(entries, tw, f, ell: int, width: int, n_rows: int, step: str):
 
 def payload_bytes(pt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(data, offsets)`` of the payloads inside plaintexts ``pt`` (header + padded payload)."""
-    n = pt.shape[0]
+    n, plen = pt.shape
     lengths = np.ascontiguousarray(pt[:, :4]).view("<u4").reshape(-1).astype(np.int64)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    mask = np.arange(pt.shape[1] - HEADER)[None, :] < lengths[:, None]
-    return pt[:, HEADER:][mask], offsets
+    data = np.empty(int(offsets[-1]), dtype=np.uint8)
+    _gather(data, offsets, np.ascontiguousarray(pt).reshape(-1),
+            np.arange(HEADER, n * plen + HEADER, plen, dtype=np.int64)[:n])
+    return data, offsets
 
 
 def sort_key_order(group: np.ndarray, pt: np.ndarray) -> np.ndarray:
@@ -418,9 +420,11 @@ def join_pairs(inverse: np.ndarray, item: np.ndarray, pt: np.ndarray) -> Payload
     """
     if item.size and int(np.bincount(item).max()) > 1:
         order = sort_key_order(item, pt)
-    else:  # one payload per item (no duplicates on the peer's side): nothing to order by bytes
-        order = np.argsort(item, kind="stable")
-    item, pt = item[order], pt[order]
+    else:  # one payload per item (no duplicates on the peer's side): order by item, in linear time
+        slot = np.full(int(item.max()) + 1 if item.size else 0, -1, dtype=np.int64)
+        slot[item] = np.arange(item.shape[0], dtype=np.int64)
+        order = slot[slot >= 0]
+    item, pt = item[order], _rows(pt, order)
     data, offsets = payload_bytes(pt)
     n_distinct = int(inverse.max()) + 1 if inverse.size else 0
     cnt = np.bincount(item, minlength=n_distinct) if n_distinct else np.zeros(0, dtype=np.int64)
