@@ -91,6 +91,8 @@ class KeyTable:
     encoded: tuple | None = None      # (data, offsets) of the combined keys, as items() returns
     engine: str = "stdlib"            # which reader produced the table: "arrow", "parquet" or "stdlib"
     key_values: list | None = field(default=None, repr=False)  # fast path: per column (data, offsets)
+    payload_columns: list[str] = field(default_factory=list)
+    payload_values: list | None = field(default=None, repr=False)  # per payload column (data, offsets)
 
     def __post_init__(self):
         if self.columns is None and self.key_values is not None:
@@ -99,6 +101,13 @@ class KeyTable:
     @property
     def keys_used(self) -> int:
         return len(self.records)
+
+    def payloads(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(data, offsets)``: per kept record, its payload columns packed as
+        :func:`pqmpc.psi.payload.pack_columns` does (u32 length + UTF-8 bytes each); None without any."""
+        if not self.payload_columns:
+            return None
+        return psikeys.combine_encoded(self.payload_values)
 
     def items(self) -> tuple[np.ndarray, np.ndarray]:
         """``(data, offsets)`` of the combined keys (:func:`pqmpc.psi.keys.combine_columns` bytes, encoded)."""
@@ -196,8 +205,12 @@ def _find_column(path: str, header: list[str], name: str) -> int:
 
 
 def read_keys(path: str, key_columns: list[str], delimiter: str = ",", normalize: list[str] | None = None,
-              skip_empty: bool = False, progress=None, engine: str | None = None) -> KeyTable:
+              skip_empty: bool = False, progress=None, engine: str | None = None,
+              payload_columns: list[str] | None = None) -> KeyTable:
     """Read the key columns of every record; header required.
+
+    ``payload_columns``: also keep these columns' raw values (not normalised) for the
+    kept records, as :meth:`KeyTable.payloads` (what ``psi_sender(..., payload=)`` takes).
 
     ``engine``: ``"auto"`` (pyarrow when available, see the module docstring),
     ``"arrow"`` (the fast path or, where it cannot vouch for the file, the
@@ -211,16 +224,17 @@ def read_keys(path: str, key_columns: list[str], delimiter: str = ",", normalize
         engine = os.environ.get("PQMPC_CSV_ENGINE", "") or "stdlib"
     if engine not in ("auto", "arrow", "stdlib"):
         raise InputError(f"CSV engine must be 'auto', 'arrow' or 'stdlib', not {engine!r}")
+    payload_columns = list(payload_columns or [])
     if path.lower().endswith(".parquet"):
-        return _read_parquet(path, key_columns, normalize, skip_empty)
+        return _read_parquet(path, key_columns, normalize, skip_empty, payload_columns)
     if engine != "stdlib" and arrow_enabled():
-        table = _read_keys_arrow(path, key_columns, delimiter, normalize)
+        table = _read_keys_arrow(path, key_columns, delimiter, normalize, payload_columns)
         if table is not None:
             return table
-    return _read_keys_stdlib(path, key_columns, delimiter, normalize, skip_empty, progress)
+    return _read_keys_stdlib(path, key_columns, delimiter, normalize, skip_empty, progress, payload_columns)
 
 
-def _read_keys_stdlib(path, key_columns, delimiter, normalize, skip_empty, progress) -> KeyTable:
+def _read_keys_stdlib(path, key_columns, delimiter, normalize, skip_empty, progress, payload_columns) -> KeyTable:
     norm = _normalizer(normalize) if normalize else None
     size = max(1, os.path.getsize(path)) if os.path.isfile(path) else 1
     with _open_text(path) as fh:
@@ -230,22 +244,26 @@ def _read_keys_stdlib(path, key_columns, delimiter, normalize, skip_empty, progr
             if header is None:
                 raise InputError(f"{path}: the file is empty; a header line naming the columns is required")
             idx = [_find_column(path, header, c) for c in key_columns]
-            need = max(idx) + 1
+            pidx = [_find_column(path, header, c) for c in payload_columns]
+            need = max(idx + pidx) + 1
             cols: list[list[str]] = [[] for _ in idx]
+            pcols: list[list[str]] = [[] for _ in pidx]
+            pairs = list(zip([c.append for c in pcols], pidx))
             appends = [c.append for c in cols]
             records = []
             add_record = records.append
             skipped_lines = []
             rec = -1
-            single = idx[0] if len(idx) == 1 else None
+            single = idx[0] if len(idx) == 1 and not pidx else None
             for row in reader:
                 if not row:
                     continue  # blank lines (a trailing newline, an empty line) are not records
                 rec += 1
                 if len(row) < need:
-                    missing = max(i for i in idx if i >= len(row))
+                    missing = max(i for i in idx + pidx if i >= len(row))
+                    kind = "key" if missing in idx else "payload"
                     raise InputError(f"{path}: line {reader.line_num}: the record has {len(row)} field(s) but the "
-                                     f"key column {header[missing]!r} is field {missing + 1}")
+                                     f"{kind} column {header[missing]!r} is field {missing + 1}")
                 if single is not None:  # the common case, kept lean: one key column
                     v = row[single]
                     if norm is not None:
@@ -262,6 +280,8 @@ def _read_keys_stdlib(path, key_columns, delimiter, normalize, skip_empty, progr
                     if all(vals):
                         for a, v in zip(appends, vals):
                             a(v)
+                        for a, i in pairs:
+                            a(row[i])
                         add_record(rec)
                         continue
                 empty = key_columns[next(j for j, v in enumerate(vals) if not v)]
@@ -275,7 +295,8 @@ def _read_keys_stdlib(path, key_columns, delimiter, normalize, skip_empty, progr
             raise InputError(f"{path}: line {reader.line_num}: malformed CSV ({exc})") from None
     return KeyTable(path=path, header=header, key_columns=key_columns, columns=cols,
                     records=np.asarray(records, dtype=np.int64), rows_read=rec + 1, skipped=len(skipped_lines),
-                    skipped_lines=skipped_lines[:20])
+                    skipped_lines=skipped_lines[:20], payload_columns=list(payload_columns),
+                    payload_values=[psikeys.encode_items(c, "payload column") for c in pcols])
 
 
 def _report(progress, fh, size: int) -> None:
@@ -452,7 +473,7 @@ def _header_stdlib(path: str, delimiter: str):
             return None
 
 
-def _read_keys_arrow(path, key_columns, delimiter, normalize) -> KeyTable | None:
+def _read_keys_arrow(path, key_columns, delimiter, normalize, payload_columns=()) -> KeyTable | None:
     """The fast path, or ``None`` where the stdlib reader must decide."""
     if ord(delimiter) >= 0x80 or not os.path.isfile(path) or os.path.getsize(path) == 0:
         return None
@@ -471,8 +492,9 @@ def _read_keys_arrow(path, key_columns, delimiter, normalize) -> KeyTable | None
     if header is None:
         return None
     idx = [_find_column(path, header, c) for c in key_columns]  # the same errors as the stdlib reader
+    pnames = [header[_find_column(path, header, c)] for c in payload_columns]
     names = [header[i] for i in idx]
-    if any(header.count(nm) > 1 for nm in names):
+    if any(header.count(nm) > 1 for nm in names + pnames):
         return None
     try:
         table = pa_csv.read_csv(
@@ -481,8 +503,8 @@ def _read_keys_arrow(path, key_columns, delimiter, normalize) -> KeyTable | None
             parse_options=pa_csv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
                                               escape_char=False, newlines_in_values=bool(status & 2),
                                               ignore_empty_lines=True),
-            convert_options=pa_csv.ConvertOptions(include_columns=list(dict.fromkeys(names)),
-                                                  column_types={nm: pa.large_string() for nm in names},
+            convert_options=pa_csv.ConvertOptions(include_columns=list(dict.fromkeys(names + pnames)),
+                                                  column_types={nm: pa.large_string() for nm in names + pnames},
                                                   strings_can_be_null=False, quoted_strings_can_be_null=False,
                                                   check_utf8=True),
             # The system allocator gives freed blocks back; mimalloc's pool kept ~100 MB at 10^6 rows.
@@ -490,11 +512,13 @@ def _read_keys_arrow(path, key_columns, delimiter, normalize) -> KeyTable | None
     except (pa.ArrowException, OSError, ValueError):
         return None
     cols = [table.column(nm) for nm in names]
+    pcols = [table.column(nm) for nm in pnames]
     del table
-    return _table_from_arrow(path, header, key_columns, cols, normalize, skip_empty=False, engine="arrow")
+    return _table_from_arrow(path, header, key_columns, cols, normalize, skip_empty=False, engine="arrow",
+                             payload=(payload_columns, pcols))
 
 
-def _table_from_arrow(path, header, key_columns, cols, normalize, skip_empty, engine):
+def _table_from_arrow(path, header, key_columns, cols, normalize, skip_empty, engine, payload=((), ())):
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -521,24 +545,30 @@ def _table_from_arrow(path, header, key_columns, cols, normalize, skip_empty, en
         arrays.append(arr)
     records = np.arange(n, dtype=np.int64) if keep is None else np.flatnonzero(keep)
     skipped_lines = [] if keep is None else (np.flatnonzero(~keep)[:20] + 1).tolist()
+    pnames, parrays = payload
+    parrays = [pc.cast(c.combine_chunks(memory_pool=pool) if isinstance(c, pa.ChunkedArray) else c,
+                       pa.large_string(), memory_pool=pool) for c in parrays]
+    parrays = [pc.coalesce(a, "", memory_pool=pool) for a in parrays]  # Parquet nulls: empty cells
     if keep is not None:
         take = pa.array(records)
         arrays = [pc.coalesce(pc.take(a, take, memory_pool=pool), "", memory_pool=pool) for a in arrays]
+        parrays = [pc.take(a, take, memory_pool=pool) for a in parrays]
     # Own copies of the key bytes, so that everything pyarrow allocated can go back to the system
     # (its pool keeps freed blocks otherwise: ~200 MB more peak memory at 10^6 rows).
-    values = []
-    for a in arrays:
-        d, o = _string_buffers(a)
-        values.append((d[o[0]:o[-1]].copy(), o - o[0]))
-    del arrays, cols
+    values, pvalues = [], []
+    for src, dst in ((arrays, values), (parrays, pvalues)):
+        for a in src:
+            d, o = _string_buffers(a)
+            dst.append((d[o[0]:o[-1]].copy(), o - o[0]))
+    del arrays, cols, parrays
     pa.default_memory_pool().release_unused()
     pa.system_memory_pool().release_unused()
     return KeyTable(path=path, header=list(header), key_columns=list(key_columns), columns=None, records=records,
                     rows_read=n, skipped=n - records.shape[0], skipped_lines=skipped_lines, engine=engine,
-                    key_values=values)
+                    key_values=values, payload_columns=list(pnames), payload_values=pvalues)
 
 
-def _read_parquet(path, key_columns, normalize, skip_empty) -> KeyTable:
+def _read_parquet(path, key_columns, normalize, skip_empty, payload_columns=()) -> KeyTable:
     try:
         import pyarrow.parquet as pq
     except ImportError:
@@ -550,13 +580,15 @@ def _read_parquet(path, key_columns, normalize, skip_empty) -> KeyTable:
     try:
         header = list(pq.read_schema(path).names)
         idx = [_find_column(path, header, c) for c in key_columns]
-        table = pq.read_table(path, columns=list(dict.fromkeys(header[i] for i in idx)))
+        pidx = [_find_column(path, header, c) for c in payload_columns]
+        table = pq.read_table(path, columns=list(dict.fromkeys(header[i] for i in idx + pidx)))
     except InputError:
         raise
     except Exception as exc:  # pyarrow's own errors: a damaged or non-Parquet file
         raise InputError(f"{path}: cannot read as Parquet ({exc})") from None
     return _table_from_arrow(path, header, key_columns, [table.column(header[i]) for i in idx], normalize,
-                             skip_empty, engine="parquet")
+                             skip_empty, engine="parquet",
+                             payload=(list(payload_columns), [table.column(header[i]) for i in pidx]))
 
 
 def write_parquet_matches(in_path: str, out_path: str, records: np.ndarray, delimiter: str = ",") -> int:

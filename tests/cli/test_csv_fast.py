@@ -22,14 +22,17 @@ from pqmpc.psi import keys as psikeys
 pa = pytest.importorskip("pyarrow") if __name__ != "__main__" else None
 
 
-def outcome(path, key_columns, delimiter=",", normalize=None, skip_empty=False, engine="stdlib"):
+def outcome(path, key_columns, delimiter=",", normalize=None, skip_empty=False, engine="stdlib", payload=None):
     try:
-        t = csvio.read_keys(str(path), key_columns, delimiter, normalize, skip_empty, engine=engine)
+        t = csvio.read_keys(str(path), key_columns, delimiter, normalize, skip_empty, engine=engine,
+                            payload_columns=payload)
     except InputError as exc:
         return ("error", str(exc)), None
     data, offsets = t.items()
+    pl = t.payloads()
+    pl = None if pl is None else (pl[0].tobytes(), pl[1].tolist())
     return (t.header, t.records.tolist(), t.rows_read, t.skipped, t.skipped_lines, data.tobytes(),
-            offsets.tolist()), t
+            offsets.tolist(), pl), t
 
 
 def same(path, *a, **kw):
@@ -82,12 +85,28 @@ def csv_files(draw):
                                                                    HealthCheck.function_scoped_fixture])
 @given(f=csv_files(), keys=st.sampled_from([["k"], ["k", "v"], ["v", "k"], ["w"]]),
        normalize=st.sampled_from([None, ["trim"], ["lower"], ["nfc", "trim", "lower"], ["nfc"]]),
-       skip_empty=st.booleans())
-def test_fast_reader_equals_stdlib(tmp_path, f, keys, normalize, skip_empty):
+       skip_empty=st.booleans(), payload=st.sampled_from([None, ["w"], ["v", "w"]]))
+def test_fast_reader_equals_stdlib(tmp_path, f, keys, normalize, skip_empty, payload):
     raw, delim = f
     p = tmp_path / "in.csv"
     p.write_bytes(raw)
-    same(p, keys, delim, normalize, skip_empty)
+    same(p, keys, delim, normalize, skip_empty, payload=payload)
+
+
+def test_payload_columns(tmp_path):
+    from pqmpc.psi import payload
+
+    p = write(tmp_path, 'k,name,note\n a ,Ann,"x, y"\nb,"",\n,skip,me\nc,Cé,"multi\nline"\n'.encode())
+    res, t = same(p, ["k"], ",", ["trim"], True, payload=["note", "name"])  # the empty key: stdlib
+    assert t.payload_columns == ["note", "name"] and t.records.tolist() == [0, 1, 3]
+    cols = payload.unpack_columns(*t.payloads(), 2)
+    got = [[d[o[i]:o[i + 1]].tobytes().decode() for i in range(3)] for d, o in cols]
+    assert got == [["x, y", "", "multi\nline"], ["Ann", "", "Cé"]]
+    res, t = same(p, ["name"], ",", None, True, payload=["k"])
+    assert t.payloads() is not None
+    res, _ = same(write(tmp_path, b"k,v\nx\n", "b.csv"), ["k"], payload=["v"])
+    assert res == ("error", f"{tmp_path / 'b.csv'}: line 2: the record has 1 field(s) but the payload column 'v' "
+                            f"is field 2")
 
 
 def write(tmp_path, raw: bytes, name="a.csv"):
@@ -159,8 +178,11 @@ def test_parquet_input(tmp_path):
     assert kt.items()[0].tobytes() == ref.items()[0].tobytes()
     with pytest.raises(InputError, match="row 2: empty key in column 'n'"):
         csvio.read_keys(p, ["n"])
-    sk = csvio.read_keys(p, ["n"], skip_empty=True)
+    sk = csvio.read_keys(p, ["n"], skip_empty=True, payload_columns=["n", "id"])
     assert sk.records.tolist() == [0, 2] and sk.skipped_lines == [2]
+    from pqmpc.psi import payload
+    (d0, o0), (d1, o1) = payload.unpack_columns(*sk.payloads(), 2)
+    assert d0.tobytes() == b"xz" and d1.tobytes() == b"13"
     with pytest.raises(InputError, match="no column 'k'"):
         csvio.read_keys(p, ["k"])
     out = tmp_path / "o.csv"
