@@ -18,6 +18,7 @@ names the line and column of the problem (or skips the empty keys). A
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import sys
 import unicodedata
@@ -350,9 +351,6 @@ def arrow_enabled() -> bool:
     return True
 
 
-_OK, _BAD = 0, -1
-
-
 @njit(cache=True, nogil=True)
 def _scan(buf, delim):
     """One pass over the raw file: 1 if every quote is used as the csv module's strict mode
@@ -422,15 +420,10 @@ def _scan(buf, delim):
     return 1 + (2 if newline_in_quotes else 0)
 
 
-_WHITESPACE = None
-
-
+@functools.lru_cache(maxsize=1)
 def _python_whitespace() -> str:
     """Every character ``str.strip()`` removes, so that pyarrow trims exactly as Python does."""
-    global _WHITESPACE
-    if _WHITESPACE is None:
-        _WHITESPACE = "".join(ch for ch in map(chr, range(sys.maxunicode + 1)) if ch.isspace())
-    return _WHITESPACE
+    return "".join(ch for ch in map(chr, range(sys.maxunicode + 1)) if ch.isspace())
 
 
 def _normalize_arrow(arr, steps: list[str], pool=None):
