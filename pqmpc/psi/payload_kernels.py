@@ -22,8 +22,18 @@ AVAILABLE = bool(HAVE_AESNI and HAVE_PCLMUL)
 
 
 @njit(inline="always")
+def _word(buf, r, a):
+    return (np.uint64(buf[r, a]) | (np.uint64(buf[r, a + 1]) << np.uint64(8))
+            | (np.uint64(buf[r, a + 2]) << np.uint64(16)) | (np.uint64(buf[r, a + 3]) << np.uint64(24))
+            | (np.uint64(buf[r, a + 4]) << np.uint64(32)) | (np.uint64(buf[r, a + 5]) << np.uint64(40))
+            | (np.uint64(buf[r, a + 6]) << np.uint64(48)) | (np.uint64(buf[r, a + 7]) << np.uint64(56)))
+
+
+@njit(inline="always")
 def _load(buf, r, a, stop):
     """Bytes ``buf[r, a:a+16]`` (those below ``stop``) as a little-endian block, zero-padded."""
+    if a + 16 <= stop:  # straight-line: LLVM merges the byte loads into word loads
+        return _word(buf, r, a), _word(buf, r, a + 8)
     lo = np.uint64(0)
     hi = np.uint64(0)
     for k in range(16):
@@ -37,7 +47,17 @@ def _load(buf, r, a, stop):
 
 
 @njit(inline="always")
+def _put_word(buf, r, a, w):
+    for k in range(8):
+        buf[r, a + k] = np.uint8((w >> np.uint64(8 * k)) & np.uint64(0xFF))
+
+
+@njit(inline="always")
 def _store(buf, r, a, stop, blk):
+    if a + 16 <= stop:
+        _put_word(buf, r, a, blk[0])
+        _put_word(buf, r, a + 8, blk[1])
+        return
     for k in range(16):
         if a + k < stop:
             w = blk[0] if k < 8 else blk[1]
