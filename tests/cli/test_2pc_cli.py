@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -30,13 +31,26 @@ def env():
     return e
 
 
+_PSK = []
+
+
+def psk_file() -> str:
+    """One pre-shared key file for this module's runs (both sides hold it, as users would)."""
+    if not _PSK:
+        from pqmpc.net.secure import generate_psk, save_psk
+
+        _PSK.append(str(save_psk(os.path.join(tempfile.mkdtemp(prefix="pqmpc-2pc-test-"), "t.psk"), generate_psk())))
+    return _PSK[0]
+
+
 def run_two(listen_args, connect_args, timeout=120):
     port = free_port()
     addr = f"127.0.0.1:{port}"
-    g = subprocess.Popen(cli("--listen", addr, *listen_args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    auth = ["--psk", psk_file()]
+    g = subprocess.Popen(cli("--listen", addr, *auth, *listen_args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, env=env(), cwd=ROOT)
-    e = subprocess.Popen(cli("--connect", addr, *connect_args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=env(), cwd=ROOT)
+    e = subprocess.Popen(cli("--connect", addr, *auth, *connect_args), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env(), cwd=ROOT)
     try:
         eo, ee = e.communicate(timeout=timeout)
         go, ge = g.communicate(timeout=timeout)
@@ -77,6 +91,28 @@ def test_aes128_fips197_and_reveal_to_evaluator_only():
     assert grc == 0 and erc == 0, (ge, ee)
     assert json.loads(eo)["outputs"] == "69c4e0d86a7b0430d8cdb78070b4c55a"
     assert "69c4" not in go
+
+
+def test_aes128_with_three_halves_and_scheme_mismatch():
+    sent = {}
+    for scheme in ("halfgates", "threehalves"):
+        (grc, go, ge), (erc, eo, ee) = run_two(
+            ["--function", "aes128", "--input", "0x000102030405060708090a0b0c0d0e0f", "--scheme", scheme,
+             "--json", "--quiet"],
+            ["--function", "aes128", "--input", "00112233445566778899aabbccddeeff", "--scheme", scheme,
+             "--json", "--quiet"])
+        assert grc == 0 and erc == 0, (ge, ee)
+        g, e = json.loads(go), json.loads(eo)
+        assert g["outputs"] == e["outputs"] == "69c4e0d86a7b0430d8cdb78070b4c55a"
+        sent[scheme] = g["bytes_sent"]
+    # the garbler's tables shrink from 256 to 197 bits per AND; OT and labels stay the same
+    saved = sent["halfgates"] - sent["threehalves"]
+    assert abs(saved - g["and_count"] * (256 - 197) / 8) < 512, (sent, g["and_count"])
+    (grc, go, ge), (erc, eo, ee) = run_two(["--function", "millionaires", "--input", "1", "--scheme", "threehalves"],
+                                           ["--function", "millionaires", "--input", "2"])
+    assert grc == 1 and erc == 1
+    for err in (ge, ee):
+        assert "handshake failed" in err and "scheme" in err and "Traceback" not in err
 
 
 def test_circuit_mismatch_fails_on_both_sides():
@@ -143,7 +179,9 @@ def test_peer_that_dies_mid_circuit(cli_role):
     peer = subprocess.Popen([sys.executable, "-c", _dying_peer(peer_role, port, after)], env=env(), cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     flag = "--listen" if cli_role == "garbler" else "--connect"
-    me = subprocess.Popen(cli(flag, addr, "--circuit", BRISTOL / "mult64.txt", "--input", "7", "--timeout", "20"),
+    # --insecure: the dying peer is a bare library party (Yao's own failure handling is under test)
+    me = subprocess.Popen(cli(flag, addr, "--circuit", BRISTOL / "mult64.txt", "--input", "7", "--timeout", "20",
+                              "--insecure"),
                           env=env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out, err = me.communicate(timeout=90)
@@ -161,7 +199,10 @@ def test_peer_that_dies_mid_circuit(cli_role):
 
 
 def test_clear_errors_without_a_peer(tmp_path, capsys):
-    from pqmpc.cli.main import main
+    from pqmpc.cli.main import main as main_
+
+    def main(argv):
+        return main_([*argv, "--insecure"])
 
     # in-process: the same one-line errors without paying for a subprocess start-up
     port = free_port()
