@@ -8,6 +8,7 @@ _EXPORTS = {
     "run_psi": ".kkrt_psi",
     "PsiResult": ".session",
     "PeerAbort": ".session",
+    "PayloadJoin": ".payload",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)

@@ -155,6 +155,41 @@ def combine_columns(columns: list[list[str]]) -> list[bytes]:
 
 
 @njit(cache=True, nogil=True)
+def _combine_kernel(data, offsets, pos, out):
+    """Write each value's u32 little-endian length and bytes at ``pos[i]``; advance ``pos``."""
+    for i in range(offsets.shape[0] - 1):
+        a = offsets[i]
+        n = offsets[i + 1] - a
+        p = pos[i]
+        for k in range(4):
+            out[p + k] = np.uint8((n >> (8 * k)) & 0xFF)
+        for j in range(n):
+            out[p + 4 + j] = data[a + j]
+        pos[i] = p + 4 + n
+
+
+def combine_encoded(columns) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`combine_columns` on already-encoded columns, in bulk: ``columns[c] = (data, offsets)``.
+
+    Returns the ``(data, offsets)`` that ``encode_items(combine_columns(...))`` gives for the
+    same UTF-8 values (each value prefixed by its u32 little-endian byte length).
+    """
+    if not columns:
+        raise ParameterError("at least one key column is needed")
+    rows = columns[0][1].shape[0] - 1
+    if any(o.shape[0] - 1 != rows for _, o in columns):
+        raise ParameterError("key columns differ in length")
+    lengths = sum(np.diff(np.asarray(o, dtype=np.int64)) + 4 for _, o in columns)
+    offsets = np.zeros(rows + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    out = np.empty(int(offsets[-1]), dtype=np.uint8)
+    pos = offsets[:-1].copy()
+    for d, o in columns:
+        _combine_kernel(np.ascontiguousarray(d, dtype=np.uint8), np.ascontiguousarray(o, dtype=np.int64), pos, out)
+    return out, offsets
+
+
+@njit(cache=True, nogil=True)
 def _cbc_mac_kernel(rk, data, offsets, out):
     ks = aes_kernels.aes128_load_keys(rk)
     n = offsets.shape[0] - 1

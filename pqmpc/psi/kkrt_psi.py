@@ -59,7 +59,8 @@ from ..net import Channel, handshake
 from ..ot import kkrt
 from ..primitives.hashing import shake
 from ..rng import Rng
-from . import cuckoo, keys, values
+from . import cuckoo, keys, payload_wire, values
+from . import payload as payload_mod
 from .session import (
     LAMBDA,
     MAX_ITEMS,
@@ -87,14 +88,27 @@ def psi_sender(ch: Channel, items, rng=None, reveal_to_sender: bool = False, **k
 
     Keywords: ``kappa`` (128 or 256), ``base_ot`` (an OT instance; default
     ML-KEM KyberOT), ``chunk`` (bins per OPRF chunk), ``progress``,
-    ``max_peer_items`` (refuse a peer announcing more distinct items).
+    ``max_peer_items`` (refuse a peer announcing more distinct items);
+    payloads (:mod:`.payload`): ``payload`` (one ``str``/``bytes`` per item,
+    learned by the receiver for its matching items), ``peer_payload=True``
+    (learn the receiver's payloads; needs ``reveal_to_sender``; then the
+    return value is a :class:`~.payload.PayloadJoin`), ``payload_width``
+    (bytes every payload is padded to; both sides must agree).
     """
-    return run_psi("sender", ch, items, rng, reveal_to_sender, **kw).indices
+    res = run_psi("sender", ch, items, rng, reveal_to_sender, **kw)
+    return res.pairs if kw.get("peer_payload") else res.indices
 
 
-def psi_receiver(ch: Channel, items, rng=None, reveal_to_sender: bool = False, **kw) -> np.ndarray:
-    """Receiver side; returns the sorted indices (int64) of its items in the intersection."""
-    return run_psi("receiver", ch, items, rng, reveal_to_sender, **kw).indices
+def psi_receiver(ch: Channel, items, rng=None, reveal_to_sender: bool = False, **kw):
+    """Receiver side; returns the sorted indices (int64) of its items in the intersection.
+
+    With ``peer_payload=True`` it returns a :class:`~.payload.PayloadJoin` instead: one
+    (own row, sender payload) pair per matching (receiver row, sender row), as a SQL
+    inner join (``.indices`` is the plain result). ``payload`` sends this side's
+    payloads of the matched items to the sender (needs ``reveal_to_sender``).
+    """
+    res = run_psi("receiver", ch, items, rng, reveal_to_sender, **kw)
+    return res.pairs if kw.get("peer_payload") else res.indices
 
 
 def session_params(kappa: int, base_ot, reveal_to_sender: bool, extra: dict | None = None,
@@ -110,13 +124,16 @@ def session_params(kappa: int, base_ot, reveal_to_sender: bool, extra: dict | No
 
 def run_psi(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = False, kappa: int = 128,
             base_ot=None, chunk: int = kkrt.DEFAULT_CHUNK, progress=None, extra_params: dict | None = None,
-            max_peer_items: int = MAX_ITEMS) -> PsiResult:
+            max_peer_items: int = MAX_ITEMS, payload=None, peer_payload: bool = False,
+            payload_width: int = payload_mod.DEFAULT_WIDTH) -> PsiResult:
     """One PSI session as ``role`` (``"sender"`` or ``"receiver"``); see the module docstring.
 
     ``items`` may also be a pre-encoded ``(data, offsets)`` pair from
     :func:`keys.encode_items`. ``extra_params`` joins the handshake (both
     sides must pass equal values). ``max_peer_items`` bounds the number of
     distinct items the peer may announce (and so what it can make us compute).
+    ``payload``/``peer_payload``/``payload_width``: see :func:`psi_sender`; the
+    peers' pairs end in ``PsiResult.pairs``.
     """
     if role not in ("sender", "receiver"):
         raise ParameterError(f"role must be 'sender' or 'receiver', not {role!r}")
@@ -133,9 +150,12 @@ def run_psi(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = Fa
     n_items = offsets.shape[0] - 1
     if n_items > MAX_ITEMS:
         raise ParameterError(f"at most 2^30 items per side, got {n_items}")
+    pl = _payload_setup(role, payload, peer_payload, payload_width, reveal_to_sender, n_items)
 
     ph.start("handshake", "handshake")
     params = session_params(kappa, base_ot, reveal_to_sender, extra_params, chunk)
+    if pl is not None:
+        params["payload"] = pl["params"]
     other = "receiver" if role == "sender" else "sender"
     handshake(ch, PROTOCOL, VERSION, params, role=role, peer_role=other)
     seed = coin_toss(ch, role, rng, PROTOCOL, b"pqmpc/kkrt-psi/v1/session")
@@ -153,24 +173,47 @@ def run_psi(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = Fa
     ell = tag_bytes(n_s, n_r)
     params = dict(params, tag_bits=8 * ell, sender_distinct=n_s, receiver_distinct=n_r)
 
-    def finish(indices, inter):
+    def finish(indices, inter, pairs=None):
         ph.stop()
         st = ch.stats.since(stats0)
+        if pairs is None and pl is not None and pl["wants"]:
+            pairs = payload_mod.join_pairs(inverse, np.zeros(0, dtype=np.int64),
+                                           np.zeros((0, payload_mod.HEADER + payload_width), dtype=np.uint8))
         return PsiResult(indices=indices, items=n_items, distinct=n, peer_distinct=n_peer, intersection=inter,
                          params=params, seconds=ph.seconds, bytes_sent=st.bytes_sent,
-                         bytes_received=st.bytes_received)
+                         bytes_received=st.bytes_received, pairs=pairs)
 
     empty = np.zeros(0, dtype=np.int64)
     if n_s == 0 or n_r == 0:
         # Both sides know both sizes, so both stop here without further messages.
         return finish(empty if (role == "receiver" or reveal_to_sender) else None, 0)
+
     m = cuckoo.num_bins(n_r)
     params["bins"] = m
     crk = kkrt.code_round_keys(code_keys)
     if role == "receiver":
         return finish(*_receiver(ch, ids, inverse, m, pos_key, crk, n_s, ell, reveal_to_sender, base_ot, rng,
-                                 chunk, ph))
-    return finish(*_sender(ch, ids, inverse, m, pos_key, crk, n_r, ell, reveal_to_sender, base_ot, rng, chunk, ph))
+                                 chunk, ph, pl))
+    return finish(*_sender(ch, ids, inverse, m, pos_key, crk, n_r, ell, reveal_to_sender, base_ot, rng, chunk, ph,
+                           pl))
+
+
+def _payload_setup(role, payload, peer_payload, width, reveal, n_items):
+    """Checked payload options (before any network activity), or None for plain PSI."""
+    if payload is None and not peer_payload:
+        return None
+    width = payload_mod.check_width(width)
+    sends, wants = payload is not None, bool(peer_payload)
+    to_receiver, to_sender = (sends, wants) if role == "sender" else (wants, sends)
+    if to_sender and not reveal:
+        raise ParameterError("payloads to the sender need reveal_to_sender=True (the sender learns the "
+                             "intersection with them)")
+    data = offsets = None
+    if sends:
+        data, offsets = payload_mod.encode_payloads(payload, n_items, width)
+    return {"params": {"to_receiver": to_receiver, "to_sender": to_sender, "width": width}, "width": width,
+            "sends": sends, "wants": wants, "data": data, "offsets": offsets,
+            "to_receiver": to_receiver, "to_sender": to_sender}
 
 
 def _hash_words(ids: np.ndarray, i: int) -> np.ndarray:
@@ -193,9 +236,11 @@ def _fill_bin_words(ids, table, hidx, words):
 STEP4 = f"{PROTOCOL} step 4 (receiver's cuckoo status)"
 STEP6 = f"{PROTOCOL} step 6 (sender values, hash function {{}})"
 STEP7 = f"{PROTOCOL} step 7 (ids of the matched items)"
+STEP6P = f"{PROTOCOL} step 6 (sender payload entries, {{}})"
+STEP8 = f"{PROTOCOL} step 8 (receiver payloads of the matched items)"
 
 
-def _receiver(ch, ids, inverse, m, pos_key, crk, n_s, ell, reveal, base_ot, rng, chunk, ph):
+def _receiver(ch, ids, inverse, m, pos_key, crk, n_s, ell, reveal, base_ot, rng, chunk, ph, pl):
     ph.start("cuckoo", "cuckoo hashing")
     pos = cuckoo.positions(ids, m, pos_key)
     try:
@@ -214,6 +259,10 @@ def _receiver(ch, ids, inverse, m, pos_key, crk, n_s, ell, reveal, base_ot, rng,
     del words
 
     ph.start("compare", "comparing")
+    pairs = None
+    if pl is not None and pl["to_receiver"]:
+        hits, pairs = _receiver_payloads(ch, out, table, hidx, occupied, inverse, n_s, pl, ph)
+        return _receiver_reveal(ch, ids, inverse, hits, reveal, pl) + (pairs,)
     hits_distinct = []
     for i in range(cuckoo.NUM_HASHES):
         step = STEP6.format(i)
@@ -227,15 +276,42 @@ def _receiver(ch, ids, inverse, m, pos_key, crk, n_s, ell, reveal, base_ot, rng,
         values.lookup(tw, mine, *values.bucket_bits(n_s, ell), found)
         hits_distinct.append(table[bins[found >= 0]])
     hits = np.concatenate(hits_distinct)
+    return _receiver_reveal(ch, ids, inverse, hits, reveal, pl)
+
+
+def _receiver_payloads(ch, out, table, hidx, occupied, inverse, n_s, pl, ph):
+    """Step 6 with payloads: open the sender's entries of the receiver's items, list by list."""
+    width = pl["width"]
+    n_rows, ell_p = payload_wire.recv_header(ch, n_s, int(inverse.max()) + 1, STEP6P)
+    items, pts = [], []
+    for i in range(cuckoo.NUM_HASHES):
+        # List by list: this one is opened while the sender still seals the next.
+        step = STEP6P.format(f"hash function {i}")
+        entries = payload_wire.recv_list(ch, n_rows, ell_p, width, step)
+        bins = occupied[hidx[occupied] == i]
+        it, pt = payload_wire.open_list(entries, table[bins], np.ascontiguousarray(out[bins]), ell_p, width,
+                                        n_rows, step)
+        del entries
+        items.append(it)
+        pts.append(pt)
+    items, pt = np.concatenate(items), np.concatenate(pts)
+    hits = np.unique(items)
+    return hits, payload_mod.join_pairs(inverse, items, pt)
+
+
+def _receiver_reveal(ch, ids, inverse, hits, reveal, pl):
     if reveal:
         # The ids of the matched items, sorted: a function of the intersection alone. Anything
         # per hash function (which list, which position) would tell the sender where the
         # receiver's cuckoo table put each item, which depends on its whole set and its order.
-        values.send_rows(ch, values.sorted_rows(ids[hits])[0], terminated=True)
+        sorted_ids, order = values.sorted_rows(ids[hits])
+        values.send_rows(ch, sorted_ids, terminated=True)
+        if pl is not None and pl["to_sender"]:
+            payload_wire.send_own_payloads(ch, hits[order], inverse, pl["data"], pl["offsets"], pl["width"])
     return keys.members_of(inverse, hits), int(hits.shape[0])
 
 
-def _sender(ch, ids, inverse, m, pos_key, crk, n_r, ell, reveal, base_ot, rng, chunk, ph):
+def _sender(ch, ids, inverse, m, pos_key, crk, n_r, ell, reveal, base_ot, rng, chunk, ph, pl):
     ph.start("cuckoo", "simple hashing")
     n = ids.shape[0]
     pos = cuckoo.positions(ids, m, pos_key)
@@ -249,26 +325,34 @@ def _sender(ch, ids, inverse, m, pos_key, crk, n_r, ell, reveal, base_ot, rng, c
     del words, bins
 
     ph.start("compare", "sending values")
-    msg = np.empty((n, ell), dtype=np.uint8)
-    order = np.empty(n, dtype=np.int64)
-    for i in range(cuckoo.NUM_HASHES):
-        tw = values.tag_words(out[i * n:(i + 1) * n], ell)
-        values.sort_values(tw, ell, *values.bucket_bits(n, ell), order, msg)
-        values.send_rows(ch, msg)
+    if pl is not None and pl["to_receiver"]:
+        ell_p = payload_wire.entry_tag_bytes(inverse.shape[0], n_r)
+        lists = payload_mod.seal_iter([out[i * n:(i + 1) * n] for i in range(cuckoo.NUM_HASHES)], inverse,
+                                      pl["data"], pl["offsets"], pl["width"], ell_p, rng)
+        payload_wire.send_entries(ch, inverse.shape[0], lists)
+    else:
+        msg = np.empty((n, ell), dtype=np.uint8)
+        order = np.empty(n, dtype=np.int64)
+        for i in range(cuckoo.NUM_HASHES):
+            tw = values.tag_words(out[i * n:(i + 1) * n], ell)
+            values.sort_values(tw, ell, *values.bucket_bits(n, ell), order, msg)
+            values.send_rows(ch, msg)
     del out
     if not reveal:
-        return None, None
+        return None, None, None
     got = values.recv_rows_upto(ch, min(n, n_r), 16, STEP7)
     k = got.shape[0]
-    if not k:
-        return keys.members_of(inverse, np.zeros(0, dtype=np.int64)), 0
     gw = got.view(np.uint64)
     if not values.strictly_increasing(gw):
         raise ProtocolError(f"{STEP7}: ids are not sorted or repeat")
     found = values.find_rows(ids, got)
     if np.any(found < 0):
         raise ProtocolError(f"{STEP7}: an id that is not one of the sender's items")
-    return keys.members_of(inverse, found), k
+    pairs = None
+    if pl is not None and pl["to_sender"]:
+        items, pt = payload_wire.recv_peer_payloads(ch, found, pl["width"], STEP8)
+        pairs = payload_mod.join_pairs(inverse, items, pt)
+    return keys.members_of(inverse, found), k, pairs
 
 
 def _check_status(status) -> None:

@@ -47,6 +47,8 @@ class PsiResult:
     seconds: dict = field(default_factory=dict)
     bytes_sent: int = 0
     bytes_received: int = 0
+    #: With payloads: the peer's payloads joined to this side's rows (:class:`~.payload.PayloadJoin`).
+    pairs: object = None
 
     @property
     def duplicates(self) -> int:

@@ -62,10 +62,24 @@ def _iknp(kappa, **kw):
     return make
 
 
-def _ferret():
-    from pqmpc.ot import Ferret
-    from pqmpc.ot.ext.ferret_params import FERRET_TEST
-    return Ferret(FERRET_TEST)
+def _kos():
+    from pqmpc.ot import KOS
+    return KOS()
+
+
+def _softspoken(k, security):
+    def make():
+        from pqmpc.ot import SoftSpoken
+        return SoftSpoken(k=k, security=security)
+    return make
+
+
+def _ferret(security="semi-honest"):
+    def make():
+        from pqmpc.ot import Ferret
+        from pqmpc.ot.ext.ferret_params import FERRET_TEST
+        return Ferret(FERRET_TEST, security=security)
+    return make
 
 
 def _psi(reveal: bool, n: int = 12, **kw):
@@ -83,14 +97,14 @@ def _psi(reveal: bool, n: int = 12, **kw):
     return sender, receiver
 
 
-def _yao():
+def _yao(**kw):
     def garbler(ch, rng):
         from pqmpc.twopc import functions
-        return functions.millionaires(ch, "garbler", 100, bits=8, rng=rng)
+        return functions.millionaires(ch, "garbler", 100, bits=8, rng=rng, **kw)
 
     def evaluator(ch, rng):
         from pqmpc.twopc import functions
-        return functions.millionaires(ch, "evaluator", 200, bits=8, rng=rng)
+        return functions.millionaires(ch, "evaluator", 200, bits=8, rng=rng, **kw)
 
     return garbler, evaluator
 
@@ -185,15 +199,20 @@ PROTOCOLS = [
     Protocol("IKNP-128", ("sender", "receiver"), lambda: _ot_pair(_iknp(128), n=200)),
     Protocol("IKNP-128-chunked", ("sender", "receiver"), lambda: _ot_pair(_iknp(128, chunk=128), n=300)),
     Protocol("IKNP-256", ("sender", "receiver"), lambda: _ot_pair(_iknp(256), n=130, width=32)),
-    Protocol("Ferret-test", ("sender", "receiver"), lambda: _ot_pair(_ferret, n=150)),
+    Protocol("KOS-128", ("sender", "receiver"), lambda: _ot_pair(_kos, n=200)),
+    Protocol("SoftSpoken-k4-malicious", ("sender", "receiver"), lambda: _ot_pair(_softspoken(4, "malicious"), n=200)),
+    Protocol("SoftSpoken-k2", ("sender", "receiver"), lambda: _ot_pair(_softspoken(2, "semi-honest"), n=150)),
+    Protocol("Ferret-test", ("sender", "receiver"), lambda: _ot_pair(_ferret(), n=150)),
+    Protocol("Ferret-test-malicious", ("sender", "receiver"), lambda: _ot_pair(_ferret("malicious"), n=150)),
     # More than one round's usable outputs (3360 with this set): the second round's trees too.
-    Protocol("Ferret-test-2-rounds", ("sender", "receiver"), lambda: _ot_pair(_ferret, n=4000)),
+    Protocol("Ferret-test-2-rounds", ("sender", "receiver"), lambda: _ot_pair(_ferret(), n=4000)),
     Protocol("PSI", ("sender", "receiver"), lambda: _psi(False), _COUNTS),
     Protocol("PSI-reveal", ("sender", "receiver"), lambda: _psi(True), _COUNTS),
     # Small OPRF chunks: several correction-matrix messages, the last one partial.
     Protocol("PSI-chunked-reveal", ("sender", "receiver"), lambda: _psi(True, n=150, chunk=128), _COUNTS),
     Protocol("PSI-256-reveal", ("sender", "receiver"), lambda: _psi(True, kappa=256), _COUNTS),
     Protocol("Yao-millionaires", ("garbler", "evaluator"), _yao, _YAO_BATCH + _COUNTS),
+    Protocol("Yao-threehalves", ("garbler", "evaluator"), lambda: _yao(scheme="threehalves"), _COUNTS),
     Protocol("Yao-batched-base-OT", ("garbler", "evaluator"), lambda: _yao_batched("base"), _COUNTS),
     Protocol("handshake", ("alice", "bob"), _handshake),
     Protocol("secure-channel", ("initiator", "responder"), _secure),
