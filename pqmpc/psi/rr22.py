@@ -1,0 +1,377 @@
+"""VOLE-based PSI of Raghuraman–Rindal, "Blazing Fast PSI from Improved OKVS and Subfield VOLE" (CCS 2022).
+
+OPRF (sender S holds the key, receiver R learns ``F(y)`` for its ids ``y``):
+
+1. R draws an OKVS seed and encodes ``P = Encode({y ↦ H_v(y)})`` (:mod:`.okvs`,
+   ``m = size`` blocks); it sends the seed.
+2. A random VOLE of length m (:class:`pqmpc.ot.ext.vole.SilentVole`): S gets
+   ``Δ, B``; R gets ``A, C`` with ``C = B + A·Δ``.
+3. R sends ``A' = A + P``; S sets ``K = B + A'·Δ = C + P·Δ``.
+4. ``F(x) = H_o(Decode(K, x) + Δ·H_v(x))`` at S; for ``y`` in R's set,
+   ``Decode(K, y) + Δ·H_v(y) = Decode(C, y)``, so R computes
+   ``F(y) = H_o(Decode(C, y))``. For any other ``x`` the term
+   ``Δ·(Decode(P, x) + H_v(x))`` with ``Decode(P, x) ≠ H_v(x)`` (except with
+   probability 2^-128) hides the output under Δ.
+
+PSI: both parties map their items to 128-bit ids (:mod:`.keys`, session key
+from a coin toss), drop duplicates and exchange the numbers of distinct
+items; S sends its ``n_s`` values ``F(x)`` truncated to
+``ℓ = λ + ⌈log2(n_s·n_r)⌉`` bits (λ = 40) and *sorted*, so their order is a
+function of the set of values only; R looks its own values up. With
+``reveal_to_sender``, R sends back the sorted positions (in S's sorted list)
+that matched: a function of the intersection only, not of R's input order.
+
+``malicious=True`` (RR22 §5, as in the reference implementation): S commits
+to a random ``w_s`` (SHA-256) before the VOLE, R answers with ``w_r``, S opens
+and R checks the opening; with ``w = w_s + w_r`` the outputs are
+``F(x) = H(Decode(·) + w, x)`` — a hash of both the masked value and the id
+(a TCCR with the id as tweak, under a key of its own) — and are sent in full
+(128 bits). With ``reveal_to_sender`` R must also prove each claimed match
+with a second, never-sent output ``F'(x)``: S checks every proof, so a
+receiver that claims items it did not evaluate is caught
+(:class:`~pqmpc.errors.ProtocolError`).
+
+What each side learns: R the intersection and ``n_s``; S ``n_r`` and, with
+``reveal_to_sender``, the intersection. False matches ≤ 2^-40 per session
+(semi-honest outputs), OKVS failures are retried locally with a new seed.
+
+Security. Semi-honest mode: secure against semi-honest parties, assuming
+dual LPN (the VOLE), the lattice base OT, and fixed-key AES as a
+correlation-robust hash / random permutation — all post-quantum candidates.
+Malicious mode defends against a malicious *receiver* only as far as the
+layers below allow: a receiver that sends a malformed ``A'`` just decodes
+garbage (it learns nothing, tested), and one that claims matches it cannot
+prove is caught; but a malicious receiver may program up to ``m ≈ 1.34·n_r``
+ids into its table (the RR22 bound: the set size is enforced only up to the
+OKVS size), the IKNP COTs under the VOLE have no KOS-style check, and the
+VOLE has no consistency check against a malicious sender (selective failure
+on the noise positions). So: *malicious mode* = RR22's output/commitment
+changes plus match proofs, **not** full malicious security. Python cannot
+promise constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+
+import numpy as np
+from numba import njit
+
+from ..errors import ParameterError, ProtocolError
+from ..net import Channel, handshake
+from ..primitives.gf128 import mul as gf_mul
+from ..primitives.hashing import cr, tccr
+from ..rng import Rng
+from . import keys
+from .okvs import OkvsParams, okvs_decode, okvs_encode_random_seed
+
+PROTOCOL = "RR22-PSI"
+VERSION = 1
+LAMBDA = 40
+MAX_ITEMS = 1 << 30
+DEFAULT_BIN_SIZE = 1 << 14
+
+
+def _label_key(label: str) -> bytes:
+    return hashlib.sha256(b"pqmpc/rr22/" + label.encode()).digest()[:16]
+
+
+#: Public AES keys that separate the hash roles (value to encode, output, malicious output, match proof).
+KEY_VALUE, KEY_OUT, KEY_MAL, KEY_PROOF = (_label_key(x) for x in ("value", "out", "mal", "proof"))
+
+
+def value_hash(ids: np.ndarray) -> np.ndarray:
+    """``H_v``: the GF(2^128) value the receiver encodes for each id."""
+    return cr(ids, key=KEY_VALUE)
+
+
+def _out_hash(u: np.ndarray, ids: np.ndarray, w: np.ndarray | None, key: bytes) -> np.ndarray:
+    if w is None:
+        return cr(u, key=key)
+    return tccr(u ^ w, ids, key=key)
+
+
+class Rr22OprfKey:
+    """The sender's OPRF key: evaluate ``F`` on any ids with :meth:`eval`."""
+
+    def __init__(self, delta, table, seed, params: OkvsParams, w):
+        self.delta, self.table, self.seed, self.params, self.w = delta, table, seed, params, w
+
+    def eval(self, ids, proof: bool = False) -> np.ndarray:
+        """``(n, 16)`` OPRF outputs (``proof=True``: the malicious-mode match proofs ``F'``)."""
+        ids = np.ascontiguousarray(ids, dtype=np.uint8)
+        if ids.ndim != 2 or ids.shape[1] != 16:
+            raise ParameterError(f"ids must be (n, 16) blocks, got {ids.shape}")
+        u = okvs_decode(self.table, ids, self.seed, self.params)
+        u ^= gf_mul(value_hash(ids), np.broadcast_to(self.delta, ids.shape).copy())
+        if proof:
+            return _out_hash(u, ids, self.w, KEY_PROOF)
+        return _out_hash(u, ids, self.w, KEY_MAL if self.w is not None else KEY_OUT)
+
+
+def _commit(w: np.ndarray) -> bytes:
+    return hashlib.sha256(b"pqmpc/rr22/commit" + w.tobytes()).digest()
+
+
+def rr22_oprf_sender(ch: Channel, n_receiver: int, rng=None, malicious: bool = False, vole=None,
+                     bin_size: int = DEFAULT_BIN_SIZE, timings: dict | None = None) -> Rr22OprfKey:
+    """Sender of the RR22 OPRF for a receiver with ``n_receiver`` ids; returns the key."""
+    from ..ot.ext.vole import SilentVole
+
+    rng = Rng.ensure(rng)
+    vole = vole or SilentVole()
+    p = OkvsParams(n_receiver, bin_size=bin_size)
+    tm = timings if timings is not None else {}
+    t0 = time.perf_counter()
+    if malicious:
+        w_s = rng.fork("rr22/w").blocks(1)[0]
+        ch.send(_commit(w_s))
+    seed = ch.recv_bytes(16, f"{PROTOCOL} OPRF step 1 (OKVS seed)")
+    delta, b = vole.send(ch, p.size, rng.fork("rr22/vole"))
+    tm["vole"] = tm.get("vole", 0.0) + time.perf_counter() - t0
+    w = None
+    if malicious:
+        w_r = ch.recv_array(np.uint8, (16,), f"{PROTOCOL} OPRF step 3 (receiver's w)")
+        ch.send(w_s)
+        w = w_r ^ w_s
+    t0 = time.perf_counter()
+    a = ch.recv_array(np.uint8, (p.size, 16), f"{PROTOCOL} OPRF step 4 (masked OKVS, {p.size} blocks)")
+    # K = B + A'·Δ
+    b ^= gf_mul(a, np.broadcast_to(delta, a.shape).copy())
+    tm["okvs_recv"] = tm.get("okvs_recv", 0.0) + time.perf_counter() - t0
+    return Rr22OprfKey(delta, b, seed, p, w)
+
+
+def rr22_oprf_receiver(ch: Channel, ids, rng=None, malicious: bool = False, vole=None,
+                       bin_size: int = DEFAULT_BIN_SIZE, proof: bool = False, timings: dict | None = None):
+    """Receiver of the RR22 OPRF: ``F(ids)`` ``(n, 16)`` (and the match proofs ``F'`` too if ``proof``).
+
+    ``ids`` must be distinct 16-byte blocks (:class:`ParameterError` otherwise).
+    """
+    from ..ot.ext.vole import SilentVole
+
+    rng = Rng.ensure(rng)
+    ids = np.ascontiguousarray(ids, dtype=np.uint8)
+    if ids.ndim != 2 or ids.shape[1] != 16:
+        raise ParameterError(f"ids must be (n, 16) blocks, got {ids.shape}")
+    vole = vole or SilentVole()
+    p = OkvsParams(ids.shape[0], bin_size=bin_size)
+    tm = timings if timings is not None else {}
+    if malicious:
+        com = ch.recv_bytes(32, f"{PROTOCOL} OPRF step 0 (sender's commitment)")
+    t0 = time.perf_counter()
+    seed, table = okvs_encode_random_seed(ids, value_hash(ids), rng.fork("rr22/okvs"), p)
+    tm["okvs_encode"] = tm.get("okvs_encode", 0.0) + time.perf_counter() - t0
+    ch.send(np.frombuffer(seed, dtype=np.uint8))
+    t0 = time.perf_counter()
+    a, c = vole.receive(ch, p.size, rng.fork("rr22/vole"))
+    tm["vole"] = tm.get("vole", 0.0) + time.perf_counter() - t0
+    w = None
+    if malicious:
+        w_r = rng.fork("rr22/w").blocks(1)[0]
+        ch.send(w_r)
+        w_s = ch.recv_array(np.uint8, (16,), f"{PROTOCOL} OPRF step 3 (sender's opening)")
+        if _commit(w_s) != com:
+            raise ProtocolError(f"{PROTOCOL} OPRF step 3 (sender's opening): does not match its commitment")
+        w = w_r ^ w_s
+    table ^= a
+    ch.send(table)
+    del table, a
+    t0 = time.perf_counter()
+    u = okvs_decode(c, ids, seed, p)
+    out = _out_hash(u, ids, w, KEY_MAL if malicious else KEY_OUT)
+    tm["decode"] = tm.get("decode", 0.0) + time.perf_counter() - t0
+    if proof:
+        return out, _out_hash(u, ids, w, KEY_PROOF)
+    return out
+
+
+# --------------------------------------------------------------------- PSI
+
+
+def tag_bytes(n_sender: int, n_receiver: int, malicious: bool) -> int:
+    if malicious:
+        return 16
+    bits = LAMBDA + math.ceil(math.log2(max(1, n_sender) * max(1, n_receiver)))
+    return min(16, (bits + 7) // 8)
+
+
+def _words(v: np.ndarray, ell: int) -> np.ndarray:
+    t = np.zeros((v.shape[0], 16), dtype=np.uint8)
+    t[:, :ell] = v[:, :ell]
+    return t.view(np.uint64)
+
+
+def sorted_order(tw: np.ndarray) -> np.ndarray:
+    """Order of ``(n, 2)`` uint64 rows by (word 0, word 1): a function of the set of rows only."""
+    order = np.argsort(tw[:, 0], kind="stable")
+    s0 = tw[order, 0]
+    ties = np.flatnonzero(s0[1:] == s0[:-1])
+    if ties.size:   # rare (pseudorandom words): settle equal word 0 by word 1
+        sub = np.lexsort((tw[order, 1], s0))
+        order = order[sub]
+    return order
+
+
+@njit(cache=True, nogil=True)
+def _lookup(s0, s1, q0, q1, found):
+    n = s0.shape[0]
+    for i in range(q0.shape[0]):
+        lo, hi = 0, n
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if s0[mid] < q0[i] or (s0[mid] == q0[i] and s1[mid] < q1[i]):
+                lo = mid + 1
+            else:
+                hi = mid
+        found[i] = lo if lo < n and s0[lo] == q0[i] and s1[lo] == q1[i] else -1
+
+
+def _is_sorted(tw) -> bool:
+    a0, a1, b0, b1 = tw[:-1, 0], tw[:-1, 1], tw[1:, 0], tw[1:, 1]
+    return bool(np.all((a0 < b0) | ((a0 == b0) & (a1 <= b1))))
+
+
+def _check_count(v, what: str) -> int:
+    if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_ITEMS:
+        raise ProtocolError(f"{PROTOCOL} step 3 (set sizes): {what} must be an integer in [0, 2^30], got {v!r}")
+    return v
+
+
+def session_params(malicious: bool, reveal: bool, base_ot, bin_size: int, extra: dict | None) -> dict:
+    from ..ot.ext.lpn_codes import ACCUMULATOR_WIDTH, EXPANDER_WEIGHT
+    from ..ot.ext.vole import MIN_NOISE_WEIGHT
+
+    params = {"mode": "malicious" if malicious else "semi-honest", "lambda": LAMBDA, "ssp": 40,
+              "okvs": "RR22 binned w=3 + GF(2^128) dense", "okvs_bin_size": bin_size,
+              "vole": f"silent GF(2^128), ExConv{EXPANDER_WEIGHT}x{ACCUMULATOR_WIDTH}, t>={MIN_NOISE_WEIGHT}",
+              "cot": "IKNP", "base_ot": f"{getattr(base_ot, 'name', type(base_ot).__name__)}/"
+                                         f"{getattr(base_ot, 'variant', '')}",
+              "output": "both" if reveal else "receiver"}
+    params.update(extra or {})
+    return params
+
+
+def run_rr22(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = False, malicious: bool = False,
+             base_ot=None, bin_size: int = DEFAULT_BIN_SIZE, extra_params: dict | None = None):
+    """One RR22 PSI session as ``role``; returns a :class:`~pqmpc.psi.api.PsiResult`."""
+    from ..ot.ext.iknp import IKNP
+    from ..ot.ext.vole import SilentVole
+    from .api import PsiResult, default_base_ot
+
+    if role not in ("sender", "receiver"):
+        raise ParameterError(f"role must be 'sender' or 'receiver', not {role!r}")
+    rng = Rng.ensure(rng)
+    base_ot = base_ot if base_ot is not None else default_base_ot(128)
+    seconds: dict = {}
+    t0 = time.perf_counter()
+    stats0 = ch.stats.snapshot()
+    data, offsets = items if isinstance(items, tuple) else keys.encode_items(items)
+    n_items = offsets.shape[0] - 1
+    if n_items > MAX_ITEMS:
+        raise ParameterError(f"at most 2^30 items per side, got {n_items}")
+    params = session_params(malicious, reveal_to_sender, base_ot, bin_size, extra_params)
+    other = "receiver" if role == "sender" else "sender"
+    handshake(ch, PROTOCOL, VERSION, params, role=role, peer_role=other)
+    my_coin = rng.fork("rr22/coin").bytes(32)
+    ch.send(my_coin)
+    peer_coin = ch.recv_bytes(32, f"{PROTOCOL} step 2 (coin toss)")
+    coins = my_coin + peer_coin if role == "sender" else peer_coin + my_coin
+    id_key = hashlib.sha256(b"pqmpc/rr22-psi/v1/ids" + coins).digest()[:16]
+    ids_all = keys.item_ids(data, offsets, id_key)
+    reps, inverse = keys.dedup_ids(ids_all)
+    ids = np.ascontiguousarray(ids_all[reps])
+    del ids_all
+    n = ids.shape[0]
+    ch.send_json({"distinct": n})
+    msg = ch.recv_json(f"{PROTOCOL} step 3 (set sizes)")
+    if not isinstance(msg, dict):
+        raise ProtocolError(f"{PROTOCOL} step 3 (set sizes): expected an object, got {type(msg).__name__}")
+    n_peer = _check_count(msg.get("distinct"), "the peer's number of distinct items")
+    n_s, n_r = (n, n_peer) if role == "sender" else (n_peer, n)
+    ell = tag_bytes(n_s, n_r, malicious)
+    params = dict(params, tag_bits=8 * ell, sender_distinct=n_s, receiver_distinct=n_r,
+                  okvs_size=OkvsParams(n_r, bin_size=bin_size).size)
+    seconds["setup"] = time.perf_counter() - t0
+
+    def finish(indices, inter):
+        st = ch.stats.since(stats0)
+        return PsiResult(indices=indices, items=n_items, distinct=n, peer_distinct=n_peer, intersection=inter,
+                         params=params, seconds=seconds, bytes_sent=st.bytes_sent,
+                         bytes_received=st.bytes_received)
+
+    if n_s == 0 or n_r == 0:
+        return finish(np.zeros(0, dtype=np.int64) if (role == "receiver" or reveal_to_sender) else None, 0)
+    cot = IKNP(base=base_ot)
+    t0 = time.perf_counter()
+    cot.setup(ch, role, rng.fork("rr22/base"))
+    seconds["base_ot"] = time.perf_counter() - t0
+    vole = SilentVole(cot)
+    if role == "receiver":
+        return finish(*_receiver(ch, ids, inverse, n_s, ell, reveal_to_sender, malicious, vole, rng, bin_size,
+                                 seconds))
+    return finish(*_sender(ch, ids, inverse, n_r, ell, reveal_to_sender, malicious, vole, rng, bin_size, seconds))
+
+
+def _receiver(ch, ids, inverse, n_s, ell, reveal, malicious, vole, rng, bin_size, seconds):
+    res = rr22_oprf_receiver(ch, ids, rng, malicious, vole, bin_size, proof=reveal and malicious,
+                             timings=seconds)
+    out, prf = res if isinstance(res, tuple) else (res, None)
+    t0 = time.perf_counter()
+    theirs = ch.recv_array(np.uint8, (n_s, ell), f"{PROTOCOL} step 5 (sender values)")
+    tw = _words(theirs, ell)
+    if not _is_sorted(tw):
+        raise ProtocolError(f"{PROTOCOL} step 5 (sender values): values are not sorted")
+    mine = _words(out, ell)
+    found = np.empty(ids.shape[0], dtype=np.int64)
+    _lookup(np.ascontiguousarray(tw[:, 0]), np.ascontiguousarray(tw[:, 1]), np.ascontiguousarray(mine[:, 0]),
+            np.ascontiguousarray(mine[:, 1]), found)
+    hits = np.flatnonzero(found >= 0)
+    if reveal:
+        pos, first = np.unique(found[hits], return_index=True)
+        ch.send(np.ascontiguousarray(pos, dtype=np.int64))
+        if malicious:
+            ch.send(np.ascontiguousarray(prf[hits[first]]))
+    seconds["compare"] = time.perf_counter() - t0
+    return keys.members_of(inverse, hits), int(hits.shape[0])
+
+
+def _sender(ch, ids, inverse, n_r, ell, reveal, malicious, vole, rng, bin_size, seconds):
+    key = rr22_oprf_sender(ch, n_r, rng, malicious, vole, bin_size, timings=seconds)
+    t0 = time.perf_counter()
+    out = key.eval(ids)
+    seconds["decode"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tw = _words(out, ell)
+    order = sorted_order(tw)
+    ch.send(np.ascontiguousarray(out[order, :ell]))
+    seconds["compare"] = time.perf_counter() - t0
+    if not reveal:
+        return None, None
+    n = ids.shape[0]
+    step = f"{PROTOCOL} step 6 (matches)"
+    p = ch.recv_array(np.int64, (-1,), step, max_bytes=8 * min(n, n_r))
+    if p.size and (p.min() < 0 or p.max() >= n or np.any(np.diff(p) <= 0)):
+        raise ProtocolError(f"{step}: positions out of range, unsorted or repeated")
+    hits = order[p]
+    if malicious:
+        proofs = ch.recv_array(np.uint8, (p.size, 16), f"{PROTOCOL} step 7 (match proofs)")
+        if not np.array_equal(proofs, key.eval(ids[hits], proof=True)):
+            raise ProtocolError(f"{PROTOCOL} step 7 (match proofs): the receiver claimed matches it cannot prove")
+    return keys.members_of(inverse, hits), int(hits.shape[0])
+
+
+def rr22_sender(ch: Channel, items, rng=None, malicious: bool = False, reveal_to_sender: bool = False, **kw):
+    """Sender of RR22 PSI: its sorted matching indices with ``reveal_to_sender``, else ``None``."""
+    return run_rr22("sender", ch, items, rng, reveal_to_sender, malicious, **kw).indices
+
+
+def rr22_receiver(ch: Channel, items, rng=None, malicious: bool = False, reveal_to_sender: bool = False, **kw):
+    """Receiver of RR22 PSI: the sorted indices of its items that the sender also holds."""
+    return run_rr22("receiver", ch, items, rng, reveal_to_sender, malicious, **kw).indices
+
+
+__all__ = ["rr22_sender", "rr22_receiver", "run_rr22", "rr22_oprf_sender", "rr22_oprf_receiver", "Rr22OprfKey",
+           "value_hash", "tag_bytes", "sorted_order", "PROTOCOL", "VERSION", "LAMBDA"]
