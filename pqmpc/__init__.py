@@ -21,12 +21,17 @@ from .errors import (
     PqmpcError,
     ProtocolError,
 )
-from .rng import Rng
 
 _SUBMODULES = {"net", "primitives", "lattice", "ot", "gc", "twopc", "psi", "params"}
 
 
 def __getattr__(name):
+    # Rng loads numpy and OpenSSL: on first use, so that the command line's first step
+    # (installing its Ctrl-C handling) comes before any heavy import.
+    if name == "Rng":
+        from .rng import Rng
+
+        return Rng
     if name in _SUBMODULES:
         import importlib
 

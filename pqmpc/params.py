@@ -38,3 +38,25 @@ def level_for_kappa(kappa: int) -> SecurityLevel:
     if kappa == 256:
         return LEVEL_256
     raise ParameterError(f"kappa must be 128 or 256, not {kappa!r}")
+
+
+def resolve_level(kappa: int | None = None, level: SecurityLevel | None = None,
+                  default: SecurityLevel = LEVEL_128) -> SecurityLevel:
+    """The one level a layer runs at, from its ``kappa=`` or ``level=`` keyword.
+
+    Giving both is allowed when they agree (so a caller can pass its level
+    down and keep an old ``kappa=`` call working); neither gives ``default``.
+    """
+    from .errors import ParameterError
+
+    if level is not None and not isinstance(level, SecurityLevel):
+        raise ParameterError(f"level must be a SecurityLevel (LEVEL_128 or LEVEL_256), not {level!r}")
+    if kappa is None:
+        return level if level is not None else default
+    from_kappa = level_for_kappa(kappa)
+    if level is not None and level != from_kappa:
+        raise ParameterError(f"kappa={kappa!r} contradicts level={level.name}")
+    return from_kappa
+
+
+__all__ = ["SecurityLevel", "LEVEL_128", "LEVEL_256", "level_for_kappa", "resolve_level"]

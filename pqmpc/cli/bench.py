@@ -7,9 +7,11 @@ import sys
 
 from ..errors import InputError
 
+HELP = "run the reproducible benchmarks (writes JSON)"
+
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("bench", help="run the reproducible benchmarks (writes JSON)",
+    p = sub.add_parser("bench", help=HELP,
                        description="Run benchmark suites with fixed seeds and sizes; each figure comes with a "
                                    "baseline measured in the same run.")
     p.add_argument("suites", nargs="*", help="suites to run (default: all available); 'compare A.json B.json' "

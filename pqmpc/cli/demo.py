@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -23,13 +24,16 @@ import time
 from importlib import resources
 
 from ..errors import PqmpcError
+from ..util import interrupt
 
 FILES = ("members_a.csv", "subscribers_b.csv")
 KEY = "email"
 
+HELP = "run a private set intersection on example data (two processes, loopback)"
+
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("demo", help="run a private set intersection on example data (two processes, loopback)",
+    p = sub.add_parser("demo", help=HELP,
                        description=__doc__.split("\n\n")[1])
     p.add_argument("--dir", metavar="FOLDER",
                    help="working folder for the example files and outputs (default: a new temporary folder, kept)")
@@ -110,30 +114,48 @@ def run(args) -> int:
               file=sys.stderr, flush=True)
     procs, logs, outs, pumps = {}, {}, {}, []
     env = _child_env()
-    try:
-        for label, cmd in cmds.items():
-            procs[label] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=folder)
-            logs[label] = []
-            th = threading.Thread(target=_pump, args=(procs[label].stderr, label, args.quiet, logs[label]), daemon=True)
-            th.start()
-            pumps.append(th)
-            outs[label] = []
-            th = threading.Thread(target=lambda f, o: o.append(f.read()), args=(procs[label].stdout, outs[label]),
-                                  daemon=True)
-            th.start()
-            pumps.append(th)
-        deadline = time.monotonic() + args.timeout
-        for p in procs.values():
-            p.wait(timeout=max(1.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        raise PqmpcError(f"the demo did not finish within {args.timeout:g} s (raise --timeout)") from None
-    finally:
-        for p in procs.values():
+    for path in (out_a, out_b):
+        interrupt.remove_on_interrupt(path)
+
+    def stop_children():
+        # On a terminal the children got the same Ctrl-C; from kill(1) or a parent they did not.
+        for p in list(procs.values()):
             if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in list(procs.values()):
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
                 p.kill()
-                p.wait()
-        for th in pumps:
-            th.join(5)
+
+    with interrupt.on_interrupt(stop_children):
+        try:
+            for label, cmd in cmds.items():
+                with interrupt.file_lock():  # a child started while stop_children() runs would outlive it
+                    procs[label] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                                    cwd=folder)
+                logs[label] = []
+                th = threading.Thread(target=_pump, args=(procs[label].stderr, label, args.quiet, logs[label]),
+                                      daemon=True)
+                th.start()
+                pumps.append(th)
+                outs[label] = []
+                th = threading.Thread(target=lambda f, o: o.append(f.read()), args=(procs[label].stdout, outs[label]),
+                                      daemon=True)
+                th.start()
+                pumps.append(th)
+            deadline = time.monotonic() + args.timeout
+            for p in procs.values():
+                p.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            raise PqmpcError(f"the demo did not finish within {args.timeout:g} s (raise --timeout)") from None
+        finally:
+            for p in procs.values():
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            for th in pumps:
+                th.join(5)
     failed = [label for label, p in procs.items() if p.returncode != 0]
     if failed:
         label = failed[0]

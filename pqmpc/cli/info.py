@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+HELP = "show backends, CPU features and versions"
+
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("info", help="show backends, CPU features and versions")
+    p = sub.add_parser("info", help=HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 

@@ -34,10 +34,11 @@ DESCRIPTION = ("One party runs 'serve' (listens), the other 'connect' (dials). E
 TIMEOUT_PER_MILLION = 120.0
 TIMEOUT_BASE = 60.0
 
+HELP = "private set intersection between two CSV files over the network"
+
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("psi", help="private set intersection between two CSV files over the network",
-                       description=DESCRIPTION, formatter_class=_Fmt)
+    p = sub.add_parser("psi", help=HELP, description=DESCRIPTION, formatter_class=_Fmt)
     modes = p.add_subparsers(dest="psi_mode", metavar="MODE")
     serve = modes.add_parser("serve", help="listen for the other party", formatter_class=_Fmt,
                              description="Listen on HOST:PORT, wait for the other party, run PSI.")

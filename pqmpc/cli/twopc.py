@@ -29,6 +29,8 @@ Bit order: an integer input (decimal or 0x-hex, negative = two's complement)
 sets wire start+i of its circuit input to bit i, least significant first
 (docs/garbling.md); a 16-byte AES key or block in hex is the FIPS-197 byte string."""
 
+HELP = "Yao two-party computation of a Bristol circuit or a named function"
+
 
 def add_parser(sub) -> None:
     import argparse
@@ -36,7 +38,7 @@ def add_parser(sub) -> None:
     from ..twopc.functions import FUNCTIONS
 
     p = sub.add_parser(
-        "2pc", help="Yao two-party computation of a Bristol circuit or a named function",
+        "2pc", help=HELP,
         description="Semi-honest Yao garbled circuits over post-quantum OT between two processes. "
                     "Each side gives its own inputs; both (by default) learn the outputs.",
         epilog=EXAMPLES + "\n\nfunctions: " + ", ".join(f"{k} ({v.summary})" for k, v in FUNCTIONS.items()),
@@ -62,6 +64,8 @@ def add_parser(sub) -> None:
                    help="correlated OT for the evaluator's input labels (default iknp over ML-KEM base OTs)")
     p.add_argument("--timeout", type=float, default=60.0, metavar="S",
                    help="seconds to wait for the peer (connect/accept and every message; default 60)")
+    p.add_argument("--connect-retry", type=float, default=None, metavar="S",
+                   help="with --connect: keep retrying a refused connection this long (default: --timeout)")
     p.add_argument("--json", action="store_true", help="print one JSON summary line on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
@@ -121,7 +125,8 @@ def _connect(args):
         return TcpChannel.accept(host, port, timeout=args.timeout)
     host, port = parse_hostport(args.connect, "--connect")
     # the listener may still be starting: keep trying for the timeout
-    return TcpChannel.connect(host, port, timeout=args.timeout, retry_for=args.timeout)
+    retry = args.timeout if args.connect_retry is None else args.connect_retry
+    return TcpChannel.connect(host, port, timeout=args.timeout, retry_for=retry)
 
 
 def _format_outputs(outputs, sizes):

@@ -10,6 +10,12 @@ from .build import Bits, CircuitBuilder
 from .circuit import Circuit, bits_to_int, int_to_bits
 from .evaluate import Evaluator, evaluate_garbled, evaluate_stream
 from .garble import Encoder, GarbledCircuit, Garbler, garble
+from .halfgates import BACKENDS, resolve_backend
+from .labels import label_bytes_for, split_input_labels
+from .schedule import Schedule
+from .tweaks import Delta
 
 __all__ = ["Circuit", "CircuitBuilder", "Bits", "garble", "Garbler", "GarbledCircuit", "Encoder",
-           "evaluate_garbled", "Evaluator", "evaluate_stream", "int_to_bits", "bits_to_int"]
+           "evaluate_garbled", "Evaluator", "evaluate_stream", "int_to_bits", "bits_to_int",
+           "Delta", "Schedule", "label_bytes_for", "split_input_labels", "BACKENDS",
+           "resolve_backend"]

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from pqmpc.errors import CircuitError, ParameterError
 from pqmpc.gc import kernels as _k
-from pqmpc.gc.kernels import OP_AND, OP_EQ, OP_EQW, OP_INV, OP_XOR
+from pqmpc.gc.kernels import OP_AND, OP_INV, OP_XOR
+from pqmpc.gc.schedule import Schedule, and_depths, build_schedule
 
 OP_NAMES = ("XOR", "AND", "INV", "EQ", "EQW")
 
@@ -57,37 +57,6 @@ def bits_to_int(bits, signed: bool = False) -> int:
     if signed and n and bits[-1]:
         value -= 1 << n
     return value
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """Gates re-ordered by AND-depth for level-batched garbling.
-
-    The scheduled list is ``F0, A1, F1, A2, F2, ..., A_D, F_D``: ``A_d`` holds the
-    AND gates of AND-depth ``d`` and ``F_d`` the free gates of depth ``d``. A stable
-    sort keeps the original topological order inside each run, so the scheduled
-    list is itself a valid topological order; garbler and evaluator both walk it,
-    and the ``k``-th AND gate of this list owns garbled table ``k``.
-    """
-
-    op: np.ndarray
-    in0: np.ndarray
-    in1: np.ndarray
-    out: np.ndarray
-    runs: np.ndarray  # (2D+1, 2) start/end positions, alternating free/AND runs
-    and_before: np.ndarray  # ANDs strictly before each scheduled position (n_gates+1)
-    # Every gate as the uniform form  w[out] = w[ua] ^ w[ub] ^ (umask & Δ)  over two
-    # extra rows: n_wires (always zero) and n_wires+1 (the constant wire's base).
-    # XOR: (a, b, 0); INV: (a, zero, ~0); EQW: (a, zero, 0); EQ c: (base, zero, c ? ~0 : 0);
-    # AND keeps (a, b). Branch-free kernels use it.
-    ua: np.ndarray
-    ub: np.ndarray
-    umask: np.ndarray
-    n_wires: int
-
-    @property
-    def depth(self) -> int:
-        return (self.runs.shape[0] - 1) // 2
 
 
 class Circuit:
@@ -141,6 +110,9 @@ class Circuit:
             return f"2 1 {self.in0[g]} {self.in1[g]} {self.out[g]} {name}"
         return f"1 1 {self.in0[g]} {self.out[g]} {name}"
 
+    # The IR does not depend on the file format: these two are thin conveniences that
+    # import the format module on call; pqmpc.gc.bristol imports this module, never
+    # the reverse at import time.
     @classmethod
     def from_bristol(cls, text_or_path) -> "Circuit":
         """Parse Bristol Fashion from text, bytes or a path (see :mod:`pqmpc.gc.bristol`)."""
@@ -184,7 +156,7 @@ class Circuit:
 
     @cached_property
     def gate_depths(self) -> np.ndarray:
-        return _k.and_depths(self.n_wires, self.op, self.in0, self.in1, self.out)
+        return and_depths(self.n_wires, self.op, self.in0, self.in1, self.out)
 
     @property
     def depth(self) -> int:
@@ -225,29 +197,9 @@ class Circuit:
 
     @cached_property
     def schedule(self) -> Schedule:
-        d = self.gate_depths
-        is_and = self.op == OP_AND
-        key = 2 * d - is_and.astype(np.int64)
-        order = np.argsort(key, kind="stable")
-        skey = key[order]
-        depth = self.depth
-        bounds = np.searchsorted(skey, np.arange(0, 2 * depth + 2), side="left")
-        # key 2d-1: ANDs of depth d (d >= 1); key 2d: free gates of depth d. Run r is key r.
-        runs = np.stack([bounds[:-1], bounds[1:]], axis=1).astype(np.int64)
-        and_before = np.zeros(self.n_gates + 1, dtype=np.int64)
-        np.cumsum(is_and[order], out=and_before[1:])
-        op = np.ascontiguousarray(self.op[order])
-        in0 = np.ascontiguousarray(self.in0[order])
-        in1 = np.ascontiguousarray(self.in1[order])
-        zero_row, base_row = self.n_wires, self.n_wires + 1
-        unary = (op == OP_INV) | (op == OP_EQW) | (op == OP_EQ)
-        ua = np.where(op == OP_EQ, base_row, in0)
-        ub = np.where(unary, zero_row, in1)
-        flip = (op == OP_INV) | ((op == OP_EQ) & (in0 == 1))
-        umask = np.where(flip, ~np.uint64(0), np.uint64(0)).astype(np.uint64)
-        return Schedule(op=op, in0=in0, in1=in1, out=np.ascontiguousarray(self.out[order]),
-                        runs=runs, and_before=and_before, ua=ua, ub=ub, umask=umask,
-                        n_wires=self.n_wires)
+        """The AND-depth schedule the garbling engine walks (:mod:`pqmpc.gc.schedule`)."""
+        return build_schedule(self.n_wires, self.op, self.in0, self.in1, self.out,
+                              self.gate_depths)
 
     # -- plain evaluation -----------------------------------------------------------------
 

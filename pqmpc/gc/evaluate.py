@@ -18,7 +18,11 @@ import numpy as np
 from pqmpc.errors import ParameterError, ProtocolError
 from pqmpc.gc import halfgates as _hg
 from pqmpc.gc.circuit import Circuit
-from pqmpc.gc.garble import GarbledCircuit, _split_inputs, label_bytes_for
+from pqmpc.gc.garble import GarbledCircuit
+from pqmpc.gc.labels import label_bytes_for, split_input_labels
+from pqmpc.gc.tweaks import tweak_high
+
+__all__ = ["Evaluator", "evaluate_garbled", "evaluate_stream"]
 
 
 def _infer_kappa(labels) -> int:
@@ -32,10 +36,12 @@ def _infer_kappa(labels) -> int:
 class Evaluator:
     """Consumes garbled tables in schedule order, in chunks of any size.
 
-    ``kappa`` (128 or 256) defaults to what the width of ``labels`` says.
+    ``kappa`` (128 or 256) defaults to what the width of ``labels`` says;
+    ``tweak_base`` is the garbler's garbling id (public, see :class:`pqmpc.gc.Garbler`).
     """
 
-    def __init__(self, circuit: Circuit, labels, backend: str = "auto", kappa: int | None = None):
+    def __init__(self, circuit: Circuit, labels, backend: str = "auto", kappa: int | None = None,
+                 *, tweak_base: int = 0):
         self.circuit = circuit
         self.backend = _hg.resolve_backend(backend)
         if kappa is None:
@@ -43,9 +49,11 @@ class Evaluator:
             kappa = _infer_kappa(labels)
         self.label_bytes = width = label_bytes_for(kappa)
         self._words = width // 8
-        lab_in = _split_inputs(circuit, labels, "labels", width)
+        lab_in = split_input_labels(circuit.input_sizes, labels, "labels", width)
+        self.tweak_base = int(tweak_base)
+        self._hi = tweak_high(self.tweak_base)
         self._sched = circuit.schedule
-        self._and_pos = _hg.and_positions(self._sched)
+        self._n_and = self._sched.and_count
         self._lab = _hg.take_labels(circuit.n_wires, self._words)
         self._lab[:circuit.n_inputs] = lab_in.view(np.uint64).reshape(-1, self._words)
         self._pos = 0
@@ -53,7 +61,7 @@ class Evaluator:
 
     @property
     def ands_remaining(self) -> int:
-        return int(self._and_pos.shape[0] - self._k)
+        return int(self._n_and - self._k)
 
     def _check_open(self, step):
         if self._lab is None:
@@ -62,8 +70,9 @@ class Evaluator:
     def feed(self, tables, step: str = "garbled tables") -> None:
         """Evaluate the gates covered by the next ``len(tables)`` AND tables.
 
-        ``tables``: ``(m, T)`` or ``(m, 2, T/2)`` uint8, or bytes of length ``T m``, where
-        ``T = 2 * label_bytes`` (32 at κ = 128, 64 at κ = 256).
+        ``tables``: ``(m, T)`` or ``(m, 2, T/2)`` uint8, ``(m, T/8)`` uint64, or bytes
+        of length ``T m``, where ``T = 2 * label_bytes`` (32 at κ = 128, 64 at κ = 256).
+        Once no AND gate remains, the free gates after the last one are evaluated too.
         """
         tb = 2 * self.label_bytes
         if isinstance(tables, (bytes, bytearray, memoryview)):
@@ -72,31 +81,42 @@ class Evaluator:
                 raise ProtocolError(f"{step}: {raw.size} bytes is not a multiple of {tb}")
             tables = raw.reshape(-1, tb)
         t = np.asarray(tables)
-        if t.dtype != np.uint8 or t.ndim < 2 or t.size != t.shape[0] * tb:
+        if t.dtype == np.uint64 and t.ndim == 2 and t.shape[1] == tb // 8:
+            t64 = np.ascontiguousarray(t)
+        elif t.dtype == np.uint8 and t.ndim >= 2 and t.size == t.shape[0] * tb:
+            t64 = np.ascontiguousarray(t).reshape(t.shape[0], tb).view(np.uint64)
+        else:
             raise ProtocolError(f"{step}: expected (m, {tb}) uint8 tables, got {t.dtype} "
                                 f"{t.shape}")
-        m = t.shape[0]
+        m = t64.shape[0]
         self._check_open(step)
         if m > self.ands_remaining:
             raise ProtocolError(f"{step}: got {m} tables but only {self.ands_remaining} AND "
                                 f"gates remain")
-        t64 = np.ascontiguousarray(t).reshape(m, tb).view(np.uint64)
         k_end = self._k + m
-        end = _hg.chunk_end(self._sched, self._and_pos, k_end)
-        _hg.evaluate_range(self.backend, self._sched, self._pos, end, self._k, self._lab, t64)
+        end = self._sched.chunk_end(k_end)
+        _hg.evaluate_range(self.backend, self._sched, self._pos, end, self._k, self._lab, t64,
+                           self._hi)
         self._pos, self._k = end, k_end
 
-    def finish(self, step: str = "garbled tables") -> list[np.ndarray]:
-        """Output labels, one ``(m_j, 16)`` array per output group."""
+    def finish(self, step: str = "garbled tables", flat: bool = False):
+        """Output labels, one ``(m_j, label_bytes)`` array per output group (with ``flat``,
+        all as one ``(n_outputs, label_bytes)`` array)."""
         self._check_open(step)
         if self.ands_remaining:
             raise ProtocolError(f"{step}: {self.ands_remaining} AND tables missing")
         n = self._sched.op.shape[0]
         if self._pos < n:
             _hg.evaluate_range(self.backend, self._sched, self._pos, n, self._k, self._lab,
-                               np.empty((0, 2 * self._words), np.uint64))
+                               np.empty((0, 2 * self._words), np.uint64), self._hi)
             self._pos = n
         c = self.circuit
+        if flat:
+            out = (np.ascontiguousarray(self._lab[c.n_wires - c.n_outputs:c.n_wires])
+                   .view(np.uint8).reshape(-1, self.label_bytes))
+            _hg.give_back_labels(self._lab)
+            self._lab = None
+            return out
         out = [np.ascontiguousarray(self._lab[c.output_wires(j)]).view(np.uint8)
                .reshape(-1, self.label_bytes) for j in range(len(c.output_sizes))]
         _hg.give_back_labels(self._lab)
@@ -108,16 +128,17 @@ def evaluate_garbled(garbled: GarbledCircuit, labels, backend: str = "auto") -> 
     """Output labels of ``garbled`` on the input ``labels`` (one array per input group)."""
     if not isinstance(garbled, GarbledCircuit):
         raise ParameterError("evaluate_garbled needs a GarbledCircuit")
-    ev = Evaluator(garbled.circuit, labels, backend=backend, kappa=garbled.kappa)
+    ev = Evaluator(garbled.circuit, labels, backend=backend, kappa=garbled.kappa,
+                   tweak_base=garbled.tweak_base)
     if garbled.tables.shape[0]:
         ev.feed(garbled.tables)
     return ev.finish()
 
 
 def evaluate_stream(circuit: Circuit, labels, chunks, backend: str = "auto",
-                    kappa: int | None = None) -> list[np.ndarray]:
+                    kappa: int | None = None, *, tweak_base: int = 0) -> list[np.ndarray]:
     """Evaluate from an iterable of table chunks (e.g. :meth:`Garbler.stream`)."""
-    ev = Evaluator(circuit, labels, backend=backend, kappa=kappa)
+    ev = Evaluator(circuit, labels, backend=backend, kappa=kappa, tweak_base=tweak_base)
     for chunk in chunks:
         ev.feed(chunk)
     return ev.finish()

@@ -7,11 +7,14 @@ has eight independent AES chains in flight. Because the loop never returns to
 Python, deep and narrow circuits (AES, SHA-256, adders) run at the same per-gate
 cost as wide ones.
 
-AES comes from :mod:`pqmpc.primitives.aesni`, whose ``aes128_encrypt`` is bound at
-import to the AES-NI version or, when numba's target lacks AES-NI, to a table-based
-pure-numba AES with identical output; nothing here compiles an intrinsic the CPU
-cannot run. The permutation key is the public fixed key of
-:class:`pqmpc.primitives.aes.FixedKeyAES`, so these kernels give the same bytes as
+AES comes from :mod:`pqmpc.primitives.aes_kernels`, whose ``aes128_encrypt`` is
+bound at import to the AES-NI version or, when numba's target lacks AES-NI, to a
+table-based pure-numba AES with identical output; nothing here compiles an
+intrinsic the CPU cannot run. The table AES is not constant time, so without AES-NI
+:mod:`pqmpc.gc.halfgates` never sends an AND gate (secret labels) through this walk:
+it only runs the free gates, which use no AES. The permutation key is the public fixed key of
+:class:`pqmpc.primitives.aes.FixedKeyAES` (its one cached schedule,
+``aes_kernels.fixed_key_schedule()``), so these kernels give the same bytes as
 the bulk OpenSSL path in :mod:`pqmpc.gc.halfgates`.
 
 Label lsbs select values through masks rather than branches, but timing is not
@@ -19,7 +22,9 @@ a security property Python/numba can promise; the scheme is semi-honest half-gat
 under the TCCR assumption (:mod:`pqmpc.gc.halfgates`).
 
 Tables are ``(m, 4) uint64`` rows ``TG_lo, TG_hi, TE_lo, TE_hi`` (32 bytes per AND).
-The tweaks of the ``k``-th AND of the schedule are ``2k`` and ``2k+1``.
+The tweaks of the ``k``-th AND of the schedule are the blocks ``(2k, hi)`` and
+``(2k+1, hi)`` (low word, high word), ``hi`` naming the garbling
+(:mod:`pqmpc.gc.tweaks`).
 """
 
 from __future__ import annotations
@@ -28,29 +33,29 @@ import numpy as np
 from numba import njit
 
 from pqmpc.gc.kernels import OP_AND
-from pqmpc.primitives import aesni
+from pqmpc.primitives.aes_kernels import aes128_encrypt, aes128_load_keys
 
-_enc = aesni.aes128_encrypt
+_enc = aes128_encrypt
 
 
 @njit
-def _tccr(ks, x, t):
+def _tccr(ks, x, t, hi):
     p = _enc(ks, x)
-    q = _enc(ks, (p[0] ^ t, p[1]))
+    q = _enc(ks, (p[0] ^ t, p[1] ^ hi))
     return (q[0] ^ p[0], q[1] ^ p[1])
 
 
 @njit
-def _tccr4(ks, x0, x1, x2, x3, t0, t1, t2, t3):
+def _tccr4(ks, x0, x1, x2, x3, t0, t1, t2, t3, hi):
     # four independent chains so the AES unit is never waiting on one result
     p0 = _enc(ks, x0)
     p1 = _enc(ks, x1)
     p2 = _enc(ks, x2)
     p3 = _enc(ks, x3)
-    q0 = _enc(ks, (p0[0] ^ t0, p0[1]))
-    q1 = _enc(ks, (p1[0] ^ t1, p1[1]))
-    q2 = _enc(ks, (p2[0] ^ t2, p2[1]))
-    q3 = _enc(ks, (p3[0] ^ t3, p3[1]))
+    q0 = _enc(ks, (p0[0] ^ t0, p0[1] ^ hi))
+    q1 = _enc(ks, (p1[0] ^ t1, p1[1] ^ hi))
+    q2 = _enc(ks, (p2[0] ^ t2, p2[1] ^ hi))
+    q3 = _enc(ks, (p3[0] ^ t3, p3[1] ^ hi))
     return ((q0[0] ^ p0[0], q0[1] ^ p0[1]), (q1[0] ^ p1[0], q1[1] ^ p1[1]),
             (q2[0] ^ p2[0], q2[1] ^ p2[1]), (q3[0] ^ p3[0], q3[1] ^ p3[1]))
 
@@ -81,15 +86,16 @@ def _garble_finish(lab, tables, row, o, a0, b0, ha0, ha1, hb0, hb1, d0, d1):
 
 
 @njit(cache=True, nogil=True)
-def garble_range(rk, op, in0, in1, umask, out, g0, g1, k0, lab, d0, d1, tables):
-    """Garble scheduled gates ``[g0, g1)``; the first AND there is global AND ``k0``.
+def garble_range(rk, op, in0, in1, umask, out, g0, g1, k0, hi, lab, d0, d1, tables):
+    """Garble scheduled gates ``[g0, g1)``; the first AND there is AND ``k0`` of the garbling.
 
+    ``hi`` is the high tweak word (tag and garbling id, :mod:`pqmpc.gc.tweaks`).
     ``in0``/``in1``/``umask`` are the schedule's uniform operands (``Schedule.ua``,
     ``ub``, ``umask``); ``lab`` has two extra rows, zero and the constant-wire
     label, after the circuit's wires. Inputs are filled in by the caller; table row
     ``i`` receives the ``i``-th AND of the range.
     """
-    ks = aesni.aes128_load_keys(rk)
+    ks = aes128_load_keys(rk)
     row = 0
     one = np.uint64(1)
     k = np.uint64(k0)
@@ -117,10 +123,10 @@ def garble_range(rk, op, in0, in1, umask, out, g0, g1, k0, lab, d0, d1, tables):
             a20 = (lab[a2, 0], lab[a2, 1])
             b20 = (lab[b2, 0], lab[b2, 1])
             h0, h1, h2, h3 = _tccr4(ks, a0, (a0[0] ^ d0, a0[1] ^ d1), b0,
-                                    (b0[0] ^ d0, b0[1] ^ d1), t, t, t + one, t + one)
+                                    (b0[0] ^ d0, b0[1] ^ d1), t, t, t + one, t + one, hi)
             t2 = t + np.uint64(2)
             e0, e1, e2, e3 = _tccr4(ks, a20, (a20[0] ^ d0, a20[1] ^ d1), b20,
-                                    (b20[0] ^ d0, b20[1] ^ d1), t2, t2, t2 + one, t2 + one)
+                                    (b20[0] ^ d0, b20[1] ^ d1), t2, t2, t2 + one, t2 + one, hi)
             _garble_finish(lab, tables, row, out[g], a0, b0, h0, h1, h2, h3, d0, d1)
             _garble_finish(lab, tables, row + 1, out[g + 1], a20, b20, e0, e1, e2, e3, d0, d1)
             row += 2
@@ -128,7 +134,7 @@ def garble_range(rk, op, in0, in1, umask, out, g0, g1, k0, lab, d0, d1, tables):
             g += 2
         else:
             h0, h1, h2, h3 = _tccr4(ks, a0, (a0[0] ^ d0, a0[1] ^ d1), b0,
-                                    (b0[0] ^ d0, b0[1] ^ d1), t, t, t + one, t + one)
+                                    (b0[0] ^ d0, b0[1] ^ d1), t, t, t + one, t + one, hi)
             _garble_finish(lab, tables, row, out[g], a0, b0, h0, h1, h2, h3, d0, d1)
             row += 1
             k += np.uint64(1)
@@ -149,9 +155,9 @@ def _eval_finish(lab, tables, row, o, wa, wb, hg, he):
 
 
 @njit(cache=True, nogil=True)
-def evaluate_range(rk, op, in0, in1, out, g0, g1, k0, lab, tables):
+def evaluate_range(rk, op, in0, in1, out, g0, g1, k0, hi, lab, tables):
     """Evaluate scheduled gates ``[g0, g1)`` with active labels in ``lab``."""
-    ks = aesni.aes128_load_keys(rk)
+    ks = aes128_load_keys(rk)
     row = 0
     one = np.uint64(1)
     k = np.uint64(k0)
@@ -177,15 +183,15 @@ def evaluate_range(rk, op, in0, in1, out, g0, g1, k0, lab, tables):
             wa2 = (lab[a2, 0], lab[a2, 1])
             wb2 = (lab[b2, 0], lab[b2, 1])
             h0, h1, h2, h3 = _tccr4(ks, wa, wb, wa2, wb2, t, t + one, t + np.uint64(2),
-                                    t + np.uint64(3))
+                                    t + np.uint64(3), hi)
             _eval_finish(lab, tables, row, out[g], wa, wb, h0, h1)
             _eval_finish(lab, tables, row + 1, out[g + 1], wa2, wb2, h2, h3)
             row += 2
             k += np.uint64(2)
             g += 2
         else:
-            hg = _tccr(ks, wa, t)
-            he = _tccr(ks, wb, t + one)
+            hg = _tccr(ks, wa, t, hi)
+            he = _tccr(ks, wb, t + one, hi)
             _eval_finish(lab, tables, row, out[g], wa, wb, hg, he)
             row += 1
             k += np.uint64(1)

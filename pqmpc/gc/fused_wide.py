@@ -6,9 +6,11 @@ Same scheme and gate walk as :mod:`pqmpc.gc.fused`, with 32-byte labels, a 32-by
     H(x, T) = E_x(T) ‖ E_x(T + 2^127)        E = AES-256 keyed by the label x
 
 so each hash costs one AES-256 key schedule and two encryptions, done here inside
-the walk with :mod:`pqmpc.primitives.aesni` (AES-NI when numba's target has it,
-table AES otherwise, same bytes). Tweaks are ``2k`` and ``2k+1`` for the ``k``-th
-scheduled AND gate, as in the 128-bit mode; tables are 64 bytes per AND
+the walk with :mod:`pqmpc.primitives.aes_kernels` (AES-NI when numba's target has
+it). Without AES-NI :mod:`pqmpc.gc.halfgates` hashes every AND gate through
+OpenSSL instead (the label is the AES key: a table AES would leak it), and this
+walk only runs free gates. Tweaks are ``(2k, hi)`` and ``(2k+1, hi)`` for the
+``k``-th scheduled AND gate, as in the 128-bit mode (``hi``: :mod:`pqmpc.gc.tweaks`); tables are 64 bytes per AND
 (``(m, 8) uint64`` rows ``TG ‖ TE``).
 
 Security: semi-honest, like the 128-bit mode, but the hash is argued in the
@@ -23,18 +25,19 @@ import numpy as np
 from numba import njit
 
 from pqmpc.gc.kernels import OP_AND
-from pqmpc.primitives import aesni
+from pqmpc.primitives.aes_kernels import aes256_encrypt, aes256_expand
 
-_expand = aesni.aes256_expand
-_enc = aesni.aes256_encrypt
+_expand = aes256_expand
+_enc = aes256_encrypt
 _TOP = np.uint64(1) << np.uint64(63)
 
 
 @njit
-def _h(x0, x1, x2, x3, t):
+def _h(x0, x1, x2, x3, t, hi):
+    # hi has its top bit clear (pqmpc.gc.tweaks), so the two halves never collide
     ks = _expand((x0, x1), (x2, x3))
-    y = _enc(ks, (t, np.uint64(0)))
-    z = _enc(ks, (t, _TOP))
+    y = _enc(ks, (t, hi))
+    z = _enc(ks, (t, hi | _TOP))
     return y[0], y[1], z[0], z[1]
 
 
@@ -44,7 +47,7 @@ def _m(bit):
 
 
 @njit(cache=True, nogil=True)
-def garble_range(op, in0, in1, umask, out, g0, g1, k0, lab, d, tables):
+def garble_range(op, in0, in1, umask, out, g0, g1, k0, hi, lab, d, tables):
     """Garble scheduled gates ``[g0, g1)``; ``lab`` is ``(n_wires + 2, 4)`` uint64."""
     row = 0
     k = np.uint64(k0)
@@ -59,10 +62,10 @@ def garble_range(op, in0, in1, umask, out, g0, g1, k0, lab, d, tables):
                 lab[o, w] = lab[a, w] ^ lab[b, w] ^ (m & d[w])
             continue
         t = np.uint64(2) * k
-        ha0 = _h(lab[a, 0], lab[a, 1], lab[a, 2], lab[a, 3], t)
-        ha1 = _h(lab[a, 0] ^ d[0], lab[a, 1] ^ d[1], lab[a, 2] ^ d[2], lab[a, 3] ^ d[3], t)
-        hb0 = _h(lab[b, 0], lab[b, 1], lab[b, 2], lab[b, 3], t + one)
-        hb1 = _h(lab[b, 0] ^ d[0], lab[b, 1] ^ d[1], lab[b, 2] ^ d[2], lab[b, 3] ^ d[3], t + one)
+        ha0 = _h(lab[a, 0], lab[a, 1], lab[a, 2], lab[a, 3], t, hi)
+        ha1 = _h(lab[a, 0] ^ d[0], lab[a, 1] ^ d[1], lab[a, 2] ^ d[2], lab[a, 3] ^ d[3], t, hi)
+        hb0 = _h(lab[b, 0], lab[b, 1], lab[b, 2], lab[b, 3], t + one, hi)
+        hb1 = _h(lab[b, 0] ^ d[0], lab[b, 1] ^ d[1], lab[b, 2] ^ d[2], lab[b, 3] ^ d[3], t + one, hi)
         ma = _m(lab[a, 0])
         mb = _m(lab[b, 0])
         for w in range(4):
@@ -77,7 +80,7 @@ def garble_range(op, in0, in1, umask, out, g0, g1, k0, lab, d, tables):
 
 
 @njit(cache=True, nogil=True)
-def evaluate_range(op, in0, in1, out, g0, g1, k0, lab, tables):
+def evaluate_range(op, in0, in1, out, g0, g1, k0, hi, lab, tables):
     """Evaluate scheduled gates ``[g0, g1)`` on active 256-bit labels."""
     row = 0
     k = np.uint64(k0)
@@ -91,8 +94,8 @@ def evaluate_range(op, in0, in1, out, g0, g1, k0, lab, tables):
                 lab[o, w] = lab[a, w] ^ lab[b, w]
             continue
         t = np.uint64(2) * k
-        hg = _h(lab[a, 0], lab[a, 1], lab[a, 2], lab[a, 3], t)
-        he = _h(lab[b, 0], lab[b, 1], lab[b, 2], lab[b, 3], t + one)
+        hg = _h(lab[a, 0], lab[a, 1], lab[a, 2], lab[a, 3], t, hi)
+        he = _h(lab[b, 0], lab[b, 1], lab[b, 2], lab[b, 3], t + one, hi)
         ma = _m(lab[a, 0])
         mb = _m(lab[b, 0])
         for w in range(4):

@@ -31,54 +31,46 @@ import numpy as np
 from pqmpc.errors import ParameterError
 from pqmpc.gc import halfgates as _hg
 from pqmpc.gc.circuit import Circuit
+from pqmpc.gc.labels import LABEL_BYTES, TABLE_BYTES, as_label_array, label_bytes_for, split_input_labels
+from pqmpc.gc.tweaks import Delta, tweak_high
 from pqmpc.rng import Rng
 
-LABEL_BYTES = 16  # κ = 128; κ = 256 uses 32-byte labels
-TABLE_BYTES = 32  # two ciphertexts per AND gate (64 bytes at κ = 256)
+__all__ = ["Garbler", "GarbledCircuit", "Encoder", "garble", "Delta", "LABEL_BYTES",
+           "TABLE_BYTES", "label_bytes_for"]
 
 
-def label_bytes_for(kappa: int) -> int:
-    if kappa not in (128, 256):
-        raise ParameterError(f"kappa must be 128 or 256, not {kappa!r}")
-    return kappa // 8
+def table_view(out, m_max: int, words: int, what: str = "out") -> np.ndarray:
+    """A caller's table buffer as ``(m, 2 * words)`` uint64 without copying.
 
-
-def _as_label_array(x, n: int, what: str, width: int = LABEL_BYTES) -> np.ndarray:
-    a = np.asarray(x)
-    if a.dtype != np.uint8 or a.shape != (n, width):
-        raise ParameterError(f"{what} must be a ({n}, {width}) uint8 array, got {a.dtype} "
-                             f"{a.shape}")
-    return np.ascontiguousarray(a)
-
-
-def _split_inputs(circuit: Circuit, labels, what: str,
-                  width: int = LABEL_BYTES) -> np.ndarray:
-    """Accept one ``(n_i, width)`` array per input group, or all ``(n_inputs, width)``."""
-    if isinstance(labels, np.ndarray) and labels.ndim == 2:
-        return _as_label_array(labels, circuit.n_inputs, what, width)
-    labels = list(labels)
-    if len(labels) != len(circuit.input_sizes):
-        raise ParameterError(f"{what}: circuit has {len(circuit.input_sizes)} inputs, got "
-                             f"{len(labels)}")
-    parts = [_as_label_array(x, n, f"{what}[{j}]", width)
-             for j, (x, n) in enumerate(zip(labels, circuit.input_sizes))]
-    if not parts:
-        return np.zeros((0, width), dtype=np.uint8)
-    return np.concatenate(parts, axis=0)
+    Accepts ``(m, 16 * words)`` uint8 or ``(m, 2 * words)`` uint64, C-contiguous.
+    """
+    a = out
+    if not isinstance(a, np.ndarray) or not a.flags.c_contiguous or not a.flags.writeable:
+        raise ParameterError(f"{what} must be a writable C-contiguous numpy array")
+    if a.dtype == np.uint8 and a.ndim == 2 and a.shape[1] == 16 * words:
+        a = a.view(np.uint64)
+    if a.dtype != np.uint64 or a.ndim != 2 or a.shape[1] != 2 * words:
+        raise ParameterError(f"{what} must be (m, {16 * words}) uint8 or (m, {2 * words}) uint64, "
+                             f"got {out.dtype} {out.shape}")
+    return a[:m_max]
 
 
 class Encoder:
     """The garbler's secret input encoding: Δ and the zero-label of every input wire."""
 
-    def __init__(self, input_sizes: Sequence[int], delta: np.ndarray, zero_labels: np.ndarray):
+    def __init__(self, input_sizes: Sequence[int], delta, zero_labels: np.ndarray):
         self.input_sizes = tuple(input_sizes)
-        self.delta = np.array(delta, dtype=np.uint8).reshape(-1)
+        # holding the Delta keeps its record of spent garbling ids alive for as long as
+        # the caller can read Δ from here (pqmpc.gc.tweaks)
+        self.delta_key = delta if isinstance(delta, Delta) else None
+        self.delta = np.array(delta.value if isinstance(delta, Delta) else delta,
+                              dtype=np.uint8).reshape(-1)
         self.label_bytes = int(self.delta.shape[0])
         self._zero = np.ascontiguousarray(zero_labels, dtype=np.uint8)
-        self._starts = np.concatenate([[0], np.cumsum(self.input_sizes)]).astype(int)
+        self._starts = np.cumsum((0,) + self.input_sizes)
 
     def zero_labels(self, j: int) -> np.ndarray:
-        """Zero-labels of input group ``j`` (``(n_j, 16)``)."""
+        """Zero-labels of input group ``j`` (``(n_j, label_bytes)``)."""
         return self._zero[self._starts[j]:self._starts[j + 1]].copy()
 
     def one_labels(self, j: int) -> np.ndarray:
@@ -106,15 +98,17 @@ class GarbledCircuit:
 
     ``tables`` is ``(and_count, 2 * label_bytes)`` uint8 in schedule order (``TG ‖ TE``
     per AND: 32 bytes at κ = 128, 64 at κ = 256); ``decoding`` holds the permute bit
-    (lsb of the zero-label) of every output wire.
+    (lsb of the zero-label) of every output wire; ``tweak_base`` is the garbling id
+    the evaluator must hash with (public).
     """
 
     def __init__(self, circuit: Circuit, tables: np.ndarray, decoding: np.ndarray,
-                 label_bytes: int = LABEL_BYTES):
+                 label_bytes: int = LABEL_BYTES, tweak_base: int = 0):
         self.circuit = circuit
         self.tables = tables
         self.decoding = decoding
         self.label_bytes = int(label_bytes)
+        self.tweak_base = int(tweak_base)
 
     @property
     def kappa(self) -> int:
@@ -132,49 +126,54 @@ class GarbledCircuit:
                                  f"{len(out_labels)}")
         res, pos = [], 0
         for j, (lab, m) in enumerate(zip(out_labels, c.output_sizes)):
-            lab = _as_label_array(lab, m, f"output labels[{j}]", self.label_bytes)
+            lab = as_label_array(lab, m, f"output labels[{j}]", self.label_bytes)
             res.append((lab[:, 0] & 1) ^ self.decoding[pos:pos + m])
             pos += m
         return res
 
 
 class Garbler:
-    """Garbles one circuit, all at once (:meth:`finish`) or in chunks (:meth:`stream`).
+    """Garbles one circuit under a Δ: at once (:meth:`finish`), in chunks (:meth:`stream`)
+    or into the caller's own buffers (:meth:`garble_into`).
 
-    ``delta`` (``kappa/8`` bytes, lsb of byte 0 must be 1) and ``input_labels`` (the
-    zero-labels of the input wires, per group or as one ``(n_inputs, kappa/8)`` array)
-    may come from correlated OT; anything not supplied is drawn from ``rng``.
+    ``delta``: ``None`` (draw a fresh Δ from ``rng``), the ``kappa/8`` bytes of a Δ
+    with lsb 1 (e.g. the correlation of correlated OT), or a :class:`Delta`. Several
+    garblings under one Δ are safe only with distinct ``tweak_base`` (the garbling id
+    in the high tweak word, :mod:`pqmpc.gc.tweaks`): ``None`` takes the next id not yet
+    spent under this Δ, an explicit id already spent raises ``ParameterError``. The
+    id is public; the evaluator needs it (``GarbledCircuit.tweak_base``,
+    ``Evaluator(..., tweak_base=)``).
+
+    ``input_labels``: the zero-labels of the input wires (per group, or one
+    ``(n_inputs, kappa/8)`` array); anything not supplied is drawn from ``rng``.
+    Supplied labels may be reused across garblings under the same Δ (e.g. one key
+    shared by many instances): distinct tweak bases keep the hashes independent.
     ``kappa=256`` selects 32-byte labels and the AES-256 wide hash
     (:mod:`pqmpc.gc.fused_wide`).
     """
 
     def __init__(self, circuit: Circuit, rng: Rng | None = None, delta=None, input_labels=None,
-                 backend: str = "auto", kappa: int = 128):
+                 backend: str = "auto", kappa: int = 128, *, tweak_base: int | None = None):
         self.circuit = circuit
         self.backend = _hg.resolve_backend(backend)
+        if isinstance(delta, Delta) and delta.kappa != kappa:
+            raise ParameterError(f"delta is a {delta.kappa}-bit Delta but kappa = {kappa}")
         self.label_bytes = width = label_bytes_for(kappa)
         self._words = width // 8
-        rng = Rng.ensure(rng)
-        if delta is None:
-            d = rng.blocks(1, width)[0]
-            d[0] |= 1
-        else:
-            d = np.frombuffer(bytes(delta), dtype=np.uint8).copy() \
-                if isinstance(delta, (bytes, bytearray)) else np.array(delta, dtype=np.uint8)
-            if d.shape not in ((width,), (1, width)):
-                raise ParameterError(f"delta must be {width} bytes for kappa = {kappa}")
-            d = d.reshape(width)
-            if not d[0] & 1:
-                raise ParameterError("delta must have its least significant bit set "
-                                     "(point-and-permute needs lsb(Δ) = 1)")
+        rng = Rng.ensure(rng) if delta is None or input_labels is None else rng
+        d = Delta(delta, kappa=kappa) if delta is not None else Delta(kappa=kappa, rng=rng)
         if input_labels is None:
             zero = rng.blocks(circuit.n_inputs, width)
         else:
-            zero = _split_inputs(circuit, input_labels, "input_labels", width).copy()
-        self._delta64 = d.view(np.uint64).copy()
-        self.encoder = Encoder(circuit.input_sizes, d, zero)
+            zero = split_input_labels(circuit.input_sizes, input_labels, "input_labels",
+                                      width).copy()
+        self.tweak_base = d.reserve(tweak_base)
+        self._hi = tweak_high(self.tweak_base)
+        self._delta64 = d.value.view(np.uint64)
+        # built on first use: a protocol garbling many instances (Yao) never reads it
+        self._delta_obj, self._zero_in, self._encoder = d, zero, None
         self._sched = circuit.schedule
-        self._and_pos = _hg.and_positions(self._sched)
+        self._n_and = self._sched.and_count
         self._lab = _hg.take_labels(circuit.n_wires, self._words)
         self._lab[:circuit.n_inputs] = zero.view(np.uint64).reshape(-1, self._words)
         self._pos = 0
@@ -182,24 +181,50 @@ class Garbler:
         self._done = False
 
     @property
+    def encoder(self) -> Encoder:
+        """The secret input encoding (Δ and the input zero-labels)."""
+        if self._encoder is None:
+            self._encoder = Encoder(self.circuit.input_sizes, self._delta_obj, self._zero_in)
+        return self._encoder
+
+    @property
     def delta(self) -> np.ndarray:
-        return self.encoder.delta.copy()
+        return self._delta_obj.value
 
     @property
     def ands_remaining(self) -> int:
-        return int(self._and_pos.shape[0] - self._k)
+        return int(self._n_and - self._k)
+
+    @property
+    def done(self) -> bool:
+        """True once every gate is garbled (output labels and decoding are known)."""
+        return self._done
+
+    def garble_into(self, out) -> int:
+        """Garble the next AND tables straight into ``out``; return how many.
+
+        ``out``: a writable C-contiguous ``(m, 2 * label_bytes)`` uint8 or
+        ``(m, 4 * label_bytes / 8)`` uint64 array (e.g. a slice of a send buffer).
+        Garbles ``min(m, ands_remaining)`` AND gates and the free gates after them;
+        once no AND gate remains the garbling is complete (an empty ``out`` completes a
+        circuit without AND gates).
+        """
+        if self._done:
+            raise ParameterError("this garbler has already produced all its tables")
+        t = table_view(out, self.ands_remaining, self._words)
+        m = t.shape[0]
+        k_end = self._k + m
+        end = self._sched.chunk_end(k_end)
+        _hg.garble_range(self.backend, self._sched, self._pos, end, self._k, self._lab,
+                         self._delta64, t, self._hi)
+        self._pos, self._k = end, k_end
+        if self._k == self._n_and:
+            self._finish_free()
+        return m
 
     def _garble_next(self, m: int) -> np.ndarray:
-        k_end = self._k + m
-        end = _hg.chunk_end(self._sched, self._and_pos, k_end)
         tables = np.empty((m, 2 * self._words), dtype=np.uint64)
-        _hg.garble_range(self.backend, self._sched, self._pos, end, self._k, self._lab,
-                         self._delta64, tables)
-        self._pos, self._k = end, k_end
-        if self._k == self._and_pos.shape[0] and self._pos < self._sched.op.shape[0]:
-            _hg.garble_range(self.backend, self._sched, self._pos, self._sched.op.shape[0],
-                             self._k, self._lab, self._delta64, tables[:0])
-            self._pos = self._sched.op.shape[0]
+        self.garble_into(tables)
         return tables.view(np.uint8).reshape(m, 2 * self.label_bytes)
 
     def stream(self, chunk_ands: int = 1 << 16, by_level: bool = False) -> Iterator[np.ndarray]:
@@ -215,22 +240,22 @@ class Garbler:
             raise ParameterError("this garbler has already produced its tables")
         if chunk_ands < 1:
             raise ParameterError("chunk_ands must be >= 1")
-        n_and = self._and_pos.shape[0]
+        n_and = self._n_and
         if by_level:
-            runs = self._sched.runs[1::2]
-            sizes = [int(s) for s in (runs[:, 1] - runs[:, 0]) if s > 0]
+            sizes = self._sched.level_sizes()
         else:
             sizes = [min(chunk_ands, n_and - k) for k in range(0, n_and, chunk_ands)]
         for m in sizes:
             yield self._garble_next(m)
-        self._finish_free()
+        if not self._done:
+            self.garble_into(np.empty((0, 2 * self._words), np.uint64))
 
     def _finish_free(self) -> None:
-        if self._pos < self._sched.op.shape[0]:
-            _hg.garble_range(self.backend, self._sched, self._pos, self._sched.op.shape[0],
-                             self._k, self._lab, self._delta64,
-                             np.empty((0, 2 * self._words), np.uint64))
-            self._pos = self._sched.op.shape[0]
+        n = self._sched.n_gates
+        if self._pos < n:
+            _hg.garble_range(self.backend, self._sched, self._pos, n, self._k, self._lab,
+                             self._delta64, np.empty((0, 2 * self._words), np.uint64), self._hi)
+            self._pos = n
         c = self.circuit
         out = self._lab[c.n_wires - c.n_outputs:c.n_wires]
         self._out_zero = out.copy().view(np.uint8).reshape(-1, self.label_bytes)
@@ -245,10 +270,16 @@ class Garbler:
             raise ParameterError("decoding is known only after all tables are produced")
         return (self._out_zero[:, 0] & 1).astype(np.uint8)
 
-    def output_zero_labels(self) -> list[np.ndarray]:
-        """Zero-labels of the output groups (for protocols that keep outputs garbled)."""
+    def output_zero_labels(self, flat: bool = False):
+        """Zero-labels of the output groups (for protocols that keep outputs garbled).
+
+        One ``(m_j, label_bytes)`` array per output group, or with ``flat`` all of
+        them as one ``(n_outputs, label_bytes)`` array.
+        """
         if not self._done:
             raise ParameterError("output labels are known only after all tables are produced")
+        if flat:
+            return self._out_zero.copy()
         pos = np.concatenate([[0], np.cumsum(self.circuit.output_sizes)]).astype(int)
         return [self._out_zero[pos[j]:pos[j + 1]].copy() for j in range(len(pos) - 1)]
 
@@ -256,15 +287,14 @@ class Garbler:
         """Garble everything (in one pass) and return the :class:`GarbledCircuit`."""
         if self._done or self._k:
             raise ParameterError("this garbler has already produced its tables")
-        n_and = int(self._and_pos.shape[0])
-        tables = self._garble_next(n_and) if n_and else np.zeros((0, 2 * self.label_bytes),
-                                                                  np.uint8)
-        self._finish_free()
-        return GarbledCircuit(self.circuit, tables, self.decoding, self.label_bytes)
+        tables = self._garble_next(self._n_and)
+        return GarbledCircuit(self.circuit, tables, self.decoding, self.label_bytes,
+                              self.tweak_base)
 
 
 def garble(circuit: Circuit, rng: Rng | None = None, delta=None, input_labels=None,
-           backend: str = "auto", kappa: int = 128) -> tuple[GarbledCircuit, Encoder]:
+           backend: str = "auto", kappa: int = 128, *,
+           tweak_base: int | None = None) -> tuple[GarbledCircuit, Encoder]:
     """Garble ``circuit``: returns ``(garbled, encoder)``.
 
     ``delta``: optional global offset (16 bytes, or 32 at ``kappa=256``) with lsb 1;
@@ -272,10 +302,11 @@ def garble(circuit: Circuit, rng: Rng | None = None, delta=None, input_labels=No
     ``"auto"``, ``"fused"`` or ``"levels"`` (same bytes, different speed; see
     :mod:`pqmpc.gc.halfgates`); ``kappa``: 128 (16-byte labels, fixed-key AES-128
     hash) or 256 (32-byte labels, AES-256 wide hash, for the post-quantum
-    "doubled key" level).
+    "doubled key" level); ``tweak_base``: the garbling id under this Δ (see
+    :class:`Garbler`; the result carries it for the evaluator).
     """
     g = Garbler(circuit, rng=rng, delta=delta, input_labels=input_labels, backend=backend,
-                kappa=kappa)
+                kappa=kappa, tweak_base=tweak_base)
     garbled = g.finish()
     return garbled, g.encoder
 

@@ -10,7 +10,8 @@ zero-labels ``A0, B0`` and permute bits ``pa, pb`` gets the two ciphertexts::
     TE = H(B0, 2k+1) ⊕ H(B0⊕Δ, 2k+1) ⊕ A0        WE0 = H(B0, 2k+1) ⊕ pb·(TE ⊕ A0)
     Z_out = WG0 ⊕ WE0
 
-where ``k`` numbers the AND gates in schedule order and ``H(x, i) = π(π(x) ⊕ i) ⊕ π(x)``
+where ``k`` numbers the AND gates in schedule order (the high tweak word, omitted
+here, names the garbling: :mod:`pqmpc.gc.tweaks`) and ``H(x, i) = π(π(x) ⊕ i) ⊕ π(x)``
 is the tweakable circular-correlation-robust hash from fixed-key AES of Guo, Katz,
 Wang and Yu (CRYPTO 2020). The evaluator holding ``Wa, Wb`` computes
 ``H(Wa, 2k) ⊕ sa·TG ⊕ H(Wb, 2k+1) ⊕ sb·(TE ⊕ Wa)`` with ``sa, sb`` the label lsbs.
@@ -27,13 +28,20 @@ and Δ (see ``docs/garbling.md``). Python/numba cannot promise constant time.
 
 Backends, byte-identical by construction and by test:
 
-* ``"fused"``: :mod:`pqmpc.gc.fused`, AES inside one numba gate walk (AES-NI when
-  numba's target has it, a table AES in numba otherwise);
+* ``"fused"``: :mod:`pqmpc.gc.fused`, AES-NI inside one numba gate walk (needs
+  AES-NI: without it "fused" resolves to "levels");
 * ``"levels"``: every AND level of at least ``WIDE_LEVEL`` gates is garbled with one
   numba gather, two bulk OpenSSL AES calls for all hashes of the level and numba
   glue; everything in between (free gates, narrow levels) is one call of the fused
-  walk. This is the path for CPUs without AES-NI, where OpenSSL's own AES (bitsliced
-  or vector-permute) beats the table AES of the walk on wide levels.
+  walk. Without AES-NI (every ARM machine) *every* AND level goes to OpenSSL,
+  whatever its width, and the walk runs free gates only: numba's fallback AES is a
+  table AES, whose lookups indexed by secret labels leak through the cache
+  (issue 12 item 5). κ = 256 likewise: the walk of :mod:`pqmpc.gc.fused_wide` with
+  AES-NI, per-row OpenSSL AES-256 (:func:`pqmpc.primitives.hashing.tccr_wide`)
+  without.
+
+Tweaks: ``(2k, hi)`` and ``(2k+1, hi)`` for the ``k``-th AND of a garbling, ``hi``
+the protocol tag and garbling id of :mod:`pqmpc.gc.tweaks`.
 """
 
 from __future__ import annotations
@@ -45,9 +53,12 @@ import numpy as np
 
 from pqmpc.errors import ParameterError
 from pqmpc.gc import kernels as _k
-from pqmpc.gc.circuit import Schedule
-from pqmpc.primitives import aesni
-from pqmpc.primitives.aes import DEFAULT_KEY, FixedKeyAES
+from pqmpc.gc.schedule import Schedule
+from pqmpc.gc.tweaks import tweak_high
+from pqmpc.primitives.aes import DEFAULT_KEY, openssl_ecb
+from pqmpc.primitives.aes_kernels import fixed_key_schedule
+from pqmpc.primitives.cpu import HAVE_AESNI
+from pqmpc.primitives.hashing import tccr_wide
 
 #: The public label the evaluator holds on a constant wire.
 CONST_LABEL = np.frombuffer(hashlib.sha256(b"pqmpc.gc constant-wire label v1").digest()[:16],
@@ -67,22 +78,9 @@ BACKENDS = ("auto", "fused", "levels")
 #: circuits do not pay a Python round trip per level.
 WIDE_LEVEL = 256
 
-_RK = None
-_PERM = None
-
-
 def round_keys() -> np.ndarray:
-    global _RK
-    if _RK is None:
-        _RK = aesni.round_keys(DEFAULT_KEY)
-    return _RK
-
-
-def _perm() -> FixedKeyAES:
-    global _PERM
-    if _PERM is None:
-        _PERM = FixedKeyAES(DEFAULT_KEY)
-    return _PERM
+    """Round keys of the public fixed key (the one cached schedule of the primitives)."""
+    return fixed_key_schedule()
 
 
 _POOL = threading.local()
@@ -167,131 +165,193 @@ def give_back_labels(lab: np.ndarray) -> None:
 
 
 def resolve_backend(backend: str) -> str:
+    """The backend that will run: ``"fused"`` needs AES-NI (without it its AES would be a
+    table AES, not constant time, on secret labels), so it resolves to ``"levels"``
+    there; the bytes are the same either way."""
     if backend not in BACKENDS:
         raise ParameterError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if backend == "auto":
-        return "fused" if aesni.HAVE_AESNI else "levels"
+    if backend == "auto" or (backend == "fused" and not HAVE_AESNI):
+        return "fused" if HAVE_AESNI else "levels"
     return backend
 
 
 def _permute(x: np.ndarray) -> np.ndarray:
     """π on the rows of an ``(..., 2) uint64`` array (one OpenSSL call)."""
     flat = np.ascontiguousarray(x).view(np.uint8).reshape(-1, 16)
-    return _perm().permute(flat).view(np.uint64).reshape(x.shape)
+    return openssl_ecb(DEFAULT_KEY, flat).view(np.uint64).reshape(x.shape)
 
 
 def _wide_runs_in(sched: Schedule, g0: int, g1: int) -> list[tuple[int, int]]:
-    """The parts inside ``[g0, g1)`` of AND runs at least ``WIDE_LEVEL`` gates wide.
+    """The parts inside ``[g0, g1)`` of AND runs that go to bulk OpenSSL.
 
-    Selected with numpy: a deep circuit has tens of thousands of (narrow) runs and
-    must not pay a Python step for each.
+    With AES-NI: runs at least ``WIDE_LEVEL`` gates wide, selected with numpy (a deep
+    circuit has tens of thousands of narrow runs and must not pay a Python step for
+    each). Without AES-NI: every non-empty AND run, however narrow — the price of
+    keeping secret labels out of table AES is one Python round trip per AND level.
     """
     runs = sched.runs[1::2]
-    keep = (runs[:, 1] - runs[:, 0] >= WIDE_LEVEL) & (runs[:, 1] > g0) & (runs[:, 0] < g1)
+    least = WIDE_LEVEL if HAVE_AESNI else 1
+    keep = (runs[:, 1] - runs[:, 0] >= max(least, 1)) & (runs[:, 1] > g0) & (runs[:, 0] < g1)
     return [(max(int(a), g0), min(int(b), g1)) for a, b in runs[keep]]
 
 
-def _garble_ands_bulk(sched, s, e, k, lab, delta, tables, row):
+def _garble_ands_bulk(sched, s, e, k, hi, lab, delta, tables, row):
     m = e - s
     d0, d1 = np.uint64(delta[0]), np.uint64(delta[1])
     x = np.empty((4, m, 2), dtype=np.uint64)
     _k.level_garble_inputs(lab, sched.in0, sched.in1, s, e, d0, d1, x)
     p = _permute(x)
-    _k.level_add_tweaks(p, k, 2, x)
+    _k.level_add_tweaks(p, k, hi, 2, x)
     h = _permute(x)
     _k.level_garble_finish(p, h, lab, sched.in0, sched.in1, sched.out, s, e, d0, d1, tables, row)
 
 
-def _eval_ands_bulk(sched, s, e, k, lab, tables, row):
+def _eval_ands_bulk(sched, s, e, k, hi, lab, tables, row):
     m = e - s
     x = np.empty((2, m, 2), dtype=np.uint64)
     _k.level_eval_inputs(lab, sched.in0, sched.in1, s, e, x)
     p = _permute(x)
-    _k.level_add_tweaks(p, k, 1, x)
+    _k.level_add_tweaks(p, k, hi, 1, x)
     h = _permute(x)
     _k.level_eval_finish(p, h, lab, sched.in0, sched.in1, sched.out, s, e, tables, row)
 
 
-def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables) -> None:
+def _levels_plan(sched: Schedule, g0: int, g1: int):
+    """``[("walk" | "bulk", start, end), ...]`` covering ``[g0, g1)`` for the levels backend.
+
+    Without AES-NI every AND gate goes to bulk OpenSSL (constant time), so the numba
+    walk, whose AES would be a table AES, only ever runs free gates.
+    """
+    plan, pos = [], g0
+    for s, e in _wide_runs_in(sched, g0, g1):
+        if pos < s:
+            plan.append(("walk", pos, s))
+        plan.append(("bulk", s, e))
+        pos = e
+    if pos < g1:
+        plan.append(("walk", pos, g1))
+    if not HAVE_AESNI:
+        for kind, s, e in plan:
+            if kind == "walk" and sched.and_before[e] != sched.and_before[s]:
+                raise RuntimeError("internal: an AND gate would reach the table AES")
+    return plan
+
+
+def _wide_hash(x: np.ndarray, k: int, hi, pairs: int) -> np.ndarray:
+    """H(x[j, i], 2(k+i) + (j >= pairs)) for the ``(J, m, 4)`` label rows of ``x``."""
+    nj, m = x.shape[0], x.shape[1]
+    base = np.uint64(2) * (np.uint64(k) + np.arange(m, dtype=np.uint64))
+    tw = np.concatenate([base + np.uint64(0 if j < pairs else 1) for j in range(nj)])
+    h = tccr_wide(np.ascontiguousarray(x).view(np.uint8).reshape(nj * m, 32), tw, tag=int(hi))
+    return h.view(np.uint64).reshape(x.shape)
+
+
+def _garble_ands_bulk_wide(sched, s, e, k, hi, lab, delta, tables, row):
+    x = np.empty((4, e - s, 4), dtype=np.uint64)
+    _k.level_garble_inputs_w(lab, sched.in0, sched.in1, s, e, delta, x)
+    h = _wide_hash(x, k, hi, 2)
+    _k.level_garble_finish_w(h, lab, sched.in0, sched.in1, sched.out, s, e, delta, tables, row)
+
+
+def _eval_ands_bulk_wide(sched, s, e, k, hi, lab, tables, row):
+    x = np.empty((2, e - s, 4), dtype=np.uint64)
+    _k.level_eval_inputs_w(lab, sched.in0, sched.in1, s, e, x)
+    h = _wide_hash(x, k, hi, 1)
+    _k.level_eval_finish_w(h, lab, sched.in0, sched.in1, sched.out, s, e, tables, row)
+
+
+def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables,
+                 tweak_hi: int | None = None) -> None:
     """Garble scheduled gates ``[g0, g1)`` into ``lab`` (zero-labels) and ``tables``.
 
     ``lab`` comes from :func:`new_label_table` (or :func:`take_labels`); ``tables`` is
-    ``(m, 2 * words) uint64`` for the ``m`` ANDs of the range; ``k0`` is the global
-    index of the first of them (tweaks ``2k``, ``2k+1``), so distinct garblings under
-    one Δ can use disjoint ranges of ``k``. With 256-bit labels (``words = 4``,
-    ``delta`` 4 words) both backends use :mod:`pqmpc.gc.fused_wide`.
+    ``(m, 2 * words) uint64`` for the ``m`` ANDs of the range; ``k0`` is the index of
+    the first of them within its garbling (tweak low words ``2k``, ``2k+1``) and
+    ``tweak_hi`` the high tweak word naming the garbling (:mod:`pqmpc.gc.tweaks`): two
+    garblings under one Δ must differ in it (default: garbling id 0). With 256-bit labels (``words = 4``,
+    ``delta`` 4 words) the walk is :mod:`pqmpc.gc.fused_wide`. Most callers want
+    :class:`pqmpc.gc.Garbler`, which keeps all of this consistent.
     """
     _check_args(sched, g0, g1, lab, tables)
-    if lab.shape[1] == 4:
-        from pqmpc.gc import fused_wide
-        fused_wide.garble_range(sched.op, sched.ua, sched.ub, sched.umask, sched.out, g0, g1, k0,
-                                lab, np.ascontiguousarray(delta, dtype=np.uint64), tables)
+    hi = _check_hi(tweak_hi)
+    from pqmpc.gc import fused, fused_wide
+
+    wide = lab.shape[1] == 4
+    if wide:
+        d = np.ascontiguousarray(delta, dtype=np.uint64)
+
+        def walk(s, e, row):
+            fused_wide.garble_range(sched.op, sched.ua, sched.ub, sched.umask, sched.out, s, e, k0 + row, hi,
+                                    lab, d, tables[row:])
+
+        bulk = _garble_ands_bulk_wide
+    else:
+        d = delta
+        d0, d1 = np.uint64(delta[0]), np.uint64(delta[1])
+        rk = round_keys()
+
+        def walk(s, e, row):  # narrow levels and free gates: one kernel call, no per-level Python
+            fused.garble_range(rk, sched.op, sched.ua, sched.ub, sched.umask, sched.out, s, e, k0 + row, hi,
+                               lab, d0, d1, tables[row:])
+
+        bulk = _garble_ands_bulk
+    if HAVE_AESNI and (wide or backend == "fused"):
+        walk(g0, g1, 0)
         return
-    d0, d1 = np.uint64(delta[0]), np.uint64(delta[1])
-    if backend == "fused":
-        from pqmpc.gc import fused
-        fused.garble_range(round_keys(), sched.op, sched.ua, sched.ub, sched.umask, sched.out,
-                           g0, g1, k0, lab, d0, d1, tables)
-        return
-    from pqmpc.gc import fused
-    rk = round_keys()
-
-    def walk(s, e):  # narrow levels and free gates: one kernel call, no per-level Python
+    for kind, s, e in _levels_plan(sched, g0, g1):
         row = int(sched.and_before[s] - sched.and_before[g0])
-        fused.garble_range(rk, sched.op, sched.ua, sched.ub, sched.umask, sched.out, s, e,
-                           k0 + row, lab, d0, d1, tables[row:])
-
-    pos = g0
-    for s, e in _wide_runs_in(sched, g0, g1):
-        if pos < s:
-            walk(pos, s)
-        row = int(sched.and_before[s] - sched.and_before[g0])
-        _garble_ands_bulk(sched, s, e, k0 + row, lab, delta, tables, row)
-        pos = e
-    if pos < g1:
-        walk(pos, g1)
+        if kind == "walk":
+            walk(s, e, row)
+        else:
+            bulk(sched, s, e, k0 + row, hi, lab, d, tables, row)
 
 
-def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables) -> None:
+def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables, tweak_hi: int | None = None) -> None:
     """Evaluate scheduled gates ``[g0, g1)`` on active labels ``lab`` (see :func:`garble_range`)."""
     _check_args(sched, g0, g1, lab, tables)
-    if lab.shape[1] == 4:
-        from pqmpc.gc import fused_wide
-        fused_wide.evaluate_range(sched.op, sched.ua, sched.ub, sched.out, g0, g1, k0, lab, tables)
-        return
-    if backend == "fused":
-        from pqmpc.gc import fused
-        fused.evaluate_range(round_keys(), sched.op, sched.ua, sched.ub, sched.out, g0, g1, k0,
-                             lab, tables)
-        return
-    from pqmpc.gc import fused
-    rk = round_keys()
+    hi = _check_hi(tweak_hi)
+    from pqmpc.gc import fused, fused_wide
 
-    def walk(s, e):
-        row = int(sched.and_before[s] - sched.and_before[g0])
-        fused.evaluate_range(rk, sched.op, sched.ua, sched.ub, sched.out, s, e, k0 + row, lab,
-                             tables[row:])
+    wide = lab.shape[1] == 4
+    if wide:
+        def walk(s, e, row):
+            fused_wide.evaluate_range(sched.op, sched.ua, sched.ub, sched.out, s, e, k0 + row, hi, lab,
+                                      tables[row:])
 
-    pos = g0
-    for s, e in _wide_runs_in(sched, g0, g1):
-        if pos < s:
-            walk(pos, s)
+        bulk = _eval_ands_bulk_wide
+    else:
+        rk = round_keys()
+
+        def walk(s, e, row):
+            fused.evaluate_range(rk, sched.op, sched.ua, sched.ub, sched.out, s, e, k0 + row, hi, lab,
+                                 tables[row:])
+
+        bulk = _eval_ands_bulk
+    if HAVE_AESNI and (wide or backend == "fused"):
+        walk(g0, g1, 0)
+        return
+    for kind, s, e in _levels_plan(sched, g0, g1):
         row = int(sched.and_before[s] - sched.and_before[g0])
-        _eval_ands_bulk(sched, s, e, k0 + row, lab, tables, row)
-        pos = e
-    if pos < g1:
-        walk(pos, g1)
+        if kind == "walk":
+            walk(s, e, row)
+        else:
+            bulk(sched, s, e, k0 + row, hi, lab, tables, row)
 
 
 def and_positions(sched: Schedule) -> np.ndarray:
-    """Scheduled position of every AND gate (table ``k`` belongs to position ``[k]``)."""
-    return np.flatnonzero(sched.op == _k.OP_AND)
+    """Scheduled position of every AND gate (``sched.and_pos``; kept for old callers)."""
+    return sched.and_pos
 
 
 def chunk_end(sched: Schedule, and_pos: np.ndarray, k_end: int) -> int:
-    """First scheduled position after the gates a chunk ending before AND ``k_end`` covers.
-
-    A chunk of tables ``[k0, k_end)`` also covers the free gates that follow its last
-    AND, up to the next AND gate (or the end of the circuit).
-    """
+    """``sched.chunk_end(k_end)``, for callers holding ``and_pos`` separately."""
     return int(and_pos[k_end]) if k_end < and_pos.shape[0] else int(sched.op.shape[0])
+
+
+def _check_hi(tweak_hi) -> np.uint64:
+    hi = tweak_high(0) if tweak_hi is None else int(tweak_hi)
+    # bit 63 is the half selector of the 256-bit hash; a tweak word using it would
+    # make the two halves of one hash collide with another garbling's
+    if not 0 <= hi < 1 << 63:
+        raise ParameterError(f"tweak_hi must be in [0, 2^63), got {tweak_hi!r}")
+    return np.uint64(hi)

@@ -2,7 +2,7 @@
 
 Everything here works on flat numpy arrays (op codes, wire indices, packed wire
 values, labels viewed as ``(n, 2) uint64``) so that walking a circuit never costs a
-Python-level step per gate. Kernels that need AES live in :mod:`pqmpc.gc.aesni_kernels`
+Python-level step per gate. Kernels that need AES live in :mod:`pqmpc.gc.fused` and :mod:`pqmpc.gc.fused_wide`
 so that this module compiles on every CPU.
 """
 
@@ -148,14 +148,14 @@ def level_garble_inputs(lab, in0, in1, s, e, d0, d1, x):
 
 
 @njit(cache=True, nogil=True)
-def level_add_tweaks(p, k0, pairs, y):
-    """y = p ^ tweak: rows of x[j] use tweak 2k (j < pairs) or 2k+1, k = k0 + i."""
+def level_add_tweaks(p, k0, hi, pairs, y):
+    """y = p ^ tweak: rows of x[j] use tweak (2k, hi) (j < pairs) or (2k+1, hi), k = k0 + i."""
     nj = p.shape[0]
     for j in range(nj):
         odd = np.uint64(0) if j < pairs else np.uint64(1)
         for i in range(p.shape[1]):
             y[j, i, 0] = p[j, i, 0] ^ (np.uint64(2) * np.uint64(k0 + i) + odd)
-            y[j, i, 1] = p[j, i, 1]
+            y[j, i, 1] = p[j, i, 1] ^ hi
 
 
 @njit(cache=True, nogil=True)
@@ -209,6 +209,66 @@ def level_eval_finish(p, h, lab, in0, in1, out, s, e, tables, row):
                      ^ (mb & (tables[row + i, 2] ^ wa0)))
         lab[o, 1] = (h[0, i, 1] ^ p[0, i, 1] ^ (ma & tables[row + i, 1]) ^ h[1, i, 1] ^ p[1, i, 1]
                      ^ (mb & (tables[row + i, 3] ^ wa1)))
+
+
+# -- glue around the bulk wide hash of one AND level (κ = 256 without AES-NI) -------------
+
+
+@njit(cache=True, nogil=True)
+def level_garble_inputs_w(lab, in0, in1, s, e, d, x):
+    """x[0..3, i] = A0, A0^Δ, B0, B0^Δ for AND gate s+i; any label width (x is (4, m, W))."""
+    nw = lab.shape[1]
+    for i in range(e - s):
+        a = in0[s + i]
+        b = in1[s + i]
+        for w in range(nw):
+            x[0, i, w] = lab[a, w]
+            x[1, i, w] = lab[a, w] ^ d[w]
+            x[2, i, w] = lab[b, w]
+            x[3, i, w] = lab[b, w] ^ d[w]
+
+
+@njit(cache=True, nogil=True)
+def level_garble_finish_w(h, lab, in0, in1, out, s, e, d, tables, row):
+    """Half-gates tables and output zero-labels from the hashes ``h`` (4, m, W)."""
+    nw = lab.shape[1]
+    for i in range(e - s):
+        a = in0[s + i]
+        ma = np.uint64(0) - (lab[a, 0] & np.uint64(1))
+        mb = np.uint64(0) - (lab[in1[s + i], 0] & np.uint64(1))
+        o = out[s + i]
+        for w in range(nw):
+            a0 = lab[a, w]
+            tg = h[0, i, w] ^ h[1, i, w] ^ (mb & d[w])
+            te = h[2, i, w] ^ h[3, i, w] ^ a0
+            tables[row + i, w] = tg
+            tables[row + i, nw + w] = te
+            lab[o, w] = h[0, i, w] ^ (ma & tg) ^ h[2, i, w] ^ (mb & (te ^ a0))
+
+
+@njit(cache=True, nogil=True)
+def level_eval_inputs_w(lab, in0, in1, s, e, x):
+    nw = lab.shape[1]
+    for i in range(e - s):
+        a = in0[s + i]
+        b = in1[s + i]
+        for w in range(nw):
+            x[0, i, w] = lab[a, w]
+            x[1, i, w] = lab[b, w]
+
+
+@njit(cache=True, nogil=True)
+def level_eval_finish_w(h, lab, in0, in1, out, s, e, tables, row):
+    nw = lab.shape[1]
+    for i in range(e - s):
+        a = in0[s + i]
+        ma = np.uint64(0) - (lab[a, 0] & np.uint64(1))
+        mb = np.uint64(0) - (lab[in1[s + i], 0] & np.uint64(1))
+        o = out[s + i]
+        for w in range(nw):
+            wa = lab[a, w]
+            lab[o, w] = (h[0, i, w] ^ (ma & tables[row + i, w]) ^ h[1, i, w]
+                         ^ (mb & (tables[row + i, nw + w] ^ wa)))
 
 
 # -- Bristol fast path --------------------------------------------------------------------

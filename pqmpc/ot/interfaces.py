@@ -143,6 +143,10 @@ class CorrelatedOT(RandomOT):
     (by hashing) and the random-choice pair are derived.
     """
 
+    #: Protocol tag in the high word of the hash tweak (a ``TAG_*`` of
+    #: :mod:`pqmpc.primitives.hashing`); ``None`` means ``TAG_RANDOM_OT``.
+    hash_tag: int | None = None
+
     @abc.abstractmethod
     def send_correlated(self, ch: Channel, n: int, delta=None, rng=None) -> tuple[np.ndarray, np.ndarray]:
         """Sender of n correlated OTs: ``(Δ, q)``; ``delta`` chooses Δ (random by default)."""
@@ -166,6 +170,9 @@ class CorrelatedOT(RandomOT):
         per_ch[role] = start + n
         return start
 
+    def _tag_kw(self) -> dict:
+        return {} if self.hash_tag is None else {"tag": self.hash_tag}
+
     def send_random(self, ch: Channel, n: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
         """Random OT from correlated OT: ``m0 = H(q, i)``, ``m1 = H(q ⊕ Δ, i)``."""
         from .ext import cot
@@ -173,7 +180,7 @@ class CorrelatedOT(RandomOT):
         delta, q = self.send_correlated(ch, check_count(n), None, rng)
         start = self.next_tweaks(ch, SENDER, q.shape[0])
         m0, m1 = np.empty_like(q), np.empty_like(q)
-        cot.random_ot_from_cot(q, delta, start, m0, m1)
+        cot.random_ot_from_cot(q, delta, start, m0, m1, **self._tag_kw())
         return m0, m1
 
     def receive_random(self, ch: Channel, choices, rng=None) -> np.ndarray:
@@ -182,7 +189,7 @@ class CorrelatedOT(RandomOT):
 
         t = self.receive_correlated(ch, choices, rng)
         start = self.next_tweaks(ch, RECEIVER, t.shape[0])
-        return cot.hash_rows(t, start, out=t)
+        return cot.hash_rows(t, start, out=t, **self._tag_kw())
 
     def send_random_correlated(self, ch: Channel, n: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
         """Correlated OT whose choice bits the receiver draws at random: ``(Δ, q)``."""

@@ -19,9 +19,15 @@ used by the cryptoTools library (``CuckooIndex::selectParams``). That gives
 needing one. The tests check the fit empirically at small ``n`` and small
 ``λ``, where failures are frequent enough to count.
 
-Hash positions come from AES-128 under a session key agreed by both parties
-(three 32-bit lanes of ``AES_k(id)``, each reduced to ``[0, m)`` by a
-multiply-shift; the bias is below ``m / 2^32``).
+Hash positions come from AES-128 under a session key agreed by both parties:
+three 64-bit lanes (both of ``AES_k(id)``, the low one of
+``AES_k(id ⊕ 1)``), each reduced to ``[0, m)`` by ``(lane · m) >> 64``.
+The reduction gives every bin ``⌊2^64/m⌋`` or ``⌈2^64/m⌉`` lane values, a
+relative bias below ``m / 2^64 < 2^-33``, so the positions are as good as
+uniform for the failure bound above. (32-bit lanes would be biased by up to
+``m / 2^32``: near the item cap, some bins would be 50% likelier than others.)
+Without AES-NI the encryptions go through OpenSSL rather than numba's table
+AES, whose lookups would be indexed by the (secret) ids.
 """
 
 from __future__ import annotations
@@ -31,8 +37,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ..errors import PqmpcError
-from ..primitives import aesni
+from ..errors import ParameterError, PqmpcError
+from ..primitives import aes, aes_kernels
 
 NUM_HASHES = 3
 DEFAULT_MAX_KICKS = 1000
@@ -63,26 +69,61 @@ def num_bins(n: int, lam: int = 40) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _positions_kernel(rk, ids, m, out):
-    ks = aesni.aes128_load_keys(rk)
-    mm = np.uint64(m)
+def mulhi_u32(a, m):
+    """``(a · m) >> 64`` for a 64-bit ``a`` and ``m < 2^32``, from two 32×32-bit halves.
+
+    ``a·m = a_hi·m·2^32 + a_lo·m``; neither product nor the sum below exceeds
+    ``(2^32 − 1)·2^32``, so nothing wraps.
+    """
     mask = np.uint64(0xFFFFFFFF)
     s32 = np.uint64(32)
+    return ((a >> s32) * m + (((a & mask) * m) >> s32)) >> s32
+
+
+@njit(cache=True, nogil=True)
+def _positions_kernel(rk, ids, m, out):
+    ks = aes_kernels.aes128_load_keys(rk)
+    mm = np.uint64(m)
+    one = np.uint64(1)
     for i in range(ids.shape[0]):
-        b = aesni.aes128_encrypt(ks, (ids[i, 0], ids[i, 1]))
-        out[i, 0] = np.int64(((b[0] & mask) * mm) >> s32)
-        out[i, 1] = np.int64(((b[0] >> s32) * mm) >> s32)
-        out[i, 2] = np.int64(((b[1] & mask) * mm) >> s32)
+        # Two independent encryptions (the CPU overlaps them): three 64-bit lanes.
+        b = aes_kernels.aes128_encrypt(ks, (ids[i, 0], ids[i, 1]))
+        c = aes_kernels.aes128_encrypt(ks, (ids[i, 0] ^ one, ids[i, 1]))
+        out[i, 0] = np.int64(mulhi_u32(b[0], mm))
+        out[i, 1] = np.int64(mulhi_u32(b[1], mm))
+        out[i, 2] = np.int64(mulhi_u32(c[0], mm))
 
 
-def positions(ids: np.ndarray, m: int, key: bytes) -> np.ndarray:
-    """``(n, 3)`` int64: the three candidate bins of every 16-byte id."""
+@njit(cache=True, nogil=True)
+def _reduce_kernel(b, c, m, out):
+    mm = np.uint64(m)
+    for i in range(b.shape[0]):
+        out[i, 0] = np.int64(mulhi_u32(b[i, 0], mm))
+        out[i, 1] = np.int64(mulhi_u32(b[i, 1], mm))
+        out[i, 2] = np.int64(mulhi_u32(c[i, 0], mm))
+
+
+def positions(ids: np.ndarray, m: int, key: bytes, backend: str = "auto") -> np.ndarray:
+    """``(n, 3)`` int64: the three candidate bins of every 16-byte id.
+
+    ``backend`` as for :func:`.keys.item_ids`: without AES-NI the encryptions
+    go through OpenSSL, never a table AES indexed by the (secret) ids.
+    """
+    if backend not in ("auto", "kernel", "openssl"):
+        raise ParameterError(f"backend must be 'auto', 'kernel' or 'openssl', not {backend!r}")
     n = ids.shape[0]
     out = np.empty((n, NUM_HASHES), dtype=np.int64)
     if n:
-        if m <= 0:
-            raise CuckooError("cannot hash items into an empty table")
-        _positions_kernel(aesni.round_keys(key), np.ascontiguousarray(ids).view(np.uint64), m, out)
+        if not 0 < m < 1 << 32:
+            raise CuckooError(f"cannot hash items into a table of {m} bins")
+        ids = np.ascontiguousarray(ids, dtype=np.uint8)
+        if backend == "openssl" or (backend == "auto" and aes_kernels.TABLE_AES_ACTIVE):
+            tweaked = ids.copy()
+            tweaked[:, 0] ^= 1
+            _reduce_kernel(aes.aes_ecb(key, ids).view(np.uint64), aes.aes_ecb(key, tweaked).view(np.uint64),
+                           m, out)
+        else:
+            _positions_kernel(aes_kernels.round_keys(key), ids.view(np.uint64), m, out)
     return out
 
 

@@ -3,9 +3,10 @@
 PSI works on 16-byte blocks, while user keys are strings or bytes of any
 length. Three steps, each batched:
 
-1. :func:`encode_items` turns a sequence of ``str``/``bytes`` into one flat
-   byte buffer plus offsets (UTF-8 for ``str``). This is the only per-item
-   Python work, and it is a single list comprehension.
+1. :func:`encode_items` turns a sequence of ``str``/``bytes`` (or a numpy
+   array or pandas column of them) into one flat byte buffer plus offsets
+   (UTF-8 for ``str``). This is the only per-item Python work: one list
+   comprehension, none for a list of ``bytes``.
 2. :func:`item_ids` maps every key to a 128-bit identifier with a
    length-prefixed CBC-MAC under AES-128 in one numba loop (AES-NI when the
    CPU has it). The key of that MAC is fresh per session and agreed by both
@@ -30,7 +31,9 @@ every column value is prefixed by its UTF-8 length, so ``("a,b", "c")`` and
 ``("a", "b,c")`` give different keys.
 
 Python cannot promise constant time; the kernels here have no branches on
-key contents beyond the key lengths.
+key contents beyond the key lengths. Where numba has no AES-NI (and would use
+a table AES, leaking the items through cache timing), item ids are computed
+with bulk OpenSSL calls instead (:func:`item_ids`, same bytes).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import ParameterError
-from ..primitives import aesni
+from ..primitives import aes, aes_kernels
 
 _DOMAIN = np.uint64(0x7071_6D70_6370_7369)  # "pqmpcpsi": separates this MAC from other AES uses
 
@@ -47,36 +50,84 @@ _DOMAIN = np.uint64(0x7071_6D70_6370_7369)  # "pqmpcpsi": separates this MAC fro
 def encode_items(items, what: str = "items") -> tuple[np.ndarray, np.ndarray]:
     """``(data, offsets)``: item ``i`` is ``data[offsets[i]:offsets[i + 1]]``.
 
-    ``items`` is a sequence of ``str`` (encoded as UTF-8) or bytes-like.
+    ``items`` is an iterable of ``str`` (encoded as UTF-8) or bytes-like
+    objects, a one-dimensional numpy array of ``str``, ``bytes`` or objects,
+    or anything with a ``to_numpy()`` method giving one (a pandas ``Series``
+    or ``Index``, a polars ``Series``). Numpy's fixed-width ``str``/``bytes``
+    arrays cannot hold trailing NUL characters (numpy drops them); the items
+    are what the array's elements are.
     """
-    if isinstance(items, (str, bytes, bytearray)):
-        raise ParameterError(f"{what} must be a sequence of str or bytes, not a single {type(items).__name__}")
-    if not isinstance(items, list):
-        items = list(items)
-    try:
-        # The common all-bytes case: one join, no per-item copies (str items make join fail).
-        joined = b"".join(items)
-        enc = items
-    except TypeError:
-        joined = None
-        try:
-            enc = [x.encode("utf-8") if isinstance(x, str)
-                   else bytes(x) if isinstance(x, (bytes, bytearray, memoryview))
-                   else _bad_item(x, what) for x in items]
-        except UnicodeEncodeError as exc:
-            raise ParameterError(f"{what}: a string cannot be encoded as UTF-8 ({exc.reason})") from None
-    n = len(enc)
-    lengths = np.fromiter(map(len, enc), dtype=np.int64, count=n)
-    offsets = np.zeros(n + 1, dtype=np.int64)
+    items = _as_list(items, what)
+    fast = _encode_uniform(items)
+    if fast is None:
+        enc = [_encode_one(x, i, what) for i, x in enumerate(items)]
+        joined, lengths = b"".join(enc), np.fromiter(map(len, enc), dtype=np.int64, count=len(enc))
+    else:
+        joined, lengths = fast
+    offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    if joined is not None and offsets[-1] != len(joined):  # a multi-byte-format memoryview: copy as bytes
-        return encode_items([bytes(x) for x in items], what)
-    data = np.frombuffer(joined if joined is not None else b"".join(enc), dtype=np.uint8)
-    return data, offsets
+    return np.frombuffer(joined, dtype=np.uint8), offsets
 
 
-def _bad_item(x, what):
-    raise ParameterError(f"{what} must contain only str or bytes, found {type(x).__name__}")
+def _encode_uniform(items: list):
+    """``(joined, lengths)`` for the common all-bytes or all-str lists in bulk calls, else ``None``."""
+    try:
+        joined = b"".join(items)  # every item exposes a buffer: bytes, bytearray, memoryview, ...
+        lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+        # len() never exceeds a buffer's byte size, so equal sums mean every item is its bytes
+        # (not, say, a numpy str scalar, whose buffer holds 4 bytes per character).
+        return (joined, lengths) if int(lengths.sum()) == len(joined) else None
+    except TypeError:
+        pass
+    try:
+        enc = [x.encode("utf-8") for x in items]
+        return b"".join(enc), np.fromiter(map(len, enc), dtype=np.int64, count=len(enc))
+    except (AttributeError, TypeError, UnicodeEncodeError):  # mixed, odd or unencodable: item by item
+        return None
+
+
+def is_encoded(items) -> bool:
+    """Whether ``items`` is a ``(data, offsets)`` pair from :func:`encode_items` (not a tuple of keys)."""
+    return (isinstance(items, tuple) and len(items) == 2 and all(isinstance(a, np.ndarray) for a in items)
+            and items[0].dtype == np.uint8 and items[1].dtype == np.int64 and items[1].ndim == 1)
+
+
+def _as_list(items, what: str) -> list:
+    if isinstance(items, (str, bytes, bytearray, memoryview)):
+        raise ParameterError(f"{what} must be a sequence of str or bytes, not a single {type(items).__name__}")
+    if isinstance(items, list):
+        return items
+    if not isinstance(items, np.ndarray):
+        to_numpy = getattr(items, "to_numpy", None)  # pandas/polars without importing them
+        if callable(to_numpy):
+            try:
+                items = to_numpy()
+            except Exception as exc:  # a library's own conversion error: say what we were given
+                raise ParameterError(f"{what}: {type(items).__name__}.to_numpy() failed ({exc})") from None
+    if isinstance(items, np.ndarray):
+        if items.ndim != 1:
+            raise ParameterError(f"{what} must be one-dimensional, got an array of shape {items.shape}")
+        if items.dtype.kind not in "USO":
+            raise ParameterError(f"{what} must hold str or bytes, got a numpy array of {items.dtype} "
+                                 f"(convert the values to strings first)")
+        return items.tolist()  # Python str/bytes/objects, at C speed
+    try:
+        return list(items)
+    except TypeError:
+        raise ParameterError(f"{what} must be a sequence of str or bytes, not {type(items).__name__}") from None
+
+
+def _encode_one(x, i: int, what: str) -> bytes:
+    if isinstance(x, str):
+        try:
+            return x.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ParameterError(f"{what}: item {i} cannot be encoded as UTF-8 ({exc.reason})") from None
+    if isinstance(x, (bytes, bytearray, memoryview)):
+        return bytes(x)
+    if x is None or (isinstance(x, float) and x != x) or type(x).__name__ in ("NAType", "NaTType"):
+        raise ParameterError(f"{what}: item {i} is a missing value ({x!r}); drop or fill missing values first")
+    raise ParameterError(f"{what} must contain only str or bytes, found {type(x).__name__} at item {i}")
 
 
 def combine_columns(columns: list[list[str]]) -> list[bytes]:
@@ -105,13 +156,13 @@ def combine_columns(columns: list[list[str]]) -> list[bytes]:
 
 @njit(cache=True, nogil=True)
 def _cbc_mac_kernel(rk, data, offsets, out):
-    ks = aesni.aes128_load_keys(rk)
+    ks = aes_kernels.aes128_load_keys(rk)
     n = offsets.shape[0] - 1
     for i in range(n):
         start = offsets[i]
         length = offsets[i + 1] - start
         # Length block first: makes the encoding prefix-free (and zero padding unambiguous).
-        st = aesni.aes128_encrypt(ks, (np.uint64(length), _DOMAIN))
+        st = aes_kernels.aes128_encrypt(ks, (np.uint64(length), _DOMAIN))
         pos = 0
         while pos < length:
             lo = np.uint64(0)
@@ -123,21 +174,52 @@ def _cbc_mac_kernel(rk, data, offsets, out):
                     lo |= byte << np.uint64(8 * k)
                 else:
                     hi |= byte << np.uint64(8 * (k - 8))
-            st = aesni.aes128_encrypt(ks, (st[0] ^ lo, st[1] ^ hi))
+            st = aes_kernels.aes128_encrypt(ks, (st[0] ^ lo, st[1] ^ hi))
             pos += 16
         out[i, 0] = st[0]
         out[i, 1] = st[1]
 
 
-def item_ids(data: np.ndarray, offsets: np.ndarray, key: bytes) -> np.ndarray:
-    """``(n, 16)`` uint8: the session-keyed 128-bit identifier of every item."""
+@njit(cache=True, nogil=True)
+def _mac_blocks_kernel(data, offsets, starts, blocks):
+    """The CBC-MAC input of every item as blocks: its length block, then its zero-padded pieces.
+
+    Only lengths decide where bytes go (no AES, no table indexed by data)."""
+    bw = blocks.view(np.uint64)
+    for i in range(offsets.shape[0] - 1):
+        b = starts[i]
+        bw[b, 0] = np.uint64(offsets[i + 1] - offsets[i])
+        bw[b, 1] = _DOMAIN
+        for j in range(offsets[i + 1] - offsets[i]):
+            blocks[b + 1 + j // 16, j % 16] = data[offsets[i] + j]
+
+
+def item_ids(data: np.ndarray, offsets: np.ndarray, key: bytes, backend: str = "auto") -> np.ndarray:
+    """``(n, 16)`` uint8: the session-keyed 128-bit identifier of every item.
+
+    ``backend``: ``"kernel"`` (one numba loop, AES-NI), ``"openssl"`` (bulk
+    OpenSSL calls, constant time everywhere) or ``"auto"``: the kernel when
+    it runs on AES-NI, OpenSSL when numba would fall back to a table AES,
+    whose lookups indexed by the (secret) items would leak them through the
+    cache. Both give the same bytes.
+    """
     if len(key) != 16:
         raise ParameterError("item-id key must be 16 bytes")
+    if backend not in ("auto", "kernel", "openssl"):
+        raise ParameterError(f"backend must be 'auto', 'kernel' or 'openssl', not {backend!r}")
     n = offsets.shape[0] - 1
+    data = np.ascontiguousarray(data, dtype=np.uint8)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    if not n:
+        return np.empty((0, 16), dtype=np.uint8)
+    if backend == "openssl" or (backend == "auto" and aes_kernels.TABLE_AES_ACTIVE):
+        starts = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(1 + (np.diff(offsets) + 15) // 16, out=starts[1:])
+        blocks = np.zeros((int(starts[-1]), 16), dtype=np.uint8)
+        _mac_blocks_kernel(data, offsets, starts, blocks)
+        return aes.cbc_mac(key, blocks, starts)
     out = np.empty((n, 16), dtype=np.uint8)
-    if n:
-        _cbc_mac_kernel(aesni.round_keys(key), np.ascontiguousarray(data, dtype=np.uint8),
-                        np.ascontiguousarray(offsets, dtype=np.int64), out.view(np.uint64))
+    _cbc_mac_kernel(aes_kernels.round_keys(key), data, offsets, out.view(np.uint64))
     return out
 
 

@@ -15,7 +15,12 @@ from ..ot.ext.kkrt import (
 
 # Old spellings used by tests/psi (public names of pqmpc.ot.kkrt under their former private names).
 _pi_round_keys = fixed_key_schedule
-_receiver_hash_kernel = receiver_hash_kernel
+
+
+def _receiver_hash_kernel(pi_rk, rows, start, count, out):
+    """The old five-argument form: the untagged hash (tag 0), as before protocol tags
+    existed; the protocol itself now hashes under ``TAG_KKRT``."""
+    receiver_hash_kernel(pi_rk, rows, start, count, out, 0)
 
 __all__ = ["DEFAULT_CHUNK", "SUB_CHUNK", "width_blocks", "code_round_keys", "fixed_key_schedule",
            "receiver_hash_kernel", "oprf_receive", "oprf_send"]

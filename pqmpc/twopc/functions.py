@@ -268,7 +268,8 @@ class NamedFunction:
     default_bits: int | None
 
 
-def _parse_int(text: str) -> int:
+def parse_int(text: str) -> int:
+    """An integer from the command line: decimal or ``0x`` hex, ``_`` separators, optional ``-``."""
     t = text.strip().replace("_", "")
     neg = t.startswith("-")
     body = t[1:] if neg else t
@@ -279,7 +280,8 @@ def _parse_int(text: str) -> int:
     return -v if neg else v
 
 
-def _parse_bytes(text: str) -> bytes:
+def parse_bytes(text: str) -> bytes:
+    """``0x``-hex bytes, or the UTF-8 bytes of any other text."""
     t = text.strip()
     if t.lower().startswith("0x"):
         try:
@@ -289,7 +291,8 @@ def _parse_bytes(text: str) -> bytes:
     return t.encode("utf-8")
 
 
-def _parse_hex_bytes(text: str) -> bytes:
+def parse_hex_bytes(text: str) -> bytes:
+    """Hex bytes with or without ``0x``."""
     t = text.strip()
     try:
         return bytes.fromhex(t[2:] if t.lower().startswith("0x") else t)
@@ -299,16 +302,20 @@ def _parse_hex_bytes(text: str) -> bytes:
 
 FUNCTIONS = {
     "millionaires": NamedFunction("millionaires", "1 if the garbler's integer < the evaluator's", millionaires,
-                                  _parse_int, 64),
-    "equality": NamedFunction("equality", "1 if both integers are equal", equality, _parse_int, 64),
+                                  parse_int, 64),
+    "equality": NamedFunction("equality", "1 if both integers are equal", equality, parse_int, 64),
     "hamming": NamedFunction("hamming", "Hamming distance of two byte strings (0x-hex or text)",
-                             hamming_distance, _parse_bytes, None),
-    "sum": NamedFunction("sum", "exact sum of two integers", integer_sum, _parse_int, 64),
-    "max": NamedFunction("max", "maximum of two integers", integer_max, _parse_int, 64),
+                             hamming_distance, parse_bytes, None),
+    "sum": NamedFunction("sum", "exact sum of two integers", integer_sum, parse_int, 64),
+    "max": NamedFunction("max", "maximum of two integers", integer_max, parse_int, 64),
     "aes128": NamedFunction("aes128", "AES-128: the garbler's 16-byte key, the evaluator's 16·n-byte "
-                            "plaintext (hex)", aes128, _parse_hex_bytes, None),
+                            "plaintext (hex)", aes128, parse_hex_bytes, None),
 }
 
-__all__ = ["millionaires", "equality", "hamming_distance", "integer_sum", "integer_max", "aes128", "run_circuit",
+# the names the command line used before these were public
+_parse_int, _parse_bytes, _parse_hex_bytes = parse_int, parse_bytes, parse_hex_bytes
+
+__all__ = ["parse_int", "parse_bytes", "parse_hex_bytes",
+           "millionaires", "equality", "hamming_distance", "integer_sum", "integer_max", "aes128", "run_circuit",
            "encode_int", "FUNCTIONS", "less_than_circuit", "equality_circuit", "hamming_circuit", "sum_circuit",
            "signed_sum_circuit", "max_circuit"]

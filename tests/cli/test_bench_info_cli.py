@@ -15,15 +15,35 @@ def test_bench_writes_json_and_report(tmp_path, capsys):
     assert {"pqmpc", "numpy", "numba", "cryptography", "cpu", "git_commit"} <= set(env)
     assert {"aes", "pclmul", "avx2"} <= set(env["cpu"]["flags"])
     rows = doc["suites"]["primitives"]["results"]
-    assert rows[0]["name"] == "aes128_ecb_update_into" and rows[0]["blocks_per_s"] > 0
-    assert all(r["ratio_to_aes_ecb"] > 0 for r in rows[1:])  # every figure beside its same-run baseline
+    base = rows[0]
+    assert base["name"] == "aes128_ecb_update_into"
+    # every figure is its own items / median time, beside the baseline measured in the same run
+    for r in rows:
+        assert r["blocks_per_s"] == pytest.approx(r["n"] / r["seconds_median"]), r["name"]
+    for r in rows[1:]:
+        assert r["ratio_to_aes_ecb"] == pytest.approx(r["blocks_per_s"] / base["blocks_per_s"]), r["name"]
     page = (rep / "README.md").read_text()
     assert "## primitives" in page and "tccr_hash" in page
 
-    # compare a run with itself: every ratio is 1.00
-    assert main(["bench", "compare", str(out), str(out)]) == 0
-    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("primitives/")]
-    assert lines and all(ln.split()[-1] == "1.00" for ln in lines)
+    # compare prints B/A per result: a run against a copy with one row twice as slow, one twice
+    # as fast and one missing (skipped, not guessed)
+    slow, fast, gone = rows[1]["name"], rows[2]["name"], rows[3]["name"]
+    other = json.loads(out.read_text())
+    res = other["suites"]["primitives"]["results"]
+    for r in res:
+        r["seconds_median"] *= {slow: 2.0, fast: 0.5}.get(r["name"], 1.0)
+    other["suites"]["primitives"]["results"] = [r for r in res if r["name"] != gone]
+    out_b = tmp_path / "b.json"
+    out_b.write_text(json.dumps(other))
+    capsys.readouterr()
+    assert main(["bench", "compare", str(out), str(out_b)]) == 0
+    ratios = {ln.split()[0]: ln.split()[-1] for ln in capsys.readouterr().out.splitlines()
+              if ln.startswith("primitives/")}
+    assert ratios.pop(f"primitives/{slow}") == "2.00"
+    assert ratios.pop(f"primitives/{fast}") == "0.50"
+    assert f"primitives/{gone}" not in ratios
+    assert ratios and set(ratios.values()) == {"1.00"}
+    assert len(ratios) == len(rows) - 3
 
 
 def test_report_from_an_earlier_run(tmp_path):

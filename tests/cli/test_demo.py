@@ -6,7 +6,8 @@ import csv
 import json
 import os
 import subprocess
-import sys
+
+from tests.cli.scripts import pqmpc_command
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -20,7 +21,8 @@ def plain(path, key="email"):
 def test_demo_runs_and_is_correct(tmp_path):
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    p = subprocess.run([sys.executable, "-m", "pqmpc.cli.main", "demo", "--dir", str(tmp_path), "--json"],
+    # the README's first line runs `pqmpc demo`: the installed console script, as users do
+    p = subprocess.run([*pqmpc_command(), "demo", "--dir", str(tmp_path), "--json"],
                        capture_output=True, env=env, timeout=300, cwd=tmp_path, check=False)
     assert p.returncode == 0, p.stderr.decode()
     doc = json.loads(p.stdout)

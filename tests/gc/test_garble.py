@@ -19,6 +19,7 @@ from pqmpc.gc.circuit import Circuit
 from pqmpc.gc.evaluate import Evaluator, evaluate_garbled, evaluate_stream
 from pqmpc.gc.garble import Garbler, garble
 from pqmpc.gc.random_circuit import random_circuit
+from pqmpc.gc.tweaks import tweak_high
 from pqmpc.rng import Rng
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,9 +153,13 @@ def test_supplied_delta_and_input_labels_are_respected():
     labels = [z ^ (x[:, None] * delta) for z, x in zip(zero, ins)]
     got = garbled.decode(evaluate_garbled(garbled, labels))
     assert all(np.array_equal(a, b) for a, b in zip(got, c.evaluate(ins)))
-    # one (n_inputs, 16) array works the same
-    g2, _ = garble(c, delta=delta, input_labels=np.concatenate(zero), rng=Rng(b"other"))
-    assert np.array_equal(g2.tables, garbled.tables)
+    # one (n_inputs, 16) array works the same; a second garbling under this Δ gets
+    # the next garbling id (never the same tweaks), which the evaluator follows
+    g2, enc2 = garble(c, delta=delta, input_labels=np.concatenate(zero), rng=Rng(b"other"))
+    assert g2.tweak_base == garbled.tweak_base + 1
+    assert np.array_equal(enc2.zero_labels(1), zero[1])
+    got = g2.decode(evaluate_garbled(g2, labels))
+    assert all(np.array_equal(a, b) for a, b in zip(got, c.evaluate(ins)))
 
 
 def test_bad_delta_and_labels_rejected():
@@ -280,10 +285,10 @@ def test_no_aesni_fallback_gives_same_tables():
         "from pqmpc.gc.garble import garble\n"
         "from pqmpc.gc.halfgates import resolve_backend\n"
         "from pqmpc.gc.random_circuit import random_circuit\n"
-        "from pqmpc.primitives import aesni\n"
+        "from pqmpc.primitives.cpu import HAVE_AESNI\n"
         "from pqmpc.rng import Rng\n"
         "import hashlib, sys\n"
-        "assert not aesni.HAVE_AESNI and resolve_backend('auto') == 'levels'\n"
+        "assert not HAVE_AESNI and resolve_backend('auto') == 'levels'\n"
         "for c in (Circuit.from_bristol(sys.argv[1]),\n"
         "          random_circuit([300, 300], 6000, 64, seed=3, p_and=0.6)):\n"
         "    g, _ = garble(c, rng=Rng(b'fallback'))\n"
@@ -341,10 +346,11 @@ def test_range_api_checks_the_label_table():
         halfgates.garble_range("fused", sched, 0, c.n_gates, 0, lab, delta, tables[:-1])
     with pytest.raises(ParameterError, match="gate range"):
         halfgates.garble_range("fused", sched, 0, c.n_gates + 1, 0, lab, delta, tables)
-    halfgates.garble_range("fused", sched, 0, c.n_gates, 0, lab, delta, tables)
     ref = Garbler(c, delta=delta.view(np.uint8),
                   input_labels=np.arange(2 * c.n_inputs, dtype=np.uint64).view(np.uint8)
                   .reshape(-1, 16)).finish()
+    halfgates.garble_range("fused", sched, 0, c.n_gates, 0, lab, delta, tables,
+                           tweak_high(ref.tweak_base))
     assert np.array_equal(tables.view(np.uint8).reshape(-1, 32), ref.tables)
 
 
@@ -408,10 +414,12 @@ def test_one_and_gate_matches_documented_equations(kappa):
     delta[0] |= 1
     a0, b0 = rng.blocks(1, w), rng.blocks(1, w)
     garbled, enc = garble(c, delta=delta, input_labels=[a0, b0], kappa=kappa)
+    hi = tweak_high(garbled.tweak_base)
 
     def h(v, t):
+        # the tweak block: gate counter in the low word, tag and garbling id in the high
         f = hashing.tccr if kappa == 128 else hashing.tccr_wide
-        return f(v, np.array([t], np.uint64))
+        return f(v, np.array([[t, hi]], np.uint64).view(np.uint8))
 
     pa, pb = a0[0, 0] & 1, b0[0, 0] & 1
     tg = h(a0, 0) ^ h(a0 ^ delta, 0) ^ (pb * delta)

@@ -64,3 +64,13 @@ def test_vector(path):
     c = load_circuit(vec["circuit"])
     plain = c.evaluate([int_to_bits(v, n) for v, n in zip(vec["inputs"], c.input_sizes)])
     assert [bits_to_int(o) for o in plain] == vec["outputs"]
+
+
+if __name__ == "__main__":
+    # Regenerate the computed fields (circuit, seed, inputs stay): only for a deliberate
+    # change of the garbled format, named in the commit message.
+    for path in VECTORS:
+        vec = json.loads(path.read_text())
+        vec.update(compute(vec))
+        path.write_text(json.dumps(vec, indent=1) + "\n")
+        print(f"wrote {path}")

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from pqmpc.errors import ParameterError
 from pqmpc.ot.ext import cot
-from pqmpc.ot.ext.ctr import MultiCTR
-from pqmpc.primitives import aesni, bits
+from pqmpc.primitives import bits, hashing
+from pqmpc.primitives.prg import MultiKeyCTR as MultiCTR
 from pqmpc.primitives.prg import SeedExpander
 from pqmpc.rng import Rng
 
@@ -37,10 +37,15 @@ def test_multi_ctr_writes_into_out_and_checks_seeds():
 def test_hash_rows_is_the_primitive_tccr(width, n):
     x = Rng(b"h%d" % n).blocks(n, width)
     tw = np.arange(5, 5 + n, dtype=np.uint64)
-    want = aesni.tccr(x, tw) if width == 16 else aesni.tccr_wide(x, tw)
-    assert np.array_equal(cot.hash_rows(x, 5), want)
+    tccr = hashing.tccr if width == 16 else hashing.tccr_wide
+    want = tccr(x, tw, tag=hashing.TAG_IKNP)
+    assert np.array_equal(cot.hash_rows(x, 5, tag=hashing.TAG_IKNP), want)
     out = np.empty_like(x)
-    assert np.array_equal(cot.hash_rows(x, 5, out=out), want)
+    assert np.array_equal(cot.hash_rows(x, 5, out=out, tag=hashing.TAG_IKNP), want)
+    # each protocol its own tweak space: the tag changes every output
+    assert np.array_equal(cot.hash_rows(x, 5), tccr(x, tw, tag=hashing.TAG_RANDOM_OT))
+    if n:
+        assert not (cot.hash_rows(x, 5, tag=hashing.TAG_FERRET) == want).all(axis=1).any()
 
 
 @pytest.mark.parametrize("rows,cols", [(128, 8), (128, 1000), (256, 65536), (8, 24)])
@@ -77,11 +82,11 @@ def test_iknp_runs_without_aes_ni(tmp_path):
 
     code = (
         "import numpy as np\n"
-        "from pqmpc.primitives import aesni\n"
-        "assert not aesni.HAVE_AESNI\n"
+        "from pqmpc.primitives import cpu\n"
+        "assert not cpu.HAVE_AESNI\n"
         "from pqmpc.net import run_pair\n"
         "from pqmpc.ot.ext.iknp import IKNP\n"
-        "from pqmpc.ot.ext.ctr import MultiCTR\n"
+        "from pqmpc.primitives.prg import MultiKeyCTR as MultiCTR\n"
         "from pqmpc.primitives.prg import SeedExpander\n"
         "from pqmpc.ot.base.simplest import SimplestOT\n"
         "from pqmpc.rng import Rng\n"

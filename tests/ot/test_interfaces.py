@@ -127,3 +127,22 @@ def test_iknp_every_level(n, kappa):
 @given(st.sampled_from([0, 1, 127, 129, 5000]))
 def test_ferret_every_level(n):
     run_levels(_ferret(), _ferret(), n, 16, change_delta=False)  # Ferret's Δ is fixed per session
+
+
+def test_one_security_level_object():
+    from pqmpc.ot import IKNP, Ferret
+    from pqmpc.params import LEVEL_128, LEVEL_256, resolve_level
+
+    assert IKNP(level=LEVEL_256).kappa == 256 and IKNP(level=LEVEL_256).block_bytes == 32
+    assert IKNP(kappa=256, level=LEVEL_256).level is LEVEL_256
+    assert IKNP().level is LEVEL_128 and IKNP(kappa=128).level is LEVEL_128
+    assert IKNP(level=LEVEL_256).base.block_bytes == 32  # the default base OT follows the level
+    with pytest.raises(ParameterError):
+        IKNP(kappa=128, level=LEVEL_256)
+    with pytest.raises(ParameterError):
+        resolve_level(None, "kappa256")
+    assert Ferret("test-insecure", level=LEVEL_128).level is LEVEL_128
+    with pytest.raises(ParameterError):
+        Ferret("test-insecure", level=LEVEL_256)
+    with pytest.raises(ParameterError):  # a 32-byte base cannot bootstrap 16-byte Ferret
+        Ferret("test-insecure", base=IKNP(level=LEVEL_256))

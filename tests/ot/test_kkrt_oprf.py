@@ -112,3 +112,15 @@ def test_matrix_core_refuses_a_short_u():
 
     with pytest.raises(ProtocolError, match="test U"):
         run_pair(bad, lambda ch: core.recv_chunk(ch, 128, "test U"), timeout=30)
+
+
+def test_oprf_hash_is_xor_of_tccr_tagged_kkrt():
+    """H(j, v) = XOR_b TCCR(v_b, (j*nb + b, TAG_KKRT)): the library's TCCR under KKRT's own tag."""
+    from pqmpc.primitives import hashing
+
+    rows = Rng(b"h").blocks(64 * 4).reshape(64, 64)
+    out = np.empty((64, 2), dtype=np.uint64)
+    kkrt.receiver_hash_kernel(kkrt.fixed_key_schedule(), rows.view(np.uint64), 0, 64, out, hashing.TAG_KKRT)
+    ref = hashing.tccr(rows.reshape(64 * 4, 16), np.arange(64 * 4, dtype=np.uint64), tag=hashing.TAG_KKRT)
+    ref = ref.reshape(64, 4, 16)
+    assert np.array_equal(out.view(np.uint8), ref[:, 0] ^ ref[:, 1] ^ ref[:, 2] ^ ref[:, 3])

@@ -120,7 +120,7 @@ _CHILD = """
 import json, sys
 import numpy as np
 from pqmpc import Rng
-from pqmpc.primitives import aesni
+from pqmpc.primitives import cpu
 from pqmpc.ot.ext import spcot
 from pqmpc.ot.ext.lpn import LocalCode
 rng = Rng(b"fallback")
@@ -132,7 +132,7 @@ code = LocalCode(rng.bytes(16), 1 << 8)
 x, u = rng.blocks(256), rng.bits(256)
 y, bits = v.copy(), np.zeros(len(v), np.uint8)
 code.add_encoded_with_bits(0, x, u, y, bits)
-print(json.dumps({"ni": aesni.HAVE_AESNI, "v": v.tobytes().hex(), "w": w.tobytes().hex(), "pos": pos.tolist(),
+print(json.dumps({"ni": cpu.HAVE_AESNI, "v": v.tobytes().hex(), "w": w.tobytes().hex(), "pos": pos.tolist(),
                   "y": y.tobytes().hex(), "bits": bits.tobytes().hex()}))
 """
 

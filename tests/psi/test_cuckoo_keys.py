@@ -87,6 +87,52 @@ def test_positions_in_range_and_keyed():
     assert counts.max() < 5 * counts.mean()
 
 
+def _aes_lanes(key: bytes, ids: np.ndarray) -> list[tuple[int, int, int]]:
+    """The three 64-bit lanes of the wire format, from an independent AES (the ``cryptography`` package)."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    tweaked = ids.copy()
+    tweaked[:, 0] ^= 1
+    enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    b = np.frombuffer(enc.update(ids.tobytes()), dtype="<u8").reshape(-1, 2)
+    c = np.frombuffer(enc.update(tweaked.tobytes()), dtype="<u8").reshape(-1, 2)
+    return [(int(x[0]), int(x[1]), int(y[0])) for x, y in zip(b, c)]
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 777, (1 << 31) - 1, 3 << 29, (1 << 32) - 1])
+def test_positions_are_the_64_bit_multiply_high(m):
+    ids = np.random.default_rng(m).integers(0, 256, (300, 16), dtype=np.uint8)
+    ids[:4] = 0xFF  # lanes near 2^64 as well
+    key = bytes(range(16))
+    got = cuckoo.positions(ids, m, key)
+    want = [[(lane * m) >> 64 for lane in lanes] for lanes in _aes_lanes(key, ids)]
+    assert got.tolist() == want
+
+
+def test_mulhi_against_python_ints():
+    rng = np.random.default_rng(11)
+    a = rng.integers(0, 1 << 64, 2000, dtype=np.uint64, endpoint=False)
+    a[:3] = [0, 1, (1 << 64) - 1]
+    for m in (1, 5, (1 << 31) - 1, (1 << 32) - 1):
+        got = [int(cuckoo.mulhi_u32(np.uint64(x), np.uint64(m))) for x in a[:200]]
+        assert got == [(int(x) * m) >> 64 for x in a[:200]]
+
+
+def test_positions_are_unbiased_at_a_large_table():
+    # m = 1.5·2^30 bins (near the 2^30-item cap): 32-bit lanes give every bin 2 or 3 of
+    # the 2^32 lane values, so the "3-value" bins (2/3 of them) would draw 3/4 of the
+    # positions instead of 2/3. With 64-bit lanes the excess is below 2^-33.
+    m = 3 << 29
+    ids = np.random.default_rng(2).integers(0, 256, (1 << 19, 16), dtype=np.uint8)
+    pos = cuckoo.positions(ids, m, b"bias test key 16").ravel()
+    assert pos.min() >= 0 and pos.max() < m
+    b = pos
+    heavy = (((b + 1) << 32) + m - 1) // m - ((b << 32) + m - 1) // m == 3
+    share = heavy.mean()
+    sigma = math.sqrt((2 / 3) * (1 / 3) / pos.size)
+    assert abs(share - 2 / 3) < 6 * sigma, share
+
+
 @given(st.lists(st.one_of(st.text(max_size=40), st.binary(max_size=40)), max_size=60))
 @settings(max_examples=60, deadline=None)
 def test_ids_equal_iff_items_equal(items):

@@ -7,9 +7,8 @@ import pytest
 
 from pqmpc.errors import ProtocolError
 from pqmpc.net import run_pair
-from pqmpc.ot.base.kyber import KyberOT
+from pqmpc.ot import KyberOT, kkrt
 from pqmpc.primitives import hashing, transpose
-from pqmpc.psi import kkrt
 from pqmpc.rng import Rng
 
 
@@ -37,7 +36,7 @@ def test_hash_is_xor_of_tccr():
     rng = Rng(b"h")
     rows = rng.blocks(64 * 4).reshape(64, 64)
     out = np.empty((64, 2), dtype=np.uint64)
-    kkrt._receiver_hash_kernel(kkrt._pi_round_keys(), rows.view(np.uint64), 0, 64, out)
+    kkrt.receiver_hash_kernel(kkrt.fixed_key_schedule(), rows.view(np.uint64), 0, 64, out)
     blocks = rows.reshape(64 * 4, 16)
     tweak = np.arange(64 * 4, dtype=np.uint64)
     ref = hashing.tccr(blocks, tweak).reshape(64, 4, 16)

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from pqmpc.errors import HandshakeError, PqmpcError, ProtocolError
 from pqmpc.net import MemoryChannel, run_pair
-from pqmpc.psi import psi_receiver, psi_sender
-from pqmpc.psi.api import run_psi, tag_bytes
+from pqmpc.psi import psi_receiver, psi_sender, run_psi
+from pqmpc.psi.session import tag_bytes
 from pqmpc.rng import Rng
 
 
@@ -100,7 +100,7 @@ def test_public_api_returns_sorted_indices():
 
 
 def test_sender_values_are_sorted_and_lookup_finds_all():
-    from pqmpc.psi import api
+    from pqmpc.psi import values as api
 
     rng = np.random.default_rng(3)
     for n, ell in [(1, 5), (7, 6), (1000, 8), (5000, 10), (3000, 16)]:
@@ -110,17 +110,17 @@ def test_sender_values_are_sorted_and_lookup_finds_all():
         tw = raw.view(np.uint64)
         order = np.empty(n, dtype=np.int64)
         msg = np.empty((n, ell), dtype=np.uint8)
-        api._sorted_values(tw, ell, *api._bucket_bits(n, ell), order, msg)
+        api.sort_values(tw, ell, *api.bucket_bits(n, ell), order, msg)
         ref = sorted(range(n), key=lambda i: (int(tw[i, 0]), int(tw[i, 1])))
         assert [bytes(raw[i, :ell]) for i in ref] == [bytes(r) for r in msg]
-        stw = api._tag_words(msg, ell)
-        assert api._is_sorted(stw)
+        stw = api.tag_words(msg, ell)
+        assert api.is_sorted(stw)
         found = np.empty(n, dtype=np.int64)
-        api._lookup(stw, tw, *api._bucket_bits(n, ell), found)
+        api.lookup(stw, tw, *api.bucket_bits(n, ell), found)
         assert (found >= 0).all() and np.array_equal(stw[found], tw)
         miss = tw.copy()
         miss[:, 0] ^= np.uint64(1)  # the lowest tag byte differs
-        api._lookup(stw, miss, *api._bucket_bits(n, ell), found)
+        api.lookup(stw, miss, *api.bucket_bits(n, ell), found)
         assert (found == -1).sum() >= n - 10
 
 
@@ -129,7 +129,7 @@ def test_wire_size_and_tag_length():
     a = [f"k{i}" for i in range(n)]
     rs, rr = check(a, a)
     assert tag_bytes(n, n) * 8 >= 40 + 20
-    from pqmpc.ot.base.kyber import KyberOT
+    from pqmpc.ot import KyberOT
 
     to_base_sender, to_base_receiver = KyberOT().message_bytes(512)
     # receiver → sender: 512 bits per bin plus the base OTs (the PSI receiver is the base-OT sender);
@@ -163,23 +163,21 @@ def test_bad_items_rejected():
 
 
 def test_unsorted_sender_values_are_rejected(monkeypatch):
-    from pqmpc.psi import api
+    from pqmpc.psi import values
 
-    real = api._sorted_values
+    real = values.sort_values
 
     def reversed_values(tw, ell, bits, shift, order, out):
         real(tw, ell, bits, shift, order, out)
         out[:] = out[::-1].copy()
 
-    monkeypatch.setattr(api, "_sorted_values", reversed_values)
+    monkeypatch.setattr(values, "sort_values", reversed_values)
     a = [f"k{i}" for i in range(50)]
     with pytest.raises(ProtocolError, match="step 6"):
         run(a, a)
 
 
 def test_truncated_values_are_rejected():
-    from pqmpc.psi.api import tag_bytes
-
     a = [f"k{i}" for i in range(50)]
     c0, c1 = MemoryChannel.pair()
     ell = tag_bytes(50, 10)
@@ -209,7 +207,7 @@ def test_peer_disappears():
 
 
 def test_cuckoo_failure_stops_both_sides(monkeypatch):
-    from pqmpc.psi import api, cuckoo
+    from pqmpc.psi import PeerAbort, cuckoo
 
     monkeypatch.setattr(cuckoo, "num_bins", lambda n, lam=40: max(1, n // 4))  # far too small a table
     errors = {}
@@ -225,7 +223,7 @@ def test_cuckoo_failure_stops_both_sides(monkeypatch):
     a = [f"k{i}" for i in range(100)]
     run_pair(side("sender", a), side("receiver", a))
     assert isinstance(errors["receiver"], cuckoo.CuckooError)
-    assert isinstance(errors["sender"], api.PeerAbort) and "cuckoo" in str(errors["sender"])
+    assert isinstance(errors["sender"], PeerAbort) and "cuckoo" in str(errors["sender"])
 
 
 def test_memoryview_items_are_their_bytes():

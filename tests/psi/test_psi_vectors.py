@@ -12,7 +12,7 @@ import pathlib
 
 from pqmpc import Rng
 from pqmpc.net import run_pair
-from pqmpc.ot.base.kyber import KyberOT
+from pqmpc.ot import KyberOT
 from pqmpc.psi import psi_receiver, psi_sender
 from tests.helpers import RecordingChannel
 

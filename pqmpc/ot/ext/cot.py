@@ -12,7 +12,10 @@ receiver ``t = q ⊕ b·Δ``. Everything else the API offers comes from it:
 
 Hashes: ``tccr`` for 16-byte rows (fixed-key AES-128, TCCR of
 Guo–Katz–Wang–Yu) and ``tccr_wide`` for 32-byte rows (AES-256 keyed by the
-row, the 256-bit mode), both from :mod:`pqmpc.primitives.aesni`. Security of the derived random OT rests
+row, the 256-bit mode), both from :mod:`pqmpc.primitives.hashing`, under the
+calling protocol's tag in the high tweak word (``TAG_IKNP``, ``TAG_FERRET``,
+... : every TCCR user shares one fixed key, so the tag keeps their tweak
+spaces apart). Security of the derived random OT rests
 on that hash being tweakable correlation robust (an ideal-permutation /
 ideal-cipher assumption); with 16-byte rows a quantum adversary gains a
 Grover square root, which is why κ = 256 uses the wide hash.
@@ -26,8 +29,8 @@ import numpy as np
 from numba import njit
 
 from ...errors import ParameterError
-from ...primitives import aesni
-from ...primitives._kernels_transpose import transpose_into
+from ...primitives.hashing import TAG_RANDOM_OT, tccr, tccr_wide
+from ...primitives.transpose_kernels import transpose_into
 from ..interfaces import check_delta  # noqa: F401  (old home of the Δ checker)
 
 #: Rows per chunk of OT extension: PRG → transpose → hash of one chunk stays in cache.
@@ -54,16 +57,16 @@ def tweak_range(start: int, n: int) -> np.ndarray:
     return out
 
 
-def hash_rows(x: np.ndarray, tweak_start: int, out: np.ndarray | None = None) -> np.ndarray:
-    """``H(x_i, tweak_start + i)`` for every row: ``tccr`` for 16-byte rows,
-    ``tccr_wide`` for 32-byte rows (the AES-NI/VAES kernels of :mod:`pqmpc.primitives.aesni`,
-    the same bytes as :mod:`pqmpc.primitives.hashing`)."""
+def hash_rows(x: np.ndarray, tweak_start: int, out: np.ndarray | None = None, tag: int = TAG_RANDOM_OT) -> np.ndarray:
+    """``H(x_i, (tweak_start + i, tag))`` for every row: ``tccr`` for 16-byte rows,
+    ``tccr_wide`` for 32-byte rows (:mod:`pqmpc.primitives.hashing`); ``tag`` is
+    the calling protocol's ``TAG_*``."""
     n, w = x.shape
     tweaks = tweak_range(tweak_start, n)
     if w == 16:
-        return aesni.tccr(x, tweaks, out=out)
+        return tccr(x, tweaks, out=out, tag=tag)
     if w == 32:
-        return aesni.tccr_wide(x, tweaks, out=out)
+        return tccr_wide(x, tweaks, out=out, tag=tag)
     raise ParameterError(f"hash_rows takes 16- or 32-byte rows, got {w}")
 
 
@@ -97,9 +100,9 @@ def select_xor_into(h, bits, d, out):
 
 
 def random_ot_from_cot(q: np.ndarray, delta: np.ndarray, tweak_start: int,
-                       m0: np.ndarray, m1: np.ndarray) -> None:
+                       m0: np.ndarray, m1: np.ndarray, tag: int = TAG_RANDOM_OT) -> None:
     """Sender: ``m0 = H(q, i)``, ``m1 = H(q ⊕ Δ, i)`` written into the given rows."""
-    hash_rows(q, tweak_start, out=m0)
+    hash_rows(q, tweak_start, out=m0, tag=tag)
     qd = np.empty_like(q)
     xor_with_delta_into(q, delta, qd)
-    hash_rows(qd, tweak_start, out=m1)
+    hash_rows(qd, tweak_start, out=m1, tag=tag)

@@ -42,7 +42,8 @@ import numpy as np
 
 from ...errors import ParameterError
 from ...net import Channel, handshake
-from ...primitives.hashing import shake
+from ...params import LEVEL_128, SecurityLevel, resolve_level
+from ...primitives.hashing import TAG_FERRET, shake
 from ...rng import Rng
 from ..adapters import as_correlated
 from ..interfaces import CorrelatedOT, RandomCorrelatedOT, RandomOT, check_count, check_delta
@@ -56,14 +57,17 @@ VERSION = 1
 CHUNK_OUTPUTS = 1 << 18
 
 
-def _base_cot(base) -> CorrelatedOT:
+def _base_cot(base, level: SecurityLevel) -> CorrelatedOT:
     if base is None:
         from .iknp import IKNP
 
-        return IKNP()
+        return IKNP(level=level)
     if not isinstance(base, RandomOT):
         raise ParameterError(f"base must be an OT instance (a CorrelatedOT, or any OT made correlated "
                              f"with one base OT per bootstrap COT), not {type(base).__name__}")
+    if base.block_bytes != level.block_bytes:
+        raise ParameterError(f"Ferret at {level.name} needs a base OT of {level.block_bytes}-byte blocks, "
+                             f"not {base.block_bytes}")
     return as_correlated(base)
 
 
@@ -82,7 +86,7 @@ class _Session:
         theirs = ch.recv_bytes(16, "Ferret setup: LPN seed share")
         shares = mine + theirs if role == "sender" else theirs + mine
         self.code = LocalCode(shake(shares, 16, domain=b"pqmpc.ferret.lpn-seed"), p.k)
-        base = _base_cot(ferret.base)
+        base = _base_cot(ferret.base, ferret.level)
         M = p.reserved
         base_rng = self.rng.fork("ferret/bootstrap")
         if role == "sender":
@@ -180,6 +184,8 @@ class _Session:
 class Ferret(RandomCorrelatedOT):
     """Silent correlated OT extension from LPN (Ferret, semi-honest); see the module docstring.
 
+    ``level``: the :class:`~pqmpc.params.SecurityLevel`; only ``LEVEL_128``
+    exists for Ferret (the default IKNP bootstrap runs at it too).
     ``params``: a :class:`FerretParams` or a name (``"b13"`` default, ``"b12"``,
     ``"b11"``, ``"b10"``; ``"test-insecure"`` only in tests). ``base``: the OT
     extension that supplies the first round (``None`` → ``IKNP()``; any
@@ -197,10 +203,14 @@ class Ferret(RandomCorrelatedOT):
 
     name = PROTOCOL
     block_bytes = 16
+    hash_tag = TAG_FERRET  # random OT hashes the COTs under Ferret's own tweak space
 
-    def __init__(self, params: FerretParams | str = FERRET_B13, base=None):
+    def __init__(self, params: FerretParams | str = FERRET_B13, base=None, *, level: SecurityLevel | None = None):
+        self.level = resolve_level(None, level)
+        if self.level != LEVEL_128:
+            raise ParameterError("Ferret has no 256-bit mode yet (its LPN code and trees work on 128-bit blocks)")
         self.params = get_params(params)
-        self.base = base if base is None else _base_cot(base)
+        self.base = base if base is None else _base_cot(base, self.level)
         self.base_name = "IKNP" if base is None else getattr(self.base, "name", type(self.base).__name__)
         self._sessions = weakref.WeakKeyDictionary()
 

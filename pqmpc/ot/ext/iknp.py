@@ -9,7 +9,8 @@ Roles. The IKNP *sender* holds the global offset Δ (κ bits) and plays the
 base-OT *receiver* with choice bits Δ; the IKNP receiver plays the base-OT
 sender with random seed pairs ``(k_j^0, k_j^1)``. One extension of n OTs,
 receiver choice bits r, G the AES-CTR PRG (the streams of
-:class:`~pqmpc.primitives.SeedExpander`, computed by :mod:`.ctr` without the GIL):
+:class:`~pqmpc.primitives.prg.MultiKeyCTR`, run without the GIL, on the
+matrix core of :mod:`.matrix` that KKRT shares; H is TCCR tagged ``TAG_IKNP``):
 
 * receiver: ``T_j = G(k_j^0)``, sends ``U_j = T_j ⊕ G(k_j^1) ⊕ r`` (κ × n bits);
 * sender: ``Q_j = G(k_j^{Δ_j}) ⊕ Δ_j·U_j = T_j ⊕ Δ_j·r``;
@@ -57,8 +58,9 @@ import numpy as np
 
 from ...errors import HandshakeError, ParameterError
 from ...net import Channel, handshake
-from ...params import level_for_kappa
+from ...params import SecurityLevel, resolve_level
 from ...primitives.bits import pack_bits, unpack_bits
+from ...primitives.hashing import TAG_IKNP
 from ...rng import Rng
 from ..interfaces import RECEIVER, SENDER, CorrelatedOT, RandomOT, check_choices, check_count, check_delta
 from . import cot
@@ -110,14 +112,19 @@ class IKNP(CorrelatedOT):
 
     ``base``: any :class:`~pqmpc.ot.interfaces.RandomOT` (default ``KyberOT("ML-KEM-768")``
     for κ = 128, ``KyberOT("ML-KEM-1024", block_bytes=32)`` for κ = 256);
-    ``kappa``: 128 or 256; ``chunk``: OTs per wire message (both sides must agree).
+    ``kappa``: 128 or 256, or ``level``: the :class:`~pqmpc.params.SecurityLevel`
+    (``LEVEL_128`` default, ``LEVEL_256``) that fixes κ, the block width, the
+    AES key size and the default base OT's ML-KEM set; ``chunk``: OTs per
+    wire message (both sides must agree).
     """
 
     name = PROTOCOL
+    hash_tag = TAG_IKNP
 
-    def __init__(self, base: RandomOT | None = None, kappa: int = 128, chunk: int = CHUNK):
-        self.level = level_for_kappa(kappa)
-        self.kappa = kappa
+    def __init__(self, base: RandomOT | None = None, kappa: int | None = None, chunk: int = CHUNK, *,
+                 level: SecurityLevel | None = None):
+        self.level = resolve_level(kappa, level)
+        self.kappa = self.level.kappa
         self.block_bytes = self.level.block_bytes
         if base is not None and not isinstance(base, RandomOT):
             raise ParameterError(f"base must be an OT instance, not {type(base).__name__}")
@@ -228,7 +235,7 @@ class IKNP(CorrelatedOT):
             t = t_out[start:start + c]
             transpose_rows(tcols, c, t)
             if hashed:
-                cot.hash_rows(t, sess.ots + start, out=t)
+                cot.hash_rows(t, sess.ots + start, out=t, tag=TAG_IKNP)
 
     def _sender_chunks(self, ch, sess: Session, n: int, step: str, out: np.ndarray | None = None):
         """Yield ``(start, q)`` per chunk: rows of ``out`` if given, else scratch
@@ -255,7 +262,7 @@ class IKNP(CorrelatedOT):
         m1 = np.empty((n, w), dtype=np.uint8)
         for start, q in self._sender_chunks(ch, sess, n, f"{PROTOCOL} random OT step 1 (receiver matrix U)"):
             e = start + q.shape[0]
-            cot.random_ot_from_cot(q, sess.delta, sess.ots + start, m0[start:e], m1[start:e])
+            cot.random_ot_from_cot(q, sess.delta, sess.ots + start, m0[start:e], m1[start:e], TAG_IKNP)
         self._finish(sess, n)
         return m0, m1
 
@@ -293,7 +300,7 @@ class IKNP(CorrelatedOT):
         d = np.empty((n, sess.width), dtype=np.uint8)
         for start, q in self._sender_chunks(ch, sess, n, step):
             e = start + q.shape[0]
-            cot.random_ot_from_cot(q, sess.delta, sess.ots + start, q_out[start:e], d[start:e])
+            cot.random_ot_from_cot(q, sess.delta, sess.ots + start, q_out[start:e], d[start:e], TAG_IKNP)
             np.bitwise_xor(d[start:e], q_out[start:e], out=d[start:e])
             cot.xor_with_delta_into(d[start:e], delta, d[start:e])
         for start, c in self._chunks(n):
@@ -318,7 +325,7 @@ class IKNP(CorrelatedOT):
                 d = ch.recv_array(np.uint8, (c, sess.width),
                                   f"{PROTOCOL} correlated OT step 2 (Δ corrections), OTs {start}..{start + c - 1}")
                 tc = t[start:start + c]
-                cot.hash_rows(tc, sess.ots + start, out=tc)
+                cot.hash_rows(tc, sess.ots + start, out=tc, tag=TAG_IKNP)
                 cot.select_xor_into(tc, choices[start:start + c], d, tc)
         self._finish(sess, n)
         return t

@@ -28,8 +28,9 @@ keys ``K_b`` agreed by coin tossing after the inputs are fixed (a
 pseudorandom code: two distinct inputs differ in ``≈ w/2`` bits, and fewer
 than κ with probability about ``2^-97`` for ``w = 512``, far below ``2^-40``
 even after a union bound over all ``3·n·m`` pairs that matter);
-``H(j, v) = ⊕_b TCCR(v_b, j·w/128 + b)``, the tweakable correlation-robust
-hash of Guo–Katz–Wang–Yu over fixed-key AES, applied per 128-bit block and
+``H(j, v) = ⊕_b TCCR(v_b, (j·w/128 + b, TAG_KKRT))``, the tweakable
+correlation-robust hash of Guo–Katz–Wang–Yu over fixed-key AES (tagged so
+that no other protocol's tweak meets KKRT's under the shared fixed key), applied per 128-bit block and
 XORed, as libOTe's KKRT does with an untweaked CR hash. Work is done in
 chunks of bins so that the PRG output, the transposes and the hashing stay in
 cache and memory stays bounded (the wire carries ``w`` bits per bin).
@@ -54,9 +55,9 @@ from numba import njit
 
 from ...errors import ParameterError
 from ...net import Channel
-from ...params import SecurityLevel, level_for_kappa
-from ...primitives import aesni
-from ...primitives.aes import DEFAULT_KEY
+from ...params import SecurityLevel, resolve_level
+from ...primitives.aes_kernels import aes128_encrypt, aes128_load_keys, fixed_key_schedule, round_keys
+from ...primitives.hashing import TAG_KKRT
 from .cot import transpose_nogil
 from .matrix import MatrixReceiver, MatrixSender, transpose_rows
 
@@ -67,30 +68,24 @@ DEFAULT_CHUNK = 1 << 15
 #: than random access over a whole chunk.
 SUB_CHUNK = 1 << 12
 
-_PI_RK = None
+#: Word 1 of every TCCR tweak here: KKRT's own tweak space under the shared fixed key.
+_TAG = np.uint64(TAG_KKRT)
 
 
-def fixed_key_schedule() -> np.ndarray:
-    """The AES-128 round keys of the fixed public key behind the TCCR hash."""
-    global _PI_RK
-    if _PI_RK is None:
-        _PI_RK = aesni.round_keys(DEFAULT_KEY)
-    return _PI_RK
+def width_blocks(kappa: int | None = None, *, level: SecurityLevel | None = None) -> int:
+    """Code width in 128-bit blocks: 4 (512 bits) for κ=128, 8 (1024 bits) for κ=256.
 
-
-def width_blocks(kappa: int = 128, *, level: SecurityLevel | None = None) -> int:
-    """Code width in 128-bit blocks: 4 (512 bits) for κ=128, 8 (1024 bits) for κ=256."""
-    if level is None:
-        try:
-            level = level_for_kappa(kappa)
-        except ParameterError:
-            raise ParameterError(f"KKRT supports kappa 128 or 256, not {kappa!r}") from None
+    ``level`` (a :class:`~pqmpc.params.SecurityLevel`) may replace ``kappa``."""
+    try:
+        level = resolve_level(kappa, level)
+    except ParameterError as e:
+        raise ParameterError(f"KKRT supports kappa 128 or 256: {e}") from None
     return 4 * level.kappa // 128
 
 
 def code_round_keys(keys: np.ndarray) -> np.ndarray:
     """``(nb, 11, 2)`` uint64 AES-128 schedules of the ``(nb, 16)`` code keys."""
-    return np.ascontiguousarray(np.stack([aesni.round_keys(bytes(k)) for k in keys]))
+    return np.ascontiguousarray(np.stack([round_keys(bytes(k)) for k in keys]))
 
 
 # --------------------------------------------------------------------------
@@ -99,13 +94,13 @@ def code_round_keys(keys: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _tccr_xor(pk, v, nb, tweak0):
-    """⊕_b TCCR(v_b, tweak0 + b) over the nb blocks of row v (uint64 pairs)."""
+def _tccr_xor(pk, v, nb, tweak0, tag):
+    """⊕_b TCCR(v_b, (tweak0 + b, tag)) over the nb blocks of row v (uint64 pairs)."""
     a0 = np.uint64(0)
     a1 = np.uint64(0)
     for b in range(nb):
-        px = aesni.aes128_encrypt(pk, (v[2 * b], v[2 * b + 1]))
-        y = aesni.aes128_encrypt(pk, (px[0] ^ np.uint64(tweak0 + b), px[1]))
+        px = aes128_encrypt(pk, (v[2 * b], v[2 * b + 1]))
+        y = aes128_encrypt(pk, (px[0] ^ np.uint64(tweak0 + b), px[1] ^ tag))
         a0 ^= y[0] ^ px[0]
         a1 ^= y[1] ^ px[1]
     return a0, a1
@@ -116,23 +111,25 @@ def _codewords_kernel(code_rk, words, idx, out):
     """out[r] = C(words[idx[r]]) as nb blocks: AES_{K_b}(w) ⊕ w for each code key K_b."""
     nb = code_rk.shape[0]
     for b in range(nb):
-        ks = aesni.aes128_load_keys(code_rk[b])
+        ks = aes128_load_keys(code_rk[b])
         for r in range(idx.shape[0]):
             i = idx[r]
             w0 = words[i, 0]
             w1 = words[i, 1]
-            c = aesni.aes128_encrypt(ks, (w0, w1))
+            c = aes128_encrypt(ks, (w0, w1))
             out[r, 2 * b] = c[0] ^ w0
             out[r, 2 * b + 1] = c[1] ^ w1
 
 
 @njit(cache=True, nogil=True)
-def receiver_hash_kernel(pi_rk, rows, start, count, out):
-    """``out[start + r] = H(start + r, rows[r])`` for ``r < count`` (uint64 pairs; ``pi_rk`` the fixed-key schedule)."""
-    pk = aesni.aes128_load_keys(pi_rk)
+def receiver_hash_kernel(pi_rk, rows, start, count, out, tag):
+    """``out[start + r] = H(start + r, rows[r])`` for ``r < count`` (uint64 pairs; ``pi_rk`` the
+    fixed-key schedule, ``tag`` word 1 of the tweaks: ``TAG_KKRT`` in the protocol)."""
+    pk = aes128_load_keys(pi_rk)
     nb = rows.shape[1] // 2
+    t = np.uint64(tag)
     for r in range(count):
-        a0, a1 = _tccr_xor(pk, rows[r], nb, (start + r) * nb)
+        a0, a1 = _tccr_xor(pk, rows[r], nb, (start + r) * nb, t)
         out[start + r, 0] = a0
         out[start + r, 1] = a1
 
@@ -140,7 +137,7 @@ def receiver_hash_kernel(pi_rk, rows, start, count, out):
 @njit(cache=True, nogil=True)
 def _sender_eval_kernel(pi_rk, code_rk, rows, start, lo, hi, words, bins, smask, out):
     """For every query i in [lo, hi): out[i] = H(bin, q_bin ⊕ (s ∧ C(word_i)))."""
-    pk = aesni.aes128_load_keys(pi_rk)
+    pk = aes128_load_keys(pi_rk)
     nb = code_rk.shape[0]
     v = np.empty(2 * nb, dtype=np.uint64)
     for i in range(lo, hi):
@@ -148,11 +145,11 @@ def _sender_eval_kernel(pi_rk, code_rk, rows, start, lo, hi, words, bins, smask,
         w0 = words[i, 0]
         w1 = words[i, 1]
         for b in range(nb):
-            ks = aesni.aes128_load_keys(code_rk[b])
-            c = aesni.aes128_encrypt(ks, (w0, w1))
+            ks = aes128_load_keys(code_rk[b])
+            c = aes128_encrypt(ks, (w0, w1))
             v[2 * b] = rows[local, 2 * b] ^ ((c[0] ^ w0) & smask[2 * b])
             v[2 * b + 1] = rows[local, 2 * b + 1] ^ ((c[1] ^ w1) & smask[2 * b + 1])
-        a0, a1 = _tccr_xor(pk, v, nb, bins[i] * nb)
+        a0, a1 = _tccr_xor(pk, v, nb, bins[i] * nb, _TAG)
         out[i, 0] = a0
         out[i, 1] = a1
 
@@ -160,11 +157,11 @@ def _sender_eval_kernel(pi_rk, code_rk, rows, start, lo, hi, words, bins, smask,
 @njit(cache=True, nogil=True)
 def _sender_eval4_kernel(pi_rk, code_rk, rows, start, lo, hi, words, bins, smask, out):
     """``_sender_eval_kernel`` written out for w = 512: four independent AES chains per step."""
-    pk = aesni.aes128_load_keys(pi_rk)
-    k0 = aesni.aes128_load_keys(code_rk[0])
-    k1 = aesni.aes128_load_keys(code_rk[1])
-    k2 = aesni.aes128_load_keys(code_rk[2])
-    k3 = aesni.aes128_load_keys(code_rk[3])
+    pk = aes128_load_keys(pi_rk)
+    k0 = aes128_load_keys(code_rk[0])
+    k1 = aes128_load_keys(code_rk[1])
+    k2 = aes128_load_keys(code_rk[2])
+    k3 = aes128_load_keys(code_rk[3])
     s0, s1, s2, s3 = smask[0], smask[1], smask[2], smask[3]
     s4, s5, s6, s7 = smask[4], smask[5], smask[6], smask[7]
     one = np.uint64(1)
@@ -172,19 +169,19 @@ def _sender_eval4_kernel(pi_rk, code_rk, rows, start, lo, hi, words, bins, smask
         j = bins[i]
         r = j - start
         w = (words[i, 0], words[i, 1])
-        c0 = aesni.aes128_encrypt(k0, w)
-        c1 = aesni.aes128_encrypt(k1, w)
-        c2 = aesni.aes128_encrypt(k2, w)
-        c3 = aesni.aes128_encrypt(k3, w)
-        p0 = aesni.aes128_encrypt(pk, (rows[r, 0] ^ ((c0[0] ^ w[0]) & s0), rows[r, 1] ^ ((c0[1] ^ w[1]) & s1)))
-        p1 = aesni.aes128_encrypt(pk, (rows[r, 2] ^ ((c1[0] ^ w[0]) & s2), rows[r, 3] ^ ((c1[1] ^ w[1]) & s3)))
-        p2 = aesni.aes128_encrypt(pk, (rows[r, 4] ^ ((c2[0] ^ w[0]) & s4), rows[r, 5] ^ ((c2[1] ^ w[1]) & s5)))
-        p3 = aesni.aes128_encrypt(pk, (rows[r, 6] ^ ((c3[0] ^ w[0]) & s6), rows[r, 7] ^ ((c3[1] ^ w[1]) & s7)))
+        c0 = aes128_encrypt(k0, w)
+        c1 = aes128_encrypt(k1, w)
+        c2 = aes128_encrypt(k2, w)
+        c3 = aes128_encrypt(k3, w)
+        p0 = aes128_encrypt(pk, (rows[r, 0] ^ ((c0[0] ^ w[0]) & s0), rows[r, 1] ^ ((c0[1] ^ w[1]) & s1)))
+        p1 = aes128_encrypt(pk, (rows[r, 2] ^ ((c1[0] ^ w[0]) & s2), rows[r, 3] ^ ((c1[1] ^ w[1]) & s3)))
+        p2 = aes128_encrypt(pk, (rows[r, 4] ^ ((c2[0] ^ w[0]) & s4), rows[r, 5] ^ ((c2[1] ^ w[1]) & s5)))
+        p3 = aes128_encrypt(pk, (rows[r, 6] ^ ((c3[0] ^ w[0]) & s6), rows[r, 7] ^ ((c3[1] ^ w[1]) & s7)))
         tw = np.uint64(j * 4)
-        y0 = aesni.aes128_encrypt(pk, (p0[0] ^ tw, p0[1]))
-        y1 = aesni.aes128_encrypt(pk, (p1[0] ^ (tw + one), p1[1]))
-        y2 = aesni.aes128_encrypt(pk, (p2[0] ^ (tw + one + one), p2[1]))
-        y3 = aesni.aes128_encrypt(pk, (p3[0] ^ (tw + one + one + one), p3[1]))
+        y0 = aes128_encrypt(pk, (p0[0] ^ tw, p0[1] ^ _TAG))
+        y1 = aes128_encrypt(pk, (p1[0] ^ (tw + one), p1[1] ^ _TAG))
+        y2 = aes128_encrypt(pk, (p2[0] ^ (tw + one + one), p2[1] ^ _TAG))
+        y3 = aes128_encrypt(pk, (p3[0] ^ (tw + one + one + one), p3[1] ^ _TAG))
         out[i, 0] = y0[0] ^ p0[0] ^ y1[0] ^ p1[0] ^ y2[0] ^ p2[0] ^ y3[0] ^ p3[0]
         out[i, 1] = y0[1] ^ p0[1] ^ y1[1] ^ p1[1] ^ y2[1] ^ p2[1] ^ y3[1] ^ p3[1]
 
@@ -257,7 +254,7 @@ def oprf_receive(ch: Channel, words: np.ndarray, code_rk: np.ndarray, base_ot, r
         rows = _flat(rows_buf, (c, w // 8))
         transpose_rows(t, c, rows)
         if real:
-            receiver_hash_kernel(pi_rk, rows.view(np.uint64), start, real, outq)
+            receiver_hash_kernel(pi_rk, rows.view(np.uint64), start, real, outq, TAG_KKRT)
         if progress is not None:
             progress(start + c, _padded(m))
     return out

@@ -27,12 +27,12 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ...errors import ParameterError
-from ...primitives import aesni
 from ...primitives.aes import aes_ecb
+from ...primitives.aes_kernels import aes128_encrypt, aes128_load_keys, round_keys
 from .ferret_params import LPN_D
 
-_aes = aesni.aes128_encrypt
-_load = aesni.aes128_load_keys
+_aes = aes128_encrypt
+_load = aes128_load_keys
 _M32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 _Z = np.uint64(0)
@@ -154,7 +154,7 @@ class LocalCode:
             raise ParameterError(f"k must be a power of two up to 2^30, got {k}")
         self.seed = seed
         self.k = k
-        self._rk = aesni.round_keys(seed)
+        self._rk = round_keys(seed)
 
     def _check(self, start: int, out, x, name):
         if start < 0 or start % 2:

@@ -24,8 +24,8 @@ import numpy as np
 
 from ...errors import ParameterError
 from ...net import Channel
+from ...primitives.prg import MultiKeyCTR
 from .cot import CHUNK, transpose_nogil
-from .ctr import MultiCTR
 
 
 def seeds_from_blocks(blocks: np.ndarray, width: int, seed_bytes: int) -> np.ndarray:
@@ -65,7 +65,7 @@ class MatrixReceiver:
         if seeds0.shape != seeds1.shape:
             raise ParameterError(f"seed pairs differ in shape: {seeds0.shape} vs {seeds1.shape}")
         self.width = seeds0.shape[0]
-        self.g0, self.g1 = MultiCTR(seeds0), MultiCTR(seeds1)
+        self.g0, self.g1 = MultiKeyCTR(seeds0), MultiKeyCTR(seeds1)
         self._scratch = _Scratch(self.width, 2)
 
     def send_chunk(self, ch: Channel, c: int, code: np.ndarray) -> np.ndarray:
@@ -91,7 +91,7 @@ class MatrixSender:
         self.width = seeds.shape[0]
         if choices.shape != (self.width,):
             raise ParameterError(f"need {self.width} choice bits, got shape {choices.shape}")
-        self.g = MultiCTR(seeds)
+        self.g = MultiKeyCTR(seeds)
         self.mask = (np.asarray(choices, dtype=np.uint8) * np.uint8(0xFF)).reshape(self.width, 1)
         self._scratch = _Scratch(self.width, 1)
 

@@ -32,14 +32,19 @@ import numpy as np
 from numba import njit
 
 from ...errors import ParameterError
-from ...primitives import aesni
-from ...primitives.aes import DEFAULT_KEY
+from ...primitives.aes_kernels import (
+    HAVE_AESNI,
+    aes128_encrypt,
+    aes128_encrypt8_ni,
+    aes128_load_keys,
+    fixed_key_schedule,
+)
 
-_aes = aesni.aes128_encrypt
-_load = aesni.aes128_load_keys
+_aes = aes128_encrypt
+_load = aes128_load_keys
 
-if aesni.HAVE_AESNI:
-    _aes8 = aesni.aes128_encrypt8_ni
+if HAVE_AESNI:
+    _aes8 = aes128_encrypt8_ni
 else:
     @njit
     def _aes8(ks, b):
@@ -165,14 +170,8 @@ def _receiver_trees(rk, kb, b, leaves, pos):
         pos[tr] = p
 
 
-_RK = None
-
-
 def _round_keys():
-    global _RK
-    if _RK is None:
-        _RK = aesni.round_keys(DEFAULT_KEY)
-    return _RK
+    return fixed_key_schedule()  # the one cached schedule of the fixed key
 
 
 def _u64(blocks: np.ndarray) -> np.ndarray:

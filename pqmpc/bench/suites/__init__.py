@@ -1,0 +1,1 @@
+"""Benchmark suites that ``pqmpc bench`` runs, one module per layer."""

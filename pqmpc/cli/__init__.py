@@ -1,0 +1,1 @@
+"""``pqmpc`` command line (console script ``pqmpc.cli.main:entry``); one module per subcommand."""
