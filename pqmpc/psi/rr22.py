@@ -57,20 +57,18 @@ import math
 import time
 
 import numpy as np
-from numba import njit
 
 from ..errors import ParameterError, ProtocolError
 from ..net import Channel, handshake
 from ..primitives.gf128 import mul as gf_mul
 from ..primitives.hashing import cr, tccr
 from ..rng import Rng
-from . import keys
+from . import keys, values
 from .okvs import OkvsParams, okvs_decode, okvs_encode_random_seed
+from .session import LAMBDA, MAX_ITEMS, PsiResult, coin_toss, default_base_ot, exchange_sizes
 
 PROTOCOL = "RR22-PSI"
 VERSION = 1
-LAMBDA = 40
-MAX_ITEMS = 1 << 30
 DEFAULT_BIN_SIZE = 1 << 14
 
 
@@ -137,7 +135,7 @@ def rr22_oprf_sender(ch: Channel, n_receiver: int, rng=None, malicious: bool = F
         ch.send(w_s)
         w = w_r ^ w_s
     t0 = time.perf_counter()
-    a = ch.recv_array(np.uint8, (p.size, 16), f"{PROTOCOL} OPRF step 4 (masked OKVS, {p.size} blocks)")
+    a = values.recv_rows(ch, p.size, 16, f"{PROTOCOL} OPRF step 4 (masked OKVS, {p.size} blocks)")
     # K = B + A'·Δ
     b ^= gf_mul(a, np.broadcast_to(delta, a.shape).copy())
     tm["okvs_recv"] = tm.get("okvs_recv", 0.0) + time.perf_counter() - t0
@@ -177,7 +175,7 @@ def rr22_oprf_receiver(ch: Channel, ids, rng=None, malicious: bool = False, vole
             raise ProtocolError(f"{PROTOCOL} OPRF step 3 (sender's opening): does not match its commitment")
         w = w_r ^ w_s
     table ^= a
-    ch.send(table)
+    values.send_rows(ch, table)
     del table, a
     t0 = time.perf_counter()
     u = okvs_decode(c, ids, seed, p)
@@ -196,48 +194,6 @@ def tag_bytes(n_sender: int, n_receiver: int, malicious: bool) -> int:
         return 16
     bits = LAMBDA + math.ceil(math.log2(max(1, n_sender) * max(1, n_receiver)))
     return min(16, (bits + 7) // 8)
-
-
-def _words(v: np.ndarray, ell: int) -> np.ndarray:
-    t = np.zeros((v.shape[0], 16), dtype=np.uint8)
-    t[:, :ell] = v[:, :ell]
-    return t.view(np.uint64)
-
-
-def sorted_order(tw: np.ndarray) -> np.ndarray:
-    """Order of ``(n, 2)`` uint64 rows by (word 0, word 1): a function of the set of rows only."""
-    order = np.argsort(tw[:, 0], kind="stable")
-    s0 = tw[order, 0]
-    ties = np.flatnonzero(s0[1:] == s0[:-1])
-    if ties.size:   # rare (pseudorandom words): settle equal word 0 by word 1
-        sub = np.lexsort((tw[order, 1], s0))
-        order = order[sub]
-    return order
-
-
-@njit(cache=True, nogil=True)
-def _lookup(s0, s1, q0, q1, found):
-    n = s0.shape[0]
-    for i in range(q0.shape[0]):
-        lo, hi = 0, n
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if s0[mid] < q0[i] or (s0[mid] == q0[i] and s1[mid] < q1[i]):
-                lo = mid + 1
-            else:
-                hi = mid
-        found[i] = lo if lo < n and s0[lo] == q0[i] and s1[lo] == q1[i] else -1
-
-
-def _is_sorted(tw) -> bool:
-    a0, a1, b0, b1 = tw[:-1, 0], tw[:-1, 1], tw[1:, 0], tw[1:, 1]
-    return bool(np.all((a0 < b0) | ((a0 == b0) & (a1 <= b1))))
-
-
-def _check_count(v, what: str) -> int:
-    if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_ITEMS:
-        raise ProtocolError(f"{PROTOCOL} step 3 (set sizes): {what} must be an integer in [0, 2^30], got {v!r}")
-    return v
 
 
 def session_params(malicious: bool, reveal: bool, base_ot, bin_size: int, extra: dict | None) -> dict:
@@ -259,7 +215,6 @@ def run_rr22(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = F
     """One RR22 PSI session as ``role``; returns a :class:`~pqmpc.psi.api.PsiResult`."""
     from ..ot.ext.iknp import IKNP
     from ..ot.ext.vole import SilentVole
-    from .api import PsiResult, default_base_ot
 
     if role not in ("sender", "receiver"):
         raise ParameterError(f"role must be 'sender' or 'receiver', not {role!r}")
@@ -275,21 +230,13 @@ def run_rr22(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = F
     params = session_params(malicious, reveal_to_sender, base_ot, bin_size, extra_params)
     other = "receiver" if role == "sender" else "sender"
     handshake(ch, PROTOCOL, VERSION, params, role=role, peer_role=other)
-    my_coin = rng.fork("rr22/coin").bytes(32)
-    ch.send(my_coin)
-    peer_coin = ch.recv_bytes(32, f"{PROTOCOL} step 2 (coin toss)")
-    coins = my_coin + peer_coin if role == "sender" else peer_coin + my_coin
-    id_key = hashlib.sha256(b"pqmpc/rr22-psi/v1/ids" + coins).digest()[:16]
+    id_key = coin_toss(ch, role, rng, PROTOCOL, b"pqmpc/rr22-psi/v1/session")[:16]
     ids_all = keys.item_ids(data, offsets, id_key)
     reps, inverse = keys.dedup_ids(ids_all)
     ids = np.ascontiguousarray(ids_all[reps])
     del ids_all
     n = ids.shape[0]
-    ch.send_json({"distinct": n})
-    msg = ch.recv_json(f"{PROTOCOL} step 3 (set sizes)")
-    if not isinstance(msg, dict):
-        raise ProtocolError(f"{PROTOCOL} step 3 (set sizes): expected an object, got {type(msg).__name__}")
-    n_peer = _check_count(msg.get("distinct"), "the peer's number of distinct items")
+    n_peer = exchange_sizes(ch, n, PROTOCOL)
     n_s, n_r = (n, n_peer) if role == "sender" else (n_peer, n)
     ell = tag_bytes(n_s, n_r, malicious)
     params = dict(params, tag_bits=8 * ell, sender_distinct=n_s, receiver_distinct=n_r,
@@ -315,25 +262,29 @@ def run_rr22(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = F
     return finish(*_sender(ch, ids, inverse, n_r, ell, reveal_to_sender, malicious, vole, rng, bin_size, seconds))
 
 
+STEP5 = f"{PROTOCOL} step 5 (sender values)"
+STEP6 = f"{PROTOCOL} step 6 (matched positions)"
+STEP7 = f"{PROTOCOL} step 7 (match proofs)"
+
+
 def _receiver(ch, ids, inverse, n_s, ell, reveal, malicious, vole, rng, bin_size, seconds):
     res = rr22_oprf_receiver(ch, ids, rng, malicious, vole, bin_size, proof=reveal and malicious,
                              timings=seconds)
     out, prf = res if isinstance(res, tuple) else (res, None)
     t0 = time.perf_counter()
-    theirs = ch.recv_array(np.uint8, (n_s, ell), f"{PROTOCOL} step 5 (sender values)")
-    tw = _words(theirs, ell)
-    if not _is_sorted(tw):
-        raise ProtocolError(f"{PROTOCOL} step 5 (sender values): values are not sorted")
-    mine = _words(out, ell)
+    tw = values.tag_words(values.recv_rows(ch, n_s, ell, STEP5), ell)
+    if not values.is_sorted(tw):
+        raise ProtocolError(f"{STEP5}: values are not sorted")
     found = np.empty(ids.shape[0], dtype=np.int64)
-    _lookup(np.ascontiguousarray(tw[:, 0]), np.ascontiguousarray(tw[:, 1]), np.ascontiguousarray(mine[:, 0]),
-            np.ascontiguousarray(mine[:, 1]), found)
+    values.lookup(tw, values.tag_words(out, ell), *values.bucket_bits(n_s, ell), found)
     hits = np.flatnonzero(found >= 0)
     if reveal:
+        # Positions in the sender's sorted list: a function of the intersection (and of what the
+        # sender knows) only, never of the receiver's input order.
         pos, first = np.unique(found[hits], return_index=True)
-        ch.send(np.ascontiguousarray(pos, dtype=np.int64))
+        values.send_rows(ch, pos.astype(np.int64).reshape(-1, 1), terminated=True)
         if malicious:
-            ch.send(np.ascontiguousarray(prf[hits[first]]))
+            values.send_rows(ch, prf[hits[first]])
     seconds["compare"] = time.perf_counter() - t0
     return keys.members_of(inverse, hits), int(hits.shape[0])
 
@@ -344,22 +295,22 @@ def _sender(ch, ids, inverse, n_r, ell, reveal, malicious, vole, rng, bin_size, 
     out = key.eval(ids)
     seconds["decode"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    tw = _words(out, ell)
-    order = sorted_order(tw)
-    ch.send(np.ascontiguousarray(out[order, :ell]))
+    n = ids.shape[0]
+    msg = np.empty((n, ell), dtype=np.uint8)
+    order = np.empty(n, dtype=np.int64)
+    values.sort_values(values.tag_words(out, ell), ell, *values.bucket_bits(n, ell), order, msg)
+    values.send_rows(ch, msg)
     seconds["compare"] = time.perf_counter() - t0
     if not reveal:
         return None, None
-    n = ids.shape[0]
-    step = f"{PROTOCOL} step 6 (matches)"
-    p = ch.recv_array(np.int64, (-1,), step, max_bytes=8 * min(n, n_r))
+    p = values.recv_rows_upto(ch, min(n, n_r), 1, STEP6, dtype=np.int64).reshape(-1)
     if p.size and (p.min() < 0 or p.max() >= n or np.any(np.diff(p) <= 0)):
-        raise ProtocolError(f"{step}: positions out of range, unsorted or repeated")
+        raise ProtocolError(f"{STEP6}: positions out of range, unsorted or repeated")
     hits = order[p]
     if malicious:
-        proofs = ch.recv_array(np.uint8, (p.size, 16), f"{PROTOCOL} step 7 (match proofs)")
+        proofs = values.recv_rows(ch, p.size, 16, STEP7)
         if not np.array_equal(proofs, key.eval(ids[hits], proof=True)):
-            raise ProtocolError(f"{PROTOCOL} step 7 (match proofs): the receiver claimed matches it cannot prove")
+            raise ProtocolError(f"{STEP7}: the receiver claimed matches it cannot prove")
     return keys.members_of(inverse, hits), int(hits.shape[0])
 
 
@@ -374,4 +325,4 @@ def rr22_receiver(ch: Channel, items, rng=None, malicious: bool = False, reveal_
 
 
 __all__ = ["rr22_sender", "rr22_receiver", "run_rr22", "rr22_oprf_sender", "rr22_oprf_receiver", "Rr22OprfKey",
-           "value_hash", "tag_bytes", "sorted_order", "PROTOCOL", "VERSION", "LAMBDA"]
+           "value_hash", "tag_bytes", "PROTOCOL", "VERSION"]

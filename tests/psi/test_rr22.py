@@ -130,8 +130,8 @@ def test_receiver_claiming_unproven_matches_is_caught():
     ys = [f"s{i}" for i in range(40, 60)]   # 10 real matches
 
     def claim_all(arr):
-        if arr.dtype == np.int64 and arr.ndim == 1:
-            return np.arange(20, dtype=np.int64)
+        if arr.dtype == np.int64 and arr.ndim == 2:
+            return np.arange(20, dtype=np.int64).reshape(-1, 1)
         if arr.dtype == np.uint8 and arr.shape == (10, 16):   # the honest proofs for 10 matches
             return np.random.default_rng(0).integers(0, 256, (20, 16), dtype=np.uint8)
     with pytest.raises(ProtocolError, match="cannot prove"):
@@ -144,8 +144,8 @@ def test_receiver_reusing_proofs_is_caught():
     ys = [f"s{i}" for i in range(45, 55)]
 
     def shift(arr):
-        if arr.dtype == np.int64 and arr.ndim == 1 and arr.size:
-            return np.sort((arr + 1) % 50).astype(np.int64)
+        if arr.dtype == np.int64 and arr.ndim == 2 and arr.size:
+            return np.sort((arr + 1) % 50, axis=0).astype(np.int64)
     with pytest.raises(ProtocolError):
         psi(xs, ys, malicious=True, channels=tampered("receiver", shift))
 
@@ -171,8 +171,8 @@ def test_malformed_sizes_are_protocol_errors():
         psi([f"s{i}" for i in range(30)], [f"s{i}" for i in range(30)], channels=tampered("receiver", cut))
 
     def bad_positions(arr):
-        if arr.dtype == np.int64 and arr.ndim == 1:
-            return np.array([5, 5], dtype=np.int64)
+        if arr.dtype == np.int64 and arr.ndim == 2:
+            return np.array([[5], [5]], dtype=np.int64)
     with pytest.raises(ProtocolError, match="repeated"):
         psi(["a", "b", "c", "d", "e", "f"], ["a", "b"], channels=tampered("receiver", bad_positions))
 
