@@ -409,65 +409,91 @@ def _check_seed(seed) -> bytes:
 
 
 def check_distinct(keys: np.ndarray) -> None:
-    """Raise :class:`ParameterError` naming two positions holding the same key."""
+    """Raise :class:`ParameterError` naming two positions holding the same key (linear time)."""
     if keys.shape[0] < 2:
         return
-    w = keys.view(np.uint64)
-    o = np.lexsort((w[:, 1], w[:, 0]))
-    s = w[o]
-    same = np.nonzero((s[1:] == s[:-1]).all(axis=1))[0]
-    if same.size:
-        i, j = sorted((int(o[same[0]]), int(o[same[0] + 1])))
+    from .keys import dedup_ids
+
+    reps, inverse = dedup_ids(keys)
+    if reps.shape[0] < keys.shape[0]:
+        j = int(np.flatnonzero(reps[inverse] != np.arange(keys.shape[0]))[0])
+        i = int(reps[inverse[j]])
         raise ParameterError(f"OKVS keys must be distinct: positions {i} and {j} hold the same key")
+
+
+class OkvsRows:
+    """The hashed rows of some keys under one seed (bin, columns, dense value, bin order), computed once
+    and usable for encoding and for any number of decodings."""
+
+    def __init__(self, keys, seed: bytes, params: OkvsParams):
+        self.keys = _blocks(keys, "keys")
+        self.seed = _check_seed(seed)
+        self.params = params
+        self.n = self.keys.shape[0]
+        if self.n and params.size:
+            self.bins, self.cols, self.dense = _rows(self.keys, self.seed, params)
+            self.start, self.order = _group(self.bins, params.bins)
+
+    def encode(self, values) -> np.ndarray:
+        """The table for ``keys[i] ↦ values[i]`` (keys must be distinct); :class:`OkvsFailure` on failure."""
+        p = self.params
+        values = _blocks(values, "values", self.n)
+        if p.n != self.n:
+            raise ParameterError(f"OKVS parameters are for {p.n} keys, got {self.n}")
+        table = np.zeros((p.size, 16), dtype=np.uint8)
+        if self.n == 0:
+            return table
+        st = _encode(self.start, self.order, self.cols, self.dense, values.view(np.uint64), p.sparse, p.dense,
+                     p.capacity, table.view(np.uint64))
+        if st:
+            why = {1: "too many rows in the gap", 2: "singular dense system", 3: "a bin over capacity"}[st]
+            raise OkvsFailure(f"OKVS encoding failed under this seed ({why})")
+        return table
+
+    def decode(self, table) -> np.ndarray:
+        """``(n, 16)``: the values the table gives these keys."""
+        p = self.params
+        table = _blocks(table, "table", p.size)
+        out = np.zeros((self.n, 16), dtype=np.uint8)
+        if self.n and p.size:
+            _decode(self.start, self.order, self.bins, self.cols, self.dense, p.sparse, p.dense,
+                    table.view(np.uint64), out.view(np.uint64))
+        return out
 
 
 def okvs_encode(keys, values, seed: bytes, params: OkvsParams | None = None) -> np.ndarray:
     """The table ``(size, 16)`` with ``decode(table, keys[i]) = values[i]``; :class:`OkvsFailure` on failure."""
     keys = _blocks(keys, "keys")
-    n = keys.shape[0]
-    values = _blocks(values, "values", n)
-    p = params or OkvsParams(n)
-    if p.n != n:
-        raise ParameterError(f"OKVS parameters are for {p.n} keys, got {n}")
-    seed = _check_seed(seed)
+    p = params or OkvsParams(keys.shape[0])
     check_distinct(keys)
-    table = np.zeros((p.size, 16), dtype=np.uint8)
-    if n == 0:
-        return table
-    bins, cols, dense = _rows(keys, seed, p)
-    start, order = _group(bins, p.bins)
-    st = _encode(start, order, cols, dense, values.view(np.uint64), p.sparse, p.dense, p.capacity,
-                 table.view(np.uint64))
-    if st:
-        why = {1: "too many rows in the gap", 2: "singular dense system", 3: "a bin over capacity"}[st]
-        raise OkvsFailure(f"OKVS encoding failed under this seed ({why})")
-    return table
+    return OkvsRows(keys, seed, p).encode(values)
 
 
-def okvs_encode_random_seed(keys, values, rng, params: OkvsParams | None = None) -> tuple[bytes, np.ndarray]:
-    """Encode under fresh seeds from ``rng`` until one works (each try fails with probability ≤ 2^-ssp)."""
+def okvs_encode_random_seed(keys, values, rng, params: OkvsParams | None = None,
+                            return_rows: bool = False):
+    """Encode under fresh seeds from ``rng`` until one works (each try fails with probability ≤ 2^-ssp).
+
+    Returns ``(seed, table)``, or ``(seed, table, rows)`` with ``return_rows`` (the
+    :class:`OkvsRows` of the keys under that seed, for decoding them later).
+    """
+    keys = _blocks(keys, "keys")
+    p = params or OkvsParams(keys.shape[0])
+    check_distinct(keys)
     for _ in range(MAX_ATTEMPTS):
-        seed = rng.bytes(16)
+        rows = OkvsRows(keys, rng.bytes(16), p)
         try:
-            return seed, okvs_encode(keys, values, seed, params)
+            table = rows.encode(values)
         except OkvsFailure:
             continue
+        return (rows.seed, table, rows) if return_rows else (rows.seed, table)
     raise OkvsFailure(f"OKVS encoding failed under {MAX_ATTEMPTS} seeds")
 
 
 def okvs_decode(table, keys, seed: bytes, params: OkvsParams) -> np.ndarray:
     """``(k, 16)`` decoded values of ``keys`` (any keys, any number) from a table of ``params``."""
-    keys = _blocks(keys, "keys")
-    table = _blocks(table, "table", params.size)
-    seed = _check_seed(seed)
-    out = np.zeros((keys.shape[0], 16), dtype=np.uint8)
-    if keys.shape[0] == 0 or params.size == 0:
-        return out
-    bins, cols, dense = _rows(keys, seed, params)
-    start, order = _group(bins, params.bins)
-    _decode(start, order, bins, cols, dense, params.sparse, params.dense, table.view(np.uint64), out.view(np.uint64))
-    return out
+    _blocks(table, "table", params.size)
+    return OkvsRows(keys, seed, params).decode(table)
 
 
-__all__ = ["OkvsParams", "OkvsFailure", "okvs_encode", "okvs_decode", "okvs_encode_random_seed", "check_distinct",
-           "bin_capacity", "WEIGHT", "SSP", "DEFAULT_BIN_SIZE"]
+__all__ = ["OkvsParams", "OkvsFailure", "OkvsRows", "okvs_encode", "okvs_decode", "okvs_encode_random_seed",
+           "check_distinct", "bin_capacity", "WEIGHT", "SSP", "DEFAULT_BIN_SIZE"]

@@ -160,7 +160,7 @@ def rr22_oprf_receiver(ch: Channel, ids, rng=None, malicious: bool = False, vole
     if malicious:
         com = ch.recv_bytes(32, f"{PROTOCOL} OPRF step 0 (sender's commitment)")
     t0 = time.perf_counter()
-    seed, table = okvs_encode_random_seed(ids, value_hash(ids), rng.fork("rr22/okvs"), p)
+    seed, table, rows = okvs_encode_random_seed(ids, value_hash(ids), rng.fork("rr22/okvs"), p, return_rows=True)
     tm["okvs_encode"] = tm.get("okvs_encode", 0.0) + time.perf_counter() - t0
     ch.send(np.frombuffer(seed, dtype=np.uint8))
     t0 = time.perf_counter()
@@ -178,7 +178,7 @@ def rr22_oprf_receiver(ch: Channel, ids, rng=None, malicious: bool = False, vole
     values.send_rows(ch, table)
     del table, a
     t0 = time.perf_counter()
-    u = okvs_decode(c, ids, seed, p)
+    u = rows.decode(c)
     out = _out_hash(u, ids, w, KEY_MAL if malicious else KEY_OUT)
     tm["decode"] = tm.get("decode", 0.0) + time.perf_counter() - t0
     if proof:
