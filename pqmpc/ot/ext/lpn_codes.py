@@ -68,7 +68,17 @@ def _accumulate(x, seed):
     L = x.shape[0]
     W = x.shape[1]
     s = np.uint64(seed)
-    for i in range(L):
+    one = np.uint64(1)
+    main = max(L - 26, 0)
+    # Rows whose 25 targets do not wrap: no index check, masks instead of branches on random bits.
+    for i in range(main):
+        r = _mix(s + np.uint64(i) * _G)
+        for w in range(W):
+            xi = x[i, w]
+            for b in range(24):
+                x[i + 1 + b, w] ^= xi & (np.uint64(0) - ((r >> np.uint64(b)) & one))
+            x[i + 25, w] ^= xi
+    for i in range(main, L):
         r = _mix(s + np.uint64(i) * _G)
         for w in range(W):
             xi = x[i, w]
@@ -76,8 +86,7 @@ def _accumulate(x, seed):
             for b in range(24):
                 if j >= L:
                     j -= L
-                m = np.uint64(0) - ((r >> np.uint64(b)) & np.uint64(1))
-                x[j, w] ^= xi & m
+                x[j, w] ^= xi & (np.uint64(0) - ((r >> np.uint64(b)) & one))
                 j += 1
             if j >= L:
                 j -= L
