@@ -69,7 +69,7 @@ from .session import LAMBDA, MAX_ITEMS, PsiResult, coin_toss, default_base_ot, e
 
 PROTOCOL = "RR22-PSI"
 VERSION = 1
-DEFAULT_BIN_SIZE = 1 << 14
+DEFAULT_BIN_SIZE = 1 << 15
 
 
 def _label_key(label: str) -> bytes:
