@@ -113,20 +113,30 @@ class OkvsParams:
                 "sparse": self.sparse, "dense": self.dense, "size": self.size}
 
 
+def _hash(keys: np.ndarray, seed: bytes, i: int) -> np.ndarray:
+    x = keys.copy()
+    x[:, 15] ^= _TWEAKS[i]
+    h = openssl_ecb(seed, x)
+    h ^= x
+    return h
+
+
 def _rows(keys: np.ndarray, seed: bytes, p: OkvsParams):
     """(bin, three distinct local columns, dense value) for each key, from AES keyed by ``seed``."""
     n = keys.shape[0]
-    h = np.empty((3, n, 16), dtype=np.uint8)
-    for i, t in enumerate(_TWEAKS):
-        x = keys.copy()
-        x[:, 15] ^= t
-        openssl_ecb(seed, x, h[i])
-        h[i] ^= x
-    w = h.view(np.uint64).reshape(3, n, 2)
+    w = np.empty((3, n, 2), dtype=np.uint64)
+    for i in range(3):
+        w[i] = _hash(keys, seed, i).view(np.uint64)
     cols = np.empty((n, 3), dtype=np.int64)
     bins = np.empty(n, dtype=np.int64)
     _cols(w, p.sparse, p.bins, cols, bins)
     return bins, cols, np.ascontiguousarray(w[2])
+
+
+@njit(cache=True, nogil=True)
+def _bins(h, nbins, bins):
+    for i in range(h.shape[0]):
+        bins[i] = np.int64(((h[i, 0] >> np.uint64(32)) * np.uint64(nbins)) >> np.uint64(32))
 
 
 @njit(cache=True, nogil=True)
@@ -359,28 +369,27 @@ def _solve_bin(cols, dense, vals, m, g, out):
 
 
 @njit(cache=True, nogil=True)
-def _encode(start, order, cols, dense, vals, m, g, cap, table):
+def _encode(start, cols, dense, vals, m, g, cap, table):
+    """Rows are in bin order: bin b holds rows ``start[b]:start[b+1]``."""
     W = m + g
     nbins = start.shape[0] - 1
     for b in range(nbins):
         s, e = start[b], start[b + 1]
         if e - s > cap:
             return 3
-        idx = order[s:e]
-        st = _solve_bin(cols[idx], dense[idx], vals[idx], m, g, table[b * W:(b + 1) * W])
+        st = _solve_bin(cols[s:e], dense[s:e], vals[s:e], m, g, table[b * W:(b + 1) * W])
         if st != 0:
             return st
     return 0
 
 
 @njit(cache=True, nogil=True)
-def _decode(start, order, bins, cols, dense, m, g, table, out):
+def _decode(start, cols, dense, m, g, table, out):
     W = m + g
     nbins = start.shape[0] - 1
     for b in range(nbins):
         base = b * W
-        for a in range(start[b], start[b + 1]):
-            i = order[a]
+        for i in range(start[b], start[b + 1]):
             c0, c1, c2 = base + cols[i, 0], base + cols[i, 1], base + cols[i, 2]
             v0 = table[c0, 0] ^ table[c1, 0] ^ table[c2, 0]
             v1 = table[c0, 1] ^ table[c1, 1] ^ table[c2, 1]
@@ -422,19 +431,29 @@ def check_distinct(keys: np.ndarray) -> None:
 
 
 class OkvsRows:
-    """The hashed rows of some keys under one seed (bin, columns, dense value, bin order), computed once
-    and usable for encoding and for any number of decodings."""
+    """The hashed rows of some keys under one seed, computed once and usable for encoding and for any
+    number of decodings.
+
+    The keys are put in bin order once (``order``; ``sorted_keys = keys[order]``) so that the kernels
+    walk each bin's rows and table contiguously: random gathers, not arithmetic, dominate otherwise.
+    ``presorted=True`` in :meth:`encode` / :meth:`decode` means values in that order.
+    """
 
     def __init__(self, keys, seed: bytes, params: OkvsParams):
-        self.keys = _blocks(keys, "keys")
+        keys = _blocks(keys, "keys")
         self.seed = _check_seed(seed)
         self.params = params
-        self.n = self.keys.shape[0]
+        self.n = keys.shape[0]
+        self.order = np.arange(self.n, dtype=np.int64)
+        self.sorted_keys = keys
         if self.n and params.size:
-            self.bins, self.cols, self.dense = _rows(self.keys, self.seed, params)
-            self.start, self.order = _group(self.bins, params.bins)
+            bins = np.empty(self.n, dtype=np.int64)
+            _bins(_hash(keys, self.seed, 0).view(np.uint64), params.bins, bins)
+            self.start, self.order = _group(bins, params.bins)
+            self.sorted_keys = keys[self.order]
+            _, self.cols, self.dense = _rows(self.sorted_keys, self.seed, params)
 
-    def encode(self, values) -> np.ndarray:
+    def encode(self, values, presorted: bool = False) -> np.ndarray:
         """The table for ``keys[i] ↦ values[i]`` (keys must be distinct); :class:`OkvsFailure` on failure."""
         p = self.params
         values = _blocks(values, "values", self.n)
@@ -443,22 +462,27 @@ class OkvsRows:
         table = np.zeros((p.size, 16), dtype=np.uint8)
         if self.n == 0:
             return table
-        st = _encode(self.start, self.order, self.cols, self.dense, values.view(np.uint64), p.sparse, p.dense,
-                     p.capacity, table.view(np.uint64))
+        vals = values if presorted else values[self.order]
+        st = _encode(self.start, self.cols, self.dense, vals.view(np.uint64), p.sparse, p.dense, p.capacity,
+                     table.view(np.uint64))
         if st:
             why = {1: "too many rows in the gap", 2: "singular dense system", 3: "a bin over capacity"}[st]
             raise OkvsFailure(f"OKVS encoding failed under this seed ({why})")
         return table
 
-    def decode(self, table) -> np.ndarray:
-        """``(n, 16)``: the values the table gives these keys."""
+    def decode(self, table, presorted: bool = False) -> np.ndarray:
+        """``(n, 16)``: the values the table gives these keys (in bin order if ``presorted``)."""
         p = self.params
         table = _blocks(table, "table", p.size)
         out = np.zeros((self.n, 16), dtype=np.uint8)
-        if self.n and p.size:
-            _decode(self.start, self.order, self.bins, self.cols, self.dense, p.sparse, p.dense,
-                    table.view(np.uint64), out.view(np.uint64))
-        return out
+        if not (self.n and p.size):
+            return out
+        _decode(self.start, self.cols, self.dense, p.sparse, p.dense, table.view(np.uint64), out.view(np.uint64))
+        if presorted:
+            return out
+        res = np.empty_like(out)
+        res[self.order] = out
+        return res
 
 
 def okvs_encode(keys, values, seed: bytes, params: OkvsParams | None = None) -> np.ndarray:
@@ -473,8 +497,9 @@ def okvs_encode_random_seed(keys, values, rng, params: OkvsParams | None = None,
                             return_rows: bool = False):
     """Encode under fresh seeds from ``rng`` until one works (each try fails with probability ≤ 2^-ssp).
 
-    Returns ``(seed, table)``, or ``(seed, table, rows)`` with ``return_rows`` (the
-    :class:`OkvsRows` of the keys under that seed, for decoding them later).
+    ``values`` is an ``(n, 16)`` array, or a function of the keys in bin order returning their values
+    in that order (which saves a gather). Returns ``(seed, table)``, or ``(seed, table, rows)`` with
+    ``return_rows`` (the :class:`OkvsRows` of the keys under that seed, for decoding them later).
     """
     keys = _blocks(keys, "keys")
     p = params or OkvsParams(keys.shape[0])
@@ -482,7 +507,10 @@ def okvs_encode_random_seed(keys, values, rng, params: OkvsParams | None = None,
     for _ in range(MAX_ATTEMPTS):
         rows = OkvsRows(keys, rng.bytes(16), p)
         try:
-            table = rows.encode(values)
+            if callable(values):
+                table = rows.encode(values(rows.sorted_keys), presorted=True)
+            else:
+                table = rows.encode(values)
         except OkvsFailure:
             continue
         return (rows.seed, table, rows) if return_rows else (rows.seed, table)

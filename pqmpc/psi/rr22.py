@@ -64,7 +64,7 @@ from ..primitives.gf128 import mul as gf_mul
 from ..primitives.hashing import cr, tccr
 from ..rng import Rng
 from . import keys, values
-from .okvs import OkvsParams, okvs_decode, okvs_encode_random_seed
+from .okvs import OkvsParams, OkvsRows, okvs_encode_random_seed
 from .session import LAMBDA, MAX_ITEMS, PsiResult, coin_toss, default_base_ot, exchange_sizes
 
 PROTOCOL = "RR22-PSI"
@@ -99,14 +99,23 @@ class Rr22OprfKey:
 
     def eval(self, ids, proof: bool = False) -> np.ndarray:
         """``(n, 16)`` OPRF outputs (``proof=True``: the malicious-mode match proofs ``F'``)."""
+        out, order = self.eval_binned(ids, proof)
+        res = np.empty_like(out)
+        res[order] = out
+        return res
+
+    def eval_binned(self, ids, proof: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """``(outputs, order)``: the outputs of ``ids[order]`` (the OKVS bin order, cache-friendly)."""
         ids = np.ascontiguousarray(ids, dtype=np.uint8)
         if ids.ndim != 2 or ids.shape[1] != 16:
             raise ParameterError(f"ids must be (n, 16) blocks, got {ids.shape}")
-        u = okvs_decode(self.table, ids, self.seed, self.params)
-        u ^= gf_mul(value_hash(ids), np.broadcast_to(self.delta, ids.shape).copy())
+        rows = OkvsRows(ids, self.seed, self.params)
+        sk = rows.sorted_keys
+        u = rows.decode(self.table, presorted=True)
+        u ^= gf_mul(value_hash(sk), np.broadcast_to(self.delta, sk.shape).copy())
         if proof:
-            return _out_hash(u, ids, self.w, KEY_PROOF)
-        return _out_hash(u, ids, self.w, KEY_MAL if self.w is not None else KEY_OUT)
+            return _out_hash(u, sk, self.w, KEY_PROOF), rows.order
+        return _out_hash(u, sk, self.w, KEY_MAL if self.w is not None else KEY_OUT), rows.order
 
 
 def _commit(w: np.ndarray) -> bytes:
@@ -148,6 +157,19 @@ def rr22_oprf_receiver(ch: Channel, ids, rng=None, malicious: bool = False, vole
 
     ``ids`` must be distinct 16-byte blocks (:class:`ParameterError` otherwise).
     """
+    out, prf, order = oprf_receive_binned(ch, ids, rng, malicious, vole, bin_size, proof, timings)
+    res = np.empty_like(out)
+    res[order] = out
+    if not proof:
+        return res
+    res2 = np.empty_like(prf)
+    res2[order] = prf
+    return res, res2
+
+
+def oprf_receive_binned(ch: Channel, ids, rng=None, malicious: bool = False, vole=None,
+                        bin_size: int = DEFAULT_BIN_SIZE, proof: bool = False, timings: dict | None = None):
+    """:func:`rr22_oprf_receiver` in the OKVS bin order: ``(F(ids[order]), F'(ids[order]) or None, order)``."""
     from ..ot.ext.vole import SilentVole
 
     rng = Rng.ensure(rng)
@@ -160,7 +182,7 @@ def rr22_oprf_receiver(ch: Channel, ids, rng=None, malicious: bool = False, vole
     if malicious:
         com = ch.recv_bytes(32, f"{PROTOCOL} OPRF step 0 (sender's commitment)")
     t0 = time.perf_counter()
-    seed, table, rows = okvs_encode_random_seed(ids, value_hash(ids), rng.fork("rr22/okvs"), p, return_rows=True)
+    seed, table, rows = okvs_encode_random_seed(ids, value_hash, rng.fork("rr22/okvs"), p, return_rows=True)
     tm["okvs_encode"] = tm.get("okvs_encode", 0.0) + time.perf_counter() - t0
     ch.send(np.frombuffer(seed, dtype=np.uint8))
     t0 = time.perf_counter()
@@ -178,12 +200,12 @@ def rr22_oprf_receiver(ch: Channel, ids, rng=None, malicious: bool = False, vole
     values.send_rows(ch, table)
     del table, a
     t0 = time.perf_counter()
-    u = rows.decode(c)
-    out = _out_hash(u, ids, w, KEY_MAL if malicious else KEY_OUT)
+    sk = rows.sorted_keys
+    u = rows.decode(c, presorted=True)
+    out = _out_hash(u, sk, w, KEY_MAL if malicious else KEY_OUT)
+    prf = _out_hash(u, sk, w, KEY_PROOF) if proof else None
     tm["decode"] = tm.get("decode", 0.0) + time.perf_counter() - t0
-    if proof:
-        return out, _out_hash(u, ids, w, KEY_PROOF)
-    return out
+    return out, prf, rows.order
 
 
 # --------------------------------------------------------------------- PSI
@@ -268,16 +290,15 @@ STEP7 = f"{PROTOCOL} step 7 (match proofs)"
 
 
 def _receiver(ch, ids, inverse, n_s, ell, reveal, malicious, vole, rng, bin_size, seconds):
-    res = rr22_oprf_receiver(ch, ids, rng, malicious, vole, bin_size, proof=reveal and malicious,
-                             timings=seconds)
-    out, prf = res if isinstance(res, tuple) else (res, None)
+    out, prf, order = oprf_receive_binned(ch, ids, rng, malicious, vole, bin_size, proof=reveal and malicious,
+                                          timings=seconds)
     t0 = time.perf_counter()
     tw = values.tag_words(values.recv_rows(ch, n_s, ell, STEP5), ell)
     if not values.is_sorted(tw):
         raise ProtocolError(f"{STEP5}: values are not sorted")
-    found = np.empty(ids.shape[0], dtype=np.int64)
+    found = np.empty(out.shape[0], dtype=np.int64)
     values.lookup(tw, values.tag_words(out, ell), *values.bucket_bits(n_s, ell), found)
-    hits = np.flatnonzero(found >= 0)
+    hits = np.flatnonzero(found >= 0)     # in bin order
     if reveal:
         # Positions in the sender's sorted list: a function of the intersection (and of what the
         # sender knows) only, never of the receiver's input order.
@@ -286,13 +307,13 @@ def _receiver(ch, ids, inverse, n_s, ell, reveal, malicious, vole, rng, bin_size
         if malicious:
             values.send_rows(ch, prf[hits[first]])
     seconds["compare"] = time.perf_counter() - t0
-    return keys.members_of(inverse, hits), int(hits.shape[0])
+    return keys.members_of(inverse, order[hits]), int(hits.shape[0])
 
 
 def _sender(ch, ids, inverse, n_r, ell, reveal, malicious, vole, rng, bin_size, seconds):
     key = rr22_oprf_sender(ch, n_r, rng, malicious, vole, bin_size, timings=seconds)
     t0 = time.perf_counter()
-    out = key.eval(ids)
+    out, border = key.eval_binned(ids)
     seconds["decode"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     n = ids.shape[0]
@@ -300,13 +321,14 @@ def _sender(ch, ids, inverse, n_r, ell, reveal, malicious, vole, rng, bin_size, 
     order = np.empty(n, dtype=np.int64)
     values.sort_values(values.tag_words(out, ell), ell, *values.bucket_bits(n, ell), order, msg)
     values.send_rows(ch, msg)
+    del out, msg
     seconds["compare"] = time.perf_counter() - t0
     if not reveal:
         return None, None
     p = values.recv_rows_upto(ch, min(n, n_r), 1, STEP6, dtype=np.int64).reshape(-1)
     if p.size and (p.min() < 0 or p.max() >= n or np.any(np.diff(p) <= 0)):
         raise ProtocolError(f"{STEP6}: positions out of range, unsorted or repeated")
-    hits = order[p]
+    hits = border[order[p]]
     if malicious:
         proofs = values.recv_rows(ch, p.size, 16, STEP7)
         if not np.array_equal(proofs, key.eval(ids[hits], proof=True)):
@@ -324,5 +346,5 @@ def rr22_receiver(ch: Channel, items, rng=None, malicious: bool = False, reveal_
     return run_rr22("receiver", ch, items, rng, reveal_to_sender, malicious, **kw).indices
 
 
-__all__ = ["rr22_sender", "rr22_receiver", "run_rr22", "rr22_oprf_sender", "rr22_oprf_receiver", "Rr22OprfKey",
-           "value_hash", "tag_bytes", "PROTOCOL", "VERSION"]
+__all__ = ["rr22_sender", "rr22_receiver", "run_rr22", "rr22_oprf_sender", "rr22_oprf_receiver", "oprf_receive_binned",
+           "Rr22OprfKey", "value_hash", "tag_bytes", "PROTOCOL", "VERSION"]
