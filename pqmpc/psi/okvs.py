@@ -494,18 +494,20 @@ def okvs_encode(keys, values, seed: bytes, params: OkvsParams | None = None) -> 
 
 
 def okvs_encode_random_seed(keys, values, rng, params: OkvsParams | None = None,
-                            return_rows: bool = False):
+                            return_rows: bool = False, first_seed: bytes | None = None, check: bool = True):
     """Encode under fresh seeds from ``rng`` until one works (each try fails with probability ≤ 2^-ssp).
 
     ``values`` is an ``(n, 16)`` array, or a function of the keys in bin order returning their values
     in that order (which saves a gather). Returns ``(seed, table)``, or ``(seed, table, rows)`` with
     ``return_rows`` (the :class:`OkvsRows` of the keys under that seed, for decoding them later).
+    ``first_seed`` is tried first; ``check=False`` skips the duplicate check (the caller did it).
     """
     keys = _blocks(keys, "keys")
     p = params or OkvsParams(keys.shape[0])
-    check_distinct(keys)
-    for _ in range(MAX_ATTEMPTS):
-        rows = OkvsRows(keys, rng.bytes(16), p)
+    if check:
+        check_distinct(keys)
+    for attempt in range(MAX_ATTEMPTS):
+        rows = OkvsRows(keys, first_seed if attempt == 0 and first_seed is not None else rng.bytes(16), p)
         try:
             if callable(values):
                 table = rows.encode(values(rows.sorted_keys), presorted=True)

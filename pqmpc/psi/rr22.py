@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 import time
 
 import numpy as np
@@ -64,7 +65,7 @@ from ..primitives.gf128 import mul as gf_mul
 from ..primitives.hashing import cr, tccr
 from ..rng import Rng
 from . import keys, values
-from .okvs import OkvsParams, OkvsRows, okvs_encode_random_seed
+from .okvs import OkvsParams, OkvsRows, check_distinct, okvs_encode_random_seed
 from .session import LAMBDA, MAX_ITEMS, PsiResult, coin_toss, default_base_ot, exchange_sizes
 
 PROTOCOL = "RR22-PSI"
@@ -91,11 +92,33 @@ def _out_hash(u: np.ndarray, ids: np.ndarray, w: np.ndarray | None, key: bytes) 
     return tccr(u ^ w, ids, key=key)
 
 
+class _Background:
+    """Run ``fn`` in a thread (numba kernels release the GIL); :meth:`result` joins and re-raises."""
+
+    def __init__(self, fn):
+        self._out = self._err = None
+        self._t = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self._t.start()
+
+    def _run(self, fn):
+        try:
+            self._out = fn()
+        except BaseException as exc:  # re-raised in the caller's thread
+            self._err = exc
+
+    def result(self):
+        self._t.join()
+        if self._err is not None:
+            raise self._err
+        return self._out
+
+
 class Rr22OprfKey:
     """The sender's OPRF key: evaluate ``F`` on any ids with :meth:`eval`."""
 
-    def __init__(self, delta, table, seed, params: OkvsParams, w):
+    def __init__(self, delta, table, seed, params: OkvsParams, w, prepared=None):
         self.delta, self.table, self.seed, self.params, self.w = delta, table, seed, params, w
+        self._prepared = prepared   # (ids, OkvsRows under self.seed) computed during the VOLE
 
     def eval(self, ids, proof: bool = False) -> np.ndarray:
         """``(n, 16)`` OPRF outputs (``proof=True``: the malicious-mode match proofs ``F'``)."""
@@ -109,7 +132,10 @@ class Rr22OprfKey:
         ids = np.ascontiguousarray(ids, dtype=np.uint8)
         if ids.ndim != 2 or ids.shape[1] != 16:
             raise ParameterError(f"ids must be (n, 16) blocks, got {ids.shape}")
-        rows = OkvsRows(ids, self.seed, self.params)
+        if self._prepared is not None and self._prepared[0] is ids:
+            rows = self._prepared[1]
+        else:
+            rows = OkvsRows(ids, self.seed, self.params)
         sk = rows.sorted_keys
         u = rows.decode(self.table, presorted=True)
         u ^= gf_mul(value_hash(sk), np.broadcast_to(self.delta, sk.shape).copy())
@@ -123,8 +149,12 @@ def _commit(w: np.ndarray) -> bytes:
 
 
 def rr22_oprf_sender(ch: Channel, n_receiver: int, rng=None, malicious: bool = False, vole=None,
-                     bin_size: int = DEFAULT_BIN_SIZE, timings: dict | None = None) -> Rr22OprfKey:
-    """Sender of the RR22 OPRF for a receiver with ``n_receiver`` ids; returns the key."""
+                     bin_size: int = DEFAULT_BIN_SIZE, timings: dict | None = None, prepare=None) -> Rr22OprfKey:
+    """Sender of the RR22 OPRF for a receiver with ``n_receiver`` ids; returns the key.
+
+    ``prepare``: ``(n, 16)`` ids the caller will evaluate (pass the same array object to
+    :meth:`Rr22OprfKey.eval`); their OKVS rows are then computed while the VOLE runs.
+    """
     from ..ot.ext.vole import SilentVole
 
     rng = Rng.ensure(rng)
@@ -135,7 +165,11 @@ def rr22_oprf_sender(ch: Channel, n_receiver: int, rng=None, malicious: bool = F
     if malicious:
         w_s = rng.fork("rr22/w").blocks(1)[0]
         ch.send(_commit(w_s))
-    seed = ch.recv_bytes(16, f"{PROTOCOL} OPRF step 1 (OKVS seed)")
+    seed0 = ch.recv_bytes(16, f"{PROTOCOL} OPRF step 1 (OKVS seed)")
+    if prepare is not None:
+        prepare = np.ascontiguousarray(prepare, dtype=np.uint8)
+        ids = prepare
+        job = _Background(lambda: OkvsRows(ids, seed0, p))
     delta, b = vole.send(ch, p.size, rng.fork("rr22/vole"))
     tm["vole"] = tm.get("vole", 0.0) + time.perf_counter() - t0
     w = None
@@ -144,11 +178,17 @@ def rr22_oprf_sender(ch: Channel, n_receiver: int, rng=None, malicious: bool = F
         ch.send(w_s)
         w = w_r ^ w_s
     t0 = time.perf_counter()
+    # The final seed: the first one unless the receiver's encoding failed under it (≤ 2^-40).
+    seed = ch.recv_bytes(16, f"{PROTOCOL} OPRF step 4 (final OKVS seed)")
     a = values.recv_rows(ch, p.size, 16, f"{PROTOCOL} OPRF step 4 (masked OKVS, {p.size} blocks)")
     # K = B + A'·Δ
     b ^= gf_mul(a, np.broadcast_to(delta, a.shape).copy())
     tm["okvs_recv"] = tm.get("okvs_recv", 0.0) + time.perf_counter() - t0
-    return Rr22OprfKey(delta, b, seed, p, w)
+    prepared = None
+    if prepare is not None:
+        rows = job.result()
+        prepared = (prepare, rows) if seed == seed0 else None
+    return Rr22OprfKey(delta, b, seed, p, w, prepared)
 
 
 def rr22_oprf_receiver(ch: Channel, ids, rng=None, malicious: bool = False, vole=None,
@@ -181,10 +221,19 @@ def oprf_receive_binned(ch: Channel, ids, rng=None, malicious: bool = False, vol
     tm = timings if timings is not None else {}
     if malicious:
         com = ch.recv_bytes(32, f"{PROTOCOL} OPRF step 0 (sender's commitment)")
-    t0 = time.perf_counter()
-    seed, table, rows = okvs_encode_random_seed(ids, value_hash, rng.fork("rr22/okvs"), p, return_rows=True)
-    tm["okvs_encode"] = tm.get("okvs_encode", 0.0) + time.perf_counter() - t0
-    ch.send(np.frombuffer(seed, dtype=np.uint8))
+    check_distinct(ids)
+    okvs_rng = rng.fork("rr22/okvs")
+    seed0 = okvs_rng.bytes(16)
+    ch.send(np.frombuffer(seed0, dtype=np.uint8))
+
+    def encode():
+        t = time.perf_counter()
+        r = okvs_encode_random_seed(ids, value_hash, okvs_rng, p, return_rows=True, first_seed=seed0, check=False)
+        tm["okvs_encode"] = tm.get("okvs_encode", 0.0) + time.perf_counter() - t
+        return r
+
+    # The encoding runs while the VOLE does (numba releases the GIL): the sender needs P only after it.
+    job = _Background(encode)
     t0 = time.perf_counter()
     a, c = vole.receive(ch, p.size, rng.fork("rr22/vole"))
     tm["vole"] = tm.get("vole", 0.0) + time.perf_counter() - t0
@@ -196,6 +245,8 @@ def oprf_receive_binned(ch: Channel, ids, rng=None, malicious: bool = False, vol
         if _commit(w_s) != com:
             raise ProtocolError(f"{PROTOCOL} OPRF step 3 (sender's opening): does not match its commitment")
         w = w_r ^ w_s
+    seed, table, rows = job.result()
+    ch.send(np.frombuffer(seed, dtype=np.uint8))
     table ^= a
     values.send_rows(ch, table)
     del table, a
@@ -311,7 +362,7 @@ def _receiver(ch, ids, inverse, n_s, ell, reveal, malicious, vole, rng, bin_size
 
 
 def _sender(ch, ids, inverse, n_r, ell, reveal, malicious, vole, rng, bin_size, seconds):
-    key = rr22_oprf_sender(ch, n_r, rng, malicious, vole, bin_size, timings=seconds)
+    key = rr22_oprf_sender(ch, n_r, rng, malicious, vole, bin_size, timings=seconds, prepare=ids)
     t0 = time.perf_counter()
     out, border = key.eval_binned(ids)
     seconds["decode"] = time.perf_counter() - t0

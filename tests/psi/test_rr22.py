@@ -198,6 +198,28 @@ def test_oprf_api():
                  timeout=60)
 
 
+def test_okvs_seed_retry(monkeypatch):
+    """The receiver's first OKVS seed failing (≤ 2^-40 per the fit, forced here) only changes the final
+    seed it sends: the sender drops the rows it prepared under the first one and the result is right."""
+    from pqmpc.psi import okvs
+
+    real = okvs.OkvsRows.encode
+    calls = []
+
+    def flaky(self, values, presorted=False):
+        calls.append(self.seed)
+        if len(calls) == 1:
+            raise okvs.OkvsFailure("forced")
+        return real(self, values, presorted)
+
+    monkeypatch.setattr(okvs.OkvsRows, "encode", flaky)
+    xs = [f"s{i}" for i in range(300)]
+    ys = [f"s{i}" for i in range(250, 400)]
+    s_idx, r_idx = psi(xs, ys)
+    assert len(calls) == 2 and calls[0] != calls[1]
+    assert (list(s_idx), list(r_idx)) == expected(xs, ys)
+
+
 def test_tag_bits():
     assert rr22.tag_bytes(1 << 20, 1 << 20, False) == 10
     assert rr22.tag_bytes(1 << 20, 1 << 20, True) == 16
