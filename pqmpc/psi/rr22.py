@@ -284,19 +284,32 @@ def session_params(malicious: bool, reveal: bool, base_ot, bin_size: int, extra:
 
 
 def run_rr22(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = False, malicious: bool = False,
-             base_ot=None, bin_size: int = DEFAULT_BIN_SIZE, extra_params: dict | None = None):
-    """One RR22 PSI session as ``role``; returns a :class:`~pqmpc.psi.api.PsiResult`."""
+             base_ot=None, bin_size: int = DEFAULT_BIN_SIZE, extra_params: dict | None = None,
+             max_peer_items: int = MAX_ITEMS, kappa: int = 128, progress=None):
+    """One RR22 PSI session as ``role``; returns a :class:`~pqmpc.psi.session.PsiResult`.
+
+    Keywords as :func:`pqmpc.psi.kkrt_psi.run_psi` where they apply: ``base_ot``, ``extra_params``
+    (joins the handshake), ``max_peer_items`` (refuse a peer announcing more distinct items, which
+    bounds what it can make us allocate), ``progress`` (told of each phase); ``kappa`` must be 128
+    (the VOLE is over GF(2^128)); ``bin_size`` is the OKVS bin size.
+    """
     from ..ot.ext.iknp import IKNP
     from ..ot.ext.vole import SilentVole
 
     if role not in ("sender", "receiver"):
         raise ParameterError(f"role must be 'sender' or 'receiver', not {role!r}")
+    if kappa != 128:
+        raise ParameterError(f"rr22 runs at kappa = 128 only (VOLE over GF(2^128)), not {kappa}")
+    if not 0 <= max_peer_items <= MAX_ITEMS:
+        raise ParameterError(f"max_peer_items must be in [0, 2^30], not {max_peer_items}")
     rng = Rng.ensure(rng)
     base_ot = base_ot if base_ot is not None else default_base_ot(128)
     seconds: dict = {}
     t0 = time.perf_counter()
     stats0 = ch.stats.snapshot()
-    data, offsets = items if isinstance(items, tuple) else keys.encode_items(items)
+    if progress is not None:
+        progress.phase("RR22: hashing keys")
+    data, offsets = items if keys.is_encoded(items) else keys.encode_items(items)
     n_items = offsets.shape[0] - 1
     if n_items > MAX_ITEMS:
         raise ParameterError(f"at most 2^30 items per side, got {n_items}")
@@ -309,7 +322,7 @@ def run_rr22(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = F
     ids = np.ascontiguousarray(ids_all[reps])
     del ids_all
     n = ids.shape[0]
-    n_peer = exchange_sizes(ch, n, PROTOCOL)
+    n_peer = exchange_sizes(ch, n, PROTOCOL, max_peer_items)
     n_s, n_r = (n, n_peer) if role == "sender" else (n_peer, n)
     ell = tag_bytes(n_s, n_r, malicious)
     params = dict(params, tag_bits=8 * ell, sender_distinct=n_s, receiver_distinct=n_r,
@@ -325,6 +338,8 @@ def run_rr22(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = F
     if n_s == 0 or n_r == 0:
         return finish(np.zeros(0, dtype=np.int64) if (role == "receiver" or reveal_to_sender) else None, 0)
     cot = IKNP(base=base_ot)
+    if progress is not None:
+        progress.phase("RR22: base OTs, VOLE and OKVS")
     t0 = time.perf_counter()
     cot.setup(ch, role, rng.fork("rr22/base"))
     seconds["base_ot"] = time.perf_counter() - t0

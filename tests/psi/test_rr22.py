@@ -220,6 +220,15 @@ def test_okvs_seed_retry(monkeypatch):
     assert (list(s_idx), list(r_idx)) == expected(xs, ys)
 
 
+def test_peer_size_cap_and_kappa():
+    """A peer announcing more distinct items than we accept is refused before anything is allocated."""
+    with pytest.raises(ProtocolError, match="set sizes"):
+        run_pair(lambda ch: rr22_sender(ch, ["a"], max_peer_items=2),
+                 lambda ch: rr22_receiver(ch, ["a", "b", "c"]), timeout=60)
+    with pytest.raises(ParameterError, match="kappa"):
+        run_rr22("sender", None, ["a"], kappa=256)
+
+
 def test_tag_bits():
     assert rr22.tag_bytes(1 << 20, 1 << 20, False) == 10
     assert rr22.tag_bytes(1 << 20, 1 << 20, True) == 16
