@@ -38,15 +38,18 @@ What each side learns: R the intersection and ``n_s``; S ``n_r`` and, with
 Security. Semi-honest mode: secure against semi-honest parties, assuming
 dual LPN (the VOLE), the lattice base OT, and fixed-key AES as a
 correlation-robust hash / random permutation — all post-quantum candidates.
-Malicious mode defends against a malicious *receiver* only as far as the
-layers below allow: a receiver that sends a malformed ``A'`` just decodes
+Malicious mode: a receiver that sends a malformed ``A'`` just decodes
 garbage (it learns nothing, tested), and one that claims matches it cannot
-prove is caught; but a malicious receiver may program up to ``m ≈ 1.34·n_r``
-ids into its table (the RR22 bound: the set size is enforced only up to the
-OKVS size), the IKNP COTs under the VOLE have no KOS-style check, and the
-VOLE has no consistency check against a malicious sender (selective failure
-on the noise positions). So: *malicious mode* = RR22's output/commitment
-changes plus match proofs, **not** full malicious security. Python cannot
+prove is caught; a sender whose VOLE trees are inconsistent (selective
+failure on the noise positions) is caught by the VOLE check
+(Wolverine-style, ``SilentVole(check=True)``, up to the usual one bit of
+selective-failure leakage), and one whose opening of ``w_s`` is wrong too.
+Not covered: a malicious receiver may program up to ``m ≈ 1.30·n_r`` ids
+into its table (the RR22 bound: the set size is enforced only up to the
+OKVS size), and the IKNP COTs under the VOLE have no KOS-style check against
+a malicious receiver. So *malicious mode* = RR22's output/commitment
+changes, match proofs and the VOLE check, **not** full malicious security.
+Python cannot
 promise constant time.
 """
 
@@ -276,7 +279,7 @@ def session_params(malicious: bool, reveal: bool, base_ot, bin_size: int, extra:
     params = {"mode": "malicious" if malicious else "semi-honest", "lambda": LAMBDA, "ssp": 40,
               "okvs": "RR22 binned w=3 + GF(2^128) dense", "okvs_bin_size": bin_size,
               "vole": f"silent GF(2^128), ExConv{EXPANDER_WEIGHT}x{ACCUMULATOR_WIDTH}, t>={MIN_NOISE_WEIGHT}",
-              "cot": "IKNP", "base_ot": f"{getattr(base_ot, 'name', type(base_ot).__name__)}/"
+              "vole_check": malicious, "cot": "IKNP", "base_ot": f"{getattr(base_ot, 'name', type(base_ot).__name__)}/"
                                          f"{getattr(base_ot, 'variant', '')}",
               "output": "both" if reveal else "receiver"}
     params.update(extra or {})
@@ -343,7 +346,7 @@ def run_rr22(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = F
     t0 = time.perf_counter()
     cot.setup(ch, role, rng.fork("rr22/base"))
     seconds["base_ot"] = time.perf_counter() - t0
-    vole = SilentVole(cot)
+    vole = SilentVole(cot, check=malicious)
     if role == "receiver":
         return finish(*_receiver(ch, ids, inverse, n_s, ell, reveal_to_sender, malicious, vole, rng, bin_size,
                                  seconds))

@@ -123,6 +123,38 @@ def test_truncated_corrections_are_protocol_errors():
         run_pair(lambda ch: v.send(ch, 100), lambda ch: v.receive(ch, 100), timeout=60, channels=(a, b))
 
 
+class FlipCorrection(MemoryChannel):
+    """The sender's end: flips one bit of one GGM level correction (a malicious sender)."""
+
+    def send(self, data):
+        a = np.asarray(data) if not isinstance(data, (bytes, bytearray, memoryview)) else None
+        if a is not None and a.dtype == np.uint64 and a.ndim == 4:
+            a = a.copy()
+            a[3, 2, :, 0] ^= np.uint64(1 << 40)   # both sides of level 3 of tree 3: whatever the path
+            data = a
+        super().send(data)
+
+
+@pytest.mark.parametrize("k", [1, 300, 4000])
+def test_checked_vole_relation(k):
+    v = SilentVole(check=True)
+    (delta, b), (a, c) = run_pair(lambda ch: v.send(ch, k), lambda ch: v.receive(ch, k), timeout=120)
+    check_relation(delta, b, a, c, k)
+
+
+def test_check_catches_an_inconsistent_sender():
+    """Without the check a tampered tree silently breaks C = B + A·Δ; with it the receiver stops."""
+    a, b = FlipCorrection.pair()
+    v = SilentVole()
+    (delta, bb), (aa, cc) = run_pair(lambda ch: v.send(ch, 2000), lambda ch: v.receive(ch, 2000), timeout=120,
+                                     channels=(a, b))
+    assert not np.array_equal(cc, bb ^ mul(aa, np.tile(delta, (2000, 1))))
+    a, b = FlipCorrection.pair()
+    v = SilentVole(check=True)
+    with pytest.raises(ProtocolError, match="inconsistent"):
+        run_pair(lambda ch: v.send(ch, 2000), lambda ch: v.receive(ch, 2000), timeout=120, channels=(a, b))
+
+
 def sha(*arrays) -> str:
     h = hashlib.sha256()
     for x in arrays:

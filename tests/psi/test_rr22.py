@@ -124,6 +124,17 @@ def test_sender_with_a_bad_opening_is_caught():
         psi(["a"], ["a"], malicious=True, channels=tampered("sender", flip))
 
 
+def test_sender_with_inconsistent_vole_trees_is_caught():
+    """Malicious mode checks the VOLE: a sender tampering with its GGM corrections is stopped."""
+    def flip(arr):
+        if arr.dtype == np.uint64 and arr.ndim == 4:
+            out = arr.copy()
+            out[0, 0, :, 1] ^= np.uint64(1)
+            return out
+    with pytest.raises(ProtocolError, match="inconsistent"):
+        psi(["a", "b"], ["b"], malicious=True, channels=tampered("sender", flip))
+
+
 def test_receiver_claiming_unproven_matches_is_caught():
     """Malicious mode: every claimed match needs F'(x), which the sender never sent."""
     xs = [f"s{i}" for i in range(50)]

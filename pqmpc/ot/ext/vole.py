@@ -45,21 +45,30 @@ fresh instance per call so that every VOLE has a fresh Δ), ``T·(2h + 1)``
 blocks from sender to receiver, ``T·2^h`` AES calls per side for the trees,
 and one code pass per compressed vector (two for the receiver).
 
-Security: semi-honest (both parties). A malicious sender could send
-inconsistent trees (selective failure on the noise positions); the
-Wolverine/Ferret-style consistency check is not implemented. Python cannot
-promise constant time.
+Security: semi-honest (both parties) by default. ``check=True`` adds the
+consistency check of Weng–Yang–Katz–Wang (Wolverine, S&P 2021) against a
+malicious *sender*: after the trees the receiver draws ``χ`` and sends it
+with ``x' = Σ χ^i e_i + a*`` (``a*`` from one more packed base VOLE); the
+sender answers ``SHA-256(Σ χ^i v_i + b* + x'·Δ)`` and the receiver compares
+with ``Σ χ^i w_i + c*`` (equal iff ``w = v + e·Δ``, except with probability
+``N/2^128``). As in Wolverine and Ferret, a cheating sender may still learn
+about one bit of the noise positions from whether the check passes (the
+LPN parameters have the slack for it). The COT layer below is IKNP,
+semi-honest against a malicious *receiver*. Python cannot promise constant
+time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
 from numba import njit
 
-from ...errors import ParameterError
+from ...errors import ParameterError, ProtocolError
 from ...primitives.bits import pack_bits
+from ...primitives.gf128 import gf128_mul_block
 from ...primitives.gf128 import mul as gf_mul
 from ...primitives.ggm import ggm_expand_level
 from ...rng import Rng
@@ -178,6 +187,20 @@ def _receiver_finish(leaves, trees, size, path, c, d, beta, e):
         e[p, 1] = beta[j, 1]
 
 
+@njit(cache=True, nogil=True)
+def _horner(x, c0, c1):
+    """Σ_i χ^i·x_i over GF(2^128) (χ = (c0, c1)), by Horner from the last row."""
+    r = (np.uint64(0), np.uint64(0))
+    for i in range(x.shape[0] - 1, -1, -1):
+        r = gf128_mul_block(r, (c0, c1))
+        r = (r[0] ^ x[i, 0], r[1] ^ x[i, 1])
+    return r
+
+
+def _check_hash(z: np.ndarray) -> bytes:
+    return hashlib.sha256(b"pqmpc/vole/check" + z.tobytes()).digest()
+
+
 def _expand_trees(roots: np.ndarray, h: int, on_level):
     """Expand ``(T, 16)`` roots level by level; ``on_level(children, m)`` sees each level. Returns the leaves."""
     T = roots.shape[0]
@@ -205,11 +228,12 @@ class SilentVole:
 
     name = PROTOCOL
 
-    def __init__(self, cot: CorrelatedOT | None = None, base_ot=None):
+    def __init__(self, cot: CorrelatedOT | None = None, base_ot=None, check: bool = False):
         if cot is not None and not isinstance(cot, CorrelatedOT):
             raise ParameterError("SilentVole needs a CorrelatedOT (IKNP, Ferret, ...)")
         self.cot = cot
         self.base_ot = base_ot
+        self.check = check
 
     def _cot(self) -> CorrelatedOT:
         if self.cot is not None:
@@ -226,8 +250,9 @@ class SilentVole:
         rng = Rng.ensure(rng)
         cot = self._cot()
         T, h = p.trees, p.h
-        delta, q = cot.send_correlated(ch, 128 * T, rng=rng.fork("vole/cot"))
-        gamma = pack_cot_blocks(q, T)
+        extra = 1 if self.check else 0
+        delta, q = cot.send_correlated(ch, 128 * (T + extra), rng=rng.fork("vole/cot"))
+        gamma = pack_cot_blocks(q, T + extra)
         del q
         m0, m1 = cot.send_random(ch, T * h, rng=rng.fork("vole/rot"))
         m0 = m0.view(np.uint64).reshape(T, h, 2)
@@ -243,11 +268,19 @@ class SilentVole:
         leaves = _expand_trees(rng.fork("vole/roots").blocks(T), h, on_level)
         d = np.empty((T, 2), dtype=np.uint64)
         _tree_sums(leaves.view(np.uint64), T, 1 << h, d)
-        d ^= gamma.view(np.uint64)
+        d ^= gamma[:T].view(np.uint64)
         ch.send(corr)
         ch.send(d)
         leaves = np.ascontiguousarray(leaves)
-        return np.asarray(delta, dtype=np.uint8).reshape(16).copy(), p.code.dual_encode(leaves)
+        delta = np.asarray(delta, dtype=np.uint8).reshape(16).copy()
+        if self.check:
+            got = ch.recv_array(np.uint8, (2, 16), f"{PROTOCOL} step 3 (consistency challenge)")
+            chi, xm = got[0].view(np.uint64), got[1]
+            z = np.array(_horner(leaves.view(np.uint64), chi[0], chi[1]), dtype=np.uint64).view(np.uint8)
+            # Z = V + b* + x'·Δ equals the receiver's W + c* iff the trees were consistent (whp).
+            z ^= gamma[T] ^ gf_mul(xm.reshape(1, 16), delta.reshape(1, 16))[0]
+            ch.send(np.frombuffer(_check_hash(z), dtype=np.uint8))
+        return delta, p.code.dual_encode(leaves)
 
     def receive(self, ch, k: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
         """Receiver of ``k`` VOLEs: ``(A, C)``, both ``(k, 16)``, ``C = B + A·Δ``."""
@@ -258,9 +291,10 @@ class SilentVole:
         rng = Rng.ensure(rng)
         cot = self._cot()
         T, h = p.trees, p.h
-        x, t = cot.receive_random_correlated(ch, 128 * T, rng=rng.fork("vole/cot"))
-        beta = pack_bits(x.reshape(T, 128)).reshape(T, 16)
-        cvals = pack_cot_blocks(t, T)
+        extra = 1 if self.check else 0
+        x, t = cot.receive_random_correlated(ch, 128 * (T + extra), rng=rng.fork("vole/cot"))
+        beta = pack_bits(x.reshape(T + extra, 128)).reshape(T + extra, 16)
+        cvals = pack_cot_blocks(t, T + extra)
         del t, x
         alpha = rng.fork("vole/alpha").integers(T, 1 << h)
         shifts = np.arange(h - 1, -1, -1, dtype=np.int64)
@@ -283,8 +317,22 @@ class SilentVole:
         e = np.zeros_like(w)
         _receiver_finish(w.view(np.uint64), T, 1 << h, path, cvals.view(np.uint64), d,
                          beta.view(np.uint64), e.view(np.uint64))
+        if self.check:
+            self._check_receiver(ch, rng, w, e, beta[T], cvals[T])
         # Two 16-byte-wide passes: the prefetching expander is fastest on 16-byte rows.
         return p.code.dual_encode(e), p.code.dual_encode(w)
+
+    @staticmethod
+    def _check_receiver(ch, rng, w, e, a_star, c_star):
+        """Σ χ^i w_i = Σ χ^i v_i + (Σ χ^i e_i)·Δ, checked with one more VOLE (a*, c*) masking Σ χ^i e_i."""
+        chi = rng.fork("vole/check").blocks(1)[0]
+        cw = chi.view(np.uint64)
+        wsum = np.array(_horner(w.view(np.uint64), cw[0], cw[1]), dtype=np.uint64).view(np.uint8)
+        xsum = np.array(_horner(e.view(np.uint64), cw[0], cw[1]), dtype=np.uint64).view(np.uint8)
+        ch.send(np.stack([chi, xsum ^ a_star]))
+        theirs = ch.recv_bytes(32, f"{PROTOCOL} step 4 (consistency answer)")
+        if theirs != _check_hash(wsum ^ c_star):
+            raise ProtocolError(f"{PROTOCOL} step 4 (consistency answer): the sender's GGM trees are inconsistent")
 
 
 __all__ = ["SilentVole", "VoleParams", "MIN_NOISE_WEIGHT", "pack_cot_blocks"]
