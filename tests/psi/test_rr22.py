@@ -240,6 +240,29 @@ def test_peer_size_cap_and_kappa():
         run_rr22("sender", None, ["a"], kappa=256)
 
 
+@pytest.mark.parametrize("protocol,malicious", [("kkrt", False), ("rr22", False), ("rr22", True)])
+def test_protocol_dispatch(protocol, malicious):
+    from pqmpc.psi.protocols import psi_receiver, psi_sender
+
+    xs, ys = ["a", "b", "c", "é"], ["c", "é", "x", "c"]
+    s_idx, r_idx = run_pair(
+        lambda ch: psi_sender(ch, xs, reveal_to_sender=True, protocol=protocol, malicious=malicious),
+        lambda ch: psi_receiver(ch, ys, reveal_to_sender=True, protocol=protocol, malicious=malicious), timeout=120)
+    assert (list(s_idx), list(r_idx)) == expected(xs, ys)
+
+
+def test_protocol_mismatch_and_bad_choices():
+    from pqmpc.psi.protocols import psi_receiver, psi_sender
+
+    with pytest.raises(HandshakeError):
+        run_pair(lambda ch: psi_sender(ch, ["a"], protocol="rr22"), lambda ch: psi_receiver(ch, ["a"], protocol="kkrt"),
+                 timeout=60)
+    with pytest.raises(ParameterError, match="semi-honest only"):
+        psi_sender(None, ["a"], protocol="kkrt", malicious=True)
+    with pytest.raises(ParameterError, match="unknown PSI protocol"):
+        psi_sender(None, ["a"], protocol="ecdh")
+
+
 def test_tag_bits():
     assert rr22.tag_bytes(1 << 20, 1 << 20, False) == 10
     assert rr22.tag_bytes(1 << 20, 1 << 20, True) == 16
