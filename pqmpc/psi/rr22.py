@@ -211,8 +211,12 @@ def rr22_oprf_receiver(ch: Channel, ids, rng=None, malicious: bool = False, vole
 
 
 def oprf_receive_binned(ch: Channel, ids, rng=None, malicious: bool = False, vole=None,
-                        bin_size: int = DEFAULT_BIN_SIZE, proof: bool = False, timings: dict | None = None):
-    """:func:`rr22_oprf_receiver` in the OKVS bin order: ``(F(ids[order]), F'(ids[order]) or None, order)``."""
+                        bin_size: int = DEFAULT_BIN_SIZE, proof: bool = False, timings: dict | None = None,
+                        distinct: bool = False):
+    """:func:`rr22_oprf_receiver` in the OKVS bin order: ``(F(ids[order]), F'(ids[order]) or None, order)``.
+
+    ``distinct=True``: the caller guarantees distinct ids (skips the check).
+    """
     from ..ot.ext.vole import SilentVole
 
     rng = Rng.ensure(rng)
@@ -224,7 +228,8 @@ def oprf_receive_binned(ch: Channel, ids, rng=None, malicious: bool = False, vol
     tm = timings if timings is not None else {}
     if malicious:
         com = ch.recv_bytes(32, f"{PROTOCOL} OPRF step 0 (sender's commitment)")
-    check_distinct(ids)
+    if not distinct:
+        check_distinct(ids)
     okvs_rng = rng.fork("rr22/okvs")
     seed0 = okvs_rng.bytes(16)
     ch.send(np.frombuffer(seed0, dtype=np.uint8))
@@ -360,7 +365,7 @@ STEP7 = f"{PROTOCOL} step 7 (match proofs)"
 
 def _receiver(ch, ids, inverse, n_s, ell, reveal, malicious, vole, rng, bin_size, seconds):
     out, prf, order = oprf_receive_binned(ch, ids, rng, malicious, vole, bin_size, proof=reveal and malicious,
-                                          timings=seconds)
+                                          timings=seconds, distinct=True)   # ids come from dedup_ids
     t0 = time.perf_counter()
     tw = values.tag_words(values.recv_rows(ch, n_s, ell, STEP5), ell)
     if not values.is_sorted(tw):
