@@ -269,13 +269,13 @@ def test_tag_bits():
     assert rr22.tag_bytes(1, 1, False) == 5
 
 
-def compute() -> dict:
+def transcript(malicious: bool) -> dict:
     a, b = Recording.pair()
     xs = [f"x{i}" for i in range(400)]
     ys = [f"x{i}" for i in range(300, 600)]
-    res = run_pair(lambda ch: run_rr22("sender", ch, xs, Rng(b"rr22 vector sender"), True,
+    res = run_pair(lambda ch: run_rr22("sender", ch, xs, Rng(b"rr22 vector sender"), True, malicious,
                                        base_ot=KyberOT(backend="reference")),
-                   lambda ch: run_rr22("receiver", ch, ys, Rng(b"rr22 vector receiver"), True,
+                   lambda ch: run_rr22("receiver", ch, ys, Rng(b"rr22 vector receiver"), True, malicious,
                                        base_ot=KyberOT(backend="reference")), timeout=300, channels=(a, b))
     frames = {}
     for name, end in (("sender", a), ("receiver", b)):
@@ -284,9 +284,14 @@ def compute() -> dict:
             if not f.startswith(b'{"magic":"pqmpc-handshake/'):
                 h.update(len(f).to_bytes(4, "little") + f)
         frames[name] = h.hexdigest()
-    return {"sender_items": "x0..x399", "receiver_items": "x300..x599", "reveal_to_sender": True,
-            "sender_indices": [int(i) for i in res[0].indices[:5]], "receiver_indices": [int(i) for i in res[1].indices[:5]],
+    return {"sender_indices": [int(i) for i in res[0].indices[:5]],
+            "receiver_indices": [int(i) for i in res[1].indices[:5]],
             "intersection": res[1].intersection, "transcript_sha256": frames}
+
+
+def compute() -> dict:
+    return {"sender_items": "x0..x399", "receiver_items": "x300..x599", "reveal_to_sender": True,
+            "semi_honest": transcript(False), "malicious": transcript(True)}
 
 
 def test_known_answer():
