@@ -67,3 +67,72 @@ class Progress:
             elapsed = time.perf_counter() - self._t0
             print(f"\r[pqmpc] {self._phase:<28} done in {elapsed:.2f} s" + " " * 20, file=self.stream, flush=True)
         self._last = -1
+
+
+AUTH_HELP = ("authentication (one is required unless --insecure): --identity with --peer pins both parties' "
+             "long-term keys (pqmpc keygen makes them); --psk uses a pre-shared key file; both may be combined")
+
+
+def add_auth_args(p) -> None:
+    """--identity/--peer/--psk/--insecure, the same on every command that talks to a peer."""
+    g = p.add_argument_group("secure channel", AUTH_HELP)
+    g.add_argument("--identity", metavar="NAME.key", help="your secret identity key (from pqmpc keygen)")
+    g.add_argument("--peer", metavar="PEER.pub", help="the other party's public key file")
+    g.add_argument("--psk", metavar="FILE", help="a pre-shared key file both parties hold (pqmpc keygen --psk FILE)")
+    g.add_argument("--insecure", action="store_true",
+                   help="no authentication or encryption: anyone who reaches the port can take part (tests only)")
+
+
+class Auth:
+    """The keys loaded before any connection, so a missing or wrong file costs no network round."""
+
+    def __init__(self, identity=None, peer=None, psk=None, insecure: bool = False):
+        self.identity, self.peer, self.psk, self.insecure = identity, peer, psk, insecure
+
+    @property
+    def mode(self) -> str:
+        if self.insecure:
+            return "insecure"
+        return "+".join(m for m, on in (("identity keys", self.identity is not None),
+                                        ("pre-shared key", self.psk is not None)) if on)
+
+
+def load_auth(args) -> Auth:
+    given = [f for f, v in (("--identity", args.identity), ("--peer", args.peer), ("--psk", args.psk)) if v]
+    if args.insecure:
+        if given:
+            raise InputError(f"--insecure contradicts {', '.join(given)}: drop one of them")
+        print("pqmpc: warning: --insecure: the connection is neither authenticated nor encrypted; anyone who "
+              "can reach the port can take part, and anyone on the path can read the traffic",
+              file=sys.stderr, flush=True)
+        return Auth(insecure=True)
+    if bool(args.identity) != bool(args.peer):
+        have, need = ("--identity", "--peer PEER.pub") if args.identity else ("--peer", "--identity NAME.key")
+        raise InputError(f"{have} needs {need} too (each side pins the other's public key)")
+    if not given:
+        raise InputError("no authentication: give --identity NAME.key --peer PEER.pub (pqmpc keygen makes keys) "
+                         "and/or --psk FILE; or --insecure to run unauthenticated and unencrypted")
+    from ..net.secure import Identity, PublicKey, load_psk
+
+    def load(fn, path, flag):
+        try:
+            return fn(path)
+        except OSError as exc:
+            raise InputError(f"{flag}: cannot read {path}: {exc.strerror or exc}") from None
+
+    return Auth(identity=load(Identity.load, args.identity, "--identity") if args.identity else None,
+                peer=load(PublicKey.load, args.peer, "--peer") if args.peer else None,
+                psk=load(load_psk, args.psk, "--psk") if args.psk else None)
+
+
+def secure(ch, auth: Auth, role: str, progress: Progress):
+    """Wrap a connected channel in the secure channel (``role``: "initiator" dials, "responder" listens)."""
+    if auth.insecure:
+        return ch
+    from ..net.secure import SecureChannel
+
+    progress.info("secure channel handshake (" + auth.mode + ") ...")
+    sch = SecureChannel.wrap(ch, role=role, identity=auth.identity, peer=auth.peer, psk=auth.psk)
+    who = f"peer {auth.peer.fingerprint}" if auth.peer is not None else "peer holds the pre-shared key"
+    progress.info(f"secure channel up: {who}")
+    return sch

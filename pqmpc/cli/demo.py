@@ -66,6 +66,18 @@ def _copy_examples(folder: str) -> list[str]:
     return paths
 
 
+def _throwaway_identities(folder: str) -> dict:
+    """A fresh identity per party, as two people would make with ``pqmpc keygen``: {label: (key, pub, fp)}."""
+    from ..net.secure import Identity
+
+    out = {}
+    for label in ("serve", "connect"):
+        ident = Identity.generate()
+        key, pub = ident.save(os.path.join(folder, f"demo-{label}"), overwrite=True)
+        out[label] = (str(key), str(pub), ident.fingerprint)
+    return out
+
+
 def _child_env() -> dict:
     env = dict(os.environ)
     # The children must import this very pqmpc, installed or not.
@@ -100,12 +112,15 @@ def run(args) -> int:
             os.unlink(stale)
     port = _free_port()
     common = ["--key", KEY, "--normalize", "trim,lower", "--learn", args.learn, "--json"]
+    keys = _throwaway_identities(folder)
     py = [sys.executable, "-m", "pqmpc.cli.main", "psi"]
     cmds = {
         "serve": py + ["serve", "--input", a_path, "--listen", f"127.0.0.1:{port}", "--output", out_a,
-                       "--wait", str(args.timeout)] + common,
+                       "--wait", str(args.timeout), "--identity", keys["serve"][0], "--peer", keys["connect"][1]]
+                 + common,
         "connect": py + ["connect", "--input", b_path, "--connect", f"127.0.0.1:{port}", "--output", out_b,
-                         "--connect-retry", "60"] + common,
+                         "--connect-retry", "60", "--identity", keys["connect"][0], "--peer", keys["serve"][1]]
+                   + common,
     }
     if not args.quiet:
         print(f"pqmpc demo: PSI of two example CSV files, two processes over TCP 127.0.0.1:{port}", file=sys.stderr)
@@ -170,13 +185,14 @@ def run(args) -> int:
             raise PqmpcError(f"the {label} process printed no summary") from None
     if args.json:
         print(json.dumps({"folder": folder, "serve": summaries["serve"], "connect": summaries["connect"],
+                          "fingerprints": {label: k[2] for label, k in keys.items()},
                           "seconds": round(time.perf_counter() - t0, 3)}, ensure_ascii=False))
         return 0
-    print(_report(summaries, folder, time.perf_counter() - t0, port))
+    print(_report(summaries, folder, time.perf_counter() - t0, port, {label: k[2] for label, k in keys.items()}))
     return 0
 
 
-def _report(s: dict, folder: str, seconds: float, port: int) -> str:
+def _report(s: dict, folder: str, seconds: float, port: int, fingerprints: dict | None = None) -> str:
     a, b = s["serve"], s["connect"]
     inter = a["intersection"] if a["intersection"] is not None else b["intersection"]
     p = a["params"]
@@ -193,8 +209,14 @@ def _report(s: dict, folder: str, seconds: float, port: int) -> str:
     lines += [(f"  time: {seconds:.2f} s wall (protocol sides {a['seconds']:.2f} s / {b['seconds']:.2f} s); "
                f"A sent {a['bytes_sent'] / 1e6:.2f} MB, B sent {b['bytes_sent'] / 1e6:.2f} MB"),
               (f"  protocol: {a['protocol']} (semi-honest), base OT {p['base_ot']} (post-quantum), "
-               f"{p['code_bits']}-bit code, {p['tag_bits']}-bit tags, kappa {p['kappa']}"),
-              "", "  Run it yourself on two machines (or two terminals):",
-              f"    pqmpc psi serve   --input A.csv --key {KEY} --listen 0.0.0.0:{port} --output A.matches.csv",
-              f"    pqmpc psi connect --input B.csv --key {KEY} --connect HOST:{port} --output B.matches.csv"]
+               f"{p['code_bits']}-bit code, {p['tag_bits']}-bit tags, kappa {p['kappa']}")]
+    if fingerprints:
+        lines += ["  channel: post-quantum authenticated and encrypted (X-Wing = ML-KEM-768 + X25519; AES-256-GCM)",
+                  f"    throwaway identities: A {fingerprints['serve']}, B {fingerprints['connect']}"]
+    lines += ["", "  Run it yourself on two machines (or two terminals):",
+              "    pqmpc keygen --out A    # on A (and --out B on B); swap the .pub files, compare fingerprints",
+              f"    pqmpc psi serve   --input A.csv --key {KEY} --listen 0.0.0.0:{port} --output A.matches.csv "
+              "--identity A.key --peer B.pub",
+              f"    pqmpc psi connect --input B.csv --key {KEY} --connect HOST:{port} --output B.matches.csv "
+              "--identity B.key --peer A.pub"]
     return "\n".join(lines)

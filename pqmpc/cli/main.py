@@ -17,6 +17,7 @@ COMMANDS = {
     "2pc": "pqmpc.cli.twopc",
     "bench": "pqmpc.cli.bench",
     "info": "pqmpc.cli.info",
+    "keygen": "pqmpc.cli.keygen",
 }
 
 

@@ -20,7 +20,7 @@ import sys
 import time
 
 from ..errors import ChannelTimeout, InputError
-from .common import Progress, parse_hostport
+from .common import Progress, add_auth_args, load_auth, parse_hostport, secure
 
 LEARN = ("both", "serve", "connect")
 DESCRIPTION = ("One party runs 'serve' (listens), the other 'connect' (dials). Each reads its own CSV, builds one key "
@@ -72,6 +72,7 @@ def add_parser(sub) -> None:
                        help="security level: 128, or 256 (ML-KEM-1024, 1024-bit code; doubled symmetric margin)")
         q.add_argument("--json", action="store_true", help="print one JSON summary line on stdout")
         q.add_argument("--quiet", action="store_true", help="no progress on stderr")
+        add_auth_args(q)
         q.set_defaults(func=run)
     p.set_defaults(func=lambda args: _usage(p))
 
@@ -126,10 +127,12 @@ def run(args) -> int:
             raise InputError(f"--output: folder {folder} does not exist")
     if len(set(args.key)) != len(args.key):
         raise InputError("--key: a column is named twice")
+    host, port = (parse_hostport(args.listen, "--listen") if mode == "serve"
+                  else parse_hostport(args.connect, "--connect"))
+    auth = load_auth(args)
 
     listener = None
     if mode == "serve":
-        host, port = parse_hostport(args.listen, "--listen")
         # Listen before reading the file so the peer's connection waits in the backlog, not in retries.
         listener = TcpListener(host, port)
         progress.info(f"listening on {listener.host}:{listener.port}")
@@ -146,7 +149,6 @@ def run(args) -> int:
             ch = listener.accept(timeout=args.wait)
             _set_timeout(ch, timeout)
         else:
-            host, port = parse_hostport(args.connect, "--connect")
             progress.info(f"connecting to {host}:{port} ...")
             ch = TcpChannel.connect(host, port, timeout=timeout, retry_for=args.connect_retry)
     finally:
@@ -156,8 +158,8 @@ def run(args) -> int:
     psi_role = "receiver" if (args.learn == "both" and mode == "connect") or args.learn == mode else "sender"
     extra = {"key_columns": len(args.key), "normalize": ",".join(normalize) or "none", "learn": args.learn}
     try:
-        with ch:
-            res = run_psi(psi_role, ch, items, reveal_to_sender=(args.learn == "both"), kappa=args.kappa,
+        with ch, secure(ch, auth, "responder" if mode == "serve" else "initiator", progress) as sch:
+            res = run_psi(psi_role, sch, items, reveal_to_sender=(args.learn == "both"), kappa=args.kappa,
                           progress=progress, extra_params=extra)
     except ChannelTimeout as exc:
         raise ChannelTimeout(f"{exc}; if the other side's input is much larger, raise --timeout "
@@ -178,6 +180,7 @@ def run(args) -> int:
         "output": args.output if learns else None, "learn": args.learn, "seconds": round(seconds, 3),
         "phase_seconds": {k: round(v, 4) for k, v in res.seconds.items()}, "bytes_sent": res.bytes_sent,
         "bytes_received": res.bytes_received, "protocol": PROTOCOL, "params": res.params,
+        "channel": auth.mode, "peer_fingerprint": auth.peer.fingerprint if auth.peer is not None else None,
     }
     if args.json:
         print(json.dumps(summary, ensure_ascii=False), flush=True)

@@ -13,7 +13,7 @@ import sys
 import time
 
 from ..errors import InputError, ParameterError
-from .common import Progress, parse_hostport
+from .common import Progress, add_auth_args, load_auth, parse_hostport, secure
 
 EXAMPLES = """examples:
   pqmpc 2pc --listen 127.0.0.1:9100 --function millionaires --input 1000000
@@ -68,6 +68,7 @@ def add_parser(sub) -> None:
                    help="with --connect: keep retrying a refused connection this long (default: --timeout)")
     p.add_argument("--json", action="store_true", help="print one JSON summary line on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_auth_args(p)
     p.set_defaults(func=run)
 
 
@@ -82,10 +83,10 @@ def _index_list(text: str | None, flag: str):
 
 def _parse_circuit_input(text: str, n: int, j: int):
     from ..gc.circuit import int_to_bits
-    from ..twopc.functions import _parse_int
+    from ..twopc.functions import parse_int
 
     try:
-        v = _parse_int(text)
+        v = parse_int(text)
     except ParameterError as exc:
         raise InputError(f"input for circuit input {j}: {exc}") from None
     if not -(1 << (n - 1) if n else 0) <= v < (1 << n):
@@ -160,9 +161,9 @@ def run(args) -> int:
     role = args.role or ("garbler" if args.listen else "evaluator")
     if circuit is not None:
         # check every input before touching the network: a typo should not cost a connection
-        from ..twopc.yao import _ownership
+        from ..twopc.yao import input_ownership
 
-        g, e = _ownership(circuit, _index_list(args.garbler_inputs, "--garbler-inputs"),
+        g, e = input_ownership(circuit, _index_list(args.garbler_inputs, "--garbler-inputs"),
                           _index_list(args.evaluator_inputs, "--evaluator-inputs"))
         owned = g if role == "garbler" else e
         if len(args.input) != len(owned):
@@ -171,19 +172,20 @@ def run(args) -> int:
         bits = [_parse_circuit_input(t, circuit.input_sizes[j], j) for t, j in zip(args.input, owned)]
     else:
         _precheck_function(args, role, value)
+    auth = load_auth(args)
 
     progress.phase(f"{'listening on ' + args.listen if args.listen else 'connecting to ' + args.connect}")
     ch = _connect(args)
     info: dict = {}
     t0 = time.perf_counter()
-    with ch:
+    with ch, secure(ch, auth, "responder" if args.listen else "initiator", progress) as sch:
         progress.phase(f"2pc as {role}: OT and garbled circuit")
         kw = dict(reveal=args.reveal, ot=args.ot, info=info,
                   progress=lambda done, total: progress.update(done, total))
         if circuit is not None:
             from ..twopc.functions import run_circuit
 
-            out = run_circuit(ch, role, circuit, bits, garbler_inputs=list(g), evaluator_inputs=list(e), **kw)
+            out = run_circuit(sch, role, circuit, bits, garbler_inputs=list(g), evaluator_inputs=list(e), **kw)
             result = None if out is None else _format_outputs(out, circuit.output_sizes)
             and_count = circuit.and_count
         else:
@@ -192,7 +194,7 @@ def run(args) -> int:
                 extra["bits"] = args.bits
             if args.signed:
                 extra["signed"] = True
-            out = fn.call(ch, role, value, **extra, **kw)
+            out = fn.call(sch, role, value, **extra, **kw)
             result = out.hex() if isinstance(out, bytes) else (int(out) if isinstance(out, bool) else out)
             and_count = info.get("and_count")
     seconds = time.perf_counter() - t0

@@ -265,12 +265,10 @@ def _sender(ch, ids, inverse, m, pos_key, crk, n_r, ell, reveal, base_ot, rng, c
     gw = got.view(np.uint64)
     if not values.strictly_increasing(gw):
         raise ProtocolError(f"{STEP7}: ids are not sorted or repeat")
-    mine, order = values.sorted_rows(ids)
-    found = np.empty(k, dtype=np.int64)
-    values.lookup(mine.view(np.uint64), gw, *values.bucket_bits(n, 16), found)
+    found = values.find_rows(ids, got)
     if np.any(found < 0):
         raise ProtocolError(f"{STEP7}: an id that is not one of the sender's items")
-    return keys.members_of(inverse, order[found]), k
+    return keys.members_of(inverse, found), k
 
 
 def _check_status(status) -> None:

@@ -24,7 +24,7 @@ from ..errors import ProtocolError
 from ..net import Channel
 
 __all__ = ["FRAME_ROWS", "tag_words", "bucket_bits", "sort_values", "is_sorted", "strictly_increasing",
-           "lookup", "sorted_rows", "send_rows", "recv_rows", "recv_rows_upto"]
+           "lookup", "find_rows", "sorted_rows", "send_rows", "recv_rows", "recv_rows_upto"]
 
 #: Rows per frame of a long list (2^22 rows: at most 64 MiB of 16-byte values).
 FRAME_ROWS = 1 << 22
@@ -115,6 +115,36 @@ def lookup(sorted_tw, queries, bits, shift, found):
             if sorted_tw[p, 0] == q0 and sorted_tw[p, 1] == q1:
                 found[r] = p
                 break
+
+
+@njit(cache=True, nogil=True)
+def _find_kernel(ids, queries, slots, found):
+    # Open addressing on the low word (ids are pseudorandom): one pass to insert, one to probe.
+    mask = slots.shape[0] - 1
+    for i in range(ids.shape[0]):
+        s = np.int64(ids[i, 0] & np.uint64(mask))
+        while slots[s] >= 0:
+            s = (s + 1) & mask
+        slots[s] = i
+    for r in range(queries.shape[0]):
+        s = np.int64(queries[r, 0] & np.uint64(mask))
+        found[r] = -1
+        while slots[s] >= 0:
+            j = slots[s]
+            if ids[j, 0] == queries[r, 0] and ids[j, 1] == queries[r, 1]:
+                found[r] = j
+                break
+            s = (s + 1) & mask
+
+
+def find_rows(rows16: np.ndarray, queries16: np.ndarray) -> np.ndarray:
+    """Index in ``rows16`` (distinct ``(n, 16)`` rows) of each query row, or -1; linear time, no sort."""
+    found = np.empty(queries16.shape[0], dtype=np.int64)
+    if queries16.shape[0]:
+        slots = np.full(1 << (2 * max(1, rows16.shape[0]) - 1).bit_length(), -1, dtype=np.int64)
+        _find_kernel(np.ascontiguousarray(rows16).view(np.uint64), np.ascontiguousarray(queries16).view(np.uint64),
+                     slots, found)
+    return found
 
 
 def sorted_rows(rows16: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

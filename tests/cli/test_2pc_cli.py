@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -30,13 +31,26 @@ def env():
     return e
 
 
+_PSK = []
+
+
+def psk_file() -> str:
+    """One pre-shared key file for this module's runs (both sides hold it, as users would)."""
+    if not _PSK:
+        from pqmpc.net.secure import generate_psk, save_psk
+
+        _PSK.append(str(save_psk(os.path.join(tempfile.mkdtemp(prefix="pqmpc-2pc-test-"), "t.psk"), generate_psk())))
+    return _PSK[0]
+
+
 def run_two(listen_args, connect_args, timeout=120):
     port = free_port()
     addr = f"127.0.0.1:{port}"
-    g = subprocess.Popen(cli("--listen", addr, *listen_args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    auth = ["--psk", psk_file()]
+    g = subprocess.Popen(cli("--listen", addr, *auth, *listen_args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, env=env(), cwd=ROOT)
-    e = subprocess.Popen(cli("--connect", addr, *connect_args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=env(), cwd=ROOT)
+    e = subprocess.Popen(cli("--connect", addr, *auth, *connect_args), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env(), cwd=ROOT)
     try:
         eo, ee = e.communicate(timeout=timeout)
         go, ge = g.communicate(timeout=timeout)
@@ -143,7 +157,9 @@ def test_peer_that_dies_mid_circuit(cli_role):
     peer = subprocess.Popen([sys.executable, "-c", _dying_peer(peer_role, port, after)], env=env(), cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     flag = "--listen" if cli_role == "garbler" else "--connect"
-    me = subprocess.Popen(cli(flag, addr, "--circuit", BRISTOL / "mult64.txt", "--input", "7", "--timeout", "20"),
+    # --insecure: the dying peer is a bare library party (Yao's own failure handling is under test)
+    me = subprocess.Popen(cli(flag, addr, "--circuit", BRISTOL / "mult64.txt", "--input", "7", "--timeout", "20",
+                              "--insecure"),
                           env=env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out, err = me.communicate(timeout=90)
@@ -161,7 +177,10 @@ def test_peer_that_dies_mid_circuit(cli_role):
 
 
 def test_clear_errors_without_a_peer(tmp_path, capsys):
-    from pqmpc.cli.main import main
+    from pqmpc.cli.main import main as main_
+
+    def main(argv):
+        return main_([*argv, "--insecure"])
 
     # in-process: the same one-line errors without paying for a subprocess start-up
     port = free_port()

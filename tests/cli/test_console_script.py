@@ -56,7 +56,7 @@ def test_the_script_handles_ctrl_c(script, tmp_path):
     """The script enters through the interrupt-safe entry (pqmpc.cli.main:entry), not bare main()."""
     port = free_port()
     run = Run([script, "2pc", "--listen", f"127.0.0.1:{port}", "--function", "equality", "--input", "1",
-               "--timeout", "30"], tmp_path)
+               "--timeout", "30", "--insecure"], tmp_path)
     wait_ready(run.p, timeout=60)
     assert interrupt(run.p, signal.SIGINT)
     rc, _, err = run.finish(60)

@@ -38,10 +38,18 @@ def test_demo_runs_and_is_correct(tmp_path):
     assert out_b == [r for r, k in zip(rows_b, keys_b) if k in inter]
     assert any(ord(ch) > 127 for r in rows_a for ch in r["full_name"])  # unicode in the example data
     assert b"[serve]" in p.stderr and b"[connect]" in p.stderr  # progress shown
+    # the two processes ran over the secure channel with throwaway identities, each pinning the other's
+    from pqmpc.net.secure import PublicKey
+
+    fps = {label: PublicKey.load(tmp_path / f"demo-{label}.pub").fingerprint for label in ("serve", "connect")}
+    assert doc["fingerprints"] == fps and fps["serve"] != fps["connect"]
+    assert doc["serve"]["peer_fingerprint"] == fps["connect"] and doc["connect"]["peer_fingerprint"] == fps["serve"]
+    assert doc["serve"]["channel"] == "identity keys" and b"--insecure" not in p.stderr
     from pqmpc.cli.demo import _report
 
-    text = _report({"serve": doc["serve"], "connect": doc["connect"]}, str(tmp_path), doc["seconds"], 9000)
+    text = _report({"serve": doc["serve"], "connect": doc["connect"]}, str(tmp_path), doc["seconds"], 9000, fps)
     assert f"intersection: {len(inter)} e-mail addresses" in text
+    assert fps["serve"] in text and fps["connect"] in text and "--identity A.key --peer B.pub" in text
     assert f"A wrote {len(out_a)} matching rows" in text and "post-quantum" in text
     one_sided = dict(doc["connect"], output=None)
     assert "B learns nothing and wrote no file" in _report({"serve": doc["serve"], "connect": one_sided},

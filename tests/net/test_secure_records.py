@@ -285,3 +285,22 @@ def test_messages_of_any_size_arrive_whole_in_both_directions(monkeypatch, msgs,
     (r0, e0), (r1, e1) = both(f0, f1)
     assert e0 is None and e1 is None, (e0, e1)
     assert r0 == replies and r1 == msgs
+
+
+def test_records_overrunning_the_announced_length_are_refused_before_decryption():
+    """A peer holding the keys sends a second record longer than what is left of the message
+    it announced: a ProtocolError naming the overrun, not a ValueError from the AEAD."""
+
+    def f0(ch):
+        s = SecureChannel.wrap(ch, role="initiator", psk=PSK)
+        with s._send_lock:  # this module's own record writer, used to forge the sequence
+            s._send_record(secure_channel.DATA, memoryview(bytes(8)), 10)
+            s._send_record(secure_channel.DATA, memoryview(bytes(100)), 10)
+        return None
+
+    def f1(ch):
+        s = SecureChannel.wrap(ch, role="responder", psk=PSK)
+        return s.recv(step="overrun")
+
+    (r0, e0), (r1, e1) = both(f0, f1)
+    assert isinstance(e1, ProtocolError) and "overrun the announced 10-byte message" in str(e1), repr(e1)

@@ -43,6 +43,16 @@ def test_oprf_relation_every_bin(m, kappa, chunk):
     run_oprf(m, kappa, chunk)
 
 
+@pytest.mark.parametrize("m,chunk", [(300, 128), (1000, 256), (129, 1 << 15)])
+def test_oprf_relation_when_queries_are_sorted_not_bucketed(monkeypatch, m, chunk):
+    """Far more bins than queries (the receiver announces the bin count): the sender
+    sorts its queries instead of building a bucket index sized by the bins."""
+    from pqmpc.ot.ext import kkrt as kkrt_module
+
+    monkeypatch.setattr(kkrt_module, "BUCKET_INDEX_SLACK", -(1 << 40))
+    run_oprf(m, 128, chunk, seed=1)
+
+
 def test_width_from_one_security_level():
     assert kkrt.width_blocks(128) == kkrt.width_blocks(level=LEVEL_128) == 4
     assert kkrt.width_blocks(256) == kkrt.width_blocks(level=LEVEL_256) == 8
@@ -51,13 +61,6 @@ def test_width_from_one_security_level():
     with pytest.raises(ParameterError):
         kkrt.oprf_send(None, 1, np.zeros((1, 16), np.uint8), np.zeros(1, np.int64),
                        kkrt.code_round_keys(np.zeros((4, 16), np.uint8)), SimplestOT(), Rng(b"x"), chunk=100)
-
-
-def test_psi_module_reexports_the_ot_oprf():
-    from pqmpc.psi import kkrt as old
-
-    for name in ("oprf_send", "oprf_receive", "width_blocks", "code_round_keys", "DEFAULT_CHUNK"):
-        assert getattr(old, name) is getattr(kkrt, name)
 
 
 @pytest.mark.parametrize("width,seed_bytes", [(128, 16), (512, 16), (256, 32)])

@@ -8,7 +8,7 @@ import pytest
 from pqmpc.errors import ProtocolError
 from pqmpc.net import run_pair
 from pqmpc.ot import KyberOT, kkrt
-from pqmpc.primitives import hashing, transpose
+from pqmpc.primitives import transpose
 from pqmpc.rng import Rng
 
 
@@ -29,19 +29,6 @@ def test_oprf_relation(m, chunk, kappa):
     eq = (r_out[bins] == s_out).all(axis=1)
     assert eq[same].all()
     assert not eq[~same].any()
-
-
-def test_hash_is_xor_of_tccr():
-    # The fused kernel computes H(j, v) = XOR_b TCCR(v_b, j*nb + b) with the library's TCCR.
-    rng = Rng(b"h")
-    rows = rng.blocks(64 * 4).reshape(64, 64)
-    out = np.empty((64, 2), dtype=np.uint64)
-    kkrt.receiver_hash_kernel(kkrt.fixed_key_schedule(), rows.view(np.uint64), 0, 64, out)
-    blocks = rows.reshape(64 * 4, 16)
-    tweak = np.arange(64 * 4, dtype=np.uint64)
-    ref = hashing.tccr(blocks, tweak).reshape(64, 4, 16)
-    ref = ref[:, 0] ^ ref[:, 1] ^ ref[:, 2] ^ ref[:, 3]
-    assert np.array_equal(out.view(np.uint8), ref)
 
 
 def test_transposed_layout_matches_packed_bits():

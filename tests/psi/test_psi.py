@@ -231,3 +231,18 @@ def test_memoryview_items_are_their_bytes():
 
     data, offsets = k.encode_items([memoryview(np.arange(3, dtype=np.int32)), b"ab"])
     assert offsets.tolist() == [0, 12, 14] and bytes(data[12:]) == b"ab"
+
+
+def test_find_rows_against_a_dict():
+    from pqmpc.psi import values
+
+    rng = np.random.default_rng(9)
+    for n in (1, 2, 17, 5000):
+        rows = np.unique(rng.integers(0, 256, (n, 16), dtype=np.uint8), axis=0)
+        rows[:, 8:] = rows[0, 8:] if n > 1 else rows[:, 8:]  # many rows share a high word
+        rows = np.unique(rows, axis=0)
+        queries = np.concatenate([rows[rng.permutation(rows.shape[0])[: rows.shape[0] // 2 + 1]],
+                                  rng.integers(0, 256, (7, 16), dtype=np.uint8)])
+        where = {bytes(r): i for i, r in enumerate(rows)}
+        assert values.find_rows(rows, queries).tolist() == [where.get(bytes(q), -1) for q in queries]
+    assert values.find_rows(rows, rows[:0]).shape == (0,)

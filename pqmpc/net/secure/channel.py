@@ -256,6 +256,10 @@ class SecureChannel(Channel):
                 self._control(rtype, bytes(body), where)
             if total is None:
                 _grow(out, n)
+            elif got + n > total:
+                # Refuse before decrypting: the buffer is sized by the announced total.
+                self._abort(f"{where}secure channel: records overrun the announced {total}-byte message",
+                            "you sent more than the announced message length", ProtocolError)
             elif got + n > len(out):
                 _grow(out, min(total, max(2 * len(out), got + n)))
             self._open_into(frame, out, got, step)

@@ -67,6 +67,9 @@ DEFAULT_CHUNK = 1 << 15
 #: the rows it reads at random (256 KB for w = 512) stay in L2: ~3x faster
 #: than random access over a whole chunk.
 SUB_CHUNK = 1 << 12
+#: A bucket index over the bins is kept within 8 entries per query plus this many; past
+#: that (far more bins than queries) the sender sorts its queries instead.
+BUCKET_INDEX_SLACK = 1 << 16
 
 #: Word 1 of every TCCR tweak here: KKRT's own tweak space under the shared fixed key.
 _TAG = np.uint64(TAG_KKRT)
@@ -279,7 +282,21 @@ def oprf_send(ch: Channel, m: int, words: np.ndarray, bins: np.ndarray, code_rk:
     outq = out.view(np.uint64)
     pi_rk = fixed_key_schedule()
     sub = math.gcd(chunk, SUB_CHUNK)
-    order, starts = _bucket_kernel(bins, sub, (_padded(m) + sub - 1) // sub)
+    nbuckets = (_padded(m) + sub - 1) // sub
+    if nbuckets <= 8 * k + BUCKET_INDEX_SLACK:
+        order, starts = _bucket_kernel(bins, sub, nbuckets)
+
+        def run(start, c):
+            return starts[start // sub], starts[(start + c + sub - 1) // sub]
+    else:
+        # m comes from the peer's announced set size: a bucket index sized by it would
+        # be an allocation the peer merely announced. Few queries over many bins: sort them.
+        order = np.argsort(bins, kind="stable")
+        sorted_bins = bins[order]
+
+        def run(start, c):
+            lo, hi = np.searchsorted(sorted_bins, (start, start + c))
+            return int(lo), int(hi)
     # Queries laid out by bin run: the kernel then reads words and bins and writes
     # outputs sequentially (random access there cost 3x the AES work).
     wq = np.take(wq, order, axis=0)
@@ -291,7 +308,7 @@ def oprf_send(ch: Channel, m: int, words: np.ndarray, bins: np.ndarray, code_rk:
         q = core.recv_chunk(ch, c, f"KKRT OPRF step 2 (correction matrix, bins {start}..{start + c})")
         rows = _flat(rows_buf, (c, w // 8))
         transpose_rows(q, c, rows)
-        lo, hi = starts[start // sub], starts[(start + c + sub - 1) // sub]
+        lo, hi = run(start, c)
         if hi > lo:
             evaluate(pi_rk, code_rk, rows.view(np.uint64), start, lo, hi, wq, bins, smask, out_sorted)
         if progress is not None:
