@@ -116,6 +116,16 @@ class _Background:
         return self._out
 
 
+class _Now:
+    """:class:`_Background`'s interface, run at once in this thread."""
+
+    def __init__(self, fn):
+        self._out = fn()
+
+    def result(self):
+        return self._out
+
+
 class Rr22OprfKey:
     """The sender's OPRF key: evaluate ``F`` on any ids with :meth:`eval`."""
 
@@ -152,11 +162,14 @@ def _commit(w: np.ndarray) -> bytes:
 
 
 def rr22_oprf_sender(ch: Channel, n_receiver: int, rng=None, malicious: bool = False, vole=None,
-                     bin_size: int = DEFAULT_BIN_SIZE, timings: dict | None = None, prepare=None) -> Rr22OprfKey:
+                     bin_size: int = DEFAULT_BIN_SIZE, timings: dict | None = None, prepare=None,
+                     overlap: bool = False) -> Rr22OprfKey:
     """Sender of the RR22 OPRF for a receiver with ``n_receiver`` ids; returns the key.
 
     ``prepare``: ``(n, 16)`` ids the caller will evaluate (pass the same array object to
-    :meth:`Rr22OprfKey.eval`); their OKVS rows are then computed while the VOLE runs.
+    :meth:`Rr22OprfKey.eval`); their OKVS rows are computed under the first seed, in a thread while
+    the VOLE runs if ``overlap`` (worth it when each party has cores of its own; with both parties
+    in one process on two cores the extra thread only slows the VOLE down, hence off by default).
     """
     from ..ot.ext.vole import SilentVole
 
@@ -172,7 +185,7 @@ def rr22_oprf_sender(ch: Channel, n_receiver: int, rng=None, malicious: bool = F
     if prepare is not None:
         prepare = np.ascontiguousarray(prepare, dtype=np.uint8)
         ids = prepare
-        job = _Background(lambda: OkvsRows(ids, seed0, p))
+        job = (_Background if overlap else _Now)(lambda: OkvsRows(ids, seed0, p))
     delta, b = vole.send(ch, p.size, rng.fork("rr22/vole"))
     tm["vole"] = tm.get("vole", 0.0) + time.perf_counter() - t0
     w = None
@@ -212,10 +225,11 @@ def rr22_oprf_receiver(ch: Channel, ids, rng=None, malicious: bool = False, vole
 
 def oprf_receive_binned(ch: Channel, ids, rng=None, malicious: bool = False, vole=None,
                         bin_size: int = DEFAULT_BIN_SIZE, proof: bool = False, timings: dict | None = None,
-                        distinct: bool = False):
+                        distinct: bool = False, overlap: bool = False):
     """:func:`rr22_oprf_receiver` in the OKVS bin order: ``(F(ids[order]), F'(ids[order]) or None, order)``.
 
-    ``distinct=True``: the caller guarantees distinct ids (skips the check).
+    ``distinct=True``: the caller guarantees distinct ids (skips the check). ``overlap``: encode the
+    OKVS in a thread while the VOLE runs (see :func:`rr22_oprf_sender`).
     """
     from ..ot.ext.vole import SilentVole
 
@@ -240,8 +254,8 @@ def oprf_receive_binned(ch: Channel, ids, rng=None, malicious: bool = False, vol
         tm["okvs_encode"] = tm.get("okvs_encode", 0.0) + time.perf_counter() - t
         return r
 
-    # The encoding runs while the VOLE does (numba releases the GIL): the sender needs P only after it.
-    job = _Background(encode)
+    # The sender needs P only after the VOLE, so the encoding may run alongside it (numba releases the GIL).
+    job = (_Background if overlap else _Now)(encode)
     t0 = time.perf_counter()
     a, c = vole.receive(ch, p.size, rng.fork("rr22/vole"))
     tm["vole"] = tm.get("vole", 0.0) + time.perf_counter() - t0
@@ -293,13 +307,14 @@ def session_params(malicious: bool, reveal: bool, base_ot, bin_size: int, extra:
 
 def run_rr22(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = False, malicious: bool = False,
              base_ot=None, bin_size: int = DEFAULT_BIN_SIZE, extra_params: dict | None = None,
-             max_peer_items: int = MAX_ITEMS, kappa: int = 128, progress=None):
+             max_peer_items: int = MAX_ITEMS, kappa: int = 128, progress=None, overlap: bool = False):
     """One RR22 PSI session as ``role``; returns a :class:`~pqmpc.psi.session.PsiResult`.
 
     Keywords as :func:`pqmpc.psi.kkrt_psi.run_psi` where they apply: ``base_ot``, ``extra_params``
     (joins the handshake), ``max_peer_items`` (refuse a peer announcing more distinct items, which
     bounds what it can make us allocate), ``progress`` (told of each phase); ``kappa`` must be 128
-    (the VOLE is over GF(2^128)); ``bin_size`` is the OKVS bin size.
+    (the VOLE is over GF(2^128)); ``bin_size`` is the OKVS bin size; ``overlap`` runs the OKVS
+    work in a thread alongside the VOLE (for parties with cores of their own; same messages).
     """
     from ..ot.ext.iknp import IKNP
     from ..ot.ext.vole import SilentVole
@@ -354,8 +369,9 @@ def run_rr22(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = F
     vole = SilentVole(cot, check=malicious)
     if role == "receiver":
         return finish(*_receiver(ch, ids, inverse, n_s, ell, reveal_to_sender, malicious, vole, rng, bin_size,
-                                 seconds))
-    return finish(*_sender(ch, ids, inverse, n_r, ell, reveal_to_sender, malicious, vole, rng, bin_size, seconds))
+                                 seconds, overlap))
+    return finish(*_sender(ch, ids, inverse, n_r, ell, reveal_to_sender, malicious, vole, rng, bin_size, seconds,
+                           overlap))
 
 
 STEP5 = f"{PROTOCOL} step 5 (sender values)"
@@ -363,9 +379,9 @@ STEP6 = f"{PROTOCOL} step 6 (matched positions)"
 STEP7 = f"{PROTOCOL} step 7 (match proofs)"
 
 
-def _receiver(ch, ids, inverse, n_s, ell, reveal, malicious, vole, rng, bin_size, seconds):
+def _receiver(ch, ids, inverse, n_s, ell, reveal, malicious, vole, rng, bin_size, seconds, overlap):
     out, prf, order = oprf_receive_binned(ch, ids, rng, malicious, vole, bin_size, proof=reveal and malicious,
-                                          timings=seconds, distinct=True)   # ids come from dedup_ids
+                                          timings=seconds, distinct=True, overlap=overlap)   # ids are deduped
     t0 = time.perf_counter()
     tw = values.tag_words(values.recv_rows(ch, n_s, ell, STEP5), ell)
     if not values.is_sorted(tw):
@@ -384,8 +400,8 @@ def _receiver(ch, ids, inverse, n_s, ell, reveal, malicious, vole, rng, bin_size
     return keys.members_of(inverse, order[hits]), int(hits.shape[0])
 
 
-def _sender(ch, ids, inverse, n_r, ell, reveal, malicious, vole, rng, bin_size, seconds):
-    key = rr22_oprf_sender(ch, n_r, rng, malicious, vole, bin_size, timings=seconds, prepare=ids)
+def _sender(ch, ids, inverse, n_r, ell, reveal, malicious, vole, rng, bin_size, seconds, overlap):
+    key = rr22_oprf_sender(ch, n_r, rng, malicious, vole, bin_size, timings=seconds, prepare=ids, overlap=overlap)
     t0 = time.perf_counter()
     out, border = key.eval_binned(ids)
     seconds["decode"] = time.perf_counter() - t0

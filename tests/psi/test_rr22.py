@@ -64,11 +64,12 @@ def test_edge_sets(malicious):
     check(["dup", "dup", "x"], ["dup", "y", "dup", "dup"], malicious)
 
 
-@pytest.mark.parametrize("malicious", [False, True])
-def test_medium_sets(malicious):
+@pytest.mark.parametrize("malicious,overlap", [(False, False), (True, False), (False, True), (True, True)])
+def test_medium_sets(malicious, overlap):
     xs = [f"k{i}" for i in range(3000)]
     ys = [f"k{i}" for i in range(2000, 7000, 2)]
-    check(xs, ys, malicious)
+    s_idx, r_idx = psi(xs, ys, malicious, overlap=overlap)
+    assert (list(s_idx), list(r_idx)) == expected(xs, ys)
 
 
 def test_without_reveal_sender_gets_none():
