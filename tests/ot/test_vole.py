@@ -58,9 +58,17 @@ def test_fresh_delta_per_call():
     assert not np.array_equal(d1, d2)
 
 
-def test_caller_cot_layer():
-    """With a caller's COT object, Δ is its session Δ and every call still satisfies the relation."""
-    snd, rcv = SilentVole(IKNP()), SilentVole(IKNP())
+@pytest.mark.parametrize("layer", ["iknp", "ferret"])
+def test_caller_cot_layer(layer):
+    """With a caller's COT object (a CorrelatedOT like IKNP or a RandomCorrelatedOT like Ferret),
+    Δ is its session Δ and every call still satisfies the relation."""
+    from pqmpc.ot.ext.ferret import Ferret
+    from pqmpc.ot.ext.ferret_params import FERRET_TEST
+
+    def make():
+        return IKNP() if layer == "iknp" else Ferret(FERRET_TEST)
+
+    snd, rcv = SilentVole(make()), SilentVole(make())
     out = run_pair(lambda ch: [snd.send(ch, k) for k in (50, 300)],
                    lambda ch: [rcv.receive(ch, k) for k in (50, 300)], timeout=120)
     for (delta, b), (a, c), k in zip(out[0], out[1], (50, 300)):

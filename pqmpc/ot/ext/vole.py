@@ -251,7 +251,7 @@ class SilentVole:
         cot = self._cot()
         T, h = p.trees, p.h
         extra = 1 if self.check else 0
-        delta, q = cot.send_correlated(ch, 128 * (T + extra), rng=rng.fork("vole/cot"))
+        delta, q = cot.send_random_correlated(ch, 128 * (T + extra), rng=rng.fork("vole/cot"))
         gamma = pack_cot_blocks(q, T + extra)
         del q
         m0, m1 = cot.send_random(ch, T * h, rng=rng.fork("vole/rot"))
