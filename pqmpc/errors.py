@@ -36,6 +36,16 @@ class IntegrityError(ProtocolError):
     """A secure-channel record failed authentication: tampered, replayed, reordered or dropped."""
 
 
+class CheatingDetected(ProtocolError):
+    """A consistency check of an actively secure protocol failed: the peer deviated.
+
+    Raised on the honest side (e.g. the KOS or SoftSpoken sender when the
+    receiver's check values do not match). Unlike a malformed message, this
+    is evidence of a modified peer (or of a corrupting transport); the session
+    is dropped and its outputs must not be used.
+    """
+
+
 class ChannelError(PqmpcError):
     """The transport failed: the peer went away or did not answer in time."""
 

@@ -134,9 +134,11 @@ def run(args) -> int:
 
     def stop_children():
         # On a terminal the children got the same Ctrl-C; from kill(1) or a parent they did not.
+        # SIGTERM, not SIGINT: a child still starting Python has no handler yet, and SIGINT
+        # would make the interpreter print a KeyboardInterrupt traceback there.
         for p in list(procs.values()):
             if p.poll() is None:
-                p.send_signal(signal.SIGINT)
+                p.send_signal(signal.SIGTERM)
         for p in list(procs.values()):
             try:
                 p.wait(10)

@@ -100,11 +100,6 @@ def _timeout_for(rows: int) -> float:
     return TIMEOUT_BASE + TIMEOUT_PER_MILLION * rows / 1e6
 
 
-def _set_timeout(ch, seconds: float) -> None:
-    ch.timeout = seconds
-    ch.sock.settimeout(seconds)
-
-
 def run(args) -> int:
     from ..net import TcpChannel, TcpListener
     from ..psi import keys as psikeys
@@ -147,7 +142,7 @@ def run(args) -> int:
         if mode == "serve":
             progress.info("waiting for the other party ...")
             ch = listener.accept(timeout=args.wait)
-            _set_timeout(ch, timeout)
+            ch.set_timeout(timeout)
         else:
             progress.info(f"connecting to {host}:{port} ...")
             ch = TcpChannel.connect(host, port, timeout=timeout, retry_for=args.connect_retry)

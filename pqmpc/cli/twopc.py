@@ -62,6 +62,9 @@ def add_parser(sub) -> None:
                    help="who learns the output (default both)")
     p.add_argument("--ot", choices=["iknp", "ferret", "base"], default="iknp",
                    help="correlated OT for the evaluator's input labels (default iknp over ML-KEM base OTs)")
+    p.add_argument("--scheme", choices=["halfgates", "threehalves"], default="halfgates",
+                   help="garbling scheme: half-gates (32 B/AND) or three-halves (197 bits/AND, "
+                        "less traffic, more AES); both sides must agree")
     p.add_argument("--timeout", type=float, default=60.0, metavar="S",
                    help="seconds to wait for the peer (connect/accept and every message; default 60)")
     p.add_argument("--connect-retry", type=float, default=None, metavar="S",
@@ -180,7 +183,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
     with ch, secure(ch, auth, "responder" if args.listen else "initiator", progress) as sch:
         progress.phase(f"2pc as {role}: OT and garbled circuit")
-        kw = dict(reveal=args.reveal, ot=args.ot, info=info,
+        kw = dict(reveal=args.reveal, ot=args.ot, scheme=args.scheme, info=info,
                   progress=lambda done, total: progress.update(done, total))
         if circuit is not None:
             from ..twopc.functions import run_circuit

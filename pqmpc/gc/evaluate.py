@@ -17,6 +17,7 @@ import numpy as np
 
 from pqmpc.errors import ParameterError, ProtocolError
 from pqmpc.gc import halfgates as _hg
+from pqmpc.gc import threehalves as _th
 from pqmpc.gc.circuit import Circuit
 from pqmpc.gc.garble import GarbledCircuit
 from pqmpc.gc.labels import label_bytes_for, split_input_labels
@@ -37,16 +38,18 @@ class Evaluator:
     """Consumes garbled tables in schedule order, in chunks of any size.
 
     ``kappa`` (128 or 256) defaults to what the width of ``labels`` says;
-    ``tweak_base`` is the garbler's garbling id (public, see :class:`pqmpc.gc.Garbler`).
+    ``tweak_base`` is the garbler's garbling id (public, see :class:`pqmpc.gc.Garbler`);
+    ``scheme`` must be the garbler's (``"halfgates"`` or ``"threehalves"``).
     """
 
     def __init__(self, circuit: Circuit, labels, backend: str = "auto", kappa: int | None = None,
-                 *, tweak_base: int = 0):
+                 *, tweak_base: int = 0, scheme: str = "halfgates"):
         self.circuit = circuit
         self.backend = _hg.resolve_backend(backend)
         if kappa is None:
             labels = labels if isinstance(labels, np.ndarray) else list(labels)
             kappa = _infer_kappa(labels)
+        self.scheme = _th.check_scheme(scheme, kappa)
         self.label_bytes = width = label_bytes_for(kappa)
         self._words = width // 8
         lab_in = split_input_labels(circuit.input_sizes, labels, "labels", width)
@@ -73,7 +76,14 @@ class Evaluator:
         ``tables``: ``(m, T)`` or ``(m, 2, T/2)`` uint8, ``(m, T/8)`` uint64, or bytes
         of length ``T m``, where ``T = 2 * label_bytes`` (32 at κ = 128, 64 at κ = 256).
         Once no AND gate remains, the free gates after the last one are evaluated too.
+
+        Three-halves: bytes or a 1-D uint8 array in the packed wire form (any number
+        of tables, :func:`pqmpc.gc.threehalves.pack_tables`), or ``(m, 4)`` uint64 /
+        ``(m, 32)`` uint8 rows ``G0, G1, G2, z``.
         """
+        if self.scheme == "threehalves":
+            self._feed_rows(self._th_rows(tables, step), step)
+            return
         tb = 2 * self.label_bytes
         if isinstance(tables, (bytes, bytearray, memoryview)):
             raw = np.frombuffer(tables, dtype=np.uint8)
@@ -88,6 +98,29 @@ class Evaluator:
         else:
             raise ProtocolError(f"{step}: expected (m, {tb}) uint8 tables, got {t.dtype} "
                                 f"{t.shape}")
+        self._feed_rows(t64, step)
+
+    def _th_rows(self, tables, step):
+        if isinstance(tables, (bytes, bytearray, memoryview)) or (
+                isinstance(tables, np.ndarray) and tables.dtype == np.uint8 and tables.ndim == 1):
+            return _th.unpack_tables(tables, None, step)
+        t = np.asarray(tables)
+        if t.dtype == np.uint8 and t.ndim == 2 and t.shape[1] == 32:
+            t = np.ascontiguousarray(t).view(np.uint64)
+        if t.dtype != np.uint64 or t.ndim != 2 or t.shape[1] != _th.ROW_WORDS:
+            raise ProtocolError(f"{step}: expected packed three-halves bytes or (m, 4) uint64 "
+                                f"rows, got {t.dtype} {t.shape}")
+        return np.ascontiguousarray(t)
+
+    def _range(self, g0, g1, t64):
+        if self.scheme == "threehalves":
+            _th.evaluate_range(self.backend, self._sched, g0, g1, self._k, self._lab, t64,
+                               self._hi)
+        else:
+            _hg.evaluate_range(self.backend, self._sched, g0, g1, self._k, self._lab, t64,
+                               self._hi)
+
+    def _feed_rows(self, t64, step):
         m = t64.shape[0]
         self._check_open(step)
         if m > self.ands_remaining:
@@ -95,8 +128,7 @@ class Evaluator:
                                 f"gates remain")
         k_end = self._k + m
         end = self._sched.chunk_end(k_end)
-        _hg.evaluate_range(self.backend, self._sched, self._pos, end, self._k, self._lab, t64,
-                           self._hi)
+        self._range(self._pos, end, t64)
         self._pos, self._k = end, k_end
 
     def finish(self, step: str = "garbled tables", flat: bool = False):
@@ -107,8 +139,7 @@ class Evaluator:
             raise ProtocolError(f"{step}: {self.ands_remaining} AND tables missing")
         n = self._sched.op.shape[0]
         if self._pos < n:
-            _hg.evaluate_range(self.backend, self._sched, self._pos, n, self._k, self._lab,
-                               np.empty((0, 2 * self._words), np.uint64), self._hi)
+            self._range(self._pos, n, np.empty((0, 2 * self._words), np.uint64))
             self._pos = n
         c = self.circuit
         if flat:
@@ -129,16 +160,18 @@ def evaluate_garbled(garbled: GarbledCircuit, labels, backend: str = "auto") -> 
     if not isinstance(garbled, GarbledCircuit):
         raise ParameterError("evaluate_garbled needs a GarbledCircuit")
     ev = Evaluator(garbled.circuit, labels, backend=backend, kappa=garbled.kappa,
-                   tweak_base=garbled.tweak_base)
-    if garbled.tables.shape[0]:
+                   tweak_base=garbled.tweak_base, scheme=garbled.scheme)
+    if garbled.circuit.and_count:
         ev.feed(garbled.tables)
     return ev.finish()
 
 
 def evaluate_stream(circuit: Circuit, labels, chunks, backend: str = "auto",
-                    kappa: int | None = None, *, tweak_base: int = 0) -> list[np.ndarray]:
+                    kappa: int | None = None, *, tweak_base: int = 0,
+                    scheme: str = "halfgates") -> list[np.ndarray]:
     """Evaluate from an iterable of table chunks (e.g. :meth:`Garbler.stream`)."""
-    ev = Evaluator(circuit, labels, backend=backend, kappa=kappa, tweak_base=tweak_base)
+    ev = Evaluator(circuit, labels, backend=backend, kappa=kappa, tweak_base=tweak_base,
+                   scheme=scheme)
     for chunk in chunks:
         ev.feed(chunk)
     return ev.finish()

@@ -30,6 +30,7 @@ import numpy as np
 
 from pqmpc.errors import ParameterError
 from pqmpc.gc import halfgates as _hg
+from pqmpc.gc import threehalves as _th
 from pqmpc.gc.circuit import Circuit
 from pqmpc.gc.labels import LABEL_BYTES, TABLE_BYTES, as_label_array, label_bytes_for, split_input_labels
 from pqmpc.gc.tweaks import Delta, tweak_high
@@ -100,15 +101,26 @@ class GarbledCircuit:
     per AND: 32 bytes at κ = 128, 64 at κ = 256); ``decoding`` holds the permute bit
     (lsb of the zero-label) of every output wire; ``tweak_base`` is the garbling id
     the evaluator must hash with (public).
+
+    ``scheme`` is ``"halfgates"`` or ``"threehalves"``; for three-halves ``tables`` is
+    the packed wire form, a 1-D uint8 array of ``24 m + ⌈5m/8⌉`` bytes
+    (:mod:`pqmpc.gc.threehalves`). ``table_bytes`` is the size of the tables as sent,
+    for either scheme.
     """
 
     def __init__(self, circuit: Circuit, tables: np.ndarray, decoding: np.ndarray,
-                 label_bytes: int = LABEL_BYTES, tweak_base: int = 0):
+                 label_bytes: int = LABEL_BYTES, tweak_base: int = 0, scheme: str = "halfgates"):
         self.circuit = circuit
         self.tables = tables
         self.decoding = decoding
         self.label_bytes = int(label_bytes)
         self.tweak_base = int(tweak_base)
+        self.scheme = _th.check_scheme(scheme, 8 * self.label_bytes)
+
+    @property
+    def table_bytes(self) -> int:
+        """Bytes of garbled tables on the wire (decoding bits not included)."""
+        return int(self.tables.nbytes)
 
     @property
     def kappa(self) -> int:
@@ -149,18 +161,25 @@ class Garbler:
     Supplied labels may be reused across garblings under the same Δ (e.g. one key
     shared by many instances): distinct tweak bases keep the hashes independent.
     ``kappa=256`` selects 32-byte labels and the AES-256 wide hash
-    (:mod:`pqmpc.gc.fused_wide`).
+    (:mod:`pqmpc.gc.fused_wide`). ``scheme="threehalves"`` garbles with Rosulek–Roy
+    three-halves (:mod:`pqmpc.gc.threehalves`, κ = 128 only): ``garble_into`` then
+    fills ``(m, 4) uint64`` rows ``G0, G1, G2, z`` and :meth:`stream` yields packed
+    wire chunks; it draws two secret bits per AND from ``rng``.
     """
 
     def __init__(self, circuit: Circuit, rng: Rng | None = None, delta=None, input_labels=None,
-                 backend: str = "auto", kappa: int = 128, *, tweak_base: int | None = None):
+                 backend: str = "auto", kappa: int = 128, *, tweak_base: int | None = None,
+                 scheme: str = "halfgates"):
         self.circuit = circuit
+        self.scheme = _th.check_scheme(scheme, kappa)
         self.backend = _hg.resolve_backend(backend)
         if isinstance(delta, Delta) and delta.kappa != kappa:
             raise ParameterError(f"delta is a {delta.kappa}-bit Delta but kappa = {kappa}")
         self.label_bytes = width = label_bytes_for(kappa)
         self._words = width // 8
-        rng = Rng.ensure(rng) if delta is None or input_labels is None else rng
+        three = self.scheme == "threehalves"
+        rng = Rng.ensure(rng) if delta is None or input_labels is None or three else rng
+        self._rand = _th.RandomBits(rng) if three else None
         d = Delta(delta, kappa=kappa) if delta is not None else Delta(kappa=kappa, rng=rng)
         if input_labels is None:
             zero = rng.blocks(circuit.n_inputs, width)
@@ -215,16 +234,25 @@ class Garbler:
         m = t.shape[0]
         k_end = self._k + m
         end = self._sched.chunk_end(k_end)
-        _hg.garble_range(self.backend, self._sched, self._pos, end, self._k, self._lab,
-                         self._delta64, t, self._hi)
+        self._garble_range(self._pos, end, t)
         self._pos, self._k = end, k_end
         if self._k == self._n_and:
             self._finish_free()
         return m
 
+    def _garble_range(self, g0: int, g1: int, tables: np.ndarray) -> None:
+        if self._rand is not None:
+            _th.garble_range(self.backend, self._sched, g0, g1, self._k, self._lab,
+                             self._delta64, tables, self._hi, self._rand)
+        else:
+            _hg.garble_range(self.backend, self._sched, g0, g1, self._k, self._lab,
+                             self._delta64, tables, self._hi)
+
     def _garble_next(self, m: int) -> np.ndarray:
         tables = np.empty((m, 2 * self._words), dtype=np.uint64)
         self.garble_into(tables)
+        if self._rand is not None:
+            return _th.pack_tables(tables)
         return tables.view(np.uint8).reshape(m, 2 * self.label_bytes)
 
     def stream(self, chunk_ands: int = 1 << 16, by_level: bool = False) -> Iterator[np.ndarray]:
@@ -234,7 +262,9 @@ class Garbler:
         ``by_level``, exactly the AND gates of one AND-depth level each. The evaluator
         may consume any chunking (:meth:`pqmpc.gc.evaluate.Evaluator.feed`). A circuit
         without AND gates yields nothing. Each chunk is a fresh array the caller may
-        send and drop; the garbler keeps no copy.
+        send and drop; the garbler keeps no copy. With ``scheme="threehalves"`` each
+        chunk is the packed wire form of its tables (1-D uint8,
+        :func:`pqmpc.gc.threehalves.pack_tables`).
         """
         if self._done or self._k:
             raise ParameterError("this garbler has already produced its tables")
@@ -253,8 +283,7 @@ class Garbler:
     def _finish_free(self) -> None:
         n = self._sched.n_gates
         if self._pos < n:
-            _hg.garble_range(self.backend, self._sched, self._pos, n, self._k, self._lab,
-                             self._delta64, np.empty((0, 2 * self._words), np.uint64), self._hi)
+            self._garble_range(self._pos, n, np.empty((0, 2 * self._words), np.uint64))
             self._pos = n
         c = self.circuit
         out = self._lab[c.n_wires - c.n_outputs:c.n_wires]
@@ -289,12 +318,13 @@ class Garbler:
             raise ParameterError("this garbler has already produced its tables")
         tables = self._garble_next(self._n_and)
         return GarbledCircuit(self.circuit, tables, self.decoding, self.label_bytes,
-                              self.tweak_base)
+                              self.tweak_base, self.scheme)
 
 
 def garble(circuit: Circuit, rng: Rng | None = None, delta=None, input_labels=None,
            backend: str = "auto", kappa: int = 128, *,
-           tweak_base: int | None = None) -> tuple[GarbledCircuit, Encoder]:
+           tweak_base: int | None = None,
+           scheme: str = "halfgates") -> tuple[GarbledCircuit, Encoder]:
     """Garble ``circuit``: returns ``(garbled, encoder)``.
 
     ``delta``: optional global offset (16 bytes, or 32 at ``kappa=256``) with lsb 1;
@@ -303,10 +333,12 @@ def garble(circuit: Circuit, rng: Rng | None = None, delta=None, input_labels=No
     :mod:`pqmpc.gc.halfgates`); ``kappa``: 128 (16-byte labels, fixed-key AES-128
     hash) or 256 (32-byte labels, AES-256 wide hash, for the post-quantum
     "doubled key" level); ``tweak_base``: the garbling id under this Δ (see
-    :class:`Garbler`; the result carries it for the evaluator).
+    :class:`Garbler`; the result carries it for the evaluator); ``scheme``:
+    ``"halfgates"`` (32 bytes per AND) or ``"threehalves"`` (Rosulek–Roy, 197 bits per
+    AND, κ = 128; :mod:`pqmpc.gc.threehalves`).
     """
     g = Garbler(circuit, rng=rng, delta=delta, input_labels=input_labels, backend=backend,
-                kappa=kappa, tweak_base=tweak_base)
+                kappa=kappa, tweak_base=tweak_base, scheme=scheme)
     garbled = g.finish()
     return garbled, g.encoder
 

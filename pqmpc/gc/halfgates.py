@@ -355,3 +355,10 @@ def _check_hi(tweak_hi) -> np.uint64:
     if not 0 <= hi < 1 << 63:
         raise ParameterError(f"tweak_hi must be in [0, 2^63), got {tweak_hi!r}")
     return np.uint64(hi)
+
+
+# Shared with the three-halves scheme (pqmpc.gc.threehalves), which runs on the same
+# label tables, schedule and level plan.
+check_label_table = _check_table
+check_hi = _check_hi
+levels_plan = _levels_plan

@@ -1,6 +1,6 @@
 """Lattice arithmetic: ML-KEM (FIPS 203) and Saber (module-LWR), plus KEM backends."""
 
-from .._lazy import lazy_exports
+from ..util.lazy import lazy_exports
 
 _EXPORTS = {
     "SaberKEM": ".saber",

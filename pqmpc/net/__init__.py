@@ -5,12 +5,14 @@ from .channel import Channel, ChannelStats
 from .handshake import handshake
 from .memory import MemoryChannel
 from .pair import run_pair
+from .shaped import LAN1G, LAN10G, WAN100M, Link, ShapedChannel, shape_pair
 from .tcp import TcpChannel, TcpListener
 
 _SECURE = ("SecureChannel", "Identity", "PublicKey", "generate_psk", "load_psk", "save_psk")
 
 __all__ = ["Channel", "ChannelStats", "MemoryChannel", "TcpChannel", "TcpListener", "BufferChannel",
-           "run_pair", "handshake", *_SECURE]
+           "run_pair", "handshake", "ShapedChannel", "Link", "shape_pair", "LAN10G", "LAN1G", "WAN100M",
+           *_SECURE]
 
 
 def __getattr__(name):

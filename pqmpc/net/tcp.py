@@ -65,6 +65,11 @@ class TcpChannel(Channel):
         with TcpListener(host, port) as listener:
             return listener.accept(timeout, **kw)
 
+    def set_timeout(self, seconds: float | None) -> None:
+        """Bound every later blocking send and receive by ``seconds`` (``None``: wait forever)."""
+        self.timeout = seconds
+        self.sock.settimeout(seconds)
+
     def _write(self, parts) -> None:
         try:
             if len(parts) == 2 and parts[1].nbytes < _SMALL:

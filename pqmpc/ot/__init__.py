@@ -6,7 +6,7 @@ extensions are :class:`CorrelatedOT` or :class:`RandomCorrelatedOT` (see
 correlated one. See docs/api.md for the relation each call satisfies.
 """
 
-from .._lazy import lazy_exports
+from ..util.lazy import lazy_exports
 
 _EXPORTS = {
     "OT": ".interfaces",
@@ -18,6 +18,8 @@ _EXPORTS = {
     "SaberOT": ".base.saber",
     "SimplestOT": ".base.simplest",
     "IKNP": ".ext.iknp",
+    "KOS": ".ext.kos",
+    "SoftSpoken": ".ext.softspoken",
     "Ferret": ".ext.ferret",
     "FerretParams": ".ext.ferret_params",
     # the KKRT batched OPRF (1-out-of-N OT extension): pqmpc.ot.kkrt.oprf_send / oprf_receive

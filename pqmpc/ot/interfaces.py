@@ -10,7 +10,7 @@ calls of the levels below it exactly once, here:
   ``send_correlated/receive_correlated`` with ``t[i] = q[i] ⊕ choices[i]·Δ``;
   random OT follows by hashing, ``m0 = H(q_i, i)``, ``m1 = H(q_i ⊕ Δ, i)``,
   ``m_b = H(t_i, i)`` with the tweakable correlation-robust hash of
-  :mod:`pqmpc.ot.ext.cot` and a per-session tweak counter that never repeats.
+  :mod:`pqmpc.ot.derive` and a per-session tweak counter that never repeats.
 * :class:`RandomCorrelatedOT` (Ferret; silent VOLE next): implement the
   random-choice pair ``send_random_correlated/receive_random_correlated``;
   correlated OT with chosen choice bits follows by derandomisation (the
@@ -31,6 +31,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..net import Channel
 from ..rng import Rng
+from . import derive
 
 SENDER, RECEIVER = "sender", "receiver"
 
@@ -175,21 +176,17 @@ class CorrelatedOT(RandomOT):
 
     def send_random(self, ch: Channel, n: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
         """Random OT from correlated OT: ``m0 = H(q, i)``, ``m1 = H(q ⊕ Δ, i)``."""
-        from .ext import cot
-
         delta, q = self.send_correlated(ch, check_count(n), None, rng)
         start = self.next_tweaks(ch, SENDER, q.shape[0])
         m0, m1 = np.empty_like(q), np.empty_like(q)
-        cot.random_ot_from_cot(q, delta, start, m0, m1, **self._tag_kw())
+        derive.random_ot_from_cot(q, delta, start, m0, m1, **self._tag_kw())
         return m0, m1
 
     def receive_random(self, ch: Channel, choices, rng=None) -> np.ndarray:
         """Receiver of random OT from correlated OT: ``m_b = H(t, i)``."""
-        from .ext import cot
-
         t = self.receive_correlated(ch, choices, rng)
         start = self.next_tweaks(ch, RECEIVER, t.shape[0])
-        return cot.hash_rows(t, start, out=t, **self._tag_kw())
+        return derive.hash_rows(t, start, out=t, **self._tag_kw())
 
     def send_random_correlated(self, ch: Channel, n: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
         """Correlated OT whose choice bits the receiver draws at random: ``(Δ, q)``."""

@@ -5,7 +5,9 @@ x^i (not GCM's bit-reflected order). Used by consistency checks (KOS-style
 and malicious Ferret) and universal hashing.
 
 Bulk: :func:`mul` / :func:`gf128_mul` (row-wise products), :func:`dot` /
-:func:`gf128_dot` (sum of products). In njit code: :func:`gf128_mul_block` on
+:func:`gf128_dot` (sum of products), :func:`gf128_dot_wide` (the same sum with
+one reduction per call), :func:`ctr_dot` (a consistency check's sum with its
+AES-CTR challenges made in-kernel). In njit code: :func:`gf128_mul_block` on
 ``(uint64, uint64)`` blocks, bound at import to PCLMULQDQ where numba's target
 has it and to a constant-time carry-less multiply in plain numba otherwise
 (no tables: integer multiplies on bits spaced four apart), same bytes.
@@ -20,14 +22,19 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..errors import ParameterError
+from .aes_kernels import HAVE_AESNI, aes128_encrypt8_ni, aes128_encrypt_ni, aes128_load_keys
 from .blocks import as_blocks, out_blocks
-from .cpu import HAVE_PCLMUL, HAVE_VPCLMUL, use_native
+from .cpu import HAVE_PCLMUL, HAVE_VAES, HAVE_VPCLMUL, use_native
 from .llvm_ir import BLOCK, bxor, to_tup, to_vec, u64_array
+from .prg import _ctr as ctr_block  # the CTR streams' counter blocks (same package)
+from .prg import _ctr8 as ctr_block8
 
-__all__ = ["HAVE_PCLMUL", "dot", "gf128_dot", "gf128_mul", "gf128_mul_block", "gf128_mul_ni", "gf128_mul_soft",
-           "mul"]
+__all__ = ["HAVE_CTR_DOT", "HAVE_PCLMUL", "ctr_dot", "dot", "gf128_dot", "gf128_dot_wide", "gf128_mul",
+           "gf128_mul_block", "gf128_mul_ni", "gf128_mul_soft", "mul"]
 
 _BLK = BLOCK
+#: whether :func:`ctr_dot` (challenges made in-kernel) runs here
+HAVE_CTR_DOT = HAVE_PCLMUL and HAVE_AESNI
 _V2 = ir.VectorType(ir.IntType(64), 2)
 _I32 = ir.IntType(32)
 _U32 = np.uint64(0xFFFFFFFF)
@@ -227,6 +234,329 @@ def _gf_dot_soft(a, b):
     for i in range(a.shape[0]):
         acc = bxor(acc, gf128_mul_soft((a[i, 0], a[i, 1]), (b[i, 0], b[i, 1])))
     return acc
+
+
+_U4 = types.UniTuple(types.uint64, 4)
+
+
+@intrinsic
+def _clmul_sum_ni(typingctx, a, b, start, stop, lanes):
+    """``Σ a_i ⊗ b_i`` (carry-less, unreduced: 256 bits) over rows ``start … stop−1``, ``lanes`` rows per step.
+
+    The whole loop is one piece of vector IR: per row only the four partial
+    products are XORed into three accumulators; the middle term is shifted in
+    and the lanes merged once at the end, so a sum of n products costs 4n
+    carry-less multiplies and no reduction (the caller folds once).
+    """
+    if not (_u64_array(a) and _u64_array(b) and isinstance(start, types.Integer)
+            and isinstance(stop, types.Integer) and isinstance(lanes, types.IntegerLiteral)):
+        return None
+    nl = lanes.literal_value
+    if nl not in (1, 2):
+        return None
+
+    def codegen(context, builder, sig, args):
+        i8 = ir.IntType(8)
+        vty = _V2 if nl == 1 else ir.VectorType(ir.IntType(64), 4)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty, vty, i8]),
+                                            "llvm.x86.pclmulqdq" if nl == 1 else "llvm.x86.pclmulqdq.256")
+        intp = context.get_value_type(types.intp)
+        lo_i = context.cast(builder, args[2], sig.args[2], types.intp)
+        hi_i = context.cast(builder, args[3], sig.args[3], types.intp)
+        arrs = [context.make_array(t)(context, builder, v) for t, v in zip(sig.args[:2], args[:2])]
+        zero_i = ir.Constant(intp, 0)
+        zero = ir.Constant(vty, None)
+        accs = [cgutils.alloca_once_value(builder, zero) for _ in range(3)]
+        steps = builder.sdiv(builder.sub(hi_i, lo_i), ir.Constant(intp, nl))
+        with cgutils.for_range(builder, steps) as loop:
+            row = builder.add(lo_i, builder.mul(loop.index, ir.Constant(intp, nl)))
+            vs = []
+            for k in range(2):
+                p = cgutils.get_item_pointer(context, builder, sig.args[k], arrs[k], [row, zero_i])
+                vs.append(builder.load(builder.bitcast(p, vty.as_pointer()), align=8))
+            va, vb = vs
+
+            def cl(imm):
+                return builder.call(fn, [va, vb, ir.Constant(i8, imm)])
+
+            for acc, term in zip(accs, (cl(0x00), cl(0x11), builder.xor(cl(0x10), cl(0x01)))):
+                builder.store(builder.xor(builder.load(acc), term), acc)
+        lo, hi, mid = (builder.load(acc) for acc in accs)
+        words = []
+        for ln in range(nl):
+            def w(v, j, ln=ln):
+                return builder.extract_element(v, ir.Constant(_I32, 2 * ln + j))
+            words.append((w(lo, 0), builder.xor(w(lo, 1), w(mid, 0)),
+                          builder.xor(w(hi, 0), w(mid, 1)), w(hi, 1)))
+        out = ir.Constant(context.get_value_type(_U4), ir.Undefined)
+        for j in range(4):
+            x = words[0][j]
+            for more in words[1:]:
+                x = builder.xor(x, more[j])
+            out = builder.insert_value(out, x, j)
+        return out
+
+    return _U4(a, b, types.intp, types.intp, lanes), codegen
+
+
+@njit(cache=True, nogil=True)
+def _gf_dot_wide_ni(a, b):
+    n = a.shape[0]
+    even = n - n % 2
+    r = _clmul_sum_ni(a, b, 0, even, 2)
+    t = _clmul_sum_ni(a, b, even, n, 1)
+    return _fold(r[0] ^ t[0], r[1] ^ t[1], r[2] ^ t[2], r[3] ^ t[3])
+
+
+@njit(cache=True, nogil=True)
+def _gf_dot_wide_ni1(a, b):
+    r = _clmul_sum_ni(a, b, 0, a.shape[0], 1)
+    return _fold(r[0], r[1], r[2], r[3])
+
+
+_U6 = types.UniTuple(types.uint64, 6)
+
+
+@intrinsic
+def _clmul8_acc(typingctx, acc, xs, rows, i):
+    """Accumulate the unreduced products ``xs[j] ⊗ rows[i + j]`` (j < 8) into ``acc`` = (lo, hi, mid)."""
+    if not (acc == _U6 and xs == types.UniTuple(_BLK, 8) and _u64_array(rows) and isinstance(i, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        i8 = ir.IntType(8)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V2, [_V2, _V2, i8]),
+                                            "llvm.x86.pclmulqdq")
+        intp = context.get_value_type(types.intp)
+        i_v = context.cast(builder, args[3], sig.args[3], types.intp)
+        arr = context.make_array(sig.args[2])(context, builder, args[2])
+        zero_i = ir.Constant(intp, 0)
+
+        def vec(t, j):
+            v = ir.Constant(_V2, ir.Undefined)
+            v = builder.insert_element(v, builder.extract_value(t, 2 * j), ir.Constant(_I32, 0))
+            return builder.insert_element(v, builder.extract_value(t, 2 * j + 1), ir.Constant(_I32, 1))
+
+        lo, hi, mid = (vec(args[0], j) for j in range(3))
+        for j in range(8):
+            va = _to_vec(builder, builder.extract_value(args[1], j))
+            p = cgutils.get_item_pointer(context, builder, sig.args[2], arr,
+                                         [builder.add(i_v, ir.Constant(intp, j)), zero_i])
+            vb = builder.load(builder.bitcast(p, _V2.as_pointer()), align=8)
+
+            def cl(imm, va=va, vb=vb):
+                return builder.call(fn, [va, vb, ir.Constant(i8, imm)])
+
+            lo = builder.xor(lo, cl(0x00))
+            hi = builder.xor(hi, cl(0x11))
+            mid = builder.xor(mid, builder.xor(cl(0x10), cl(0x01)))
+        out = ir.Constant(context.get_value_type(_U6), ir.Undefined)
+        for j, v in enumerate((lo, hi, mid)):
+            out = builder.insert_value(out, builder.extract_element(v, ir.Constant(_I32, 0)), 2 * j)
+            out = builder.insert_value(out, builder.extract_element(v, ir.Constant(_I32, 1)), 2 * j + 1)
+        return out
+
+    return _U6(acc, xs, rows, types.intp), codegen
+
+
+if HAVE_PCLMUL and HAVE_AESNI:
+    @njit(cache=True, nogil=True)
+    def _ctr_dot_ni(rk, start, rows, sel):
+        ks = aes128_load_keys(rk)
+        z = np.uint64(0)
+        acc = (z, z, z, z, z, z)
+        p0 = z
+        p1 = z
+        n = rows.shape[0]
+        pick = sel.shape[0] > 0
+        i = 0
+        while i + 8 <= n:
+            xs = aes128_encrypt8_ni(ks, ctr_block8(start + i))
+            acc = _clmul8_acc(acc, xs, rows, i)
+            if pick:
+                for j in range(8):
+                    m = z - np.uint64(sel[i + j])  # all ones where selected: no branch on the secret
+                    p0 ^= xs[j][0] & m
+                    p1 ^= xs[j][1] & m
+            i += 8
+        lo0, lo1, hi0, hi1, mid0, mid1 = acc
+        r0, r1, r2, r3 = lo0, lo1 ^ mid0, hi0 ^ mid1, hi1
+        while i < n:
+            x = aes128_encrypt_ni(ks, ctr_block(start + i))
+            t = gf128_mul_ni(x, (rows[i, 0], rows[i, 1]))
+            r0 ^= t[0]
+            r1 ^= t[1]
+            if pick:
+                m = z - np.uint64(sel[i])
+                p0 ^= x[0] & m
+                p1 ^= x[1] & m
+            i += 1
+        f = _fold(r0, r1, r2, r3)
+        return f[0], f[1], p0, p1
+
+
+#: ymm registers of AES state per step: enough independent chains to cover the AES latency
+_CTR_DOT_YMM = 8
+
+
+@intrinsic
+def _ctr_dot_vaes(typingctx, rk, start, rows, sel, steps, pick):
+    """Rows ``0 … 2·_CTR_DOT_YMM·steps−1`` of :func:`ctr_dot` with VAES and VPCLMULQDQ, two blocks per ymm.
+
+    Per step: ``_CTR_DOT_YMM`` ymm counter pairs through AES-128 (round keys broadcast to both lanes),
+    each χ pair multiplied carry-less into the two rows it weighs, products XORed into
+    (lo, hi, mid) accumulators (Karatsuba: three multiplies per pair); with ``pick`` the χ
+    of selected rows (mask from ``sel``, no branch) into a fourth. Returns the unreduced
+    sum ``(r0, r1, r2, r3)`` and ``(p0, p1)``."""
+    if not (_u64_array(rk) and isinstance(start, types.Integer) and _u64_array(rows)
+            and isinstance(sel, types.Array) and sel.dtype == types.uint8 and sel.ndim == 1
+            and isinstance(steps, types.Integer) and isinstance(pick, types.BooleanLiteral)):
+        return None
+    do_pick = pick.literal_value
+
+    def codegen(context, builder, sig, args):
+        y4 = ir.VectorType(ir.IntType(64), 4)
+        i8, i64 = ir.IntType(8), ir.IntType(64)
+        intp = context.get_value_type(types.intp)
+        rka = context.make_array(sig.args[0])(context, builder, args[0])
+        ra = context.make_array(sig.args[2])(context, builder, args[2])
+        sa = context.make_array(sig.args[3])(context, builder, args[3])
+        start_v = context.cast(builder, args[1], sig.args[1], types.int64)
+        steps_v = context.cast(builder, args[4], sig.args[4], types.intp)
+
+        def c(v):
+            return ir.Constant(intp, v)
+
+        def mask(*m):
+            return ir.Constant(ir.VectorType(_I32, len(m)), list(m))
+
+        undef2 = ir.Constant(_V2, ir.Undefined)
+        keys = []
+        for r in range(11):
+            p = cgutils.get_item_pointer(context, builder, sig.args[0], rka, [c(r), c(0)])
+            k2 = builder.load(builder.bitcast(p, _V2.as_pointer()), align=8)
+            keys.append(builder.shuffle_vector(k2, undef2, mask(0, 1, 0, 1)))
+        fenc = cgutils.get_or_insert_function(builder.module, ir.FunctionType(y4, [y4, y4]),
+                                              "llvm.x86.aesni.aesenc.256")
+        flast = cgutils.get_or_insert_function(builder.module, ir.FunctionType(y4, [y4, y4]),
+                                               "llvm.x86.aesni.aesenclast.256")
+        fcl = cgutils.get_or_insert_function(builder.module, ir.FunctionType(y4, [y4, y4, i8]),
+                                             "llvm.x86.pclmulqdq.256")
+        fbswap = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64]), "llvm.bswap.i64")
+        zero = ir.Constant(y4, None)
+        accs = [cgutils.alloca_once_value(builder, zero) for _ in range(4)]
+        with cgutils.for_range(builder, steps_v) as loop:
+            row0 = builder.mul(loop.index, c(2 * _CTR_DOT_YMM))
+            ctr0 = builder.add(start_v, builder.sext(row0, i64) if row0.type != i64 else row0)
+            vs = []
+            for q in range(_CTR_DOT_YMM):
+                v = zero
+                for ln in range(2):
+                    cv = builder.add(ctr0, ir.Constant(i64, 2 * q + ln))
+                    v = builder.insert_element(v, builder.call(fbswap, [cv]), ir.Constant(_I32, 2 * ln + 1))
+                vs.append(builder.xor(v, keys[0]))
+            for r in range(1, 10):
+                vs = [builder.call(fenc, [v, keys[r]]) for v in vs]
+            vs = [builder.call(flast, [v, keys[10]]) for v in vs]
+            lo, hi, mid, pk = (builder.load(a) for a in accs)
+            for q, chi in enumerate(vs):
+                rp = cgutils.get_item_pointer(context, builder, sig.args[2], ra, [builder.add(row0, c(2 * q)), c(0)])
+                rv = builder.load(builder.bitcast(rp, y4.as_pointer()), align=8)
+
+                def cl(imm, chi=chi, rv=rv):
+                    return builder.call(fcl, [chi, rv, ir.Constant(i8, imm)])
+
+                # Karatsuba: accumulate (a0⊕a1)(b0⊕b1); the middle term is that ⊕ lo ⊕ hi, summed at the end.
+                swap = mask(1, 0, 3, 2)
+                fa = builder.xor(chi, builder.shuffle_vector(chi, chi, swap))
+                fb = builder.xor(rv, builder.shuffle_vector(rv, rv, swap))
+                lo = builder.xor(lo, cl(0x00))
+                hi = builder.xor(hi, cl(0x11))
+                mid = builder.xor(mid, builder.call(fcl, [fa, fb, ir.Constant(i8, 0x00)]))
+                if do_pick:
+                    m = zero
+                    for ln in range(2):
+                        sp = cgutils.get_item_pointer(context, builder, sig.args[3], sa,
+                                                      [builder.add(row0, c(2 * q + ln))])
+                        bit = builder.zext(builder.load(sp), i64)
+                        full = builder.sub(ir.Constant(i64, 0), bit)  # all ones where selected
+                        m = builder.insert_element(m, full, ir.Constant(_I32, 2 * ln))
+                        m = builder.insert_element(m, full, ir.Constant(_I32, 2 * ln + 1))
+                    pk = builder.xor(pk, builder.and_(chi, m))
+            for a, v in zip(accs, (lo, hi, mid, pk)):
+                builder.store(v, a)
+        lo, hi, mid, pk = (builder.load(a) for a in accs)
+        mid = builder.xor(mid, builder.xor(lo, hi))
+
+        def w(v, j):
+            return builder.xor(builder.extract_element(v, ir.Constant(_I32, j)),
+                               builder.extract_element(v, ir.Constant(_I32, j + 2)))
+
+        words = (w(lo, 0), builder.xor(w(lo, 1), w(mid, 0)), builder.xor(w(hi, 0), w(mid, 1)), w(hi, 1),
+                 w(pk, 0), w(pk, 1))
+        out = ir.Constant(context.get_value_type(_U6), ir.Undefined)
+        for j, x in enumerate(words):
+            out = builder.insert_value(out, x, j)
+        return out
+
+    return _U6(rk, start, rows, sel, steps, pick), codegen
+
+
+if HAVE_CTR_DOT and HAVE_VAES and HAVE_VPCLMUL:
+    @njit(cache=True, nogil=True)
+    def _ctr_dot_vaes_call(rk, start, rows, sel):
+        steps = rows.shape[0] // (2 * _CTR_DOT_YMM)
+        done = 2 * _CTR_DOT_YMM * steps
+        if sel.shape[0] > 0:
+            r = _ctr_dot_vaes(rk, start, rows, sel, steps, True)
+            t = _ctr_dot_ni(rk, start + done, rows[done:], sel[done:])
+        else:
+            r = _ctr_dot_vaes(rk, start, rows, sel, steps, False)
+            t = _ctr_dot_ni(rk, start + done, rows[done:], sel)
+        # The fold is linear: fold the ymm part, then add the xmm tail's folded sum.
+        f = _fold(r[0], r[1], r[2], r[3])
+        return f[0] ^ t[0], f[1] ^ t[1], r[4] ^ t[2], r[5] ^ t[3]
+
+
+def ctr_dot(round_keys: np.ndarray, start: int, rows: np.ndarray, sel: np.ndarray | None = None,
+            backend: str = "auto") -> np.ndarray:
+    """``Σ_j χ_j·rows_j`` and ``⊕_{sel_j = 1} χ_j`` with ``χ_j = AES_k(ctr(start + j))`` made in-kernel
+    (the stream of :class:`~pqmpc.primitives.prg.MultiKeyCTR` from block ``start``), as 32 bytes.
+
+    The challenges of a consistency check never touch memory: each batch of eight is multiplied
+    (carry-less, unreduced) into the row it weighs while still in registers; one fold per call.
+    ``round_keys``: ``(11, 2)`` uint64 (:func:`~pqmpc.primitives.aes_kernels.round_keys_many`).
+    AES-NI and PCLMULQDQ only (see :data:`HAVE_CTR_DOT`); ``backend="aesni"`` keeps to xmm
+    where VAES/VPCLMULQDQ would run."""
+    if not HAVE_CTR_DOT:
+        raise ParameterError("ctr_dot needs AES-NI and PCLMULQDQ")
+    rows = as_blocks(rows, name="rows")
+    sel = np.zeros(0, dtype=np.uint8) if sel is None else np.ascontiguousarray(sel, dtype=np.uint8)
+    if sel.shape[0] not in (0, rows.shape[0]):
+        raise ParameterError("sel must have one entry per row")
+    rv = rows.view(np.uint64)
+    if HAVE_VAES and HAVE_VPCLMUL and backend in ("auto", "native"):
+        r = _ctr_dot_vaes_call(round_keys, start, rv, sel)
+    else:
+        r = _ctr_dot_ni(round_keys, start, rv, sel)
+    return np.array(r, dtype=np.uint64).view(np.uint8)
+
+
+def gf128_dot_wide(a, b, backend: str = "auto") -> np.ndarray:
+    """:func:`gf128_dot` with one reduction per call: the carry-less products are summed unreduced
+    (reduction is GF(2)-linear) and folded once. Same result, about half the work per row."""
+    a = as_blocks(a, name="a")
+    b = as_blocks(b, name="b")
+    if a.shape != b.shape:
+        raise ParameterError(f"operands differ in shape: {a.shape} vs {b.shape}")
+    av, bv = a.view(np.uint64), b.view(np.uint64)
+    if not use_native(backend, HAVE_PCLMUL):
+        acc = _gf_dot_soft(av, bv)
+    elif HAVE_VPCLMUL and backend in ("auto", "native"):
+        acc = _gf_dot_wide_ni(av, bv)
+    else:
+        acc = _gf_dot_wide_ni1(av, bv)
+    return np.array(acc, dtype=np.uint64).view(np.uint8)
 
 
 def gf128_dot(a, b, backend: str = "auto") -> np.ndarray:

@@ -1,6 +1,6 @@
 """Private set intersection from OT extension (post-quantum end to end)."""
 
-from .._lazy import lazy_exports
+from ..util.lazy import lazy_exports
 
 _EXPORTS = {
     "psi_sender": ".kkrt_psi",

@@ -1,6 +1,6 @@
 """Yao two-party computation and ready-made functions."""
 
-from .._lazy import lazy_exports
+from ..util.lazy import lazy_exports
 
 _EXPORTS = {
     "yao_garbler": ".yao",

@@ -59,10 +59,11 @@ import numpy as np
 
 from pqmpc.errors import ChannelError, ProtocolError
 from pqmpc.gc import Circuit, Delta, Evaluator, Garbler
+from pqmpc.gc.threehalves import pack_tables
 from pqmpc.net import Channel
 from pqmpc.rng import Rng
 
-from .yao_session import PROTOCOL, TABLES_STEP, VERSION, Receiver, Sender, Session, recv_rows
+from .yao_session import PROTOCOL, TABLES_STEP, VERSION, Receiver, Sender, Session, recv_packed_rows, recv_rows
 from .yao_setup import (
     OT_KINDS,
     REVEALS,
@@ -91,7 +92,7 @@ _ownership = input_ownership
 def yao_garbler(ch: Channel, circuit: Circuit, inputs, rng: Rng | None = None, *, garbler_inputs=None,
                 evaluator_inputs=None, reveal: str = "both", ot="iknp", chunk_ands: int = DEFAULT_CHUNK_ANDS,
                 backend: str = "auto", progress=None, info: dict | None = None, kappa: int = 128,
-                max_batch: int | None = None):
+                max_batch: int | None = None, scheme: str = "halfgates"):
     """Garbler side of semi-honest Yao; returns the outputs (``None`` if ``reveal="evaluator"``).
 
     ``inputs``: one 0/1 array per circuit input the garbler owns (``garbler_inputs``,
@@ -102,7 +103,9 @@ def yao_garbler(ch: Channel, circuit: Circuit, inputs, rng: Rng | None = None, *
     (ML-KEM OT per input bit, no extension: cheapest for a few dozen evaluator bits)
     or an OT object with ``kappa/8``-byte blocks. ``kappa``: 128 or 256 (both parties
     must agree). ``max_batch``: the largest batch this party accepts from a peer when
-    it does not batch itself. ``progress(done_ands, total_ands)`` is called after each
+    it does not batch itself. ``scheme``: ``"halfgates"`` (32 bytes per AND) or
+    ``"threehalves"`` (Rosulek–Roy, 197 bits per AND, κ = 128; both parties must agree,
+    checked in the handshake). ``progress(done_ands, total_ands)`` is called after each
     chunk; ``info``, if a dict, receives timings and byte counts per phase.
 
     Example::
@@ -119,7 +122,7 @@ def yao_garbler(ch: Channel, circuit: Circuit, inputs, rng: Rng | None = None, *
     ot_engine = ot_object(ot, kappa)
     rng = Rng.ensure(rng)
     s = Session(ch, "garbler", circuit, mine, g_groups, e_groups, reveal, ot, chunk_ands, backend, info,
-                kappa=kappa, max_batch=max_batch)
+                kappa=kappa, max_batch=max_batch, scheme=scheme)
     try:
         return _garble(s, ot_engine, rng, my_batch, progress)
     except (ChannelError, ProtocolError) as exc:
@@ -135,6 +138,7 @@ def _garble(s: Session, ot_engine, rng: Rng, my_batch, progress):
     # one Δ per session, drawn here: the garbling ids of its instances come from it
     delta = Delta(kappa=s.kappa, rng=rng.fork("yao/delta"))
     d = delta.value
+    three = s.scheme == "threehalves"
 
     # step 3: the evaluator's input labels come out of correlated OT with correlation Δ
     s.phase("ot")
@@ -165,7 +169,8 @@ def _garble(s: Session, ot_engine, rng: Rng, my_batch, progress):
     try:
         for inst in range(n_inst):
             g = Garbler(c, delta=delta, input_labels=s.instance_labels(parts, inst, in_labels),
-                        backend=s.backend, kappa=s.kappa, tweak_base=inst)
+                        backend=s.backend, kappa=s.kappa, tweak_base=inst, scheme=s.scheme,
+                        rng=rng.fork(b"yao/r$ %d" % inst) if three else None)
             while not g.done:
                 t0 = time.perf_counter()
                 fill += g.garble_into(buf[fill:])
@@ -173,10 +178,10 @@ def _garble(s: Session, ot_engine, rng: Rng, my_batch, progress):
                 if fill == rows and n_and:
                     t0 = time.perf_counter()
                     if sender:
-                        sender.submit(buf, fill)
+                        sender.submit(buf, fill, pack_tables(buf) if three else None)
                         buf = sender.buffer()
                     else:
-                        ch.send(buf)
+                        ch.send(pack_tables(buf) if three else buf)
                     send_s += time.perf_counter() - t0
                     fill = 0
                     if progress is not None:
@@ -185,9 +190,9 @@ def _garble(s: Session, ot_engine, rng: Rng, my_batch, progress):
             out_zero[inst] = g.output_zero_labels(flat=True)
         if fill:
             if sender:
-                sender.submit(buf, fill)
+                sender.submit(buf, fill, pack_tables(buf[:fill]) if three else None)
             else:
-                ch.send(buf[:fill])
+                ch.send(pack_tables(buf[:fill]) if three else buf[:fill])
             if progress is not None:
                 progress(done, total)
         if sender:
@@ -229,7 +234,7 @@ def _garble(s: Session, ot_engine, rng: Rng, my_batch, progress):
 def yao_evaluator(ch: Channel, circuit: Circuit, inputs, rng: Rng | None = None, *, garbler_inputs=None,
                   evaluator_inputs=None, reveal: str = "both", ot="iknp", chunk_ands: int = DEFAULT_CHUNK_ANDS,
                   backend: str = "auto", progress=None, info: dict | None = None, kappa: int = 128,
-                  max_batch: int | None = None):
+                  max_batch: int | None = None, scheme: str = "halfgates"):
     """Evaluator side; same arguments as :func:`yao_garbler` with the evaluator's inputs.
 
     ``inputs``: one 0/1 array per circuit input the evaluator owns (default: every
@@ -243,7 +248,7 @@ def yao_evaluator(ch: Channel, circuit: Circuit, inputs, rng: Rng | None = None,
     ot_engine = ot_object(ot, kappa)
     rng = Rng.ensure(rng)
     s = Session(ch, "evaluator", circuit, mine, g_groups, e_groups, reveal, ot, chunk_ands, backend, info,
-                kappa=kappa, max_batch=max_batch)
+                kappa=kappa, max_batch=max_batch, scheme=scheme)
     try:
         return _evaluate(s, ot_engine, rng, my_batch, progress)
     except (ChannelError, ProtocolError) as exc:
@@ -278,16 +283,21 @@ def _evaluate(s: Session, ot_engine, rng: Rng, my_batch, progress):
     off = 0
     eval_s = wait_s = 0.0
     # a long stream: receive (GIL released in the socket read) while evaluating
-    receiver = Receiver(ch, total, row_words) if total > DEFAULT_CHUNK_ANDS else None
+    three = s.scheme == "threehalves"
+    receiver = Receiver(ch, total, row_words, packed=three) if total > DEFAULT_CHUNK_ANDS else None
     try:
         for inst in range(n_inst):
             ev = Evaluator(c, s.instance_labels(parts, inst, in_labels), backend=s.backend, kappa=s.kappa,
-                           tweak_base=inst)
+                           tweak_base=inst, scheme=s.scheme)
             while ev.ands_remaining:
                 if off == cur.shape[0]:
                     t0 = time.perf_counter()
-                    cur = receiver.get() if receiver is not None else \
-                        recv_rows(ch, np.uint64, row_words, remaining, TABLES_STEP)
+                    if receiver is not None:
+                        cur = receiver.get()
+                    elif three:
+                        cur = recv_packed_rows(ch, remaining, TABLES_STEP)
+                    else:
+                        cur = recv_rows(ch, np.uint64, row_words, remaining, TABLES_STEP)
                     wait_s += time.perf_counter() - t0
                     remaining -= cur.shape[0]
                     off = 0

@@ -18,10 +18,11 @@ from pqmpc.errors import HandshakeError, ParameterError, ProtocolError
 from pqmpc.gc import Circuit, label_bytes_for, resolve_backend
 from pqmpc.net import Channel, handshake
 
+from ..gc.threehalves import check_scheme, packed_size, unpack_tables
 from .yao_setup import circuit_digest, ot_name
 
-__all__ = ["Session", "Sender", "Receiver", "recv_rows", "PROTOCOL", "VERSION", "MAX_PEER_BATCH_BYTES",
-           "TABLES_STEP"]
+__all__ = ["Session", "Sender", "Receiver", "recv_rows", "recv_packed_rows", "SCHEME_NAMES",
+           "PROTOCOL", "VERSION", "MAX_PEER_BATCH_BYTES", "TABLES_STEP"]
 
 PROTOCOL = "pqmpc-yao"
 # 2: batch instance i is garbling id i in the high tweak word (was: one AND counter
@@ -32,6 +33,10 @@ VERSION = 2
 MAX_PEER_BATCH_BYTES = 1 << 28
 CONTROL_MAX_BYTES = 4096
 TABLES_STEP = "Yao step 5 (garbled tables)"
+#: What the handshake calls each (scheme, kappa): peers must agree on it exactly.
+SCHEME_NAMES = {("halfgates", 128): "half-gates/free-xor/tccr-aes128",
+                ("halfgates", 256): "half-gates/free-xor/tccr-aes256-wide",
+                ("threehalves", 128): "three-halves/free-xor/tccr-aes128"}
 
 def recv_rows(ch: Channel, dtype, width: int, max_rows: int, step: str) -> np.ndarray:
     """One message of 1..``max_rows`` rows of ``width`` items, never more bytes than that."""
@@ -41,6 +46,16 @@ def recv_rows(ch: Channel, dtype, width: int, max_rows: int, step: str) -> np.nd
     if arr.shape[0] == 0 or arr.shape[0] > max_rows:
         raise ProtocolError(f"{step}: got {arr.shape[0]} rows, expected between 1 and {max_rows}")
     return arr
+
+
+def recv_packed_rows(ch: Channel, max_rows: int, step: str) -> np.ndarray:
+    """One message of 1..``max_rows`` packed three-halves tables, as ``(m, 4) uint64`` rows;
+    the cap is the packed size of ``max_rows`` tables, checked on the announced length."""
+    raw = ch.recv_array(np.uint8, (-1,), step, max_bytes=packed_size(max(1, max_rows)))
+    rows = unpack_tables(raw, None, step)
+    if rows.shape[0] == 0 or rows.shape[0] > max_rows:
+        raise ProtocolError(f"{step}: got {rows.shape[0]} tables, expected between 1 and {max_rows}")
+    return rows
 
 
 def recv_control(ch: Channel, step: str):
@@ -57,7 +72,9 @@ class Session:
     """Everything both sides derive identically from the circuit and the handshake."""
 
     def __init__(self, ch: Channel, role: str, circuit: Circuit, mine, g_groups, e_groups, reveal, ot,
-                 chunk_ands, backend, info, kappa: int = 128, max_batch: int | None = None):
+                 chunk_ands, backend, info, kappa: int = 128, max_batch: int | None = None,
+                 scheme: str = "halfgates"):
+        self.scheme = check_scheme(scheme, kappa)
         self.ch, self.role, self.circuit = ch, role, circuit
         self.g_groups, self.e_groups = g_groups, e_groups
         self.reveal, self.ot, self.chunk = reveal, ot, int(chunk_ands)
@@ -116,7 +133,7 @@ class Session:
 
     def agree(self) -> None:
         c = self.circuit
-        scheme = "half-gates/free-xor/tccr-aes128" if self.kappa == 128 else "half-gates/free-xor/tccr-aes256-wide"
+        scheme = SCHEME_NAMES[self.scheme, self.kappa]
         params = {"circuit": circuit_digest(c), "input_sizes": list(c.input_sizes),
                   "output_sizes": list(c.output_sizes), "garbler_inputs": list(self.g_groups),
                   "evaluator_inputs": list(self.e_groups), "reveal": self.reveal, "ot": ot_name(self.ot),
@@ -224,11 +241,11 @@ class Sender:
             item = self.todo.get()
             if item is None:
                 return
-            buf, n = item
+            buf, n, payload = item
             if self.error is None:
                 try:
                     t0 = time.perf_counter()
-                    self.ch.send(buf[:n])
+                    self.ch.send(buf[:n] if payload is None else payload)
                     self.seconds += time.perf_counter() - t0
                 except BaseException as exc:  # handed to the garbling thread
                     self.error = exc
@@ -240,8 +257,9 @@ class Sender:
             raise self.error
         return buf
 
-    def submit(self, buf: np.ndarray, n: int) -> None:
-        self.todo.put((buf, n))
+    def submit(self, buf: np.ndarray, n: int, payload: np.ndarray | None = None) -> None:
+        """Send ``buf[:n]`` (or ``payload``, e.g. its packed form) and recycle ``buf``."""
+        self.todo.put((buf, n, payload))
 
     def close(self, wait: bool = True) -> None:
         self.todo.put(None)
@@ -254,8 +272,9 @@ class Sender:
 class Receiver:
     """Receives and checks table chunks in a helper thread, ``depth`` chunks ahead."""
 
-    def __init__(self, ch: Channel, total: int, row_words: int, depth: int = 2):
+    def __init__(self, ch: Channel, total: int, row_words: int, depth: int = 2, packed: bool = False):
         self.ch, self.total, self.row_words, self.seconds = ch, total, row_words, 0.0
+        self.packed = packed
         self.q: queue.Queue = queue.Queue(maxsize=depth)
         self.stop = False
         self.thread = threading.Thread(target=self._run, daemon=True, name="pqmpc-yao-recv")
@@ -274,7 +293,8 @@ class Receiver:
         try:
             while remaining and not self.stop:
                 t0 = time.perf_counter()
-                cur = recv_rows(self.ch, np.uint64, self.row_words, remaining, TABLES_STEP)
+                cur = recv_packed_rows(self.ch, remaining, TABLES_STEP) if self.packed else \
+                    recv_rows(self.ch, np.uint64, self.row_words, remaining, TABLES_STEP)
                 self.seconds += time.perf_counter() - t0
                 remaining -= cur.shape[0]
                 self._put(cur)

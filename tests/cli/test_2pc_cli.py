@@ -93,6 +93,28 @@ def test_aes128_fips197_and_reveal_to_evaluator_only():
     assert "69c4" not in go
 
 
+def test_aes128_with_three_halves_and_scheme_mismatch():
+    sent = {}
+    for scheme in ("halfgates", "threehalves"):
+        (grc, go, ge), (erc, eo, ee) = run_two(
+            ["--function", "aes128", "--input", "0x000102030405060708090a0b0c0d0e0f", "--scheme", scheme,
+             "--json", "--quiet"],
+            ["--function", "aes128", "--input", "00112233445566778899aabbccddeeff", "--scheme", scheme,
+             "--json", "--quiet"])
+        assert grc == 0 and erc == 0, (ge, ee)
+        g, e = json.loads(go), json.loads(eo)
+        assert g["outputs"] == e["outputs"] == "69c4e0d86a7b0430d8cdb78070b4c55a"
+        sent[scheme] = g["bytes_sent"]
+    # the garbler's tables shrink from 256 to 197 bits per AND; OT and labels stay the same
+    saved = sent["halfgates"] - sent["threehalves"]
+    assert abs(saved - g["and_count"] * (256 - 197) / 8) < 512, (sent, g["and_count"])
+    (grc, go, ge), (erc, eo, ee) = run_two(["--function", "millionaires", "--input", "1", "--scheme", "threehalves"],
+                                           ["--function", "millionaires", "--input", "2"])
+    assert grc == 1 and erc == 1
+    for err in (ge, ee):
+        assert "handshake failed" in err and "scheme" in err and "Traceback" not in err
+
+
 def test_circuit_mismatch_fails_on_both_sides():
     (grc, go, ge), (erc, eo, ee) = run_two(["--circuit", BRISTOL / "adder64.txt", "--input", "1"],
                                            ["--circuit", BRISTOL / "sub64.txt", "--input", "1"])

@@ -25,7 +25,7 @@ ADDER = ROOT / "vectors" / "external" / "bristol" / "adder64.txt"
 CODE = """
 import hashlib, sys
 import numpy as np
-from pqmpc.gc import fused, fused_wide
+from pqmpc.gc import fused, fused_th, fused_wide
 from pqmpc.gc.circuit import Circuit
 from pqmpc.gc.evaluate import evaluate_garbled
 from pqmpc.gc.garble import garble
@@ -46,11 +46,13 @@ def guard(orig, op_arg=1, g0_arg=6):
     return run
 
 fused.garble_range = guard(fused.garble_range)
-fused.evaluate_range = guard(fused.evaluate_range)
+fused.evaluate_range = guard(fused.evaluate_range, 1, 5)
+fused_th.garble_range = guard(fused_th.garble_range)
+fused_th.evaluate_range = guard(fused_th.evaluate_range, 1, 5)
 fused_wide.garble_range = guard(fused_wide.garble_range, 0, 5)
 fused_wide.evaluate_range = guard(fused_wide.evaluate_range, 0, 5)
-for c, kappa in CASES:
-    g, e = garble(c, rng=Rng(b"no-aesni"), kappa=kappa)
+for c, kappa, scheme in CASES:
+    g, e = garble(c, rng=Rng(b"no-aesni"), kappa=kappa, scheme=scheme)
     ins = [Rng(b"in").bits(n) for n in c.input_sizes]
     out = evaluate_garbled(g, e.encode(ins))
     assert all(np.array_equal(a, b) for a, b in zip(g.decode(out), c.evaluate(ins)))
@@ -59,23 +61,29 @@ assert walked[0] > 0  # the free gates did run in the walk
 """
 
 CASES = """
-CASES = [(Circuit.from_bristol(sys.argv[1]), 128), (Circuit.from_bristol(sys.argv[1]), 256),
-         (random_circuit([40, 40], 600, 16, seed=5, p_and=0.5), 256),
-         (random_circuit([300, 300], 6000, 64, seed=3, p_and=0.6), 128)]
+CASES = [(Circuit.from_bristol(sys.argv[1]), 128, "halfgates"),
+         (Circuit.from_bristol(sys.argv[1]), 256, "halfgates"),
+         (random_circuit([40, 40], 600, 16, seed=5, p_and=0.5), 256, "halfgates"),
+         (random_circuit([300, 300], 6000, 64, seed=3, p_and=0.6), 128, "halfgates"),
+         (Circuit.from_bristol(sys.argv[1]), 128, "threehalves"),
+         (random_circuit([300, 300], 6000, 64, seed=3, p_and=0.6), 128, "threehalves")]
 """
 
 
 def test_no_table_aes_on_labels_and_same_bytes():
     want = []
-    for c, kappa in [(Circuit.from_bristol(ADDER), 128), (Circuit.from_bristol(ADDER), 256),
-                     (random_circuit([40, 40], 600, 16, seed=5, p_and=0.5), 256),
-                     (random_circuit([300, 300], 6000, 64, seed=3, p_and=0.6), 128)]:
-        g, e = garble(c, rng=Rng(b"no-aesni"), kappa=kappa)
+    for c, kappa, scheme in [
+            (Circuit.from_bristol(ADDER), 128, "halfgates"), (Circuit.from_bristol(ADDER), 256, "halfgates"),
+            (random_circuit([40, 40], 600, 16, seed=5, p_and=0.5), 256, "halfgates"),
+            (random_circuit([300, 300], 6000, 64, seed=3, p_and=0.6), 128, "halfgates"),
+            (Circuit.from_bristol(ADDER), 128, "threehalves"),
+            (random_circuit([300, 300], 6000, 64, seed=3, p_and=0.6), 128, "threehalves")]:
+        g, e = garble(c, rng=Rng(b"no-aesni"), kappa=kappa, scheme=scheme)
         ins = [Rng(b"in").bits(n) for n in c.input_sizes]
         out = evaluate_garbled(g, e.encode(ins))
         want.append(f"{hashlib.sha256(g.tables.tobytes()).hexdigest()} "
                     f"{hashlib.sha256(out[0].tobytes()).hexdigest()}")
-    code = CODE.replace("for c, kappa in CASES:", CASES + "for c, kappa in CASES:")
+    code = CODE.replace("for c, kappa, scheme in CASES:", CASES + "for c, kappa, scheme in CASES:")
     env = dict(os.environ, NUMBA_CPU_FEATURES="-aes")
     r = subprocess.run([sys.executable, "-W", "ignore", "-c", code, str(ADDER)], env=env, cwd=ROOT,
                        capture_output=True, text=True, timeout=600)

@@ -74,13 +74,6 @@ def test_shim_is_only_imports_and_wrappers():
     assert sorted(defs) == ["cr", "tccr"]  # the two whose old signature differs from hashing's
 
 
-def test_old_transpose_module_name_still_works():
-    from pqmpc.primitives import transpose_kernels
-    from pqmpc.primitives._kernels_transpose import transpose_into
-
-    assert transpose_into is transpose_kernels.transpose_into
-
-
 def test_backend_info_names_every_path():
     info = cpu.backend_info()
     assert {"aes_kernels", "njit_building_blocks", "gf128", "cpu_name"} <= set(info)

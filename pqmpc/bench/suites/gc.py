@@ -8,7 +8,8 @@ worst case). Each figure carries ``ratio_to_aes_ecb`` = AND/s divided by AES
 blocks/s; half-gates with the GKWY hash costs 8 AES calls per garbled AND and 4 per
 evaluated AND, so 0.125 / 0.25 would be the AES-bound ceiling. The kappa = 256 rows
 use 32-byte labels and the AES-256 wide hash (one key schedule and two 14-round
-encryptions per hash), 64 bytes per AND.
+encryptions per hash), 64 bytes per AND. The three-halves rows (Rosulek–Roy) cost
+12 AES calls per garbled AND and 6 per evaluated AND for 197 bits per AND.
 """
 
 from __future__ import annotations
@@ -50,18 +51,20 @@ def run(quick: bool = False) -> list[dict]:
     out = [base]
     aes_rate = base["blocks_per_s"]
     rng = Rng(b"bench/gc")
-    # (backend, kappa): the 128-bit mode on both backends, the 256-bit "doubled key" mode
-    variants = [("auto", 128), ("auto", 256)] if quick else \
-        [("auto", 128), ("levels", 128), ("auto", 256)]
+    # (backend, kappa, scheme): half-gates at κ = 128 on both backends and in the 256-bit
+    # "doubled key" mode; three-halves (κ = 128 only) for its speed/size trade-off
+    variants = [("auto", 128, "halfgates"), ("auto", 256, "halfgates"), ("auto", 128, "threehalves")] if quick \
+        else [("auto", 128, "halfgates"), ("levels", 128, "halfgates"), ("auto", 256, "halfgates"),
+              ("auto", 128, "threehalves"), ("levels", 128, "threehalves")]
     for name, c in _circuits(quick):
         _ = c.schedule  # one-time per circuit, not part of garbling
         ins = [rng.bits(n) for n in c.input_sizes]
         want = c.evaluate(ins)
-        for backend, kappa in variants:
+        for backend, kappa, scheme in variants:
             state = {}
 
             def do_garble():
-                state["g"], state["e"] = garble(c, rng=rng, backend=backend, kappa=kappa)
+                state["g"], state["e"] = garble(c, rng=rng, backend=backend, kappa=kappa, scheme=scheme)
 
             def do_eval():
                 state["out"] = evaluate_garbled(state["g"], state["labels"], backend=backend)
@@ -73,11 +76,12 @@ def run(quick: bool = False) -> list[dict]:
             if not all(np.array_equal(a, b) for a, b in zip(got, want)):
                 raise AssertionError(f"garbled {name} disagrees with plain evaluation")
             be = resolve_backend(backend) if kappa == 128 else "wide"
-            common = dict(circuit=name, backend=be, kappa=kappa, and_gates=c.and_count,
+            common = dict(circuit=name, backend=be, kappa=kappa, scheme=scheme, and_gates=c.and_count,
                           gates=c.n_gates, and_depth=c.depth,
-                          bytes_per_and=state["g"].tables.nbytes / max(c.and_count, 1))
+                          bytes_per_and=state["g"].table_bytes / max(c.and_count, 1))
+            suffix = "" if scheme == "halfgates" else f"_{scheme}"
             for what, res in (("garble", g_res), ("evaluate", e_res)):
-                res.update(name=f"gc_{what}_{name}_{be}_k{kappa}", **common,
+                res.update(name=f"gc_{what}_{name}_{be}_k{kappa}{suffix}", **common,
                            ratio_to_aes_ecb=res["and_per_s"] / aes_rate)
                 out.append(res)
     return out

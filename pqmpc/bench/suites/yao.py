@@ -5,7 +5,9 @@ Every figure is one complete run — handshake, ML-KEM base OTs, IKNP, garbler
 labels, garbled tables, output — with both parties as two processes over TCP on
 127.0.0.1 (``transport="tcp"``), and for the smaller cases also as two threads over
 a memory channel (``"threads"``; one GIL, so garbling and evaluation do not
-overlap). A fresh OT session per run: nothing is amortized across runs. The first
+overlap). AES-128 batches also run over shaped links (``LAN10G``, ``LAN1G``,
+``WAN100M`` of :mod:`pqmpc.net.shaped`) with both garbling schemes, half-gates and
+three-halves, for the bandwidth trade-off of issue 18. A fresh OT session per run: nothing is amortized across runs. The first
 run is a warm-up (numba kernels, circuit schedule) and not counted.
 
 Reported: seconds (min/median/max), bytes both ways, bytes per AND, the split of
@@ -26,6 +28,7 @@ import numpy as np
 from ...gc import aes128 as aes_circuit
 from ...gc.random_circuit import random_circuit
 from ...net import MemoryChannel, run_pair
+from ...net.shaped import LAN1G, LAN10G, WAN100M, ShapedChannel
 from ...rng import Rng
 from ...twopc.functions import less_than_circuit
 from ...twopc.yao import yao_evaluator, yao_garbler
@@ -48,23 +51,23 @@ def _case(name: str, quick: bool):
     raise ValueError(name)
 
 
-def _one_run(role: str, ch, c, ins) -> dict:
+def _one_run(role: str, ch, c, ins, scheme: str = "halfgates") -> dict:
     info: dict = {}
     f = yao_garbler if role == "garbler" else yao_evaluator
     t0 = time.perf_counter()
-    out = f(ch, c, ins, info=info)
+    out = f(ch, c, ins, info=info, scheme=scheme)
     info["wall"] = time.perf_counter() - t0
     info["out0"] = np.asarray(out[0]).reshape(-1)[:64].tolist()
     return info
 
 
-def _party(role: str, ch, name: str, quick: bool, runs: int) -> list[dict]:
+def _party(role: str, ch, name: str, quick: bool, runs: int, scheme: str = "halfgates") -> list[dict]:
     c, g_in, e_in = _case(name, quick)
     ins = g_in if role == "garbler" else e_in
     res = []
     for _ in range(runs):
         # the garbler times from its side; the evaluator's start marks both ready
-        res.append(_one_run(role, ch, c, ins))
+        res.append(_one_run(role, ch, c, ins, scheme))
     return res
 
 
@@ -81,6 +84,43 @@ def _threads(name: str, quick: bool, runs: int):
     return run_pair(lambda ch: _party("garbler", ch, name, quick, runs),
                     lambda ch: _party("evaluator", ch, name, quick, runs), timeout=3600,
                     channels=MemoryChannel.pair(timeout=600))
+
+
+def _shaped(name: str, quick: bool, runs: int, link, scheme: str):
+    """Both parties as threads over an in-memory link with ``link``'s bandwidth and latency."""
+    return run_pair(lambda ch: _party("garbler", ch, name, quick, runs, scheme),
+                    lambda ch: _party("evaluator", ch, name, quick, runs, scheme), timeout=3600,
+                    channels=ShapedChannel.pair(link, timeout=600))
+
+
+def shaped_links(quick: bool = False) -> list[dict]:
+    """Yao AES-128 batches with half-gates and three-halves tables over shaped links (LAN
+    10 Gbit/s, 1 Gbit/s, WAN 100 Mbit/s), the two schemes alternating on each link, and
+    the three-halves/half-gates time ratio of the same run (< 1: three-halves is faster)."""
+    out: list[dict] = []
+    runs = 3 if quick else 5
+    for link, blocks in ((LAN10G, 64), (LAN1G, 64 if quick else 256), (WAN100M, 8 if quick else 16)):
+        name = f"aes128_x{blocks}"
+        per: dict[str, list[float]] = {"halfgates": [], "threehalves": []}
+        last: dict[str, dict] = {}
+        for _ in range(2):  # alternate the schemes so that load drifts hit both alike
+            for scheme in per:
+                g, e = _shaped(name, quick, runs, link, scheme)
+                per[scheme] += [max(a["wall"], b["wall"]) for a, b in zip(g, e)][1:]
+                last[scheme] = g[-1]
+        med = {k: statistics.median(v) for k, v in per.items()}
+        for scheme, times in per.items():
+            lg = last[scheme]
+            out.append({"name": f"yao_{name}_{link.name}_{scheme}", "case": name, "transport": link.name,
+                        "scheme": scheme, "blocks": blocks, "n": lg["ands_garbled"],
+                        "seconds_min": min(times), "seconds_median": med[scheme], "seconds_max": max(times),
+                        "repeat": len(times), "ms_per_block": 1000 * med[scheme] / blocks,
+                        "table_bytes": lg["phases"]["garble and send tables"]["bytes_sent"],
+                        "table_bits_per_and": 8 * lg["phases"]["garble and send tables"]["bytes_sent"]
+                        / max(lg["ands_garbled"], 1),
+                        "link_bits_per_s": link.bandwidth, "link_latency_s": link.latency,
+                        "threehalves_over_halfgates": med["threehalves"] / med["halfgates"]})
+    return out
 
 
 def _entry(name: str, transport: str, g: list[dict], e: list[dict], aes_rate: float, blocks: int | None) -> dict:
@@ -129,5 +169,6 @@ def run(quick: bool = False) -> list[dict]:
             g, e = (_tcp if transport == "tcp" else _threads)(name, quick, n_runs)
             b = aes_ecb_baseline(1 << 20, 3)["blocks_per_s"]
             out.append(_entry(name, transport, g, e, (a + b) / 2, blocks))
+    out.extend(shaped_links(quick))
     out.insert(0, aes_ecb_baseline(1 << 20, 3 if quick else 5))
     return out

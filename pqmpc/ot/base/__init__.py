@@ -12,7 +12,7 @@ class                  protocol                                        public al
 =====================  ==============================================  =====================
 """
 
-from ..._lazy import lazy_exports
+from ...util.lazy import lazy_exports
 
 _EXPORTS = {
     "MR19MlkemOT": ".kyber",

@@ -1,4 +1,4 @@
-"""Ferret: silent random correlated OT from primal regular LPN (semi-honest).
+"""Ferret: silent random correlated OT from primal regular LPN (semi-honest or malicious).
 
 Yang, Weng, Lan, Zhang, Wang, "Ferret: Fast Extension for coRRElated oT with
 small communication" (CCS 2020), with the single-point COTs of Half-Tree
@@ -13,8 +13,9 @@ receiver's base choice bits, giving ``v`` and ``w = v ⊕ e·Δ`` with ``e``
 regular noise. Then the sender outputs ``A·x_s ⊕ v``, the receiver
 ``A·x_r ⊕ w`` with choice bits ``A·u ⊕ e``: correlated OTs under the same
 ``Δ``, pseudo-random under LPN. The first ``reserved`` outputs of a round
-become the next round's base; the rest go to the caller. Only the sender
-talks during a round (``h`` blocks per bin), about 0.2 bits per COT.
+become the next round's base; the rest go to the caller. In semi-honest mode
+only the sender talks during a round (``h`` blocks per bin), about 0.2 bits per
+COT; the malicious mode adds 64 bytes and one round trip per group of bins.
 
 The first round's base comes from another OT extension with the same ``Δ``
 (IKNP by default, itself bootstrapped by lattice base OT). Outputs are
@@ -23,8 +24,32 @@ kept, so any sequence of request sizes works; **both parties must make the
 same sequence of calls on a channel** (each request size the same on both
 sides), as with every OT here.
 
-Security: semi-honest only (no consistency check: a malicious sender could
-learn a few bits of the noise). Assumptions: primal LPN with regular noise
+Malicious mode (``security="malicious"``): the consistency check of the
+Ferret paper (ePrint 2020/924, the check of its single-point COT, batched
+over every group of bins) runs on each group before any of its outputs is
+used. Per group, after the sender's corrections: the sender sends a coin
+``s_S``, the receiver a coin ``s_R`` and ``x' = Σ_j χ_{α_j} ⊕ x*`` where
+``χ_i = AES-CTR(s_S ‖ s_R)`` weighs every output of the group and ``x*`` are
+the choice bits of 128 base COTs reserved for this check (read as one
+GF(2^128) element: ``Σ_i z*_i·X^i = Y* ⊕ x*·Δ``); the sender sends
+``H(V)``, ``V = Σ χ_i·v_i ⊕ Σ_i (y*_i ⊕ x'_i·Δ)·X^i``, and the receiver
+compares it with ``H(W)``, ``W = Σ χ_i·w_i ⊕ Σ_i z*_i·X^i`` — equal exactly
+when ``w = v ⊕ e_α·Δ`` on the whole group (up to 2^-128 per check), else
+:class:`~pqmpc.errors.CheatingDetected` and the session refuses further
+calls. ``χ`` is fixed only after the corrections (the receiver's coin comes
+last), so a sender that sends a wrong correction is caught; what it can learn
+is whether its guess about some punctured positions was right, at the cost
+of being caught otherwise — the ≤ 1 bit of leakage per abort the paper's
+proof charges to LPN with regular noise. The receiver learns only ``H(V)``,
+which it can compute itself. The bootstrap is then an actively secure
+extension with one Δ by construction (KOS by default, over the given base
+OT; a semi-honest base is refused). Cost: 128 extra base COTs per group of
+:data:`CHUNK_OUTPUTS` outputs, one GF(2^128) multiply-accumulate per output on
+each side, one round trip per group, 64 bytes per group on the wire.
+
+Security: semi-honest mode, no consistency check (a malicious sender could
+make the receiver's outputs inconsistent and learn bits of the noise from
+the effect); malicious mode as above. Assumptions: primal LPN with regular noise
 for the local code (parameter sets and estimates in
 :mod:`.ferret_params`), fixed-key AES as an ideal permutation (CCR hash in
 the trees, TCCR for random OT), and the security of the bootstrap OT. LPN
@@ -36,17 +61,20 @@ parts, there is no 256-bit mode yet). Python cannot promise constant time.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import weakref
 
 import numpy as np
 
-from ...errors import ParameterError
+from ...errors import CheatingDetected, ParameterError
 from ...net import Channel, handshake
 from ...params import LEVEL_128, SecurityLevel, resolve_level
 from ...primitives.hashing import TAG_FERRET, shake
 from ...rng import Rng
 from ..adapters import as_correlated
 from ..interfaces import CorrelatedOT, RandomCorrelatedOT, RandomOT, check_count, check_delta
+from . import check
 from .ferret_params import FERRET_B13, FerretParams, get_params
 from .lpn import LocalCode
 from .spcot import mpcot_receive, mpcot_send
@@ -55,9 +83,14 @@ PROTOCOL = "Ferret"
 VERSION = 1
 #: Outputs produced per step once a round is under way (bins are grouped to about this size).
 CHUNK_OUTPUTS = 1 << 18
+#: Extra base COTs one consistency check consumes (κ: one GF(2^128) correlation).
+CHECK_COTS = 128
+SECURITY_MODES = ("semi-honest", "malicious")
 
 
-def _base_cot(base, level: SecurityLevel) -> CorrelatedOT:
+def _base_cot(base, level: SecurityLevel, security: str = "semi-honest") -> CorrelatedOT:
+    if security == "malicious":
+        return _malicious_base(base, level)
     if base is None:
         from .iknp import IKNP
 
@@ -71,6 +104,39 @@ def _base_cot(base, level: SecurityLevel) -> CorrelatedOT:
     return as_correlated(base)
 
 
+def _malicious_base(base, level: SecurityLevel) -> CorrelatedOT:
+    """The bootstrap of malicious Ferret: an actively secure extension with one Δ by construction.
+
+    A base OT (KyberOT, ...) is not used directly: correlating random OTs one by one lets a
+    malicious sender use a different Δ per COT, so it becomes the base OTs of a KOS instead."""
+    from .kos import KOS
+
+    if base is None:
+        return KOS()
+    if not isinstance(base, RandomOT):
+        raise ParameterError(f"base must be an OT instance, not {type(base).__name__}")
+    check.require_malicious_base(base, "Ferret")
+    if getattr(base, "security", None) == "malicious" and isinstance(base, CorrelatedOT):
+        if base.block_bytes != level.block_bytes:
+            raise ParameterError(f"Ferret at {level.name} needs a base OT of {level.block_bytes}-byte blocks")
+        return base
+    return KOS(base=base)
+
+
+def reserved_cots(p: FerretParams, security: str = "semi-honest") -> int:
+    """Base COTs one round consumes: ``p.reserved``, plus in malicious mode :data:`CHECK_COTS` per
+    bin group (groups are fixed per round: the reserve group, then :data:`CHUNK_OUTPUTS` outputs each)."""
+    if security != "malicious":
+        return p.reserved
+    chunk_trees = max(1, CHUNK_OUTPUTS >> p.log_bin_size)
+    # Counted with the semi-honest reserve group: a larger one only leaves fewer groups.
+    groups = 1 + -(-(p.t - p.reserve_trees) // chunk_trees)
+    m = p.reserved + CHECK_COTS * groups
+    if -(-m // p.bin_size) >= p.t:
+        raise ParameterError(f"Ferret parameters {p.name!r} leave no usable output with the checks' COTs")
+    return m
+
+
 class _Session:
     """One party's state on one channel: Δ, the round's base COTs, leftovers."""
 
@@ -79,15 +145,23 @@ class _Session:
         self.p = p
         self.role = role
         self.rng = rng.fork(f"ferret/{role}")
-        handshake(ch, PROTOCOL, VERSION, dict(p.describe(), base=ferret.base_name, block_bytes=16),
+        self.failed = False
+        self.checked = ferret.security == "malicious"
+        # Malicious mode: group boundaries are fixed per round (see take), so the CHECK_COTS
+        # extra base COTs of every group can be reserved up front, after the tree bases.
+        self.chunk_trees = max(1, CHUNK_OUTPUTS >> p.log_bin_size)
+        self.M = reserved_cots(p, ferret.security)
+        self.R = -(-self.M // p.bin_size)
+        handshake(ch, PROTOCOL, VERSION, dict(p.describe(), base=ferret.base_name, block_bytes=16,
+                                              security=ferret.security),
                   role=role, peer_role="receiver" if role == "sender" else "sender")
         mine = self.rng.bytes(16)
         ch.send(mine)
         theirs = ch.recv_bytes(16, "Ferret setup: LPN seed share")
         shares = mine + theirs if role == "sender" else theirs + mine
         self.code = LocalCode(shake(shares, 16, domain=b"pqmpc.ferret.lpn-seed"), p.k)
-        base = _base_cot(ferret.base, ferret.level)
-        M = p.reserved
+        base = ferret.base if ferret.base is not None else _base_cot(None, ferret.level, ferret.security)
+        M = self.M
         base_rng = self.rng.fork("ferret/bootstrap")
         if role == "sender":
             self.delta = delta if delta is not None else self._fresh_delta()
@@ -107,7 +181,6 @@ class _Session:
         self.buf: tuple = ()
         self.buf_pos = 0
         self.buf_len = 0
-        self.chunk_trees = max(1, CHUNK_OUTPUTS >> p.log_bin_size)
 
     def _fresh_delta(self) -> np.ndarray:
         d = self.rng.blocks(1)[0]
@@ -123,11 +196,15 @@ class _Session:
         if self.role == "sender":
             (q,) = self.bases
             v = mpcot_send(ch, q[lo:hi], self.delta, self.rng.blocks(j1 - j0), h, None if dest is None else dest[0])
+            if self.checked:
+                self._sender_check(ch, j0, v)
             self.code.add_encoded(j0 << h, q[:k], v)
             return (v,)
         b, r = self.bases
         step = f"Ferret round {self.round}, bins {j0}-{j1 - 1}: SPCOT corrections"
         w, pos = mpcot_receive(ch, b[lo:hi], r[lo:hi], j1 - j0, h, step, None if dest is None else dest[1])
+        if self.checked:
+            self._receiver_check(ch, j0, j1, w, pos)
         if dest is None:
             bits = np.zeros((j1 - j0) << h, dtype=np.uint8)
         else:
@@ -137,15 +214,59 @@ class _Session:
         self.code.add_encoded_with_bits(j0 << h, r[:k], b[:k], w, bits)
         return bits, w
 
+    # -- the consistency check (malicious mode) -----------------------------------
+    def _check_cots(self, j0: int) -> slice:
+        g = 0 if j0 == 0 else 1 + (j0 - self.R) // self.chunk_trees
+        start = self.p.reserved + CHECK_COTS * g
+        return slice(start, start + CHECK_COTS)
+
+    def _label(self, j0: int) -> bytes:
+        return f"ferret/{self.round}/{j0}".encode()
+
+    def _digest(self, j0: int, value: np.ndarray) -> bytes:
+        return hashlib.sha3_256(b"pqmpc/ferret-check/" + self._label(j0) + b"/" + value.tobytes()).digest()
+
+    def _sender_check(self, ch: Channel, j0: int, v: np.ndarray) -> None:
+        """Ferret's check: V = Σ χ_i·v_i ⊕ Σ y_i·X^i with y = y* ⊕ x'·Δ; send H(V) (the receiver compares)."""
+        seed_s = self.rng.bytes(16)
+        ch.send(seed_s)
+        reply = ch.recv_bytes(32, f"Ferret round {self.round}, bins from {j0}: check (receiver coin, x')")
+        seed_r, x_masked = reply[:16], np.frombuffer(reply[16:], dtype=np.uint8)
+        (q,) = self.bases
+        y = q[self._check_cots(j0)] ^ (check.block_to_bits(x_masked)[:, None] * self.delta)
+        chi = check.Challenges(seed_s, seed_r, self._label(j0))
+        value = chi.sender_sum(v) ^ check.pack_cots(y)
+        ch.send(np.frombuffer(self._digest(j0, value), dtype=np.uint8))
+
+    def _receiver_check(self, ch: Channel, j0: int, j1: int, w: np.ndarray, pos: np.ndarray) -> None:
+        """W = Σ χ_i·w_i ⊕ Σ z*_i·X^i must equal the sender's V: w = v ⊕ e_α·Δ on every bin, else
+        CheatingDetected before any output of the group is used."""
+        step = f"Ferret round {self.round}, bins {j0}-{j1 - 1}: check"
+        seed_s = ch.recv_bytes(16, f"{step} (sender coin)")
+        seed_r = self.rng.bytes(16)
+        b, r = self.bases
+        cots = self._check_cots(j0)
+        chi = check.Challenges(seed_s, seed_r, self._label(j0))
+        idx = (np.arange(j1 - j0, dtype=np.int64) << self.p.log_bin_size) + pos
+        wsum, chi_alpha = chi.sum_and_pick(w, idx)
+        x_masked = chi_alpha ^ check.bits_to_block(b[cots])
+        ch.send(np.frombuffer(seed_r + x_masked.tobytes(), dtype=np.uint8))
+        expect = self._digest(j0, wsum ^ check.pack_cots(r[cots]))
+        got = ch.recv_bytes(32, f"{step} (sender's hash)")
+        if not hmac.compare_digest(bytes(got), expect):
+            self.failed = True
+            raise CheatingDetected(f"{step}: the sender's single-point COTs are inconsistent "
+                                   "(malformed correction or check message)")
+
     def _refill(self, ch: Channel) -> None:
         p = self.p
         if self.tree >= p.t:
             # New round on the reserve the previous round set aside.
             self.bases = self.next_bases
             self.round += 1
-            R = p.reserve_trees
+            R = self.R
             out = self._trees(ch, 0, R)
-            M = p.reserved
+            M = self.M
             self.next_bases = tuple(a[:M].copy() for a in out)
             self.buf = tuple(a[M:] for a in out)
             self.tree = R
@@ -166,7 +287,9 @@ class _Session:
             if self.buf_pos == self.buf_len:
                 # Whole bin groups the caller wants go straight into its arrays: no copy.
                 whole = min(self.chunk_trees, p.t - self.tree, (n - filled) >> p.log_bin_size)
-                if 0 < self.tree < p.t and whole > 0:
+                # Checked groups keep fixed boundaries: their check COTs were reserved per group.
+                fixed = not self.checked or whole == min(self.chunk_trees, p.t - self.tree)
+                if 0 < self.tree < p.t and whole > 0 and fixed:
                     m = whole << p.log_bin_size
                     self._trees(ch, self.tree, self.tree + whole, tuple(o[filled:filled + m] for o in outs))
                     self.tree += whole
@@ -182,7 +305,7 @@ class _Session:
 
 
 class Ferret(RandomCorrelatedOT):
-    """Silent correlated OT extension from LPN (Ferret, semi-honest); see the module docstring.
+    """Silent correlated OT extension from LPN (Ferret); see the module docstring.
 
     ``level``: the :class:`~pqmpc.params.SecurityLevel`; only ``LEVEL_128``
     exists for Ferret (the default IKNP bootstrap runs at it too).
@@ -191,6 +314,12 @@ class Ferret(RandomCorrelatedOT):
     extension that supplies the first round (``None`` → ``IKNP()``; any
     :class:`~pqmpc.ot.interfaces.CorrelatedOT`, or any other OT, made correlated by
     :func:`~pqmpc.ot.adapters.as_correlated` at one base OT per bootstrap COT).
+    ``security``: ``"semi-honest"`` (default) or ``"malicious"`` (the consistency
+    check on every group of bins; ``base`` must then be actively secure: an
+    actively secure extension such as ``KOS``, or a base OT that
+    :func:`~pqmpc.ot.ext.check.require_malicious_base` accepts, which then seeds a
+    KOS bootstrap; ``None`` → ``KOS()``). Both parties must use the same mode
+    (it is part of the handshake).
 
     A :class:`~pqmpc.ot.interfaces.RandomCorrelatedOT`: correlated OT with
     chosen choice bits (one bit per OT) and random OT (hashed) come from the
@@ -205,23 +334,30 @@ class Ferret(RandomCorrelatedOT):
     block_bytes = 16
     hash_tag = TAG_FERRET  # random OT hashes the COTs under Ferret's own tweak space
 
-    def __init__(self, params: FerretParams | str = FERRET_B13, base=None, *, level: SecurityLevel | None = None):
+    def __init__(self, params: FerretParams | str = FERRET_B13, base=None, *, level: SecurityLevel | None = None,
+                 security: str = "semi-honest"):
+        if security not in SECURITY_MODES:
+            raise ParameterError(f"security must be 'semi-honest' or 'malicious', not {security!r}")
+        self.security = security
         self.level = resolve_level(None, level)
         if self.level != LEVEL_128:
             raise ParameterError("Ferret has no 256-bit mode yet (its LPN code and trees work on 128-bit blocks)")
         self.params = get_params(params)
-        self.base = base if base is None else _base_cot(base, self.level)
-        self.base_name = "IKNP" if base is None else getattr(self.base, "name", type(self.base).__name__)
+        self.base = base if base is None else _base_cot(base, self.level, security)
+        default = "KOS" if security == "malicious" else "IKNP"
+        self.base_name = default if base is None else getattr(self.base, "name", type(self.base).__name__)
         self._sessions = weakref.WeakKeyDictionary()
 
     def __repr__(self):
-        return f"Ferret(params={self.params.name!r}, base={self.base_name!r})"
+        return f"Ferret(params={self.params.name!r}, base={self.base_name!r}, security={self.security!r})"
 
     def _session(self, ch: Channel, role: str, rng, delta=None) -> _Session:
         if delta is not None:
             delta = check_delta(delta, 16)
         per_ch = self._sessions.setdefault(ch, {})
         s = per_ch.get(role)
+        if s is not None and s.failed:
+            raise CheatingDetected("Ferret: this session failed its consistency check; start a new channel")
         if s is None:
             s = per_ch[role] = _Session(self, ch, role, Rng.ensure(rng), delta)
         elif delta is not None and not np.array_equal(delta, s.delta):
@@ -249,4 +385,4 @@ class Ferret(RandomCorrelatedOT):
         return s.take(ch, n)
 
 
-__all__ = ["Ferret", "FerretParams"]
+__all__ = ["Ferret", "FerretParams", "reserved_cots", "CHECK_COTS"]

@@ -112,6 +112,8 @@ class IKNP(CorrelatedOT):
 
     ``base``: any :class:`~pqmpc.ot.interfaces.RandomOT` (default ``KyberOT("ML-KEM-768")``
     for κ = 128, ``KyberOT("ML-KEM-1024", block_bytes=32)`` for κ = 256);
+    ``security``: ``"semi-honest"`` (this class) or ``"malicious"``, which returns a
+    :class:`~pqmpc.ot.ext.kos.KOS` instance (IKNP with the KOS consistency check);
     ``kappa``: 128 or 256, or ``level``: the :class:`~pqmpc.params.SecurityLevel`
     (``LEVEL_128`` default, ``LEVEL_256``) that fixes κ, the block width, the
     AES key size and the default base OT's ML-KEM set; ``chunk``: OTs per
@@ -120,9 +122,22 @@ class IKNP(CorrelatedOT):
 
     name = PROTOCOL
     hash_tag = TAG_IKNP
+    security = "semi-honest"
+
+    def __new__(cls, base: RandomOT | None = None, kappa: int | None = None, chunk: int = CHUNK, *,
+                level: SecurityLevel | None = None, security: str = "semi-honest"):
+        if security == "malicious":
+            # KOS: the IKNP matrix plus a consistency check; a class of its own (its
+            # wire protocol differs), so IKNP's __init__ does not run on it.
+            from .kos import KOS
+
+            return KOS(base, resolve_level(kappa, level).kappa, chunk)
+        if security != "semi-honest":
+            raise ParameterError(f"security must be 'semi-honest' or 'malicious', not {security!r}")
+        return super().__new__(cls)
 
     def __init__(self, base: RandomOT | None = None, kappa: int | None = None, chunk: int = CHUNK, *,
-                 level: SecurityLevel | None = None):
+                 level: SecurityLevel | None = None, security: str = "semi-honest"):
         self.level = resolve_level(kappa, level)
         self.kappa = self.level.kappa
         self.block_bytes = self.level.block_bytes

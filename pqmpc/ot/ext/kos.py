@@ -1,0 +1,373 @@
+"""KOS: IKNP OT extension with active security (Keller–Orsini–Scholl, CRYPTO 2015, ePrint 2015/546).
+
+``KOS(base=None, kappa=128)`` is what ``IKNP(security="malicious")`` stands for:
+the IKNP extension (the matrix core of :mod:`.matrix`, roles and wire as in
+:mod:`.iknp`) plus the consistency check of :mod:`.check` on every call:
+
+1. both call headers cross; the sender's carries a commitment to its coin
+   ``s_S``; the receiver then sends its coin ``s_R`` (32 bytes);
+2. the receiver extends ``m = n + κ + 64`` rows (the extra rows with random
+   choice bits) and sends U chunk by chunk, as IKNP does;
+3. the sender opens ``s_S`` (32 bytes); both expand ``χ_1..χ_m ∈ GF(2^128)``;
+4. the receiver sends ``x = Σ χ_j·r_j`` and ``t = Σ χ_j·t_j`` (32 bytes); the
+   sender checks ``Σ χ_j·q_j = t + x·Δ`` and raises
+   :class:`~pqmpc.errors.CheatingDetected` if not. The extra rows are dropped.
+
+Cost over IKNP per call: ``κ + 64`` extra rows (``(κ + 64)·κ/8`` bytes), 96 bytes
+and one more flow each way, and per OT one challenge block (AES-CTR) and one
+GF(2^128) multiply-accumulate on each side.
+
+Random OT hashes the checked rows with the tweakable correlation-robust hash
+(``m0 = H(q_j, j)``, ``m1 = H(q_j ⊕ Δ, j)``, the tweak a per-session OT counter
+that never repeats). KOS proved security with a random oracle; Guo–Katz–Wang–Yu
+(ePrint 2019/074, §4.1 and §7.4) show that a TCR hash from a fixed-key
+ideal permutation suffices, since the check leaves a malicious receiver at most
+a few guessed bits of Δ, which the per-index tweak keeps from being reused
+across OTs. With κ = 128 that is fixed-key AES-128, with the Grover caveat of
+:mod:`.iknp`; the 256-bit mode needs a GF(2^256) check, not available yet, so
+``kappa=256`` is refused.
+
+Security: active security against either party, assuming an actively secure
+base OT (:func:`~pqmpc.ot.ext.check.require_malicious_base`: ML-KEM/Saber
+Masny–Rindal or classical SimplestOT qualify; the Mod-LWR ``np`` OT is refused),
+AES-CTR as a PRG and the TCR hash above. Against a malicious *sender* IKNP is
+already private (U is a one-time pad of the receiver's bits); the coin toss keeps
+such a sender from choosing challenges that would make ``x`` leak choice bits.
+A call that raises drops the session on that side (its streams are out of step).
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+
+import numpy as np
+
+from ...errors import HandshakeError, ParameterError
+from ...net import Channel, handshake
+from ...params import level_for_kappa
+from ...primitives.bits import pack_bits, unpack_bits
+from ...primitives.hashing import TAG_IKNP, make_tag
+from ...rng import Rng
+from ..interfaces import RECEIVER, SENDER, CorrelatedOT, RandomOT, check_choices, check_count, check_delta
+from . import check, cot
+from .matrix import CHUNK, MatrixReceiver, MatrixSender, seeds_from_blocks, transpose_rows
+
+PROTOCOL = "KOS"
+VERSION = 1
+
+
+def drops_session_on_error(role: str):
+    """A call that fails part-way leaves this party out of step with the peer: drop the session
+    (a caller's own ``ParameterError`` before any message leaves it intact)."""
+    def deco(method):
+        @functools.wraps(method)
+        def wrapper(self, ch, *args, **kw):
+            try:
+                return method(self, ch, *args, **kw)
+            except ParameterError:
+                raise
+            except BaseException:
+                self.forget_role(ch, role)
+                raise
+        return wrapper
+    return deco
+
+
+class Session:
+    """One party's state of a KOS session on one channel."""
+
+    def __init__(self, role: str, matrix, delta: np.ndarray | None, rng: Rng):
+        self.role = role
+        self.matrix = matrix
+        self.delta = delta
+        self.rng = rng  # per-call coins and padding bits
+        self._scratch = np.empty((0, 16), dtype=np.uint8)
+        self.calls = 0
+        self.ots = 0
+
+    def scratch_rows(self, m: int) -> np.ndarray:
+        """``(m, 16)`` rows that stay with the session (fresh pages cost as much as the transpose)."""
+        if self._scratch.shape[0] < m:
+            self._scratch = np.empty((m, 16), dtype=np.uint8)
+        return self._scratch[:m]
+
+
+class KOS(CorrelatedOT):
+    """Actively secure IKNP (see the module docstring); a :class:`~pqmpc.ot.interfaces.CorrelatedOT`.
+
+    ``base``: an actively secure :class:`~pqmpc.ot.interfaces.RandomOT` (default
+    ``KyberOT("ML-KEM-768")``); ``kappa``: 128; ``chunk``: rows per wire message.
+    """
+
+    name = PROTOCOL
+    version = VERSION
+    security = "malicious"
+    #: TCCR tweak tag: the IKNP family's tag with instance 1 (IKNP itself uses instance 0), so
+    #: KOS hashes never share a tweak with another protocol's under the common fixed key.
+    hash_tag = make_tag(TAG_IKNP, 1)
+    #: whether calls run the consistency check (subclasses with a semi-honest mode turn it off)
+    checked = True
+    #: what the receiver's bulk message is called in error messages
+    matrix_step = "receiver matrix U"
+
+    def __init__(self, base: RandomOT | None = None, kappa: int = 128, chunk: int = CHUNK):
+        if kappa != 128:
+            raise ParameterError("KOS runs its check in GF(2^κ); GF(2^256) for κ = 256 is not available yet, "
+                                 "use kappa=128 (or IKNP(kappa=256) semi-honest)")
+        self.level = level_for_kappa(kappa)
+        self.kappa = kappa
+        self.block_bytes = self.level.block_bytes
+        if base is not None and not isinstance(base, RandomOT):
+            raise ParameterError(f"base must be an OT instance, not {type(base).__name__}")
+        if base is not None:
+            check.require_malicious_base(base, self.name)
+        if not isinstance(chunk, int) or not 0 < chunk <= 1 << 22 or chunk % 128:
+            raise ParameterError(f"chunk must be a multiple of 128 in [128, 2^22], not {chunk!r}")
+        self._base = base
+        self.chunk = chunk
+        self.mask_chunk = chunk
+        self.pad = check.pad_rows(kappa) if self.checked else 0
+        self._sessions: "weakref.WeakKeyDictionary[Channel, dict]" = weakref.WeakKeyDictionary()
+
+    @property
+    def base(self) -> RandomOT:
+        if self._base is None:
+            from ..base.kyber import KyberOT
+
+            self._base = KyberOT(self.level.kem, block_bytes=self.block_bytes)
+        return self._base
+
+    @property
+    def post_quantum(self) -> bool:
+        return bool(getattr(self.base, "post_quantum", True))
+
+    def __repr__(self) -> str:
+        return f"KOS(base={self.base!r}, kappa={self.kappa})"
+
+    # ------------------------------------------------------------------ sessions
+    def session(self, ch: Channel, role: str) -> Session | None:
+        return self._sessions.get(ch, {}).get(role)
+
+    def forget(self, ch: Channel) -> None:
+        """Drop this party's sessions on ``ch`` (the next call runs base OTs again)."""
+        self._sessions.pop(ch, None)
+
+    def forget_role(self, ch: Channel, role: str) -> None:
+        self._sessions.get(ch, {}).pop(role, None)
+
+    def setup(self, ch: Channel, role: str, rng=None, delta=None) -> Session:
+        """Handshake and κ base OTs on ``ch`` now (optional: the first call does it)."""
+        if role not in (SENDER, RECEIVER):
+            raise ParameterError(f"role must be 'sender' or 'receiver', not {role!r}")
+        if delta is not None and role != SENDER:
+            raise ParameterError("only the sender has a delta")
+        if delta is not None:
+            delta = check_delta(delta, self.block_bytes)
+        if self.session(ch, role) is not None:
+            raise ParameterError(f"a {self.name} {role} session already exists on this channel (call forget() first)")
+        rng = Rng.ensure(rng)
+        handshake(ch, self.name, self.version, self.handshake_params(), role=role,
+                  peer_role=RECEIVER if role == SENDER else SENDER)
+        base_rng = rng.fork("kos/base")
+        if role == SENDER:
+            delta = rng.blocks(1, self.block_bytes)[0] if delta is None else delta
+        matrix = self.base_setup(ch, role, base_rng, delta)
+        sess = Session(role, matrix, delta if role == SENDER else None, rng.fork("kos/calls"))
+        self._sessions.setdefault(ch, {})[role] = sess
+        return sess
+
+    def handshake_params(self) -> dict:
+        base = self.base
+        return {"kappa": self.kappa, "chunk": self.chunk, "base": base.name, "security": self.security,
+                "base_variant": getattr(base, "variant", None), "base_block_bytes": base.block_bytes,
+                "check": f"gf128/pad{self.pad}", "prg": "aes128-ctr", "hash": f"tccr/tag{self.hash_tag:#x}"}
+
+    def base_setup(self, ch: Channel, role: str, rng: Rng, delta: np.ndarray | None):
+        """The κ base OTs (IKNP roles reversed) drawing on ``rng``; returns this side's matrix core."""
+        base, kappa, seed_bytes = self.base, self.kappa, self.level.aes_key_bytes
+        reps = -(-seed_bytes // base.block_bytes)
+        base_rng = rng
+        if role == SENDER:
+            got = base.receive_random(ch, np.repeat(unpack_bits(delta, kappa), reps), base_rng)
+            return MatrixSender(seeds_from_blocks(got, kappa, seed_bytes), unpack_bits(delta, kappa))
+        k0, k1 = base.send_random(ch, kappa * reps, base_rng)
+        return MatrixReceiver(seeds_from_blocks(k0, kappa, seed_bytes), seeds_from_blocks(k1, kappa, seed_bytes))
+
+    def ensure_session(self, ch: Channel, role: str, rng=None) -> None:
+        if self.session(ch, role) is None:
+            self.setup(ch, role, Rng.ensure(rng))
+
+    def _get(self, ch, role, rng, delta=None) -> Session:
+        sess = self.session(ch, role)
+        return sess if sess is not None else self.setup(ch, role, rng, delta)
+
+    def _header(self, ch: Channel, sess: Session, op: str, n: int, extra: dict) -> dict:
+        mine = {"call": sess.calls, "op": op, "n": n, "ots": sess.ots, "role": sess.role, **extra}
+        ch.send_json(mine)
+        theirs = ch.recv_json(f"{self.name} call {sess.calls} header")
+        if not isinstance(theirs, dict):
+            raise HandshakeError(f"{self.name} call {sess.calls}: the peer's call header is not an object")
+        diffs = [f"{k}: ours {mine[k]!r}, peer's {theirs.get(k)!r}" for k in ("call", "op", "n", "ots")
+                 if theirs.get(k) != mine[k]]
+        if theirs.get("role") == sess.role:
+            diffs.append(f"both sides are {sess.role}s")
+        if diffs:
+            raise HandshakeError(f"{self.name} call {sess.calls}: the parties' calls differ: " + "; ".join(diffs))
+        return theirs
+
+    def _label(self, sess: Session) -> bytes:
+        return f"{sess.calls}/{sess.ots}".encode()
+
+    def _ranges(self, m: int):
+        for start in range(0, m, self.chunk):
+            yield start, min(self.chunk, m - start)
+
+    # ------------------------------------------------------------------ checked extension
+    def _receiver_extend(self, ch, sess: Session, choices: np.ndarray, op: str,
+                         on_chunk=None, rows: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+        """Extend and prove consistency; returns the ``(n, 16)`` rows t (unhashed) and the sender's header.
+
+        ``on_chunk(start, rows)`` sees each chunk's output rows while they are in cache."""
+        n = choices.shape[0]
+        theirs = self._header(ch, sess, op, n, {})
+        step = f"{self.name} call {sess.calls}"
+        if self.checked:
+            commitment = theirs.get("commit")
+            if not isinstance(commitment, str) or len(commitment) != 64:
+                raise HandshakeError(f"{step} header: the sender sent no coin commitment")
+            seed_r = sess.rng.bytes(check.SEED_BYTES)
+            ch.send(seed_r)
+        m = n + self.pad
+        bits = np.concatenate([choices, sess.rng.bits(self.pad)]) if self.pad else choices
+        t = np.empty((m, 16), dtype=np.uint8) if rows is None else rows
+        for start, c in self._ranges(m):
+            tcols = sess.matrix.send_chunk(ch, c, pack_bits(bits[start:start + c]).reshape(1, -1))
+            transpose_rows(tcols, c, t[start:start + c])
+            if on_chunk is not None and start < n:
+                on_chunk(start, t[start:min(start + c, n)])
+        if not self.checked:
+            return t, theirs
+        seed_s = ch.recv_bytes(check.SEED_BYTES, f"{step} step 3 (sender's coin)")
+        check.check_opening(seed_s, commitment, f"{step} step 3 (sender's coin)")
+        chi = check.Challenges(seed_s, seed_r, self._label(sess))
+        sums = np.zeros(32, dtype=np.uint8)
+        for start, c in self._ranges(m):
+            sums ^= chi.receiver_sums(t[start:start + c], bits[start:start + c])
+        ch.send(sums)
+        return t[:n], theirs
+
+    def _sender_extend(self, ch, sess: Session, n: int, op: str, extra: dict, on_chunk=None,
+                       rows: np.ndarray | None = None) -> np.ndarray:
+        """The sender's side of :meth:`_receiver_extend`: the ``(n, 16)`` checked rows q.
+
+        ``on_chunk`` as there: what it computes is provisional until the check below passes."""
+        step = f"{self.name} call {sess.calls}"
+        if self.checked:
+            seed_s = sess.rng.bytes(check.SEED_BYTES)
+            self._header(ch, sess, op, n, {"commit": check.commit(seed_s), **extra})
+            seed_r = ch.recv_bytes(check.SEED_BYTES, f"{step} step 1 (receiver's coin)")
+        else:
+            self._header(ch, sess, op, n, extra)
+        m = n + self.pad
+        q = np.empty((m, 16), dtype=np.uint8) if rows is None else rows
+        # The sender knows both coins already: its side of the check runs chunk by chunk in cache.
+        chi = check.Challenges(seed_s, seed_r, self._label(sess)) if self.checked else None
+        acc = np.zeros(16, dtype=np.uint8)
+        for start, c in self._ranges(m):
+            qcols = sess.matrix.recv_chunk(ch, c, f"{step} step 2 ({self.matrix_step}), rows {start}..{start + c - 1}")
+            rows = q[start:start + c]
+            transpose_rows(qcols, c, rows)
+            if chi is not None:
+                acc ^= chi.sender_sum(rows)
+            if on_chunk is not None and start < n:
+                on_chunk(start, q[start:min(start + c, n)])
+        if not self.checked:
+            return q
+        ch.send(seed_s)
+        sums = ch.recv_array(np.uint8, (32,), f"{step} step 4 (receiver's check values)")
+        check.verify_sums(acc, sess.delta, sums, f"{step} step 4")
+        return q[:n]
+
+    def _finish(self, sess: Session, n: int) -> None:
+        sess.calls += 1
+        sess.ots += n
+
+    # ------------------------------------------------------------------ random OT
+    @drops_session_on_error(SENDER)
+    def send_random(self, ch, n, rng=None):
+        n = check_count(n)
+        sess = self._get(ch, SENDER, rng)
+        m0 = np.empty((n, 16), dtype=np.uint8)
+        m1 = np.empty((n, 16), dtype=np.uint8)
+
+        def hash_chunk(start, q):
+            e = start + q.shape[0]
+            cot.random_ot_from_cot(q, sess.delta, sess.ots + start, m0[start:e], m1[start:e], tag=self.hash_tag)
+
+        self._sender_extend(ch, sess, n, "random", {"mode": "session"}, hash_chunk, sess.scratch_rows(n + self.pad))
+        self._finish(sess, n)
+        return m0, m1
+
+    @drops_session_on_error(RECEIVER)
+    def receive_random(self, ch, choices, rng=None):
+        choices = check_choices(choices)
+        sess = self._get(ch, RECEIVER, rng)
+        n = choices.shape[0]
+        out = np.empty((n, 16), dtype=np.uint8)
+        # Unchecked, the rows are not needed after hashing: transpose into the output and hash in place.
+        rows = sess.scratch_rows(n + self.pad) if self.checked else out
+
+        def hash_chunk(start, t):
+            cot.hash_rows(t, sess.ots + start, out=out[start:start + t.shape[0]], tag=self.hash_tag)
+
+        self._receiver_extend(ch, sess, choices, "random", hash_chunk, rows)
+        self._finish(sess, choices.shape[0])
+        return out
+
+    # ------------------------------------------------------------------ correlated OT
+    @drops_session_on_error(SENDER)
+    def send_correlated(self, ch, n, delta=None, rng=None):
+        """Sender of n checked correlated OTs: ``(Δ, q)`` with ``t = q ⊕ b·Δ`` at the receiver."""
+        n = check_count(n)
+        if delta is not None:
+            delta = check_delta(delta, self.block_bytes)
+        sess = self._get(ch, SENDER, rng, delta)
+        fixed = delta is not None and not np.array_equal(delta, sess.delta)
+        q = self._sender_extend(ch, sess, n, "correlated", {"mode": "fixed" if fixed else "session"})
+        if not fixed:
+            self._finish(sess, n)
+            return sess.delta.copy(), np.ascontiguousarray(q)
+        # Δ chosen after setup: move to hashed rows and send one correction block per OT (as IKNP).
+        q_out, d = np.empty_like(q), np.empty_like(q)
+        cot.random_ot_from_cot(q, sess.delta, sess.ots, q_out, d, tag=self.hash_tag)
+        np.bitwise_xor(d, q_out, out=d)
+        cot.xor_with_delta_into(d, delta, d)
+        for start, c in self._ranges(n):
+            ch.send(d[start:start + c])
+        self._finish(sess, n)
+        return delta.copy(), q_out
+
+    @drops_session_on_error(RECEIVER)
+    def receive_correlated(self, ch, choices, rng=None):
+        """Receiver of n checked correlated OTs: ``t`` with ``t = q ⊕ b·Δ``."""
+        choices = check_choices(choices)
+        n = choices.shape[0]
+        sess = self._get(ch, RECEIVER, rng)
+        t, theirs = self._receiver_extend(ch, sess, choices, "correlated")
+        mode = theirs.get("mode")
+        if mode not in ("session", "fixed"):
+            raise HandshakeError(f"{self.name} call {sess.calls}: unknown sender mode {mode!r}")
+        t = np.ascontiguousarray(t)
+        if mode == "fixed":
+            for start, c in self._ranges(n):
+                d = ch.recv_array(np.uint8, (c, 16),
+                                  f"{self.name} call {sess.calls} (Δ corrections), OTs {start}..{start + c - 1}")
+                tc = t[start:start + c]
+                cot.hash_rows(tc, sess.ots + start, out=tc, tag=self.hash_tag)
+                cot.select_xor_into(tc, choices[start:start + c], d, tc)
+        self._finish(sess, n)
+        return t
+
+
+__all__ = ["KOS", "PROTOCOL", "VERSION"]

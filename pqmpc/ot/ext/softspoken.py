@@ -1,0 +1,118 @@
+"""SoftSpokenOT (Roy, CRYPTO 2022, ePrint 2022/192): OT extension at about κ/k bits per OT.
+
+``SoftSpoken(k=4, security="semi-honest"|"malicious", kappa=128, base=None)``
+is a :class:`~pqmpc.ot.interfaces.CorrelatedOT` with the method names of every
+pqmpc OT. It replaces IKNP's κ one-out-of-two base OTs by κ/k instances of
+(2^k − 1)-out-of-2^k OT (punctured GGM trees over the same κ base OTs) and
+turns them into a small-field subspace VOLE (:mod:`.subspace_vole`): the
+receiver sends one correction bit per block per OT, κ/k bits per OT (k = 2:
+64, k = 4: 32, k = 8: 16) instead of IKNP's κ, for 2^k/2 times IKNP's PRG work
+(k = 8 is the low-bandwidth end: ~16× the AES of k = 2).
+
+Setup: a handshake naming protocol, k, mode and base OT; κ base OTs (the
+SoftSpoken sender, who holds Δ, is base-OT receiver with the complements of
+Δ's bits along each tree path); then the receiver sends the masked GGM level
+sums, ``κ/k · k · 2`` blocks (4 KiB). Each call: two small JSON headers, then
+one corrections message per chunk; the rest is as in :mod:`.kos`
+(correlated rows ``q_j = t_j ⊕ b_j·Δ``, random OT by the TCR hash with a
+per-session OT counter as tweak).
+
+Security. ``"semi-honest"``: Roy's protocol, semi-honest security for both
+parties, assumptions as IKNP's (base OT, AES-CTR PRG and AES as GGM PRG,
+TCR hash). ``"malicious"``: adds the consistency check of :mod:`.check` on
+every call (``κ + 64`` random rows, coin-tossed GF(2^128) challenges; the
+receiver proves ``Σχ_j·q_j = t + x·Δ``), which is what Roy's maliciously secure
+variant checks (his check hashes the subspace-VOLE correlation with a
+universal hash; on the repetition code that correlation is exactly the
+row relation above), and needs an actively secure base OT (see
+:func:`~pqmpc.ot.ext.check.require_malicious_base`). A malicious receiver that
+deviates in a block learns, as in KOS, at most the bits of Δ it bets on, and is
+caught with probability 1 − 2^-(bits it gains); the random-OT hash is the
+per-index TCR hash that this leakage needs (Roy §6, Guo et al. 2019/074). A
+malicious sender learns nothing: the corrections are one-time padded by the
+receiver's ``u_i``. κ = 256 (32-byte blocks, GF(2^256) check) is not available
+yet and is refused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import ParameterError
+from ...net import Channel
+from ...primitives.bits import unpack_bits
+from ...primitives.hashing import TAG_IKNP, make_tag
+from ...rng import Rng
+from ..interfaces import SENDER, RandomOT
+from .kos import KOS
+from .subspace_vole import VoleMatrixReceiver, VoleMatrixSender, full_trees, path_bits, punctured_trees
+
+PROTOCOL = "SoftSpokenOT"
+VERSION = 1
+SECURITY_MODES = ("semi-honest", "malicious")
+#: OTs per corrections message (as IKNP's chunk: one chunk's rows, 1 MiB, stay in cache).
+DEFAULT_CHUNK = {1: 1 << 16, 2: 1 << 16, 4: 1 << 16, 8: 1 << 16}
+
+
+class SoftSpoken(KOS):
+    """SoftSpokenOT with ``k`` ∈ {1, 2, 4, 8} (``k = 1`` is IKNP's bandwidth); see the module docstring."""
+
+    name = PROTOCOL
+    version = VERSION
+    matrix_step = "receiver corrections"
+    #: The IKNP family's TCCR tag, instance 2 (KOS is 1), in both modes.
+    hash_tag = make_tag(TAG_IKNP, 2)
+
+    def __init__(self, k: int = 4, security: str = "semi-honest", kappa: int = 128,
+                 base: RandomOT | None = None, chunk: int | None = None):
+        if k not in DEFAULT_CHUNK:
+            raise ParameterError(f"k must be 1, 2, 4 or 8, not {k!r}")
+        if security not in SECURITY_MODES:
+            raise ParameterError(f"security must be 'semi-honest' or 'malicious', not {security!r}")
+        if kappa != 128:
+            raise ParameterError("SoftSpoken supports kappa=128 only for now (κ = 256 needs 32-byte GGM "
+                                 "trees and a GF(2^256) check); use IKNP(kappa=256) for the 256-bit mode")
+        if base is not None and not isinstance(base, RandomOT):
+            raise ParameterError(f"base must be an OT instance, not {type(base).__name__}")
+        if base is not None and base.block_bytes != 16:
+            raise ParameterError(f"SoftSpoken needs a base OT with 16-byte messages, got {base.block_bytes}")
+        self.k = k
+        self.security = security
+        self.checked = security == "malicious"
+        chunk = DEFAULT_CHUNK[k] if chunk is None else chunk
+        if self.checked:
+            super().__init__(base, kappa, chunk)
+        else:  # KOS's constructor insists on an actively secure base; semi-honest takes any
+            super().__init__(None, kappa, chunk)
+            self._base = base
+
+    def __repr__(self) -> str:
+        return f"SoftSpoken(k={self.k}, security={self.security!r}, kappa={self.kappa}, base={self.base!r})"
+
+    def handshake_params(self) -> dict:
+        return {**super().handshake_params(), "k": self.k, "ggm": "aes128-fixed-key"}
+
+    def base_setup(self, ch: Channel, role: str, rng: Rng, delta: np.ndarray | None):
+        """κ base OTs, then the receiver's masked GGM level sums; returns this side's VOLE matrix."""
+        k, nb, kappa = self.k, self.kappa // self.k, self.kappa
+        step = f"{self.name} setup (masked GGM level sums)"
+        if role == SENDER:
+            dbits = unpack_bits(delta, kappa)
+            points = (dbits.reshape(nb, k).astype(np.int64) << np.arange(k)).sum(axis=1)
+            path = path_bits(points, k)  # (nb, k), level order
+            got = self.base.receive_random(ch, (1 - path).reshape(-1), rng)
+            masked = ch.recv_array(np.uint8, (nb, k, 2, 16), step)
+            off = (1 - path).astype(np.intp)
+            known = masked[np.arange(nb)[:, None], np.arange(k)[None, :], off] ^ got.reshape(nb, k, 16)
+            leaves = punctured_trees(known, points, k)
+            return VoleMatrixSender(leaves, points, dbits, k)
+        m0, m1 = self.base.send_random(ch, kappa, rng)
+        leaves, sums = full_trees(rng.fork("softspoken/roots").blocks(nb), k)
+        masked = np.empty((nb, k, 2, 16), dtype=np.uint8)
+        np.bitwise_xor(sums[:, :, 0], m0.reshape(nb, k, 16), out=masked[:, :, 0])
+        np.bitwise_xor(sums[:, :, 1], m1.reshape(nb, k, 16), out=masked[:, :, 1])
+        ch.send(masked)
+        return VoleMatrixReceiver(leaves, k)
+
+
+__all__ = ["SoftSpoken", "PROTOCOL", "VERSION", "SECURITY_MODES"]

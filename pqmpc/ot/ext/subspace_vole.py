@@ -1,0 +1,237 @@
+"""Small-field VOLE from punctured GGM trees: the engine of SoftSpokenOT (Roy, ePrint 2022/192).
+
+Split κ into ``B = κ/k`` blocks of ``k`` bits. For block ``i`` the extension
+*sender* (who holds Δ, written ``Δ_i ∈ {0..2^k-1}`` for its block bits) learns
+``2^k - 1`` of the ``2^k`` seeds ``s_{i,x}`` the extension *receiver* knows, all
+but ``x = Δ_i`` — a (2^k-1)-out-of-2^k OT built from ``k`` base OTs and a GGM
+tree (the receiver sends both level sums of each level, masked by the base-OT
+messages; the sender's choice at level ``l`` is the complement of Δ_i's bit
+there, so it can rebuild every node off Δ_i's path).
+
+Per chunk of ``c`` OTs both expand every seed they know with AES-CTR,
+``r_{i,x} ∈ {0,1}^c``, and:
+
+* receiver: ``u_i = Σ_x r_{i,x}``, ``v_{i,b} = Σ_{x: bit b of x} r_{i,x}``; it sends
+  the correction ``c_i = u_i ⊕ choices`` (``c`` bits per block: κ/k bits per OT);
+* sender: ``w_{i,b} = Σ_{x: bit b of (x ⊕ Δ_i)} r_{i,x}`` (the term ``x = Δ_i`` has
+  coefficient 0, which is why it needs no seed there) ``= v_{i,b} ⊕ Δ_{i,b}·u_i``,
+  so ``q_{i,b} = w_{i,b} ⊕ Δ_{i,b}·c_i = v_{i,b} ⊕ Δ_{i,b}·choices``.
+
+Rows ``i·k + b`` of V and Q are the κ columns of an IKNP-style matrix: transposed,
+``q_j = t_j ⊕ choices_j·Δ``. The sums over ``x`` run as a butterfly (``2·2^k``
+row XORs per block instead of ``k·2^(k-1)``), in numba with the GIL released.
+The two matrix classes below have the interface of :mod:`.matrix`'s core, so
+the extension and check code of :mod:`.kos` drives them unchanged. (A kernel
+with the AES inside, accumulating into memory, measured slower than the bulk
+multi-key CTR followed by the butterfly; a register-resident version is future work.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ...errors import ParameterError
+from ...net import Channel
+from ...primitives.ggm import ggm_expand_level
+from ...primitives.prg import MultiKeyCTR
+
+
+def _expand(nodes: np.ndarray) -> np.ndarray:
+    b, m = nodes.shape[:2]
+    return ggm_expand_level(nodes.reshape(b * m, 16)).reshape(b, 2 * m, 16)
+
+
+def full_trees(roots: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Receiver: leaves ``(B, 2^k, 16)`` and level sums ``(B, k, 2, 16)`` (even / odd children of each level)."""
+    nodes = roots.reshape(-1, 1, 16)
+    sums = np.empty((nodes.shape[0], k, 2, 16), dtype=np.uint8)
+    for lvl in range(k):
+        nodes = _expand(nodes)
+        sums[:, lvl, 0] = np.bitwise_xor.reduce(nodes[:, 0::2], axis=1)
+        sums[:, lvl, 1] = np.bitwise_xor.reduce(nodes[:, 1::2], axis=1)
+    return nodes, sums
+
+
+def path_bits(points: np.ndarray, k: int) -> np.ndarray:
+    """``(B, k)`` bits of each punctured point, top level first (level ``l`` splits on bit ``k-1-l``)."""
+    return ((points.reshape(-1, 1) >> (k - 1 - np.arange(k))) & 1).astype(np.uint8)
+
+
+def punctured_trees(known_sums: np.ndarray, points: np.ndarray, k: int) -> np.ndarray:
+    """Sender: every leaf but ``points[i]`` (zero there), ``(B, 2^k, 16)``, from the level sums on the
+    side off each point's path (``known_sums``: ``(B, k, 16)``)."""
+    nb = points.shape[0]
+    bits = path_bits(points, k)
+    rows = np.arange(nb)
+    nodes = np.zeros((nb, 1, 16), dtype=np.uint8)
+    prefix = np.zeros(nb, dtype=np.int64)  # index of the path node at the current level
+    for lvl in range(k):
+        nodes = _expand(nodes)
+        a = bits[:, lvl].astype(np.int64)
+        nodes[rows, 2 * prefix] = 0  # children of the unknown node: not known yet
+        nodes[rows, 2 * prefix + 1] = 0
+        sib = 2 * prefix + (1 - a)
+        side = np.where(a[:, None, None] == 1, nodes[:, 0::2], nodes[:, 1::2])  # the off-path side
+        nodes[rows, sib] = known_sums[:, lvl] ^ np.bitwise_xor.reduce(side, axis=1)
+        prefix = 2 * prefix + a
+    return nodes
+
+
+@njit(cache=True, nogil=True)
+def vole_receiver_rows(r, k, choice, corr, v):
+    """Receiver of one chunk: ``corr[i] = u_i ⊕ choice`` and ``v[i·k+b]``; ``r`` (``B·2^k × cb``) is clobbered."""
+    kk = 1 << k
+    nb = corr.shape[0]
+    cb = r.shape[1]
+    for i in range(nb):
+        base = i * kk
+        for b in range(k):
+            s = 1 << b
+            row = i * k + b
+            for w in range(cb):
+                v[row, w] = 0
+            for j in range(0, kk, 2 * s):
+                for w in range(cb):
+                    o = r[base + j + s, w]
+                    v[row, w] ^= o
+                    r[base + j, w] ^= o
+        for w in range(cb):
+            corr[i, w] = r[base, w] ^ choice[w]
+
+
+@njit(cache=True, nogil=True)
+def vole_sender_rows(r, k, points, dbits, corr, q, scratch):
+    """Sender of one chunk: ``q[i·k+b] = w_{i,b} ⊕ Δ_{i,b}·corr[i]``; row ``points[i]`` of block i is never read."""
+    kk = 1 << k
+    half = kk >> 1
+    nb = corr.shape[0]
+    cb = r.shape[1]
+    for i in range(nb):
+        base = i * kk
+        d = points[i]
+        row = i * k
+        for w in range(cb):
+            q[row, w] = 0
+        for y in range(half):
+            lo = base + ((2 * y) ^ d)
+            hi = base + ((2 * y + 1) ^ d)
+            if lo == base + d:  # y = 0: the unknown row's partner alone
+                for w in range(cb):
+                    o = r[hi, w]
+                    q[row, w] ^= o
+                    scratch[y, w] = o
+            else:
+                for w in range(cb):
+                    o = r[hi, w]
+                    q[row, w] ^= o
+                    scratch[y, w] = r[lo, w] ^ o
+        for b in range(1, k):
+            s = 1 << (b - 1)
+            row = i * k + b
+            for w in range(cb):
+                q[row, w] = 0
+            for j in range(0, half, 2 * s):
+                for w in range(cb):
+                    o = scratch[j + s, w]
+                    q[row, w] ^= o
+                    scratch[j, w] ^= o
+        for b in range(k):
+            if dbits[i * k + b]:
+                row = i * k + b
+                for w in range(cb):
+                    q[row, w] ^= corr[i, w]
+
+
+def padded(cb: int) -> int:
+    """Bytes of PRG output per stream for a chunk of ``cb`` bytes: whole AES blocks, so every stream
+    stays block aligned for the next chunk (the bulk CTR kernel's fast path)."""
+    return -(-cb // 16) * 16
+
+
+class _VoleMatrix:
+    """Shared state: the AES-CTR streams of every known leaf (the bulk multi-key CTR kernel)."""
+
+    def __init__(self, leaves: np.ndarray, k: int):
+        nb = leaves.shape[0]
+        self.k, self.blocks, self.width = k, nb, nb * k
+        self.g = MultiKeyCTR(np.ascontiguousarray(leaves.reshape(nb << k, 16)))
+        self._bufs: dict = {}
+
+    def _scratch(self, cbp: int, names: tuple) -> list:
+        if self._bufs.get("cb") != cbp:
+            rows = {"corr": self.blocks, "v": self.width}
+            self._bufs = {"cb": cbp, **{nm: np.empty((rows[nm], cbp), dtype=np.uint8) for nm in rows}}
+        return [self._bufs[nm] for nm in names]
+
+    def _streamed(self, cbp: int):
+        """The streams of every leaf in column pieces of about 1 MiB in all (so the sums run in
+        cache), in order: each stream advances piece by piece, the bytes of one long ``next``."""
+        piece = max(16, ((1 << 20) // (self.blocks << self.k)) // 16 * 16)
+        for a in range(0, cbp, piece):
+            yield a, self.g.next(min(piece, cbp - a))
+
+
+class VoleMatrixReceiver(_VoleMatrix):
+    """The extension receiver's half (knows every leaf): same interface as :class:`.matrix.MatrixReceiver`."""
+
+    def send_chunk(self, ch: Channel, c: int, code: np.ndarray) -> np.ndarray:
+        """Send the corrections for the next ``c`` OTs (``code``: ``(1, ceil(c/8))`` packed choice bits);
+        return V (``κ × ceil(c/8)``), valid until the next call."""
+        cb = (c + 7) // 8
+        if code.shape[0] != 1:
+            raise ParameterError("SoftSpoken takes one choice bit per OT (a repetition code)")
+        cbp = padded(cb)
+        choice = code[0]
+        if cbp != cb:
+            choice = np.zeros(cbp, dtype=np.uint8)
+            choice[:cb] = code[0]
+        corr, v = self._scratch(cbp, ("corr", "v"))
+        for a, r in self._streamed(cbp):
+            w = r.shape[1]
+            if w == cbp:
+                vole_receiver_rows(r, self.k, choice, corr, v)
+                break
+            cw, vw = np.empty((self.blocks, w), np.uint8), np.empty((self.width, w), np.uint8)
+            vole_receiver_rows(r, self.k, np.ascontiguousarray(choice[a:a + w]), cw, vw)
+            corr[:, a:a + w] = cw
+            v[:, a:a + w] = vw
+        if cbp == cb:
+            ch.send(corr)
+            return v
+        ch.send(np.ascontiguousarray(corr[:, :cb]))
+        return np.ascontiguousarray(v[:, :cb])
+
+
+class VoleMatrixSender(_VoleMatrix):
+    """The extension sender's half (every leaf but Δ_i's): same interface as :class:`.matrix.MatrixSender`."""
+
+    def __init__(self, leaves: np.ndarray, points: np.ndarray, dbits: np.ndarray, k: int):
+        super().__init__(leaves, k)
+        self.points = np.ascontiguousarray(points, dtype=np.int64)
+        self.dbits = np.ascontiguousarray(dbits, dtype=np.uint8)
+
+    def recv_chunk(self, ch: Channel, c: int, step: str) -> np.ndarray:
+        """Receive the corrections for the next ``c`` OTs; return Q (``κ × ceil(c/8)``), valid until the next call."""
+        cb = (c + 7) // 8
+        cbp = padded(cb)
+        corr = ch.recv_array(np.uint8, (self.blocks, cb), step)
+        if cbp != cb:
+            full = np.zeros((self.blocks, cbp), dtype=np.uint8)
+            full[:, :cb] = corr
+            corr = full
+        (q,) = self._scratch(cbp, ("v",))
+        for a, r in self._streamed(cbp):
+            w = r.shape[1]
+            s = np.empty((max(1, 1 << (self.k - 1)), w), np.uint8)
+            if w == cbp:
+                vole_sender_rows(r, self.k, self.points, self.dbits, corr, q, s)
+                break
+            qw = np.empty((self.width, w), np.uint8)
+            vole_sender_rows(r, self.k, self.points, self.dbits, np.ascontiguousarray(corr[:, a:a + w]), qw, s)
+            q[:, a:a + w] = qw
+        return q if cbp == cb else np.ascontiguousarray(q[:, :cb])
+
+
+__all__ = ["full_trees", "path_bits", "punctured_trees", "vole_receiver_rows", "vole_sender_rows",
+           "VoleMatrixReceiver", "VoleMatrixSender"]

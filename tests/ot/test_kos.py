@@ -1,0 +1,265 @@
+"""KOS (actively secure IKNP): relation on every index, the check catches a cheating receiver
+(tampered matrix or check values) and a sender that breaks its coin commitment; base-OT policy."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pqmpc.errors import CheatingDetected, ParameterError, ProtocolError
+from pqmpc.net import run_pair
+from pqmpc.ot.base.saber import SaberOT
+from pqmpc.ot.base.simplest import SimplestOT
+from pqmpc.ot.ext.kos import KOS
+from pqmpc.primitives.bits import unpack_bits
+from pqmpc.rng import Rng
+from tests.helpers import RecordingChannel
+from tests.ot.mal_helpers import TamperingChannel
+
+DELTA = Rng(b"kos-test-delta").blocks(1, 16)[0]
+
+
+def session(ot, sender_calls, receiver_calls, arm=None, who="receiver", delta=DELTA):
+    """Set up, then run the calls of each side in one session; ``arm`` tampers after setup."""
+    chans = TamperingChannel.pair(timeout=120)
+
+    def sender(ch):
+        ot.setup(ch, "sender", Rng(b"s"), delta=delta)
+        if arm is not None and who == "sender":
+            ch.arm(arm)
+        return sender_calls(ch)
+
+    def receiver(ch):
+        ot.setup(ch, "receiver", Rng(b"r"))
+        if arm is not None and who == "receiver":
+            ch.arm(arm)
+        return receiver_calls(ch)
+
+    return run_pair(sender, receiver, channels=chans, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def ot():
+    return KOS(SimplestOT(), chunk=1024)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sizes=st.lists(st.sampled_from([0, 1, 7, 127, 128, 129, 1000, 2049, 3000]), min_size=1, max_size=3))
+def test_relation_on_every_index_over_calls(ot, sizes):
+    rng = Rng(repr(sizes).encode())
+    choices = [rng.bits(n) for n in sizes]
+
+    def sender(ch):
+        return [(ot.send_correlated(ch, n), ot.send_random(ch, n)) for n in sizes]
+
+    def receiver(ch):
+        return [(ot.receive_correlated(ch, c), ot.receive_random(ch, c)) for c in choices]
+
+    s_out, r_out = session(ot, sender, receiver)
+    for n, c, ((d, q), (m0, m1)), (t, mb) in zip(sizes, choices, s_out, r_out):
+        assert np.array_equal(d, DELTA)
+        assert q.shape == t.shape == m0.shape == (n, 16)
+        assert np.array_equal(t, q ^ (c[:, None] * d))
+        assert np.array_equal(mb, np.where(c[:, None] == 1, m1, m0))
+        if n > 1:
+            assert len({bytes(r) for r in m0}) == n  # hashed: no two outputs alike
+
+
+def test_caller_chosen_delta_and_chosen_messages(ot):
+    n = 777
+    choices = Rng(b"c").bits(n)
+    other = Rng(b"other").blocks(1, 16)[0]
+    m0, m1 = Rng(b"m0").blocks(n), Rng(b"m1").blocks(n)
+    ((d, q), _), (t, got) = session(
+        ot, lambda ch: (ot.send_correlated(ch, n, other), ot.send(ch, m0, m1)),
+        lambda ch: (ot.receive_correlated(ch, choices), ot.receive(ch, choices)))
+    assert np.array_equal(d, other) and np.array_equal(t, q ^ (choices[:, None] * other))
+    assert np.array_equal(got, np.where(choices[:, None] == 1, m1, m0))
+
+
+def cheat(ot, tamper, n=1000, who="receiver"):
+    choices = Rng(b"cheat").bits(n)
+    return session(ot, lambda ch: ot.send_random(ch, n), lambda ch: ot.receive_random(ch, choices),
+                   arm=tamper, who=who)
+
+
+def u_frame_len(ot, n):
+    return 128 * ((n + ot.pad + 7) // 8)  # κ rows of the matrix, one chunk when n + pad <= chunk
+
+
+@pytest.mark.parametrize("column", [int(i) for i in np.flatnonzero(unpack_bits(DELTA, 128))[:3]])
+def test_tampered_matrix_column_is_caught(column):
+    ot = KOS(SimplestOT())  # one chunk for the whole call
+    n = 1000
+
+    def flip(i, frame):
+        if len(frame) == u_frame_len(ot, n):
+            cb = len(frame) // 128
+            frame[column * cb + 3] ^= 0x10  # row 28's bit in this column now differs from the other columns
+        return frame
+
+    with pytest.raises(CheatingDetected, match="check values"):
+        cheat(ot, flip, n)
+
+
+def test_flip_where_delta_bit_is_zero_goes_unnoticed_and_changes_nothing():
+    """KOS's known leakage: a column whose Δ bit is 0 never reaches the sender, so flipping it
+    is invisible and harmless; a receiver learns that bit only at the risk of being caught."""
+    column = int(np.flatnonzero(unpack_bits(DELTA, 128) == 0)[0])
+    ot = KOS(SimplestOT())
+    n = 1000
+
+    def flip(i, frame):
+        if len(frame) == u_frame_len(ot, n):
+            frame[column * (len(frame) // 128)] ^= 1
+        return frame
+
+    (m0, m1), mb = cheat(ot, flip, n)
+    choices = Rng(b"cheat").bits(n)
+    assert np.array_equal(mb, np.where(choices[:, None] == 1, m1, m0))
+
+
+@pytest.mark.parametrize("offset", [0, 5, 16, 31])
+def test_tampered_check_values_are_caught(offset):
+    ot = KOS(SimplestOT())
+    seen = []
+
+    def flip(i, frame):
+        if len(frame) == 32:
+            seen.append(i)
+            if len(seen) == 2:  # the first 32-byte frame is the coin, the second the check values
+                frame[offset] ^= 0x80
+        return frame
+
+    with pytest.raises(CheatingDetected):
+        cheat(ot, flip)
+
+
+def test_receiver_that_skips_the_padding_is_refused():
+    """A receiver that sends a matrix for n rows only (no padding) fails a length check."""
+    ot = KOS(SimplestOT())
+    n = 1000
+
+    def truncate(i, frame):
+        if len(frame) == u_frame_len(ot, n):
+            return frame[: 128 * ((n + 7) // 8)]
+        return frame
+
+    with pytest.raises(ProtocolError, match="receiver matrix U"):
+        cheat(ot, truncate, n)
+
+
+def test_sender_that_changes_its_coin_is_caught():
+    ot = KOS(SimplestOT())
+
+    def flip(i, frame):
+        if len(frame) == 32:
+            frame[0] ^= 1
+        return frame
+
+    with pytest.raises(CheatingDetected, match="commitment"):
+        cheat(ot, flip, who="sender")
+
+
+def test_semi_honest_base_ot_and_kappa_256_are_refused():
+    with pytest.raises(ParameterError, match="semi-honest only"):
+        KOS(SaberOT("LightSaber"))
+    KOS(SaberOT("LightSaber", construction="mr"))
+    with pytest.raises(ParameterError, match="GF\\(2\\^256\\)"):
+        KOS(kappa=256)
+
+
+def test_security_mode_is_part_of_the_handshake():
+    from pqmpc.errors import HandshakeError
+    from pqmpc.ot.ext.iknp import IKNP
+
+    with pytest.raises(HandshakeError):
+        run_pair(lambda ch: KOS(SimplestOT()).setup(ch, "sender", Rng(b"s")),
+                 lambda ch: IKNP(SimplestOT()).setup(ch, "receiver", Rng(b"r")), timeout=60)
+
+
+# ---------------------------------------------------------------------------- vectors
+VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "ot" / "kos_128.json"
+_MAGIC = b'"magic":"pqmpc-handshake/'
+
+
+def transcript_case(make_ot, case: dict) -> dict:
+    """Replay a seeded session and hash its transcript (handshakes, which carry the package
+    version, left out) and outputs; shared with the SoftSpoken vectors."""
+    ot = make_ot()
+    choices = [Rng(bytes.fromhex(case["receiver_seed"]) + b"/choices").bits(op["n"]) for op in case["ops"]]
+
+    def sender(ch):
+        ot.setup(ch, "sender", Rng(bytes.fromhex(case["sender_seed"])))
+        out = []
+        for op in case["ops"]:
+            out += list(ot.send_random(ch, op["n"]) if op["op"] == "random" else ot.send_correlated(ch, op["n"]))
+        return out
+
+    def receiver(ch):
+        ot.setup(ch, "receiver", Rng(bytes.fromhex(case["receiver_seed"])))
+        return [ot.receive_random(ch, c) if op["op"] == "random" else ot.receive_correlated(ch, c)
+                for op, c in zip(case["ops"], choices)]
+
+    chans = RecordingChannel.pair()
+    s_out, r_out = run_pair(sender, receiver, channels=chans, timeout=120)
+    h = hashlib.sha256()
+    for tag, ch in ((b"S", chans[0]), (b"R", chans[1])):
+        for frame in ch.sent:
+            if _MAGIC not in frame[:64]:
+                h.update(tag + len(frame).to_bytes(4, "little") + frame)
+    ho = hashlib.sha256()
+    for arr in s_out + r_out:
+        ho.update(np.ascontiguousarray(arr).tobytes())
+    return {"transcript_sha256": h.hexdigest(), "outputs_sha256": ho.hexdigest(),
+            "first_receiver_output": np.ascontiguousarray(r_out[0]).reshape(-1)[:16].tobytes().hex()}
+
+
+def test_recorded_sessions():
+    data = json.loads(VECTORS.read_text())
+    assert data["protocol"] == "KOS" and data["cases"]
+    for case in data["cases"]:
+        got = transcript_case(lambda: KOS(SimplestOT(), chunk=case["chunk"]), case)
+        for key in ("transcript_sha256", "outputs_sha256", "first_receiver_output"):
+            assert got[key] == case[key], (case["sender_seed"], key)
+
+
+def test_iknp_security_malicious_is_kos():
+    """The API name the issue fixes: IKNP(security="malicious") is KOS, and it runs."""
+    from pqmpc.ot import IKNP, SoftSpoken
+
+    mal = IKNP(SimplestOT(), chunk=1024, security="malicious")
+    assert isinstance(mal, KOS) and mal.security == "malicious"
+    plain = IKNP(SimplestOT(), security="semi-honest")
+    assert type(plain) is IKNP and plain.security == "semi-honest"
+    with pytest.raises(ParameterError, match="security"):
+        IKNP(security="paranoid")
+    with pytest.raises(ParameterError):
+        IKNP(kappa=256, security="malicious")
+    assert SoftSpoken(k=4, security="malicious").security == "malicious"
+    choices = Rng(b"iknp-mal").bits(300)
+    (d, q), t = session(mal, lambda ch: mal.send_correlated(ch, 300), lambda ch: mal.receive_correlated(ch, choices))
+    assert np.array_equal(t, q ^ (choices[:, None] * d))
+
+
+@pytest.mark.parametrize("m", [0, 1, 7, 8, 9, 8192 * 2 + 13])
+def test_fused_challenge_kernel_gives_the_bulk_path_values(m):
+    # χ made inside the multiply kernel must be the same stream as the bulk CTR path, also
+    # across calls that continue the stream (the check runs chunk by chunk).
+    from pqmpc.ot.ext.check import Challenges
+
+    g = np.random.default_rng(m)
+    rows = g.integers(0, 256, (m, 16), dtype=np.uint8)
+    bits = g.integers(0, 2, m).astype(np.uint8)
+    idx = np.flatnonzero(bits)
+    fused, bulk = (Challenges(b"s" * 32, b"r" * 32, b"1/0") for _ in range(2))
+    bulk._rk = None  # the bulk path (also what runs without AES-NI/PCLMULQDQ)
+    for ch in (fused, bulk):
+        ch.out = [ch.sender_sum(rows), ch.receiver_sums(rows, bits), *ch.sum_and_pick(rows, idx),
+                  ch.next(3)]
+    for a, b in zip(fused.out, bulk.out):
+        assert np.array_equal(a, b)

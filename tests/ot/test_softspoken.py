@@ -1,0 +1,243 @@
+"""SoftSpokenOT: relation on every index for each k and mode, ~κ/k bits per OT, the malicious
+check catches a cheating receiver (tampered corrections, GGM level sums or check values)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pqmpc.errors import CheatingDetected, HandshakeError, ParameterError
+from pqmpc.net import run_pair
+from pqmpc.ot.base.saber import SaberOT
+from pqmpc.ot.base.simplest import SimplestOT
+from pqmpc.ot.ext.softspoken import SoftSpoken
+from pqmpc.primitives.bits import unpack_bits
+from pqmpc.rng import Rng
+from tests.ot.mal_helpers import TamperingChannel
+from tests.ot.test_kos import transcript_case
+
+DELTA = Rng(b"softspoken-test-delta").blocks(1, 16)[0]
+MODES = ["semi-honest", "malicious"]
+VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "ot" / "softspoken_128.json"
+
+
+def session(ot, sender_calls, receiver_calls, arm=None, who="receiver", delta=DELTA):
+    chans = TamperingChannel.pair(timeout=120)
+
+    def party(role, calls):
+        def run(ch):
+            if arm is not None and who == role and arm[0] == "setup":
+                ch.arm(arm[1])
+            ot.setup(ch, role, Rng(role.encode()), delta=delta if role == "sender" else None)
+            if arm is not None and who == role and arm[0] == "calls":
+                ch.arm(arm[1])
+            return calls(ch)
+        return run
+
+    return run_pair(party("sender", sender_calls), party("receiver", receiver_calls), channels=chans, timeout=120)
+
+
+@pytest.mark.parametrize("k", [1, 2, 4, 8])
+@pytest.mark.parametrize("security", MODES)
+@settings(max_examples=4, deadline=None)
+@given(sizes=st.lists(st.sampled_from([0, 1, 7, 128, 129, 1000, 5000]), min_size=1, max_size=3))
+def test_relation_on_every_index(k, security, sizes):
+    ot = SoftSpoken(k, security, base=SimplestOT(), chunk=1024)
+    rng = Rng(repr((k, sizes)).encode())
+    choices = [rng.bits(n) for n in sizes]
+
+    def sender(ch):
+        return [(ot.send_correlated(ch, n), ot.send_random(ch, n)) for n in sizes]
+
+    def receiver(ch):
+        return [(ot.receive_correlated(ch, c), ot.receive_random(ch, c)) for c in choices]
+
+    s_out, r_out = session(ot, sender, receiver)
+    for n, c, ((d, q), (m0, m1)), (t, mb) in zip(sizes, choices, s_out, r_out):
+        assert np.array_equal(d, DELTA)
+        assert q.shape == t.shape == m0.shape == (n, 16)
+        assert np.array_equal(t, q ^ (c[:, None] * d))
+        assert np.array_equal(mb, np.where(c[:, None] == 1, m1, m0))
+        if n > 1:
+            assert len({bytes(r) for r in m0}) == n
+
+
+@pytest.mark.parametrize("k", [2, 4, 8])
+def test_bits_per_ot_is_about_kappa_over_k(k):
+    ot = SoftSpoken(k, base=SimplestOT())
+    n = 1 << 16
+    c = Rng(b"c").bits(n)
+
+    def sender(ch):
+        before = ch.stats.snapshot()
+        ot.send_random(ch, n)
+        return ch.stats.since(before)
+
+    def receiver(ch):
+        before = ch.stats.snapshot()
+        ot.receive_random(ch, c)
+        return ch.stats.since(before)
+
+    s, r = session(ot, sender, receiver)
+    bits = 8 * (s.bytes_sent + r.bytes_sent) / n
+    assert 128 / k <= bits <= 128 / k + 0.1
+
+
+@pytest.mark.parametrize("k", [2, 4, 8])
+def test_chosen_messages_and_caller_delta(k):
+    ot = SoftSpoken(k, "malicious", base=SimplestOT())
+    n = 333
+    choices = Rng(b"c").bits(n)
+    other = Rng(b"other").blocks(1, 16)[0]
+    m0, m1 = Rng(b"m0").blocks(n), Rng(b"m1").blocks(n)
+    ((d, q), _), (t, got) = session(
+        ot, lambda ch: (ot.send_correlated(ch, n, other), ot.send(ch, m0, m1)),
+        lambda ch: (ot.receive_correlated(ch, choices), ot.receive(ch, choices)))
+    assert np.array_equal(d, other) and np.array_equal(t, q ^ (choices[:, None] * other))
+    assert np.array_equal(got, np.where(choices[:, None] == 1, m1, m0))
+
+
+def nonzero_block(k):
+    blocks = unpack_bits(DELTA, 128).reshape(128 // k, k)
+    return int(np.flatnonzero(blocks.any(axis=1))[0])
+
+
+def corrections_len(k, n, pad):
+    return (128 // k) * ((n + pad + 7) // 8)
+
+
+@pytest.mark.parametrize("k", [2, 4, 8])
+@pytest.mark.parametrize("security", MODES)
+def test_tampered_corrections(k, security):
+    """Malicious mode catches a flipped correction bit (a receiver using different choice bits in
+    one block); semi-honest mode does not notice, and the relation breaks on that OT."""
+    ot = SoftSpoken(k, security, base=SimplestOT(), chunk=4096)
+    n = 1000
+    block = nonzero_block(k)
+    choices = Rng(b"cheat").bits(n)
+
+    def flip(i, frame):
+        if len(frame) == corrections_len(k, n, ot.pad):
+            frame[block * (len(frame) // (128 // k)) + 2] ^= 0x04  # OT 18, block `block`
+        return frame
+
+    def run():
+        return session(ot, lambda ch: ot.send_correlated(ch, n), lambda ch: ot.receive_correlated(ch, choices),
+                       arm=("calls", flip))
+
+    if security == "malicious":
+        with pytest.raises(CheatingDetected, match="check values"):
+            run()
+    else:
+        (d, q), t = run()
+        bad = np.flatnonzero((t != (q ^ (choices[:, None] * d))).any(axis=1))
+        assert bad.tolist() == [18]
+
+
+def test_tampered_ggm_level_sums_are_caught():
+    ot = SoftSpoken(4, "malicious", base=SimplestOT())
+    size = 32 * 4 * 2 * 16
+
+    def flip(i, frame):
+        if len(frame) == size:
+            frame[7] ^= 1
+        return frame
+
+    with pytest.raises(CheatingDetected):
+        session(ot, lambda ch: ot.send_random(ch, 100), lambda ch: ot.receive_random(ch, Rng(b"c").bits(100)),
+                arm=("setup", flip))
+
+
+@pytest.mark.parametrize("k", [2, 8])
+def test_tampered_check_values_are_caught(k):
+    ot = SoftSpoken(k, "malicious", base=SimplestOT())
+    seen = []
+
+    def flip(i, frame):
+        if len(frame) == 32:
+            seen.append(i)
+            if len(seen) == 2:
+                frame[20] ^= 1
+        return frame
+
+    with pytest.raises(CheatingDetected):
+        session(ot, lambda ch: ot.send_random(ch, 500), lambda ch: ot.receive_random(ch, Rng(b"c").bits(500)),
+                arm=("calls", flip))
+
+
+def test_parameters_and_base_policy():
+    with pytest.raises(ParameterError, match="k must be"):
+        SoftSpoken(3)
+    with pytest.raises(ParameterError, match="security"):
+        SoftSpoken(4, "covert")
+    with pytest.raises(ParameterError, match="kappa=128"):
+        SoftSpoken(4, kappa=256)
+    with pytest.raises(ParameterError, match="semi-honest only"):
+        SoftSpoken(4, "malicious", base=SaberOT("LightSaber"))
+    assert SoftSpoken(4, "semi-honest", base=SaberOT("LightSaber")).base.construction == "np"
+
+
+def test_mode_and_k_are_part_of_the_handshake():
+    with pytest.raises(HandshakeError):
+        run_pair(lambda ch: SoftSpoken(4, "malicious", base=SimplestOT()).setup(ch, "sender", Rng(b"s")),
+                 lambda ch: SoftSpoken(4, "semi-honest", base=SimplestOT()).setup(ch, "receiver", Rng(b"r")),
+                 timeout=60)
+    with pytest.raises(HandshakeError):
+        run_pair(lambda ch: SoftSpoken(2, base=SimplestOT()).setup(ch, "sender", Rng(b"s")),
+                 lambda ch: SoftSpoken(4, base=SimplestOT()).setup(ch, "receiver", Rng(b"r")), timeout=60)
+
+
+def test_recorded_sessions():
+    data = json.loads(VECTORS.read_text())
+    assert data["protocol"] == "SoftSpokenOT" and len(data["cases"]) >= 6
+    for case in data["cases"]:
+        got = transcript_case(
+            lambda: SoftSpoken(case["k"], case["security"], base=SimplestOT(), chunk=case["chunk"]), case)
+        for key in ("transcript_sha256", "outputs_sha256", "first_receiver_output"):
+            assert got[key] == case[key], (case["k"], case["security"], key)
+
+
+@pytest.mark.parametrize("k", [1, 2, 4, 8])
+def test_vole_matrices_match_a_one_shot_expansion(k):
+    """The matrix classes (streams expanded in column pieces, odd chunk sizes, block-aligned
+    stream positions) give the rows of a one-shot expansion, and the rows satisfy the VOLE
+    relation; the punctured trees hide exactly the punctured leaf."""
+    from pqmpc.net import MemoryChannel
+    from pqmpc.ot.ext import subspace_vole as sv
+    from pqmpc.primitives.bits import pack_bits
+    from pqmpc.primitives.prg import MultiKeyCTR
+
+    nb = 128 // k
+    rng = Rng(b"kernels-%d" % k)
+    leaves, sums = sv.full_trees(rng.blocks(nb), k)
+    dbits = unpack_bits(DELTA, 128)
+    points = (dbits.reshape(nb, k).astype(np.int64) << np.arange(k)).sum(axis=1)
+    off = 1 - sv.path_bits(points, k)
+    known = sums[np.arange(nb)[:, None], np.arange(k)[None, :], off]
+    sender_leaves = sv.punctured_trees(known, points, k)
+    hidden = np.zeros((nb, 1 << k), dtype=bool)
+    hidden[np.arange(nb), points] = True
+    assert np.array_equal(sender_leaves[~hidden], leaves[~hidden]) and not sender_leaves[hidden].any()
+    receiver, sender = sv.VoleMatrixReceiver(leaves, k), sv.VoleMatrixSender(sender_leaves, points, dbits, k)
+    streams = MultiKeyCTR(leaves.reshape(-1, 16))
+    sizes = (1000, 4096, 100, 129, 20000)
+    total = sum(sv.padded((c + 7) // 8) for c in sizes)
+    whole = streams.next(total)
+    at = 0
+    for c in sizes:
+        choice = rng.bits(c)
+        a, b = MemoryChannel.pair()
+        v = receiver.send_chunk(a, c, pack_bits(choice).reshape(1, -1)).copy()
+        q = sender.recv_chunk(b, c, "corrections").copy()
+        cb, cbp = (c + 7) // 8, sv.padded((c + 7) // 8)
+        r = np.ascontiguousarray(whole[:, at:at + cbp])
+        at += cbp
+        padded_choice = np.zeros(cbp, np.uint8)
+        padded_choice[:cb] = pack_bits(choice)
+        corr, want = np.empty((nb, cbp), np.uint8), np.empty((128, cbp), np.uint8)
+        sv.vole_receiver_rows(r, k, padded_choice, corr, want)
+        assert np.array_equal(v, want[:, :cb])
+        assert np.array_equal(q, v ^ (dbits[:, None] * pack_bits(choice)[None, :]))
