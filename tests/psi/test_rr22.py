@@ -243,7 +243,7 @@ def test_peer_size_cap_and_kappa():
 
 @pytest.mark.parametrize("protocol,malicious", [("kkrt", False), ("rr22", False), ("rr22", True)])
 def test_protocol_dispatch(protocol, malicious):
-    from pqmpc.psi.protocols import psi_receiver, psi_sender
+    from pqmpc.psi import psi_receiver, psi_sender
 
     xs, ys = ["a", "b", "c", "é"], ["c", "é", "x", "c"]
     s_idx, r_idx = run_pair(
@@ -253,7 +253,7 @@ def test_protocol_dispatch(protocol, malicious):
 
 
 def test_protocol_mismatch_and_bad_choices():
-    from pqmpc.psi.protocols import psi_receiver, psi_sender
+    from pqmpc.psi import psi_receiver, psi_sender
 
     with pytest.raises(HandshakeError):
         run_pair(lambda ch: psi_sender(ch, ["a"], protocol="rr22"), lambda ch: psi_receiver(ch, ["a"], protocol="kkrt"),
