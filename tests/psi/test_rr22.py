@@ -189,6 +189,39 @@ def test_malformed_sizes_are_protocol_errors():
         psi(["a", "b", "c", "d", "e", "f"], ["a", "b"], channels=tampered("receiver", bad_positions))
 
 
+class CutNth(MemoryChannel):
+    """Sends its ``nth`` frame one byte short (or empty): every receive step must refuse it cleanly."""
+
+    nth = -1
+
+    def _send_message(self, payload):
+        self.__dict__["count"] = self.__dict__.get("count", 0) + 1
+        if self.count == self.nth:
+            payload = bytes(payload)[:-1]
+        super()._send_message(payload)
+
+
+def _frames(role, malicious):
+    a, b = Recording.pair()
+    psi(["a", "b", "c"], ["b", "c", "d"], malicious, channels=(a, b))
+    return len((a if role == "sender" else b).sent)
+
+
+@pytest.mark.parametrize("malicious", [False, True])
+@pytest.mark.parametrize("role", ["sender", "receiver"])
+def test_every_frame_cut_short_is_a_protocol_error(role, malicious):
+    """Each frame a party sends, one byte short, is a ProtocolError naming the step that received it
+    (handshake, coin toss, sizes, base OT, IKNP, VOLE, OKVS, values, matches, proofs), never another
+    exception or a hang."""
+    n = _frames(role, malicious)
+    assert n >= 11
+    for k in range(1, n + 1):
+        a, b = CutNth.pair()
+        (a if role == "sender" else b).nth = k
+        with pytest.raises(ProtocolError, match="step|handshake|header"):
+            psi(["a", "b", "c"], ["b", "c", "d"], malicious, channels=(a, b))
+
+
 def test_mode_mismatch_is_a_handshake_error():
     with pytest.raises(HandshakeError, match="mode"):
         run_pair(lambda ch: rr22_sender(ch, ["a"], malicious=True), lambda ch: rr22_receiver(ch, ["a"]),
