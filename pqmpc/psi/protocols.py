@@ -25,6 +25,9 @@ def run_protocol(protocol: str, role: str, ch, items, rng=None, reveal_to_sender
     if protocol == "rr22":
         from .rr22 import run_rr22
 
+        if kw.get("payload") is not None or kw.get("peer_payload"):
+            raise ParameterError("payload PSI runs on protocol='kkrt' for now (RR22 payloads are not built yet)")
+
         return run_rr22(role, ch, items, rng, reveal_to_sender, malicious, **kw)
     if protocol == "kkrt":
         if malicious:
@@ -35,16 +38,23 @@ def run_protocol(protocol: str, role: str, ch, items, rng=None, reveal_to_sender
     raise ParameterError(f"unknown PSI protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
 
 
+def _answer(res, kw):
+    # With peer_payload the caller asked for the join, not the bare indices.
+    return res.pairs if kw.get("peer_payload") else res.indices
+
+
 def psi_sender(ch, items, rng=None, reveal_to_sender: bool = False, protocol: str = DEFAULT_PROTOCOL,
                malicious: bool = False, **kw):
-    """Sender side; its sorted matching indices if ``reveal_to_sender``, else ``None``."""
-    return run_protocol(protocol, "sender", ch, items, rng, reveal_to_sender, malicious, **kw).indices
+    """Sender side; its sorted matching indices if ``reveal_to_sender``, else ``None``
+    (a :class:`~.payload.PayloadJoin` with ``peer_payload=True``: see :func:`.kkrt_psi.psi_sender`)."""
+    return _answer(run_protocol(protocol, "sender", ch, items, rng, reveal_to_sender, malicious, **kw), kw)
 
 
 def psi_receiver(ch, items, rng=None, reveal_to_sender: bool = False, protocol: str = DEFAULT_PROTOCOL,
                  malicious: bool = False, **kw):
-    """Receiver side; the sorted indices (int64) of its items that the sender also holds."""
-    return run_protocol(protocol, "receiver", ch, items, rng, reveal_to_sender, malicious, **kw).indices
+    """Receiver side; the sorted indices (int64) of its items that the sender also holds
+    (a :class:`~.payload.PayloadJoin` with ``peer_payload=True``)."""
+    return _answer(run_protocol(protocol, "receiver", ch, items, rng, reveal_to_sender, malicious, **kw), kw)
 
 
 __all__ = ["PROTOCOLS", "DEFAULT_PROTOCOL", "run_protocol", "psi_sender", "psi_receiver"]
