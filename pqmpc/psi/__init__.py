@@ -1,11 +1,22 @@
-"""Private set intersection from OT extension (post-quantum end to end)."""
+"""Private set intersection, post-quantum end to end: KKRT (OT extension) and RR22 (silent VOLE + OKVS).
+
+``psi_sender/psi_receiver(..., protocol="kkrt"|"rr22", malicious=False)`` (:mod:`.protocols`).
+"""
 
 from ..util.lazy import lazy_exports
 
 _EXPORTS = {
-    "psi_sender": ".kkrt_psi",
-    "psi_receiver": ".kkrt_psi",
+    "psi_sender": ".protocols",
+    "psi_receiver": ".protocols",
+    "run_protocol": ".protocols",
+    "PROTOCOLS": ".protocols",
+    "DEFAULT_PROTOCOL": ".protocols",
     "run_psi": ".kkrt_psi",
+    "run_rr22": ".rr22",
+    "rr22_sender": ".rr22",
+    "rr22_receiver": ".rr22",
+    "rr22_oprf_sender": ".rr22",
+    "rr22_oprf_receiver": ".rr22",
     "PsiResult": ".session",
     "PeerAbort": ".session",
     "PayloadJoin": ".payload",

@@ -1,0 +1,60 @@
+"""One entry point for every PSI protocol: ``psi_sender/psi_receiver(..., protocol="kkrt"|"rr22")``.
+
+* ``"kkrt"`` — :mod:`.kkrt_psi` (Kolesnikov–Kumaresan–Rosulek–Trieu, CCS 2016), semi-honest;
+  keywords ``kappa`` (128/256), ``chunk``, ``base_ot``, ``progress``, ``max_peer_items``.
+* ``"rr22"`` — :mod:`.rr22` (Raghuraman–Rindal, CCS 2022) on silent VOLE and an OKVS, about 4x
+  less traffic; ``malicious=True`` selects its malicious mode; keywords ``base_ot``, ``bin_size``,
+  ``progress``, ``max_peer_items``.
+
+Both parties must name the same protocol and mode: the session handshake names them, so a
+mismatch is a :class:`~pqmpc.errors.HandshakeError` on both sides.
+"""
+
+from __future__ import annotations
+
+from ..errors import ParameterError
+
+PROTOCOLS = ("kkrt", "rr22")
+#: The protocol used when none is named.
+DEFAULT_PROTOCOL = "kkrt"
+
+
+def run_protocol(protocol: str, role: str, ch, items, rng=None, reveal_to_sender: bool = False,
+                 malicious: bool = False, **kw):
+    """One session of ``protocol`` as ``role``; returns the :class:`~pqmpc.psi.session.PsiResult`."""
+    if protocol == "rr22":
+        from .rr22 import run_rr22
+
+        if kw.get("payload") is not None or kw.get("peer_payload"):
+            raise ParameterError("payload PSI runs on protocol='kkrt' for now (RR22 payloads are not built yet)")
+
+        return run_rr22(role, ch, items, rng, reveal_to_sender, malicious, **kw)
+    if protocol == "kkrt":
+        if malicious:
+            raise ParameterError("KKRT PSI is semi-honest only; use protocol='rr22' for malicious=True")
+        from .kkrt_psi import run_psi
+
+        return run_psi(role, ch, items, rng, reveal_to_sender, **kw)
+    raise ParameterError(f"unknown PSI protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+
+
+def _answer(res, kw):
+    # With peer_payload the caller asked for the join, not the bare indices.
+    return res.pairs if kw.get("peer_payload") else res.indices
+
+
+def psi_sender(ch, items, rng=None, reveal_to_sender: bool = False, protocol: str = DEFAULT_PROTOCOL,
+               malicious: bool = False, **kw):
+    """Sender side; its sorted matching indices if ``reveal_to_sender``, else ``None``
+    (a :class:`~.payload.PayloadJoin` with ``peer_payload=True``: see :func:`.kkrt_psi.psi_sender`)."""
+    return _answer(run_protocol(protocol, "sender", ch, items, rng, reveal_to_sender, malicious, **kw), kw)
+
+
+def psi_receiver(ch, items, rng=None, reveal_to_sender: bool = False, protocol: str = DEFAULT_PROTOCOL,
+                 malicious: bool = False, **kw):
+    """Receiver side; the sorted indices (int64) of its items that the sender also holds
+    (a :class:`~.payload.PayloadJoin` with ``peer_payload=True``)."""
+    return _answer(run_protocol(protocol, "receiver", ch, items, rng, reveal_to_sender, malicious, **kw), kw)
+
+
+__all__ = ["PROTOCOLS", "DEFAULT_PROTOCOL", "run_protocol", "psi_sender", "psi_receiver"]

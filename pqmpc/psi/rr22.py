@@ -1,0 +1,440 @@
+"""VOLE-based PSI of Raghuraman–Rindal, "Blazing Fast PSI from Improved OKVS and Subfield VOLE" (CCS 2022).
+
+OPRF (sender S holds the key, receiver R learns ``F(y)`` for its ids ``y``):
+
+1. R draws an OKVS seed and encodes ``P = Encode({y ↦ H_v(y)})`` (:mod:`.okvs`,
+   ``m = size`` blocks); it sends the seed.
+2. A random VOLE of length m (:class:`pqmpc.ot.ext.vole.SilentVole`): S gets
+   ``Δ, B``; R gets ``A, C`` with ``C = B + A·Δ``.
+3. R sends ``A' = A + P``; S sets ``K = B + A'·Δ = C + P·Δ``.
+4. ``F(x) = H_o(Decode(K, x) + Δ·H_v(x))`` at S; for ``y`` in R's set,
+   ``Decode(K, y) + Δ·H_v(y) = Decode(C, y)``, so R computes
+   ``F(y) = H_o(Decode(C, y))``. For any other ``x`` the term
+   ``Δ·(Decode(P, x) + H_v(x))`` with ``Decode(P, x) ≠ H_v(x)`` (except with
+   probability 2^-128) hides the output under Δ.
+
+PSI: both parties map their items to 128-bit ids (:mod:`.keys`, session key
+from a coin toss), drop duplicates and exchange the numbers of distinct
+items; S sends its ``n_s`` values ``F(x)`` truncated to
+``ℓ = λ + ⌈log2(n_s·n_r)⌉`` bits (λ = 40) and *sorted*, so their order is a
+function of the set of values only; R looks its own values up. With
+``reveal_to_sender``, R sends back the sorted positions (in S's sorted list)
+that matched: a function of the intersection only, not of R's input order.
+
+``malicious=True`` (RR22 §5, as in the reference implementation): S commits
+to a random ``w_s`` (SHA-256) before the VOLE, R answers with ``w_r``, S opens
+and R checks the opening; with ``w = w_s + w_r`` the outputs are
+``F(x) = H(Decode(·) + w, x)`` — a hash of both the masked value and the id
+(a TCCR with the id as tweak, under a key of its own) — and are sent in full
+(128 bits). With ``reveal_to_sender`` R must also prove each claimed match
+with a second, never-sent output ``F'(x)``: S checks every proof, so a
+receiver that claims items it did not evaluate is caught
+(:class:`~pqmpc.errors.ProtocolError`).
+
+What each side learns: R the intersection and ``n_s``; S ``n_r`` and, with
+``reveal_to_sender``, the intersection. False matches ≤ 2^-40 per session
+(semi-honest outputs), OKVS failures are retried locally with a new seed.
+
+Security. Semi-honest mode: secure against semi-honest parties, assuming
+dual LPN (the VOLE), the lattice base OT, and fixed-key AES as a
+correlation-robust hash / random permutation — all post-quantum candidates.
+Malicious mode: a receiver that sends a malformed ``A'`` just decodes
+garbage (it learns nothing, tested), and one that claims matches it cannot
+prove is caught; a sender whose VOLE trees are inconsistent (selective
+failure on the noise positions) is caught by the VOLE check
+(Wolverine-style, ``SilentVole(check=True)``, up to the usual one bit of
+selective-failure leakage), and one whose opening of ``w_s`` is wrong too.
+Not covered: a malicious receiver may program up to ``m ≈ 1.30·n_r`` ids
+into its table (the RR22 bound: the set size is enforced only up to the
+OKVS size), and the IKNP COTs under the VOLE have no KOS-style check against
+a malicious receiver. So *malicious mode* = RR22's output/commitment
+changes, match proofs and the VOLE check, **not** full malicious security.
+Python cannot
+promise constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+
+import numpy as np
+
+from ..errors import ParameterError, ProtocolError
+from ..net import Channel, handshake
+from ..primitives.gf128 import mul as gf_mul
+from ..primitives.hashing import cr, tccr
+from ..rng import Rng
+from . import keys, values
+from .okvs import OkvsParams, OkvsRows, check_distinct, okvs_encode_random_seed
+from .session import LAMBDA, MAX_ITEMS, PsiResult, coin_toss, default_base_ot, exchange_sizes
+
+PROTOCOL = "RR22-PSI"
+VERSION = 1
+DEFAULT_BIN_SIZE = 1 << 15
+
+
+def _label_key(label: str) -> bytes:
+    return hashlib.sha256(b"pqmpc/rr22/" + label.encode()).digest()[:16]
+
+
+#: Public AES keys that separate the hash roles (value to encode, output, malicious output, match proof).
+KEY_VALUE, KEY_OUT, KEY_MAL, KEY_PROOF = (_label_key(x) for x in ("value", "out", "mal", "proof"))
+
+
+def value_hash(ids: np.ndarray) -> np.ndarray:
+    """``H_v``: the GF(2^128) value the receiver encodes for each id."""
+    return cr(ids, key=KEY_VALUE)
+
+
+def _out_hash(u: np.ndarray, ids: np.ndarray, w: np.ndarray | None, key: bytes) -> np.ndarray:
+    if w is None:
+        return cr(u, key=key)
+    return tccr(u ^ w, ids, key=key)
+
+
+class _Background:
+    """Run ``fn`` in a thread (numba kernels release the GIL); :meth:`result` joins and re-raises."""
+
+    def __init__(self, fn):
+        self._out = self._err = None
+        self._t = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self._t.start()
+
+    def _run(self, fn):
+        try:
+            self._out = fn()
+        except BaseException as exc:  # re-raised in the caller's thread
+            self._err = exc
+
+    def result(self):
+        self._t.join()
+        if self._err is not None:
+            raise self._err
+        return self._out
+
+
+class _Now:
+    """:class:`_Background`'s interface, run at once in this thread."""
+
+    def __init__(self, fn):
+        self._out = fn()
+
+    def result(self):
+        return self._out
+
+
+class Rr22OprfKey:
+    """The sender's OPRF key: evaluate ``F`` on any ids with :meth:`eval`."""
+
+    def __init__(self, delta, table, seed, params: OkvsParams, w, prepared=None):
+        self.delta, self.table, self.seed, self.params, self.w = delta, table, seed, params, w
+        self._prepared = prepared   # (ids, OkvsRows under self.seed) computed during the VOLE
+
+    def eval(self, ids, proof: bool = False) -> np.ndarray:
+        """``(n, 16)`` OPRF outputs (``proof=True``: the malicious-mode match proofs ``F'``)."""
+        out, order = self.eval_binned(ids, proof)
+        res = np.empty_like(out)
+        res[order] = out
+        return res
+
+    def eval_binned(self, ids, proof: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """``(outputs, order)``: the outputs of ``ids[order]`` (the OKVS bin order, cache-friendly)."""
+        ids = np.ascontiguousarray(ids, dtype=np.uint8)
+        if ids.ndim != 2 or ids.shape[1] != 16:
+            raise ParameterError(f"ids must be (n, 16) blocks, got {ids.shape}")
+        if self._prepared is not None and self._prepared[0] is ids:
+            rows = self._prepared[1]
+        else:
+            rows = OkvsRows(ids, self.seed, self.params)
+        sk = rows.sorted_keys
+        u = rows.decode(self.table, presorted=True)
+        u ^= gf_mul(value_hash(sk), np.broadcast_to(self.delta, sk.shape).copy())
+        if proof:
+            return _out_hash(u, sk, self.w, KEY_PROOF), rows.order
+        return _out_hash(u, sk, self.w, KEY_MAL if self.w is not None else KEY_OUT), rows.order
+
+
+def _commit(w: np.ndarray) -> bytes:
+    return hashlib.sha256(b"pqmpc/rr22/commit" + w.tobytes()).digest()
+
+
+def rr22_oprf_sender(ch: Channel, n_receiver: int, rng=None, malicious: bool = False, vole=None,
+                     bin_size: int = DEFAULT_BIN_SIZE, timings: dict | None = None, prepare=None,
+                     overlap: bool = False) -> Rr22OprfKey:
+    """Sender of the RR22 OPRF for a receiver with ``n_receiver`` ids; returns the key.
+
+    ``prepare``: ``(n, 16)`` ids the caller will evaluate (pass the same array object to
+    :meth:`Rr22OprfKey.eval`); their OKVS rows are computed under the first seed, in a thread while
+    the VOLE runs if ``overlap`` (worth it when each party has cores of its own; with both parties
+    in one process on two cores the extra thread only slows the VOLE down, hence off by default).
+    """
+    from ..ot.ext.vole import SilentVole
+
+    rng = Rng.ensure(rng)
+    vole = vole or SilentVole()
+    p = OkvsParams(n_receiver, bin_size=bin_size)
+    tm = timings if timings is not None else {}
+    t0 = time.perf_counter()
+    if malicious:
+        w_s = rng.fork("rr22/w").blocks(1)[0]
+        ch.send(_commit(w_s))
+    seed0 = ch.recv_bytes(16, f"{PROTOCOL} OPRF step 1 (OKVS seed)")
+    if prepare is not None:
+        prepare = np.ascontiguousarray(prepare, dtype=np.uint8)
+        ids = prepare
+        job = (_Background if overlap else _Now)(lambda: OkvsRows(ids, seed0, p))
+    delta, b = vole.send(ch, p.size, rng.fork("rr22/vole"))
+    tm["vole"] = tm.get("vole", 0.0) + time.perf_counter() - t0
+    w = None
+    if malicious:
+        w_r = ch.recv_array(np.uint8, (16,), f"{PROTOCOL} OPRF step 3 (receiver's w)")
+        ch.send(w_s)
+        w = w_r ^ w_s
+    t0 = time.perf_counter()
+    # The final seed: the first one unless the receiver's encoding failed under it (≤ 2^-40).
+    seed = ch.recv_bytes(16, f"{PROTOCOL} OPRF step 4 (final OKVS seed)")
+    a = values.recv_rows(ch, p.size, 16, f"{PROTOCOL} OPRF step 4 (masked OKVS, {p.size} blocks)")
+    # K = B + A'·Δ
+    b ^= gf_mul(a, np.broadcast_to(delta, a.shape).copy())
+    tm["okvs_recv"] = tm.get("okvs_recv", 0.0) + time.perf_counter() - t0
+    prepared = None
+    if prepare is not None:
+        rows = job.result()
+        prepared = (prepare, rows) if seed == seed0 else None
+    return Rr22OprfKey(delta, b, seed, p, w, prepared)
+
+
+def rr22_oprf_receiver(ch: Channel, ids, rng=None, malicious: bool = False, vole=None,
+                       bin_size: int = DEFAULT_BIN_SIZE, proof: bool = False, timings: dict | None = None):
+    """Receiver of the RR22 OPRF: ``F(ids)`` ``(n, 16)`` (and the match proofs ``F'`` too if ``proof``).
+
+    ``ids`` must be distinct 16-byte blocks (:class:`ParameterError` otherwise).
+    """
+    out, prf, order = oprf_receive_binned(ch, ids, rng, malicious, vole, bin_size, proof, timings)
+    res = np.empty_like(out)
+    res[order] = out
+    if not proof:
+        return res
+    res2 = np.empty_like(prf)
+    res2[order] = prf
+    return res, res2
+
+
+def oprf_receive_binned(ch: Channel, ids, rng=None, malicious: bool = False, vole=None,
+                        bin_size: int = DEFAULT_BIN_SIZE, proof: bool = False, timings: dict | None = None,
+                        distinct: bool = False, overlap: bool = False):
+    """:func:`rr22_oprf_receiver` in the OKVS bin order: ``(F(ids[order]), F'(ids[order]) or None, order)``.
+
+    ``distinct=True``: the caller guarantees distinct ids (skips the check). ``overlap``: encode the
+    OKVS in a thread while the VOLE runs (see :func:`rr22_oprf_sender`).
+    """
+    from ..ot.ext.vole import SilentVole
+
+    rng = Rng.ensure(rng)
+    ids = np.ascontiguousarray(ids, dtype=np.uint8)
+    if ids.ndim != 2 or ids.shape[1] != 16:
+        raise ParameterError(f"ids must be (n, 16) blocks, got {ids.shape}")
+    vole = vole or SilentVole()
+    p = OkvsParams(ids.shape[0], bin_size=bin_size)
+    tm = timings if timings is not None else {}
+    if malicious:
+        com = ch.recv_bytes(32, f"{PROTOCOL} OPRF step 0 (sender's commitment)")
+    if not distinct:
+        check_distinct(ids)
+    okvs_rng = rng.fork("rr22/okvs")
+    seed0 = okvs_rng.bytes(16)
+    ch.send(np.frombuffer(seed0, dtype=np.uint8))
+
+    def encode():
+        t = time.perf_counter()
+        r = okvs_encode_random_seed(ids, value_hash, okvs_rng, p, return_rows=True, first_seed=seed0, check=False)
+        tm["okvs_encode"] = tm.get("okvs_encode", 0.0) + time.perf_counter() - t
+        return r
+
+    # The sender needs P only after the VOLE, so the encoding may run alongside it (numba releases the GIL).
+    job = (_Background if overlap else _Now)(encode)
+    t0 = time.perf_counter()
+    a, c = vole.receive(ch, p.size, rng.fork("rr22/vole"))
+    tm["vole"] = tm.get("vole", 0.0) + time.perf_counter() - t0
+    w = None
+    if malicious:
+        w_r = rng.fork("rr22/w").blocks(1)[0]
+        ch.send(w_r)
+        w_s = ch.recv_array(np.uint8, (16,), f"{PROTOCOL} OPRF step 3 (sender's opening)")
+        if _commit(w_s) != com:
+            raise ProtocolError(f"{PROTOCOL} OPRF step 3 (sender's opening): does not match its commitment")
+        w = w_r ^ w_s
+    seed, table, rows = job.result()
+    ch.send(np.frombuffer(seed, dtype=np.uint8))
+    table ^= a
+    values.send_rows(ch, table)
+    del table, a
+    t0 = time.perf_counter()
+    sk = rows.sorted_keys
+    u = rows.decode(c, presorted=True)
+    out = _out_hash(u, sk, w, KEY_MAL if malicious else KEY_OUT)
+    prf = _out_hash(u, sk, w, KEY_PROOF) if proof else None
+    tm["decode"] = tm.get("decode", 0.0) + time.perf_counter() - t0
+    return out, prf, rows.order
+
+
+# --------------------------------------------------------------------- PSI
+
+
+def tag_bytes(n_sender: int, n_receiver: int, malicious: bool) -> int:
+    if malicious:
+        return 16
+    bits = LAMBDA + math.ceil(math.log2(max(1, n_sender) * max(1, n_receiver)))
+    return min(16, (bits + 7) // 8)
+
+
+def session_params(malicious: bool, reveal: bool, base_ot, bin_size: int, extra: dict | None) -> dict:
+    from ..ot.ext.lpn_codes import ACCUMULATOR_WIDTH, EXPANDER_WEIGHT
+    from ..ot.ext.vole import MIN_NOISE_WEIGHT
+
+    params = {"mode": "malicious" if malicious else "semi-honest", "lambda": LAMBDA, "ssp": 40,
+              "okvs": "RR22 binned w=3 + GF(2^128) dense", "okvs_bin_size": bin_size,
+              "vole": f"silent GF(2^128), ExConv{EXPANDER_WEIGHT}x{ACCUMULATOR_WIDTH}, t>={MIN_NOISE_WEIGHT}",
+              "vole_check": malicious, "cot": "IKNP", "base_ot": f"{getattr(base_ot, 'name', type(base_ot).__name__)}/"
+                                         f"{getattr(base_ot, 'variant', '')}",
+              "output": "both" if reveal else "receiver"}
+    params.update(extra or {})
+    return params
+
+
+def run_rr22(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = False, malicious: bool = False,
+             base_ot=None, bin_size: int = DEFAULT_BIN_SIZE, extra_params: dict | None = None,
+             max_peer_items: int = MAX_ITEMS, kappa: int = 128, progress=None, overlap: bool = False):
+    """One RR22 PSI session as ``role``; returns a :class:`~pqmpc.psi.session.PsiResult`.
+
+    Keywords as :func:`pqmpc.psi.kkrt_psi.run_psi` where they apply: ``base_ot``, ``extra_params``
+    (joins the handshake), ``max_peer_items`` (refuse a peer announcing more distinct items, which
+    bounds what it can make us allocate), ``progress`` (told of each phase); ``kappa`` must be 128
+    (the VOLE is over GF(2^128)); ``bin_size`` is the OKVS bin size; ``overlap`` runs the OKVS
+    work in a thread alongside the VOLE (for parties with cores of their own; same messages).
+    """
+    from ..ot.ext.iknp import IKNP
+    from ..ot.ext.vole import SilentVole
+
+    if role not in ("sender", "receiver"):
+        raise ParameterError(f"role must be 'sender' or 'receiver', not {role!r}")
+    if kappa != 128:
+        raise ParameterError(f"rr22 runs at kappa = 128 only (VOLE over GF(2^128)), not {kappa}")
+    if not 0 <= max_peer_items <= MAX_ITEMS:
+        raise ParameterError(f"max_peer_items must be in [0, 2^30], not {max_peer_items}")
+    rng = Rng.ensure(rng)
+    base_ot = base_ot if base_ot is not None else default_base_ot(128)
+    seconds: dict = {}
+    t0 = time.perf_counter()
+    stats0 = ch.stats.snapshot()
+    if progress is not None:
+        progress.phase("RR22: hashing keys")
+    data, offsets = items if keys.is_encoded(items) else keys.encode_items(items)
+    n_items = offsets.shape[0] - 1
+    if n_items > MAX_ITEMS:
+        raise ParameterError(f"at most 2^30 items per side, got {n_items}")
+    params = session_params(malicious, reveal_to_sender, base_ot, bin_size, extra_params)
+    other = "receiver" if role == "sender" else "sender"
+    handshake(ch, PROTOCOL, VERSION, params, role=role, peer_role=other)
+    id_key = coin_toss(ch, role, rng, PROTOCOL, b"pqmpc/rr22-psi/v1/session")[:16]
+    ids_all = keys.item_ids(data, offsets, id_key)
+    reps, inverse = keys.dedup_ids(ids_all)
+    ids = np.ascontiguousarray(ids_all[reps])
+    del ids_all
+    n = ids.shape[0]
+    n_peer = exchange_sizes(ch, n, PROTOCOL, max_peer_items)
+    n_s, n_r = (n, n_peer) if role == "sender" else (n_peer, n)
+    ell = tag_bytes(n_s, n_r, malicious)
+    params = dict(params, tag_bits=8 * ell, sender_distinct=n_s, receiver_distinct=n_r,
+                  okvs_size=OkvsParams(n_r, bin_size=bin_size).size)
+    seconds["setup"] = time.perf_counter() - t0
+
+    def finish(indices, inter):
+        st = ch.stats.since(stats0)
+        return PsiResult(indices=indices, items=n_items, distinct=n, peer_distinct=n_peer, intersection=inter,
+                         params=params, seconds=seconds, bytes_sent=st.bytes_sent,
+                         bytes_received=st.bytes_received)
+
+    if n_s == 0 or n_r == 0:
+        return finish(np.zeros(0, dtype=np.int64) if (role == "receiver" or reveal_to_sender) else None, 0)
+    cot = IKNP(base=base_ot)
+    if progress is not None:
+        progress.phase("RR22: base OTs, VOLE and OKVS")
+    t0 = time.perf_counter()
+    cot.setup(ch, role, rng.fork("rr22/base"))
+    seconds["base_ot"] = time.perf_counter() - t0
+    vole = SilentVole(cot, check=malicious)
+    if role == "receiver":
+        return finish(*_receiver(ch, ids, inverse, n_s, ell, reveal_to_sender, malicious, vole, rng, bin_size,
+                                 seconds, overlap))
+    return finish(*_sender(ch, ids, inverse, n_r, ell, reveal_to_sender, malicious, vole, rng, bin_size, seconds,
+                           overlap))
+
+
+STEP5 = f"{PROTOCOL} step 5 (sender values)"
+STEP6 = f"{PROTOCOL} step 6 (matched positions)"
+STEP7 = f"{PROTOCOL} step 7 (match proofs)"
+
+
+def _receiver(ch, ids, inverse, n_s, ell, reveal, malicious, vole, rng, bin_size, seconds, overlap):
+    out, prf, order = oprf_receive_binned(ch, ids, rng, malicious, vole, bin_size, proof=reveal and malicious,
+                                          timings=seconds, distinct=True, overlap=overlap)   # ids are deduped
+    t0 = time.perf_counter()
+    tw = values.tag_words(values.recv_rows(ch, n_s, ell, STEP5), ell)
+    if not values.is_sorted(tw):
+        raise ProtocolError(f"{STEP5}: values are not sorted")
+    found = np.empty(out.shape[0], dtype=np.int64)
+    values.lookup(tw, values.tag_words(out, ell), *values.bucket_bits(n_s, ell), found)
+    hits = np.flatnonzero(found >= 0)     # in bin order
+    if reveal:
+        # Positions in the sender's sorted list: a function of the intersection (and of what the
+        # sender knows) only, never of the receiver's input order.
+        pos, first = np.unique(found[hits], return_index=True)
+        values.send_rows(ch, pos.astype(np.int64).reshape(-1, 1), terminated=True)
+        if malicious:
+            values.send_rows(ch, prf[hits[first]])
+    seconds["compare"] = time.perf_counter() - t0
+    return keys.members_of(inverse, order[hits]), int(hits.shape[0])
+
+
+def _sender(ch, ids, inverse, n_r, ell, reveal, malicious, vole, rng, bin_size, seconds, overlap):
+    key = rr22_oprf_sender(ch, n_r, rng, malicious, vole, bin_size, timings=seconds, prepare=ids, overlap=overlap)
+    t0 = time.perf_counter()
+    out, border = key.eval_binned(ids)
+    seconds["decode"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    n = ids.shape[0]
+    msg = np.empty((n, ell), dtype=np.uint8)
+    order = np.empty(n, dtype=np.int64)
+    values.sort_values(values.tag_words(out, ell), ell, *values.bucket_bits(n, ell), order, msg)
+    values.send_rows(ch, msg)
+    del out, msg
+    seconds["compare"] = time.perf_counter() - t0
+    if not reveal:
+        return None, None
+    p = values.recv_rows_upto(ch, min(n, n_r), 1, STEP6, dtype=np.int64).reshape(-1)
+    if p.size and (p.min() < 0 or p.max() >= n or np.any(np.diff(p) <= 0)):
+        raise ProtocolError(f"{STEP6}: positions out of range, unsorted or repeated")
+    hits = border[order[p]]
+    if malicious:
+        proofs = values.recv_rows(ch, p.size, 16, STEP7)
+        if not np.array_equal(proofs, key.eval(ids[hits], proof=True)):
+            raise ProtocolError(f"{STEP7}: the receiver claimed matches it cannot prove")
+    return keys.members_of(inverse, hits), int(hits.shape[0])
+
+
+def rr22_sender(ch: Channel, items, rng=None, malicious: bool = False, reveal_to_sender: bool = False, **kw):
+    """Sender of RR22 PSI: its sorted matching indices with ``reveal_to_sender``, else ``None``."""
+    return run_rr22("sender", ch, items, rng, reveal_to_sender, malicious, **kw).indices
+
+
+def rr22_receiver(ch: Channel, items, rng=None, malicious: bool = False, reveal_to_sender: bool = False, **kw):
+    """Receiver of RR22 PSI: the sorted indices of its items that the sender also holds."""
+    return run_rr22("receiver", ch, items, rng, reveal_to_sender, malicious, **kw).indices
+
+
+__all__ = ["rr22_sender", "rr22_receiver", "run_rr22", "rr22_oprf_sender", "rr22_oprf_receiver", "oprf_receive_binned",
+           "Rr22OprfKey", "value_hash", "tag_bytes", "PROTOCOL", "VERSION"]
