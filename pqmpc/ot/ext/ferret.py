@@ -80,7 +80,7 @@ from .lpn import LocalCode
 from .spcot import mpcot_receive, mpcot_send
 
 PROTOCOL = "Ferret"
-VERSION = 1
+VERSION = 2  # 2: protocol tags in the TCCR tweak (issue 12); v1 peers would silently disagree
 #: Outputs produced per step once a round is under way (bins are grouped to about this size).
 CHUNK_OUTPUTS = 1 << 18
 #: Extra base COTs one consistency check consumes (κ: one GF(2^128) correlation).

@@ -67,7 +67,7 @@ from . import cot
 from .matrix import CHUNK, MatrixReceiver, MatrixSender, seeds_from_blocks, transpose_rows
 
 PROTOCOL = "IKNP"
-VERSION = 1
+VERSION = 2  # 2: protocol tags in the TCCR tweak (issue 12); v1 peers would silently disagree
 
 
 def _drops_session_on_error(role: str):
