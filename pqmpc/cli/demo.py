@@ -194,10 +194,17 @@ def run(args) -> int:
     return 0
 
 
+def _protocol_line(side: dict) -> str:
+    p = side["params"]
+    line = f"  protocol: {side['protocol']} ({side['mode']}), base OT {p['base_ot']} (post-quantum), "
+    if side["protocol"] == "kkrt":
+        return line + f"{p['code_bits']}-bit code, {p['tag_bits']}-bit tags, kappa {p['kappa']}"
+    return line + f"{p['vole']}, kappa {side['kappa']}"
+
+
 def _report(s: dict, folder: str, seconds: float, port: int, fingerprints: dict | None = None) -> str:
     a, b = s["serve"], s["connect"]
     inter = a["intersection"] if a["intersection"] is not None else b["intersection"]
-    p = a["params"]
     lines = ["", "pqmpc demo — private set intersection on e-mail addresses (normalized: trim, lower)"]
     for label, role, side in (("A", "serve", a), ("B", "connect", b)):
         lines.append(f"  {label} ({role}) {os.path.basename(side['input'])}: {side['rows_read']} rows, "
@@ -210,8 +217,7 @@ def _report(s: dict, folder: str, seconds: float, port: int, fingerprints: dict 
             lines.append(f"  {label} learns nothing and wrote no file")
     lines += [(f"  time: {seconds:.2f} s wall (protocol sides {a['seconds']:.2f} s / {b['seconds']:.2f} s); "
                f"A sent {a['bytes_sent'] / 1e6:.2f} MB, B sent {b['bytes_sent'] / 1e6:.2f} MB"),
-              (f"  protocol: {a['protocol']} (semi-honest), base OT {p['base_ot']} (post-quantum), "
-               f"{p['code_bits']}-bit code, {p['tag_bits']}-bit tags, kappa {p['kappa']}")]
+              _protocol_line(a)]
     if fingerprints:
         lines += ["  channel: post-quantum authenticated and encrypted (X-Wing = ML-KEM-768 + X25519; AES-256-GCM)",
                   f"    throwaway identities: A {fingerprints['serve']}, B {fingerprints['connect']}"]

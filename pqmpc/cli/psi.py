@@ -2,7 +2,9 @@
 
 One party runs ``serve`` (listens), the other ``connect`` (dials). Each reads
 its own CSV, builds one key per row from the ``--key`` columns, and the two
-run KKRT PSI (post-quantum: ML-KEM base OTs, AES-based OT extension) over TCP.
+run PSI over TCP: RR22 (silent VOLE + OKVS; ``--malicious`` for its malicious
+mode) by default, or KKRT with ``--protocol kkrt``; both post-quantum (lattice
+base OTs, AES, LPN).
 Each side that learns the result writes the rows of *its own* file whose key
 is shared, with the header and the original row order. ``--learn`` says who
 learns it: ``both`` (default), ``serve`` or ``connect``; a side that learns
@@ -19,16 +21,18 @@ import os
 import sys
 import time
 
-from ..errors import ChannelTimeout, InputError
+from ..errors import ChannelTimeout, HandshakeError, InputError
 from .common import Progress, add_auth_args, load_auth, parse_hostport, secure
 
 LEARN = ("both", "serve", "connect")
+PROTOCOL_CHOICES = ("rr22", "kkrt")
 DESCRIPTION = ("One party runs 'serve' (listens), the other 'connect' (dials). Each reads its own CSV, builds one key "
-               "per row from the --key columns, and the two run KKRT PSI (post-quantum: ML-KEM base OTs, AES-based OT "
-               "extension) over TCP. Each side that learns the result writes the rows of its own file whose key is "
-               "shared, header and row order kept. --learn says who learns it (both, serve or connect); a side that "
-               "learns nothing writes no file. Both sides must pass the same --learn, number of --key columns, "
-               "--normalize and --kappa: the handshake stops both with one line saying what differs.")
+               "per row from the --key columns, and the two run PSI over TCP: RR22 (silent VOLE + OKVS) by default, "
+               "or KKRT with --protocol kkrt; both post-quantum (lattice base OTs, AES, LPN). Each side that learns "
+               "the result writes the rows of its own file whose key is shared, header and row order kept. --learn "
+               "says who learns it (both, serve or connect); a side that learns nothing writes no file. Both sides "
+               "must pass the same --learn, number of --key columns, --normalize, --kappa, --protocol and "
+               "--malicious: the handshake stops both with one line saying what differs.")
 #: Seconds of receive timeout per million rows on top of the base (the peer may
 #: be reading and hashing a large file while this side waits).
 TIMEOUT_PER_MILLION = 120.0
@@ -70,6 +74,10 @@ def add_parser(sub) -> None:
                        help="give up when the peer is silent this long (default: 60 s + 120 s per million rows)")
         q.add_argument("--kappa", type=int, choices=(128, 256), default=128,
                        help="security level: 128, or 256 (ML-KEM-1024, 1024-bit code; doubled symmetric margin)")
+        q.add_argument("--protocol", choices=PROTOCOL_CHOICES, default="rr22",
+                       help="PSI protocol: rr22 (silent VOLE + OKVS, less traffic) or kkrt; must match the other side")
+        q.add_argument("--malicious", action="store_true",
+                       help="rr22's malicious mode (secure against a cheating peer); must match the other side")
         q.add_argument("--json", action="store_true", help="print one JSON summary line on stdout")
         q.add_argument("--quiet", action="store_true", help="no progress on stderr")
         add_auth_args(q)
@@ -103,7 +111,7 @@ def _timeout_for(rows: int) -> float:
 def run(args) -> int:
     from ..net import TcpChannel, TcpListener
     from ..psi import keys as psikeys
-    from ..psi.api import PROTOCOL, run_psi
+    from ..psi import run_protocol
     from . import csvio
 
     t_start = time.perf_counter()
@@ -122,6 +130,10 @@ def run(args) -> int:
             raise InputError(f"--output: folder {folder} does not exist")
     if len(set(args.key)) != len(args.key):
         raise InputError("--key: a column is named twice")
+    if args.malicious and args.protocol != "rr22":
+        raise InputError(f"--malicious runs on --protocol rr22 only (KKRT is semi-honest), not {args.protocol}")
+    if args.protocol == "rr22" and args.kappa != 128:
+        raise InputError(f"--kappa {args.kappa} needs --protocol kkrt (rr22 runs at kappa 128)")
     host, port = (parse_hostport(args.listen, "--listen") if mode == "serve"
                   else parse_hostport(args.connect, "--connect"))
     auth = load_auth(args)
@@ -154,8 +166,10 @@ def run(args) -> int:
     extra = {"key_columns": len(args.key), "normalize": ",".join(normalize) or "none", "learn": args.learn}
     try:
         with ch, secure(ch, auth, "responder" if mode == "serve" else "initiator", progress) as sch:
-            res = run_psi(psi_role, sch, items, reveal_to_sender=(args.learn == "both"), kappa=args.kappa,
-                          progress=progress, extra_params=extra)
+            res = run_protocol(args.protocol, psi_role, sch, items, reveal_to_sender=(args.learn == "both"),
+                               malicious=args.malicious, kappa=args.kappa, progress=progress, extra_params=extra)
+    except HandshakeError as exc:
+        raise HandshakeError(_flag_hint(str(exc))) from None
     except ChannelTimeout as exc:
         raise ChannelTimeout(f"{exc}; if the other side's input is much larger, raise --timeout "
                              f"(now {timeout:g} s)") from None
@@ -174,7 +188,8 @@ def run(args) -> int:
         "intersection": res.intersection if learns else None, "rows_written": rows_written,
         "output": args.output if learns else None, "learn": args.learn, "seconds": round(seconds, 3),
         "phase_seconds": {k: round(v, 4) for k, v in res.seconds.items()}, "bytes_sent": res.bytes_sent,
-        "bytes_received": res.bytes_received, "protocol": PROTOCOL, "params": res.params,
+        "bytes_received": res.bytes_received, "protocol": args.protocol,
+        "mode": "malicious" if args.malicious else "semi-honest", "kappa": args.kappa, "params": res.params,
         "channel": auth.mode, "peer_fingerprint": auth.peer.fingerprint if auth.peer is not None else None,
     }
     if args.json:
@@ -182,6 +197,15 @@ def run(args) -> int:
     elif not args.quiet:
         print(_human(summary), flush=True)
     return 0
+
+
+def _flag_hint(msg: str) -> str:
+    # The handshake names the wire protocol and mode; the user set them with flags.
+    if "protocol: ours" in msg:
+        return f"--protocol differs from the other side's: {msg}"
+    if "mode: ours" in msg:
+        return f"--malicious differs from the other side's: {msg}"
+    return msg
 
 
 def _mb(n: int) -> str:
@@ -198,5 +222,5 @@ def _human(s: dict) -> str:
     else:
         lines.append(f"this side learns nothing (--learn {s['learn']}): no output file written")
     lines.append(f"{s['seconds']:.2f} s, sent {_mb(s['bytes_sent'])}, received {_mb(s['bytes_received'])} "
-                 f"({s['protocol']}, kappa {s['params']['kappa']}, base OT {s['params']['base_ot']})")
+                 f"({s['protocol']} {s['mode']}, kappa {s['kappa']}, base OT {s['params']['base_ot']})")
     return "\n".join(lines)

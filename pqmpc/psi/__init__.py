@@ -11,6 +11,8 @@ _EXPORTS = {
     "run_protocol": ".protocols",
     "PROTOCOLS": ".protocols",
     "DEFAULT_PROTOCOL": ".protocols",
+    "PAYLOAD_PROTOCOL": ".protocols",
+    "resolve_protocol": ".protocols",
     "run_psi": ".kkrt_psi",
     "run_rr22": ".rr22",
     "rr22_sender": ".rr22",

@@ -6,6 +6,10 @@
   less traffic; ``malicious=True`` selects its malicious mode; keywords ``base_ot``, ``bin_size``,
   ``progress``, ``max_peer_items``.
 
+``protocol=None`` (the default) picks ``"rr22"``, or ``"kkrt"`` when ``payload``/``peer_payload``
+is given, since payload PSI runs on KKRT only. Both parties of a payload run pass payload
+arguments, so both pick the same protocol.
+
 Both parties must name the same protocol and mode: the session handshake names them, so a
 mismatch is a :class:`~pqmpc.errors.HandshakeError` on both sides.
 """
@@ -15,13 +19,25 @@ from __future__ import annotations
 from ..errors import ParameterError
 
 PROTOCOLS = ("kkrt", "rr22")
-#: The protocol used when none is named.
-DEFAULT_PROTOCOL = "kkrt"
+#: The protocol used when none is named (payload runs: :data:`PAYLOAD_PROTOCOL`).
+DEFAULT_PROTOCOL = "rr22"
+#: The protocol used when none is named and ``payload``/``peer_payload`` is given.
+PAYLOAD_PROTOCOL = "kkrt"
 
 
-def run_protocol(protocol: str, role: str, ch, items, rng=None, reveal_to_sender: bool = False,
+def resolve_protocol(protocol: str | None, kw) -> str:
+    """``protocol``, or the default for this call when it is ``None``."""
+    if protocol is not None:
+        return protocol
+    return PAYLOAD_PROTOCOL if kw.get("payload") is not None or kw.get("peer_payload") else DEFAULT_PROTOCOL
+
+
+def run_protocol(protocol: str | None, role: str, ch, items, rng=None, reveal_to_sender: bool = False,
                  malicious: bool = False, **kw):
-    """One session of ``protocol`` as ``role``; returns the :class:`~pqmpc.psi.session.PsiResult`."""
+    """One session of ``protocol`` as ``role``; returns the :class:`~pqmpc.psi.session.PsiResult`.
+
+    ``protocol=None``: see :func:`resolve_protocol`."""
+    protocol = resolve_protocol(protocol, kw)
     if protocol == "rr22":
         from .rr22 import run_rr22
 
@@ -43,18 +59,21 @@ def _answer(res, kw):
     return res.pairs if kw.get("peer_payload") else res.indices
 
 
-def psi_sender(ch, items, rng=None, reveal_to_sender: bool = False, protocol: str = DEFAULT_PROTOCOL,
+def psi_sender(ch, items, rng=None, reveal_to_sender: bool = False, protocol: str | None = None,
                malicious: bool = False, **kw):
-    """Sender side; its sorted matching indices if ``reveal_to_sender``, else ``None``
+    """Sender side; its sorted matching indices if ``reveal_to_sender``, else ``None``.
+    ``protocol=None``: ``"rr22"``, or ``"kkrt"`` with ``payload``/``peer_payload``
     (a :class:`~.payload.PayloadJoin` with ``peer_payload=True``: see :func:`.kkrt_psi.psi_sender`)."""
     return _answer(run_protocol(protocol, "sender", ch, items, rng, reveal_to_sender, malicious, **kw), kw)
 
 
-def psi_receiver(ch, items, rng=None, reveal_to_sender: bool = False, protocol: str = DEFAULT_PROTOCOL,
+def psi_receiver(ch, items, rng=None, reveal_to_sender: bool = False, protocol: str | None = None,
                  malicious: bool = False, **kw):
-    """Receiver side; the sorted indices (int64) of its items that the sender also holds
+    """Receiver side; the sorted indices (int64) of its items that the sender also holds.
+    ``protocol=None``: ``"rr22"``, or ``"kkrt"`` with ``payload``/``peer_payload``
     (a :class:`~.payload.PayloadJoin` with ``peer_payload=True``)."""
     return _answer(run_protocol(protocol, "receiver", ch, items, rng, reveal_to_sender, malicious, **kw), kw)
 
 
-__all__ = ["PROTOCOLS", "DEFAULT_PROTOCOL", "run_protocol", "psi_sender", "psi_receiver"]
+__all__ = ["PROTOCOLS", "DEFAULT_PROTOCOL", "PAYLOAD_PROTOCOL", "resolve_protocol", "run_protocol",
+           "psi_sender", "psi_receiver"]

@@ -31,6 +31,8 @@ def test_demo_runs_and_is_correct(tmp_path):
     inter = set(keys_a) & set(keys_b)
     assert 50 < len(inter) < len(set(keys_a))  # the example data overlaps in part
     assert doc["serve"]["intersection"] == doc["connect"]["intersection"] == len(inter)
+    assert doc["serve"]["protocol"] == doc["connect"]["protocol"] == "rr22"  # the default
+    assert doc["serve"]["mode"] == "semi-honest"
     assert doc["serve"]["duplicate_keys"] == len(keys_a) - len(set(keys_a)) > 0
     out_a, _ = plain(doc["serve"]["output"])
     out_b, _ = plain(doc["connect"]["output"])

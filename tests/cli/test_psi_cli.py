@@ -89,16 +89,23 @@ B_CSV = ('\ufeffemail;first name;last\n'
          'cy@x.org;Cy;O\n')
 
 
-def test_end_to_end_two_processes(tmp_path):
+@pytest.mark.parametrize("flags,protocol,mode,phase", [
+    ([], "rr22", "semi-honest", "VOLE"),  # the default
+    (["--protocol", "kkrt"], "kkrt", "semi-honest", "OPRF"),
+    (["--malicious"], "rr22", "malicious", "VOLE"),
+])
+def test_end_to_end_two_processes(tmp_path, flags, protocol, mode, phase):
     a = write(tmp_path / "a.csv", A_CSV)
     b = write(tmp_path / "b.csv", B_CSV)
-    keys = ["--key", "first name", "--key", "last", "--normalize", "trim,lower,nfc", "--json"]
+    keys = ["--key", "first name", "--key", "last", "--normalize", "trim,lower,nfc", "--json", *flags]
     s, c = start_pair(tmp_path, ["--input", a, "--output", "oa.csv", *keys],
                       ["--input", b, "--output", "ob.csv", "--delimiter", ";", *keys])
     (rs, os_, es), (rc, oc, ec) = finish(s, c)
     assert rs == 0 and rc == 0, (es, ec)
     js, jc = json.loads(os_), json.loads(oc)
     assert js["intersection"] == jc["intersection"] == 2
+    assert js["protocol"] == jc["protocol"] == protocol and js["mode"] == jc["mode"] == mode
+    assert js["params"]["mode" if protocol == "rr22" else "kappa"] == (mode if protocol == "rr22" else 128)
     assert js["rows_read"] == 5 and js["duplicate_keys"] == 1 and js["rows_written"] == 3
     assert jc["rows_read"] == 4 and jc["rows_written"] == 2
     assert js["bytes_sent"] == jc["bytes_received"] and js["bytes_received"] == jc["bytes_sent"]
@@ -111,7 +118,7 @@ def test_end_to_end_two_processes(tmp_path):
         assert list(csv.reader(fh, delimiter=";")) == [["email", "first name", "last"],
                                                        [" ANN@x.org ", "Ann", "Lee, Jr."],
                                                        ["zoe@x.org", "Multi\nLine", "Zoë"]]
-    assert "[pqmpc]" in es and "OPRF" in ec  # progress on stderr
+    assert "[pqmpc]" in es and phase in ec  # progress on stderr
 
 
 def test_only_one_side_learns(tmp_path):
@@ -136,6 +143,23 @@ def test_handshake_mismatch_stops_both(tmp_path):
     for err in (es, ec):
         last = err.strip().splitlines()[-1]
         assert last.startswith("pqmpc: error:") and "key_columns: ours" in last
+    assert not (tmp_path / "oa.csv").exists() and not (tmp_path / "ob.csv").exists()
+
+
+@pytest.mark.parametrize("serve_flags,connect_flags,flag", [
+    (["--protocol", "kkrt"], [], "--protocol"),
+    ([], ["--malicious"], "--malicious"),
+])
+def test_protocol_mismatch_names_the_flag_on_both_sides(tmp_path, serve_flags, connect_flags, flag):
+    a = write(tmp_path / "a.csv", A_CSV)
+    b = write(tmp_path / "b.csv", B_CSV)
+    s, c = start_pair(tmp_path, ["--input", a, "--output", "oa.csv", "--key", "email", *serve_flags],
+                      ["--input", b, "--output", "ob.csv", "--delimiter", ";", "--key", "email", *connect_flags])
+    (rs, _, es), (rc, _, ec) = finish(s, c)
+    assert rs == 1 and rc == 1
+    for err in (es, ec):
+        last = err.strip().splitlines()[-1]
+        assert last.startswith("pqmpc: error:") and flag in last, err
     assert not (tmp_path / "oa.csv").exists() and not (tmp_path / "ob.csv").exists()
 
 
@@ -242,6 +266,15 @@ def test_bad_flags(tmp_path, capsys):
     code, err = run_main(["psi", "serve", "--listen", "127.0.0.1:0", "--input", str(a), "--key", "id", "--insecure"],
                          capsys)
     assert code == 1 and "--output is required" in err
+
+
+def test_malicious_needs_rr22_before_connecting(tmp_path, capsys):
+    a = write(tmp_path / "a.csv", A_CSV)
+    # --wait 0: had it listened, it would end in a connection error, not this one.
+    code, err = run_main(serve_args(a, "--key", "email", "--protocol", "kkrt", "--malicious", "--wait", "0"), capsys)
+    assert code == 1 and "--malicious" in err and "rr22" in err
+    code, err = run_main(serve_args(a, "--key", "email", "--kappa", "256", "--wait", "0"), capsys)
+    assert code == 1 and "--protocol kkrt" in err
 
 
 def test_skip_empty_and_composite_keys(tmp_path):

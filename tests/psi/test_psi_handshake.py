@@ -13,7 +13,7 @@ def test_chunk_mismatch_is_a_handshake_error_on_both_sides():
     def side(f, chunk):
         def run(ch):
             try:
-                return f(ch, ["a", "b"], chunk=chunk)
+                return f(ch, ["a", "b"], chunk=chunk, protocol="kkrt")
             except HandshakeError as exc:
                 seen.append(str(exc))
                 raise
@@ -36,4 +36,50 @@ def test_a_version_1_peer_is_refused():
         handshake(ch, kkrt_psi.PROTOCOL, 1, params, role="sender", peer_role="receiver")
 
     with pytest.raises(HandshakeError, match="version"):
-        run_pair(old_peer, lambda ch: psi_receiver(ch, ["a"]))
+        run_pair(old_peer, lambda ch: psi_receiver(ch, ["a"], protocol="kkrt"))
+
+
+def _both_sides_refuse(sender_kw, receiver_kw, match):
+    seen = []
+
+    def side(f, kw):
+        def run(ch):
+            try:
+                return f(ch, ["a", "b"], **kw)
+            except HandshakeError as exc:
+                seen.append(str(exc))
+                raise
+        return run
+
+    with pytest.raises(HandshakeError, match=match):
+        run_pair(side(psi_sender, sender_kw), side(psi_receiver, receiver_kw))
+    assert len(seen) == 2
+
+
+@pytest.mark.parametrize("named", ["sender", "receiver"])
+def test_protocol_mismatch_is_a_handshake_error_on_both_sides(named):
+    # One side names kkrt, the other takes the default (rr22).
+    kkrt = {"protocol": "kkrt"}
+    _both_sides_refuse(kkrt if named == "sender" else {}, kkrt if named == "receiver" else {}, "protocol")
+
+
+def test_mode_mismatch_is_a_handshake_error_on_both_sides():
+    _both_sides_refuse({"malicious": True}, {}, "mode")
+
+
+def test_default_protocol_is_rr22_and_kkrt_with_payloads():
+    from pqmpc.psi import DEFAULT_PROTOCOL, PAYLOAD_PROTOCOL, resolve_protocol
+
+    assert DEFAULT_PROTOCOL == "rr22" and PAYLOAD_PROTOCOL == "kkrt"
+    assert resolve_protocol(None, {}) == "rr22" and resolve_protocol(None, {"payload": ["x"]}) == "kkrt"
+    assert resolve_protocol(None, {"peer_payload": True}) == "kkrt" and resolve_protocol("rr22", {}) == "rr22"
+    # A default-protocol peer talking to an explicit rr22 peer: the same session.
+    s, r = run_pair(lambda ch: psi_sender(ch, ["a", "b"], reveal_to_sender=True),
+                    lambda ch: psi_receiver(ch, ["b", "c"], reveal_to_sender=True, protocol="rr22"))
+    assert s.tolist() == [1] and r.tolist() == [0]
+    # Payload runs with no protocol named agree on kkrt (rr22 would refuse the payload).
+    pj = run_pair(lambda ch: psi_sender(ch, ["a", "b"], payload=["pa", "pb"]),
+                  lambda ch: psi_receiver(ch, ["b", "c"], peer_payload=True))[1]
+    assert pj.rows.tolist() == [0] and bytes(pj.data[pj.offsets[pj.payload_index[0]]:pj.offsets[pj.payload_index[0] + 1]]) == b"pb"
+    # A payload side (kkrt by default) and a plain side (rr22 by default) do not agree.
+    _both_sides_refuse({"payload": ["pa", "pb"]}, {}, "protocol")

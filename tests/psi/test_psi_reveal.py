@@ -38,8 +38,8 @@ def step7_as_seen_by_sender(sender_items, receiver_items, seed=b"order"):
     """Everything the sender receives after its last message (step 7), and both outputs."""
     s_ch, r_ch = LoggingChannel.pair()
     s_idx, r_idx = run_pair(
-        lambda ch: psi_sender(ch, sender_items, rng=Rng(seed + b"/s"), reveal_to_sender=True),
-        lambda ch: psi_receiver(ch, receiver_items, rng=Rng(seed + b"/r"), reveal_to_sender=True),
+        lambda ch: psi_sender(ch, sender_items, rng=Rng(seed + b"/s"), reveal_to_sender=True, protocol="kkrt"),
+        lambda ch: psi_receiver(ch, receiver_items, rng=Rng(seed + b"/r"), reveal_to_sender=True, protocol="kkrt"),
         channels=(s_ch, r_ch))
     last_send = max(i for i, (kind, _) in enumerate(s_ch.log) if kind == "sent")
     tail = [frame for kind, frame in s_ch.log[last_send + 1:] if kind == "recv"]

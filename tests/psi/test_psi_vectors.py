@@ -34,9 +34,9 @@ def compute() -> dict:
     base = KyberOT("ML-KEM-768", backend="reference")
     s_idx, r_idx = run_pair(
         lambda ch: psi_sender(ch, sender_items, rng=Rng(b"psi vector sender"), reveal_to_sender=True,
-                              base_ot=base),
+                              base_ot=base, protocol="kkrt"),
         lambda ch: psi_receiver(ch, receiver_items, rng=Rng(b"psi vector receiver"), reveal_to_sender=True,
-                                base_ot=base),
+                                base_ot=base, protocol="kkrt"),
         channels=chans)
     return {"sender_transcript_sha256": _digest(chans[0].frames_without_handshake()),
             "receiver_transcript_sha256": _digest(chans[1].frames_without_handshake()),
