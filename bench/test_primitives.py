@@ -15,7 +15,7 @@ from numba import njit
 
 from pqmpc.bench.timing import aes_ecb_baseline
 from pqmpc.primitives import aesni, bits
-from pqmpc.primitives._kernels_transpose import transpose_into
+from pqmpc.primitives.transpose_kernels import transpose_into
 
 N = 1 << 20
 RNG = np.random.default_rng(2024)
