@@ -1,4 +1,5 @@
-"""PSI benchmarks: KKRT end to end, threads and two processes over loopback.
+"""PSI benchmarks: RR22 (semi-honest and malicious) and KKRT end to end, threads and
+two processes over loopback, in the same run.
 
 Each figure sits next to baselines measured in the same run: raw AES-128-ECB
 throughput (reported as "AES blocks per item": how many raw block
@@ -40,14 +41,20 @@ def _result_dict(res, seconds: float) -> dict:
             "intersection": res.intersection, "params": res.params}
 
 
-def run_threads(n: int, kappa: int = 128) -> dict:
+def _session(protocol: str, malicious: bool, role: str, ch, items, kappa: int):
+    from ...psi import run_protocol
+
+    kw = {"kappa": kappa} if protocol == "kkrt" else {}
+    return run_protocol(protocol, role, ch, items, malicious=malicious, **kw)
+
+
+def run_threads(n: int, kappa: int = 128, protocol: str = "kkrt", malicious: bool = False) -> dict:
     from ...net import run_pair
-    from ...psi.api import run_psi
 
     a, b = make_items(n, "sender"), make_items(n, "receiver")
     t0 = time.perf_counter()
-    rs, rr = run_pair(lambda ch: run_psi("sender", ch, a, kappa=kappa),
-                      lambda ch: run_psi("receiver", ch, b, kappa=kappa))
+    rs, rr = run_pair(lambda ch: _session(protocol, malicious, "sender", ch, a, kappa),
+                      lambda ch: _session(protocol, malicious, "receiver", ch, b, kappa))
     seconds = time.perf_counter() - t0
     if rr.intersection != n - n // 2:
         raise AssertionError(f"PSI benchmark produced a wrong intersection size {rr.intersection}")
@@ -60,13 +67,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_processes(n: int, kappa: int = 128) -> dict:
+def run_processes(n: int, kappa: int = 128, protocol: str = "kkrt", malicious: bool = False) -> dict:
     port = _free_port()
     env = dict(os.environ)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     cmd = [sys.executable, "-m", "pqmpc.bench.suites.psi", "--party", "--n", str(n), "--port", str(port),
-           "--kappa", str(kappa)]
+           "--kappa", str(kappa), "--protocol", protocol] + (["--malicious"] if malicious else [])
     t0 = time.perf_counter()
     procs = {role: subprocess.Popen(cmd + ["--role", role], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
              for role in ("sender", "receiver")}
@@ -83,12 +90,11 @@ def run_processes(n: int, kappa: int = 128) -> dict:
 
 def _party(args) -> None:
     from ...net import TcpChannel, TcpListener
-    from ...psi.api import run_psi
 
     items = make_items(args.n, args.role)
     # Load the numba caches and base-OT code first: start-up is reported apart from the protocol.
     t0 = time.perf_counter()
-    run_threads(64)
+    run_threads(64, protocol=args.protocol, malicious=args.malicious)
     cold = time.perf_counter() - t0
     if args.role == "receiver":
         with TcpListener("127.0.0.1", args.port) as lst:
@@ -99,7 +105,7 @@ def _party(args) -> None:
         ch.send(b"go")  # both sides start the clock after the connection is up
         ch.recv()
         t0 = time.perf_counter()
-        res = run_psi(args.role, ch, items, kappa=args.kappa)
+        res = _session(args.protocol, args.malicious, args.role, ch, items, args.kappa)
         seconds = time.perf_counter() - t0
     print(json.dumps(dict(_result_dict(res, seconds), cold_start_seconds=cold), default=float))
 
@@ -123,12 +129,13 @@ def openmined(n: int) -> dict | None:
 
 
 def run(quick: bool = False) -> list[dict]:
-    from ...psi.api import run_psi  # noqa: F401  (import cost outside the timings)
+    from ...psi import run_protocol  # noqa: F401  (import cost outside the timings)
 
     sizes = [12, 16] if quick else [16, 20]
     base = aes_ecb_baseline(1 << 20, 5)
     results = [base]
-    run_threads(1 << 10)  # warm the numba caches and the base-OT code paths
+    for protocol, malicious in VARIANTS:  # warm the numba caches and the base-OT code paths
+        run_threads(1 << 10, protocol=protocol, malicious=malicious)
     peers = {}
     # OpenMined's ECDH-PSI takes ~6 minutes at 2^20 here, so the peer runs at 2^20 only on
     # request: PQMPC_BENCH_PSI_PEER_2E20=1 pqmpc bench psi.
@@ -144,26 +151,44 @@ def run(quick: bool = False) -> list[dict]:
         n = 1 << k
         reps = 3 if k <= 16 else (1 if quick else 3)
         for mode, fn in (("threads", run_threads), ("processes", run_processes)):
-            runs = [fn(n) for _ in range(reps)]
-            secs = [r["seconds"] for r in runs]
-            med = statistics.median(secs)
-            last = runs[-1]
-            total_bytes = last["sender"]["bytes_sent"] + last["receiver"]["bytes_sent"]
-            row = {"name": f"kkrt_psi_{mode}", "n": n, "seconds_min": min(secs), "seconds_median": med,
-                   "seconds_max": max(secs), "repeat": reps,
-                   "phases_sender": last["sender"]["phases"], "phases_receiver": last["receiver"]["phases"],
-                   "bytes_sender_to_receiver": last["sender"]["bytes_sent"],
-                   "bytes_receiver_to_sender": last["receiver"]["bytes_sent"],
-                   "bits_per_item": 8 * total_bytes / n, "params": last["receiver"]["params"],
-                   "aes_blocks_per_item": med * base["blocks_per_s"] / n}
-            if mode == "processes":
-                row["wall_seconds_with_startup"] = last["wall_seconds"]
-                row["cold_start_seconds"] = max(last["sender"]["cold_start_seconds"],
-                                                last["receiver"]["cold_start_seconds"])
-            if k in peers:
-                row["speedup_vs_openmined_same_run"] = peers[k]["seconds"] / med
-            results.append(row)
+            # the protocols take turns within each repetition, so load drifts hit them alike
+            by_variant = {v: [] for v in VARIANTS}
+            for _ in range(reps):
+                for protocol, malicious in VARIANTS:
+                    by_variant[(protocol, malicious)].append(fn(n, protocol=protocol, malicious=malicious))
+            kkrt_median = statistics.median(r["seconds"] for r in by_variant[("kkrt", False)])
+            for (protocol, malicious), runs in by_variant.items():
+                results.append(_row(protocol, malicious, mode, n, runs, base, peers.get(k), kkrt_median))
     return results
+
+
+#: (protocol, malicious) pairs the suite compares.
+VARIANTS = (("kkrt", False), ("rr22", False), ("rr22", True))
+
+
+def _row(protocol: str, malicious: bool, mode: str, n: int, runs: list[dict], base: dict, peer: dict | None,
+         kkrt_median: float) -> dict:
+    secs = [r["seconds"] for r in runs]
+    med = statistics.median(secs)
+    last = runs[-1]
+    reps = len(runs)
+    total_bytes = last["sender"]["bytes_sent"] + last["receiver"]["bytes_sent"]
+    name = protocol + ("_malicious" if malicious else "")
+    row = {"name": f"{name}_psi_{mode}", "n": n, "seconds_min": min(secs), "seconds_median": med,
+           "seconds_max": max(secs), "repeat": reps,
+           "phases_sender": last["sender"]["phases"], "phases_receiver": last["receiver"]["phases"],
+           "bytes_sender_to_receiver": last["sender"]["bytes_sent"],
+           "bytes_receiver_to_sender": last["receiver"]["bytes_sent"],
+           "bits_per_item": 8 * total_bytes / n, "params": last["receiver"]["params"],
+           "aes_blocks_per_item": med * base["blocks_per_s"] / n}
+    if mode == "processes":
+        row["wall_seconds_with_startup"] = last["wall_seconds"]
+        row["cold_start_seconds"] = max(last["sender"]["cold_start_seconds"],
+                                        last["receiver"]["cold_start_seconds"])
+    if peer is not None:
+        row["speedup_vs_openmined_same_run"] = peer["seconds"] / med
+    row["time_over_kkrt_same_run"] = med / kkrt_median
+    return row
 
 
 if __name__ == "__main__":
@@ -173,6 +198,8 @@ if __name__ == "__main__":
     ap.add_argument("--n", type=int)
     ap.add_argument("--port", type=int)
     ap.add_argument("--kappa", type=int, default=128)
+    ap.add_argument("--protocol", choices=("kkrt", "rr22"), default="kkrt")
+    ap.add_argument("--malicious", action="store_true")
     a = ap.parse_args()
     if a.party:
         _party(a)
