@@ -56,8 +56,9 @@ from numba import njit
 from ...errors import ParameterError
 from ...net import Channel
 from ...params import SecurityLevel, resolve_level
-from ...primitives.aes_kernels import aes128_encrypt, aes128_load_keys, fixed_key_schedule, round_keys
-from ...primitives.hashing import TAG_KKRT
+from ...primitives.aes import openssl_ecb
+from ...primitives.aes_kernels import HAVE_AESNI, aes128_encrypt, aes128_load_keys, fixed_key_schedule, round_keys
+from ...primitives.hashing import TAG_KKRT, tccr
 from .cot import transpose_nogil
 from .matrix import MatrixReceiver, MatrixSender, transpose_rows
 
@@ -206,6 +207,42 @@ def _bucket_kernel(bins, chunk, nchunks):
 
 
 # --------------------------------------------------------------------------
+# Without AES-NI: the same bytes through bulk OpenSSL
+# --------------------------------------------------------------------------
+# The kernels above would then run the table AES (not constant time) on the items'
+# code words and the OPRF rows, both secret; these batch every row of a chunk instead.
+
+
+def _codewords_np(code_rk, words) -> np.ndarray:
+    """``(n, 2·nb)`` uint64: C(w) = AES_{K_b}(w) ⊕ w per code key for the ``(n, 2)`` uint64 words."""
+    nb = code_rk.shape[0]
+    wb = np.ascontiguousarray(words).view(np.uint8).reshape(-1, 16)
+    out = np.empty((wb.shape[0], nb, 16), dtype=np.uint8)
+    for b in range(nb):  # nb ≤ 8 keys, each one bulk call over all rows
+        # Round key 0 of an AES-128 schedule is the key itself.
+        np.bitwise_xor(openssl_ecb(code_rk[b, 0].tobytes(), wb), wb, out=out[:, b])
+    return out.view(np.uint64).reshape(wb.shape[0], 2 * nb)
+
+
+def _hash_rows_np(rows, tweak0) -> np.ndarray:
+    """``(n, 2)`` uint64: ⊕_b TCCR(row_r block b, (tweak0[r] + b, TAG_KKRT)) for ``(n, 2·nb)`` rows."""
+    n, nb = rows.shape[0], rows.shape[1] // 2
+    tw = (np.asarray(tweak0, dtype=np.uint64)[:, None] + np.arange(nb, dtype=np.uint64)).ravel()
+    h = tccr(np.ascontiguousarray(rows).view(np.uint8).reshape(n * nb, 16), tw, backend="fallback", tag=TAG_KKRT)
+    return np.bitwise_xor.reduce(h.view(np.uint64).reshape(n, nb, 2), axis=1)
+
+
+def _sender_eval_np(code_rk, rows, start, lo, hi, words, bins, smask, out) -> None:
+    """``_sender_eval_kernel`` over queries ``[lo, hi)`` with bulk OpenSSL."""
+    nb = code_rk.shape[0]
+    jb = bins[lo:hi]
+    v = _codewords_np(code_rk, words[lo:hi])
+    v &= smask
+    v ^= rows[jb - start]
+    out[lo:hi] = _hash_rows_np(v, jb.astype(np.uint64) * np.uint64(nb))
+
+
+# --------------------------------------------------------------------------
 # Protocol
 # --------------------------------------------------------------------------
 
@@ -249,15 +286,20 @@ def oprf_receive(ch: Channel, words: np.ndarray, code_rk: np.ndarray, base_ot, r
     for start, c in _chunks(m, chunk):
         real = max(0, min(c, m - start))
         code[real:c] = 0  # padding rows beyond m carry no input
-        if real:
+        if real and HAVE_AESNI:
             _codewords_kernel(code_rk, wq, np.arange(start, start + real, dtype=np.int64), code[:real])
+        elif real:
+            code[:real] = _codewords_np(code_rk, wq[start:start + real])
         cols = _flat(code_cols, (w, c // 8))
         transpose_nogil(code[:c].view(np.uint8), cols)
         t = core.send_chunk(ch, c, cols)
         rows = _flat(rows_buf, (c, w // 8))
         transpose_rows(t, c, rows)
-        if real:
+        if real and HAVE_AESNI:
             receiver_hash_kernel(pi_rk, rows.view(np.uint64), start, real, outq, TAG_KKRT)
+        elif real:
+            outq[start:start + real] = _hash_rows_np(rows.view(np.uint64)[:real],
+                                                     np.arange(start, start + real, dtype=np.uint64) * np.uint64(nb))
         if progress is not None:
             progress(start + c, _padded(m))
     return out
@@ -309,7 +351,9 @@ def oprf_send(ch: Channel, m: int, words: np.ndarray, bins: np.ndarray, code_rk:
         rows = _flat(rows_buf, (c, w // 8))
         transpose_rows(q, c, rows)
         lo, hi = run(start, c)
-        if hi > lo:
+        if hi > lo and not HAVE_AESNI:
+            _sender_eval_np(code_rk, rows.view(np.uint64), start, lo, hi, wq, bins, smask, out_sorted)
+        elif hi > lo:
             evaluate(pi_rk, code_rk, rows.view(np.uint64), start, lo, hi, wq, bins, smask, out_sorted)
         if progress is not None:
             progress(start + c, _padded(m))

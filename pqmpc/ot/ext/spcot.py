@@ -32,6 +32,7 @@ import numpy as np
 from numba import njit
 
 from ...errors import ParameterError
+from ...primitives.aes import DEFAULT_KEY, openssl_ecb
 from ...primitives.aes_kernels import (
     HAVE_AESNI,
     aes128_encrypt,
@@ -178,6 +179,57 @@ def _u64(blocks: np.ndarray) -> np.ndarray:
     return blocks.view(np.uint64)
 
 
+# Without AES-NI the njit kernels above would run the table AES (not constant time) on
+# secret tree nodes, so these do the same level by level over all trees with bulk OpenSSL.
+
+
+def _expand_level_np(L: np.ndarray, m: int) -> np.ndarray:
+    """``_expand_level`` on every tree of ``L`` ``(T, 2^h, 2)`` uint64 at once; returns ``(T, 2)``."""
+    x = L[:, :m].copy()
+    s = np.empty_like(x)
+    s[..., 0] = x[..., 1]
+    s[..., 1] = x[..., 0] ^ x[..., 1]
+    left = openssl_ecb(DEFAULT_KEY, s.view(np.uint8).reshape(-1, 16)).view(np.uint64).reshape(s.shape)
+    left ^= s
+    L[:, :m] = left
+    np.bitwise_xor(x, left, out=L[:, m:2 * m])
+    return np.bitwise_xor.reduce(left, axis=1)
+
+
+def _sender_trees_np(seeds, delta, leaves, k0):
+    leaves[:, 0] = seeds
+    leaves[:, 1] = seeds ^ delta
+    k0[:, 0] = seeds
+    m = 2
+    for lev in range(1, k0.shape[1]):
+        k0[:, lev] = _expand_level_np(leaves, m)
+        m *= 2
+
+
+def _receiver_trees_np(kb, b, leaves, pos):
+    T, h = kb.shape[:2]
+    tr = np.arange(T)
+    bit = b[:, 0].astype(np.int64)
+    p = 1 - bit
+    leaves[tr, bit] = kb[:, 0]
+    leaves[tr, p] = 0
+    tot = kb[:, 0].copy()
+    m = 2
+    for lev in range(1, h):
+        left = _expand_level_np(leaves, m)
+        left ^= leaves[tr, p]
+        bit = b[:, lev].astype(np.int64)
+        side = np.where(bit[:, None] == 0, left, tot ^ left)
+        sib = kb[:, lev] ^ side
+        leaves[tr, p + bit * m] = sib
+        p = p + (1 - bit) * m
+        leaves[tr, p] = 0
+        tot ^= sib
+        m *= 2
+    leaves[tr, p] = tot
+    pos[:] = p
+
+
 def sender_expand(seeds: np.ndarray, delta: np.ndarray, h: int, leaves: np.ndarray | None = None):
     """Expand ``T`` correlated GGM trees of depth ``h``.
 
@@ -193,8 +245,11 @@ def sender_expand(seeds: np.ndarray, delta: np.ndarray, h: int, leaves: np.ndarr
     if leaves is None:
         leaves = np.empty((T << h, 16), dtype=np.uint8)
     k0 = np.empty((T, h, 16), dtype=np.uint8)
-    _sender_trees(_round_keys(), _u64(seeds), _u64(delta), _u64(leaves).reshape(T, 1 << h, 2),
-                  _u64(k0))
+    if HAVE_AESNI:
+        _sender_trees(_round_keys(), _u64(seeds), _u64(delta), _u64(leaves).reshape(T, 1 << h, 2),
+                      _u64(k0))
+    else:
+        _sender_trees_np(_u64(seeds), _u64(delta), _u64(leaves).reshape(T, 1 << h, 2), _u64(k0))
     return leaves, k0
 
 
@@ -212,7 +267,10 @@ def receiver_expand(kb: np.ndarray, b: np.ndarray, h: int, leaves: np.ndarray | 
     if leaves is None:
         leaves = np.empty((T << h, 16), dtype=np.uint8)
     pos = np.empty(T, dtype=np.int64)
-    _receiver_trees(_round_keys(), _u64(kb), b, _u64(leaves).reshape(T, 1 << h, 2), pos)
+    if HAVE_AESNI:
+        _receiver_trees(_round_keys(), _u64(kb), b, _u64(leaves).reshape(T, 1 << h, 2), pos)
+    else:
+        _receiver_trees_np(_u64(kb), b, _u64(leaves).reshape(T, 1 << h, 2), pos)
     return leaves, pos
 
 
