@@ -145,6 +145,22 @@ class Channel:
         self.stats.messages_received += 1
         return frame
 
+    def _frame_into(self, buf: bytearray, limit: int, step: str | None):
+        """The next frame read into ``buf`` (``limit`` bytes at least) as a memoryview valid
+        until the next call, for a caller that reuses one buffer (the secure channel's
+        records); ``None`` when this transport cannot read into a caller's buffer."""
+        if type(self)._recv_message is not Channel._recv_message or not hasattr(self, "_read_exact_into"):
+            return None
+        if self.closed:
+            raise ChannelClosed("channel is closed")
+        (n,) = HEADER.unpack(bytes(self._read_exact(HEADER.size)))
+        if n > limit or n > len(buf):
+            raise ProtocolError(self._too_large(n, min(limit, len(buf)), step, "announced"))
+        self._read_exact_into(buf, n)
+        self.stats.bytes_received += n + HEADER.size
+        self.stats.messages_received += 1
+        return memoryview(buf)[:n]
+
     def _frame(self, limit: int, step: str | None, exact: bool = False):
         fn = type(self).recv_frame
         if fn is Channel.recv_frame:

@@ -91,18 +91,28 @@ class TcpChannel(Channel):
         while got < n:
             if got == len(buf):
                 _grow(buf, min(n, 2 * got))
-            with memoryview(buf) as view:
-                try:
-                    k = self.sock.recv_into(view[got:], len(buf) - got)
-                except TimeoutError:
-                    raise ChannelTimeout(f"no data from {self.peer} for {self.timeout} s") from None
-                except OSError as exc:
-                    raise ChannelClosed(f"connection to {self.peer} lost: {exc.strerror or exc}") from None
-            if k == 0:
-                what = "in the middle of a message" if got else "before the expected message"
-                raise ChannelClosed(f"peer {self.peer} closed the connection {what}")
-            got += k
+            got = self._fill(buf, got, len(buf))
         return buf
+
+    def _read_exact_into(self, buf: bytearray, n: int) -> None:
+        """Read exactly ``n`` bytes into the caller's ``buf`` (at least ``n`` long), for a
+        caller that reuses one buffer: fresh pages cost more than the copy here."""
+        got = 0
+        while got < n:
+            got = self._fill(buf, got, n)
+
+    def _fill(self, buf: bytearray, got: int, end: int) -> int:
+        with memoryview(buf) as view:
+            try:
+                k = self.sock.recv_into(view[got:end], end - got)
+            except TimeoutError:
+                raise ChannelTimeout(f"no data from {self.peer} for {self.timeout} s") from None
+            except OSError as exc:
+                raise ChannelClosed(f"connection to {self.peer} lost: {exc.strerror or exc}") from None
+        if k == 0:
+            what = "in the middle of a message" if got else "before the expected message"
+            raise ChannelClosed(f"peer {self.peer} closed the connection {what}")
+        return got + k
 
     def _close(self) -> None:
         try:

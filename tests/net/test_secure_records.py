@@ -304,3 +304,38 @@ def test_records_overrunning_the_announced_length_are_refused_before_decryption(
 
     (r0, e0), (r1, e1) = both(f0, f1)
     assert isinstance(e1, ProtocolError) and "overrun the announced 10-byte message" in str(e1), repr(e1)
+
+
+def test_records_over_tcp_read_into_one_reused_buffer():
+    """Over TCP each record lands in the channel's one record buffer (no fresh 1 MiB per
+    record) and messages of every size across record boundaries arrive whole, both ways."""
+    from pqmpc.net import TcpChannel, TcpListener
+
+    sizes = [0, 1, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 5]
+    rng = np.random.default_rng(7)
+    msgs = [rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n in sizes]
+    listener = TcpListener("127.0.0.1", 0)
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault(
+        "s", SecureChannel.wrap(listener.accept(5.0), role="responder", psk=PSK)))
+    t.start()
+    c = SecureChannel.wrap(TcpChannel.connect("127.0.0.1", listener.port, timeout=10.0), role="initiator", psk=PSK)
+    t.join(10)
+    listener.close()
+    s = box["s"]
+
+    def no_fresh_frames(*a, **kw):
+        raise AssertionError("a record was read into a fresh buffer")
+
+    s.inner._frame = c.inner._frame = no_fresh_frames  # after the handshake, records only
+    buf_id = id(s._rxbuf)
+    try:
+        for m in msgs:
+            c.send(m)
+            assert s.recv() == m
+            s.send(m[::-1])
+            assert c.recv() == m[::-1]
+        assert id(s._rxbuf) == buf_id and len(s._rxbuf) == secure_channel.HDR.size + secure_channel.RECORD_BYTES + 16
+    finally:
+        c.close()
+        s.close()
