@@ -30,8 +30,8 @@ MAX_ITEMS = 1 << 30
 CONTROL_MAX_BYTES = 4096
 
 
-class PeerAbort(PqmpcError):
-    """The peer stopped the session and said why."""
+class PeerAbort(ProtocolError):
+    """The peer stopped the session and said why (a ProtocolError like every ending a peer causes)."""
 
 
 @dataclass

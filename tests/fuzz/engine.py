@@ -48,11 +48,9 @@ CASE_TIMEOUT = 15.0
 #: Extra bytes above the honest replay's own peak that a mutated run may allocate.
 MEMORY_SLACK = 32 << 20
 
-# Peer-caused endings that are fine. PSI's PeerAbort (the peer said it stops) is a
-# deliberate PqmpcError, not a crash; it is accepted by name so this module needs no
-# PSI import.
+# Peer-caused endings that are fine (PSI's PeerAbort, "the peer said it stops", is a
+# ProtocolError too).
 ACCEPTED = (ProtocolError, ChannelClosed)
-ACCEPTED_NAMES = {"PeerAbort"}
 
 
 # -- recording -----------------------------------------------------------------
@@ -272,7 +270,7 @@ class Outcome:
     def accepted(self) -> bool:
         if self.hung or self.thread_errors:
             return False
-        return self.exc is None or isinstance(self.exc, ACCEPTED) or type(self.exc).__name__ in ACCEPTED_NAMES
+        return self.exc is None or isinstance(self.exc, ACCEPTED)
 
     def summary(self) -> str:
         s = f"{self.kind()} after {self.seconds:.2f} s, peak {self.peak_bytes / 2**20:.1f} MiB"
