@@ -66,6 +66,7 @@ but Python cannot promise constant time.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 
 import numpy as np
@@ -197,13 +198,13 @@ class SaberOT(RandomOT):
         handshake(ch, PROTOCOL, VERSION, {"variant": self.variant, "construction": self.construction, "n": n,
                                           "block_bytes": self.block_bytes}, role=role, peer_role=peer)
 
+    @abc.abstractmethod
     def receiver_message_bytes(self, n: int) -> int:
         """Payload bytes the receiver sends for n random OTs (all its messages)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def sender_message_bytes(self, n: int) -> int:
         """Payload bytes the sender sends for n random OTs (all its messages)."""
-        raise NotImplementedError
 
 
 class ModLwrOT(SaberOT):
