@@ -51,9 +51,6 @@ Python cannot promise constant time.
 
 from __future__ import annotations
 
-import functools
-import weakref
-
 import numpy as np
 
 from ...errors import HandshakeError, ParameterError
@@ -65,27 +62,10 @@ from ...rng import Rng
 from ..interfaces import RECEIVER, SENDER, CorrelatedOT, RandomOT, check_choices, check_count, check_delta
 from . import cot
 from .matrix import CHUNK, MatrixReceiver, MatrixSender, seeds_from_blocks, transpose_rows
+from .sessions import ExtensionSessions, drops_session_on_error
 
 PROTOCOL = "IKNP"
 VERSION = 2  # 2: protocol tags in the TCCR tweak (issue 12); v1 peers would silently disagree
-
-
-def _drops_session_on_error(role: str):
-    """A call that fails part-way leaves this party's PRG streams and tweak
-    counter out of step with the peer's, so the session is dropped (the next
-    call starts a new one); a caller's own ``ParameterError`` leaves it intact."""
-    def deco(method):
-        @functools.wraps(method)
-        def wrapper(self, ch, *args, **kw):
-            try:
-                return method(self, ch, *args, **kw)
-            except ParameterError:
-                raise
-            except BaseException:
-                self._sessions.get(ch, {}).pop(role, None)
-                raise
-        return wrapper
-    return deco
 
 
 class Session:
@@ -103,7 +83,7 @@ class Session:
         self.ots = 0
 
 
-class IKNP(CorrelatedOT):
+class IKNP(ExtensionSessions, CorrelatedOT):
     """IKNP OT extension; see the module docstring for protocol and security.
 
     A :class:`~pqmpc.ot.interfaces.CorrelatedOT`: random OT is hashed from
@@ -141,38 +121,12 @@ class IKNP(CorrelatedOT):
         self.level = resolve_level(kappa, level)
         self.kappa = self.level.kappa
         self.block_bytes = self.level.block_bytes
-        if base is not None and not isinstance(base, RandomOT):
-            raise ParameterError(f"base must be an OT instance, not {type(base).__name__}")
-        if not isinstance(chunk, int) or not 0 < chunk <= 1 << 22 or chunk % 128:
-            raise ParameterError(f"chunk must be a multiple of 128 in [128, 2^22], not {chunk!r}")
-        self._base = base
-        self.chunk = chunk
-        self.mask_chunk = chunk  # chosen-message masks go out one chunk per message
-        self._sessions: "weakref.WeakKeyDictionary[Channel, dict]" = weakref.WeakKeyDictionary()
-
-    @property
-    def base(self) -> RandomOT:
-        if self._base is None:
-            from ..base.kyber import KyberOT
-
-            self._base = KyberOT(self.level.kem, block_bytes=self.block_bytes)
-        return self._base
-
-    @property
-    def post_quantum(self) -> bool:
-        return bool(getattr(self.base, "post_quantum", True))
+        self.init_sessions(base, chunk)
 
     def __repr__(self) -> str:
         return f"IKNP(base={self.base!r}, kappa={self.kappa})"
 
     # ------------------------------------------------------------------ sessions
-    def session(self, ch: Channel, role: str) -> Session | None:
-        return self._sessions.get(ch, {}).get(role)
-
-    def forget(self, ch: Channel) -> None:
-        """Drop this party's sessions on ``ch`` (the next call runs base OTs again)."""
-        self._sessions.pop(ch, None)
-
     def setup(self, ch: Channel, role: str, rng=None, delta=None) -> Session:
         """Run the handshake and the κ base OTs on ``ch`` now; ``role`` is ``"sender"`` or ``"receiver"``.
 
@@ -209,16 +163,7 @@ class IKNP(CorrelatedOT):
             matrix = MatrixReceiver(seeds_from_blocks(k0, kappa, seed_bytes), seeds_from_blocks(k1, kappa, seed_bytes))
             delta = None
         sess = Session(role, kappa, width, matrix, delta)
-        self._sessions.setdefault(ch, {})[role] = sess
-        return sess
-
-    def ensure_session(self, ch: Channel, role: str, rng=None) -> None:
-        if self.session(ch, role) is None:
-            self.setup(ch, role, Rng.ensure(rng))
-
-    def _get(self, ch, role, rng, delta=None) -> Session:
-        sess = self.session(ch, role)
-        return sess if sess is not None else self.setup(ch, role, rng, delta)
+        return self.remember(ch, role, sess)
 
     def _header(self, ch: Channel, sess: Session, op: str, n: int, mode: str | None = None) -> dict:
         """Per-call agreement: call number, op, n (and the sender's Δ mode)."""
@@ -267,7 +212,7 @@ class IKNP(CorrelatedOT):
         sess.ots += n
 
     # ------------------------------------------------------------------ random OT
-    @_drops_session_on_error(SENDER)
+    @drops_session_on_error(SENDER)
     def send_random(self, ch, n, rng=None):
         n = check_count(n)
         sess = self._get(ch, SENDER, rng)
@@ -281,7 +226,7 @@ class IKNP(CorrelatedOT):
         self._finish(sess, n)
         return m0, m1
 
-    @_drops_session_on_error(RECEIVER)
+    @drops_session_on_error(RECEIVER)
     def receive_random(self, ch, choices, rng=None):
         choices = check_choices(choices)
         n = choices.shape[0]
@@ -293,7 +238,7 @@ class IKNP(CorrelatedOT):
         return t
 
     # ------------------------------------------------------------------ correlated OT
-    @_drops_session_on_error(SENDER)
+    @drops_session_on_error(SENDER)
     def send_correlated(self, ch, n, delta=None, rng=None):
         """Sender of n correlated OTs: ``(Δ, q)`` with ``t = q ⊕ b·Δ`` at the receiver."""
         n = check_count(n)
@@ -323,7 +268,7 @@ class IKNP(CorrelatedOT):
         self._finish(sess, n)
         return delta.copy(), q_out
 
-    @_drops_session_on_error(RECEIVER)
+    @drops_session_on_error(RECEIVER)
     def receive_correlated(self, ch, choices, rng=None):
         """Receiver of n correlated OTs: ``t`` with ``t = q ⊕ b·Δ``."""
         choices = check_choices(choices)

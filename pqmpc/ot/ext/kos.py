@@ -38,9 +38,6 @@ A call that raises drops the session on that side (its streams are out of step).
 
 from __future__ import annotations
 
-import functools
-import weakref
-
 import numpy as np
 
 from ...errors import HandshakeError, ParameterError
@@ -52,26 +49,10 @@ from ...rng import Rng
 from ..interfaces import RECEIVER, SENDER, CorrelatedOT, RandomOT, check_choices, check_count, check_delta
 from . import check, cot
 from .matrix import CHUNK, MatrixReceiver, MatrixSender, seeds_from_blocks, transpose_rows
+from .sessions import ExtensionSessions, drops_session_on_error
 
 PROTOCOL = "KOS"
 VERSION = 1
-
-
-def drops_session_on_error(role: str):
-    """A call that fails part-way leaves this party out of step with the peer: drop the session
-    (a caller's own ``ParameterError`` before any message leaves it intact)."""
-    def deco(method):
-        @functools.wraps(method)
-        def wrapper(self, ch, *args, **kw):
-            try:
-                return method(self, ch, *args, **kw)
-            except ParameterError:
-                raise
-            except BaseException:
-                self.forget_role(ch, role)
-                raise
-        return wrapper
-    return deco
 
 
 class Session:
@@ -93,7 +74,7 @@ class Session:
         return self._scratch[:m]
 
 
-class KOS(CorrelatedOT):
+class KOS(ExtensionSessions, CorrelatedOT):
     """Actively secure IKNP (see the module docstring); a :class:`~pqmpc.ot.interfaces.CorrelatedOT`.
 
     ``base``: an actively secure :class:`~pqmpc.ot.interfaces.RandomOT` (default
@@ -118,44 +99,15 @@ class KOS(CorrelatedOT):
         self.level = level_for_kappa(kappa)
         self.kappa = kappa
         self.block_bytes = self.level.block_bytes
-        if base is not None and not isinstance(base, RandomOT):
-            raise ParameterError(f"base must be an OT instance, not {type(base).__name__}")
+        self.init_sessions(base, chunk)
         if base is not None:
             check.require_malicious_base(base, self.name)
-        if not isinstance(chunk, int) or not 0 < chunk <= 1 << 22 or chunk % 128:
-            raise ParameterError(f"chunk must be a multiple of 128 in [128, 2^22], not {chunk!r}")
-        self._base = base
-        self.chunk = chunk
-        self.mask_chunk = chunk
         self.pad = check.pad_rows(kappa) if self.checked else 0
-        self._sessions: "weakref.WeakKeyDictionary[Channel, dict]" = weakref.WeakKeyDictionary()
-
-    @property
-    def base(self) -> RandomOT:
-        if self._base is None:
-            from ..base.kyber import KyberOT
-
-            self._base = KyberOT(self.level.kem, block_bytes=self.block_bytes)
-        return self._base
-
-    @property
-    def post_quantum(self) -> bool:
-        return bool(getattr(self.base, "post_quantum", True))
 
     def __repr__(self) -> str:
         return f"KOS(base={self.base!r}, kappa={self.kappa})"
 
     # ------------------------------------------------------------------ sessions
-    def session(self, ch: Channel, role: str) -> Session | None:
-        return self._sessions.get(ch, {}).get(role)
-
-    def forget(self, ch: Channel) -> None:
-        """Drop this party's sessions on ``ch`` (the next call runs base OTs again)."""
-        self._sessions.pop(ch, None)
-
-    def forget_role(self, ch: Channel, role: str) -> None:
-        self._sessions.get(ch, {}).pop(role, None)
-
     def setup(self, ch: Channel, role: str, rng=None, delta=None) -> Session:
         """Handshake and κ base OTs on ``ch`` now (optional: the first call does it)."""
         if role not in (SENDER, RECEIVER):
@@ -174,8 +126,7 @@ class KOS(CorrelatedOT):
             delta = rng.blocks(1, self.block_bytes)[0] if delta is None else delta
         matrix = self.base_setup(ch, role, base_rng, delta)
         sess = Session(role, matrix, delta if role == SENDER else None, rng.fork("kos/calls"))
-        self._sessions.setdefault(ch, {})[role] = sess
-        return sess
+        return self.remember(ch, role, sess)
 
     def handshake_params(self) -> dict:
         base = self.base
@@ -193,14 +144,6 @@ class KOS(CorrelatedOT):
             return MatrixSender(seeds_from_blocks(got, kappa, seed_bytes), unpack_bits(delta, kappa))
         k0, k1 = base.send_random(ch, kappa * reps, base_rng)
         return MatrixReceiver(seeds_from_blocks(k0, kappa, seed_bytes), seeds_from_blocks(k1, kappa, seed_bytes))
-
-    def ensure_session(self, ch: Channel, role: str, rng=None) -> None:
-        if self.session(ch, role) is None:
-            self.setup(ch, role, Rng.ensure(rng))
-
-    def _get(self, ch, role, rng, delta=None) -> Session:
-        sess = self.session(ch, role)
-        return sess if sess is not None else self.setup(ch, role, rng, delta)
 
     def _header(self, ch: Channel, sess: Session, op: str, n: int, extra: dict) -> dict:
         mine = {"call": sess.calls, "op": op, "n": n, "ots": sess.ots, "role": sess.role, **extra}
