@@ -24,8 +24,9 @@ that never repeats). KOS proved security with a random oracle; Guo–Katz–Wang
 ideal permutation suffices, since the check leaves a malicious receiver at most
 a few guessed bits of Δ, which the per-index tweak keeps from being reused
 across OTs. With κ = 128 that is fixed-key AES-128, with the Grover caveat of
-:mod:`.iknp`; the 256-bit mode needs a GF(2^256) check, not available yet, so
-``kappa=256`` is refused.
+:mod:`.iknp`; κ = 256 is IKNP's 256-bit mode (AES-256 PRG, 32-byte rows hashed
+with ``tccr_wide``) with the check in GF(2^256) (:mod:`pqmpc.primitives.gf256`,
+χ from AES-256-CTR).
 
 Security: active security against either party, assuming an actively secure
 base OT (:func:`~pqmpc.ot.ext.check.require_malicious_base`: ML-KEM/Saber
@@ -58,8 +59,9 @@ VERSION = 1
 class Session:
     """One party's state of a KOS session on one channel."""
 
-    def __init__(self, role: str, matrix, delta: np.ndarray | None, rng: Rng):
+    def __init__(self, role: str, matrix, delta: np.ndarray | None, rng: Rng, width: int = 16):
         self.role = role
+        self.width = width
         self.matrix = matrix
         self.delta = delta
         self.rng = rng  # per-call coins and padding bits
@@ -68,9 +70,9 @@ class Session:
         self.ots = 0
 
     def scratch_rows(self, m: int) -> np.ndarray:
-        """``(m, 16)`` rows that stay with the session (fresh pages cost as much as the transpose)."""
-        if self._scratch.shape[0] < m:
-            self._scratch = np.empty((m, 16), dtype=np.uint8)
+        """``(m, width)`` rows that stay with the session (fresh pages cost as much as the transpose)."""
+        if self._scratch.shape[0] < m or self._scratch.shape[1] != self.width:
+            self._scratch = np.empty((m, self.width), dtype=np.uint8)
         return self._scratch[:m]
 
 
@@ -78,7 +80,8 @@ class KOS(ExtensionSessions, CorrelatedOT):
     """Actively secure IKNP (see the module docstring); a :class:`~pqmpc.ot.interfaces.CorrelatedOT`.
 
     ``base``: an actively secure :class:`~pqmpc.ot.interfaces.RandomOT` (default
-    ``KyberOT("ML-KEM-768")``); ``kappa``: 128; ``chunk``: rows per wire message.
+    ``KyberOT("ML-KEM-768")``, ``KyberOT("ML-KEM-1024", block_bytes=32)`` for κ = 256);
+    ``kappa``: 128 or 256; ``chunk``: rows per wire message.
     """
 
     name = PROTOCOL
@@ -93,9 +96,8 @@ class KOS(ExtensionSessions, CorrelatedOT):
     matrix_step = "receiver matrix U"
 
     def __init__(self, base: RandomOT | None = None, kappa: int = 128, chunk: int = CHUNK):
-        if kappa != 128:
-            raise ParameterError("KOS runs its check in GF(2^κ); GF(2^256) for κ = 256 is not available yet, "
-                                 "use kappa=128 (or IKNP(kappa=256) semi-honest)")
+        if kappa not in (128, 256):
+            raise ParameterError(f"kappa must be 128 or 256, not {kappa!r}")
         self.level = level_for_kappa(kappa)
         self.kappa = kappa
         self.block_bytes = self.level.block_bytes
@@ -125,14 +127,15 @@ class KOS(ExtensionSessions, CorrelatedOT):
         if role == SENDER:
             delta = rng.blocks(1, self.block_bytes)[0] if delta is None else delta
         matrix = self.base_setup(ch, role, base_rng, delta)
-        sess = Session(role, matrix, delta if role == SENDER else None, rng.fork("kos/calls"))
+        sess = Session(role, matrix, delta if role == SENDER else None, rng.fork("kos/calls"), self.block_bytes)
         return self.remember(ch, role, sess)
 
     def handshake_params(self) -> dict:
         base = self.base
         return {"kappa": self.kappa, "chunk": self.chunk, "base": base.name, "security": self.security,
                 "base_variant": getattr(base, "variant", None), "base_block_bytes": base.block_bytes,
-                "check": f"gf128/pad{self.pad}", "prg": "aes128-ctr", "hash": f"tccr/tag{self.hash_tag:#x}"}
+                "check": f"gf{self.kappa}/pad{self.pad}", "prg": f"aes{8 * self.level.aes_key_bytes}-ctr",
+                "hash": f"{'tccr' if self.block_bytes == 16 else 'tccr_wide'}/tag{self.hash_tag:#x}"}
 
     def base_setup(self, ch: Channel, role: str, rng: Rng, delta: np.ndarray | None):
         """The κ base OTs (IKNP roles reversed) drawing on ``rng``; returns this side's matrix core."""
@@ -169,7 +172,7 @@ class KOS(ExtensionSessions, CorrelatedOT):
     # ------------------------------------------------------------------ checked extension
     def _receiver_extend(self, ch, sess: Session, choices: np.ndarray, op: str,
                          on_chunk=None, rows: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
-        """Extend and prove consistency; returns the ``(n, 16)`` rows t (unhashed) and the sender's header.
+        """Extend and prove consistency; returns the ``(n, width)`` rows t (unhashed) and the sender's header.
 
         ``on_chunk(start, rows)`` sees each chunk's output rows while they are in cache."""
         n = choices.shape[0]
@@ -183,7 +186,8 @@ class KOS(ExtensionSessions, CorrelatedOT):
             ch.send(seed_r)
         m = n + self.pad
         bits = np.concatenate([choices, sess.rng.bits(self.pad)]) if self.pad else choices
-        t = np.empty((m, 16), dtype=np.uint8) if rows is None else rows
+        w = self.block_bytes
+        t = np.empty((m, w), dtype=np.uint8) if rows is None else rows
         for start, c in self._ranges(m):
             tcols = sess.matrix.send_chunk(ch, c, pack_bits(bits[start:start + c]).reshape(1, -1))
             transpose_rows(tcols, c, t[start:start + c])
@@ -193,8 +197,8 @@ class KOS(ExtensionSessions, CorrelatedOT):
             return t, theirs
         seed_s = ch.recv_bytes(check.SEED_BYTES, f"{step} step 3 (sender's coin)")
         check.check_opening(seed_s, commitment, f"{step} step 3 (sender's coin)")
-        chi = check.Challenges(seed_s, seed_r, self._label(sess))
-        sums = np.zeros(32, dtype=np.uint8)
+        chi = check.Challenges(seed_s, seed_r, self._label(sess), w)
+        sums = np.zeros(2 * w, dtype=np.uint8)
         for start, c in self._ranges(m):
             sums ^= chi.receiver_sums(t[start:start + c], bits[start:start + c])
         ch.send(sums)
@@ -202,7 +206,7 @@ class KOS(ExtensionSessions, CorrelatedOT):
 
     def _sender_extend(self, ch, sess: Session, n: int, op: str, extra: dict, on_chunk=None,
                        rows: np.ndarray | None = None) -> np.ndarray:
-        """The sender's side of :meth:`_receiver_extend`: the ``(n, 16)`` checked rows q.
+        """The sender's side of :meth:`_receiver_extend`: the ``(n, width)`` checked rows q.
 
         ``on_chunk`` as there: what it computes is provisional until the check below passes."""
         step = f"{self.name} call {sess.calls}"
@@ -212,11 +216,11 @@ class KOS(ExtensionSessions, CorrelatedOT):
             seed_r = ch.recv_bytes(check.SEED_BYTES, f"{step} step 1 (receiver's coin)")
         else:
             self._header(ch, sess, op, n, extra)
-        m = n + self.pad
-        q = np.empty((m, 16), dtype=np.uint8) if rows is None else rows
+        m, w = n + self.pad, self.block_bytes
+        q = np.empty((m, w), dtype=np.uint8) if rows is None else rows
         # The sender knows both coins already: its side of the check runs chunk by chunk in cache.
-        chi = check.Challenges(seed_s, seed_r, self._label(sess)) if self.checked else None
-        acc = np.zeros(16, dtype=np.uint8)
+        chi = check.Challenges(seed_s, seed_r, self._label(sess), w) if self.checked else None
+        acc = np.zeros(w, dtype=np.uint8)
         for start, c in self._ranges(m):
             qcols = sess.matrix.recv_chunk(ch, c, f"{step} step 2 ({self.matrix_step}), rows {start}..{start + c - 1}")
             rows = q[start:start + c]
@@ -228,7 +232,7 @@ class KOS(ExtensionSessions, CorrelatedOT):
         if not self.checked:
             return q
         ch.send(seed_s)
-        sums = ch.recv_array(np.uint8, (32,), f"{step} step 4 (receiver's check values)")
+        sums = ch.recv_array(np.uint8, (2 * w,), f"{step} step 4 (receiver's check values)")
         check.verify_sums(acc, sess.delta, sums, f"{step} step 4")
         return q[:n]
 
@@ -241,8 +245,8 @@ class KOS(ExtensionSessions, CorrelatedOT):
     def send_random(self, ch, n, rng=None):
         n = check_count(n)
         sess = self._get(ch, SENDER, rng)
-        m0 = np.empty((n, 16), dtype=np.uint8)
-        m1 = np.empty((n, 16), dtype=np.uint8)
+        m0 = np.empty((n, self.block_bytes), dtype=np.uint8)
+        m1 = np.empty((n, self.block_bytes), dtype=np.uint8)
 
         def hash_chunk(start, q):
             e = start + q.shape[0]
@@ -257,7 +261,7 @@ class KOS(ExtensionSessions, CorrelatedOT):
         choices = check_choices(choices)
         sess = self._get(ch, RECEIVER, rng)
         n = choices.shape[0]
-        out = np.empty((n, 16), dtype=np.uint8)
+        out = np.empty((n, self.block_bytes), dtype=np.uint8)
         # Unchecked, the rows are not needed after hashing: transpose into the output and hash in place.
         rows = sess.scratch_rows(n + self.pad) if self.checked else out
 
@@ -304,7 +308,7 @@ class KOS(ExtensionSessions, CorrelatedOT):
         t = np.ascontiguousarray(t)
         if mode == "fixed":
             for start, c in self._ranges(n):
-                d = ch.recv_array(np.uint8, (c, 16),
+                d = ch.recv_array(np.uint8, (c, self.block_bytes),
                                   f"{self.name} call {sess.calls} (Δ corrections), OTs {start}..{start + c - 1}")
                 tc = t[start:start + c]
                 cot.hash_rows(tc, sess.ots + start, out=tc, tag=self.hash_tag)

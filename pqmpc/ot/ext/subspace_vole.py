@@ -38,14 +38,21 @@ from ...primitives.prg import MultiKeyCTR
 
 
 def _expand(nodes: np.ndarray) -> np.ndarray:
-    b, m = nodes.shape[:2]
-    return ggm_expand_level(nodes.reshape(b * m, 16)).reshape(b, 2 * m, 16)
+    """One GGM level: 16-byte nodes by the fixed-key AES-128 expansion of :mod:`pqmpc.primitives.ggm`;
+    32-byte nodes (κ = 256) as AES-256 keys, the children the first four CTR blocks (a PRF under a
+    256-bit key: no Grover square root on 128-bit node values)."""
+    b, m, w = nodes.shape
+    if w == 16:
+        return ggm_expand_level(nodes.reshape(b * m, 16)).reshape(b, 2 * m, 16)
+    return MultiKeyCTR(np.ascontiguousarray(nodes.reshape(b * m, w))).next(2 * w).reshape(b, 2 * m, w)
 
 
 def full_trees(roots: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Receiver: leaves ``(B, 2^k, 16)`` and level sums ``(B, k, 2, 16)`` (even / odd children of each level)."""
-    nodes = roots.reshape(-1, 1, 16)
-    sums = np.empty((nodes.shape[0], k, 2, 16), dtype=np.uint8)
+    """Receiver: leaves ``(B, 2^k, w)`` and level sums ``(B, k, 2, w)`` (even / odd children of each level)
+    from ``(B, w)`` roots, ``w`` = 16 or 32 bytes."""
+    w = roots.shape[-1]
+    nodes = roots.reshape(-1, 1, w)
+    sums = np.empty((nodes.shape[0], k, 2, w), dtype=np.uint8)
     for lvl in range(k):
         nodes = _expand(nodes)
         sums[:, lvl, 0] = np.bitwise_xor.reduce(nodes[:, 0::2], axis=1)
@@ -59,12 +66,12 @@ def path_bits(points: np.ndarray, k: int) -> np.ndarray:
 
 
 def punctured_trees(known_sums: np.ndarray, points: np.ndarray, k: int) -> np.ndarray:
-    """Sender: every leaf but ``points[i]`` (zero there), ``(B, 2^k, 16)``, from the level sums on the
-    side off each point's path (``known_sums``: ``(B, k, 16)``)."""
+    """Sender: every leaf but ``points[i]`` (zero there), ``(B, 2^k, w)``, from the level sums on the
+    side off each point's path (``known_sums``: ``(B, k, w)``)."""
     nb = points.shape[0]
     bits = path_bits(points, k)
     rows = np.arange(nb)
-    nodes = np.zeros((nb, 1, 16), dtype=np.uint8)
+    nodes = np.zeros((nb, 1, known_sums.shape[-1]), dtype=np.uint8)
     prefix = np.zeros(nb, dtype=np.int64)  # index of the path node at the current level
     for lvl in range(k):
         nodes = _expand(nodes)
@@ -155,7 +162,7 @@ class _VoleMatrix:
     def __init__(self, leaves: np.ndarray, k: int):
         nb = leaves.shape[0]
         self.k, self.blocks, self.width = k, nb, nb * k
-        self.g = MultiKeyCTR(np.ascontiguousarray(leaves.reshape(nb << k, 16)))
+        self.g = MultiKeyCTR(np.ascontiguousarray(leaves.reshape(nb << k, leaves.shape[-1])))
         self._bufs: dict = {}
 
     def _scratch(self, cbp: int, names: tuple) -> list:
