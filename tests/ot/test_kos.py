@@ -274,6 +274,34 @@ def test_recorded_sessions():
             assert got[key] == case[key], (case["sender_seed"], key)
 
 
+VECTORS_256 = VECTORS.with_name("kos_256.json")
+_CASES_256 = [("kos256-s-1", "kos256-r-1", 1024, [("correlated", 1000), ("random", 1), ("random", 2500)]),
+              ("kos256-s-2", "kos256-r-2", 65536, [("random", 0), ("correlated", 129)])]
+
+
+def write_vectors_256() -> None:
+    """Regenerate ``kos_256.json`` (only on a deliberate wire change):
+    ``PYTHONPATH=. python -c "from tests.ot.test_kos import write_vectors_256 as w; w()"``."""
+    cases = []
+    for ss, rs, chunk, ops in _CASES_256:
+        case = {"sender_seed": ss.encode().hex(), "receiver_seed": rs.encode().hex(), "chunk": chunk,
+                "ops": [{"op": op, "n": n} for op, n in ops]}
+        case.update(transcript_case(lambda: KOS(SimplestOT(32), kappa=256, chunk=chunk), case))
+        cases.append(case)
+    data = {"protocol": "KOS", "version": 1, "kappa": 256, "base": "SimplestOT(32)",
+            "note": "Layout as kos_128.json; κ = 256 (AES-256 PRG, tccr_wide, GF(2^256) check).", "cases": cases}
+    VECTORS_256.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def test_recorded_sessions_kappa_256():
+    data = json.loads(VECTORS_256.read_text())
+    assert data["protocol"] == "KOS" and data["kappa"] == 256 and len(data["cases"]) == len(_CASES_256)
+    for case in data["cases"]:
+        got = transcript_case(lambda: KOS(SimplestOT(32), kappa=256, chunk=case["chunk"]), case)
+        for key in ("transcript_sha256", "outputs_sha256", "first_receiver_output"):
+            assert got[key] == case[key], (case["sender_seed"], key)
+
+
 def test_iknp_security_malicious_is_kos():
     """The API name the issue fixes: IKNP(security="malicious") is KOS, and it runs."""
     from pqmpc.ot import IKNP, SoftSpoken

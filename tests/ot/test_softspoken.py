@@ -254,6 +254,37 @@ def test_recorded_sessions():
             assert got[key] == case[key], (case["k"], case["security"], key)
 
 
+VECTORS_256 = VECTORS.with_name("softspoken_256.json")
+
+
+def write_vectors_256() -> None:
+    """Regenerate ``softspoken_256.json`` (only on a deliberate wire change):
+    ``PYTHONPATH=. python -c "from tests.ot.test_softspoken import write_vectors_256 as w; w()"``."""
+    cases = []
+    for k in (1, 2, 4, 8):
+        for sec in MODES:
+            tag = f"ss256-{k}-{sec}"
+            case = {"k": k, "security": sec, "chunk": 1024, "sender_seed": (tag + "/s").encode().hex(),
+                    "receiver_seed": (tag + "/r").encode().hex(),
+                    "ops": [{"op": "correlated", "n": 1500}, {"op": "random", "n": 1}, {"op": "random", "n": 300}]}
+            case.update(transcript_case(lambda: SoftSpoken(k, sec, kappa=256, base=SimplestOT(32), chunk=1024), case))
+            cases.append(case)
+    data = {"protocol": "SoftSpokenOT", "version": 1, "kappa": 256, "base": "SimplestOT(32)",
+            "note": "Layout as softspoken_128.json; κ = 256 (AES-256 GGM nodes and leaves, tccr_wide, "
+                    "GF(2^256) check).", "cases": cases}
+    VECTORS_256.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def test_recorded_sessions_kappa_256():
+    data = json.loads(VECTORS_256.read_text())
+    assert data["protocol"] == "SoftSpokenOT" and data["kappa"] == 256 and len(data["cases"]) == 8
+    for case in data["cases"]:
+        got = transcript_case(lambda: SoftSpoken(case["k"], case["security"], kappa=256, base=SimplestOT(32),
+                                                 chunk=case["chunk"]), case)
+        for key in ("transcript_sha256", "outputs_sha256", "first_receiver_output"):
+            assert got[key] == case[key], (case["k"], case["security"], key)
+
+
 @pytest.mark.parametrize("k,width", [(1, 16), (2, 16), (4, 16), (8, 16), (4, 32)])
 def test_vole_matrices_match_a_one_shot_expansion(k, width):
     """The matrix classes (streams expanded in column pieces, odd chunk sizes, block-aligned
