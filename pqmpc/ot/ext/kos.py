@@ -8,7 +8,8 @@ the IKNP extension (the matrix core of :mod:`.matrix`, roles and wire as in
    ``s_S``; the receiver then sends its coin ``s_R`` (32 bytes);
 2. the receiver extends ``m = n + κ + 64`` rows (the extra rows with random
    choice bits) and sends U chunk by chunk, as IKNP does;
-3. the sender opens ``s_S`` (32 bytes); both expand ``χ_1..χ_m ∈ GF(2^128)``;
+3. the sender opens ``s_S`` (32 bytes) as soon as the last chunk of U is in, before
+   its own work on that chunk; both expand ``χ_1..χ_m ∈ GF(2^128)``;
 4. the receiver sends ``x = Σ χ_j·r_j`` and ``t = Σ χ_j·t_j`` (32 bytes); the
    sender checks ``Σ χ_j·q_j = t + x·Δ`` and raises
    :class:`~pqmpc.errors.CheatingDetected` if not. The extra rows are dropped.
@@ -222,7 +223,13 @@ class KOS(ExtensionSessions, CorrelatedOT):
         chi = check.Challenges(seed_s, seed_r, self._label(sess), w) if self.checked else None
         acc = np.zeros(w, dtype=np.uint8)
         for start, c in self._ranges(m):
-            qcols = sess.matrix.recv_chunk(ch, c, f"{step} step 2 ({self.matrix_step}), rows {start}..{start + c - 1}")
+            what = f"{step} step 2 ({self.matrix_step}), rows {start}..{start + c - 1}"
+            if chi is not None and start + c == m:
+                # The whole matrix is in: open the coin before this chunk's work, so the receiver's
+                # side of the check runs while this side transposes, hashes and sums the last chunk.
+                qcols = self._recv_last_chunk(sess.matrix, ch, c, what, lambda: ch.send(seed_s))
+            else:
+                qcols = sess.matrix.recv_chunk(ch, c, what)
             rows = q[start:start + c]
             transpose_rows(qcols, c, rows)
             if chi is not None:
@@ -231,10 +238,19 @@ class KOS(ExtensionSessions, CorrelatedOT):
                 on_chunk(start, q[start:min(start + c, n)])
         if not self.checked:
             return q
-        ch.send(seed_s)
         sums = ch.recv_array(np.uint8, (2 * w,), f"{step} step 4 (receiver's check values)")
         check.verify_sums(acc, sess.delta, sums, f"{step} step 4")
         return q[:n]
+
+    @staticmethod
+    def _recv_last_chunk(matrix, ch, c: int, what: str, arrived):
+        """``matrix.recv_chunk`` calling ``arrived()`` as soon as the bytes are in (before the
+        chunk's PRG work where the matrix class offers the hook, right after it otherwise)."""
+        if getattr(matrix, "accepts_arrived_hook", False):
+            return matrix.recv_chunk(ch, c, what, arrived=arrived)
+        out = matrix.recv_chunk(ch, c, what)
+        arrived()
+        return out
 
     def _finish(self, sess: Session, n: int) -> None:
         sess.calls += 1

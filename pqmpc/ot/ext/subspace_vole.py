@@ -218,11 +218,17 @@ class VoleMatrixSender(_VoleMatrix):
         self.points = np.ascontiguousarray(points, dtype=np.int64)
         self.dbits = np.ascontiguousarray(dbits, dtype=np.uint8)
 
-    def recv_chunk(self, ch: Channel, c: int, step: str) -> np.ndarray:
-        """Receive the corrections for the next ``c`` OTs; return Q (``κ × ceil(c/8)``), valid until the next call."""
+    #: :meth:`recv_chunk` takes ``arrived`` (see :meth:`pqmpc.ot.ext.kos.KOS._recv_last_chunk`)
+    accepts_arrived_hook = True
+
+    def recv_chunk(self, ch: Channel, c: int, step: str, arrived=None) -> np.ndarray:
+        """Receive the corrections for the next ``c`` OTs; return Q (``κ × ceil(c/8)``), valid until the next call.
+        ``arrived()``, if given, runs once the corrections are in, before the chunk's PRG work."""
         cb = (c + 7) // 8
         cbp = padded(cb)
         corr = ch.recv_array(np.uint8, (self.blocks, cb), step)
+        if arrived is not None:
+            arrived()
         if cbp != cb:
             full = np.zeros((self.blocks, cbp), dtype=np.uint8)
             full[:, :cb] = corr
