@@ -35,6 +35,7 @@ from ...errors import ParameterError
 from ...net import Channel
 from ...primitives.ggm import ggm_expand_level
 from ...primitives.prg import MultiKeyCTR
+from .vole_prg import LeafStreams
 
 
 def _expand(nodes: np.ndarray) -> np.ndarray:
@@ -157,12 +158,13 @@ def padded(cb: int) -> int:
 
 
 class _VoleMatrix:
-    """Shared state: the AES-CTR streams of every known leaf (the bulk multi-key CTR kernel)."""
+    """Shared state: the AES-CTR streams of every known leaf (:class:`.vole_prg.LeafStreams`: VAES where
+    available, else the bulk multi-key CTR kernel; the same bytes)."""
 
     def __init__(self, leaves: np.ndarray, k: int):
         nb = leaves.shape[0]
         self.k, self.blocks, self.width = k, nb, nb * k
-        self.g = MultiKeyCTR(np.ascontiguousarray(leaves.reshape(nb << k, leaves.shape[-1])))
+        self.g = LeafStreams(np.ascontiguousarray(leaves.reshape(nb << k, leaves.shape[-1])))
         self._bufs: dict = {}
 
     def _scratch(self, cbp: int, names: tuple) -> list:
