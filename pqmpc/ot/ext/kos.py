@@ -206,10 +206,12 @@ class KOS(ExtensionSessions, CorrelatedOT):
         return t[:n], theirs
 
     def _sender_extend(self, ch, sess: Session, n: int, op: str, extra: dict, on_chunk=None,
-                       rows: np.ndarray | None = None) -> np.ndarray:
+                       rows: np.ndarray | None = None, keep: bool = True) -> np.ndarray | None:
         """The sender's side of :meth:`_receiver_extend`: the ``(n, width)`` checked rows q.
 
-        ``on_chunk`` as there: what it computes is provisional until the check below passes."""
+        ``on_chunk`` as there: what it computes is provisional until the check below passes.
+        ``keep=False``: the rows are only seen by ``on_chunk`` (random OT), each chunk transposed
+        into the same cache-sized scratch, and ``None`` is returned."""
         step = f"{self.name} call {sess.calls}"
         if self.checked:
             seed_s = sess.rng.bytes(check.SEED_BYTES)
@@ -218,7 +220,10 @@ class KOS(ExtensionSessions, CorrelatedOT):
         else:
             self._header(ch, sess, op, n, extra)
         m, w = n + self.pad, self.block_bytes
-        q = np.empty((m, w), dtype=np.uint8) if rows is None else rows
+        if keep:
+            q = np.empty((m, w), dtype=np.uint8) if rows is None else rows
+        else:
+            q = sess.scratch_rows(min(self.chunk, m))
         # The sender knows both coins already: its side of the check runs chunk by chunk in cache.
         chi = check.Challenges(seed_s, seed_r, self._label(sess), w) if self.checked else None
         acc = np.zeros(w, dtype=np.uint8)
@@ -230,17 +235,18 @@ class KOS(ExtensionSessions, CorrelatedOT):
                 qcols = self._recv_last_chunk(sess.matrix, ch, c, what, lambda: ch.send(seed_s))
             else:
                 qcols = sess.matrix.recv_chunk(ch, c, what)
-            rows = q[start:start + c]
+            at = start if keep else 0
+            rows = q[at:at + c]
             transpose_rows(qcols, c, rows)
             if chi is not None:
                 acc ^= chi.sender_sum(rows)
             if on_chunk is not None and start < n:
-                on_chunk(start, q[start:min(start + c, n)])
+                on_chunk(start, rows[:min(c, n - start)])
         if not self.checked:
-            return q
+            return q if keep else None
         sums = ch.recv_array(np.uint8, (2 * w,), f"{step} step 4 (receiver's check values)")
         check.verify_sums(acc, sess.delta, sums, f"{step} step 4")
-        return q[:n]
+        return q[:n] if keep else None
 
     @staticmethod
     def _recv_last_chunk(matrix, ch, c: int, what: str, arrived):
@@ -268,7 +274,7 @@ class KOS(ExtensionSessions, CorrelatedOT):
             e = start + q.shape[0]
             cot.random_ot_from_cot(q, sess.delta, sess.ots + start, m0[start:e], m1[start:e], tag=self.hash_tag)
 
-        self._sender_extend(ch, sess, n, "random", {"mode": "session"}, hash_chunk, sess.scratch_rows(n + self.pad))
+        self._sender_extend(ch, sess, n, "random", {"mode": "session"}, hash_chunk, keep=False)
         self._finish(sess, n)
         return m0, m1
 
