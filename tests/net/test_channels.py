@@ -96,9 +96,25 @@ def test_non_contiguous_arrays_are_refused():
 
 def test_absurd_length_is_refused_without_allocating():
     a, b = tcp_pair()
+    a.send(b"hello")
+    assert b.recv() == b"hello"
     a.sock.sendall(struct.pack("<I", 0xFFFFFFF0))
     with pytest.raises(ProtocolError, match="limit"):
         b.recv()
+    a.close()
+    b.close()
+
+
+@pytest.mark.parametrize("first, shown", [(b"HTTP/1.1 400 Bad Request\r\n\r\n", "'HTTP'"),
+                                          (b"\x16\x03\x01\x02\x00", "'16 03 01 02'")])
+def test_a_peer_not_speaking_pqmpc_is_named_as_such(first, shown):
+    # An HTTP server or a TLS client on the other end: its first bytes are no length a pqmpc
+    # step would accept, and the user should hear that, not a four-gigabyte message size.
+    a, b = tcp_pair()
+    a.sock.sendall(first)
+    with pytest.raises(ProtocolError, match="not speaking pqmpc") as info:
+        b.recv_json("psi handshake")
+    assert shown in str(info.value) and "bytes above" not in str(info.value)
     a.close()
     b.close()
 
