@@ -296,3 +296,21 @@ def test_subclass_on_a_byte_stream():
     assert p.recv_json("json") == {"k": [1, 2]}
     with pytest.raises(ChannelClosed):
         p.recv()
+
+
+def test_a_peer_that_stops_before_the_session_says_why():
+    # An input error found before the handshake (a missing column, an unreadable file) reaches
+    # the peer as one line instead of a timeout; a mangled reason is still a PeerStopped.
+    from pqmpc.errors import PeerStopped
+    from pqmpc.net import handshake, send_abort
+
+    a, b = MemoryChannel.pair(timeout=5.0)
+    assert send_abort(a, "input error: column 'email' not found in a.csv" + "x" * 1000)
+    with pytest.raises(PeerStopped, match="other side stopped before the session: input error: column 'email'") as e:
+        handshake(b, "psi", 2, role="sender")
+    assert len(str(e.value)) < 400
+    a.send_json({"magic": "pqmpc-handshake/1", "abort": {"not": "a string"}})
+    with pytest.raises(PeerStopped):
+        handshake(b, "psi", 2)
+    b.close()
+    assert not send_abort(b, "closed")
