@@ -308,6 +308,11 @@ def test_vole_matrices_match_a_one_shot_expansion(k, width):
     hidden[np.arange(nb), points] = True
     assert np.array_equal(sender_leaves[~hidden], leaves[~hidden]) and not sender_leaves[hidden].any()
     receiver, sender = sv.VoleMatrixReceiver(leaves, k), sv.VoleMatrixSender(sender_leaves, points, dbits, k)
+    from pqmpc.ot.ext.vole_fused import HAVE_FUSED
+
+    # k = 2, 4 (AES-128 leaves) run the fused kernel where VAES is, for the sizes whose padded width is
+    # a multiple of 32 bytes, and the bulk path for the others: both must give the one-shot rows.
+    assert (receiver._rky is not None) == (HAVE_FUSED and k in (2, 4) and width == 16)
     streams = MultiKeyCTR(leaves.reshape(-1, width))
     sizes = (1000, 4096, 100, 129, 20000)
     total = sum(sv.padded((c + 7) // 8) for c in sizes)

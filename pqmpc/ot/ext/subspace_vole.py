@@ -33,8 +33,10 @@ from numba import njit
 
 from ...errors import ParameterError
 from ...net import Channel
+from ...primitives.aes_kernels import round_keys_many
 from ...primitives.ggm import ggm_expand_level
 from ...primitives.prg import MultiKeyCTR
+from .vole_fused import FUSED_KS, HAVE_FUSED, broadcast_keys, fused_receiver, fused_sender
 from .vole_prg import LeafStreams
 
 
@@ -164,7 +166,11 @@ class _VoleMatrix:
     def __init__(self, leaves: np.ndarray, k: int):
         nb = leaves.shape[0]
         self.k, self.blocks, self.width = k, nb, nb * k
-        self.g = LeafStreams(np.ascontiguousarray(leaves.reshape(nb << k, leaves.shape[-1])))
+        flat = np.ascontiguousarray(leaves.reshape(nb << k, leaves.shape[-1]))
+        self.g = LeafStreams(flat)
+        # The fused kernel (leaf AES and sums in registers) where it runs: k = 2, 4, AES-128 leaves, VAES.
+        fused = HAVE_FUSED and k in FUSED_KS and flat.shape[1] == 16 and self.g.backend == "numba+AES-NI"
+        self._rky = broadcast_keys(round_keys_many(flat)) if fused else None
         self._bufs: dict = {}
 
     def _scratch(self, cbp: int, names: tuple) -> list:
@@ -172,6 +178,14 @@ class _VoleMatrix:
             rows = {"corr": self.blocks, "v": self.width}
             self._bufs = {"cb": cbp, **{nm: np.empty((rows[nm], cbp), dtype=np.uint8) for nm in rows}}
         return [self._bufs[nm] for nm in names]
+
+    def _fused_start(self, cbp: int) -> int | None:
+        """The first stream block of this chunk if the fused kernel can take it, else ``None``."""
+        if self._rky is None or cbp % 32 or self.g.pos % 16:
+            return None
+        start = self.g.pos // 16
+        self.g.skip(cbp)
+        return start
 
     def _streamed(self, cbp: int):
         """The streams of every leaf in column pieces of about 1 MiB in all (so the sums run in
@@ -196,7 +210,10 @@ class VoleMatrixReceiver(_VoleMatrix):
             choice = np.zeros(cbp, dtype=np.uint8)
             choice[:cb] = code[0]
         corr, v = self._scratch(cbp, ("corr", "v"))
-        for a, r in self._streamed(cbp):
+        start = self._fused_start(cbp)
+        if start is not None:
+            fused_receiver(self.k, self._rky, start, np.ascontiguousarray(choice), corr, v)
+        for a, r in self._streamed(cbp if start is None else 0):
             w = r.shape[1]
             if w == cbp:
                 vole_receiver_rows(r, self.k, choice, corr, v)
@@ -236,7 +253,10 @@ class VoleMatrixSender(_VoleMatrix):
             full[:, :cb] = corr
             corr = full
         (q,) = self._scratch(cbp, ("v",))
-        for a, r in self._streamed(cbp):
+        start = self._fused_start(cbp)
+        if start is not None:
+            fused_sender(self.k, self._rky, start, self.points, self.dbits, np.ascontiguousarray(corr), q)
+        for a, r in self._streamed(cbp if start is None else 0):
             w = r.shape[1]
             s = np.empty((max(1, 1 << (self.k - 1)), w), np.uint8)
             if w == cbp:

@@ -132,6 +132,14 @@ class LeafStreams:
     def pos(self) -> int:
         return self.g.pos
 
+    @property
+    def backend(self) -> str:
+        return self.g.backend
+
+    def skip(self, nbytes: int) -> None:
+        """Advance every stream by ``nbytes`` (the caller produced those bytes itself, e.g. in a fused kernel)."""
+        self.g.pos += nbytes
+
     def next(self, nbytes: int, out: np.ndarray | None = None) -> np.ndarray:
         """The next ``nbytes`` of every stream, ``(k, nbytes)`` (as ``MultiKeyCTR.next``)."""
         g = self.g
