@@ -168,8 +168,8 @@ class _VoleMatrix:
         self.k, self.blocks, self.width = k, nb, nb * k
         flat = np.ascontiguousarray(leaves.reshape(nb << k, leaves.shape[-1]))
         self.g = LeafStreams(flat)
-        # The fused kernel (leaf AES and sums in registers) where it runs: k = 2, 4, AES-128 leaves, VAES.
-        fused = HAVE_FUSED and k in FUSED_KS and flat.shape[1] == 16 and self.g.backend == "numba+AES-NI"
+        # The fused kernel (leaf AES and sums in registers) where it runs: k = 2, 4 with VAES.
+        fused = HAVE_FUSED and k in FUSED_KS and self.g.backend == "numba+AES-NI"
         self._rky = broadcast_keys(round_keys_many(flat)) if fused else None
         self._bufs: dict = {}
 

@@ -9,7 +9,7 @@ butterfly of :mod:`.subspace_vole` reads them back. The sender walks its leaves 
 the order ``x' = x ⊕ Δ_i`` so that "bit b of x ⊕ Δ_i" is known when the kernel is
 compiled, and skips ``x' = 0`` (the leaf it does not know). Same bytes as the
 bulk path (the tests compare them); used by :class:`.subspace_vole._VoleMatrix`
-where VAES runs, for k = 2 and 4 with AES-128 leaves.
+where VAES runs, for k = 2 and 4, AES-128 leaves (κ = 128) and AES-256 (κ = 256).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ _U4 = types.UniTuple(types.uint64, 4)
 
 
 def broadcast_keys(rk: np.ndarray) -> np.ndarray:
-    """``(L, 11, 2)`` AES-128 round keys → ``(L, 11, 4)``: each key in both 128-bit lanes."""
+    """``(L, R, 2)`` AES round keys → ``(L, R, 4)``: each key in both 128-bit lanes."""
     return np.ascontiguousarray(np.concatenate([rk, rk], axis=2))
 
 
@@ -41,14 +41,16 @@ def _arr(t, nd):
 
 
 @intrinsic
-def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, k, sender):
+def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds):
     """One tree, one 32-byte column slice: returns ``u`` (receiver; zeros for the sender) and stores the
-    ``k`` row sums at ``dst[row0 + b, w … w + 3]``."""
+    ``k`` row sums at ``dst[row0 + b, w … w + 3]``; ``rounds``: 10 (AES-128 leaves) or 14 (AES-256)."""
     if not (_arr(rky, 3) and _arr(dst, 2) and all(isinstance(a, types.Integer) for a in (leaf0, d, ctr, row0, w))
-            and isinstance(k, types.IntegerLiteral) and isinstance(sender, types.BooleanLiteral)):
+            and isinstance(k, types.IntegerLiteral) and isinstance(sender, types.BooleanLiteral)
+            and isinstance(rounds, types.IntegerLiteral) and rounds.literal_value in (10, 14)):
         return None
     kk = k.literal_value
     is_sender = sender.literal_value
+    nr = rounds.literal_value
 
     def codegen(context, builder, sig, args):
         i64 = ir.IntType(64)
@@ -81,9 +83,9 @@ def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, k, sender):
             return builder.load(builder.bitcast(p, _Y4.as_pointer()), align=8)
 
         st = {x: builder.xor(ctrv, key(x, 0)) for x in leaves}
-        for r in range(1, 10):
+        for r in range(1, nr):
             st = {x: builder.call(fenc, [v, key(x, r)]) for x, v in st.items()}
-        st = {x: builder.call(flast, [v, key(x, 10)]) for x, v in st.items()}
+        st = {x: builder.call(flast, [v, key(x, nr)]) for x, v in st.items()}
         zero = ir.Constant(_Y4, None)
         u = zero
         sums = [zero] * kk
@@ -101,48 +103,85 @@ def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, k, sender):
             out = builder.insert_value(out, builder.extract_element(u, ir.Constant(_I32, j)), j)
         return out
 
-    return _U4(rky, leaf0, d, ctr, dst, row0, w, k, sender), codegen
+    return _U4(rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds), codegen
 
 
 if HAVE_VAES:
-    # One pair of kernels per k (k must be a compile-time constant of the slice kernel).
+    # One kernel per (k, rounds, side): k and the rounds must be compile-time constants of the slice.
     @njit(cache=True, nogil=True)
-    def _receiver2(rky, start, choice, corr, v):
+    def _receiver2_10(rky, start, choice, corr, v):
         nb, cw = corr.shape
         for i in range(nb):
             for s in range(cw // 4):
                 w = 4 * s
-                u = _slice(rky, i << 2, 0, start + 2 * s, v, i * 2, w, 2, False)
+                u = _slice(rky, i << 2, 0, start + 2 * s, v, i * 2, w, 2, False, 10)
                 for j in range(4):
                     corr[i, w + j] = u[j] ^ choice[w + j]
 
     @njit(cache=True, nogil=True)
-    def _receiver4(rky, start, choice, corr, v):
+    def _sender2_10(rky, start, points, dbits, corr, q):
         nb, cw = corr.shape
         for i in range(nb):
             for s in range(cw // 4):
-                w = 4 * s
-                u = _slice(rky, i << 4, 0, start + 2 * s, v, i * 4, w, 4, False)
-                for j in range(4):
-                    corr[i, w + j] = u[j] ^ choice[w + j]
-
-    @njit(cache=True, nogil=True)
-    def _sender2(rky, start, points, dbits, corr, q):
-        nb, cw = corr.shape
-        for i in range(nb):
-            for s in range(cw // 4):
-                _slice(rky, i << 2, points[i], start + 2 * s, q, i * 2, 4 * s, 2, True)
+                _slice(rky, i << 2, points[i], start + 2 * s, q, i * 2, 4 * s, 2, True, 10)
         _add_corrections(2, dbits, corr, q)
 
     @njit(cache=True, nogil=True)
-    def _sender4(rky, start, points, dbits, corr, q):
+    def _receiver2_14(rky, start, choice, corr, v):
         nb, cw = corr.shape
         for i in range(nb):
             for s in range(cw // 4):
-                _slice(rky, i << 4, points[i], start + 2 * s, q, i * 4, 4 * s, 4, True)
+                w = 4 * s
+                u = _slice(rky, i << 2, 0, start + 2 * s, v, i * 2, w, 2, False, 14)
+                for j in range(4):
+                    corr[i, w + j] = u[j] ^ choice[w + j]
+
+    @njit(cache=True, nogil=True)
+    def _sender2_14(rky, start, points, dbits, corr, q):
+        nb, cw = corr.shape
+        for i in range(nb):
+            for s in range(cw // 4):
+                _slice(rky, i << 2, points[i], start + 2 * s, q, i * 2, 4 * s, 2, True, 14)
+        _add_corrections(2, dbits, corr, q)
+
+    @njit(cache=True, nogil=True)
+    def _receiver4_10(rky, start, choice, corr, v):
+        nb, cw = corr.shape
+        for i in range(nb):
+            for s in range(cw // 4):
+                w = 4 * s
+                u = _slice(rky, i << 4, 0, start + 2 * s, v, i * 4, w, 4, False, 10)
+                for j in range(4):
+                    corr[i, w + j] = u[j] ^ choice[w + j]
+
+    @njit(cache=True, nogil=True)
+    def _sender4_10(rky, start, points, dbits, corr, q):
+        nb, cw = corr.shape
+        for i in range(nb):
+            for s in range(cw // 4):
+                _slice(rky, i << 4, points[i], start + 2 * s, q, i * 4, 4 * s, 4, True, 10)
         _add_corrections(4, dbits, corr, q)
 
-    _KERNELS = {2: (_receiver2, _sender2), 4: (_receiver4, _sender4)}
+    @njit(cache=True, nogil=True)
+    def _receiver4_14(rky, start, choice, corr, v):
+        nb, cw = corr.shape
+        for i in range(nb):
+            for s in range(cw // 4):
+                w = 4 * s
+                u = _slice(rky, i << 4, 0, start + 2 * s, v, i * 4, w, 4, False, 14)
+                for j in range(4):
+                    corr[i, w + j] = u[j] ^ choice[w + j]
+
+    @njit(cache=True, nogil=True)
+    def _sender4_14(rky, start, points, dbits, corr, q):
+        nb, cw = corr.shape
+        for i in range(nb):
+            for s in range(cw // 4):
+                _slice(rky, i << 4, points[i], start + 2 * s, q, i * 4, 4 * s, 4, True, 14)
+        _add_corrections(4, dbits, corr, q)
+
+    _KERNELS = {(2, 10): (_receiver2_10, _sender2_10), (2, 14): (_receiver2_14, _sender2_14),
+                (4, 10): (_receiver4_10, _sender4_10), (4, 14): (_receiver4_14, _sender4_14)}
 
 
 @njit(cache=True, nogil=True)
@@ -157,9 +196,9 @@ def _add_corrections(k, dbits, corr, q):
 
 def fused_receiver(k: int, rky, start: int, choice: np.ndarray, corr: np.ndarray, v: np.ndarray) -> None:
     """Receiver rows of one chunk (uint8 arrays, widths a multiple of 32 bytes), streams from block ``start``."""
-    _KERNELS[k][0](rky, start, choice.view(np.uint64), corr.view(np.uint64), v.view(np.uint64))
+    _KERNELS[k, rky.shape[1] - 1][0](rky, start, choice.view(np.uint64), corr.view(np.uint64), v.view(np.uint64))
 
 
 def fused_sender(k: int, rky, start: int, points, dbits, corr: np.ndarray, q: np.ndarray) -> None:
     """Sender rows of one chunk (as :func:`fused_receiver`)."""
-    _KERNELS[k][1](rky, start, points, dbits, corr.view(np.uint64), q.view(np.uint64))
+    _KERNELS[k, rky.shape[1] - 1][1](rky, start, points, dbits, corr.view(np.uint64), q.view(np.uint64))
