@@ -21,9 +21,10 @@ Rows ``i·k + b`` of V and Q are the κ columns of an IKNP-style matrix: transpo
 ``q_j = t_j ⊕ choices_j·Δ``. The sums over ``x`` run as a butterfly (``2·2^k``
 row XORs per block instead of ``k·2^(k-1)``), in numba with the GIL released.
 The two matrix classes below have the interface of :mod:`.matrix`'s core, so
-the extension and check code of :mod:`.kos` drives them unchanged. (A kernel
-with the AES inside, accumulating into memory, measured slower than the bulk
-multi-key CTR followed by the butterfly; a register-resident version is future work.)
+the extension and check code of :mod:`.kos` drives them unchanged. For k = 2, 4
+with VAES the leaf AES and the sums are fused in registers (:mod:`.vole_fused`);
+otherwise the leaf streams (:mod:`.vole_prg`, VAES where available) go through
+memory in ~1 MiB column pieces and the butterfly sums them.
 """
 
 from __future__ import annotations
