@@ -15,8 +15,9 @@ interleaved (A B A B). A call's time is the later party's; ``cpu_ms`` is the
 busier party's thread CPU time (the steadiest figure on a loaded machine).
 ``bits_per_ot``: all bytes both ways (frame headers included) over n.
 ``vs_iknp``: rate over IKNP's on the same link and κ; ``mal_overhead``:
-malicious time over the same protocol's semi-honest time (wall median and
-CPU); ``vs_kappa128``: κ = 256 time over κ = 128.
+malicious time over the same protocol's semi-honest time (median of the
+per-round ratios, and CPU); ``vs_kappa128``: κ = 256 time over κ = 128 (κ = 256
+sessions run in the same rounds as the κ = 128 ones).
 
 ``python -m pqmpc.bench.suites.ot_ext_links [--quick] [--links memory,LAN1G] [--n 20] [--reps 5]``
 prints one JSON row per line.
@@ -75,7 +76,7 @@ def measure_link(link: str, makers: dict, n: int, reps: int) -> dict:
         def body(ch):
             rng = Rng(f"bench/links/{role}".encode())
             for name, ot in ots.items():  # warm-up: base OTs, kernels compiled, Ferret's first round, pages
-                r = rng.fork(name)
+                r = rng.fork(repr(name))
                 if hasattr(ot, "setup"):
                     ot.setup(ch, role, r)
                 ot.send_random(ch, n, rng=r) if role == "sender" else ot.receive_random(ch, choices, rng=r)
@@ -165,16 +166,16 @@ def run(quick: bool = False, links: tuple[str, ...] | None = None, log_n: int | 
     for link in links:
         # WAN: 2^20 IKNP OTs are 1.3 s on the wire alone; a smaller n keeps the run short
         n = 1 << (log_n or (16 if quick else (18 if link == "WAN100M" else 20)))
-        by_kappa = {}
-        for kappa in (128, 256):
-            makers = protocols(kappa, only)
-            if makers:
-                by_kappa[kappa] = {r["protocol"]: r for r in summarise(link, kappa, n, measure_link(link, makers, n, reps))}
-        for name, row in by_kappa.get(256, {}).items():
-            base = by_kappa.get(128, {}).get(name)
-            if base is not None:
-                row["vs_kappa128"] = row["seconds_median"] / base["seconds_median"]
-                row["cpu_vs_kappa128"] = row["cpu_ms"] / base["cpu_ms"]
+        # κ = 128 and 256 in the same rounds, so their ratio is interleaved too
+        makers = {(kappa, name): make for kappa in (128, 256) for name, make in protocols(kappa, only).items()}
+        got = measure_link(link, makers, n, reps)
+        by_kappa = {kappa: {r["protocol"]: r for r in summarise(
+            link, kappa, n, {name: g for (kp, name), g in got.items() if kp == kappa})} for kappa in (128, 256)}
+        for name, row in by_kappa[256].items():
+            if name in by_kappa[128]:
+                ratios = [a / b for a, b in zip(got[256, name]["wall"], got[128, name]["wall"])]
+                row["vs_kappa128"] = statistics.median(ratios)
+                row["cpu_vs_kappa128"] = row["cpu_ms"] / by_kappa[128][name]["cpu_ms"]
         for rows in by_kappa.values():
             out.extend(rows.values())
     if psi:
