@@ -114,6 +114,20 @@ def test_kappa_256_catches_a_tampered_column_and_check_values():
                     arm=tamper, delta=DELTA256)
 
 
+def test_random_ot_into_caller_arrays(ot):
+    """``out=`` (the interface's keyword): outputs land in the caller's arrays; a wrong one is refused
+    before any message, so the session stays usable."""
+    n = 300
+    choices = Rng(b"out").bits(n)
+    m0, m1, mb = (np.empty((n, 16), np.uint8) for _ in range(3))
+    with pytest.raises(ParameterError):
+        ot.receive_random(None, choices, out=np.empty((n, 32), np.uint8))
+    (a0, a1), b = session(ot, lambda ch: ot.send_random(ch, n, out=(m0, m1)),
+                          lambda ch: ot.receive_random(ch, choices, out=mb))
+    assert a0 is m0 and a1 is m1 and b is mb
+    assert np.array_equal(mb, np.where(choices[:, None] == 1, m1, m0))
+
+
 def test_caller_chosen_delta_and_chosen_messages(ot):
     n = 777
     choices = Rng(b"c").bits(n)

@@ -46,6 +46,7 @@ from ...errors import HandshakeError, ParameterError
 from ...net import Channel, handshake
 from ...params import level_for_kappa
 from ...primitives.bits import pack_bits, unpack_bits
+from ...primitives.blocks import out_blocks
 from ...primitives.hashing import TAG_IKNP, make_tag
 from ...rng import Rng
 from ..interfaces import RECEIVER, SENDER, CorrelatedOT, RandomOT, check_choices, check_count, check_delta
@@ -264,11 +265,14 @@ class KOS(ExtensionSessions, CorrelatedOT):
 
     # ------------------------------------------------------------------ random OT
     @drops_session_on_error(SENDER)
-    def send_random(self, ch, n, rng=None):
+    def send_random(self, ch, n, rng=None, *, out=None):
+        """``(m0, m1)``; ``out``: optional ``(m0, m1)`` arrays ``(n, block_bytes)`` written in place
+        (checked before any message)."""
         n = check_count(n)
+        m0, m1 = (None, None) if out is None else out
+        m0 = out_blocks(m0, n, self.block_bytes, "out[0] (m0)")
+        m1 = out_blocks(m1, n, self.block_bytes, "out[1] (m1)")
         sess = self._get(ch, SENDER, rng)
-        m0 = np.empty((n, self.block_bytes), dtype=np.uint8)
-        m1 = np.empty((n, self.block_bytes), dtype=np.uint8)
 
         def hash_chunk(start, q):
             e = start + q.shape[0]
@@ -279,11 +283,12 @@ class KOS(ExtensionSessions, CorrelatedOT):
         return m0, m1
 
     @drops_session_on_error(RECEIVER)
-    def receive_random(self, ch, choices, rng=None):
+    def receive_random(self, ch, choices, rng=None, *, out=None):
+        """``m_b``; ``out``: an optional ``(n, block_bytes)`` array written in place."""
         choices = check_choices(choices)
-        sess = self._get(ch, RECEIVER, rng)
         n = choices.shape[0]
-        out = np.empty((n, self.block_bytes), dtype=np.uint8)
+        out = out_blocks(out, n, self.block_bytes)
+        sess = self._get(ch, RECEIVER, rng)
         # Unchecked, the rows are not needed after hashing: transpose into the output and hash in place.
         rows = sess.scratch_rows(n + self.pad) if self.checked else out
 
