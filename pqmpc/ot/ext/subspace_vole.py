@@ -37,7 +37,7 @@ from ...net import Channel
 from ...primitives.aes_kernels import round_keys_many
 from ...primitives.ggm import ggm_expand_level
 from ...primitives.prg import MultiKeyCTR
-from .vole_fused import FUSED_KS, HAVE_FUSED, broadcast_keys, fused_receiver, fused_sender
+from .vole_fused import FUSED_KS, HAVE_FUSED, SLICE, broadcast_keys, fused_receiver, fused_sender
 from .vole_prg import LeafStreams
 
 
@@ -182,7 +182,7 @@ class _VoleMatrix:
 
     def _fused_start(self, cbp: int) -> int | None:
         """The first stream block of this chunk if the fused kernel can take it, else ``None``."""
-        if self._rky is None or cbp % 32 or self.g.pos % 16:
+        if self._rky is None or cbp % SLICE or self.g.pos % 16:
             return None
         start = self.g.pos // 16
         self.g.skip(cbp)
