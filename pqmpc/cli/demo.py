@@ -51,7 +51,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _copy_examples(folder: str) -> list[str]:
+def copy_examples(folder: str) -> list[str]:
     os.makedirs(folder, exist_ok=True)
     paths = []
     base = resources.files("pqmpc").joinpath("data", "demo")
@@ -104,7 +104,7 @@ def _pump(stream, label: str, quiet: bool, sink: list) -> None:
 def run(args) -> int:
     t0 = time.perf_counter()
     folder = os.path.abspath(args.dir) if args.dir else tempfile.mkdtemp(prefix="pqmpc-demo-")
-    a_path, b_path = _copy_examples(folder)
+    a_path, b_path = copy_examples(folder)
     out_a = os.path.join(folder, "members_a.matches.csv")
     out_b = os.path.join(folder, "subscribers_b.matches.csv")
     for stale in (out_a, out_b):
