@@ -28,13 +28,19 @@ from ..util import interrupt
 
 FILES = ("members_a.csv", "subscribers_b.csv")
 KEY = "email"
+NORMALIZE = ("trim", "lower")
 
+DESCRIPTION = ("Runs the main job end to end on two example CSV files that ship with pqmpc (a member list and a "
+               "newsletter list with names, e-mail addresses and non-ASCII text, overlapping in part, with a few "
+               "duplicate rows): two separate processes, 'pqmpc psi serve' and 'pqmpc psi connect', talk over "
+               "TCP on 127.0.0.1 through the secure channel with throwaway identities, and each writes the rows "
+               "of its own file whose e-mail the other file also holds. The report ends with the commands that "
+               "repeat it by hand.")
 HELP = "run a private set intersection on example data (two processes, loopback)"
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("demo", help=HELP,
-                       description=__doc__.split("\n\n")[1])
+    p = sub.add_parser("demo", help=HELP, description=DESCRIPTION)
     p.add_argument("--dir", metavar="FOLDER",
                    help="working folder for the example files and outputs (default: a new temporary folder, kept)")
     p.add_argument("--learn", choices=("both", "serve", "connect"), default="both",
@@ -111,7 +117,7 @@ def run(args) -> int:
         if os.path.exists(stale):
             os.unlink(stale)
     port = _free_port()
-    common = ["--key", KEY, "--normalize", "trim,lower", "--learn", args.learn, "--json"]
+    common = ["--key", KEY, "--normalize", ",".join(NORMALIZE), "--learn", args.learn, "--json"]
     keys = _throwaway_identities(folder)
     py = [sys.executable, "-m", "pqmpc.cli.main", "psi"]
     cmds = {
@@ -202,10 +208,24 @@ def _protocol_line(side: dict) -> str:
     return line + f"{p['vole']}, kappa {side['kappa']}"
 
 
+def hint_commands(port: int, learn: str = "both") -> list[str]:
+    """The commands that repeat this demo by hand: the same files, key, normalization and --learn."""
+    common = f"--key {KEY} --normalize {','.join(NORMALIZE)}" + ("" if learn == "both" else f" --learn {learn}")
+    out_a = "" if learn == "connect" else " --output A.matches.csv"
+    out_b = "" if learn == "serve" else " --output B.matches.csv"
+    return [
+        "pqmpc keygen --out A    # on A; swap the .pub files and compare the fingerprints",
+        "pqmpc keygen --out B    # on B",
+        f"pqmpc psi serve   --input {FILES[0]} {common} --listen 0.0.0.0:{port}{out_a} --identity A.key --peer B.pub",
+        f"pqmpc psi connect --input {FILES[1]} {common} --connect 127.0.0.1:{port}{out_b} --identity B.key "
+        "--peer A.pub    # from another machine: A's address",
+    ]
+
+
 def _report(s: dict, folder: str, seconds: float, port: int, fingerprints: dict | None = None) -> str:
     a, b = s["serve"], s["connect"]
     inter = a["intersection"] if a["intersection"] is not None else b["intersection"]
-    lines = ["", "pqmpc demo — private set intersection on e-mail addresses (normalized: trim, lower)"]
+    lines = ["", f"pqmpc demo — private set intersection on e-mail addresses (normalized: {', '.join(NORMALIZE)})"]
     for label, role, side in (("A", "serve", a), ("B", "connect", b)):
         lines.append(f"  {label} ({role}) {os.path.basename(side['input'])}: {side['rows_read']} rows, "
                      f"{side['distinct_keys']} distinct keys, {side['duplicate_keys']} duplicates")
@@ -221,10 +241,6 @@ def _report(s: dict, folder: str, seconds: float, port: int, fingerprints: dict 
     if fingerprints:
         lines += ["  channel: post-quantum authenticated and encrypted (X-Wing = ML-KEM-768 + X25519; AES-256-GCM)",
                   f"    throwaway identities: A {fingerprints['serve']}, B {fingerprints['connect']}"]
-    lines += ["", "  Run it yourself on two machines (or two terminals):",
-              "    pqmpc keygen --out A    # on A (and --out B on B); swap the .pub files, compare fingerprints",
-              f"    pqmpc psi serve   --input A.csv --key {KEY} --listen 0.0.0.0:{port} --output A.matches.csv "
-              "--identity A.key --peer B.pub",
-              f"    pqmpc psi connect --input B.csv --key {KEY} --connect HOST:{port} --output B.matches.csv "
-              "--identity B.key --peer A.pub"]
+    lines += ["", f"  Run it yourself: two terminals in {folder} (or two machines, one file on each):"]
+    lines += [f"    {cmd}" for cmd in hint_commands(port, a.get("learn", "both"))]
     return "\n".join(lines)
