@@ -25,6 +25,7 @@ from importlib import resources
 
 from ..errors import PqmpcError
 from ..util import interrupt
+from ..util.text import plural
 
 FILES = ("members_a.csv", "subscribers_b.csv")
 KEY = "email"
@@ -227,12 +228,13 @@ def _report(s: dict, folder: str, seconds: float, port: int, fingerprints: dict 
     inter = a["intersection"] if a["intersection"] is not None else b["intersection"]
     lines = ["", f"pqmpc demo — private set intersection on e-mail addresses (normalized: {', '.join(NORMALIZE)})"]
     for label, role, side in (("A", "serve", a), ("B", "connect", b)):
-        lines.append(f"  {label} ({role}) {os.path.basename(side['input'])}: {side['rows_read']} rows, "
-                     f"{side['distinct_keys']} distinct keys, {side['duplicate_keys']} duplicates")
-    lines.append(f"  intersection: {inter} e-mail addresses")
+        lines.append(f"  {label} ({role}) {os.path.basename(side['input'])}: {plural(side['rows_read'], 'row')}, "
+                     f"{plural(side['distinct_keys'], 'distinct key')}, "
+                     f"{plural(side['duplicate_keys'], 'duplicate')}")
+    lines.append(f"  intersection: {plural(inter, 'e-mail address', 'e-mail addresses')}")
     for label, side in (("A", a), ("B", b)):
         if side["output"]:
-            lines.append(f"  {label} wrote {side['rows_written']} matching rows to {side['output']}")
+            lines.append(f"  {label} wrote {plural(side['rows_written'], 'matching row')} to {side['output']}")
         else:
             lines.append(f"  {label} learns nothing and wrote no file")
     lines += [(f"  time: {seconds:.2f} s wall (protocol sides {a['seconds']:.2f} s / {b['seconds']:.2f} s); "
