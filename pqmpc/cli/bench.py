@@ -6,6 +6,7 @@ import json
 import sys
 
 from ..errors import InputError
+from ..util.text import plural
 
 HELP = "run the reproducible benchmarks (a summary table, and JSON)"
 #: Measured with `time pqmpc bench --quick --json q.json` on the 2-core development VM (issue 16's
@@ -120,7 +121,7 @@ def summary(doc: dict, figures: int = 3) -> str:
     lines = []
     for suite, body in doc.get("suites", {}).items():
         results = body.get("results", [])
-        lines.append(f"{suite} ({len(results)} results, {body.get('seconds', 0):.1f} s)")
+        lines.append(f"{suite} ({plural(len(results), 'result')}, {body.get('seconds', 0):.1f} s)")
         width = max([len(str(r.get("name", ""))) for r in results] + [4])
         lines.append(f"  {'name':<{width}} {'n':>10} {'median':>10}  other figures")
         for r in results:
