@@ -9,10 +9,11 @@ from ..errors import InputError
 from ..util.text import plural
 
 HELP = "run the reproducible benchmarks (a summary table, and JSON)"
-#: Measured with `time pqmpc bench --quick --json q.json` on the 2-core development VM (issue 16's
-#: report): 4.2 and 5.6 minutes at load 9-15, of which 0.6 and 1.3 in the OpenMined ECDH baseline.
-QUICK_HELP = ("smaller sizes and fewer repetitions: about 4-6 minutes on a busy 2-core machine, a fifth of it "
-              "in the OpenMined baseline when that is installed")
+#: Measured with `/usr/bin/time pqmpc bench --quick --json q.json` on the 2-core development VM
+#: (issue 16's report): 252 and 336 s wall at load 9-15, 89 and 68 s of CPU; the OpenMined ECDH
+#: baseline took 38 and 79 s of it. A quiet machine could not be had to measure on.
+QUICK_HELP = ("smaller sizes and fewer repetitions: 4-6 minutes measured on a busy 2-core machine (70-90 s of "
+              "CPU time), a fifth of it in the OpenMined baseline when that is installed")
 
 
 def add_parser(sub) -> None:
