@@ -25,7 +25,7 @@ import numpy as np
 from ...errors import InputError
 from ..payload import PayloadJoin
 
-__all__ = ["Manifest", "MANIFEST", "atomic_bytes", "save_output", "load_output", "file_digest"]
+__all__ = ["Manifest", "MANIFEST", "atomic_bytes", "save_output", "load_output", "file_digest", "test_pause"]
 
 MANIFEST = "manifest.json"
 VERSION = 1
@@ -110,6 +110,18 @@ class Manifest:
 
     def output_path(self, b: int) -> str:
         return os.path.join(self.work_dir, "out", f"b{b:06d}.npz")
+
+
+def test_pause(work_dir: str, phase: str) -> None:
+    """Test hook: with ``PQMPC_BUCKETED_PAUSE=phase`` set, mark ``work_dir/.paused-phase`` and sleep, so a
+    test can kill the process at a known point (partition, bucket, merge). Nothing happens otherwise."""
+    if os.environ.get("PQMPC_BUCKETED_PAUSE") != phase:
+        return
+    import time
+
+    with open(os.path.join(work_dir, f".paused-{phase}"), "w"):
+        pass
+    time.sleep(120)
 
 
 def _cached_digest(m: Manifest, b: int) -> str:

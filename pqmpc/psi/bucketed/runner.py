@@ -28,7 +28,7 @@ from .. import keys
 from ..payload import PayloadJoin
 from ..protocols import resolve_protocol
 from .handshake import MAX_BUCKETS, agree
-from .manifest import Manifest, file_digest, load_output
+from .manifest import Manifest, file_digest, load_output, test_pause
 from .partition import Batch, partition
 from .sessions import Context
 
@@ -179,8 +179,15 @@ def _run(role, ch, source, dials, open_channel, work_dir, resume, buckets, worke
     t = time.perf_counter()
     if m["partition"] is None:
         _tell(progress, "phase", f"bucketing into {ag.buckets} buckets")
+        rows_cb = getattr(progress, "rows", None)
+
+        def on_rows(done):
+            if rows_cb is not None:
+                rows_cb(done)
+            test_pause(work_dir, "partition")
+
         counts = partition(source.batches(), work_dir, ag.salt, ag.buckets, sends_payload,
-                           psi_kw.get("payload_width"), progress=getattr(progress, "rows", None))
+                           psi_kw.get("payload_width"), progress=on_rows)
         m["partition"] = {"counts": counts, "rows": int(sum(counts))}
         manifest.save()
     timings["partition"] = time.perf_counter() - t
@@ -212,6 +219,7 @@ def _run(role, ch, source, dials, open_channel, work_dir, resume, buckets, worke
         missing = int((~(done & peer_done)).sum())
         raise ProtocolError(f"bucketed PSI: {missing} bucket(s) did not finish; run again with --resume")
     t = time.perf_counter()
+    test_pause(work_dir, "merge")
     _tell(progress, "phase", "merging bucket outputs")
     learns = role == "receiver" or reveal
     merged = merge_outputs([manifest.output_path(b) for b in range(ag.buckets)]) if learns else None

@@ -20,7 +20,7 @@ import numpy as np
 from ...errors import PqmpcError, ProtocolError
 from ..payload import PayloadJoin
 from ..protocols import run_protocol
-from .manifest import save_output
+from .manifest import save_output, test_pause
 from .partition import load_bucket
 
 __all__ = ["Context", "run_bucket", "dial_loop", "listen_loop", "REQUEST_MAX"]
@@ -70,6 +70,8 @@ def run_bucket(ctx: Context, b: int, ch) -> tuple[str, dict]:
         out = bucket.rows[np.asarray(res.indices, dtype=np.int64)]
     else:
         out = np.zeros(0, dtype=np.int64)
+    if b == max(ctx.todo) and len(ctx.todo) > 1:
+        test_pause(ctx.work_dir, "bucket")  # the session is over, its output not yet saved
     sha = save_output(ctx.output_path(b), out)
     stats = {"rows": int(bucket.rows.shape[0]), "distinct": int(res.distinct), "peer_distinct": int(res.peer_distinct),
              "intersection": None if res.intersection is None else int(res.intersection),
