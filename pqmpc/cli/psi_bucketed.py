@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import ChannelTimeout, HandshakeError, InputError
 
-__all__ = ["add_arguments", "wanted", "run", "CsvSource"]
+__all__ = ["add_arguments", "wanted", "run", "CsvSource", "RayChannels"]
 
 ENGINES = ("local", "ray")
 BATCH_BYTES = 16 << 20
@@ -47,8 +47,8 @@ def add_arguments(parser) -> None:
                         "or parameter changed")
     g.add_argument("--engine", choices=ENGINES, default="local",
                    help="local: worker processes on this machine; ray: Ray actors on this party's Ray cluster")
-    g.add_argument("--ray-address", default="auto", metavar="auto|HOST:PORT",
-                   help="the Ray cluster of this party (--engine ray)")
+    g.add_argument("--ray-address", default="auto", metavar="auto|HOST:PORT|local",
+                   help="the Ray cluster of this party (--engine ray); local: a private instance for this run")
 
 
 def wanted(args) -> bool:
@@ -264,6 +264,38 @@ def _opener(mode, host, port, listener, auth, timeout, retry_for):
     return open_channel
 
 
+class RayChannels:
+    """What a Ray actor needs to open its secure connection on its own node: the key file paths, not
+    the loaded keys (the actor reads them where it runs; each node needs the files at the same path)."""
+
+    def __init__(self, args):
+        self.paths = {k: getattr(args, k) for k in ("identity", "peer", "psk", "insecure")}
+
+    def _auth(self):
+        import argparse
+
+        from .common import load_auth
+
+        return load_auth(argparse.Namespace(**self.paths))
+
+    def listen(self, host, port):
+        from ..net import TcpListener
+
+        return TcpListener(host, port)
+
+    def accept(self, listener, timeout):
+        from .common import Progress, secure
+
+        return secure(listener.accept(timeout=timeout), self._auth(), "responder", Progress(quiet=True))
+
+    def dial(self, host, port, timeout):
+        from ..net import TcpChannel
+        from .common import Progress, secure
+
+        return secure(TcpChannel.connect(host, port, timeout=timeout, retry_for=timeout or 60.0), self._auth(),
+                      "initiator", Progress(quiet=True))
+
+
 def run(args, role: str) -> int:
     """Run the bucketed PSI as ``role`` ("serve" or "connect"); the exit code."""
     from ..net import TcpChannel, TcpListener
@@ -301,8 +333,7 @@ def run(args, role: str) -> int:
     if args.engine == "ray":
         from ..psi.bucketed.ray_engine import ray_engine
 
-        engine = ray_engine(args.ray_address, host, port if role == "connect" else listener.port, role, auth,
-                            session_timeout)
+        engine = ray_engine(args.ray_address, RayChannels(args), host, 0 if port == 0 else port, session_timeout)
     extra = {"key_columns": len(args.key), "normalize": ",".join(normalize) or "none", "learn": args.learn}
     bar = _Progress(progress, args.quiet)
     try:

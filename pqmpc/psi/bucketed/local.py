@@ -25,8 +25,9 @@ from .sessions import dial_loop, listen_loop
 __all__ = ["run_local"]
 
 
-def run_local(ctx, dials: bool, open_channel, workers: int, on_result) -> None:
-    """Run every bucket of ``ctx.todo``; ``on_result(b, sha, stats)`` in this process after each."""
+def run_local(ctx, dials: bool, open_channel, workers: int, on_result, control=None) -> None:
+    """Run every bucket of ``ctx.todo``; ``on_result(b, sha, stats)`` in this process after each.
+    (``control``, the control connection, is not needed here: workers dial or accept on their own.)"""
     todo = sorted(ctx.todo)
     n = min(workers, len(todo))
     if n <= 0:

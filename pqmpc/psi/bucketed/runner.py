@@ -112,7 +112,8 @@ def run_bucketed(role: str, ch, source, *, dials: bool, open_channel, work_dir: 
     control connection and opens the workers' connections. ``source``: an :class:`ItemsSource` or any
     object with ``rows`` (a size hint), ``digest()`` and ``batches()`` (:class:`~.partition.Batch`).
     Payloads: a source with payloads sends them; ``peer_payload=True`` asks for the peer's.
-    ``engine(ctx, dials, open_channel, workers, on_result)`` runs the buckets (default: :func:`.local.run_local`).
+    ``engine(ctx, dials, open_channel, workers, on_result, control=ch)`` runs the buckets
+    (default: :func:`.local.run_local`; :func:`.ray_engine.ray_engine` makes a Ray one).
     ``progress``: an object with ``phase(name)`` and ``buckets(done, total, rows_done)`` (both optional).
     """
     if role not in ("sender", "receiver"):
@@ -211,7 +212,7 @@ def _run(role, ch, source, dials, open_channel, work_dir, resume, buckets, worke
     t = time.perf_counter()
     if engine is None:
         from .local import run_local as engine
-    engine(ctx, dials, open_channel, ag.workers, on_result)
+    engine(ctx, dials, open_channel, ag.workers, on_result, control=ch)
     timings["buckets"] = time.perf_counter() - t
     done = manifest.done()
     peer_done = _barrier(ch, done, ag.buckets)

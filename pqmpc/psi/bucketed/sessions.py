@@ -23,9 +23,23 @@ from ..protocols import run_protocol
 from .manifest import save_output, test_pause
 from .partition import load_bucket
 
-__all__ = ["Context", "run_bucket", "dial_loop", "listen_loop", "REQUEST_MAX"]
+__all__ = ["Context", "run_bucket", "bucket_session", "check_request", "dial_loop", "listen_loop", "REQUEST_MAX",
+           "REQUEST_STEP"]
 
 REQUEST_MAX = 256
+REQUEST_STEP = "bucketed PSI (bucket request)"
+
+
+def check_request(ctx, msg):
+    """The bucket a ``{"run", "bucket"}`` request names (None: no more), or ProtocolError."""
+    if not isinstance(msg, dict) or set(msg) != {"run", "bucket"}:
+        raise ProtocolError(f"{REQUEST_STEP}: malformed request")
+    if msg["run"] != ctx.run_id:
+        raise ProtocolError(f"{REQUEST_STEP}: the connection belongs to another run")
+    b = msg["bucket"]
+    if b is not None and (not isinstance(b, int) or isinstance(b, bool) or b not in ctx.todo):
+        raise ProtocolError(f"{REQUEST_STEP}: bucket {str(b)[:20]} is not one this run still has to do")
+    return b
 
 
 @dataclass
@@ -54,6 +68,18 @@ def run_bucket(ctx: Context, b: int, ch) -> tuple[str, dict]:
     """The PSI session of bucket ``b`` on ``ch``; saves its output, returns its SHA-256 and counts."""
     t0 = time.perf_counter()
     bucket = load_bucket(ctx.work_dir, b, ctx.counts[b], ctx.sends_payload)
+    out, stats = bucket_session(ctx, b, bucket, ch)
+    if b == max(ctx.todo) and len(ctx.todo) > 1:
+        test_pause(ctx.work_dir, "bucket")  # the session is over, its output not yet saved
+    sha = save_output(ctx.output_path(b), out)
+    stats["seconds"] = round(time.perf_counter() - t0, 4)
+    return sha, stats
+
+
+def bucket_session(ctx: Context, b: int, bucket, ch):
+    """The PSI session of bucket ``b`` (a :class:`~.partition.Bucket`) on ``ch``: its output in global
+    row numbers (a :class:`PayloadJoin` with peer payloads) and its counts; nothing is written."""
+    t0 = time.perf_counter()
     kw = dict(ctx.psi_kw)
     if ctx.sends_payload:
         kw["payload"] = bucket.payload
@@ -70,14 +96,11 @@ def run_bucket(ctx: Context, b: int, ch) -> tuple[str, dict]:
         out = bucket.rows[np.asarray(res.indices, dtype=np.int64)]
     else:
         out = np.zeros(0, dtype=np.int64)
-    if b == max(ctx.todo) and len(ctx.todo) > 1:
-        test_pause(ctx.work_dir, "bucket")  # the session is over, its output not yet saved
-    sha = save_output(ctx.output_path(b), out)
     stats = {"rows": int(bucket.rows.shape[0]), "distinct": int(res.distinct), "peer_distinct": int(res.peer_distinct),
              "intersection": None if res.intersection is None else int(res.intersection),
              "bytes_sent": s1 - s0 or int(res.bytes_sent), "bytes_received": r1 - r0 or int(res.bytes_received),
              "seconds": round(time.perf_counter() - t0, 4)}
-    return sha, stats
+    return out, stats
 
 
 def _counters(ch) -> tuple[int, int]:
@@ -99,25 +122,20 @@ def dial_loop(ctx: Context, open_channel, next_bucket, report) -> None:
 
 def listen_loop(ctx: Context, open_channel, report) -> None:
     """Listening side's worker: serve the buckets the dialing side asks for until it says ``null``."""
-    step = "bucketed PSI (bucket request)"
     with open_channel() as ch:
         served = set()
         while True:
             try:
-                msg = ch.recv_json(step, max_bytes=REQUEST_MAX)
+                msg = ch.recv_json(REQUEST_STEP, max_bytes=REQUEST_MAX)
             except PqmpcError:
                 raise
             except (RecursionError, ValueError) as exc:
-                raise ProtocolError(f"{step}: cannot parse ({type(exc).__name__})") from None
-            if not isinstance(msg, dict) or set(msg) != {"run", "bucket"}:
-                raise ProtocolError(f"{step}: malformed request")
-            if msg["run"] != ctx.run_id:
-                raise ProtocolError(f"{step}: the connection belongs to another run")
-            b = msg["bucket"]
+                raise ProtocolError(f"{REQUEST_STEP}: cannot parse ({type(exc).__name__})") from None
+            b = check_request(ctx, msg)
             if b is None:
                 return
-            if not isinstance(b, int) or isinstance(b, bool) or b not in ctx.todo or b in served:
-                raise ProtocolError(f"{step}: bucket {str(b)[:20]} is not one this run still has to do")
+            if b in served:
+                raise ProtocolError(f"{REQUEST_STEP}: bucket {b} was asked for twice")
             served.add(b)
             sha, stats = run_bucket(ctx, b, ch)
             report(b, sha, stats)
