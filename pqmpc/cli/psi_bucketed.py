@@ -367,7 +367,7 @@ def run(args, role: str) -> int:
         "seconds": round(time.perf_counter() - t_start, 3), "phase_seconds": res.seconds,
         "bytes_sent": res.bytes_sent, "bytes_received": res.bytes_received, "protocol": args.protocol,
         "mode": "malicious" if args.malicious else "semi-honest", "channel": auth.mode,
-        "output_sha256": _sha(args.output) if learns else None,
+        "output_sha256": _sha(args.output) if learns else None, "peak_rss_mb": _peak_rss(),
     }
     if args.json:
         print(json.dumps(summary, ensure_ascii=False), flush=True)
@@ -378,6 +378,17 @@ def run(args, role: str) -> int:
                  else f"this side learns nothing (--learn {args.learn})")
               + f"; {summary['seconds']:.2f} s", flush=True)
     return 0
+
+
+def _peak_rss() -> dict | None:
+    """Peak resident memory of this process and of its largest finished worker process, in MB."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    scale = 1 / 1024 if sys.platform != "darwin" else 1 / 2**20  # ru_maxrss: KiB on Linux, bytes on macOS
+    return {"process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale, 1),
+            "workers": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale, 1)}
 
 
 def _sha(path: str) -> str:
