@@ -21,6 +21,7 @@ batch is in, so a killed run leaves either no partition or a whole one.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import shutil
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ import numpy as np
 from ...errors import InputError, ParameterError
 from .. import keys
 
-__all__ = ["Batch", "Bucket", "id_key", "bucket_of", "partition", "load_bucket", "PARTS"]
+__all__ = ["Batch", "Bucket", "id_key", "bucket_of", "partition", "load_bucket", "distinct_counts", "pad_target",
+           "PARTS"]
 
 PARTS = "parts"
 
@@ -57,10 +59,14 @@ class Bucket:
     rows: np.ndarray
     payload: tuple[np.ndarray, np.ndarray] | None
 
-    def items(self) -> tuple[np.ndarray, np.ndarray]:
-        """The identifiers as the ``(data, offsets)`` the PSI protocols take (16 bytes each)."""
-        n = self.ids.shape[0]
-        return np.ascontiguousarray(self.ids).reshape(-1), np.arange(0, 16 * n + 1, 16, dtype=np.int64)
+    def items(self, dummies: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """The identifiers as the ``(data, offsets)`` the PSI protocols take (16 bytes each), followed by
+        ``dummies`` random ones (which match nothing but with probability about 2^-128 each)."""
+        ids = np.ascontiguousarray(self.ids).reshape(-1)
+        if dummies:
+            ids = np.concatenate([ids, np.frombuffer(os.urandom(16 * dummies), dtype=np.uint8)])
+        n = ids.shape[0] // 16
+        return ids, np.arange(0, 16 * n + 1, 16, dtype=np.int64)
 
 
 def id_key(salt: bytes) -> bytes:
@@ -149,6 +155,25 @@ def partition(batches, folder: str, salt: bytes, buckets: int, with_payload: boo
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     return counts.tolist()
+
+
+def distinct_counts(folder: str, counts: list[int]) -> list[int]:
+    """Distinct keys of every bucket (equal keys share a bucket, so these add up to the input's)."""
+    out = []
+    for b, n in enumerate(counts):
+        ids = load_bucket(folder, b, n, False).ids
+        out.append(int(keys.dedup_ids(ids)[0].shape[0]))
+    return out
+
+
+def pad_target(distinct_total: int, buckets: int, distinct: list[int]) -> int:
+    """Distinct items every bucket is padded to: a bound on the largest bucket computed from the total
+    alone (the mean plus 8 standard deviations plus 16), so the peer learns the total, as unbucketed PSI
+    tells it, and nothing about which bucket holds how many. A bucket past the bound (probability about
+    2^-40 for distinct keys) raises the target to that bucket's size."""
+    mean = distinct_total / buckets
+    cap = math.ceil(mean + 8 * math.sqrt(mean) + 16)
+    return max([cap, *distinct])
 
 
 def _fsync_dir_files(folder: str) -> None:

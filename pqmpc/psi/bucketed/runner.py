@@ -29,7 +29,7 @@ from ..payload import PayloadJoin
 from ..protocols import resolve_protocol
 from .handshake import MAX_BUCKETS, agree
 from .manifest import Manifest, file_digest, load_output, test_pause
-from .partition import Batch, partition
+from .partition import Batch, distinct_counts, pad_target, partition
 from .sessions import Context
 
 __all__ = ["ItemsSource", "BucketedResult", "run_bucketed", "merge_outputs", "BATCH_ROWS"]
@@ -79,6 +79,7 @@ class BucketedResult:
     workers: int
     rows: int
     distinct: int
+    #: The peer's distinct keys *with its padding dummies* (every bucket padded alike): an upper bound.
     peer_distinct: int
     intersection: int | None
     resumed_buckets: int
@@ -95,7 +96,7 @@ def _params(role, protocol, malicious, reveal, sends_payload, wants_payload, psi
     p = {"protocol": protocol, "malicious": bool(malicious), "reveal_to_sender": bool(reveal),
          "payload_to_receiver": bool(to_receiver), "payload_to_sender": bool(to_sender),
          "payload_width": psi_kw.get("payload_width") if (to_receiver or to_sender) else None,
-         "kappa": psi_kw.get("kappa", 128)}
+         "kappa": psi_kw.get("kappa", 128), "bucket_padding": "random dummies to mean+8sd+16"}
     for k, v in (extra or {}).items():
         p[f"x_{k}"] = v
     return p
@@ -189,7 +190,8 @@ def _run(role, ch, source, dials, open_channel, work_dir, resume, buckets, worke
 
         counts = partition(source.batches(), work_dir, ag.salt, ag.buckets, sends_payload,
                            psi_kw.get("payload_width"), progress=on_rows)
-        m["partition"] = {"counts": counts, "rows": int(sum(counts))}
+        m["partition"] = {"counts": counts, "rows": int(sum(counts)),
+                          "distinct": distinct_counts(work_dir, counts)}
         manifest.save()
     timings["partition"] = time.perf_counter() - t
     done = manifest.done()
@@ -198,7 +200,8 @@ def _run(role, ch, source, dials, open_channel, work_dir, resume, buckets, worke
     resumed = int(ag.buckets - len(todo))
     ctx = Context(work_dir=work_dir, role=role, run_id=ag.run_id, buckets=ag.buckets, counts=m["partition"]["counts"],
                   todo=todo, protocol=protocol, reveal_to_sender=reveal, malicious=malicious,
-                  sends_payload=sends_payload, psi_kw=dict(psi_kw))
+                  sends_payload=sends_payload, psi_kw=dict(psi_kw), distinct=m["partition"]["distinct"],
+                  pad_to=pad_target(sum(m["partition"]["distinct"]), ag.buckets, m["partition"]["distinct"]))
     state = {"done": ag.buckets - len(todo), "rows": 0}
     _tell(progress, "phase", f"PSI on {len(todo)} of {ag.buckets} buckets, {ag.workers} worker(s)")
     _tell(progress, "buckets", state["done"], ag.buckets, 0)

@@ -57,6 +57,9 @@ class Context:
     malicious: bool
     sends_payload: bool
     psi_kw: dict = field(default_factory=dict)
+    #: Distinct keys of every bucket, and the number every bucket's set is padded to with dummies.
+    distinct: list = field(default_factory=list)
+    pad_to: int = 0
 
     def output_path(self, b: int) -> str:
         import os
@@ -81,22 +84,30 @@ def bucket_session(ctx: Context, b: int, bucket, ch):
     row numbers (a :class:`PayloadJoin` with peer payloads) and its counts; nothing is written."""
     t0 = time.perf_counter()
     kw = dict(ctx.psi_kw)
+    n = int(bucket.rows.shape[0])
+    # Random dummies bring every bucket to the same number of distinct items, which is what the session
+    # announces (and what its traffic and timing follow): the peer learns the total, not the buckets.
+    dummies = max(0, ctx.pad_to - ctx.distinct[b]) if ctx.distinct else 0
     if ctx.sends_payload:
-        kw["payload"] = bucket.payload
+        d, o = bucket.payload
+        kw["payload"] = (d, np.concatenate([o, np.full(dummies, o[-1], dtype=np.int64)]))
     extra = dict(kw.pop("extra_params", None) or {})
     extra.update({"bucketed_run": ctx.run_id[:32], "bucket": f"{b}/{ctx.buckets}"})
     s0, r0 = _counters(ch)
-    res = run_protocol(ctx.protocol, ctx.role, ch, bucket.items(), reveal_to_sender=ctx.reveal_to_sender,
+    res = run_protocol(ctx.protocol, ctx.role, ch, bucket.items(dummies), reveal_to_sender=ctx.reveal_to_sender,
                        malicious=ctx.malicious, extra_params=extra, **kw)
     s1, r1 = _counters(ch)
     if res.pairs is not None and kw.get("peer_payload"):
         pj = res.pairs
-        out = PayloadJoin(rows=bucket.rows[pj.rows], payload_index=pj.payload_index, data=pj.data, offsets=pj.offsets)
+        real = pj.rows < n  # a dummy matches only by a 2^-128 accident; never report one
+        out = PayloadJoin(rows=bucket.rows[pj.rows[real]], payload_index=pj.payload_index[real], data=pj.data,
+                          offsets=pj.offsets)
     elif res.indices is not None:
-        out = bucket.rows[np.asarray(res.indices, dtype=np.int64)]
+        idx = np.asarray(res.indices, dtype=np.int64)
+        out = bucket.rows[idx[idx < n]]
     else:
         out = np.zeros(0, dtype=np.int64)
-    stats = {"rows": int(bucket.rows.shape[0]), "distinct": int(res.distinct), "peer_distinct": int(res.peer_distinct),
+    stats = {"rows": n, "distinct": int(res.distinct) - dummies, "peer_distinct": int(res.peer_distinct),
              "intersection": None if res.intersection is None else int(res.intersection),
              "bytes_sent": s1 - s0 or int(res.bytes_sent), "bytes_received": r1 - r0 or int(res.bytes_received),
              "seconds": round(time.perf_counter() - t0, 4)}
