@@ -4,7 +4,7 @@ Over the control connection, the dialing party ("initiator") first:
 
 1. Both send a hello (JSON, at most :data:`HELLO_MAX` bytes): wire version,
    the run parameters (protocol, mode, who learns, payload directions and width,
-   key description), their suggested number of buckets, an explicit ``buckets``
+   key description), their suggested number of buckets (⌈rows / 2^20⌉; not the row count), an explicit ``buckets``
    or null, their worker count, the SHA-256 of their input, and, when resuming,
    the run id and the peer input digest their manifest recorded.
 2. Each side checks the peer's hello and both exchange a verdict (a list of
@@ -53,7 +53,6 @@ class Agreement:
     salt: bytes
     run_id: str
     peer_input: str
-    peer_rows: int
 
 
 def suggest_buckets(rows: int) -> int:
@@ -69,7 +68,7 @@ def _int_in(v, lo, hi) -> bool:
 
 
 def _check_hello(msg) -> dict:
-    keys = {"kind", "v", "params", "rows", "suggest", "buckets", "workers", "input", "resume"}
+    keys = {"kind", "v", "params", "suggest", "buckets", "workers", "input", "resume"}
     if not isinstance(msg, dict) or set(msg) != keys:
         raise ProtocolError(f"{STEP}: the peer's hello is not a bucketed-PSI hello")
     if msg["kind"] != KIND:
@@ -81,7 +80,7 @@ def _check_hello(msg) -> dict:
             or not all(isinstance(k, str) and len(k) <= 40 and (v is None or isinstance(v, (str, int, bool)))
                        for k, v in p.items())):
         raise ProtocolError(f"{STEP}: malformed parameters in the peer's hello")
-    ok = (_int_in(msg["rows"], 0, 1 << 40) and _int_in(msg["suggest"], 1, MAX_BUCKETS)
+    ok = (_int_in(msg["suggest"], 1, MAX_BUCKETS)
           and (msg["buckets"] is None or _int_in(msg["buckets"], 1, MAX_BUCKETS))
           and _int_in(msg["workers"], 1, MAX_WORKERS) and _hex64(msg["input"]))
     r = msg["resume"]
@@ -131,7 +130,8 @@ def agree(ch, initiator: bool, params: dict, rows: int, buckets: int | None, wor
     """Run the handshake on the control channel ``ch``; see the module docstring.
 
     ``resume``: ``{"run", "peer_input", "params", "salt", "buckets", "workers"}`` from the manifest."""
-    mine = {"kind": KIND, "v": WIRE_VERSION, "params": params, "rows": int(rows),
+    # Only the coarse suggestion leaves, not the row count (which would count duplicates too).
+    mine = {"kind": KIND, "v": WIRE_VERSION, "params": params,
             "suggest": suggest_buckets(rows), "buckets": buckets, "workers": int(workers), "input": input_digest,
             "resume": None if resume is None else {"run": resume["run"], "peer_input": resume["peer_input"]}}
     ch.send_json(mine)
@@ -151,13 +151,12 @@ def agree(ch, initiator: bool, params: dict, rows: int, buckets: int | None, wor
     transcript = hashlib.sha256(json.dumps([first, second], sort_keys=True).encode()).digest()
     if resume is not None:
         return Agreement(buckets=int(resume["buckets"]), workers=min(workers, peer["workers"]),
-                         salt=bytes.fromhex(resume["salt"]), run_id=resume["run"], peer_input=peer["input"],
-                         peer_rows=peer["rows"])
+                         salt=bytes.fromhex(resume["salt"]), run_id=resume["run"], peer_input=peer["input"])
     salt = _coin_toss(ch, initiator, transcript)
     b = mine["buckets"] or peer["buckets"] or max(mine["suggest"], peer["suggest"])
     run_id = hashlib.sha256(b"run\x00" + transcript + salt).hexdigest()
     return Agreement(buckets=b, workers=min(workers, peer["workers"]), salt=salt, run_id=run_id,
-                     peer_input=peer["input"], peer_rows=peer["rows"])
+                     peer_input=peer["input"])
 
 
 def _coin_toss(ch, initiator: bool, transcript: bytes) -> bytes:
