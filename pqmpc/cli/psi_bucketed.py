@@ -77,8 +77,6 @@ class CsvSource:
     """A CSV file read once in batches by pyarrow's streaming reader, keys normalised and combined in bulk."""
 
     def __init__(self, path: str, key_columns: list[str], delimiter: str, normalize: list[str], skip_empty: bool):
-        from . import csvio
-
         if not os.path.isfile(path):
             raise InputError(f"{path}: no such file")
         self.path, self.key_columns, self.delimiter = path, list(key_columns), delimiter
@@ -88,7 +86,6 @@ class CsvSource:
         self.rows = self._estimate_rows()
         self.rows_read = 0
         self.skipped = 0
-        self._csvio = csvio
 
     def _header(self) -> list[str]:
         import csv
@@ -166,6 +163,8 @@ class CsvSource:
                 yield Batch(records, data, offsets)
         except pa.ArrowInvalid as exc:
             raise InputError(f"{self.path}: malformed CSV ({exc})") from None
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot read ({exc})") from None
 
 
 def _buffers(arr):
@@ -330,6 +329,7 @@ def run(args, role: str) -> int:
         progress.info(f"connecting to {host}:{port} ...")
         raw = TcpChannel.connect(host, port, timeout=timeout, retry_for=args.connect_retry)
     raw.set_timeout(timeout)
+    _keepalive(raw.sock)
     engine = None
     if args.engine == "ray":
         from ..psi.bucketed.ray_engine import ray_engine
@@ -345,7 +345,11 @@ def run(args, role: str) -> int:
                                work_dir=args.work_dir, resume=args.resume, buckets=args.buckets,
                                workers=args.workers, protocol=args.protocol, malicious=args.malicious,
                                reveal_to_sender=args.learn == "both", kappa=args.kappa, extra_params=extra,
-                               engine=engine, progress=bar)
+                               engine=engine, progress=bar,
+                               # After the handshake the control connection waits while the peer
+                               # partitions and the buckets run, however long that takes; a peer that
+                               # vanishes without closing is found by TCP keepalive instead.
+                               after_handshake=lambda: raw.set_timeout(args.timeout))
     except HandshakeError as exc:
         raise HandshakeError(str(exc)) from None
     except ChannelTimeout as exc:
@@ -379,6 +383,15 @@ def run(args, role: str) -> int:
                  else f"this side learns nothing (--learn {args.learn})")
               + f"; {summary['seconds']:.2f} s", flush=True)
     return 0
+
+
+def _keepalive(sock) -> None:
+    import socket
+
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 6)):
+        if hasattr(socket, name):  # Linux; elsewhere the system's keepalive timing applies
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
 
 
 def _peak_rss() -> dict | None:

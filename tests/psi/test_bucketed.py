@@ -30,13 +30,14 @@ def brokers():
     return (lambda: q.get(timeout=60)), dial
 
 
-def bucketed(a, b, pa=None, peer_payload=False, s=None, r=None, **kw):
-    """Sender holds ``a`` (payloads ``pa``), receiver ``b``; ``s``/``r``: keywords for one side only."""
+def bucketed(a, b, pa=None, peer_payload=False, s=None, r=None, pb=None, **kw):
+    """Sender holds ``a`` (payloads ``pa``), receiver ``b`` (payloads ``pb``); ``s``/``r``: keywords for one
+    side only."""
     acc, dial = brokers()
     return run_pair(
         lambda ch: run_bucketed("sender", ch, ItemsSource(a, payload=pa), dials=False, open_channel=acc, workers=1,
                                 **kw, **(s or {})),
-        lambda ch: run_bucketed("receiver", ch, ItemsSource(b), dials=True, open_channel=dial, workers=1,
+        lambda ch: run_bucketed("receiver", ch, ItemsSource(b, payload=pb), dials=True, open_channel=dial, workers=1,
                                 peer_payload=peer_payload, **kw, **(r or {})), timeout=300)
 
 
@@ -63,12 +64,13 @@ def test_sender_learns_nothing_without_reveal():
     assert r0.indices is None and r1.indices.tolist() == [0]
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.parametrize("protocol", ["kkrt", "rr22"])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from([f"k{i}" for i in range(40)] + ["", "ü", "\0"]), max_size=60),
        st.lists(st.sampled_from([f"k{i}" for i in range(40)] + ["", "ü", "\0"]), max_size=60),
        st.integers(1, 4))
-def test_hypothesis_small_sizes_duplicates_empty(a, b, buckets):
-    r0, r1 = bucketed(a, b, buckets=buckets, protocol="kkrt", reveal_to_sender=True)
+def test_hypothesis_small_sizes_duplicates_empty(protocol, a, b, buckets):
+    r0, r1 = bucketed(a, b, buckets=buckets, protocol=protocol, reveal_to_sender=True)
     assert r1.indices.tolist() == plain(a, b)
     assert r0.indices.tolist() == plain(b, a)
 
@@ -82,6 +84,32 @@ def test_payloads_equal_unbucketed_join():
                    lambda ch: psi_receiver(ch, b, peer_payload=True, payload_width=16), timeout=120)[1]
     assert r1.pairs.pairs() == ref.pairs()
     assert r1.indices.tolist() == ref.indices.tolist() == plain(a, b)
+
+
+def test_payloads_both_directions():
+    a = [f"k{i % 30}" for i in range(60)]
+    pa = [f"s{i}" for i in range(60)]
+    b = [f"k{i}" for i in range(0, 50, 2)] + ["k4"]
+    pb = [f"r{i}" for i in range(len(b))]
+    r0, r1 = bucketed(a, b, pa=pa, pb=pb, peer_payload=True, s={"peer_payload": True}, buckets=3, payload_width=8,
+                      reveal_to_sender=True)
+    ref = run_pair(lambda ch: psi_sender(ch, a, payload=pa, peer_payload=True, reveal_to_sender=True, payload_width=8),
+                   lambda ch: psi_receiver(ch, b, payload=pb, peer_payload=True, reveal_to_sender=True,
+                                           payload_width=8), timeout=120)
+    assert r0.pairs.pairs() == ref[0].pairs() and r1.pairs.pairs() == ref[1].pairs()
+
+
+def test_bucket_requests_are_checked():
+    from pqmpc.psi.bucketed.sessions import Context, check_request
+
+    ctx = Context(work_dir=".", role="sender", run_id="ab" * 32, buckets=4, counts=[0] * 4, todo=frozenset({1, 3}),
+                  protocol="rr22", reveal_to_sender=False, malicious=False, sends_payload=False)
+    assert check_request(ctx, {"run": "ab" * 32, "bucket": 3}) == 3
+    assert check_request(ctx, {"run": "ab" * 32, "bucket": None}) is None
+    for bad in ({"run": "cd" * 32, "bucket": 1}, {"run": "ab" * 32, "bucket": 2}, {"run": "ab" * 32, "bucket": True},
+                {"run": "ab" * 32, "bucket": "1"}, {"run": "ab" * 32}, [1], None):
+        with pytest.raises(ProtocolError):
+            check_request(ctx, bad)
 
 
 def test_parameter_mismatch_stops_both():

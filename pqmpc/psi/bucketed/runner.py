@@ -106,7 +106,7 @@ def run_bucketed(role: str, ch, source, *, dials: bool, open_channel, work_dir: 
                  resume: bool = False, buckets: int | None = None, workers: int | None = None,
                  protocol: str | None = None, malicious: bool = False, reveal_to_sender: bool = False,
                  peer_payload: bool = False, payload_width: int | None = None, engine=None, progress=None,
-                 extra_params: dict | None = None, **psi_kw) -> BucketedResult:
+                 extra_params: dict | None = None, after_handshake=None, **psi_kw) -> BucketedResult:
     """One party's bucketed PSI; see the module docstring.
 
     ``role``: "sender"/"receiver" as in :func:`pqmpc.psi.psi_sender`; ``dials``: this party opened the
@@ -116,6 +116,8 @@ def run_bucketed(role: str, ch, source, *, dials: bool, open_channel, work_dir: 
     ``engine(ctx, dials, open_channel, workers, on_result, control=ch)`` runs the buckets
     (default: :func:`.local.run_local`; :func:`.ray_engine.ray_engine` makes a Ray one).
     ``progress``: an object with ``phase(name)`` and ``buckets(done, total, rows_done)`` (both optional).
+    ``after_handshake()``: called once the handshake is through (e.g. to lift the control connection's
+    receive timeout, which then spans the peer's partitioning and all buckets).
     """
     if role not in ("sender", "receiver"):
         raise ParameterError(f"role must be 'sender' or 'receiver', not {role!r}")
@@ -140,7 +142,7 @@ def run_bucketed(role: str, ch, source, *, dials: bool, open_channel, work_dir: 
     os.makedirs(work_dir, exist_ok=True)
     try:
         return _run(role, ch, source, dials, open_channel, work_dir, resume, buckets, workers, protocol, malicious,
-                    reveal_to_sender, sends_payload, params, psi_kw, engine, progress, timings, t)
+                    reveal_to_sender, sends_payload, params, psi_kw, engine, progress, timings, t, after_handshake)
     finally:
         if owns_dir:
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -153,7 +155,7 @@ def _tell(progress, what, *args):
 
 
 def _run(role, ch, source, dials, open_channel, work_dir, resume, buckets, workers, protocol, malicious, reveal,
-         sends_payload, params, psi_kw, engine, progress, timings, t0):
+         sends_payload, params, psi_kw, engine, progress, timings, t0, after_handshake=None):
     digest = source.digest()
     manifest = None
     if Manifest.exists(work_dir):
@@ -171,6 +173,8 @@ def _run(role, ch, source, dials, open_channel, work_dir, resume, buckets, worke
     # echoes our recorded digest), so both stop with the reason.
     ag = agree(ch, dials, params, source.rows, buckets, workers, digest, resume_info)
     timings["handshake"] = time.perf_counter() - t0
+    if after_handshake is not None:
+        after_handshake()
     if manifest is None:
         manifest = Manifest(work_dir, {"version": 1, "run": ag.run_id, "salt": ag.salt.hex(), "params": params,
                                        "role": role, "dials": dials, "buckets": ag.buckets, "input": digest,
