@@ -180,6 +180,15 @@ def test_changed_input_refused_on_resume_both_sides(data, tmp_path):
     assert not (tmp_path / "s2.csv").exists() and not (tmp_path / "c2.csv").exists()
 
 
+def test_bad_row_found_while_bucketing_stops_both_with_the_reason(data, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes((data / "a.csv").read_bytes() + b"77777,,x\n")
+    s, c = pair(tmp_path, bad, data / "b.csv", extra=("--buckets", "2", "--workers", "1"))
+    (rs, _, es), (rc, _, ec) = finish(s, c)
+    assert rs != 0 and rc != 0
+    assert "empty key" in es and "the peer stopped" in ec and "empty key" in ec
+
+
 def test_flags_checked_before_connecting(tmp_path, data):
     args = parser().parse_args(["serve", "--listen", "127.0.0.1:1", "--input", str(data / "a.csv"), "--key", "email",
                                 "--output", str(tmp_path / "o.csv"), "--insecure", "--resume"])

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...errors import InputError, ParameterError, ProtocolError
+from ...errors import InputError, ParameterError, PeerStopped, PqmpcError, ProtocolError
 from .. import keys
 from ..payload import PayloadJoin
 from ..protocols import resolve_protocol
@@ -192,8 +192,12 @@ def _run(role, ch, source, dials, open_channel, work_dir, resume, buckets, worke
                 rows_cb(done)
             test_pause(work_dir, "partition")
 
-        counts = partition(source.batches(), work_dir, ag.salt, ag.buckets, sends_payload,
-                           psi_kw.get("payload_width"), progress=on_rows)
+        try:
+            counts = partition(source.batches(), work_dir, ag.salt, ag.buckets, sends_payload,
+                               psi_kw.get("payload_width"), progress=on_rows)
+        except PqmpcError as exc:  # a bad row deep in the file: tell the peer waiting at the barrier why
+            _send_abort(ch, f"{type(exc).__name__}: {exc}")
+            raise
         m["partition"] = {"counts": counts, "rows": int(sum(counts)),
                           "distinct": distinct_counts(work_dir, counts)}
         manifest.save()
@@ -245,9 +249,28 @@ def _run(role, ch, source, dials, open_channel, work_dir, resume, buckets, worke
         bytes_received=sum(v["bytes_received"] for v in fin.values()))
 
 
+def _send_abort(ch, reason: str) -> None:
+    """Tell the peer why this side stops, then take in its barrier messages: closing with them unread
+    would reset the connection, and the peer could lose the reason with it."""
+    try:
+        ch.send_json({"abort": reason[:300]})
+        ch.recv_json(BARRIER_STEP, max_bytes=512)
+        ch.recv(max_bytes=MAX_BUCKETS // 8 + 16, step=BARRIER_STEP)
+    except PqmpcError:
+        pass
+
+
 def _barrier(ch, done: np.ndarray, buckets: int) -> np.ndarray:
-    """Exchange which buckets each side has finished (a bit per bucket); returns the peer's."""
+    """Exchange which buckets each side has finished (a bit per bucket); returns the peer's.
+
+    Each side first says it is still in the run (``{"abort": null}``) or why it stopped."""
+    ch.send_json({"abort": None})
     ch.send_bits(done.astype(np.uint8))
+    msg = ch.recv_json(BARRIER_STEP, max_bytes=512)
+    if not isinstance(msg, dict) or set(msg) != {"abort"} or not isinstance(msg["abort"], (str, type(None))):
+        raise ProtocolError(f"{BARRIER_STEP}: malformed status")
+    if msg["abort"] is not None:
+        raise PeerStopped(f"the peer stopped: {msg['abort']}")
     return ch.recv_bits(buckets, BARRIER_STEP).astype(bool)
 
 
