@@ -25,7 +25,8 @@ import numpy as np
 from ...errors import InputError
 from ..payload import PayloadJoin
 
-__all__ = ["Manifest", "MANIFEST", "atomic_bytes", "save_output", "load_output", "file_digest", "test_pause"]
+__all__ = ["Manifest", "MANIFEST", "atomic_bytes", "save_output", "load_output", "file_digest",
+           "pause_for_tests"]
 
 MANIFEST = "manifest.json"
 VERSION = 1
@@ -112,7 +113,7 @@ class Manifest:
         return os.path.join(self.work_dir, "out", f"b{b:06d}.npz")
 
 
-def test_pause(work_dir: str, phase: str) -> None:
+def pause_for_tests(work_dir: str, phase: str) -> None:
     """Test hook: with ``PQMPC_BUCKETED_PAUSE=phase`` set, mark ``work_dir/.paused-phase`` and sleep, so a
     test can kill the process at a known point (partition, bucket, merge). Nothing happens otherwise."""
     if os.environ.get("PQMPC_BUCKETED_PAUSE") != phase:

@@ -28,7 +28,7 @@ from .. import keys
 from ..payload import PayloadJoin
 from ..protocols import resolve_protocol
 from .handshake import MAX_BUCKETS, agree
-from .manifest import Manifest, file_digest, load_output, test_pause
+from .manifest import Manifest, file_digest, load_output, pause_for_tests
 from .partition import Batch, distinct_counts, pad_target, partition
 from .sessions import Context
 
@@ -165,6 +165,9 @@ def _run(role, ch, source, dials, open_channel, work_dir, resume, buckets, worke
         manifest = Manifest.load(work_dir)
         if manifest.data["role"] != role or manifest.data["dials"] != dials:
             raise InputError(f"{work_dir}: the run there was begun in another role; use the same command")
+        if buckets is not None and buckets != manifest.data["buckets"]:
+            raise InputError(f"--buckets {buckets}: the run in {work_dir} has {manifest.data['buckets']} buckets; "
+                             f"a resumed run keeps them (drop --buckets or pass the same number)")
     m = manifest.data if manifest is not None else None
     resume_info = None if m is None else {"run": m["run"], "peer_input": m["peer_input"], "params": m["params"],
                                           "salt": m["salt"], "buckets": m["buckets"]}
@@ -190,7 +193,7 @@ def _run(role, ch, source, dials, open_channel, work_dir, resume, buckets, worke
         def on_rows(done):
             if rows_cb is not None:
                 rows_cb(done)
-            test_pause(work_dir, "partition")
+            pause_for_tests(work_dir, "partition")
 
         try:
             counts = partition(source.batches(), work_dir, ag.salt, ag.buckets, sends_payload,
@@ -231,7 +234,7 @@ def _run(role, ch, source, dials, open_channel, work_dir, resume, buckets, worke
         missing = int((~(done & peer_done)).sum())
         raise ProtocolError(f"bucketed PSI: {missing} bucket(s) did not finish; run again with --resume")
     t = time.perf_counter()
-    test_pause(work_dir, "merge")
+    pause_for_tests(work_dir, "merge")
     _tell(progress, "phase", "merging bucket outputs")
     learns = role == "receiver" or reveal
     merged = merge_outputs([manifest.output_path(b) for b in range(ag.buckets)]) if learns else None

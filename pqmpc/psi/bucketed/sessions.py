@@ -20,7 +20,7 @@ import numpy as np
 from ...errors import PqmpcError, ProtocolError
 from ..payload import PayloadJoin
 from ..protocols import run_protocol
-from .manifest import save_output, test_pause
+from .manifest import pause_for_tests, save_output
 from .partition import load_bucket
 
 __all__ = ["Context", "run_bucket", "bucket_session", "check_request", "dial_loop", "listen_loop", "REQUEST_MAX",
@@ -73,7 +73,7 @@ def run_bucket(ctx: Context, b: int, ch) -> tuple[str, dict]:
     bucket = load_bucket(ctx.work_dir, b, ctx.counts[b], ctx.sends_payload)
     out, stats = bucket_session(ctx, b, bucket, ch)
     if b == max(ctx.todo) and len(ctx.todo) > 1:
-        test_pause(ctx.work_dir, "bucket")  # the session is over, its output not yet saved
+        pause_for_tests(ctx.work_dir, "bucket")  # the session is over, its output not yet saved
     sha = save_output(ctx.output_path(b), out)
     stats["seconds"] = round(time.perf_counter() - t0, 4)
     return sha, stats
