@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -78,6 +79,7 @@ def run_pair(a: str, b: str, rows: int, workers: int | None, buckets: int | None
     tmp = tempfile.mkdtemp(prefix="pqmpc-bench-")
     procs = []
     try:
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         for mode, inp in (("serve", a), ("connect", b)):
             cmd = pqmpc_cmd(bucketed) + [mode, "--input", inp, "--key", "email", "--output",
@@ -92,12 +94,17 @@ def run_pair(a: str, b: str, rows: int, workers: int | None, buckets: int | None
             procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
         outs = [p.communicate() for p in procs]
         wall = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
         for p, (_, err) in zip(procs, outs):
             if p.returncode:
                 raise SystemExit(f"run failed: {err[-2000:]}")
         sides = [json.loads(o.strip().splitlines()[-1]) for o, _ in outs]
         res = {"bucketed": bucketed, "rows": rows, "workers": workers, "buckets": sides[0].get("buckets"),
                "wall_s": round(wall, 3), "rows_per_s": round(rows / wall), "protocol": protocol,
+               # CPU seconds of both parties and all their workers, and the cores they got on average: on a
+               # shared machine a low figure says the wall time measured the other tenants, not this run.
+               "cpu_s": round(cpu, 3), "cores_used": round(cpu / wall, 2),
                "intersection": sides[1]["intersection"],
                "phase_seconds": [s["phase_seconds"] for s in sides]}
         if bucketed:
@@ -136,18 +143,21 @@ def main(argv=None) -> int:
     if args.what == "workers":
         a, b = make_inputs(args.data, args.rows)
         run_pair(a, b, args.rows, 1, args.buckets, protocol=args.protocol)  # warm-up (numba caches, page cache)
-        walls = {1: [], 2: []}
+        walls, cpus = {1: [], 2: []}, {1: [], 2: []}
         for _ in range(args.repeat):
             for w in (1, 2):
                 r = run_pair(a, b, args.rows, w, args.buckets, protocol=args.protocol)
                 r["load"] = load()
                 print(json.dumps(r), flush=True)
                 walls[w].append(r["wall_s"])
+                cpus[w].append(r["cpu_s"])
         pairs = [x / y for x, y in zip(walls[1], walls[2])]
         print(json.dumps({"summary": "workers", "rows": args.rows, "buckets": args.buckets,
                           "wall_median_s": {w: statistics.median(v) for w, v in walls.items()},
                           "speedup_1_to_2_per_pair": [round(p, 3) for p in pairs],
-                          "speedup_median": round(statistics.median(pairs), 3), "load": load()}), flush=True)
+                          "speedup_median": round(statistics.median(pairs), 3),
+                          "cpu_median_s": {w: statistics.median(v) for w, v in cpus.items()}, "load": load()}),
+              flush=True)
         return 0
     # per-bucket: B buckets of `rows` each (one worker) against plain runs of `rows`
     buckets = args.buckets or 4
