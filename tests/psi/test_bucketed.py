@@ -182,3 +182,14 @@ def test_resume_reruns_only_missing_buckets_and_refuses_changed_input(tmp_path):
         bucketed(a[:-1] + ["other"], b, buckets=4, protocol="kkrt", s={"work_dir": ws}, r={"work_dir": wr}, resume=True)
     with pytest.raises(Exception, match="--resume"):
         bucketed(a, b, buckets=4, protocol="kkrt", s={"work_dir": ws}, r={"work_dir": wr})
+
+
+def test_ray_actor_addresses_from_the_peer_are_checked():
+    from pqmpc.psi.bucketed.ray_engine import check_addresses
+
+    assert check_addresses({"actors": [["10.0.0.1", 9001], ["h", 9002]]}, 2) == [["10.0.0.1", 9001], ["h", 9002]]
+    for bad in ({"actors": [["h", 9001]]}, {"actors": [["h", 0], ["h", 1]]}, {"actors": [["", 1], ["h", 2]]},
+                {"actors": [["h", True], ["h", 2]]}, {"actors": [["h" * 256, 1], ["h", 2]]}, {"actors": "x"},
+                {"actors": [["h", 1], ["h", 2]], "x": 1}, [], None):
+        with pytest.raises(ProtocolError):
+            check_addresses(bad, 2)

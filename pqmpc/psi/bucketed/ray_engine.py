@@ -26,7 +26,7 @@ from .manifest import save_output
 from .partition import load_bucket
 from .sessions import REQUEST_MAX, REQUEST_STEP, bucket_session, check_request
 
-__all__ = ["ray_engine", "BucketActor", "ADDRESSES_STEP"]
+__all__ = ["ray_engine", "BucketActor", "ADDRESSES_STEP", "check_addresses"]
 
 ADDRESSES_STEP = "bucketed PSI (Ray actor addresses)"
 
@@ -77,7 +77,7 @@ class BucketActor:
         self.ch.close()
 
 
-def _addresses(msg, n: int) -> list:
+def check_addresses(msg, n: int) -> list:
     ok = isinstance(msg, dict) and set(msg) == {"actors"} and isinstance(msg["actors"], list)
     ok = ok and len(msg["actors"]) == n
     ok = ok and all(isinstance(a, list) and len(a) == 2 and isinstance(a[0], str) and 0 < len(a[0]) <= 255
@@ -131,7 +131,7 @@ def ray_engine(address: str, channels, listen_host: str, listen_port: int, timeo
                 addrs = [_get(ray, a.listen.remote(listen_host, p)) for a, p in zip(actors, ports)]
                 control.send_json({"actors": addrs})
             else:
-                addrs = _addresses(control.recv_json(ADDRESSES_STEP, max_bytes=64 + 300 * n), n)
+                addrs = check_addresses(control.recv_json(ADDRESSES_STEP, max_bytes=64 + 300 * n), n)
                 for a, (h, p) in zip(actors, addrs):
                     _get(ray, a.dial_to.remote(h, p))
             queues = [todo[i::n] for i in range(n)]
