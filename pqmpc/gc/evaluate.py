@@ -118,7 +118,7 @@ class Evaluator:
                                self._hi)
         else:
             _hg.evaluate_range(self.backend, self._sched, g0, g1, self._k, self._lab, t64,
-                               self._hi)
+                               self._hi, check=False)
 
     def _feed_rows(self, t64, step):
         m = t64.shape[0]

@@ -246,7 +246,7 @@ class Garbler:
                              self._delta64, tables, self._hi, self._rand)
         else:
             _hg.garble_range(self.backend, self._sched, g0, g1, self._k, self._lab,
-                             self._delta64, tables, self._hi)
+                             self._delta64, tables, self._hi, check=False)
 
     def _garble_next(self, m: int) -> np.ndarray:
         tables = np.empty((m, 2 * self._words), dtype=np.uint64)
