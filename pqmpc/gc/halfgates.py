@@ -57,7 +57,7 @@ from pqmpc.gc.schedule import Schedule
 from pqmpc.gc.tweaks import tweak_high
 from pqmpc.primitives.aes import DEFAULT_KEY, openssl_ecb
 from pqmpc.primitives.aes_kernels import fixed_key_schedule
-from pqmpc.primitives.cpu import HAVE_AESNI
+from pqmpc.primitives.cpu import HAVE_AESNI, HAVE_VAES
 from pqmpc.primitives.hashing import tccr_wide
 
 #: The public label the evaluator holds on a constant wire.
@@ -168,10 +168,15 @@ _FUSED = []
 
 
 def _fused():
-    """:mod:`pqmpc.gc.fused`, imported on first use (its AES binding is made at import)."""
+    """The κ = 128 walk this CPU runs: :mod:`pqmpc.gc.fused_vaes` (two blocks per AES
+    instruction) where numba's target has VAES, else :mod:`pqmpc.gc.fused`; imported on
+    first use, and a module whose instructions the CPU lacks is never compiled."""
     if not _FUSED:
-        from pqmpc.gc import fused
-        _FUSED.append(fused)
+        if HAVE_VAES:
+            from pqmpc.gc import fused_vaes as walk
+        else:
+            from pqmpc.gc import fused as walk
+        _FUSED.append(walk)
     return _FUSED[0]
 
 
