@@ -485,3 +485,28 @@ def test_vaes_walk_gives_the_128_bit_walks_bytes(seed, cut, p_and):
         labs.append(ev)
     assert np.array_equal(tabs[0], tabs[1])
     assert all(np.array_equal(x, y) for x, y in zip(labs[:2], labs[2:]))
+
+
+def test_garble_and_evaluate_into_caller_buffers():
+    """out=: tables and output labels land in the caller's buffers (views, no copies), with
+    the same bytes as a fresh garbling; one buffer serves call after call."""
+    c = random_circuit([32, 32], 3000, 16, seed=11, p_and=0.5)
+    ins = [Rng(b"in").bits(n) for n in c.input_sizes]
+    want_g, _ = garble(c, rng=Rng(b"out="))
+    buf = np.full((c.and_count + 5, 32), 0xAB, np.uint8)
+    labels_out = np.empty((c.n_outputs, 16), np.uint8)
+    for _ in range(2):
+        g, e = garble(c, rng=Rng(b"out="), out=buf)
+        assert np.shares_memory(g.tables, buf) and np.array_equal(g.tables, want_g.tables)
+        assert (buf[c.and_count:] == 0xAB).all()  # nothing written past the tables
+        res = evaluate_garbled(g, e.encode(ins), out=labels_out)
+        assert all(np.shares_memory(r, labels_out) for r in res)
+        assert all(np.array_equal(a, b) for a, b in zip(g.decode(res), c.evaluate(ins)))
+    with pytest.raises(ParameterError):
+        garble(c, rng=Rng(b"x"), out=np.empty((c.and_count - 1, 32), np.uint8))
+    with pytest.raises(ParameterError):
+        garble(c, rng=Rng(b"x"), out=np.empty((c.and_count, 16), np.uint8))
+    with pytest.raises(ParameterError):
+        evaluate_garbled(g, e.encode(ins), out=np.empty((c.n_outputs + 1, 16), np.uint8))
+    with pytest.raises(ParameterError):
+        garble(c, rng=Rng(b"x"), scheme="threehalves", out=buf)
