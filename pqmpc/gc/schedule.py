@@ -50,7 +50,7 @@ class Schedule:
     umask: np.ndarray
     n_wires: int
     and_pos: np.ndarray  # scheduled position of AND k (table k belongs to and_pos[k])
-    # The same, one row per gate: (ua, ub, out, kind); int32 while the wires fit. kind & 3
+    # The same, one row per gate: (ua, ub, out, kind); uint32 while the wires fit. kind & 3
     # is GATE_FREE / GATE_FLIP (free, ⊕ Δ on the garbler's side) / GATE_AND; for an AND,
     # kind >> 2 is how many ANDs follow it in its AND run (at most AHEAD_MAX): ANDs of one
     # AND-depth never read each other's outputs, so the walk hashes that many together
@@ -112,7 +112,9 @@ def build_schedule(n_wires: int, op, in0, in1, out, depths=None) -> Schedule:
     flip = (sop == OP_INV) | ((sop == OP_EQ) & (sin0 == 1))
     umask = np.where(flip, ~np.uint64(0), np.uint64(0)).astype(np.uint64)
     sout = np.ascontiguousarray(out[order])
-    itype = np.int32 if n_wires + 2 < 1 << 31 else np.int64
+    # unsigned: numba then indexes without the negative-index wrap-around (a quarter of the
+    # free-gate cost on AES-128)
+    itype = np.uint32 if n_wires + 2 < 1 << 32 else np.uint64
     gates = np.empty((n_gates, 4), dtype=itype)
     gates[:, 0], gates[:, 1], gates[:, 2] = ua, ub, sout
     # ANDs left in the same AND run after each scheduled position (runs 1, 3, 5, ... are ANDs)

@@ -40,7 +40,7 @@ walked = [0]
 def guard(orig, op_arg=1, g0_arg=6, packed=False):
     def run(*a):
         op, g0, g1 = a[op_arg], a[g0_arg], a[g0_arg + 1]
-        ands = op[g0:g1, 3] == 2 if packed else op[g0:g1] == 1  # packed: Schedule.gates rows
+        ands = (op[g0:g1, 3] & 3) == 2 if packed else op[g0:g1] == 1  # packed: Schedule.gates rows
         assert not ands.any(), "an AND gate reached the table-AES walk"
         walked[0] += 1
         return orig(*a)
