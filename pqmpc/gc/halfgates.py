@@ -167,7 +167,7 @@ def give_back_labels(lab: np.ndarray) -> None:
 _FUSED = []
 
 
-def _fused():
+def fused_walk():
     """The κ = 128 walk this CPU runs: :mod:`pqmpc.gc.fused_vaes` (two blocks per AES
     instruction) where numba's target has VAES, else :mod:`pqmpc.gc.fused`; imported on
     first use, and a module whose instructions the CPU lacks is never compiled."""
@@ -298,7 +298,7 @@ def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables,
     else:
         hi = np.uint64(tweak_hi)
     if HAVE_AESNI and backend == "fused" and lab.shape[1] == 2:
-        _fused().garble_range(round_keys(), sched.gates, g0, g1, k0, hi, lab, np.uint64(delta[0]),
+        fused_walk().garble_range(round_keys(), sched.gates, g0, g1, k0, hi, lab, np.uint64(delta[0]),
                               np.uint64(delta[1]), tables)
         return
     from pqmpc.gc import fused, fused_wide
@@ -342,7 +342,7 @@ def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables, tweak_hi: 
     else:
         hi = np.uint64(tweak_hi)
     if HAVE_AESNI and backend == "fused" and lab.shape[1] == 2:
-        _fused().evaluate_range(round_keys(), sched.gates, g0, g1, k0, hi, lab, tables)
+        fused_walk().evaluate_range(round_keys(), sched.gates, g0, g1, k0, hi, lab, tables)
         return
     from pqmpc.gc import fused, fused_wide
 

@@ -87,6 +87,9 @@ def run(quick: bool = False) -> list[dict]:
                            ratio_to_aes_ecb=res["and_per_s"] / aes_rate)
                 out.append(res)
     out.extend(many_instances(aes_rate, quick))
+    phases = kernel_phases(reps=100 if quick else 400)
+    if phases:
+        out.append({"name": "gc_phases_aes128_builder", **phases})
     return out
 
 
@@ -129,3 +132,55 @@ def many_instances(aes_rate: float, quick: bool = False, count: int | None = Non
                  ratio_to_aes_ecb=r["and_per_s"] / aes_rate)
         res.append(r)
     return res
+
+
+def kernel_phases(circuit=None, reps: int = 400) -> dict:
+    """Where garbling time goes on one circuit (default: AES-128), in µs, minimum of ``reps``
+    calls (a minimum is robust to other jobs on a shared machine): the κ = 128 walk the CPU
+    runs, the same walk with every AND turned into a free gate (the free-gate share; the rest
+    is AND hashing and table writes), and the public API around it (``Garbler`` +
+    ``garble_into`` into one reused buffer; ``Evaluator`` + ``feed`` + ``finish(out=)``)."""
+    import time
+
+    from ...gc import halfgates as hg
+
+    c = circuit if circuit is not None else aes128_circuit()
+    s = c.schedule
+    walk = hg.fused_walk() if hg.HAVE_AESNI else None
+    if walk is None:
+        return {}
+    rng = Rng(b"bench/gc/phases")
+    rk = hg.round_keys()
+    lab = hg.new_label_table(c.n_wires)
+    lab[:c.n_inputs] = rng.blocks(c.n_inputs, 16).view(np.uint64).reshape(-1, 2)
+    tab = np.empty((c.and_count, 4), np.uint64)
+    d0, d1, hi = np.uint64(0x9E3779B97F4A7C15), np.uint64(0x1234), np.uint64(5)
+    free = s.gates.copy()
+    free[free[:, 3] & 3 == 2, 3] = 0
+
+    def best(f):
+        ts = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t0)
+        return min(ts) * 1e6
+
+    zero = rng.blocks(c.n_inputs, 16)
+    buf = np.empty((c.and_count, 32), np.uint8)
+    outs = np.empty((c.n_outputs, 16), np.uint8)
+    d = Delta(rng=rng)
+
+    def api_eval():
+        ev = Evaluator(c, zero)
+        ev.feed(buf)
+        ev.finish(flat=True, out=outs)
+
+    return {"walk": walk.__name__, "and_gates": c.and_count, "free_gates": c.n_gates - c.and_count,
+            "garble_us": best(lambda: walk.garble_range(rk, s.gates, 0, s.n_gates, 0, hi, lab, d0, d1, tab)),
+            "garble_free_gates_us": best(lambda: walk.garble_range(rk, free, 0, s.n_gates, 0, hi, lab, d0, d1,
+                                                                   tab)),
+            "evaluate_us": best(lambda: walk.evaluate_range(rk, s.gates, 0, s.n_gates, 0, hi, lab, tab)),
+            "evaluate_free_gates_us": best(lambda: walk.evaluate_range(rk, free, 0, s.n_gates, 0, hi, lab, tab)),
+            "api_garble_us": best(lambda: Garbler(c, delta=d, input_labels=zero).garble_into(buf)),
+            "api_evaluate_us": best(api_eval)}
