@@ -36,3 +36,24 @@ def test_prepare_refuses_bad_settings():
         prepare(ot="nope")
     with pytest.raises(ParameterError):
         prepare(kappa=192)
+
+
+def test_function_circuit_is_the_circuit_the_function_runs():
+    assert F.function_circuit("aes128", b"k" * 16) is aes128.aes128_expanded_circuit()
+    assert F.function_circuit("millionaires", 5, bits=16) is F.less_than_circuit(16, False)
+    assert F.function_circuit("max", -5, bits=8, signed=True) is F.max_circuit(8, True)
+    assert F.function_circuit("sum", 1, signed=True) is F.signed_sum_circuit(64)
+    assert F.function_circuit("equality", "héllo") is F.equality_circuit(48)
+    assert F.function_circuit("hamming", b"\x0f\x01") is F.hamming_circuit(16)
+    assert F.function_circuit("equality", b"") is None
+    assert F.function_circuit("millionaires", 1, bits=0) is None
+    assert F.function_circuit("nope") is None
+    assert set(F.FUNCTIONS) <= {"aes128", "millionaires", "equality", "hamming", "sum", "max"}
+
+
+def test_a_function_run_after_preparing_its_circuit():
+    c = F.function_circuit("millionaires", 10, bits=32)
+    prepare(c)
+    g, e = run_pair(lambda ch: F.millionaires(ch, "garbler", 10, bits=32),
+                    lambda ch: F.millionaires(ch, "evaluator", 11, bits=32))
+    assert g is True and e is True
