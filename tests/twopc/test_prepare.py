@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pqmpc.gc import aes128
 from pqmpc.net import run_pair
 from pqmpc.twopc import functions as F
@@ -28,8 +30,6 @@ def test_a_run_after_prepare_matches_openssl():
 
 
 def test_prepare_refuses_bad_settings():
-    import pytest
-
     from pqmpc.errors import ParameterError
 
     with pytest.raises(ParameterError):
@@ -57,3 +57,14 @@ def test_a_function_run_after_preparing_its_circuit():
     g, e = run_pair(lambda ch: F.millionaires(ch, "garbler", 10, bits=32),
                     lambda ch: F.millionaires(ch, "evaluator", 11, bits=32))
     assert g is True and e is True
+
+
+@pytest.mark.slow
+def test_after_prepare_a_fresh_process_loads_no_kernel_inside_the_protocol():
+    """Two fresh processes (pqmpc.bench.suites.yao_first): with prepare() before connecting,
+    the AES run dispatches no numba kernel for the first time; it is correct either way."""
+    from pqmpc.bench.suites.yao_first import one_round
+
+    r = one_round(prepared=True)
+    assert r["kernel_loads"] == 0, r
+    assert set(r["garbler_phases"]) >= {"handshake", "ot", "garble and send tables", "output"}
