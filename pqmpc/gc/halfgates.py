@@ -164,6 +164,12 @@ def give_back_labels(lab: np.ndarray) -> None:
             bufs[base.shape[1]] = base
 
 
+def unsigned(idx: np.ndarray) -> np.ndarray:
+    """A schedule's non-negative int64 wire indices seen as uint64 (no copy): numba then
+    indexes without the negative-index wrap-around, a quarter of a free gate's cost."""
+    return idx.view(np.uint64)
+
+
 _FUSED = []
 
 
@@ -308,7 +314,8 @@ def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables,
         d = np.ascontiguousarray(delta, dtype=np.uint64)
 
         def walk(s, e, row):
-            fused_wide.garble_range(sched.op, sched.ua, sched.ub, sched.umask, sched.out, s, e, k0 + row, hi,
+            fused_wide.garble_range(sched.op, unsigned(sched.ua), unsigned(sched.ub), sched.umask,
+                                    unsigned(sched.out), s, e, k0 + row, hi,
                                     lab, d, tables[row:])
 
         bulk = _garble_ands_bulk_wide
@@ -349,7 +356,8 @@ def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables, tweak_hi: 
     wide = lab.shape[1] == 4
     if wide:
         def walk(s, e, row):
-            fused_wide.evaluate_range(sched.op, sched.ua, sched.ub, sched.out, s, e, k0 + row, hi, lab,
+            fused_wide.evaluate_range(sched.op, unsigned(sched.ua), unsigned(sched.ub), unsigned(sched.out), s, e,
+                                      k0 + row, hi, lab,
                                       tables[row:])
 
         bulk = _eval_ands_bulk_wide
