@@ -168,8 +168,12 @@ def _cols(w, m, nbins, cols, bins):
 
 
 @njit(cache=True, nogil=True)
-def _group(bins, nbins):
-    """Counting sort: (start offsets per bin, item order)."""
+def _group(bins, nbins, keys, sorted_keys):
+    """Counting sort: (start offsets per bin, item order), and ``sorted_keys = keys[order]``.
+
+    The keys are scattered (read in order, written to one sequential stream per bin) rather than
+    gathered by ``order``: a gather reads a random row per key, a miss each once the keys outgrow
+    the cache, and that is what made large sets slower per key."""
     start = np.zeros(nbins + 1, dtype=np.int64)
     for b in bins:
         start[b + 1] += 1
@@ -178,8 +182,11 @@ def _group(bins, nbins):
     fill = start[:-1].copy()
     order = np.empty(bins.shape[0], dtype=np.int64)
     for i in range(bins.shape[0]):
-        order[fill[bins[i]]] = i
-        fill[bins[i]] += 1
+        f = fill[bins[i]]
+        order[f] = i
+        sorted_keys[f, 0] = keys[i, 0]
+        sorted_keys[f, 1] = keys[i, 1]
+        fill[bins[i]] = f + 1
     return start, order
 
 
@@ -458,8 +465,9 @@ class OkvsRows:
         if self.n and params.size:
             bins = np.empty(self.n, dtype=np.int64)
             _hash_rows(keys, self.seed, params, bins)
-            self.start, self.order = _group(bins, params.bins)
-            self.sorted_keys = keys[self.order]
+            self.sorted_keys = np.empty_like(keys)
+            self.start, self.order = _group(bins, params.bins, keys.view(np.uint64),
+                                            self.sorted_keys.view(np.uint64))
             self.cols = np.empty((self.n, 3), dtype=np.int32)   # half the bytes per row in cache
             self.dense = np.empty((self.n, 2), dtype=np.uint64)
             _hash_rows(self.sorted_keys, self.seed, params, bins, self.cols, self.dense)
