@@ -171,9 +171,9 @@ def _cols(w, m, nbins, cols, bins):
 def _group(bins, nbins, keys, sorted_keys):
     """Counting sort: (start offsets per bin, item order), and ``sorted_keys = keys[order]``.
 
-    The keys are scattered (read in order, written to one sequential stream per bin) rather than
-    gathered by ``order``: a gather reads a random row per key, a miss each once the keys outgrow
-    the cache, and that is what made large sets slower per key."""
+    The keys are scattered here (read in order, written to one sequential stream per bin) rather
+    than gathered with numpy's ``keys[order]``, which cost ~55 ns a key on (n, 16) uint8 rows —
+    more than the rest of the rows' hashing — and reads a random row per key."""
     start = np.zeros(nbins + 1, dtype=np.int64)
     for b in bins:
         start[b + 1] += 1
