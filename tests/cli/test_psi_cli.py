@@ -114,7 +114,10 @@ def test_end_to_end_two_processes(tmp_path, flags, protocol, mode, phase):
                                               ["1", "Ann", "Lee, Jr.", "ann@x.org"],
                                               ["3", "Multi\nLine", "Zoë", "zoe@x.org"],
                                               ["4", "Ann", "Lee, Jr.", "ann@x.org"]]
-    with open(tmp_path / "ob.csv", encoding="utf-8", newline="") as fh:
+    # Copied rows keep the input's bytes: its byte-order mark, quoting and spacing.
+    assert (tmp_path / "ob.csv").read_bytes() == (b'\xef\xbb\xbfemail;first name;last\n ANN@x.org ;Ann;"Lee, Jr."\n'
+                                                   b'zoe@x.org;"Multi\nLine";Zo\xc3\xab\n')
+    with open(tmp_path / "ob.csv", encoding="utf-8-sig", newline="") as fh:
         assert list(csv.reader(fh, delimiter=";")) == [["email", "first name", "last"],
                                                        [" ANN@x.org ", "Ann", "Lee, Jr."],
                                                        ["zoe@x.org", "Multi\nLine", "Zoë"]]
@@ -142,7 +145,7 @@ def test_handshake_mismatch_stops_both(tmp_path):
     assert rs == 1 and rc == 1
     for err in (es, ec):
         last = err.strip().splitlines()[-1]
-        assert last.startswith("pqmpc: error:") and "key_columns: ours" in last
+        assert last.startswith("pqmpc: error:") and "--key (number of columns):" in last and "serve's 2" in last
     assert not (tmp_path / "oa.csv").exists() and not (tmp_path / "ob.csv").exists()
 
 
@@ -223,8 +226,9 @@ def run_main(argv, capsys):
 
 
 def serve_args(path, *more):
+    # --wait 0: a side whose input is bad waits for the peer to tell it why; no peer comes here.
     return ["psi", "serve", "--listen", "127.0.0.1:0", "--input", str(path), "--output", "out.csv", "--quiet",
-            "--insecure", *more]
+            "--insecure", "--wait", "0", *more]
 
 
 def test_missing_column_lists_available(tmp_path, capsys):
