@@ -95,9 +95,10 @@ class KeyTable:
     key_values: list | None = field(default=None, repr=False)  # fast path: per column (data, offsets)
     payload_columns: list[str] = field(default_factory=list)
     payload_values: list | None = field(default=None, repr=False)  # per payload column (data, offsets)
+    payload_packed: tuple | None = field(default=None, repr=False)  # fast path: what payloads() returns
 
     def __post_init__(self):
-        if self.columns is None and self.key_values is not None:
+        if self.columns is None and (self.key_values is not None or self.encoded is not None):
             self.columns = _LazyColumns(self)
 
     @property
@@ -109,6 +110,8 @@ class KeyTable:
         :func:`pqmpc.psi.payload.pack_columns` does (u32 length + UTF-8 bytes each); None without any."""
         if not self.payload_columns:
             return None
+        if self.payload_packed is not None:
+            return self.payload_packed
         return psikeys.combine_encoded(self.payload_values)
 
     def items(self) -> tuple[np.ndarray, np.ndarray]:
@@ -132,9 +135,14 @@ class _LazyColumns(list):
         if self._table is not None:
             import pyarrow as pa
 
+            from ..psi.payload import unpack_columns
+
             # The strings replace the buffers: the caller that wants strings frees them (CLI
             # code of 0.1 drops ``columns`` once encoded), so nothing stays twice.
-            src, self._table.key_values, self._table = self._table.key_values, None, None
+            src, self._table.key_values = self._table.key_values, None
+            if src is None:  # only the combined encoding is kept: split it again
+                src = unpack_columns(*self._table.encoded, len(self._table.key_columns))
+            self._table = None
             for d, o in src:
                 arr = pa.LargeStringArray.from_buffers(len(o) - 1, pa.py_buffer(o), pa.py_buffer(d))
                 self.append(arr.to_pylist())

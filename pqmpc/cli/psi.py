@@ -247,7 +247,7 @@ def run(args) -> int:
     try:
         with ch, secure(ch, auth, "responder" if mode == "serve" else "initiator", progress) as sch:
             if failed is not None:
-                send_abort(sch, f"the {mode} side stopped before the session: {_reason(failed)}")
+                send_abort(sch, f"{_reason(failed)} (it runs {mode})")
                 raise failed
             session = _agree(sch, args, plan, mine)
             cli_seconds["connect"] = time.perf_counter() - t0
