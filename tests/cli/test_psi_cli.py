@@ -219,6 +219,14 @@ def test_timeout_names_the_flag(tmp_path):
     assert rc == 1 and "--timeout" in ec
 
 
+@pytest.fixture(params=["auto", "stdlib"])
+def engine(request, monkeypatch):
+    """The in-process checks below run on both CSV readers: the CLI's default (pyarrow where it can
+    vouch for the file) and the stdlib one; their messages must be the same."""
+    monkeypatch.setenv("PQMPC_CSV_ENGINE", request.param)
+    return request.param
+
+
 def run_main(argv, capsys):
     code = main(argv)
     cap = capsys.readouterr()
@@ -231,31 +239,31 @@ def serve_args(path, *more):
             "--insecure", "--wait", "0", *more]
 
 
-def test_missing_column_lists_available(tmp_path, capsys):
+def test_missing_column_lists_available(tmp_path, capsys, engine):
     a = write(tmp_path / "a.csv", A_CSV)
     code, err = run_main(serve_args(a, "--key", "mail"), capsys)
     assert code == 1 and "no column 'mail'" in err and "'email'" in err and "'first name'" in err
 
 
-def test_duplicate_key_column_name_is_refused(tmp_path, capsys):
+def test_duplicate_key_column_name_is_refused(tmp_path, capsys, engine):
     a = write(tmp_path / "a.csv", b"id,email,id\n1,a@x,2\n")
     code, err = run_main(serve_args(a, "--key", "id"), capsys)
     assert code == 1 and "'id' appears 2 times" in err and "columns 1, 3" in err
 
 
-def test_bad_utf8_names_the_line(tmp_path, capsys):
+def test_bad_utf8_names_the_line(tmp_path, capsys, engine):
     a = write(tmp_path / "a.csv", b"k,v\nok,1\nbad\xff\xfe,2\n")
     code, err = run_main(serve_args(a, "--key", "k"), capsys)
     assert code == 1 and "line 3" in err and "UTF-8" in err
 
 
-def test_empty_key_names_row_and_column(tmp_path, capsys):
+def test_empty_key_names_row_and_column(tmp_path, capsys, engine):
     a = write(tmp_path / "a.csv", "k,v\nx,1\n ,2\n")
     code, err = run_main(serve_args(a, "--key", "k", "--normalize", "trim"), capsys)
     assert code == 1 and "line 3" in err and "'k'" in err and "--skip-empty" in err and str(a) in err
 
 
-def test_empty_file_and_missing_file(tmp_path, capsys):
+def test_empty_file_and_missing_file(tmp_path, capsys, engine):
     a = write(tmp_path / "a.csv", "")
     code, err = run_main(serve_args(a, "--key", "k"), capsys)
     assert code == 1 and "header" in err
@@ -313,3 +321,35 @@ def test_million_rows_per_side(tmp_path):
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     size_kb = os.path.getsize(tmp_path / "a.csv") // 1024
     assert peak_kb < 300_000 + 8 * size_kb, (peak_kb, size_kb)  # interpreter + numba baseline, then ~8x the file
+
+
+def test_progress_on_a_terminal_is_a_bar_with_a_rate_and_quiet_is_silent():
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    from pqmpc.cli.common import Progress
+
+    out = Tty()
+    p = Progress(stream=out)
+    p.phase("writing x.csv", unit="row")
+    for i in range(0, 1001, 250):
+        p.update(i, 1000)
+    p.done("wrote 1000 rows")
+    text = out.getvalue()
+    assert "writing x.csv" in text and "row/s" in text and "wrote 1000 rows" in text
+    log = io.StringIO()  # not a terminal: plain phase lines
+    p = Progress(stream=log)
+    p.phase("reading a.csv")
+    p.update(50, 100)
+    p.done()
+    assert log.getvalue().splitlines() == ["[pqmpc] reading a.csv ...", "[pqmpc]   reading a.csv: 50%"]
+    quiet = Tty()
+    p = Progress(quiet=True, stream=quiet)
+    p.phase("x")
+    p.update(1, 2)
+    p.done("y")
+    p.info("z")
+    assert quiet.getvalue() == ""
