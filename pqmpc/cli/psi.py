@@ -363,7 +363,19 @@ def _agree(ch, args, plan, mine) -> dict:
     from ..net import handshake
 
     mode = plan["mode"]
-    handshake(ch, CLI_PROTOCOL, CLI_VERSION, _params(args, plan), role=mode, peer_role=_other(mode))
+    try:
+        handshake(ch, CLI_PROTOCOL, CLI_VERSION, _params(args, plan), role=mode, peer_role=_other(mode))
+    except HandshakeError as exc:
+        if f"protocol: ours '{CLI_PROTOCOL}'" in str(exc):
+            raise HandshakeError(f"the other side runs a pqmpc without the command line's handshake (another "
+                                 f"version?); install the same pqmpc on both sides ({exc})") from None
+        raise
+    except PeerStopped:
+        raise
+    except ProtocolError as exc:
+        # The first message from the peer: anything but a pqmpc handshake is another program.
+        msg = str(exc)
+        raise ProtocolError(msg if "not speaking pqmpc" in msg else f"the peer is not speaking pqmpc ({msg})") from None
     ch.send_json({"payload_columns": plan["payload"], "payload_width": mine["width"] if mine else 0,
                   "protocol": args.protocol})
     theirs = ch.recv_json(f"{CLI_PROTOCOL} payload columns", max_bytes=1 << 16)

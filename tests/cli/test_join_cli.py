@@ -262,3 +262,19 @@ def test_a_peer_not_speaking_pqmpc(tmp_path):
     conn.close()
     srv.close()
     assert rc == 1 and "not speaking pqmpc" in ec.strip().splitlines()[-1]
+
+
+def test_random_bytes_from_the_peer(tmp_path):
+    make_files(tmp_path)
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    c = subprocess.Popen(cli("connect", "--connect", f"127.0.0.1:{srv.getsockname()[1]}", "--insecure",
+                             "--input", "b.csv", "--key", "key", "--delimiter", ";", "--output", "ob.csv"),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(), cwd=tmp_path)
+    conn, _ = srv.accept()
+    conn.sendall(b"\x10\x00\x00\x00" + bytes(range(200, 216)))  # a well-sized frame that is no handshake
+    (rc, _, ec), = finish(c)
+    conn.close()
+    srv.close()
+    assert rc == 1 and "not speaking pqmpc" in ec.strip().splitlines()[-1]
