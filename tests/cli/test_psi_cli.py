@@ -353,3 +353,22 @@ def test_progress_on_a_terminal_is_a_bar_with_a_rate_and_quiet_is_silent():
     p.done("y")
     p.info("z")
     assert quiet.getvalue() == ""
+
+
+def test_cold_kernels_are_announced_once_on_stderr(monkeypatch):
+    import io
+    from types import SimpleNamespace
+
+    from pqmpc.cli import psi
+    from pqmpc.cli.common import Progress
+
+    asked = []
+    monkeypatch.setattr(psi, "warmup", SimpleNamespace(kernels_cold=lambda protocols: asked.append(protocols) or True))
+    out = io.StringIO()
+    psi._warn_cold("kkrt", Progress(stream=out))
+    assert asked == [("kkrt",)]
+    assert "compiling kernels, first run only (run `pqmpc warmup` ahead to skip this)" in out.getvalue()
+    monkeypatch.setattr(psi, "warmup", SimpleNamespace(kernels_cold=lambda protocols: False))
+    out = io.StringIO()
+    psi._warn_cold("rr22", Progress(stream=out))
+    assert out.getvalue() == ""
