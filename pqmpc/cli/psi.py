@@ -11,6 +11,12 @@ learns it: ``both`` (default), ``serve`` or ``connect``; a side that learns
 nothing writes no file. Both sides must pass the same ``--learn``, the same
 number of ``--key`` columns and the same ``--normalize`` steps: the handshake
 checks and stops both with one line saying what differs.
+
+Joins: ``--payload COL`` (each side) sends a column of yours to the learning
+side, which writes its rows followed by ``peer_COL`` (``--join inner|left``,
+SQL's rule: one row per pair). The CLI's own handshake (before the PSI's)
+compares the flags and carries the payload column names and the padded width;
+see docs/psi.md. Writers: :mod:`.joinio`; readers: :mod:`.csvio`, :mod:`.csvfast`.
 """
 
 from __future__ import annotations
@@ -45,7 +51,8 @@ PROTOCOL_CHOICES = ("rr22", "kkrt")
 DESCRIPTION = ("One party runs 'serve' (listens), the other 'connect' (dials). Each reads its own CSV, builds one key "
                "per row from the --key columns, and the two run PSI over TCP: RR22 (silent VOLE + OKVS) by default, "
                "or KKRT with --protocol kkrt; both post-quantum (lattice base OTs, AES, LPN). Each side that learns "
-               "the result writes the rows of its own file whose key is shared, header and row order kept. --learn "
+               "the result writes the rows of its own file whose key is shared, header and row order kept, followed by "
+               "the other side's --payload columns (--join inner or left). --learn "
                "says who learns it (both, serve or connect); a side that learns nothing writes no file. Both sides "
                "must pass the same --learn, number of --key columns, --normalize, --kappa, --protocol and "
                "--malicious: the handshake stops both with one line saying what differs.")
