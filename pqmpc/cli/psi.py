@@ -28,16 +28,8 @@ import sys
 import time
 
 from ..errors import ChannelError, ChannelTimeout, HandshakeError, InputError, PeerStopped, ProtocolError
+from . import psi_bucketed, warmup
 from .common import Progress, add_auth_args, load_auth, parse_hostport, secure
-
-try:  # the bucketed engine (issue 17) lands separately; without it the flags are simply absent
-    from . import psi_bucketed
-except ImportError:
-    psi_bucketed = None
-try:  # `pqmpc warmup` lands separately; without it no first-run note is printed
-    from . import warmup
-except ImportError:
-    warmup = None
 
 LEARN = ("both", "serve", "connect")
 JOINS = ("inner", "left")
@@ -124,8 +116,7 @@ def add_parser(sub) -> None:
         q.add_argument("--stats-json", metavar="FILE", help="also write the JSON summary (with seconds per phase) "
                                                             "to FILE")
         add_auth_args(q)
-        if psi_bucketed is not None:
-            psi_bucketed.add_arguments(q)
+        psi_bucketed.add_arguments(q)
         q.set_defaults(func=run)
     p.set_defaults(func=lambda args: _usage(p))
 
@@ -197,7 +188,7 @@ def run(args) -> int:
     t_start = time.perf_counter()
     plan = _prepare(args)
     mode = plan["mode"]
-    if psi_bucketed is not None and psi_bucketed.wanted(args):
+    if psi_bucketed.wanted(args):
         return psi_bucketed.run(args, mode)
     progress = Progress(quiet=args.quiet)
     host, port = (parse_hostport(args.listen, "--listen") if mode == "serve"
@@ -464,7 +455,7 @@ def _unclash(names, header) -> list[str]:
 
 
 def _warn_cold(protocol: str, progress) -> None:
-    if warmup is None or progress.quiet:
+    if progress.quiet:
         return
     try:
         cold = warmup.kernels_cold((protocol,))
