@@ -97,7 +97,8 @@ def expected(path, other):
         rows = list(csv.reader(fh))
     keep = [rows[0]] + [r for r in rows[1:] if r[1] in theirs]
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(keep)
+    # the CLI copies each kept row's bytes from the input, whose writer ended lines with \r\n
+    csv.writer(buf, lineterminator="\r\n").writerows(keep)
     return buf.getvalue()
 
 
