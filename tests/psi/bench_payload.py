@@ -1,31 +1,32 @@
 """Payload PSI (one 32-byte payload column) vs plain PSI, same sets, same process, threads.
 
-    PYTHONPATH=$PWD python tests/psi/bench_payload.py 16 20
+    PYTHONPATH=$PWD python tests/psi/bench_payload.py 16 20 --protocol rr22 kkrt --repeat 3
 
-Prints the best of ``--repeat`` wall times per size and the ratio (issue 16's goal: ≤ 1.3×).
+Plain and payload runs alternate (A B A B) per protocol and size; prints the median and best
+wall time of each and their ratios, and bits per item (issue 16's goal: ≤ 1.3× at 2^20).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 from pqmpc.net import run_pair
-from pqmpc.psi import run_psi
+from pqmpc.psi import run_protocol
 from pqmpc.rng import Rng
 
 
-def once(n: int, with_payload: bool):
+def once(n: int, with_payload: bool, protocol: str):
     s = [b"user-%09d" % i for i in range(n)]
     r = [b"user-%09d" % i for i in range(n // 2, n + n // 2)]
-    kw = {}
     skw = {"payload": [b"%032d" % i for i in range(n)]} if with_payload else {}
     rkw = {"peer_payload": True} if with_payload else {}
     t = time.perf_counter()
-    rs, rr = run_pair(lambda ch: run_psi("sender", ch, s, Rng(b"s"), **skw, **kw),
-                      lambda ch: run_psi("receiver", ch, r, Rng(b"r"), **rkw, **kw))
+    rs, rr = run_pair(lambda ch: run_protocol(protocol, "sender", ch, s, Rng(b"s"), **skw),
+                      lambda ch: run_protocol(protocol, "receiver", ch, r, Rng(b"r"), **rkw))
     dt = time.perf_counter() - t
-    assert rr.intersection == n // 2 + (n % 2 == 0 and 0)
+    assert rr.intersection == n - n // 2
     if with_payload:
         assert len(rr.pairs) == rr.intersection
     return dt, rs.bytes_sent + rr.bytes_sent
@@ -34,19 +35,26 @@ def once(n: int, with_payload: bool):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("logn", type=int, nargs="+")
-    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--protocol", nargs="+", default=["rr22"], choices=["rr22", "kkrt"])
+    ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
-    once(1 << 10, True)  # compile kernels
+    for protocol in a.protocol:
+        once(1 << 10, True, protocol)  # compile kernels
+        once(1 << 10, False, protocol)
     for logn in a.logn:
         n = 1 << logn
-        best = {False: (1e9, 0), True: (1e9, 0)}
-        for _ in range(a.repeat):
-            for p in (False, True):
-                dt, nbytes = once(n, p)
-                best[p] = (min(best[p][0], dt), nbytes)
-        (tp, bp), (tq, bq) = best[False], best[True]
-        print(f"2^{logn}: plain {tp:.3f} s ({8 * bp / n:.0f} bits/item), payload {tq:.3f} s "
-              f"({8 * bq / n:.0f} bits/item), ratio {tq / tp:.2f}x")
+        for protocol in a.protocol:
+            times = {False: [], True: []}
+            nbytes = {}
+            for _ in range(a.repeat):
+                for p in (False, True):
+                    dt, nbytes[p] = once(n, p, protocol)
+                    times[p].append(dt)
+            mp, mq = statistics.median(times[False]), statistics.median(times[True])
+            bp, bq = min(times[False]), min(times[True])
+            print(f"{protocol} 2^{logn}: plain median {mp:.3f} s (best {bp:.3f}, {8 * nbytes[False] / n:.0f} bits/item), "
+                  f"payload median {mq:.3f} s (best {bq:.3f}, {8 * nbytes[True] / n:.0f} bits/item); "
+                  f"ratio median {mq / mp:.2f}x, best {bq / bp:.2f}x; pairs {times}", flush=True)
 
 
 if __name__ == "__main__":
