@@ -32,8 +32,9 @@ __all__ = ["FRAME_ROWS", "FRAME_BYTES", "frame_rows", "tag_words", "bucket_bits"
 
 #: Rows per frame of a long list (2^22 rows: at most 64 MiB of 16-byte values) ...
 FRAME_ROWS = 1 << 22
-#: ... and bytes per frame for wider rows (payload entries), so a frame stays far below the channel cap.
-FRAME_BYTES = 1 << 26
+#: ... and bytes per frame for wider rows (payload entries: 2^20 one-list entries fit one frame), far below
+#: the channel cap.
+FRAME_BYTES = 1 << 27
 
 
 def frame_rows(row_bytes: int) -> int:

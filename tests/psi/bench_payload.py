@@ -1,6 +1,6 @@
 """Payload PSI (one 32-byte payload column) vs plain PSI, same sets, same process, threads.
 
-    PYTHONPATH=$PWD python tests/psi/bench_payload.py 16 20 --protocol rr22 kkrt --repeat 3
+    PYTHONPATH=$PWD python tests/psi/bench_payload.py 16 20 --protocol rr22 kkrt --repeat 3 [--encoded]
 
 Plain and payload runs alternate (A B A B) per protocol and size; prints the median and best
 wall time of each and their ratios, and bits per item (issue 16's goal: ≤ 1.3× at 2^20).
@@ -13,14 +13,17 @@ import statistics
 import time
 
 from pqmpc.net import run_pair
-from pqmpc.psi import run_protocol
+from pqmpc.psi import keys, run_protocol
 from pqmpc.rng import Rng
 
 
-def once(n: int, with_payload: bool, protocol: str):
+def once(n: int, with_payload: bool, protocol: str, encoded: bool = False):
     s = [b"user-%09d" % i for i in range(n)]
     r = [b"user-%09d" % i for i in range(n // 2, n + n // 2)]
-    skw = {"payload": [b"%032d" % i for i in range(n)]} if with_payload else {}
+    pl = [b"%032d" % i for i in range(n)]
+    if encoded:  # what the CLI passes: (data, offsets), so list conversion is not timed
+        s, r, pl = keys.encode_items(s), keys.encode_items(r), keys.encode_items(pl)
+    skw = {"payload": pl} if with_payload else {}
     rkw = {"peer_payload": True} if with_payload else {}
     t = time.perf_counter()
     rs, rr = run_pair(lambda ch: run_protocol(protocol, "sender", ch, s, Rng(b"s"), **skw),
@@ -37,6 +40,7 @@ def main():
     ap.add_argument("logn", type=int, nargs="+")
     ap.add_argument("--protocol", nargs="+", default=["rr22"], choices=["rr22", "kkrt"])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--encoded", action="store_true", help="pass items and payloads pre-encoded (as the CLI does)")
     a = ap.parse_args()
     for protocol in a.protocol:
         once(1 << 10, True, protocol)  # compile kernels
@@ -48,11 +52,11 @@ def main():
             nbytes = {}
             for _ in range(a.repeat):
                 for p in (False, True):
-                    dt, nbytes[p] = once(n, p, protocol)
+                    dt, nbytes[p] = once(n, p, protocol, a.encoded)
                     times[p].append(dt)
             mp, mq = statistics.median(times[False]), statistics.median(times[True])
             bp, bq = min(times[False]), min(times[True])
-            print(f"{protocol} 2^{logn}: plain median {mp:.3f} s (best {bp:.3f}, {8 * nbytes[False] / n:.0f} bits/item), "
+            print(f"{protocol} 2^{logn}{' encoded' if a.encoded else ''}: plain median {mp:.3f} s (best {bp:.3f}, {8 * nbytes[False] / n:.0f} bits/item), "
                   f"payload median {mq:.3f} s (best {bq:.3f}, {8 * nbytes[True] / n:.0f} bits/item); "
                   f"ratio median {mq / mp:.2f}x, best {bq / bp:.2f}x; pairs {times}", flush=True)
 

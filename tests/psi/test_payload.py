@@ -83,6 +83,10 @@ def test_rr22_malicious_mode_with_payloads():
     check(s, sp, r, malicious=True)
 
 
+def test_kkrt_kappa_256_with_payloads():
+    check(["a", "b", "b", "é"], ["1", "2", "3", "4"], ["b", "é", "x"], ["r1", "r2", "r3"], protocol="kkrt", kappa=256)
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_long_cells_at_a_wide_width(protocol):
     s = [f"k{i}" for i in range(40)]
