@@ -83,6 +83,15 @@ def test_rr22_malicious_mode_with_payloads():
     check(s, sp, r, malicious=True)
 
 
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_reference_path_end_to_end(monkeypatch, protocol):
+    # What runs where numba lacks AES-NI or PCLMUL (no table AES on secret keys): same join.
+    monkeypatch.setattr(payload_kernels, "AVAILABLE", False)
+    s = ["k1", "k2", "k2", "日本", ""] * 3
+    r = ["k2", "", "zz", "日本", "k2"]
+    check(s, [f"p{i}" * (i % 4) for i in range(15)], r, ["r1", "", "r3", "r4", "r5"], width=20, protocol=protocol)
+
+
 def test_kkrt_kappa_256_with_payloads():
     check(["a", "b", "b", "é"], ["1", "2", "3", "4"], ["b", "é", "x"], ["r1", "r2", "r3"], protocol="kkrt", kappa=256)
 
