@@ -179,32 +179,36 @@ def _key(rows, i, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def _sort_rows_kernel(src, ell, bits, shift, blo, bhi, dst, k0, k1):
-    """Rows whose bucket is in ``[blo, bhi)`` go to their sorted places in ``dst`` (other rows untouched)."""
+def _count_rows(src, lo, hi, ell, shift, counts):
+    e0 = min(ell, 8)
+    sh = np.uint64(shift)
+    for i in range(lo, hi):
+        counts[np.int64(_key(src, i, 0, e0) >> sh)] += 1
+
+
+@njit(cache=True, nogil=True)
+def _scatter_rows(src, lo, hi, ell, shift, fill, dst, k0, k1):
+    """Rows ``lo:hi`` straight to their bucket (one read and one write each), their tag words beside them."""
     n, w = src.shape
     e0 = min(ell, 8)
-    nbk = 1 << bits
     sh = np.uint64(shift)
-    start = np.zeros(nbk + 1, dtype=np.int64)
-    for i in range(n):
-        start[np.int64(_key(src, i, 0, e0) >> sh) + 1] += 1
-    for b in range(nbk):
-        start[b + 1] += start[b]
-    fill = start[:-1].copy()
-    # Rows go straight to their bucket (one read and one write each), keys beside them.
-    for i in range(n):
+    for i in range(lo, hi):
         a = _key(src, i, 0, e0)
         b = np.int64(a >> sh)
-        if b < blo or b >= bhi:
-            continue
         p = fill[b]
         fill[b] += 1
         k0[p] = a
         k1[p] = _key(src, i, 8, max(ell, 8))
         for j in range(w):
             dst[p, j] = src[i, j]
+
+
+@njit(cache=True, nogil=True)
+def _sort_buckets(start, blo, bhi, dst, k0, k1):
+    """Insertion sort inside buckets ``blo:bhi`` (they hold ~4 rows: the tags are pseudorandom)."""
+    w = dst.shape[1]
     tmp = np.empty(w, dtype=np.uint8)
-    for b in range(blo, bhi):  # buckets hold ~4 rows (the tags are pseudorandom): insertion sort
+    for b in range(blo, bhi):
         lo = start[b]
         for a in range(lo + 1, start[b + 1]):
             x0, x1 = k0[a], k1[a]
@@ -226,17 +230,27 @@ def _sort_rows_kernel(src, ell, bits, shift, blo, bhi, dst, k0, k1):
 def sort_rows_by_tag(rows: np.ndarray, ell: int, workers: int = 1) -> np.ndarray:
     """A copy of ``(n, w)`` uint8 ``rows`` sorted by their first ``ell`` bytes as tag words (the order
     :func:`is_sorted` checks), in linear time: a bucket scatter of whole rows, then insertion sort.
-    ``workers`` threads each take a range of buckets (the kernel releases the GIL)."""
+    ``workers`` threads share each pass (rows, then buckets) without repeating work."""
     n, w = rows.shape
     out = np.empty((n, w), dtype=np.uint8)
     if not n:
         return out
     rows = np.ascontiguousarray(rows)
     bits, shift = bucket_bits(n, ell)
+    nbk = 1 << bits
     k0, k1 = np.empty(n, np.uint64), np.empty(n, np.uint64)
-    cuts = np.linspace(0, 1 << bits, max(1, workers) + 1).astype(np.int64)
-    parts = [(int(cuts[i]), int(cuts[i + 1])) for i in range(len(cuts) - 1)]
-    in_threads(lambda lo, hi: _sort_rows_kernel(rows, ell, bits, shift, lo, hi, out, k0, k1), parts)
+    workers = max(1, workers)
+    rcut = np.linspace(0, n, workers + 1).astype(np.int64)
+    bcut = np.linspace(0, nbk, workers + 1).astype(np.int64)
+    counts = np.zeros((workers, nbk), dtype=np.int64)
+    in_threads(lambda t: _count_rows(rows, rcut[t], rcut[t + 1], ell, shift, counts[t]), [(t,) for t in range(workers)])
+    start = np.zeros(nbk + 1, dtype=np.int64)
+    np.cumsum(counts.sum(axis=0), out=start[1:])
+    # Worker t's rows of bucket b follow those of workers < t: the scatter is stable, like one pass.
+    fills = start[:-1] + np.cumsum(counts, axis=0) - counts
+    in_threads(lambda t: _scatter_rows(rows, rcut[t], rcut[t + 1], ell, shift, fills[t], out, k0, k1),
+               [(t,) for t in range(workers)])
+    in_threads(lambda t: _sort_buckets(start, bcut[t], bcut[t + 1], out, k0, k1), [(t,) for t in range(workers)])
     return out
 
 

@@ -390,3 +390,22 @@ def test_step8_counts_are_checked(monkeypatch, protocol):
     with pytest.raises(ProtocolError, match="step 8"):
         run(["a", "b"], ["1", "2"], ["a"], ["r"], protocol=protocol)
     del orig
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(0, 300), width=st.integers(1, 80), ell=st.integers(1, 16), workers=st.integers(1, 3),
+       seed=st.binary(min_size=1, max_size=8), few=st.booleans())
+def test_sort_rows_by_tag_is_the_checked_order(n, width, ell, workers, seed, few):
+    from pqmpc.psi import values
+    from pqmpc.psi.payload_join import take_rows
+
+    ell = min(ell, width)
+    rows = np.frombuffer(Rng(seed).bytes(n * width), dtype=np.uint8).reshape(n, width).copy()
+    if few and n:  # many equal tags: ties keep the input order (a stable sort), as sort_values does
+        rows[:, :ell] = rows[np.arange(n) % 3, :ell]
+    got = values.sort_rows_by_tag(rows, ell, workers)
+    order = np.empty(n, dtype=np.int64)
+    if n:
+        values.sort_values(values.tag_words(rows, ell), ell, *values.bucket_bits(n, ell), order,
+                           np.empty((n, ell), dtype=np.uint8))
+    assert np.array_equal(got, take_rows(rows, order)) and values.is_sorted(values.tag_words(got, ell))
