@@ -233,13 +233,17 @@ def seal_rows(f, ranks, pt, ell, nblk, backend: str = "auto", item=None, prow=No
     return out
 
 
-def open_rows(f, ranks, entries, ell, plen, nblk, step, backend: str = "auto", tag: int = TWEAK_ITEM):
-    """Plaintexts of entries whose tags were found for ``(f, ranks)``; ProtocolError if a MAC fails."""
+def open_rows(f, ranks, entries, ell, plen, nblk, step, backend: str = "auto", tag: int = TWEAK_ITEM,
+              erow=None):
+    """Plaintexts of entries ``erow`` (default: all) whose tags were found for ``(f, ranks)``;
+    ProtocolError if a MAC fails."""
     if _fused(backend):
-        pt, bad = payload_kernels.open_rows(f, ranks, entries, ell, plen, nblk, tag)
+        pt, bad = payload_kernels.open_rows(f, ranks, entries, ell, plen, nblk, tag, erow)
         if bad >= 0:
             raise ProtocolError(f"{step}: a matching entry fails authentication (tampered payload)")
         return pt
+    if erow is not None:
+        entries = take_rows(entries, erow)
     n = f.shape[0]
     pt = np.empty((n, plen), dtype=np.uint8)
     for a in range(0, n, _CHUNK):
@@ -409,14 +413,13 @@ def _open_entries(entries, tw, f, ell, width, n_rows, step, block):
         return found
 
     def open_(fq, rk, found):
-        got = take_rows(entries, found)
         if block is None:
-            return open_rows(fq, rk, got, ell, plen, nblk, step)
-        row_keys, ptr = unwrap_rows(fq, rk, got, ell)
+            return open_rows(fq, rk, entries, ell, plen, nblk, step, erow=found)
+        row_keys, ptr = unwrap_rows(fq, rk, take_rows(entries, found), ell)
         if ptr.size and int(ptr.max()) >= block.shape[0]:
             raise ProtocolError(f"{step}: an entry points past the {block.shape[0]} row ciphertexts")
-        return open_rows(row_keys, np.zeros(ptr.shape[0], dtype=np.int64), take_rows(block, ptr), 0, plen,
-                         nblk, step, tag=TWEAK_ROW)
+        return open_rows(row_keys, np.zeros(ptr.shape[0], dtype=np.int64), block, 0, plen, nblk, step,
+                         tag=TWEAK_ROW, erow=ptr)
 
     q = np.arange(f.shape[0], dtype=np.int64)
     found = find(f, np.zeros(f.shape[0], dtype=np.int64))

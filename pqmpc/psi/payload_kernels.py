@@ -132,8 +132,8 @@ def _load_masked(c, keep):
 
 
 @njit(cache=True, nogil=True)
-def _open_kernel(rk, f, ranks, entries, ell, plen, nblk, tag, pt):
-    """Plaintexts into ``pt``; returns the first row whose MAC fails, or -1."""
+def _open_kernel(rk, f, ranks, entries, erow, ell, plen, nblk, tag, pt):
+    """Plaintexts of entries ``erow[r]`` into ``pt``; returns the first row whose MAC fails, or -1."""
     ks = aes128_load_keys(rk)
     n = f.shape[0]
     hs = np.empty((8, nblk + 3, 2), dtype=np.uint64)
@@ -145,11 +145,12 @@ def _open_kernel(rk, f, ranks, entries, ell, plen, nblk, tag, pt):
             r = r0 + g
             h = (hs[g, nblk + 1, 0], hs[g, nblk + 1, 1])
             acc = (np.uint64(0), np.uint64(0))
+            e = erow[r]
             for b in range(nblk):
-                c = _load(entries, r, ell + 16 * b, ell + plen)
+                c = _load(entries, e, ell + 16 * b, ell + plen)
                 acc = gf128_mul_ni((acc[0] ^ c[0], acc[1] ^ c[1]), h)
                 _store(pt, r, 16 * b, plen, (c[0] ^ hs[g, b + 1, 0], c[1] ^ hs[g, b + 1, 1]))
-            m = _load(entries, r, ell + plen, ell + plen + 16)
+            m = _load(entries, e, ell + plen, ell + plen + 16)
             if bad < 0 and ((acc[0] ^ hs[g, nblk + 2, 0]) != m[0] or (acc[1] ^ hs[g, nblk + 2, 1]) != m[1]):
                 bad = r
     return bad
@@ -170,11 +171,14 @@ def seal_rows(f, ranks, pt, ell: int, nblk: int, tag: int, item=None, prow=None,
     return out
 
 
-def open_rows(f, ranks, entries, ell: int, plen: int, nblk: int, tag: int) -> tuple[np.ndarray, int]:
-    """``(pt, bad)``: plaintexts of the entries and the first row whose MAC fails (-1: none)."""
-    pt = np.empty((f.shape[0], plen), dtype=np.uint8)
+def open_rows(f, ranks, entries, ell: int, plen: int, nblk: int, tag: int, erow=None) -> tuple[np.ndarray, int]:
+    """``(pt, bad)``: plaintexts of entries ``erow`` (default: all, in order) for keys ``f`` and the first
+    row whose MAC fails (-1: none)."""
+    n = f.shape[0]
+    pt = np.empty((n, plen), dtype=np.uint8)
+    erow = np.arange(n, dtype=np.int64) if erow is None else np.ascontiguousarray(erow, dtype=np.int64)
     bad = _open_kernel(fixed_key_schedule(), np.ascontiguousarray(f).view(np.uint64),
-                       np.ascontiguousarray(ranks, dtype=np.int64), np.ascontiguousarray(entries), ell, plen,
+                       np.ascontiguousarray(ranks, dtype=np.int64), np.ascontiguousarray(entries), erow, ell, plen,
                        nblk, np.uint64(tag), pt)
     return pt, int(bad)
 
