@@ -266,8 +266,9 @@ def _receiver_payloads(ch, out, table, hidx, occupied, inverse, n_s, pl, ph):
     for i in range(cuckoo.NUM_HASHES):
         bins = occupied[hidx[occupied] == i]
         queries.append((table[bins], out[bins]))
-    items, pt = payload_wire.recv_entries(ch, queries, n_s, int(inverse.max()) + 1, pl["width"], STEP6P)
-    return np.unique(items), payload_mod.join_pairs(inverse, items, pt)
+    n_r = int(inverse.max()) + 1
+    items, pt = payload_wire.recv_entries(ch, queries, n_s, n_r, pl["width"], STEP6P)
+    return payload_mod.distinct_sorted(items, n_r), payload_mod.join_pairs(inverse, items, pt)
 
 
 def _receiver_reveal(ch, ids, inverse, hits, reveal, pl):

@@ -74,6 +74,7 @@ from . import keys, payload_kernels, values
 from .payload_join import (
     HEADER,
     PayloadJoin,
+    distinct_sorted,
     join_pairs,
     pack_columns,
     payload_bytes,
@@ -86,7 +87,7 @@ __all__ = ["DEFAULT_WIDTH", "MAX_WIDTH", "HEADER", "KEY_BYTES", "PTR_BYTES", "TW
            "PayloadJoin", "check_width", "encode_payloads", "pad_payloads", "nblocks", "entry_bytes",
            "cipher_bytes", "wrapped_bytes", "seal_rows", "open_rows", "wrap_rows", "unwrap_rows", "tags_of",
            "row_ranks", "seal_iter", "seal", "check_sorted", "open_entries", "join_pairs", "pack_columns",
-           "unpack_columns", "payload_bytes", "sort_key_order"]
+           "unpack_columns", "payload_bytes", "sort_key_order", "distinct_sorted"]
 
 #: Payload bytes per row both sides agree on unless told otherwise.
 DEFAULT_WIDTH = 32

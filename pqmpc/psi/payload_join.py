@@ -14,11 +14,20 @@ from numba import njit
 from ..errors import ParameterError, ProtocolError
 from . import keys
 
-__all__ = ["HEADER", "PayloadJoin", "join_pairs", "payload_bytes", "sort_key_order", "take_rows", "pack_columns",
-           "unpack_columns"]
+__all__ = ["HEADER", "PayloadJoin", "join_pairs", "payload_bytes", "sort_key_order", "take_rows", "distinct_sorted",
+           "pack_columns", "unpack_columns"]
 
 #: The plaintext header: payload length and the item's number of rows, u32 little-endian each.
 HEADER = 8
+
+
+def distinct_sorted(items: np.ndarray, n: int) -> np.ndarray:
+    """The sorted distinct values of ``items`` (all in ``[0, n)``), in linear time.
+
+    ``np.unique`` hashes in numpy 2 and takes ~0.3 µs per item here: far slower than a mask."""
+    mask = np.zeros(n, dtype=bool)
+    mask[items] = True
+    return np.flatnonzero(mask)
 
 
 def take_rows(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -75,7 +84,8 @@ class PayloadJoin:
     @property
     def indices(self) -> np.ndarray:
         """The sorted distinct rows that have at least one pair (the plain PSI result)."""
-        return np.unique(self.rows)
+        r = self.rows  # ascending
+        return r[np.concatenate([np.ones(min(1, r.shape[0]), dtype=bool), r[1:] != r[:-1]])]
 
     def payload(self, i: int) -> bytes:
         j = int(self.payload_index[i])

@@ -29,7 +29,7 @@ from ..rng import Rng
 from . import keys, payload_wire, values
 from .okvs import OkvsParams
 from .payload import DEFAULT_WIDTH
-from .payload_join import join_pairs
+from .payload_join import distinct_sorted, join_pairs
 from .rr22 import (
     DEFAULT_BIN_SIZE,
     PROTOCOL,
@@ -120,7 +120,7 @@ def _receiver(ch, ids, inverse, n_s, reveal, malicious, vole, rng, bin_size, ove
     pairs = None
     if pl["to_receiver"]:
         items, pt = payload_wire.recv_entries(ch, [(order, out)], n_s, ids.shape[0], pl["width"], STEP5P)
-        hits = np.unique(items)
+        hits = distinct_sorted(items, ids.shape[0])
         pairs = join_pairs(inverse, items, pt)
     else:
         ell = tag_bytes(n_s, ids.shape[0], malicious)
