@@ -86,8 +86,8 @@ from .payload_join import (
 __all__ = ["DEFAULT_WIDTH", "MAX_WIDTH", "HEADER", "KEY_BYTES", "PTR_BYTES", "TWEAK_ITEM", "TWEAK_ROW",
            "PayloadJoin", "check_width", "encode_payloads", "pad_payloads", "nblocks", "entry_bytes",
            "cipher_bytes", "wrapped_bytes", "seal_rows", "open_rows", "wrap_rows", "unwrap_rows", "tags_of",
-           "row_ranks", "seal_iter", "seal", "check_sorted", "open_entries", "join_pairs", "pack_columns",
-           "unpack_columns", "payload_bytes", "sort_key_order", "distinct_sorted"]
+           "row_ranks", "random_permutation", "seal_iter", "seal", "check_sorted", "open_entries", "join_pairs",
+           "pack_columns", "unpack_columns", "payload_bytes", "sort_key_order", "distinct_sorted"]
 
 #: Payload bytes per row both sides agree on unless told otherwise.
 DEFAULT_WIDTH = 32
@@ -321,6 +321,28 @@ def row_ranks(inverse: np.ndarray, n_distinct: int, rng) -> tuple[np.ndarray, np
     return rank, mult
 
 
+@njit(cache=True, nogil=True)
+def _shuffle_kernel(rand, perm):
+    """Fisher–Yates: ``j`` is the 128-bit number of ``rand[i]`` mod ``i + 1`` (bias below 2^-97 per step)."""
+    n = perm.shape[0]
+    for i in range(n):
+        perm[i] = i
+    for i in range(n - 1, 0, -1):
+        m = np.uint64(i + 1)  # < 2^31, so each step below stays under 2^63
+        x = rand[i, 0] % m
+        x = ((x << np.uint64(32)) | (rand[i, 1] >> np.uint64(32))) % m
+        x = ((x << np.uint64(32)) | (rand[i, 1] & np.uint64(0xFFFFFFFF))) % m
+        j = np.int64(x)
+        perm[i], perm[j] = perm[j], perm[i]
+
+
+def random_permutation(n: int, rng) -> np.ndarray:
+    """A uniformly random permutation of ``0 .. n-1`` from ``rng`` (linear time)."""
+    perm = np.empty(n, dtype=np.int64)
+    _shuffle_kernel(rng.blocks(n).view(np.uint64).reshape(n, 2), perm)
+    return perm
+
+
 def _sorted_by_tag(entries: np.ndarray, ell: int, workers: int = 1) -> np.ndarray:
     return values.sort_rows_by_tag(entries, ell, workers if entries.shape[0] >= _CHUNK else 1)
 
@@ -346,7 +368,7 @@ def seal_iter(value_lists, inverse, data, offsets, width: int, ell: int, rng, wo
         return
     # Row ciphertexts in a random order: position i holds row perm[i], under key row_keys[i].
     r = rng.fork("psi/payload-rows")
-    perm = r.integers(n, 1 << 62).argsort(kind="stable") if n else np.zeros(0, dtype=np.int64)
+    perm = random_permutation(n, r)
     ptr = np.empty(n, dtype=np.int64)
     ptr[perm] = np.arange(n, dtype=np.int64)
     row_keys = r.blocks(n)

@@ -409,3 +409,15 @@ def test_sort_rows_by_tag_is_the_checked_order(n, width, ell, workers, seed, few
         values.sort_values(values.tag_words(rows, ell), ell, *values.bucket_bits(n, ell), order,
                            np.empty((n, ell), dtype=np.uint8))
     assert np.array_equal(got, take_rows(rows, order)) and values.is_sorted(values.tag_words(got, ell))
+
+
+def test_random_permutation_is_a_uniform_permutation():
+    for n in (0, 1, 2, 5, 1000):
+        p = payload.random_permutation(n, Rng(b"perm%d" % n))
+        assert sorted(p.tolist()) == list(range(n))
+    # all 6 orders of 3 elements, each about 1/6 of the time
+    seen = {}
+    for i in range(600):
+        k = tuple(payload.random_permutation(3, Rng(b"u%d" % i)).tolist())
+        seen[k] = seen.get(k, 0) + 1
+    assert len(seen) == 6 and min(seen.values()) > 60
