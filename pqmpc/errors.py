@@ -46,6 +46,11 @@ class CheatingDetected(ProtocolError):
     """
 
 
+class PeerStopped(ProtocolError):
+    """The peer stopped before or during the session and said why (an input error on its
+    side, an interrupt). The text is the peer's one-line reason; it never carries data."""
+
+
 class ChannelError(PqmpcError):
     """The transport failed: the peer went away or did not answer in time."""
 

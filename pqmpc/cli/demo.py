@@ -25,16 +25,23 @@ from importlib import resources
 
 from ..errors import PqmpcError
 from ..util import interrupt
+from ..util.text import plural
 
 FILES = ("members_a.csv", "subscribers_b.csv")
 KEY = "email"
+NORMALIZE = ("trim", "lower")
 
+DESCRIPTION = ("Runs the main job end to end on two example CSV files that ship with pqmpc (a member list and a "
+               "newsletter list with names, e-mail addresses and non-ASCII text, overlapping in part, with a few "
+               "duplicate rows): two separate processes, 'pqmpc psi serve' and 'pqmpc psi connect', talk over "
+               "TCP on 127.0.0.1 through the secure channel with throwaway identities, and each writes the rows "
+               "of its own file whose e-mail the other file also holds. The report ends with the commands that "
+               "repeat it by hand.")
 HELP = "run a private set intersection on example data (two processes, loopback)"
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("demo", help=HELP,
-                       description=__doc__.split("\n\n")[1])
+    p = sub.add_parser("demo", help=HELP, description=DESCRIPTION)
     p.add_argument("--dir", metavar="FOLDER",
                    help="working folder for the example files and outputs (default: a new temporary folder, kept)")
     p.add_argument("--learn", choices=("both", "serve", "connect"), default="both",
@@ -51,7 +58,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _copy_examples(folder: str) -> list[str]:
+def copy_examples(folder: str) -> list[str]:
     os.makedirs(folder, exist_ok=True)
     paths = []
     base = resources.files("pqmpc").joinpath("data", "demo")
@@ -104,14 +111,14 @@ def _pump(stream, label: str, quiet: bool, sink: list) -> None:
 def run(args) -> int:
     t0 = time.perf_counter()
     folder = os.path.abspath(args.dir) if args.dir else tempfile.mkdtemp(prefix="pqmpc-demo-")
-    a_path, b_path = _copy_examples(folder)
+    a_path, b_path = copy_examples(folder)
     out_a = os.path.join(folder, "members_a.matches.csv")
     out_b = os.path.join(folder, "subscribers_b.matches.csv")
     for stale in (out_a, out_b):
         if os.path.exists(stale):
             os.unlink(stale)
     port = _free_port()
-    common = ["--key", KEY, "--normalize", "trim,lower", "--learn", args.learn, "--json"]
+    common = ["--key", KEY, "--normalize", ",".join(NORMALIZE), "--learn", args.learn, "--json"]
     keys = _throwaway_identities(folder)
     py = [sys.executable, "-m", "pqmpc.cli.main", "psi"]
     cmds = {
@@ -202,17 +209,32 @@ def _protocol_line(side: dict) -> str:
     return line + f"{p['vole']}, kappa {side['kappa']}"
 
 
+def hint_commands(port: int, learn: str = "both") -> list[str]:
+    """The commands that repeat this demo by hand: the same files, key, normalization and --learn."""
+    common = f"--key {KEY} --normalize {','.join(NORMALIZE)}" + ("" if learn == "both" else f" --learn {learn}")
+    out_a = "" if learn == "connect" else " --output A.matches.csv"
+    out_b = "" if learn == "serve" else " --output B.matches.csv"
+    return [
+        "pqmpc keygen --out A    # on A; swap the .pub files and compare the fingerprints",
+        "pqmpc keygen --out B    # on B",
+        f"pqmpc psi serve   --input {FILES[0]} {common} --listen 0.0.0.0:{port}{out_a} --identity A.key --peer B.pub",
+        f"pqmpc psi connect --input {FILES[1]} {common} --connect 127.0.0.1:{port}{out_b} --identity B.key "
+        "--peer A.pub    # from another machine: A's address",
+    ]
+
+
 def _report(s: dict, folder: str, seconds: float, port: int, fingerprints: dict | None = None) -> str:
     a, b = s["serve"], s["connect"]
     inter = a["intersection"] if a["intersection"] is not None else b["intersection"]
-    lines = ["", "pqmpc demo — private set intersection on e-mail addresses (normalized: trim, lower)"]
+    lines = ["", f"pqmpc demo — private set intersection on e-mail addresses (normalized: {', '.join(NORMALIZE)})"]
     for label, role, side in (("A", "serve", a), ("B", "connect", b)):
-        lines.append(f"  {label} ({role}) {os.path.basename(side['input'])}: {side['rows_read']} rows, "
-                     f"{side['distinct_keys']} distinct keys, {side['duplicate_keys']} duplicates")
-    lines.append(f"  intersection: {inter} e-mail addresses")
+        lines.append(f"  {label} ({role}) {os.path.basename(side['input'])}: {plural(side['rows_read'], 'row')}, "
+                     f"{plural(side['distinct_keys'], 'distinct key')}, "
+                     f"{plural(side['duplicate_keys'], 'duplicate')}")
+    lines.append(f"  intersection: {plural(inter, 'e-mail address', 'e-mail addresses')}")
     for label, side in (("A", a), ("B", b)):
         if side["output"]:
-            lines.append(f"  {label} wrote {side['rows_written']} matching rows to {side['output']}")
+            lines.append(f"  {label} wrote {plural(side['rows_written'], 'matching row')} to {side['output']}")
         else:
             lines.append(f"  {label} learns nothing and wrote no file")
     lines += [(f"  time: {seconds:.2f} s wall (protocol sides {a['seconds']:.2f} s / {b['seconds']:.2f} s); "
@@ -221,10 +243,6 @@ def _report(s: dict, folder: str, seconds: float, port: int, fingerprints: dict 
     if fingerprints:
         lines += ["  channel: post-quantum authenticated and encrypted (X-Wing = ML-KEM-768 + X25519; AES-256-GCM)",
                   f"    throwaway identities: A {fingerprints['serve']}, B {fingerprints['connect']}"]
-    lines += ["", "  Run it yourself on two machines (or two terminals):",
-              "    pqmpc keygen --out A    # on A (and --out B on B); swap the .pub files, compare fingerprints",
-              f"    pqmpc psi serve   --input A.csv --key {KEY} --listen 0.0.0.0:{port} --output A.matches.csv "
-              "--identity A.key --peer B.pub",
-              f"    pqmpc psi connect --input B.csv --key {KEY} --connect HOST:{port} --output B.matches.csv "
-              "--identity B.key --peer A.pub"]
+    lines += ["", f"  Run it yourself: two terminals in {folder} (or two machines, one file on each):"]
+    lines += [f"    {cmd}" for cmd in hint_commands(port, a.get("learn", "both"))]
     return "\n".join(lines)

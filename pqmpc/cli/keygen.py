@@ -16,7 +16,8 @@ HELP = "make an identity key pair (NAME.key, NAME.pub) or a pre-shared key file 
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("keygen", help=HELP, description=__doc__.split("\n\n")[1])
+    # The docstring's second paragraph, without its reStructuredText quotes.
+    p = sub.add_parser("keygen", help=HELP, description=__doc__.split("\n\n")[1].replace("``", "'"))
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--out", metavar="NAME", help="write NAME.key (secret, mode 600) and NAME.pub")
     what.add_argument("--psk", metavar="FILE", help="write a random 32-byte pre-shared key to FILE (mode 600)")

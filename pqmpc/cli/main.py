@@ -18,6 +18,7 @@ COMMANDS = {
     "bench": "pqmpc.cli.bench",
     "info": "pqmpc.cli.info",
     "keygen": "pqmpc.cli.keygen",
+    "warmup": "pqmpc.cli.warmup",
 }
 
 

@@ -13,6 +13,7 @@ import sys
 import time
 
 from ..errors import InputError, ParameterError
+from ..util.text import plural
 from .common import Progress, add_auth_args, load_auth, parse_hostport, secure
 
 EXAMPLES = """examples:
@@ -170,12 +171,19 @@ def run(args) -> int:
                           _index_list(args.evaluator_inputs, "--evaluator-inputs"))
         owned = g if role == "garbler" else e
         if len(args.input) != len(owned):
-            raise InputError(f"the {role} owns circuit inputs {list(owned)} and needs {len(owned)} --input "
-                             f"value(s), got {len(args.input)}")
+            raise InputError(f"the {role} owns circuit inputs {list(owned)} and needs "
+                             f"{plural(len(owned), '--input value')}, got {len(args.input)}")
         bits = [_parse_circuit_input(t, circuit.input_sizes[j], j) for t, j in zip(args.input, owned)]
     else:
         _precheck_function(args, role, value)
     auth = load_auth(args)
+    # Load this run's kernels and build its circuit while no peer waits on us: the protocol's
+    # own time is then the protocol's (docs/garbling.md, "The first call").
+    from ..twopc import prepare
+    from ..twopc.functions import function_circuit
+
+    prepare(circuit if circuit is not None else function_circuit(args.function, value, args.bits, args.signed),
+            ot=args.ot, scheme=args.scheme)
 
     progress.phase(f"{'listening on ' + args.listen if args.listen else 'connecting to ' + args.connect}")
     ch = _connect(args)
@@ -201,14 +209,17 @@ def run(args) -> int:
             result = out.hex() if isinstance(out, bytes) else (int(out) if isinstance(out, bool) else out)
             and_count = info.get("and_count")
     seconds = time.perf_counter() - t0
-    progress.done(f"done in {seconds:.3f} s: {info.get('bytes_sent', 0)} bytes sent, "
-                  f"{info.get('bytes_received', 0)} received, {info.get('ands_garbled', and_count)} AND gates")
+    ands = info.get("ands_garbled", and_count)
+    progress.done(f"done in {seconds:.3f} s: {plural(info.get('bytes_sent', 0), 'byte')} sent, "
+                  f"{info.get('bytes_received', 0):,} received, "
+                  + (plural(ands, "AND gate") if ands is not None else "AND gates: unknown"))
     if args.json:
-        summary = {"role": role, "circuit": args.circuit, "function": args.function, "seconds": seconds,
+        # Milliseconds are what a person can act on; more digits are timer noise.
+        summary = {"role": role, "circuit": args.circuit, "function": args.function, "seconds": round(seconds, 3),
                    "bytes_sent": info.get("bytes_sent"), "bytes_received": info.get("bytes_received"),
                    "and_count": and_count, "ands_garbled": info.get("ands_garbled"), "reveal": args.reveal,
-                   "ot": args.ot, "outputs": result,
-                   "phases": {k: round(v["seconds"], 6) for k, v in info.get("phases", {}).items()}}
+                   "ot": args.ot, "scheme": args.scheme, "outputs": result,
+                   "phases": {k: round(v["seconds"], 4) for k, v in info.get("phases", {}).items()}}
         print(json.dumps(summary, sort_keys=True), flush=True)
     elif result is None:
         print(f"(the output goes to the {'garbler' if args.reveal == 'garbler' else 'evaluator'} only)")

@@ -2,7 +2,7 @@
 
 from .buffer import BufferChannel
 from .channel import Channel, ChannelStats
-from .handshake import handshake
+from .handshake import handshake, send_abort
 from .memory import MemoryChannel
 from .pair import run_pair
 from .shaped import LAN1G, LAN10G, WAN100M, Link, ShapedChannel, shape_pair
@@ -11,7 +11,7 @@ from .tcp import TcpChannel, TcpListener
 _SECURE = ("SecureChannel", "Identity", "PublicKey", "generate_psk", "load_psk", "save_psk")
 
 __all__ = ["Channel", "ChannelStats", "MemoryChannel", "TcpChannel", "TcpListener", "BufferChannel",
-           "run_pair", "handshake", "ShapedChannel", "Link", "shape_pair", "LAN10G", "LAN1G", "WAN100M",
+           "run_pair", "handshake", "send_abort", "ShapedChannel", "Link", "shape_pair", "LAN10G", "LAN1G", "WAN100M",
            *_SECURE]
 
 

@@ -26,12 +26,23 @@ from ..errors import ChannelClosed, ParameterError, ProtocolError
 
 HEADER = struct.Struct("<I")
 DEFAULT_MAX_MESSAGE = 1 << 30  # 1 GiB: bulk protocols chunk well below this.
-DEFAULT_MAX_JSON = 4096  # control messages are a few hundred bytes; a peer must not make us parse more.
+DEFAULT_MAX_JSON = 4096
+# Every pqmpc session opens with a handshake of at most a few KiB; a first frame announcing 16 MiB
+# or more is another protocol's bytes ("HTTP" reads as 1.2 GB, a TLS hello as 33 MB).
+FOREIGN_FIRST_FRAME = 1 << 24  # control messages are a few hundred bytes; a peer must not make us parse more.
 
 
 def _refuse_constant(name: str):
     # NaN and Infinity are Python extensions to JSON; a peer has no business sending them.
     raise ValueError(f"non-standard JSON constant {name}")
+
+
+def foreign_peer_message(step: str | None, first: bytes) -> str:
+    """What to tell the user when the peer's first bytes are not a pqmpc frame."""
+    shown = first.decode("ascii") if all(32 <= b < 127 for b in first) else first.hex(" ")
+    where = f"{step}: " if step else ""
+    return (f"{where}the peer is not speaking pqmpc (its first bytes are {shown!r}, not a pqmpc message; "
+            "is the address right, and is the other side running pqmpc?)")
 
 
 @functools.cache
@@ -113,6 +124,10 @@ class Channel:
         header = self._read_exact(HEADER.size)
         (n,) = HEADER.unpack(bytes(header))
         if n > limit:
+            if self.stats.messages_received == 0 and n >= FOREIGN_FIRST_FRAME:
+                # A first frame no pqmpc session starts with: an HTTP server, TLS, a port scanner. Its
+                # length field is just the first four bytes of some other protocol; say that instead.
+                raise ProtocolError(foreign_peer_message(step, bytes(header)))
             # Never allocate (or read) what a peer merely announces.
             raise ProtocolError(self._too_large(n, limit, step, "announced", exact))
         return self._read_exact(n) if n else bytearray()

@@ -8,10 +8,26 @@ with the same message instead of one side hanging or computing garbage.
 from __future__ import annotations
 
 from .. import __version__ as _pkg_version
-from ..errors import HandshakeError, ProtocolError
+from ..errors import ChannelError, HandshakeError, PeerStopped, ProtocolError
 from .channel import Channel
 
 MAGIC = "pqmpc-handshake/1"
+MAX_REASON = 300  # characters of a peer's stop reason shown to the user
+
+
+def send_abort(ch: Channel, reason: str) -> bool:
+    """Tell the peer, in place of a handshake, that this side stopped and why.
+
+    For a failure found before the session starts (a bad input file, a missing
+    column): the peer's :func:`handshake` then raises :class:`PeerStopped` with
+    ``reason`` instead of waiting for a timeout. Send only a reason, never data.
+    Best effort: returns False if the channel is already gone.
+    """
+    try:
+        ch.send_json({"magic": MAGIC, "abort": str(reason)[:MAX_REASON]})
+        return True
+    except (ChannelError, OSError):
+        return False
 
 
 def _describe(v) -> str:
@@ -38,6 +54,9 @@ def handshake(ch: Channel, protocol: str, version, params: dict | None = None,
     theirs = ch.recv_json(f"{protocol} handshake", max_bytes=1 << 16)
     if not isinstance(theirs, dict) or theirs.get("magic") != MAGIC:
         raise ProtocolError(f"{protocol} handshake: the peer is not speaking the pqmpc handshake")
+    if "abort" in theirs:
+        reason = theirs["abort"] if isinstance(theirs["abort"], str) else repr(theirs["abort"])
+        raise PeerStopped(f"the other side stopped before the session: {reason[:MAX_REASON]}")
     diffs = []
     if mine.get("channel") != theirs.get("channel"):
         diffs.append("channel binding: " + ("the peer is not on the same secure channel"

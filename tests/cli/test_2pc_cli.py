@@ -72,6 +72,9 @@ def test_millionaires_json_both_sides():
     assert g["and_count"] == 64
     assert g["bytes_sent"] == e["bytes_received"] > 64 * 32
     assert ge == "" and ee == ""  # --quiet
+    for d in (g, e):  # milliseconds, not timer noise
+        assert d["seconds"] == round(d["seconds"], 3) > 0
+        assert d["phases"] and all(v == round(v, 4) for v in d["phases"].values())
 
 
 def test_bristol_circuit_hex_and_negative_inputs():
@@ -104,6 +107,7 @@ def test_aes128_with_three_halves_and_scheme_mismatch():
         assert grc == 0 and erc == 0, (ge, ee)
         g, e = json.loads(go), json.loads(eo)
         assert g["outputs"] == e["outputs"] == "69c4e0d86a7b0430d8cdb78070b4c55a"
+        assert g["scheme"] == e["scheme"] == scheme
         sent[scheme] = g["bytes_sent"]
     # the garbler's tables shrink from 256 to 197 bits per AND; OT and labels stay the same
     saved = sent["halfgates"] - sent["threehalves"]

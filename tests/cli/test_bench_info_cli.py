@@ -24,6 +24,14 @@ def test_bench_writes_json_and_report(tmp_path, capsys):
         assert r["ratio_to_aes_ecb"] == pytest.approx(r["blocks_per_s"] / base["blocks_per_s"]), r["name"]
     page = (rep / "README.md").read_text()
     assert "## primitives" in page and "tccr_hash" in page
+    # the terminal gets a summary table too: one line per result with its median and its ratio
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("primitives (8 results,")
+    for r in rows:
+        line = next(ln for ln in table if ln.split()[:1] == [r["name"]])
+        assert line.split()[1:3] == [f"{r['n'] / 1000:.3g}", "k"]
+        if "ratio_to_aes_ecb" in r:
+            assert f"ratio_to_aes_ecb {r['ratio_to_aes_ecb']:.3g}," in line
 
     # compare prints B/A per result: a run against a copy with one row twice as slow, one twice
     # as fast and one missing (skipped, not guessed)
@@ -82,3 +90,25 @@ def test_info(capsys, as_json):
         assert "aes_kernels" in info["aes_kernels"]
     else:
         assert "ML-KEM backends" in out and "reference" in out
+
+
+def test_bench_summary_without_files(monkeypatch, capsys):
+    # no --json FILE and no --report: the JSON goes to stdout as before, the table to stderr
+    from pqmpc.bench import runner
+
+    doc = {"suites": {"demo": {"seconds": 1.25, "results": [
+        {"name": "baseline", "n": 1, "seconds_median": 0.5, "blocks_per_s": 2.0},
+        {"name": "fast", "n": 65536, "seconds_median": 0.000123, "ratio_to_baseline": 0.25, "bytes": 12345678},
+        {"name": "no_time", "ratio": 2.0}]}}}
+    monkeypatch.setattr(runner, "run_suites", lambda names, quick=False, progress=None: doc)
+    monkeypatch.setattr(runner, "available_suites", lambda: ["demo"])
+    assert main(["bench"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == doc
+    assert err.splitlines() == [
+        "demo (3 results, 1.2 s)",
+        "  name              n     median  other figures",
+        "  baseline          1     500 ms  blocks_per_s 2",
+        "  fast         65.5 k   123.0 µs  ratio_to_baseline 0.25, bytes 12.3 M",
+        "  no_time           -          -  ratio 2",
+        "(medians; compare ratios to the baselines measured in the same run, not absolute times)"]

@@ -96,9 +96,25 @@ def test_non_contiguous_arrays_are_refused():
 
 def test_absurd_length_is_refused_without_allocating():
     a, b = tcp_pair()
+    a.send(b"hello")
+    assert b.recv() == b"hello"
     a.sock.sendall(struct.pack("<I", 0xFFFFFFF0))
     with pytest.raises(ProtocolError, match="limit"):
         b.recv()
+    a.close()
+    b.close()
+
+
+@pytest.mark.parametrize("first, shown", [(b"HTTP/1.1 400 Bad Request\r\n\r\n", "'HTTP'"),
+                                          (b"\x16\x03\x01\x02\x00", "'16 03 01 02'")])
+def test_a_peer_not_speaking_pqmpc_is_named_as_such(first, shown):
+    # An HTTP server or a TLS client on the other end: its first bytes are no length a pqmpc
+    # step would accept, and the user should hear that, not a four-gigabyte message size.
+    a, b = tcp_pair()
+    a.sock.sendall(first)
+    with pytest.raises(ProtocolError, match="not speaking pqmpc") as info:
+        b.recv_json("psi handshake")
+    assert shown in str(info.value) and "bytes above" not in str(info.value)
     a.close()
     b.close()
 
@@ -280,3 +296,21 @@ def test_subclass_on_a_byte_stream():
     assert p.recv_json("json") == {"k": [1, 2]}
     with pytest.raises(ChannelClosed):
         p.recv()
+
+
+def test_a_peer_that_stops_before_the_session_says_why():
+    # An input error found before the handshake (a missing column, an unreadable file) reaches
+    # the peer as one line instead of a timeout; a mangled reason is still a PeerStopped.
+    from pqmpc.errors import PeerStopped
+    from pqmpc.net import handshake, send_abort
+
+    a, b = MemoryChannel.pair(timeout=5.0)
+    assert send_abort(a, "input error: column 'email' not found in a.csv" + "x" * 1000)
+    with pytest.raises(PeerStopped, match="other side stopped before the session: input error: column 'email'") as e:
+        handshake(b, "psi", 2, role="sender")
+    assert len(str(e.value)) < 400
+    a.send_json({"magic": "pqmpc-handshake/1", "abort": {"not": "a string"}})
+    with pytest.raises(PeerStopped):
+        handshake(b, "psi", 2)
+    b.close()
+    assert not send_abort(b, "closed")

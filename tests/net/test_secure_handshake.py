@@ -401,3 +401,18 @@ def test_mangled_handshake_messages_end_in_protocol_errors(direction, index, how
         assert e is None or isinstance(e, PqmpcError), repr(e)
     # the one untouched case: a->b index 2 is the first application record for "x"
     assert e0 is not None or e1 is not None
+
+
+@pytest.mark.parametrize("role", ["initiator", "responder"])
+def test_a_foreign_server_is_named_not_speaking_pqmpc(role):
+    # `pqmpc psi connect` pointed at a web server (or a browser at `serve`): the error says so,
+    # instead of quoting the gigabyte length that "HTTP" or "GET " spells as a frame header.
+    a, b = tcp_pair()
+    try:
+        a.sock.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" if role == "initiator" else b"GET / HTTP/1.1\r\n\r\n")
+        with pytest.raises(ProtocolError, match="not speaking pqmpc") as info:
+            SecureChannel.wrap(b, role=role, psk=PSK)
+        assert "000" not in str(info.value)
+    finally:
+        a.close()
+        b.close()

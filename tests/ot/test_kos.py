@@ -69,6 +69,65 @@ def test_relation_on_every_index_over_calls(ot, sizes):
             assert len({bytes(r) for r in m0}) == n  # hashed: no two outputs alike
 
 
+DELTA256 = Rng(b"kos-test-delta-256").blocks(1, 32)[0]
+
+
+@settings(max_examples=6, deadline=None)
+@given(sizes=st.lists(st.sampled_from([0, 1, 7, 127, 129, 1000, 2049]), min_size=1, max_size=3))
+def test_relation_on_every_index_kappa_256(sizes):
+    """κ = 256: 32-byte rows and Δ, AES-256 PRG, tccr_wide, the check in GF(2^256)."""
+    ot = KOS(SimplestOT(32), kappa=256, chunk=1024)
+    rng = Rng(repr(sizes).encode())
+    choices = [rng.bits(n) for n in sizes]
+    s_out, r_out = session(ot, lambda ch: [(ot.send_correlated(ch, n), ot.send_random(ch, n)) for n in sizes],
+                           lambda ch: [(ot.receive_correlated(ch, c), ot.receive_random(ch, c)) for c in choices],
+                           delta=DELTA256)
+    for n, c, ((d, q), (m0, m1)), (t, mb) in zip(sizes, choices, s_out, r_out):
+        assert np.array_equal(d, DELTA256)
+        assert q.shape == t.shape == m0.shape == (n, 32)
+        assert np.array_equal(t, q ^ (c[:, None] * d))
+        assert np.array_equal(mb, np.where(c[:, None] == 1, m1, m0))
+        if n > 1:
+            assert len({bytes(r) for r in m0}) == n
+
+
+def test_kappa_256_catches_a_tampered_column_and_check_values():
+    ot = KOS(SimplestOT(32), kappa=256)
+    n = 1000
+    column = int(np.flatnonzero(unpack_bits(DELTA256, 256))[-1])
+    cb = (n + ot.pad + 7) // 8
+
+    def flip_column(i, frame):
+        if len(frame) == 256 * cb:
+            frame[column * cb + 3] ^= 0x10
+        return frame
+
+    def flip_check(i, frame):
+        if len(frame) == 64:  # x ‖ t, 32 bytes each
+            frame[40] ^= 1
+        return frame
+
+    choices = Rng(b"cheat").bits(n)
+    for tamper in (flip_column, flip_check):
+        with pytest.raises(CheatingDetected, match="check values"):
+            session(ot, lambda ch: ot.send_random(ch, n), lambda ch: ot.receive_random(ch, choices),
+                    arm=tamper, delta=DELTA256)
+
+
+def test_random_ot_into_caller_arrays(ot):
+    """``out=`` (the interface's keyword): outputs land in the caller's arrays; a wrong one is refused
+    before any message, so the session stays usable."""
+    n = 300
+    choices = Rng(b"out").bits(n)
+    m0, m1, mb = (np.empty((n, 16), np.uint8) for _ in range(3))
+    with pytest.raises(ParameterError):
+        ot.receive_random(None, choices, out=np.empty((n, 32), np.uint8))
+    (a0, a1), b = session(ot, lambda ch: ot.send_random(ch, n, out=(m0, m1)),
+                          lambda ch: ot.receive_random(ch, choices, out=mb))
+    assert a0 is m0 and a1 is m1 and b is mb
+    assert np.array_equal(mb, np.where(choices[:, None] == 1, m1, m0))
+
+
 def test_caller_chosen_delta_and_chosen_messages(ot):
     n = 777
     choices = Rng(b"c").bits(n)
@@ -165,12 +224,13 @@ def test_sender_that_changes_its_coin_is_caught():
         cheat(ot, flip, who="sender")
 
 
-def test_semi_honest_base_ot_and_kappa_256_are_refused():
+def test_semi_honest_base_ot_and_other_kappas_are_refused():
     with pytest.raises(ParameterError, match="semi-honest only"):
         KOS(SaberOT("LightSaber"))
     KOS(SaberOT("LightSaber", construction="mr"))
-    with pytest.raises(ParameterError, match="GF\\(2\\^256\\)"):
-        KOS(kappa=256)
+    with pytest.raises(ParameterError, match="kappa"):
+        KOS(kappa=192)
+    assert KOS(kappa=256).handshake_params()["check"] == "gf256/pad320"
 
 
 def test_security_mode_is_part_of_the_handshake():
@@ -228,6 +288,34 @@ def test_recorded_sessions():
             assert got[key] == case[key], (case["sender_seed"], key)
 
 
+VECTORS_256 = VECTORS.with_name("kos_256.json")
+_CASES_256 = [("kos256-s-1", "kos256-r-1", 1024, [("correlated", 1000), ("random", 1), ("random", 2500)]),
+              ("kos256-s-2", "kos256-r-2", 65536, [("random", 0), ("correlated", 129)])]
+
+
+def write_vectors_256() -> None:
+    """Regenerate ``kos_256.json`` (only on a deliberate wire change):
+    ``PYTHONPATH=. python -c "from tests.ot.test_kos import write_vectors_256 as w; w()"``."""
+    cases = []
+    for ss, rs, chunk, ops in _CASES_256:
+        case = {"sender_seed": ss.encode().hex(), "receiver_seed": rs.encode().hex(), "chunk": chunk,
+                "ops": [{"op": op, "n": n} for op, n in ops]}
+        case.update(transcript_case(lambda: KOS(SimplestOT(32), kappa=256, chunk=chunk), case))
+        cases.append(case)
+    data = {"protocol": "KOS", "version": 1, "kappa": 256, "base": "SimplestOT(32)",
+            "note": "Layout as kos_128.json; κ = 256 (AES-256 PRG, tccr_wide, GF(2^256) check).", "cases": cases}
+    VECTORS_256.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def test_recorded_sessions_kappa_256():
+    data = json.loads(VECTORS_256.read_text())
+    assert data["protocol"] == "KOS" and data["kappa"] == 256 and len(data["cases"]) == len(_CASES_256)
+    for case in data["cases"]:
+        got = transcript_case(lambda: KOS(SimplestOT(32), kappa=256, chunk=case["chunk"]), case)
+        for key in ("transcript_sha256", "outputs_sha256", "first_receiver_output"):
+            assert got[key] == case[key], (case["sender_seed"], key)
+
+
 def test_iknp_security_malicious_is_kos():
     """The API name the issue fixes: IKNP(security="malicious") is KOS, and it runs."""
     from pqmpc.ot import IKNP, SoftSpoken
@@ -238,12 +326,28 @@ def test_iknp_security_malicious_is_kos():
     assert type(plain) is IKNP and plain.security == "semi-honest"
     with pytest.raises(ParameterError, match="security"):
         IKNP(security="paranoid")
-    with pytest.raises(ParameterError):
-        IKNP(kappa=256, security="malicious")
+    mal256 = IKNP(kappa=256, security="malicious")
+    assert isinstance(mal256, KOS) and mal256.kappa == 256 and mal256.block_bytes == 32
     assert SoftSpoken(k=4, security="malicious").security == "malicious"
     choices = Rng(b"iknp-mal").bits(300)
     (d, q), t = session(mal, lambda ch: mal.send_correlated(ch, 300), lambda ch: mal.receive_correlated(ch, choices))
     assert np.array_equal(t, q ^ (choices[:, None] * d))
+
+
+@pytest.mark.parametrize("m", [0, 1, 3, 4, 5, 8192 + 13])
+def test_fused_challenge_kernel_gives_the_bulk_path_values_gf256(m):
+    from pqmpc.ot.ext.check import Challenges
+
+    g = np.random.default_rng(m)
+    rows = g.integers(0, 256, (m, 32), dtype=np.uint8)
+    bits = g.integers(0, 2, m).astype(np.uint8)
+    fused, bulk = (Challenges(b"s" * 32, b"r" * 32, b"1/0", 32) for _ in range(2))
+    bulk._rk = None
+    for ch in (fused, bulk):
+        ch.out = [ch.sender_sum(rows), ch.receiver_sums(rows, bits), ch.sender_sum(rows[:3]), ch.next(3)]
+    for a, b in zip(fused.out, bulk.out):
+        assert np.array_equal(a, b)
+    assert fused.out[1].shape == (64,)
 
 
 @pytest.mark.parametrize("m", [0, 1, 7, 8, 9, 8192 * 2 + 13])

@@ -65,6 +65,57 @@ def test_relation_on_every_index(k, security, sizes):
             assert len({bytes(r) for r in m0}) == n
 
 
+DELTA256 = Rng(b"softspoken-test-delta-256").blocks(1, 32)[0]
+
+
+@pytest.mark.parametrize("k", [1, 2, 4, 8])
+@pytest.mark.parametrize("security", MODES)
+@settings(max_examples=2, deadline=None)
+@given(sizes=st.lists(st.sampled_from([0, 1, 7, 129, 1000, 3000]), min_size=1, max_size=2))
+def test_relation_on_every_index_kappa_256(k, security, sizes):
+    """κ = 256: 32-byte nodes as AES-256 keys, AES-256-CTR leaves, tccr_wide, GF(2^256) check."""
+    ot = SoftSpoken(k, security, kappa=256, base=SimplestOT(32), chunk=1024)
+    rng = Rng(repr((k, sizes, 256)).encode())
+    choices = [rng.bits(n) for n in sizes]
+    s_out, r_out = session(ot, lambda ch: [(ot.send_correlated(ch, n), ot.send_random(ch, n)) for n in sizes],
+                           lambda ch: [(ot.receive_correlated(ch, c), ot.receive_random(ch, c)) for c in choices],
+                           delta=DELTA256)
+    for n, c, ((d, q), (m0, m1)), (t, mb) in zip(sizes, choices, s_out, r_out):
+        assert np.array_equal(d, DELTA256)
+        assert q.shape == t.shape == m0.shape == (n, 32)
+        assert np.array_equal(t, q ^ (c[:, None] * d))
+        assert np.array_equal(mb, np.where(c[:, None] == 1, m1, m0))
+        if n > 1:
+            assert len({bytes(r) for r in m0}) == n
+
+
+@pytest.mark.parametrize("security", MODES)
+def test_tampered_corrections_kappa_256(security):
+    k, n = 4, 1000
+    ot = SoftSpoken(k, security, kappa=256, base=SimplestOT(32), chunk=4096)
+    nb = 256 // k
+    dbits = unpack_bits(DELTA256, 256).reshape(nb, k)
+    block = int(np.flatnonzero(dbits.any(axis=1))[-1])
+    choices = Rng(b"cheat").bits(n)
+    size = nb * ((n + ot.pad + 7) // 8)
+
+    def flip(i, frame):
+        if len(frame) == size:
+            frame[block * (len(frame) // nb) + 2] ^= 0x04  # OT 18
+        return frame
+
+    def run():
+        return session(ot, lambda ch: ot.send_correlated(ch, n), lambda ch: ot.receive_correlated(ch, choices),
+                       arm=("calls", flip), delta=DELTA256)
+
+    if security == "malicious":
+        with pytest.raises(CheatingDetected, match="check values"):
+            run()
+    else:
+        (d, q), t = run()
+        assert np.flatnonzero((t != (q ^ (choices[:, None] * d))).any(axis=1)).tolist() == [18]
+
+
 @pytest.mark.parametrize("k", [2, 4, 8])
 def test_bits_per_ot_is_about_kappa_over_k(k):
     ot = SoftSpoken(k, base=SimplestOT())
@@ -173,8 +224,11 @@ def test_parameters_and_base_policy():
         SoftSpoken(3)
     with pytest.raises(ParameterError, match="security"):
         SoftSpoken(4, "covert")
-    with pytest.raises(ParameterError, match="kappa=128"):
-        SoftSpoken(4, kappa=256)
+    with pytest.raises(ParameterError, match="kappa"):
+        SoftSpoken(4, kappa=192)
+    with pytest.raises(ParameterError, match="32-byte messages"):
+        SoftSpoken(4, kappa=256, base=SimplestOT())
+    assert SoftSpoken(4, "malicious", kappa=256).handshake_params()["check"] == "gf256/pad320"
     with pytest.raises(ParameterError, match="semi-honest only"):
         SoftSpoken(4, "malicious", base=SaberOT("LightSaber"))
     assert SoftSpoken(4, "semi-honest", base=SaberOT("LightSaber")).base.construction == "np"
@@ -200,8 +254,39 @@ def test_recorded_sessions():
             assert got[key] == case[key], (case["k"], case["security"], key)
 
 
-@pytest.mark.parametrize("k", [1, 2, 4, 8])
-def test_vole_matrices_match_a_one_shot_expansion(k):
+VECTORS_256 = VECTORS.with_name("softspoken_256.json")
+
+
+def write_vectors_256() -> None:
+    """Regenerate ``softspoken_256.json`` (only on a deliberate wire change):
+    ``PYTHONPATH=. python -c "from tests.ot.test_softspoken import write_vectors_256 as w; w()"``."""
+    cases = []
+    for k in (1, 2, 4, 8):
+        for sec in MODES:
+            tag = f"ss256-{k}-{sec}"
+            case = {"k": k, "security": sec, "chunk": 1024, "sender_seed": (tag + "/s").encode().hex(),
+                    "receiver_seed": (tag + "/r").encode().hex(),
+                    "ops": [{"op": "correlated", "n": 1500}, {"op": "random", "n": 1}, {"op": "random", "n": 300}]}
+            case.update(transcript_case(lambda: SoftSpoken(k, sec, kappa=256, base=SimplestOT(32), chunk=1024), case))
+            cases.append(case)
+    data = {"protocol": "SoftSpokenOT", "version": 1, "kappa": 256, "base": "SimplestOT(32)",
+            "note": "Layout as softspoken_128.json; κ = 256 (AES-256 GGM nodes and leaves, tccr_wide, "
+                    "GF(2^256) check).", "cases": cases}
+    VECTORS_256.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def test_recorded_sessions_kappa_256():
+    data = json.loads(VECTORS_256.read_text())
+    assert data["protocol"] == "SoftSpokenOT" and data["kappa"] == 256 and len(data["cases"]) == 8
+    for case in data["cases"]:
+        got = transcript_case(lambda: SoftSpoken(case["k"], case["security"], kappa=256, base=SimplestOT(32),
+                                                 chunk=case["chunk"]), case)
+        for key in ("transcript_sha256", "outputs_sha256", "first_receiver_output"):
+            assert got[key] == case[key], (case["k"], case["security"], key)
+
+
+@pytest.mark.parametrize("k,width", [(1, 16), (2, 16), (4, 16), (8, 16), (2, 32), (4, 32)])
+def test_vole_matrices_match_a_one_shot_expansion(k, width):
     """The matrix classes (streams expanded in column pieces, odd chunk sizes, block-aligned
     stream positions) give the rows of a one-shot expansion, and the rows satisfy the VOLE
     relation; the punctured trees hide exactly the punctured leaf."""
@@ -210,10 +295,11 @@ def test_vole_matrices_match_a_one_shot_expansion(k):
     from pqmpc.primitives.bits import pack_bits
     from pqmpc.primitives.prg import MultiKeyCTR
 
-    nb = 128 // k
+    kappa = 8 * width
+    nb = kappa // k
     rng = Rng(b"kernels-%d" % k)
-    leaves, sums = sv.full_trees(rng.blocks(nb), k)
-    dbits = unpack_bits(DELTA, 128)
+    leaves, sums = sv.full_trees(rng.blocks(nb, width), k)
+    dbits = unpack_bits(DELTA if width == 16 else DELTA256, kappa)
     points = (dbits.reshape(nb, k).astype(np.int64) << np.arange(k)).sum(axis=1)
     off = 1 - sv.path_bits(points, k)
     known = sums[np.arange(nb)[:, None], np.arange(k)[None, :], off]
@@ -222,7 +308,12 @@ def test_vole_matrices_match_a_one_shot_expansion(k):
     hidden[np.arange(nb), points] = True
     assert np.array_equal(sender_leaves[~hidden], leaves[~hidden]) and not sender_leaves[hidden].any()
     receiver, sender = sv.VoleMatrixReceiver(leaves, k), sv.VoleMatrixSender(sender_leaves, points, dbits, k)
-    streams = MultiKeyCTR(leaves.reshape(-1, 16))
+    from pqmpc.ot.ext.vole_fused import HAVE_FUSED
+
+    # k = 2, 4 (AES-128 leaves) run the fused kernel where VAES is, for the sizes whose padded width is
+    # a multiple of 32 bytes, and the bulk path for the others: both must give the one-shot rows.
+    assert (receiver._rky is not None) == (HAVE_FUSED and k in (2, 4))
+    streams = MultiKeyCTR(leaves.reshape(-1, width))
     sizes = (1000, 4096, 100, 129, 20000)
     total = sum(sv.padded((c + 7) // 8) for c in sizes)
     whole = streams.next(total)
@@ -237,7 +328,7 @@ def test_vole_matrices_match_a_one_shot_expansion(k):
         at += cbp
         padded_choice = np.zeros(cbp, np.uint8)
         padded_choice[:cb] = pack_bits(choice)
-        corr, want = np.empty((nb, cbp), np.uint8), np.empty((128, cbp), np.uint8)
+        corr, want = np.empty((nb, cbp), np.uint8), np.empty((kappa, cbp), np.uint8)
         sv.vole_receiver_rows(r, k, padded_choice, corr, want)
         assert np.array_equal(v, want[:, :cb])
         assert np.array_equal(q, v ^ (dbits[:, None] * pack_bits(choice)[None, :]))

@@ -6,8 +6,10 @@ is the later of the two parties' (each call starts with a header exchange,
 so the parties are in step). Two transports: both parties as threads of this
 process over a memory channel, and two processes over TCP loopback. κ = 128
 and κ = 256 are timed alternately so that load swings on a shared machine hit
-both alike and their ratio stays meaningful. If the Ferret suite module
-(``ot_ext_ferret``) is installed, its results are appended.
+both alike and their ratio stays meaningful. The rows of ``ot_ext_ferret``
+(Ferret) and ``ot_ext_links`` (IKNP, KOS, SoftSpoken k = 2/4/8 and Ferret in
+both modes, κ = 128 and 256, over memory and shaped links, with malicious
+overhead and bits per OT; PSI over the same links) are appended.
 """
 
 from __future__ import annotations
@@ -135,6 +137,11 @@ def run(quick: bool = False) -> list[dict]:
         from . import ot_ext_ferret
 
         out.extend(ot_ext_ferret.run(quick))
+    if importlib.util.find_spec(__package__ + ".ot_ext_links") is not None:
+        # every extension in both modes over memory and shaped links, κ = 128 and 256, and PSI shaped
+        from . import ot_ext_links
+
+        out.extend(ot_ext_links.run(quick))
     return out
 
 

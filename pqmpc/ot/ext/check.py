@@ -24,8 +24,9 @@ only after it has that commitment (just before its matrix), the sender opens
 ``χ = PRG(SHAKE(s_S ‖ s_R ‖ call))``: uniform if either party is honest, and
 unknown to the receiver while its rows were still open.
 
-Fields: GF(2^128) of :mod:`pqmpc.primitives.gf128` (κ = 128). κ = 256 needs
-GF(2^256), which pqmpc does not have yet, so the malicious modes refuse κ = 256.
+Fields: GF(2^128) of :mod:`pqmpc.primitives.gf128` (κ = 128, χ from AES-128-CTR)
+and GF(2^256) of :mod:`pqmpc.primitives.gf256` (κ = 256, 32-byte rows and Δ,
+χ from AES-256-CTR under a 32-byte SHAKE key).
 
 Base OTs: a malicious extension is only as strong as its base OT. The bases
 that qualify are listed in :func:`require_malicious_base`.
@@ -40,7 +41,7 @@ import numpy as np
 from numba import njit
 
 from ...errors import CheatingDetected, ParameterError, ProtocolError
-from ...primitives import gf128
+from ...primitives import gf128, gf256
 from ...primitives.aes_kernels import round_keys_many
 from ...primitives.prg import MultiKeyCTR
 
@@ -73,25 +74,41 @@ def parse_hex(value, nbytes: int, step: str) -> bytes:
         raise ProtocolError(f"{step}: not hex: {value[:80]!r}") from None
 
 
+def _field(width: int):
+    if width not in (16, 32):
+        raise ParameterError(f"the check runs in GF(2^128) or GF(2^256): rows of 16 or 32 bytes, not {width}")
+    return gf128 if width == 16 else gf256
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return gf128.gf128_dot_wide(a, b) if a.shape[1] == 16 else gf256.dot(a, b)
+
+
 class Challenges:
     """The χ stream of one call (AES-CTR under a key from both coins), produced chunk by chunk
-    so that each chunk's check runs while its rows are in cache."""
+    so that each chunk's check runs while its rows are in cache. ``width``: 16 (χ ∈ GF(2^128),
+    AES-128-CTR) or 32 (χ ∈ GF(2^256), AES-256-CTR)."""
 
-    def __init__(self, seed_s: bytes, seed_r: bytes, label: bytes):
-        key = np.frombuffer(hashlib.shake_128(b"pqmpc/kos-chi/" + label + b"/" + seed_s + seed_r).digest(16),
-                            dtype=np.uint8).reshape(1, 16)
+    def __init__(self, seed_s: bytes, seed_r: bytes, label: bytes, width: int = 16):
+        self.width = width
+        field = _field(width)
+        key = np.frombuffer(hashlib.shake_128(b"pqmpc/kos-chi/" + label + b"/" + seed_s + seed_r).digest(width),
+                            dtype=np.uint8).reshape(1, width)
         self._ctr = MultiKeyCTR(key)
         # Fused path: χ made by AES-NI inside the multiply-accumulate kernel, never stored
         # (the same stream: it only advances this generator's position).
-        self._rk = round_keys_many(key)[0] if gf128.HAVE_CTR_DOT and self._ctr.backend == "numba+AES-NI" else None
+        fused = field.HAVE_CTR_DOT and self._ctr.backend == "numba+AES-NI"
+        self._rk = round_keys_many(key)[0] if fused else None
+        self._ctr_dot = field.ctr_dot
 
     def _fused(self, rows: np.ndarray, sel: np.ndarray | None) -> np.ndarray | None:
-        """``Σ χ_j·rows_j ‖ ⊕_{sel_j} χ_j`` (32 bytes) over the next challenges, or ``None`` where
+        """``Σ χ_j·rows_j ‖ ⊕_{sel_j} χ_j`` (2·width bytes) over the next challenges, or ``None`` where
         the fused kernel does not run (then the bulk path below gives the same values)."""
-        if self._rk is None or self._ctr.pos % 16:
+        w = self.width
+        if self._rk is None or self._ctr.pos % w:
             return None
-        out = gf128.ctr_dot(self._rk, self._ctr.pos // 16, rows, sel)
-        self._ctr.pos += 16 * rows.shape[0]
+        out = self._ctr_dot(self._rk, self._ctr.pos // w, rows, sel)
+        self._ctr.pos += w * rows.shape[0]
         return out
 
     #: Rows per inner step: χ and the rows (2 × 128 KiB) stay in L2, so the check does not
@@ -100,31 +117,40 @@ class Challenges:
     STEP = 8192
 
     def next(self, c: int) -> np.ndarray:
-        """The next ``c`` challenges as ``(c, 16)`` blocks."""
-        return self._ctr.next(16 * c).reshape(c, 16)
+        """The next ``c`` challenges as ``(c, width)`` blocks."""
+        return self._ctr.next(self.width * c).reshape(c, self.width)
 
     def _steps(self, m: int):
+        bw = self.width
         if not hasattr(self, "_chi"):
-            self._chi = np.empty((self.STEP, 16), dtype=np.uint8)
+            self._chi = np.empty((self.STEP, bw), dtype=np.uint8)
         for a in range(0, m, self.STEP):
             w = min(self.STEP, m - a)
             chi = self._chi[:w]
-            self._ctr.next(16 * w, out=chi.reshape(1, 16 * w))
+            self._ctr.next(bw * w, out=chi.reshape(1, bw * w))
             yield a, w, chi
 
+    def _rows(self, rows: np.ndarray) -> None:
+        if rows.shape[1] != self.width:
+            raise ParameterError(f"the check's rows must be {self.width} bytes, not {rows.shape[1]}")
+
     def sender_sum(self, q: np.ndarray) -> np.ndarray:
-        """``Σ χ_j·q_j`` over the next ``len(q)`` challenges, as one ``(16,)`` block."""
+        """``Σ χ_j·q_j`` over the next ``len(q)`` challenges, as one ``(width,)`` block."""
+        self._rows(q)
+        bw = self.width
         fused = self._fused(q, None)
         if fused is not None:
-            return fused[:16].copy()
-        acc = np.zeros(16, dtype=np.uint8)
+            return fused[:bw].copy()
+        acc = np.zeros(bw, dtype=np.uint8)
         for a, w, chi in self._steps(q.shape[0]):
-            acc ^= gf128.gf128_dot_wide(chi, q[a:a + w])
+            acc ^= _dot(chi, q[a:a + w])
         return acc
 
     def sum_and_pick(self, w: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(Σ χ_j·w_j, ⊕_{j ∈ idx} χ_j)`` over the next ``len(w)`` challenges (``idx`` sorted,
         distinct): the receiver's side of the Ferret check, where ``idx`` are the punctured points."""
+        if self.width != 16:
+            raise ParameterError("the Ferret check runs in GF(2^128)")
         if self._rk is not None:
             sel = np.zeros(w.shape[0], dtype=np.uint8)
             sel[idx] = 1
@@ -141,35 +167,33 @@ class Challenges:
         return acc, picked
 
     def receiver_sums(self, t: np.ndarray, r: np.ndarray) -> np.ndarray:
-        """``x ‖ t`` = ``Σ χ_j·r_j ‖ Σ χ_j·t_j`` over the next ``len(t)`` challenges, as 32 bytes."""
-        if t.shape[1] != 16:
-            raise ParameterError("the KOS check runs in GF(2^128): rows must be 16 bytes")
+        """``x ‖ t`` = ``Σ χ_j·r_j ‖ Σ χ_j·t_j`` over the next ``len(t)`` challenges, as 2·width bytes."""
+        self._rows(t)
+        bw = self.width
         fused = self._fused(t, r)
         if fused is not None:
-            return np.concatenate([fused[16:], fused[:16]])
-        acc = np.zeros(4, dtype=np.uint64)
+            return np.concatenate([fused[bw:], fused[:bw]])
+        acc = np.zeros(bw // 4, dtype=np.uint64)
         for a, w, chi in self._steps(t.shape[0]):
-            acc[:2] ^= np.array(_xor_selected(chi.view(np.uint64), r[a:a + w]), dtype=np.uint64)
-            acc[2:] ^= gf128.gf128_dot_wide(chi, t[a:a + w]).view(np.uint64)
+            _xor_selected(chi.view(np.uint64), r[a:a + w], acc[:bw // 8])
+            acc[bw // 8:] ^= _dot(chi, t[a:a + w]).view(np.uint64)
         return acc.view(np.uint8)
 
 
 @njit(cache=True, nogil=True)
-def _xor_selected(chi, r):
-    a0 = np.uint64(0)
-    a1 = np.uint64(0)
+def _xor_selected(chi, r, acc):
     for i in range(r.shape[0]):
         m = np.uint64(0) - np.uint64(r[i])  # all ones where r_i = 1: no branch on a secret bit
-        a0 ^= chi[i, 0] & m
-        a1 ^= chi[i, 1] & m
-    return a0, a1
+        for w in range(chi.shape[1]):
+            acc[w] ^= chi[i, w] & m
 
 
 def verify_sums(qsum: np.ndarray, delta: np.ndarray, sums: np.ndarray, step: str) -> None:
     """The sender's test ``Σ χ_j·q_j == t + x·Δ`` (``sums`` = the receiver's ``x ‖ t``), else
     :class:`CheatingDetected`."""
-    x, t = sums[:16].reshape(1, 16), sums[16:32]
-    got = t ^ gf128.mul(x, delta.reshape(1, 16))[0]
+    bw = delta.shape[0]
+    x, t = sums[:bw].reshape(1, bw), sums[bw:2 * bw]
+    got = t ^ _field(bw).mul(x, delta.reshape(1, bw))[0]
     if not hmac.compare_digest(qsum.tobytes(), got.tobytes()):
         raise CheatingDetected(f"{step}: the receiver's check values do not match its matrix "
                                "(a malformed extension matrix or check message)")

@@ -8,7 +8,8 @@ the IKNP extension (the matrix core of :mod:`.matrix`, roles and wire as in
    ``s_S``; the receiver then sends its coin ``s_R`` (32 bytes);
 2. the receiver extends ``m = n + κ + 64`` rows (the extra rows with random
    choice bits) and sends U chunk by chunk, as IKNP does;
-3. the sender opens ``s_S`` (32 bytes); both expand ``χ_1..χ_m ∈ GF(2^128)``;
+3. the sender opens ``s_S`` (32 bytes) as soon as the last chunk of U is in, before
+   its own work on that chunk; both expand ``χ_1..χ_m ∈ GF(2^128)``;
 4. the receiver sends ``x = Σ χ_j·r_j`` and ``t = Σ χ_j·t_j`` (32 bytes); the
    sender checks ``Σ χ_j·q_j = t + x·Δ`` and raises
    :class:`~pqmpc.errors.CheatingDetected` if not. The extra rows are dropped.
@@ -24,8 +25,9 @@ that never repeats). KOS proved security with a random oracle; Guo–Katz–Wang
 ideal permutation suffices, since the check leaves a malicious receiver at most
 a few guessed bits of Δ, which the per-index tweak keeps from being reused
 across OTs. With κ = 128 that is fixed-key AES-128, with the Grover caveat of
-:mod:`.iknp`; the 256-bit mode needs a GF(2^256) check, not available yet, so
-``kappa=256`` is refused.
+:mod:`.iknp`; κ = 256 is IKNP's 256-bit mode (AES-256 PRG, 32-byte rows hashed
+with ``tccr_wide``) with the check in GF(2^256) (:mod:`pqmpc.primitives.gf256`,
+χ from AES-256-CTR).
 
 Security: active security against either party, assuming an actively secure
 base OT (:func:`~pqmpc.ot.ext.check.require_malicious_base`: ML-KEM/Saber
@@ -44,6 +46,7 @@ from ...errors import HandshakeError, ParameterError
 from ...net import Channel, handshake
 from ...params import level_for_kappa
 from ...primitives.bits import pack_bits, unpack_bits
+from ...primitives.blocks import out_blocks
 from ...primitives.hashing import TAG_IKNP, make_tag
 from ...rng import Rng
 from ..interfaces import RECEIVER, SENDER, CorrelatedOT, RandomOT, check_choices, check_count, check_delta
@@ -58,8 +61,9 @@ VERSION = 1
 class Session:
     """One party's state of a KOS session on one channel."""
 
-    def __init__(self, role: str, matrix, delta: np.ndarray | None, rng: Rng):
+    def __init__(self, role: str, matrix, delta: np.ndarray | None, rng: Rng, width: int = 16):
         self.role = role
+        self.width = width
         self.matrix = matrix
         self.delta = delta
         self.rng = rng  # per-call coins and padding bits
@@ -68,9 +72,9 @@ class Session:
         self.ots = 0
 
     def scratch_rows(self, m: int) -> np.ndarray:
-        """``(m, 16)`` rows that stay with the session (fresh pages cost as much as the transpose)."""
-        if self._scratch.shape[0] < m:
-            self._scratch = np.empty((m, 16), dtype=np.uint8)
+        """``(m, width)`` rows that stay with the session (fresh pages cost as much as the transpose)."""
+        if self._scratch.shape[0] < m or self._scratch.shape[1] != self.width:
+            self._scratch = np.empty((m, self.width), dtype=np.uint8)
         return self._scratch[:m]
 
 
@@ -78,7 +82,8 @@ class KOS(ExtensionSessions, CorrelatedOT):
     """Actively secure IKNP (see the module docstring); a :class:`~pqmpc.ot.interfaces.CorrelatedOT`.
 
     ``base``: an actively secure :class:`~pqmpc.ot.interfaces.RandomOT` (default
-    ``KyberOT("ML-KEM-768")``); ``kappa``: 128; ``chunk``: rows per wire message.
+    ``KyberOT("ML-KEM-768")``, ``KyberOT("ML-KEM-1024", block_bytes=32)`` for κ = 256);
+    ``kappa``: 128 or 256; ``chunk``: rows per wire message.
     """
 
     name = PROTOCOL
@@ -93,9 +98,8 @@ class KOS(ExtensionSessions, CorrelatedOT):
     matrix_step = "receiver matrix U"
 
     def __init__(self, base: RandomOT | None = None, kappa: int = 128, chunk: int = CHUNK):
-        if kappa != 128:
-            raise ParameterError("KOS runs its check in GF(2^κ); GF(2^256) for κ = 256 is not available yet, "
-                                 "use kappa=128 (or IKNP(kappa=256) semi-honest)")
+        if kappa not in (128, 256):
+            raise ParameterError(f"kappa must be 128 or 256, not {kappa!r}")
         self.level = level_for_kappa(kappa)
         self.kappa = kappa
         self.block_bytes = self.level.block_bytes
@@ -125,14 +129,15 @@ class KOS(ExtensionSessions, CorrelatedOT):
         if role == SENDER:
             delta = rng.blocks(1, self.block_bytes)[0] if delta is None else delta
         matrix = self.base_setup(ch, role, base_rng, delta)
-        sess = Session(role, matrix, delta if role == SENDER else None, rng.fork("kos/calls"))
+        sess = Session(role, matrix, delta if role == SENDER else None, rng.fork("kos/calls"), self.block_bytes)
         return self.remember(ch, role, sess)
 
     def handshake_params(self) -> dict:
         base = self.base
         return {"kappa": self.kappa, "chunk": self.chunk, "base": base.name, "security": self.security,
                 "base_variant": getattr(base, "variant", None), "base_block_bytes": base.block_bytes,
-                "check": f"gf128/pad{self.pad}", "prg": "aes128-ctr", "hash": f"tccr/tag{self.hash_tag:#x}"}
+                "check": f"gf{self.kappa}/pad{self.pad}", "prg": f"aes{8 * self.level.aes_key_bytes}-ctr",
+                "hash": f"{'tccr' if self.block_bytes == 16 else 'tccr_wide'}/tag{self.hash_tag:#x}"}
 
     def base_setup(self, ch: Channel, role: str, rng: Rng, delta: np.ndarray | None):
         """The κ base OTs (IKNP roles reversed) drawing on ``rng``; returns this side's matrix core."""
@@ -169,7 +174,7 @@ class KOS(ExtensionSessions, CorrelatedOT):
     # ------------------------------------------------------------------ checked extension
     def _receiver_extend(self, ch, sess: Session, choices: np.ndarray, op: str,
                          on_chunk=None, rows: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
-        """Extend and prove consistency; returns the ``(n, 16)`` rows t (unhashed) and the sender's header.
+        """Extend and prove consistency; returns the ``(n, width)`` rows t (unhashed) and the sender's header.
 
         ``on_chunk(start, rows)`` sees each chunk's output rows while they are in cache."""
         n = choices.shape[0]
@@ -183,7 +188,8 @@ class KOS(ExtensionSessions, CorrelatedOT):
             ch.send(seed_r)
         m = n + self.pad
         bits = np.concatenate([choices, sess.rng.bits(self.pad)]) if self.pad else choices
-        t = np.empty((m, 16), dtype=np.uint8) if rows is None else rows
+        w = self.block_bytes
+        t = np.empty((m, w), dtype=np.uint8) if rows is None else rows
         for start, c in self._ranges(m):
             tcols = sess.matrix.send_chunk(ch, c, pack_bits(bits[start:start + c]).reshape(1, -1))
             transpose_rows(tcols, c, t[start:start + c])
@@ -193,18 +199,20 @@ class KOS(ExtensionSessions, CorrelatedOT):
             return t, theirs
         seed_s = ch.recv_bytes(check.SEED_BYTES, f"{step} step 3 (sender's coin)")
         check.check_opening(seed_s, commitment, f"{step} step 3 (sender's coin)")
-        chi = check.Challenges(seed_s, seed_r, self._label(sess))
-        sums = np.zeros(32, dtype=np.uint8)
+        chi = check.Challenges(seed_s, seed_r, self._label(sess), w)
+        sums = np.zeros(2 * w, dtype=np.uint8)
         for start, c in self._ranges(m):
             sums ^= chi.receiver_sums(t[start:start + c], bits[start:start + c])
         ch.send(sums)
         return t[:n], theirs
 
     def _sender_extend(self, ch, sess: Session, n: int, op: str, extra: dict, on_chunk=None,
-                       rows: np.ndarray | None = None) -> np.ndarray:
-        """The sender's side of :meth:`_receiver_extend`: the ``(n, 16)`` checked rows q.
+                       rows: np.ndarray | None = None, keep: bool = True) -> np.ndarray | None:
+        """The sender's side of :meth:`_receiver_extend`: the ``(n, width)`` checked rows q.
 
-        ``on_chunk`` as there: what it computes is provisional until the check below passes."""
+        ``on_chunk`` as there: what it computes is provisional until the check below passes.
+        ``keep=False``: the rows are only seen by ``on_chunk`` (random OT), each chunk transposed
+        into the same cache-sized scratch, and ``None`` is returned."""
         step = f"{self.name} call {sess.calls}"
         if self.checked:
             seed_s = sess.rng.bytes(check.SEED_BYTES)
@@ -212,25 +220,44 @@ class KOS(ExtensionSessions, CorrelatedOT):
             seed_r = ch.recv_bytes(check.SEED_BYTES, f"{step} step 1 (receiver's coin)")
         else:
             self._header(ch, sess, op, n, extra)
-        m = n + self.pad
-        q = np.empty((m, 16), dtype=np.uint8) if rows is None else rows
+        m, w = n + self.pad, self.block_bytes
+        if keep:
+            q = np.empty((m, w), dtype=np.uint8) if rows is None else rows
+        else:
+            q = sess.scratch_rows(min(self.chunk, m))
         # The sender knows both coins already: its side of the check runs chunk by chunk in cache.
-        chi = check.Challenges(seed_s, seed_r, self._label(sess)) if self.checked else None
-        acc = np.zeros(16, dtype=np.uint8)
+        chi = check.Challenges(seed_s, seed_r, self._label(sess), w) if self.checked else None
+        acc = np.zeros(w, dtype=np.uint8)
         for start, c in self._ranges(m):
-            qcols = sess.matrix.recv_chunk(ch, c, f"{step} step 2 ({self.matrix_step}), rows {start}..{start + c - 1}")
-            rows = q[start:start + c]
+            what = f"{step} step 2 ({self.matrix_step}), rows {start}..{start + c - 1}"
+            if chi is not None and start + c == m:
+                # The whole matrix is in: open the coin before this chunk's work, so the receiver's
+                # side of the check runs while this side transposes, hashes and sums the last chunk.
+                qcols = self._recv_last_chunk(sess.matrix, ch, c, what, lambda: ch.send(seed_s))
+            else:
+                qcols = sess.matrix.recv_chunk(ch, c, what)
+            at = start if keep else 0
+            rows = q[at:at + c]
             transpose_rows(qcols, c, rows)
             if chi is not None:
                 acc ^= chi.sender_sum(rows)
             if on_chunk is not None and start < n:
-                on_chunk(start, q[start:min(start + c, n)])
+                on_chunk(start, rows[:min(c, n - start)])
         if not self.checked:
-            return q
-        ch.send(seed_s)
-        sums = ch.recv_array(np.uint8, (32,), f"{step} step 4 (receiver's check values)")
+            return q if keep else None
+        sums = ch.recv_array(np.uint8, (2 * w,), f"{step} step 4 (receiver's check values)")
         check.verify_sums(acc, sess.delta, sums, f"{step} step 4")
-        return q[:n]
+        return q[:n] if keep else None
+
+    @staticmethod
+    def _recv_last_chunk(matrix, ch, c: int, what: str, arrived):
+        """``matrix.recv_chunk`` calling ``arrived()`` as soon as the bytes are in (before the
+        chunk's PRG work where the matrix class offers the hook, right after it otherwise)."""
+        if getattr(matrix, "accepts_arrived_hook", False):
+            return matrix.recv_chunk(ch, c, what, arrived=arrived)
+        out = matrix.recv_chunk(ch, c, what)
+        arrived()
+        return out
 
     def _finish(self, sess: Session, n: int) -> None:
         sess.calls += 1
@@ -238,26 +265,30 @@ class KOS(ExtensionSessions, CorrelatedOT):
 
     # ------------------------------------------------------------------ random OT
     @drops_session_on_error(SENDER)
-    def send_random(self, ch, n, rng=None):
+    def send_random(self, ch, n, rng=None, *, out=None):
+        """``(m0, m1)``; ``out``: optional ``(m0, m1)`` arrays ``(n, block_bytes)`` written in place
+        (checked before any message)."""
         n = check_count(n)
+        m0, m1 = (None, None) if out is None else out
+        m0 = out_blocks(m0, n, self.block_bytes, "out[0] (m0)")
+        m1 = out_blocks(m1, n, self.block_bytes, "out[1] (m1)")
         sess = self._get(ch, SENDER, rng)
-        m0 = np.empty((n, 16), dtype=np.uint8)
-        m1 = np.empty((n, 16), dtype=np.uint8)
 
         def hash_chunk(start, q):
             e = start + q.shape[0]
             cot.random_ot_from_cot(q, sess.delta, sess.ots + start, m0[start:e], m1[start:e], tag=self.hash_tag)
 
-        self._sender_extend(ch, sess, n, "random", {"mode": "session"}, hash_chunk, sess.scratch_rows(n + self.pad))
+        self._sender_extend(ch, sess, n, "random", {"mode": "session"}, hash_chunk, keep=False)
         self._finish(sess, n)
         return m0, m1
 
     @drops_session_on_error(RECEIVER)
-    def receive_random(self, ch, choices, rng=None):
+    def receive_random(self, ch, choices, rng=None, *, out=None):
+        """``m_b``; ``out``: an optional ``(n, block_bytes)`` array written in place."""
         choices = check_choices(choices)
-        sess = self._get(ch, RECEIVER, rng)
         n = choices.shape[0]
-        out = np.empty((n, 16), dtype=np.uint8)
+        out = out_blocks(out, n, self.block_bytes)
+        sess = self._get(ch, RECEIVER, rng)
         # Unchecked, the rows are not needed after hashing: transpose into the output and hash in place.
         rows = sess.scratch_rows(n + self.pad) if self.checked else out
 
@@ -304,7 +335,7 @@ class KOS(ExtensionSessions, CorrelatedOT):
         t = np.ascontiguousarray(t)
         if mode == "fixed":
             for start, c in self._ranges(n):
-                d = ch.recv_array(np.uint8, (c, 16),
+                d = ch.recv_array(np.uint8, (c, self.block_bytes),
                                   f"{self.name} call {sess.calls} (Δ corrections), OTs {start}..{start + c - 1}")
                 tc = t[start:start + c]
                 cot.hash_rows(tc, sess.ots + start, out=tc, tag=self.hash_tag)

@@ -30,8 +30,13 @@ deviates in a block learns, as in KOS, at most the bits of Δ it bets on, and is
 caught with probability 1 − 2^-(bits it gains); the random-OT hash is the
 per-index TCR hash that this leakage needs (Roy §6, Guo et al. 2019/074). A
 malicious sender learns nothing: the corrections are one-time padded by the
-receiver's ``u_i``. κ = 256 (32-byte blocks, GF(2^256) check) is not available
-yet and is refused.
+receiver's ``u_i``.
+
+κ = 256 (the post-quantum mode, as IKNP's): 32-byte Δ and rows, 256/k trees whose
+32-byte nodes are AES-256 keys (a node's children are the first four blocks of
+its CTR stream), leaves expanded with AES-256-CTR, random OT hashed with
+``tccr_wide``, the malicious check in GF(2^256); the base OT has 32-byte messages
+(default ``KyberOT("ML-KEM-1024", block_bytes=32)``).
 """
 
 from __future__ import annotations
@@ -69,13 +74,13 @@ class SoftSpoken(KOS):
             raise ParameterError(f"k must be 1, 2, 4 or 8, not {k!r}")
         if security not in SECURITY_MODES:
             raise ParameterError(f"security must be 'semi-honest' or 'malicious', not {security!r}")
-        if kappa != 128:
-            raise ParameterError("SoftSpoken supports kappa=128 only for now (κ = 256 needs 32-byte GGM "
-                                 "trees and a GF(2^256) check); use IKNP(kappa=256) for the 256-bit mode")
+        if kappa not in (128, 256):
+            raise ParameterError(f"kappa must be 128 or 256, not {kappa!r}")
         if base is not None and not isinstance(base, RandomOT):
             raise ParameterError(f"base must be an OT instance, not {type(base).__name__}")
-        if base is not None and base.block_bytes != 16:
-            raise ParameterError(f"SoftSpoken needs a base OT with 16-byte messages, got {base.block_bytes}")
+        if base is not None and base.block_bytes != kappa // 8:
+            raise ParameterError(f"SoftSpoken with kappa={kappa} needs a base OT with {kappa // 8}-byte messages, "
+                                 f"got {base.block_bytes}")
         self.k = k
         self.security = security
         self.checked = security == "malicious"
@@ -90,27 +95,28 @@ class SoftSpoken(KOS):
         return f"SoftSpoken(k={self.k}, security={self.security!r}, kappa={self.kappa}, base={self.base!r})"
 
     def handshake_params(self) -> dict:
-        return {**super().handshake_params(), "k": self.k, "ggm": "aes128-fixed-key"}
+        return {**super().handshake_params(), "k": self.k,
+                "ggm": "aes128-fixed-key" if self.kappa == 128 else "aes256-keyed-ctr"}
 
     def base_setup(self, ch: Channel, role: str, rng: Rng, delta: np.ndarray | None):
         """κ base OTs, then the receiver's masked GGM level sums; returns this side's VOLE matrix."""
-        k, nb, kappa = self.k, self.kappa // self.k, self.kappa
+        k, nb, kappa, w = self.k, self.kappa // self.k, self.kappa, self.block_bytes
         step = f"{self.name} setup (masked GGM level sums)"
         if role == SENDER:
             dbits = unpack_bits(delta, kappa)
             points = (dbits.reshape(nb, k).astype(np.int64) << np.arange(k)).sum(axis=1)
             path = path_bits(points, k)  # (nb, k), level order
             got = self.base.receive_random(ch, (1 - path).reshape(-1), rng)
-            masked = ch.recv_array(np.uint8, (nb, k, 2, 16), step)
+            masked = ch.recv_array(np.uint8, (nb, k, 2, w), step)
             off = (1 - path).astype(np.intp)
-            known = masked[np.arange(nb)[:, None], np.arange(k)[None, :], off] ^ got.reshape(nb, k, 16)
+            known = masked[np.arange(nb)[:, None], np.arange(k)[None, :], off] ^ got.reshape(nb, k, w)
             leaves = punctured_trees(known, points, k)
             return VoleMatrixSender(leaves, points, dbits, k)
         m0, m1 = self.base.send_random(ch, kappa, rng)
-        leaves, sums = full_trees(rng.fork("softspoken/roots").blocks(nb), k)
-        masked = np.empty((nb, k, 2, 16), dtype=np.uint8)
-        np.bitwise_xor(sums[:, :, 0], m0.reshape(nb, k, 16), out=masked[:, :, 0])
-        np.bitwise_xor(sums[:, :, 1], m1.reshape(nb, k, 16), out=masked[:, :, 1])
+        leaves, sums = full_trees(rng.fork("softspoken/roots").blocks(nb, w), k)
+        masked = np.empty((nb, k, 2, w), dtype=np.uint8)
+        np.bitwise_xor(sums[:, :, 0], m0.reshape(nb, k, w), out=masked[:, :, 0])
+        np.bitwise_xor(sums[:, :, 1], m1.reshape(nb, k, w), out=masked[:, :, 1])
         ch.send(masked)
         return VoleMatrixReceiver(leaves, k)
 

@@ -21,9 +21,10 @@ Rows ``i·k + b`` of V and Q are the κ columns of an IKNP-style matrix: transpo
 ``q_j = t_j ⊕ choices_j·Δ``. The sums over ``x`` run as a butterfly (``2·2^k``
 row XORs per block instead of ``k·2^(k-1)``), in numba with the GIL released.
 The two matrix classes below have the interface of :mod:`.matrix`'s core, so
-the extension and check code of :mod:`.kos` drives them unchanged. (A kernel
-with the AES inside, accumulating into memory, measured slower than the bulk
-multi-key CTR followed by the butterfly; a register-resident version is future work.)
+the extension and check code of :mod:`.kos` drives them unchanged. For k = 2, 4
+with VAES the leaf AES and the sums are fused in registers (:mod:`.vole_fused`);
+otherwise the leaf streams (:mod:`.vole_prg`, VAES where available) go through
+memory in ~1 MiB column pieces and the butterfly sums them.
 """
 
 from __future__ import annotations
@@ -33,19 +34,29 @@ from numba import njit
 
 from ...errors import ParameterError
 from ...net import Channel
+from ...primitives.aes_kernels import round_keys_many
 from ...primitives.ggm import ggm_expand_level
 from ...primitives.prg import MultiKeyCTR
+from .vole_fused import FUSED_KS, HAVE_FUSED, SLICE, broadcast_keys, fused_receiver, fused_sender
+from .vole_prg import LeafStreams
 
 
 def _expand(nodes: np.ndarray) -> np.ndarray:
-    b, m = nodes.shape[:2]
-    return ggm_expand_level(nodes.reshape(b * m, 16)).reshape(b, 2 * m, 16)
+    """One GGM level: 16-byte nodes by the fixed-key AES-128 expansion of :mod:`pqmpc.primitives.ggm`;
+    32-byte nodes (κ = 256) as AES-256 keys, the children the first four CTR blocks (a PRF under a
+    256-bit key: no Grover square root on 128-bit node values)."""
+    b, m, w = nodes.shape
+    if w == 16:
+        return ggm_expand_level(nodes.reshape(b * m, 16)).reshape(b, 2 * m, 16)
+    return MultiKeyCTR(np.ascontiguousarray(nodes.reshape(b * m, w))).next(2 * w).reshape(b, 2 * m, w)
 
 
 def full_trees(roots: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Receiver: leaves ``(B, 2^k, 16)`` and level sums ``(B, k, 2, 16)`` (even / odd children of each level)."""
-    nodes = roots.reshape(-1, 1, 16)
-    sums = np.empty((nodes.shape[0], k, 2, 16), dtype=np.uint8)
+    """Receiver: leaves ``(B, 2^k, w)`` and level sums ``(B, k, 2, w)`` (even / odd children of each level)
+    from ``(B, w)`` roots, ``w`` = 16 or 32 bytes."""
+    w = roots.shape[-1]
+    nodes = roots.reshape(-1, 1, w)
+    sums = np.empty((nodes.shape[0], k, 2, w), dtype=np.uint8)
     for lvl in range(k):
         nodes = _expand(nodes)
         sums[:, lvl, 0] = np.bitwise_xor.reduce(nodes[:, 0::2], axis=1)
@@ -59,12 +70,12 @@ def path_bits(points: np.ndarray, k: int) -> np.ndarray:
 
 
 def punctured_trees(known_sums: np.ndarray, points: np.ndarray, k: int) -> np.ndarray:
-    """Sender: every leaf but ``points[i]`` (zero there), ``(B, 2^k, 16)``, from the level sums on the
-    side off each point's path (``known_sums``: ``(B, k, 16)``)."""
+    """Sender: every leaf but ``points[i]`` (zero there), ``(B, 2^k, w)``, from the level sums on the
+    side off each point's path (``known_sums``: ``(B, k, w)``)."""
     nb = points.shape[0]
     bits = path_bits(points, k)
     rows = np.arange(nb)
-    nodes = np.zeros((nb, 1, 16), dtype=np.uint8)
+    nodes = np.zeros((nb, 1, known_sums.shape[-1]), dtype=np.uint8)
     prefix = np.zeros(nb, dtype=np.int64)  # index of the path node at the current level
     for lvl in range(k):
         nodes = _expand(nodes)
@@ -150,12 +161,17 @@ def padded(cb: int) -> int:
 
 
 class _VoleMatrix:
-    """Shared state: the AES-CTR streams of every known leaf (the bulk multi-key CTR kernel)."""
+    """Shared state: the AES-CTR streams of every known leaf (:class:`.vole_prg.LeafStreams`: VAES where
+    available, else the bulk multi-key CTR kernel; the same bytes)."""
 
     def __init__(self, leaves: np.ndarray, k: int):
         nb = leaves.shape[0]
         self.k, self.blocks, self.width = k, nb, nb * k
-        self.g = MultiKeyCTR(np.ascontiguousarray(leaves.reshape(nb << k, 16)))
+        flat = np.ascontiguousarray(leaves.reshape(nb << k, leaves.shape[-1]))
+        self.g = LeafStreams(flat)
+        # The fused kernel (leaf AES and sums in registers) where it runs: k = 2, 4 with VAES.
+        fused = HAVE_FUSED and k in FUSED_KS and self.g.backend == "numba+AES-NI"
+        self._rky = broadcast_keys(round_keys_many(flat)) if fused else None
         self._bufs: dict = {}
 
     def _scratch(self, cbp: int, names: tuple) -> list:
@@ -163,6 +179,14 @@ class _VoleMatrix:
             rows = {"corr": self.blocks, "v": self.width}
             self._bufs = {"cb": cbp, **{nm: np.empty((rows[nm], cbp), dtype=np.uint8) for nm in rows}}
         return [self._bufs[nm] for nm in names]
+
+    def _fused_start(self, cbp: int) -> int | None:
+        """The first stream block of this chunk if the fused kernel can take it, else ``None``."""
+        if self._rky is None or cbp % SLICE or self.g.pos % 16:
+            return None
+        start = self.g.pos // 16
+        self.g.skip(cbp)
+        return start
 
     def _streamed(self, cbp: int):
         """The streams of every leaf in column pieces of about 1 MiB in all (so the sums run in
@@ -187,7 +211,10 @@ class VoleMatrixReceiver(_VoleMatrix):
             choice = np.zeros(cbp, dtype=np.uint8)
             choice[:cb] = code[0]
         corr, v = self._scratch(cbp, ("corr", "v"))
-        for a, r in self._streamed(cbp):
+        start = self._fused_start(cbp)
+        if start is not None:
+            fused_receiver(self.k, self._rky, start, np.ascontiguousarray(choice), corr, v)
+        for a, r in self._streamed(cbp if start is None else 0):
             w = r.shape[1]
             if w == cbp:
                 vole_receiver_rows(r, self.k, choice, corr, v)
@@ -211,17 +238,26 @@ class VoleMatrixSender(_VoleMatrix):
         self.points = np.ascontiguousarray(points, dtype=np.int64)
         self.dbits = np.ascontiguousarray(dbits, dtype=np.uint8)
 
-    def recv_chunk(self, ch: Channel, c: int, step: str) -> np.ndarray:
-        """Receive the corrections for the next ``c`` OTs; return Q (``κ × ceil(c/8)``), valid until the next call."""
+    #: :meth:`recv_chunk` takes ``arrived`` (see :meth:`pqmpc.ot.ext.kos.KOS._recv_last_chunk`)
+    accepts_arrived_hook = True
+
+    def recv_chunk(self, ch: Channel, c: int, step: str, arrived=None) -> np.ndarray:
+        """Receive the corrections for the next ``c`` OTs; return Q (``κ × ceil(c/8)``), valid until the next call.
+        ``arrived()``, if given, runs once the corrections are in, before the chunk's PRG work."""
         cb = (c + 7) // 8
         cbp = padded(cb)
         corr = ch.recv_array(np.uint8, (self.blocks, cb), step)
+        if arrived is not None:
+            arrived()
         if cbp != cb:
             full = np.zeros((self.blocks, cbp), dtype=np.uint8)
             full[:, :cb] = corr
             corr = full
         (q,) = self._scratch(cbp, ("v",))
-        for a, r in self._streamed(cbp):
+        start = self._fused_start(cbp)
+        if start is not None:
+            fused_sender(self.k, self._rky, start, self.points, self.dbits, np.ascontiguousarray(corr), q)
+        for a, r in self._streamed(cbp if start is None else 0):
             w = r.shape[1]
             s = np.empty((max(1, 1 << (self.k - 1)), w), np.uint8)
             if w == cbp:

@@ -1,0 +1,226 @@
+"""The subspace VOLE of SoftSpokenOT with the leaf PRG and the sums over leaves fused (VAES, k = 2, 4).
+
+Per tree and per 64 bytes of every leaf stream, one kernel step runs the AES-CTR
+blocks of all ``2^k`` leaves of the tree, sixteen ymm registers at a time (two
+counter blocks per register, two registers per leaf so each round-key load serves
+two instructions, each leaf's round keys pre-broadcast to both lanes)
+and XORs them into the tree's ``k`` row sums (and ``u``) while still in registers:
+the leaf streams never reach memory, where the bulk path writes them and the
+butterfly of :mod:`.subspace_vole` reads them back. The sender walks its leaves in
+the order ``x' = x ⊕ Δ_i`` so that "bit b of x ⊕ Δ_i" is known when the kernel is
+compiled, and skips ``x' = 0`` (the leaf it does not know). Same bytes as the
+bulk path (the tests compare them); used by :class:`.subspace_vole._VoleMatrix`
+where VAES runs, for k = 2 and 4, AES-128 leaves (κ = 128) and AES-256 (κ = 256).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from ...primitives.cpu import HAVE_VAES
+
+__all__ = ["FUSED_KS", "HAVE_FUSED", "SLICE", "broadcast_keys", "fused_receiver", "fused_sender"]
+
+HAVE_FUSED = HAVE_VAES
+FUSED_KS = (2, 4)
+_I32 = ir.IntType(32)
+_Y4 = ir.VectorType(ir.IntType(64), 4)
+#: ymm registers per leaf per step: two, so each round-key load serves two AES instructions
+NV = 2
+#: bytes of every leaf stream per kernel step
+SLICE = 32 * NV
+_UW = types.UniTuple(types.uint64, 4 * NV)
+
+
+def broadcast_keys(rk: np.ndarray) -> np.ndarray:
+    """``(L, R, 2)`` AES round keys → ``(L, R, 4)``: each key in both 128-bit lanes."""
+    return np.ascontiguousarray(np.concatenate([rk, rk], axis=2))
+
+
+def _arr(t, nd):
+    return isinstance(t, types.Array) and t.dtype == types.uint64 and t.ndim == nd and t.layout == "C"
+
+
+@intrinsic
+def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds):
+    """One tree, one ``SLICE``-byte column slice: returns ``u`` (receiver; zeros for the sender) and stores
+    the ``k`` row sums at ``dst[row0 + b, w … w + 4·NV − 1]``; ``rounds``: 10 (AES-128 leaves) or 14 (AES-256)."""
+    if not (_arr(rky, 3) and _arr(dst, 2) and all(isinstance(a, types.Integer) for a in (leaf0, d, ctr, row0, w))
+            and isinstance(k, types.IntegerLiteral) and isinstance(sender, types.BooleanLiteral)
+            and isinstance(rounds, types.IntegerLiteral) and rounds.literal_value in (10, 14)):
+        return None
+    kk = k.literal_value
+    is_sender = sender.literal_value
+    nr = rounds.literal_value
+
+    def codegen(context, builder, sig, args):
+        i64 = ir.IntType(64)
+        intp = context.get_value_type(types.intp)
+        ka = context.make_array(sig.args[0])(context, builder, args[0])
+        da = context.make_array(sig.args[4])(context, builder, args[4])
+        leaf0_v, d_v, row0_v, w_v = (context.cast(builder, args[i], sig.args[i], types.intp) for i in (1, 2, 5, 6))
+        ctr_v = context.cast(builder, args[3], sig.args[3], types.int64)
+        fenc = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_Y4, [_Y4, _Y4]),
+                                              "llvm.x86.aesni.aesenc.256")
+        flast = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_Y4, [_Y4, _Y4]),
+                                               "llvm.x86.aesni.aesenclast.256")
+        fbswap = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64]), "llvm.bswap.i64")
+
+        def c(v):
+            return ir.Constant(intp, v)
+
+        ctrs = []
+        for j in range(NV):
+            cv = ir.Constant(_Y4, None)
+            for ln in range(2):
+                blk = builder.add(ctr_v, ir.Constant(i64, 2 * j + ln))
+                cv = builder.insert_element(cv, builder.call(fbswap, [blk]), ir.Constant(_I32, 2 * ln + 1))
+            ctrs.append(cv)
+        leaves = [x for x in range(1 << kk) if not (is_sender and x == 0)]
+        idx = {}
+        for x in leaves:
+            # receiver: leaf x; sender: leaf x ⊕ Δ_i (the bits of x decide the sums)
+            idx[x] = builder.add(leaf0_v, builder.xor(d_v, c(x)) if is_sender else c(x))
+
+        def key(x, r):
+            p = cgutils.get_item_pointer(context, builder, sig.args[0], ka, [idx[x], c(r), c(0)])
+            return builder.load(builder.bitcast(p, _Y4.as_pointer()), align=8)
+
+        zero = ir.Constant(_Y4, None)
+        u = [zero] * NV
+        sums = [[zero] * NV for _ in range(kk)]
+        # 16 AES states at a time: enough chains in flight to cover the latency, few enough that the
+        # states and the (k + 1)·NV sums stay in registers (k = 8 spills with every leaf live at once).
+        per = 16 // NV
+        for at in range(0, len(leaves), per):
+            batch = leaves[at:at + per]
+            st = {}
+            for x in batch:
+                k0 = key(x, 0)
+                st[x] = [builder.xor(cv, k0) for cv in ctrs]
+            for r in range(1, nr + 1):
+                f = fenc if r < nr else flast
+                for x in batch:
+                    kr = key(x, r)
+                    st[x] = [builder.call(f, [v, kr]) for v in st[x]]
+            for x in batch:
+                for j, v in enumerate(st[x]):
+                    if not is_sender:
+                        u[j] = builder.xor(u[j], v)
+                    for b in range(kk):
+                        if (x >> b) & 1:
+                            sums[b][j] = builder.xor(sums[b][j], v)
+        for b in range(kk):
+            for j in range(NV):
+                p = cgutils.get_item_pointer(context, builder, sig.args[4], da,
+                                             [builder.add(row0_v, c(b)), builder.add(w_v, c(4 * j))])
+                builder.store(sums[b][j], builder.bitcast(p, _Y4.as_pointer()), align=8)
+        out = ir.Constant(context.get_value_type(_UW), ir.Undefined)
+        for j in range(NV):
+            for e in range(4):
+                out = builder.insert_value(out, builder.extract_element(u[j], ir.Constant(_I32, e)), 4 * j + e)
+        return out
+
+    return _UW(rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds), codegen
+
+
+if HAVE_VAES:
+    # One kernel per (k, rounds, side): k and the rounds must be compile-time constants of the slice.
+    @njit(cache=True, nogil=True)
+    def _receiver2_10(rky, start, choice, corr, v):
+        nb, cw = corr.shape
+        for i in range(nb):
+            for s in range(cw // (4 * NV)):
+                w = 4 * NV * s
+                u = _slice(rky, i << 2, 0, start + 2 * NV * s, v, i * 2, w, 2, False, 10)
+                for j in range(4 * NV):
+                    corr[i, w + j] = u[j] ^ choice[w + j]
+
+    @njit(cache=True, nogil=True)
+    def _sender2_10(rky, start, points, dbits, corr, q):
+        nb, cw = corr.shape
+        for i in range(nb):
+            for s in range(cw // (4 * NV)):
+                _slice(rky, i << 2, points[i], start + 2 * NV * s, q, i * 2, 4 * NV * s, 2, True, 10)
+        _add_corrections(2, dbits, corr, q)
+
+    @njit(cache=True, nogil=True)
+    def _receiver2_14(rky, start, choice, corr, v):
+        nb, cw = corr.shape
+        for i in range(nb):
+            for s in range(cw // (4 * NV)):
+                w = 4 * NV * s
+                u = _slice(rky, i << 2, 0, start + 2 * NV * s, v, i * 2, w, 2, False, 14)
+                for j in range(4 * NV):
+                    corr[i, w + j] = u[j] ^ choice[w + j]
+
+    @njit(cache=True, nogil=True)
+    def _sender2_14(rky, start, points, dbits, corr, q):
+        nb, cw = corr.shape
+        for i in range(nb):
+            for s in range(cw // (4 * NV)):
+                _slice(rky, i << 2, points[i], start + 2 * NV * s, q, i * 2, 4 * NV * s, 2, True, 14)
+        _add_corrections(2, dbits, corr, q)
+
+    @njit(cache=True, nogil=True)
+    def _receiver4_10(rky, start, choice, corr, v):
+        nb, cw = corr.shape
+        for i in range(nb):
+            for s in range(cw // (4 * NV)):
+                w = 4 * NV * s
+                u = _slice(rky, i << 4, 0, start + 2 * NV * s, v, i * 4, w, 4, False, 10)
+                for j in range(4 * NV):
+                    corr[i, w + j] = u[j] ^ choice[w + j]
+
+    @njit(cache=True, nogil=True)
+    def _sender4_10(rky, start, points, dbits, corr, q):
+        nb, cw = corr.shape
+        for i in range(nb):
+            for s in range(cw // (4 * NV)):
+                _slice(rky, i << 4, points[i], start + 2 * NV * s, q, i * 4, 4 * NV * s, 4, True, 10)
+        _add_corrections(4, dbits, corr, q)
+
+    @njit(cache=True, nogil=True)
+    def _receiver4_14(rky, start, choice, corr, v):
+        nb, cw = corr.shape
+        for i in range(nb):
+            for s in range(cw // (4 * NV)):
+                w = 4 * NV * s
+                u = _slice(rky, i << 4, 0, start + 2 * NV * s, v, i * 4, w, 4, False, 14)
+                for j in range(4 * NV):
+                    corr[i, w + j] = u[j] ^ choice[w + j]
+
+    @njit(cache=True, nogil=True)
+    def _sender4_14(rky, start, points, dbits, corr, q):
+        nb, cw = corr.shape
+        for i in range(nb):
+            for s in range(cw // (4 * NV)):
+                _slice(rky, i << 4, points[i], start + 2 * NV * s, q, i * 4, 4 * NV * s, 4, True, 14)
+        _add_corrections(4, dbits, corr, q)
+
+    _KERNELS = {(2, 10): (_receiver2_10, _sender2_10), (2, 14): (_receiver2_14, _sender2_14),
+                (4, 10): (_receiver4_10, _sender4_10), (4, 14): (_receiver4_14, _sender4_14)}
+
+
+@njit(cache=True, nogil=True)
+def _add_corrections(k, dbits, corr, q):
+    nb, cw = corr.shape
+    for i in range(nb):
+        for b in range(k):
+            if dbits[i * k + b]:
+                for w in range(cw):
+                    q[i * k + b, w] ^= corr[i, w]
+
+
+def fused_receiver(k: int, rky, start: int, choice: np.ndarray, corr: np.ndarray, v: np.ndarray) -> None:
+    """Receiver rows of one chunk (uint8 arrays, widths a multiple of ``SLICE`` bytes), streams from block ``start``."""
+    _KERNELS[k, rky.shape[1] - 1][0](rky, start, choice.view(np.uint64), corr.view(np.uint64), v.view(np.uint64))
+
+
+def fused_sender(k: int, rky, start: int, points, dbits, corr: np.ndarray, q: np.ndarray) -> None:
+    """Sender rows of one chunk (as :func:`fused_receiver`)."""
+    _KERNELS[k, rky.shape[1] - 1][1](rky, start, points, dbits, corr.view(np.uint64), q.view(np.uint64))

@@ -1,0 +1,216 @@
+"""Bucketed PSI through the command-line hook: two processes over TCP, parallel workers, kill and resume.
+
+Until ``pqmpc psi serve/connect`` calls the hook (pqmpc/cli/psi.py), the processes run this file as a
+script: a minimal parser with the plain command's flags plus :func:`psi_bucketed.add_arguments`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pqmpc.cli import psi_bucketed
+from pqmpc.cli.common import add_auth_args
+
+HERE = os.path.abspath(__file__)
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser()
+    p.add_argument("mode", choices=("serve", "connect"))
+    p.add_argument("--listen")
+    p.add_argument("--wait", type=float, default=60.0)
+    p.add_argument("--connect")
+    p.add_argument("--connect-retry", type=float, default=30.0)
+    p.add_argument("--input", required=True)
+    p.add_argument("--key", action="append", required=True)
+    p.add_argument("--output")
+    p.add_argument("--learn", default="both")
+    p.add_argument("--normalize", default="")
+    p.add_argument("--skip-empty", action="store_true")
+    p.add_argument("--delimiter", default=",")
+    p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--kappa", type=int, default=128)
+    p.add_argument("--protocol", default="rr22")
+    p.add_argument("--malicious", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    add_auth_args(p)
+    psi_bucketed.add_arguments(p)
+    return p
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_csv(path, keys, extra="v"):
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "email", "note"])
+        for i, k in enumerate(keys):
+            w.writerow([i, k, f"{extra}{i},\"q\""])
+
+
+def start(mode, port, inp, out, work=None, extra=(), env=None):
+    args = [sys.executable, HERE, mode, "--input", str(inp), "--key", "email", "--output", str(out),
+            "--insecure", "--quiet", "--json", *extra]
+    args += ["--listen", f"127.0.0.1:{port}"] if mode == "serve" else ["--connect", f"127.0.0.1:{port}"]
+    if work is not None:
+        args += ["--work-dir", str(work)]
+    e = dict(os.environ, PYTHONPATH=ROOT, **(env or {}))
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e, text=True)
+
+
+def pair(tmp, a, b, ws=None, wc=None, extra=(), env_s=None, env_c=None, outs=("s.csv", "c.csv")):
+    port = free_port()
+    s = start("serve", port, a, tmp / outs[0], ws, extra, env_s)
+    c = start("connect", port, b, tmp / outs[1], wc, extra, env_c)
+    return s, c
+
+
+def finish(*procs, timeout=300):
+    res = []
+    for p in procs:
+        out, err = p.communicate(timeout=timeout)
+        res.append((p.returncode, out, err))
+    return res
+
+
+def expected(path, other):
+    with open(other, newline="") as fh:
+        theirs = {r["email"] for r in csv.DictReader(fh)}
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    keep = [rows[0]] + [r for r in rows[1:] if r[1] in theirs]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(keep)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bucketed")
+    a = [f"user{i}@example.org" for i in range(0, 6000, 2)] + ["dup@x", "dup@x", "ünï@x"]
+    b = [f"user{i}@example.org" for i in range(0, 6000, 3)] + ["dup@x", "ünï@x", "nobody@x"]
+    write_csv(d / "a.csv", a, "a")
+    write_csv(d / "b.csv", b, "b")
+    return d
+
+
+@pytest.fixture(scope="module")
+def reference(data, tmp_path_factory):
+    """An uninterrupted run (no work dir): its outputs are what every resumed run must reproduce."""
+    t = tmp_path_factory.mktemp("ref")
+    s, c = pair(t, data / "a.csv", data / "b.csv", extra=("--buckets", "6", "--workers", "2"))
+    (rs, os_, es), (rc, oc, ec) = finish(s, c)
+    assert rs == 0 and rc == 0, (es, ec)
+    js, jc = json.loads(os_), json.loads(oc)
+    assert js["buckets"] == jc["buckets"] == 6 and js["workers"] == 2
+    return (t / "s.csv").read_bytes(), (t / "c.csv").read_bytes()
+
+
+def test_parallel_run_equals_plain_intersection(data, reference):
+    out_s, out_c = reference
+    assert out_s.decode() == expected(data / "a.csv", data / "b.csv")
+    assert out_c.decode() == expected(data / "b.csv", data / "a.csv")
+
+
+def _combos():
+    # Three of the six in the default run (each spawns four processes); CI runs all (-m "slow or not slow").
+    fast = {("bucket", "serve"), ("merge", "connect"), ("partition", "connect")}
+    return [pytest.param(ph, v, marks=() if (ph, v) in fast else pytest.mark.slow, id=f"{ph}-{v}")
+            for ph in ("partition", "bucket", "merge") for v in ("serve", "connect")]
+
+
+@pytest.mark.parametrize(("phase", "victim"), _combos())
+def test_kill_and_resume_gives_identical_output(data, reference, tmp_path, victim, phase):
+    ws, wc = tmp_path / "ws", tmp_path / "wc"
+    pause = {"PQMPC_BUCKETED_PAUSE": phase}
+    extra = ("--buckets", "6", "--workers", "2" if phase == "bucket" else "1")
+    s, c = pair(tmp_path, data / "a.csv", data / "b.csv", ws, wc, extra,
+                env_s=pause if victim == "serve" else None, env_c=pause if victim == "connect" else None)
+    marker = (ws if victim == "serve" else wc) / f".paused-{phase}"
+    deadline = time.time() + 120
+    while not marker.exists():
+        assert time.time() < deadline and s.poll() is None and c.poll() is None, "the run ended before the pause"
+        time.sleep(0.02)
+    (s if victim == "serve" else c).send_signal(signal.SIGKILL)
+    (rs, _, _), (rc, _, _) = finish(s, c)
+    killed, survivor = (rs, rc) if victim == "serve" else (rc, rs)
+    assert killed == -signal.SIGKILL
+    # In the merge phase the survivor needs nothing more from the peer and finishes; before, it stops too.
+    assert (survivor == 0) == (phase == "merge")
+    assert not (tmp_path / ("s.csv" if victim == "serve" else "c.csv")).exists()
+    assert (tmp_path / ("c.csv" if victim == "serve" else "s.csv")).exists() == (phase == "merge")
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp")]
+    s, c = pair(tmp_path, data / "a.csv", data / "b.csv", ws, wc, extra + ("--resume",))
+    (rs, os_, es), (rc, oc, ec) = finish(s, c)
+    assert rs == 0 and rc == 0, (es, ec)
+    assert (tmp_path / "s.csv").read_bytes() == reference[0]
+    assert (tmp_path / "c.csv").read_bytes() == reference[1]
+    if phase != "partition":
+        assert json.loads(oc)["buckets_reused"] >= 1
+
+
+def test_changed_input_refused_on_resume_both_sides(data, tmp_path):
+    ws, wc = tmp_path / "ws", tmp_path / "wc"
+    extra = ("--buckets", "3", "--workers", "1")
+    s, c = pair(tmp_path, data / "a.csv", data / "b.csv", ws, wc, extra)
+    assert [r[0] for r in finish(s, c)] == [0, 0]
+    changed = tmp_path / "a2.csv"
+    changed.write_bytes((data / "a.csv").read_bytes() + b"9999,new@x,z\n")
+    s, c = pair(tmp_path, changed, data / "b.csv", ws, wc, extra + ("--resume",), outs=("s2.csv", "c2.csv"))
+    (rs, _, es), (rc, _, ec) = finish(s, c)
+    assert rs != 0 and rc != 0
+    assert "input changed" in es and "input changed" in ec
+    assert not (tmp_path / "s2.csv").exists() and not (tmp_path / "c2.csv").exists()
+
+
+def test_bad_row_found_while_bucketing_stops_both_with_the_reason(data, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes((data / "a.csv").read_bytes() + b"77777,,x\n")
+    s, c = pair(tmp_path, bad, data / "b.csv", extra=("--buckets", "2", "--workers", "1"))
+    (rs, _, es), (rc, _, ec) = finish(s, c)
+    assert rs != 0 and rc != 0
+    assert "empty key" in es and "the peer stopped" in ec and "empty key" in ec
+
+
+def test_flags_checked_before_connecting(tmp_path, data):
+    args = parser().parse_args(["serve", "--listen", "127.0.0.1:1", "--input", str(data / "a.csv"), "--key", "email",
+                                "--output", str(tmp_path / "o.csv"), "--insecure", "--resume"])
+    assert psi_bucketed.wanted(args)
+    from pqmpc.errors import InputError
+
+    with pytest.raises(InputError, match="--work-dir"):
+        psi_bucketed.run(args, "serve")
+    plain = parser().parse_args(["serve", "--listen", "127.0.0.1:1", "--input", "x", "--key", "k", "--insecure"])
+    assert not psi_bucketed.wanted(plain)
+
+
+def _main(argv) -> int:
+    from pqmpc.errors import PqmpcError
+
+    args = parser().parse_args(argv)
+    try:
+        return psi_bucketed.run(args, args.mode)
+    except PqmpcError as exc:
+        print(f"pqmpc: {exc}", file=sys.stderr, flush=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
