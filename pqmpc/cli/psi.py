@@ -84,7 +84,7 @@ def add_parser(sub) -> None:
         q.add_argument("--force", action="store_true", help="overwrite an existing --output file")
         q.add_argument("--payload", action="append", metavar="COL",
                        help="a column of yours the other side learns for its matching rows (repeatable; the "
-                            "other side writes it as peer_COL); runs on --protocol kkrt")
+                            "other side writes it as peer_COL); either protocol, --malicious too")
         q.add_argument("--payload-width", type=int, default=None, metavar="BYTES",
                        help="bytes each row's payload is padded to (default: your longest, rounded up to 16; "
                             "the larger side's value is used, and both sides learn it)")
@@ -106,8 +106,8 @@ def add_parser(sub) -> None:
         q.add_argument("--kappa", type=int, choices=(128, 256), default=128,
                        help="security level: 128, or 256 (ML-KEM-1024, 1024-bit code; doubled symmetric margin)")
         q.add_argument("--protocol", choices=PROTOCOL_CHOICES, default=None,
-                       help="PSI protocol: rr22 (silent VOLE + OKVS, less traffic) or kkrt; default rr22, or kkrt "
-                            "when either side passes --payload; must match the other side")
+                       help="PSI protocol: rr22 (silent VOLE + OKVS, less traffic; the default) or kkrt; must "
+                            "match the other side")
         q.add_argument("--malicious", action="store_true",
                        help="rr22's malicious mode (secure against a cheating peer); must match the other side")
         q.add_argument("--json", action="store_true", help="print one JSON summary line on stdout")
@@ -168,8 +168,6 @@ def _prepare(args):
                          f"so your payload columns would go nowhere; drop --payload or change --learn")
     if len(payload) > MAX_PAYLOAD_COLUMNS:
         raise InputError(f"--payload: at most {MAX_PAYLOAD_COLUMNS} columns")
-    if payload and (args.malicious or args.protocol == "rr22"):
-        raise InputError("--payload runs on --protocol kkrt (semi-honest) for now: RR22 payloads are not built yet")
     if args.malicious and args.protocol not in (None, "rr22"):
         raise InputError(f"--malicious runs on --protocol rr22 only (KKRT is semi-honest), not {args.protocol}")
     if args.kappa != 128 and args.protocol != "kkrt":
@@ -388,13 +386,9 @@ def _agree(ch, args, plan, mine) -> dict:
         raise ProtocolError(f"{CLI_PROTOCOL}: the {_other(mode)} side sends payload columns to a side that "
                             f"learns nothing")
     any_payload = bool(cols) or bool(plan["payload"])
-    ours, peers = (p or ("kkrt" if any_payload else "rr22") for p in (args.protocol, proto))
+    ours, peers = (p or "rr22" for p in (args.protocol, proto))
     if ours != peers:
-        raise HandshakeError(f"--protocol differs: {mode} runs {ours}, {_other(mode)} runs {peers}"
-                             + (" (payload columns need kkrt)" if any_payload else ""))
-    if any_payload and ours != "kkrt":
-        raise HandshakeError(f"--payload runs on --protocol kkrt for now; the {'other' if cols else 'this'} side "
-                             f"passed --payload")
+        raise HandshakeError(f"--protocol differs: {mode} runs {ours}, {_other(mode)} runs {peers}")
     w = max(width, mine["width"] if mine else 0)
     kw = {}
     if any_payload:

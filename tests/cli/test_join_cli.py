@@ -90,16 +90,18 @@ def check(got, want, own_width):
     assert [g[:own_width] for g in got] == [w[:own_width] for w in want]
 
 
-@pytest.mark.parametrize("how,fmt", [("inner", "csv"), ("left", "csv"), ("left", "jsonl")])
-def test_join_both_directions_matches_sqlite(tmp_path, how, fmt):
+@pytest.mark.parametrize("how,fmt,proto", [("inner", "csv", None), ("left", "csv", "kkrt"),
+                                           ("left", "jsonl", "malicious")])
+def test_join_both_directions_matches_sqlite(tmp_path, how, fmt, proto):
     a_rows, b_rows = make_files(tmp_path)
     ext = {"csv": "csv", "jsonl": "jsonl"}[fmt]
+    flags = {None: [], "kkrt": ["--protocol", "kkrt"], "malicious": ["--malicious"]}[proto]
     (rs, os_, es), (rc, oc, ec) = run_pair(
-        tmp_path, ["--payload", "name", "--payload", "note", "--join", how, "--output", f"oa.{ext}"],
-        ["--payload", "city", "--join", how, "--output", f"ob.{ext}", "--peer-prefix", "their_"])
+        tmp_path, ["--payload", "name", "--payload", "note", "--join", how, "--output", f"oa.{ext}", *flags],
+        ["--payload", "city", "--join", how, "--output", f"ob.{ext}", "--peer-prefix", "their_", *flags])
     assert rs == 0 and rc == 0, (es, ec)
     js, jc = json.loads(os_), json.loads(oc)
-    assert js["protocol"] == "kkrt" and js["peer_columns"] == ["peer_city"]
+    assert js["protocol"] == ("kkrt" if proto == "kkrt" else "rr22") and js["peer_columns"] == ["peer_city"]
     assert jc["peer_columns"] == ["their_name", "their_note"]
     _, want_a, want_a_null = sql_join(a_rows, b_rows, "a", how)
     _, want_b, want_b_null = sql_join(a_rows, b_rows, "b", how)
@@ -239,13 +241,6 @@ def test_mismatched_flags_name_serve_and_connect(tmp_path):
         last = err.strip().splitlines()[-1]
         assert "--learn" in last and "receiver" not in last and "sender" not in last, last
         assert "serve's 'serve'" in last or "connect's 'serve'" in last, last
-
-
-def test_payload_with_rr22_is_refused_before_connecting(tmp_path, capsys):
-    make_files(tmp_path)
-    code, err = run_main(["psi", "serve", "--listen", "127.0.0.1:0", "--input", str(tmp_path / "a.csv"), "--key",
-                          "key", "--output", "o.csv", "--insecure", "--payload", "name", "--protocol", "rr22"], capsys)
-    assert code == 1 and "--protocol kkrt" in err
 
 
 def test_a_peer_not_speaking_pqmpc(tmp_path):

@@ -336,18 +336,6 @@ if __name__ == "__main__":
     VECTOR.write_text(json.dumps(compute(), indent=1) + "\n")
 
 
-def test_payloads_are_refused_on_rr22_before_any_message():
-    from pqmpc.net import MemoryChannel
-    from pqmpc.psi import psi_receiver, psi_sender
-
-    a, _ = MemoryChannel.pair(timeout=1)
-    with pytest.raises(ParameterError, match="payload PSI runs on protocol='kkrt'"):
-        psi_sender(a, ["x"], protocol="rr22", payload=["p"])
-    with pytest.raises(ParameterError, match="payload PSI runs on protocol='kkrt'"):
-        psi_receiver(a, ["x"], protocol="rr22", peer_payload=True)
-    assert a.stats.messages_sent == 0
-
-
 @pytest.mark.parametrize("check", [False, True], ids=["semi-honest", "checked"])
 def test_vole_chunked_trees_same_outputs(monkeypatch, check):
     """The GGM trees are expanded a chunk of trees at a time (pqmpc.ot.ext.vole.CHUNK_LEAVES); the
