@@ -100,6 +100,15 @@ class RandomOT(abc.ABC):
     def receive_random(self, ch: Channel, choices, rng=None) -> np.ndarray:
         """Receiver side: returns ``mb`` with ``mb[i] == (m1 if choices[i] else m0)[i]``."""
 
+    def preload(self) -> None:
+        """Load the compiled kernels this OT's calls use, before its first message.
+
+        Both parties then load at the same time instead of one after the other on
+        the protocol's critical path (see :mod:`pqmpc.primitives.preload`); sessions
+        call it themselves, so callers never need to. Default: nothing to load.
+        """
+        return None
+
     def _mask_ranges(self, n: int):
         step = self.mask_chunk or max(n, 1)
         for start in range(0, n, step):

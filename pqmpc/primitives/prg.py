@@ -34,11 +34,12 @@ from .aes_kernels import (
     aes256_encrypt8_ni,
     aes256_encrypt_ni,
     aes256_load_keys,
+    expand_kernel_specs,
     round_keys_many,
 )
 from .cpu import HAVE_AESNI
 
-__all__ = ["MultiCTR", "MultiKeyCTR", "SeedExpander", "prg_expand"]
+__all__ = ["MultiCTR", "MultiKeyCTR", "SeedExpander", "kernel_specs", "prg_expand"]
 
 
 def _check_seeds(seeds) -> np.ndarray:
@@ -210,3 +211,14 @@ class MultiKeyCTR:
 
 #: The name ``pqmpc.ot.ext.ctr`` used (kept for the move).
 MultiCTR = MultiKeyCTR
+
+
+def kernel_specs(seed_bytes: int = 16) -> list:
+    """The kernels a :class:`MultiKeyCTR` over ``seed_bytes``-byte seeds calls (none on
+    the OpenSSL path), for :func:`pqmpc.primitives.preload.preload`."""
+    if not HAVE_AESNI:
+        return []
+    from .preload import I64, arr
+
+    u64 = arr("uint64", 3)
+    return expand_kernel_specs(seed_bytes) + [(_ctr128_ni8 if seed_bytes == 16 else _ctr256_ni8, (u64, I64, u64))]
