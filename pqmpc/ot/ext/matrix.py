@@ -24,6 +24,7 @@ import numpy as np
 
 from ...errors import ParameterError
 from ...net import Channel
+from ...primitives.buffers import ScratchPool
 from ...primitives.prg import MultiKeyCTR
 from .cot import CHUNK, transpose_nogil
 
@@ -34,12 +35,14 @@ def seeds_from_blocks(blocks: np.ndarray, width: int, seed_bytes: int) -> np.nda
     return np.ascontiguousarray(np.asarray(blocks).reshape(width, -1)[:, :seed_bytes])
 
 
-def transpose_rows(mat: np.ndarray, c: int, out: np.ndarray) -> None:
-    """Rows ``0..c-1`` of the transpose of the ``w × ceil(c/8)`` column chunk ``mat`` into ``out``."""
+def transpose_rows(mat: np.ndarray, c: int, out: np.ndarray, pool: ScratchPool | None = None) -> None:
+    """Rows ``0..c-1`` of the transpose of the ``w × ceil(c/8)`` column chunk ``mat`` into ``out``
+    (``out`` C-contiguous; a last chunk padded to whole bytes goes through ``pool`` scratch)."""
     if mat.shape[1] * 8 == c:
         transpose_nogil(mat, out)
     else:  # the last chunk, padded to whole bytes
-        tmp = np.empty((mat.shape[1] * 8, out.shape[1]), dtype=np.uint8)
+        shape = (mat.shape[1] * 8, out.shape[1])
+        tmp = np.empty(shape, dtype=np.uint8) if pool is None else pool.get("transpose tail", shape)
         transpose_nogil(mat, tmp)
         out[:] = tmp[:c]
 
