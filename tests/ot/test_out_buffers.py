@@ -178,3 +178,32 @@ def test_iknp_steady_state_reuses_memory():
                       steady(lambda ch: ot_r.receive_random_correlated(ch, n, out=t, choices_out=b)))
     # RUSAGE_SELF counts both threads; the outputs alone are n*16*2 + n bytes = 2,112 pages
     assert fs < 300, fs
+
+
+@pytest.mark.parametrize("m", [0, 1, 300])
+def test_kkrt_oprf_out(m):
+    from pqmpc.ot import kkrt
+
+    rng = Rng(b"kkrt-out")
+    words = rng.blocks(m)
+    crk = kkrt.code_round_keys(rng.blocks(kkrt.width_blocks(128)))
+    k = 2 * m
+    bins = rng.integers(max(k, 1), max(m, 1))[:k] if m else np.zeros(0, np.int64)
+    qw = words[bins] if m else rng.blocks(0)
+    base = SimplestOT()
+
+    def both(ro, so):
+        return run_pair(lambda ch: kkrt.oprf_receive(ch, words, crk, base, Rng(b"r"), out=ro),
+                        lambda ch: kkrt.oprf_send(ch, m, qw, bins, crk, base, Rng(b"s"), out=so))
+
+    r0, s0 = both(None, None)
+    ro, so = np.empty((m, 16), np.uint8), np.empty((k, 16), np.uint8)
+    r1, s1 = both(ro, so)
+    assert r1 is ro and s1 is so
+    np.testing.assert_array_equal(r0, r1)
+    np.testing.assert_array_equal(s0, s1)
+    np.testing.assert_array_equal(r1[bins], s1)
+    with pytest.raises(ParameterError, match="shape"):
+        kkrt.oprf_receive(None, words, crk, base, Rng(b"r"), out=np.empty((m + 1, 16), np.uint8))
+    with pytest.raises(ParameterError, match="dtype"):
+        kkrt.oprf_send(None, m, qw, bins, crk, base, Rng(b"s"), out=np.empty((k, 16), np.int8))

@@ -58,6 +58,7 @@ from ...net import Channel
 from ...params import SecurityLevel, resolve_level
 from ...primitives.aes import openssl_ecb
 from ...primitives.aes_kernels import HAVE_AESNI, aes128_encrypt, aes128_load_keys, fixed_key_schedule, round_keys
+from ...primitives.buffers import out_or_empty
 from ...primitives.hashing import TAG_KKRT, tccr
 from .cot import transpose_nogil
 from .matrix import MatrixReceiver, MatrixSender, transpose_rows
@@ -268,16 +269,17 @@ def _flat(buf: np.ndarray, shape: tuple) -> np.ndarray:
 
 
 def oprf_receive(ch: Channel, words: np.ndarray, code_rk: np.ndarray, base_ot, rng, chunk: int = DEFAULT_CHUNK,
-                 progress=None) -> np.ndarray:
-    """Receiver: one input word per bin (``(m, 16)`` uint8); returns ``(m, 16)`` outputs ``F_j(x_j)``."""
+                 progress=None, *, out=None) -> np.ndarray:
+    """Receiver: one input word per bin (``(m, 16)`` uint8); returns ``(m, 16)`` outputs ``F_j(x_j)``
+    (written into ``out``, a C-contiguous ``(m, 16)`` uint8 array, if given)."""
     _check_chunk(chunk)
     m = words.shape[0]
+    out = out_or_empty(out, (m, 16))
     nb = code_rk.shape[0]
     w = 128 * nb
     k0, k1 = base_ot.send_random(ch, w, rng.fork("kkrt/base-ot"))
     core = MatrixReceiver(np.ascontiguousarray(k0), np.ascontiguousarray(k1))
     wq = np.ascontiguousarray(words).view(np.uint64)
-    out = np.empty((m, 16), dtype=np.uint8)
     outq = out.view(np.uint64)
     pi_rk = fixed_key_schedule()
     code = np.zeros((chunk, 2 * nb), dtype=np.uint64)
@@ -306,10 +308,12 @@ def oprf_receive(ch: Channel, words: np.ndarray, code_rk: np.ndarray, base_ot, r
 
 
 def oprf_send(ch: Channel, m: int, words: np.ndarray, bins: np.ndarray, code_rk: np.ndarray, base_ot, rng,
-              chunk: int = DEFAULT_CHUNK, progress=None) -> np.ndarray:
-    """Sender: evaluate ``F_{bins[i]}(words[i])`` for every query; returns ``(k, 16)``."""
+              chunk: int = DEFAULT_CHUNK, progress=None, *, out=None) -> np.ndarray:
+    """Sender: evaluate ``F_{bins[i]}(words[i])`` for every query; returns ``(k, 16)``
+    (written into ``out``, a C-contiguous ``(k, 16)`` uint8 array, if given)."""
     _check_chunk(chunk)
     k = words.shape[0]
+    out = out_or_empty(out, (k, 16))
     if k and (bins.min() < 0 or bins.max() >= m):
         raise ParameterError("query bins out of range")
     nb = code_rk.shape[0]
@@ -320,7 +324,6 @@ def oprf_send(ch: Channel, m: int, words: np.ndarray, bins: np.ndarray, code_rk:
     smask = np.packbits(s, bitorder="little").view(np.uint64).copy()
     wq = np.ascontiguousarray(words).view(np.uint64)
     bins = np.ascontiguousarray(bins, dtype=np.int64)
-    out = np.empty((k, 16), dtype=np.uint8)
     outq = out.view(np.uint64)
     pi_rk = fixed_key_schedule()
     sub = math.gcd(chunk, SUB_CHUNK)
