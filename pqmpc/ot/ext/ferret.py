@@ -78,6 +78,8 @@ from ..interfaces import CorrelatedOT, RandomCorrelatedOT, RandomOT, check_count
 from . import check
 from .ferret_params import FERRET_B13, FerretParams, get_params
 from .lpn import LocalCode
+from .lpn import kernel_specs as lpn_kernel_specs
+from .spcot import kernel_specs as spcot_kernel_specs
 from .spcot import mpcot_receive, mpcot_send
 
 PROTOCOL = "Ferret"
@@ -362,6 +364,14 @@ class Ferret(RandomCorrelatedOT):
     def __repr__(self):
         return f"Ferret(params={self.params.name!r}, base={self.base_name!r}, security={self.security!r})"
 
+    def preload(self) -> None:
+        """Load the bootstrap's kernels and Ferret's own (GGM trees, LPN code) before the first message."""
+        from ...primitives.preload import preload
+
+        base = self.base if self.base is not None else _base_cot(None, self.level, self.security)
+        base.preload()
+        preload(spcot_kernel_specs() + lpn_kernel_specs())
+
     def _session(self, ch: Channel, role: str, rng, delta=None) -> _Session:
         if delta is not None:
             delta = check_delta(delta, 16)
@@ -370,6 +380,7 @@ class Ferret(RandomCorrelatedOT):
         if s is not None and s.failed:
             raise CheatingDetected("Ferret: this session failed its consistency check; start a new channel")
         if s is None:
+            self.preload()
             s = per_ch[role] = _Session(self, ch, role, Rng.ensure(rng), delta)
         elif delta is not None and not np.array_equal(delta, s.delta):
             raise ParameterError("this Ferret session already runs under another delta; "
