@@ -70,6 +70,7 @@ class MatrixReceiver:
         self.width = seeds0.shape[0]
         self.g0, self.g1 = MultiKeyCTR(seeds0), MultiKeyCTR(seeds1)
         self._scratch = _Scratch(self.width, 2)
+        self._ones = np.full(self.width, 0xFF, dtype=np.uint8)
 
     def send_chunk(self, ch: Channel, c: int, code: np.ndarray) -> np.ndarray:
         """Send ``U`` for the next ``c`` rows; return ``T`` (``w × ceil(c/8)``), valid until the next call.
@@ -80,9 +81,7 @@ class MatrixReceiver:
         cb = (c + 7) // 8
         t, u = self._scratch.get(cb)
         self.g0.next(cb, out=t)
-        self.g1.next(cb, out=u)
-        np.bitwise_xor(u, t, out=u)
-        np.bitwise_xor(u, code, out=u)
+        self.g1.next_mixed(cb, u, t, self._ones, code)  # U = G(k^1) ⊕ T ⊕ C in one pass
         ch.send(u)
         return t
 
@@ -97,15 +96,16 @@ class MatrixSender:
         self.g = MultiKeyCTR(seeds)
         self.mask = (np.asarray(choices, dtype=np.uint8) * np.uint8(0xFF)).reshape(self.width, 1)
         self._scratch = _Scratch(self.width, 1)
+        self._zero = np.zeros((1, 0), dtype=np.uint8)
 
     def recv_chunk(self, ch: Channel, c: int, step: str) -> np.ndarray:
         """Receive ``U`` for the next ``c`` rows; return ``Q = G(k^s) ⊕ s·U``, valid until the next call."""
         cb = (c + 7) // 8
         (q,) = self._scratch.get(cb)
-        self.g.next(cb, out=q)
         u = ch.recv_array(np.uint8, (self.width, cb), step)
-        np.bitwise_and(u, self.mask, out=u)
-        np.bitwise_xor(q, u, out=q)
+        if self._zero.shape[1] < cb:
+            self._zero = np.zeros((1, cb), dtype=np.uint8)
+        self.g.next_mixed(cb, q, u, self.mask.reshape(-1), self._zero[:, :cb])  # Q = G(k^s) ⊕ s·U
         return q
 
 
