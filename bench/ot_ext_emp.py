@@ -12,7 +12,7 @@ fresh 4 KiB pages, fresh huge pages, and the same buffer again), pqmpc allocatin
 results (``fresh``), and pqmpc writing into the caller's reused arrays (``out=``). Reported:
 per party the first call of the session (base OTs / bootstrap included) and the steady calls,
 with minor page faults; the summary gives median ratios pqmpc / emp in M COT/s.
-``--party`` runs one pqmpc party (used by the runner itself).
+The pqmpc side is :func:`pqmpc.bench.suites.ot_ext_calls.measure`.
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
-import sys
 import time
 
 SIZES = {"iknp": (1 << 24, 1 << 20), "ferret": (45_031_423, 1)}
@@ -31,60 +29,11 @@ EMP_PROTO = {"iknp": "iknp", "ferret": "ferret13"}
 TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736"
 
 
-def _minflt() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+def run_pq(proto: str, reps: int, port: int) -> dict:
+    from pqmpc.bench.suites.ot_ext_calls import measure
 
-
-def party(role: str, port: int, proto: str, n: int, warm: int, reps: int, use_out: bool) -> dict:
-    import numpy as np
-
-    from pqmpc.net import TcpChannel, TcpListener
-    from pqmpc.ot import IKNP, Ferret
-
-    ot = IKNP() if proto == "iknp" else Ferret("b13")
-    if role == "sender":
-        with TcpListener("127.0.0.1", port) as lst:
-            ch = lst.accept(timeout=120)
-    else:
-        ch = TcpChannel.connect("127.0.0.1", port, timeout=600, retry_for=60)
-    ch.set_timeout(900)
-    res = {"role": role, "mode": "out" if use_out else "fresh", "timed": []}
-    q = np.empty((n, 16), np.uint8) if use_out else None
-    b = np.empty(n, np.uint8) if use_out and role == "receiver" else None
-
-    def call(m, first=False):
-        kw = {}
-        if use_out and not first:
-            kw = {"out": q[:m]} if role == "sender" else {"out": q[:m], "choices_out": b[:m]}
-        if role == "sender":
-            return ot.send_random_correlated(ch, m, **kw)
-        return ot.receive_random_correlated(ch, m, **kw)
-
-    with ch:
-        f0, t0 = _minflt(), time.perf_counter()
-        call(warm, first=True)
-        res["first"] = {"n": warm, "seconds": time.perf_counter() - t0, "minflt": _minflt() - f0}
-        for _ in range(reps):
-            ch.send(b"go") if role == "sender" else ch.recv()  # start both clocks together
-            ch.recv() if role == "sender" else ch.send(b"ok")
-            f0, t0 = _minflt(), time.perf_counter()
-            out = call(n)
-            res["timed"].append({"seconds": time.perf_counter() - t0, "minflt": _minflt() - f0})
-            del out
-    return res
-
-
-def run_pq(proto: str, reps: int, use_out: bool, port: int) -> dict:
     n, warm = SIZES[proto]
-    env = dict(os.environ, GLIBC_TUNABLES=TUNABLES)
-    args = [sys.executable, os.path.abspath(__file__), "--party", "--proto", proto, "--reps", str(reps),
-            "--port", str(port)] + (["--out"] if use_out else [])
-    procs = [subprocess.Popen(args + ["--role", r], env=env, stdout=subprocess.PIPE, text=True)
-             for r in ("sender", "receiver")]
-    outs = [json.loads(p.communicate(timeout=1800)[0].strip().splitlines()[-1]) for p in procs]
-    steady = [max(s["seconds"], r["seconds"]) for s, r in zip(outs[0]["timed"], outs[1]["timed"])]
-    return {"first_s": max(o["first"]["seconds"] for o in outs), "first_n": warm,
-            "steady_s": steady, "minflt": [[t["minflt"] for t in o["timed"]] for o in outs]}
+    return measure(proto, n, warm, reps, ("fresh", "out"), port)
 
 
 def run_emp(proto: str, reps: int, port: int) -> dict:
@@ -112,30 +61,23 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--port", type=int, default=23500)
-    ap.add_argument("--party", action="store_true")
-    ap.add_argument("--role", choices=("sender", "receiver"))
-    ap.add_argument("--out", action="store_true")
     a = ap.parse_args()
     n, warm = SIZES[a.proto]
-    if a.party:
-        print(json.dumps(party(a.role, a.port, a.proto, n, warm, a.reps, a.out)))
-        return
     rounds = []
     for i in range(a.rounds):
         port = a.port + 3 * i
-        r = {"emp": run_emp(a.proto, a.reps, port), "fresh": run_pq(a.proto, a.reps, False, port + 1),
-             "out": run_pq(a.proto, a.reps, True, port + 2)}
+        r = {"emp": run_emp(a.proto, a.reps, port), "pq": run_pq(a.proto, a.reps, port + 1)}
         rounds.append(r)
         print(json.dumps(r), flush=True)
     mcot = lambda s: n / s / 1e6  # noqa: E731
     med = lambda xs: statistics.median(xs)  # noqa: E731
     emp_reused = med([mcot(s) for r in rounds for s in r["emp"]["reused"]["seconds"]])
     emp_fresh = med([mcot(s) for r in rounds for s in r["emp"]["fresh4k"]["seconds"]])
-    out_steady = med([mcot(s) for r in rounds for s in r["out"]["steady_s"]])
-    fresh_steady = med([mcot(s) for r in rounds for s in r["fresh"]["steady_s"]])
-    ratios_steady = [med([mcot(s) for s in r["out"]["steady_s"]]) / med([mcot(s) for s in r["emp"]["reused"]["seconds"]])
+    out_steady = med([mcot(s) for r in rounds for s in r["pq"]["out"]["seconds"]])
+    fresh_steady = med([mcot(s) for r in rounds for s in r["pq"]["fresh"]["seconds"]])
+    ratios_steady = [med([mcot(s) for s in r["pq"]["out"]["seconds"]]) / med([mcot(s) for s in r["emp"]["reused"]["seconds"]])
                      for r in rounds]
-    ratios_fresh = [med([mcot(s) for s in r["fresh"]["steady_s"]]) / med([mcot(s) for s in r["emp"]["fresh4k"]["seconds"]])
+    ratios_fresh = [med([mcot(s) for s in r["pq"]["fresh"]["seconds"]]) / med([mcot(s) for s in r["emp"]["fresh4k"]["seconds"]])
                     for r in rounds]
     print(json.dumps({
         "proto": a.proto, "n": n, "rounds": a.rounds,
@@ -144,7 +86,7 @@ def main() -> None:
         "emp_fresh4k_Mps": round(emp_fresh, 1), "pq_fresh_Mps": round(fresh_steady, 1),
         "ratio_fresh_median": round(med(ratios_fresh), 3),
         "emp_first_s": [r["emp"]["warm"]["seconds"][0] for r in rounds],
-        "pq_first_s": [round(r["out"]["first_s"], 3) for r in rounds], "first_n": warm}))
+        "pq_first_s": [round(r["pq"]["first_s"], 3) for r in rounds], "first_n": warm}))
 
 
 if __name__ == "__main__":
