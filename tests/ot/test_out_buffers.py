@@ -207,3 +207,36 @@ def test_kkrt_oprf_out(m):
         kkrt.oprf_receive(None, words, crk, base, Rng(b"r"), out=np.empty((m + 1, 16), np.uint8))
     with pytest.raises(ParameterError, match="dtype"):
         kkrt.oprf_send(None, m, qw, bins, crk, base, Rng(b"s"), out=np.empty((k, 16), np.int8))
+
+
+def test_matrix_core_out():
+    """The extension matrix core writes T and Q into the caller's arrays when given
+    (same values as its scratch), and refuses a wrong one before sending."""
+    from pqmpc.ot.ext.matrix import MatrixReceiver, MatrixSender
+
+    rng = Rng(b"core-out")
+    w, c = 128, 1000
+    k0, k1 = rng.blocks(w), rng.blocks(w)
+    s = rng.bits(w)
+    ks = np.where(s[:, None] == 1, k1, k0)
+    code = rng.array((1, (c + 7) // 8))
+
+    def both(use):
+        tb = np.empty((w, (c + 7) // 8), np.uint8) if use else None
+        qb = np.empty((w, (c + 7) // 8), np.uint8) if use else None
+        t, q = run_pair(lambda ch: MatrixReceiver(k0, k1).send_chunk(ch, c, code, out=tb).copy() if not use
+                        else MatrixReceiver(k0, k1).send_chunk(ch, c, code, out=tb),
+                        lambda ch: MatrixSender(ks, s).recv_chunk(ch, c, "U", out=qb).copy() if not use
+                        else MatrixSender(ks, s).recv_chunk(ch, c, "U", out=qb))
+        if use:
+            assert t is tb and q is qb
+        return t, q
+
+    (t0, q0), (t1, q1) = both(False), both(True)
+    np.testing.assert_array_equal(t0, t1)
+    np.testing.assert_array_equal(q0, q1)
+    np.testing.assert_array_equal(q1, t1 ^ (code & (s[:, None] * np.uint8(0xFF))))
+    ch0, _ = MemoryChannel.pair(timeout=5)
+    with pytest.raises(ParameterError, match="shape"):
+        MatrixReceiver(k0, k1).send_chunk(ch0, c, code, out=np.empty((w, 1), np.uint8))
+    assert ch0.stats.bytes_sent == 0

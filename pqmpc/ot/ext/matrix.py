@@ -24,7 +24,7 @@ import numpy as np
 
 from ...errors import ParameterError
 from ...net import Channel
-from ...primitives.buffers import ScratchPool
+from ...primitives.buffers import ScratchPool, check_out
 from ...primitives.prg import MultiKeyCTR
 from .cot import CHUNK, transpose_nogil
 
@@ -72,14 +72,16 @@ class MatrixReceiver:
         self._scratch = _Scratch(self.width, 2)
         self._ones = np.full(self.width, 0xFF, dtype=np.uint8)
 
-    def send_chunk(self, ch: Channel, c: int, code: np.ndarray) -> np.ndarray:
-        """Send ``U`` for the next ``c`` rows; return ``T`` (``w × ceil(c/8)``), valid until the next call.
+    def send_chunk(self, ch: Channel, c: int, code: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Send ``U`` for the next ``c`` rows; return ``T`` (``w × ceil(c/8)``): ``out`` if given,
+        else scratch valid until the next call.
 
         ``code``: the codeword columns, ``(w, ceil(c/8))``, or one ``(1, ceil(c/8))``
         row that every column repeats (the repetition code of IKNP).
         """
         cb = (c + 7) // 8
         t, u = self._scratch.get(cb)
+        t = t if out is None else check_out(out, (self.width, cb))
         self.g0.next(cb, out=t)
         self.g1.next_mixed(cb, u, t, self._ones, code)  # U = G(k^1) ⊕ T ⊕ C in one pass
         ch.send(u)
@@ -98,10 +100,11 @@ class MatrixSender:
         self._scratch = _Scratch(self.width, 1)
         self._zero = np.zeros((1, 0), dtype=np.uint8)
 
-    def recv_chunk(self, ch: Channel, c: int, step: str) -> np.ndarray:
-        """Receive ``U`` for the next ``c`` rows; return ``Q = G(k^s) ⊕ s·U``, valid until the next call."""
+    def recv_chunk(self, ch: Channel, c: int, step: str, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Receive ``U`` for the next ``c`` rows; return ``Q = G(k^s) ⊕ s·U`` (``w × ceil(c/8)``):
+        ``out`` if given, else scratch valid until the next call."""
         cb = (c + 7) // 8
-        (q,) = self._scratch.get(cb)
+        q = self._scratch.get(cb)[0] if out is None else check_out(out, (self.width, cb))
         u = ch.recv_array(np.uint8, (self.width, cb), step)
         if self._zero.shape[1] < cb:
             self._zero = np.zeros((1, cb), dtype=np.uint8)
