@@ -49,8 +49,18 @@ def _in_cache(disp, args, ctx) -> bool:
         return False
 
 
-def _no_refresh() -> None:
-    """Stands in for numba's registry initialisation while a cached kernel loads."""
+class _SkipFirstRefresh:
+    """Stands in for ``ctx.refresh`` while one cached kernel loads: the cache lookup's call
+    is skipped; any further call (the compiler's, if the entry turns out unreadable and the
+    kernel must be compiled after all) runs the real initialisation."""
+
+    def __init__(self, real):
+        self.real, self.calls = real, 0
+
+    def __call__(self) -> None:
+        self.calls += 1
+        if self.calls > 1:
+            self.real()
 
 
 def preload(specs) -> int:
@@ -71,7 +81,7 @@ def preload(specs) -> int:
             if args in disp.overloads:
                 continue
             if light and _in_cache(disp, args, ctx):
-                ctx.refresh = _no_refresh  # shadows the method on this instance only
+                ctx.refresh = _SkipFirstRefresh(ctx.refresh)  # shadows the method on this instance only
                 try:
                     disp.compile(args)
                 finally:
