@@ -231,6 +231,17 @@ class MultiKeyCTR:
         self.pos += nbytes
         return out
 
+    def take_blocks(self, nbytes: int):
+        """For a caller's own fused kernel: ``(round_keys, first_block)`` of the next ``nbytes``
+        of every stream (``(k, 11, 2)`` uint64 AES-128 schedules; block ``i`` of stream ``j``
+        is AES_{k_j}(first_block + i) as a big-endian counter), advancing the streams; or
+        ``None`` (nothing advanced) off the AES-NI / AES-128 / whole-block path."""
+        if self._kernel is not _ctr128_ni8 or self.pos % 16 or nbytes % 16:
+            return None
+        first = self.pos // 16
+        self.pos += nbytes
+        return self._rk, first
+
     def next_mixed(self, nbytes: int, out: np.ndarray, a: np.ndarray, amask: np.ndarray,
                    c: np.ndarray) -> np.ndarray:
         """``out = next(nbytes) ⊕ (a ∧ amask) ⊕ c``, fused where the kernel allows.

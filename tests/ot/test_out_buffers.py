@@ -169,9 +169,12 @@ def test_iknp_steady_state_reuses_memory():
         def run(ch):
             f(ch)  # first call: base OTs, kernels, scratch
             f(ch)
-            f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-            f(ch)
-            return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+            faults = []
+            for _ in range(3):  # the least of three: another thread's one-off work (a lazy
+                f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt  # kernel load) is not ours
+                f(ch)
+                faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
+            return min(faults)
         return run
 
     fs, fr = run_pair(steady(lambda ch: ot_s.send_random_correlated(ch, n, out=q)),

@@ -58,11 +58,12 @@ from ...net import Channel, handshake
 from ...params import SecurityLevel, resolve_level
 from ...primitives.bits import pack_bits, unpack_bits
 from ...primitives.buffers import ScratchPool, out_or_empty
+from ...primitives.cpu import HAVE_AESNI
 from ...primitives.hashing import TAG_IKNP
 from ...rng import Rng
 from ..interfaces import RECEIVER, SENDER, CorrelatedOT, RandomOT, check_choices, check_count, check_delta
-from . import cot
-from .matrix import CHUNK, MatrixReceiver, MatrixSender, seeds_from_blocks, transpose_rows
+from . import cot, matrix_kernels
+from .matrix import CHUNK, MatrixReceiver, MatrixSender, seeds_from_blocks
 from .sessions import ExtensionSessions, drops_session_on_error
 
 PROTOCOL = "IKNP"
@@ -138,6 +139,8 @@ class IKNP(ExtensionSessions, CorrelatedOT):
 
         self.base.preload()
         specs = prg.kernel_specs(self.level.aes_key_bytes) + cot.kernel_specs()
+        if HAVE_AESNI and self.level.aes_key_bytes == 16:
+            specs += matrix_kernels.kernel_specs()
         preload(specs + (hashing.tccr_kernel_specs() if self.block_bytes == 16 else []))
 
     def setup(self, ch: Channel, role: str, rng=None, delta=None) -> Session:
@@ -205,9 +208,8 @@ class IKNP(ExtensionSessions, CorrelatedOT):
         """Send U for every chunk and write t (n rows) into ``t_out``; with
         ``hashed``, ``H(t_i, i)`` instead, while the chunk is still in cache."""
         for start, c in self._chunks(choices.shape[0]):
-            tcols = sess.matrix.send_chunk(ch, c, pack_bits(choices[start:start + c]).reshape(1, -1))
             t = t_out[start:start + c]
-            transpose_rows(tcols, c, t, sess.pool)
+            sess.matrix.send_chunk_rows(ch, c, pack_bits(choices[start:start + c]).reshape(1, -1), t)
             if hashed:
                 cot.hash_rows(t, sess.ots + start, out=t, tag=TAG_IKNP)
 
@@ -216,9 +218,8 @@ class IKNP(ExtensionSessions, CorrelatedOT):
         that is valid until the next step."""
         scratch = sess.pool.get("q chunk", (min(self.chunk, n), sess.width)) if out is None else None
         for start, c in self._chunks(n):
-            qcols = sess.matrix.recv_chunk(ch, c, f"{step}, OTs {start}..{start + c - 1}")
             q = scratch[:c] if out is None else out[start:start + c]
-            transpose_rows(qcols, c, q, sess.pool)
+            sess.matrix.recv_chunk_rows(ch, c, f"{step}, OTs {start}..{start + c - 1}", q)
             yield start, q
 
     def _finish(self, sess: Session, n: int) -> None:

@@ -25,8 +25,10 @@ import numpy as np
 from ...errors import ParameterError
 from ...net import Channel
 from ...primitives.buffers import ScratchPool, check_out
+from ...primitives.cpu import HAVE_AESNI
 from ...primitives.prg import MultiKeyCTR
 from .cot import CHUNK, transpose_nogil
+from .matrix_kernels import TILE_BLOCKS, receiver_tiles, sender_tiles
 
 
 def seeds_from_blocks(blocks: np.ndarray, width: int, seed_bytes: int) -> np.ndarray:
@@ -71,6 +73,7 @@ class MatrixReceiver:
         self.g0, self.g1 = MultiKeyCTR(seeds0), MultiKeyCTR(seeds1)
         self._scratch = _Scratch(self.width, 2)
         self._ones = np.full(self.width, 0xFF, dtype=np.uint8)
+        self._pool = ScratchPool()
 
     def send_chunk(self, ch: Channel, c: int, code: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
         """Send ``U`` for the next ``c`` rows; return ``T`` (``w × ceil(c/8)``): ``out`` if given,
@@ -88,6 +91,28 @@ class MatrixReceiver:
         return t
 
 
+    def send_chunk_rows(self, ch: Channel, c: int, code: np.ndarray, rows: np.ndarray) -> None:
+        """:meth:`send_chunk` and the transpose of ``T`` into ``rows`` (``(c, w/8)``), fused per
+        column tile where the AES-NI kernel applies (whole tiles), else one after the other."""
+        cb = (c + 7) // 8
+        if (_tiles_fit(c, rows, self.width) and code.dtype == np.uint8 and code.flags.c_contiguous
+                and code.shape in ((1, cb), (self.width, cb))):
+            r0 = self.g0.take_blocks(cb)
+            if r0 is not None:
+                r1 = self.g1.take_blocks(cb)
+                _t, u = self._scratch.get(cb)
+                nblk = cb // 16
+                receiver_tiles(r0[0], r1[0], r0[1], code.view(np.uint64).reshape(code.shape[0], nblk, 2),
+                               1 if code.shape[0] > 1 else 0, u.view(np.uint64).reshape(self.width, nblk, 2),
+                               rows, self._tile())
+                ch.send(u)
+                return
+        transpose_rows(self.send_chunk(ch, c, code), c, rows, self._pool)
+
+    def _tile(self) -> np.ndarray:
+        return self._pool.get("tile", (self.width, 16 * TILE_BLOCKS))
+
+
 class MatrixSender:
     """Extension sender's half of the core: one PRG stream per base OT and the choice bits ``s``."""
 
@@ -99,6 +124,8 @@ class MatrixSender:
         self.mask = (np.asarray(choices, dtype=np.uint8) * np.uint8(0xFF)).reshape(self.width, 1)
         self._scratch = _Scratch(self.width, 1)
         self._zero = np.zeros((1, 0), dtype=np.uint8)
+        self._pool = ScratchPool()
+        self._m64 = None
 
     def recv_chunk(self, ch: Channel, c: int, step: str, *, out: np.ndarray | None = None) -> np.ndarray:
         """Receive ``U`` for the next ``c`` rows; return ``Q = G(k^s) ⊕ s·U`` (``w × ceil(c/8)``):
@@ -110,6 +137,35 @@ class MatrixSender:
             self._zero = np.zeros((1, cb), dtype=np.uint8)
         self.g.next_mixed(cb, q, u, self.mask.reshape(-1), self._zero[:, :cb])  # Q = G(k^s) ⊕ s·U
         return q
+
+    def recv_chunk_rows(self, ch: Channel, c: int, step: str, rows: np.ndarray) -> None:
+        """:meth:`recv_chunk` and the transpose of ``Q`` into ``rows`` (``(c, w/8)``), fused per
+        column tile where the AES-NI kernel applies (whole tiles), else one after the other."""
+        cb = (c + 7) // 8
+        if _tiles_fit(c, rows, self.width):
+            u = ch.recv_array(np.uint8, (self.width, cb), step)
+            r = self.g.take_blocks(cb)
+            if r is not None:
+                nblk = cb // 16
+                if self._m64 is None:
+                    self._m64 = np.where(self.mask.reshape(-1) != 0, np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(0))
+                sender_tiles(r[0], r[1], u.view(np.uint64).reshape(self.width, nblk, 2), self._m64, rows,
+                             self._pool.get("tile", (self.width, 16 * TILE_BLOCKS)))
+                return
+            (q,) = self._scratch.get(cb)
+            if self._zero.shape[1] < cb:
+                self._zero = np.zeros((1, cb), dtype=np.uint8)
+            self.g.next_mixed(cb, q, u, self.mask.reshape(-1), self._zero[:, :cb])
+            transpose_rows(q, c, rows, self._pool)
+            return
+        transpose_rows(self.recv_chunk(ch, c, step), c, rows, self._pool)
+
+
+def _tiles_fit(c: int, rows: np.ndarray, width: int) -> bool:
+    """Whole tiles only (the kernels write 128·TILE_BLOCKS rows per tile, unchecked), into
+    exactly ``(c, width/8)`` C-contiguous rows."""
+    return (HAVE_AESNI and c > 0 and c % (128 * TILE_BLOCKS) == 0 and rows.flags.c_contiguous
+            and rows.shape == (c, width // 8) and rows.dtype == np.uint8)
 
 
 __all__ = ["CHUNK", "MatrixReceiver", "MatrixSender", "seeds_from_blocks", "transpose_rows"]
