@@ -111,8 +111,8 @@ class RandomOT(abc.ABC):
     def receive_random(self, ch: Channel, choices, rng=None) -> np.ndarray:
         """Receiver side: returns ``mb`` with ``mb[i] == (m1 if choices[i] else m0)[i]``."""
 
-    def preload(self) -> None:
-        """Load the compiled kernels this OT's calls use, before its first message.
+    def preload(self, role: str | None = None) -> None:
+        """Load the compiled kernels this OT's calls use (as ``role``, or both roles), before its first message.
 
         Both parties then load at the same time instead of one after the other on
         the protocol's critical path (see :mod:`pqmpc.primitives.preload`); sessions

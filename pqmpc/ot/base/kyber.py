@@ -149,7 +149,7 @@ class MR19MlkemOT(RandomOT):
         """Payload bytes (receiver → sender, sender → receiver) of n random OTs."""
         return mr19.message_sizes(self.group, n)
 
-    def preload(self) -> None:
+    def preload(self, role: str | None = None) -> None:
         """Load the ML-KEM kernels (Keccak, sampling, NTT arithmetic) before the first message."""
         from ...lattice import mlkem_keccak
         from ...primitives.preload import preload

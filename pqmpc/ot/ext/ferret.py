@@ -364,12 +364,12 @@ class Ferret(RandomCorrelatedOT):
     def __repr__(self):
         return f"Ferret(params={self.params.name!r}, base={self.base_name!r}, security={self.security!r})"
 
-    def preload(self) -> None:
+    def preload(self, role: str | None = None) -> None:
         """Load the bootstrap's kernels and Ferret's own (GGM trees, LPN code) before the first message."""
         from ...primitives.preload import preload
 
         base = self.base if self.base is not None else _base_cot(None, self.level, self.security)
-        base.preload()
+        base.preload(role)  # Ferret's sender is its bootstrap's sender
         preload(spcot_kernel_specs() + lpn_kernel_specs())
 
     def _session(self, ch: Channel, role: str, rng, delta=None) -> _Session:
@@ -380,7 +380,7 @@ class Ferret(RandomCorrelatedOT):
         if s is not None and s.failed:
             raise CheatingDetected("Ferret: this session failed its consistency check; start a new channel")
         if s is None:
-            self.preload()
+            self.preload(role)
             s = per_ch[role] = _Session(self, ch, role, Rng.ensure(rng), delta)
         elif delta is not None and not np.array_equal(delta, s.delta):
             raise ParameterError("this Ferret session already runs under another delta; "

@@ -132,15 +132,16 @@ class IKNP(ExtensionSessions, CorrelatedOT):
         return f"IKNP(base={self.base!r}, kappa={self.kappa})"
 
     # ------------------------------------------------------------------ sessions
-    def preload(self) -> None:
-        """Load the base OT's and the extension's kernels (PRG, transpose, hash) at once."""
+    def preload(self, role: str | None = None) -> None:
+        """Load the base OT's and the extension's kernels (PRG, transpose, hash) at once;
+        with a ``role``, only that side's fused matrix kernel (each is a large one)."""
         from ...primitives import hashing, prg
         from ...primitives.preload import preload
 
         self.base.preload()
         specs = prg.kernel_specs(self.level.aes_key_bytes) + cot.kernel_specs()
         if HAVE_AESNI and self.level.aes_key_bytes == 16:
-            specs += matrix_kernels.kernel_specs()
+            specs += matrix_kernels.kernel_specs(role)
         preload(specs + (hashing.tccr_kernel_specs() if self.block_bytes == 16 else []))
 
     def setup(self, ch: Channel, role: str, rng=None, delta=None) -> Session:
@@ -159,7 +160,7 @@ class IKNP(ExtensionSessions, CorrelatedOT):
         if self.session(ch, role) is not None:
             raise ParameterError(f"an IKNP {role} session already exists on this channel (call forget() first)")
         rng = Rng.ensure(rng)
-        self.preload()
+        self.preload(role)
         base = self.base
         kappa, width, seed_bytes = self.kappa, self.block_bytes, self.level.aes_key_bytes
         params = {"kappa": kappa, "chunk": self.chunk, "base": base.name,

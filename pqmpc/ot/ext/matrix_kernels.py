@@ -82,10 +82,12 @@ def sender_tiles(rk, start, a, amask, rows, tile):
         transpose_into(tile, rows[b0 * 128:(b0 + TILE_BLOCKS) * 128])
 
 
-def kernel_specs() -> list:
-    """Both kernels, for :func:`pqmpc.primitives.preload.preload` (AES-NI callers only)."""
+def kernel_specs(role: str | None = None) -> list:
+    """The extension receiver's kernel (``role="receiver"``), the sender's, or both (``None``),
+    for :func:`pqmpc.primitives.preload.preload` (AES-NI callers only)."""
     from ...primitives.preload import I64, arr
 
     u64 = lambda nd: arr("uint64", nd)  # noqa: E731
-    return [(receiver_tiles, (u64(3), u64(3), I64, u64(3), I64, u64(3), arr("uint8", 2), arr("uint8", 2))),
-            (sender_tiles, (u64(3), I64, u64(3), u64(1), arr("uint8", 2), arr("uint8", 2)))]
+    rec = [(receiver_tiles, (u64(3), u64(3), I64, u64(3), I64, u64(3), arr("uint8", 2), arr("uint8", 2)))]
+    snd = [(sender_tiles, (u64(3), I64, u64(3), u64(1), arr("uint8", 2), arr("uint8", 2)))]
+    return rec if role == "receiver" else snd if role == "sender" else rec + snd
