@@ -9,15 +9,15 @@ from pqmpc.ot.ext.matrix import MatrixReceiver, MatrixSender, transpose_rows
 from pqmpc.rng import Rng
 
 
-@pytest.mark.parametrize("seed_bytes", [16, 32])
-def test_rows_paths_agree(seed_bytes):
-    w = 128
+@pytest.mark.parametrize("w,seed_bytes,per_row", [(128, 16, False), (128, 32, False), (512, 16, True)])
+def test_rows_paths_agree(w, seed_bytes, per_row):
     sizes = [4096, 65536, 4095, 8200, 1, 12288]
     rng = Rng(b"tiles")
     k0, k1 = rng.blocks(w, seed_bytes), rng.blocks(w, seed_bytes)
     s = rng.bits(w)
     ks = np.where(s[:, None] == 1, k1, k0)
-    codes = [rng.array((1, (c + 7) // 8)) for c in sizes]
+    # IKNP's repetition code (one row for every column) or KKRT's codeword columns
+    codes = [rng.array((w if per_row else 1, (c + 7) // 8)) for c in sizes]
 
     def receiver(fused):
         def run(ch):
@@ -53,6 +53,11 @@ def test_rows_paths_agree(seed_bytes):
         for got in (fused, mixed):
             np.testing.assert_array_equal(got[0][i], plain[0][i])
             np.testing.assert_array_equal(got[1][i], plain[1][i])
-        bits = np.unpackbits(codes[i], bitorder="little", count=sizes[i]).astype(bool)
-        want = plain[0][i] ^ np.where(bits[:, None], smask[None, :], 0).astype(np.uint8)
+        if per_row:  # row j of the code matrix: the transposed codeword columns
+            code_rows = np.empty(((sizes[i] + 7) // 8 * 8, w // 8), np.uint8)
+            transpose_rows(codes[i], (sizes[i] + 7) // 8 * 8, code_rows)
+            want = plain[0][i] ^ (code_rows[:sizes[i]] & smask[None, :])
+        else:
+            bits = np.unpackbits(codes[i], bitorder="little", count=sizes[i]).astype(bool)
+            want = plain[0][i] ^ np.where(bits[:, None], smask[None, :], 0).astype(np.uint8)
         np.testing.assert_array_equal(plain[1][i], want)

@@ -61,7 +61,7 @@ from ...primitives.aes_kernels import HAVE_AESNI, aes128_encrypt, aes128_load_ke
 from ...primitives.buffers import out_or_empty
 from ...primitives.hashing import TAG_KKRT, tccr
 from .cot import transpose_nogil
-from .matrix import MatrixReceiver, MatrixSender, transpose_rows
+from .matrix import MatrixReceiver, MatrixSender
 
 #: Bins per chunk: 2^15 rows × 512 bits = 2 MB per matrix, which stays in L2/L3.
 DEFAULT_CHUNK = 1 << 15
@@ -294,9 +294,8 @@ def oprf_receive(ch: Channel, words: np.ndarray, code_rk: np.ndarray, base_ot, r
             code[:real] = _codewords_np(code_rk, wq[start:start + real])
         cols = _flat(code_cols, (w, c // 8))
         transpose_nogil(code[:c].view(np.uint8), cols)
-        t = core.send_chunk(ch, c, cols)
         rows = _flat(rows_buf, (c, w // 8))
-        transpose_rows(t, c, rows)
+        core.send_chunk_rows(ch, c, cols, rows)
         if real and HAVE_AESNI:
             receiver_hash_kernel(pi_rk, rows.view(np.uint64), start, real, outq, TAG_KKRT)
         elif real:
@@ -350,9 +349,8 @@ def oprf_send(ch: Channel, m: int, words: np.ndarray, bins: np.ndarray, code_rk:
     evaluate = _sender_eval4_kernel if nb == 4 else _sender_eval_kernel
     rows_buf = np.empty(w * chunk // 8, dtype=np.uint8)
     for start, c in _chunks(m, chunk):
-        q = core.recv_chunk(ch, c, f"KKRT OPRF step 2 (correction matrix, bins {start}..{start + c})")
         rows = _flat(rows_buf, (c, w // 8))
-        transpose_rows(q, c, rows)
+        core.recv_chunk_rows(ch, c, f"KKRT OPRF step 2 (correction matrix, bins {start}..{start + c})", rows)
         lo, hi = run(start, c)
         if hi > lo and not HAVE_AESNI:
             _sender_eval_np(code_rk, rows.view(np.uint64), start, lo, hi, wq, bins, smask, out_sorted)
