@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["README.md", "docs/quickstart.md", "docs/index.md", "docs/2pc.md", "docs/channels.md",
          "docs/benchmarks.md", "docs/secure-channel.md", "docs/ot-extension.md", "docs/psi.md", "docs/rr22.md",
-         "docs/payload-psi.md"]
+         "docs/payload-psi.md", "docs/garbling.md"]
 SKIP = "not run by the docs test"
 #: the blocks allowed to opt out (page, first line): a new opt-out is a visible change here
 ALLOWED_SKIPS = {
