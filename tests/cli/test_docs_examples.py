@@ -68,3 +68,10 @@ def test_the_index_links_every_page_and_every_link_resolves():
     pages = {p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")} - {"index.md"}
     missing = sorted(pages - links)
     assert not missing, f"docs/index.md does not link {missing}: add a row saying what each page is for"
+
+
+def test_every_page_with_python_examples_is_run():
+    # A new page with a python block joins PAGES, so its examples keep running as printed.
+    with_code = {p.relative_to(ROOT).as_posix() for p in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]
+                 if "```python" in p.read_text(encoding="utf-8")}
+    assert with_code <= set(PAGES), sorted(with_code - set(PAGES))
