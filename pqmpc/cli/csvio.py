@@ -28,9 +28,11 @@ import numpy as np
 
 from ..errors import InputError
 from ..psi import keys as psikeys
+from ..util.atomic import atomic_open
 
 __all__ = ["NORMALIZERS", "KeyTable", "parse_normalize", "normalizer", "check_delimiter", "is_parquet",
-           "arrow_enabled", "open_text", "utf8_error", "records_of", "find_column", "read_keys", "write_matches"]
+           "write_matches_streaming", "arrow_enabled", "open_text", "utf8_error", "records_of", "find_column",
+           "read_keys", "write_matches"]
 
 NORMALIZERS = ("nfc", "trim", "lower")
 
@@ -220,6 +222,44 @@ def records_of(path: str, fh, delimiter: str):
         raise utf8_error(path) from None
     except csv.Error as exc:
         raise InputError(f"{path}: line {reader.line_num}: malformed CSV ({exc})") from None
+
+
+def write_matches_streaming(in_path: str, out_path: str, records: np.ndarray, delimiter: str = ",") -> int:
+    """The header and the records numbered in ``records`` (0-based), record by record, atomically.
+
+    Memory stays flat whatever the input size (the bucketed runs' writer at 10^8 rows; the byte-copy
+    writer of :mod:`pqmpc.cli.joinio` maps the whole input). Rows are re-written by the csv module:
+    minimal quoting and the input's line ending, not byte copies; the BOM is dropped.
+    """
+    if is_parquet(in_path):
+        from . import joinio
+
+        return joinio.write_matches(in_path, out_path, records, delimiter)
+    with open(in_path, "rb") as raw:
+        first = raw.readline()
+    ending = "\r\n" if first.endswith(b"\r\n") else "\n"
+    wanted = np.zeros(0, dtype=bool)
+    if records.size:
+        wanted = np.zeros(int(records.max()) + 1, dtype=bool)
+        wanted[records] = True
+    written = 0
+    with open_text(in_path) as fh, atomic_open(out_path, "w", newline="") as out:
+        writer = csv.writer(out, delimiter=delimiter, lineterminator=ending)
+        it = records_of(in_path, fh, delimiter)
+        head = next(it, None)
+        if head is None:
+            raise InputError(f"{in_path}: the file changed while pqmpc was running (it is now empty)")
+        writer.writerow(head[1])
+        limit = wanted.size
+        for rec, (_, row) in enumerate(it):
+            if rec >= limit:
+                break
+            if wanted[rec]:
+                writer.writerow(row)
+                written += 1
+        if written != records.size:  # inside the block: the temporary file is discarded
+            raise InputError(f"{in_path}: the file changed while pqmpc was running; {out_path} was not written")
+    return written
 
 
 def find_column(path: str, header: list[str], name: str) -> int:
