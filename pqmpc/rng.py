@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from .errors import ParameterError
 
-_CHUNK = 1 << 20
+_FILL_PIECE = 1 << 16  # Rng.fill's reused keystream piece: small enough to stay in L2
 
 
 class Rng:
@@ -27,7 +27,7 @@ class Rng:
     seeds such as ``b"test"`` work too.
     """
 
-    __slots__ = ("_enc", "seeded")
+    __slots__ = ("_enc", "seeded", "_fill_scratch")
 
     def __init__(self, seed: bytes | None = None):
         if seed is None:
@@ -42,6 +42,7 @@ class Rng:
             key = seed if len(seed) == 32 else hashlib.sha256(b"pqmpc.rng.seed" + seed).digest()
             self.seeded = True
         self._enc = Cipher(algorithms.AES256(key), modes.CTR(bytes(16))).encryptor()
+        self._fill_scratch = None
 
     @staticmethod
     def ensure(rng: "Rng | None") -> "Rng":
@@ -59,9 +60,14 @@ class Rng:
         view = out.reshape(-1).view(np.uint8)
         n = view.size
         done = 0
-        # update_into wants len(out) >= len(in) + 15; zeros in, keystream out.
-        zeros = np.zeros(min(n, _CHUNK), dtype=np.uint8)
-        buf = np.empty(zeros.size + 15, dtype=np.uint8)
+        # update_into wants len(out) >= len(in) + 15; zeros in, keystream out. The two buffers stay
+        # with the Rng: fresh ones per call are fresh pages on every call above malloc's mmap
+        # threshold, which these VMs charge ~8 µs each (the steady out= OT calls' last page faults).
+        scratch = self._fill_scratch
+        if scratch is None:
+            scratch = self._fill_scratch = (np.zeros(_FILL_PIECE, dtype=np.uint8),
+                                            np.empty(_FILL_PIECE + 15, dtype=np.uint8))
+        zeros, buf = scratch
         while done < n:
             k = min(n - done, zeros.size)
             self._enc.update_into(zeros[:k], buf)

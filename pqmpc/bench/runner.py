@@ -17,6 +17,7 @@ SUITES = {
     "base_ot": "pqmpc.bench.suites.base_ot",
     "base_ot_saber": "pqmpc.bench.suites.base_ot_saber",
     "ot_ext": "pqmpc.bench.suites.ot_ext",
+    "ot_ext_calls": "pqmpc.bench.suites.ot_ext_calls",
     "gc": "pqmpc.bench.suites.gc",
     "yao": "pqmpc.bench.suites.yao",
     "psi": "pqmpc.bench.suites.psi",

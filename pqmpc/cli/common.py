@@ -17,10 +17,11 @@ def parse_hostport(text: str, flag: str) -> tuple[str, int]:
 
 
 class Progress:
-    """Phase and progress lines on stderr; silent with ``quiet``.
+    """Phase and progress lines on stderr; silent with ``quiet`` (the summary on stdout is not progress).
 
-    On a terminal a phase redraws one line with a bar; otherwise (logs, CI)
-    it prints one line per phase and a few percentage steps, never a flood.
+    On a terminal a phase is a tqdm bar (rate and ETA; a plain redrawn line if
+    tqdm is missing); otherwise (logs, CI) one line per phase and a few
+    percentage steps, never a flood.
     """
 
     def __init__(self, quiet: bool = False, stream=None):
@@ -30,10 +31,19 @@ class Progress:
         self._phase = None
         self._t0 = time.perf_counter()
         self._last = -1
+        self._bar = None
+        self._unit = ""
+        try:
+            import tqdm as _tqdm  # noqa: F401
 
-    def phase(self, name: str) -> None:
+            self._tqdm = self.tty and not quiet
+        except ImportError:
+            self._tqdm = False
+
+    def phase(self, name: str, unit: str = "") -> None:
         self._end_line()
         self._phase = name
+        self._unit = unit
         self._t0 = time.perf_counter()
         self._last = -1
         if not self.quiet and not self.tty:
@@ -41,6 +51,17 @@ class Progress:
 
     def update(self, done: int, total: int) -> None:
         if self.quiet or total <= 0:
+            return
+        if self._tqdm:
+            if self._bar is None:
+                from tqdm import tqdm
+
+                self._bar = tqdm(total=total, desc=f"[pqmpc] {self._phase}", unit=self._unit or "it",
+                                 unit_scale=True, file=self.stream, leave=False, dynamic_ncols=True,
+                                 mininterval=0.2)
+            self._bar.total = total
+            self._bar.update(max(0, done - self._bar.n))
+            self._last = 0
             return
         pct = min(100, int(100 * done / total))
         if self.tty:
@@ -63,6 +84,9 @@ class Progress:
             print(f"[pqmpc] {message}", file=self.stream, flush=True)
 
     def _end_line(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
         if self._phase and self.tty and not self.quiet and self._last >= 0:
             elapsed = time.perf_counter() - self._t0
             print(f"\r[pqmpc] {self._phase:<28} done in {elapsed:.2f} s" + " " * 20, file=self.stream, flush=True)

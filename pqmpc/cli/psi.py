@@ -11,6 +11,12 @@ learns it: ``both`` (default), ``serve`` or ``connect``; a side that learns
 nothing writes no file. Both sides must pass the same ``--learn``, the same
 number of ``--key`` columns and the same ``--normalize`` steps: the handshake
 checks and stops both with one line saying what differs.
+
+Joins: ``--payload COL`` (each side) sends a column of yours to the learning
+side, which writes its rows followed by ``peer_COL`` (``--join inner|left``,
+SQL's rule: one row per pair). The CLI's own handshake (before the PSI's)
+compares the flags and carries the payload column names and the padded width;
+see docs/psi.md. Writers: :mod:`.joinio`; readers: :mod:`.csvio`, :mod:`.csvfast`.
 """
 
 from __future__ import annotations
@@ -21,15 +27,24 @@ import os
 import sys
 import time
 
-from ..errors import ChannelTimeout, HandshakeError, InputError
+from ..errors import ChannelError, ChannelTimeout, HandshakeError, InputError, PeerStopped, ProtocolError
+from . import psi_bucketed, warmup
 from .common import Progress, add_auth_args, load_auth, parse_hostport, secure
 
 LEARN = ("both", "serve", "connect")
+JOINS = ("inner", "left")
+#: The CLI's own handshake (flags, payload columns), before the PSI protocol's.
+CLI_PROTOCOL = "pqmpc-psi-cli"
+CLI_VERSION = 1
+MAX_PAYLOAD_COLUMNS = 64
+OUTPUT_FORMATS = ("csv", "parquet", "jsonl")  # joinio.OUTPUT_FORMATS, without importing numba for --help
+MAX_WIDTH = 1 << 16  # pqmpc.psi.payload.MAX_WIDTH
 PROTOCOL_CHOICES = ("rr22", "kkrt")
 DESCRIPTION = ("One party runs 'serve' (listens), the other 'connect' (dials). Each reads its own CSV, builds one key "
                "per row from the --key columns, and the two run PSI over TCP: RR22 (silent VOLE + OKVS) by default, "
                "or KKRT with --protocol kkrt; both post-quantum (lattice base OTs, AES, LPN). Each side that learns "
-               "the result writes the rows of its own file whose key is shared, header and row order kept. --learn "
+               "the result writes the rows of its own file whose key is shared, header and row order kept, followed by "
+               "the other side's --payload columns (--join inner or left). --learn "
                "says who learns it (both, serve or connect); a side that learns nothing writes no file. Both sides "
                "must pass the same --learn, number of --key columns, --normalize, --kappa, --protocol and "
                "--malicious: the handshake stops both with one line saying what differs.")
@@ -56,12 +71,28 @@ def add_parser(sub) -> None:
     connect.add_argument("--connect-retry", type=float, default=60.0, metavar="SECONDS",
                          help="keep retrying a refused connection for this long (the server may start later)")
     for q in (serve, connect):
-        q.add_argument("--input", required=True, metavar="FILE.csv", help="your CSV file (UTF-8, header line required)")
+        q.add_argument("--input", required=True, metavar="FILE.csv",
+                       help="your CSV file (UTF-8, header line required) or a .parquet file")
         q.add_argument("--key", required=True, action="append", metavar="COL",
                        help="key column (repeat for a composite key; values are combined unambiguously)")
         q.add_argument("--output", metavar="OUT.csv",
-                       help="where to write your rows whose key is in the intersection "
-                            "(required on a side that learns the result)")
+                       help="where to write your rows whose key is in the intersection, followed by the peer's "
+                            "payload columns ('-': stdout; required on a side that learns the result; an existing "
+                            "file is kept unless --force)")
+        q.add_argument("--output-format", choices=OUTPUT_FORMATS, default=None,
+                       help="csv, parquet or jsonl (default: from the --output extension, else csv)")
+        q.add_argument("--force", action="store_true", help="overwrite an existing --output file")
+        q.add_argument("--payload", action="append", metavar="COL",
+                       help="a column of yours the other side learns for its matching rows (repeatable; the "
+                            "other side writes it as peer_COL); either protocol, --malicious too")
+        q.add_argument("--payload-width", type=int, default=None, metavar="BYTES",
+                       help="bytes each row's payload is padded to (default: your longest, rounded up to 16; "
+                            "the larger side's value is used, and both sides learn it)")
+        q.add_argument("--join", choices=JOINS, default="inner",
+                       help="inner: your matching rows (one per peer row with the key); left: every row of yours, "
+                            "empty peer columns where nothing matched")
+        q.add_argument("--peer-prefix", default="peer_", metavar="TEXT",
+                       help="prefix of the peer's payload columns in your output")
         q.add_argument("--learn", choices=LEARN, default="both",
                        help="who learns the intersection; must match the other side")
         q.add_argument("--normalize", default="", metavar="STEPS",
@@ -74,13 +105,18 @@ def add_parser(sub) -> None:
                        help="give up when the peer is silent this long (default: 60 s + 120 s per million rows)")
         q.add_argument("--kappa", type=int, choices=(128, 256), default=128,
                        help="security level: 128, or 256 (ML-KEM-1024, 1024-bit code; doubled symmetric margin)")
-        q.add_argument("--protocol", choices=PROTOCOL_CHOICES, default="rr22",
-                       help="PSI protocol: rr22 (silent VOLE + OKVS, less traffic) or kkrt; must match the other side")
+        q.add_argument("--protocol", choices=PROTOCOL_CHOICES, default=None,
+                       help="PSI protocol: rr22 (silent VOLE + OKVS, less traffic; the default) or kkrt; must "
+                            "match the other side")
         q.add_argument("--malicious", action="store_true",
                        help="rr22's malicious mode (secure against a cheating peer); must match the other side")
         q.add_argument("--json", action="store_true", help="print one JSON summary line on stdout")
-        q.add_argument("--quiet", action="store_true", help="no progress on stderr")
+        q.add_argument("--quiet", action="store_true",
+                       help="no progress on stderr (the summary on stdout stays; --json makes it one line)")
+        q.add_argument("--stats-json", metavar="FILE", help="also write the JSON summary (with seconds per phase) "
+                                                            "to FILE")
         add_auth_args(q)
+        psi_bucketed.add_arguments(q)
         q.set_defaults(func=run)
     p.set_defaults(func=lambda args: _usage(p))
 
@@ -108,104 +144,335 @@ def _timeout_for(rows: int) -> float:
     return TIMEOUT_BASE + TIMEOUT_PER_MILLION * rows / 1e6
 
 
+def _prepare(args):
+    """Every check that needs no peer: flags, output paths, keys; before any network activity."""
+    from . import csvio, joinio
+
+    mode = args.psi_mode
+    learns = _learns(mode, args.learn)
+    peer_learns = _learns(_other(mode), args.learn)
+    if learns and not args.output:
+        raise InputError(f"--output is required: this side ({mode}) learns the intersection with --learn {args.learn}")
+    fmt = joinio.output_format(args.output if learns else None, args.output_format)
+    if args.output and learns:
+        joinio.check_output(args.output, fmt, args.force, args.input)
+    if args.stats_json:
+        joinio.check_output(args.stats_json, "json", True, args.input, flag="--stats-json")
+    if len(set(args.key)) != len(args.key):
+        raise InputError("--key: a column is named twice")
+    payload = list(dict.fromkeys(args.payload or []))
+    if len(payload) != len(args.payload or []):
+        raise InputError("--payload: a column is named twice")
+    if payload and not peer_learns:
+        raise InputError(f"--payload: with --learn {args.learn} the other side ({_other(mode)}) learns nothing, "
+                         f"so your payload columns would go nowhere; drop --payload or change --learn")
+    if len(payload) > MAX_PAYLOAD_COLUMNS:
+        raise InputError(f"--payload: at most {MAX_PAYLOAD_COLUMNS} columns")
+    if args.malicious and args.protocol not in (None, "rr22"):
+        raise InputError(f"--malicious runs on --protocol rr22 only (KKRT is semi-honest), not {args.protocol}")
+    if args.kappa != 128 and args.protocol != "kkrt":
+        raise InputError(f"--kappa {args.kappa} needs --protocol kkrt (rr22 runs at kappa 128)")
+    if args.payload_width is not None and not 1 <= args.payload_width <= MAX_WIDTH:
+        raise InputError(f"--payload-width must be in [1, {MAX_WIDTH}] bytes")
+    return {"mode": mode, "learns": learns, "peer_learns": peer_learns, "format": fmt, "payload": payload,
+            "delimiter": csvio.check_delimiter(args.delimiter), "normalize": csvio.parse_normalize(args.normalize)}
+
+
 def run(args) -> int:
-    from ..net import TcpChannel, TcpListener
-    from ..psi import keys as psikeys
-    from ..psi import run_protocol
+    from ..net import TcpChannel, TcpListener, send_abort
+    from ..psi.protocols import run_protocol
     from . import csvio
 
     t_start = time.perf_counter()
-    mode = args.psi_mode
+    plan = _prepare(args)
+    mode = plan["mode"]
+    if psi_bucketed.wanted(args):
+        return psi_bucketed.run(args, mode)
     progress = Progress(quiet=args.quiet)
-    delimiter = csvio.check_delimiter(args.delimiter)
-    normalize = csvio.parse_normalize(args.normalize)
-    learns = _learns(mode, args.learn)
-    if learns and not args.output:
-        raise InputError(f"--output is required: this side ({mode}) learns the intersection with --learn {args.learn}")
-    if args.output and os.path.abspath(args.output) == os.path.abspath(args.input):
-        raise InputError("--output must not be the --input file")
-    if args.output and learns:
-        folder = os.path.dirname(os.path.abspath(args.output))
-        if not os.path.isdir(folder):
-            raise InputError(f"--output: folder {folder} does not exist")
-    if len(set(args.key)) != len(args.key):
-        raise InputError("--key: a column is named twice")
-    if args.malicious and args.protocol != "rr22":
-        raise InputError(f"--malicious runs on --protocol rr22 only (KKRT is semi-honest), not {args.protocol}")
-    if args.protocol == "rr22" and args.kappa != 128:
-        raise InputError(f"--kappa {args.kappa} needs --protocol kkrt (rr22 runs at kappa 128)")
     host, port = (parse_hostport(args.listen, "--listen") if mode == "serve"
                   else parse_hostport(args.connect, "--connect"))
     auth = load_auth(args)
+    cli_seconds = {}
 
     listener = None
     if mode == "serve":
         # Listen before reading the file so the peer's connection waits in the backlog, not in retries.
         listener = TcpListener(host, port)
         progress.info(f"listening on {listener.host}:{listener.port}")
+    failed = table = None
     try:
-        progress.phase(f"reading {os.path.basename(args.input)}")
-        table = csvio.read_keys(args.input, args.key, delimiter, normalize, args.skip_empty, progress)
-        progress.done(f"read {table.rows_read} rows, {table.keys_used} keys"
-                      + (f", skipped {table.skipped} with an empty key" if table.skipped else ""))
-        items = psikeys.encode_items(psikeys.combine_columns(table.columns))
-        table.columns = []  # the encoded buffer is all the protocol needs; free the strings
-        timeout = args.timeout if args.timeout is not None else _timeout_for(table.rows_read)
-        if mode == "serve":
-            progress.info("waiting for the other party ...")
-            ch = listener.accept(timeout=args.wait)
-            ch.set_timeout(timeout)
-        else:
-            progress.info(f"connecting to {host}:{port} ...")
-            ch = TcpChannel.connect(host, port, timeout=timeout, retry_for=args.connect_retry)
+        t0 = time.perf_counter()
+        progress.phase(f"reading {os.path.basename(args.input)}", unit="B")
+        try:
+            table = csvio.read_keys(args.input, args.key, plan["delimiter"], plan["normalize"], args.skip_empty,
+                                    progress, engine=os.environ.get("PQMPC_CSV_ENGINE") or "auto",
+                                    payload_columns=plan["payload"])
+            items = table.items()
+            mine = _my_payloads(table, args)
+        except InputError as exc:
+            # Still reach the peer (it would wait for us until a timeout) and tell it why, without data.
+            failed = exc
+            progress.done()
+            wait = args.wait if mode == "serve" else args.connect_retry
+            print(f"pqmpc: error: {exc}\npqmpc: telling the other side that this side stopped (waiting up to "
+                  f"{wait:g} s for it; Ctrl-C to stop now)", file=sys.stderr, flush=True)
+        if failed is None:
+            progress.done(f"read {_n(table.rows_read, 'row')}, {_n(table.keys_used, 'key')}"
+                          + (f", skipped {_n(table.skipped, 'row')} with an empty key" if table.skipped else ""))
+        cli_seconds["read"] = time.perf_counter() - t0
+        rows = table.rows_read if table is not None else 0
+        timeout = args.timeout if args.timeout is not None else _timeout_for(rows)
+        t0 = time.perf_counter()
+        try:
+            if mode == "serve":
+                progress.info("waiting for the other party ...")
+                ch = listener.accept(timeout=args.wait)
+                ch.set_timeout(timeout)
+            else:
+                progress.info(f"connecting to {host}:{port} ...")
+                ch = TcpChannel.connect(host, port, timeout=timeout, retry_for=args.connect_retry)
+        except (ChannelError, OSError):
+            if failed is not None:
+                raise failed from None  # the peer never came: our own error is the one to show
+            raise
     finally:
         if listener is not None:
             listener.close()
 
     psi_role = "receiver" if (args.learn == "both" and mode == "connect") or args.learn == mode else "sender"
-    extra = {"key_columns": len(args.key), "normalize": ",".join(normalize) or "none", "learn": args.learn}
     try:
         with ch, secure(ch, auth, "responder" if mode == "serve" else "initiator", progress) as sch:
-            res = run_protocol(args.protocol, psi_role, sch, items, reveal_to_sender=(args.learn == "both"),
-                               malicious=args.malicious, kappa=args.kappa, progress=progress, extra_params=extra)
+            if failed is not None:
+                send_abort(sch, f"{_reason(failed)} (it runs {mode})")
+                raise failed
+            session = _agree(sch, args, plan, mine)
+            cli_seconds["connect"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            _warn_cold(session["protocol"], progress)
+            res = run_protocol(session["protocol"], psi_role, sch, items, reveal_to_sender=(args.learn == "both"),
+                               malicious=args.malicious, kappa=args.kappa, progress=progress,
+                               extra_params={"key_columns": len(args.key), "learn": args.learn,
+                                             "normalize": ",".join(plan["normalize"]) or "none"},
+                               **session["kw"])
+            cli_seconds["protocol"] = time.perf_counter() - t0
+    except PeerStopped as exc:
+        raise PeerStopped(f"{exc} (this side, {mode}, stops too)") from None
     except HandshakeError as exc:
-        raise HandshakeError(_flag_hint(str(exc))) from None
+        raise HandshakeError(_flag_hint(str(exc), mode)) from None
     except ChannelTimeout as exc:
         raise ChannelTimeout(f"{exc}; if the other side's input is much larger, raise --timeout "
                              f"(now {timeout:g} s)") from None
     progress.done()
 
     rows_written = None
-    if learns:
-        progress.phase(f"writing {os.path.basename(args.output)}")
-        rows_written = csvio.write_matches(args.input, args.output, table.records[res.indices], delimiter)
+    t0 = time.perf_counter()
+    if plan["learns"]:
+        from . import joinio
+
+        join = _join(table, res, session, args)
+        progress.phase(f"writing {'stdout' if args.output == '-' else os.path.basename(args.output)}", unit="row")
+        rows_written = joinio.write_result(table, args.output, plan["format"], join, plan["delimiter"], progress)
         progress.done()
+    cli_seconds["write"] = time.perf_counter() - t0
     seconds = time.perf_counter() - t_start
     summary = {
         "role": mode, "psi_role": psi_role, "input": args.input, "rows_read": table.rows_read,
         "keys_used": table.keys_used, "distinct_keys": res.distinct, "duplicate_keys": res.duplicates,
         "skipped_empty": table.skipped, "peer_distinct_keys": res.peer_distinct,
-        "intersection": res.intersection if learns else None, "rows_written": rows_written,
-        "output": args.output if learns else None, "learn": args.learn, "seconds": round(seconds, 3),
+        "intersection": res.intersection if plan["learns"] else None, "rows_written": rows_written,
+        "output": args.output if plan["learns"] else None, "output_format": plan["format"] if plan["learns"] else None,
+        "join": args.join if plan["learns"] else None, "payload_columns": plan["payload"],
+        "peer_columns": session["peer_names"], "learn": args.learn, "seconds": round(seconds, 3),
+        "cli_seconds": {k: round(v, 4) for k, v in cli_seconds.items()},
         "phase_seconds": {k: round(v, 4) for k, v in res.seconds.items()}, "bytes_sent": res.bytes_sent,
-        "bytes_received": res.bytes_received, "protocol": args.protocol,
+        "bytes_received": res.bytes_received, "protocol": session["protocol"],
         "mode": "malicious" if args.malicious else "semi-honest", "kappa": args.kappa, "params": res.params,
-        "channel": auth.mode, "peer_fingerprint": auth.peer.fingerprint if auth.peer is not None else None,
+        "reader": table.engine, "channel": auth.mode,
+        "peer_fingerprint": auth.peer.fingerprint if auth.peer is not None else None,
     }
+    if args.stats_json:
+        from ..util.atomic import atomic_write_text
+
+        atomic_write_text(args.stats_json, json.dumps(summary, ensure_ascii=False) + "\n")
+    # With --output - the rows own stdout; the summary goes to stderr then.
+    dest = sys.stderr if args.output == "-" and plan["learns"] else sys.stdout
     if args.json:
-        print(json.dumps(summary, ensure_ascii=False), flush=True)
-    elif not args.quiet:
-        print(_human(summary), flush=True)
+        print(json.dumps(summary, ensure_ascii=False), file=dest, flush=True)
+    else:
+        print(_human(summary), file=dest, flush=True)
     return 0
 
 
-def _flag_hint(msg: str) -> str:
-    # The handshake names the wire protocol and mode; the user set them with flags.
+def _other(mode: str) -> str:
+    return "connect" if mode == "serve" else "serve"
+
+
+def _n(k: int, word: str) -> str:
+    """``1 key``, ``2 keys``."""
+    return f"{k} {word}" + ("" if k == 1 else "s")
+
+
+#: What a side that stops before the session tells its peer: the kind of problem, never data.
+_REASONS = (("no such file", "its --input file does not exist"),
+            ("is a directory", "its --input is a directory"),
+            ("cannot open", "its --input file cannot be opened"),
+            ("the file is empty", "its --input file is empty"),
+            ("times in the header", "a --key/--payload column name appears twice in its header"),
+            ("no column", "a --key/--payload column is missing from its input"),
+            ("empty key", "its input has an empty key cell (it can pass --skip-empty)"),
+            ("UTF-8", "its input is not valid UTF-8"),
+            ("malformed CSV", "its input is not well-formed CSV"),
+            ("field(s) but the", "a record of its input has too few fields"),
+            ("Parquet", "its input cannot be read as Parquet"),
+            ("payload", "its payload columns do not fit the payload width"))
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    return next((why for key, why in _REASONS if key in text), "its input could not be read")
+
+
+def _my_payloads(table, args):
+    """This side's packed payload columns and the width it announces (None without ``--payload``)."""
+    if not table.payload_columns:
+        return None
+    import numpy as np
+
+    data, offsets = table.payloads()
+    longest = int(np.diff(offsets).max()) if offsets.shape[0] > 1 else 0
+    if args.payload_width is not None and longest > args.payload_width:
+        raise InputError(f"--payload: a row's payload columns take {longest} bytes (4 per column + the UTF-8 "
+                         f"text), more than --payload-width {args.payload_width}")
+    width = args.payload_width or max(16, -(-longest // 16) * 16)  # whole blocks: less of the longest leaks
+    return {"data": data, "offsets": offsets, "width": width}
+
+
+def _params(args, plan) -> dict:
+    """What both sides must pass alike; the handshake names the flag of any difference."""
+    return {"--learn": args.learn, "--key (number of columns)": len(args.key),
+            "--normalize": ",".join(plan["normalize"]) or "none", "--kappa": args.kappa,
+            "--malicious": bool(args.malicious)}
+
+
+def _agree(ch, args, plan, mine) -> dict:
+    """The CLI's own handshake: the flags, then each side's payload columns, width and protocol."""
+    from ..net import handshake
+
+    mode = plan["mode"]
+    try:
+        handshake(ch, CLI_PROTOCOL, CLI_VERSION, _params(args, plan), role=mode, peer_role=_other(mode))
+    except HandshakeError as exc:
+        if f"protocol: ours '{CLI_PROTOCOL}'" in str(exc):
+            raise HandshakeError(f"the other side runs a pqmpc without the command line's handshake (another "
+                                 f"version?); install the same pqmpc on both sides ({exc})") from None
+        raise
+    except PeerStopped:
+        raise
+    except ProtocolError as exc:
+        # The first message from the peer: anything but a pqmpc handshake is another program.
+        msg = str(exc)
+        raise ProtocolError(msg if "not speaking pqmpc" in msg else f"the peer is not speaking pqmpc ({msg})") from None
+    ch.send_json({"payload_columns": plan["payload"], "payload_width": mine["width"] if mine else 0,
+                  "protocol": args.protocol})
+    theirs = ch.recv_json(f"{CLI_PROTOCOL} payload columns", max_bytes=1 << 16)
+    cols, width, proto = (theirs.get(k) for k in ("payload_columns", "payload_width", "protocol")) \
+        if isinstance(theirs, dict) else (None, None, None)
+    if (not isinstance(cols, list) or len(cols) > MAX_PAYLOAD_COLUMNS
+            or not all(isinstance(c, str) and 0 < len(c) <= 256 for c in cols)
+            or isinstance(width, bool) or not isinstance(width, int) or not 0 <= width <= MAX_WIDTH
+            or proto not in (None, *PROTOCOL_CHOICES) or bool(cols) != bool(width)):
+        raise ProtocolError(f"{CLI_PROTOCOL}: the {_other(mode)} side's payload columns are malformed")
+    if cols and not plan["learns"]:
+        raise ProtocolError(f"{CLI_PROTOCOL}: the {_other(mode)} side sends payload columns to a side that "
+                            f"learns nothing")
+    any_payload = bool(cols) or bool(plan["payload"])
+    ours, peers = (p or "rr22" for p in (args.protocol, proto))
+    if ours != peers:
+        raise HandshakeError(f"--protocol differs: {mode} runs {ours}, {_other(mode)} runs {peers}")
+    w = max(width, mine["width"] if mine else 0)
+    kw = {}
+    if any_payload:
+        kw = {"payload_width": w, "peer_payload": bool(cols) and plan["learns"]}
+        if mine:
+            kw["payload"] = (mine["data"], mine["offsets"])
+    return {"protocol": ours, "kw": kw, "peer_columns": cols, "peer_names": _peer_names(cols, args.peer_prefix)}
+
+
+def _peer_names(cols, prefix) -> list[str]:
+    names, seen = [], set()
+    for c in cols:
+        name, k = prefix + c, 2
+        while name in seen:
+            name, k = f"{prefix}{c}_{k}", k + 1
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def _join(table, res, session, args):
+    """Input records to write and, with peer payload columns, each one's peer payload."""
+    import numpy as np
+
+    from ..psi.payload import unpack_columns
+    from .joinio import Join
+
+    kept = table.records
+    if session["kw"].get("peer_payload"):
+        pj = res.pairs
+        rows, pidx = kept[pj.rows], pj.payload_index
+        peer = unpack_columns(pj.data, pj.offsets, len(session["peer_columns"]))
+        names = _unclash(session["peer_names"], table.header)
+    else:
+        rows, pidx, peer, names = kept[res.indices], None, [], []
+    if args.join == "left":
+        matched = np.zeros(table.rows_read, dtype=bool)
+        matched[rows] = True
+        lone = np.flatnonzero(~matched)
+        order = np.argsort(np.concatenate([rows, lone]), kind="stable")
+        all_rows = np.concatenate([rows, lone])[order]
+        if pidx is not None:
+            pidx = np.concatenate([pidx, np.full(lone.shape[0], -1, dtype=np.int64)])[order]
+        rows = all_rows
+    return Join(rows=rows, pidx=pidx, peer=peer, peer_names=names)
+
+
+def _unclash(names, header) -> list[str]:
+    """A peer column named like one of ours gets a suffix (``peer_id_2``): every output name is distinct."""
+    taken, out = set(header), []
+    for nm in names:
+        cand, k = nm, 2
+        while cand in taken:
+            cand, k = f"{nm}_{k}", k + 1
+        taken.add(cand)
+        out.append(cand)
+    return out
+
+
+def _warn_cold(protocol: str, progress) -> None:
+    if progress.quiet:
+        return
+    try:
+        cold = warmup.kernels_cold((protocol,))
+    except Exception:  # a diagnosis only: never stop a run for it
+        return
+    if cold:
+        progress.info("compiling kernels, first run only (run `pqmpc warmup` ahead to skip this)")
+
+
+def _flag_hint(msg: str, mode: str) -> str:
+    # The library's handshake names the wire protocol, mode and its internal roles; the user knows
+    # flags and serve/connect.
     if "protocol: ours" in msg:
-        return f"--protocol differs from the other side's: {msg}"
-    if "mode: ours" in msg:
-        return f"--malicious differs from the other side's: {msg}"
-    return msg
+        msg = f"--protocol differs from the other side's: {msg}"
+    elif "mode: ours" in msg:
+        msg = f"--malicious differs from the other side's: {msg}"
+    for role in ("receiver", "sender"):
+        msg = msg.replace(f"'{role}'", f"'{role}' ({_side(role, mode)})")
+    return msg.replace("ours ", f"{mode}'s ").replace("peer's ", f"{_other(mode)}'s ")
+
+
+def _side(role: str, mode: str) -> str:
+    return "the side that learns" if role == "receiver" else "the side that sends"
 
 
 def _mb(n: int) -> str:
@@ -213,12 +480,15 @@ def _mb(n: int) -> str:
 
 
 def _human(s: dict) -> str:
-    lines = [f"{s['role']}: {s['rows_read']} rows, {s['distinct_keys']} distinct keys"
-             + (f" ({s['duplicate_keys']} duplicates)" if s["duplicate_keys"] else "")
-             + (f", {s['skipped_empty']} skipped (empty key)" if s["skipped_empty"] else "")
-             + f"; peer has {s['peer_distinct_keys']} distinct keys"]
+    lines = [f"{s['role']}: {_n(s['rows_read'], 'row')}, {_n(s['distinct_keys'], 'distinct key')}"
+             + (f" ({_n(s['duplicate_keys'], 'duplicate')})" if s["duplicate_keys"] else "")
+             + (f", {_n(s['skipped_empty'], 'row')} skipped (empty key)" if s["skipped_empty"] else "")
+             + f"; peer has {_n(s['peer_distinct_keys'], 'distinct key')}"]
     if s["output"]:
-        lines.append(f"intersection: {s['intersection']} keys; wrote {s['rows_written']} rows to {s['output']}")
+        where = "stdout" if s["output"] == "-" else s["output"]
+        extra = f" ({s['join']} join with {', '.join(s['peer_columns'])})" if s["peer_columns"] else ""
+        lines.append(f"intersection: {_n(s['intersection'], 'key')}; wrote {_n(s['rows_written'], 'row')}{extra} "
+                     f"to {where}")
     else:
         lines.append(f"this side learns nothing (--learn {s['learn']}): no output file written")
     lines.append(f"{s['seconds']:.2f} s, sent {_mb(s['bytes_sent'])}, received {_mb(s['bytes_received'])} "

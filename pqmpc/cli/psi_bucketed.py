@@ -65,7 +65,13 @@ def _check(args) -> None:
         raise InputError(f"--workers must be in [1, 1024], not {args.workers}")
     if args.resume and not args.work_dir:
         raise InputError("--resume needs the --work-dir of the run to finish")
-    for flag in ("payload", "payload_columns", "join"):
+    if getattr(args, "join", "inner") != "inner":
+        raise InputError("--join left is not available in bucketed runs yet; drop the bucketed flags or use the "
+                         "library (pqmpc.psi.bucketed)")
+    if getattr(args, "output_format", None) not in (None, "csv") or getattr(args, "output", None) == "-":
+        raise InputError("bucketed runs write a CSV file: --output-format parquet/jsonl and --output - are not "
+                         "available with the bucketed flags yet")
+    for flag in ("payload", "payload_columns"):
         if getattr(args, flag, None):
             raise InputError(f"--{flag.replace('_', '-')} is not available in bucketed runs yet; drop the "
                              f"bucketed flags or use the library (pqmpc.psi.bucketed) for payloads")
@@ -327,7 +333,7 @@ def run(args, role: str) -> int:
         raw = listener.accept(timeout=args.wait)
     else:
         progress.info(f"connecting to {host}:{port} ...")
-        raw = TcpChannel.connect(host, port, timeout=timeout, retry_for=args.connect_retry)
+        raw = TcpChannel.connect(host, port, timeout=timeout, retry_for=getattr(args, "connect_retry", 60.0))
     raw.set_timeout(timeout)
     _keepalive(raw.sock)
     engine = None
@@ -341,7 +347,7 @@ def run(args, role: str) -> int:
         with raw, secure(raw, auth, "responder" if role == "serve" else "initiator", progress) as sch:
             res = run_bucketed(psi_role, sch, source, dials=role == "connect",
                                open_channel=_opener(role, host, port, listener, auth, session_timeout,
-                                                    args.connect_retry),
+                                                    getattr(args, "connect_retry", 60.0)),
                                work_dir=args.work_dir, resume=args.resume, buckets=args.buckets,
                                workers=args.workers, protocol=args.protocol, malicious=args.malicious,
                                reveal_to_sender=args.learn == "both", kappa=args.kappa, extra_params=extra,
@@ -361,7 +367,7 @@ def run(args, role: str) -> int:
     rows_written = None
     if learns:
         progress.info(f"writing {os.path.basename(args.output)}")
-        rows_written = csvio.write_matches(args.input, args.output, res.indices, delimiter)
+        rows_written = csvio.write_matches_streaming(args.input, args.output, res.indices, delimiter)
     summary = {
         "role": role, "psi_role": psi_role, "input": args.input, "rows_read": res.rows + source.skipped,
         "keys_used": res.rows, "skipped_empty": source.skipped, "distinct_keys": res.distinct,

@@ -177,6 +177,13 @@ def run(args) -> int:
     else:
         _precheck_function(args, role, value)
     auth = load_auth(args)
+    # Load this run's kernels and build its circuit while no peer waits on us: the protocol's
+    # own time is then the protocol's (docs/garbling.md, "The first call").
+    from ..twopc import prepare
+    from ..twopc.functions import function_circuit
+
+    prepare(circuit if circuit is not None else function_circuit(args.function, value, args.bits, args.signed),
+            ot=args.ot, scheme=args.scheme)
 
     progress.phase(f"{'listening on ' + args.listen if args.listen else 'connecting to ' + args.connect}")
     ch = _connect(args)

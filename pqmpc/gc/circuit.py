@@ -59,6 +59,51 @@ def bits_to_int(bits, signed: bool = False) -> int:
     return value
 
 
+def first_gate_error(n_wires: int, n_inputs: int, op, in0, in1, out) -> tuple[int, int]:
+    """``(gate, code)`` of the first structural error in a gate list, ``(-1, CHECK_OK)`` if none.
+
+    Gates must come in an order where every input wire is already set (a primary
+    input or the output of an earlier gate) and no wire is written twice. Within a
+    gate the checks run in this order: op code, EQ constant, operand range, output
+    range, operands set, output not set before. Vectorised numpy (no kernel to load:
+    building a circuit is on the path of a first 2PC call).
+    """
+    n = op.shape[0]
+    if n == 0:
+        return -1, _k.CHECK_OK
+    idx = np.arange(n, dtype=np.int64)
+    bad_op = op > _k.OP_EQW
+    is_eq = op == _k.OP_EQ
+    binary = (op == _k.OP_XOR) | (op == _k.OP_AND)
+    bad_const = ~bad_op & is_eq & (in0 != 0) & (in0 != 1)
+    a_rng = ~is_eq & ((in0 < 0) | (in0 >= n_wires))
+    b_rng = binary & ((in1 < 0) | (in1 >= n_wires))
+    o_rng = (out < 0) | (out >= n_wires)
+    # the gate that first sets each wire (inputs at -1, never set: n)
+    first_set = np.full(n_wires, n, dtype=np.int64)
+    ok_o = ~o_rng
+    first_set[:min(n_inputs, n_wires)] = -1
+    np.minimum.at(first_set, out[ok_o], idx[ok_o])
+    a = np.where(a_rng | is_eq, 0, in0)
+    b = np.where(b_rng | ~binary, 0, in1)
+    a_unset = ~is_eq & ~a_rng & (first_set[a] >= idx)
+    b_unset = binary & ~b_rng & (first_set[b] >= idx)
+    twice = ok_o & (first_set[np.where(ok_o, out, 0)] < idx)
+    codes = (bad_op, bad_const, a_rng | b_rng, o_rng, a_unset | b_unset, twice)
+    names = (_k.CHECK_BAD_OP, _k.CHECK_BAD_CONSTANT, _k.CHECK_OUT_OF_RANGE, _k.CHECK_OUT_OF_RANGE,
+             _k.CHECK_UNSET, _k.CHECK_SET_TWICE)
+    any_bad = np.zeros(n, dtype=bool)
+    for c in codes:
+        any_bad |= c
+    if not any_bad.any():
+        return -1, _k.CHECK_OK
+    g = int(np.argmax(any_bad))
+    for c, code in zip(codes, names):
+        if c[g]:
+            return g, code
+    raise AssertionError("unreachable")
+
+
 class Circuit:
     """A Boolean circuit in topological order; see the module docstring for layout."""
 
@@ -91,17 +136,19 @@ class Circuit:
         if self.n_outputs > self.n_wires:
             raise circuit_error(f"outputs need {self.n_outputs} wires but the circuit has "
                                 f"{self.n_wires}", 3)
-        g, code = _k.check_gates(self.n_wires, self.n_inputs, self.op, self.in0, self.in1,
-                                 self.out)
+        g, code = first_gate_error(self.n_wires, self.n_inputs, self.op, self.in0, self.in1, self.out)
         if code != _k.CHECK_OK:
             line = None if gate_lines is None else int(gate_lines[g])
             raise circuit_error(f"gate {g} ({self._gate_text(g)}): {_CHECK_MESSAGES[code]}",
                                 line)
-        w = _k.unset_wires(self.n_wires, self.n_inputs, self.out, self.n_wires - self.n_outputs,
-                           self.n_outputs)
-        if w >= 0:
-            raise circuit_error(f"output wire {w} is never set", 3 if gate_lines is not None
-                                else None)
+        first = self.n_wires - self.n_outputs
+        is_set = np.zeros(self.n_wires, dtype=bool)
+        is_set[:self.n_inputs] = True
+        is_set[self.out] = True
+        unset = np.flatnonzero(~is_set[first:])
+        if unset.size:
+            raise circuit_error(f"output wire {first + int(unset[0])} is never set",
+                                3 if gate_lines is not None else None)
 
     def _gate_text(self, g: int) -> str:
         k = int(self.op[g])

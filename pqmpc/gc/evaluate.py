@@ -118,7 +118,7 @@ class Evaluator:
                                self._hi)
         else:
             _hg.evaluate_range(self.backend, self._sched, g0, g1, self._k, self._lab, t64,
-                               self._hi)
+                               self._hi, check=False)
 
     def _feed_rows(self, t64, step):
         m = t64.shape[0]
@@ -131,39 +131,49 @@ class Evaluator:
         self._range(self._pos, end, t64)
         self._pos, self._k = end, k_end
 
-    def finish(self, step: str = "garbled tables", flat: bool = False):
+    def finish(self, step: str = "garbled tables", flat: bool = False, out=None):
         """Output labels, one ``(m_j, label_bytes)`` array per output group (with ``flat``,
-        all as one ``(n_outputs, label_bytes)`` array)."""
+        all as one ``(n_outputs, label_bytes)`` array).
+
+        ``out``: a writable C-contiguous ``(n_outputs, label_bytes)`` uint8 buffer the
+        labels are written into; the arrays returned are then views of it.
+        """
         self._check_open(step)
+        c = self.circuit
+        if out is not None and (not isinstance(out, np.ndarray) or out.dtype != np.uint8
+                                or out.shape != (c.n_outputs, self.label_bytes)
+                                or not out.flags.c_contiguous or not out.flags.writeable):
+            raise ParameterError(f"out must be a writable C-contiguous ({c.n_outputs}, "
+                                 f"{self.label_bytes}) uint8 array")
         if self.ands_remaining:
             raise ProtocolError(f"{step}: {self.ands_remaining} AND tables missing")
         n = self._sched.op.shape[0]
         if self._pos < n:
             self._range(self._pos, n, np.empty((0, 2 * self._words), np.uint64))
             self._pos = n
-        c = self.circuit
-        if flat:
-            out = (np.ascontiguousarray(self._lab[c.n_wires - c.n_outputs:c.n_wires])
-                   .view(np.uint8).reshape(-1, self.label_bytes))
-            _hg.give_back_labels(self._lab)
-            self._lab = None
-            return out
-        out = [np.ascontiguousarray(self._lab[c.output_wires(j)]).view(np.uint8)
-               .reshape(-1, self.label_bytes) for j in range(len(c.output_sizes))]
+        rows = self._lab[c.n_wires - c.n_outputs:c.n_wires]
+        if out is None:
+            out = np.empty((c.n_outputs, self.label_bytes), np.uint8)
+        out.view(np.uint64).reshape(rows.shape)[:] = rows
         _hg.give_back_labels(self._lab)
         self._lab = None
-        return out
+        if flat:
+            return out
+        pos = np.concatenate([[0], np.cumsum(c.output_sizes)]).astype(np.int64)
+        return [out[pos[j]:pos[j + 1]] for j in range(len(c.output_sizes))]
 
 
-def evaluate_garbled(garbled: GarbledCircuit, labels, backend: str = "auto") -> list[np.ndarray]:
-    """Output labels of ``garbled`` on the input ``labels`` (one array per input group)."""
+def evaluate_garbled(garbled: GarbledCircuit, labels, backend: str = "auto", *, out=None) -> list[np.ndarray]:
+    """Output labels of ``garbled`` on the input ``labels`` (one array per input group);
+    ``out``: an ``(n_outputs, label_bytes)`` uint8 buffer to write them into (see
+    :meth:`Evaluator.finish`)."""
     if not isinstance(garbled, GarbledCircuit):
         raise ParameterError("evaluate_garbled needs a GarbledCircuit")
     ev = Evaluator(garbled.circuit, labels, backend=backend, kappa=garbled.kappa,
                    tweak_base=garbled.tweak_base, scheme=garbled.scheme)
     if garbled.circuit.and_count:
         ev.feed(garbled.tables)
-    return ev.finish()
+    return ev.finish(out=out)
 
 
 def evaluate_stream(circuit: Circuit, labels, chunks, backend: str = "auto",

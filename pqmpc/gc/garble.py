@@ -246,7 +246,7 @@ class Garbler:
                              self._delta64, tables, self._hi, self._rand)
         else:
             _hg.garble_range(self.backend, self._sched, g0, g1, self._k, self._lab,
-                             self._delta64, tables, self._hi)
+                             self._delta64, tables, self._hi, check=False)
 
     def _garble_next(self, m: int) -> np.ndarray:
         tables = np.empty((m, 2 * self._words), dtype=np.uint64)
@@ -312,11 +312,28 @@ class Garbler:
         pos = np.concatenate([[0], np.cumsum(self.circuit.output_sizes)]).astype(int)
         return [self._out_zero[pos[j]:pos[j + 1]].copy() for j in range(len(pos) - 1)]
 
-    def finish(self) -> GarbledCircuit:
-        """Garble everything (in one pass) and return the :class:`GarbledCircuit`."""
+    def finish(self, out=None) -> GarbledCircuit:
+        """Garble everything (in one pass) and return the :class:`GarbledCircuit`.
+
+        ``out``: a caller's buffer for the tables (half-gates), ``(m, 2 * label_bytes)``
+        uint8 or ``(m, label_bytes / 4)`` uint64 with ``m >= and_count``, C-contiguous;
+        the result's ``tables`` is then a view of its first ``and_count`` rows and no
+        table memory is allocated. Reusing one buffer across calls avoids the first-touch
+        page faults a fresh multi-megabyte array costs on every call.
+        """
         if self._done or self._k:
             raise ParameterError("this garbler has already produced its tables")
-        tables = self._garble_next(self._n_and)
+        if out is None:
+            tables = self._garble_next(self._n_and)
+        else:
+            if self._rand is not None:
+                raise ParameterError("out= takes half-gates tables; three-halves tables are packed "
+                                     "(use garble_into with (m, 4) uint64 rows)")
+            t = table_view(out, self._n_and, self._words)
+            if t.shape[0] < self._n_and:
+                raise ParameterError(f"out has {t.shape[0]} rows, the circuit needs {self._n_and}")
+            self.garble_into(t)
+            tables = t.view(np.uint8).reshape(self._n_and, 2 * self.label_bytes)
         return GarbledCircuit(self.circuit, tables, self.decoding, self.label_bytes,
                               self.tweak_base, self.scheme)
 
@@ -324,7 +341,7 @@ class Garbler:
 def garble(circuit: Circuit, rng: Rng | None = None, delta=None, input_labels=None,
            backend: str = "auto", kappa: int = 128, *,
            tweak_base: int | None = None,
-           scheme: str = "halfgates") -> tuple[GarbledCircuit, Encoder]:
+           scheme: str = "halfgates", out=None) -> tuple[GarbledCircuit, Encoder]:
     """Garble ``circuit``: returns ``(garbled, encoder)``.
 
     ``delta``: optional global offset (16 bytes, or 32 at ``kappa=256``) with lsb 1;
@@ -335,10 +352,11 @@ def garble(circuit: Circuit, rng: Rng | None = None, delta=None, input_labels=No
     "doubled key" level); ``tweak_base``: the garbling id under this Δ (see
     :class:`Garbler`; the result carries it for the evaluator); ``scheme``:
     ``"halfgates"`` (32 bytes per AND) or ``"threehalves"`` (Rosulek–Roy, 197 bits per
-    AND, κ = 128; :mod:`pqmpc.gc.threehalves`).
+    AND, κ = 128; :mod:`pqmpc.gc.threehalves`); ``out``: the caller's table buffer
+    (half-gates, see :meth:`Garbler.finish`): ``garbled.tables`` is then a view of it.
     """
     g = Garbler(circuit, rng=rng, delta=delta, input_labels=input_labels, backend=backend,
                 kappa=kappa, tweak_base=tweak_base, scheme=scheme)
-    garbled = g.finish()
+    garbled = g.finish(out)
     return garbled, g.encoder
 

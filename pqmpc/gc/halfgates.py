@@ -57,7 +57,7 @@ from pqmpc.gc.schedule import Schedule
 from pqmpc.gc.tweaks import tweak_high
 from pqmpc.primitives.aes import DEFAULT_KEY, openssl_ecb
 from pqmpc.primitives.aes_kernels import fixed_key_schedule
-from pqmpc.primitives.cpu import HAVE_AESNI
+from pqmpc.primitives.cpu import HAVE_AESNI, HAVE_VAES
 from pqmpc.primitives.hashing import tccr_wide
 
 #: The public label the evaluator holds on a constant wire.
@@ -164,6 +164,28 @@ def give_back_labels(lab: np.ndarray) -> None:
             bufs[base.shape[1]] = base
 
 
+def unsigned(idx: np.ndarray) -> np.ndarray:
+    """A schedule's non-negative int64 wire indices seen as uint64 (no copy): numba then
+    indexes without the negative-index wrap-around, a quarter of a free gate's cost."""
+    return idx.view(np.uint64)
+
+
+_FUSED = []
+
+
+def fused_walk():
+    """The κ = 128 walk this CPU runs: :mod:`pqmpc.gc.fused_vaes` (two blocks per AES
+    instruction) where numba's target has VAES, else :mod:`pqmpc.gc.fused`; imported on
+    first use, and a module whose instructions the CPU lacks is never compiled."""
+    if not _FUSED:
+        if HAVE_VAES:
+            from pqmpc.gc import fused_vaes as walk
+        else:
+            from pqmpc.gc import fused as walk
+        _FUSED.append(walk)
+    return _FUSED[0]
+
+
 def resolve_backend(backend: str) -> str:
     """The backend that will run: ``"fused"`` needs AES-NI (without it its AES would be a
     table AES, not constant time, on secret labels), so it resolves to ``"levels"``
@@ -261,7 +283,7 @@ def _eval_ands_bulk_wide(sched, s, e, k, hi, lab, tables, row):
 
 
 def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables,
-                 tweak_hi: int | None = None) -> None:
+                 tweak_hi: int | None = None, *, check: bool = True) -> None:
     """Garble scheduled gates ``[g0, g1)`` into ``lab`` (zero-labels) and ``tables``.
 
     ``lab`` comes from :func:`new_label_table` (or :func:`take_labels`); ``tables`` is
@@ -271,9 +293,20 @@ def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables,
     garblings under one Δ must differ in it (default: garbling id 0). With 256-bit labels (``words = 4``,
     ``delta`` 4 words) the walk is :mod:`pqmpc.gc.fused_wide`. Most callers want
     :class:`pqmpc.gc.Garbler`, which keeps all of this consistent.
+
+    ``check=False`` skips the argument checks (:class:`pqmpc.gc.Garbler` passes it: its
+    label table, table views and tweak word are built and checked once, and on a
+    6,400-AND circuit the checks cost a tenth of the garbling).
     """
-    _check_args(sched, g0, g1, lab, tables)
-    hi = _check_hi(tweak_hi)
+    if check:
+        _check_args(sched, g0, g1, lab, tables)
+        hi = _check_hi(tweak_hi)
+    else:
+        hi = np.uint64(tweak_hi)
+    if HAVE_AESNI and backend == "fused" and lab.shape[1] == 2:
+        fused_walk().garble_range(round_keys(), sched.gates, g0, g1, k0, hi, lab, np.uint64(delta[0]),
+                              np.uint64(delta[1]), tables)
+        return
     from pqmpc.gc import fused, fused_wide
 
     wide = lab.shape[1] == 4
@@ -281,7 +314,8 @@ def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables,
         d = np.ascontiguousarray(delta, dtype=np.uint64)
 
         def walk(s, e, row):
-            fused_wide.garble_range(sched.op, sched.ua, sched.ub, sched.umask, sched.out, s, e, k0 + row, hi,
+            fused_wide.garble_range(sched.op, unsigned(sched.ua), unsigned(sched.ub), sched.umask,
+                                    unsigned(sched.out), s, e, k0 + row, hi,
                                     lab, d, tables[row:])
 
         bulk = _garble_ands_bulk_wide
@@ -291,8 +325,7 @@ def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables,
         rk = round_keys()
 
         def walk(s, e, row):  # narrow levels and free gates: one kernel call, no per-level Python
-            fused.garble_range(rk, sched.op, sched.ua, sched.ub, sched.umask, sched.out, s, e, k0 + row, hi,
-                               lab, d0, d1, tables[row:])
+            fused.garble_range(rk, sched.gates, s, e, k0 + row, hi, lab, d0, d1, tables[row:])
 
         bulk = _garble_ands_bulk
     if HAVE_AESNI and (wide or backend == "fused"):
@@ -306,16 +339,25 @@ def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables,
             bulk(sched, s, e, k0 + row, hi, lab, d, tables, row)
 
 
-def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables, tweak_hi: int | None = None) -> None:
-    """Evaluate scheduled gates ``[g0, g1)`` on active labels ``lab`` (see :func:`garble_range`)."""
-    _check_args(sched, g0, g1, lab, tables)
-    hi = _check_hi(tweak_hi)
+def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables, tweak_hi: int | None = None, *,
+                   check: bool = True) -> None:
+    """Evaluate scheduled gates ``[g0, g1)`` on active labels ``lab`` (see :func:`garble_range`;
+    :class:`pqmpc.gc.Evaluator` passes ``check=False`` after checking the peer's tables itself)."""
+    if check:
+        _check_args(sched, g0, g1, lab, tables)
+        hi = _check_hi(tweak_hi)
+    else:
+        hi = np.uint64(tweak_hi)
+    if HAVE_AESNI and backend == "fused" and lab.shape[1] == 2:
+        fused_walk().evaluate_range(round_keys(), sched.gates, g0, g1, k0, hi, lab, tables)
+        return
     from pqmpc.gc import fused, fused_wide
 
     wide = lab.shape[1] == 4
     if wide:
         def walk(s, e, row):
-            fused_wide.evaluate_range(sched.op, sched.ua, sched.ub, sched.out, s, e, k0 + row, hi, lab,
+            fused_wide.evaluate_range(sched.op, unsigned(sched.ua), unsigned(sched.ub), unsigned(sched.out), s, e,
+                                      k0 + row, hi, lab,
                                       tables[row:])
 
         bulk = _eval_ands_bulk_wide
@@ -323,8 +365,7 @@ def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables, tweak_hi: 
         rk = round_keys()
 
         def walk(s, e, row):
-            fused.evaluate_range(rk, sched.op, sched.ua, sched.ub, sched.out, s, e, k0 + row, hi, lab,
-                                 tables[row:])
+            fused.evaluate_range(rk, sched.gates, s, e, k0 + row, hi, lab, tables[row:])
 
         bulk = _eval_ands_bulk
     if HAVE_AESNI and (wide or backend == "fused"):

@@ -17,66 +17,13 @@ OP_INV = 2
 OP_EQ = 3
 OP_EQW = 4
 
-# Codes returned by check_gates; bristol.py and circuit.py turn them into messages.
+# Codes of pqmpc.gc.circuit.first_gate_error; bristol.py and circuit.py turn them into messages.
 CHECK_OK = 0
 CHECK_OUT_OF_RANGE = 1
 CHECK_UNSET = 2
 CHECK_SET_TWICE = 3
 CHECK_BAD_CONSTANT = 4
 CHECK_BAD_OP = 5
-
-
-@njit(cache=True, nogil=True)
-def check_gates(n_wires, n_inputs, op, in0, in1, out):
-    """Return ``(gate, code)`` of the first structural error, ``(-1, 0)`` if none.
-
-    Gates must come in an order where every input wire is already set (a primary
-    input or the output of an earlier gate) and no wire is written twice.
-    """
-    is_set = np.zeros(n_wires, dtype=np.uint8)
-    for w in range(min(n_inputs, n_wires)):
-        is_set[w] = 1
-    for g in range(op.shape[0]):
-        k = op[g]
-        o = out[g]
-        a = in0[g]
-        b = in1[g]
-        if k > OP_EQW:
-            return g, CHECK_BAD_OP
-        if k == OP_EQ:
-            if a != 0 and a != 1:
-                return g, CHECK_BAD_CONSTANT
-        else:
-            if a < 0 or a >= n_wires:
-                return g, CHECK_OUT_OF_RANGE
-            if k == OP_XOR or k == OP_AND:
-                if b < 0 or b >= n_wires:
-                    return g, CHECK_OUT_OF_RANGE
-        if o < 0 or o >= n_wires:
-            return g, CHECK_OUT_OF_RANGE
-        if k != OP_EQ:
-            if is_set[a] == 0:
-                return g, CHECK_UNSET
-            if (k == OP_XOR or k == OP_AND) and is_set[b] == 0:
-                return g, CHECK_UNSET
-        if is_set[o] != 0:
-            return g, CHECK_SET_TWICE
-        is_set[o] = 1
-    return -1, CHECK_OK
-
-
-@njit(cache=True, nogil=True)
-def unset_wires(n_wires, n_inputs, out, first, count):
-    """Index of the first wire in ``[first, first+count)`` nobody sets, else -1."""
-    is_set = np.zeros(n_wires, dtype=np.uint8)
-    for w in range(min(n_inputs, n_wires)):
-        is_set[w] = 1
-    for g in range(out.shape[0]):
-        is_set[out[g]] = 1
-    for w in range(first, first + count):
-        if is_set[w] == 0:
-            return w
-    return -1
 
 
 @njit(cache=True, nogil=True)

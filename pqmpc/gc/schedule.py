@@ -14,7 +14,14 @@ import numpy as np
 from pqmpc.gc import kernels as _k
 from pqmpc.gc.kernels import OP_AND, OP_EQ, OP_EQW, OP_INV
 
-__all__ = ["Schedule", "build_schedule", "and_depths"]
+__all__ = ["Schedule", "build_schedule", "and_depths", "GATE_FREE", "GATE_FLIP", "GATE_AND", "AHEAD_MAX"]
+
+#: Kinds in :attr:`Schedule.gates` column 3.
+GATE_FREE = 0
+GATE_FLIP = 1
+GATE_AND = 2
+#: The most ANDs ``Schedule.gates`` announces ahead of an AND (kind >> 2).
+AHEAD_MAX = 7
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,12 @@ class Schedule:
     umask: np.ndarray
     n_wires: int
     and_pos: np.ndarray  # scheduled position of AND k (table k belongs to and_pos[k])
+    # The same, one row per gate: (ua, ub, out, kind); uint32 while the wires fit. kind & 3
+    # is GATE_FREE / GATE_FLIP (free, ⊕ Δ on the garbler's side) / GATE_AND; for an AND,
+    # kind >> 2 is how many ANDs follow it in its AND run (at most AHEAD_MAX): ANDs of one
+    # AND-depth never read each other's outputs, so the walk hashes that many together
+    # with no dependency check. One 16-byte row per gate instead of five arrays.
+    gates: np.ndarray
 
     @property
     def depth(self) -> int:
@@ -98,6 +111,20 @@ def build_schedule(n_wires: int, op, in0, in1, out, depths=None) -> Schedule:
     ub = np.where(unary, zero_row, sin1)
     flip = (sop == OP_INV) | ((sop == OP_EQ) & (sin0 == 1))
     umask = np.where(flip, ~np.uint64(0), np.uint64(0)).astype(np.uint64)
-    return Schedule(op=sop, in0=sin0, in1=sin1, out=np.ascontiguousarray(out[order]),
+    sout = np.ascontiguousarray(out[order])
+    # unsigned: numba then indexes without the negative-index wrap-around (a quarter of the
+    # free-gate cost on AES-128)
+    itype = np.uint32 if n_wires + 2 < 1 << 32 else np.uint64
+    gates = np.empty((n_gates, 4), dtype=itype)
+    gates[:, 0], gates[:, 1], gates[:, 2] = ua, ub, sout
+    # ANDs left in the same AND run after each scheduled position (runs 1, 3, 5, ... are ANDs)
+    # (the AND runs hold exactly the ANDs, in order)
+    ahead = np.zeros(n_gates, dtype=np.int64)
+    and_pos = np.flatnonzero(sop == OP_AND)
+    run_end = np.repeat(runs[1::2, 1], runs[1::2, 1] - runs[1::2, 0])
+    ahead[and_pos] = np.minimum(run_end - and_pos - 1, AHEAD_MAX)
+    kind = np.where(sop == OP_AND, GATE_AND, np.where(flip, GATE_FLIP, GATE_FREE))
+    gates[:, 3] = kind | (ahead << 2)
+    return Schedule(op=sop, in0=sin0, in1=sin1, out=sout,
                     runs=runs, and_before=and_before, ua=ua, ub=ub, umask=umask,
-                    n_wires=int(n_wires), and_pos=np.flatnonzero(sop == OP_AND))
+                    n_wires=int(n_wires), and_pos=and_pos, gates=gates)

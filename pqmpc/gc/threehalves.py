@@ -233,9 +233,11 @@ def garble_range(backend, sched: Schedule, g0, g1, k0, lab, delta, tables, tweak
     d0, d1 = np.uint64(delta[0]), np.uint64(delta[1])
     rk = _hg.round_keys()
 
+    ua, ub, uo = _hg.unsigned(sched.ua), _hg.unsigned(sched.ub), _hg.unsigned(sched.out)
+
     def walk(s, e, row):
-        _tk.garble_range(rk, sched.op, sched.ua, sched.ub, sched.umask, sched.out, s, e,
-                              k0 + row, hi, lab, d0, d1, tables[row:], rbits, kbase)
+        _tk.garble_range(rk, sched.op, ua, ub, sched.umask, uo, s, e,
+                         k0 + row, hi, lab, d0, d1, tables[row:], rbits, kbase)
 
     if HAVE_AESNI and backend == "fused":
         walk(g0, g1, 0)
@@ -260,9 +262,10 @@ def evaluate_range(backend, sched: Schedule, g0, g1, k0, lab, tables, tweak_hi) 
     hi = _hg.check_hi(tweak_hi)
     rk = _hg.round_keys()
 
+    ua, ub, uo = _hg.unsigned(sched.ua), _hg.unsigned(sched.ub), _hg.unsigned(sched.out)
+
     def walk(s, e, row):
-        _tk.evaluate_range(rk, sched.op, sched.ua, sched.ub, sched.out, s, e, k0 + row, hi,
-                                lab, tables[row:])
+        _tk.evaluate_range(rk, sched.op, ua, ub, uo, s, e, k0 + row, hi, lab, tables[row:])
 
     if HAVE_AESNI and backend == "fused":
         walk(g0, g1, 0)

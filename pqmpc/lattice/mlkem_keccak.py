@@ -21,7 +21,7 @@ from numba import njit
 
 from ..primitives.keccak import RATE_SHAKE128, sha3_256, sha3_512, shake128, shake256
 
-__all__ = ["Q", "sha3_256", "sha3_512", "shake128", "shake256", "xof_uniform_batch"]
+__all__ = ["Q", "kernel_specs", "sha3_256", "sha3_512", "shake128", "shake256", "xof_uniform_batch"]
 
 Q = 3329
 #: Candidates (12-bit pairs from 3 bytes) per SHAKE-128 block, and the share accepted.
@@ -95,3 +95,12 @@ def xof_uniform_batch(msgs, ncoeffs):
         result[todo[ok]] = part[ok]
         todo = todo[~ok]
     return result
+
+
+def kernel_specs() -> list:
+    """The kernels of ML-KEM's hashing and sampling (Keccak, rejection sampling),
+    for :func:`pqmpc.primitives.preload.preload`."""
+    from ..primitives import keccak
+    from ..primitives.preload import I64, arr
+
+    return keccak.kernel_specs() + [(_reject_rows, (arr("uint8", 2), I64, arr("uint16", 2), I64, arr("bool", 1)))]

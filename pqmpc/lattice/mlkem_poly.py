@@ -388,3 +388,17 @@ def decompress(y: np.ndarray, d: int) -> np.ndarray:
     out = np.empty(a.shape, dtype=np.uint16)
     _decompress_flat(a.reshape(-1), d, out.reshape(-1))
     return out
+
+
+def kernel_specs() -> list:
+    """The kernels ML-KEM key generation, encapsulation and decapsulation call (the
+    arithmetic of KyberOT), for :func:`pqmpc.primitives.preload.preload`."""
+    from ..primitives.preload import BOOL, I64, arr
+
+    u8, u16 = (lambda nd, ro=False: arr("uint8", nd, ro)), (lambda nd, ro=False: arr("uint16", nd, ro))
+    return [(_ntt_rows, (u16(2),)), (_intt_rows, (u16(2),)),
+            (_matvec, (u16(4), u16(3), u16(3), BOOL)), (_dot, (u16(3), u16(3), u16(2))),
+            (_addsub, (u16(1), u16(1), u16(1), BOOL)), (_addsub, (u16(1), u16(1, True), u16(1), BOOL)),
+            (_cbd_rows, (u8(2), I64, u16(2))),
+            (_pack_grouped, (u16(2), I64, I64, I64, u8(2))), (_unpack_grouped, (u8(2), I64, I64, I64, u16(2))),
+            (_compress_flat, (u16(1), I64, u16(1))), (_decompress_flat, (u16(1), I64, u16(1)))]

@@ -41,6 +41,9 @@ class CorrelatedFromRandom(CorrelatedOT):
     def post_quantum(self) -> bool:
         return bool(getattr(self.ot, "post_quantum", True))
 
+    def preload(self, role: str | None = None) -> None:
+        self.ot.preload(role)
+
     def send_random(self, ch: Channel, n: int, rng=None):
         return self.ot.send_random(ch, n, rng)
 

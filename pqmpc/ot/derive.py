@@ -73,13 +73,26 @@ def select_xor_into(h, bits, d, out):
                 out[i, j] = h[i, j]
 
 
+@njit(cache=True, nogil=True)
+def xor_delta_where(q, bits, delta):
+    """``q[i] ^= Δ`` where ``bits[i]`` is set, in place, GIL released."""
+    n, w = q.shape
+    for i in range(n):
+        if bits[i]:
+            for j in range(w):
+                q[i, j] ^= delta[j]
+
+
 def random_ot_from_cot(q: np.ndarray, delta: np.ndarray, tweak_start: int,
                        m0: np.ndarray, m1: np.ndarray, tag: int = TAG_RANDOM_OT) -> None:
-    """Sender: ``m0 = H(q, i)``, ``m1 = H(q ⊕ Δ, i)`` written into the given rows."""
+    """Sender: ``m0 = H(q, i)``, ``m1 = H(q ⊕ Δ, i)`` written into the given rows.
+
+    ``m0`` may be ``q`` itself (hashed in place, last); ``m1`` must not overlap ``q``.
+    No scratch: ``q ⊕ Δ`` is formed in ``m1`` and hashed there."""
+    xor_with_delta_into(q, delta, m1)
+    hash_rows(m1, tweak_start, out=m1, tag=tag)
     hash_rows(q, tweak_start, out=m0, tag=tag)
-    qd = np.empty_like(q)
-    xor_with_delta_into(q, delta, qd)
-    hash_rows(qd, tweak_start, out=m1, tag=tag)
 
 
-__all__ = ["tweak_range", "hash_rows", "xor_with_delta_into", "select_xor_into", "random_ot_from_cot"]
+__all__ = ["tweak_range", "hash_rows", "xor_with_delta_into", "xor_delta_where", "select_xor_into",
+           "random_ot_from_cot"]

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..net import Channel
+from ..primitives.buffers import check_out, out_or_empty
 from ..rng import Rng
 from . import derive
 
@@ -44,6 +45,13 @@ def check_choices(choices) -> np.ndarray:
     if c.size and (c.dtype.kind not in "uib" or c.min() < 0 or c.max() > 1):
         raise ParameterError("choices must contain only 0 and 1")
     return np.ascontiguousarray(c, dtype=np.uint8)
+
+
+def random_bits_into(rng: Rng, out: np.ndarray) -> np.ndarray:
+    """``rng.bits(n)`` written into ``out`` (same stream, same values, no output allocation)."""
+    rng.fill(out)
+    np.bitwise_and(out, np.uint8(1), out=out)
+    return out
 
 
 def check_messages(m, width: int, name: str, n: int | None = None) -> np.ndarray:
@@ -91,6 +99,9 @@ class RandomOT(abc.ABC):
     #: Chosen-message masks go out in messages of this many OTs (``None``: one message),
     #: so an extension can bound its message size.
     mask_chunk: int | None = None
+    #: True when the native calls write into caller-supplied ``out=`` arrays without a
+    #: copy (IKNP, Ferret); the derived calls accept ``out=`` either way (copying if not).
+    writes_out: bool = False
 
     @abc.abstractmethod
     def send_random(self, ch: Channel, n: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
@@ -99,6 +110,15 @@ class RandomOT(abc.ABC):
     @abc.abstractmethod
     def receive_random(self, ch: Channel, choices, rng=None) -> np.ndarray:
         """Receiver side: returns ``mb`` with ``mb[i] == (m1 if choices[i] else m0)[i]``."""
+
+    def preload(self, role: str | None = None) -> None:
+        """Load the compiled kernels this OT's calls use (as ``role``, or both roles), before its first message.
+
+        Both parties then load at the same time instead of one after the other on
+        the protocol's critical path (see :mod:`pqmpc.primitives.preload`); sessions
+        call it themselves, so callers never need to. Default: nothing to load.
+        """
+        return None
 
     def _mask_ranges(self, n: int):
         step = self.mask_chunk or max(n, 1)
@@ -174,31 +194,58 @@ class CorrelatedOT(RandomOT):
     def _tag_kw(self) -> dict:
         return {} if self.hash_tag is None else {"tag": self.hash_tag}
 
-    def send_random(self, ch: Channel, n: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
-        """Random OT from correlated OT: ``m0 = H(q, i)``, ``m1 = H(q ⊕ Δ, i)``."""
-        delta, q = self.send_correlated(ch, check_count(n), None, rng)
-        start = self.next_tweaks(ch, SENDER, q.shape[0])
-        m0, m1 = np.empty_like(q), np.empty_like(q)
-        derive.random_ot_from_cot(q, delta, start, m0, m1, **self._tag_kw())
-        return m0, m1
+    def _native_out(self, call, *args, out=None, **kw):
+        """``call(*args, **kw)`` writing into ``out`` (a checked array): passed through when the
+        class writes outputs itself, else the result is copied in (same values, one copy)."""
+        if out is None:
+            return call(*args, **kw)
+        if self.writes_out:
+            return call(*args, out=out, **kw)
+        res = call(*args, **kw)
+        out[...] = res[-1] if isinstance(res, tuple) else res
+        return res[:-1] + (out,) if isinstance(res, tuple) else out
 
-    def receive_random(self, ch: Channel, choices, rng=None) -> np.ndarray:
-        """Receiver of random OT from correlated OT: ``m_b = H(t, i)``."""
-        t = self.receive_correlated(ch, choices, rng)
+    def send_random(self, ch: Channel, n: int, rng=None, *, out=None) -> tuple[np.ndarray, np.ndarray]:
+        """Random OT from correlated OT: ``m0 = H(q, i)``, ``m1 = H(q ⊕ Δ, i)``.
+
+        ``out``: optional ``(m0, m1)`` arrays of shape ``(n, block_bytes)`` to write into.
+        """
+        n = check_count(n)
+        m0, m1 = (None, None) if out is None else out
+        shape = (n, self.block_bytes)
+        m0, m1 = check_out(m0, shape, "out[0] (m0)"), check_out(m1, shape, "out[1] (m1)")
+        # q lands in m0 and is hashed in place: no array of its own
+        delta, q = self._native_out(self.send_correlated, ch, n, None, rng, out=m0)
+        start = self.next_tweaks(ch, SENDER, q.shape[0])
+        m1 = np.empty_like(q) if m1 is None else m1
+        derive.random_ot_from_cot(q, delta, start, q, m1, **self._tag_kw())
+        return q, m1
+
+    def receive_random(self, ch: Channel, choices, rng=None, *, out=None) -> np.ndarray:
+        """Receiver of random OT from correlated OT: ``m_b = H(t, i)`` (into ``out`` if given)."""
+        choices = check_choices(choices)
+        out = check_out(out, (choices.shape[0], self.block_bytes))
+        t = self._native_out(self.receive_correlated, ch, choices, rng, out=out)
         start = self.next_tweaks(ch, RECEIVER, t.shape[0])
         return derive.hash_rows(t, start, out=t, **self._tag_kw())
 
-    def send_random_correlated(self, ch: Channel, n: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
+    def send_random_correlated(self, ch: Channel, n: int, rng=None, *, out=None) -> tuple[np.ndarray, np.ndarray]:
         """Correlated OT whose choice bits the receiver draws at random: ``(Δ, q)``."""
-        return self.send_correlated(ch, n, None, rng)
-
-    def receive_random_correlated(self, ch: Channel, n: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
-        """Receiver side with random choice bits: returns ``(choices, t)``."""
         n = check_count(n)
+        out = check_out(out, (n, self.block_bytes))
+        return self._native_out(self.send_correlated, ch, n, None, rng, out=out)
+
+    def receive_random_correlated(self, ch: Channel, n: int, rng=None, *, out=None,
+                                  choices_out=None) -> tuple[np.ndarray, np.ndarray]:
+        """Receiver side with random choice bits: returns ``(choices, t)`` (into ``choices_out``
+        ``(n,)`` and ``out`` ``(n, block_bytes)`` if given)."""
+        n = check_count(n)
+        out = check_out(out, (n, self.block_bytes))
+        choices = out_or_empty(choices_out, (n,), "choices_out")
         rng = Rng.ensure(rng)
         self.ensure_session(ch, RECEIVER, rng)
-        choices = rng.bits(n)
-        return choices, self.receive_correlated(ch, choices, rng)
+        random_bits_into(rng, choices)
+        return choices, self._native_out(self.receive_correlated, ch, choices, rng, out=out)
 
 
 class RandomCorrelatedOT(CorrelatedOT):
@@ -222,19 +269,21 @@ class RandomCorrelatedOT(CorrelatedOT):
     def receive_random_correlated(self, ch: Channel, n: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
         """Receiver: ``(choices, t)`` with pseudo-random ``choices``."""
 
-    def send_correlated(self, ch: Channel, n: int, delta=None, rng=None) -> tuple[np.ndarray, np.ndarray]:
+    def send_correlated(self, ch: Channel, n: int, delta=None, rng=None, *, out=None) -> tuple[np.ndarray, np.ndarray]:
         n = check_count(n)
-        d, q = self.send_random_correlated(ch, n, rng=rng, delta=delta)
+        out = check_out(out, (n, self.block_bytes))
+        d, q = self._native_out(self.send_random_correlated, ch, n, rng=rng, delta=delta, out=out)
         flip = ch.recv_bits(n, f"{self.name} derandomization ({n} choice flips)")
-        q ^= flip[:, None] * d
+        derive.xor_delta_where(q, flip, np.ascontiguousarray(d, dtype=np.uint8).reshape(-1))
         return d, q
 
-    def receive_correlated(self, ch: Channel, choices, rng=None) -> np.ndarray:
+    def receive_correlated(self, ch: Channel, choices, rng=None, *, out=None) -> np.ndarray:
         choices = check_choices(choices)
-        b, t = self.receive_random_correlated(ch, choices.shape[0], rng)
+        out = check_out(out, (choices.shape[0], self.block_bytes))
+        b, t = self._native_out(self.receive_random_correlated, ch, choices.shape[0], rng, out=out)
         ch.send_bits(b ^ choices)
         return t
 
 
-__all__ = ["RandomOT", "CorrelatedOT", "RandomCorrelatedOT", "OT",
+__all__ = ["RandomOT", "CorrelatedOT", "RandomCorrelatedOT", "OT", "check_out", "random_bits_into",
            "check_choices", "check_count", "check_messages", "check_delta"]

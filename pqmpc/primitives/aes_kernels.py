@@ -63,7 +63,7 @@ __all__ = ["HAVE_AESNI", "aes128_encrypt", "aes128_encrypt8_ni", "aes128_encrypt
            "aes256_encrypt", "aes256_encrypt8_ni", "aes256_encrypt_ni", "aes256_expand", "aes256_load_keys",
            "aes_encrypt", "aes_encrypt8", "aes_encrypt8_ni", "aes_encrypt8_soft", "aes_encrypt_ni",
            "aes_encrypt_soft", "bxor", "ecb_encrypt", "fixed_key_schedule", "fixed_key_tuple", "key_tuple",
-           "round_keys", "round_keys_cached", "round_keys_many", "TABLE_AES_ACTIVE"]
+           "expand_kernel_specs", "round_keys", "round_keys_cached", "round_keys_many", "TABLE_AES_ACTIVE"]
 
 #: True when the njit building blocks run on the (not constant time) table AES.
 TABLE_AES_ACTIVE: bool = not HAVE_AESNI
@@ -427,3 +427,14 @@ def ecb_encrypt(key: bytes, x, out=None, backend: str = "auto") -> np.ndarray:
     done = ecb_vaes_loop(rk, xv, ov) if use_vaes(backend) else 0
     ecb_ni_loop(rk, xv[done:], ov[done:])
     return out
+
+
+def expand_kernel_specs(key_bytes: int = 16) -> list:
+    """The in-kernel key schedules :func:`round_keys_many` calls (none without AES-NI),
+    for :func:`pqmpc.primitives.preload.preload`."""
+    if not HAVE_AESNI:
+        return []
+    from .preload import arr
+
+    k = _expand128_many if key_bytes == 16 else _expand256_many
+    return [(k, (arr("uint64", 2), arr("uint64", 3))), (k, (arr("uint64", 2, True), arr("uint64", 3)))]

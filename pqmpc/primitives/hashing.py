@@ -63,7 +63,7 @@ from .llvm_ir import bxor
 
 __all__ = ["PROTOCOL_TAGS", "TAG_FERRET", "TAG_GC", "TAG_IKNP", "TAG_KKRT", "TAG_NONE", "TAG_PSI", "TAG_RANDOM_OT",
            "TAG_SPCOT", "TAG_YAO", "ccr", "ccr_block", "cr", "cr_block", "make_tag", "shake", "sigma", "sigma_block",
-           "tccr", "tccr_block", "tccr_block_t", "tccr_wide", "tccr_wide_block", "tweak_block"]
+           "tccr", "tccr_block", "tccr_block_t", "tccr_wide", "tccr_wide_block", "tccr_kernel_specs", "tweak_block"]
 
 # --------------------------------------------------------------------------
 # Protocol tags (word 1 of the tweak, bits 64..95)
@@ -397,3 +397,14 @@ def shake(data: bytes, outlen: int, domain: bytes = b"") -> bytes:
     h = hashlib.shake_256(len(domain).to_bytes(2, "little") + domain)
     h.update(data)
     return h.digest(outlen)
+
+
+def tccr_kernel_specs() -> list:
+    """The kernels :func:`tccr` calls on 16-byte rows with the default backend (none
+    without AES-NI), for :func:`pqmpc.primitives.preload.preload`."""
+    if not use_native("auto", HAVE_AESNI):
+        return []
+    from .preload import U64, arr
+
+    sig = (arr("uint64", 2), arr("uint64", 2), arr("uint64", 1), arr("uint64", 2), U64)
+    return [(tccr_vaes_loop, sig)] * use_vaes("auto") + [(tccr_ni_loop, sig)]

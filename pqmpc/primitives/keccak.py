@@ -246,3 +246,10 @@ def shake128(msgs, outlen: int) -> np.ndarray:
 
 def shake256(msgs, outlen: int) -> np.ndarray:
     return keccak_batch(_rows(msgs), RATE_SHAKE256, DS_SHAKE, outlen)
+
+
+def kernel_specs() -> list:
+    """The kernels :func:`keccak_batch` calls, for :func:`pqmpc.primitives.preload.preload`."""
+    from .preload import I64, arr
+
+    return [(_keccak_words, (arr("uint64", 2), I64, I64))]

@@ -34,11 +34,12 @@ from .aes_kernels import (
     aes256_encrypt8_ni,
     aes256_encrypt_ni,
     aes256_load_keys,
+    expand_kernel_specs,
     round_keys_many,
 )
 from .cpu import HAVE_AESNI
 
-__all__ = ["MultiCTR", "MultiKeyCTR", "SeedExpander", "prg_expand"]
+__all__ = ["MultiCTR", "MultiKeyCTR", "SeedExpander", "kernel_specs", "prg_expand"]
 
 
 def _check_seeds(seeds) -> np.ndarray:
@@ -145,6 +146,29 @@ def _ctr128_ni8(rk, start, out):
             b += 1
 
 
+# The extension matrix's fused step: the keystream XORed with a masked matrix and a code
+# row while both are in registers, instead of two more passes over the chunk in numpy.
+@njit(cache=True, nogil=True)
+def _ctr128_ni8_mix(rk, start, out, a, amask, c, crow):
+    k, nblk = out.shape[0], out.shape[1]
+    for j in range(k):
+        ks = aes128_load_keys(rk[j])
+        m = amask[j]
+        jc = j * crow
+        b = 0
+        while b + 8 <= nblk:
+            y = aes128_encrypt8_ni(ks, _ctr8(start + b))
+            for i in range(8):
+                out[j, b + i, 0] = y[i][0] ^ (a[j, b + i, 0] & m) ^ c[jc, b + i, 0]
+                out[j, b + i, 1] = y[i][1] ^ (a[j, b + i, 1] & m) ^ c[jc, b + i, 1]
+            b += 8
+        while b < nblk:
+            y1 = aes128_encrypt_ni(ks, _ctr(start + b))
+            out[j, b, 0] = y1[0] ^ (a[j, b, 0] & m) ^ c[jc, b, 0]
+            out[j, b, 1] = y1[1] ^ (a[j, b, 1] & m) ^ c[jc, b, 1]
+            b += 1
+
+
 @njit(cache=True, nogil=True)
 def _ctr256_ni8(rk, start, out):
     k, nblk = out.shape[0], out.shape[1]
@@ -207,6 +231,55 @@ class MultiKeyCTR:
         self.pos += nbytes
         return out
 
+    def take_blocks(self, nbytes: int):
+        """For a caller's own fused kernel: ``(round_keys, first_block)`` of the next ``nbytes``
+        of every stream (``(k, 11, 2)`` uint64 AES-128 schedules; block ``i`` of stream ``j``
+        is AES_{k_j}(first_block + i) as a big-endian counter), advancing the streams; or
+        ``None`` (nothing advanced) off the AES-NI / AES-128 / whole-block path."""
+        if self._kernel is not _ctr128_ni8 or self.pos % 16 or nbytes % 16:
+            return None
+        first = self.pos // 16
+        self.pos += nbytes
+        return self._rk, first
+
+    def next_mixed(self, nbytes: int, out: np.ndarray, a: np.ndarray, amask: np.ndarray,
+                   c: np.ndarray) -> np.ndarray:
+        """``out = next(nbytes) ⊕ (a ∧ amask) ⊕ c``, fused where the kernel allows.
+
+        ``out``, ``a``: ``(k, nbytes)`` uint8 (``out`` C-contiguous and distinct from
+        ``a``); ``amask``: ``(k,)`` uint8, 0x00 or 0xFF per stream; ``c``: ``(1, nbytes)``
+        (one row for every stream) or ``(k, nbytes)``. One pass over the chunk on the
+        AES-NI path (AES-128 seeds, whole blocks); three numpy passes otherwise.
+        """
+        fused = (self._kernel is _ctr128_ni8 and self.pos % 16 == 0 and nbytes % 16 == 0 and nbytes
+                 and out.flags.c_contiguous and a.flags.c_contiguous and c.flags.c_contiguous)
+        if not fused:
+            self.next(nbytes, out=out)
+            np.bitwise_xor(out, a & amask.reshape(-1, 1), out=out)
+            np.bitwise_xor(out, c, out=out)
+            return out
+        nblk = nbytes // 16
+        m64 = np.where(amask.astype(bool), np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(0))
+        _ctr128_ni8_mix(self._rk, self.pos // 16, out.view(np.uint64).reshape(self.k, nblk, 2),
+                        a.view(np.uint64).reshape(self.k, nblk, 2), m64,
+                        c.view(np.uint64).reshape(c.shape[0], nblk, 2), 1 if c.shape[0] > 1 else 0)
+        self.pos += nbytes
+        return out
+
 
 #: The name ``pqmpc.ot.ext.ctr`` used (kept for the move).
 MultiCTR = MultiKeyCTR
+
+
+def kernel_specs(seed_bytes: int = 16) -> list:
+    """The kernels a :class:`MultiKeyCTR` over ``seed_bytes``-byte seeds calls (none on
+    the OpenSSL path), for :func:`pqmpc.primitives.preload.preload`."""
+    if not HAVE_AESNI:
+        return []
+    from .preload import I64, arr
+
+    u64 = arr("uint64", 3)
+    if seed_bytes != 16:
+        return expand_kernel_specs(seed_bytes) + [(_ctr256_ni8, (u64, I64, u64))]
+    return expand_kernel_specs(seed_bytes) + [(_ctr128_ni8, (u64, I64, u64)),
+                                              (_ctr128_ni8_mix, (u64, I64, u64, u64, arr("uint64", 1), u64, I64))]

@@ -1,6 +1,7 @@
 """Private set intersection, post-quantum end to end: KKRT (OT extension) and RR22 (silent VOLE + OKVS).
 
-``psi_sender/psi_receiver(..., protocol="kkrt"|"rr22", malicious=False)`` (:mod:`.protocols`).
+``psi_sender/psi_receiver(..., protocol="kkrt"|"rr22", malicious=False, payload=None)`` (:mod:`.protocols`;
+payload/labeled PSI on either protocol: :mod:`.payload`).
 """
 
 from ..util.lazy import lazy_exports
@@ -21,7 +22,8 @@ _EXPORTS = {
     "rr22_oprf_receiver": ".rr22",
     "PsiResult": ".session",
     "PeerAbort": ".session",
-    "PayloadJoin": ".payload",
+    "PayloadJoin": ".payload_join",
+    "run_rr22_payload": ".payload_rr22",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)

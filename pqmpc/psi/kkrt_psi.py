@@ -150,7 +150,7 @@ def run_psi(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = Fa
     n_items = offsets.shape[0] - 1
     if n_items > MAX_ITEMS:
         raise ParameterError(f"at most 2^30 items per side, got {n_items}")
-    pl = _payload_setup(role, payload, peer_payload, payload_width, reveal_to_sender, n_items)
+    pl = payload_wire.setup(role, payload, peer_payload, payload_width, reveal_to_sender, n_items)
 
     ph.start("handshake", "handshake")
     params = session_params(kappa, base_ot, reveal_to_sender, extra_params, chunk)
@@ -177,8 +177,7 @@ def run_psi(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = Fa
         ph.stop()
         st = ch.stats.since(stats0)
         if pairs is None and pl is not None and pl["wants"]:
-            pairs = payload_mod.join_pairs(inverse, np.zeros(0, dtype=np.int64),
-                                           np.zeros((0, payload_mod.HEADER + payload_width), dtype=np.uint8))
+            pairs = payload_wire.empty_join(inverse, pl["width"])
         return PsiResult(indices=indices, items=n_items, distinct=n, peer_distinct=n_peer, intersection=inter,
                          params=params, seconds=ph.seconds, bytes_sent=st.bytes_sent,
                          bytes_received=st.bytes_received, pairs=pairs)
@@ -196,24 +195,6 @@ def run_psi(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = Fa
                                  chunk, ph, pl))
     return finish(*_sender(ch, ids, inverse, m, pos_key, crk, n_r, ell, reveal_to_sender, base_ot, rng, chunk, ph,
                            pl))
-
-
-def _payload_setup(role, payload, peer_payload, width, reveal, n_items):
-    """Checked payload options (before any network activity), or None for plain PSI."""
-    if payload is None and not peer_payload:
-        return None
-    width = payload_mod.check_width(width)
-    sends, wants = payload is not None, bool(peer_payload)
-    to_receiver, to_sender = (sends, wants) if role == "sender" else (wants, sends)
-    if to_sender and not reveal:
-        raise ParameterError("payloads to the sender need reveal_to_sender=True (the sender learns the "
-                             "intersection with them)")
-    data = offsets = None
-    if sends:
-        data, offsets = payload_mod.encode_payloads(payload, n_items, width)
-    return {"params": {"to_receiver": to_receiver, "to_sender": to_sender, "width": width}, "width": width,
-            "sends": sends, "wants": wants, "data": data, "offsets": offsets,
-            "to_receiver": to_receiver, "to_sender": to_sender}
 
 
 def _hash_words(ids: np.ndarray, i: int) -> np.ndarray:
@@ -280,23 +261,14 @@ def _receiver(ch, ids, inverse, m, pos_key, crk, n_s, ell, reveal, base_ot, rng,
 
 
 def _receiver_payloads(ch, out, table, hidx, occupied, inverse, n_s, pl, ph):
-    """Step 6 with payloads: open the sender's entries of the receiver's items, list by list."""
-    width = pl["width"]
-    n_rows, ell_p = payload_wire.recv_header(ch, n_s, int(inverse.max()) + 1, STEP6P)
-    items, pts = [], []
+    """Step 6 with payloads: open the sender's entries of the receiver's items (:mod:`.payload_wire`)."""
+    queries = []
     for i in range(cuckoo.NUM_HASHES):
-        # List by list: this one is opened while the sender still seals the next.
-        step = STEP6P.format(f"hash function {i}")
-        entries = payload_wire.recv_list(ch, n_rows, ell_p, width, step)
         bins = occupied[hidx[occupied] == i]
-        it, pt = payload_wire.open_list(entries, table[bins], np.ascontiguousarray(out[bins]), ell_p, width,
-                                        n_rows, step)
-        del entries
-        items.append(it)
-        pts.append(pt)
-    items, pt = np.concatenate(items), np.concatenate(pts)
-    hits = np.unique(items)
-    return hits, payload_mod.join_pairs(inverse, items, pt)
+        queries.append((table[bins], out[bins]))
+    n_r = int(inverse.max()) + 1
+    items, pt = payload_wire.recv_entries(ch, queries, n_s, n_r, pl["width"], STEP6P)
+    return payload_mod.distinct_sorted(items, n_r), payload_mod.join_pairs(inverse, items, pt)
 
 
 def _receiver_reveal(ch, ids, inverse, hits, reveal, pl):
@@ -326,10 +298,8 @@ def _sender(ch, ids, inverse, m, pos_key, crk, n_r, ell, reveal, base_ot, rng, c
 
     ph.start("compare", "sending values")
     if pl is not None and pl["to_receiver"]:
-        ell_p = payload_wire.entry_tag_bytes(inverse.shape[0], n_r)
-        lists = payload_mod.seal_iter([out[i * n:(i + 1) * n] for i in range(cuckoo.NUM_HASHES)], inverse,
-                                      pl["data"], pl["offsets"], pl["width"], ell_p, rng)
-        payload_wire.send_entries(ch, inverse.shape[0], lists)
+        payload_wire.send_entries(ch, [out[i * n:(i + 1) * n] for i in range(cuckoo.NUM_HASHES)], inverse,
+                                  pl["data"], pl["offsets"], pl["width"], n_r, rng)
     else:
         msg = np.empty((n, ell), dtype=np.uint8)
         order = np.empty(n, dtype=np.int64)

@@ -4,40 +4,55 @@ Any OPRF-based PSI fits: the sender can evaluate the OPRF ``F`` on its own
 items, the receiver learns ``F`` on its items only. The sender attaches to
 each of its rows an encrypted entry keyed by ``F(y)``; the receiver can find
 and open only the entries of items it holds. The OPRF plugs in through one
-small interface (what :func:`seal` and :func:`open_entries` take):
+small interface (what :func:`seal_iter` and :func:`open_entries` take):
 
 * sender: ``values[c]`` — ``(n, 16)``, the OPRF value of each of its ``n``
   distinct items under *candidate* ``c`` (KKRT: one candidate per cuckoo hash
-  function, 3 lists; an OPRF with one value per item, such as RR22's: 1 list);
+  function, 3 lists; RR22, one value per item: 1 list);
 * receiver: for each of its distinct items, its one OPRF value and the
   candidate list it must be looked up in.
 
-Entry of sender row ``r`` (distinct item ``d``, candidate ``c``), with
-``f = values[c][d]`` and ``t`` the rank of ``r`` among the rows holding the
-same item (a random order, see below)::
+Sender row ``r`` (distinct item ``d``), ``t`` the rank of ``r`` among the rows
+holding the same item (a random order, see below), ``pt`` its plaintext::
 
-    H_j = TCCR(f, (t·2^8 + j, TAG_PSI | 1 << 32))       j = 0, 1, ..., B + 2
-    tag = first ℓ bytes of H_0
-    pt  = u32 len ‖ u32 k ‖ payload ‖ zeros             (8 + W bytes; k = rows of item d)
-    ct  = pt ⊕ (H_1 ‖ ... ‖ H_B)                         (B = ⌈(8 + W)/16⌉)
-    mac = H_{B+2} ⊕ Σ_b ct_b · H_{B+1}^{B-b}              (GF(2^128), ct zero-padded to B blocks)
-    entry = tag ‖ ct ‖ mac
+    pt  = u32 len ‖ u32 k ‖ payload ‖ zeros         (8 + W bytes; k = rows of item d)
+
+``seal(x, T)``, the one AEAD here, encrypts ``pt`` under a 16-byte key ``x``
+with tweaks ``(t·2^8 + j, T)``::
+
+    H_j = TCCR(x, (t·2^8 + j, T))                  j = 0, 1, ..., B + 2
+    ct  = pt ⊕ (H_1 ‖ ... ‖ H_B)                   (B = ⌈(8 + W)/16⌉)
+    mac = H_{B+2} ⊕ Σ_b ct_b · H_{B+1}^{B-b}        (GF(2^128), ct zero-padded to B blocks)
+
+**One list** (RR22): entry = ``H_0[:ℓ] ‖ ct ‖ mac`` of ``seal(F(y), T_item)``
+— tag, ciphertext and MAC all keyed by the one OPRF value.
+
+**Several lists** (KKRT): the payload is encrypted once per row, under a
+fresh random row key ``k_r``: ``C_r = ct ‖ mac`` of ``seal(k_r, T_row)``
+(``t = 0``), all rows' ``C_r`` in one block in a random order (``p_r`` = the
+position of ``C_r``). Each list then carries, per row, only
+``H_0[:ℓ] ‖ k_r ⊕ H_1 ‖ u32 p_r`` with ``H_j = TCCR(F_c(y), (t·2^8 + j, T_item))``:
+the payload travels once instead of once per hash function. The pointer is
+in the clear: it names a random position, and the entries of one row in the
+other lists (which share it) are pseudorandom to a receiver without the item.
+A changed key or pointer opens the wrong ciphertext or under the wrong key:
+the MAC fails.
 
 The MAC is a one-time Carter–Wegman MAC (GHASH's polynomial under a key
 pair used once): a changed ciphertext passes with probability at most
 ``B / 2^128``. ``H`` is the tweakable correlation-robust hash over fixed-key
-AES (:func:`pqmpc.primitives.hashing.tccr`) under its own protocol tag, so
-tag, keystream and MAC keys are domain-separated hashes of ``F(y)``; for an
-item the receiver does not hold, ``F(y)`` is pseudorandom to it and so is
-the whole entry. Everything is computed in bulk (chunks of rows, numba/AES-NI
-and PCLMUL kernels): no per-row Python.
+AES (:func:`pqmpc.primitives.hashing.tccr`) under its own protocol tags, so
+tags, keystreams and MAC keys are domain-separated hashes of ``F(y)`` (or of
+``k_r``); for an item the receiver does not hold, ``F(y)`` is pseudorandom to
+it and so is the whole entry. Everything is computed in bulk (numba/AES-NI
+and PCLMUL kernels, or array passes over OpenSSL): no per-row Python.
 
-Each candidate list is sent sorted by tag, so its order is a function of the
-entries only, never of the sender's input order. A sender item on ``k`` rows
-has ``k`` entries per list (``t = 0 .. k-1``, ranks drawn at random so that
-they say nothing about where the rows were); the receiver opens ``t = 0``,
-reads ``k`` from it, then looks up ``t = 1 .. k-1``: one output pair per
-(receiver row, sender row), as a SQL inner join.
+Each list is sent sorted by tag, so its order is a function of the entries
+only, never of the sender's input order. A sender item on ``k`` rows has
+``k`` entries per list (``t = 0 .. k-1``, ranks drawn at random so that they
+say nothing about where the rows were); the receiver opens ``t = 0``, reads
+``k`` from it, then looks up ``t = 1 .. k-1``: one output pair per (receiver
+row, sender row), as a SQL inner join.
 
 Leaks: the receiver learns the sender's number of *rows* (not only of
 distinct items), the agreed width ``W`` (public) and, for each item it holds,
@@ -48,7 +63,6 @@ are hidden (padding); longer payloads are refused before anything is sent.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
@@ -57,29 +71,56 @@ from ..errors import ParameterError, ProtocolError
 from ..primitives import gf128
 from ..primitives.hashing import TAG_PSI, make_tag, tccr
 from . import keys, payload_kernels, values
+from .payload_join import (
+    HEADER,
+    PayloadJoin,
+    distinct_sorted,
+    join_pairs,
+    pack_columns,
+    payload_bytes,
+    sort_key_order,
+    take_rows,
+    unpack_columns,
+)
 
-__all__ = ["DEFAULT_WIDTH", "MAX_WIDTH", "HEADER", "PayloadJoin", "encode_payloads", "pad_payloads", "seal_iter",
-           "entry_bytes", "seal", "open_entries", "join_pairs", "pack_columns", "unpack_columns"]
+__all__ = ["DEFAULT_WIDTH", "MAX_WIDTH", "HEADER", "KEY_BYTES", "PTR_BYTES", "TWEAK_ITEM", "TWEAK_ROW",
+           "PayloadJoin", "check_width", "encode_payloads", "pad_payloads", "nblocks", "entry_bytes",
+           "cipher_bytes", "wrapped_bytes", "seal_rows", "open_rows", "wrap_rows", "unwrap_rows", "tags_of",
+           "row_ranks", "random_permutation", "seal_iter", "seal", "check_sorted", "open_entries", "join_pairs",
+           "pack_columns", "unpack_columns", "payload_bytes", "sort_key_order", "distinct_sorted"]
 
 #: Payload bytes per row both sides agree on unless told otherwise.
 DEFAULT_WIDTH = 32
 #: Largest agreed width (64 KiB per row).
 MAX_WIDTH = 1 << 16
-#: The plaintext header: payload length and the item's number of rows, u32 little-endian each.
-HEADER = 8
-#: Word 1 of every tweak here (TAG_PSI instance 1; the comparison values of plain PSI use none).
-_TWEAK_TAG = make_tag(TAG_PSI, 1)
-#: Rows per chunk of the derivation (bounds the temporaries at a few tens of MB).
+#: A row key and a pointer into the block of row ciphertexts (several-list layout).
+KEY_BYTES, PTR_BYTES = 16, 4
+#: Word 1 of the tweaks keyed by OPRF values (TAG_PSI instance 1; plain PSI's values use none) ...
+TWEAK_ITEM = make_tag(TAG_PSI, 1)
+#: ... and of those keyed by the random row keys of the several-list layout (instance 2).
+TWEAK_ROW = make_tag(TAG_PSI, 2)
+#: Rows per chunk of the reference derivation (bounds the temporaries at a few tens of MB).
 _CHUNK = 1 << 16
 
 
-def _blocks(width: int) -> int:
+def nblocks(width: int) -> int:
+    """``B``: 16-byte blocks of a plaintext (header + ``width``)."""
     return -(-(HEADER + width) // 16)
 
 
 def entry_bytes(ell: int, width: int) -> int:
-    """Bytes of one entry on the wire: tag, ciphertext (header + width), MAC."""
-    return ell + HEADER + width + 16
+    """Bytes of one one-list entry on the wire: tag, ciphertext (header + width), MAC."""
+    return ell + cipher_bytes(width)
+
+
+def cipher_bytes(width: int) -> int:
+    """Bytes of one row ciphertext: header + width, MAC."""
+    return HEADER + width + 16
+
+
+def wrapped_bytes(ell: int) -> int:
+    """Bytes of one several-list entry: tag, wrapped row key, pointer."""
+    return ell + KEY_BYTES + PTR_BYTES
 
 
 def check_width(width) -> int:
@@ -89,7 +130,10 @@ def check_width(width) -> int:
 
 
 def encode_payloads(payload, n_rows: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(data, offsets)`` of the caller's payloads (one ``str``/``bytes`` per row), checked against ``width``."""
+    """``(data, offsets)`` of the caller's payloads (one ``str``/``bytes`` per row), checked against ``width``.
+
+    Any container :func:`.keys.encode_items` takes: a list, a numpy str/bytes/object array,
+    a pandas Series (anything with ``to_numpy()``), or an encoded ``(data, offsets)`` pair."""
     data, offsets = payload if keys.is_encoded(payload) else keys.encode_items(payload, "payload")
     if offsets.shape[0] - 1 != n_rows:
         raise ParameterError(f"payload has {offsets.shape[0] - 1} entries but there are {n_rows} items: "
@@ -127,13 +171,12 @@ def pad_payloads(data, offsets, width: int, mult, group=None) -> np.ndarray:
     return out
 
 
-def _material(f: np.ndarray, ranks: np.ndarray, nblk: int) -> np.ndarray:
-    """``(n, nblk + 3, 16)``: H_0 (tag), H_1..H_B (keystream), H_{B+1} (MAC key), H_{B+2} (MAC mask)."""
+def _material(f: np.ndarray, ranks: np.ndarray, per: int, tag: int) -> np.ndarray:
+    """``(n, per, 16)``: ``H_j = TCCR(f, (rank·2^8 + j, tag))`` for ``j < per``."""
     n = f.shape[0]
-    per = nblk + 3
     x = np.repeat(f, per, axis=0)
     tw = (np.repeat(ranks.astype(np.uint64), per) << np.uint64(8)) | np.tile(np.arange(per, dtype=np.uint64), n)
-    return tccr(x, tw, tag=_TWEAK_TAG).reshape(n, per, 16)
+    return tccr(x, tw, tag=tag).reshape(n, per, 16)
 
 
 def _mac(ct: np.ndarray, h: np.ndarray, s: np.ndarray, nblk: int) -> np.ndarray:
@@ -154,15 +197,26 @@ def _fused(backend: str) -> bool:
     return backend == "fused" or (backend == "auto" and payload_kernels.AVAILABLE)
 
 
-def seal_rows(f, ranks, pt, ell, nblk, backend: str = "auto", item=None, prow=None):
-    """Entries (tag ‖ ct ‖ mac): entry ``k`` for OPRF value ``f[item[k]]``, ``ranks[k]`` and
-    plaintext ``pt[prow[k]]`` (``item``, ``prow`` default to the identity).
+def seal_rows(f, ranks, pt, ell, nblk, backend: str = "auto", item=None, prow=None, tag: int = TWEAK_ITEM,
+              workers: int = 1):
+    """``tag ‖ ct ‖ mac`` (the first ``ell`` bytes of H_0, then ``seal``): row ``k`` under key
+    ``f[item[k]]``, rank ``ranks[k]``, plaintext ``pt[prow[k]]`` (``item``, ``prow`` default to the identity).
 
-    ``backend``: ``"fused"`` (one numba pass, AES-NI + PCLMUL), ``"reference"``
-    (array passes over ``tccr``/``gf128_mul``) or ``"auto"``; same bytes.
+    ``backend``: ``"fused"`` (one numba pass, AES-NI + PCLMUL, on ``workers`` threads),
+    ``"reference"`` (array passes over ``tccr``/``gf128_mul``) or ``"auto"``; same bytes.
     """
     if _fused(backend):
-        return payload_kernels.seal_rows(f, ranks, pt, ell, nblk, _TWEAK_TAG, item, prow)
+        n = ranks.shape[0]
+        if workers <= 1 or n < _CHUNK:
+            return payload_kernels.seal_rows(f, ranks, pt, ell, nblk, tag, item, prow)
+        item = np.arange(n, dtype=np.int64) if item is None else np.ascontiguousarray(item, dtype=np.int64)
+        prow = np.arange(n, dtype=np.int64) if prow is None else np.ascontiguousarray(prow, dtype=np.int64)
+        out = np.empty((n, ell + pt.shape[1] + 16), dtype=np.uint8)
+        cuts = np.linspace(0, n, workers + 1).astype(np.int64)
+        values.in_threads(lambda a, b: payload_kernels.seal_rows(f, ranks[a:b], pt, ell, nblk, tag, item[a:b],
+                                                                 prow[a:b], out[a:b]),
+                          [(int(cuts[i]), int(cuts[i + 1])) for i in range(workers)])
+        return out
     if item is not None:
         f = f[item]
     if prow is not None:
@@ -171,7 +225,7 @@ def seal_rows(f, ranks, pt, ell, nblk, backend: str = "auto", item=None, prow=No
     out = np.empty((n, ell + plen + 16), dtype=np.uint8)
     for a in range(0, n, _CHUNK):
         b = min(n, a + _CHUNK)
-        mat = _material(f[a:b], ranks[a:b], nblk)
+        mat = _material(f[a:b], ranks[a:b], nblk + 3, tag)
         out[a:b, :ell] = mat[:, 0, :ell]
         ct = pt[a:b] ^ mat[:, 1:1 + nblk].reshape(b - a, -1)[:, :plen]
         out[a:b, ell:ell + plen] = ct
@@ -180,18 +234,22 @@ def seal_rows(f, ranks, pt, ell, nblk, backend: str = "auto", item=None, prow=No
     return out
 
 
-def open_rows(f, ranks, entries, ell, plen, nblk, step, backend: str = "auto"):
-    """Plaintexts of entries whose tags were found for ``(f, ranks)``; ProtocolError if a MAC fails."""
+def open_rows(f, ranks, entries, ell, plen, nblk, step, backend: str = "auto", tag: int = TWEAK_ITEM,
+              erow=None):
+    """Plaintexts of entries ``erow`` (default: all) whose tags were found for ``(f, ranks)``;
+    ProtocolError if a MAC fails."""
     if _fused(backend):
-        pt, bad = payload_kernels.open_rows(f, ranks, entries, ell, plen, nblk, _TWEAK_TAG)
+        pt, bad = payload_kernels.open_rows(f, ranks, entries, ell, plen, nblk, tag, erow)
         if bad >= 0:
             raise ProtocolError(f"{step}: a matching entry fails authentication (tampered payload)")
         return pt
+    if erow is not None:
+        entries = take_rows(entries, erow)
     n = f.shape[0]
     pt = np.empty((n, plen), dtype=np.uint8)
     for a in range(0, n, _CHUNK):
         b = min(n, a + _CHUNK)
-        mat = _material(f[a:b], ranks[a:b], nblk)
+        mat = _material(f[a:b], ranks[a:b], nblk + 3, tag)
         ct = entries[a:b, ell:ell + plen]
         mac = _mac(ct, np.ascontiguousarray(mat[:, nblk + 1]), np.ascontiguousarray(mat[:, nblk + 2]), nblk)
         if not np.array_equal(mac, entries[a:b, ell + plen:]):
@@ -200,14 +258,42 @@ def open_rows(f, ranks, entries, ell, plen, nblk, step, backend: str = "auto"):
     return pt
 
 
-def tags_of(f, ranks, ell, nblk) -> np.ndarray:
-    """The ℓ-byte tags of ``(f, rank)`` pairs (what the receiver looks up)."""
+def wrap_rows(f, item, ranks, row_keys, ptr, ell, backend: str = "auto") -> np.ndarray:
+    """Several-list entries: row ``k`` is ``H_0[:ell] ‖ row_keys[ptr[k]] ⊕ H_1 ‖ u32 ptr[k]`` with
+    ``H_j = TCCR(f[item[k]], (ranks[k]·2^8 + j, TWEAK_ITEM))``."""
+    if _fused(backend):
+        return payload_kernels.wrap_rows(f, item, ranks, row_keys, ptr, ell, TWEAK_ITEM)
+    n = ranks.shape[0]
+    out = np.empty((n, wrapped_bytes(ell)), dtype=np.uint8)
+    for a in range(0, n, _CHUNK):
+        b = min(n, a + _CHUNK)
+        mat = _material(f[item[a:b]], ranks[a:b], 2, TWEAK_ITEM)
+        out[a:b, :ell] = mat[:, 0, :ell]
+        out[a:b, ell:ell + KEY_BYTES] = row_keys[ptr[a:b]] ^ mat[:, 1]
+        out[a:b, ell + KEY_BYTES:] = ptr[a:b].astype("<u4").view(np.uint8).reshape(-1, PTR_BYTES)
+    return out
+
+
+def unwrap_rows(f, ranks, entries, ell, backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """``(row keys, pointers)`` of several-list entries found for ``(f, ranks)``."""
+    if _fused(backend):
+        return payload_kernels.unwrap_rows(f, ranks, entries, ell, TWEAK_ITEM)
+    n = f.shape[0]
+    row_keys = np.empty((n, KEY_BYTES), dtype=np.uint8)
+    for a in range(0, n, _CHUNK):
+        b = min(n, a + _CHUNK)
+        row_keys[a:b] = entries[a:b, ell:ell + KEY_BYTES] ^ _material(f[a:b], ranks[a:b], 2, TWEAK_ITEM)[:, 1]
+    ptr = np.ascontiguousarray(entries[:, ell + KEY_BYTES:]).view("<u4").reshape(-1).astype(np.int64)
+    return row_keys, ptr
+
+
+def tags_of(f, ranks, ell, nblk=None) -> np.ndarray:
+    """The ℓ-byte tags of ``(f, rank)`` pairs (what the receiver looks up; ``nblk`` is unused)."""
     out = np.empty((f.shape[0], ell), dtype=np.uint8)
     for a in range(0, f.shape[0], _CHUNK):
         b = min(f.shape[0], a + _CHUNK)
-        x = f[a:b]
         tw = np.ascontiguousarray(ranks[a:b], dtype=np.uint64) << np.uint64(8)
-        out[a:b] = tccr(x, tw, tag=_TWEAK_TAG)[:, :ell]
+        out[a:b] = tccr(f[a:b], tw, tag=TWEAK_ITEM)[:, :ell]
     return out
 
 
@@ -235,32 +321,64 @@ def row_ranks(inverse: np.ndarray, n_distinct: int, rng) -> tuple[np.ndarray, np
     return rank, mult
 
 
+@njit(cache=True, nogil=True)
+def _shuffle_kernel(rand, perm):
+    """Fisher–Yates: ``j`` is the 128-bit number of ``rand[i]`` mod ``i + 1`` (bias below 2^-97 per step)."""
+    n = perm.shape[0]
+    for i in range(n):
+        perm[i] = i
+    for i in range(n - 1, 0, -1):
+        m = np.uint64(i + 1)  # < 2^31, so each step below stays under 2^63
+        x = rand[i, 0] % m
+        x = ((x << np.uint64(32)) | (rand[i, 1] >> np.uint64(32))) % m
+        x = ((x << np.uint64(32)) | (rand[i, 1] & np.uint64(0xFFFFFFFF))) % m
+        j = np.int64(x)
+        perm[i], perm[j] = perm[j], perm[i]
+
+
+def random_permutation(n: int, rng) -> np.ndarray:
+    """A uniformly random permutation of ``0 .. n-1`` from ``rng`` (linear time)."""
+    perm = np.empty(n, dtype=np.int64)
+    _shuffle_kernel(rng.blocks(n).view(np.uint64).reshape(n, 2), perm)
+    return perm
+
+
+def _sorted_by_tag(entries: np.ndarray, ell: int, workers: int = 1) -> np.ndarray:
+    return values.sort_rows_by_tag(entries, ell, workers if entries.shape[0] >= _CHUNK else 1)
+
+
 def seal_iter(value_lists, inverse, data, offsets, width: int, ell: int, rng, workers: int = 2):
-    """Sender: one list of entries per candidate, each sorted by tag (see the module docstring),
-    yielded in order as soon as each is ready.
+    """Sender: the messages of the entries (see the module docstring), yielded in order as soon as
+    each is ready — one list: its entries; several: the block of row ciphertexts, then each list.
 
     ``value_lists[c]`` is ``(n_distinct, 16)``; ``inverse[r]`` the distinct item of row ``r``;
     ``(data, offsets)`` the rows' payloads. Lists are sealed on ``workers`` threads (the
     kernels release the GIL), so the first one can be on the wire while the others are sealed.
     """
     n_distinct = value_lists[0].shape[0] if value_lists else 0
+    n = inverse.shape[0]
     rank, mult = row_ranks(inverse, n_distinct, rng)
     pt = pad_payloads(data, offsets, width, mult, inverse)
-    nblk = _blocks(width)
-
-    def one(vals):
+    nblk = nblocks(width)
+    if len(value_lists) == 1:
         # Sealed in input order (sequential reads), then moved to tag order in one gather:
         # sealing straight into sorted places reads rows at random and is ~3x slower.
-        entries = seal_rows(np.ascontiguousarray(vals), rank, pt, ell, nblk, item=inverse)
-        n, width_ = entries.shape
-        order = np.empty(n, dtype=np.int64)
-        if n:
-            values.sort_values(values.tag_words(entries, ell), ell, *values.bucket_bits(n, ell), order,
-                               np.empty((n, ell), dtype=np.uint8))
-        # Rows as one opaque item each: numpy's row gather is ~2x slower on (n, width) uint8.
-        return entries.view(f"V{width_}").reshape(n)[order].view(np.uint8).reshape(n, width_)
+        yield _sorted_by_tag(seal_rows(np.ascontiguousarray(value_lists[0]), rank, pt, ell, nblk, item=inverse,
+                                       workers=workers), ell, workers)
+        return
+    # Row ciphertexts in a random order: position i holds row perm[i], under key row_keys[i].
+    r = rng.fork("psi/payload-rows")
+    perm = random_permutation(n, r)
+    ptr = np.empty(n, dtype=np.int64)
+    ptr[perm] = np.arange(n, dtype=np.int64)
+    row_keys = r.blocks(n)
+    yield seal_rows(row_keys, np.zeros(n, dtype=np.int64), pt, 0, nblk, prow=perm, tag=TWEAK_ROW, workers=workers)
+    del pt
 
-    if workers <= 1 or len(value_lists) <= 1:
+    def one(vals):
+        return _sorted_by_tag(wrap_rows(np.ascontiguousarray(vals), inverse, rank, row_keys, ptr, ell), ell)
+
+    if workers <= 1:
         for vals in value_lists:
             yield one(vals)
         return
@@ -271,7 +389,7 @@ def seal_iter(value_lists, inverse, data, offsets, width: int, ell: int, rng, wo
 
 
 def seal(value_lists, inverse, data, offsets, width: int, ell: int, rng) -> list[np.ndarray]:
-    """All lists of :func:`seal_iter` at once."""
+    """All messages of :func:`seal_iter` at once."""
     return list(seal_iter(value_lists, inverse, data, offsets, width, ell, rng, workers=1))
 
 
@@ -282,36 +400,54 @@ def check_sorted(entries: np.ndarray, ell: int, step: str) -> np.ndarray:
     return tw
 
 
-def _rows(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``a[idx]`` for a C-contiguous ``(n, w)`` uint8 array, each row moved as one item (faster)."""
-    n, w = a.shape
-    if not w:
-        return np.zeros((idx.shape[0], 0), dtype=a.dtype)
-    return np.ascontiguousarray(a).view(f"V{w}").reshape(n)[idx].view(np.uint8).reshape(-1, w)
+def open_entries(entries, tw, f, ell: int, width: int, n_rows: int, step: str, block=None, workers: int = 1):
+    """Receiver, one list: open the entries of the items with OPRF values ``f``.
 
-
-def open_entries(entries, tw, f, ell: int, width: int, n_rows: int, step: str):
-    """Receiver, one candidate list: open the entries of the items with OPRF values ``f``.
-
-    ``entries`` is the list as received, ``tw`` its tag words (:func:`check_sorted`).
+    ``entries`` is the list as received, ``tw`` its tag words (:func:`check_sorted`);
+    ``block`` the row ciphertexts of the several-list layout (``None``: one-list entries).
     Returns ``(item, pt)``: for each sender row found, which of the ``f`` rows it
     belongs to and its plaintext (header + padded payload), grouped by item.
+    ``workers`` threads take a share of ``f`` each (the kernels release the GIL).
     """
-    nblk = _blocks(width)
+    nq = f.shape[0]
+    if workers <= 1 or nq < _CHUNK:
+        return _open_entries(entries, tw, f, ell, width, n_rows, step, block)
+    cuts = np.linspace(0, nq, workers + 1).astype(np.int64)
+    parts = [(int(cuts[i]), int(cuts[i + 1])) for i in range(workers)]
+    got = [None] * workers
+
+    def one(a, b):
+        item, pt = _open_entries(entries, tw, np.ascontiguousarray(f[a:b]), ell, width, n_rows, step, block)
+        got[int(np.searchsorted(cuts, a))] = (item + a, pt)
+
+    values.in_threads(one, parts)
+    return np.concatenate([g[0] for g in got]), np.concatenate([g[1] for g in got])
+
+
+def _open_entries(entries, tw, f, ell, width, n_rows, step, block):
+    nblk = nblocks(width)
     plen = HEADER + width
     bits = values.bucket_bits(entries.shape[0], ell)
 
     def find(fq, rk):
         found = np.empty(fq.shape[0], dtype=np.int64)
         if fq.shape[0]:
-            values.lookup(tw, values.tag_words(tags_of(fq, rk, ell, nblk), ell), *bits, found)
+            values.lookup(tw, values.tag_words(tags_of(fq, rk, ell), ell), *bits, found)
         return found
+
+    def open_(fq, rk, found):
+        if block is None:
+            return open_rows(fq, rk, entries, ell, plen, nblk, step, erow=found)
+        row_keys, ptr = unwrap_rows(fq, rk, take_rows(entries, found), ell)
+        if ptr.size and int(ptr.max()) >= block.shape[0]:
+            raise ProtocolError(f"{step}: an entry points past the {block.shape[0]} row ciphertexts")
+        return open_rows(row_keys, np.zeros(ptr.shape[0], dtype=np.int64), block, 0, plen, nblk, step,
+                         tag=TWEAK_ROW, erow=ptr)
 
     q = np.arange(f.shape[0], dtype=np.int64)
     found = find(f, np.zeros(f.shape[0], dtype=np.int64))
     hit = np.flatnonzero(found >= 0)
-    first = open_rows(np.ascontiguousarray(f[hit]), np.zeros(hit.shape[0], dtype=np.int64),
-                       _rows(entries, found[hit]), ell, plen, nblk, step)
+    first = open_(np.ascontiguousarray(f[hit]), np.zeros(hit.shape[0], dtype=np.int64), found[hit])
     hdr = np.ascontiguousarray(first[:, :HEADER]).view("<u4").reshape(-1, 2).astype(np.int64)
     mult = hdr[:, 1]
     if np.any(hdr[:, 0] > width):
@@ -326,195 +462,10 @@ def open_entries(entries, tw, f, ell: int, width: int, n_rows: int, step: str):
     found2 = find(fq, rk)
     if np.any(found2 < 0):
         raise ProtocolError(f"{step}: an item announced {int(mult.max())} rows but an entry is missing")
-    rest = open_rows(fq, rk, _rows(entries, found2), ell, plen, nblk, step)
+    rest = open_(fq, rk, found2)
     hdr2 = np.ascontiguousarray(rest[:, :HEADER]).view("<u4").reshape(-1, 2).astype(np.int64)
     if np.any(hdr2[:, 0] > width) or np.any(hdr2[:, 1] != mult[m_items]):
         raise ProtocolError(f"{step}: rows of one item disagree on their number, or a payload is too long")
     item = np.concatenate([q[hit], q[hit[m_items]]])
     pt = np.concatenate([first, rest])
     return item, pt
-
-
-def payload_bytes(pt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(data, offsets)`` of the payloads inside plaintexts ``pt`` (header + padded payload)."""
-    n, plen = pt.shape
-    lengths = np.ascontiguousarray(pt[:, :4]).view("<u4").reshape(-1).astype(np.int64)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    data = np.empty(int(offsets[-1]), dtype=np.uint8)
-    _gather(data, offsets, np.ascontiguousarray(pt).reshape(-1),
-            np.arange(HEADER, n * plen + HEADER, plen, dtype=np.int64)[:n])
-    return data, offsets
-
-
-def sort_key_order(group: np.ndarray, pt: np.ndarray) -> np.ndarray:
-    """Order of rows by (group, payload bytes, length): a function of the multiset, not of arrival."""
-    if not pt.shape[0]:
-        return np.zeros(0, dtype=np.int64)
-    w = pt.shape[1] - HEADER
-    padded = np.zeros((pt.shape[0], -(-w // 8) * 8), dtype=np.uint8)
-    padded[:, :w] = pt[:, HEADER:]
-    words = padded.view(">u8")
-    length = np.ascontiguousarray(pt[:, :4]).view("<u4").reshape(-1)
-    keys_ = [length] + [words[:, j] for j in range(words.shape[1] - 1, -1, -1)] + [group]
-    return np.lexsort(keys_)
-
-
-@dataclass
-class PayloadJoin:
-    """The peer's payloads joined to this side's rows, one pair per (own row, peer row) as a SQL inner join.
-
-    ``rows[i]`` is this side's row (input position) of pair ``i`` (ascending; the
-    pairs of one row ordered by payload bytes); its peer payload is
-    ``data[offsets[j]:offsets[j + 1]]`` with ``j = payload_index[i]``. Rows
-    holding the same key share their payload entries (no copies).
-    """
-
-    rows: np.ndarray
-    payload_index: np.ndarray
-    data: np.ndarray
-    offsets: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.rows.shape[0])
-
-    @property
-    def indices(self) -> np.ndarray:
-        """The sorted distinct rows that have at least one pair (the plain PSI result)."""
-        return np.unique(self.rows)
-
-    def payload(self, i: int) -> bytes:
-        j = int(self.payload_index[i])
-        return self.data[self.offsets[j]:self.offsets[j + 1]].tobytes()
-
-    def payloads(self) -> list[bytes]:
-        """Every pair's peer payload, in pair order."""
-        blob = self.data.tobytes()
-        o = self.offsets.tolist()
-        return [blob[o[j]:o[j + 1]] for j in self.payload_index.tolist()]
-
-    def pairs(self) -> list[tuple[int, bytes]]:
-        return list(zip(self.rows.tolist(), self.payloads()))
-
-    def join(self, n_rows: int, how: str = "inner") -> tuple[np.ndarray, np.ndarray]:
-        """``(rows, payload_index)`` of the join: ``"inner"`` (the pairs) or ``"left"`` (every own row
-        ``0 .. n_rows-1`` in order, unmatched ones once with ``payload_index`` -1)."""
-        if how == "inner":
-            return self.rows, self.payload_index
-        if how != "left":
-            raise ParameterError(f"how must be 'inner' or 'left', not {how!r}")
-        matched = np.zeros(n_rows, dtype=bool)
-        matched[self.rows] = True
-        lone = np.flatnonzero(~matched)
-        rows = np.concatenate([self.rows, lone])
-        idx = np.concatenate([self.payload_index, np.full(lone.shape[0], -1, dtype=np.int64)])
-        order = np.argsort(rows, kind="stable")
-        return rows[order], idx[order]
-
-
-def join_pairs(inverse: np.ndarray, item: np.ndarray, pt: np.ndarray) -> PayloadJoin:
-    """Pairs (own row, peer payload) from the peer rows ``pt`` found for distinct items ``item``.
-
-    ``inverse[r]`` is the distinct item of own row ``r``; every own row of an item gets
-    every peer payload of that item.
-    """
-    if item.size and int(np.bincount(item).max()) > 1:
-        order = sort_key_order(item, pt)
-    else:  # one payload per item (no duplicates on the peer's side): order by item, in linear time
-        slot = np.full(int(item.max()) + 1 if item.size else 0, -1, dtype=np.int64)
-        slot[item] = np.arange(item.shape[0], dtype=np.int64)
-        order = slot[slot >= 0]
-    item, pt = item[order], _rows(pt, order)
-    data, offsets = payload_bytes(pt)
-    n_distinct = int(inverse.max()) + 1 if inverse.size else 0
-    cnt = np.bincount(item, minlength=n_distinct) if n_distinct else np.zeros(0, dtype=np.int64)
-    start = np.zeros(n_distinct + 1, dtype=np.int64)
-    np.cumsum(cnt, out=start[1:])
-    per_row = cnt[inverse] if n_distinct else np.zeros(0, dtype=np.int64)
-    rows = np.repeat(np.arange(inverse.shape[0], dtype=np.int64), per_row)
-    total = rows.shape[0]
-    within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(per_row) - per_row, per_row)
-    pidx = start[inverse[rows]] + within if total else np.zeros(0, dtype=np.int64)
-    return PayloadJoin(rows=rows, payload_index=pidx, data=data, offsets=offsets)
-
-
-def pack_columns(columns) -> tuple[np.ndarray, np.ndarray]:
-    """One payload per row from several columns of ``str``/``bytes``: each value u32-length-prefixed.
-
-    The inverse of :func:`unpack_columns`; what the CLI sends for ``--payload A --payload B``.
-    """
-    if not columns:
-        raise ParameterError("at least one payload column is needed")
-    enc = [keys.encode_items(c, "payload column") for c in columns]
-    n = enc[0][1].shape[0] - 1
-    if any(o.shape[0] - 1 != n for _, o in enc):
-        raise ParameterError("payload columns differ in length")
-    lens = np.stack([np.diff(o) for _, o in enc], axis=1)  # (n, c)
-    row_len = (lens + 4).sum(axis=1)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(row_len, out=offsets[1:])
-    data = np.empty(int(offsets[-1]), dtype=np.uint8)
-    pos = offsets[:-1].copy()
-    for c, (d, o) in enumerate(enc):
-        prefix = lens[:, c].astype("<u4").view(np.uint8).reshape(n, 4)
-        _scatter(data, pos, prefix.reshape(-1), np.arange(0, 4 * n + 1, 4, dtype=np.int64))
-        pos += 4
-        _scatter(data, pos, d, o)
-        pos += lens[:, c]
-    return data, offsets
-
-
-@njit(cache=True, nogil=True)
-def _scatter(dst, pos, src, offsets):
-    for i in range(pos.shape[0]):
-        a = offsets[i]
-        for j in range(offsets[i + 1] - a):
-            dst[pos[i] + j] = src[a + j]
-
-
-@njit(cache=True, nogil=True)
-def _split_kernel(data, offsets, ncols, starts, lens):
-    for i in range(offsets.shape[0] - 1):
-        p = offsets[i]
-        end = offsets[i + 1]
-        for c in range(ncols):
-            if p + 4 > end:
-                return i
-            n = (np.int64(data[p]) | (np.int64(data[p + 1]) << 8) | (np.int64(data[p + 2]) << 16)
-                 | (np.int64(data[p + 3]) << 24))
-            p += 4
-            if p + n > end:
-                return i
-            starts[i, c] = p
-            lens[i, c] = n
-            p += n
-        if p != end:
-            return i
-    return -1
-
-
-@njit(cache=True, nogil=True)
-def _gather(dst, dst_offsets, src, src_starts):
-    for i in range(src_starts.shape[0]):
-        a = dst_offsets[i]
-        b = src_starts[i]
-        for j in range(dst_offsets[i + 1] - a):
-            dst[a + j] = src[b + j]
-
-
-def unpack_columns(data, offsets, ncols: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Split packed payloads back into ``ncols`` columns, each as ``(data, offsets)``."""
-    n = offsets.shape[0] - 1
-    starts = np.zeros((n, ncols), dtype=np.int64)
-    lens = np.zeros((n, ncols), dtype=np.int64)
-    bad = _split_kernel(data, offsets, ncols, starts, lens)
-    if bad >= 0:
-        raise ProtocolError(f"payload {bad} is not {ncols} length-prefixed columns")
-    out = []
-    for c in range(ncols):
-        o = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lens[:, c], out=o[1:])
-        d = np.empty(int(o[-1]), dtype=np.uint8)
-        _gather(d, o, data, np.ascontiguousarray(starts[:, c]))
-        out.append((d, o))
-    return out

@@ -3,7 +3,8 @@
 Same bytes as the reference path of :mod:`.payload` (``tccr`` + ``gf128_mul`` over
 whole arrays), which stays the path wherever numba lacks AES-NI or PCLMUL
 (the table AES would index by the secret OPRF values). One pass per row
-instead of a dozen array passes: the sender seals ``3·n`` entries per session.
+instead of a dozen array passes. ``seal``/``open`` encrypt a payload under a 16-byte key (an OPRF
+value or a row key); ``wrap``/``unwrap`` make the short per-list entries that carry a row key.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from ..primitives.aes_kernels import aes128_encrypt8_ni, aes128_load_keys, fixed
 from ..primitives.cpu import HAVE_AESNI
 from ..primitives.gf128 import HAVE_PCLMUL, gf128_mul_ni
 
-__all__ = ["AVAILABLE", "seal_rows", "open_rows"]
+__all__ = ["AVAILABLE", "seal_rows", "open_rows", "wrap_rows", "unwrap_rows"]
 
 #: Whether the fused kernels run here (both AES-NI and PCLMULQDQ).
 AVAILABLE = bool(HAVE_AESNI and HAVE_PCLMUL)
@@ -131,8 +132,8 @@ def _load_masked(c, keep):
 
 
 @njit(cache=True, nogil=True)
-def _open_kernel(rk, f, ranks, entries, ell, plen, nblk, tag, pt):
-    """Plaintexts into ``pt``; returns the first row whose MAC fails, or -1."""
+def _open_kernel(rk, f, ranks, entries, erow, ell, plen, nblk, tag, pt):
+    """Plaintexts of entries ``erow[r]`` into ``pt``; returns the first row whose MAC fails, or -1."""
     ks = aes128_load_keys(rk)
     n = f.shape[0]
     hs = np.empty((8, nblk + 3, 2), dtype=np.uint64)
@@ -144,33 +145,96 @@ def _open_kernel(rk, f, ranks, entries, ell, plen, nblk, tag, pt):
             r = r0 + g
             h = (hs[g, nblk + 1, 0], hs[g, nblk + 1, 1])
             acc = (np.uint64(0), np.uint64(0))
+            e = erow[r]
             for b in range(nblk):
-                c = _load(entries, r, ell + 16 * b, ell + plen)
+                c = _load(entries, e, ell + 16 * b, ell + plen)
                 acc = gf128_mul_ni((acc[0] ^ c[0], acc[1] ^ c[1]), h)
                 _store(pt, r, 16 * b, plen, (c[0] ^ hs[g, b + 1, 0], c[1] ^ hs[g, b + 1, 1]))
-            m = _load(entries, r, ell + plen, ell + plen + 16)
+            m = _load(entries, e, ell + plen, ell + plen + 16)
             if bad < 0 and ((acc[0] ^ hs[g, nblk + 2, 0]) != m[0] or (acc[1] ^ hs[g, nblk + 2, 1]) != m[1]):
                 bad = r
     return bad
 
 
-def seal_rows(f, ranks, pt, ell: int, nblk: int, tag: int, item=None, prow=None) -> np.ndarray:
-    """Entry ``k`` (``tag ‖ ct ‖ mac``) for OPRF value ``f[item[k]]``, ``ranks[k]``, plaintext ``pt[prow[k]]``."""
+def seal_rows(f, ranks, pt, ell: int, nblk: int, tag: int, item=None, prow=None, out=None) -> np.ndarray:
+    """Entry ``k`` (``tag ‖ ct ‖ mac``) for OPRF value ``f[item[k]]``, ``ranks[k]``, plaintext ``pt[prow[k]]``
+    (into ``out`` if given: C-contiguous ``(n, ell + plen + 16)`` uint8)."""
     plen = pt.shape[1]
     n = ranks.shape[0]
     item = np.arange(n, dtype=np.int64) if item is None else np.ascontiguousarray(item, dtype=np.int64)
     prow = np.arange(n, dtype=np.int64) if prow is None else np.ascontiguousarray(prow, dtype=np.int64)
-    out = np.empty((n, ell + plen + 16), dtype=np.uint8)
+    if out is None:
+        out = np.empty((n, ell + plen + 16), dtype=np.uint8)
     _seal_kernel(fixed_key_schedule(), np.ascontiguousarray(f).view(np.uint64), item,
                  np.ascontiguousarray(ranks, dtype=np.int64), np.ascontiguousarray(pt), prow, ell, nblk,
                  np.uint64(tag), out)
     return out
 
 
-def open_rows(f, ranks, entries, ell: int, plen: int, nblk: int, tag: int) -> tuple[np.ndarray, int]:
-    """``(pt, bad)``: plaintexts of the entries and the first row whose MAC fails (-1: none)."""
-    pt = np.empty((f.shape[0], plen), dtype=np.uint8)
+def open_rows(f, ranks, entries, ell: int, plen: int, nblk: int, tag: int, erow=None) -> tuple[np.ndarray, int]:
+    """``(pt, bad)``: plaintexts of entries ``erow`` (default: all, in order) for keys ``f`` and the first
+    row whose MAC fails (-1: none)."""
+    n = f.shape[0]
+    pt = np.empty((n, plen), dtype=np.uint8)
+    erow = np.arange(n, dtype=np.int64) if erow is None else np.ascontiguousarray(erow, dtype=np.int64)
     bad = _open_kernel(fixed_key_schedule(), np.ascontiguousarray(f).view(np.uint64),
-                       np.ascontiguousarray(ranks, dtype=np.int64), np.ascontiguousarray(entries), ell, plen,
+                       np.ascontiguousarray(ranks, dtype=np.int64), np.ascontiguousarray(entries), erow, ell, plen,
                        nblk, np.uint64(tag), pt)
     return pt, int(bad)
+
+
+@njit(cache=True, nogil=True)
+def _wrap_kernel(rk, f, item, ranks, keys, ptr, ell, tag, out):
+    ks = aes128_load_keys(rk)
+    n = item.shape[0]
+    hs = np.empty((8, 2, 2), dtype=np.uint64)
+    for r0 in range(0, n, 8):
+        _hashes8(ks, f, item, r0, n, ranks, 2, tag, hs)
+        for g in range(min(8, n - r0)):
+            r = r0 + g
+            p = ptr[r]
+            _store(out, r, 0, ell, (hs[g, 0, 0], hs[g, 0, 1]))
+            _store(out, r, ell, ell + 16, (keys[p, 0] ^ hs[g, 1, 0], keys[p, 1] ^ hs[g, 1, 1]))
+            for k in range(4):
+                out[r, ell + 16 + k] = np.uint8((p >> (8 * k)) & 0xFF)
+
+
+@njit(cache=True, nogil=True)
+def _unwrap_kernel(rk, f, ranks, entries, ell, tag, keys, ptr):
+    ks = aes128_load_keys(rk)
+    n = f.shape[0]
+    hs = np.empty((8, 2, 2), dtype=np.uint64)
+    item = np.arange(n)
+    for r0 in range(0, n, 8):
+        _hashes8(ks, f, item, r0, n, ranks, 2, tag, hs)
+        for g in range(min(8, n - r0)):
+            r = r0 + g
+            c = _load(entries, r, ell, ell + 16)
+            keys[r, 0] = c[0] ^ hs[g, 1, 0]
+            keys[r, 1] = c[1] ^ hs[g, 1, 1]
+            p = np.int64(0)
+            for k in range(4):
+                p |= np.int64(entries[r, ell + 16 + k]) << (8 * k)
+            ptr[r] = p
+
+
+def wrap_rows(f, item, ranks, keys, ptr, ell: int, tag: int) -> np.ndarray:
+    """Entry ``k``: ``H_0[:ell] ‖ keys[ptr[k]] ⊕ H_1 ‖ u32 ptr[k]``, ``H_j = TCCR(f[item[k]], ranks[k]·2^8 + j)``."""
+    n = ranks.shape[0]
+    out = np.empty((n, ell + 20), dtype=np.uint8)
+    _wrap_kernel(fixed_key_schedule(), np.ascontiguousarray(f).view(np.uint64),
+                 np.ascontiguousarray(item, dtype=np.int64), np.ascontiguousarray(ranks, dtype=np.int64),
+                 np.ascontiguousarray(keys).view(np.uint64), np.ascontiguousarray(ptr, dtype=np.int64), ell,
+                 np.uint64(tag), out)
+    return out
+
+
+def unwrap_rows(f, ranks, entries, ell: int, tag: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(keys, ptr)`` carried by entries made by :func:`wrap_rows` for OPRF values ``f``."""
+    n = f.shape[0]
+    keys = np.empty((n, 16), dtype=np.uint8)
+    ptr = np.empty(n, dtype=np.int64)
+    _unwrap_kernel(fixed_key_schedule(), np.ascontiguousarray(f).view(np.uint64),
+                   np.ascontiguousarray(ranks, dtype=np.int64), np.ascontiguousarray(entries), ell, np.uint64(tag),
+                   keys.view(np.uint64), ptr)
+    return keys, ptr

@@ -1,15 +1,25 @@
 """Payload PSI on the wire, for any OPRF (see :mod:`.payload` for the entries themselves).
 
+Payload format version :data:`VERSION` (in the handshake's ``payload`` parameters,
+with the directions and the agreed width ``W``).
+
 Sender → receiver (``to_receiver``), after the OPRF, instead of the plain
-comparison values:
+comparison values (``ℓ = tag_bytes(N, n_r + N)``, every list in frames of at
+most :data:`~.values.FRAME_ROWS` rows):
 
 * ``{"rows": N}`` — the sender's number of rows (≥ its distinct items);
-* per candidate list (KKRT: one per hash function), ``N`` entries of
-  ``ℓ + 8 + W + 16`` bytes sorted by tag, in frames of at most
-  :data:`~.values.FRAME_ROWS` rows; ``ℓ = tag_bytes(N, n_r + N)``.
+* one list (RR22): ``N`` entries of ``ℓ + 8 + W + 16`` bytes sorted by tag;
+* several lists (KKRT, one per hash function): the block of ``N`` row
+  ciphertexts of ``8 + W + 16`` bytes (random order), then per list ``N``
+  entries of ``ℓ + 16 + 4`` bytes sorted by tag.
 
-Receiver → sender (``to_sender``, only with ``reveal_to_sender``), after the
-sorted ids of the matched items:
+Receiver → sender (with ``reveal_to_sender``), after the comparison, in the
+protocols that use it (RR22 with payloads; KKRT's step 7 has the same form):
+
+* the sorted 16-byte ids of the matched items (a terminated list);
+* RR22 malicious mode: the match proof ``F'`` of each, in that order;
+
+and with ``to_sender``:
 
 * ``(k,)`` uint32: for each matched id in that order, the receiver's number of
   rows holding it;
@@ -23,12 +33,42 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ProtocolError
+from ..errors import ParameterError, ProtocolError
 from . import payload, values
+from .payload_join import join_pairs
 from .session import MAX_ITEMS, recv_control, tag_bytes
 
-__all__ = ["entry_tag_bytes", "send_entries", "recv_header", "recv_list", "open_list", "send_own_payloads",
-           "recv_peer_payloads"]
+__all__ = ["VERSION", "setup", "entry_tag_bytes", "send_entries", "recv_entries", "empty_join",
+           "send_matched_ids", "recv_matched_ids", "send_own_payloads", "recv_peer_payloads"]
+
+#: 2: the several-list layout (one row ciphertext, wrapped keys per list). Version-1 peers
+#: (whole entries per hash function) are refused at the handshake.
+VERSION = 2
+
+
+def setup(role: str, payload_arg, peer_payload: bool, width, reveal: bool, n_items: int) -> dict | None:
+    """Checked payload options (before any network activity), or None for plain PSI.
+
+    ``params`` joins the handshake under ``"payload"``; both sides must agree on it."""
+    if payload_arg is None and not peer_payload:
+        return None
+    width = payload.check_width(width)
+    sends, wants = payload_arg is not None, bool(peer_payload)
+    to_receiver, to_sender = (sends, wants) if role == "sender" else (wants, sends)
+    if to_sender and not reveal:
+        raise ParameterError("payloads to the sender need reveal_to_sender=True (the sender learns the "
+                             "intersection with them)")
+    data = offsets = None
+    if sends:
+        data, offsets = payload.encode_payloads(payload_arg, n_items, width)
+    return {"params": {"version": VERSION, "to_receiver": to_receiver, "to_sender": to_sender, "width": width},
+            "width": width, "sends": sends, "wants": wants, "data": data, "offsets": offsets,
+            "to_receiver": to_receiver, "to_sender": to_sender}
+
+
+def empty_join(inverse, width: int):
+    """The join with no pairs (no match, or an empty side)."""
+    return join_pairs(inverse, np.zeros(0, dtype=np.int64), np.zeros((0, payload.HEADER + width), dtype=np.uint8))
 
 
 def entry_tag_bytes(n_rows: int, n_receiver: int) -> int:
@@ -36,34 +76,74 @@ def entry_tag_bytes(n_rows: int, n_receiver: int) -> int:
     return tag_bytes(n_rows, n_receiver + n_rows)
 
 
-def send_entries(ch, n_rows: int, lists) -> None:
-    """``{"rows": N}``, then each list of entries as ``lists`` (any iterable) produces it."""
+def send_entries(ch, value_lists, inverse, data, offsets, width: int, n_receiver: int, rng) -> None:
+    """Sender: ``{"rows": N}``, then the entries of every list (sealed while the first ones travel)."""
+    n_rows = inverse.shape[0]
     ch.send_json({"rows": int(n_rows)})
-    for entries in lists:
-        values.send_rows(ch, entries)
+    ell = entry_tag_bytes(n_rows, n_receiver)
+    for msg in payload.seal_iter(value_lists, inverse, data, offsets, width, ell, rng):
+        values.send_rows(ch, msg)
 
 
-def recv_header(ch, n_distinct: int, n_receiver: int, step: str) -> tuple[int, int]:
+def recv_entries(ch, queries, n_distinct: int, n_receiver: int, width: int, step: str):
+    """Receiver: ``(items, pt)`` — every sender row found for the queries, and its plaintext.
+
+    ``queries[c] = (q_items, f)``: the receiver's distinct items looked up in list ``c`` and
+    their OPRF values. ``n_distinct`` is the sender's announced number of distinct items;
+    ``step`` a format string for the step name (``{}``: which message)."""
+    n_rows, ell = _recv_header(ch, n_distinct, n_receiver, step.format("rows"))
+    block = None
+    if len(queries) > 1:
+        block = values.recv_rows(ch, n_rows, payload.cipher_bytes(width), step.format("row ciphertexts"))
+        row = payload.wrapped_bytes(ell)
+    else:
+        row = payload.entry_bytes(ell, width)
+    items, pts = [], []
+    for c, (q_items, f) in enumerate(queries):
+        # List by list: this one is opened while the sender still seals the next.
+        st = step.format(f"list {c}")
+        entries = values.recv_rows(ch, n_rows, row, st)
+        tw = payload.check_sorted(entries, ell, st)
+        where, pt = payload.open_entries(entries, tw, np.ascontiguousarray(f), ell, width, n_rows, st, block,
+                                         workers=2)
+        del entries
+        items.append(q_items[where])
+        pts.append(pt)
+    if not items:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, payload.HEADER + width), dtype=np.uint8)
+    return np.concatenate(items), np.concatenate(pts)
+
+
+def _recv_header(ch, n_distinct: int, n_receiver: int, step: str) -> tuple[int, int]:
     """``(N, ℓ)``: the sender's row count (checked) and the tag bytes that follow from it."""
-    msg = recv_control(ch, step.format("rows"))
+    msg = recv_control(ch, step)
     if not isinstance(msg, dict) or set(msg) != {"rows"} or not isinstance(msg["rows"], int) \
             or isinstance(msg["rows"], bool) or not n_distinct <= msg["rows"] <= MAX_ITEMS:
-        raise ProtocolError(f"{step.format('rows')}: expected {{\"rows\": count}} with a count in "
-                            f"[{n_distinct}, 2^30]")
+        raise ProtocolError(f"{step}: expected {{\"rows\": count}} with a count in [{n_distinct}, 2^30]")
     n = msg["rows"]
     return n, entry_tag_bytes(n, n_receiver)
 
 
-def recv_list(ch, n_rows: int, ell: int, width: int, step: str) -> np.ndarray:
-    """One candidate list: ``N`` entries (frames size-checked as they come)."""
-    return values.recv_rows(ch, n_rows, payload.entry_bytes(ell, width), step)
+def send_matched_ids(ch, ids, hits) -> np.ndarray:
+    """Receiver: the sorted ids of its matched distinct items ``hits``; returns ``hits`` in that order.
+
+    Sorted ids are a function of the intersection alone, not of the receiver's input order
+    or of where its OPRF put each item."""
+    sorted_ids, order = values.sorted_rows(ids[hits])
+    values.send_rows(ch, sorted_ids, terminated=True)
+    return hits[order]
 
 
-def open_list(entries, q_items, f, ell: int, width: int, n_rows: int, step: str):
-    """Receiver, one list: ``(items, pt)`` of the entries its queries ``(q_items, f)`` open."""
-    tw = payload.check_sorted(entries, ell, step)
-    where, pt = payload.open_entries(entries, tw, f, ell, width, n_rows, step)
-    return q_items[where], pt
+def recv_matched_ids(ch, ids, n_receiver: int, step: str) -> np.ndarray:
+    """Sender: its distinct items the receiver matched, in the order the receiver sent them."""
+    n = ids.shape[0]
+    got = values.recv_rows_upto(ch, min(n, n_receiver), 16, step)
+    if not values.strictly_increasing(got.view(np.uint64)):
+        raise ProtocolError(f"{step}: ids are not sorted or repeat")
+    found = values.find_rows(ids, got)
+    if np.any(found < 0):
+        raise ProtocolError(f"{step}: an id that is not one of the sender's items")
+    return found
 
 
 def send_own_payloads(ch, matched_items, inverse, data, offsets, width: int) -> None:

@@ -6,9 +6,13 @@
   less traffic; ``malicious=True`` selects its malicious mode; keywords ``base_ot``, ``bin_size``,
   ``progress``, ``max_peer_items``.
 
-``protocol=None`` (the default) picks ``"rr22"``, or ``"kkrt"`` when ``payload``/``peer_payload``
-is given, since payload PSI runs on KKRT only. Both parties of a payload run pass payload
-arguments, so both pick the same protocol.
+``protocol=None`` (the default) picks ``"rr22"``, with or without payloads.
+
+Payloads (:mod:`.payload`, both protocols): ``payload`` (one ``str``/``bytes`` per item,
+learned by the peer for its matching items), ``peer_payload=True`` (learn the peer's
+payloads; the answer is then a :class:`~.payload.PayloadJoin`), ``payload_width`` (bytes
+every payload is padded to; both sides must agree). The receiver's payloads reach the sender
+only with ``reveal_to_sender=True``.
 
 Both parties must name the same protocol and mode: the session handshake names them, so a
 mismatch is a :class:`~pqmpc.errors.HandshakeError` on both sides.
@@ -19,10 +23,10 @@ from __future__ import annotations
 from ..errors import ParameterError
 
 PROTOCOLS = ("kkrt", "rr22")
-#: The protocol used when none is named (payload runs: :data:`PAYLOAD_PROTOCOL`).
+#: The protocol used when none is named.
 DEFAULT_PROTOCOL = "rr22"
-#: The protocol used when none is named and ``payload``/``peer_payload`` is given.
-PAYLOAD_PROTOCOL = "kkrt"
+#: The protocol used when none is named and ``payload``/``peer_payload`` is given (the same).
+PAYLOAD_PROTOCOL = "rr22"
 
 
 def resolve_protocol(protocol: str | None, kw) -> str:
@@ -38,12 +42,17 @@ def run_protocol(protocol: str | None, role: str, ch, items, rng=None, reveal_to
 
     ``protocol=None``: see :func:`resolve_protocol`."""
     protocol = resolve_protocol(protocol, kw)
+    kw = dict(kw)
     if protocol == "rr22":
+        if kw.get("payload") is not None or kw.get("peer_payload"):
+            from .payload_rr22 import run_rr22_payload
+
+            return run_rr22_payload(role, ch, items, rng, reveal_to_sender, malicious, **kw)
         from .rr22 import run_rr22
 
-        if kw.get("payload") is not None or kw.get("peer_payload"):
-            raise ParameterError("payload PSI runs on protocol='kkrt' for now (RR22 payloads are not built yet)")
-
+        kw.pop("payload", None)
+        kw.pop("peer_payload", None)
+        kw.pop("payload_width", None)
         return run_rr22(role, ch, items, rng, reveal_to_sender, malicious, **kw)
     if protocol == "kkrt":
         if malicious:
@@ -61,17 +70,15 @@ def _answer(res, kw):
 
 def psi_sender(ch, items, rng=None, reveal_to_sender: bool = False, protocol: str | None = None,
                malicious: bool = False, **kw):
-    """Sender side; its sorted matching indices if ``reveal_to_sender``, else ``None``.
-    ``protocol=None``: ``"rr22"``, or ``"kkrt"`` with ``payload``/``peer_payload``
-    (a :class:`~.payload.PayloadJoin` with ``peer_payload=True``: see :func:`.kkrt_psi.psi_sender`)."""
+    """Sender side; its sorted matching indices if ``reveal_to_sender``, else ``None``
+    (a :class:`~.payload.PayloadJoin` with ``peer_payload=True``). ``protocol=None``: ``"rr22"``."""
     return _answer(run_protocol(protocol, "sender", ch, items, rng, reveal_to_sender, malicious, **kw), kw)
 
 
 def psi_receiver(ch, items, rng=None, reveal_to_sender: bool = False, protocol: str | None = None,
                  malicious: bool = False, **kw):
-    """Receiver side; the sorted indices (int64) of its items that the sender also holds.
-    ``protocol=None``: ``"rr22"``, or ``"kkrt"`` with ``payload``/``peer_payload``
-    (a :class:`~.payload.PayloadJoin` with ``peer_payload=True``)."""
+    """Receiver side; the sorted indices (int64) of its items that the sender also holds
+    (a :class:`~.payload.PayloadJoin` with ``peer_payload=True``). ``protocol=None``: ``"rr22"``."""
     return _answer(run_protocol(protocol, "receiver", ch, items, rng, reveal_to_sender, malicious, **kw), kw)
 
 

@@ -61,10 +61,11 @@ import threading
 import time
 
 import numpy as np
+from numba import njit
 
 from ..errors import ParameterError, ProtocolError
 from ..net import Channel, handshake
-from ..primitives.gf128 import mul as gf_mul
+from ..primitives.gf128 import gf128_mul_block
 from ..primitives.hashing import cr, tccr
 from ..rng import Rng
 from . import keys, values
@@ -89,10 +90,33 @@ def value_hash(ids: np.ndarray) -> np.ndarray:
     return cr(ids, key=KEY_VALUE)
 
 
-def _out_hash(u: np.ndarray, ids: np.ndarray, w: np.ndarray | None, key: bytes) -> np.ndarray:
+def _out_hash(u: np.ndarray, ids: np.ndarray, w: np.ndarray | None, key: bytes, out=None) -> np.ndarray:
+    """``H(u)`` (semi-honest) or ``TCCR(u + w, id)`` (malicious); ``u`` must already hold ``u + w`` when
+    ``w`` is given (see :func:`_add_w`). ``out`` must not alias ``u``."""
     if w is None:
-        return cr(u, key=key)
-    return tccr(u ^ w, ids, key=key)
+        return cr(u, key=key, out=out)
+    return tccr(u, ids, key=key, out=out)
+
+
+def _add_w(u: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    if w is not None:
+        u ^= w
+    return u
+
+
+@njit(cache=True, nogil=True)
+def _xor_mul_const(a, d0, d1, out):
+    """``out[i] += a[i]·Δ`` over GF(2^128), in place: no broadcast copy of Δ, no product array."""
+    for i in range(a.shape[0]):
+        x = gf128_mul_block((a[i, 0], a[i, 1]), (d0, d1))
+        out[i, 0] ^= x[0]
+        out[i, 1] ^= x[1]
+
+
+def xor_mul_const(a: np.ndarray, delta: np.ndarray, out: np.ndarray) -> None:
+    """``out += a·Δ`` row by row (``(n, 16)`` uint8 blocks, ``Δ`` ``(16,)``), in place."""
+    d = np.ascontiguousarray(delta, dtype=np.uint8).view(np.uint64)
+    _xor_mul_const(np.ascontiguousarray(a).view(np.uint64), d[0], d[1], out.view(np.uint64))
 
 
 class _Background:
@@ -151,10 +175,11 @@ class Rr22OprfKey:
             rows = OkvsRows(ids, self.seed, self.params)
         sk = rows.sorted_keys
         u = rows.decode(self.table, presorted=True)
-        u ^= gf_mul(value_hash(sk), np.broadcast_to(self.delta, sk.shape).copy())
-        if proof:
-            return _out_hash(u, sk, self.w, KEY_PROOF), rows.order
-        return _out_hash(u, sk, self.w, KEY_MAL if self.w is not None else KEY_OUT), rows.order
+        vh = value_hash(sk)
+        xor_mul_const(vh, self.delta, u)
+        key = KEY_PROOF if proof else KEY_MAL if self.w is not None else KEY_OUT
+        # the outputs go to vh's memory: nothing new as long as the set
+        return _out_hash(_add_w(u, self.w), sk, self.w, key, out=vh), rows.order
 
 
 def _commit(w: np.ndarray) -> bytes:
@@ -196,9 +221,12 @@ def rr22_oprf_sender(ch: Channel, n_receiver: int, rng=None, malicious: bool = F
     t0 = time.perf_counter()
     # The final seed: the first one unless the receiver's encoding failed under it (≤ 2^-40).
     seed = ch.recv_bytes(16, f"{PROTOCOL} OPRF step 4 (final OKVS seed)")
-    a = values.recv_rows(ch, p.size, 16, f"{PROTOCOL} OPRF step 4 (masked OKVS, {p.size} blocks)")
-    # K = B + A'·Δ
-    b ^= gf_mul(a, np.broadcast_to(delta, a.shape).copy())
+    # K = B + A'·Δ, frame by frame as values.send_rows framed A' (no table-sized temporaries)
+    for r0 in range(0, p.size, values.FRAME_ROWS):
+        r1 = min(p.size, r0 + values.FRAME_ROWS)
+        a = ch.recv_array(np.uint8, (r1 - r0, 16), f"{PROTOCOL} OPRF step 4 (masked OKVS, {p.size} blocks)")
+        xor_mul_const(a, delta, b[r0:r1])
+        del a
     tm["okvs_recv"] = tm.get("okvs_recv", 0.0) + time.perf_counter() - t0
     prepared = None
     if prepare is not None:
@@ -274,7 +302,8 @@ def oprf_receive_binned(ch: Channel, ids, rng=None, malicious: bool = False, vol
     del table, a
     t0 = time.perf_counter()
     sk = rows.sorted_keys
-    u = rows.decode(c, presorted=True)
+    u = _add_w(rows.decode(c, presorted=True), w)
+    del c   # (its memory is the VOLE's code-length array)
     out = _out_hash(u, sk, w, KEY_MAL if malicious else KEY_OUT)
     prf = _out_hash(u, sk, w, KEY_PROOF) if proof else None
     tm["decode"] = tm.get("decode", 0.0) + time.perf_counter() - t0
@@ -342,7 +371,8 @@ def run_rr22(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = F
     id_key = coin_toss(ch, role, rng, PROTOCOL, b"pqmpc/rr22-psi/v1/session")[:16]
     ids_all = keys.item_ids(data, offsets, id_key)
     reps, inverse = keys.dedup_ids(ids_all)
-    ids = np.ascontiguousarray(ids_all[reps])
+    # reps lists first occurrences in order, so with no duplicates it is 0..n-1: skip the row gather
+    ids = ids_all if reps.shape[0] == ids_all.shape[0] else np.ascontiguousarray(ids_all[reps])
     del ids_all
     n = ids.shape[0]
     n_peer = exchange_sizes(ch, n, PROTOCOL, max_peer_items)
@@ -437,4 +467,4 @@ def rr22_receiver(ch: Channel, items, rng=None, malicious: bool = False, reveal_
 
 
 __all__ = ["rr22_sender", "rr22_receiver", "run_rr22", "rr22_oprf_sender", "rr22_oprf_receiver", "oprf_receive_binned",
-           "Rr22OprfKey", "value_hash", "tag_bytes", "PROTOCOL", "VERSION"]
+           "Rr22OprfKey", "value_hash", "tag_bytes", "xor_mul_const", "PROTOCOL", "VERSION"]

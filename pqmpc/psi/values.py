@@ -9,13 +9,16 @@ Kernels work on ``(n, 2)`` uint64 views ("tag words") and bucket values by
 their top bits: values are pseudorandom, so buckets hold ~4 values each and
 both sorting and lookup run in linear time.
 
-Lists longer than :data:`FRAME_ROWS` rows go out in several frames so that
-no message grows with the set beyond a fixed cap: a peer's announcement can
-only make us allocate what it actually sends, and sets up to the 2^30-item
-limit fit under the channel's message cap.
+Lists longer than :func:`frame_rows` rows (:data:`FRAME_ROWS` rows of up to
+16 bytes, fewer wider rows: at most :data:`FRAME_BYTES` per frame) go out in
+several frames so that no message grows with the set beyond a fixed cap: a
+peer's announcement can only make us allocate what it actually sends, and
+sets up to the 2^30-item limit fit under the channel's message cap.
 """
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
@@ -23,11 +26,20 @@ from numba import njit
 from ..errors import ProtocolError
 from ..net import Channel
 
-__all__ = ["FRAME_ROWS", "tag_words", "bucket_bits", "sort_values", "is_sorted", "strictly_increasing",
-           "lookup", "find_rows", "sorted_rows", "send_rows", "recv_rows", "recv_rows_upto"]
+__all__ = ["FRAME_ROWS", "FRAME_BYTES", "frame_rows", "tag_words", "bucket_bits", "sort_values", "is_sorted",
+           "strictly_increasing", "lookup", "find_rows", "sorted_rows", "sort_rows_by_tag", "in_threads", "send_rows",
+           "recv_rows", "recv_rows_upto"]
 
-#: Rows per frame of a long list (2^22 rows: at most 64 MiB of 16-byte values).
+#: Rows per frame of a long list (2^22 rows: at most 64 MiB of 16-byte values) ...
 FRAME_ROWS = 1 << 22
+#: ... and bytes per frame for wider rows (payload entries: 2^20 one-list entries fit one frame), far below
+#: the channel cap.
+FRAME_BYTES = 1 << 27
+
+
+def frame_rows(row_bytes: int) -> int:
+    """Rows per frame for rows of ``row_bytes`` bytes (both sides compute it from the row width)."""
+    return int(min(FRAME_ROWS, max(1, FRAME_BYTES // max(1, row_bytes))))
 
 
 def tag_words(values: np.ndarray, ell: int) -> np.ndarray:
@@ -157,6 +169,104 @@ def sorted_rows(rows16: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, order
 
 
+@njit(inline="always")
+def _key(rows, i, lo, hi):
+    """Little-endian u64 of ``rows[i, lo:hi]`` (at most 8 bytes), zero above: a tag word."""
+    w = np.uint64(0)
+    for k in range(hi - lo):
+        w |= np.uint64(rows[i, lo + k]) << np.uint64(8 * k)
+    return w
+
+
+@njit(cache=True, nogil=True)
+def _count_rows(src, lo, hi, ell, shift, counts):
+    e0 = min(ell, 8)
+    sh = np.uint64(shift)
+    for i in range(lo, hi):
+        counts[np.int64(_key(src, i, 0, e0) >> sh)] += 1
+
+
+@njit(cache=True, nogil=True)
+def _scatter_rows(src, lo, hi, ell, shift, fill, dst, k0, k1):
+    """Rows ``lo:hi`` straight to their bucket (one read and one write each), their tag words beside them."""
+    n, w = src.shape
+    e0 = min(ell, 8)
+    sh = np.uint64(shift)
+    for i in range(lo, hi):
+        a = _key(src, i, 0, e0)
+        b = np.int64(a >> sh)
+        p = fill[b]
+        fill[b] += 1
+        k0[p] = a
+        k1[p] = _key(src, i, 8, max(ell, 8))
+        for j in range(w):
+            dst[p, j] = src[i, j]
+
+
+@njit(cache=True, nogil=True)
+def _sort_buckets(start, blo, bhi, dst, k0, k1):
+    """Insertion sort inside buckets ``blo:bhi`` (they hold ~4 rows: the tags are pseudorandom)."""
+    w = dst.shape[1]
+    tmp = np.empty(w, dtype=np.uint8)
+    for b in range(blo, bhi):
+        lo = start[b]
+        for a in range(lo + 1, start[b + 1]):
+            x0, x1 = k0[a], k1[a]
+            k = a - 1
+            if k0[k] < x0 or (k0[k] == x0 and k1[k] <= x1):
+                continue
+            for j in range(w):
+                tmp[j] = dst[a, j]
+            while k >= lo and (k0[k] > x0 or (k0[k] == x0 and k1[k] > x1)):
+                k0[k + 1], k1[k + 1] = k0[k], k1[k]
+                for j in range(w):
+                    dst[k + 1, j] = dst[k, j]
+                k -= 1
+            k0[k + 1], k1[k + 1] = x0, x1
+            for j in range(w):
+                dst[k + 1, j] = tmp[j]
+
+
+def sort_rows_by_tag(rows: np.ndarray, ell: int, workers: int = 1) -> np.ndarray:
+    """A copy of ``(n, w)`` uint8 ``rows`` sorted by their first ``ell`` bytes as tag words (the order
+    :func:`is_sorted` checks), in linear time: a bucket scatter of whole rows, then insertion sort.
+    ``workers`` threads share each pass (rows, then buckets) without repeating work."""
+    n, w = rows.shape
+    out = np.empty((n, w), dtype=np.uint8)
+    if not n:
+        return out
+    rows = np.ascontiguousarray(rows)
+    bits, shift = bucket_bits(n, ell)
+    nbk = 1 << bits
+    k0, k1 = np.empty(n, np.uint64), np.empty(n, np.uint64)
+    workers = max(1, workers)
+    rcut = np.linspace(0, n, workers + 1).astype(np.int64)
+    bcut = np.linspace(0, nbk, workers + 1).astype(np.int64)
+    counts = np.zeros((workers, nbk), dtype=np.int64)
+    in_threads(lambda t: _count_rows(rows, rcut[t], rcut[t + 1], ell, shift, counts[t]), [(t,) for t in range(workers)])
+    start = np.zeros(nbk + 1, dtype=np.int64)
+    np.cumsum(counts.sum(axis=0), out=start[1:])
+    # Worker t's rows of bucket b follow those of workers < t: the scatter is stable, like one pass.
+    fills = start[:-1] + np.cumsum(counts, axis=0) - counts
+    in_threads(lambda t: _scatter_rows(rows, rcut[t], rcut[t + 1], ell, shift, fills[t], out, k0, k1),
+               [(t,) for t in range(workers)])
+    in_threads(lambda t: _sort_buckets(start, bcut[t], bcut[t + 1], out, k0, k1), [(t,) for t in range(workers)])
+    return out
+
+
+def in_threads(fn, parts) -> None:
+    """``fn(*part)`` for every part, on one thread each beyond the first (for nogil kernels)."""
+    if len(parts) <= 1:
+        for part in parts:
+            fn(*part)
+        return
+    with ThreadPoolExecutor(max_workers=len(parts) - 1, thread_name_prefix="pqmpc-psi") as ex:
+        futures = [ex.submit(fn, *part) for part in parts[1:]]
+        fn(*parts[0])
+        for fut in futures:
+            fut.result()
+
+
 def send_rows(ch: Channel, rows: np.ndarray, terminated: bool = False) -> None:
     """Send a list in frames of at most :data:`FRAME_ROWS` rows.
 
@@ -164,9 +274,10 @@ def send_rows(ch: Channel, rows: np.ndarray, terminated: bool = False) -> None:
     is the first one shorter than ``FRAME_ROWS`` (possibly empty).
     """
     n = rows.shape[0]
-    for a in range(0, n, FRAME_ROWS):
-        ch.send(np.ascontiguousarray(rows[a:a + FRAME_ROWS]))
-    if terminated and n % FRAME_ROWS == 0:
+    per = frame_rows(rows.dtype.itemsize * int(np.prod(rows.shape[1:])))
+    for a in range(0, n, per):
+        ch.send(np.ascontiguousarray(rows[a:a + per]))
+    if terminated and n % per == 0:
         ch.send(np.zeros((0,) + rows.shape[1:], dtype=rows.dtype))
 
 
@@ -179,8 +290,9 @@ def _join(parts: list[np.ndarray], width: int, dtype) -> np.ndarray:
 def recv_rows(ch: Channel, n: int, width: int, step: str, dtype=np.uint8) -> np.ndarray:
     """Receive exactly ``n`` rows of ``width`` as :func:`send_rows` sent them (each frame size-checked)."""
     parts = []
-    for a in range(0, n, FRAME_ROWS):
-        parts.append(ch.recv_array(dtype, (min(FRAME_ROWS, n - a), width), step))
+    per = frame_rows(np.dtype(dtype).itemsize * width)
+    for a in range(0, n, per):
+        parts.append(ch.recv_array(dtype, (min(per, n - a), width), step))
     return _join(parts, width, dtype)
 
 
@@ -189,13 +301,14 @@ def recv_rows_upto(ch: Channel, limit: int, width: int, step: str, dtype=np.uint
     parts = []
     total = 0
     row_bytes = np.dtype(dtype).itemsize * width
+    per = frame_rows(row_bytes)
     while True:
         # The cap is checked on the announced length, before anything is allocated.
-        frame = ch.recv_array(dtype, (-1, width), step, max_bytes=min(FRAME_ROWS, limit - total + 1) * row_bytes)
+        frame = ch.recv_array(dtype, (-1, width), step, max_bytes=min(per, limit - total + 1) * row_bytes)
         k = frame.shape[0]
         total += k
         if total > limit:
             raise ProtocolError(f"{step}: more than {limit} rows")
         parts.append(frame)
-        if k < FRAME_ROWS:
+        if k < per:
             return _join(parts, width, dtype)

@@ -7,6 +7,7 @@ _EXPORTS = {
     "yao_evaluator": ".yao",
     "functions": ".functions",
     "run_circuit": ".functions",
+    "prepare": ".yao_prepare",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)

@@ -255,6 +255,36 @@ def aes128(ch, role: str, data, *, key_owner: str = "garbler", **kw) -> bytes | 
     return aes_circuit.bits_to_block(ct).tobytes() if ct.shape[0] else b""
 
 
+def function_circuit(name: str, value=None, bits: int | None = None, signed: bool = False) -> Circuit | None:
+    """The circuit ``FUNCTIONS[name]`` runs for this party's ``value`` and these options, or
+    ``None`` if they are not valid (the call itself then says why). Both parties' circuits
+    must agree, and the handshake checks it; this lets a caller build the circuit and
+    :func:`pqmpc.twopc.prepare` it before the peer connects."""
+    try:
+        if name == "aes128":
+            return aes_circuit.aes128_expanded_circuit()
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        n = _check_bits(64 if bits is None else bits)
+        if name in ("equality", "hamming") and isinstance(value, (bytes, bytearray)):
+            n = 8 * len(value)
+            if n == 0:
+                return None
+        if name == "millionaires":
+            return less_than_circuit(n, signed)
+        if name == "equality":
+            return equality_circuit(n)
+        if name == "hamming":
+            return hamming_circuit(n)
+        if name == "sum":
+            return signed_sum_circuit(n) if signed else sum_circuit(n)
+        if name == "max":
+            return max_circuit(n, signed)
+    except ParameterError:
+        return None
+    return None
+
+
 # -- registry for the command line -----------------------------------------------------
 
 @dataclass(frozen=True)
@@ -317,5 +347,5 @@ _parse_int, _parse_bytes, _parse_hex_bytes = parse_int, parse_bytes, parse_hex_b
 
 __all__ = ["parse_int", "parse_bytes", "parse_hex_bytes",
            "millionaires", "equality", "hamming_distance", "integer_sum", "integer_max", "aes128", "run_circuit",
-           "encode_int", "FUNCTIONS", "less_than_circuit", "equality_circuit", "hamming_circuit", "sum_circuit",
-           "signed_sum_circuit", "max_circuit"]
+           "encode_int", "FUNCTIONS", "function_circuit", "less_than_circuit", "equality_circuit",
+           "hamming_circuit", "sum_circuit", "signed_sum_circuit", "max_circuit"]

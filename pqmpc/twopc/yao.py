@@ -308,7 +308,7 @@ def _evaluate(s: Session, ot_engine, rng: Rng, my_batch, progress):
                 ev.feed(cur[off:off + m], TABLES_STEP)
                 eval_s += time.perf_counter() - t0
                 off += m
-            out_lab[inst] = ev.finish(TABLES_STEP, flat=True)
+            ev.finish(TABLES_STEP, flat=True, out=out_lab[inst])
         if receiver is not None:
             receiver.thread.join()  # it stops after the last chunk; the channel is ours again
     finally:

@@ -94,6 +94,7 @@ class Session:
         self.phase_s0 = self.stats0
         self.phases: dict[str, dict] = {}
         self.phases_extra: dict = {}
+        self._starts = [0] + np.cumsum(circuit.input_sizes).tolist()
 
     # -- bookkeeping -------------------------------------------------------------
 
@@ -209,7 +210,7 @@ class Session:
     def instance_labels(self, parts, inst: int, out: np.ndarray) -> np.ndarray:
         """Instance ``inst``'s input labels: ``parts`` is ``[(groups, slot table, flat labels), ...]``
         for the two parties; ``out`` is an ``(n_inputs, label_bytes)`` array to fill."""
-        starts = np.concatenate([[0], np.cumsum(self.circuit.input_sizes)]).astype(np.int64)
+        starts = self._starts
         for groups, table, flat in parts:
             for j in groups:
                 off, rows = table[j]

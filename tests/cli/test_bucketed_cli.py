@@ -97,7 +97,8 @@ def expected(path, other):
         rows = list(csv.reader(fh))
     keep = [rows[0]] + [r for r in rows[1:] if r[1] in theirs]
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(keep)
+    # the CLI copies each kept row's bytes from the input, whose writer ended lines with \r\n
+    csv.writer(buf, lineterminator="\r\n").writerows(keep)
     return buf.getvalue()
 
 
@@ -214,3 +215,22 @@ def _main(argv) -> int:
 
 if __name__ == "__main__":
     sys.exit(_main(sys.argv[1:]))
+
+
+def test_through_the_pqmpc_psi_command(data, tmp_path):
+    # The bucketed flags on the real `pqmpc psi serve/connect` parser (the other tests use a minimal
+    # one): its defaults (--join inner, no --connect-retry on serve) must not stop a bucketed run.
+    port = free_port()
+    procs = []
+    for mode, inp, out in (("serve", "a.csv", "s.csv"), ("connect", "b.csv", "c.csv")):
+        where = ["--listen", f"127.0.0.1:{port}"] if mode == "serve" else ["--connect", f"127.0.0.1:{port}"]
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "pqmpc.cli.main", "psi", mode, "--input", str(data / inp), "--key", "email",
+             "--output", str(tmp_path / out), "--insecure", "--quiet", "--json", "--buckets", "3", "--workers", "2",
+             *where], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=ROOT),
+            text=True))
+    (rs, os_, es), (rc, oc, ec) = finish(*procs)
+    assert rs == 0 and rc == 0, (es[-2000:], ec[-2000:])
+    assert json.loads(os_)["buckets"] == json.loads(oc)["buckets"] == 3
+    assert (tmp_path / "s.csv").read_bytes().decode() == expected(data / "a.csv", data / "b.csv")
+    assert (tmp_path / "c.csv").read_bytes().decode() == expected(data / "b.csv", data / "a.csv")

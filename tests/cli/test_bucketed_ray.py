@@ -23,5 +23,5 @@ def test_ray_engine_matches_plain_intersection(tmp_path):
     (rs, os_, es), (rc, oc, ec) = finish(s, c, timeout=280)
     assert rs == 0 and rc == 0, (es[-3000:], ec[-3000:])
     assert json.loads(oc)["engine"] == "ray" and json.loads(oc)["buckets"] == 3
-    assert (tmp_path / "s.csv").read_text() == expected(tmp_path / "a.csv", tmp_path / "b.csv")
-    assert (tmp_path / "c.csv").read_text() == expected(tmp_path / "b.csv", tmp_path / "a.csv")
+    assert (tmp_path / "s.csv").read_bytes().decode() == expected(tmp_path / "a.csv", tmp_path / "b.csv")
+    assert (tmp_path / "c.csv").read_bytes().decode() == expected(tmp_path / "b.csv", tmp_path / "a.csv")

@@ -19,7 +19,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["README.md", "docs/quickstart.md", "docs/index.md", "docs/2pc.md", "docs/channels.md",
-         "docs/benchmarks.md", "docs/secure-channel.md"]
+         "docs/benchmarks.md", "docs/secure-channel.md", "docs/ot-extension.md", "docs/psi.md", "docs/rr22.md",
+         "docs/payload-psi.md", "docs/garbling.md"]
 SKIP = "not run by the docs test"
 #: the blocks allowed to opt out (page, first line): a new opt-out is a visible change here
 ALLOWED_SKIPS = {
@@ -67,3 +68,10 @@ def test_the_index_links_every_page_and_every_link_resolves():
     pages = {p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")} - {"index.md"}
     missing = sorted(pages - links)
     assert not missing, f"docs/index.md does not link {missing}: add a row saying what each page is for"
+
+
+def test_every_page_with_python_examples_is_run():
+    # A new page with a python block joins PAGES, so its examples keep running as printed.
+    with_code = {p.relative_to(ROOT).as_posix() for p in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]
+                 if "```python" in p.read_text(encoding="utf-8")}
+    assert with_code <= set(PAGES), sorted(with_code - set(PAGES))

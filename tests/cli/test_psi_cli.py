@@ -114,7 +114,10 @@ def test_end_to_end_two_processes(tmp_path, flags, protocol, mode, phase):
                                               ["1", "Ann", "Lee, Jr.", "ann@x.org"],
                                               ["3", "Multi\nLine", "Zoë", "zoe@x.org"],
                                               ["4", "Ann", "Lee, Jr.", "ann@x.org"]]
-    with open(tmp_path / "ob.csv", encoding="utf-8", newline="") as fh:
+    # Copied rows keep the input's bytes: its byte-order mark, quoting and spacing.
+    assert (tmp_path / "ob.csv").read_bytes() == (b'\xef\xbb\xbfemail;first name;last\n ANN@x.org ;Ann;"Lee, Jr."\n'
+                                                   b'zoe@x.org;"Multi\nLine";Zo\xc3\xab\n')
+    with open(tmp_path / "ob.csv", encoding="utf-8-sig", newline="") as fh:
         assert list(csv.reader(fh, delimiter=";")) == [["email", "first name", "last"],
                                                        [" ANN@x.org ", "Ann", "Lee, Jr."],
                                                        ["zoe@x.org", "Multi\nLine", "Zoë"]]
@@ -142,7 +145,7 @@ def test_handshake_mismatch_stops_both(tmp_path):
     assert rs == 1 and rc == 1
     for err in (es, ec):
         last = err.strip().splitlines()[-1]
-        assert last.startswith("pqmpc: error:") and "key_columns: ours" in last
+        assert last.startswith("pqmpc: error:") and "--key (number of columns):" in last and "serve's 2" in last
     assert not (tmp_path / "oa.csv").exists() and not (tmp_path / "ob.csv").exists()
 
 
@@ -216,6 +219,14 @@ def test_timeout_names_the_flag(tmp_path):
     assert rc == 1 and "--timeout" in ec
 
 
+@pytest.fixture(params=["auto", "stdlib"])
+def engine(request, monkeypatch):
+    """The in-process checks below run on both CSV readers: the CLI's default (pyarrow where it can
+    vouch for the file) and the stdlib one; their messages must be the same."""
+    monkeypatch.setenv("PQMPC_CSV_ENGINE", request.param)
+    return request.param
+
+
 def run_main(argv, capsys):
     code = main(argv)
     cap = capsys.readouterr()
@@ -223,35 +234,36 @@ def run_main(argv, capsys):
 
 
 def serve_args(path, *more):
+    # --wait 0: a side whose input is bad waits for the peer to tell it why; no peer comes here.
     return ["psi", "serve", "--listen", "127.0.0.1:0", "--input", str(path), "--output", "out.csv", "--quiet",
-            "--insecure", *more]
+            "--insecure", "--wait", "0", *more]
 
 
-def test_missing_column_lists_available(tmp_path, capsys):
+def test_missing_column_lists_available(tmp_path, capsys, engine):
     a = write(tmp_path / "a.csv", A_CSV)
     code, err = run_main(serve_args(a, "--key", "mail"), capsys)
     assert code == 1 and "no column 'mail'" in err and "'email'" in err and "'first name'" in err
 
 
-def test_duplicate_key_column_name_is_refused(tmp_path, capsys):
+def test_duplicate_key_column_name_is_refused(tmp_path, capsys, engine):
     a = write(tmp_path / "a.csv", b"id,email,id\n1,a@x,2\n")
     code, err = run_main(serve_args(a, "--key", "id"), capsys)
     assert code == 1 and "'id' appears 2 times" in err and "columns 1, 3" in err
 
 
-def test_bad_utf8_names_the_line(tmp_path, capsys):
+def test_bad_utf8_names_the_line(tmp_path, capsys, engine):
     a = write(tmp_path / "a.csv", b"k,v\nok,1\nbad\xff\xfe,2\n")
     code, err = run_main(serve_args(a, "--key", "k"), capsys)
     assert code == 1 and "line 3" in err and "UTF-8" in err
 
 
-def test_empty_key_names_row_and_column(tmp_path, capsys):
+def test_empty_key_names_row_and_column(tmp_path, capsys, engine):
     a = write(tmp_path / "a.csv", "k,v\nx,1\n ,2\n")
     code, err = run_main(serve_args(a, "--key", "k", "--normalize", "trim"), capsys)
     assert code == 1 and "line 3" in err and "'k'" in err and "--skip-empty" in err and str(a) in err
 
 
-def test_empty_file_and_missing_file(tmp_path, capsys):
+def test_empty_file_and_missing_file(tmp_path, capsys, engine):
     a = write(tmp_path / "a.csv", "")
     code, err = run_main(serve_args(a, "--key", "k"), capsys)
     assert code == 1 and "header" in err
@@ -309,3 +321,54 @@ def test_million_rows_per_side(tmp_path):
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     size_kb = os.path.getsize(tmp_path / "a.csv") // 1024
     assert peak_kb < 300_000 + 8 * size_kb, (peak_kb, size_kb)  # interpreter + numba baseline, then ~8x the file
+
+
+def test_progress_on_a_terminal_is_a_bar_with_a_rate_and_quiet_is_silent():
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    from pqmpc.cli.common import Progress
+
+    out = Tty()
+    p = Progress(stream=out)
+    p.phase("writing x.csv", unit="row")
+    for i in range(0, 1001, 250):
+        p.update(i, 1000)
+    p.done("wrote 1000 rows")
+    text = out.getvalue()
+    assert "writing x.csv" in text and "row/s" in text and "wrote 1000 rows" in text
+    log = io.StringIO()  # not a terminal: plain phase lines
+    p = Progress(stream=log)
+    p.phase("reading a.csv")
+    p.update(50, 100)
+    p.done()
+    assert log.getvalue().splitlines() == ["[pqmpc] reading a.csv ...", "[pqmpc]   reading a.csv: 50%"]
+    quiet = Tty()
+    p = Progress(quiet=True, stream=quiet)
+    p.phase("x")
+    p.update(1, 2)
+    p.done("y")
+    p.info("z")
+    assert quiet.getvalue() == ""
+
+
+def test_cold_kernels_are_announced_once_on_stderr(monkeypatch):
+    import io
+    from types import SimpleNamespace
+
+    from pqmpc.cli import psi
+    from pqmpc.cli.common import Progress
+
+    asked = []
+    monkeypatch.setattr(psi, "warmup", SimpleNamespace(kernels_cold=lambda protocols: asked.append(protocols) or True))
+    out = io.StringIO()
+    psi._warn_cold("kkrt", Progress(stream=out))
+    assert asked == [("kkrt",)]
+    assert "compiling kernels, first run only (run `pqmpc warmup` ahead to skip this)" in out.getvalue()
+    monkeypatch.setattr(psi, "warmup", SimpleNamespace(kernels_cold=lambda protocols: False))
+    out = io.StringIO()
+    psi._warn_cold("rr22", Progress(stream=out))
+    assert out.getvalue() == ""

@@ -82,19 +82,33 @@ def _ferret(security="semi-honest"):
     return make
 
 
-def _psi(reveal: bool, n: int = 12, **kw):
+def _psi(reveal: bool, n: int = 12, sender_kw=None, receiver_kw=None, **kw):
     sender_items = [f"item-{i}" for i in range(0, n)] + ["é", b"\x00\xff"]
     receiver_items = [f"item-{i}" for i in range(n // 2, n + 3)] + [b"\x00\xff", ""]
 
     def sender(ch, rng):
         from pqmpc.psi import psi_sender
-        return psi_sender(ch, sender_items, rng=rng, reveal_to_sender=reveal, **kw)
+        return psi_sender(ch, sender_items, rng=rng, reveal_to_sender=reveal, **kw, **(sender_kw or {}))
 
     def receiver(ch, rng):
         from pqmpc.psi import psi_receiver
-        return psi_receiver(ch, receiver_items, rng=rng, reveal_to_sender=reveal, **kw)
+        return psi_receiver(ch, receiver_items, rng=rng, reveal_to_sender=reveal, **kw, **(receiver_kw or {}))
 
     return sender, receiver
+
+
+def _payload_psi(both: bool, **kw):
+    """Payload PSI: the sender's payloads to the receiver (duplicates, an empty and a long one) and,
+    with ``both``, the receiver's to the sender over the reveal path."""
+    n = 12
+    mine = [f"p{i}" * (i % 4) for i in range(n)] + ["x" * 40, ""]
+    theirs = [f"r{i}" for i in range(n // 2, n + 3)] + ["é", "z"]
+    sender_kw = {"payload": mine, "payload_width": 48}
+    receiver_kw = {"peer_payload": True, "payload_width": 48}
+    if both:
+        sender_kw["peer_payload"] = True
+        receiver_kw["payload"] = theirs
+    return _psi(both, n=n, sender_kw=sender_kw, receiver_kw=receiver_kw, **kw)
 
 
 def _yao(**kw):
@@ -188,6 +202,7 @@ _YAO_BATCH = ((frozenset({"batch", "batched"}), ((("batch",), "count-2^20"), (("
 # Counts that pass a type check: a call header or set size announcing far more than was agreed.
 _COUNTS = ((frozenset({"call", "n", "op"}), ((("n",), "count-2^29"),)),
            (frozenset({"distinct"}), ((("distinct",), "count-2^29"),)),
+           (frozenset({"rows"}), ((("rows",), "count-2^29"),)),
            (frozenset({"magic", "params"}), ((("params", "n"), "count-2^29"),)))
 
 
@@ -217,6 +232,10 @@ PROTOCOLS = [
     Protocol("RR22-reveal", ("sender", "receiver"), lambda: _psi(True, protocol="rr22"), _COUNTS),
     Protocol("RR22-malicious-reveal", ("sender", "receiver"),
              lambda: _psi(True, protocol="rr22", malicious=True), _COUNTS),
+    Protocol("RR22-payload", ("sender", "receiver"), lambda: _payload_psi(False, protocol="rr22"), _COUNTS),
+    Protocol("RR22-payload-both-malicious", ("sender", "receiver"),
+             lambda: _payload_psi(True, protocol="rr22", malicious=True), _COUNTS),
+    Protocol("KKRT-payload-both", ("sender", "receiver"), lambda: _payload_psi(True, protocol="kkrt"), _COUNTS),
     Protocol("Yao-millionaires", ("garbler", "evaluator"), _yao, _YAO_BATCH + _COUNTS),
     Protocol("Yao-threehalves", ("garbler", "evaluator"), lambda: _yao(scheme="threehalves"), _COUNTS),
     Protocol("Yao-batched-base-OT", ("garbler", "evaluator"), lambda: _yao_batched("base"), _COUNTS),
@@ -239,4 +258,6 @@ def as_plain(result):
         return tuple(as_plain(r) for r in result)
     if isinstance(result, dict):
         return tuple(sorted((k, as_plain(v)) for k, v in result.items()))
+    if hasattr(result, "pairs") and hasattr(result, "payload_index"):  # a PayloadJoin
+        return ("join", tuple(result.pairs()))
     return result

@@ -20,6 +20,7 @@ from pqmpc.gc.evaluate import Evaluator, evaluate_garbled, evaluate_stream
 from pqmpc.gc.garble import Garbler, garble
 from pqmpc.gc.random_circuit import random_circuit
 from pqmpc.gc.tweaks import tweak_high
+from pqmpc.primitives.cpu import HAVE_VAES
 from pqmpc.rng import Rng
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -446,3 +447,66 @@ def test_package_level_names_work_as_in_the_api():
         ins = random_inputs(c, 0)
         got = garbled.decode(ev(garbled, enc.encode(ins)))
         assert all(np.array_equal(a, b) for a, b in zip(got, c.evaluate(ins)))
+
+
+@pytest.mark.skipif(not HAVE_VAES, reason="numba's target has no VAES")
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.floats(0.05, 0.95))
+def test_vaes_walk_gives_the_128_bit_walks_bytes(seed, cut, p_and):
+    """The VAES walk (four/eight ANDs per step, one-AND tails) against the AES-NI walk, on
+    circuits with narrow and wide AND levels, cut into chunks that split AND runs."""
+    from pqmpc.gc import fused, fused_vaes
+    from pqmpc.gc.halfgates import new_label_table, round_keys
+
+    c = random_circuit([24, 24], 400, 8, seed=seed % 1000, p_and=p_and)
+    s, rk = c.schedule, round_keys()
+    rng = np.random.default_rng(seed)
+    d = rng.integers(0, 2**63, 2, dtype=np.int64).view(np.uint64) | np.array([1, 0], np.uint64)
+    labs, tabs = [], []
+    for walk in (fused, fused_vaes):
+        lab = new_label_table(c.n_wires)
+        lab[:c.n_inputs] = np.random.default_rng(seed + 1).integers(0, 2**63, (c.n_inputs, 2)).view(np.uint64)
+        tab = np.zeros((c.and_count, 4), np.uint64)
+        k, g = 0, 0
+        while g < s.n_gates:  # chunks of `cut` ANDs, as Garbler.garble_into cuts them
+            end = s.chunk_end(min(k + cut, c.and_count))
+            walk.garble_range(rk, s.gates, g, end, k, np.uint64(7), lab, d[0], d[1], tab[k:])
+            k, g = int(s.and_before[end]), end
+        labs.append(lab.copy())
+        tabs.append(tab)
+        ev = lab.copy()  # evaluate on the zero-labels of the inputs: each wire gets one of its labels
+        k, g = 0, 0
+        while g < s.n_gates:
+            end = s.chunk_end(min(k + cut, c.and_count))
+            walk.evaluate_range(rk, s.gates, g, end, k, np.uint64(7), ev, tab[k:])
+            k, g = int(s.and_before[end]), end
+        diff = ev[:c.n_wires] ^ lab[:c.n_wires]
+        assert np.all((diff == 0).all(axis=1) | (diff == d).all(axis=1))
+        labs.append(ev)
+    assert np.array_equal(tabs[0], tabs[1])
+    assert all(np.array_equal(x, y) for x, y in zip(labs[:2], labs[2:]))
+
+
+def test_garble_and_evaluate_into_caller_buffers():
+    """out=: tables and output labels land in the caller's buffers (views, no copies), with
+    the same bytes as a fresh garbling; one buffer serves call after call."""
+    c = random_circuit([32, 32], 3000, 16, seed=11, p_and=0.5)
+    ins = [Rng(b"in").bits(n) for n in c.input_sizes]
+    want_g, _ = garble(c, rng=Rng(b"out="))
+    buf = np.full((c.and_count + 5, 32), 0xAB, np.uint8)
+    labels_out = np.empty((c.n_outputs, 16), np.uint8)
+    for _ in range(2):
+        g, e = garble(c, rng=Rng(b"out="), out=buf)
+        assert np.shares_memory(g.tables, buf) and np.array_equal(g.tables, want_g.tables)
+        assert (buf[c.and_count:] == 0xAB).all()  # nothing written past the tables
+        res = evaluate_garbled(g, e.encode(ins), out=labels_out)
+        assert all(np.shares_memory(r, labels_out) for r in res)
+        assert all(np.array_equal(a, b) for a, b in zip(g.decode(res), c.evaluate(ins)))
+    with pytest.raises(ParameterError):
+        garble(c, rng=Rng(b"x"), out=np.empty((c.and_count - 1, 32), np.uint8))
+    with pytest.raises(ParameterError):
+        garble(c, rng=Rng(b"x"), out=np.empty((c.and_count, 16), np.uint8))
+    with pytest.raises(ParameterError):
+        evaluate_garbled(g, e.encode(ins), out=np.empty((c.n_outputs + 1, 16), np.uint8))
+    with pytest.raises(ParameterError):
+        garble(c, rng=Rng(b"x"), scheme="threehalves", out=buf)

@@ -37,16 +37,17 @@ from pqmpc.rng import Rng
 assert not HAVE_AESNI and resolve_backend("auto") == resolve_backend("fused") == "levels"
 walked = [0]
 
-def guard(orig, op_arg=1, g0_arg=6):
+def guard(orig, op_arg=1, g0_arg=6, packed=False):
     def run(*a):
         op, g0, g1 = a[op_arg], a[g0_arg], a[g0_arg + 1]
-        assert not (op[g0:g1] == 1).any(), "an AND gate reached the table-AES walk"
+        ands = (op[g0:g1, 3] & 3) == 2 if packed else op[g0:g1] == 1  # packed: Schedule.gates rows
+        assert not ands.any(), "an AND gate reached the table-AES walk"
         walked[0] += 1
         return orig(*a)
     return run
 
-fused.garble_range = guard(fused.garble_range)
-fused.evaluate_range = guard(fused.evaluate_range, 1, 5)
+fused.garble_range = guard(fused.garble_range, 1, 2, packed=True)
+fused.evaluate_range = guard(fused.evaluate_range, 1, 2, packed=True)
 fused_th.garble_range = guard(fused_th.garble_range)
 fused_th.evaluate_range = guard(fused_th.evaluate_range, 1, 5)
 fused_wide.garble_range = guard(fused_wide.garble_range, 0, 5)

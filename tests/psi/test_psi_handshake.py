@@ -67,19 +67,19 @@ def test_mode_mismatch_is_a_handshake_error_on_both_sides():
     _both_sides_refuse({"malicious": True}, {}, "mode")
 
 
-def test_default_protocol_is_rr22_and_kkrt_with_payloads():
+def test_default_protocol_is_rr22_with_and_without_payloads():
     from pqmpc.psi import DEFAULT_PROTOCOL, PAYLOAD_PROTOCOL, resolve_protocol
 
-    assert DEFAULT_PROTOCOL == "rr22" and PAYLOAD_PROTOCOL == "kkrt"
-    assert resolve_protocol(None, {}) == "rr22" and resolve_protocol(None, {"payload": ["x"]}) == "kkrt"
-    assert resolve_protocol(None, {"peer_payload": True}) == "kkrt" and resolve_protocol("rr22", {}) == "rr22"
+    assert DEFAULT_PROTOCOL == "rr22" and PAYLOAD_PROTOCOL == "rr22"
+    assert resolve_protocol(None, {}) == "rr22" and resolve_protocol(None, {"payload": ["x"]}) == "rr22"
+    assert resolve_protocol(None, {"peer_payload": True}) == "rr22" and resolve_protocol("kkrt", {}) == "kkrt"
     # A default-protocol peer talking to an explicit rr22 peer: the same session.
     s, r = run_pair(lambda ch: psi_sender(ch, ["a", "b"], reveal_to_sender=True),
                     lambda ch: psi_receiver(ch, ["b", "c"], reveal_to_sender=True, protocol="rr22"))
     assert s.tolist() == [1] and r.tolist() == [0]
-    # Payload runs with no protocol named agree on kkrt (rr22 would refuse the payload).
+    # Payload runs with no protocol named agree on rr22.
     pj = run_pair(lambda ch: psi_sender(ch, ["a", "b"], payload=["pa", "pb"]),
                   lambda ch: psi_receiver(ch, ["b", "c"], peer_payload=True))[1]
     assert pj.rows.tolist() == [0] and bytes(pj.data[pj.offsets[pj.payload_index[0]]:pj.offsets[pj.payload_index[0] + 1]]) == b"pb"
-    # A payload side (kkrt by default) and a plain side (rr22 by default) do not agree.
-    _both_sides_refuse({"payload": ["pa", "pb"]}, {}, "protocol")
+    # A payload side and a plain side do not agree (the payload parameters differ).
+    _both_sides_refuse({"payload": ["pa", "pb"]}, {}, "payload")

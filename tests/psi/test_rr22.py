@@ -336,13 +336,25 @@ if __name__ == "__main__":
     VECTOR.write_text(json.dumps(compute(), indent=1) + "\n")
 
 
-def test_payloads_are_refused_on_rr22_before_any_message():
-    from pqmpc.net import MemoryChannel
-    from pqmpc.psi import psi_receiver, psi_sender
+@pytest.mark.parametrize("check", [False, True], ids=["semi-honest", "checked"])
+def test_vole_chunked_trees_same_outputs(monkeypatch, check):
+    """The GGM trees are expanded a chunk of trees at a time (pqmpc.ot.ext.vole.CHUNK_LEAVES); the
+    chunking must change no output: small chunks (many, the last one partial) against one chunk for
+    all trees, same seeds, and C = B + A·Δ on every index."""
+    from pqmpc.ot.ext import vole as vole_mod
+    from pqmpc.primitives.gf128 import mul
 
-    a, _ = MemoryChannel.pair(timeout=1)
-    with pytest.raises(ParameterError, match="payload PSI runs on protocol='kkrt'"):
-        psi_sender(a, ["x"], protocol="rr22", payload=["p"])
-    with pytest.raises(ParameterError, match="payload PSI runs on protocol='kkrt'"):
-        psi_receiver(a, ["x"], protocol="rr22", peer_payload=True)
-    assert a.stats.messages_sent == 0
+    k = 3000
+    p = vole_mod.VoleParams(k)
+    assert p.trees % 2 and p.h > 2   # 2 trees a chunk below leaves a partial last chunk
+
+    def run(chunk):
+        monkeypatch.setattr(vole_mod, "CHUNK_LEAVES", chunk)
+        v = vole_mod.SilentVole(check=check)
+        return run_pair(lambda ch: v.send(ch, k, Rng(b"chunk test sender")),
+                        lambda ch: v.receive(ch, k, Rng(b"chunk test receiver")), timeout=120)
+
+    (d1, b1), (a1, c1) = run(2 << p.h)
+    (d2, b2), (a2, c2) = run(1 << 30)
+    assert np.array_equal(d1, d2) and np.array_equal(b1, b2) and np.array_equal(a1, a2) and np.array_equal(c1, c2)
+    assert np.array_equal(c1, b1 ^ mul(a1, np.tile(d1, (k, 1))))

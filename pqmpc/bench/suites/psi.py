@@ -1,19 +1,30 @@
 """PSI benchmarks: RR22 (semi-honest and malicious) and KKRT end to end, threads and
-two processes over loopback, in the same run.
+two processes over loopback, and OpenMined's ECDH-PSI as the outside peer, in the same run.
 
-Each figure sits next to baselines measured in the same run: raw AES-128-ECB
-throughput (reported as "AES blocks per item": how many raw block
-encryptions fit in the per-item time) and, when the ``openmined.psi`` package
-is importable, OpenMined's ECDH-PSI on the same items (classical, not
-post-quantum; slow, so it runs at 2^12 and 2^16 only and larger sizes are
-never extrapolated here). Items are ``b"item-<i>"`` byte strings with half
-of each side shared; timing covers everything from the item list to the
-result (encoding, hashing, base OTs, extension, comparison).
+Sizes: 2^16 and 2^20 items per side (``--quick``: one repetition at 2^20),
+plus 2^22 in a full run. The protocols take turns within each repetition
+(KKRT, rr22, rr22 malicious), so load drifts on a shared machine hit them
+alike; every row has min and median over the repetitions, its time over
+KKRT's median in the same run, seconds by phase (medians; each party's own
+phases and a merged view: base OT, VOLE, OKVS encode, decode, compare) and
+bits per item (both directions, divided by n). A ``scaling`` row per
+variant gives ``time(2^22) / (4·time(2^20))`` from the same run.
 
-Two-process runs spawn ``python -m pqmpc.bench.suites.psi --party ...`` twice;
-each party times itself from the TCP connection to its result, and the
-figure is the slower party (process start-up and imports are excluded and
-reported separately as ``wall_seconds``).
+Baselines in the same run: raw AES-128-ECB throughput ("AES blocks per
+item": how many raw block encryptions fit in the per-item time) and, when
+``openmined.psi`` is installed (``import private_set_intersection.python``),
+OpenMined's ECDH-PSI on the same items (classical, not post-quantum; client
+and server in one process, one thread). It takes ~0.4–0.8 ms per item here,
+so it runs at 2^12 and 2^16 by default; ``PQMPC_BENCH_PSI_PEER_MAX=20``
+(or 22) adds the larger sizes; sizes above that get a "skipped" row, never
+an extrapolation, and a missing package a "not installed" row.
+
+Items are ``b"item-<i>"`` byte strings with half of each side shared; timing
+covers everything from the item list to the result (encoding, hashing, base
+OTs, extension, comparison). Two-process runs spawn ``python -m
+pqmpc.bench.suites.psi --party ...`` twice; each party times itself from the
+TCP connection to its result, and the figure is the slower party (process
+start-up and imports are excluded and reported as ``wall_seconds``).
 """
 
 from __future__ import annotations
@@ -111,6 +122,7 @@ def _party(args) -> None:
 
 
 def openmined(n: int) -> dict | None:
+    """OpenMined's ECDH-PSI on the suite's items (client and server in this process), or None if not installed."""
     try:
         import private_set_intersection.python as om
     except ImportError:
@@ -124,32 +136,42 @@ def openmined(n: int) -> dict | None:
     resp = server.ProcessRequest(req)
     got = len(client.GetIntersection(setup, resp))
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "bytes": setup.ByteSize() + req.ByteSize() + resp.ByteSize(), "intersection": got,
+    if got != n - n // 2:
+        raise AssertionError(f"OpenMined PSI produced a wrong intersection size {got}")
+    nbytes = setup.ByteSize() + req.ByteSize() + resp.ByteSize()
+    return {"seconds": seconds, "bytes": nbytes, "bits_per_item": 8 * nbytes / n, "intersection": got,
             "version": getattr(om, "__version__", "?")}
+
+
+#: (protocol, malicious) pairs the suite compares.
+VARIANTS = (("kkrt", False), ("rr22", False), ("rr22", True))
+PEER = "openmined_ecdh_psi_one_process"
+PEER_NOTE = "classical ECDH (not post-quantum), client and server in one process, one thread, RAW set"
+
+
+def _peer_max() -> int:
+    raw = os.environ.get("PQMPC_BENCH_PSI_PEER_MAX", "")
+    if os.environ.get("PQMPC_BENCH_PSI_PEER_2E20") == "1":   # the older switch
+        raw = raw or "20"
+    try:
+        return int(raw) if raw else 16
+    except ValueError:
+        return 16
 
 
 def run(quick: bool = False) -> list[dict]:
     from ...psi import run_protocol  # noqa: F401  (import cost outside the timings)
 
-    sizes = [12, 16] if quick else [16, 20]
+    sizes = [16, 20] if quick else [16, 20, 22]
     base = aes_ecb_baseline(1 << 20, 5)
     results = [base]
     for protocol, malicious in VARIANTS:  # warm the numba caches and the base-OT code paths
         run_threads(1 << 10, protocol=protocol, malicious=malicious)
-    peers = {}
-    # OpenMined's ECDH-PSI takes ~6 minutes at 2^20 here, so the peer runs at 2^20 only on
-    # request: PQMPC_BENCH_PSI_PEER_2E20=1 pqmpc bench psi.
-    peer_sizes = (12, 16, 20) if os.environ.get("PQMPC_BENCH_PSI_PEER_2E20") == "1" else (12, 16)
-    for k in peer_sizes:
-        om = openmined(1 << k)
-        if om is not None:
-            peers[k] = om
-            results.append({"name": "openmined_ecdh_psi_one_process", "n": 1 << k, "seconds_median": om["seconds"],
-                            "bytes": om["bytes"], "version": om["version"],
-                            "note": "classical ECDH (not post-quantum), client and server in one process"})
+    peers = _peer_rows(sizes, quick, results)
+    medians: dict = {}
     for k in sizes:
         n = 1 << k
-        reps = 3 if k <= 16 else (1 if quick else 3)
+        reps = (3 if k <= 16 else 1) if quick else (3 if k <= 20 else 2)
         for mode, fn in (("threads", run_threads), ("processes", run_processes)):
             # the protocols take turns within each repetition, so load drifts hit them alike
             by_variant = {v: [] for v in VARIANTS}
@@ -158,12 +180,52 @@ def run(quick: bool = False) -> list[dict]:
                     by_variant[(protocol, malicious)].append(fn(n, protocol=protocol, malicious=malicious))
             kkrt_median = statistics.median(r["seconds"] for r in by_variant[("kkrt", False)])
             for (protocol, malicious), runs in by_variant.items():
-                results.append(_row(protocol, malicious, mode, n, runs, base, peers.get(k), kkrt_median))
+                row = _row(protocol, malicious, mode, n, runs, base, peers.get(k), kkrt_median)
+                medians[(row["name"], k)] = (row["seconds_min"], row["seconds_median"])
+                results.append(row)
+    if 20 in sizes and 22 in sizes:
+        for (name, k), (mn, med) in list(medians.items()):
+            if k == 22 and (name, 20) in medians:
+                mn20, med20 = medians[(name, 20)]
+                results.append({"name": f"{name}_scaling", "n": 1 << 22, "kind": "scaling",
+                                "min_over_4x_2e20": mn / (4 * mn20), "median_over_4x_2e20": med / (4 * med20),
+                                "note": "time(2^22) / (4 * time(2^20)), same run; 1.0 is linear"})
     return results
 
 
-#: (protocol, malicious) pairs the suite compares.
-VARIANTS = (("kkrt", False), ("rr22", False), ("rr22", True))
+def _peer_rows(sizes: list[int], quick: bool, results: list[dict]) -> dict:
+    peers = {}
+    top = _peer_max()
+    for k in sorted({12, *sizes}):
+        if k > top:
+            results.append({"name": PEER, "n": 1 << k, "skipped": f"over the time budget (2^{top}); "
+                            f"PQMPC_BENCH_PSI_PEER_MAX={k} runs it", "note": PEER_NOTE})
+            continue
+        om = openmined(1 << k)
+        if om is None:
+            results.append({"name": PEER, "n": 1 << k, "skipped": "not installed (pip install openmined.psi)"})
+            return peers
+        peers[k] = om
+        results.append({"name": PEER, "n": 1 << k, "seconds_median": om["seconds"], "seconds_min": om["seconds"],
+                        "repeat": 1, "bits_per_item": om["bits_per_item"], "bytes": om["bytes"],
+                        "version": om["version"], "note": PEER_NOTE, "loadavg_1min": os.getloadavg()[0]})
+    return peers
+
+
+def _median_phases(runs: list[dict], party: str) -> dict:
+    keys = runs[-1][party]["phases"].keys()
+    return {k: round(statistics.median(r[party]["phases"].get(k, 0.0) for r in runs), 4) for k in keys}
+
+
+def _merged(ps: dict, pr: dict) -> dict:
+    """One view of both parties' phases (seconds; the slower party's where both have the phase)."""
+    both = {k: max(ps.get(k, 0.0), pr.get(k, 0.0)) for k in set(ps) | set(pr)}
+    if "oprf" in both:     # KKRT: no VOLE/OKVS; its OPRF is the OT extension
+        return {"setup": both.get("encode", 0.0) + both.get("handshake", 0.0) + both.get("hash", 0.0),
+                "base_ot+ot_ext": both["oprf"], "cuckoo": both.get("cuckoo", 0.0), "compare": both.get("compare", 0.0)}
+    return {"setup": both.get("setup", 0.0), "base_ot": both.get("base_ot", 0.0), "vole": both.get("vole", 0.0),
+            "okvs_encode": pr.get("okvs_encode", 0.0), "okvs_key": ps.get("okvs_recv", 0.0),
+            "decode": both.get("decode", 0.0), "compare": both.get("compare", 0.0)}
 
 
 def _row(protocol: str, malicious: bool, mode: str, n: int, runs: list[dict], base: dict, peer: dict | None,
@@ -174,13 +236,14 @@ def _row(protocol: str, malicious: bool, mode: str, n: int, runs: list[dict], ba
     reps = len(runs)
     total_bytes = last["sender"]["bytes_sent"] + last["receiver"]["bytes_sent"]
     name = protocol + ("_malicious" if malicious else "")
-    row = {"name": f"{name}_psi_{mode}", "n": n, "seconds_min": min(secs), "seconds_median": med,
-           "seconds_max": max(secs), "repeat": reps,
-           "phases_sender": last["sender"]["phases"], "phases_receiver": last["receiver"]["phases"],
+    ps, pr = _median_phases(runs, "sender"), _median_phases(runs, "receiver")
+    row = {"name": f"{name}_psi_{mode}", "protocol": name, "mode": mode, "n": n, "seconds_min": min(secs),
+           "seconds_median": med, "seconds_max": max(secs), "repeat": reps, "phases": _merged(ps, pr),
+           "phases_sender": ps, "phases_receiver": pr,
            "bytes_sender_to_receiver": last["sender"]["bytes_sent"],
            "bytes_receiver_to_sender": last["receiver"]["bytes_sent"],
            "bits_per_item": 8 * total_bytes / n, "params": last["receiver"]["params"],
-           "aes_blocks_per_item": med * base["blocks_per_s"] / n}
+           "aes_blocks_per_item": med * base["blocks_per_s"] / n, "loadavg_1min": os.getloadavg()[0]}
     if mode == "processes":
         row["wall_seconds_with_startup"] = last["wall_seconds"]
         row["cold_start_seconds"] = max(last["sender"]["cold_start_seconds"],

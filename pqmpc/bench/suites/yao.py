@@ -10,6 +10,10 @@ overlap). AES-128 batches also run over shaped links (``LAN10G``, ``LAN1G``,
 three-halves, for the bandwidth trade-off of issue 18. A fresh OT session per run: nothing is amortized across runs. The first
 run is a warm-up (numba kernels, circuit schedule) and not counted.
 
+``yao_first_call_aes128[_prepared]``: one AES-128 block in two fresh processes, protocol
+time with and without :func:`pqmpc.twopc.prepare` before connecting
+(:mod:`pqmpc.bench.suites.yao_first`).
+
 Reported: seconds (min/median/max), bytes both ways, bytes per AND, the split of
 the garbler's time between OT, garbling and sending and of the evaluator's between
 OT, evaluation and waiting for tables, the amortized time per AES block, and
@@ -170,5 +174,8 @@ def run(quick: bool = False) -> list[dict]:
             b = aes_ecb_baseline(1 << 20, 3)["blocks_per_s"]
             out.append(_entry(name, transport, g, e, (a + b) / 2, blocks))
     out.extend(shaped_links(quick))
+    from .yao_first import run as first_call
+
+    out.extend(first_call(quick))
     out.insert(0, aes_ecb_baseline(1 << 20, 3 if quick else 5))
     return out

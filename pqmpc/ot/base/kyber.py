@@ -149,7 +149,15 @@ class MR19MlkemOT(RandomOT):
         """Payload bytes (receiver → sender, sender → receiver) of n random OTs."""
         return mr19.message_sizes(self.group, n)
 
+    def preload(self, role: str | None = None) -> None:
+        """Load the ML-KEM kernels (Keccak, sampling, NTT arithmetic) before the first message."""
+        from ...lattice import mlkem_keccak
+        from ...primitives.preload import preload
+
+        preload(mlkem_keccak.kernel_specs() + poly.kernel_specs())
+
     def _start(self, ch: Channel, n: int, role: str, peer: str) -> bytes:
+        self.preload()
         params = {"variant": self.variant, "block_bytes": self.block_bytes, "n": n}
         handshake(ch, PROTOCOL, VERSION, params, role=role, peer_role=peer)
         return f"{PROTOCOL}/{VERSION}/{self.variant}/{self.block_bytes}".encode()

@@ -48,3 +48,10 @@ def transpose_nogil(mat, out):
     """:func:`transpose_into` with the GIL released, so both parties of an
     in-process run (two threads) transpose at the same time."""
     transpose_into(mat, out)
+
+
+def kernel_specs() -> list:
+    """The transpose kernel the extensions call, for :func:`pqmpc.primitives.preload.preload`."""
+    from ...primitives.preload import arr
+
+    return [(transpose_nogil, (arr("uint8", 2), arr("uint8", 2)))]

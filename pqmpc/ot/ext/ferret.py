@@ -70,6 +70,7 @@ import numpy as np
 from ...errors import CheatingDetected, ParameterError
 from ...net import Channel, handshake
 from ...params import LEVEL_128, SecurityLevel, resolve_level
+from ...primitives.buffers import ScratchPool, out_or_empty
 from ...primitives.hashing import TAG_FERRET, shake
 from ...rng import Rng
 from ..adapters import as_correlated
@@ -77,6 +78,8 @@ from ..interfaces import CorrelatedOT, RandomCorrelatedOT, RandomOT, check_count
 from . import check
 from .ferret_params import FERRET_B13, FerretParams, get_params
 from .lpn import LocalCode
+from .lpn import kernel_specs as lpn_kernel_specs
+from .spcot import kernel_specs as spcot_kernel_specs
 from .spcot import mpcot_receive, mpcot_send
 
 PROTOCOL = "Ferret"
@@ -181,6 +184,14 @@ class _Session:
         self.buf: tuple = ()
         self.buf_pos = 0
         self.buf_len = 0
+        #: round and group buffers, reused every call (see _refill)
+        self.pool = ScratchPool()
+
+    def _dest(self, name: str, m: int) -> tuple:
+        """Pooled output arrays for ``m`` tree leaves: sender ``(v,)``, receiver ``(bits, w)``."""
+        if self.role == "sender":
+            return (self.pool.get(name + " v", (m, 16)),)
+        return self.pool.get(name + " bits", (m,)), self.pool.get(name + " w", (m, 16))
 
     def _fresh_delta(self) -> np.ndarray:
         d = self.rng.blocks(1)[0]
@@ -265,22 +276,23 @@ class _Session:
             self.bases = self.next_bases
             self.round += 1
             R = self.R
-            out = self._trees(ch, 0, R)
+            # Two round buffers, alternating: this round reads its bases from the one the
+            # previous round wrote, so the reserve needs no copy (a buffer is written again
+            # two rounds later, when its bases and its leftover outputs are spent).
+            out = self._trees(ch, 0, R, self._dest(f"round {self.round % 2}", R << p.log_bin_size))
             M = self.M
-            self.next_bases = tuple(a[:M].copy() for a in out)
+            self.next_bases = tuple(a[:M] for a in out)
             self.buf = tuple(a[M:] for a in out)
             self.tree = R
         else:
             j1 = min(p.t, self.tree + self.chunk_trees)
-            self.buf = self._trees(ch, self.tree, j1)
+            self.buf = self._trees(ch, self.tree, j1, self._dest("group", (j1 - self.tree) << p.log_bin_size))
             self.tree = j1
         self.buf_pos = 0
         self.buf_len = self.buf[0].shape[0]
 
-    def take(self, ch: Channel, n: int) -> tuple:
-        """The next ``n`` correlated OTs: sender ``(q,)``, receiver ``(bits, r)``."""
-        outs = [np.empty((n, 16), dtype=np.uint8)] if self.role == "sender" else \
-            [np.empty(n, dtype=np.uint8), np.empty((n, 16), dtype=np.uint8)]
+    def take(self, ch: Channel, n: int, outs: list) -> tuple:
+        """The next ``n`` correlated OTs into ``outs``: sender ``[q]``, receiver ``[bits, r]``."""
         filled = 0
         p = self.p
         while filled < n:
@@ -332,6 +344,7 @@ class Ferret(RandomCorrelatedOT):
 
     name = PROTOCOL
     block_bytes = 16
+    writes_out = True
     hash_tag = TAG_FERRET  # random OT hashes the COTs under Ferret's own tweak space
 
     def __init__(self, params: FerretParams | str = FERRET_B13, base=None, *, level: SecurityLevel | None = None,
@@ -351,6 +364,14 @@ class Ferret(RandomCorrelatedOT):
     def __repr__(self):
         return f"Ferret(params={self.params.name!r}, base={self.base_name!r}, security={self.security!r})"
 
+    def preload(self, role: str | None = None) -> None:
+        """Load the bootstrap's kernels and Ferret's own (GGM trees, LPN code) before the first message."""
+        from ...primitives.preload import preload
+
+        base = self.base if self.base is not None else _base_cot(None, self.level, self.security)
+        base.preload(role)  # Ferret's sender is its bootstrap's sender
+        preload(spcot_kernel_specs() + lpn_kernel_specs())
+
     def _session(self, ch: Channel, role: str, rng, delta=None) -> _Session:
         if delta is not None:
             delta = check_delta(delta, 16)
@@ -359,6 +380,7 @@ class Ferret(RandomCorrelatedOT):
         if s is not None and s.failed:
             raise CheatingDetected("Ferret: this session failed its consistency check; start a new channel")
         if s is None:
+            self.preload(role)
             s = per_ch[role] = _Session(self, ch, role, Rng.ensure(rng), delta)
         elif delta is not None and not np.array_equal(delta, s.delta):
             raise ParameterError("this Ferret session already runs under another delta; "
@@ -371,18 +393,25 @@ class Ferret(RandomCorrelatedOT):
         return None if s is None else s.delta.copy()
 
     # -- random correlated OT (native) -----------------------------------------
-    def send_random_correlated(self, ch: Channel, n: int, rng=None, delta=None) -> tuple[np.ndarray, np.ndarray]:
-        """Sender: ``(delta, q)``; the receiver gets random ``b`` and ``t = q ⊕ b·Δ``."""
+    def send_random_correlated(self, ch: Channel, n: int, rng=None, delta=None, *,
+                               out=None) -> tuple[np.ndarray, np.ndarray]:
+        """Sender: ``(delta, q)``; the receiver gets random ``b`` and ``t = q ⊕ b·Δ``.
+        ``q`` goes into ``out`` (``(n, 16)`` uint8) if given."""
         n = check_count(n)
+        q = out_or_empty(out, (n, 16))
         s = self._session(ch, "sender", rng, delta)
-        (q,) = s.take(ch, n)
+        s.take(ch, n, [q])
         return s.delta.copy(), q
 
-    def receive_random_correlated(self, ch: Channel, n: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
-        """Receiver: ``(choices, t)`` with pseudo-random ``choices``; no message of its own."""
+    def receive_random_correlated(self, ch: Channel, n: int, rng=None, *, out=None,
+                                  choices_out=None) -> tuple[np.ndarray, np.ndarray]:
+        """Receiver: ``(choices, t)`` with pseudo-random ``choices``; no message of its own.
+        ``t`` goes into ``out`` (``(n, 16)``), ``choices`` into ``choices_out`` (``(n,)``) if given."""
         n = check_count(n)
+        t = out_or_empty(out, (n, 16))
+        b = out_or_empty(choices_out, (n,), "choices_out")
         s = self._session(ch, "receiver", rng)
-        return s.take(ch, n)
+        return s.take(ch, n, [b, t])
 
 
 __all__ = ["Ferret", "FerretParams", "reserved_cots", "CHECK_COTS"]

@@ -57,11 +57,13 @@ from ...errors import HandshakeError, ParameterError
 from ...net import Channel, handshake
 from ...params import SecurityLevel, resolve_level
 from ...primitives.bits import pack_bits, unpack_bits
+from ...primitives.buffers import ScratchPool, out_or_empty
+from ...primitives.cpu import HAVE_AESNI
 from ...primitives.hashing import TAG_IKNP
 from ...rng import Rng
 from ..interfaces import RECEIVER, SENDER, CorrelatedOT, RandomOT, check_choices, check_count, check_delta
-from . import cot
-from .matrix import CHUNK, MatrixReceiver, MatrixSender, seeds_from_blocks, transpose_rows
+from . import cot, matrix_kernels
+from .matrix import CHUNK, MatrixReceiver, MatrixSender, seeds_from_blocks
 from .sessions import ExtensionSessions, drops_session_on_error
 
 PROTOCOL = "IKNP"
@@ -78,6 +80,8 @@ class Session:
         #: the extension matrix core: a MatrixSender (sender) or a MatrixReceiver (receiver)
         self.matrix = matrix
         self.delta = delta
+        #: working memory kept across calls (chunk scratch, corrections): no fresh pages per call
+        self.pool = ScratchPool()
         #: extension calls made so far, and OTs extended so far (the next hash tweak)
         self.calls = 0
         self.ots = 0
@@ -103,6 +107,7 @@ class IKNP(ExtensionSessions, CorrelatedOT):
     name = PROTOCOL
     hash_tag = TAG_IKNP
     security = "semi-honest"
+    writes_out = True
 
     def __new__(cls, base: RandomOT | None = None, kappa: int | None = None, chunk: int = CHUNK, *,
                 level: SecurityLevel | None = None, security: str = "semi-honest"):
@@ -127,6 +132,18 @@ class IKNP(ExtensionSessions, CorrelatedOT):
         return f"IKNP(base={self.base!r}, kappa={self.kappa})"
 
     # ------------------------------------------------------------------ sessions
+    def preload(self, role: str | None = None) -> None:
+        """Load the base OT's and the extension's kernels (PRG, transpose, hash) at once;
+        with a ``role``, only that side's fused matrix kernel (each is a large one)."""
+        from ...primitives import hashing, prg
+        from ...primitives.preload import preload
+
+        self.base.preload()
+        specs = prg.kernel_specs(self.level.aes_key_bytes) + cot.kernel_specs()
+        if HAVE_AESNI and self.level.aes_key_bytes == 16:
+            specs += matrix_kernels.kernel_specs(role)
+        preload(specs + (hashing.tccr_kernel_specs() if self.block_bytes == 16 else []))
+
     def setup(self, ch: Channel, role: str, rng=None, delta=None) -> Session:
         """Run the handshake and the κ base OTs on ``ch`` now; ``role`` is ``"sender"`` or ``"receiver"``.
 
@@ -143,6 +160,7 @@ class IKNP(ExtensionSessions, CorrelatedOT):
         if self.session(ch, role) is not None:
             raise ParameterError(f"an IKNP {role} session already exists on this channel (call forget() first)")
         rng = Rng.ensure(rng)
+        self.preload(role)
         base = self.base
         kappa, width, seed_bytes = self.kappa, self.block_bytes, self.level.aes_key_bytes
         params = {"kappa": kappa, "chunk": self.chunk, "base": base.name,
@@ -191,20 +209,18 @@ class IKNP(ExtensionSessions, CorrelatedOT):
         """Send U for every chunk and write t (n rows) into ``t_out``; with
         ``hashed``, ``H(t_i, i)`` instead, while the chunk is still in cache."""
         for start, c in self._chunks(choices.shape[0]):
-            tcols = sess.matrix.send_chunk(ch, c, pack_bits(choices[start:start + c]).reshape(1, -1))
             t = t_out[start:start + c]
-            transpose_rows(tcols, c, t)
+            sess.matrix.send_chunk_rows(ch, c, pack_bits(choices[start:start + c]).reshape(1, -1), t)
             if hashed:
                 cot.hash_rows(t, sess.ots + start, out=t, tag=TAG_IKNP)
 
     def _sender_chunks(self, ch, sess: Session, n: int, step: str, out: np.ndarray | None = None):
         """Yield ``(start, q)`` per chunk: rows of ``out`` if given, else scratch
         that is valid until the next step."""
-        scratch = np.empty((min(self.chunk, n), sess.width), dtype=np.uint8) if out is None else None
+        scratch = sess.pool.get("q chunk", (min(self.chunk, n), sess.width)) if out is None else None
         for start, c in self._chunks(n):
-            qcols = sess.matrix.recv_chunk(ch, c, f"{step}, OTs {start}..{start + c - 1}")
             q = scratch[:c] if out is None else out[start:start + c]
-            transpose_rows(qcols, c, q)
+            sess.matrix.recv_chunk_rows(ch, c, f"{step}, OTs {start}..{start + c - 1}", q)
             yield start, q
 
     def _finish(self, sess: Session, n: int) -> None:
@@ -213,13 +229,13 @@ class IKNP(ExtensionSessions, CorrelatedOT):
 
     # ------------------------------------------------------------------ random OT
     @drops_session_on_error(SENDER)
-    def send_random(self, ch, n, rng=None):
+    def send_random(self, ch, n, rng=None, *, out=None):
         n = check_count(n)
+        w = self.block_bytes
+        m0, m1 = (None, None) if out is None else out
+        m0, m1 = out_or_empty(m0, (n, w), "out[0] (m0)"), out_or_empty(m1, (n, w), "out[1] (m1)")
         sess = self._get(ch, SENDER, rng)
         self._header(ch, sess, "random", n, "session")
-        w = sess.width
-        m0 = np.empty((n, w), dtype=np.uint8)
-        m1 = np.empty((n, w), dtype=np.uint8)
         for start, q in self._sender_chunks(ch, sess, n, f"{PROTOCOL} random OT step 1 (receiver matrix U)"):
             e = start + q.shape[0]
             cot.random_ot_from_cot(q, sess.delta, sess.ots + start, m0[start:e], m1[start:e], TAG_IKNP)
@@ -227,27 +243,28 @@ class IKNP(ExtensionSessions, CorrelatedOT):
         return m0, m1
 
     @drops_session_on_error(RECEIVER)
-    def receive_random(self, ch, choices, rng=None):
+    def receive_random(self, ch, choices, rng=None, *, out=None):
         choices = check_choices(choices)
         n = choices.shape[0]
+        t = out_or_empty(out, (n, self.block_bytes))
         sess = self._get(ch, RECEIVER, rng)
         self._header(ch, sess, "random", n)
-        t = np.empty((n, sess.width), dtype=np.uint8)
         self._receiver_extend(ch, sess, choices, t, hashed=True)
         self._finish(sess, n)
         return t
 
     # ------------------------------------------------------------------ correlated OT
     @drops_session_on_error(SENDER)
-    def send_correlated(self, ch, n, delta=None, rng=None):
-        """Sender of n correlated OTs: ``(Δ, q)`` with ``t = q ⊕ b·Δ`` at the receiver."""
+    def send_correlated(self, ch, n, delta=None, rng=None, *, out=None):
+        """Sender of n correlated OTs: ``(Δ, q)`` with ``t = q ⊕ b·Δ`` at the receiver
+        (``q`` written into ``out``, an ``(n, block_bytes)`` uint8 array, if given)."""
         n = check_count(n)
         if delta is not None:
             delta = check_delta(delta, self.block_bytes)
+        q_out = out_or_empty(out, (n, self.block_bytes))
         sess = self._get(ch, SENDER, rng, delta)
         fixed = delta is not None and not np.array_equal(delta, sess.delta)
         self._header(ch, sess, "correlated", n, "fixed" if fixed else "session")
-        q_out = np.empty((n, sess.width), dtype=np.uint8)
         step = f"{PROTOCOL} correlated OT step 1 (receiver matrix U)"
         if not fixed:
             for _ in self._sender_chunks(ch, sess, n, step, out=q_out):
@@ -257,7 +274,7 @@ class IKNP(ExtensionSessions, CorrelatedOT):
         # Δ chosen by the caller after setup: derandomize with one block per OT.
         # The corrections go out only after all of U has arrived: sending while
         # the peer is still sending could fill both TCP buffers and deadlock.
-        d = np.empty((n, sess.width), dtype=np.uint8)
+        d = sess.pool.get("corrections", (n, sess.width))
         for start, q in self._sender_chunks(ch, sess, n, step):
             e = start + q.shape[0]
             cot.random_ot_from_cot(q, sess.delta, sess.ots + start, q_out[start:e], d[start:e], TAG_IKNP)
@@ -269,16 +286,16 @@ class IKNP(ExtensionSessions, CorrelatedOT):
         return delta.copy(), q_out
 
     @drops_session_on_error(RECEIVER)
-    def receive_correlated(self, ch, choices, rng=None):
-        """Receiver of n correlated OTs: ``t`` with ``t = q ⊕ b·Δ``."""
+    def receive_correlated(self, ch, choices, rng=None, *, out=None):
+        """Receiver of n correlated OTs: ``t`` with ``t = q ⊕ b·Δ`` (into ``out`` if given)."""
         choices = check_choices(choices)
         n = choices.shape[0]
+        t = out_or_empty(out, (n, self.block_bytes))
         sess = self._get(ch, RECEIVER, rng)
         theirs = self._header(ch, sess, "correlated", n)
         mode = theirs.get("mode")
         if mode not in ("session", "fixed"):
             raise HandshakeError(f"{PROTOCOL} call {sess.calls}: unknown sender mode {mode!r}")
-        t = np.empty((n, sess.width), dtype=np.uint8)
         self._receiver_extend(ch, sess, choices, t)
         if mode == "fixed":
             for start, c in self._chunks(n):

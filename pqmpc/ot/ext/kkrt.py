@@ -58,9 +58,10 @@ from ...net import Channel
 from ...params import SecurityLevel, resolve_level
 from ...primitives.aes import openssl_ecb
 from ...primitives.aes_kernels import HAVE_AESNI, aes128_encrypt, aes128_load_keys, fixed_key_schedule, round_keys
+from ...primitives.buffers import out_or_empty
 from ...primitives.hashing import TAG_KKRT, tccr
 from .cot import transpose_nogil
-from .matrix import MatrixReceiver, MatrixSender, transpose_rows
+from .matrix import MatrixReceiver, MatrixSender
 
 #: Bins per chunk: 2^15 rows × 512 bits = 2 MB per matrix, which stays in L2/L3.
 DEFAULT_CHUNK = 1 << 15
@@ -268,16 +269,17 @@ def _flat(buf: np.ndarray, shape: tuple) -> np.ndarray:
 
 
 def oprf_receive(ch: Channel, words: np.ndarray, code_rk: np.ndarray, base_ot, rng, chunk: int = DEFAULT_CHUNK,
-                 progress=None) -> np.ndarray:
-    """Receiver: one input word per bin (``(m, 16)`` uint8); returns ``(m, 16)`` outputs ``F_j(x_j)``."""
+                 progress=None, *, out=None) -> np.ndarray:
+    """Receiver: one input word per bin (``(m, 16)`` uint8); returns ``(m, 16)`` outputs ``F_j(x_j)``
+    (written into ``out``, a C-contiguous ``(m, 16)`` uint8 array, if given)."""
     _check_chunk(chunk)
     m = words.shape[0]
+    out = out_or_empty(out, (m, 16))
     nb = code_rk.shape[0]
     w = 128 * nb
     k0, k1 = base_ot.send_random(ch, w, rng.fork("kkrt/base-ot"))
     core = MatrixReceiver(np.ascontiguousarray(k0), np.ascontiguousarray(k1))
     wq = np.ascontiguousarray(words).view(np.uint64)
-    out = np.empty((m, 16), dtype=np.uint8)
     outq = out.view(np.uint64)
     pi_rk = fixed_key_schedule()
     code = np.zeros((chunk, 2 * nb), dtype=np.uint64)
@@ -292,9 +294,8 @@ def oprf_receive(ch: Channel, words: np.ndarray, code_rk: np.ndarray, base_ot, r
             code[:real] = _codewords_np(code_rk, wq[start:start + real])
         cols = _flat(code_cols, (w, c // 8))
         transpose_nogil(code[:c].view(np.uint8), cols)
-        t = core.send_chunk(ch, c, cols)
         rows = _flat(rows_buf, (c, w // 8))
-        transpose_rows(t, c, rows)
+        core.send_chunk_rows(ch, c, cols, rows)
         if real and HAVE_AESNI:
             receiver_hash_kernel(pi_rk, rows.view(np.uint64), start, real, outq, TAG_KKRT)
         elif real:
@@ -306,10 +307,12 @@ def oprf_receive(ch: Channel, words: np.ndarray, code_rk: np.ndarray, base_ot, r
 
 
 def oprf_send(ch: Channel, m: int, words: np.ndarray, bins: np.ndarray, code_rk: np.ndarray, base_ot, rng,
-              chunk: int = DEFAULT_CHUNK, progress=None) -> np.ndarray:
-    """Sender: evaluate ``F_{bins[i]}(words[i])`` for every query; returns ``(k, 16)``."""
+              chunk: int = DEFAULT_CHUNK, progress=None, *, out=None) -> np.ndarray:
+    """Sender: evaluate ``F_{bins[i]}(words[i])`` for every query; returns ``(k, 16)``
+    (written into ``out``, a C-contiguous ``(k, 16)`` uint8 array, if given)."""
     _check_chunk(chunk)
     k = words.shape[0]
+    out = out_or_empty(out, (k, 16))
     if k and (bins.min() < 0 or bins.max() >= m):
         raise ParameterError("query bins out of range")
     nb = code_rk.shape[0]
@@ -320,7 +323,6 @@ def oprf_send(ch: Channel, m: int, words: np.ndarray, bins: np.ndarray, code_rk:
     smask = np.packbits(s, bitorder="little").view(np.uint64).copy()
     wq = np.ascontiguousarray(words).view(np.uint64)
     bins = np.ascontiguousarray(bins, dtype=np.int64)
-    out = np.empty((k, 16), dtype=np.uint8)
     outq = out.view(np.uint64)
     pi_rk = fixed_key_schedule()
     sub = math.gcd(chunk, SUB_CHUNK)
@@ -347,9 +349,8 @@ def oprf_send(ch: Channel, m: int, words: np.ndarray, bins: np.ndarray, code_rk:
     evaluate = _sender_eval4_kernel if nb == 4 else _sender_eval_kernel
     rows_buf = np.empty(w * chunk // 8, dtype=np.uint8)
     for start, c in _chunks(m, chunk):
-        q = core.recv_chunk(ch, c, f"KKRT OPRF step 2 (correction matrix, bins {start}..{start + c})")
         rows = _flat(rows_buf, (c, w // 8))
-        transpose_rows(q, c, rows)
+        core.recv_chunk_rows(ch, c, f"KKRT OPRF step 2 (correction matrix, bins {start}..{start + c})", rows)
         lo, hi = run(start, c)
         if hi > lo and not HAVE_AESNI:
             _sender_eval_np(code_rk, rows.view(np.uint64), start, lo, hi, wq, bins, smask, out_sorted)

@@ -195,4 +195,13 @@ class LocalCode:
         return (words & np.uint32(self.k - 1)).astype(np.int64).reshape(m, LPN_D)
 
 
-__all__ = ["LocalCode"]
+def kernel_specs() -> list:
+    """The code's kernels (both roles), for :func:`pqmpc.primitives.preload.preload`."""
+    from ...primitives.preload import I64, arr
+
+    u64 = arr("uint64", 2)
+    return [(_encode_sender, (u64, I64, I64, u64, u64)),
+            (_encode_receiver, (u64, I64, I64, u64, arr("uint8", 1), u64, arr("uint8", 1)))]
+
+
+__all__ = ["LocalCode", "kernel_specs"]

@@ -24,8 +24,11 @@ import numpy as np
 
 from ...errors import ParameterError
 from ...net import Channel
+from ...primitives.buffers import ScratchPool, check_out
+from ...primitives.cpu import HAVE_AESNI
 from ...primitives.prg import MultiKeyCTR
 from .cot import CHUNK, transpose_nogil
+from .matrix_kernels import TILE_BLOCKS, receiver_tiles, sender_tiles
 
 
 def seeds_from_blocks(blocks: np.ndarray, width: int, seed_bytes: int) -> np.ndarray:
@@ -34,12 +37,14 @@ def seeds_from_blocks(blocks: np.ndarray, width: int, seed_bytes: int) -> np.nda
     return np.ascontiguousarray(np.asarray(blocks).reshape(width, -1)[:, :seed_bytes])
 
 
-def transpose_rows(mat: np.ndarray, c: int, out: np.ndarray) -> None:
-    """Rows ``0..c-1`` of the transpose of the ``w × ceil(c/8)`` column chunk ``mat`` into ``out``."""
+def transpose_rows(mat: np.ndarray, c: int, out: np.ndarray, pool: ScratchPool | None = None) -> None:
+    """Rows ``0..c-1`` of the transpose of the ``w × ceil(c/8)`` column chunk ``mat`` into ``out``
+    (``out`` C-contiguous; a last chunk padded to whole bytes goes through ``pool`` scratch)."""
     if mat.shape[1] * 8 == c:
         transpose_nogil(mat, out)
     else:  # the last chunk, padded to whole bytes
-        tmp = np.empty((mat.shape[1] * 8, out.shape[1]), dtype=np.uint8)
+        shape = (mat.shape[1] * 8, out.shape[1])
+        tmp = np.empty(shape, dtype=np.uint8) if pool is None else pool.get("transpose tail", shape)
         transpose_nogil(mat, tmp)
         out[:] = tmp[:c]
 
@@ -67,21 +72,45 @@ class MatrixReceiver:
         self.width = seeds0.shape[0]
         self.g0, self.g1 = MultiKeyCTR(seeds0), MultiKeyCTR(seeds1)
         self._scratch = _Scratch(self.width, 2)
+        self._ones = np.full(self.width, 0xFF, dtype=np.uint8)
+        self._pool = ScratchPool()
 
-    def send_chunk(self, ch: Channel, c: int, code: np.ndarray) -> np.ndarray:
-        """Send ``U`` for the next ``c`` rows; return ``T`` (``w × ceil(c/8)``), valid until the next call.
+    def send_chunk(self, ch: Channel, c: int, code: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Send ``U`` for the next ``c`` rows; return ``T`` (``w × ceil(c/8)``): ``out`` if given,
+        else scratch valid until the next call.
 
         ``code``: the codeword columns, ``(w, ceil(c/8))``, or one ``(1, ceil(c/8))``
         row that every column repeats (the repetition code of IKNP).
         """
         cb = (c + 7) // 8
         t, u = self._scratch.get(cb)
+        t = t if out is None else check_out(out, (self.width, cb))
         self.g0.next(cb, out=t)
-        self.g1.next(cb, out=u)
-        np.bitwise_xor(u, t, out=u)
-        np.bitwise_xor(u, code, out=u)
+        self.g1.next_mixed(cb, u, t, self._ones, code)  # U = G(k^1) ⊕ T ⊕ C in one pass
         ch.send(u)
         return t
+
+
+    def send_chunk_rows(self, ch: Channel, c: int, code: np.ndarray, rows: np.ndarray) -> None:
+        """:meth:`send_chunk` and the transpose of ``T`` into ``rows`` (``(c, w/8)``), fused per
+        column tile where the AES-NI kernel applies (whole tiles), else one after the other."""
+        cb = (c + 7) // 8
+        if (_tiles_fit(c, rows, self.width) and code.dtype == np.uint8 and code.flags.c_contiguous
+                and code.shape in ((1, cb), (self.width, cb))):
+            r0 = self.g0.take_blocks(cb)
+            if r0 is not None:
+                r1 = self.g1.take_blocks(cb)
+                _t, u = self._scratch.get(cb)
+                nblk = cb // 16
+                receiver_tiles(r0[0], r1[0], r0[1], code.view(np.uint64).reshape(code.shape[0], nblk, 2),
+                               1 if code.shape[0] > 1 else 0, u.view(np.uint64).reshape(self.width, nblk, 2),
+                               rows, self._tile())
+                ch.send(u)
+                return
+        transpose_rows(self.send_chunk(ch, c, code), c, rows, self._pool)
+
+    def _tile(self) -> np.ndarray:
+        return self._pool.get("tile", (self.width, 16 * TILE_BLOCKS))
 
 
 class MatrixSender:
@@ -94,16 +123,49 @@ class MatrixSender:
         self.g = MultiKeyCTR(seeds)
         self.mask = (np.asarray(choices, dtype=np.uint8) * np.uint8(0xFF)).reshape(self.width, 1)
         self._scratch = _Scratch(self.width, 1)
+        self._zero = np.zeros((1, 0), dtype=np.uint8)
+        self._pool = ScratchPool()
+        self._m64 = None
 
-    def recv_chunk(self, ch: Channel, c: int, step: str) -> np.ndarray:
-        """Receive ``U`` for the next ``c`` rows; return ``Q = G(k^s) ⊕ s·U``, valid until the next call."""
+    def recv_chunk(self, ch: Channel, c: int, step: str, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Receive ``U`` for the next ``c`` rows; return ``Q = G(k^s) ⊕ s·U`` (``w × ceil(c/8)``):
+        ``out`` if given, else scratch valid until the next call."""
         cb = (c + 7) // 8
-        (q,) = self._scratch.get(cb)
-        self.g.next(cb, out=q)
+        q = self._scratch.get(cb)[0] if out is None else check_out(out, (self.width, cb))
         u = ch.recv_array(np.uint8, (self.width, cb), step)
-        np.bitwise_and(u, self.mask, out=u)
-        np.bitwise_xor(q, u, out=q)
+        if self._zero.shape[1] < cb:
+            self._zero = np.zeros((1, cb), dtype=np.uint8)
+        self.g.next_mixed(cb, q, u, self.mask.reshape(-1), self._zero[:, :cb])  # Q = G(k^s) ⊕ s·U
         return q
+
+    def recv_chunk_rows(self, ch: Channel, c: int, step: str, rows: np.ndarray) -> None:
+        """:meth:`recv_chunk` and the transpose of ``Q`` into ``rows`` (``(c, w/8)``), fused per
+        column tile where the AES-NI kernel applies (whole tiles), else one after the other."""
+        cb = (c + 7) // 8
+        if _tiles_fit(c, rows, self.width):
+            u = ch.recv_array(np.uint8, (self.width, cb), step)
+            r = self.g.take_blocks(cb)
+            if r is not None:
+                nblk = cb // 16
+                if self._m64 is None:
+                    self._m64 = np.where(self.mask.reshape(-1) != 0, np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(0))
+                sender_tiles(r[0], r[1], u.view(np.uint64).reshape(self.width, nblk, 2), self._m64, rows,
+                             self._pool.get("tile", (self.width, 16 * TILE_BLOCKS)))
+                return
+            (q,) = self._scratch.get(cb)
+            if self._zero.shape[1] < cb:
+                self._zero = np.zeros((1, cb), dtype=np.uint8)
+            self.g.next_mixed(cb, q, u, self.mask.reshape(-1), self._zero[:, :cb])
+            transpose_rows(q, c, rows, self._pool)
+            return
+        transpose_rows(self.recv_chunk(ch, c, step), c, rows, self._pool)
+
+
+def _tiles_fit(c: int, rows: np.ndarray, width: int) -> bool:
+    """Whole tiles only (the kernels write 128·TILE_BLOCKS rows per tile, unchecked), into
+    exactly ``(c, width/8)`` C-contiguous rows."""
+    return (HAVE_AESNI and c > 0 and c % (128 * TILE_BLOCKS) == 0 and rows.flags.c_contiguous
+            and rows.shape == (c, width // 8) and rows.dtype == np.uint8)
 
 
 __all__ = ["CHUNK", "MatrixReceiver", "MatrixSender", "seeds_from_blocks", "transpose_rows"]

@@ -306,4 +306,15 @@ def mpcot_receive(ch, b_base: np.ndarray, t_base: np.ndarray, T: int, h: int, st
     return receiver_expand(c, b_base.reshape(T, h), h, leaves)
 
 
-__all__ = ["sender_expand", "receiver_expand", "mpcot_send", "mpcot_receive"]
+def kernel_specs() -> list:
+    """The tree kernels (both roles; none without AES-NI), for :func:`pqmpc.primitives.preload.preload`."""
+    if not HAVE_AESNI:
+        return []
+    from ...primitives.preload import arr
+
+    u64 = lambda nd, ro=False: arr("uint64", nd, ro)  # noqa: E731
+    return [(_sender_trees, (u64(2, True), u64(2), u64(1), u64(3), u64(3))),
+            (_receiver_trees, (u64(2, True), u64(3), arr("uint8", 2), u64(3), arr("int64", 1)))]
+
+
+__all__ = ["sender_expand", "receiver_expand", "mpcot_send", "mpcot_receive", "kernel_specs"]

@@ -201,20 +201,41 @@ def _check_hash(z: np.ndarray) -> bytes:
     return hashlib.sha256(b"pqmpc/vole/check" + z.tobytes()).digest()
 
 
-def _expand_trees(roots: np.ndarray, h: int, on_level):
-    """Expand ``(T, 16)`` roots level by level; ``on_level(children, m)`` sees each level. Returns the leaves."""
+#: Leaves per chunk of trees expanded together: the level buffers (half and a quarter of this, 16 bytes
+#: a leaf) stay in L2/L3 instead of streaming two code-length arrays through memory per level, and the
+#: only code-length array is the leaves' own (on these VMs every fresh page costs a fault).
+CHUNK_LEAVES = 1 << 17
+
+
+def _expand_trees(roots: np.ndarray, h: int, on_level, on_leaves) -> np.ndarray:
+    """Expand ``(T, 16)`` roots to ``(T·2^h, 16)`` leaves, a chunk of trees at a time.
+
+    ``on_level(children, m, lev, j0, j1)`` sees each level of trees ``j0:j1`` (``2m`` children per
+    tree, tree-major; the last level is the leaves), then ``on_leaves(leaves, j0, j1)`` the leaves
+    after it, while they are still in cache. Trees are independent, so
+    the chunking changes no output.
+    """
     T = roots.shape[0]
-    n = T << h
-    bufs = (np.empty((n, 16), dtype=np.uint8), np.empty((n, 16), dtype=np.uint8))
-    cur = roots
-    m = 1
-    for lev in range(h):
-        out = bufs[lev % 2][:2 * m * T]
-        ggm_expand_level(cur, out=out)
-        on_level(out, m, lev)
-        cur = out
-        m *= 2
-    return cur
+    size = 1 << h
+    leaves = np.empty((T << h, 16), dtype=np.uint8)
+    g = max(1, CHUNK_LEAVES >> h)
+    half = g * size // 2
+    bufs = (np.empty((half, 16), dtype=np.uint8), np.empty((half // 2 or 1, 16), dtype=np.uint8))
+    for j0 in range(0, T, g):
+        j1 = min(T, j0 + g)
+        cur = roots[j0:j1]
+        m = 1
+        for lev in range(h):
+            last = lev == h - 1
+            # the last level lands in the leaves; the ones before alternate so that the level
+            # before the last (half the leaves) has the bigger buffer
+            out = leaves[j0 * size:j1 * size] if last else bufs[(h - 2 - lev) % 2][:2 * m * (j1 - j0)]
+            ggm_expand_level(cur, out=out)
+            on_level(out, m, lev, j0, j1)
+            cur = out
+            m *= 2
+        on_leaves(cur, j0, j1)
+    return leaves
 
 
 class SilentVole:
@@ -257,21 +278,23 @@ class SilentVole:
         m0, m1 = cot.send_random(ch, T * h, rng=rng.fork("vole/rot"))
         m0 = m0.view(np.uint64).reshape(T, h, 2)
         m1 = m1.view(np.uint64).reshape(T, h, 2)
-        corr = np.empty((T, h, 2, 2), dtype=np.uint64)
-        sums = np.empty((T, 2, 2), dtype=np.uint64)
-
-        def on_level(children, m, lev):
-            _level_sums(children.view(np.uint64), T, m, sums)
-            corr[:, lev, 0] = sums[:, 0] ^ m0[:, lev]
-            corr[:, lev, 1] = sums[:, 1] ^ m1[:, lev]
-
-        leaves = _expand_trees(rng.fork("vole/roots").blocks(T), h, on_level)
+        size = 1 << h
+        sums = np.empty((h, T, 2, 2), dtype=np.uint64)
         d = np.empty((T, 2), dtype=np.uint64)
-        _tree_sums(leaves.view(np.uint64), T, 1 << h, d)
+
+        def on_level(children, m, lev, j0, j1):
+            _level_sums(children.view(np.uint64), j1 - j0, m, sums[lev, j0:j1])
+
+        def on_leaves(lv, j0, j1):
+            _tree_sums(lv.view(np.uint64), j1 - j0, size, d[j0:j1])
+
+        leaves = _expand_trees(rng.fork("vole/roots").blocks(T), h, on_level, on_leaves)
+        corr = np.ascontiguousarray(sums.transpose(1, 0, 2, 3))   # (T, h, side, 2)
+        corr[:, :, 0] ^= m0
+        corr[:, :, 1] ^= m1
         d ^= gamma[:T].view(np.uint64)
         ch.send(corr)
         ch.send(d)
-        leaves = np.ascontiguousarray(leaves)
         delta = np.asarray(delta, dtype=np.uint8).reshape(16).copy()
         if self.check:
             got = ch.recv_array(np.uint8, (2, 16), f"{PROTOCOL} step 3 (consistency challenge)")
@@ -304,19 +327,22 @@ class SilentVole:
         corr = ch.recv_array(np.uint64, (T, h, 2, 2), f"{PROTOCOL} step 1 (GGM level corrections, {T} trees)")
         d = ch.recv_array(np.uint64, (T, 2), f"{PROTOCOL} step 2 (tree sums)")
         side = choices.reshape(T, h).astype(np.int64)
-        kb = np.empty((T, 2), dtype=np.uint64)
+        kb = corr[np.arange(T)[:, None], np.arange(h)[None, :], side] ^ mb   # (T, h, 2): the known side sums
+        side_l = np.ascontiguousarray(side.T)
+        kb_l = np.ascontiguousarray(kb.transpose(1, 0, 2))
         path = np.zeros(T, dtype=np.int64)
-        tidx = np.arange(T)
+        size = 1 << h
+        e = np.zeros((T << h, 16), dtype=np.uint8)
+        cv, bv, ev = cvals.view(np.uint64), beta.view(np.uint64), e.view(np.uint64)
 
-        def on_level(children, m, lev):
-            s = side[:, lev]
-            np.bitwise_xor(corr[tidx, lev, s], mb[:, lev], out=kb)
-            _receiver_fix(children.view(np.uint64), T, m, s, kb, path)
+        def on_level(children, m, lev, j0, j1):
+            _receiver_fix(children.view(np.uint64), j1 - j0, m, side_l[lev, j0:j1], kb_l[lev, j0:j1], path[j0:j1])
 
-        w = np.ascontiguousarray(_expand_trees(np.zeros((T, 16), dtype=np.uint8), h, on_level))
-        e = np.zeros_like(w)
-        _receiver_finish(w.view(np.uint64), T, 1 << h, path, cvals.view(np.uint64), d,
-                         beta.view(np.uint64), e.view(np.uint64))
+        def on_leaves(lv, j0, j1):
+            _receiver_finish(lv.view(np.uint64), j1 - j0, size, path[j0:j1], cv[j0:j1], d[j0:j1], bv[j0:j1],
+                             ev[j0 * size:j1 * size])
+
+        w = _expand_trees(np.zeros((T, 16), dtype=np.uint8), h, on_level, on_leaves)
         if self.check:
             self._check_receiver(ch, rng, w, e, beta[T], cvals[T])
         # Two 16-byte-wide passes: the prefetching expander is fastest on 16-byte rows.

@@ -1,0 +1,93 @@
+"""Fused kernels of the extension matrix: PRG streams, masking and the bit transpose per column tile.
+
+The plain path runs the κ PRG streams over a whole chunk (1 MiB for 2^16 rows), XORs,
+then transposes the chunk: three passes over memory that no longer fits the core's L2.
+These kernels work one column tile at a time (``TILE_BLOCKS`` AES blocks per stream,
+``128 · TILE_BLOCKS`` rows): the tile of every stream is made, masked and transposed
+while it is in L1/L2, and only the rows (and, on the receiver, the U it sends) reach
+memory. AES-NI only (callers check :data:`pqmpc.primitives.cpu.HAVE_AESNI`); byte for
+byte the results of the plain path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ...primitives.aes_kernels import aes128_encrypt8_ni, aes128_load_keys
+from ...primitives.transpose_kernels import transpose_into
+
+__all__ = ["TILE_BLOCKS", "receiver_tiles", "sender_tiles", "kernel_specs"]
+
+#: AES blocks per stream in one column tile (32 → 4,096 rows; a 64 KiB tile at κ = 128).
+TILE_BLOCKS = 32
+
+
+@njit(inline="always")
+def _bswap64(x):
+    x = ((x & np.uint64(0x00FF00FF00FF00FF)) << np.uint64(8)) | ((x >> np.uint64(8)) & np.uint64(0x00FF00FF00FF00FF))
+    x = ((x & np.uint64(0x0000FFFF0000FFFF)) << np.uint64(16)) | ((x >> np.uint64(16)) & np.uint64(0x0000FFFF0000FFFF))
+    return (x << np.uint64(32)) | (x >> np.uint64(32))
+
+
+@njit(inline="always")
+def _ctr(c):
+    # the counter block of MultiKeyCTR: bytes 0..7 zero, bytes 8..15 = c big-endian
+    return (np.uint64(0), _bswap64(np.uint64(c)))
+
+
+@njit(inline="always")
+def _ctr8(c):
+    return (_ctr(c), _ctr(c + 1), _ctr(c + 2), _ctr(c + 3), _ctr(c + 4), _ctr(c + 5), _ctr(c + 6), _ctr(c + 7))
+
+
+@njit(cache=True, nogil=True)
+def receiver_tiles(rk0, rk1, start, code, crow, u, rows, tile):
+    """T = G(k⁰), U = G(k¹) ⊕ T ⊕ C per column tile; U into ``u`` (w, nblk, 2) u64, the
+    transpose of T into ``rows`` (128·nblk, w/8) u8; ``tile`` (w, 16·TILE_BLOCKS) u8 scratch.
+    ``nblk`` must be a multiple of TILE_BLOCKS; ``code`` (crows, nblk, 2), row ``j·crow``."""
+    w, nblk = u.shape[0], u.shape[1]
+    tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
+    for b0 in range(0, nblk, TILE_BLOCKS):
+        for j in range(w):
+            ks0 = aes128_load_keys(rk0[j])
+            ks1 = aes128_load_keys(rk1[j])
+            jc = j * crow
+            for b in range(0, TILE_BLOCKS, 8):
+                y0 = aes128_encrypt8_ni(ks0, _ctr8(start + b0 + b))
+                y1 = aes128_encrypt8_ni(ks1, _ctr8(start + b0 + b))
+                for i in range(8):
+                    tv[j, b + i, 0] = y0[i][0]
+                    tv[j, b + i, 1] = y0[i][1]
+                    u[j, b0 + b + i, 0] = y1[i][0] ^ y0[i][0] ^ code[jc, b0 + b + i, 0]
+                    u[j, b0 + b + i, 1] = y1[i][1] ^ y0[i][1] ^ code[jc, b0 + b + i, 1]
+        transpose_into(tile, rows[b0 * 128:(b0 + TILE_BLOCKS) * 128])
+
+
+@njit(cache=True, nogil=True)
+def sender_tiles(rk, start, a, amask, rows, tile):
+    """Q = G(kˢ) ⊕ (U ∧ s) per column tile, transposed into ``rows`` (128·nblk, w/8) u8;
+    ``a`` = U (w, nblk, 2) u64, ``amask`` (w,) u64 of 0 / all-ones; ``tile`` as above."""
+    w, nblk = a.shape[0], a.shape[1]
+    tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
+    for b0 in range(0, nblk, TILE_BLOCKS):
+        for j in range(w):
+            ks = aes128_load_keys(rk[j])
+            m = amask[j]
+            for b in range(0, TILE_BLOCKS, 8):
+                y = aes128_encrypt8_ni(ks, _ctr8(start + b0 + b))
+                for i in range(8):
+                    tv[j, b + i, 0] = y[i][0] ^ (a[j, b0 + b + i, 0] & m)
+                    tv[j, b + i, 1] = y[i][1] ^ (a[j, b0 + b + i, 1] & m)
+        transpose_into(tile, rows[b0 * 128:(b0 + TILE_BLOCKS) * 128])
+
+
+def kernel_specs(role: str | None = None) -> list:
+    """The extension receiver's kernel (``role="receiver"``), the sender's, or both (``None``),
+    for :func:`pqmpc.primitives.preload.preload` (AES-NI callers only)."""
+    from ...primitives.preload import I64, arr
+
+    u64 = lambda nd: arr("uint64", nd)  # noqa: E731
+    rec = [(receiver_tiles, (u64(3), u64(3), I64, u64(3), I64, u64(3), arr("uint8", 2), arr("uint8", 2)))]
+    snd = [(sender_tiles, (u64(3), I64, u64(3), u64(1), arr("uint8", 2), arr("uint8", 2)))]
+    return rec if role == "receiver" else snd if role == "sender" else rec + snd

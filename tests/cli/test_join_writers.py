@@ -1,0 +1,109 @@
+"""The output writers (pqmpc.cli.joinio, bytecols) against the stdlib's csv and json on the same rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pqmpc.cli import bytecols, csvio, joinio
+from pqmpc.errors import InputError
+from pqmpc.psi import keys as psikeys
+
+text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(text, max_size=8), st.sampled_from([",", ";", "\t"]))
+def test_csv_escape_reads_back_as_the_csv_module_does(values, delim):
+    d, o = bytecols.csv_escape(psikeys.encode_items(values), delim)
+    line = delim.join(d[o[i]:o[i + 1]].tobytes().decode() for i in range(len(values)))
+    if values:
+        got = next(csv.reader(io.StringIO(line + "\n", newline=""), delimiter=delim, strict=True))
+        assert got == values or (values == [""] and got == [])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(text, max_size=8), st.data())
+def test_json_escape_is_json(values, data):
+    null = np.array(data.draw(st.lists(st.booleans(), min_size=len(values), max_size=len(values))), dtype=bool)
+    d, o = bytecols.json_escape(psikeys.encode_items(values), null)
+    for i, v in enumerate(values):
+        assert json.loads(d[o[i]:o[i + 1]].tobytes().decode()) == (None if null[i] else v)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.binary(max_size=6), max_size=8))
+def test_utf8_check_agrees_with_python(values):
+    col = psikeys.encode_items(values)
+    want = next((i for i, v in enumerate(values) if not _is_utf8(v)), -1)
+    assert bytecols.utf8_first_bad(col) == want
+
+
+def _is_utf8(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _table(path, delimiter=","):
+    return csvio.read_keys(str(path), ["k"], delimiter, engine="auto")
+
+
+def test_rows_repeat_per_peer_payload_and_left_rows_get_empty_cells(tmp_path):
+    p = tmp_path / "in.csv"
+    p.write_bytes(b'k,v\r\nx,"a ""q"""\r\ny,2\r\nz,"multi\nline"\r\n')
+    t = _table(p)
+    peer = [psikeys.encode_items(["P1", "p,2"]), psikeys.encode_items(["", "ü\n"])]
+    join = joinio.Join(rows=np.array([0, 0, 1, 2]), pidx=np.array([0, 1, -1, 1]), peer=peer,
+                       peer_names=["peer_a", "peer_b"])
+    assert joinio.write_result(t, str(tmp_path / "o.csv"), "csv", join) == 4
+    assert (tmp_path / "o.csv").read_bytes() == (b'k,v,peer_a,peer_b\r\nx,"a ""q""",P1,\r\n'
+                                                 b'x,"a ""q""","p,2","\xc3\xbc\n"\r\ny,2,,\r\n'
+                                                 b'z,"multi\nline","p,2","\xc3\xbc\n"\r\n')
+    assert joinio.write_result(t, str(tmp_path / "o.jsonl"), "jsonl", join) == 4
+    lines = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert lines[2] == {"k": "y", "v": "2", "peer_a": None, "peer_b": None}
+    assert lines[1] == {"k": "x", "v": 'a "q"', "peer_a": "p,2", "peer_b": "ü\n"}
+
+
+def test_a_nul_byte_falls_back_to_the_csv_writer(tmp_path):
+    p = tmp_path / "in.csv"
+    p.write_bytes(b'k,v\nx,"a\x00b"\ny, 2\n')
+    t = _table(p)
+    join = joinio.Join(rows=np.array([1]), pidx=np.array([0]), peer=[psikeys.encode_items(["z"])],
+                       peer_names=["peer_c"])
+    assert joinio.write_result(t, str(tmp_path / "o.csv"), "csv", join) == 1
+    assert (tmp_path / "o.csv").read_bytes() == b"k,v,peer_c\ny, 2,z\n"
+
+
+def test_parquet_input_to_csv_and_parquet(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"k": ["a", "b,c", "d"], "n": [1, None, 3]}), tmp_path / "in.parquet")
+    t = csvio.read_keys(str(tmp_path / "in.parquet"), ["k"])
+    join = joinio.Join(rows=np.array([1, 2]), pidx=np.array([-1, 0]), peer=[psikeys.encode_items(["x"])],
+                       peer_names=["peer_p"])
+    joinio.write_result(t, str(tmp_path / "o.csv"), "csv", join)
+    assert (tmp_path / "o.csv").read_text() == 'k,n,peer_p\n"b,c",,\nd,3,x\n'
+    joinio.write_result(t, str(tmp_path / "o.parquet"), "parquet", join)
+    assert pq.read_table(tmp_path / "o.parquet").to_pylist() == [{"k": "b,c", "n": None, "peer_p": None},
+                                                                 {"k": "d", "n": 3, "peer_p": "x"}]
+
+
+def test_a_changed_input_is_refused(tmp_path):
+    p = tmp_path / "in.csv"
+    p.write_text("k\na\nb\nc\n")
+    t = _table(p)
+    p.write_text("k\na\n")
+    with pytest.raises(InputError, match="changed"):
+        joinio.write_result(t, str(tmp_path / "o.csv"), "csv", joinio.Join(rows=np.array([0, 2])))
+    assert not (tmp_path / "o.csv").exists()

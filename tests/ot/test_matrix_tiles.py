@@ -1,0 +1,63 @@
+"""The fused per-tile matrix step (PRG, masking and transpose per column tile) gives the
+rows of the plain path, byte for byte, on every size (whole tiles fused, the rest plain)."""
+
+import numpy as np
+import pytest
+
+from pqmpc.net import run_pair
+from pqmpc.ot.ext.matrix import MatrixReceiver, MatrixSender, transpose_rows
+from pqmpc.rng import Rng
+
+
+@pytest.mark.parametrize("w,seed_bytes,per_row", [(128, 16, False), (128, 32, False), (512, 16, True)])
+def test_rows_paths_agree(w, seed_bytes, per_row):
+    sizes = [4096, 65536, 4095, 8200, 1, 12288]
+    rng = Rng(b"tiles")
+    k0, k1 = rng.blocks(w, seed_bytes), rng.blocks(w, seed_bytes)
+    s = rng.bits(w)
+    ks = np.where(s[:, None] == 1, k1, k0)
+    # IKNP's repetition code (one row for every column) or KKRT's codeword columns
+    codes = [rng.array((w if per_row else 1, (c + 7) // 8)) for c in sizes]
+
+    def receiver(fused):
+        def run(ch):
+            core, out = MatrixReceiver(k0, k1), []
+            for c, code in zip(sizes, codes):
+                t = np.empty((c, w // 8), np.uint8)
+                if fused:
+                    core.send_chunk_rows(ch, c, code, t)
+                else:
+                    transpose_rows(core.send_chunk(ch, c, code), c, t)
+                out.append(t)
+            return out
+        return run
+
+    def sender(fused):
+        def run(ch):
+            core, out = MatrixSender(ks, s), []
+            for c in sizes:
+                q = np.empty((c, w // 8), np.uint8)
+                if fused:
+                    core.recv_chunk_rows(ch, c, "U", q)
+                else:
+                    transpose_rows(core.recv_chunk(ch, c, "U"), c, q)
+                out.append(q)
+            return out
+        return run
+
+    plain = run_pair(receiver(False), sender(False), timeout=60)
+    fused = run_pair(receiver(True), sender(True), timeout=60)
+    mixed = run_pair(receiver(True), sender(False), timeout=60)  # the wire is the same too
+    smask = np.packbits(s, bitorder="little")
+    for i in range(len(sizes)):
+        for got in (fused, mixed):
+            np.testing.assert_array_equal(got[0][i], plain[0][i])
+            np.testing.assert_array_equal(got[1][i], plain[1][i])
+        if per_row:  # row j of the code matrix: the transposed codeword columns
+            code_rows = np.empty(((sizes[i] + 7) // 8 * 8, w // 8), np.uint8)
+            transpose_rows(codes[i], (sizes[i] + 7) // 8 * 8, code_rows)
+            want = plain[0][i] ^ (code_rows[:sizes[i]] & smask[None, :])
+        else:
+            bits = np.unpackbits(codes[i], bitorder="little", count=sizes[i]).astype(bool)
+            want = plain[0][i] ^ np.where(bits[:, None], smask[None, :], 0).astype(np.uint8)
+        np.testing.assert_array_equal(plain[1][i], want)
