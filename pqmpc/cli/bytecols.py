@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["record_spans", "gather", "gather_spans", "csv_escape", "json_escape", "concat_rows", "utf8_first_bad",
-           "empty_column"]
+           "empty_column", "utf8_sequence_length"]
 
 
 def empty_column(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -277,38 +277,46 @@ def concat_rows(parts, n: int) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def utf8_sequence_length(buf, i, end):
+    """Bytes of the UTF-8 sequence that starts at ``buf[i]`` (a byte >= 0x80) and ends before ``end``,
+    or 0 when it is not a valid one (overlong, surrogate, above U+10FFFF, or cut off)."""
+    c = buf[i]
+    if 0xC2 <= c <= 0xDF:
+        k, lo, hi = 1, 0x80, 0xBF
+    elif c == 0xE0:
+        k, lo, hi = 2, 0xA0, 0xBF
+    elif c == 0xED:
+        k, lo, hi = 2, 0x80, 0x9F
+    elif 0xE1 <= c <= 0xEF:
+        k, lo, hi = 2, 0x80, 0xBF
+    elif c == 0xF0:
+        k, lo, hi = 3, 0x90, 0xBF
+    elif 0xF1 <= c <= 0xF3:
+        k, lo, hi = 3, 0x80, 0xBF
+    elif c == 0xF4:
+        k, lo, hi = 3, 0x80, 0x8F
+    else:
+        return 0
+    if i + k >= end or not lo <= buf[i + 1] <= hi:
+        return 0
+    for j in range(2, k + 1):
+        if not 0x80 <= buf[i + j] <= 0xBF:
+            return 0
+    return k + 1
+
+
+@njit(cache=True, nogil=True)
 def _utf8_kernel(data, offsets):
     for r in range(offsets.shape[0] - 1):
         i, end = offsets[r], offsets[r + 1]
         while i < end:
-            c = data[i]
-            if c < 0x80:
+            if data[i] < 0x80:
                 i += 1
                 continue
-            if 0xC2 <= c <= 0xDF:
-                k, lo, hi = 1, 0x80, 0xBF
-            elif c == 0xE0:
-                k, lo, hi = 2, 0xA0, 0xBF
-            elif c == 0xED:
-                k, lo, hi = 2, 0x80, 0x9F
-            elif 0xE1 <= c <= 0xEF:
-                k, lo, hi = 2, 0x80, 0xBF
-            elif c == 0xF0:
-                k, lo, hi = 3, 0x90, 0xBF
-            elif 0xF1 <= c <= 0xF3:
-                k, lo, hi = 3, 0x80, 0xBF
-            elif c == 0xF4:
-                k, lo, hi = 3, 0x80, 0x8F
-            else:
+            k = utf8_sequence_length(data, i, end)
+            if k == 0:
                 return r
-            if i + k >= end:
-                return r
-            if not lo <= data[i + 1] <= hi:
-                return r
-            for j in range(2, k + 1):
-                if not 0x80 <= data[i + j] <= 0xBF:
-                    return r
-            i += k + 1
+            i += k
     return -1
 
 

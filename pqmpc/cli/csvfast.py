@@ -22,6 +22,7 @@ from numba import njit
 
 from ..errors import InputError
 from ..psi import keys as psikeys
+from .bytecols import utf8_sequence_length
 from .csvio import KeyTable, find_column, normalizer, open_text
 
 __all__ = ["scan", "read_keys_arrow", "read_parquet", "read_all_arrow", "string_buffers"]
@@ -42,34 +43,14 @@ def scan(buf, delim):
         if c == 0:
             return -1
         if c >= 0x80:  # UTF-8 sequence: never a delimiter, quote or line break
-            if 0xC2 <= c <= 0xDF:
-                k, lo, hi = 1, 0x80, 0xBF
-            elif c == 0xE0:
-                k, lo, hi = 2, 0xA0, 0xBF
-            elif c == 0xED:
-                k, lo, hi = 2, 0x80, 0x9F
-            elif 0xE1 <= c <= 0xEF:
-                k, lo, hi = 2, 0x80, 0xBF
-            elif c == 0xF0:
-                k, lo, hi = 3, 0x90, 0xBF
-            elif 0xF1 <= c <= 0xF3:
-                k, lo, hi = 3, 0x80, 0xBF
-            elif c == 0xF4:
-                k, lo, hi = 3, 0x80, 0x8F
-            else:
+            k = utf8_sequence_length(buf, i, n)
+            if k == 0:
                 return -1
-            if i + k >= n:
-                return -1
-            if not lo <= buf[i + 1] <= hi:
-                return -1
-            for j in range(2, k + 1):
-                if not 0x80 <= buf[i + j] <= 0xBF:
-                    return -1
             if state == 0:
                 state = 1
             elif state == 3:
                 return -1
-            i += k + 1
+            i += k
             continue
         if state == 2:
             if c == 0x22:
