@@ -71,9 +71,10 @@ def party(role: str, port: int, proto: str, n: int, first_n: int, reps: int, mod
 
     with ch:
         sync()
-        f0, t0 = _minflt(), time.perf_counter()
+        f0, c0, t0 = _minflt(), time.process_time(), time.perf_counter()
         call(first_n, "fresh")
-        res["first"] = {"n": first_n, "seconds": time.perf_counter() - t0, "minflt": _minflt() - f0}
+        res["first"] = {"n": first_n, "seconds": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
+                        "minflt": _minflt() - f0}
         if q is not None:  # the caller's arrays exist before the steady calls, as in an application
             q.fill(0)
             if b is not None:
@@ -82,9 +83,10 @@ def party(role: str, port: int, proto: str, n: int, first_n: int, reps: int, mod
             res[mode] = []
             for _ in range(reps):
                 sync()
-                f0, t0 = _minflt(), time.perf_counter()
+                f0, c0, t0 = _minflt(), time.process_time(), time.perf_counter()
                 out = call(n, mode)
-                res[mode].append({"seconds": time.perf_counter() - t0, "minflt": _minflt() - f0})
+                res[mode].append({"seconds": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
+                                  "minflt": _minflt() - f0})
                 del out
     return res
 
@@ -110,7 +112,8 @@ def measure(proto: str, n: int, first_n: int, reps: int = 3, modes=("fresh", "ou
     for mode in modes:
         secs = [max(a["seconds"], c["seconds"]) for a, c in zip(s[mode], r[mode])]
         out[mode] = {"seconds": secs, "per_s": [n / x for x in secs],
-                     "minflt": [[a["minflt"], c["minflt"]] for a, c in zip(s[mode], r[mode])]}
+                     "minflt": [[a["minflt"], c["minflt"]] for a, c in zip(s[mode], r[mode])],
+                     "cpu_s": [[a.get("cpu_s"), c.get("cpu_s")] for a, c in zip(s[mode], r[mode])]}
     return out
 
 
