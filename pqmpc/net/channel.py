@@ -95,6 +95,21 @@ def as_buffer(data) -> memoryview:
     return mv.cast("B") if mv.format != "B" or mv.ndim != 1 else mv
 
 
+def _writable_bytes(out) -> memoryview:
+    """A flat writable byte view of a caller's receive buffer."""
+    if isinstance(out, np.ndarray):
+        if not out.flags.c_contiguous or not out.flags.writeable:
+            raise ParameterError("a receive buffer must be a writable, C-contiguous numpy array")
+        out = out.reshape(-1).view(np.uint8)
+    try:
+        mv = memoryview(out)
+    except TypeError as exc:
+        raise ParameterError(f"cannot receive into {type(out).__name__}: need a writable buffer") from exc
+    if mv.readonly or not mv.c_contiguous:
+        raise ParameterError("a receive buffer must be writable and contiguous")
+    return mv.cast("B") if mv.format != "B" or mv.ndim != 1 else mv
+
+
 class Channel:
     """A reliable, ordered, framed message pipe between two parties."""
 
@@ -175,6 +190,34 @@ class Channel:
         self.stats.bytes_received += n + HEADER.size
         self.stats.messages_received += 1
         return memoryview(buf)[:n]
+
+    def _reads_into(self) -> bool:
+        """Whether frames go from the transport straight into a caller's buffer: a byte stream
+        with ``_read_exact_into`` whose receive path no subclass replaced (a secure or shaped
+        channel, a test's tampering channel take the copying path)."""
+        t = type(self)
+        return (hasattr(self, "_read_exact_into") and t.recv_frame is Channel.recv_frame
+                and t._recv_message is Channel._recv_message and t._recv_bounded is Channel._recv_bounded
+                and t._recv_counted is Channel._recv_counted and t._frame is Channel._frame)
+
+    def _recv_direct(self, view: memoryview, step: str | None) -> None:
+        """One frame of exactly ``view.nbytes`` bytes read from the stream into ``view``."""
+        if self.closed:
+            raise ChannelClosed("channel is closed")
+        want = view.nbytes
+        limit = min(want, self.max_message)
+        (n,) = HEADER.unpack(bytes(self._read_exact(HEADER.size)))
+        if n > limit:
+            if self.stats.messages_received == 0 and n >= FOREIGN_FIRST_FRAME:
+                raise ProtocolError(foreign_peer_message(step, HEADER.pack(n)))
+            raise ProtocolError(self._too_large(n, limit, step, "announced", limit == want))
+        if n:
+            self._read_exact_into(view, n)  # a short frame still leaves the stream in step
+        self.stats.bytes_received += n + HEADER.size
+        self.stats.messages_received += 1
+        if n != want:
+            where = f"{step}: " if step else ""
+            raise ProtocolError(f"{where}expected {want} bytes, got {n}")
 
     def _frame(self, limit: int, step: str | None, exact: bool = False):
         fn = type(self).recv_frame
@@ -264,6 +307,31 @@ class Channel:
         if not isinstance(frame, bytearray):
             frame = bytearray(frame)
         return np.frombuffer(frame, dtype=dtype).reshape(shape)
+
+    def recv_into(self, out, step: str):
+        """Receive one message of exactly ``out``'s size into ``out`` (a writable, C-contiguous
+        numpy array or buffer) and return ``out``. A byte-stream transport (TCP) reads the
+        body from the socket straight into it; other channels (secure, in-memory) receive
+        the frame and copy it in. A frame of another size is a :class:`ProtocolError`
+        naming ``step`` (a longer one is refused on its announced length, unread)."""
+        view = _writable_bytes(out)
+        if self._reads_into():
+            self._recv_direct(view, step)
+            return out
+        frame = self._frame(view.nbytes, step, exact=True)
+        if len(frame) != view.nbytes:
+            raise ProtocolError(f"{step}: expected {view.nbytes} bytes, got {len(frame)}")
+        view[:] = frame
+        return out
+
+    def recv_array_into(self, scratch: np.ndarray, step: str) -> np.ndarray:
+        """One message as an array of ``scratch``'s shape and dtype, without a fresh buffer:
+        read into ``scratch`` where the transport can (TCP), else the received frame itself
+        (in-memory and secure channels already hand over a buffer of their own). The result
+        is valid until ``scratch`` is reused; sizes are checked as in :meth:`recv_into`."""
+        if self._reads_into():
+            return self.recv_into(scratch, step)
+        return self.recv_array(scratch.dtype, scratch.shape, step)
 
     def send_bits(self, bits: np.ndarray) -> None:
         """Send 0/1 values packed eight to a byte, little-endian bit order."""

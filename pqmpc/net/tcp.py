@@ -10,7 +10,8 @@ from ..errors import ChannelClosed, ChannelError, ChannelTimeout
 from .channel import Channel
 
 _SMALL = 1 << 16  # below this a message goes out in one send with its header
-_FIRST = 1 << 20  # a receive buffer starts at most this large and grows as data arrives
+_FIRST = 1 << 20
+_SENDMSG = hasattr(socket.socket, "sendmsg")  # a receive buffer starts at most this large and grows as data arrives
 
 try:  # CPython: grow in place (realloc, no zero-fill); the bytes are overwritten by recv_into
     _resize = ctypes.pythonapi.PyByteArray_Resize
@@ -74,9 +75,12 @@ class TcpChannel(Channel):
         try:
             if len(parts) == 2 and parts[1].nbytes < _SMALL:
                 self.sock.sendall(b"".join(parts))
-            else:
+            else:  # header and body in one system call, no copy into a joined buffer
+                sent = self.sock.sendmsg(parts) if _SENDMSG else 0
                 for part in parts:
-                    self.sock.sendall(part)
+                    if sent < part.nbytes:
+                        self.sock.sendall(part[sent:])
+                    sent = max(0, sent - part.nbytes)
         except TimeoutError:
             raise ChannelTimeout(f"sending to {self.peer} timed out after {self.timeout} s") from None
         except OSError as exc:

@@ -132,7 +132,7 @@ class MatrixSender:
         ``out`` if given, else scratch valid until the next call."""
         cb = (c + 7) // 8
         q = self._scratch.get(cb)[0] if out is None else check_out(out, (self.width, cb))
-        u = ch.recv_array(np.uint8, (self.width, cb), step)
+        u = ch.recv_array_into(self._pool.get("u", (self.width, cb)), step)
         if self._zero.shape[1] < cb:
             self._zero = np.zeros((1, cb), dtype=np.uint8)
         self.g.next_mixed(cb, q, u, self.mask.reshape(-1), self._zero[:, :cb])  # Q = G(k^s) ⊕ s·U
@@ -143,7 +143,7 @@ class MatrixSender:
         column tile where the AES-NI kernel applies (whole tiles), else one after the other."""
         cb = (c + 7) // 8
         if _tiles_fit(c, rows, self.width):
-            u = ch.recv_array(np.uint8, (self.width, cb), step)
+            u = ch.recv_array_into(self._pool.get("u", (self.width, cb)), step)
             r = self.g.take_blocks(cb)
             if r is not None:
                 nblk = cb // 16
