@@ -61,3 +61,35 @@ def test_rows_paths_agree(w, seed_bytes, per_row):
             bits = np.unpackbits(codes[i], bitorder="little", count=sizes[i]).astype(bool)
             want = plain[0][i] ^ np.where(bits[:, None], smask[None, :], 0).astype(np.uint8)
         np.testing.assert_array_equal(plain[1][i], want)
+
+
+@pytest.mark.parametrize("crow", [0, 1])
+def test_vaes_tiles_match_aesni_tiles(crow):
+    """Both tile kernels run here when the CPU has VAES: same U and rows, byte for byte."""
+    from pqmpc.ot.ext import matrix_kernels as mk
+    from pqmpc.primitives.aes_kernels import round_keys_many
+    from pqmpc.primitives.cpu import HAVE_AESNI, HAVE_VAES
+
+    if not (HAVE_AESNI and HAVE_VAES):
+        pytest.skip("needs AES-NI and VAES")
+    w, nblk, start = 128, 3 * mk.TILE_BLOCKS, (1 << 40) - 17  # the counter carries across word bytes
+    rng = Rng(b"vaes-tiles")
+    rk0 = round_keys_many(rng.blocks(w, 16))
+    rk1 = round_keys_many(rng.blocks(w, 16))
+    code = rng.array((w if crow else 1, nblk * 16)).view(np.uint64).reshape(-1, nblk, 2)
+    outs = []
+    for kern in (mk.receiver_tiles, mk.receiver_tiles_vaes):
+        u = np.zeros((w, nblk, 2), np.uint64)
+        rows = np.zeros((128 * nblk, w // 8), np.uint8)
+        kern(rk0, rk1, start, code, crow, u, rows, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8))
+        outs.append((u, rows))
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])
+    amask = np.where(rng.bits(w) == 1, np.uint64(2**64 - 1), np.uint64(0)).astype(np.uint64)
+    got = []
+    for kern in (mk.sender_tiles, mk.sender_tiles_vaes):
+        rows = np.zeros((128 * nblk, w // 8), np.uint8)
+        kern(rk1, start, outs[0][0], amask, rows, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8))
+        got.append(rows)
+    np.testing.assert_array_equal(got[0], got[1])
+    assert got[0].any()
