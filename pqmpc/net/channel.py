@@ -191,7 +191,8 @@ class Channel:
         self.stats.messages_received += 1
         return memoryview(buf)[:n]
 
-    def _reads_into(self) -> bool:
+    @property
+    def reads_into(self) -> bool:
         """Whether frames go from the transport straight into a caller's buffer: a byte stream
         with ``_read_exact_into`` whose receive path no subclass replaced (a secure or shaped
         channel, a test's tampering channel take the copying path)."""
@@ -315,7 +316,7 @@ class Channel:
         the frame and copy it in. A frame of another size is a :class:`ProtocolError`
         naming ``step`` (a longer one is refused on its announced length, unread)."""
         view = _writable_bytes(out)
-        if self._reads_into():
+        if self.reads_into:
             self._recv_direct(view, step)
             return out
         frame = self._frame(view.nbytes, step, exact=True)
@@ -329,7 +330,7 @@ class Channel:
         read into ``scratch`` where the transport can (TCP), else the received frame itself
         (in-memory and secure channels already hand over a buffer of their own). The result
         is valid until ``scratch`` is reused; sizes are checked as in :meth:`recv_into`."""
-        if self._reads_into():
+        if self.reads_into:
             return self.recv_into(scratch, step)
         return self.recv_array(scratch.dtype, scratch.shape, step)
 

@@ -76,11 +76,12 @@ def test_vaes_tiles_match_aesni_tiles(crow):
     rng = Rng(b"vaes-tiles")
     rk0 = round_keys_many(rng.blocks(w, 16))
     rk1 = round_keys_many(rng.blocks(w, 16))
-    code = rng.array((w if crow else 1, nblk * 16)).view(np.uint64).reshape(-1, nblk, 2)
+    k = 2  # two chunks in one call, as IKNP groups them
+    code = rng.array((w if crow else 1, k * nblk * 16)).view(np.uint64).reshape(-1, k * nblk, 2)
     outs = []
     for kern in (mk.receiver_tiles, mk.receiver_tiles_vaes):
-        u = np.zeros((w, nblk, 2), np.uint64)
-        rows = np.zeros((128 * nblk, w // 8), np.uint8)
+        u = np.zeros((k, w, nblk, 2), np.uint64)
+        rows = np.zeros((128 * k * nblk, w // 8), np.uint8)
         kern(rk0, rk1, start, code, crow, u, rows, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8))
         outs.append((u, rows))
     np.testing.assert_array_equal(outs[0][0], outs[1][0])
@@ -88,8 +89,16 @@ def test_vaes_tiles_match_aesni_tiles(crow):
     amask = np.where(rng.bits(w) == 1, np.uint64(2**64 - 1), np.uint64(0)).astype(np.uint64)
     got = []
     for kern in (mk.sender_tiles, mk.sender_tiles_vaes):
-        rows = np.zeros((128 * nblk, w // 8), np.uint8)
+        rows = np.zeros((128 * k * nblk, w // 8), np.uint8)
         kern(rk1, start, outs[0][0], amask, rows, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8))
         got.append(rows)
     np.testing.assert_array_equal(got[0], got[1])
     assert got[0].any()
+    # chunk by chunk (counter and code offsets per chunk) gives the same as the group
+    for c in range(k):
+        u1 = np.zeros((1, w, nblk, 2), np.uint64)
+        rows1 = np.zeros((128 * nblk, w // 8), np.uint8)
+        mk.receiver_tiles_vaes(rk0, rk1, start + c * nblk, np.ascontiguousarray(code[:, c * nblk:(c + 1) * nblk]),
+                               crow, u1, rows1, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8))
+        np.testing.assert_array_equal(u1[0], outs[0][0][c])
+        np.testing.assert_array_equal(rows1, outs[0][1][c * 128 * nblk:(c + 1) * 128 * nblk])

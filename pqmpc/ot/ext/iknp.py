@@ -67,6 +67,8 @@ from .matrix import CHUNK, MatrixReceiver, MatrixSender, seeds_from_blocks
 from .sessions import ExtensionSessions, drops_session_on_error
 
 PROTOCOL = "IKNP"
+#: whole chunks per kernel call (4 MiB of U at κ = 128); the wire is one message per chunk either way
+GROUP = 4
 VERSION = 2  # 2: protocol tags in the TCCR tweak (issue 12); v1 peers would silently disagree
 
 
@@ -205,22 +207,40 @@ class IKNP(ExtensionSessions, CorrelatedOT):
         for start in range(0, n, self.chunk):
             yield start, min(self.chunk, n - start)
 
+    def _groups(self, n: int):
+        """``(start, c, whole)`` over ``n`` OTs: up to GROUP whole chunks at a time (one kernel
+        call each, saving per-chunk Python work; the messages stay one per chunk), then the
+        tail chunk (``whole`` False)."""
+        step = GROUP * self.chunk
+        full = n - n % self.chunk
+        for start in range(0, full, step):
+            yield start, min(step, full - start), True
+        if full < n:
+            yield full, n - full, False
+
     def _receiver_extend(self, ch, sess: Session, choices: np.ndarray, t_out: np.ndarray, hashed: bool = False) -> None:
         """Send U for every chunk and write t (n rows) into ``t_out``; with
-        ``hashed``, ``H(t_i, i)`` instead, while the chunk is still in cache."""
-        for start, c in self._chunks(choices.shape[0]):
+        ``hashed``, ``H(t_i, i)`` instead, while the rows are still in cache."""
+        for start, c, whole in self._groups(choices.shape[0]):
             t = t_out[start:start + c]
-            sess.matrix.send_chunk_rows(ch, c, pack_bits(choices[start:start + c]).reshape(1, -1), t)
+            code = pack_bits(choices[start:start + c]).reshape(1, -1)
+            if whole:
+                sess.matrix.send_chunks_rows(ch, c, self.chunk, code, t)
+            else:
+                sess.matrix.send_chunk_rows(ch, c, code, t)
             if hashed:
                 cot.hash_rows(t, sess.ots + start, out=t, tag=TAG_IKNP)
 
     def _sender_chunks(self, ch, sess: Session, n: int, step: str, out: np.ndarray | None = None):
-        """Yield ``(start, q)`` per chunk: rows of ``out`` if given, else scratch
+        """Yield ``(start, q)`` per group of chunks: rows of ``out`` if given, else scratch
         that is valid until the next step."""
-        scratch = sess.pool.get("q chunk", (min(self.chunk, n), sess.width)) if out is None else None
-        for start, c in self._chunks(n):
+        scratch = sess.pool.get("q chunk", (min(GROUP * self.chunk, n), sess.width)) if out is None else None
+        for start, c, whole in self._groups(n):
             q = scratch[:c] if out is None else out[start:start + c]
-            sess.matrix.recv_chunk_rows(ch, c, f"{step}, OTs {start}..{start + c - 1}", q)
+            if whole:
+                sess.matrix.recv_chunks_rows(ch, c, self.chunk, step, start, q)
+            else:
+                sess.matrix.recv_chunk_rows(ch, c, f"{step}, OTs {start}..{start + c - 1}", q)
             yield start, q
 
     def _finish(self, sess: Session, n: int) -> None:

@@ -107,11 +107,38 @@ class MatrixReceiver:
                 _t, u = self._scratch.get(cb)
                 nblk = cb // 16
                 _RECEIVER_TILES(r0[0], r1[0], r0[1], code.view(np.uint64).reshape(code.shape[0], nblk, 2),
-                               1 if code.shape[0] > 1 else 0, u.view(np.uint64).reshape(self.width, nblk, 2),
-                               rows, self._tile())
+                                1 if code.shape[0] > 1 else 0, u.view(np.uint64).reshape(1, self.width, nblk, 2),
+                                rows, self._tile())
                 ch.send(u)
                 return
         transpose_rows(self.send_chunk(ch, c, code), c, rows, self._pool)
+
+    def send_chunks_rows(self, ch: Channel, c: int, chunk: int, code: np.ndarray, rows: np.ndarray) -> None:
+        """:meth:`send_chunk_rows` for ``c // chunk`` whole chunks at once (``c`` a multiple of
+        ``chunk``), one wire message per chunk as before; ``code`` is one ``(1, c/8)`` row.
+        The kernel makes every chunk's U in one call and the messages follow, which saves
+        the per-chunk Python and dispatch work; same bytes and messages as chunk by chunk."""
+        k, cb = c // chunk, chunk // 8
+        if not (k > 1 and c == k * chunk and _tiles_fit(chunk, rows[:chunk], self.width)
+                and rows.shape == (c, self.width // 8) and code.shape == (1, c // 8)
+                and code.dtype == np.uint8 and code.flags.c_contiguous):
+            for i in range(0, c, chunk):
+                self.send_chunk_rows(ch, chunk, np.ascontiguousarray(code[:, i // 8:(i + chunk) // 8]),
+                                     rows[i:i + chunk])
+            return
+        r0 = self.g0.take_blocks(k * cb)
+        if r0 is None:  # not the AES-NI / AES-128 path: nothing advanced
+            for i in range(0, c, chunk):
+                self.send_chunk_rows(ch, chunk, np.ascontiguousarray(code[:, i // 8:(i + chunk) // 8]),
+                                     rows[i:i + chunk])
+            return
+        r1 = self.g1.take_blocks(k * cb)
+        u = self._pool.get("u group", (k, self.width, cb))
+        nblk = cb // 16
+        _RECEIVER_TILES(r0[0], r1[0], r0[1], code.view(np.uint64).reshape(1, k * nblk, 2), 0,
+                        u.view(np.uint64).reshape(k, self.width, nblk, 2), rows, self._tile())
+        for i in range(k):
+            ch.send(u[i])
 
     def _tile(self) -> np.ndarray:
         return self._pool.get("tile", (self.width, 16 * TILE_BLOCKS))
@@ -151,10 +178,8 @@ class MatrixSender:
             r = self.g.take_blocks(cb)
             if r is not None:
                 nblk = cb // 16
-                if self._m64 is None:
-                    self._m64 = np.where(self.mask.reshape(-1) != 0, np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(0))
-                _SENDER_TILES(r[0], r[1], u.view(np.uint64).reshape(self.width, nblk, 2), self._m64, rows,
-                             self._pool.get("tile", (self.width, 16 * TILE_BLOCKS)))
+                _SENDER_TILES(r[0], r[1], u.view(np.uint64).reshape(1, self.width, nblk, 2), self._mask64(), rows,
+                              self._pool.get("tile", (self.width, 16 * TILE_BLOCKS)))
                 return
             (q,) = self._scratch.get(cb)
             if self._zero.shape[1] < cb:
@@ -163,6 +188,31 @@ class MatrixSender:
             transpose_rows(q, c, rows, self._pool)
             return
         transpose_rows(self.recv_chunk(ch, c, step), c, rows, self._pool)
+
+    def _mask64(self) -> np.ndarray:
+        if self._m64 is None:
+            self._m64 = np.where(self.mask.reshape(-1) != 0, np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(0))
+        return self._m64
+
+    def recv_chunks_rows(self, ch: Channel, c: int, chunk: int, step: str, first: int, rows: np.ndarray) -> None:
+        """:meth:`recv_chunk_rows` for ``c // chunk`` whole chunks (``c`` a multiple of ``chunk``):
+        every chunk's message is read straight into one scratch block (where the channel
+        :attr:`~pqmpc.net.Channel.reads_into`), then one kernel call makes all the rows.
+        ``step`` names the messages, with the OT range from ``first``."""
+        k, cb = c // chunk, chunk // 8
+        label = lambda i: f"{step}, OTs {first + i}..{first + i + chunk - 1}"  # noqa: E731
+        if not (k > 1 and c == k * chunk and ch.reads_into and _tiles_fit(chunk, rows[:chunk], self.width)
+                and rows.shape == (c, self.width // 8) and self.g.take_blocks(0) is not None):
+            for i in range(0, c, chunk):
+                self.recv_chunk_rows(ch, chunk, label(i), rows[i:i + chunk])
+            return
+        u = self._pool.get("u group", (k, self.width, cb))
+        for i in range(k):
+            ch.recv_into(u[i], label(i * chunk))
+        r = self.g.take_blocks(k * cb)
+        nblk = cb // 16
+        _SENDER_TILES(r[0], r[1], u.view(np.uint64).reshape(k, self.width, nblk, 2), self._mask64(), rows,
+                      self._pool.get("tile", (self.width, 16 * TILE_BLOCKS)))
 
 
 def _tiles_fit(c: int, rows: np.ndarray, width: int) -> bool:

@@ -47,43 +47,48 @@ def _ctr8(c):
 
 @njit(cache=True, nogil=True)
 def receiver_tiles(rk0, rk1, start, code, crow, u, rows, tile):
-    """T = G(k⁰), U = G(k¹) ⊕ T ⊕ C per column tile; U into ``u`` (w, nblk, 2) u64, the
-    transpose of T into ``rows`` (128·nblk, w/8) u8; ``tile`` (w, 16·TILE_BLOCKS) u8 scratch.
-    ``nblk`` must be a multiple of TILE_BLOCKS; ``code`` (crows, nblk, 2), row ``j·crow``."""
-    w, nblk = u.shape[0], u.shape[1]
+    """T = G(k⁰), U = G(k¹) ⊕ T ⊕ C per column tile, for ``K`` consecutive chunks of ``nblk``
+    blocks per stream: U of chunk ``k`` into ``u[k]`` (u: (K, w, nblk, 2) u64), the transpose
+    of T into ``rows`` (128·K·nblk, w/8) u8; ``tile`` (w, 16·TILE_BLOCKS) u8 scratch.
+    ``nblk`` must be a multiple of TILE_BLOCKS; ``code`` (crows, K·nblk, 2), row ``j·crow``."""
+    w, nblk = u.shape[1], u.shape[2]
     tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
-    for b0 in range(0, nblk, TILE_BLOCKS):
+    for g0 in range(0, u.shape[0] * nblk, TILE_BLOCKS):
+        k = g0 // nblk
+        b0 = g0 - k * nblk
         for j in range(w):
             ks0 = aes128_load_keys(rk0[j])
             ks1 = aes128_load_keys(rk1[j])
             jc = j * crow
             for b in range(0, TILE_BLOCKS, 8):
-                y0 = aes128_encrypt8_ni(ks0, _ctr8(start + b0 + b))
-                y1 = aes128_encrypt8_ni(ks1, _ctr8(start + b0 + b))
+                y0 = aes128_encrypt8_ni(ks0, _ctr8(start + g0 + b))
+                y1 = aes128_encrypt8_ni(ks1, _ctr8(start + g0 + b))
                 for i in range(8):
                     tv[j, b + i, 0] = y0[i][0]
                     tv[j, b + i, 1] = y0[i][1]
-                    u[j, b0 + b + i, 0] = y1[i][0] ^ y0[i][0] ^ code[jc, b0 + b + i, 0]
-                    u[j, b0 + b + i, 1] = y1[i][1] ^ y0[i][1] ^ code[jc, b0 + b + i, 1]
-        transpose_into(tile, rows[b0 * 128:(b0 + TILE_BLOCKS) * 128])
+                    u[k, j, b0 + b + i, 0] = y1[i][0] ^ y0[i][0] ^ code[jc, g0 + b + i, 0]
+                    u[k, j, b0 + b + i, 1] = y1[i][1] ^ y0[i][1] ^ code[jc, g0 + b + i, 1]
+        transpose_into(tile, rows[g0 * 128:(g0 + TILE_BLOCKS) * 128])
 
 
 @njit(cache=True, nogil=True)
 def sender_tiles(rk, start, a, amask, rows, tile):
-    """Q = G(kˢ) ⊕ (U ∧ s) per column tile, transposed into ``rows`` (128·nblk, w/8) u8;
-    ``a`` = U (w, nblk, 2) u64, ``amask`` (w,) u64 of 0 / all-ones; ``tile`` as above."""
-    w, nblk = a.shape[0], a.shape[1]
+    """Q = G(kˢ) ⊕ (U ∧ s) per column tile, transposed into ``rows`` (128·K·nblk, w/8) u8;
+    ``a`` = U of K chunks (K, w, nblk, 2) u64, ``amask`` (w,) u64 of 0 / all-ones; ``tile`` as above."""
+    w, nblk = a.shape[1], a.shape[2]
     tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
-    for b0 in range(0, nblk, TILE_BLOCKS):
+    for g0 in range(0, a.shape[0] * nblk, TILE_BLOCKS):
+        k = g0 // nblk
+        b0 = g0 - k * nblk
         for j in range(w):
             ks = aes128_load_keys(rk[j])
             m = amask[j]
             for b in range(0, TILE_BLOCKS, 8):
-                y = aes128_encrypt8_ni(ks, _ctr8(start + b0 + b))
+                y = aes128_encrypt8_ni(ks, _ctr8(start + g0 + b))
                 for i in range(8):
-                    tv[j, b + i, 0] = y[i][0] ^ (a[j, b0 + b + i, 0] & m)
-                    tv[j, b + i, 1] = y[i][1] ^ (a[j, b0 + b + i, 1] & m)
-        transpose_into(tile, rows[b0 * 128:(b0 + TILE_BLOCKS) * 128])
+                    tv[j, b + i, 0] = y[i][0] ^ (a[k, j, b0 + b + i, 0] & m)
+                    tv[j, b + i, 1] = y[i][1] ^ (a[k, j, b0 + b + i, 1] & m)
+        transpose_into(tile, rows[g0 * 128:(g0 + TILE_BLOCKS) * 128])
 
 
 # VAES variants: the same bytes, each stream's tile made 16 blocks per step in ymm registers
@@ -100,29 +105,33 @@ def _tile_counters(ctr, first):
 @njit(cache=True, nogil=True)
 def receiver_tiles_vaes(rk0, rk1, start, code, crow, u, rows, tile):
     """:func:`receiver_tiles` on VAES (callers check :data:`pqmpc.primitives.cpu.HAVE_VAES`)."""
-    w, nblk = u.shape[0], u.shape[1]
+    w, nblk = u.shape[1], u.shape[2]
     tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
     ctr = np.empty((TILE_BLOCKS, 2), dtype=np.uint64)
-    for b0 in range(0, nblk, TILE_BLOCKS):
-        _tile_counters(ctr, start + b0)
+    for g0 in range(0, u.shape[0] * nblk, TILE_BLOCKS):
+        k = g0 // nblk
+        b0 = g0 - k * nblk
+        _tile_counters(ctr, start + g0)
         for j in range(w):
             for b in range(0, TILE_BLOCKS, 16):
-                ctr_pair16(rk0[j], rk1[j], ctr, b, code[j * crow], b0 + b, tv[j], u[j], b0 + b)
-        transpose_into(tile, rows[b0 * 128:(b0 + TILE_BLOCKS) * 128])
+                ctr_pair16(rk0[j], rk1[j], ctr, b, code[j * crow], g0 + b, tv[j], u[k, j], b0 + b)
+        transpose_into(tile, rows[g0 * 128:(g0 + TILE_BLOCKS) * 128])
 
 
 @njit(cache=True, nogil=True)
 def sender_tiles_vaes(rk, start, a, amask, rows, tile):
     """:func:`sender_tiles` on VAES (callers check :data:`pqmpc.primitives.cpu.HAVE_VAES`)."""
-    w, nblk = a.shape[0], a.shape[1]
+    w, nblk = a.shape[1], a.shape[2]
     tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
     ctr = np.empty((TILE_BLOCKS, 2), dtype=np.uint64)
-    for b0 in range(0, nblk, TILE_BLOCKS):
-        _tile_counters(ctr, start + b0)
+    for g0 in range(0, a.shape[0] * nblk, TILE_BLOCKS):
+        k = g0 // nblk
+        b0 = g0 - k * nblk
+        _tile_counters(ctr, start + g0)
         for j in range(w):
             for b in range(0, TILE_BLOCKS, 16):
-                ctr_mask_xor16(rk[j], ctr, b, a[j], b0 + b, amask[j], tv[j])
-        transpose_into(tile, rows[b0 * 128:(b0 + TILE_BLOCKS) * 128])
+                ctr_mask_xor16(rk[j], ctr, b, a[k, j], b0 + b, amask[j], tv[j])
+        transpose_into(tile, rows[g0 * 128:(g0 + TILE_BLOCKS) * 128])
 
 
 def kernel_specs(role: str | None = None) -> list:
@@ -132,6 +141,6 @@ def kernel_specs(role: str | None = None) -> list:
 
     u64 = lambda nd: arr("uint64", nd)  # noqa: E731
     rk, sk = (receiver_tiles_vaes, sender_tiles_vaes) if HAVE_VAES else (receiver_tiles, sender_tiles)
-    rec = [(rk, (u64(3), u64(3), I64, u64(3), I64, u64(3), arr("uint8", 2), arr("uint8", 2)))]
-    snd = [(sk, (u64(3), I64, u64(3), u64(1), arr("uint8", 2), arr("uint8", 2)))]
+    rec = [(rk, (u64(3), u64(3), I64, u64(3), I64, u64(4), arr("uint8", 2), arr("uint8", 2)))]
+    snd = [(sk, (u64(3), I64, u64(4), u64(1), arr("uint8", 2), arr("uint8", 2)))]
     return rec if role == "receiver" else snd if role == "sender" else rec + snd
