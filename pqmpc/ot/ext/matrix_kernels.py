@@ -18,6 +18,7 @@ from numba import njit
 from ...primitives.aes_kernels import aes128_encrypt8_ni, aes128_load_keys
 from ...primitives.aes_mixed import ctr_mask_xor16, ctr_pair16
 from ...primitives.cpu import HAVE_VAES
+from ...primitives.stream_store import stream_copy
 from ...primitives.transpose_kernels import transpose_into
 
 __all__ = ["TILE_BLOCKS", "receiver_tiles", "receiver_tiles_vaes", "sender_tiles", "sender_tiles_vaes",
@@ -45,6 +46,14 @@ def _ctr8(c):
     return (_ctr(c), _ctr(c + 1), _ctr(c + 2), _ctr(c + 3), _ctr(c + 4), _ctr(c + 5), _ctr(c + 6), _ctr(c + 7))
 
 
+@njit(inline="always")
+def _emit_rows(tile, trows, rows, g0):
+    # Transposed in cache, then streamed out: the rows are written once and not read here,
+    # so non-temporal stores skip reading every output line from memory first.
+    transpose_into(tile, trows)
+    stream_copy(trows.reshape(-1), rows[g0 * 128:(g0 + TILE_BLOCKS) * 128].reshape(-1))
+
+
 @njit(cache=True, nogil=True)
 def receiver_tiles(rk0, rk1, start, code, crow, u, rows, tile):
     """T = G(k⁰), U = G(k¹) ⊕ T ⊕ C per column tile, for ``K`` consecutive chunks of ``nblk``
@@ -53,6 +62,7 @@ def receiver_tiles(rk0, rk1, start, code, crow, u, rows, tile):
     ``nblk`` must be a multiple of TILE_BLOCKS; ``code`` (crows, K·nblk, 2), row ``j·crow``."""
     w, nblk = u.shape[1], u.shape[2]
     tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
+    trows = np.empty((128 * TILE_BLOCKS, w // 8), dtype=np.uint8)
     for g0 in range(0, u.shape[0] * nblk, TILE_BLOCKS):
         k = g0 // nblk
         b0 = g0 - k * nblk
@@ -68,7 +78,7 @@ def receiver_tiles(rk0, rk1, start, code, crow, u, rows, tile):
                     tv[j, b + i, 1] = y0[i][1]
                     u[k, j, b0 + b + i, 0] = y1[i][0] ^ y0[i][0] ^ code[jc, g0 + b + i, 0]
                     u[k, j, b0 + b + i, 1] = y1[i][1] ^ y0[i][1] ^ code[jc, g0 + b + i, 1]
-        transpose_into(tile, rows[g0 * 128:(g0 + TILE_BLOCKS) * 128])
+        _emit_rows(tile, trows, rows, g0)
 
 
 @njit(cache=True, nogil=True)
@@ -77,6 +87,7 @@ def sender_tiles(rk, start, a, amask, rows, tile):
     ``a`` = U of K chunks (K, w, nblk, 2) u64, ``amask`` (w,) u64 of 0 / all-ones; ``tile`` as above."""
     w, nblk = a.shape[1], a.shape[2]
     tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
+    trows = np.empty((128 * TILE_BLOCKS, w // 8), dtype=np.uint8)
     for g0 in range(0, a.shape[0] * nblk, TILE_BLOCKS):
         k = g0 // nblk
         b0 = g0 - k * nblk
@@ -88,7 +99,7 @@ def sender_tiles(rk, start, a, amask, rows, tile):
                 for i in range(8):
                     tv[j, b + i, 0] = y[i][0] ^ (a[k, j, b0 + b + i, 0] & m)
                     tv[j, b + i, 1] = y[i][1] ^ (a[k, j, b0 + b + i, 1] & m)
-        transpose_into(tile, rows[g0 * 128:(g0 + TILE_BLOCKS) * 128])
+        _emit_rows(tile, trows, rows, g0)
 
 
 # VAES variants: the same bytes, each stream's tile made 16 blocks per step in ymm registers
@@ -107,6 +118,7 @@ def receiver_tiles_vaes(rk0, rk1, start, code, crow, u, rows, tile):
     """:func:`receiver_tiles` on VAES (callers check :data:`pqmpc.primitives.cpu.HAVE_VAES`)."""
     w, nblk = u.shape[1], u.shape[2]
     tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
+    trows = np.empty((128 * TILE_BLOCKS, w // 8), dtype=np.uint8)
     ctr = np.empty((TILE_BLOCKS, 2), dtype=np.uint64)
     for g0 in range(0, u.shape[0] * nblk, TILE_BLOCKS):
         k = g0 // nblk
@@ -115,7 +127,7 @@ def receiver_tiles_vaes(rk0, rk1, start, code, crow, u, rows, tile):
         for j in range(w):
             for b in range(0, TILE_BLOCKS, 16):
                 ctr_pair16(rk0[j], rk1[j], ctr, b, code[j * crow], g0 + b, tv[j], u[k, j], b0 + b)
-        transpose_into(tile, rows[g0 * 128:(g0 + TILE_BLOCKS) * 128])
+        _emit_rows(tile, trows, rows, g0)
 
 
 @njit(cache=True, nogil=True)
@@ -123,6 +135,7 @@ def sender_tiles_vaes(rk, start, a, amask, rows, tile):
     """:func:`sender_tiles` on VAES (callers check :data:`pqmpc.primitives.cpu.HAVE_VAES`)."""
     w, nblk = a.shape[1], a.shape[2]
     tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
+    trows = np.empty((128 * TILE_BLOCKS, w // 8), dtype=np.uint8)
     ctr = np.empty((TILE_BLOCKS, 2), dtype=np.uint64)
     for g0 in range(0, a.shape[0] * nblk, TILE_BLOCKS):
         k = g0 // nblk
@@ -131,7 +144,7 @@ def sender_tiles_vaes(rk, start, a, amask, rows, tile):
         for j in range(w):
             for b in range(0, TILE_BLOCKS, 16):
                 ctr_mask_xor16(rk[j], ctr, b, a[k, j], b0 + b, amask[j], tv[j])
-        transpose_into(tile, rows[g0 * 128:(g0 + TILE_BLOCKS) * 128])
+        _emit_rows(tile, trows, rows, g0)
 
 
 def kernel_specs(role: str | None = None) -> list:
