@@ -1,4 +1,4 @@
-"""IKNP groups whole chunks per kernel call (iknp.GROUP); over TCP the sender reads a group's
+"""IKNP groups whole chunks per kernel call (up to iknp.GROUP_BYTES of U); over TCP the sender reads a group's
 messages straight into scratch. Outputs must equal the chunk-by-chunk path byte for byte."""
 
 import threading
@@ -41,13 +41,13 @@ def run(channels, sizes, chunk):
     return run_pair(sender, receiver, timeout=120, channels=channels)
 
 
-@pytest.mark.parametrize("group", [1, 3])
+@pytest.mark.parametrize("group", [1, 3])  # chunks per group
 def test_groups_over_tcp_match_chunk_by_chunk(monkeypatch, group):
     chunk = 4096
     sizes = [7 * chunk + 1000, 2 * chunk, 5 * chunk, 100]
-    monkeypatch.setattr(iknp_mod, "GROUP", 1)
+    monkeypatch.setattr(iknp_mod, "GROUP_BYTES", chunk * 16)
     plain = run(MemoryChannel.pair(timeout=60), sizes, chunk)
-    monkeypatch.setattr(iknp_mod, "GROUP", group)
+    monkeypatch.setattr(iknp_mod, "GROUP_BYTES", group * chunk * 16)
     for channels in (tcp_channels(), MemoryChannel.pair(timeout=60)):
         got = run(channels, sizes, chunk)
         for side in (0, 1):

@@ -67,8 +67,11 @@ from .matrix import CHUNK, MatrixReceiver, MatrixSender, seeds_from_blocks
 from .sessions import ExtensionSessions, drops_session_on_error
 
 PROTOCOL = "IKNP"
-#: whole chunks per kernel call (4 MiB of U at κ = 128); the wire is one message per chunk either way
-GROUP = 4
+#: bytes of U per kernel call: whole chunks are grouped up to this (the wire is one message per
+#: chunk either way). U is written, sent and read back while it sits in a core's L2; past about
+#: 1 MiB it spills and a group costs more than the per-chunk Python work it saves (measured:
+#: 4 MiB groups of 2^16-OT chunks took 3-5% more CPU than single chunks).
+GROUP_BYTES = 1 << 20
 VERSION = 2  # 2: protocol tags in the TCCR tweak (issue 12); v1 peers would silently disagree
 
 
@@ -207,11 +210,14 @@ class IKNP(ExtensionSessions, CorrelatedOT):
         for start in range(0, n, self.chunk):
             yield start, min(self.chunk, n - start)
 
+    def _group_ots(self) -> int:
+        return max(1, GROUP_BYTES // (self.chunk * self.block_bytes)) * self.chunk
+
     def _groups(self, n: int):
-        """``(start, c, whole)`` over ``n`` OTs: up to GROUP whole chunks at a time (one kernel
+        """``(start, c, whole)`` over ``n`` OTs: up to GROUP_BYTES of U in whole chunks at a time (one kernel
         call each, saving per-chunk Python work; the messages stay one per chunk), then the
         tail chunk (``whole`` False)."""
-        step = GROUP * self.chunk
+        step = self._group_ots()
         full = n - n % self.chunk
         for start in range(0, full, step):
             yield start, min(step, full - start), True
@@ -234,7 +240,7 @@ class IKNP(ExtensionSessions, CorrelatedOT):
     def _sender_chunks(self, ch, sess: Session, n: int, step: str, out: np.ndarray | None = None):
         """Yield ``(start, q)`` per group of chunks: rows of ``out`` if given, else scratch
         that is valid until the next step."""
-        scratch = sess.pool.get("q chunk", (min(GROUP * self.chunk, n), sess.width)) if out is None else None
+        scratch = sess.pool.get("q chunk", (min(self._group_ots(), n), sess.width)) if out is None else None
         for start, c, whole in self._groups(n):
             q = scratch[:c] if out is None else out[start:start + c]
             if whole:
