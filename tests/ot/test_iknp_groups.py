@@ -41,13 +41,16 @@ def run(channels, sizes, chunk):
     return run_pair(sender, receiver, timeout=120, channels=channels)
 
 
-@pytest.mark.parametrize("group", [1, 3])  # chunks per group
-def test_groups_over_tcp_match_chunk_by_chunk(monkeypatch, group):
+@pytest.mark.parametrize("group,stream", [(1, False), (3, False), (1, True), (3, True)])  # chunks per group
+def test_groups_over_tcp_match_chunk_by_chunk(monkeypatch, group, stream):
+    """Grouped chunks and non-temporal row stores (``stream``) change nothing in the outputs."""
     chunk = 4096
     sizes = [7 * chunk + 1000, 2 * chunk, 5 * chunk, 100]
     monkeypatch.setattr(iknp_mod, "GROUP_BYTES", chunk * 16)
+    monkeypatch.setattr(iknp_mod, "STREAM_BYTES", 1 << 40)
     plain = run(MemoryChannel.pair(timeout=60), sizes, chunk)
     monkeypatch.setattr(iknp_mod, "GROUP_BYTES", group * chunk * 16)
+    monkeypatch.setattr(iknp_mod, "STREAM_BYTES", 0 if stream else 1 << 40)
     for channels in (tcp_channels(), MemoryChannel.pair(timeout=60)):
         got = run(channels, sizes, chunk)
         for side in (0, 1):

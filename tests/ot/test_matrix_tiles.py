@@ -82,7 +82,7 @@ def test_vaes_tiles_match_aesni_tiles(crow):
     for kern in (mk.receiver_tiles, mk.receiver_tiles_vaes):
         u = np.zeros((k, w, nblk, 2), np.uint64)
         rows = np.zeros((128 * k * nblk, w // 8), np.uint8)
-        kern(rk0, rk1, start, code, crow, u, rows, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8))
+        kern(rk0, rk1, start, code, crow, u, rows, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8), crow == 1)
         outs.append((u, rows))
     np.testing.assert_array_equal(outs[0][0], outs[1][0])
     np.testing.assert_array_equal(outs[0][1], outs[1][1])
@@ -90,7 +90,7 @@ def test_vaes_tiles_match_aesni_tiles(crow):
     got = []
     for kern in (mk.sender_tiles, mk.sender_tiles_vaes):
         rows = np.zeros((128 * k * nblk, w // 8), np.uint8)
-        kern(rk1, start, outs[0][0], amask, rows, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8))
+        kern(rk1, start, outs[0][0], amask, rows, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8), crow == 0)
         got.append(rows)
     np.testing.assert_array_equal(got[0], got[1])
     assert got[0].any()
@@ -99,6 +99,6 @@ def test_vaes_tiles_match_aesni_tiles(crow):
         u1 = np.zeros((1, w, nblk, 2), np.uint64)
         rows1 = np.zeros((128 * nblk, w // 8), np.uint8)
         mk.receiver_tiles_vaes(rk0, rk1, start + c * nblk, np.ascontiguousarray(code[:, c * nblk:(c + 1) * nblk]),
-                               crow, u1, rows1, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8))
+                               crow, u1, rows1, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8), True)
         np.testing.assert_array_equal(u1[0], outs[0][0][c])
         np.testing.assert_array_equal(rows1, outs[0][1][c * 128 * nblk:(c + 1) * 128 * nblk])

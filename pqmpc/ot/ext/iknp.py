@@ -72,6 +72,9 @@ PROTOCOL = "IKNP"
 #: 1 MiB it spills and a group costs more than the per-chunk Python work it saves (measured:
 #: 4 MiB groups of 2^16-OT chunks took 3-5% more CPU than single chunks).
 GROUP_BYTES = 1 << 20
+#: results from this size up that the call does not read again are written with non-temporal
+#: stores (they would not stay in cache anyway; see matrix_kernels)
+STREAM_BYTES = 8 << 20
 VERSION = 2  # 2: protocol tags in the TCCR tweak (issue 12); v1 peers would silently disagree
 
 
@@ -227,13 +230,14 @@ class IKNP(ExtensionSessions, CorrelatedOT):
     def _receiver_extend(self, ch, sess: Session, choices: np.ndarray, t_out: np.ndarray, hashed: bool = False) -> None:
         """Send U for every chunk and write t (n rows) into ``t_out``; with
         ``hashed``, ``H(t_i, i)`` instead, while the rows are still in cache."""
+        stream = not hashed and t_out.nbytes >= STREAM_BYTES
         for start, c, whole in self._groups(choices.shape[0]):
             t = t_out[start:start + c]
             code = pack_bits(choices[start:start + c]).reshape(1, -1)
             if whole:
-                sess.matrix.send_chunks_rows(ch, c, self.chunk, code, t)
+                sess.matrix.send_chunks_rows(ch, c, self.chunk, code, t, stream)
             else:
-                sess.matrix.send_chunk_rows(ch, c, code, t)
+                sess.matrix.send_chunk_rows(ch, c, code, t, stream)
             if hashed:
                 cot.hash_rows(t, sess.ots + start, out=t, tag=TAG_IKNP)
 
@@ -241,12 +245,13 @@ class IKNP(ExtensionSessions, CorrelatedOT):
         """Yield ``(start, q)`` per group of chunks: rows of ``out`` if given, else scratch
         that is valid until the next step."""
         scratch = sess.pool.get("q chunk", (min(self._group_ots(), n), sess.width)) if out is None else None
+        stream = out is not None and out.nbytes >= STREAM_BYTES  # scratch is hashed right away
         for start, c, whole in self._groups(n):
             q = scratch[:c] if out is None else out[start:start + c]
             if whole:
-                sess.matrix.recv_chunks_rows(ch, c, self.chunk, step, start, q)
+                sess.matrix.recv_chunks_rows(ch, c, self.chunk, step, start, q, stream)
             else:
-                sess.matrix.recv_chunk_rows(ch, c, f"{step}, OTs {start}..{start + c - 1}", q)
+                sess.matrix.recv_chunk_rows(ch, c, f"{step}, OTs {start}..{start + c - 1}", q, stream)
             yield start, q
 
     def _finish(self, sess: Session, n: int) -> None:

@@ -95,9 +95,11 @@ class MatrixReceiver:
         return t
 
 
-    def send_chunk_rows(self, ch: Channel, c: int, code: np.ndarray, rows: np.ndarray) -> None:
+    def send_chunk_rows(self, ch: Channel, c: int, code: np.ndarray, rows: np.ndarray, stream: bool = False) -> None:
         """:meth:`send_chunk` and the transpose of ``T`` into ``rows`` (``(c, w/8)``), fused per
-        column tile where the AES-NI kernel applies (whole tiles), else one after the other."""
+        column tile where the AES-NI kernel applies (whole tiles), else one after the other.
+        ``stream``: the caller will not read ``rows`` again soon (a large result), so they are
+        written with non-temporal stores."""
         cb = (c + 7) // 8
         if (_tiles_fit(c, rows, self.width) and code.dtype == np.uint8 and code.flags.c_contiguous
                 and code.shape in ((1, cb), (self.width, cb))):
@@ -108,12 +110,13 @@ class MatrixReceiver:
                 nblk = cb // 16
                 _RECEIVER_TILES(r0[0], r1[0], r0[1], code.view(np.uint64).reshape(code.shape[0], nblk, 2),
                                 1 if code.shape[0] > 1 else 0, u.view(np.uint64).reshape(1, self.width, nblk, 2),
-                                rows, self._tile())
+                                rows, self._tile(), stream)
                 ch.send(u)
                 return
         transpose_rows(self.send_chunk(ch, c, code), c, rows, self._pool)
 
-    def send_chunks_rows(self, ch: Channel, c: int, chunk: int, code: np.ndarray, rows: np.ndarray) -> None:
+    def send_chunks_rows(self, ch: Channel, c: int, chunk: int, code: np.ndarray, rows: np.ndarray,
+                         stream: bool = False) -> None:
         """:meth:`send_chunk_rows` for ``c // chunk`` whole chunks at once (``c`` a multiple of
         ``chunk``), one wire message per chunk as before; ``code`` is one ``(1, c/8)`` row.
         The kernel makes every chunk's U in one call and the messages follow, which saves
@@ -124,19 +127,19 @@ class MatrixReceiver:
                 and code.dtype == np.uint8 and code.flags.c_contiguous):
             for i in range(0, c, chunk):
                 self.send_chunk_rows(ch, chunk, np.ascontiguousarray(code[:, i // 8:(i + chunk) // 8]),
-                                     rows[i:i + chunk])
+                                     rows[i:i + chunk], stream)
             return
         r0 = self.g0.take_blocks(k * cb)
         if r0 is None:  # not the AES-NI / AES-128 path: nothing advanced
             for i in range(0, c, chunk):
                 self.send_chunk_rows(ch, chunk, np.ascontiguousarray(code[:, i // 8:(i + chunk) // 8]),
-                                     rows[i:i + chunk])
+                                     rows[i:i + chunk], stream)
             return
         r1 = self.g1.take_blocks(k * cb)
         u = self._pool.get("u group", (k, self.width, cb))
         nblk = cb // 16
         _RECEIVER_TILES(r0[0], r1[0], r0[1], code.view(np.uint64).reshape(1, k * nblk, 2), 0,
-                        u.view(np.uint64).reshape(k, self.width, nblk, 2), rows, self._tile())
+                        u.view(np.uint64).reshape(k, self.width, nblk, 2), rows, self._tile(), stream)
         for i in range(k):
             ch.send(u[i])
 
@@ -169,7 +172,7 @@ class MatrixSender:
         self.g.next_mixed(cb, q, u, self.mask.reshape(-1), self._zero[:, :cb])  # Q = G(k^s) ⊕ s·U
         return q
 
-    def recv_chunk_rows(self, ch: Channel, c: int, step: str, rows: np.ndarray) -> None:
+    def recv_chunk_rows(self, ch: Channel, c: int, step: str, rows: np.ndarray, stream: bool = False) -> None:
         """:meth:`recv_chunk` and the transpose of ``Q`` into ``rows`` (``(c, w/8)``), fused per
         column tile where the AES-NI kernel applies (whole tiles), else one after the other."""
         cb = (c + 7) // 8
@@ -179,7 +182,7 @@ class MatrixSender:
             if r is not None:
                 nblk = cb // 16
                 _SENDER_TILES(r[0], r[1], u.view(np.uint64).reshape(1, self.width, nblk, 2), self._mask64(), rows,
-                              self._pool.get("tile", (self.width, 16 * TILE_BLOCKS)))
+                              self._pool.get("tile", (self.width, 16 * TILE_BLOCKS)), stream)
                 return
             (q,) = self._scratch.get(cb)
             if self._zero.shape[1] < cb:
@@ -194,7 +197,8 @@ class MatrixSender:
             self._m64 = np.where(self.mask.reshape(-1) != 0, np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(0))
         return self._m64
 
-    def recv_chunks_rows(self, ch: Channel, c: int, chunk: int, step: str, first: int, rows: np.ndarray) -> None:
+    def recv_chunks_rows(self, ch: Channel, c: int, chunk: int, step: str, first: int, rows: np.ndarray,
+                         stream: bool = False) -> None:
         """:meth:`recv_chunk_rows` for ``c // chunk`` whole chunks (``c`` a multiple of ``chunk``):
         every chunk's message is read straight into one scratch block (where the channel
         :attr:`~pqmpc.net.Channel.reads_into`), then one kernel call makes all the rows.
@@ -204,7 +208,7 @@ class MatrixSender:
         if not (k > 1 and c == k * chunk and ch.reads_into and _tiles_fit(chunk, rows[:chunk], self.width)
                 and rows.shape == (c, self.width // 8) and self.g.take_blocks(0) is not None):
             for i in range(0, c, chunk):
-                self.recv_chunk_rows(ch, chunk, label(i), rows[i:i + chunk])
+                self.recv_chunk_rows(ch, chunk, label(i), rows[i:i + chunk], stream)
             return
         u = self._pool.get("u group", (k, self.width, cb))
         for i in range(k):
@@ -212,7 +216,7 @@ class MatrixSender:
         r = self.g.take_blocks(k * cb)
         nblk = cb // 16
         _SENDER_TILES(r[0], r[1], u.view(np.uint64).reshape(k, self.width, nblk, 2), self._mask64(), rows,
-                      self._pool.get("tile", (self.width, 16 * TILE_BLOCKS)))
+                      self._pool.get("tile", (self.width, 16 * TILE_BLOCKS)), stream)
 
 
 def _tiles_fit(c: int, rows: np.ndarray, width: int) -> bool:

@@ -47,19 +47,25 @@ def _ctr8(c):
 
 
 @njit(inline="always")
-def _emit_rows(tile, trows, rows, g0):
-    # Transposed in cache, then streamed out: the rows are written once and not read here,
-    # so non-temporal stores skip reading every output line from memory first.
-    transpose_into(tile, trows)
-    stream_copy(trows.reshape(-1), rows[g0 * 128:(g0 + TILE_BLOCKS) * 128].reshape(-1))
+def _emit_rows(tile, trows, rows, g0, stream):
+    # With ``stream`` (rows the caller does not read again soon: a large COT result) the tile is
+    # transposed in cache and streamed out: non-temporal stores skip reading every output line
+    # from memory first (receiver 2^24: 64 -> 49 ms). Rows hashed right after (random OT)
+    # are better left in cache: transposed in place.
+    if stream:
+        transpose_into(tile, trows)
+        stream_copy(trows.reshape(-1), rows[g0 * 128:(g0 + TILE_BLOCKS) * 128].reshape(-1))
+    else:
+        transpose_into(tile, rows[g0 * 128:(g0 + TILE_BLOCKS) * 128])
 
 
 @njit(cache=True, nogil=True)
-def receiver_tiles(rk0, rk1, start, code, crow, u, rows, tile):
+def receiver_tiles(rk0, rk1, start, code, crow, u, rows, tile, stream):
     """T = G(k⁰), U = G(k¹) ⊕ T ⊕ C per column tile, for ``K`` consecutive chunks of ``nblk``
     blocks per stream: U of chunk ``k`` into ``u[k]`` (u: (K, w, nblk, 2) u64), the transpose
     of T into ``rows`` (128·K·nblk, w/8) u8; ``tile`` (w, 16·TILE_BLOCKS) u8 scratch.
-    ``nblk`` must be a multiple of TILE_BLOCKS; ``code`` (crows, K·nblk, 2), row ``j·crow``."""
+    ``nblk`` must be a multiple of TILE_BLOCKS; ``code`` (crows, K·nblk, 2), row ``j·crow``;
+    ``stream``: write the rows with non-temporal stores (see ``_emit_rows``)."""
     w, nblk = u.shape[1], u.shape[2]
     tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
     trows = np.empty((128 * TILE_BLOCKS, w // 8), dtype=np.uint8)
@@ -78,11 +84,11 @@ def receiver_tiles(rk0, rk1, start, code, crow, u, rows, tile):
                     tv[j, b + i, 1] = y0[i][1]
                     u[k, j, b0 + b + i, 0] = y1[i][0] ^ y0[i][0] ^ code[jc, g0 + b + i, 0]
                     u[k, j, b0 + b + i, 1] = y1[i][1] ^ y0[i][1] ^ code[jc, g0 + b + i, 1]
-        _emit_rows(tile, trows, rows, g0)
+        _emit_rows(tile, trows, rows, g0, stream)
 
 
 @njit(cache=True, nogil=True)
-def sender_tiles(rk, start, a, amask, rows, tile):
+def sender_tiles(rk, start, a, amask, rows, tile, stream):
     """Q = G(kˢ) ⊕ (U ∧ s) per column tile, transposed into ``rows`` (128·K·nblk, w/8) u8;
     ``a`` = U of K chunks (K, w, nblk, 2) u64, ``amask`` (w,) u64 of 0 / all-ones; ``tile`` as above."""
     w, nblk = a.shape[1], a.shape[2]
@@ -99,7 +105,7 @@ def sender_tiles(rk, start, a, amask, rows, tile):
                 for i in range(8):
                     tv[j, b + i, 0] = y[i][0] ^ (a[k, j, b0 + b + i, 0] & m)
                     tv[j, b + i, 1] = y[i][1] ^ (a[k, j, b0 + b + i, 1] & m)
-        _emit_rows(tile, trows, rows, g0)
+        _emit_rows(tile, trows, rows, g0, stream)
 
 
 # VAES variants: the same bytes, each stream's tile made 16 blocks per step in ymm registers
@@ -114,7 +120,7 @@ def _tile_counters(ctr, first):
 
 
 @njit(cache=True, nogil=True)
-def receiver_tiles_vaes(rk0, rk1, start, code, crow, u, rows, tile):
+def receiver_tiles_vaes(rk0, rk1, start, code, crow, u, rows, tile, stream):
     """:func:`receiver_tiles` on VAES (callers check :data:`pqmpc.primitives.cpu.HAVE_VAES`)."""
     w, nblk = u.shape[1], u.shape[2]
     tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
@@ -127,11 +133,11 @@ def receiver_tiles_vaes(rk0, rk1, start, code, crow, u, rows, tile):
         for j in range(w):
             for b in range(0, TILE_BLOCKS, 16):
                 ctr_pair16(rk0[j], rk1[j], ctr, b, code[j * crow], g0 + b, tv[j], u[k, j], b0 + b)
-        _emit_rows(tile, trows, rows, g0)
+        _emit_rows(tile, trows, rows, g0, stream)
 
 
 @njit(cache=True, nogil=True)
-def sender_tiles_vaes(rk, start, a, amask, rows, tile):
+def sender_tiles_vaes(rk, start, a, amask, rows, tile, stream):
     """:func:`sender_tiles` on VAES (callers check :data:`pqmpc.primitives.cpu.HAVE_VAES`)."""
     w, nblk = a.shape[1], a.shape[2]
     tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
@@ -144,16 +150,16 @@ def sender_tiles_vaes(rk, start, a, amask, rows, tile):
         for j in range(w):
             for b in range(0, TILE_BLOCKS, 16):
                 ctr_mask_xor16(rk[j], ctr, b, a[k, j], b0 + b, amask[j], tv[j])
-        _emit_rows(tile, trows, rows, g0)
+        _emit_rows(tile, trows, rows, g0, stream)
 
 
 def kernel_specs(role: str | None = None) -> list:
     """The extension receiver's kernel (``role="receiver"``), the sender's, or both (``None``),
     for :func:`pqmpc.primitives.preload.preload` (AES-NI callers only)."""
-    from ...primitives.preload import I64, arr
+    from ...primitives.preload import BOOL, I64, arr
 
     u64 = lambda nd: arr("uint64", nd)  # noqa: E731
     rk, sk = (receiver_tiles_vaes, sender_tiles_vaes) if HAVE_VAES else (receiver_tiles, sender_tiles)
-    rec = [(rk, (u64(3), u64(3), I64, u64(3), I64, u64(4), arr("uint8", 2), arr("uint8", 2)))]
-    snd = [(sk, (u64(3), I64, u64(4), u64(1), arr("uint8", 2), arr("uint8", 2)))]
+    rec = [(rk, (u64(3), u64(3), I64, u64(3), I64, u64(4), arr("uint8", 2), arr("uint8", 2), BOOL))]
+    snd = [(sk, (u64(3), I64, u64(4), u64(1), arr("uint8", 2), arr("uint8", 2), BOOL))]
     return rec if role == "receiver" else snd if role == "sender" else rec + snd
