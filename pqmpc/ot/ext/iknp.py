@@ -234,7 +234,7 @@ class IKNP(ExtensionSessions, CorrelatedOT):
         for start, c, whole in self._groups(choices.shape[0]):
             t = t_out[start:start + c]
             code = pack_bits(choices[start:start + c]).reshape(1, -1)
-            if whole:
+            if whole and c > self.chunk:
                 sess.matrix.send_chunks_rows(ch, c, self.chunk, code, t, stream)
             else:
                 sess.matrix.send_chunk_rows(ch, c, code, t, stream)
@@ -248,7 +248,7 @@ class IKNP(ExtensionSessions, CorrelatedOT):
         stream = out is not None and out.nbytes >= STREAM_BYTES  # scratch is hashed right away
         for start, c, whole in self._groups(n):
             q = scratch[:c] if out is None else out[start:start + c]
-            if whole:
+            if whole and c > self.chunk:
                 sess.matrix.recv_chunks_rows(ch, c, self.chunk, step, start, q, stream)
             else:
                 sess.matrix.recv_chunk_rows(ch, c, f"{step}, OTs {start}..{start + c - 1}", q, stream)
