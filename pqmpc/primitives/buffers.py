@@ -11,6 +11,7 @@ docs/ot-extension.md, "Caller-supplied outputs").
 from __future__ import annotations
 
 import mmap
+import platform
 import sys
 
 import numpy as np
@@ -22,8 +23,10 @@ __all__ = ["ScratchPool", "check_out", "out_or_empty", "small_pages", "empty_sma
 #: numpy asks for transparent huge pages on arrays from 4 MiB up; below that nothing to undo
 _THP_FROM = 4 << 20
 _PAGE = mmap.PAGESIZE
-_MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)
-_POPULATE = True
+# 23 in the generic Linux ABI (x86-64, arm64, riscv); elsewhere only if Python names it
+_MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE",
+                               23 if platform.machine() in ("x86_64", "AMD64", "aarch64", "arm64", "riscv64") else None)
+_POPULATE = _MADV_POPULATE_WRITE is not None
 
 
 def _madvise_fn():
