@@ -1,5 +1,6 @@
 """Result arrays a call allocates ask for 4 KiB pages (see pqmpc.primitives.buffers.small_pages)."""
 
+import os
 import sys
 
 import numpy as np
@@ -43,3 +44,21 @@ def test_small_and_caller_arrays_untouched():
     assert out_or_empty(out, (8, 16)) is out
     assert empty_small_pages(0).shape == (0,)
     assert empty_small_pages((3, 5), np.uint64).dtype == np.uint64
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux madvise")
+def test_fresh_results_are_mapped_before_the_first_touch():
+    import resource
+
+    import pqmpc.primitives.buffers as buffers
+
+    if not buffers._POPULATE:
+        pytest.skip("no MADV_POPULATE_WRITE on this platform")
+    a = empty_small_pages((1 << 20, 16))  # 16 MiB
+    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    a.fill(1)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+    release = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
+    if release < (5, 14):
+        pytest.skip("kernel before 5.14: pages fault in one by one")
+    assert faults < 64  # 4,096 pages mapped by one system call, not one trap each
