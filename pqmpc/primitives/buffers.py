@@ -29,22 +29,38 @@ _MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE",
 _POPULATE = _MADV_POPULATE_WRITE is not None
 
 
-def _madvise_fn():
-    """libc ``madvise`` and ``MADV_NOHUGEPAGE`` (Linux), else ``None``."""
+def _libc_fns():
+    """libc ``madvise`` and ``mincore`` (Linux with ``MADV_NOHUGEPAGE``), else ``(None, None)``."""
     if not sys.platform.startswith("linux") or not hasattr(mmap, "MADV_NOHUGEPAGE"):
-        return None
+        return None, None
     try:
         import ctypes
 
-        fn = ctypes.CDLL(None, use_errno=True).madvise
+        libc = ctypes.CDLL(None, use_errno=True)
+        madvise, mincore = libc.madvise, libc.mincore
     except (OSError, AttributeError):  # pragma: no cover - unusual libc
-        return None
-    fn.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-    fn.restype = ctypes.c_int
-    return fn
+        return None, None
+    madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    madvise.restype = ctypes.c_int
+    mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+    mincore.restype = ctypes.c_int
+    return madvise, mincore
 
 
-_madvise = _madvise_fn()
+_madvise, _mincore = _libc_fns()
+
+
+def _mapped(start: int, end: int) -> bool:
+    """Whether the first, middle and last pages of ``[start, end)`` are already mapped (memory
+    the allocator handed back for reuse): populating it again would walk every page for nothing
+    (~60 ms per 256 MiB)."""
+    import ctypes
+
+    vec = ctypes.create_string_buffer(1)  # the kernel writes one status byte per page here
+    for at in (start, start + (end - start) // 2 // _PAGE * _PAGE, end - _PAGE):
+        if _mincore(at, _PAGE, ctypes.addressof(vec)) != 0 or not vec.raw[0] & 1:
+            return False
+    return True
 
 
 def small_pages(a: np.ndarray, populate: bool = False) -> np.ndarray:
@@ -63,7 +79,7 @@ def small_pages(a: np.ndarray, populate: bool = False) -> np.ndarray:
     end = (a.ctypes.data + a.nbytes) // _PAGE * _PAGE
     if end > start:
         _madvise(start, end - start, mmap.MADV_NOHUGEPAGE)
-        if populate and _POPULATE:
+        if populate and _POPULATE and not _mapped(start, end):
             # Map every page in one system call (Linux >= 5.14; older kernels refuse it and the
             # pages fault in one by one as before): one trap per 4 KiB page costs more here.
             _madvise(start, end - start, _MADV_POPULATE_WRITE)

@@ -62,3 +62,20 @@ def test_fresh_results_are_mapped_before_the_first_touch():
     if release < (5, 14):
         pytest.skip("kernel before 5.14: pages fault in one by one")
     assert faults < 64  # 4,096 pages mapped by one system call, not one trap each
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux mincore")
+def test_mapped_memory_is_not_populated_again():
+    """Reused, already mapped memory (the allocator handing a freed block back) is recognised,
+    so it is not walked page by page again."""
+    import pqmpc.primitives.buffers as buffers
+
+    a = np.empty((1 << 20, 16), np.uint8)
+    start = -(-a.ctypes.data // buffers._PAGE) * buffers._PAGE
+    end = (a.ctypes.data + a.nbytes) // buffers._PAGE * buffers._PAGE
+    a.fill(3)
+    assert buffers._mapped(start, end)
+    b = buffers.empty_small_pages((1 << 20, 16))
+    bs = -(-b.ctypes.data // buffers._PAGE) * buffers._PAGE
+    be = (b.ctypes.data + b.nbytes) // buffers._PAGE * buffers._PAGE
+    assert buffers._mapped(bs, be) == buffers._POPULATE
