@@ -78,4 +78,6 @@ def test_mapped_memory_is_not_populated_again():
     b = buffers.empty_small_pages((1 << 20, 16))
     bs = -(-b.ctypes.data // buffers._PAGE) * buffers._PAGE
     be = (b.ctypes.data + b.nbytes) // buffers._PAGE * buffers._PAGE
-    assert buffers._mapped(bs, be) == buffers._POPULATE
+    release = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
+    if buffers._POPULATE and release >= (5, 14):
+        assert buffers._mapped(bs, be)  # populated up front
