@@ -55,7 +55,9 @@ from .matrix import CHUNK, MatrixReceiver, MatrixSender, seeds_from_blocks, tran
 from .sessions import ExtensionSessions, drops_session_on_error
 
 PROTOCOL = "KOS"
-VERSION = 1
+#: 2: the PRG streams skip to an AES block boundary after every call (see ``_realign``), so a
+#: version-1 peer would disagree from the second call on.
+VERSION = 2
 
 
 class Session:
@@ -190,11 +192,18 @@ class KOS(ExtensionSessions, CorrelatedOT):
         bits = np.concatenate([choices, sess.rng.bits(self.pad)]) if self.pad else choices
         w = self.block_bytes
         t = np.empty((m, w), dtype=np.uint8) if rows is None else rows
+        # IKNP's matrix core fuses PRG, masking and transpose per tile (whole tiles, else one
+        # after the other); SoftSpoken's VOLE matrices give columns, transposed here.
+        fused = hasattr(sess.matrix, "send_chunk_rows")
         for start, c in self._ranges(m):
-            tcols = sess.matrix.send_chunk(ch, c, pack_bits(bits[start:start + c]).reshape(1, -1))
-            transpose_rows(tcols, c, t[start:start + c])
+            code = pack_bits(bits[start:start + c]).reshape(1, -1)
+            if fused:
+                sess.matrix.send_chunk_rows(ch, c, code, t[start:start + c])
+            else:
+                transpose_rows(sess.matrix.send_chunk(ch, c, code), c, t[start:start + c])
             if on_chunk is not None and start < n:
                 on_chunk(start, t[start:min(start + c, n)])
+        self._realign(sess.matrix)
         if not self.checked:
             return t, theirs
         seed_s = ch.recv_bytes(check.SEED_BYTES, f"{step} step 3 (sender's coin)")
@@ -228,26 +237,48 @@ class KOS(ExtensionSessions, CorrelatedOT):
         # The sender knows both coins already: its side of the check runs chunk by chunk in cache.
         chi = check.Challenges(seed_s, seed_r, self._label(sess), w) if self.checked else None
         acc = np.zeros(w, dtype=np.uint8)
+        fused = hasattr(sess.matrix, "recv_chunk_rows")
         for start, c in self._ranges(m):
             what = f"{step} step 2 ({self.matrix_step}), rows {start}..{start + c - 1}"
+            at = start if keep else 0
+            rows = q[at:at + c]
             if chi is not None and start + c == m:
                 # The whole matrix is in: open the coin before this chunk's work, so the receiver's
                 # side of the check runs while this side transposes, hashes and sums the last chunk.
                 qcols = self._recv_last_chunk(sess.matrix, ch, c, what, lambda: ch.send(seed_s))
+                transpose_rows(qcols, c, rows)
+            elif fused:  # IKNP's core: PRG, masking and transpose fused per tile
+                sess.matrix.recv_chunk_rows(ch, c, what, rows)
             else:
-                qcols = sess.matrix.recv_chunk(ch, c, what)
-            at = start if keep else 0
-            rows = q[at:at + c]
-            transpose_rows(qcols, c, rows)
+                transpose_rows(sess.matrix.recv_chunk(ch, c, what), c, rows)
             if chi is not None:
                 acc ^= chi.sender_sum(rows)
             if on_chunk is not None and start < n:
                 on_chunk(start, rows[:min(c, n - start)])
+        self._realign(sess.matrix)
         if not self.checked:
             return q if keep else None
         sums = ch.recv_array(np.uint8, (2 * w,), f"{step} step 4 (receiver's check values)")
         check.verify_sums(acc, sess.delta, sums, f"{step} step 4")
         return q[:n] if keep else None
+
+    @staticmethod
+    def _realign(matrix) -> None:
+        """Skip IKNP's PRG streams to the next AES block boundary after a call.
+
+        A call takes ``n + pad`` rows (pad = κ + 64: 24 or 40 bytes per column), so without this
+        every later call would start mid-block and leave the fused PRG/transpose kernels of
+        :mod:`.matrix` for the slow path. Both parties skip the same bytes; skipped PRG output is
+        never used. (SoftSpoken's VOLE streams pad every chunk to whole blocks themselves.)"""
+        if isinstance(matrix, MatrixReceiver):
+            streams = (matrix.g0, matrix.g1)
+        elif isinstance(matrix, MatrixSender):
+            streams = (matrix.g,)
+        else:
+            return
+        for g in streams:
+            if g.pos % 16:
+                g.next(16 - g.pos % 16)
 
     @staticmethod
     def _recv_last_chunk(matrix, ch, c: int, what: str, arrived):
