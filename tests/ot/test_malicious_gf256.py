@@ -85,7 +85,7 @@ def test_identity_and_shapes():
 
 
 @pytest.mark.skipif(not gf256.HAVE_CTR_DOT, reason="needs AES-NI")
-@pytest.mark.parametrize("n,start", [(0, 0), (1, 0), (3, 7), (4, 0), (37, 5), (1001, 2)])
+@pytest.mark.parametrize("n,start", [(0, 0), (1, 0), (3, 7), (4, 0), (15, 0), (16, 3), (17, 1), (33, 0), (37, 5), (1001, 2)])
 def test_ctr_dot_is_the_ctr_stream_times_the_rows(n, start):
     g = np.random.default_rng(n + start)
     key = g.integers(0, 256, (1, 32), dtype=np.uint8)
