@@ -311,7 +311,7 @@ def test_vole_matrices_match_a_one_shot_expansion(k, width):
     from pqmpc.ot.ext.vole_fused import HAVE_FUSED
 
     # k = 2, 4 (AES-128 leaves) run the fused kernel where VAES is, for the sizes whose padded width is
-    # a multiple of 32 bytes, and the bulk path for the others: both must give the one-shot rows.
+    # a multiple of vole_fused.SLICE bytes (64 with ymm, 128 with zmm), and the bulk path for the others: both must give the one-shot rows.
     assert (receiver._rky is not None) == (HAVE_FUSED and k in (2, 4))
     streams = MultiKeyCTR(leaves.reshape(-1, width))
     sizes = (1000, 4096, 100, 129, 20000)
