@@ -55,8 +55,8 @@ from .matrix import CHUNK, MatrixReceiver, MatrixSender, seeds_from_blocks, tran
 from .sessions import ExtensionSessions, drops_session_on_error
 
 PROTOCOL = "KOS"
-#: 2: the PRG streams skip to an AES block boundary after every call (see ``_realign``), so a
-#: version-1 peer would disagree from the second call on.
+#: 2: the PRG streams skip to an AES block boundary after every chunk (see ``_realign``) and a
+#: checked call sends its remainder chunk first (``_extend_ranges``); a version-1 peer would disagree.
 VERSION = 2
 
 
@@ -173,6 +173,19 @@ class KOS(ExtensionSessions, CorrelatedOT):
         for start in range(0, m, self.chunk):
             yield start, min(self.chunk, m - start)
 
+    def _extend_ranges(self, m: int):
+        """The chunks of a checked extension: the remainder ``m mod chunk`` first, then whole chunks.
+
+        The coin opens when the last chunk arrives; a whole last chunk gives the sender its PRG,
+        transpose, hash and check work to do while the receiver runs its check pass, where a
+        last chunk of only the κ + 64 padding rows left the receiver's pass alone on the critical
+        path. (Unchecked calls keep the plain order.)"""
+        first = m % self.chunk if self.checked and m > self.chunk else 0
+        if first:
+            yield 0, first
+        for start in range(first, m, self.chunk):
+            yield start, min(self.chunk, m - start)
+
     # ------------------------------------------------------------------ checked extension
     def _receiver_extend(self, ch, sess: Session, choices: np.ndarray, op: str,
                          on_chunk=None, rows: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
@@ -195,15 +208,15 @@ class KOS(ExtensionSessions, CorrelatedOT):
         # IKNP's matrix core fuses PRG, masking and transpose per tile (whole tiles, else one
         # after the other); SoftSpoken's VOLE matrices give columns, transposed here.
         fused = hasattr(sess.matrix, "send_chunk_rows")
-        for start, c in self._ranges(m):
+        for start, c in self._extend_ranges(m):
             code = pack_bits(bits[start:start + c]).reshape(1, -1)
             if fused:
                 sess.matrix.send_chunk_rows(ch, c, code, t[start:start + c])
             else:
                 transpose_rows(sess.matrix.send_chunk(ch, c, code), c, t[start:start + c])
+            self._realign(sess.matrix)
             if on_chunk is not None and start < n:
                 on_chunk(start, t[start:min(start + c, n)])
-        self._realign(sess.matrix)
         if not self.checked:
             return t, theirs
         seed_s = ch.recv_bytes(check.SEED_BYTES, f"{step} step 3 (sender's coin)")
@@ -238,7 +251,7 @@ class KOS(ExtensionSessions, CorrelatedOT):
         chi = check.Challenges(seed_s, seed_r, self._label(sess), w) if self.checked else None
         acc = np.zeros(w, dtype=np.uint8)
         fused = hasattr(sess.matrix, "recv_chunk_rows")
-        for start, c in self._ranges(m):
+        for start, c in self._extend_ranges(m):
             what = f"{step} step 2 ({self.matrix_step}), rows {start}..{start + c - 1}"
             at = start if keep else 0
             rows = q[at:at + c]
@@ -251,11 +264,11 @@ class KOS(ExtensionSessions, CorrelatedOT):
                 sess.matrix.recv_chunk_rows(ch, c, what, rows)
             else:
                 transpose_rows(sess.matrix.recv_chunk(ch, c, what), c, rows)
+            self._realign(sess.matrix)
             if chi is not None:
                 acc ^= chi.sender_sum(rows)
             if on_chunk is not None and start < n:
                 on_chunk(start, rows[:min(c, n - start)])
-        self._realign(sess.matrix)
         if not self.checked:
             return q if keep else None
         sums = ch.recv_array(np.uint8, (2 * w,), f"{step} step 4 (receiver's check values)")
@@ -264,10 +277,10 @@ class KOS(ExtensionSessions, CorrelatedOT):
 
     @staticmethod
     def _realign(matrix) -> None:
-        """Skip IKNP's PRG streams to the next AES block boundary after a call.
+        """Skip IKNP's PRG streams to the next AES block boundary after a chunk.
 
         A call takes ``n + pad`` rows (pad = κ + 64: 24 or 40 bytes per column), so without this
-        every later call would start mid-block and leave the fused PRG/transpose kernels of
+        every later chunk would start mid-block and leave the fused PRG/transpose kernels of
         :mod:`.matrix` for the slow path. Both parties skip the same bytes; skipped PRG output is
         never used. (SoftSpoken's VOLE streams pad every chunk to whole blocks themselves.)"""
         if isinstance(matrix, MatrixReceiver):
