@@ -183,6 +183,48 @@ def run(quick: bool = False, links: tuple[str, ...] | None = None, log_n: int | 
     return out
 
 
+#: The protocols of issue 15's three goals (both κ): KOS over IKNP and SoftSpoken k = 4 malicious over
+#: semi-honest (≤ 1.15), SoftSpoken k = 4 over IKNP on LAN1G (≥ 3), κ = 256 over κ = 128 (≤ 2.2).
+GOAL_PROTOCOLS = ("IKNP", "KOS", "SoftSpoken-k4-sh", "SoftSpoken-k4-mal")
+
+
+def goals(reps: int = 9, log_n: int = 20) -> list[dict]:
+    """Issue 15's goal ratios from one interleaved run over ``memory`` and ``LAN1G`` (2^log_n random
+    OTs per call): one row per ratio, with wall (median of per-round ratios) and CPU (ratio of the
+    busier party's median thread CPU)."""
+    rows = {(r["link"], r["kappa"], r["protocol"]): r
+            for r in run(links=("memory", "LAN1G"), log_n=log_n, reps=reps, only=GOAL_PROTOCOLS, psi=False)}
+    out = []
+    for link in ("memory", "LAN1G"):
+        for kappa in (128, 256):
+            for name in ("KOS", "SoftSpoken-k4-mal"):
+                r = rows[link, kappa, name]
+                out.append({"goal": "a: malicious / semi-honest <= 1.15", "link": link, "kappa": kappa,
+                            "ratio": f"{name} / {PAIRS[name]}", "wall": r["mal_overhead"],
+                            "cpu": r["mal_overhead_cpu"]})
+    for kappa in (128, 256):
+        r = rows["LAN1G", kappa, "SoftSpoken-k4-sh"]
+        out.append({"goal": "b: SoftSpoken k=4 rate / IKNP rate >= 3", "link": "LAN1G", "kappa": kappa,
+                    "ratio": "SoftSpoken-k4-sh / IKNP", "wall": r["vs_iknp"], "cpu": 1 / r["cpu_vs_iknp"]})
+    for link in ("memory", "LAN1G"):
+        for name in GOAL_PROTOCOLS:
+            r = rows[link, 256, name]
+            out.append({"goal": "c: kappa 256 time / kappa 128 time <= 2.2", "link": link, "kappa": 256,
+                        "ratio": f"{name} k256 / k128", "wall": r["vs_kappa128"], "cpu": r["cpu_vs_kappa128"]})
+    return out
+
+
+def _print_goals(reps: int, log_n: int) -> None:
+    t0 = time.perf_counter()
+    got = goals(reps, log_n)
+    print(f"issue 15 goals: 2^{log_n} random OTs per call, {reps} interleaved rounds, same run "
+          "(wall: median of per-round ratios; cpu: busier party's thread CPU; b's cpu column is IKNP cpu / SoftSpoken cpu)")
+    print(f"{'goal':44} {'link':7} {'kappa':>5}  {'ratio':34} {'wall':>6} {'cpu':>6}")
+    for g in got:
+        print(f"{g['goal']:44} {g['link']:7} {g['kappa']:5}  {g['ratio']:34} {g['wall']:6.2f} {g['cpu']:6.2f}")
+    print(f"({time.perf_counter() - t0:.0f} s)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true")
@@ -191,7 +233,12 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=None)
     ap.add_argument("--only", default="", help="comma-separated protocol names (e.g. IKNP,KOS)")
     ap.add_argument("--no-psi", action="store_true")
+    ap.add_argument("--goals", action="store_true",
+                    help="print issue 15's goal ratios only (memory and LAN1G, IKNP/KOS/SoftSpoken k=4, both κ)")
     args = ap.parse_args(argv)
+    if args.goals:
+        _print_goals(args.reps or 9, args.n or 20)
+        return 0
     links = tuple(args.links.split(",")) if args.links else None
     only = tuple(x for x in args.only.split(",") if x)
     for row in run(args.quick, links, args.n, args.reps, only, psi=not args.no_psi):
