@@ -11,8 +11,10 @@ Method: per link, one channel pair carries every protocol's session (base OTs
 and a full-size warm-up call first, untimed); then ``reps`` rounds, each
 running one random-OT call of ``n`` OTs per protocol in turn, so load swings
 on a shared machine hit every protocol alike and ratios are same-run,
-interleaved (A B A B). A call's time is the later party's; ``cpu_ms`` is the
-busier party's thread CPU time (the steadiest figure on a loaded machine).
+interleaved (A B A B). A call's time runs from when the later party enters it
+to when the later party leaves it (both threads read one clock), so a party's wait
+for the peer to finish the previous protocol is not charged to the next one;
+``cpu_ms`` is the busier party's thread CPU time (the steadiest figure on a loaded machine).
 ``bits_per_ot``: all bytes both ways (frame headers included) over n.
 ``vs_iknp``: rate over IKNP's on the same link and κ; ``mal_overhead``:
 malicious time over the same protocol's semi-honest time (median of the
@@ -82,20 +84,23 @@ def measure_link(link: str, makers: dict, n: int, reps: int) -> dict:
                 ot.send_random(ch, n, rng=r) if role == "sender" else ot.receive_random(ch, choices, rng=r)
             call = {name: ((lambda ot=ot: ot.send_random(ch, n)) if role == "sender"
                            else (lambda ot=ot: ot.receive_random(ch, choices))) for name, ot in ots.items()}
-            res = {name: {"wall": [], "cpu": [], "sent": 0} for name in ots}
+            res = {name: {"span": [], "cpu": [], "sent": 0} for name in ots}
             for _ in range(reps):
                 for name, f in call.items():
                     before = ch.stats.snapshot()
                     t0, c0 = time.perf_counter(), time.thread_time()
                     f()
-                    res[name]["wall"].append(time.perf_counter() - t0)
+                    res[name]["span"].append((t0, time.perf_counter()))
                     res[name]["cpu"].append(time.thread_time() - c0)
                     res[name]["sent"] += ch.stats.since(before).bytes_sent
             return res
         return body
 
     s, r = run_pair(party("sender"), party("receiver"), channels=_channels(link), timeout=3600)
-    return {name: {"wall": [max(a, b) for a, b in zip(s[name]["wall"], r[name]["wall"])],
+    # A call runs from the moment the later party enters it until the later party leaves it: a party
+    # that left the previous call early (a receiver whose last chunks sit in the link's buffer) waits
+    # at the start of the next one, and that wait belongs to the previous call, not to this one.
+    return {name: {"wall": [max(a[1], b[1]) - max(a[0], b[0]) for a, b in zip(s[name]["span"], r[name]["span"])],
                    "cpu": [max(a, b) for a, b in zip(s[name]["cpu"], r[name]["cpu"])],
                    "bytes": (s[name]["sent"] + r[name]["sent"]) / reps} for name in ots}
 
