@@ -7,7 +7,9 @@ the IKNP extension (the matrix core of :mod:`.matrix`, roles and wire as in
 1. both call headers cross; the sender's carries a commitment to its coin
    ``s_S``; the receiver then sends its coin ``s_R`` (32 bytes);
 2. the receiver extends ``m = n + κ + 64`` rows (the extra rows with random
-   choice bits) and sends U chunk by chunk, as IKNP does;
+   choice bits) and sends U chunk by chunk, as IKNP does, the remainder chunk
+   (``m mod chunk`` rows) first; after every chunk both parties skip their PRG
+   streams to an AES block boundary (wire version 2);
 3. the sender opens ``s_S`` (32 bytes) as soon as the last chunk of U is in, before
    its own work on that chunk; both expand ``χ_1..χ_m ∈ GF(2^128)``;
 4. the receiver sends ``x = Σ χ_j·r_j`` and ``t = Σ χ_j·t_j`` (32 bytes); the
