@@ -193,7 +193,7 @@ def run(quick: bool = False, links: tuple[str, ...] | None = None, log_n: int | 
 GOAL_PROTOCOLS = ("IKNP", "KOS", "SoftSpoken-k4-sh", "SoftSpoken-k4-mal")
 
 
-def goals(reps: int = 9, log_n: int = 20) -> list[dict]:
+def goals(reps: int = 21, log_n: int = 20) -> list[dict]:
     """Issue 15's goal ratios from one interleaved run over ``memory`` and ``LAN1G`` (2^log_n random
     OTs per call): one row per ratio, with wall (median of per-round ratios) and CPU (ratio of the
     busier party's median thread CPU)."""
@@ -242,7 +242,7 @@ def main(argv=None) -> int:
                     help="print issue 15's goal ratios only (memory and LAN1G, IKNP/KOS/SoftSpoken k=4, both κ)")
     args = ap.parse_args(argv)
     if args.goals:
-        _print_goals(args.reps or 9, args.n or 20)
+        _print_goals(args.reps or 21, args.n or 20)
         return 0
     links = tuple(args.links.split(",")) if args.links else None
     only = tuple(x for x in args.only.split(",") if x)
