@@ -82,6 +82,31 @@ class Session:
         return self._scratch[:m]
 
 
+class _Arrived:
+    """``ch`` with its next array message already received (``payload``, size-checked there): lets
+    the sender open its coin between the last chunk's arrival and the matrix core's fused work on
+    it. Every other attribute is the channel's."""
+
+    def __init__(self, ch: Channel, payload: np.ndarray):
+        self._ch = ch
+        self._payload = payload
+
+    def _take(self, dtype, shape) -> np.ndarray:
+        p, self._payload = self._payload, None
+        if p is None or p.dtype != np.dtype(dtype) or p.shape != tuple(shape):
+            raise RuntimeError("KOS: the matrix core read a message other than the pre-received chunk")
+        return p
+
+    def recv_array(self, dtype, shape, step: str, max_bytes: int | None = None) -> np.ndarray:
+        return self._take(dtype, shape)
+
+    def recv_array_into(self, scratch: np.ndarray, step: str) -> np.ndarray:
+        return self._take(scratch.dtype, scratch.shape)
+
+    def __getattr__(self, name):
+        return getattr(self._ch, name)
+
+
 class KOS(ExtensionSessions, CorrelatedOT):
     """Actively secure IKNP (see the module docstring); a :class:`~pqmpc.ot.interfaces.CorrelatedOT`.
 
@@ -260,8 +285,7 @@ class KOS(ExtensionSessions, CorrelatedOT):
             if chi is not None and start + c == m:
                 # The whole matrix is in: open the coin before this chunk's work, so the receiver's
                 # side of the check runs while this side transposes, hashes and sums the last chunk.
-                qcols = self._recv_last_chunk(sess.matrix, ch, c, what, lambda: ch.send(seed_s))
-                transpose_rows(qcols, c, rows)
+                self._recv_last_chunk(sess.matrix, ch, c, what, lambda: ch.send(seed_s), rows, fused)
             elif fused:  # IKNP's core: PRG, masking and transpose fused per tile
                 sess.matrix.recv_chunk_rows(ch, c, what, rows)
             else:
@@ -296,14 +320,20 @@ class KOS(ExtensionSessions, CorrelatedOT):
                 g.next(16 - g.pos % 16)
 
     @staticmethod
-    def _recv_last_chunk(matrix, ch, c: int, what: str, arrived):
-        """``matrix.recv_chunk`` calling ``arrived()`` as soon as the bytes are in (before the
-        chunk's PRG work where the matrix class offers the hook, right after it otherwise)."""
+    def _recv_last_chunk(matrix, ch, c: int, what: str, arrived, rows: np.ndarray, fused: bool) -> None:
+        """The last chunk's rows into ``rows``, calling ``arrived()`` as soon as its bytes are in and
+        before any work on them: through the hook of SoftSpoken's VOLE matrices, or, for IKNP's core,
+        by receiving the message here and handing it to the fused path (:class:`_Arrived`)."""
         if getattr(matrix, "accepts_arrived_hook", False):
-            return matrix.recv_chunk(ch, c, what, arrived=arrived)
-        out = matrix.recv_chunk(ch, c, what)
-        arrived()
-        return out
+            transpose_rows(matrix.recv_chunk(ch, c, what, arrived=arrived), c, rows)
+        elif fused:
+            u = ch.recv_array(np.uint8, (matrix.width, (c + 7) // 8), what)
+            arrived()
+            matrix.recv_chunk_rows(_Arrived(ch, u), c, what, rows)
+        else:
+            out = matrix.recv_chunk(ch, c, what)
+            arrived()
+            transpose_rows(out, c, rows)
 
     def _finish(self, sess: Session, n: int) -> None:
         sess.calls += 1
