@@ -1,6 +1,7 @@
 """Random-OT rate of IKNP, KOS, SoftSpoken and Ferret (both modes) over memory and shaped links (issue 15).
 
     PYTHONPATH=. python bench/malicious_ot.py [--links memory,LAN1G,WAN100M] [--n 20] [--reps 5] [--only NAMES] [--no-psi]
+    PYTHONPATH=. python bench/malicious_ot.py --goals [--reps 21]    # issue 15's three goal ratios, ~1 min
 
 A thin front to :mod:`pqmpc.bench.suites.ot_ext_links` (``pqmpc bench ot_ext``
 runs the same rows): every protocol's session shares one channel pair per link

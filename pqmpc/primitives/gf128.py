@@ -25,6 +25,7 @@ from ..errors import ParameterError
 from .aes_kernels import HAVE_AESNI, aes128_encrypt8_ni, aes128_encrypt_ni, aes128_load_keys
 from .blocks import as_blocks, out_blocks
 from .cpu import HAVE_PCLMUL, HAVE_VAES, HAVE_VPCLMUL, use_native
+from .gf128_vaes import CTR_DOT_YMM, CTR_DOT_ZMM, HAVE_ZMM, ctr_dot_vaes
 from .llvm_ir import BLOCK, bxor, to_tup, to_vec, u64_array
 from .prg import _ctr as ctr_block  # the CTR streams' counter blocks (same package)
 from .prg import _ctr8 as ctr_block8
@@ -395,127 +396,32 @@ if HAVE_PCLMUL and HAVE_AESNI:
         return f[0], f[1], p0, p1
 
 
-#: ymm registers of AES state per step: enough independent chains to cover the AES latency
-_CTR_DOT_YMM = 8
+def _vaes_caller(lanes: int):
+    rows_per_step = lanes * (CTR_DOT_ZMM if lanes == 4 else CTR_DOT_YMM)
 
-
-@intrinsic
-def _ctr_dot_vaes(typingctx, rk, start, rows, sel, steps, pick):
-    """Rows ``0 … 2·_CTR_DOT_YMM·steps−1`` of :func:`ctr_dot` with VAES and VPCLMULQDQ, two blocks per ymm.
-
-    Per step: ``_CTR_DOT_YMM`` ymm counter pairs through AES-128 (round keys broadcast to both lanes),
-    each χ pair multiplied carry-less into the two rows it weighs, products XORed into
-    (lo, hi, mid) accumulators (Karatsuba: three multiplies per pair); with ``pick`` the χ
-    of selected rows (mask from ``sel``, no branch) into a fourth. Returns the unreduced
-    sum ``(r0, r1, r2, r3)`` and ``(p0, p1)``."""
-    if not (_u64_array(rk) and isinstance(start, types.Integer) and _u64_array(rows)
-            and isinstance(sel, types.Array) and sel.dtype == types.uint8 and sel.ndim == 1
-            and isinstance(steps, types.Integer) and isinstance(pick, types.BooleanLiteral)):
-        return None
-    do_pick = pick.literal_value
-
-    def codegen(context, builder, sig, args):
-        y4 = ir.VectorType(ir.IntType(64), 4)
-        i8, i64 = ir.IntType(8), ir.IntType(64)
-        intp = context.get_value_type(types.intp)
-        rka = context.make_array(sig.args[0])(context, builder, args[0])
-        ra = context.make_array(sig.args[2])(context, builder, args[2])
-        sa = context.make_array(sig.args[3])(context, builder, args[3])
-        start_v = context.cast(builder, args[1], sig.args[1], types.int64)
-        steps_v = context.cast(builder, args[4], sig.args[4], types.intp)
-
-        def c(v):
-            return ir.Constant(intp, v)
-
-        def mask(*m):
-            return ir.Constant(ir.VectorType(_I32, len(m)), list(m))
-
-        undef2 = ir.Constant(_V2, ir.Undefined)
-        keys = []
-        for r in range(11):
-            p = cgutils.get_item_pointer(context, builder, sig.args[0], rka, [c(r), c(0)])
-            k2 = builder.load(builder.bitcast(p, _V2.as_pointer()), align=8)
-            keys.append(builder.shuffle_vector(k2, undef2, mask(0, 1, 0, 1)))
-        fenc = cgutils.get_or_insert_function(builder.module, ir.FunctionType(y4, [y4, y4]),
-                                              "llvm.x86.aesni.aesenc.256")
-        flast = cgutils.get_or_insert_function(builder.module, ir.FunctionType(y4, [y4, y4]),
-                                               "llvm.x86.aesni.aesenclast.256")
-        fcl = cgutils.get_or_insert_function(builder.module, ir.FunctionType(y4, [y4, y4, i8]),
-                                             "llvm.x86.pclmulqdq.256")
-        fbswap = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64]), "llvm.bswap.i64")
-        zero = ir.Constant(y4, None)
-        accs = [cgutils.alloca_once_value(builder, zero) for _ in range(4)]
-        with cgutils.for_range(builder, steps_v) as loop:
-            row0 = builder.mul(loop.index, c(2 * _CTR_DOT_YMM))
-            ctr0 = builder.add(start_v, builder.sext(row0, i64) if row0.type != i64 else row0)
-            vs = []
-            for q in range(_CTR_DOT_YMM):
-                v = zero
-                for ln in range(2):
-                    cv = builder.add(ctr0, ir.Constant(i64, 2 * q + ln))
-                    v = builder.insert_element(v, builder.call(fbswap, [cv]), ir.Constant(_I32, 2 * ln + 1))
-                vs.append(builder.xor(v, keys[0]))
-            for r in range(1, 10):
-                vs = [builder.call(fenc, [v, keys[r]]) for v in vs]
-            vs = [builder.call(flast, [v, keys[10]]) for v in vs]
-            lo, hi, mid, pk = (builder.load(a) for a in accs)
-            for q, chi in enumerate(vs):
-                rp = cgutils.get_item_pointer(context, builder, sig.args[2], ra, [builder.add(row0, c(2 * q)), c(0)])
-                rv = builder.load(builder.bitcast(rp, y4.as_pointer()), align=8)
-
-                def cl(imm, chi=chi, rv=rv):
-                    return builder.call(fcl, [chi, rv, ir.Constant(i8, imm)])
-
-                # Karatsuba: accumulate (a0⊕a1)(b0⊕b1); the middle term is that ⊕ lo ⊕ hi, summed at the end.
-                swap = mask(1, 0, 3, 2)
-                fa = builder.xor(chi, builder.shuffle_vector(chi, chi, swap))
-                fb = builder.xor(rv, builder.shuffle_vector(rv, rv, swap))
-                lo = builder.xor(lo, cl(0x00))
-                hi = builder.xor(hi, cl(0x11))
-                mid = builder.xor(mid, builder.call(fcl, [fa, fb, ir.Constant(i8, 0x00)]))
-                if do_pick:
-                    m = zero
-                    for ln in range(2):
-                        sp = cgutils.get_item_pointer(context, builder, sig.args[3], sa,
-                                                      [builder.add(row0, c(2 * q + ln))])
-                        bit = builder.zext(builder.load(sp), i64)
-                        full = builder.sub(ir.Constant(i64, 0), bit)  # all ones where selected
-                        m = builder.insert_element(m, full, ir.Constant(_I32, 2 * ln))
-                        m = builder.insert_element(m, full, ir.Constant(_I32, 2 * ln + 1))
-                    pk = builder.xor(pk, builder.and_(chi, m))
-            for a, v in zip(accs, (lo, hi, mid, pk)):
-                builder.store(v, a)
-        lo, hi, mid, pk = (builder.load(a) for a in accs)
-        mid = builder.xor(mid, builder.xor(lo, hi))
-
-        def w(v, j):
-            return builder.xor(builder.extract_element(v, ir.Constant(_I32, j)),
-                               builder.extract_element(v, ir.Constant(_I32, j + 2)))
-
-        words = (w(lo, 0), builder.xor(w(lo, 1), w(mid, 0)), builder.xor(w(hi, 0), w(mid, 1)), w(hi, 1),
-                 w(pk, 0), w(pk, 1))
-        out = ir.Constant(context.get_value_type(_U6), ir.Undefined)
-        for j, x in enumerate(words):
-            out = builder.insert_value(out, x, j)
-        return out
-
-    return _U6(rk, start, rows, sel, steps, pick), codegen
-
-
-if HAVE_CTR_DOT and HAVE_VAES and HAVE_VPCLMUL:
     @njit(cache=True, nogil=True)
-    def _ctr_dot_vaes_call(rk, start, rows, sel):
-        steps = rows.shape[0] // (2 * _CTR_DOT_YMM)
-        done = 2 * _CTR_DOT_YMM * steps
+    def call(rk, start, rows, sel):
+        steps = rows.shape[0] // rows_per_step
+        done = rows_per_step * steps
         if sel.shape[0] > 0:
-            r = _ctr_dot_vaes(rk, start, rows, sel, steps, True)
+            r = ctr_dot_vaes(rk, start, rows, sel, steps, True, lanes)
             t = _ctr_dot_ni(rk, start + done, rows[done:], sel[done:])
         else:
-            r = _ctr_dot_vaes(rk, start, rows, sel, steps, False)
+            r = ctr_dot_vaes(rk, start, rows, sel, steps, False, lanes)
             t = _ctr_dot_ni(rk, start + done, rows[done:], sel)
-        # The fold is linear: fold the ymm part, then add the xmm tail's folded sum.
+        # The fold is linear: fold the vector part, then add the xmm tail's folded sum.
         f = _fold(r[0], r[1], r[2], r[3])
         return f[0] ^ t[0], f[1] ^ t[1], r[4] ^ t[2], r[5] ^ t[3]
+
+    return call
+
+
+#: VAES kernels by register width: "ymm" (two blocks per instruction), "zmm" (four; AVX-512 only).
+_VAES_CALLS = {}
+if HAVE_CTR_DOT and HAVE_VAES and HAVE_VPCLMUL:
+    _VAES_CALLS["ymm"] = _vaes_caller(2)
+    if HAVE_ZMM:
+        _VAES_CALLS["zmm"] = _vaes_caller(4)
 
 
 def ctr_dot(round_keys: np.ndarray, start: int, rows: np.ndarray, sel: np.ndarray | None = None,
@@ -527,7 +433,8 @@ def ctr_dot(round_keys: np.ndarray, start: int, rows: np.ndarray, sel: np.ndarra
     (carry-less, unreduced) into the row it weighs while still in registers; one fold per call.
     ``round_keys``: ``(11, 2)`` uint64 (:func:`~pqmpc.primitives.aes_kernels.round_keys_many`).
     AES-NI and PCLMULQDQ only (see :data:`HAVE_CTR_DOT`); ``backend="aesni"`` keeps to xmm
-    where VAES/VPCLMULQDQ would run."""
+    where VAES/VPCLMULQDQ would run, ``"ymm"`` to 256-bit registers where 512-bit ones would
+    (``"auto"``: the widest available; every backend gives the same bytes)."""
     if not HAVE_CTR_DOT:
         raise ParameterError("ctr_dot needs AES-NI and PCLMULQDQ")
     rows = as_blocks(rows, name="rows")
@@ -535,8 +442,9 @@ def ctr_dot(round_keys: np.ndarray, start: int, rows: np.ndarray, sel: np.ndarra
     if sel.shape[0] not in (0, rows.shape[0]):
         raise ParameterError("sel must have one entry per row")
     rv = rows.view(np.uint64)
-    if HAVE_VAES and HAVE_VPCLMUL and backend in ("auto", "native"):
-        r = _ctr_dot_vaes_call(round_keys, start, rv, sel)
+    vaes = _VAES_CALLS.get("ymm" if backend == "ymm" else "zmm", _VAES_CALLS.get("ymm"))
+    if vaes is not None and backend in ("auto", "native", "ymm"):
+        r = vaes(round_keys, start, rv, sel)
     else:
         r = _ctr_dot_ni(round_keys, start, rv, sel)
     return np.array(r, dtype=np.uint64).view(np.uint8)

@@ -28,6 +28,8 @@ from .aes_kernels import HAVE_AESNI, aes256_encrypt8_ni, aes256_encrypt_ni, aes2
 from .blocks import as_blocks, out_blocks
 from .cpu import HAVE_PCLMUL, HAVE_VAES, HAVE_VPCLMUL
 from .gf128 import _clmul64_soft
+from .gf128_vaes import HAVE_ZMM
+from .gf256_vaes import VSTEP, ctr_dot_vaes
 from .llvm_ir import BLOCK, clmul_00, to_vec, u64_array
 from .prg import _ctr as ctr_block
 from .prg import _ctr8 as ctr_block8
@@ -240,141 +242,31 @@ if HAVE_AESNI:
         return r[0], r[1], r[2], r[3], p0, p1, p2, p3
 
 
-#: χ per step of the VAES kernel (8 ymm of AES-256 state: one 32-byte χ per register)
-_VSTEP = 8
-
-
-@intrinsic
-def _ctr_dot_vaes(typingctx, rk, start, rows, sel, steps, pick):
-    """Rows ``0 … 8·steps − 1`` of :func:`ctr_dot` with VAES and VPCLMULQDQ.
-
-    Each ymm holds one χ (lane 0 its low 128 bits, lane 1 its high: counter blocks 2j, 2j+1 through
-    AES-256 with the round keys broadcast). Per row, the Karatsuba products X = χ0·r0 and Y = χ1·r1
-    come out of the two lanes of the same three VPCLMULQDQ; the middle products Z = (χ0⊕χ1)(r0⊕r1)
-    of two rows share three more. All summed unreduced; returns the 18 words of
-    :func:`finish`'s accumulator followed by the four words of ``⊕ sel_j·χ_j``."""
-    if not (u64_array(rk) and isinstance(start, types.Integer) and u64_array(rows)
-            and isinstance(sel, types.Array) and sel.dtype == types.uint8 and sel.ndim == 1
-            and isinstance(steps, types.Integer) and isinstance(pick, types.BooleanLiteral)):
-        return None
-    do_pick = pick.literal_value
-    u22 = types.UniTuple(types.uint64, 22)
-
-    def codegen(context, builder, sig, args):
-        y4 = ir.VectorType(ir.IntType(64), 4)
-        i8, i64 = ir.IntType(8), ir.IntType(64)
-        intp = context.get_value_type(types.intp)
-        rka = context.make_array(sig.args[0])(context, builder, args[0])
-        ra = context.make_array(sig.args[2])(context, builder, args[2])
-        sa = context.make_array(sig.args[3])(context, builder, args[3])
-        start_v = context.cast(builder, args[1], sig.args[1], types.int64)
-        steps_v = context.cast(builder, args[4], sig.args[4], types.intp)
-
-        def c(v):
-            return ir.Constant(intp, v)
-
-        def mask(*m):
-            return ir.Constant(ir.VectorType(_I32, len(m)), list(m))
-
-        undef2 = ir.Constant(_V2, ir.Undefined)
-        keys = []
-        for r in range(15):
-            p = cgutils.get_item_pointer(context, builder, sig.args[0], rka, [c(r), c(0)])
-            k2 = builder.load(builder.bitcast(p, _V2.as_pointer()), align=8)
-            keys.append(builder.shuffle_vector(k2, undef2, mask(0, 1, 0, 1)))
-        fenc = cgutils.get_or_insert_function(builder.module, ir.FunctionType(y4, [y4, y4]),
-                                              "llvm.x86.aesni.aesenc.256")
-        flast = cgutils.get_or_insert_function(builder.module, ir.FunctionType(y4, [y4, y4]),
-                                               "llvm.x86.aesni.aesenclast.256")
-        fcl = cgutils.get_or_insert_function(builder.module, ir.FunctionType(y4, [y4, y4, i8]),
-                                             "llvm.x86.pclmulqdq.256")
-        fbswap = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64]), "llvm.bswap.i64")
-        zero = ir.Constant(y4, None)
-        accs = [cgutils.alloca_once_value(builder, zero) for _ in range(7)]  # XY lo/hi/mm, Z lo/hi/mm, pick
-        swap64 = mask(1, 0, 3, 2)
-        swap128 = mask(2, 3, 0, 1)
-
-        def kara(va, vb):
-            fa = builder.xor(va, builder.shuffle_vector(va, va, swap64))
-            fb = builder.xor(vb, builder.shuffle_vector(vb, vb, swap64))
-            return (builder.call(fcl, [va, vb, ir.Constant(i8, 0x00)]),
-                    builder.call(fcl, [va, vb, ir.Constant(i8, 0x11)]),
-                    builder.call(fcl, [fa, fb, ir.Constant(i8, 0x00)]))
-
-        with cgutils.for_range(builder, steps_v) as loop:
-            row0 = builder.mul(loop.index, c(_VSTEP))
-            ctr0 = builder.mul(builder.add(start_v, builder.sext(row0, i64) if row0.type != i64 else row0),
-                               ir.Constant(i64, 2))
-            vs = []
-            for q in range(_VSTEP):
-                v = zero
-                for ln in range(2):
-                    cv = builder.add(ctr0, ir.Constant(i64, 2 * q + ln))
-                    v = builder.insert_element(v, builder.call(fbswap, [cv]), ir.Constant(_I32, 2 * ln + 1))
-                vs.append(builder.xor(v, keys[0]))
-            for r in range(1, 14):
-                vs = [builder.call(fenc, [v, keys[r]]) for v in vs]
-            vs = [builder.call(flast, [v, keys[14]]) for v in vs]
-            xl, xh, xm, zl, zh, zm, pk = (builder.load(a) for a in accs)
-            zpairs = []
-            for q, chi in enumerate(vs):
-                rp = cgutils.get_item_pointer(context, builder, sig.args[2], ra, [builder.add(row0, c(q)), c(0)])
-                rv = builder.load(builder.bitcast(rp, y4.as_pointer()), align=8)
-                lo, hi, mm = kara(chi, rv)
-                xl, xh, xm = builder.xor(xl, lo), builder.xor(xh, hi), builder.xor(xm, mm)
-                # lane 0 of each: χ0⊕χ1 and r0⊕r1 (lane 1 the same values, unused)
-                zpairs.append((builder.xor(chi, builder.shuffle_vector(chi, chi, swap128)),
-                               builder.xor(rv, builder.shuffle_vector(rv, rv, swap128))))
-                if do_pick:
-                    sp = cgutils.get_item_pointer(context, builder, sig.args[3], sa, [builder.add(row0, c(q))])
-                    full = builder.sub(ir.Constant(i64, 0), builder.zext(builder.load(sp), i64))
-                    m = zero
-                    for w in range(4):
-                        m = builder.insert_element(m, full, ir.Constant(_I32, w))
-                    pk = builder.xor(pk, builder.and_(chi, m))
-            for q in range(0, _VSTEP, 2):
-                (ca, ra_), (cb_, rb) = zpairs[q], zpairs[q + 1]
-                za = builder.shuffle_vector(ca, cb_, mask(0, 1, 4, 5))  # lane 0 from row q, lane 1 from q+1
-                zb = builder.shuffle_vector(ra_, rb, mask(0, 1, 4, 5))
-                lo, hi, mm = kara(za, zb)
-                zl, zh, zm = builder.xor(zl, lo), builder.xor(zh, hi), builder.xor(zm, mm)
-            for a, v in zip(accs, (xl, xh, xm, zl, zh, zm, pk)):
-                builder.store(v, a)
-        xl, xh, xm, zl, zh, zm, pk = (builder.load(a) for a in accs)
-
-        def e(v, j):
-            return builder.extract_element(v, ir.Constant(_I32, j))
-
-        def zsum(v, j):
-            return builder.xor(e(v, j), e(v, j + 2))
-
-        words = [e(xl, 0), e(xl, 1), e(xh, 0), e(xh, 1), e(xm, 0), e(xm, 1),
-                 e(xl, 2), e(xl, 3), e(xh, 2), e(xh, 3), e(xm, 2), e(xm, 3),
-                 zsum(zl, 0), zsum(zl, 1), zsum(zh, 0), zsum(zh, 1), zsum(zm, 0), zsum(zm, 1),
-                 e(pk, 0), e(pk, 1), e(pk, 2), e(pk, 3)]
-        out = ir.Constant(context.get_value_type(u22), ir.Undefined)
-        for j, x in enumerate(words):
-            out = builder.insert_value(out, x, j)
-        return out
-
-    return u22(rk, start, rows, sel, steps, pick), codegen
-
-
-if HAVE_AESNI and HAVE_VAES and HAVE_VPCLMUL:
+def _vaes_caller(lanes: int):
     @njit(cache=True, nogil=True)
-    def _ctr_dot_vaes_call(rk, start, rows, sel):
-        steps = rows.shape[0] // _VSTEP
-        done = _VSTEP * steps
+    def call(rk, start, rows, sel):
+        steps = rows.shape[0] // VSTEP
+        done = VSTEP * steps
         if sel.shape[0] > 0:
-            a = _ctr_dot_vaes(rk, start, rows, sel, steps, True)
+            a = ctr_dot_vaes(rk, start, rows, sel, steps, True, lanes)
             t = _ctr_dot_kernel(rk, start + done, rows[done:], sel[done:])
         else:
-            a = _ctr_dot_vaes(rk, start, rows, sel, steps, False)
+            a = ctr_dot_vaes(rk, start, rows, sel, steps, False, lanes)
             t = _ctr_dot_kernel(rk, start + done, rows[done:], sel)
-        # the fold is linear: fold the ymm part, add the tail's folded sum
+        # the fold is linear: fold the vector part, add the tail's folded sum
         f = finish(a[:18])
         return (f[0] ^ t[0], f[1] ^ t[1], f[2] ^ t[2], f[3] ^ t[3],
                 a[18] ^ t[4], a[19] ^ t[5], a[20] ^ t[6], a[21] ^ t[7])
+
+    return call
+
+
+#: VAES kernels by register width: "ymm" (one χ per register), "zmm" (two; AVX-512 only).
+_VAES_CALLS = {}
+if HAVE_AESNI and HAVE_VAES and HAVE_VPCLMUL:
+    _VAES_CALLS["ymm"] = _vaes_caller(2)
+    if HAVE_ZMM:
+        _VAES_CALLS["zmm"] = _vaes_caller(4)
 
 
 def _pair(a, b):
@@ -400,16 +292,20 @@ def dot(a, b) -> np.ndarray:
     return np.array(r, dtype=np.uint64).view(np.uint8)
 
 
-def ctr_dot(round_keys: np.ndarray, start: int, rows: np.ndarray, sel: np.ndarray | None = None) -> np.ndarray:
+def ctr_dot(round_keys: np.ndarray, start: int, rows: np.ndarray, sel: np.ndarray | None = None,
+            backend: str = "auto") -> np.ndarray:
     """``Σ_j χ_j·rows_j ‖ ⊕_{sel_j = 1} χ_j`` (64 bytes), ``χ_j`` the 32 bytes at ``32·(start + j)`` of
     the AES-256-CTR stream of :class:`~pqmpc.primitives.prg.MultiKeyCTR` keyed by ``round_keys``
-    (``(15, 2)`` uint64, :func:`~pqmpc.primitives.aes_kernels.round_keys_many`); AES-NI only."""
+    (``(15, 2)`` uint64, :func:`~pqmpc.primitives.aes_kernels.round_keys_many`); AES-NI only.
+    ``backend``: "auto" (the widest of zmm, ymm, xmm), "ymm", or "aesni" (xmm); the same bytes."""
     if not HAVE_CTR_DOT:
         raise ParameterError("gf256.ctr_dot needs AES-NI")
     rows = as_blocks(rows, WIDTH, name="rows")
     sel = np.zeros(0, dtype=np.uint8) if sel is None else np.ascontiguousarray(sel, dtype=np.uint8)
     if sel.shape[0] not in (0, rows.shape[0]):
         raise ParameterError("sel must have one entry per row")
-    kernel = _ctr_dot_vaes_call if HAVE_VAES and HAVE_VPCLMUL else _ctr_dot_kernel
+    kernel = _ctr_dot_kernel
+    if backend in ("auto", "native", "ymm"):
+        kernel = _VAES_CALLS.get("ymm" if backend == "ymm" else "zmm", _VAES_CALLS.get("ymm", _ctr_dot_kernel))
     r = kernel(round_keys, start, rows.view(np.uint64), sel)
     return np.array(r, dtype=np.uint64).view(np.uint8)

@@ -279,9 +279,25 @@ def transcript_case(make_ot, case: dict) -> dict:
             "first_receiver_output": np.ascontiguousarray(r_out[0]).reshape(-1)[:16].tobytes().hex()}
 
 
+def rewrite_vectors(path: Path, make_ot) -> None:
+    """Recompute the hashes of the recorded cases in ``path`` (same seeds and ops) and record the
+    protocol's current wire version: only on a deliberate wire change. ``make_ot(case)``."""
+    data = json.loads(path.read_text())
+    for case in data["cases"]:
+        case.update(transcript_case(lambda: make_ot(case), case))
+    data["version"] = make_ot(data["cases"][0]).version
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+
+
+def write_vectors_128() -> None:
+    """Regenerate ``kos_128.json`` (only on a deliberate wire change):
+    ``PYTHONPATH=. python -c "from tests.ot.test_kos import write_vectors_128 as w; w()"``."""
+    rewrite_vectors(VECTORS, lambda case: KOS(SimplestOT(), chunk=case["chunk"]))
+
+
 def test_recorded_sessions():
     data = json.loads(VECTORS.read_text())
-    assert data["protocol"] == "KOS" and data["cases"]
+    assert data["protocol"] == "KOS" and data["cases"] and data["version"] == KOS.version
     for case in data["cases"]:
         got = transcript_case(lambda: KOS(SimplestOT(), chunk=case["chunk"]), case)
         for key in ("transcript_sha256", "outputs_sha256", "first_receiver_output"):
@@ -302,7 +318,7 @@ def write_vectors_256() -> None:
                 "ops": [{"op": op, "n": n} for op, n in ops]}
         case.update(transcript_case(lambda: KOS(SimplestOT(32), kappa=256, chunk=chunk), case))
         cases.append(case)
-    data = {"protocol": "KOS", "version": 1, "kappa": 256, "base": "SimplestOT(32)",
+    data = {"protocol": "KOS", "version": KOS.version, "kappa": 256, "base": "SimplestOT(32)",
             "note": "Layout as kos_128.json; κ = 256 (AES-256 PRG, tccr_wide, GF(2^256) check).", "cases": cases}
     VECTORS_256.write_text(json.dumps(data, indent=1) + "\n")
 
@@ -310,6 +326,7 @@ def write_vectors_256() -> None:
 def test_recorded_sessions_kappa_256():
     data = json.loads(VECTORS_256.read_text())
     assert data["protocol"] == "KOS" and data["kappa"] == 256 and len(data["cases"]) == len(_CASES_256)
+    assert data["version"] == KOS.version
     for case in data["cases"]:
         got = transcript_case(lambda: KOS(SimplestOT(32), kappa=256, chunk=case["chunk"]), case)
         for key in ("transcript_sha256", "outputs_sha256", "first_receiver_output"):
@@ -367,3 +384,34 @@ def test_fused_challenge_kernel_gives_the_bulk_path_values(m):
                   ch.next(3)]
     for a, b in zip(fused.out, bulk.out):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("kappa", [128, 256])
+def test_prg_streams_end_every_call_block_aligned(kappa):
+    """A call takes n + κ + 64 rows, a partial AES block per column; both parties skip to the next
+    block (version 2), so the next call starts on IKNP's fused whole-block path, and the relation
+    still holds on every index of the later calls."""
+    ot = KOS(SimplestOT(kappa // 8), kappa=kappa, chunk=4096)
+    sizes = [1000, 1, 0, 8192 + 3]
+    choices = [Rng(b"align-%d" % i).bits(n) for i, n in enumerate(sizes)]
+
+    def sender(ch):
+        ot.setup(ch, "sender", Rng(b"s"))
+        out = []
+        for n in sizes:
+            out.append(ot.send_correlated(ch, n))
+            assert ot.session(ch, "sender").matrix.g.pos % 16 == 0
+        return out
+
+    def receiver(ch):
+        ot.setup(ch, "receiver", Rng(b"r"))
+        out = []
+        for c in choices:
+            out.append(ot.receive_correlated(ch, c))
+            m = ot.session(ch, "receiver").matrix
+            assert m.g0.pos % 16 == 0 and m.g1.pos % 16 == 0
+        return out
+
+    s_out, r_out = run_pair(sender, receiver, timeout=120)
+    for (d, q), t, c in zip(s_out, r_out, choices):
+        assert np.array_equal(t, q ^ (c[:, None] * d))

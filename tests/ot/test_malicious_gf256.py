@@ -85,8 +85,12 @@ def test_identity_and_shapes():
 
 
 @pytest.mark.skipif(not gf256.HAVE_CTR_DOT, reason="needs AES-NI")
-@pytest.mark.parametrize("n,start", [(0, 0), (1, 0), (3, 7), (4, 0), (37, 5), (1001, 2)])
-def test_ctr_dot_is_the_ctr_stream_times_the_rows(n, start):
+@pytest.mark.parametrize("n,start", [(0, 0), (1, 0), (3, 7), (4, 0), (15, 0), (16, 3), (17, 1), (31, 2), (32, 0),
+                                     (33, 0), (37, 5), (1001, 2)])
+@pytest.mark.parametrize("backend", ["auto", "ymm", "aesni"])
+def test_ctr_dot_is_the_ctr_stream_times_the_rows(n, start, backend):
+    """Every register width (zmm where AVX-512 is, ymm, xmm) gives the stream's products, across the
+    16-row steps of the vector kernels and their xmm tails."""
     g = np.random.default_rng(n + start)
     key = g.integers(0, 256, (1, 32), dtype=np.uint8)
     rows = g.integers(0, 256, (n, 32), dtype=np.uint8)
@@ -94,7 +98,7 @@ def test_ctr_dot_is_the_ctr_stream_times_the_rows(n, start):
     stream = MultiKeyCTR(key)
     stream.next(32 * start)
     chi = stream.next(32 * n).reshape(n, 32)
-    out = gf256.ctr_dot(round_keys_many(key)[0], start, rows, sel)
+    out = gf256.ctr_dot(round_keys_many(key)[0], start, rows, sel, backend=backend)
     assert np.array_equal(out[:32], gf256.dot(chi, rows))
     assert np.array_equal(out[32:], np.bitwise_xor.reduce(chi[sel == 1], axis=0) if sel.any() else np.zeros(32))
-    assert np.array_equal(gf256.ctr_dot(round_keys_many(key)[0], start, rows)[:32], out[:32])
+    assert np.array_equal(gf256.ctr_dot(round_keys_many(key)[0], start, rows, backend=backend)[:32], out[:32])

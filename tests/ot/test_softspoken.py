@@ -244,9 +244,18 @@ def test_mode_and_k_are_part_of_the_handshake():
                  lambda ch: SoftSpoken(4, base=SimplestOT()).setup(ch, "receiver", Rng(b"r")), timeout=60)
 
 
+def write_vectors_128() -> None:
+    """Regenerate ``softspoken_128.json`` (only on a deliberate wire change):
+    ``PYTHONPATH=. python -c "from tests.ot.test_softspoken import write_vectors_128 as w; w()"``."""
+    from tests.ot.test_kos import rewrite_vectors
+
+    rewrite_vectors(VECTORS, lambda case: SoftSpoken(case["k"], case["security"], base=SimplestOT(),
+                                                     chunk=case["chunk"]))
+
+
 def test_recorded_sessions():
     data = json.loads(VECTORS.read_text())
-    assert data["protocol"] == "SoftSpokenOT" and len(data["cases"]) >= 6
+    assert data["protocol"] == "SoftSpokenOT" and len(data["cases"]) >= 6 and data["version"] == SoftSpoken.version
     for case in data["cases"]:
         got = transcript_case(
             lambda: SoftSpoken(case["k"], case["security"], base=SimplestOT(), chunk=case["chunk"]), case)
@@ -269,7 +278,7 @@ def write_vectors_256() -> None:
                     "ops": [{"op": "correlated", "n": 1500}, {"op": "random", "n": 1}, {"op": "random", "n": 300}]}
             case.update(transcript_case(lambda: SoftSpoken(k, sec, kappa=256, base=SimplestOT(32), chunk=1024), case))
             cases.append(case)
-    data = {"protocol": "SoftSpokenOT", "version": 1, "kappa": 256, "base": "SimplestOT(32)",
+    data = {"protocol": "SoftSpokenOT", "version": SoftSpoken.version, "kappa": 256, "base": "SimplestOT(32)",
             "note": "Layout as softspoken_128.json; κ = 256 (AES-256 GGM nodes and leaves, tccr_wide, "
                     "GF(2^256) check).", "cases": cases}
     VECTORS_256.write_text(json.dumps(data, indent=1) + "\n")
@@ -278,6 +287,7 @@ def write_vectors_256() -> None:
 def test_recorded_sessions_kappa_256():
     data = json.loads(VECTORS_256.read_text())
     assert data["protocol"] == "SoftSpokenOT" and data["kappa"] == 256 and len(data["cases"]) == 8
+    assert data["version"] == SoftSpoken.version
     for case in data["cases"]:
         got = transcript_case(lambda: SoftSpoken(case["k"], case["security"], kappa=256, base=SimplestOT(32),
                                                  chunk=case["chunk"]), case)
@@ -311,7 +321,7 @@ def test_vole_matrices_match_a_one_shot_expansion(k, width):
     from pqmpc.ot.ext.vole_fused import HAVE_FUSED
 
     # k = 2, 4 (AES-128 leaves) run the fused kernel where VAES is, for the sizes whose padded width is
-    # a multiple of 32 bytes, and the bulk path for the others: both must give the one-shot rows.
+    # a multiple of vole_fused.SLICE bytes (64 with ymm, 128 with zmm), and the bulk path for the others: both must give the one-shot rows.
     assert (receiver._rky is not None) == (HAVE_FUSED and k in (2, 4))
     streams = MultiKeyCTR(leaves.reshape(-1, width))
     sizes = (1000, 4096, 100, 129, 20000)

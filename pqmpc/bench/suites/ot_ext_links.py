@@ -11,8 +11,10 @@ Method: per link, one channel pair carries every protocol's session (base OTs
 and a full-size warm-up call first, untimed); then ``reps`` rounds, each
 running one random-OT call of ``n`` OTs per protocol in turn, so load swings
 on a shared machine hit every protocol alike and ratios are same-run,
-interleaved (A B A B). A call's time is the later party's; ``cpu_ms`` is the
-busier party's thread CPU time (the steadiest figure on a loaded machine).
+interleaved (A B A B). A call's time runs from when the later party enters it
+to when the later party leaves it (both threads read one clock), so a party's wait
+for the peer to finish the previous protocol is not charged to the next one;
+``cpu_ms`` is the busier party's thread CPU time (the steadiest figure on a loaded machine).
 ``bits_per_ot``: all bytes both ways (frame headers included) over n.
 ``vs_iknp``: rate over IKNP's on the same link and κ; ``mal_overhead``:
 malicious time over the same protocol's semi-honest time (median of the
@@ -82,20 +84,23 @@ def measure_link(link: str, makers: dict, n: int, reps: int) -> dict:
                 ot.send_random(ch, n, rng=r) if role == "sender" else ot.receive_random(ch, choices, rng=r)
             call = {name: ((lambda ot=ot: ot.send_random(ch, n)) if role == "sender"
                            else (lambda ot=ot: ot.receive_random(ch, choices))) for name, ot in ots.items()}
-            res = {name: {"wall": [], "cpu": [], "sent": 0} for name in ots}
+            res = {name: {"span": [], "cpu": [], "sent": 0} for name in ots}
             for _ in range(reps):
                 for name, f in call.items():
                     before = ch.stats.snapshot()
                     t0, c0 = time.perf_counter(), time.thread_time()
                     f()
-                    res[name]["wall"].append(time.perf_counter() - t0)
+                    res[name]["span"].append((t0, time.perf_counter()))
                     res[name]["cpu"].append(time.thread_time() - c0)
                     res[name]["sent"] += ch.stats.since(before).bytes_sent
             return res
         return body
 
     s, r = run_pair(party("sender"), party("receiver"), channels=_channels(link), timeout=3600)
-    return {name: {"wall": [max(a, b) for a, b in zip(s[name]["wall"], r[name]["wall"])],
+    # A call runs from the moment the later party enters it until the later party leaves it: a party
+    # that left the previous call early (a receiver whose last chunks sit in the link's buffer) waits
+    # at the start of the next one, and that wait belongs to the previous call, not to this one.
+    return {name: {"wall": [max(a[1], b[1]) - max(a[0], b[0]) for a, b in zip(s[name]["span"], r[name]["span"])],
                    "cpu": [max(a, b) for a, b in zip(s[name]["cpu"], r[name]["cpu"])],
                    "bytes": (s[name]["sent"] + r[name]["sent"]) / reps} for name in ots}
 
@@ -183,6 +188,48 @@ def run(quick: bool = False, links: tuple[str, ...] | None = None, log_n: int | 
     return out
 
 
+#: The protocols of issue 15's three goals (both κ): KOS over IKNP and SoftSpoken k = 4 malicious over
+#: semi-honest (≤ 1.15), SoftSpoken k = 4 over IKNP on LAN1G (≥ 3), κ = 256 over κ = 128 (≤ 2.2).
+GOAL_PROTOCOLS = ("IKNP", "KOS", "SoftSpoken-k4-sh", "SoftSpoken-k4-mal")
+
+
+def goals(reps: int = 21, log_n: int = 20) -> list[dict]:
+    """Issue 15's goal ratios from one interleaved run over ``memory`` and ``LAN1G`` (2^log_n random
+    OTs per call): one row per ratio, with wall (median of per-round ratios) and CPU (ratio of the
+    busier party's median thread CPU)."""
+    rows = {(r["link"], r["kappa"], r["protocol"]): r
+            for r in run(links=("memory", "LAN1G"), log_n=log_n, reps=reps, only=GOAL_PROTOCOLS, psi=False)}
+    out = []
+    for link in ("memory", "LAN1G"):
+        for kappa in (128, 256):
+            for name in ("KOS", "SoftSpoken-k4-mal"):
+                r = rows[link, kappa, name]
+                out.append({"goal": "a: malicious / semi-honest <= 1.15", "link": link, "kappa": kappa,
+                            "ratio": f"{name} / {PAIRS[name]}", "wall": r["mal_overhead"],
+                            "cpu": r["mal_overhead_cpu"]})
+    for kappa in (128, 256):
+        r = rows["LAN1G", kappa, "SoftSpoken-k4-sh"]
+        out.append({"goal": "b: SoftSpoken k=4 rate / IKNP rate >= 3", "link": "LAN1G", "kappa": kappa,
+                    "ratio": "SoftSpoken-k4-sh / IKNP", "wall": r["vs_iknp"], "cpu": 1 / r["cpu_vs_iknp"]})
+    for link in ("memory", "LAN1G"):
+        for name in GOAL_PROTOCOLS:
+            r = rows[link, 256, name]
+            out.append({"goal": "c: kappa 256 time / kappa 128 time <= 2.2", "link": link, "kappa": 256,
+                        "ratio": f"{name} k256 / k128", "wall": r["vs_kappa128"], "cpu": r["cpu_vs_kappa128"]})
+    return out
+
+
+def _print_goals(reps: int, log_n: int) -> None:
+    t0 = time.perf_counter()
+    got = goals(reps, log_n)
+    print(f"issue 15 goals: 2^{log_n} random OTs per call, {reps} interleaved rounds, same run "
+          "(wall: median of per-round ratios; cpu: busier party's thread CPU; b's cpu column is IKNP cpu / SoftSpoken cpu)")
+    print(f"{'goal':44} {'link':7} {'kappa':>5}  {'ratio':34} {'wall':>6} {'cpu':>6}")
+    for g in got:
+        print(f"{g['goal']:44} {g['link']:7} {g['kappa']:5}  {g['ratio']:34} {g['wall']:6.2f} {g['cpu']:6.2f}")
+    print(f"({time.perf_counter() - t0:.0f} s)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true")
@@ -191,7 +238,12 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=None)
     ap.add_argument("--only", default="", help="comma-separated protocol names (e.g. IKNP,KOS)")
     ap.add_argument("--no-psi", action="store_true")
+    ap.add_argument("--goals", action="store_true",
+                    help="print issue 15's goal ratios only (memory and LAN1G, IKNP/KOS/SoftSpoken k=4, both κ)")
     args = ap.parse_args(argv)
+    if args.goals:
+        _print_goals(args.reps or 21, args.n or 20)
+        return 0
     links = tuple(args.links.split(",")) if args.links else None
     only = tuple(x for x in args.only.split(",") if x)
     for row in run(args.quick, links, args.n, args.reps, only, psi=not args.no_psi):

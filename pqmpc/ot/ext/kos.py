@@ -7,7 +7,9 @@ the IKNP extension (the matrix core of :mod:`.matrix`, roles and wire as in
 1. both call headers cross; the sender's carries a commitment to its coin
    ``s_S``; the receiver then sends its coin ``s_R`` (32 bytes);
 2. the receiver extends ``m = n + κ + 64`` rows (the extra rows with random
-   choice bits) and sends U chunk by chunk, as IKNP does;
+   choice bits) and sends U chunk by chunk, as IKNP does, the remainder chunk
+   (``m mod chunk`` rows) first; after every chunk both parties skip their PRG
+   streams to an AES block boundary (wire version 2);
 3. the sender opens ``s_S`` (32 bytes) as soon as the last chunk of U is in, before
    its own work on that chunk; both expand ``χ_1..χ_m ∈ GF(2^128)``;
 4. the receiver sends ``x = Σ χ_j·r_j`` and ``t = Σ χ_j·t_j`` (32 bytes); the
@@ -55,7 +57,9 @@ from .matrix import CHUNK, MatrixReceiver, MatrixSender, seeds_from_blocks, tran
 from .sessions import ExtensionSessions, drops_session_on_error
 
 PROTOCOL = "KOS"
-VERSION = 1
+#: 2: the PRG streams skip to an AES block boundary after every chunk (see ``_realign``) and a
+#: checked call sends its remainder chunk first (``_extend_ranges``); a version-1 peer would disagree.
+VERSION = 2
 
 
 class Session:
@@ -76,6 +80,31 @@ class Session:
         if self._scratch.shape[0] < m or self._scratch.shape[1] != self.width:
             self._scratch = np.empty((m, self.width), dtype=np.uint8)
         return self._scratch[:m]
+
+
+class _Arrived:
+    """``ch`` with its next array message already received (``payload``, size-checked there): lets
+    the sender open its coin between the last chunk's arrival and the matrix core's fused work on
+    it. Every other attribute is the channel's."""
+
+    def __init__(self, ch: Channel, payload: np.ndarray):
+        self._ch = ch
+        self._payload = payload
+
+    def _take(self, dtype, shape) -> np.ndarray:
+        p, self._payload = self._payload, None
+        if p is None or p.dtype != np.dtype(dtype) or p.shape != tuple(shape):
+            raise RuntimeError("KOS: the matrix core read a message other than the pre-received chunk")
+        return p
+
+    def recv_array(self, dtype, shape, step: str, max_bytes: int | None = None) -> np.ndarray:
+        return self._take(dtype, shape)
+
+    def recv_array_into(self, scratch: np.ndarray, step: str) -> np.ndarray:
+        return self._take(scratch.dtype, scratch.shape)
+
+    def __getattr__(self, name):
+        return getattr(self._ch, name)
 
 
 class KOS(ExtensionSessions, CorrelatedOT):
@@ -171,6 +200,19 @@ class KOS(ExtensionSessions, CorrelatedOT):
         for start in range(0, m, self.chunk):
             yield start, min(self.chunk, m - start)
 
+    def _extend_ranges(self, m: int):
+        """The chunks of a checked extension: the remainder ``m mod chunk`` first, then whole chunks.
+
+        The coin opens when the last chunk arrives; a whole last chunk gives the sender its PRG,
+        transpose, hash and check work to do while the receiver runs its check pass, where a
+        last chunk of only the κ + 64 padding rows left the receiver's pass alone on the critical
+        path. (Unchecked calls keep the plain order.)"""
+        first = m % self.chunk if self.checked and m > self.chunk else 0
+        if first:
+            yield 0, first
+        for start in range(first, m, self.chunk):
+            yield start, min(self.chunk, m - start)
+
     # ------------------------------------------------------------------ checked extension
     def _receiver_extend(self, ch, sess: Session, choices: np.ndarray, op: str,
                          on_chunk=None, rows: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
@@ -190,9 +232,16 @@ class KOS(ExtensionSessions, CorrelatedOT):
         bits = np.concatenate([choices, sess.rng.bits(self.pad)]) if self.pad else choices
         w = self.block_bytes
         t = np.empty((m, w), dtype=np.uint8) if rows is None else rows
-        for start, c in self._ranges(m):
-            tcols = sess.matrix.send_chunk(ch, c, pack_bits(bits[start:start + c]).reshape(1, -1))
-            transpose_rows(tcols, c, t[start:start + c])
+        # IKNP's matrix core fuses PRG, masking and transpose per tile (whole tiles, else one
+        # after the other); SoftSpoken's VOLE matrices give columns, transposed here.
+        fused = hasattr(sess.matrix, "send_chunk_rows")
+        for start, c in self._extend_ranges(m):
+            code = pack_bits(bits[start:start + c]).reshape(1, -1)
+            if fused:
+                sess.matrix.send_chunk_rows(ch, c, code, t[start:start + c])
+            else:
+                transpose_rows(sess.matrix.send_chunk(ch, c, code), c, t[start:start + c])
+            self._realign(sess.matrix)
             if on_chunk is not None and start < n:
                 on_chunk(start, t[start:min(start + c, n)])
         if not self.checked:
@@ -228,17 +277,20 @@ class KOS(ExtensionSessions, CorrelatedOT):
         # The sender knows both coins already: its side of the check runs chunk by chunk in cache.
         chi = check.Challenges(seed_s, seed_r, self._label(sess), w) if self.checked else None
         acc = np.zeros(w, dtype=np.uint8)
-        for start, c in self._ranges(m):
+        fused = hasattr(sess.matrix, "recv_chunk_rows")
+        for start, c in self._extend_ranges(m):
             what = f"{step} step 2 ({self.matrix_step}), rows {start}..{start + c - 1}"
+            at = start if keep else 0
+            rows = q[at:at + c]
             if chi is not None and start + c == m:
                 # The whole matrix is in: open the coin before this chunk's work, so the receiver's
                 # side of the check runs while this side transposes, hashes and sums the last chunk.
-                qcols = self._recv_last_chunk(sess.matrix, ch, c, what, lambda: ch.send(seed_s))
+                self._recv_last_chunk(sess.matrix, ch, c, what, lambda: ch.send(seed_s), rows, fused)
+            elif fused:  # IKNP's core: PRG, masking and transpose fused per tile
+                sess.matrix.recv_chunk_rows(ch, c, what, rows)
             else:
-                qcols = sess.matrix.recv_chunk(ch, c, what)
-            at = start if keep else 0
-            rows = q[at:at + c]
-            transpose_rows(qcols, c, rows)
+                transpose_rows(sess.matrix.recv_chunk(ch, c, what), c, rows)
+            self._realign(sess.matrix)
             if chi is not None:
                 acc ^= chi.sender_sum(rows)
             if on_chunk is not None and start < n:
@@ -250,14 +302,38 @@ class KOS(ExtensionSessions, CorrelatedOT):
         return q[:n] if keep else None
 
     @staticmethod
-    def _recv_last_chunk(matrix, ch, c: int, what: str, arrived):
-        """``matrix.recv_chunk`` calling ``arrived()`` as soon as the bytes are in (before the
-        chunk's PRG work where the matrix class offers the hook, right after it otherwise)."""
+    def _realign(matrix) -> None:
+        """Skip IKNP's PRG streams to the next AES block boundary after a chunk.
+
+        A call takes ``n + pad`` rows (pad = κ + 64: 24 or 40 bytes per column), so without this
+        every later chunk would start mid-block and leave the fused PRG/transpose kernels of
+        :mod:`.matrix` for the slow path. Both parties skip the same bytes; skipped PRG output is
+        never used. (SoftSpoken's VOLE streams pad every chunk to whole blocks themselves.)"""
+        if isinstance(matrix, MatrixReceiver):
+            streams = (matrix.g0, matrix.g1)
+        elif isinstance(matrix, MatrixSender):
+            streams = (matrix.g,)
+        else:
+            return
+        for g in streams:
+            if g.pos % 16:
+                g.next(16 - g.pos % 16)
+
+    @staticmethod
+    def _recv_last_chunk(matrix, ch, c: int, what: str, arrived, rows: np.ndarray, fused: bool) -> None:
+        """The last chunk's rows into ``rows``, calling ``arrived()`` as soon as its bytes are in and
+        before any work on them: through the hook of SoftSpoken's VOLE matrices, or, for IKNP's core,
+        by receiving the message here and handing it to the fused path (:class:`_Arrived`)."""
         if getattr(matrix, "accepts_arrived_hook", False):
-            return matrix.recv_chunk(ch, c, what, arrived=arrived)
-        out = matrix.recv_chunk(ch, c, what)
-        arrived()
-        return out
+            transpose_rows(matrix.recv_chunk(ch, c, what, arrived=arrived), c, rows)
+        elif fused:
+            u = ch.recv_array(np.uint8, (matrix.width, (c + 7) // 8), what)
+            arrived()
+            matrix.recv_chunk_rows(_Arrived(ch, u), c, what, rows)
+        else:
+            out = matrix.recv_chunk(ch, c, what)
+            arrived()
+            transpose_rows(out, c, rows)
 
     def _finish(self, sess: Session, n: int) -> None:
         sess.calls += 1

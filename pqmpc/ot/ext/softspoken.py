@@ -53,7 +53,8 @@ from .kos import KOS
 from .subspace_vole import VoleMatrixReceiver, VoleMatrixSender, full_trees, path_bits, punctured_trees
 
 PROTOCOL = "SoftSpokenOT"
-VERSION = 1
+#: 2: a malicious call sends its remainder chunk first (see :meth:`.kos.KOS._extend_ranges`).
+VERSION = 2
 SECURITY_MODES = ("semi-honest", "malicious")
 #: OTs per corrections message (as IKNP's chunk: one chunk's rows, 1 MiB, stay in cache).
 DEFAULT_CHUNK = {1: 1 << 16, 2: 1 << 16, 4: 1 << 16, 8: 1 << 16}

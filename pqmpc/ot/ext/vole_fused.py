@@ -1,9 +1,10 @@
 """The subspace VOLE of SoftSpokenOT with the leaf PRG and the sums over leaves fused (VAES, k = 2, 4).
 
-Per tree and per 64 bytes of every leaf stream, one kernel step runs the AES-CTR
-blocks of all ``2^k`` leaves of the tree, sixteen ymm registers at a time (two
-counter blocks per register, two registers per leaf so each round-key load serves
-two instructions, each leaf's round keys pre-broadcast to both lanes)
+Per tree and per ``SLICE`` bytes of every leaf stream, one kernel step runs the AES-CTR
+blocks of all ``2^k`` leaves of the tree, sixteen vector registers at a time (zmm where
+AVX-512 is usable: four counter blocks per register, twice the AES throughput of ymm on
+AMD Zen 4; else ymm, two; two registers per leaf so each round-key load serves two
+instructions, each leaf's round keys pre-broadcast to every lane)
 and XORs them into the tree's ``k`` row sums (and ``u``) while still in registers:
 the leaf streams never reach memory, where the bulk path writes them and the
 butterfly of :mod:`.subspace_vole` reads them back. The sender walks its leaves in
@@ -22,23 +23,29 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ...primitives.cpu import HAVE_VAES
+from ...primitives.gf128_vaes import HAVE_ZMM
 
-__all__ = ["FUSED_KS", "HAVE_FUSED", "SLICE", "broadcast_keys", "fused_receiver", "fused_sender"]
+__all__ = ["FUSED_KS", "HAVE_FUSED", "LANES", "SLICE", "broadcast_keys", "fused_receiver", "fused_sender"]
 
 HAVE_FUSED = HAVE_VAES
 FUSED_KS = (2, 4)
 _I32 = ir.IntType(32)
-_Y4 = ir.VectorType(ir.IntType(64), 4)
-#: ymm registers per leaf per step: two, so each round-key load serves two AES instructions
+#: AES blocks per vector register: 4 (zmm, AVX-512) or 2 (ymm)
+LANES = 4 if HAVE_ZMM else 2
+#: uint64 words per register
+_W = 2 * LANES
+_VT = ir.VectorType(ir.IntType(64), _W)
+#: registers per leaf per step: two, so each round-key load serves two AES instructions
 NV = 2
+#: AES states in flight per batch of leaves
+STATES = 16
 #: bytes of every leaf stream per kernel step
-SLICE = 32 * NV
-_UW = types.UniTuple(types.uint64, 4 * NV)
+SLICE = 16 * LANES * NV
 
 
 def broadcast_keys(rk: np.ndarray) -> np.ndarray:
-    """``(L, R, 2)`` AES round keys → ``(L, R, 4)``: each key in both 128-bit lanes."""
-    return np.ascontiguousarray(np.concatenate([rk, rk], axis=2))
+    """``(L, R, 2)`` AES round keys → ``(L, R, 2·LANES)``: each key in every 128-bit lane."""
+    return np.ascontiguousarray(np.concatenate([rk] * LANES, axis=2))
 
 
 def _arr(t, nd):
@@ -46,10 +53,13 @@ def _arr(t, nd):
 
 
 @intrinsic
-def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds):
-    """One tree, one ``SLICE``-byte column slice: returns ``u`` (receiver; zeros for the sender) and stores
-    the ``k`` row sums at ``dst[row0 + b, w … w + 4·NV − 1]``; ``rounds``: 10 (AES-128 leaves) or 14 (AES-256)."""
-    if not (_arr(rky, 3) and _arr(dst, 2) and all(isinstance(a, types.Integer) for a in (leaf0, d, ctr, row0, w))
+def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds, choice, corr, tree):
+    """One tree, one ``SLICE``-byte column slice: stores the ``k`` row sums at
+    ``dst[row0 + b, w … w + 2·LANES·NV − 1]`` and, for the receiver, ``corr[tree, w …] = u ⊕ choice[w …]``
+    (stored from the registers: returning ``u`` as a tuple of words cost more than the AES);
+    ``rounds``: 10 (AES-128 leaves) or 14 (AES-256)."""
+    if not (_arr(rky, 3) and _arr(dst, 2) and _arr(choice, 1) and _arr(corr, 2)
+            and all(isinstance(a, types.Integer) for a in (leaf0, d, ctr, row0, w, tree))
             and isinstance(k, types.IntegerLiteral) and isinstance(sender, types.BooleanLiteral)
             and isinstance(rounds, types.IntegerLiteral) and rounds.literal_value in (10, 14)):
         return None
@@ -62,12 +72,15 @@ def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds):
         intp = context.get_value_type(types.intp)
         ka = context.make_array(sig.args[0])(context, builder, args[0])
         da = context.make_array(sig.args[4])(context, builder, args[4])
+        cha = context.make_array(sig.args[10])(context, builder, args[10])
+        coa = context.make_array(sig.args[11])(context, builder, args[11])
+        tree_v = context.cast(builder, args[12], sig.args[12], types.intp)
         leaf0_v, d_v, row0_v, w_v = (context.cast(builder, args[i], sig.args[i], types.intp) for i in (1, 2, 5, 6))
         ctr_v = context.cast(builder, args[3], sig.args[3], types.int64)
-        fenc = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_Y4, [_Y4, _Y4]),
-                                              "llvm.x86.aesni.aesenc.256")
-        flast = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_Y4, [_Y4, _Y4]),
-                                               "llvm.x86.aesni.aesenclast.256")
+        fenc = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VT, [_VT, _VT]),
+                                              f"llvm.x86.aesni.aesenc.{128 * LANES}")
+        flast = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VT, [_VT, _VT]),
+                                               f"llvm.x86.aesni.aesenclast.{128 * LANES}")
         fbswap = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64]), "llvm.bswap.i64")
 
         def c(v):
@@ -75,9 +88,9 @@ def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds):
 
         ctrs = []
         for j in range(NV):
-            cv = ir.Constant(_Y4, None)
-            for ln in range(2):
-                blk = builder.add(ctr_v, ir.Constant(i64, 2 * j + ln))
+            cv = ir.Constant(_VT, None)
+            for ln in range(LANES):
+                blk = builder.add(ctr_v, ir.Constant(i64, LANES * j + ln))
                 cv = builder.insert_element(cv, builder.call(fbswap, [blk]), ir.Constant(_I32, 2 * ln + 1))
             ctrs.append(cv)
         leaves = [x for x in range(1 << kk) if not (is_sender and x == 0)]
@@ -88,14 +101,14 @@ def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds):
 
         def key(x, r):
             p = cgutils.get_item_pointer(context, builder, sig.args[0], ka, [idx[x], c(r), c(0)])
-            return builder.load(builder.bitcast(p, _Y4.as_pointer()), align=8)
+            return builder.load(builder.bitcast(p, _VT.as_pointer()), align=8)
 
-        zero = ir.Constant(_Y4, None)
+        zero = ir.Constant(_VT, None)
         u = [zero] * NV
         sums = [[zero] * NV for _ in range(kk)]
         # 16 AES states at a time: enough chains in flight to cover the latency, few enough that the
         # states and the (k + 1)·NV sums stay in registers (k = 8 spills with every leaf live at once).
-        per = 16 // NV
+        per = STATES // NV
         for at in range(0, len(leaves), per):
             batch = leaves[at:at + per]
             st = {}
@@ -117,15 +130,18 @@ def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds):
         for b in range(kk):
             for j in range(NV):
                 p = cgutils.get_item_pointer(context, builder, sig.args[4], da,
-                                             [builder.add(row0_v, c(b)), builder.add(w_v, c(4 * j))])
-                builder.store(sums[b][j], builder.bitcast(p, _Y4.as_pointer()), align=8)
-        out = ir.Constant(context.get_value_type(_UW), ir.Undefined)
-        for j in range(NV):
-            for e in range(4):
-                out = builder.insert_value(out, builder.extract_element(u[j], ir.Constant(_I32, e)), 4 * j + e)
-        return out
+                                             [builder.add(row0_v, c(b)), builder.add(w_v, c(_W * j))])
+                builder.store(sums[b][j], builder.bitcast(p, _VT.as_pointer()), align=8)
+        if not is_sender:
+            for j in range(NV):
+                at = builder.add(w_v, c(_W * j))
+                pc = cgutils.get_item_pointer(context, builder, sig.args[10], cha, [at])
+                ch_v = builder.load(builder.bitcast(pc, _VT.as_pointer()), align=8)
+                po = cgutils.get_item_pointer(context, builder, sig.args[11], coa, [tree_v, at])
+                builder.store(builder.xor(u[j], ch_v), builder.bitcast(po, _VT.as_pointer()), align=8)
+        return context.get_constant(types.intp, 0)
 
-    return _UW(rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds), codegen
+    return types.intp(rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds, choice, corr, tree), codegen
 
 
 if HAVE_VAES:
@@ -134,72 +150,68 @@ if HAVE_VAES:
     def _receiver2_10(rky, start, choice, corr, v):
         nb, cw = corr.shape
         for i in range(nb):
-            for s in range(cw // (4 * NV)):
-                w = 4 * NV * s
-                u = _slice(rky, i << 2, 0, start + 2 * NV * s, v, i * 2, w, 2, False, 10)
-                for j in range(4 * NV):
-                    corr[i, w + j] = u[j] ^ choice[w + j]
+            for s in range(cw // (_W * NV)):
+                _slice(rky, i << 2, 0, start + LANES * NV * s, v, i * 2, _W * NV * s, 2, False, 10,
+                       choice, corr, i)
 
     @njit(cache=True, nogil=True)
     def _sender2_10(rky, start, points, dbits, corr, q):
         nb, cw = corr.shape
         for i in range(nb):
-            for s in range(cw // (4 * NV)):
-                _slice(rky, i << 2, points[i], start + 2 * NV * s, q, i * 2, 4 * NV * s, 2, True, 10)
+            for s in range(cw // (_W * NV)):
+                _slice(rky, i << 2, points[i], start + LANES * NV * s, q, i * 2, _W * NV * s, 2, True, 10,
+                       corr[0], corr, i)
         _add_corrections(2, dbits, corr, q)
 
     @njit(cache=True, nogil=True)
     def _receiver2_14(rky, start, choice, corr, v):
         nb, cw = corr.shape
         for i in range(nb):
-            for s in range(cw // (4 * NV)):
-                w = 4 * NV * s
-                u = _slice(rky, i << 2, 0, start + 2 * NV * s, v, i * 2, w, 2, False, 14)
-                for j in range(4 * NV):
-                    corr[i, w + j] = u[j] ^ choice[w + j]
+            for s in range(cw // (_W * NV)):
+                _slice(rky, i << 2, 0, start + LANES * NV * s, v, i * 2, _W * NV * s, 2, False, 14,
+                       choice, corr, i)
 
     @njit(cache=True, nogil=True)
     def _sender2_14(rky, start, points, dbits, corr, q):
         nb, cw = corr.shape
         for i in range(nb):
-            for s in range(cw // (4 * NV)):
-                _slice(rky, i << 2, points[i], start + 2 * NV * s, q, i * 2, 4 * NV * s, 2, True, 14)
+            for s in range(cw // (_W * NV)):
+                _slice(rky, i << 2, points[i], start + LANES * NV * s, q, i * 2, _W * NV * s, 2, True, 14,
+                       corr[0], corr, i)
         _add_corrections(2, dbits, corr, q)
 
     @njit(cache=True, nogil=True)
     def _receiver4_10(rky, start, choice, corr, v):
         nb, cw = corr.shape
         for i in range(nb):
-            for s in range(cw // (4 * NV)):
-                w = 4 * NV * s
-                u = _slice(rky, i << 4, 0, start + 2 * NV * s, v, i * 4, w, 4, False, 10)
-                for j in range(4 * NV):
-                    corr[i, w + j] = u[j] ^ choice[w + j]
+            for s in range(cw // (_W * NV)):
+                _slice(rky, i << 4, 0, start + LANES * NV * s, v, i * 4, _W * NV * s, 4, False, 10,
+                       choice, corr, i)
 
     @njit(cache=True, nogil=True)
     def _sender4_10(rky, start, points, dbits, corr, q):
         nb, cw = corr.shape
         for i in range(nb):
-            for s in range(cw // (4 * NV)):
-                _slice(rky, i << 4, points[i], start + 2 * NV * s, q, i * 4, 4 * NV * s, 4, True, 10)
+            for s in range(cw // (_W * NV)):
+                _slice(rky, i << 4, points[i], start + LANES * NV * s, q, i * 4, _W * NV * s, 4, True, 10,
+                       corr[0], corr, i)
         _add_corrections(4, dbits, corr, q)
 
     @njit(cache=True, nogil=True)
     def _receiver4_14(rky, start, choice, corr, v):
         nb, cw = corr.shape
         for i in range(nb):
-            for s in range(cw // (4 * NV)):
-                w = 4 * NV * s
-                u = _slice(rky, i << 4, 0, start + 2 * NV * s, v, i * 4, w, 4, False, 14)
-                for j in range(4 * NV):
-                    corr[i, w + j] = u[j] ^ choice[w + j]
+            for s in range(cw // (_W * NV)):
+                _slice(rky, i << 4, 0, start + LANES * NV * s, v, i * 4, _W * NV * s, 4, False, 14,
+                       choice, corr, i)
 
     @njit(cache=True, nogil=True)
     def _sender4_14(rky, start, points, dbits, corr, q):
         nb, cw = corr.shape
         for i in range(nb):
-            for s in range(cw // (4 * NV)):
-                _slice(rky, i << 4, points[i], start + 2 * NV * s, q, i * 4, 4 * NV * s, 4, True, 14)
+            for s in range(cw // (_W * NV)):
+                _slice(rky, i << 4, points[i], start + LANES * NV * s, q, i * 4, _W * NV * s, 4, True, 14,
+                       corr[0], corr, i)
         _add_corrections(4, dbits, corr, q)
 
     _KERNELS = {(2, 10): (_receiver2_10, _sender2_10), (2, 14): (_receiver2_14, _sender2_14),
