@@ -29,12 +29,16 @@ import threading
 import time
 from collections import defaultdict
 
-_STATS: dict = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0, 0]))   # thread -> name -> [wall, cpu, flt]
+_STATS: dict = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0, 0, 0.0]))   # thread -> name -> [wall, cpu, flt, sys]
 _LOCAL = threading.local()
 
 
 def _flt() -> int:
     return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+
+
+def _sys() -> float:
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_stime
 
 
 def _timed(name, fn):
@@ -43,7 +47,7 @@ def _timed(name, fn):
         party = getattr(_LOCAL, "party", None)
         if party is None:
             return fn(*args, **kw)
-        w, c, f = time.perf_counter(), time.thread_time(), _flt()
+        w, c, f, y = time.perf_counter(), time.thread_time(), _flt(), _sys()
         try:
             return fn(*args, **kw)
         finally:
@@ -51,6 +55,7 @@ def _timed(name, fn):
             s[0] += time.perf_counter() - w
             s[1] += time.thread_time() - c
             s[2] += _flt() - f
+            s[3] += _sys() - y
     return wrapper
 
 
@@ -67,7 +72,8 @@ def _instrument() -> None:
         (keys, ["encode_items", "item_ids", "dedup_ids"]),
         (values, ["sort_values", "lookup", "send_rows", "recv_rows", "tag_words"]),
         (vole.SilentVole, ["send", "receive"]),
-        (vole, ["_expand_trees"]),
+        (vole, ["_expand_trees", "ggm_expand_level", "_receiver_fix", "_receiver_finish", "_level_sums",
+                "_tree_sums"]),
         (lpn.ExConvCode, ["dual_encode"]),
         (rr22, ["OkvsRows", "okvs_encode_random_seed", "value_hash", "xor_mul_const", "_out_hash"]),
         (okvs.OkvsRows, ["decode"]),
@@ -95,10 +101,10 @@ def run_once(n: int, malicious: bool) -> dict:
     def party(role, items):
         def body(ch):
             _LOCAL.party = role
-            w, c, f = time.perf_counter(), time.thread_time(), _flt()
+            w, c, f, y = time.perf_counter(), time.thread_time(), _flt(), _sys()
             res = run_protocol("rr22", role, ch, items, malicious=malicious)
             s = _STATS[role]["total"]
-            s[0], s[1], s[2] = time.perf_counter() - w, time.thread_time() - c, _flt() - f
+            s[:] = time.perf_counter() - w, time.thread_time() - c, _flt() - f, _sys() - y
             return res
         return body
 
@@ -112,21 +118,21 @@ def run_once(n: int, malicious: bool) -> dict:
     out = {"seconds": seconds, "process_cpu": cpu, "rows": {}}
     for role, res in (("sender", rs), ("receiver", rr)):
         for k, v in res.seconds.items():
-            out["rows"][f"{role[0]}:phase.{k}"] = (v, None, None)
-        for k, (w, c, f) in _STATS[role].items():
-            out["rows"][f"{role[0]}:{k}"] = (w, c, f)
+            out["rows"][f"{role[0]}:phase.{k}"] = (v, None, None, None)
+        for k, (w, c, f, y) in _STATS[role].items():
+            out["rows"][f"{role[0]}:{k}"] = (w, c, f, y)
     return out
 
 
 def _mins(runs: list[dict]) -> dict:
     rows: dict = {}
     for r in runs:
-        for k, (w, c, f) in r["rows"].items():
-            cur = rows.setdefault(k, [w, c, f])
-            cur[0] = min(cur[0], w)
-            cur[1] = c if cur[1] is None else min(cur[1], c)
-            cur[2] = f if cur[2] is None else min(cur[2], f)
-    rows["total wall"] = [min(r["seconds"] for r in runs), min(r["process_cpu"] for r in runs), None]
+        for k, vals in r["rows"].items():
+            cur = rows.setdefault(k, list(vals))
+            cur[0] = min(cur[0], vals[0])
+            for j in (1, 2, 3):
+                cur[j] = vals[j] if cur[j] is None else min(cur[j], vals[j])
+    rows["total wall"] = [min(r["seconds"] for r in runs), min(r["process_cpu"] for r in runs), None, None]
     return rows
 
 
@@ -161,16 +167,16 @@ def main(argv=None) -> int:
               f"({_load()})", flush=True)
     small, large = _mins(runs[ns]), _mins(runs[nl])
     print(f"\nminima over rounds; ratio = x(2^{args.large}) / ({scale:g}·x(2^{args.small})); "
-          f"cpu = thread CPU (total wall: process CPU); flt = minor page faults")
+          f"cpu = thread CPU (total wall: process CPU); flt = minor page faults; sys = kernel CPU")
     print(f"{'row':34s} {'wall S':>8s} {'wall L':>8s} {'ratio':>6s} {'cpu S':>8s} {'cpu L':>8s} {'ratio':>6s} "
-          f"{'flt S':>8s} {'flt L':>9s} {'ratio':>6s}")
+          f"{'flt S':>8s} {'flt L':>9s} {'ratio':>6s} {'sys S':>7s} {'sys L':>7s}")
     keys = ["total wall"] + sorted(k for k in large if k != "total wall")
     for k in keys:
         if k not in small:
             continue
-        (ws, cs, fs), (wl, cl, fl) = small[k], large[k]
+        (ws, cs, fs, ys), (wl, cl, fl, yl) = small[k], large[k]
         cpu = f"{cs:8.3f} {cl:8.3f} {_ratio(cl, cs, scale)}" if cs is not None else f"{'':8s} {'':8s} {'':6s}"
-        flt = f"{fs:8d} {fl:9d} {_ratio(fl, fs, scale)}" if fs is not None else ""
+        flt = f"{fs:8d} {fl:9d} {_ratio(fl, fs, scale)} {ys:7.3f} {yl:7.3f}" if fs is not None else ""
         print(f"{k:34s} {ws:8.3f} {wl:8.3f} {_ratio(wl, ws, scale)} {cpu} {flt}")
     ratio = large["total wall"][0] / (scale * small["total wall"][0])
     print(f"\nSCALING time(2^{args.large}) / ({scale:g}·time(2^{args.small})) = {ratio:.3f} "

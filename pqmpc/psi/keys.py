@@ -43,6 +43,7 @@ from numba import njit
 
 from ..errors import ParameterError
 from ..primitives import aes, aes_kernels
+from ..primitives.buffers import ScratchPool
 
 _DOMAIN = np.uint64(0x7071_6D70_6370_7369)  # "pqmpcpsi": separates this MAC from other AES uses
 
@@ -282,12 +283,13 @@ def _dedup_kernel(w, slots, inverse, reps):
     return ndist
 
 
-def dedup_ids(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def dedup_ids(ids: np.ndarray, pool: ScratchPool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(reps, inverse)``: ``ids[reps]`` are the distinct ids (in order of
     first occurrence) and ``inverse[i]`` is the position of ``ids[i]`` among them.
 
     Linear time. Nothing derived from this order reaches the peer unmasked:
     the sender sorts its values, the receiver's table is hidden by the OT.
+    ``pool``: the hash table (2n to 4n slots) is scratch from it instead of fresh memory.
     """
     n = ids.shape[0]
     w = np.ascontiguousarray(ids).view(np.uint64)
@@ -295,7 +297,12 @@ def dedup_ids(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     reps = np.empty(n, dtype=np.int64)
     if not n:
         return reps, inverse
-    slots = np.full(1 << (2 * n - 1).bit_length(), -1, dtype=np.int64)
+    size = 1 << (2 * n - 1).bit_length()
+    if pool is None:
+        slots = np.full(size, -1, dtype=np.int64)
+    else:
+        slots = pool.get("dedup slots", (size,), np.int64)
+        slots.fill(-1)
     ndist = _dedup_kernel(w, slots, inverse, reps)
     return reps[:ndist], inverse
 

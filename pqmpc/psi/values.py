@@ -27,7 +27,8 @@ from ..errors import ProtocolError
 from ..net import Channel
 from ..ot.ext.lpn_codes import prefetch
 
-__all__ = ["FRAME_ROWS", "FRAME_BYTES", "frame_rows", "tag_words", "bucket_bits", "sort_values", "is_sorted",
+__all__ = ["FRAME_ROWS", "FRAME_BYTES", "frame_rows", "tag_words", "bucket_bits", "sort_values", "sort_values_into",
+           "is_sorted",
            "strictly_increasing", "lookup", "find_rows", "sorted_rows", "sort_rows_by_tag", "in_threads", "send_rows",
            "recv_rows", "recv_rows_upto"]
 
@@ -43,10 +44,13 @@ def frame_rows(row_bytes: int) -> int:
     return int(min(FRAME_ROWS, max(1, FRAME_BYTES // max(1, row_bytes))))
 
 
-def tag_words(values: np.ndarray, ell: int) -> np.ndarray:
-    """``(n, 2)`` uint64: the first ``ell`` bytes of each row of ``values``, zero above."""
-    t = np.zeros((values.shape[0], 16), dtype=np.uint8)
+def tag_words(values: np.ndarray, ell: int, out: np.ndarray | None = None) -> np.ndarray:
+    """``(n, 2)`` uint64: the first ``ell`` bytes of each row of ``values``, zero above (in ``out``,
+    ``(n, 16)`` uint8, if given)."""
+    t = np.zeros((values.shape[0], 16), dtype=np.uint8) if out is None else out
     t[:, :ell] = values[:, :ell]
+    if out is not None and ell < 16:
+        t[:, ell:] = 0
     return t.view(np.uint64)
 
 
@@ -58,6 +62,13 @@ def bucket_bits(n: int, ell: int) -> tuple[int, int]:
 
 @njit(cache=True, nogil=True)
 def sort_values(tw, ell, bits, shift, order, out):
+    """Sort the values by (word 0, word 1), stably: :func:`sort_values_into` with fresh scratch."""
+    n = tw.shape[0]
+    sort_values_into(tw, ell, bits, shift, order, out, np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64))
+
+
+@njit(cache=True, nogil=True)
+def sort_values_into(tw, ell, bits, shift, order, out, k0, k1):
     """Sort the values by (word 0, word 1), stably, and write the first ``ell`` bytes of each, in
     order, to ``out``; ``order[k]`` is the row that went to position ``k``.
 
@@ -66,7 +77,8 @@ def sort_values(tw, ell, bits, shift, order, out):
     partitioned by the top half of the bucket bits (few output streams, so the writes stay in
     cache), then each partition (~2^11 values, in L2) by the other half, then insertion sort
     (the values are pseudorandom: buckets hold ~4). Every pass is stable, so ties keep the row
-    order, and the result is the same as any stable sort by (word 0, word 1)."""
+    order, and the result is the same as any stable sort by (word 0, word 1). ``k0``, ``k1``:
+    ``(n,)`` uint64 scratch (the sorted words)."""
     n = tw.shape[0]
     sh = np.uint64(shift)
     b2 = bits - bits // 2
@@ -79,8 +91,6 @@ def sort_values(tw, ell, bits, shift, order, out):
     for p in range(np1):
         start[p + 1] += start[p]
     fill = start[:-1].copy()
-    k0 = np.empty(n, dtype=np.uint64)
-    k1 = np.empty(n, dtype=np.uint64)
     for i in range(n):
         a = tw[i, 0]
         p = np.int64(a >> sh) >> b2
