@@ -230,14 +230,15 @@ def _mac_blocks_kernel(data, offsets, starts, blocks):
             blocks[b + 1 + j // 16, j % 16] = data[offsets[i] + j]
 
 
-def item_ids(data: np.ndarray, offsets: np.ndarray, key: bytes, backend: str = "auto") -> np.ndarray:
+def item_ids(data: np.ndarray, offsets: np.ndarray, key: bytes, backend: str = "auto",
+             out: np.ndarray | None = None) -> np.ndarray:
     """``(n, 16)`` uint8: the session-keyed 128-bit identifier of every item.
 
     ``backend``: ``"kernel"`` (one numba loop, AES-NI), ``"openssl"`` (bulk
     OpenSSL calls, constant time everywhere) or ``"auto"``: the kernel when
     it runs on AES-NI, OpenSSL when numba would fall back to a table AES,
     whose lookups indexed by the (secret) items would leak them through the
-    cache. Both give the same bytes.
+    cache. Both give the same bytes. ``out``: an ``(n, 16)`` uint8 array to write them to.
     """
     if len(key) != 16:
         raise ParameterError("item-id key must be 16 bytes")
@@ -253,8 +254,11 @@ def item_ids(data: np.ndarray, offsets: np.ndarray, key: bytes, backend: str = "
         np.cumsum(1 + (np.diff(offsets) + 15) // 16, out=starts[1:])
         blocks = np.zeros((int(starts[-1]), 16), dtype=np.uint8)
         _mac_blocks_kernel(data, offsets, starts, blocks)
-        return aes.cbc_mac(key, blocks, starts)
-    out = np.empty((n, 16), dtype=np.uint8)
+        if out is None:
+            return aes.cbc_mac(key, blocks, starts)
+        out[:] = aes.cbc_mac(key, blocks, starts)
+        return out
+    out = np.empty((n, 16), dtype=np.uint8) if out is None else out
     _cbc_mac_kernel(aes_kernels.round_keys(key), data, offsets, out.view(np.uint64))
     return out
 
@@ -289,12 +293,13 @@ def dedup_ids(ids: np.ndarray, pool: ScratchPool | None = None) -> tuple[np.ndar
 
     Linear time. Nothing derived from this order reaches the peer unmasked:
     the sender sorts its values, the receiver's table is hidden by the OT.
-    ``pool``: the hash table (2n to 4n slots) is scratch from it instead of fresh memory.
+    ``pool``: the hash table (2n to 4n slots) and the results are views of its buffers instead of
+    fresh memory (valid until its next use by this function).
     """
     n = ids.shape[0]
     w = np.ascontiguousarray(ids).view(np.uint64)
-    inverse = np.empty(n, dtype=np.int64)
-    reps = np.empty(n, dtype=np.int64)
+    inverse = np.empty(n, dtype=np.int64) if pool is None else pool.get("dedup inverse", (n,), np.int64)
+    reps = np.empty(n, dtype=np.int64) if pool is None else pool.get("dedup reps", (n,), np.int64)
     if not n:
         return reps, inverse
     size = 1 << (2 * n - 1).bit_length()

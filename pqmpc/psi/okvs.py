@@ -470,7 +470,7 @@ class OkvsRows:
         self.n = keys.shape[0]
         self.order = np.arange(self.n, dtype=np.int64)
         self.sorted_keys = keys
-        self._pool = pool
+        self.pool = pool
         if self.n and params.size:
             n = self.n
             bins = _array(pool, "okvs bins", (n,), np.int64)
@@ -488,10 +488,10 @@ class OkvsRows:
         values = _blocks(values, "values", self.n)
         if p.n != self.n:
             raise ParameterError(f"OKVS parameters are for {p.n} keys, got {self.n}")
-        if self._pool is None:
+        if self.pool is None:
             table = np.zeros((p.size, 16), dtype=np.uint8)
         else:
-            table = self._pool.get("okvs table", (p.size, 16))
+            table = self.pool.get("okvs table", (p.size, 16))
             table.fill(0)
         if self.n == 0:
             return table
@@ -510,7 +510,7 @@ class OkvsRows:
         if not (self.n and p.size):
             return np.zeros((self.n, 16), dtype=np.uint8)
         # every row is written: the bins cover all keys
-        out = _array(self._pool if presorted else None, "okvs decoded", (self.n, 16), np.uint8)
+        out = _array(self.pool if presorted else None, "okvs decoded", (self.n, 16), np.uint8)
         _decode(self.start, self.cols, self.dense, p.sparse, p.dense, table.view(np.uint64), out.view(np.uint64))
         if presorted:
             return out

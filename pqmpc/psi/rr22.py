@@ -87,9 +87,9 @@ def _label_key(label: str) -> bytes:
 KEY_VALUE, KEY_OUT, KEY_MAL, KEY_PROOF = (_label_key(x) for x in ("value", "out", "mal", "proof"))
 
 
-def value_hash(ids: np.ndarray) -> np.ndarray:
-    """``H_v``: the GF(2^128) value the receiver encodes for each id."""
-    return cr(ids, key=KEY_VALUE)
+def value_hash(ids: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``H_v``: the GF(2^128) value the receiver encodes for each id (into ``out`` if given)."""
+    return cr(ids, key=KEY_VALUE, out=out)
 
 
 def _out_hash(u: np.ndarray, ids: np.ndarray, w: np.ndarray | None, key: bytes, out=None) -> np.ndarray:
@@ -209,7 +209,8 @@ class Rr22OprfKey:
             rows = OkvsRows(ids, self.seed, self.params)
         sk = rows.sorted_keys
         u = rows.decode(self.table, presorted=True)
-        vh = value_hash(sk)
+        # the outputs' memory: the pool's when the rows came from it (then valid until its next use)
+        vh = value_hash(sk, out=None if rows.pool is None else rows.pool.get("oprf values", (rows.n, 16)))
         xor_mul_const(vh, self.delta, u)
         key = KEY_PROOF if proof else KEY_MAL if self.w is not None else KEY_OUT
         # the outputs go to vh's memory: nothing new as long as the set
@@ -315,8 +316,10 @@ def oprf_receive_binned(ch: Channel, ids, rng=None, malicious: bool = False, vol
 
     def encode():
         t = time.perf_counter()
-        r = okvs_encode_random_seed(ids, value_hash, okvs_rng, p, return_rows=True, first_seed=seed0, check=False,
-                                    pool=getattr(vole, "pool", None))
+        pool = getattr(vole, "pool", None)
+        vals = value_hash if pool is None else (lambda k: value_hash(k, out=pool.get("okvs values", (k.shape[0], 16))))
+        r = okvs_encode_random_seed(ids, vals, okvs_rng, p, return_rows=True, first_seed=seed0, check=False,
+                                    pool=pool)
         tm["okvs_encode"] = tm.get("okvs_encode", 0.0) + time.perf_counter() - t
         return r
 
@@ -417,7 +420,7 @@ def _run(role, ch, items, rng, reveal_to_sender, malicious, base_ot, bin_size, e
     other = "receiver" if role == "sender" else "sender"
     handshake(ch, PROTOCOL, VERSION, params, role=role, peer_role=other)
     id_key = coin_toss(ch, role, rng, PROTOCOL, b"pqmpc/rr22-psi/v1/session")[:16]
-    ids_all = keys.item_ids(data, offsets, id_key)
+    ids_all = keys.item_ids(data, offsets, id_key, out=pool.get("item ids", (n_items, 16)))
     reps, inverse = keys.dedup_ids(ids_all, pool)
     # reps lists first occurrences in order, so with no duplicates it is 0..n-1: skip the row gather
     ids = ids_all if reps.shape[0] == ids_all.shape[0] else np.ascontiguousarray(ids_all[reps])
@@ -461,10 +464,10 @@ def _receiver(ch, ids, inverse, n_s, ell, reveal, malicious, vole, rng, bin_size
     out, prf, order = oprf_receive_binned(ch, ids, rng, malicious, vole, bin_size, proof=reveal and malicious,
                                           timings=seconds, distinct=True, overlap=overlap)   # ids are deduped
     t0 = time.perf_counter()
-    tw = values.tag_words(values.recv_rows(ch, n_s, ell, STEP5), ell)
+    pool = vole.pool
+    tw = values.tag_words(values.recv_rows(ch, n_s, ell, STEP5), ell, pool.get("peer tags", (n_s, 16)))
     if not values.is_sorted(tw):
         raise ProtocolError(f"{STEP5}: values are not sorted")
-    pool = vole.pool
     found = pool.get("found", (out.shape[0],), np.int64)
     queries = values.tag_words(out, ell, pool.get("tags", (out.shape[0], 16)))
     values.lookup(tw, queries, *values.bucket_bits(n_s, ell), found)
