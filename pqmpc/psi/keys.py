@@ -42,6 +42,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import ParameterError
+from ..ot.ext.lpn_codes import prefetch
 from ..primitives import aes, aes_kernels
 from ..primitives.buffers import ScratchPool
 
@@ -263,13 +264,22 @@ def item_ids(data: np.ndarray, offsets: np.ndarray, key: bytes, backend: str = "
     return out
 
 
+#: Ids ahead of the current one whose first slot is prefetched (the table is far larger than the cache).
+_AHEAD = 16
+
+
 @njit(cache=True, nogil=True)
 def _dedup_kernel(w, slots, inverse, reps):
     # Open addressing on the low word (ids are pseudorandom, so it is a good
     # slot index); equal ids meet at their first probe whatever their number.
     mask = slots.shape[0] - 1
+    n = w.shape[0]
     ndist = 0
-    for i in range(w.shape[0]):
+    for i in range(min(_AHEAD, n)):
+        prefetch(slots, np.int64(w[i, 0] & np.uint64(mask)))
+    for i in range(n):
+        if i + _AHEAD < n:
+            prefetch(slots, np.int64(w[i + _AHEAD, 0] & np.uint64(mask)))
         s = np.int64(w[i, 0] & np.uint64(mask))
         while True:
             r = slots[s]
@@ -303,10 +313,11 @@ def dedup_ids(ids: np.ndarray, pool: ScratchPool | None = None) -> tuple[np.ndar
     if not n:
         return reps, inverse
     size = 1 << (2 * n - 1).bit_length()
+    # int32 slots (n ≤ 2^30): half the table to miss on
     if pool is None:
-        slots = np.full(size, -1, dtype=np.int64)
+        slots = np.full(size, -1, dtype=np.int32)
     else:
-        slots = pool.get("dedup slots", (size,), np.int64)
+        slots = pool.get("dedup slots", (size,), np.int32)
         slots.fill(-1)
     ndist = _dedup_kernel(w, slots, inverse, reps)
     return reps[:ndist], inverse
