@@ -152,6 +152,33 @@ class _Now:
         return self._out
 
 
+#: Scratch names that share memory within a session, per role: the first is dead before the second
+#: is asked for (e.g. the dedup table after the setup, the receiver's noise vector A once it masked
+#: the table, the sender's decoded values once hashed), so a session keeps ~70 % of the memory that
+#: one buffer per name would. Checked against the phase order in :func:`_run`, ``_receiver``, ``_sender``.
+_ALIASES = {
+    "receiver": {"dedup slots": "okvs table", "dedup reps": "okvs bins", "okvs values": "okvs decoded",
+                 "peer tags": "vole noise", "tags": "item ids", "found": "okvs bins"},
+    "sender": {"dedup slots": "okvs decoded", "dedup reps": "okvs bins", "tags": "okvs decoded",
+               "sort k0": "okvs bins", "sort k1": "okvs cols", "values": "okvs dense"},
+}
+
+
+class _SessionPool(ScratchPool):
+    """A :class:`ScratchPool` whose names alias per :data:`_ALIASES` (disjoint lifetimes share memory)."""
+
+    def __init__(self, role: str):
+        super().__init__()
+        self._alias = _ALIASES[role]
+
+    def get(self, name: str, shape, dtype=np.uint8) -> np.ndarray:
+        return super().get(self._alias.get(name, name), shape, dtype)
+
+
+#: The largest session workspace kept for the next session of the same role (a 2^22-item receiver
+#: keeps ~0.9 GB); larger ones are freed at the end of their session.
+KEEP_WORKSPACE_BYTES = 5 << 28
+
 #: Working memory of finished sessions, per role, for the next session to reuse (see :func:`_workspace`).
 _WORKSPACES: dict[str, list[ScratchPool]] = {"sender": [], "receiver": []}
 _WORKSPACE_LOCK = threading.Lock()
@@ -163,16 +190,19 @@ def _workspace(role: str):
 
     The VOLE's code-length arrays (about 2·1.3·n blocks per party) come from it: on these VMs the
     first touch of fresh memory costs ~8 µs per 4 KiB page (more than the AES that fills it), and
-    a big array freed and allocated again is fresh memory again. Concurrent sessions each take
-    their own pool. :func:`release_workspaces` drops the kept memory."""
+    a big array freed and allocated again is fresh memory again (glibc maps blocks over 32 MiB, and
+    a thread's arena cannot hold them, anew each time: at 2^22 items every array, at 2^20 none).
+    Concurrent sessions each take their own pool. A pool over :data:`KEEP_WORKSPACE_BYTES` is not
+    kept (about 2^22 items a side); :func:`release_workspaces` drops the kept memory."""
     with _WORKSPACE_LOCK:
         free = _WORKSPACES[role]
-        pool = free.pop() if free else ScratchPool()
+        pool = free.pop() if free else _SessionPool(role)
     try:
         yield pool
     finally:
-        with _WORKSPACE_LOCK:
-            _WORKSPACES[role].append(pool)
+        if pool.nbytes <= KEEP_WORKSPACE_BYTES:
+            with _WORKSPACE_LOCK:
+                _WORKSPACES[role].append(pool)
 
 
 def release_workspaces() -> int:
