@@ -158,7 +158,7 @@ class _Now:
 #: one buffer per name would. Checked against the phase order in :func:`_run`, ``_receiver``, ``_sender``.
 _ALIASES = {
     "receiver": {"dedup slots": "okvs table", "dedup reps": "okvs bins", "okvs values": "okvs decoded",
-                 "peer tags": "vole noise", "tags": "item ids", "found": "okvs bins"},
+                 "oprf out": "okvs table", "peer tags": "vole noise", "tags": "item ids", "found": "okvs bins"},
     "sender": {"dedup slots": "okvs decoded", "dedup reps": "okvs bins", "tags": "okvs decoded",
                "sort k0": "okvs bins", "sort k1": "okvs cols", "values": "okvs dense"},
 }
@@ -324,6 +324,8 @@ def oprf_receive_binned(ch: Channel, ids, rng=None, malicious: bool = False, vol
                         distinct: bool = False, overlap: bool = False):
     """:func:`rr22_oprf_receiver` in the OKVS bin order: ``(F(ids[order]), F'(ids[order]) or None, order)``.
 
+    With a ``vole`` that has a pool (``SilentVole(pool=...)``) the results are views of it.
+
     ``distinct=True``: the caller guarantees distinct ids (skips the check). ``overlap``: encode the
     OKVS in a thread while the VOLE runs (see :func:`rr22_oprf_sender`).
     """
@@ -375,8 +377,13 @@ def oprf_receive_binned(ch: Channel, ids, rng=None, malicious: bool = False, vol
     sk = rows.sorted_keys
     u = _add_w(rows.decode(c, presorted=True), w)
     del c   # (its memory is the VOLE's code-length array)
-    out = _out_hash(u, sk, w, KEY_MAL if malicious else KEY_OUT)
-    prf = _out_hash(u, sk, w, KEY_PROOF) if proof else None
+    pool = getattr(vole, "pool", None)
+
+    def dest(name):
+        return None if pool is None else pool.get(name, (u.shape[0], 16))
+
+    out = _out_hash(u, sk, w, KEY_MAL if malicious else KEY_OUT, out=dest("oprf out"))
+    prf = _out_hash(u, sk, w, KEY_PROOF, out=dest("oprf proof")) if proof else None
     tm["decode"] = tm.get("decode", 0.0) + time.perf_counter() - t0
     return out, prf, rows.order
 
