@@ -20,6 +20,7 @@ _EXPORTS = {
     "rr22_receiver": ".rr22",
     "rr22_oprf_sender": ".rr22",
     "rr22_oprf_receiver": ".rr22",
+    "release_workspaces": ".rr22",
     "PsiResult": ".session",
     "PeerAbort": ".session",
     "PayloadJoin": ".payload_join",

@@ -42,7 +42,9 @@ import numpy as np
 from numba import njit
 
 from ..errors import ParameterError
+from ..ot.ext.lpn_codes import prefetch
 from ..primitives import aes, aes_kernels
+from ..primitives.buffers import ScratchPool
 
 _DOMAIN = np.uint64(0x7071_6D70_6370_7369)  # "pqmpcpsi": separates this MAC from other AES uses
 
@@ -229,14 +231,15 @@ def _mac_blocks_kernel(data, offsets, starts, blocks):
             blocks[b + 1 + j // 16, j % 16] = data[offsets[i] + j]
 
 
-def item_ids(data: np.ndarray, offsets: np.ndarray, key: bytes, backend: str = "auto") -> np.ndarray:
+def item_ids(data: np.ndarray, offsets: np.ndarray, key: bytes, backend: str = "auto",
+             out: np.ndarray | None = None) -> np.ndarray:
     """``(n, 16)`` uint8: the session-keyed 128-bit identifier of every item.
 
     ``backend``: ``"kernel"`` (one numba loop, AES-NI), ``"openssl"`` (bulk
     OpenSSL calls, constant time everywhere) or ``"auto"``: the kernel when
     it runs on AES-NI, OpenSSL when numba would fall back to a table AES,
     whose lookups indexed by the (secret) items would leak them through the
-    cache. Both give the same bytes.
+    cache. Both give the same bytes. ``out``: an ``(n, 16)`` uint8 array to write them to.
     """
     if len(key) != 16:
         raise ParameterError("item-id key must be 16 bytes")
@@ -252,10 +255,17 @@ def item_ids(data: np.ndarray, offsets: np.ndarray, key: bytes, backend: str = "
         np.cumsum(1 + (np.diff(offsets) + 15) // 16, out=starts[1:])
         blocks = np.zeros((int(starts[-1]), 16), dtype=np.uint8)
         _mac_blocks_kernel(data, offsets, starts, blocks)
-        return aes.cbc_mac(key, blocks, starts)
-    out = np.empty((n, 16), dtype=np.uint8)
+        if out is None:
+            return aes.cbc_mac(key, blocks, starts)
+        out[:] = aes.cbc_mac(key, blocks, starts)
+        return out
+    out = np.empty((n, 16), dtype=np.uint8) if out is None else out
     _cbc_mac_kernel(aes_kernels.round_keys(key), data, offsets, out.view(np.uint64))
     return out
+
+
+#: Ids ahead of the current one whose first slot is prefetched (the table is far larger than the cache).
+_AHEAD = 16
 
 
 @njit(cache=True, nogil=True)
@@ -263,8 +273,13 @@ def _dedup_kernel(w, slots, inverse, reps):
     # Open addressing on the low word (ids are pseudorandom, so it is a good
     # slot index); equal ids meet at their first probe whatever their number.
     mask = slots.shape[0] - 1
+    n = w.shape[0]
     ndist = 0
-    for i in range(w.shape[0]):
+    for i in range(min(_AHEAD, n)):
+        prefetch(slots, np.int64(w[i, 0] & np.uint64(mask)))
+    for i in range(n):
+        if i + _AHEAD < n:
+            prefetch(slots, np.int64(w[i + _AHEAD, 0] & np.uint64(mask)))
         s = np.int64(w[i, 0] & np.uint64(mask))
         while True:
             r = slots[s]
@@ -282,20 +297,28 @@ def _dedup_kernel(w, slots, inverse, reps):
     return ndist
 
 
-def dedup_ids(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def dedup_ids(ids: np.ndarray, pool: ScratchPool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(reps, inverse)``: ``ids[reps]`` are the distinct ids (in order of
     first occurrence) and ``inverse[i]`` is the position of ``ids[i]`` among them.
 
     Linear time. Nothing derived from this order reaches the peer unmasked:
     the sender sorts its values, the receiver's table is hidden by the OT.
+    ``pool``: the hash table (2n to 4n slots) and the results are views of its buffers instead of
+    fresh memory (valid until its next use by this function).
     """
     n = ids.shape[0]
     w = np.ascontiguousarray(ids).view(np.uint64)
-    inverse = np.empty(n, dtype=np.int64)
-    reps = np.empty(n, dtype=np.int64)
+    inverse = np.empty(n, dtype=np.int64) if pool is None else pool.get("dedup inverse", (n,), np.int64)
+    reps = np.empty(n, dtype=np.int64) if pool is None else pool.get("dedup reps", (n,), np.int64)
     if not n:
         return reps, inverse
-    slots = np.full(1 << (2 * n - 1).bit_length(), -1, dtype=np.int64)
+    size = 1 << (2 * n - 1).bit_length()
+    # int32 slots (n ≤ 2^30): half the table to miss on
+    if pool is None:
+        slots = np.full(size, -1, dtype=np.int32)
+    else:
+        slots = pool.get("dedup slots", (size,), np.int32)
+        slots.fill(-1)
     ndist = _dedup_kernel(w, slots, inverse, reps)
     return reps[:ndist], inverse
 

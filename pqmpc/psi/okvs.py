@@ -46,6 +46,7 @@ from numba import njit
 
 from ..errors import ParameterError, PqmpcError
 from ..primitives.aes import openssl_ecb
+from ..primitives.buffers import ScratchPool
 from ..primitives.gf128 import gf128_mul_block
 
 WEIGHT = 3
@@ -168,8 +169,8 @@ def _cols(w, m, nbins, cols, bins):
 
 
 @njit(cache=True, nogil=True)
-def _group(bins, nbins, keys, sorted_keys):
-    """Counting sort: (start offsets per bin, item order), and ``sorted_keys = keys[order]``.
+def _group(bins, nbins, keys, sorted_keys, order):
+    """Counting sort: start offsets per bin, the item ``order``, and ``sorted_keys = keys[order]``.
 
     The keys are scattered here (read in order, written to one sequential stream per bin) rather
     than gathered with numpy's ``keys[order]``, which cost ~55 ns a key on (n, 16) uint8 rows —
@@ -180,14 +181,13 @@ def _group(bins, nbins, keys, sorted_keys):
     for b in range(nbins):
         start[b + 1] += start[b]
     fill = start[:-1].copy()
-    order = np.empty(bins.shape[0], dtype=np.int64)
     for i in range(bins.shape[0]):
         f = fill[bins[i]]
         order[f] = i
         sorted_keys[f, 0] = keys[i, 0]
         sorted_keys[f, 1] = keys[i, 1]
         fill[bins[i]] = f + 1
-    return start, order
+    return start
 
 
 @njit(inline="always")
@@ -446,30 +446,40 @@ def check_distinct(keys: np.ndarray) -> None:
         raise ParameterError(f"OKVS keys must be distinct: positions {i} and {j} hold the same key")
 
 
+def _array(pool: ScratchPool | None, name: str, shape, dtype) -> np.ndarray:
+    return np.empty(shape, dtype=dtype) if pool is None else pool.get(name, shape, dtype)
+
+
 class OkvsRows:
     """The hashed rows of some keys under one seed, computed once and usable for encoding and for any
     number of decodings.
+
+    ``pool`` (a :class:`~pqmpc.primitives.buffers.ScratchPool`): the rows' arrays, the encoded
+    table and the presorted decodings are views of its buffers (no fresh memory per call; valid
+    until the pool's next use by an OKVS).
 
     The keys are put in bin order once (``order``; ``sorted_keys = keys[order]``) so that the kernels
     walk each bin's rows and table contiguously: random gathers, not arithmetic, dominate otherwise.
     ``presorted=True`` in :meth:`encode` / :meth:`decode` means values in that order.
     """
 
-    def __init__(self, keys, seed: bytes, params: OkvsParams):
+    def __init__(self, keys, seed: bytes, params: OkvsParams, pool: ScratchPool | None = None):
         keys = _blocks(keys, "keys")
         self.seed = _check_seed(seed)
         self.params = params
         self.n = keys.shape[0]
         self.order = np.arange(self.n, dtype=np.int64)
         self.sorted_keys = keys
+        self.pool = pool
         if self.n and params.size:
-            bins = np.empty(self.n, dtype=np.int64)
+            n = self.n
+            bins = _array(pool, "okvs bins", (n,), np.int64)
             _hash_rows(keys, self.seed, params, bins)
-            self.sorted_keys = np.empty_like(keys)
-            self.start, self.order = _group(bins, params.bins, keys.view(np.uint64),
-                                            self.sorted_keys.view(np.uint64))
-            self.cols = np.empty((self.n, 3), dtype=np.int32)   # half the bytes per row in cache
-            self.dense = np.empty((self.n, 2), dtype=np.uint64)
+            self.sorted_keys = _array(pool, "okvs sorted keys", (n, 16), np.uint8)
+            self.order = _array(pool, "okvs order", (n,), np.int64)
+            self.start = _group(bins, params.bins, keys.view(np.uint64), self.sorted_keys.view(np.uint64), self.order)
+            self.cols = _array(pool, "okvs cols", (n, 3), np.int32)   # half the bytes per row in cache
+            self.dense = _array(pool, "okvs dense", (n, 2), np.uint64)
             _hash_rows(self.sorted_keys, self.seed, params, bins, self.cols, self.dense)
 
     def encode(self, values, presorted: bool = False) -> np.ndarray:
@@ -478,7 +488,11 @@ class OkvsRows:
         values = _blocks(values, "values", self.n)
         if p.n != self.n:
             raise ParameterError(f"OKVS parameters are for {p.n} keys, got {self.n}")
-        table = np.zeros((p.size, 16), dtype=np.uint8)
+        if self.pool is None:
+            table = np.zeros((p.size, 16), dtype=np.uint8)
+        else:
+            table = self.pool.get("okvs table", (p.size, 16))
+            table.fill(0)
         if self.n == 0:
             return table
         vals = values if presorted else values[self.order]
@@ -493,9 +507,10 @@ class OkvsRows:
         """``(n, 16)``: the values the table gives these keys (in bin order if ``presorted``)."""
         p = self.params
         table = _blocks(table, "table", p.size)
-        out = np.zeros((self.n, 16), dtype=np.uint8)
         if not (self.n and p.size):
-            return out
+            return np.zeros((self.n, 16), dtype=np.uint8)
+        # every row is written: the bins cover all keys
+        out = _array(self.pool if presorted else None, "okvs decoded", (self.n, 16), np.uint8)
         _decode(self.start, self.cols, self.dense, p.sparse, p.dense, table.view(np.uint64), out.view(np.uint64))
         if presorted:
             return out
@@ -513,20 +528,22 @@ def okvs_encode(keys, values, seed: bytes, params: OkvsParams | None = None) -> 
 
 
 def okvs_encode_random_seed(keys, values, rng, params: OkvsParams | None = None,
-                            return_rows: bool = False, first_seed: bytes | None = None, check: bool = True):
+                            return_rows: bool = False, first_seed: bytes | None = None, check: bool = True,
+                            pool: ScratchPool | None = None):
     """Encode under fresh seeds from ``rng`` until one works (each try fails with probability ≤ 2^-ssp).
 
     ``values`` is an ``(n, 16)`` array, or a function of the keys in bin order returning their values
     in that order (which saves a gather). Returns ``(seed, table)``, or ``(seed, table, rows)`` with
     ``return_rows`` (the :class:`OkvsRows` of the keys under that seed, for decoding them later).
     ``first_seed`` is tried first; ``check=False`` skips the duplicate check (the caller did it).
+    ``pool``: as for :class:`OkvsRows`.
     """
     keys = _blocks(keys, "keys")
     p = params or OkvsParams(keys.shape[0])
     if check:
         check_distinct(keys)
     for attempt in range(MAX_ATTEMPTS):
-        rows = OkvsRows(keys, first_seed if attempt == 0 and first_seed is not None else rng.bytes(16), p)
+        rows = OkvsRows(keys, first_seed if attempt == 0 and first_seed is not None else rng.bytes(16), p, pool)
         try:
             if callable(values):
                 table = rows.encode(values(rows.sorted_keys), presorted=True)

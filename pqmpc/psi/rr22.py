@@ -59,12 +59,14 @@ import hashlib
 import math
 import threading
 import time
+from contextlib import contextmanager
 
 import numpy as np
 from numba import njit
 
 from ..errors import ParameterError, ProtocolError
 from ..net import Channel, handshake
+from ..primitives.buffers import ScratchPool
 from ..primitives.gf128 import gf128_mul_block
 from ..primitives.hashing import cr, tccr
 from ..rng import Rng
@@ -85,9 +87,9 @@ def _label_key(label: str) -> bytes:
 KEY_VALUE, KEY_OUT, KEY_MAL, KEY_PROOF = (_label_key(x) for x in ("value", "out", "mal", "proof"))
 
 
-def value_hash(ids: np.ndarray) -> np.ndarray:
-    """``H_v``: the GF(2^128) value the receiver encodes for each id."""
-    return cr(ids, key=KEY_VALUE)
+def value_hash(ids: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``H_v``: the GF(2^128) value the receiver encodes for each id (into ``out`` if given)."""
+    return cr(ids, key=KEY_VALUE, out=out)
 
 
 def _out_hash(u: np.ndarray, ids: np.ndarray, w: np.ndarray | None, key: bytes, out=None) -> np.ndarray:
@@ -150,6 +152,68 @@ class _Now:
         return self._out
 
 
+#: Scratch names that share memory within a session, per role: the first is dead before the second
+#: is asked for (e.g. the dedup table after the setup, the receiver's noise vector A once it masked
+#: the table, the sender's decoded values once hashed), so a session keeps ~70 % of the memory that
+#: one buffer per name would. Checked against the phase order in :func:`_run`, ``_receiver``, ``_sender``.
+_ALIASES = {
+    "receiver": {"dedup slots": "okvs table", "dedup reps": "okvs bins", "okvs values": "okvs decoded",
+                 "oprf out": "okvs table", "peer tags": "vole noise", "tags": "item ids", "found": "okvs bins"},
+    "sender": {"dedup slots": "okvs decoded", "dedup reps": "okvs bins", "tags": "okvs decoded",
+               "sort k0": "okvs bins", "sort k1": "okvs cols", "values": "okvs dense"},
+}
+
+
+class _SessionPool(ScratchPool):
+    """A :class:`ScratchPool` whose names alias per :data:`_ALIASES` (disjoint lifetimes share memory)."""
+
+    def __init__(self, role: str):
+        super().__init__()
+        self._alias = _ALIASES[role]
+
+    def get(self, name: str, shape, dtype=np.uint8) -> np.ndarray:
+        return super().get(self._alias.get(name, name), shape, dtype)
+
+
+#: The largest session workspace kept for the next session of the same role (a 2^22-item receiver
+#: keeps ~0.9 GB); larger ones are freed at the end of their session.
+KEEP_WORKSPACE_BYTES = 5 << 28
+
+#: Working memory of finished sessions, per role, for the next session to reuse (see :func:`_workspace`).
+_WORKSPACES: dict[str, list[ScratchPool]] = {"sender": [], "receiver": []}
+_WORKSPACE_LOCK = threading.Lock()
+
+
+@contextmanager
+def _workspace(role: str):
+    """A :class:`ScratchPool` for one session, kept for the next session of this role afterwards.
+
+    The VOLE's code-length arrays (about 2·1.3·n blocks per party) come from it: on these VMs the
+    first touch of fresh memory costs ~8 µs per 4 KiB page (more than the AES that fills it), and
+    a big array freed and allocated again is fresh memory again (glibc maps blocks over 32 MiB, and
+    a thread's arena cannot hold them, anew each time: at 2^22 items every array, at 2^20 none).
+    Concurrent sessions each take their own pool. A pool over :data:`KEEP_WORKSPACE_BYTES` is not
+    kept (about 2^22 items a side); :func:`release_workspaces` drops the kept memory."""
+    with _WORKSPACE_LOCK:
+        free = _WORKSPACES[role]
+        pool = free.pop() if free else _SessionPool(role)
+    try:
+        yield pool
+    finally:
+        if pool.nbytes <= KEEP_WORKSPACE_BYTES:
+            with _WORKSPACE_LOCK:
+                _WORKSPACES[role].append(pool)
+
+
+def release_workspaces() -> int:
+    """Drop the working memory RR22 PSI keeps between sessions; returns the bytes released."""
+    with _WORKSPACE_LOCK:
+        freed = sum(p.nbytes for pools in _WORKSPACES.values() for p in pools)
+        for pools in _WORKSPACES.values():
+            pools.clear()
+    return freed
+
+
 class Rr22OprfKey:
     """The sender's OPRF key: evaluate ``F`` on any ids with :meth:`eval`."""
 
@@ -175,7 +239,8 @@ class Rr22OprfKey:
             rows = OkvsRows(ids, self.seed, self.params)
         sk = rows.sorted_keys
         u = rows.decode(self.table, presorted=True)
-        vh = value_hash(sk)
+        # the outputs' memory: the pool's when the rows came from it (then valid until its next use)
+        vh = value_hash(sk, out=None if rows.pool is None else rows.pool.get("oprf values", (rows.n, 16)))
         xor_mul_const(vh, self.delta, u)
         key = KEY_PROOF if proof else KEY_MAL if self.w is not None else KEY_OUT
         # the outputs go to vh's memory: nothing new as long as the set
@@ -190,6 +255,9 @@ def rr22_oprf_sender(ch: Channel, n_receiver: int, rng=None, malicious: bool = F
                      bin_size: int = DEFAULT_BIN_SIZE, timings: dict | None = None, prepare=None,
                      overlap: bool = False) -> Rr22OprfKey:
     """Sender of the RR22 OPRF for a receiver with ``n_receiver`` ids; returns the key.
+
+    The OKVS working arrays share ``vole``'s pool when it has one (``SilentVole(pool=...)``): the
+    key is then valid until the pool's next use.
 
     ``prepare``: ``(n, 16)`` ids the caller will evaluate (pass the same array object to
     :meth:`Rr22OprfKey.eval`); their OKVS rows are computed under the first seed, in a thread while
@@ -210,7 +278,7 @@ def rr22_oprf_sender(ch: Channel, n_receiver: int, rng=None, malicious: bool = F
     if prepare is not None:
         prepare = np.ascontiguousarray(prepare, dtype=np.uint8)
         ids = prepare
-        job = (_Background if overlap else _Now)(lambda: OkvsRows(ids, seed0, p))
+        job = (_Background if overlap else _Now)(lambda: OkvsRows(ids, seed0, p, getattr(vole, "pool", None)))
     delta, b = vole.send(ch, p.size, rng.fork("rr22/vole"))
     tm["vole"] = tm.get("vole", 0.0) + time.perf_counter() - t0
     w = None
@@ -256,6 +324,8 @@ def oprf_receive_binned(ch: Channel, ids, rng=None, malicious: bool = False, vol
                         distinct: bool = False, overlap: bool = False):
     """:func:`rr22_oprf_receiver` in the OKVS bin order: ``(F(ids[order]), F'(ids[order]) or None, order)``.
 
+    With a ``vole`` that has a pool (``SilentVole(pool=...)``) the results are views of it.
+
     ``distinct=True``: the caller guarantees distinct ids (skips the check). ``overlap``: encode the
     OKVS in a thread while the VOLE runs (see :func:`rr22_oprf_sender`).
     """
@@ -278,7 +348,10 @@ def oprf_receive_binned(ch: Channel, ids, rng=None, malicious: bool = False, vol
 
     def encode():
         t = time.perf_counter()
-        r = okvs_encode_random_seed(ids, value_hash, okvs_rng, p, return_rows=True, first_seed=seed0, check=False)
+        pool = getattr(vole, "pool", None)
+        vals = value_hash if pool is None else (lambda k: value_hash(k, out=pool.get("okvs values", (k.shape[0], 16))))
+        r = okvs_encode_random_seed(ids, vals, okvs_rng, p, return_rows=True, first_seed=seed0, check=False,
+                                    pool=pool)
         tm["okvs_encode"] = tm.get("okvs_encode", 0.0) + time.perf_counter() - t
         return r
 
@@ -304,8 +377,13 @@ def oprf_receive_binned(ch: Channel, ids, rng=None, malicious: bool = False, vol
     sk = rows.sorted_keys
     u = _add_w(rows.decode(c, presorted=True), w)
     del c   # (its memory is the VOLE's code-length array)
-    out = _out_hash(u, sk, w, KEY_MAL if malicious else KEY_OUT)
-    prf = _out_hash(u, sk, w, KEY_PROOF) if proof else None
+    pool = getattr(vole, "pool", None)
+
+    def dest(name):
+        return None if pool is None else pool.get(name, (u.shape[0], 16))
+
+    out = _out_hash(u, sk, w, KEY_MAL if malicious else KEY_OUT, out=dest("oprf out"))
+    prf = _out_hash(u, sk, w, KEY_PROOF, out=dest("oprf proof")) if proof else None
     tm["decode"] = tm.get("decode", 0.0) + time.perf_counter() - t0
     return out, prf, rows.order
 
@@ -345,8 +423,6 @@ def run_rr22(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = F
     (the VOLE is over GF(2^128)); ``bin_size`` is the OKVS bin size; ``overlap`` runs the OKVS
     work in a thread alongside the VOLE (for parties with cores of their own; same messages).
     """
-    from ..ot.ext.iknp import IKNP
-    from ..ot.ext.vole import SilentVole
 
     if role not in ("sender", "receiver"):
         raise ParameterError(f"role must be 'sender' or 'receiver', not {role!r}")
@@ -356,6 +432,18 @@ def run_rr22(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = F
         raise ParameterError(f"max_peer_items must be in [0, 2^30], not {max_peer_items}")
     rng = Rng.ensure(rng)
     base_ot = base_ot if base_ot is not None else default_base_ot(128)
+    # Session-sized scratch (VOLE, OKVS, dedup, sort): views of it never outlive this call (the
+    # receiver's A and C are used up inside it, the sender's key is dropped at its end).
+    with _workspace(role) as pool:
+        return _run(role, ch, items, rng, reveal_to_sender, malicious, base_ot, bin_size, extra_params,
+                    max_peer_items, progress, overlap, pool)
+
+
+def _run(role, ch, items, rng, reveal_to_sender, malicious, base_ot, bin_size, extra_params, max_peer_items,
+         progress, overlap, pool):
+    from ..ot.ext.iknp import IKNP
+    from ..ot.ext.vole import SilentVole
+
     seconds: dict = {}
     t0 = time.perf_counter()
     stats0 = ch.stats.snapshot()
@@ -369,8 +457,8 @@ def run_rr22(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = F
     other = "receiver" if role == "sender" else "sender"
     handshake(ch, PROTOCOL, VERSION, params, role=role, peer_role=other)
     id_key = coin_toss(ch, role, rng, PROTOCOL, b"pqmpc/rr22-psi/v1/session")[:16]
-    ids_all = keys.item_ids(data, offsets, id_key)
-    reps, inverse = keys.dedup_ids(ids_all)
+    ids_all = keys.item_ids(data, offsets, id_key, out=pool.get("item ids", (n_items, 16)))
+    reps, inverse = keys.dedup_ids(ids_all, pool)
     # reps lists first occurrences in order, so with no duplicates it is 0..n-1: skip the row gather
     ids = ids_all if reps.shape[0] == ids_all.shape[0] else np.ascontiguousarray(ids_all[reps])
     del ids_all
@@ -396,7 +484,7 @@ def run_rr22(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = F
     t0 = time.perf_counter()
     cot.setup(ch, role, rng.fork("rr22/base"))
     seconds["base_ot"] = time.perf_counter() - t0
-    vole = SilentVole(cot, check=malicious)
+    vole = SilentVole(cot, check=malicious, pool=pool)
     if role == "receiver":
         return finish(*_receiver(ch, ids, inverse, n_s, ell, reveal_to_sender, malicious, vole, rng, bin_size,
                                  seconds, overlap))
@@ -413,11 +501,13 @@ def _receiver(ch, ids, inverse, n_s, ell, reveal, malicious, vole, rng, bin_size
     out, prf, order = oprf_receive_binned(ch, ids, rng, malicious, vole, bin_size, proof=reveal and malicious,
                                           timings=seconds, distinct=True, overlap=overlap)   # ids are deduped
     t0 = time.perf_counter()
-    tw = values.tag_words(values.recv_rows(ch, n_s, ell, STEP5), ell)
+    pool = vole.pool
+    tw = values.tag_words(values.recv_rows(ch, n_s, ell, STEP5), ell, pool.get("peer tags", (n_s, 16)))
     if not values.is_sorted(tw):
         raise ProtocolError(f"{STEP5}: values are not sorted")
-    found = np.empty(out.shape[0], dtype=np.int64)
-    values.lookup(tw, values.tag_words(out, ell), *values.bucket_bits(n_s, ell), found)
+    found = pool.get("found", (out.shape[0],), np.int64)
+    queries = values.tag_words(out, ell, pool.get("tags", (out.shape[0], 16)))
+    values.lookup(tw, queries, *values.bucket_bits(n_s, ell), found)
     hits = np.flatnonzero(found >= 0)     # in bin order
     if reveal:
         # Positions in the sender's sorted list: a function of the intersection (and of what the
@@ -437,9 +527,11 @@ def _sender(ch, ids, inverse, n_r, ell, reveal, malicious, vole, rng, bin_size, 
     seconds["decode"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     n = ids.shape[0]
-    msg = np.empty((n, ell), dtype=np.uint8)
-    order = np.empty(n, dtype=np.int64)
-    values.sort_values(values.tag_words(out, ell), ell, *values.bucket_bits(n, ell), order, msg)
+    pool = vole.pool
+    msg = pool.get("values", (n, ell))
+    order = pool.get("values order", (n,), np.int64)
+    values.sort_values_into(values.tag_words(out, ell, pool.get("tags", (n, 16))), ell, *values.bucket_bits(n, ell),
+                            order, msg, pool.get("sort k0", (n,), np.uint64), pool.get("sort k1", (n,), np.uint64))
     values.send_rows(ch, msg)
     del out, msg
     seconds["compare"] = time.perf_counter() - t0
@@ -467,4 +559,4 @@ def rr22_receiver(ch: Channel, items, rng=None, malicious: bool = False, reveal_
 
 
 __all__ = ["rr22_sender", "rr22_receiver", "run_rr22", "rr22_oprf_sender", "rr22_oprf_receiver", "oprf_receive_binned",
-           "Rr22OprfKey", "value_hash", "tag_bytes", "xor_mul_const", "PROTOCOL", "VERSION"]
+           "Rr22OprfKey", "value_hash", "tag_bytes", "xor_mul_const", "release_workspaces", "PROTOCOL", "VERSION"]

@@ -25,8 +25,10 @@ from numba import njit
 
 from ..errors import ProtocolError
 from ..net import Channel
+from ..ot.ext.lpn_codes import prefetch
 
-__all__ = ["FRAME_ROWS", "FRAME_BYTES", "frame_rows", "tag_words", "bucket_bits", "sort_values", "is_sorted",
+__all__ = ["FRAME_ROWS", "FRAME_BYTES", "frame_rows", "tag_words", "bucket_bits", "sort_values", "sort_values_into",
+           "is_sorted",
            "strictly_increasing", "lookup", "find_rows", "sorted_rows", "sort_rows_by_tag", "in_threads", "send_rows",
            "recv_rows", "recv_rows_upto"]
 
@@ -42,10 +44,13 @@ def frame_rows(row_bytes: int) -> int:
     return int(min(FRAME_ROWS, max(1, FRAME_BYTES // max(1, row_bytes))))
 
 
-def tag_words(values: np.ndarray, ell: int) -> np.ndarray:
-    """``(n, 2)`` uint64: the first ``ell`` bytes of each row of ``values``, zero above."""
-    t = np.zeros((values.shape[0], 16), dtype=np.uint8)
+def tag_words(values: np.ndarray, ell: int, out: np.ndarray | None = None) -> np.ndarray:
+    """``(n, 2)`` uint64: the first ``ell`` bytes of each row of ``values``, zero above (in ``out``,
+    ``(n, 16)`` uint8, if given)."""
+    t = np.zeros((values.shape[0], 16), dtype=np.uint8) if out is None else out
     t[:, :ell] = values[:, :ell]
+    if out is not None and ell < 16:
+        t[:, ell:] = 0
     return t.view(np.uint64)
 
 
@@ -57,38 +62,82 @@ def bucket_bits(n: int, ell: int) -> tuple[int, int]:
 
 @njit(cache=True, nogil=True)
 def sort_values(tw, ell, bits, shift, order, out):
-    """Sort the values by (word 0, word 1) — a bucket pass on the top bits of word 0,
-    then insertion sort inside each (tiny: the values are pseudorandom) — and
-    write the first ``ell`` bytes of each, in order, to ``out``; ``order[k]`` is
-    the row that went to position ``k``."""
+    """Sort the values by (word 0, word 1), stably: :func:`sort_values_into` with fresh scratch."""
     n = tw.shape[0]
-    nbk = 1 << bits
+    sort_values_into(tw, ell, bits, shift, order, out, np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64))
+
+
+@njit(cache=True, nogil=True)
+def sort_values_into(tw, ell, bits, shift, order, out, k0, k1):
+    """Sort the values by (word 0, word 1), stably, and write the first ``ell`` bytes of each, in
+    order, to ``out``; ``order[k]`` is the row that went to position ``k``.
+
+    Buckets are the top ``bits`` bits of word 0 (``tw[:, 0] >> shift``). Two cache-sized passes
+    instead of one scatter over the whole list: first the values (with their row numbers) are
+    partitioned by the top half of the bucket bits (few output streams, so the writes stay in
+    cache), then each partition (~2^11 values, in L2) by the other half, then insertion sort
+    (the values are pseudorandom: buckets hold ~4). Every pass is stable, so ties keep the row
+    order, and the result is the same as any stable sort by (word 0, word 1). ``k0``, ``k1``:
+    ``(n,)`` uint64 scratch (the sorted words)."""
+    n = tw.shape[0]
     sh = np.uint64(shift)
-    start = np.zeros(nbk + 1, dtype=np.int64)
+    b2 = bits - bits // 2
+    np1 = 1 << (bits - b2)
+    np2 = 1 << b2
+    m2 = np.int64(np2 - 1)
+    start = np.zeros(np1 + 1, dtype=np.int64)
     for i in range(n):
-        start[np.int64(tw[i, 0] >> sh) + 1] += 1
-    for b in range(nbk):
-        start[b + 1] += start[b]
+        start[(np.int64(tw[i, 0] >> sh) >> b2) + 1] += 1
+    for p in range(np1):
+        start[p + 1] += start[p]
     fill = start[:-1].copy()
     for i in range(n):
-        b = np.int64(tw[i, 0] >> sh)
-        order[fill[b]] = i
-        fill[b] += 1
-    for b in range(nbk):
-        lo = start[b]
-        for a in range(lo + 1, start[b + 1]):
-            x = order[a]
+        a = tw[i, 0]
+        p = np.int64(a >> sh) >> b2
+        q = fill[p]
+        fill[p] = q + 1
+        k0[q] = a
+        k1[q] = tw[i, 1]
+        order[q] = i
+    big = 0
+    for p in range(np1):
+        big = max(big, start[p + 1] - start[p])
+    s0 = np.empty(big, dtype=np.uint64)
+    s1 = np.empty(big, dtype=np.uint64)
+    si = np.empty(big, dtype=np.int64)
+    c2 = np.empty(np2 + 1, dtype=np.int64)
+    for p in range(np1):
+        lo = start[p]
+        cnt = start[p + 1] - lo
+        if cnt < 2:
+            continue
+        c2[:] = 0
+        for t in range(cnt):
+            s0[t] = k0[lo + t]
+            s1[t] = k1[lo + t]
+            si[t] = order[lo + t]
+            c2[(np.int64(s0[t] >> sh) & m2) + 1] += 1
+        for b in range(np2):
+            c2[b + 1] += c2[b]
+        for t in range(cnt):
+            b = np.int64(s0[t] >> sh) & m2
+            q = lo + c2[b]
+            c2[b] += 1
+            k0[q] = s0[t]
+            k1[q] = s1[t]
+            order[q] = si[t]
+        # Values are in bucket order now, so insertion sort moves each only inside its bucket.
+        for a in range(lo + 1, lo + cnt):
+            x0, x1, xi = k0[a], k1[a], order[a]
             k = a - 1
-            while k >= lo and (tw[order[k], 0] > tw[x, 0]
-                               or (tw[order[k], 0] == tw[x, 0] and tw[order[k], 1] > tw[x, 1])):
-                order[k + 1] = order[k]
+            while k >= lo and (k0[k] > x0 or (k0[k] == x0 and k1[k] > x1)):
+                k0[k + 1], k1[k + 1], order[k + 1] = k0[k], k1[k], order[k]
                 k -= 1
-            order[k + 1] = x
-    raw = tw.view(np.uint8).reshape(n, 16)
+            k0[k + 1], k1[k + 1], order[k + 1] = x0, x1, xi
     for k in range(n):
-        src = order[k]
         for j in range(ell):
-            out[k, j] = raw[src, j]
+            w = k0[k] if j < 8 else k1[k]
+            out[k, j] = np.uint8((w >> np.uint64(8 * (j % 8))) & np.uint64(0xFF))
 
 
 @njit(cache=True, nogil=True)
@@ -107,10 +156,19 @@ def strictly_increasing(tw):
     return True
 
 
+#: Queries ahead of the current one whose bucket start (2·) and first value (1·) are prefetched.
+_AHEAD = 16
+
+
 @njit(cache=True, nogil=True)
 def lookup(sorted_tw, queries, bits, shift, found):
-    """Position of each query in the sorted values, or -1 (bucket index, then a short scan)."""
+    """Position of each query in the sorted values, or -1 (bucket index, then a short scan).
+
+    Queries are pseudorandom, so each reads a random bucket start and a random row of lists far
+    larger than the cache at 2^22: both are prefetched some queries ahead (the start ``2·_AHEAD``
+    queries ahead, the row it points to ``_AHEAD`` ahead), so the misses overlap."""
     n = sorted_tw.shape[0]
+    nq = queries.shape[0]
     nbk = 1 << bits
     sh = np.uint64(shift)
     start = np.zeros(nbk + 1, dtype=np.int64)
@@ -118,7 +176,13 @@ def lookup(sorted_tw, queries, bits, shift, found):
         start[np.int64(sorted_tw[i, 0] >> sh) + 1] += 1
     for b in range(nbk):
         start[b + 1] += start[b]
-    for r in range(queries.shape[0]):
+    for r in range(min(2 * _AHEAD, nq)):
+        prefetch(start, np.int64(queries[r, 0] >> sh))
+    for r in range(nq):
+        if r + 2 * _AHEAD < nq:
+            prefetch(start, np.int64(queries[r + 2 * _AHEAD, 0] >> sh))
+        if r + _AHEAD < nq and n:
+            prefetch(sorted_tw, min(start[np.int64(queries[r + _AHEAD, 0] >> sh)], n - 1))
         q0 = queries[r, 0]
         q1 = queries[r, 1]
         b = np.int64(q0 >> sh)

@@ -246,3 +246,32 @@ def test_find_rows_against_a_dict():
         where = {bytes(r): i for i, r in enumerate(rows)}
         assert values.find_rows(rows, queries).tolist() == [where.get(bytes(q), -1) for q in queries]
     assert values.find_rows(rows, rows[:0]).shape == (0,)
+
+
+def test_sort_is_stable_and_lookup_finds_the_first_copy():
+    """The two-pass radix sort equals a stable sort by (word 0, word 1) for every bucket split, ties
+    keep the row order, and lookup gives the first of equal sorted values (as the one-pass versions)."""
+    from pqmpc.psi import values as api
+
+    rng = np.random.default_rng(11)
+    for n, ell, distinct in [(0, 8, 1), (1, 16, 1), (513, 5, 7), (4096, 10, 300), (20000, 16, 20000), (9000, 11, 50)]:
+        pool = rng.integers(0, 256, (max(distinct, 1), 16), dtype=np.uint8)
+        raw = pool[rng.integers(0, max(distinct, 1), n)]
+        buf = np.full((n, 16), 0xAA, dtype=np.uint8)   # dirty: tag_words(out=) must clear above ell
+        tw = api.tag_words(raw, ell, buf)
+        assert np.array_equal(tw, api.tag_words(raw, ell))
+        for bits, shift in [api.bucket_bits(n, ell), (1, 8 * min(ell, 8) - 1), (3, 8 * min(ell, 8) - 3)]:
+            order = np.empty(n, dtype=np.int64)
+            msg = np.empty((n, ell), dtype=np.uint8)
+            api.sort_values(tw, ell, bits, shift, order, msg)
+            ref = np.lexsort((tw[:, 1], tw[:, 0])) if n else order
+            assert np.array_equal(order, ref)
+            assert np.array_equal(msg, tw.view(np.uint8).reshape(n, 16)[ref, :ell])
+        stw = api.tag_words(msg, ell)
+        found = np.empty(n, dtype=np.int64)
+        api.lookup(stw, tw, *api.bucket_bits(n, ell), found)
+        if n:
+            first = {}
+            for p in range(n - 1, -1, -1):
+                first[stw[p].tobytes()] = p
+            assert found.tolist() == [first[t.tobytes()] for t in tw]

@@ -97,9 +97,11 @@ def _accumulate(x, seed):
 
 
 @intrinsic
-def _prefetch(typingctx, arr, i):
-    """Hint the CPU to fetch row ``i`` of a 2-D array (no effect on results)."""
-    if not (isinstance(arr, types.Array) and arr.ndim == 2 and isinstance(i, types.Integer)):
+def prefetch(typingctx, arr, i):
+    """Hint the CPU to fetch element ``i`` (row ``i`` of a 2-D array) of ``arr``; no effect on results.
+
+    For kernels whose random reads are known some iterations ahead: many misses in flight at once."""
+    if not (isinstance(arr, types.Array) and arr.ndim in (1, 2) and isinstance(i, types.Integer)):
         return None
 
     def codegen(context, builder, sig, args):
@@ -107,7 +109,7 @@ def _prefetch(typingctx, arr, i):
         ary = context.make_array(aty)(context, builder, args[0])
         idx = context.cast(builder, args[1], sig.args[1], types.intp)
         zero = ir.Constant(context.get_value_type(types.intp), 0)
-        ptr = cgutils.get_item_pointer(context, builder, aty, ary, [idx, zero])
+        ptr = cgutils.get_item_pointer(context, builder, aty, ary, [idx, zero][:aty.ndim])
         i8p = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
@@ -116,6 +118,9 @@ def _prefetch(typingctx, arr, i):
         return context.get_dummy_value()
 
     return types.void(arr, i), codegen
+
+
+_prefetch = prefetch
 
 
 @njit(inline="always")
@@ -189,4 +194,4 @@ class ExConvCode:
         return x[:self.k]
 
 
-__all__ = ["ExConvCode", "EXPANDER_WEIGHT", "ACCUMULATOR_WIDTH", "CODE_SEED"]
+__all__ = ["ExConvCode", "prefetch", "EXPANDER_WEIGHT", "ACCUMULATOR_WIDTH", "CODE_SEED"]

@@ -68,6 +68,7 @@ from numba import njit
 
 from ...errors import ParameterError, ProtocolError
 from ...primitives.bits import pack_bits
+from ...primitives.buffers import ScratchPool
 from ...primitives.gf128 import gf128_mul_block
 from ...primitives.gf128 import mul as gf_mul
 from ...primitives.ggm import ggm_expand_level
@@ -207,7 +208,7 @@ def _check_hash(z: np.ndarray) -> bytes:
 CHUNK_LEAVES = 1 << 17
 
 
-def _expand_trees(roots: np.ndarray, h: int, on_level, on_leaves) -> np.ndarray:
+def _expand_trees(roots: np.ndarray, h: int, on_level, on_leaves, pool: ScratchPool | None = None) -> np.ndarray:
     """Expand ``(T, 16)`` roots to ``(T·2^h, 16)`` leaves, a chunk of trees at a time.
 
     ``on_level(children, m, lev, j0, j1)`` sees each level of trees ``j0:j1`` (``2m`` children per
@@ -217,10 +218,10 @@ def _expand_trees(roots: np.ndarray, h: int, on_level, on_leaves) -> np.ndarray:
     """
     T = roots.shape[0]
     size = 1 << h
-    leaves = np.empty((T << h, 16), dtype=np.uint8)
+    leaves = _buffer(pool, "vole leaves", (T << h, 16))
     g = max(1, CHUNK_LEAVES >> h)
     half = g * size // 2
-    bufs = (np.empty((half, 16), dtype=np.uint8), np.empty((half // 2 or 1, 16), dtype=np.uint8))
+    bufs = (_buffer(pool, "vole level a", (half, 16)), _buffer(pool, "vole level b", (half // 2 or 1, 16)))
     for j0 in range(0, T, g):
         j1 = min(T, j0 + g)
         cur = roots[j0:j1]
@@ -238,6 +239,10 @@ def _expand_trees(roots: np.ndarray, h: int, on_level, on_leaves) -> np.ndarray:
     return leaves
 
 
+def _buffer(pool: ScratchPool | None, name: str, shape) -> np.ndarray:
+    return np.empty(shape, dtype=np.uint8) if pool is None else pool.get(name, shape)
+
+
 class SilentVole:
     """Random VOLE over GF(2^128) (see the module docstring).
 
@@ -245,16 +250,23 @@ class SilentVole:
     by default a fresh :class:`~pqmpc.ot.ext.iknp.IKNP` over ``base_ot`` per call,
     so each call has its own Δ. With a caller's ``cot`` object, Δ is that
     object's session Δ on the channel.
+
+    ``pool`` (a :class:`~pqmpc.primitives.buffers.ScratchPool`): the code-length working arrays
+    (leaves, noise) come from it and are reused by every call, instead of fresh memory each call
+    (on these VMs the first touch of a fresh page costs more than the AES that fills it). The
+    outputs are then views of the pool's buffers, valid until its next use by a VOLE.
     """
 
     name = PROTOCOL
 
-    def __init__(self, cot: CorrelatedOT | None = None, base_ot=None, check: bool = False):
+    def __init__(self, cot: CorrelatedOT | None = None, base_ot=None, check: bool = False,
+                 pool: ScratchPool | None = None):
         if cot is not None and not isinstance(cot, CorrelatedOT):
             raise ParameterError("SilentVole needs a CorrelatedOT (IKNP, Ferret, ...)")
         self.cot = cot
         self.base_ot = base_ot
         self.check = check
+        self.pool = pool
 
     def _cot(self) -> CorrelatedOT:
         if self.cot is not None:
@@ -288,7 +300,7 @@ class SilentVole:
         def on_leaves(lv, j0, j1):
             _tree_sums(lv.view(np.uint64), j1 - j0, size, d[j0:j1])
 
-        leaves = _expand_trees(rng.fork("vole/roots").blocks(T), h, on_level, on_leaves)
+        leaves = _expand_trees(rng.fork("vole/roots").blocks(T), h, on_level, on_leaves, self.pool)
         corr = np.ascontiguousarray(sums.transpose(1, 0, 2, 3))   # (T, h, side, 2)
         corr[:, :, 0] ^= m0
         corr[:, :, 1] ^= m1
@@ -332,7 +344,11 @@ class SilentVole:
         kb_l = np.ascontiguousarray(kb.transpose(1, 0, 2))
         path = np.zeros(T, dtype=np.int64)
         size = 1 << h
-        e = np.zeros((T << h, 16), dtype=np.uint8)
+        if self.pool is None:
+            e = np.zeros((T << h, 16), dtype=np.uint8)
+        else:
+            e = self.pool.get("vole noise", (T << h, 16))
+            e.fill(0)
         cv, bv, ev = cvals.view(np.uint64), beta.view(np.uint64), e.view(np.uint64)
 
         def on_level(children, m, lev, j0, j1):
@@ -342,7 +358,7 @@ class SilentVole:
             _receiver_finish(lv.view(np.uint64), j1 - j0, size, path[j0:j1], cv[j0:j1], d[j0:j1], bv[j0:j1],
                              ev[j0 * size:j1 * size])
 
-        w = _expand_trees(np.zeros((T, 16), dtype=np.uint8), h, on_level, on_leaves)
+        w = _expand_trees(np.zeros((T, 16), dtype=np.uint8), h, on_level, on_leaves, self.pool)
         if self.check:
             self._check_receiver(ch, rng, w, e, beta[T], cvals[T])
         # Two 16-byte-wide passes: the prefetching expander is fastest on 16-byte rows.
