@@ -162,7 +162,7 @@ def phases_emp() -> dict:
     head = [ln for ln in cggm.splitlines() if ln.strip().startswith("Tile")][0].split()
     tile = [ln.split() for ln in cggm.splitlines() if "*" in ln and not ln.startswith("#")][0]
     col = head.index("d=13")
-    return {"lpn_ns_row": float(row[3]), "ggm_ns_leaf": float(tile[col + 1])}  # +1: the '*' column
+    return {"lpn_ns_row": float(row[3]), "ggm_ns_leaf": float(tile[col])}  # "raw H" and "*": one token each
 
 
 def phases_pq() -> dict:
@@ -178,6 +178,12 @@ def phases_pq() -> dict:
     out = rng.integers(0, 256, (m, 16), dtype=np.uint8)
     bits = np.zeros(m, np.uint8)
     code = LocalCode(bytes(range(16)), k)
+    try:  # Ferret packs the round's u once (older versions took u as bytes)
+        from pqmpc.ot.ext.lpn import pack_bits
+
+        kw = {"packed_u": pack_bits(u)}
+    except ImportError:
+        kw = {}
     seeds = rng.integers(0, 256, (T, 16), dtype=np.uint8)
     delta = rng.integers(0, 256, 16, dtype=np.uint8)
     kb = rng.integers(0, 256, (T, h, 16), dtype=np.uint8)
@@ -201,7 +207,7 @@ def phases_pq() -> dict:
         return best
 
     return {"lpn_sender_ns_row": mean_of(lambda: code.add_encoded(0, x, out), 20) * 1e9 / m,
-            "lpn_receiver_ns_row": mean_of(lambda: code.add_encoded_with_bits(0, x, u, out, bits), 20) * 1e9 / m,
+            "lpn_receiver_ns_row": mean_of(lambda: code.add_encoded_with_bits(0, x, u, out, bits, **kw), 20) * 1e9 / m,
             "ggm_sender_ns_leaf": best_of(lambda: spcot.sender_expand(seeds, delta, h, leaves), 5) * 1e9 / (T << h),
             "ggm_receiver_ns_leaf": best_of(lambda: spcot.receiver_expand(kb, b, h, leaves), 5) * 1e9 / (T << h)}
 

@@ -28,18 +28,33 @@ from numba.extending import intrinsic
 
 from ...errors import ParameterError
 from ...primitives.aes import aes_ecb
-from ...primitives.aes_kernels import aes128_encrypt, aes128_load_keys, round_keys
+from ...primitives.aes_kernels import HAVE_AESNI, aes128_encrypt, aes128_encrypt8_ni, aes128_load_keys, round_keys
 from .ferret_params import LPN_D
 
 _aes = aes128_encrypt
 _load = aes128_load_keys
-_M32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 _Z = np.uint64(0)
+_ONE = np.uint64(1)
+_SIX = np.uint64(6)
+_63 = np.uint64(63)
+_V2 = ir.VectorType(ir.IntType(64), 2)
+
+if HAVE_AESNI:
+    _aes8 = aes128_encrypt8_ni
+else:
+    @njit
+    def _aes8(ks, b):
+        return (_aes(ks, b[0]), _aes(ks, b[1]), _aes(ks, b[2]), _aes(ks, b[3]),
+                _aes(ks, b[4]), _aes(ks, b[5]), _aes(ks, b[6]), _aes(ks, b[7]))
+
+#: Row pairs whose positions one bulk AES step computes (5 blocks a pair: 40 blocks, five 8-way AES calls).
+BATCH_PAIRS = 8
 
 
-#: Pairs of rows whose positions are computed (and prefetched) ahead of their gathers.
-AHEAD = 8
+def _item_ptr(context, builder, aty, a, idx):
+    ary = context.make_array(aty)(context, builder, a)
+    return cgutils.get_item_pointer(context, builder, aty, ary, idx)
 
 
 @intrinsic
@@ -50,10 +65,9 @@ def _prefetch_row(typingctx, arr, row):
 
     def codegen(context, builder, sig, args):
         aty = sig.args[0]
-        ary = context.make_array(aty)(context, builder, args[0])
         idx = [context.cast(builder, args[1], sig.args[1], types.intp)]
         idx += [ir.Constant(ir.IntType(64), 0)] * (aty.ndim - 1)
-        ptr = cgutils.get_item_pointer(context, builder, aty, ary, idx)
+        ptr = _item_ptr(context, builder, aty, args[0], idx)
         i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
                                             "llvm.prefetch.p0")
@@ -64,16 +78,48 @@ def _prefetch_row(typingctx, arr, row):
     return types.void(arr, row), codegen
 
 
+@intrinsic
+def _row_xor(typingctx, x, pos, o, out, i):
+    """``out[i] ^= x[pos[o]] ⊕ … ⊕ x[pos[o + 9]]`` on ``(n, 2)`` uint64 blocks, one 16-byte load per term.
+
+    Written in IR because numba indexes ``x[p, 0]`` and ``x[p, 1]`` as two 8-byte loads behind a
+    stride multiply: twice the loads in flight per gathered block, which is what bounds this
+    loop (the reads are random over ``x``, megabytes beyond L2)."""
+    arrays = (x, pos, out)
+    if not all(isinstance(a, types.Array) and a.dtype == types.uint64 and a.layout == "C" for a in arrays) \
+            or (x.ndim, pos.ndim, out.ndim) != (2, 1, 2):
+        return None
+
+    def codegen(context, builder, sig, args):
+        xa, pa, oa, outa, ia = args
+        i64 = ir.IntType(64)
+        zero = ir.Constant(i64, 0)
+        o = context.cast(builder, oa, sig.args[2], types.intp)
+        i = context.cast(builder, ia, sig.args[4], types.intp)
+        xbase = builder.bitcast(_item_ptr(context, builder, sig.args[0], xa, [zero, zero]), ir.IntType(8).as_pointer())
+        pp = _item_ptr(context, builder, sig.args[1], pa, [o])
+        op = builder.bitcast(_item_ptr(context, builder, sig.args[3], outa, [i, zero]), _V2.as_pointer())
+        acc = builder.load(op, align=8)
+        for j in range(LPN_D):
+            w = builder.load(builder.gep(pp, [ir.Constant(i64, j)]))
+            p = builder.gep(xbase, [builder.shl(w, ir.Constant(i64, 4))])
+            acc = builder.xor(acc, builder.load(builder.bitcast(p, _V2.as_pointer()), align=8))
+        builder.store(acc, op, align=8)
+        return context.get_dummy_value()
+
+    return types.void(x, pos, o, out, i), codegen
+
+
 @njit(inline="always")
-def _store4(ring, slot, o, b, mask, x):
+def _put(pos, o, b, mask, x):
     w0 = b[0] & mask
     w1 = (b[0] >> _S32) & mask
     w2 = b[1] & mask
     w3 = (b[1] >> _S32) & mask
-    ring[slot, o] = w0
-    ring[slot, o + 1] = w1
-    ring[slot, o + 2] = w2
-    ring[slot, o + 3] = w3
+    pos[o] = w0
+    pos[o + 1] = w1
+    pos[o + 2] = w2
+    pos[o + 3] = w3
     _prefetch_row(x, w0)
     _prefetch_row(x, w1)
     _prefetch_row(x, w2)
@@ -81,66 +127,76 @@ def _store4(ring, slot, o, b, mask, x):
 
 
 @njit(inline="always")
-def _fill(ring, slot, ks, p, mask, x):
-    # Positions of rows 2p, 2p+1: five AES counter blocks, twenty 32-bit words.
-    c = np.uint64(5) * np.uint64(p)
-    _store4(ring, slot, 0, _aes(ks, (c, _Z)), mask, x)
-    _store4(ring, slot, 4, _aes(ks, (c + np.uint64(1), _Z)), mask, x)
-    _store4(ring, slot, 8, _aes(ks, (c + np.uint64(2), _Z)), mask, x)
-    _store4(ring, slot, 12, _aes(ks, (c + np.uint64(3), _Z)), mask, x)
-    _store4(ring, slot, 16, _aes(ks, (c + np.uint64(4), _Z)), mask, x)
+def _gen(ks, c, nblocks, pos, mask, x):
+    """Positions from the counter blocks ``c … c + nblocks − 1`` into ``pos`` (four words a block), each
+    prefetched: the gathers that read them run one batch later, when the lines have arrived."""
+    j = 0
+    while j + 8 <= nblocks:
+        d = c + np.uint64(j)
+        e = _aes8(ks, ((d, _Z), (d + _ONE, _Z), (d + np.uint64(2), _Z), (d + np.uint64(3), _Z),
+                       (d + np.uint64(4), _Z), (d + np.uint64(5), _Z), (d + np.uint64(6), _Z), (d + np.uint64(7), _Z)))
+        for t in range(8):
+            _put(pos, 4 * (j + t), e[t], mask, x)
+        j += 8
+    while j < nblocks:
+        _put(pos, 4 * j, _aes(ks, (c + np.uint64(j), _Z)), mask, x)
+        j += 1
 
 
 @njit(inline="always")
-def _row(x, r, s, o, out, i):
-    a0 = out[i, 0] ^ x[r[s, o], 0] ^ x[r[s, o + 1], 0] ^ x[r[s, o + 2], 0] ^ x[r[s, o + 3], 0] ^ x[r[s, o + 4], 0]
-    a1 = out[i, 1] ^ x[r[s, o], 1] ^ x[r[s, o + 1], 1] ^ x[r[s, o + 2], 1] ^ x[r[s, o + 3], 1] ^ x[r[s, o + 4], 1]
-    a0 ^= x[r[s, o + 5], 0] ^ x[r[s, o + 6], 0] ^ x[r[s, o + 7], 0] ^ x[r[s, o + 8], 0] ^ x[r[s, o + 9], 0]
-    a1 ^= x[r[s, o + 5], 1] ^ x[r[s, o + 6], 1] ^ x[r[s, o + 7], 1] ^ x[r[s, o + 8], 1] ^ x[r[s, o + 9], 1]
-    out[i, 0] = a0
-    out[i, 1] = a1
+def _parity(ub, pos, o):
+    """``(A·u)`` for one row from ``u`` packed 64 bits a word (64 KiB for k = 2^19: stays in L2)."""
+    s = _Z
+    for j in range(LPN_D):
+        w = pos[o + j]
+        s ^= ub[w >> _SIX] >> (w & _63)
+    return np.uint8(s & _ONE)
 
 
 @njit(inline="always")
-def _bit(u, r, s, o):
-    return (u[r[s, o]] ^ u[r[s, o + 1]] ^ u[r[s, o + 2]] ^ u[r[s, o + 3]] ^ u[r[s, o + 4]]
-            ^ u[r[s, o + 5]] ^ u[r[s, o + 6]] ^ u[r[s, o + 7]] ^ u[r[s, o + 8]] ^ u[r[s, o + 9]])
+def _blocks_of(npairs, b):
+    return 5 * (min(npairs, (b + 1) * BATCH_PAIRS) - b * BATCH_PAIRS)
+
+
+@njit(inline="always")
+def _encode(ks, first_pair, mask, x, ub, out, bits, with_bits):
+    # Two position buffers: batch b + 1's positions are computed (and their lines prefetched)
+    # before batch b is gathered, so the random reads overlap instead of stalling one by one.
+    npairs = out.shape[0] // 2
+    nb = -(-npairs // BATCH_PAIRS)
+    pos = np.empty((2, 4 * 5 * BATCH_PAIRS), dtype=np.uint64)
+
+    if nb:
+        _gen(ks, np.uint64(5) * np.uint64(first_pair), _blocks_of(npairs, 0), pos[0], mask, x)
+    for b in range(nb):
+        if b + 1 < nb:
+            _gen(ks, np.uint64(5) * np.uint64(first_pair + (b + 1) * BATCH_PAIRS), _blocks_of(npairs, b + 1),
+                 pos[(b + 1) & 1], mask, x)
+        p = pos[b & 1]
+        r0 = 2 * BATCH_PAIRS * b
+        for i in range(2 * _blocks_of(npairs, b) // 5):
+            _row_xor(x, p, LPN_D * i, out, r0 + i)
+            if with_bits:
+                bits[r0 + i] ^= _parity(ub, p, LPN_D * i)
 
 
 @njit(cache=True, nogil=True)
 def _encode_sender(rk, first_pair, mask, x, out):
-    # Software pipeline: positions for pair p + AHEAD are computed and prefetched while pair p is gathered,
-    # so the random reads into x (megabytes, beyond L2) overlap instead of stalling one by one.
-    ks = _load(rk)
-    m = np.uint64(mask)
-    npairs = out.shape[0] // 2
-    ring = np.empty((AHEAD, 2 * LPN_D), dtype=np.uint64)
-    for p in range(min(AHEAD, npairs)):
-        _fill(ring, p, ks, first_pair + p, m, x)
-    for p in range(npairs):
-        s = p % AHEAD
-        _row(x, ring, s, 0, out, 2 * p)
-        _row(x, ring, s, LPN_D, out, 2 * p + 1)
-        if p + AHEAD < npairs:
-            _fill(ring, s, ks, first_pair + p + AHEAD, m, x)
+    ub = np.empty(0, dtype=np.uint64)
+    _encode(_load(rk), first_pair, np.uint64(mask), x, ub, out, np.empty(0, dtype=np.uint8), False)
 
 
 @njit(cache=True, nogil=True)
-def _encode_receiver(rk, first_pair, mask, x, u, out, bits):
-    ks = _load(rk)
-    m = np.uint64(mask)
-    npairs = out.shape[0] // 2
-    ring = np.empty((AHEAD, 2 * LPN_D), dtype=np.uint64)
-    for p in range(min(AHEAD, npairs)):
-        _fill(ring, p, ks, first_pair + p, m, x)
-    for p in range(npairs):
-        s = p % AHEAD
-        _row(x, ring, s, 0, out, 2 * p)
-        _row(x, ring, s, LPN_D, out, 2 * p + 1)
-        bits[2 * p] ^= _bit(u, ring, s, 0)
-        bits[2 * p + 1] ^= _bit(u, ring, s, LPN_D)
-        if p + AHEAD < npairs:
-            _fill(ring, s, ks, first_pair + p + AHEAD, m, x)
+def _encode_receiver(rk, first_pair, mask, x, ub, out, bits):
+    _encode(_load(rk), first_pair, np.uint64(mask), x, ub, out, bits, True)
+
+
+def pack_bits(u: np.ndarray) -> np.ndarray:
+    """``u`` (0/1 bytes) packed 64 to a uint64 word, bit ``i`` of ``u`` at bit ``i % 64`` of word ``i // 64``."""
+    packed = np.packbits(u, bitorder="little")
+    words = np.zeros(-(-packed.size // 8), dtype=np.uint64)
+    words.view(np.uint8)[:packed.size] = packed
+    return words
 
 
 class LocalCode:
@@ -173,12 +229,19 @@ class LocalCode:
         return out
 
     def add_encoded_with_bits(self, start: int, x: np.ndarray, u: np.ndarray, out: np.ndarray,
-                              bits: np.ndarray) -> None:
-        """As :meth:`add_encoded`, and ``bits[i] ^= (A·u)[start + i]`` with the same rows."""
+                              bits: np.ndarray, *, packed_u: np.ndarray | None = None) -> None:
+        """As :meth:`add_encoded`, and ``bits[i] ^= (A·u)[start + i]`` with the same rows.
+
+        ``packed_u``: ``pack_bits(u)``, for callers that encode many slices with one ``u``
+        (packing costs a pass over ``u``); it must be exactly that."""
         self._check(start, out, x, "LocalCode.add_encoded_with_bits")
         if u.shape != (self.k,) or u.dtype != np.uint8 or bits.shape != (out.shape[0],) or bits.dtype != np.uint8:
             raise ParameterError("u must be (k,) uint8 and bits (m,) uint8")
-        _encode_receiver(self._rk, start // 2, self.k - 1, x.view(np.uint64), u, out.view(np.uint64), bits)
+        if packed_u is None:
+            packed_u = pack_bits(u)
+        elif packed_u.shape != (-(-self.k // 64),) or packed_u.dtype != np.uint64:
+            raise ParameterError("packed_u must be pack_bits(u)")
+        _encode_receiver(self._rk, start // 2, self.k - 1, x.view(np.uint64), packed_u, out.view(np.uint64), bits)
 
     def row_positions(self, start: int, m: int) -> np.ndarray:
         """The ``d`` positions of rows ``start … start + m − 1`` as ``(m, d)`` int64 (reference path).
@@ -201,7 +264,7 @@ def kernel_specs() -> list:
 
     u64 = arr("uint64", 2)
     return [(_encode_sender, (u64, I64, I64, u64, u64)),
-            (_encode_receiver, (u64, I64, I64, u64, arr("uint8", 1), u64, arr("uint8", 1)))]
+            (_encode_receiver, (u64, I64, I64, u64, arr("uint64", 1), u64, arr("uint8", 1)))]
 
 
-__all__ = ["LocalCode", "kernel_specs"]
+__all__ = ["LocalCode", "kernel_specs", "pack_bits"]
