@@ -20,7 +20,9 @@ to the end of the call; a call's seconds are the slower party's. Printed per rou
 per kind and CPU seconds (user + sys) per party per process; then the summary: median over
 rounds of the per-round ratios pqmpc / emp, steady (``out=`` vs reused) and first touch
 (fresh arrays vs fresh 4 KiB pages). Every pqmpc call checks 4096 random rows of the OT
-relation; emp's driver checks its own.
+relation; emp's driver checks its own. With an emp driver that also prints ``cpu_seconds`` per
+call (process CPU time around the call; ``--emp-driver``), the summary adds the CPU of the slower
+party per steady call, emp / pqmpc: less sensitive to a busy machine than wall time.
 """
 
 from __future__ import annotations
@@ -54,11 +56,7 @@ def _wait(procs) -> list[tuple[str, float]]:
     return res
 
 
-def run_emp(port: int, reps: int) -> dict:
-    peers = os.environ.get("PQMPC_EMP_PEERS")
-    if not peers:
-        raise SystemExit("set PQMPC_EMP_PEERS to the folder with emp's drivers/ot_steady")
-    drv = os.path.join(peers, "drivers", "ot_steady")
+def run_emp(port: int, reps: int, drv: str) -> dict:
     env = dict(os.environ, GLIBC_TUNABLES=TUNABLES)
     argv = ["ferret13", str(N), "1", str(reps), "0"]
     p1 = subprocess.Popen([drv, "1", str(port)] + argv, env=env, stdout=subprocess.PIPE, text=True)
@@ -69,6 +67,8 @@ def run_emp(port: int, reps: int) -> dict:
     by: dict = {}
     for a, b in zip(*lines):
         by.setdefault(a["kind"], []).append(max(a["seconds"], b["seconds"]))
+        if "cpu_seconds" in a:  # a driver that reports CPU per call (the stock one does not)
+            by.setdefault(a["kind"] + "_cpu", []).append([a["cpu_seconds"], b["cpu_seconds"]])
     by["cpu"] = [round(c1, 3), round(c2, 3)]
     by["calls"] = 1 + 3 * reps
     return by
@@ -90,9 +90,13 @@ def party(role: str, port: int, reps: int) -> dict:
         ch = TcpChannel.connect("127.0.0.1", port, timeout=600, retry_for=60)
     ch.set_timeout(900)
     rng = np.random.default_rng(7)
-    q = np.zeros((N, 16), np.uint8)
-    b = np.zeros(N, np.uint8) if role == "receiver" else None
-    res: dict = {"fresh": [], "out": []}
+    # the caller's arrays exist (touched) before the calls, as in an application
+    q = np.empty((N, 16), np.uint8)
+    q.fill(0)
+    b = np.empty(N, np.uint8) if role == "receiver" else None
+    if b is not None:
+        b.fill(0)
+    res: dict = {"fresh": [], "out": [], "fresh_cpu": [], "out_cpu": []}
 
     def call(n, out):
         if role == "sender":
@@ -130,9 +134,10 @@ def party(role: str, port: int, reps: int) -> dict:
         for mode in ("fresh", "out"):
             for _ in range(reps):
                 sync()
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 r = call(N, mode == "out")
                 res[mode].append(time.perf_counter() - t0)
+                res[mode + "_cpu"].append(time.process_time() - c0)
                 check(r)
                 del r
     return res
@@ -145,6 +150,7 @@ def run_pq(port: int, reps: int) -> dict:
     (os_, cs), (or_, cr) = _wait(ps)
     s, r = (json.loads(o.strip().splitlines()[-1]) for o in (os_, or_))
     out = {k: [max(a, c) for a, c in zip(s[k], r[k])] for k in ("fresh", "out")}
+    out.update({k + "_cpu": [[a, c] for a, c in zip(s[k + "_cpu"], r[k + "_cpu"])] for k in ("fresh", "out")})
     out["warm"] = max(s["warm"], r["warm"])
     out["cpu"] = [round(cs, 3), round(cr, 3)]
     out["calls"] = 1 + 2 * reps
@@ -235,6 +241,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--port", type=int, default=23250)
     ap.add_argument("--phases", action="store_true", help="per-phase single-core comparison")
+    ap.add_argument("--emp-driver", help="emp's ot_steady (default $PQMPC_EMP_PEERS/drivers/ot_steady); one "
+                    "that adds cpu_seconds to its JSON lines also gives CPU per call")
     ap.add_argument("--role", choices=("sender", "receiver"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.phases:
@@ -243,26 +251,36 @@ def main() -> None:
     if a.role:
         print(json.dumps(party(a.role, a.port, a.reps)))
         return
+    drv = a.emp_driver or os.path.join(os.environ.get("PQMPC_EMP_PEERS", ""), "drivers", "ot_steady")
+    if not os.path.exists(drv):
+        raise SystemExit("set PQMPC_EMP_PEERS to the folder with emp's drivers/ot_steady (or give --emp-driver)")
     mps = lambda s: N / s / 1e6  # noqa: E731
     med = statistics.median
-    steady, first = [], []
+    steady, first, cpu_ratio = [], [], []
     for i in range(a.rounds):
         load = os.getloadavg()[0]
-        e = run_emp(a.port + 2 * i, a.reps)
+        e = run_emp(a.port + 2 * i, a.reps, drv)
         p = run_pq(a.port + 2 * i + 1, a.reps)
         rs = med([mps(s) for s in p["out"]]) / med([mps(s) for s in e["reused"]])
         rf = med([mps(s) for s in p["fresh"]]) / med([mps(s) for s in e["fresh4k"]])
         steady.append(rs)
         first.append(rf)
+        cpu = {"pq_out": [[round(c, 3) for c in x] for x in p["out_cpu"]]}
+        if "reused_cpu" in e:
+            cpu["emp_reused"] = [[round(c, 3) for c in x] for x in e["reused_cpu"]]
+            # the slower party's CPU per steady call: emp / pqmpc (> 1: pqmpc needs less CPU)
+            cpu_ratio.append(med([max(x) for x in e["reused_cpu"]]) / med([max(x) for x in p["out_cpu"]]))
         print(json.dumps({
             "round": i, "load": round(load, 2),
             "emp_Mps": {k: [round(mps(s), 1) for s in e[k]] for k in ("fresh4k", "freshthp", "reused")},
             "pq_Mps": {k: [round(mps(s), 1) for s in p[k]] for k in ("fresh", "out")},
             "cpu_s_per_process": {"emp": e["cpu"], "pq": p["cpu"], "calls": [e["calls"], p["calls"]]},
+            "cpu_s_per_call_sender_receiver": cpu,
             "ratio_steady": round(rs, 3), "ratio_first_touch": round(rf, 3)}), flush=True)
     print(json.dumps({"n": N, "rounds": a.rounds, "reps": a.reps,
                       "ratio_steady_median": round(med(steady), 3),
                       "ratio_first_touch_median": round(med(first), 3),
+                      "cpu_efficiency_steady_median": round(med(cpu_ratio), 3) if cpu_ratio else None,
                       "load_end": round(os.getloadavg()[0], 2)}))
 
 
