@@ -36,8 +36,6 @@ _load = aes128_load_keys
 _S32 = np.uint64(32)
 _Z = np.uint64(0)
 _ONE = np.uint64(1)
-_SIX = np.uint64(6)
-_63 = np.uint64(63)
 _V2 = ir.VectorType(ir.IntType(64), 2)
 
 if HAVE_AESNI:
@@ -78,6 +76,35 @@ def _prefetch_row(typingctx, arr, row):
     return types.void(arr, row), codegen
 
 
+def _row_codegen(context, builder, sig, args, with_parity):
+    xa, pa, oa, outa, ia = args[:5]
+    i64 = ir.IntType(64)
+    zero = ir.Constant(i64, 0)
+    o = context.cast(builder, oa, sig.args[2], types.intp)
+    i = context.cast(builder, ia, sig.args[4], types.intp)
+    xbase = builder.bitcast(_item_ptr(context, builder, sig.args[0], xa, [zero, zero]), ir.IntType(8).as_pointer())
+    pp = _item_ptr(context, builder, sig.args[1], pa, [o])
+    op = builder.bitcast(_item_ptr(context, builder, sig.args[3], outa, [i, zero]), _V2.as_pointer())
+    ubase = _item_ptr(context, builder, sig.args[5], args[5], [zero]) if with_parity else None
+    acc = builder.load(op, align=8)
+    par = zero
+    for j in range(LPN_D):
+        w = builder.load(builder.gep(pp, [ir.Constant(i64, j)]))
+        p = builder.gep(xbase, [builder.shl(w, ir.Constant(i64, 4))])
+        acc = builder.xor(acc, builder.load(builder.bitcast(p, _V2.as_pointer()), align=8))
+        if with_parity:
+            word = builder.load(builder.gep(ubase, [builder.lshr(w, ir.Constant(i64, 6))]))
+            par = builder.xor(par, builder.lshr(word, builder.and_(w, ir.Constant(i64, 63))))
+    builder.store(acc, op, align=8)
+    return builder.and_(par, ir.Constant(i64, 1)) if with_parity else context.get_dummy_value()
+
+
+def _row_types_ok(x, pos, out):
+    arrays = (x, pos, out)
+    return all(isinstance(a, types.Array) and a.dtype == types.uint64 and a.layout == "C" for a in arrays) \
+        and (x.ndim, pos.ndim, out.ndim) == (2, 1, 2)
+
+
 @intrinsic
 def _row_xor(typingctx, x, pos, o, out, i):
     """``out[i] ^= x[pos[o]] ⊕ … ⊕ x[pos[o + 9]]`` on ``(n, 2)`` uint64 blocks, one 16-byte load per term.
@@ -85,29 +112,19 @@ def _row_xor(typingctx, x, pos, o, out, i):
     Written in IR because numba indexes ``x[p, 0]`` and ``x[p, 1]`` as two 8-byte loads behind a
     stride multiply: twice the loads in flight per gathered block, which is what bounds this
     loop (the reads are random over ``x``, megabytes beyond L2)."""
-    arrays = (x, pos, out)
-    if not all(isinstance(a, types.Array) and a.dtype == types.uint64 and a.layout == "C" for a in arrays) \
-            or (x.ndim, pos.ndim, out.ndim) != (2, 1, 2):
+    if not _row_types_ok(x, pos, out):
         return None
+    return types.void(x, pos, o, out, i), lambda c, b, sig, args: _row_codegen(c, b, sig, args, False)
 
-    def codegen(context, builder, sig, args):
-        xa, pa, oa, outa, ia = args
-        i64 = ir.IntType(64)
-        zero = ir.Constant(i64, 0)
-        o = context.cast(builder, oa, sig.args[2], types.intp)
-        i = context.cast(builder, ia, sig.args[4], types.intp)
-        xbase = builder.bitcast(_item_ptr(context, builder, sig.args[0], xa, [zero, zero]), ir.IntType(8).as_pointer())
-        pp = _item_ptr(context, builder, sig.args[1], pa, [o])
-        op = builder.bitcast(_item_ptr(context, builder, sig.args[3], outa, [i, zero]), _V2.as_pointer())
-        acc = builder.load(op, align=8)
-        for j in range(LPN_D):
-            w = builder.load(builder.gep(pp, [ir.Constant(i64, j)]))
-            p = builder.gep(xbase, [builder.shl(w, ir.Constant(i64, 4))])
-            acc = builder.xor(acc, builder.load(builder.bitcast(p, _V2.as_pointer()), align=8))
-        builder.store(acc, op, align=8)
-        return context.get_dummy_value()
 
-    return types.void(x, pos, o, out, i), codegen
+@intrinsic
+def _row_xor_parity(typingctx, x, pos, o, out, i, ub):
+    """:func:`_row_xor`, and returns the row's ``A·u`` bit from ``ub`` (``u`` packed 64 bits a word)
+    with the positions already in registers."""
+    if not (_row_types_ok(x, pos, out) and isinstance(ub, types.Array) and ub.dtype == types.uint64
+            and ub.ndim == 1 and ub.layout == "C"):
+        return None
+    return types.uint64(x, pos, o, out, i, ub), lambda c, b, sig, args: _row_codegen(c, b, sig, args, True)
 
 
 @njit(inline="always")
@@ -144,16 +161,6 @@ def _gen(ks, c, nblocks, pos, mask, x):
 
 
 @njit(inline="always")
-def _parity(ub, pos, o):
-    """``(A·u)`` for one row from ``u`` packed 64 bits a word (64 KiB for k = 2^19: stays in L2)."""
-    s = _Z
-    for j in range(LPN_D):
-        w = pos[o + j]
-        s ^= ub[w >> _SIX] >> (w & _63)
-    return np.uint8(s & _ONE)
-
-
-@njit(inline="always")
 def _blocks_of(npairs, b):
     return 5 * (min(npairs, (b + 1) * BATCH_PAIRS) - b * BATCH_PAIRS)
 
@@ -175,9 +182,10 @@ def _encode(ks, first_pair, mask, x, ub, out, bits, with_bits):
         p = pos[b & 1]
         r0 = 2 * BATCH_PAIRS * b
         for i in range(2 * _blocks_of(npairs, b) // 5):
-            _row_xor(x, p, LPN_D * i, out, r0 + i)
             if with_bits:
-                bits[r0 + i] ^= _parity(ub, p, LPN_D * i)
+                bits[r0 + i] ^= np.uint8(_row_xor_parity(x, p, LPN_D * i, out, r0 + i, ub))
+            else:
+                _row_xor(x, p, LPN_D * i, out, r0 + i)
 
 
 @njit(cache=True, nogil=True)
