@@ -28,26 +28,14 @@ from numba.extending import intrinsic
 
 from ...errors import ParameterError
 from ...primitives.aes import aes_ecb
-from ...primitives.aes_kernels import HAVE_AESNI, aes128_encrypt, aes128_encrypt8_ni, aes128_load_keys, round_keys
+from ...primitives.aes_kernels import HAVE_AESNI, aes128_encrypt, aes128_load_keys, round_keys
+from ...primitives.aes_unrolled import ecb_ni_loop, ecb_vaes_loop
+from ...primitives.cpu import HAVE_VAES
 from .ferret_params import LPN_D
 
 _aes = aes128_encrypt
 _load = aes128_load_keys
-_S32 = np.uint64(32)
-_Z = np.uint64(0)
-_ONE = np.uint64(1)
 _V2 = ir.VectorType(ir.IntType(64), 2)
-
-if HAVE_AESNI:
-    _aes8 = aes128_encrypt8_ni
-else:
-    @njit
-    def _aes8(ks, b):
-        return (_aes(ks, b[0]), _aes(ks, b[1]), _aes(ks, b[2]), _aes(ks, b[3]),
-                _aes(ks, b[4]), _aes(ks, b[5]), _aes(ks, b[6]), _aes(ks, b[7]))
-
-#: Row pairs whose positions one bulk AES step computes (5 blocks a pair: 40 blocks, five 8-way AES calls).
-BATCH_PAIRS = 8
 
 
 def _item_ptr(context, builder, aty, a, idx):
@@ -77,7 +65,8 @@ def _prefetch_row(typingctx, arr, row):
 
 
 def _row_codegen(context, builder, sig, args, with_parity):
-    xa, pa, oa, outa, ia = args[:5]
+    xa, pa, oa, outa, ia, ma = args[:6]
+    args = args[:5] + args[6:]
     i64 = ir.IntType(64)
     zero = ir.Constant(i64, 0)
     o = context.cast(builder, oa, sig.args[2], types.intp)
@@ -85,11 +74,12 @@ def _row_codegen(context, builder, sig, args, with_parity):
     xbase = builder.bitcast(_item_ptr(context, builder, sig.args[0], xa, [zero, zero]), ir.IntType(8).as_pointer())
     pp = _item_ptr(context, builder, sig.args[1], pa, [o])
     op = builder.bitcast(_item_ptr(context, builder, sig.args[3], outa, [i, zero]), _V2.as_pointer())
-    ubase = _item_ptr(context, builder, sig.args[5], args[5], [zero]) if with_parity else None
+    ubase = _item_ptr(context, builder, sig.args[6], args[5], [zero]) if with_parity else None
+    mask = context.cast(builder, ma, sig.args[5], types.uint64)
     acc = builder.load(op, align=8)
     par = zero
     for j in range(LPN_D):
-        w = builder.load(builder.gep(pp, [ir.Constant(i64, j)]))
+        w = builder.and_(builder.zext(builder.load(builder.gep(pp, [ir.Constant(i64, j)])), i64), mask)
         p = builder.gep(xbase, [builder.shl(w, ir.Constant(i64, 4))])
         acc = builder.xor(acc, builder.load(builder.bitcast(p, _V2.as_pointer()), align=8))
         if with_parity:
@@ -101,102 +91,107 @@ def _row_codegen(context, builder, sig, args, with_parity):
 
 def _row_types_ok(x, pos, out):
     arrays = (x, pos, out)
-    return all(isinstance(a, types.Array) and a.dtype == types.uint64 and a.layout == "C" for a in arrays) \
+    return all(isinstance(a, types.Array) and a.layout == "C" for a in arrays) \
+        and x.dtype == out.dtype == types.uint64 and pos.dtype == types.uint32 \
         and (x.ndim, pos.ndim, out.ndim) == (2, 1, 2)
 
 
 @intrinsic
-def _row_xor(typingctx, x, pos, o, out, i):
-    """``out[i] ^= x[pos[o]] ⊕ … ⊕ x[pos[o + 9]]`` on ``(n, 2)`` uint64 blocks, one 16-byte load per term.
+def _row_xor(typingctx, x, pos, o, out, i, mask):
+    """``out[i] ^= x[p_0] ⊕ … ⊕ x[p_9]``, ``p_j = pos[o + j] & mask`` (``pos``: the 32-bit words of the
+    AES output), on ``(n, 2)`` uint64 blocks, one 16-byte load per term.
 
     Written in IR because numba indexes ``x[p, 0]`` and ``x[p, 1]`` as two 8-byte loads behind a
     stride multiply: twice the loads in flight per gathered block, which is what bounds this
     loop (the reads are random over ``x``, megabytes beyond L2)."""
     if not _row_types_ok(x, pos, out):
         return None
-    return types.void(x, pos, o, out, i), lambda c, b, sig, args: _row_codegen(c, b, sig, args, False)
+    return types.void(x, pos, o, out, i, mask), lambda c, b, sig, args: _row_codegen(c, b, sig, args, False)
 
 
 @intrinsic
-def _row_xor_parity(typingctx, x, pos, o, out, i, ub):
+def _row_xor_parity(typingctx, x, pos, o, out, i, mask, ub):
     """:func:`_row_xor`, and returns the row's ``A·u`` bit from ``ub`` (``u`` packed 64 bits a word)
     with the positions already in registers."""
     if not (_row_types_ok(x, pos, out) and isinstance(ub, types.Array) and ub.dtype == types.uint64
             and ub.ndim == 1 and ub.layout == "C"):
         return None
-    return types.uint64(x, pos, o, out, i, ub), lambda c, b, sig, args: _row_codegen(c, b, sig, args, True)
+    return types.uint64(x, pos, o, out, i, mask, ub), lambda c, b, sig, args: _row_codegen(c, b, sig, args, True)
+
+
+#: Row pairs whose positions one bulk AES call computes (5 blocks a pair: 20 KiB of positions, in L1).
+CHUNK_PAIRS = 256
+#: Rows between a row's prefetches and its gathers (160 random lines in flight).
+PF_ROWS = 16
+
+if HAVE_VAES:
+    _ecb_wide = ecb_vaes_loop
+else:
+    @njit
+    def _ecb_wide(rk, x, out):
+        return 0  # never a ymm AES instruction where the CPU has none
+
+if HAVE_AESNI:
+    @njit(inline="always")
+    def _ctr_blocks(ks, rk, n, ctr, enc):
+        """``enc[:n] = AES(ctr[:n])`` by the bulk ECB kernels (the seed is public: no constant-time need)."""
+        done = _ecb_wide(rk, ctr[:n], enc[:n])
+        if done < n:
+            ecb_ni_loop(rk, ctr[done:n], enc[done:n])
+else:
+    @njit(inline="always")
+    def _ctr_blocks(ks, rk, n, ctr, enc):
+        for j in range(n):
+            e = _aes(ks, (ctr[j, 0], ctr[j, 1]))
+            enc[j, 0] = e[0]
+            enc[j, 1] = e[1]
 
 
 @njit(inline="always")
-def _put(pos, o, b, mask, x):
-    w0 = b[0] & mask
-    w1 = (b[0] >> _S32) & mask
-    w2 = b[1] & mask
-    w3 = (b[1] >> _S32) & mask
-    pos[o] = w0
-    pos[o + 1] = w1
-    pos[o + 2] = w2
-    pos[o + 3] = w3
-    _prefetch_row(x, w0)
-    _prefetch_row(x, w1)
-    _prefetch_row(x, w2)
-    _prefetch_row(x, w3)
+def _prefetch_positions(x, w, o, mask):
+    """Prefetch the ``x`` lines of the row whose positions start at ``w[o]``."""
+    for j in range(LPN_D):
+        _prefetch_row(x, w[o + j] & mask)
 
 
 @njit(inline="always")
-def _gen(ks, c, nblocks, pos, mask, x):
-    """Positions from the counter blocks ``c … c + nblocks − 1`` into ``pos`` (four words a block), each
-    prefetched: the gathers that read them run one batch later, when the lines have arrived."""
-    j = 0
-    while j + 8 <= nblocks:
-        d = c + np.uint64(j)
-        e = _aes8(ks, ((d, _Z), (d + _ONE, _Z), (d + np.uint64(2), _Z), (d + np.uint64(3), _Z),
-                       (d + np.uint64(4), _Z), (d + np.uint64(5), _Z), (d + np.uint64(6), _Z), (d + np.uint64(7), _Z)))
-        for t in range(8):
-            _put(pos, 4 * (j + t), e[t], mask, x)
-        j += 8
-    while j < nblocks:
-        _put(pos, 4 * j, _aes(ks, (c + np.uint64(j), _Z)), mask, x)
-        j += 1
-
-
-@njit(inline="always")
-def _blocks_of(npairs, b):
-    return 5 * (min(npairs, (b + 1) * BATCH_PAIRS) - b * BATCH_PAIRS)
-
-
-@njit(inline="always")
-def _encode(ks, first_pair, mask, x, ub, out, bits, with_bits):
-    # Two position buffers: batch b + 1's positions are computed (and their lines prefetched)
-    # before batch b is gathered, so the random reads overlap instead of stalling one by one.
+def _encode(ks, rk, first_pair, mask, x, ub, out, bits, with_bits):
+    # Per chunk: the positions of CHUNK_PAIRS row pairs in one bulk AES call (VAES: 16 blocks a
+    # step, apart from the gathers), read back as 32-bit words and masked in the gather; each row's
+    # ten lines are prefetched PF_ROWS rows before they are read, so the random reads overlap.
     npairs = out.shape[0] // 2
-    nb = -(-npairs // BATCH_PAIRS)
-    pos = np.empty((2, 4 * 5 * BATCH_PAIRS), dtype=np.uint64)
-
-    if nb:
-        _gen(ks, np.uint64(5) * np.uint64(first_pair), _blocks_of(npairs, 0), pos[0], mask, x)
-    for b in range(nb):
-        if b + 1 < nb:
-            _gen(ks, np.uint64(5) * np.uint64(first_pair + (b + 1) * BATCH_PAIRS), _blocks_of(npairs, b + 1),
-                 pos[(b + 1) & 1], mask, x)
-        p = pos[b & 1]
-        r0 = 2 * BATCH_PAIRS * b
-        for i in range(2 * _blocks_of(npairs, b) // 5):
+    ctr = np.zeros((5 * CHUNK_PAIRS, 2), dtype=np.uint64)
+    enc = np.empty((5 * CHUNK_PAIRS, 2), dtype=np.uint64)
+    w = enc.reshape(-1).view(np.uint32)
+    m32 = np.uint32(mask)
+    for c0 in range(0, npairs, CHUNK_PAIRS):
+        nbk = 5 * min(CHUNK_PAIRS, npairs - c0)
+        c = np.uint64(5) * np.uint64(first_pair + c0)
+        for j in range(nbk):
+            ctr[j, 0] = c + np.uint64(j)
+        _ctr_blocks(ks, rk, nbk, ctr, enc)
+        rows = 2 * nbk // 5
+        r0 = 2 * c0
+        for i in range(min(PF_ROWS, rows)):
+            _prefetch_positions(x, w, LPN_D * i, m32)
+        for i in range(rows):
+            if i + PF_ROWS < rows:
+                _prefetch_positions(x, w, LPN_D * (i + PF_ROWS), m32)
             if with_bits:
-                bits[r0 + i] ^= np.uint8(_row_xor_parity(x, p, LPN_D * i, out, r0 + i, ub))
+                bits[r0 + i] ^= np.uint8(_row_xor_parity(x, w, LPN_D * i, out, r0 + i, mask, ub))
             else:
-                _row_xor(x, p, LPN_D * i, out, r0 + i)
+                _row_xor(x, w, LPN_D * i, out, r0 + i, mask)
 
 
 @njit(cache=True, nogil=True)
 def _encode_sender(rk, first_pair, mask, x, out):
     ub = np.empty(0, dtype=np.uint64)
-    _encode(_load(rk), first_pair, np.uint64(mask), x, ub, out, np.empty(0, dtype=np.uint8), False)
+    _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, np.empty(0, dtype=np.uint8), False)
 
 
 @njit(cache=True, nogil=True)
 def _encode_receiver(rk, first_pair, mask, x, ub, out, bits):
-    _encode(_load(rk), first_pair, np.uint64(mask), x, ub, out, bits, True)
+    _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, bits, True)
 
 
 def pack_bits(u: np.ndarray) -> np.ndarray:
