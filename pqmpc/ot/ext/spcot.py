@@ -64,8 +64,9 @@ def _place(typingctx, L, j, m, tmp, n):
     def codegen(context, builder, sig, args):
         La, ja, ma, ta, na = args
         i64 = ir.IntType(64)
-        j_, m_, n_ = (context.cast(builder, a, t, types.intp) for a, t in zip((ja, ma, na), (sig.args[1], sig.args[2],
-                                                                                               sig.args[4])))
+        j_ = context.cast(builder, ja, sig.args[1], types.intp)
+        m_ = context.cast(builder, ma, sig.args[2], types.intp)
+        n_ = context.cast(builder, na, sig.args[4], types.intp)
         zero = ir.Constant(i64, 0)
 
         def base(aty, a):
@@ -91,9 +92,12 @@ def _place(typingctx, L, j, m, tmp, n):
 
 
 @njit(inline="always")
-def _expand_level_bulk(rk, L, m, tmp):
-    """:func:`_expand_level` with the hashes of ``TILE`` parents at a time from the bulk kernels of
-    :mod:`...primitives.aes_unrolled` (16 blocks per step with VAES, 8 with AES-NI): same values."""
+def _expand_level(rk, L, m, tmp):
+    """Expand parents ``L[0:m]`` into ``L[0:2m]``; return the XOR of the left children.
+
+    Left child ``π(σ(x)) ⊕ σ(x)`` in place, right ``x ⊕ left`` above the parents. The hashes of
+    ``TILE`` parents at a time come from the bulk CCR kernels of ``primitives.aes_unrolled`` (16
+    blocks a step with VAES, 8 with AES-NI) into ``tmp``, then :func:`_place` writes the children."""
     acc0 = np.uint64(0)
     acc1 = np.uint64(0)
     j = 0
@@ -127,7 +131,7 @@ def _sender_trees(rk, seeds, delta, leaves, k0):
         k0[tr, 0, 1] = s1
         m = 2
         for lev in range(1, k0.shape[1]):
-            a0, a1 = _expand_level_bulk(rk, L, m, tmp)
+            a0, a1 = _expand_level(rk, L, m, tmp)
             k0[tr, lev, 0] = a0
             k0[tr, lev, 1] = a1
             m *= 2
@@ -150,7 +154,7 @@ def _receiver_trees(rk, kb, b, leaves, pos):
         tot1 = kb[tr, 0, 1]
         m = 2
         for lev in range(1, h):
-            left0, left1 = _expand_level_bulk(rk, L, m, tmp)
+            left0, left1 = _expand_level(rk, L, m, tmp)
             # The unknown path node expanded to garbage: drop its left child from the sum.
             left0 ^= L[p, 0]
             left1 ^= L[p, 1]
