@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from pqmpc import Rng
 from pqmpc.errors import ParameterError
 from pqmpc.ot.ext.ferret_params import LPN_D
-from pqmpc.ot.ext.lpn import LocalCode
+from pqmpc.ot.ext.lpn import LocalCode, pack_bits
 
 
 def reference(code: LocalCode, start: int, x, u, v, bits):
@@ -101,3 +101,27 @@ def test_bad_call_shapes():
         code.add_encoded(0, np.zeros((8, 16), np.uint8), np.zeros((4, 16), np.uint8))
     with pytest.raises(ParameterError):
         code.add_encoded_with_bits(0, x, np.zeros(8, np.uint8), np.zeros((4, 16), np.uint8), np.zeros(4, np.uint8))
+    with pytest.raises(ParameterError):  # a packed u of the wrong length (k = 16 packs into one word)
+        code.add_encoded_with_bits(0, x, np.zeros(16, np.uint8), np.zeros((4, 16), np.uint8), np.zeros(4, np.uint8),
+                                   packed_u=np.zeros(2, np.uint64))
+
+
+@settings(max_examples=20, deadline=None)
+@given(logk=st.integers(0, 13), seed=st.binary(min_size=1, max_size=8))
+def test_pack_bits_matches_the_bytes(logk, seed):
+    """Bit i of u at bit i % 64 of word i // 64 (k below 64 too), and encoding with it agrees with u's bytes."""
+    k = 1 << logk
+    rng = Rng(seed)
+    u = rng.bits(k)
+    words = pack_bits(u)
+    assert words.shape == (-(-k // 64),) and words.dtype == np.uint64
+    idx = np.arange(k)
+    assert np.array_equal((words[idx // 64] >> (idx % 64).astype(np.uint64)) & np.uint64(1), u.astype(np.uint64))
+    code = LocalCode(rng.bytes(16), k)
+    x, v, bits = rng.blocks(k), rng.blocks(200), rng.bits(200)
+    a, ab, b, bb = v.copy(), bits.copy(), v.copy(), bits.copy()
+    code.add_encoded_with_bits(6, x, u, a, ab)
+    code.add_encoded_with_bits(6, x, u, b, bb, packed_u=words)
+    want, want_bits = reference(code, 6, x, u, v, bits)
+    assert np.array_equal(a, want) and np.array_equal(b, want)
+    assert np.array_equal(ab, want_bits) and np.array_equal(bb, want_bits)

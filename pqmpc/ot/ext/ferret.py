@@ -77,7 +77,7 @@ from ..adapters import as_correlated
 from ..interfaces import CorrelatedOT, RandomCorrelatedOT, RandomOT, check_count, check_delta
 from . import check
 from .ferret_params import FERRET_B13, FerretParams, get_params
-from .lpn import LocalCode
+from .lpn import LocalCode, pack_bits
 from .lpn import kernel_specs as lpn_kernel_specs
 from .spcot import kernel_specs as spcot_kernel_specs
 from .spcot import mpcot_receive, mpcot_send
@@ -181,6 +181,8 @@ class _Session:
         self.next_bases = self.bases
         self.tree = p.t
         self.round = -1
+        self.packed_round = -2
+        self.packed_u = None
         self.buf: tuple = ()
         self.buf_pos = 0
         self.buf_len = 0
@@ -222,7 +224,10 @@ class _Session:
             bits = dest[0]
             bits[:] = 0
         bits[(np.arange(j1 - j0, dtype=np.int64) << h) + pos] = 1
-        self.code.add_encoded_with_bits(j0 << h, r[:k], b[:k], w, bits)
+        if self.packed_round != self.round:  # u = b[:k] is fixed for a round: pack it once
+            self.packed_u = pack_bits(b[:k])
+            self.packed_round = self.round
+        self.code.add_encoded_with_bits(j0 << h, r[:k], b[:k], w, bits, packed_u=self.packed_u)
         return bits, w
 
     # -- the consistency check (malicious mode) -----------------------------------

@@ -28,18 +28,19 @@ from numba.extending import intrinsic
 
 from ...errors import ParameterError
 from ...primitives.aes import aes_ecb
-from ...primitives.aes_kernels import aes128_encrypt, aes128_load_keys, round_keys
+from ...primitives.aes_kernels import HAVE_AESNI, aes128_encrypt, aes128_load_keys, round_keys
+from ...primitives.aes_unrolled import ecb_ni_loop, ecb_vaes_loop
+from ...primitives.cpu import HAVE_VAES
 from .ferret_params import LPN_D
 
 _aes = aes128_encrypt
 _load = aes128_load_keys
-_M32 = np.uint64(0xFFFFFFFF)
-_S32 = np.uint64(32)
-_Z = np.uint64(0)
+_V2 = ir.VectorType(ir.IntType(64), 2)
 
 
-#: Pairs of rows whose positions are computed (and prefetched) ahead of their gathers.
-AHEAD = 8
+def _item_ptr(context, builder, aty, a, idx):
+    ary = context.make_array(aty)(context, builder, a)
+    return cgutils.get_item_pointer(context, builder, aty, ary, idx)
 
 
 @intrinsic
@@ -50,10 +51,9 @@ def _prefetch_row(typingctx, arr, row):
 
     def codegen(context, builder, sig, args):
         aty = sig.args[0]
-        ary = context.make_array(aty)(context, builder, args[0])
         idx = [context.cast(builder, args[1], sig.args[1], types.intp)]
         idx += [ir.Constant(ir.IntType(64), 0)] * (aty.ndim - 1)
-        ptr = cgutils.get_item_pointer(context, builder, aty, ary, idx)
+        ptr = _item_ptr(context, builder, aty, args[0], idx)
         i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
                                             "llvm.prefetch.p0")
@@ -64,83 +64,142 @@ def _prefetch_row(typingctx, arr, row):
     return types.void(arr, row), codegen
 
 
-@njit(inline="always")
-def _store4(ring, slot, o, b, mask, x):
-    w0 = b[0] & mask
-    w1 = (b[0] >> _S32) & mask
-    w2 = b[1] & mask
-    w3 = (b[1] >> _S32) & mask
-    ring[slot, o] = w0
-    ring[slot, o + 1] = w1
-    ring[slot, o + 2] = w2
-    ring[slot, o + 3] = w3
-    _prefetch_row(x, w0)
-    _prefetch_row(x, w1)
-    _prefetch_row(x, w2)
-    _prefetch_row(x, w3)
+def _row_codegen(context, builder, sig, args, with_parity):
+    xa, pa, oa, outa, ia, ma = args[:6]
+    args = args[:5] + args[6:]
+    i64 = ir.IntType(64)
+    zero = ir.Constant(i64, 0)
+    o = context.cast(builder, oa, sig.args[2], types.intp)
+    i = context.cast(builder, ia, sig.args[4], types.intp)
+    xbase = builder.bitcast(_item_ptr(context, builder, sig.args[0], xa, [zero, zero]), ir.IntType(8).as_pointer())
+    pp = _item_ptr(context, builder, sig.args[1], pa, [o])
+    op = builder.bitcast(_item_ptr(context, builder, sig.args[3], outa, [i, zero]), _V2.as_pointer())
+    ubase = _item_ptr(context, builder, sig.args[6], args[5], [zero]) if with_parity else None
+    mask = context.cast(builder, ma, sig.args[5], types.uint64)
+    acc = builder.load(op, align=8)
+    par = zero
+    for j in range(LPN_D):
+        w = builder.and_(builder.zext(builder.load(builder.gep(pp, [ir.Constant(i64, j)])), i64), mask)
+        p = builder.gep(xbase, [builder.shl(w, ir.Constant(i64, 4))])
+        acc = builder.xor(acc, builder.load(builder.bitcast(p, _V2.as_pointer()), align=8))
+        if with_parity:
+            word = builder.load(builder.gep(ubase, [builder.lshr(w, ir.Constant(i64, 6))]))
+            par = builder.xor(par, builder.lshr(word, builder.and_(w, ir.Constant(i64, 63))))
+    builder.store(acc, op, align=8)
+    return builder.and_(par, ir.Constant(i64, 1)) if with_parity else context.get_dummy_value()
+
+
+def _row_types_ok(x, pos, out):
+    arrays = (x, pos, out)
+    return all(isinstance(a, types.Array) and a.layout == "C" for a in arrays) \
+        and x.dtype == out.dtype == types.uint64 and pos.dtype == types.uint32 \
+        and (x.ndim, pos.ndim, out.ndim) == (2, 1, 2)
+
+
+@intrinsic
+def _row_xor(typingctx, x, pos, o, out, i, mask):
+    """``out[i] ^= x[p_0] ⊕ … ⊕ x[p_9]``, ``p_j = pos[o + j] & mask`` (``pos``: the 32-bit words of the
+    AES output), on ``(n, 2)`` uint64 blocks, one 16-byte load per term.
+
+    Written in IR because numba indexes ``x[p, 0]`` and ``x[p, 1]`` as two 8-byte loads behind a
+    stride multiply: twice the loads in flight per gathered block, which is what bounds this
+    loop (the reads are random over ``x``, megabytes beyond L2)."""
+    if not _row_types_ok(x, pos, out):
+        return None
+    return types.void(x, pos, o, out, i, mask), lambda c, b, sig, args: _row_codegen(c, b, sig, args, False)
+
+
+@intrinsic
+def _row_xor_parity(typingctx, x, pos, o, out, i, mask, ub):
+    """:func:`_row_xor`, and returns the row's ``A·u`` bit from ``ub`` (``u`` packed 64 bits a word)
+    with the positions already in registers."""
+    if not (_row_types_ok(x, pos, out) and isinstance(ub, types.Array) and ub.dtype == types.uint64
+            and ub.ndim == 1 and ub.layout == "C"):
+        return None
+    return types.uint64(x, pos, o, out, i, mask, ub), lambda c, b, sig, args: _row_codegen(c, b, sig, args, True)
+
+
+#: Row pairs whose positions one bulk AES call computes (5 blocks a pair: 20 KiB of positions, in L1).
+CHUNK_PAIRS = 256
+#: Rows between a row's prefetches and its gathers (160 random lines in flight).
+PF_ROWS = 16
+
+if HAVE_VAES:
+    _ecb_wide = ecb_vaes_loop
+else:
+    @njit
+    def _ecb_wide(rk, x, out):
+        return 0  # never a ymm AES instruction where the CPU has none
+
+if HAVE_AESNI:
+    @njit(inline="always")
+    def _ctr_blocks(ks, rk, n, ctr, enc):
+        """``enc[:n] = AES(ctr[:n])`` by the bulk ECB kernels (the seed is public: no constant-time need)."""
+        done = _ecb_wide(rk, ctr[:n], enc[:n])
+        if done < n:
+            ecb_ni_loop(rk, ctr[done:n], enc[done:n])
+else:
+    @njit(inline="always")
+    def _ctr_blocks(ks, rk, n, ctr, enc):
+        for j in range(n):
+            e = _aes(ks, (ctr[j, 0], ctr[j, 1]))
+            enc[j, 0] = e[0]
+            enc[j, 1] = e[1]
 
 
 @njit(inline="always")
-def _fill(ring, slot, ks, p, mask, x):
-    # Positions of rows 2p, 2p+1: five AES counter blocks, twenty 32-bit words.
-    c = np.uint64(5) * np.uint64(p)
-    _store4(ring, slot, 0, _aes(ks, (c, _Z)), mask, x)
-    _store4(ring, slot, 4, _aes(ks, (c + np.uint64(1), _Z)), mask, x)
-    _store4(ring, slot, 8, _aes(ks, (c + np.uint64(2), _Z)), mask, x)
-    _store4(ring, slot, 12, _aes(ks, (c + np.uint64(3), _Z)), mask, x)
-    _store4(ring, slot, 16, _aes(ks, (c + np.uint64(4), _Z)), mask, x)
+def _prefetch_positions(x, w, o, mask):
+    """Prefetch the ``x`` lines of the row whose positions start at ``w[o]``."""
+    for j in range(LPN_D):
+        _prefetch_row(x, w[o + j] & mask)
 
 
 @njit(inline="always")
-def _row(x, r, s, o, out, i):
-    a0 = out[i, 0] ^ x[r[s, o], 0] ^ x[r[s, o + 1], 0] ^ x[r[s, o + 2], 0] ^ x[r[s, o + 3], 0] ^ x[r[s, o + 4], 0]
-    a1 = out[i, 1] ^ x[r[s, o], 1] ^ x[r[s, o + 1], 1] ^ x[r[s, o + 2], 1] ^ x[r[s, o + 3], 1] ^ x[r[s, o + 4], 1]
-    a0 ^= x[r[s, o + 5], 0] ^ x[r[s, o + 6], 0] ^ x[r[s, o + 7], 0] ^ x[r[s, o + 8], 0] ^ x[r[s, o + 9], 0]
-    a1 ^= x[r[s, o + 5], 1] ^ x[r[s, o + 6], 1] ^ x[r[s, o + 7], 1] ^ x[r[s, o + 8], 1] ^ x[r[s, o + 9], 1]
-    out[i, 0] = a0
-    out[i, 1] = a1
-
-
-@njit(inline="always")
-def _bit(u, r, s, o):
-    return (u[r[s, o]] ^ u[r[s, o + 1]] ^ u[r[s, o + 2]] ^ u[r[s, o + 3]] ^ u[r[s, o + 4]]
-            ^ u[r[s, o + 5]] ^ u[r[s, o + 6]] ^ u[r[s, o + 7]] ^ u[r[s, o + 8]] ^ u[r[s, o + 9]])
+def _encode(ks, rk, first_pair, mask, x, ub, out, bits, with_bits):
+    # Per chunk: the positions of CHUNK_PAIRS row pairs in one bulk AES call (VAES: 16 blocks a
+    # step, apart from the gathers), read back as 32-bit words and masked in the gather; each row's
+    # ten lines are prefetched PF_ROWS rows before they are read, so the random reads overlap.
+    npairs = out.shape[0] // 2
+    ctr = np.zeros((5 * CHUNK_PAIRS, 2), dtype=np.uint64)
+    enc = np.empty((5 * CHUNK_PAIRS, 2), dtype=np.uint64)
+    w = enc.reshape(-1).view(np.uint32)
+    m32 = np.uint32(mask)
+    for c0 in range(0, npairs, CHUNK_PAIRS):
+        nbk = 5 * min(CHUNK_PAIRS, npairs - c0)
+        c = np.uint64(5) * np.uint64(first_pair + c0)
+        for j in range(nbk):
+            ctr[j, 0] = c + np.uint64(j)
+        _ctr_blocks(ks, rk, nbk, ctr, enc)
+        rows = 2 * nbk // 5
+        r0 = 2 * c0
+        for i in range(min(PF_ROWS, rows)):
+            _prefetch_positions(x, w, LPN_D * i, m32)
+        for i in range(rows):
+            if i + PF_ROWS < rows:
+                _prefetch_positions(x, w, LPN_D * (i + PF_ROWS), m32)
+            if with_bits:
+                bits[r0 + i] ^= np.uint8(_row_xor_parity(x, w, LPN_D * i, out, r0 + i, mask, ub))
+            else:
+                _row_xor(x, w, LPN_D * i, out, r0 + i, mask)
 
 
 @njit(cache=True, nogil=True)
 def _encode_sender(rk, first_pair, mask, x, out):
-    # Software pipeline: positions for pair p + AHEAD are computed and prefetched while pair p is gathered,
-    # so the random reads into x (megabytes, beyond L2) overlap instead of stalling one by one.
-    ks = _load(rk)
-    m = np.uint64(mask)
-    npairs = out.shape[0] // 2
-    ring = np.empty((AHEAD, 2 * LPN_D), dtype=np.uint64)
-    for p in range(min(AHEAD, npairs)):
-        _fill(ring, p, ks, first_pair + p, m, x)
-    for p in range(npairs):
-        s = p % AHEAD
-        _row(x, ring, s, 0, out, 2 * p)
-        _row(x, ring, s, LPN_D, out, 2 * p + 1)
-        if p + AHEAD < npairs:
-            _fill(ring, s, ks, first_pair + p + AHEAD, m, x)
+    ub = np.empty(0, dtype=np.uint64)
+    _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, np.empty(0, dtype=np.uint8), False)
 
 
 @njit(cache=True, nogil=True)
-def _encode_receiver(rk, first_pair, mask, x, u, out, bits):
-    ks = _load(rk)
-    m = np.uint64(mask)
-    npairs = out.shape[0] // 2
-    ring = np.empty((AHEAD, 2 * LPN_D), dtype=np.uint64)
-    for p in range(min(AHEAD, npairs)):
-        _fill(ring, p, ks, first_pair + p, m, x)
-    for p in range(npairs):
-        s = p % AHEAD
-        _row(x, ring, s, 0, out, 2 * p)
-        _row(x, ring, s, LPN_D, out, 2 * p + 1)
-        bits[2 * p] ^= _bit(u, ring, s, 0)
-        bits[2 * p + 1] ^= _bit(u, ring, s, LPN_D)
-        if p + AHEAD < npairs:
-            _fill(ring, s, ks, first_pair + p + AHEAD, m, x)
+def _encode_receiver(rk, first_pair, mask, x, ub, out, bits):
+    _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, bits, True)
+
+
+def pack_bits(u: np.ndarray) -> np.ndarray:
+    """``u`` (0/1 bytes) packed 64 to a uint64 word, bit ``i`` of ``u`` at bit ``i % 64`` of word ``i // 64``."""
+    packed = np.packbits(u, bitorder="little")
+    words = np.zeros(-(-packed.size // 8), dtype=np.uint64)
+    words.view(np.uint8)[:packed.size] = packed
+    return words
 
 
 class LocalCode:
@@ -173,12 +232,19 @@ class LocalCode:
         return out
 
     def add_encoded_with_bits(self, start: int, x: np.ndarray, u: np.ndarray, out: np.ndarray,
-                              bits: np.ndarray) -> None:
-        """As :meth:`add_encoded`, and ``bits[i] ^= (A·u)[start + i]`` with the same rows."""
+                              bits: np.ndarray, *, packed_u: np.ndarray | None = None) -> None:
+        """As :meth:`add_encoded`, and ``bits[i] ^= (A·u)[start + i]`` with the same rows.
+
+        ``packed_u``: ``pack_bits(u)``, for callers that encode many slices with one ``u``
+        (packing costs a pass over ``u``); it must be exactly that."""
         self._check(start, out, x, "LocalCode.add_encoded_with_bits")
         if u.shape != (self.k,) or u.dtype != np.uint8 or bits.shape != (out.shape[0],) or bits.dtype != np.uint8:
             raise ParameterError("u must be (k,) uint8 and bits (m,) uint8")
-        _encode_receiver(self._rk, start // 2, self.k - 1, x.view(np.uint64), u, out.view(np.uint64), bits)
+        if packed_u is None:
+            packed_u = pack_bits(u)
+        elif packed_u.shape != (-(-self.k // 64),) or packed_u.dtype != np.uint64:
+            raise ParameterError("packed_u must be pack_bits(u)")
+        _encode_receiver(self._rk, start // 2, self.k - 1, x.view(np.uint64), packed_u, out.view(np.uint64), bits)
 
     def row_positions(self, start: int, m: int) -> np.ndarray:
         """The ``d`` positions of rows ``start … start + m − 1`` as ``(m, d)`` int64 (reference path).
@@ -201,7 +267,7 @@ def kernel_specs() -> list:
 
     u64 = arr("uint64", 2)
     return [(_encode_sender, (u64, I64, I64, u64, u64)),
-            (_encode_receiver, (u64, I64, I64, u64, arr("uint8", 1), u64, arr("uint8", 1)))]
+            (_encode_receiver, (u64, I64, I64, u64, arr("uint64", 1), u64, arr("uint8", 1)))]
 
 
-__all__ = ["LocalCode", "kernel_specs"]
+__all__ = ["LocalCode", "kernel_specs", "pack_bits"]
