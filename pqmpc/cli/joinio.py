@@ -32,7 +32,8 @@ from ..util.atomic import atomic_open
 from . import bytecols
 from .csvio import KeyTable, arrow_enabled, is_parquet, open_text, records_of
 
-__all__ = ["OUTPUT_FORMATS", "Join", "output_format", "check_output", "write_result", "write_matches"]
+__all__ = ["OUTPUT_FORMATS", "Join", "build_join", "remove_stale_temps", "output_format", "check_output",
+           "write_result", "write_matches"]
 
 OUTPUT_FORMATS = ("csv", "parquet", "jsonl")
 #: Output rows per chunk: bounds the temporary buffers at a few tens of MB.
@@ -49,6 +50,43 @@ class Join:
     pidx: np.ndarray | None = None
     peer: list = field(default_factory=list)        # per peer column: (data, offsets) of the distinct payloads
     peer_names: list = field(default_factory=list)  # their output names (``peer_<column>``)
+
+
+def build_join(rows_read: int, header: list[str], how: str, rows: np.ndarray, pairs=None, peer_columns=0,
+               peer_names=()) -> Join:
+    """What to write, from the records that matched (``rows``, ascending record numbers) or, with the
+    peer's payload columns, from ``pairs`` (a :class:`~pqmpc.psi.payload.PayloadJoin` whose ``rows``
+    are record numbers); ``how`` = "left" adds every other record with empty peer columns."""
+    if pairs is not None:
+        from ..psi.payload import unpack_columns
+
+        rows, pidx = np.asarray(pairs.rows, dtype=np.int64), pairs.payload_index
+        peer = unpack_columns(pairs.data, pairs.offsets, peer_columns)
+        names = _unclash(list(peer_names), header)
+    else:
+        rows, pidx, peer, names = np.asarray(rows, dtype=np.int64), None, [], []
+    if how == "left":
+        matched = np.zeros(rows_read, dtype=bool)
+        matched[rows] = True
+        lone = np.flatnonzero(~matched)
+        order = np.argsort(np.concatenate([rows, lone]), kind="stable")
+        all_rows = np.concatenate([rows, lone])[order]
+        if pidx is not None:
+            pidx = np.concatenate([pidx, np.full(lone.shape[0], -1, dtype=np.int64)])[order]
+        rows = all_rows
+    return Join(rows=rows, pidx=pidx, peer=peer, peer_names=names)
+
+
+def _unclash(names, header) -> list[str]:
+    """A peer column named like one of ours gets a suffix (``peer_id_2``): every output name is distinct."""
+    taken, out = set(header), []
+    for nm in names:
+        cand, k = nm, 2
+        while cand in taken:
+            cand, k = f"{nm}_{k}", k + 1
+        taken.add(cand)
+        out.append(cand)
+    return out
 
 
 def output_format(path: str | None, fmt: str | None) -> str:
@@ -91,7 +129,60 @@ def _open_out(path: str):
         out.flush()
         return
     with atomic_open(path, "wb") as fh:
+        # Held until the file is closed (a killed process included): a temporary file nobody holds
+        # locked is a dead run's, which remove_stale_temps may delete.
+        _try_lock(fh.fileno())
         yield fh
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no stale-file cleanup either
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+
+
+def remove_stale_temps(path: str) -> list[str]:
+    """Delete the temporary files a killed run left beside ``path`` (``.tmp-<name>.XXXXXXXX``, as
+    :func:`pqmpc.util.atomic.atomic_open` names them): only regular files of this user that no live
+    writer holds locked (every writer here locks its temporary file while it writes). Returns them."""
+    import re
+    import stat
+
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:
+        return []
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    pattern = re.compile(r"\.tmp-" + re.escape(os.path.basename(path)) + r"\.[A-Za-z0-9_]{8}")
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    for name in names:
+        if not pattern.fullmatch(name):
+            continue
+        full = os.path.join(folder, name)
+        try:
+            fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and _try_lock(fd):
+                os.unlink(full)
+                removed.append(full)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return removed
 
 
 def _changed(path: str) -> InputError:

@@ -1,12 +1,7 @@
-"""Bucketed PSI through the command-line hook: two processes over TCP, parallel workers, kill and resume.
-
-Until ``pqmpc psi serve/connect`` calls the hook (pqmpc/cli/psi.py), the processes run this file as a
-script: a minimal parser with the plain command's flags plus :func:`psi_bucketed.add_arguments`.
-"""
+"""Bucketed PSI through ``pqmpc psi serve/connect``: two processes over TCP, parallel workers, kill and resume."""
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -19,36 +14,8 @@ import time
 
 import pytest
 
-from pqmpc.cli import psi_bucketed
-from pqmpc.cli.common import add_auth_args
-
 HERE = os.path.abspath(__file__)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=("serve", "connect"))
-    p.add_argument("--listen")
-    p.add_argument("--wait", type=float, default=60.0)
-    p.add_argument("--connect")
-    p.add_argument("--connect-retry", type=float, default=30.0)
-    p.add_argument("--input", required=True)
-    p.add_argument("--key", action="append", required=True)
-    p.add_argument("--output")
-    p.add_argument("--learn", default="both")
-    p.add_argument("--normalize", default="")
-    p.add_argument("--skip-empty", action="store_true")
-    p.add_argument("--delimiter", default=",")
-    p.add_argument("--timeout", type=float, default=60.0)
-    p.add_argument("--kappa", type=int, default=128)
-    p.add_argument("--protocol", default="rr22")
-    p.add_argument("--malicious", action="store_true")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--quiet", action="store_true")
-    add_auth_args(p)
-    psi_bucketed.add_arguments(p)
-    return p
 
 
 def free_port() -> int:
@@ -66,9 +33,10 @@ def write_csv(path, keys, extra="v"):
 
 
 def start(mode, port, inp, out, work=None, extra=(), env=None):
-    args = [sys.executable, HERE, mode, "--input", str(inp), "--key", "email", "--output", str(out),
-            "--insecure", "--quiet", "--json", *extra]
-    args += ["--listen", f"127.0.0.1:{port}"] if mode == "serve" else ["--connect", f"127.0.0.1:{port}"]
+    args = [sys.executable, "-m", "pqmpc.cli.main", "psi", mode, "--input", str(inp), "--key", "email", "--output",
+            str(out), "--insecure", "--quiet", "--json", "--timeout", "60", *extra]
+    args += (["--listen", f"127.0.0.1:{port}", "--wait", "60"] if mode == "serve"
+             else ["--connect", f"127.0.0.1:{port}", "--connect-retry", "30"])
     if work is not None:
         args += ["--work-dir", str(work)]
     e = dict(os.environ, PYTHONPATH=ROOT, **(env or {}))
@@ -190,31 +158,15 @@ def test_bad_row_found_while_bucketing_stops_both_with_the_reason(data, tmp_path
     assert "empty key" in es and "the peer stopped" in ec and "empty key" in ec
 
 
-def test_flags_checked_before_connecting(tmp_path, data):
-    args = parser().parse_args(["serve", "--listen", "127.0.0.1:1", "--input", str(data / "a.csv"), "--key", "email",
-                                "--output", str(tmp_path / "o.csv"), "--insecure", "--resume"])
-    assert psi_bucketed.wanted(args)
-    from pqmpc.errors import InputError
+def test_flags_checked_before_connecting(tmp_path, data, capsys):
+    from pqmpc.cli.main import main
 
-    with pytest.raises(InputError, match="--work-dir"):
-        psi_bucketed.run(args, "serve")
-    plain = parser().parse_args(["serve", "--listen", "127.0.0.1:1", "--input", "x", "--key", "k", "--insecure"])
-    assert not psi_bucketed.wanted(plain)
-
-
-def _main(argv) -> int:
-    from pqmpc.errors import PqmpcError
-
-    args = parser().parse_args(argv)
-    try:
-        return psi_bucketed.run(args, args.mode)
-    except PqmpcError as exc:
-        print(f"pqmpc: {exc}", file=sys.stderr, flush=True)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))
+    base = ["psi", "serve", "--listen", "127.0.0.1:1", "--input", str(data / "a.csv"), "--key", "email",
+            "--output", str(tmp_path / "o.csv"), "--insecure"]
+    assert main(base + ["--resume"]) == 1
+    assert "--work-dir" in capsys.readouterr().err
+    assert main(base + ["--buckets", "off", "--workers", "2"]) == 1
+    assert "--buckets off runs in memory" in capsys.readouterr().err
 
 
 def test_through_the_pqmpc_psi_command(data, tmp_path):

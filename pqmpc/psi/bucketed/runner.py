@@ -88,6 +88,9 @@ class BucketedResult:
     seconds: dict = field(default_factory=dict)
     bytes_sent: int = 0
     bytes_received: int = 0
+    #: Records of the source (rows, skipped ones included) and rows skipped for an empty key.
+    records: int | None = None
+    skipped: int = 0
 
 
 def _params(role, protocol, malicious, reveal, sends_payload, wants_payload, psi_kw, extra) -> dict:
@@ -202,7 +205,10 @@ def _run(role, ch, source, dials, open_channel, work_dir, resume, buckets, worke
             _send_abort(ch, f"{type(exc).__name__}: {exc}")
             raise
         m["partition"] = {"counts": counts, "rows": int(sum(counts)),
-                          "distinct": distinct_counts(work_dir, counts)}
+                          "distinct": distinct_counts(work_dir, counts),
+                          # what a resumed run's writer needs and cannot read from the buckets
+                          "records": int(getattr(source, "rows_read", sum(counts))),
+                          "skipped": int(getattr(source, "skipped", 0))}
         manifest.save()
     timings["partition"] = time.perf_counter() - t
     done = manifest.done()
@@ -249,7 +255,8 @@ def _run(role, ch, source, dials, open_channel, work_dir, resume, buckets, worke
         intersection=None if any(i is None for i in inter) else int(sum(inter)), resumed_buckets=resumed,
         run_id=ag.run_id, work_dir=work_dir, seconds={k: round(v, 4) for k, v in timings.items()},
         bytes_sent=sum(v["bytes_sent"] for v in fin.values()),
-        bytes_received=sum(v["bytes_received"] for v in fin.values()))
+        bytes_received=sum(v["bytes_received"] for v in fin.values()),
+        records=m["partition"].get("records"), skipped=int(m["partition"].get("skipped", 0)))
 
 
 def _send_abort(ch, reason: str) -> None:
