@@ -199,12 +199,13 @@ def write_result(table: KeyTable, out_path: str, fmt: str, join: Join, delimiter
     if join.rows.size and int(join.rows.max()) >= table.rows_read:
         raise _changed(table.path)
     if fmt == "csv" and not is_parquet(table.path):
-        buf = np.memmap(table.path, dtype=np.uint8, mode="r") if os.path.getsize(table.path) else None
-        spans = bytecols.record_spans(buf, delimiter) if buf is not None else None
-        if spans is not None:
-            if spans[0].shape[0] != table.rows_read + 1:
-                raise _changed(table.path)
-            return _write_csv_copy(buf, spans, out_path, join, delimiter, progress)
+        if os.path.getsize(table.path):
+            with _Mapped(table.path) as m:
+                records = _count_exact(m, delimiter)
+                if records is not None:
+                    if records != table.rows_read + 1:
+                        raise _changed(table.path)
+                    return _write_csv_copy(m, table.path, out_path, join, delimiter, progress)
         return _write_csv_stdlib(table, out_path, join, delimiter)
     header, cols, arrow_table = _own_columns(table, delimiter, fmt == "parquet")
     if fmt == "parquet":
@@ -228,29 +229,89 @@ def _peer_parts(join: Join, sel: slice, escaped, sep: bytes):
     return parts
 
 
-def _write_csv_copy(buf, spans, out_path: str, join: Join, delimiter: str, progress) -> int:
-    starts, ends = spans
-    head = bytes(buf[starts[0]:ends[0]])
-    bom = b"\xef\xbb\xbf" if bytes(buf[:3]) == b"\xef\xbb\xbf" else b""
-    after = bytes(buf[ends[0]:ends[0] + 2])
-    term = b"\r\n" if after == b"\r\n" else after[:1] if after[:1] in (b"\r", b"\n") else b"\n"
+class _Mapped:
+    """The input file mapped read-only; pages behind the writer's position are dropped from this
+    process's memory as it goes (they stay in the page cache), so a 10^8-row input costs a window,
+    not the file, of resident memory."""
+
+    WINDOW = 32 << 20
+
+    def __init__(self, path: str):
+        import mmap
+
+        self._mmap_mod = mmap
+        with open(path, "rb") as fh:
+            self.mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        self.buf = np.frombuffer(self.mm, dtype=np.uint8)
+        self.page = mmap.PAGESIZE
+
+    def release(self, upto: int) -> None:
+        upto = upto // self.page * self.page
+        if upto > 0 and hasattr(self.mm, "madvise") and hasattr(self._mmap_mod, "MADV_DONTNEED"):
+            self.mm.madvise(self._mmap_mod.MADV_DONTNEED, 0, upto)
+
+    def windows(self, delimiter: str, fill: bool = True):
+        return bytecols.record_windows(self.buf, delimiter, self.WINDOW, fill, self.release)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.buf = None
+        with contextlib.suppress(BufferError):
+            self.mm.close()
+
+
+def _count_exact(m: _Mapped, delimiter: str) -> int | None:
+    """Records in the file (header included), or None where a byte copy would not be exact."""
+    total = 0
+    for w in m.windows(delimiter, fill=False):
+        if w is None:
+            return None
+        total = w[0] + w[1]
+    return total
+
+
+def _write_csv_copy(m: _Mapped, in_path: str, out_path: str, join: Join, delimiter: str, progress) -> int:
+    buf = m.buf
     d = delimiter.encode()
     escaped = [bytecols.csv_escape(col, delimiter) for col in join.peer]
     names = bytecols.csv_escape(psikeys.encode_items(join.peer_names, "column name"), delimiter) \
         if join.peer_names else None
-    n = join.rows.shape[0]
+    rows = join.rows
+    n = rows.shape[0]
+    done = 0
+    term = b"\n"
     with _open_out(out_path) as fh:
-        fh.write(bom + head)
-        for c in range(len(join.peer_names)):
-            fh.write(d + names[0][names[1][c]:names[1][c + 1]].tobytes())
-        fh.write(term)
-        rs, re_ = starts[1:], ends[1:]
-        for a, b in _chunks(n, progress):
-            parts = [bytecols.gather_spans(buf, rs, re_, join.rows[a:b])]
-            if escaped:
-                parts += _peer_parts(join, slice(a, b), escaped, d)
-            parts.append(term)
-            fh.write(memoryview(bytecols.concat_rows(parts, b - a)))
+        for w in m.windows(delimiter):
+            if w is None:  # counted as exact a moment ago: the file changed under us
+                raise _changed(in_path)
+            first, _, starts, ends = w
+            if first == 0 and starts.shape[0]:
+                head = bytes(buf[starts[0]:ends[0]])
+                bom = b"\xef\xbb\xbf" if bytes(buf[:3]) == b"\xef\xbb\xbf" else b""
+                after = bytes(buf[ends[0]:ends[0] + 2])
+                term = b"\r\n" if after == b"\r\n" else after[:1] if after[:1] in (b"\r", b"\n") else b"\n"
+                fh.write(bom + head)
+                for c in range(len(join.peer_names)):
+                    fh.write(d + names[0][names[1][c]:names[1][c + 1]].tobytes())
+                fh.write(term)
+            # Output rows whose record (row r is record r + 1) lies in this window.
+            lo = int(np.searchsorted(rows, first - 1, side="left")) if first else 0
+            hi = int(np.searchsorted(rows, first - 1 + starts.shape[0], side="left"))
+            lo = max(lo, done)
+            for a in range(lo, hi, CHUNK):
+                b = min(hi, a + CHUNK)
+                parts = [bytecols.gather_spans(buf, starts, ends, rows[a:b] + 1 - first)]
+                if escaped:
+                    parts += _peer_parts(join, slice(a, b), escaped, d)
+                parts.append(term)
+                fh.write(memoryview(bytecols.concat_rows(parts, b - a)))
+                if progress is not None:
+                    progress.update(b, n)
+            done = max(done, hi)
+        if done != n:  # inside the block: the temporary file is discarded
+            raise _changed(in_path)
     return n
 
 

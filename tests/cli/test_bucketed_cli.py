@@ -126,9 +126,12 @@ def test_kill_and_resume_gives_identical_output(data, reference, tmp_path, victi
     assert not (tmp_path / ("s.csv" if victim == "serve" else "c.csv")).exists()
     assert (tmp_path / ("c.csv" if victim == "serve" else "s.csv")).exists() == (phase == "merge")
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp")]
+    # What a SIGKILL while writing the output leaves (nothing holds it locked): the resume removes it.
+    (tmp_path / ".tmp-s.csv.k1ll3d_0").write_bytes(b"half a file")
     s, c = pair(tmp_path, data / "a.csv", data / "b.csv", ws, wc, extra + ("--resume",))
     (rs, os_, es), (rc, oc, ec) = finish(s, c)
     assert rs == 0 and rc == 0, (es, ec)
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp")]
     assert (tmp_path / "s.csv").read_bytes() == reference[0]
     assert (tmp_path / "c.csv").read_bytes() == reference[1]
     if phase != "partition":

@@ -107,3 +107,63 @@ def test_a_changed_input_is_refused(tmp_path):
     with pytest.raises(InputError, match="changed"):
         joinio.write_result(t, str(tmp_path / "o.csv"), "csv", joinio.Join(rows=np.array([0, 2])))
     assert not (tmp_path / "o.csv").exists()
+
+
+cell = st.text(st.sampled_from(list('ab,;"\n\r ü')), max_size=6)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.lists(cell, min_size=2, max_size=2), max_size=12), st.sampled_from(["\n", "\r\n"]),
+       st.booleans(), st.integers(1, 40), st.booleans())
+def test_windowed_spans_equal_whole_file_spans(rows, term, bom, window, trailing):
+    # The writer's windows (a few bytes each here: records, quotes and CRLFs cut anywhere) give the
+    # same records as one pass over the whole file.
+    buf = io.StringIO(newline="")
+    csv.writer(buf, lineterminator=term).writerows([["k", "v"]] + rows)
+    raw = (b"\xef\xbb\xbf" if bom else b"") + buf.getvalue().encode()
+    if not trailing:
+        raw = raw.rstrip(b"\r\n")
+    arr = np.frombuffer(raw, dtype=np.uint8)
+    whole = bytecols.record_spans(arr, ",")
+    released = []
+    wins = list(bytecols.record_windows(arr, ",", window, True, released.append))
+    if whole is None:
+        assert wins[-1] is None
+        return
+    assert None not in wins
+    assert np.array_equal(np.concatenate([w[2] for w in wins]), whole[0])
+    assert np.array_equal(np.concatenate([w[3] for w in wins]), whole[1])
+    assert [w[0] for w in wins] == list(np.cumsum([0] + [w[1] for w in wins])[:-1])
+    assert released == sorted(released) and all(r <= len(raw) for r in released)
+
+
+@pytest.mark.parametrize("window", [1, 5, 13, 1 << 20])
+def test_windowed_writer_writes_the_same_bytes(tmp_path, monkeypatch, window):
+    p = tmp_path / "in.csv"
+    p.write_bytes(b'\xef\xbb\xbfk,v\r\nx,"a ""q"""\r\ny,2\r\n\r\nz,"multi\nline"\r\nw,"x,y"')
+    t = _table(p)
+    peer = [psikeys.encode_items(["P1", "p,2"])]
+    join = joinio.Join(rows=np.array([0, 0, 1, 2, 3]), pidx=np.array([0, 1, -1, 1, 0]), peer=peer,
+                       peer_names=["peer_a"])
+    monkeypatch.setattr(joinio._Mapped, "WINDOW", window)
+    assert joinio.write_result(t, str(tmp_path / "o.csv"), "csv", join) == 5
+    assert (tmp_path / "o.csv").read_bytes() == (b'\xef\xbb\xbfk,v,peer_a\r\nx,"a ""q""",P1\r\nx,"a ""q""","p,2"\r\n'
+                                                 b'y,2,\r\nz,"multi\nline","p,2"\r\nw,"x,y",P1\r\n')
+
+
+def test_stale_temp_files_of_a_killed_writer_are_removed(tmp_path):
+    import fcntl
+
+    out = tmp_path / "o.csv"
+    dead = tmp_path / ".tmp-o.csv.abcd1234"
+    dead.write_text("half")
+    live = tmp_path / ".tmp-o.csv.live5678"
+    live.write_text("being written")
+    other = tmp_path / ".tmp-other.csv.abcd1234"
+    other.write_text("not ours")
+    odd = tmp_path / ".tmp-o.csv.toolongname1"
+    odd.write_text("not an atomic_open name")
+    with open(live, "rb") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # a writer that is alive holds its file locked
+        assert joinio.remove_stale_temps(str(out)) == [str(dead)]
+    assert not dead.exists() and live.exists() and other.exists() and odd.exists()
