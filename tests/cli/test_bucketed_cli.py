@@ -191,3 +191,77 @@ def test_through_the_pqmpc_psi_command(data, tmp_path):
     assert json.loads(os_)["buckets"] == json.loads(oc)["buckets"] == 3
     assert (tmp_path / "s.csv").read_bytes().decode() == expected(data / "a.csv", data / "b.csv")
     assert (tmp_path / "c.csv").read_bytes().decode() == expected(data / "b.csv", data / "a.csv")
+
+
+REQUESTS = ["auto", "off", "on", 2, 7]
+
+
+@pytest.mark.parametrize("a", REQUESTS)
+@pytest.mark.parametrize("b", REQUESTS)
+@pytest.mark.parametrize("sizes", [(0, 0), (4, 4), (5, 0), (0, 9), (100, 100)])
+def test_both_sides_choose_the_same_path(a, b, sizes):
+    from pqmpc.cli import psi_handshake as clihs
+    from pqmpc.errors import HandshakeError
+
+    mine, peer = {"buckets": a, "size_class": sizes[0]}, {"buckets": b, "size_class": sizes[1]}
+    try:
+        got = clihs.decide(mine, peer, "serve")
+    except HandshakeError as exc:
+        assert "--buckets differs" in str(exc)
+        with pytest.raises(HandshakeError, match="--buckets differs"):
+            clihs.decide(peer, mine, "connect")
+        assert "off" in (a, b) and ({a, b} - {"off", "auto"}) or (isinstance(a, int) and isinstance(b, int))
+        return
+    assert got == clihs.decide(peer, mine, "connect")
+    if "off" in (a, b):
+        assert not got["bucketed"]
+    elif isinstance(a, int) or isinstance(b, int):
+        assert got == {"bucketed": True, "buckets": a if isinstance(a, int) else b}
+    else:
+        assert got["bucketed"] == ("on" in (a, b) or max(sizes) > clihs.AUTO_CLASSES)
+
+
+def test_plan_message_over_a_channel():
+    from pqmpc.cli import psi_handshake as clihs
+    from pqmpc.net import run_pair
+
+    big, small = 5 * clihs.SIZE_UNIT - 7, 3
+    got = run_pair(lambda ch: clihs.agree_plan(ch, "serve", big, "auto"),
+                   lambda ch: clihs.agree_plan(ch, "connect", small, "auto"), timeout=30)
+    assert [g["bucketed"] for g in got] == [True, True]
+    assert got[1]["peer_rows"] == 5 * clihs.SIZE_UNIT and got[0]["peer_rows"] == clihs.SIZE_UNIT
+    got = run_pair(lambda ch: clihs.agree_plan(ch, "serve", 4 * clihs.SIZE_UNIT, "auto"),
+                   lambda ch: clihs.agree_plan(ch, "connect", small, "auto"), timeout=30)
+    assert [g["bucketed"] for g in got] == [False, False]
+
+
+@pytest.mark.parametrize("bad", [{"buckets": 1, "size_class": 0}, {"buckets": "auto", "size_class": -1},
+                                 {"buckets": "auto"}, {"buckets": True, "size_class": 0}, [1]])
+def test_a_malformed_plan_is_a_protocol_error(bad):
+    from pqmpc.cli import psi_handshake as clihs
+    from pqmpc.errors import ProtocolError
+    from pqmpc.net import run_pair
+
+    def peer(ch):
+        ch.recv_json("x", max_bytes=512)
+        ch.send_json(bad)
+
+    with pytest.raises(ProtocolError, match="plan is malformed"):
+        run_pair(lambda ch: clihs.agree_plan(ch, "serve", 10, "auto"), peer, timeout=30)
+
+
+def test_one_side_forcing_buckets_takes_both(data, tmp_path):
+    # serve asks for a bucketed run (--workers), connect passes no bucketed flag (auto, small input):
+    # both run bucketed, with B from the sizes, and write the plain command's output.
+    port = free_port()
+    s = start("serve", port, data / "a.csv", tmp_path / "s.csv", extra=("--workers", "1"))
+    c = start("connect", port, data / "b.csv", tmp_path / "c.csv")
+    (rs, os_, es), (rc, oc, ec) = finish(s, c)
+    assert rs == 0 and rc == 0, (es, ec)
+    assert json.loads(os_)["bucketed"] and json.loads(oc)["bucketed"] and json.loads(oc)["buckets"] == 1
+    assert (tmp_path / "c.csv").read_bytes().decode() == expected(data / "b.csv", data / "a.csv")
+    s = start("serve", port, data / "a.csv", tmp_path / "s2.csv", extra=("--buckets", "off"))
+    c = start("connect", port, data / "b.csv", tmp_path / "c2.csv", extra=("--buckets", "3"))
+    (rs, _, es), (rc, _, ec) = finish(s, c)
+    assert rs == 1 and rc == 1
+    assert "--buckets differs" in es and "--buckets differs" in ec
