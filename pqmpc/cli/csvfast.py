@@ -25,7 +25,7 @@ from ..psi import keys as psikeys
 from .bytecols import utf8_sequence_length
 from .csvio import KeyTable, find_column, normalizer, open_text
 
-__all__ = ["scan", "read_keys_arrow", "read_parquet", "read_all_arrow", "string_buffers"]
+__all__ = ["scan", "read_keys_arrow", "read_parquet", "read_all_arrow", "iter_all_arrow", "string_buffers"]
 
 #: Bytes per block of the streaming CSV reader.
 READ_BLOCK = 4 << 20
@@ -332,3 +332,39 @@ def read_all_arrow(path: str, header: list[str], delimiter: str):
                                                   check_utf8=True))
     except (pa.ArrowException, OSError, ValueError):
         return None
+
+
+def iter_all_arrow(path: str, header: list[str], delimiter: str):
+    """:func:`read_all_arrow` in record batches of about :data:`READ_BLOCK` bytes (a generator), or
+    ``None`` where the stdlib reader must decide."""
+    if ord(delimiter) >= 0x80 or len(set(header)) != len(header) or not os.path.getsize(path):
+        return None
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    buf = np.memmap(path, dtype=np.uint8, mode="r")
+    status = scan(buf, np.uint8(ord(delimiter)))
+    del buf
+    if status < 0:
+        return None
+    try:
+        reader = pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(use_threads=True, block_size=READ_BLOCK),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
+                                              escape_char=False, newlines_in_values=bool(status & 2),
+                                              ignore_empty_lines=True),
+            convert_options=pa_csv.ConvertOptions(column_types={nm: pa.large_string() for nm in header},
+                                                  strings_can_be_null=False, quoted_strings_can_be_null=False,
+                                                  check_utf8=True),
+            memory_pool=pa.system_memory_pool())
+    except (pa.ArrowException, OSError, ValueError):
+        return None
+
+    def batches():
+        try:
+            yield from reader
+        except (pa.ArrowException, OSError) as exc:  # the file changed after the scan
+            raise InputError(f"{path}: the file changed while pqmpc was running ({exc})") from None
+
+    return batches()

@@ -207,12 +207,12 @@ def write_result(table: KeyTable, out_path: str, fmt: str, join: Join, delimiter
                         raise _changed(table.path)
                     return _write_csv_copy(m, table.path, out_path, join, delimiter, progress)
         return _write_csv_stdlib(table, out_path, join, delimiter)
-    header, cols, arrow_table = _own_columns(table, delimiter, fmt == "parquet")
+    header, blocks = _own_blocks(table, delimiter, fmt == "parquet")
     if fmt == "parquet":
-        return _write_parquet(arrow_table, out_path, join)
+        return _write_parquet(blocks, out_path, join, progress)
     if fmt == "jsonl":
-        return _write_jsonl(header, cols, out_path, join, progress)
-    return _write_csv_columns(header, cols, out_path, join, delimiter, progress)
+        return _write_jsonl(header, blocks, out_path, join, progress)
+    return _write_csv_columns(header, blocks, out_path, join, delimiter, progress)
 
 
 def _chunks(n: int, progress):
@@ -351,31 +351,60 @@ def _decoded(col) -> list[str]:
     return [blob[a:b].decode("utf-8") for a, b in zip(o[:-1].tolist(), o[1:].tolist())]
 
 
-def _own_columns(table: KeyTable, delimiter: str, want_arrow: bool):
-    """All of this side's columns: ``(header, [(data, offsets, null)], arrow table or None)``."""
+#: Rows per block of a Parquet input read by the column writers.
+BLOCK_ROWS = 1 << 20
+
+
+def _own_blocks(table: KeyTable, delimiter: str, want_arrow: bool):
+    """All of this side's columns, a block of rows at a time: ``(header, blocks)``; ``blocks`` yields
+    ``(first row, rows, block)``, a block being a pyarrow table (``want_arrow``) or text columns
+    ``[(data, offsets, null)]``, and raises (inside the writer's block) if the file no longer holds
+    ``table.rows_read`` records. Memory: a block of the input, not the whole file."""
     if is_parquet(table.path):
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        t = pq.read_table(table.path)
-        if t.num_rows != table.rows_read:
+        pf = pq.ParquetFile(table.path)
+        if pf.metadata.num_rows != table.rows_read:
             raise _changed(table.path)
-        return list(t.column_names), (None if want_arrow else _arrow_text_columns(table.path, t)), t
+        batches = (pa.Table.from_batches([rb]) for rb in pf.iter_batches(batch_size=BLOCK_ROWS))
+        return list(pf.schema_arrow.names), _blocks(table, batches, want_arrow, pf.schema_arrow)
     if arrow_enabled():
+        import pyarrow as pa
+
         from . import csvfast
 
-        t = csvfast.read_all_arrow(table.path, table.header, delimiter)
-        if t is not None:
-            if t.num_rows != table.rows_read:
-                raise _changed(table.path)
-            return list(table.header), (None if want_arrow else _arrow_text_columns(table.path, t)), t
+        it = csvfast.iter_all_arrow(table.path, table.header, delimiter)
+        if it is not None:
+            schema = pa.schema([(nm, pa.large_string()) for nm in table.header])
+            tables = (pa.Table.from_batches([rb]) for rb in it)
+            return list(table.header), _blocks(table, tables, want_arrow, schema)
     header, cols = _read_all_stdlib(table, delimiter)
     if want_arrow:
         import pyarrow as pa
 
         arrays = [pa.LargeStringArray.from_buffers(len(o) - 1, pa.py_buffer(o), pa.py_buffer(d))
                   for d, o, _ in cols]
-        return header, None, pa.Table.from_arrays(arrays, names=_unique(header))
-    return header, cols, None
+        whole = pa.Table.from_arrays(arrays, names=_unique(header))
+        return header, _blocks(table, iter([whole]), True, whole.schema)
+    return header, iter([(0, table.rows_read, cols)])
+
+
+def _blocks(table, tables, want_arrow, schema):
+    first = 0
+    for t in tables:
+        k = t.num_rows
+        yield first, k, (t if want_arrow else _arrow_text_columns(table.path, t))
+        first += k
+    if first != table.rows_read:
+        raise _changed(table.path)
+    if want_arrow and first == 0:
+        yield 0, 0, schema.empty_table()
+
+
+def _block_rows(rows: np.ndarray, first: int, k: int) -> tuple[int, int]:
+    """The output rows (indices into ``rows``, ascending records) whose record is in ``[first, first + k)``."""
+    return int(np.searchsorted(rows, first, side="left")), int(np.searchsorted(rows, first + k, side="left"))
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -436,7 +465,7 @@ def _take_own(cols, rows):
     return out
 
 
-def _write_csv_columns(header, cols, out_path: str, join: Join, delimiter: str, progress) -> int:
+def _write_csv_columns(header, blocks, out_path: str, join: Join, delimiter: str, progress) -> int:
     d = delimiter.encode()
     names = header + list(join.peer_names)
     hrow = bytecols.concat_rows(_interleave([bytecols.csv_escape(psikeys.encode_items([nm], "column name"),
@@ -445,13 +474,18 @@ def _write_csv_columns(header, cols, out_path: str, join: Join, delimiter: str, 
     n = join.rows.shape[0]
     with _open_out(out_path) as fh:
         fh.write(hrow.tobytes())
-        for a, b in _chunks(n, progress):
-            own = [bytecols.csv_escape(g, delimiter) for g, _ in _take_own(cols, join.rows[a:b])]
-            parts = _interleave(own, d)
-            if escaped:
-                parts += _peer_parts(join, slice(a, b), escaped, d)
-            parts.append(b"\n")
-            fh.write(memoryview(bytecols.concat_rows(parts, b - a)))
+        for first, k, cols in blocks:
+            lo, hi = _block_rows(join.rows, first, k)
+            for a in range(lo, hi, CHUNK):
+                b = min(hi, a + CHUNK)
+                own = [bytecols.csv_escape(g, delimiter) for g, _ in _take_own(cols, join.rows[a:b] - first)]
+                parts = _interleave(own, d)
+                if escaped:
+                    parts += _peer_parts(join, slice(a, b), escaped, d)
+                parts.append(b"\n")
+                fh.write(memoryview(bytecols.concat_rows(parts, b - a)))
+                if progress is not None:
+                    progress.update(b, n)
     return n
 
 
@@ -470,36 +504,58 @@ def _json_key(name: str, first: bool) -> bytes:
     return (b"{" if first else b",") + json.dumps(name, ensure_ascii=False).encode() + b":"
 
 
-def _write_jsonl(header, cols, out_path: str, join: Join, progress) -> int:
+def _write_jsonl(header, blocks, out_path: str, join: Join, progress) -> int:
     n = join.rows.shape[0]
     with _open_out(out_path) as fh:
-        for a, b in _chunks(n, progress):
-            parts = []
-            for i, (g, null) in enumerate(_take_own(cols, join.rows[a:b])):
-                parts += [_json_key(header[i], i == 0), bytecols.json_escape(g, null)]
-            for c, col in enumerate(join.peer):
-                pidx = join.pidx[a:b]
-                parts += [_json_key(join.peer_names[c], not parts), bytecols.json_escape(bytecols.gather(col, pidx),
-                                                                                         pidx < 0)]
-            parts.append(b"}\n")
-            fh.write(memoryview(bytecols.concat_rows(parts, b - a)))
+        for first, k, cols in blocks:
+            lo, hi = _block_rows(join.rows, first, k)
+            for a in range(lo, hi, CHUNK):
+                b = min(hi, a + CHUNK)
+                parts = []
+                for i, (g, null) in enumerate(_take_own(cols, join.rows[a:b] - first)):
+                    parts += [_json_key(header[i], i == 0), bytecols.json_escape(g, null)]
+                for c, col in enumerate(join.peer):
+                    pidx = join.pidx[a:b]
+                    parts += [_json_key(join.peer_names[c], not parts),
+                              bytecols.json_escape(bytecols.gather(col, pidx), pidx < 0)]
+                parts.append(b"}\n")
+                fh.write(memoryview(bytecols.concat_rows(parts, b - a)))
+                if progress is not None:
+                    progress.update(b, n)
     return n
 
 
-def _write_parquet(t, out_path: str, join: Join) -> int:
+def _write_parquet(blocks, out_path: str, join: Join, progress) -> int:
+    """One row group per input block (the content equals one table's)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    t = t.take(pa.array(join.rows, type=pa.int64()))
-    if join.peer:
-        pidx = pa.array(join.pidx, type=pa.int64(), mask=join.pidx < 0)
-        for name, (d, o) in zip(join.peer_names, join.peer):
-            o = np.ascontiguousarray(o, dtype=np.int64)
-            arr = pa.LargeStringArray.from_buffers(len(o) - 1, pa.py_buffer(o), pa.py_buffer(np.ascontiguousarray(d)))
-            t = t.append_column(name, arr.take(pidx))
+    peer = []
+    for d, o in join.peer:
+        o = np.ascontiguousarray(o, dtype=np.int64)
+        data = pa.py_buffer(np.ascontiguousarray(d))
+        peer.append(pa.LargeStringArray.from_buffers(len(o) - 1, pa.py_buffer(o), data))
+    n = join.rows.shape[0]
+    writer = None
     with _open_out(out_path) as fh:
-        pq.write_table(t, fh)
-    return t.num_rows
+        try:
+            for first, k, t in blocks:
+                lo, hi = _block_rows(join.rows, first, k)
+                part = t.take(pa.array(join.rows[lo:hi] - first, type=pa.int64()))
+                if join.peer:
+                    pidx = pa.array(join.pidx[lo:hi], type=pa.int64(), mask=join.pidx[lo:hi] < 0)
+                    for name, arr in zip(join.peer_names, peer):
+                        part = part.append_column(name, arr.take(pidx))
+                if writer is None:
+                    writer = pq.ParquetWriter(fh, part.schema)
+                if part.num_rows or not first:
+                    writer.write_table(part)
+                if progress is not None:
+                    progress.update(hi, n)
+        finally:
+            if writer is not None:
+                writer.close()
+    return n
 
 
 def write_matches(in_path: str, out_path: str, records: np.ndarray, delimiter: str = ",", progress=None) -> int:

@@ -167,3 +167,38 @@ def test_stale_temp_files_of_a_killed_writer_are_removed(tmp_path):
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # a writer that is alive holds its file locked
         assert joinio.remove_stale_temps(str(out)) == [str(dead)]
     assert not dead.exists() and live.exists() and other.exists() and odd.exists()
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet", "csv-from-parquet"])
+def test_block_writers_equal_one_block(tmp_path, monkeypatch, fmt):
+    # The column writers read the input a block at a time: tiny blocks give the same output as one.
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from pqmpc.cli import csvfast
+
+    keys = [f"k{i % 7}" for i in range(60)]
+    if fmt == "csv-from-parquet":
+        src = tmp_path / "in.parquet"
+        pq.write_table(pa.table({"k": keys, "n": [i if i % 5 else None for i in range(60)]}), src)
+        out_fmt = "csv"
+    else:
+        src = tmp_path / "in.csv"
+        src.write_text("k,v\n" + "".join(f'{k},"v {i},\n x"\n' for i, k in enumerate(keys)))
+        out_fmt = fmt
+    t = csvio.read_keys(str(src), ["k"], engine="auto")
+    rows = np.array([0, 0, 3, 4, 5, 17, 18, 40, 59])
+    pidx = np.array([0, 1, -1, 1, 0, -1, 1, 0, 1])
+    join = joinio.Join(rows=rows, pidx=pidx, peer=[psikeys.encode_items(["P", "q,\n"])], peer_names=["peer_p"])
+    outs = []
+    for block, rows_per in ((1 << 20, 1 << 20), (64, 3)):
+        monkeypatch.setattr(csvfast, "READ_BLOCK", block)
+        monkeypatch.setattr(joinio, "BLOCK_ROWS", rows_per)
+        out = tmp_path / f"o{block}.{out_fmt}"
+        assert joinio.write_result(t, str(out), out_fmt, join) == len(rows)
+        outs.append(pq.read_table(out) if out_fmt == "parquet" else out.read_bytes())
+    if out_fmt == "parquet":
+        assert outs[0].equals(outs[1]) and outs[0].num_rows == len(rows)
+        assert outs[0].column("peer_p").to_pylist()[:3] == ["P", "q,\n", None]
+    else:
+        assert outs[0] == outs[1]
