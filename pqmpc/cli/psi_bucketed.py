@@ -304,7 +304,8 @@ def finish(args, plan, got, progress, auth, t_start) -> int:
         "output_sha256": _sha(args.output) if learns and args.output != "-" else None, "peak_rss_mb": _peak_rss(),
     }
     where = "stdout" if args.output == "-" else args.output
-    human = (f"{role}: {res.rows} keys in {res.buckets} buckets ({res.workers} workers"
+    human = (f"{role}: {res.rows} keys in {res.buckets} bucket{'s' if res.buckets != 1 else ''} "
+             f"({res.workers} worker{'s' if res.workers != 1 else ''}"
              + (f", {res.resumed_buckets} reused from the run directory" if res.resumed_buckets else "") + "); "
              + (f"intersection: {res.intersection} keys; wrote {rows_written} rows to {where}" if learns
                 else f"this side learns nothing (--learn {args.learn}): no output file written")
