@@ -66,13 +66,18 @@ def build_join(rows_read: int, header: list[str], how: str, rows: np.ndarray, pa
     else:
         rows, pidx, peer, names = np.asarray(rows, dtype=np.int64), None, [], []
     if how == "left":
-        matched = np.zeros(rows_read, dtype=bool)
-        matched[rows] = True
-        lone = np.flatnonzero(~matched)
-        order = np.argsort(np.concatenate([rows, lone]), kind="stable")
-        all_rows = np.concatenate([rows, lone])[order]
+        # Every record once per pair, or once alone; ``rows`` is ascending, so a count per record
+        # places both without a sort (at 10^7 rows: ~250 MB of temporaries instead of ~400 MB).
+        per = np.bincount(rows, minlength=rows_read) if rows.size else np.zeros(rows_read, dtype=np.int64)
+        lone = per == 0
+        per[lone] = 1
+        all_rows = np.repeat(np.arange(rows_read, dtype=np.int64), per)
+        del per
         if pidx is not None:
-            pidx = np.concatenate([pidx, np.full(lone.shape[0], -1, dtype=np.int64)])[order]
+            paired = ~lone[all_rows]
+            out = np.full(all_rows.shape[0], -1, dtype=np.int64)
+            out[paired] = pidx
+            pidx = out
         rows = all_rows
     return Join(rows=rows, pidx=pidx, peer=peer, peer_names=names)
 

@@ -202,3 +202,24 @@ def test_block_writers_equal_one_block(tmp_path, monkeypatch, fmt):
         assert outs[0].column("peer_p").to_pylist()[:3] == ["P", "q,\n", None]
     else:
         assert outs[0] == outs[1]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 30), st.data())
+def test_left_join_rows_are_every_record_once_or_once_per_pair(n, data):
+    from pqmpc.psi.payload import PayloadJoin
+
+    rows = sorted(data.draw(st.lists(st.integers(0, max(n - 1, 0)), max_size=40))) if n else []
+    pidx = data.draw(st.lists(st.integers(0, 2), min_size=len(rows), max_size=len(rows)))
+    want_rows, want_pidx = [], []
+    for r in range(n):
+        mine = [p for rr, p in zip(rows, pidx) if rr == r]
+        want_rows += [r] * max(1, len(mine))
+        want_pidx += mine or [-1]
+    payloads = psikeys.combine_encoded([psikeys.encode_items(["a", "b", "c"])])
+    pj = PayloadJoin(rows=np.array(rows, dtype=np.int64), payload_index=np.array(pidx, dtype=np.int64),
+                     data=payloads[0], offsets=payloads[1])
+    j = joinio.build_join(n, ["x"], "left", None, pj, 1, ["peer_x"])
+    assert j.rows.tolist() == want_rows and j.pidx.tolist() == want_pidx
+    j = joinio.build_join(n, ["x"], "left", np.array(sorted(set(rows)), dtype=np.int64))
+    assert j.rows.tolist() == list(range(n)) and j.pidx is None
