@@ -11,6 +11,14 @@ The issue's goal: at 10^6 rows per side, CLI wall ≤ 1.5 × library PSI + 1 s o
 ≤ 2 GB peak RSS per process up to 10^7 rows per side.
 
     PYTHONPATH=$PWD python bench/cli_psi.py --rows 100000 1000000 --reps 2 [--protocol kkrt] [--payload]
+
+At 10^7 the CLI chooses its bucketed path by itself (``--buckets auto``); the library's in-memory PSI
+needs ~3.5 GB per process and 2-4 minutes there, so it runs only with ``--lib``. Given inputs
+(``--files A B``, both with an ``email`` column) are used as they are; ``--cli-flags`` adds flags to
+both CLI processes (e.g. ``--workers 2``, ``--buckets off``). Peak RSS per process: the main process
+(its own ``ru_maxrss`` from ``--stats-json``) and the largest of its bucket workers.
+
+    PYTHONPATH=$PWD python bench/cli_psi.py --files a10000000.csv b10000000.csv --reps 1 --cli-flags="--workers 2"
 """
 
 from __future__ import annotations
@@ -103,9 +111,10 @@ def wait_all(procs):
         if pid in pending:
             p = pending.pop(pid)
             p.returncode = os.waitstatus_to_exitcode(status)
-            out[pid] = (p.returncode, ru.ru_maxrss / 1024)
+            out[pid] = (p.returncode, ru.ru_maxrss / 1024, ru.ru_utime + ru.ru_stime)
     end = time.perf_counter()
-    return end, [(*out[p.pid], p.stdout.read().decode() if p.stdout else "") for p in procs]
+    return end, [(out[p.pid][0], out[p.pid][1], p.stdout.read().decode() if p.stdout else "", out[p.pid][2])
+                 for p in procs]
 
 
 def run_lib(a, b, protocol, payload):
@@ -125,14 +134,16 @@ def run_lib(a, b, protocol, payload):
             "process_wall": end - t0, "phases": js[1]["phases"]}
 
 
-def run_cli(a, b, folder, protocol, payload):
+def run_cli(a, b, folder, protocol, payload, flags=(), learn="connect"):
     port = free_port()
     cmd = [sys.executable, "-m", "pqmpc.cli.main", "psi"]
-    common = ["--key", "email", "--insecure", "--quiet", "--force", "--protocol", protocol, "--learn", "connect"]
+    common = ["--key", "email", "--insecure", "--quiet", "--force", "--protocol", protocol, "--learn", learn,
+              *flags]
     sa, sc = os.path.join(folder, "stats_s.json"), os.path.join(folder, "stats_c.json")
     t0 = time.perf_counter()
     s = subprocess.Popen(cmd + ["serve", "--listen", f"127.0.0.1:{port}", "--input", a, "--stats-json", sa, *common]
-                         + (["--payload", "note"] if payload else []),
+                         + (["--payload", "note"] if payload else [])
+                         + (["--output", os.path.join(folder, "out_serve.csv")] if learn == "both" else []),
                          env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     c = subprocess.Popen(cmd + ["connect", "--connect", f"127.0.0.1:{port}", "--input", b, "--output",
                                 os.path.join(folder, "out.csv"), "--stats-json", sc, *common],
@@ -141,8 +152,17 @@ def run_cli(a, b, folder, protocol, payload):
     if any(r[0] for r in res):
         raise SystemExit(f"CLI run failed: {s.stderr.read()!r} {c.stderr.read()!r}")
     stats = [json.load(open(p)) for p in (sa, sc)]
-    return {"wall": end - t0, "rss_mb": [r[1] for r in res], "cli_seconds": [st["cli_seconds"] for st in stats],
-            "phases": stats[1]["phase_seconds"], "reader": stats[1]["reader"]}
+    # ru_maxrss from wait4 covers a process and its reaped children (the bucket workers): the
+    # bucketed summary gives the main process's own peak and its largest worker's.
+    own = [st.get("peak_rss_mb", {}).get("process", r[1]) if st.get("peak_rss_mb") else r[1]
+           for st, r in zip(stats, res)]
+    workers = [st["peak_rss_mb"]["workers"] if st.get("peak_rss_mb") else 0.0 for st in stats]
+    cpu = [r[3] for r in res]
+    return {"wall": end - t0, "rss_mb": own, "worker_rss_mb": workers, "cpu_s": cpu,
+            "cli_seconds": [st.get("cli_seconds") or st["phase_seconds"] for st in stats],
+            "phases": stats[1]["phase_seconds"], "reader": stats[1].get("reader", "stream"),
+            "bucketed": stats[1].get("bucketed"), "buckets": stats[1].get("buckets"),
+            "workers": stats[1].get("workers"), "intersection": stats[1]["intersection"]}
 
 
 def main() -> None:
@@ -154,30 +174,59 @@ def main() -> None:
     ap.add_argument("--protocol", default="rr22", choices=("rr22", "kkrt"))
     ap.add_argument("--payload", action="store_true", help="serve sends one payload column (kkrt only)")
     ap.add_argument("--folder", default=None, help="where the generated files go (default: a temporary folder)")
+    ap.add_argument("--files", nargs=2, metavar=("A", "B"), help="use these two inputs (an email column each)")
+    ap.add_argument("--cli-flags", default="", help="more flags for both CLI processes, e.g. '--workers 2'")
+    ap.add_argument("--learn", default="connect", choices=("connect", "both"))
+    ap.add_argument("--lib", choices=("auto", "yes", "no"), default="auto",
+                    help="run the library's in-memory PSI as well (auto: up to 2 million rows)")
     args = ap.parse_args()
     folder = args.folder or tempfile.mkdtemp(prefix="pqmpc-cli-bench-")
     os.makedirs(folder, exist_ok=True)
+    flags = args.cli_flags.split()
     results = []
-    for n in args.rows:
-        a, b = make_files(folder, n)
+    inputs = [tuple(args.files)] if args.files else [make_files(folder, n) for n in args.rows]
+    for a, b in inputs:
+        n = _rows(a)
+        with_lib = args.lib == "yes" or (args.lib == "auto" and n <= 2_000_000)
         for rep in range(args.reps):
-            lib = run_lib(a, b, args.protocol, args.payload)
-            cli = run_cli(a, b, folder, args.protocol, args.payload)
-            ratio = cli["wall"] / lib["psi_seconds"]
-            row = {"rows": n, "rep": rep, "lib_psi_s": round(lib["psi_seconds"], 3),
-                   "lib_process_wall_s": round(lib["process_wall"], 3), "cli_wall_s": round(cli["wall"], 3),
-                   "cli/lib": round(ratio, 2), "goal_s": round(1.5 * lib["psi_seconds"] + 1, 3),
-                   "lib_rss_mb": [round(x) for x in lib["rss_mb"]], "cli_rss_mb": [round(x) for x in cli["rss_mb"]],
+            lib = run_lib(a, b, args.protocol, args.payload) if with_lib else None
+            load = os.getloadavg()[0]
+            cli = run_cli(a, b, folder, args.protocol, args.payload, flags, args.learn)
+            row = {"rows": n, "rep": rep, "load1": round(load, 2), "cli_wall_s": round(cli["wall"], 3),
+                   "cli_cpu_s": [round(x, 1) for x in cli["cpu_s"]],
+                   "cli_rss_mb": [round(x) for x in cli["rss_mb"]],
+                   "cli_worker_rss_mb": [round(x) for x in cli["worker_rss_mb"]],
+                   "bucketed": cli["bucketed"], "buckets": cli["buckets"], "workers": cli["workers"],
+                   "intersection": cli["intersection"],
                    "cli_seconds_serve": cli["cli_seconds"][0], "cli_seconds_connect": cli["cli_seconds"][1],
-                   "lib_phases": {k: round(v, 3) for k, v in lib["phases"].items()},
                    "cli_phases": cli["phases"], "reader": cli["reader"]}
+            if lib is not None:
+                row.update({"lib_psi_s": round(lib["psi_seconds"], 3), "lib_process_wall_s": round(lib["process_wall"], 3),
+                            "cli/lib": round(cli["wall"] / lib["psi_seconds"], 2),
+                            "goal_s": round(1.5 * lib["psi_seconds"] + 1, 3),
+                            "lib_rss_mb": [round(x) for x in lib["rss_mb"]],
+                            "lib_phases": {k: round(v, 3) for k, v in lib["phases"].items()}})
             results.append(row)
             print(json.dumps(row), flush=True)
-    print("\nrows       lib PSI s  CLI wall s  goal s  CLI RSS MB (serve, connect)  lib RSS MB")
+    print(f"\nload now {os.getloadavg()[0]:.2f}")
+    print("rows       path       CLI wall s  CLI CPU s (s, c)  peak RSS MB main (s, c)  worker (s, c)  "
+          "lib PSI s  lib RSS MB  goal")
     for r in results:
-        print(f"{r['rows']:<10} {r['lib_psi_s']:>9.2f}  {r['cli_wall_s']:>10.2f}  {r['goal_s']:>6.2f}  "
-              f"{str(r['cli_rss_mb']):>27}  {r['lib_rss_mb']}")
+        path = f"B={r['buckets']},w={r['workers']}" if r["bucketed"] else "in-memory"
+        worst = max(r["cli_rss_mb"] + r["cli_worker_rss_mb"])
+        print(f"{r['rows']:<10} {path:<10} {r['cli_wall_s']:>10.2f}  {str(r['cli_cpu_s']):>16}  "
+              f"{str(r['cli_rss_mb']):>23}  {str(r['cli_worker_rss_mb']):>13}  "
+              f"{r.get('lib_psi_s', float('nan')):>9.2f}  {str(r.get('lib_rss_mb', '-')):>10}  "
+              f"max {worst} MB {'<=' if worst <= 2048 else '>'} 2048")
 
+
+def _rows(path: str) -> int:
+    """Data lines of a CSV file (bytes counted in bulk; no quoted line breaks in these inputs)."""
+    n = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 24):
+            n += chunk.count(b"\n")
+    return max(0, n - 1)
 
 if __name__ == "__main__":
     main()

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["record_spans", "gather", "gather_spans", "csv_escape", "json_escape", "concat_rows", "utf8_first_bad",
-           "empty_column", "utf8_sequence_length"]
+__all__ = ["record_spans", "record_windows", "gather", "gather_spans", "csv_escape", "json_escape", "concat_rows",
+           "utf8_first_bad", "empty_column", "utf8_sequence_length"]
 
 
 def empty_column(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -74,6 +74,88 @@ def _spans(buf, delim, starts, ends, count_only):
             ends[k] = n
         k += 1
     return k
+
+
+@njit(cache=True, nogil=True)
+def _spans_window(buf, i, hi, at_end, delim, state, start, starts, ends, count_only):
+    """:func:`_spans` over ``buf[i:hi]`` only, resumable: ``state`` and ``start`` (the current
+    record's first byte) carry over from the window before. Returns ``(records, state, start)``;
+    records -1 where a copy would not be exact. Offsets are absolute."""
+    k = 0
+    while i < hi:
+        c = buf[i]
+        if c == 0:
+            return -1, state, start
+        if state == 2:
+            if c == 0x22:
+                state = 3
+        elif state == 3:
+            if c == 0x22:
+                state = 2
+            elif c == delim:
+                state = 0
+            elif c == 0x0A or c == 0x0D:
+                if not count_only:
+                    starts[k] = start
+                    ends[k] = i
+                k += 1
+                start = i + 1
+                state = 0
+            else:
+                return -1, state, start
+        elif c == 0x0A or c == 0x0D:
+            if i > start:
+                if not count_only:
+                    starts[k] = start
+                    ends[k] = i
+                k += 1
+            start = i + 1
+            state = 0
+        elif c == delim:
+            state = 0
+        elif state == 0:
+            state = 2 if c == 0x22 else 1
+        i += 1
+    if at_end:
+        if state == 2:
+            return -1, state, start
+        if hi > start:
+            if not count_only:
+                starts[k] = start
+                ends[k] = hi
+            k += 1
+        start = hi
+    return k, state, start
+
+
+def record_windows(buf: np.ndarray, delimiter: str, window: int = 32 << 20, fill: bool = True, release=None):
+    """:func:`record_spans` a window of bytes at a time: yields ``(first, count, starts, ends)`` (``first``: the
+    number of the window's first record, the header being 0; ``starts``/``ends`` empty unless ``fill``)
+    and finally ``None`` where a copy would not be exact. ``release(upto)``: bytes before ``upto`` are
+    no longer needed (the caller may drop them from memory)."""
+    d = np.uint8(ord(delimiter))
+    n = buf.shape[0]
+    i = 3 if n >= 3 and buf[0] == 0xEF and buf[1] == 0xBB and buf[2] == 0xBF else 0
+    state, start, first = 0, i, 0
+    none = np.zeros(0, dtype=np.int64)
+    while True:
+        hi = min(n, i + window)
+        at_end = hi == n
+        k, st, nxt = _spans_window(buf, i, hi, at_end, d, state, start, none, none, True)
+        if k < 0:
+            yield None
+            return
+        starts = ends = none
+        if fill and k:
+            starts, ends = np.empty(k, dtype=np.int64), np.empty(k, dtype=np.int64)
+            _spans_window(buf, i, hi, at_end, d, state, start, starts, ends, False)
+        yield first, k, starts, ends
+        first += k
+        state, start, i = st, nxt, hi
+        if release is not None:
+            release(min(start, i))
+        if at_end:
+            return
 
 
 def record_spans(buf: np.ndarray, delimiter: str) -> tuple[np.ndarray, np.ndarray] | None:

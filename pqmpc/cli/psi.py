@@ -27,15 +27,14 @@ import os
 import sys
 import time
 
-from ..errors import ChannelError, ChannelTimeout, HandshakeError, InputError, PeerStopped, ProtocolError
+from ..errors import ChannelError, ChannelTimeout, HandshakeError, InputError, PeerStopped
 from . import psi_bucketed, warmup
+from . import psi_handshake as clihs
 from .common import Progress, add_auth_args, load_auth, parse_hostport, secure
 
 LEARN = ("both", "serve", "connect")
 JOINS = ("inner", "left")
-#: The CLI's own handshake (flags, payload columns), before the PSI protocol's.
-CLI_PROTOCOL = "pqmpc-psi-cli"
-CLI_VERSION = 1
+CLI_PROTOCOL, CLI_VERSION = clihs.CLI_PROTOCOL, clihs.CLI_VERSION  # the CLI's own handshake (psi_handshake)
 MAX_PAYLOAD_COLUMNS = 64
 OUTPUT_FORMATS = ("csv", "parquet", "jsonl")  # joinio.OUTPUT_FORMATS, without importing numba for --help
 MAX_WIDTH = 1 << 16  # pqmpc.psi.payload.MAX_WIDTH
@@ -155,7 +154,9 @@ def _prepare(args):
         raise InputError(f"--output is required: this side ({mode}) learns the intersection with --learn {args.learn}")
     fmt = joinio.output_format(args.output if learns else None, args.output_format)
     if args.output and learns:
-        joinio.check_output(args.output, fmt, args.force, args.input)
+        # A resumed bucketed run writes the output its first run would have (it may exist: the side
+        # that finished first wrote it).
+        joinio.check_output(args.output, fmt, args.force or args.resume, args.input)
     if args.stats_json:
         joinio.check_output(args.stats_json, "json", True, args.input, flag="--stats-json")
     if len(set(args.key)) != len(args.key):
@@ -180,35 +181,40 @@ def _prepare(args):
 
 def run(args) -> int:
     from ..net import TcpChannel, TcpListener, send_abort
-    from ..psi.protocols import run_protocol
-    from . import csvio
 
     t_start = time.perf_counter()
     plan = _prepare(args)
     mode = plan["mode"]
-    if psi_bucketed.wanted(args):
-        return psi_bucketed.run(args, mode)
+    request = psi_bucketed.request(args, plan)
     progress = Progress(quiet=args.quiet)
     host, port = (parse_hostport(args.listen, "--listen") if mode == "serve"
                   else parse_hostport(args.connect, "--connect"))
     auth = load_auth(args)
     cli_seconds = {}
+    if args.output and plan["learns"] and args.output != "-":
+        from .joinio import remove_stale_temps
 
+        remove_stale_temps(args.output)  # a run killed while writing left them; none is in use now
     listener = None
     if mode == "serve":
         # Listen before reading the file so the peer's connection waits in the backlog, not in retries.
         listener = TcpListener(host, port)
+        if request != "off":
+            listener.sock.listen(64)  # a bucketed run's workers of the peer dial the same port
         progress.info(f"listening on {listener.host}:{listener.port}")
     failed = table = None
+    rows_estimate = 0
     try:
         t0 = time.perf_counter()
-        progress.phase(f"reading {os.path.basename(args.input)}", unit="B")
         try:
-            table = csvio.read_keys(args.input, args.key, plan["delimiter"], plan["normalize"], args.skip_empty,
-                                    progress, engine=os.environ.get("PQMPC_CSV_ENGINE") or "auto",
-                                    payload_columns=plan["payload"])
-            items = table.items()
-            mine = _my_payloads(table, args)
+            # The header and the columns are checked before any network activity. A small input is
+            # read whole now (as the in-memory path needs it; the peer's connection waits meanwhile);
+            # a big one is read once both sides chose the path (bucketed: streamed).
+            rows_estimate = psi_bucketed.check_input(args.input, args.key, plan["payload"], plan["delimiter"])
+            if request == "off" or (request == "auto" and clihs.size_class(rows_estimate) <= clihs.AUTO_CLASSES):
+                table = _read_table(args, plan, progress)
+                rows_estimate = table[0].rows_read
+                cli_seconds["read"] = time.perf_counter() - t0
         except InputError as exc:
             # Still reach the peer (it would wait for us until a timeout) and tell it why, without data.
             failed = exc
@@ -216,12 +222,7 @@ def run(args) -> int:
             wait = args.wait if mode == "serve" else args.connect_retry
             print(f"pqmpc: error: {exc}\npqmpc: telling the other side that this side stopped (waiting up to "
                   f"{wait:g} s for it; Ctrl-C to stop now)", file=sys.stderr, flush=True)
-        if failed is None:
-            progress.done(f"read {_n(table.rows_read, 'row')}, {_n(table.keys_used, 'key')}"
-                          + (f", skipped {_n(table.skipped, 'row')} with an empty key" if table.skipped else ""))
-        cli_seconds["read"] = time.perf_counter() - t0
-        rows = table.rows_read if table is not None else 0
-        timeout = args.timeout if args.timeout is not None else _timeout_for(rows)
+        timeout = args.timeout if args.timeout is not None else _timeout_for(rows_estimate)
         t0 = time.perf_counter()
         try:
             if mode == "serve":
@@ -235,41 +236,107 @@ def run(args) -> int:
             if failed is not None:
                 raise failed from None  # the peer never came: our own error is the one to show
             raise
+        cli_seconds["connect"] = time.perf_counter() - t0
+        psi_role = "receiver" if (args.learn == "both" and mode == "connect") or args.learn == mode else "sender"
+        try:
+            with ch, secure(ch, auth, "responder" if mode == "serve" else "initiator", progress) as sch:
+                if failed is not None:
+                    send_abort(sch, f"{abort_reason(failed)} (it runs {mode})")
+                    raise failed
+                clihs.agree_flags(sch, _params(args, plan), mode)
+                decision = clihs.agree_plan(sch, mode, rows_estimate, request)
+                if args.timeout is None:
+                    timeout = _timeout_for(max(rows_estimate, decision["peer_rows"]))
+                    ch.set_timeout(timeout)
+                if decision["bucketed"]:
+                    table = None  # the peer's input is the big one: stream ours too
+                    got = psi_bucketed.session(args, plan, ch, sch, listener, (host, port), auth, progress,
+                                               decision["buckets"], psi_role, t_start)
+                else:
+                    if listener is not None:
+                        listener.close()
+                        listener = None
+                    got = _in_memory(args, plan, sch, psi_role, progress, cli_seconds, table)
+        except PeerStopped as exc:
+            raise PeerStopped(f"{exc} (this side, {mode}, stops too)") from None
+        except HandshakeError as exc:
+            raise HandshakeError(clihs.flag_hint(str(exc), mode)) from None
+        except ChannelTimeout as exc:
+            raise ChannelTimeout(f"{exc}; if the other side's input is much larger, raise --timeout "
+                                 f"(now {timeout:g} s)") from None
     finally:
         if listener is not None:
             listener.close()
-
-    psi_role = "receiver" if (args.learn == "both" and mode == "connect") or args.learn == mode else "sender"
-    try:
-        with ch, secure(ch, auth, "responder" if mode == "serve" else "initiator", progress) as sch:
-            if failed is not None:
-                send_abort(sch, f"{_reason(failed)} (it runs {mode})")
-                raise failed
-            session = _agree(sch, args, plan, mine)
-            cli_seconds["connect"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            _warn_cold(session["protocol"], progress)
-            res = run_protocol(session["protocol"], psi_role, sch, items, reveal_to_sender=(args.learn == "both"),
-                               malicious=args.malicious, kappa=args.kappa, progress=progress,
-                               extra_params={"key_columns": len(args.key), "learn": args.learn,
-                                             "normalize": ",".join(plan["normalize"]) or "none"},
-                               **session["kw"])
-            cli_seconds["protocol"] = time.perf_counter() - t0
-    except PeerStopped as exc:
-        raise PeerStopped(f"{exc} (this side, {mode}, stops too)") from None
-    except HandshakeError as exc:
-        raise HandshakeError(_flag_hint(str(exc), mode)) from None
-    except ChannelTimeout as exc:
-        raise ChannelTimeout(f"{exc}; if the other side's input is much larger, raise --timeout "
-                             f"(now {timeout:g} s)") from None
     progress.done()
+    if decision["bucketed"]:
+        return psi_bucketed.finish(args, plan, got, progress, auth, t_start)
+    return _finish_in_memory(args, plan, got, progress, auth, psi_role, t_start, cli_seconds)
 
+
+def _read_table(args, plan, progress):
+    """The whole input's keys (and payloads) in memory: ``(table, items, payloads)``."""
+    from . import csvio
+
+    progress.phase(f"reading {os.path.basename(args.input)}", unit="B")
+    table = csvio.read_keys(args.input, args.key, plan["delimiter"], plan["normalize"], args.skip_empty,
+                            progress, engine=os.environ.get("PQMPC_CSV_ENGINE") or "auto",
+                            payload_columns=plan["payload"])
+    items = table.items()
+    mine = _my_payloads(table, args)
+    progress.done(f"read {_n(table.rows_read, 'row')}, {_n(table.keys_used, 'key')}"
+                  + (f", skipped {_n(table.skipped, 'row')} with an empty key" if table.skipped else ""))
+    return table, items, mine
+
+
+def _in_memory(args, plan, sch, psi_role, progress, cli_seconds, got=None):
+    """Read the whole input (unless it was read before connecting), agree the payloads, run one PSI session."""
+    from ..net import send_abort
+    from ..psi.protocols import run_protocol
+
+    mode = plan["mode"]
+    if got is None:
+        t0 = time.perf_counter()
+        try:
+            got = _read_table(args, plan, progress)
+        except InputError as exc:
+            progress.done()
+            send_abort(sch, f"{abort_reason(exc)} (it runs {mode})")
+            clihs.drain_payload_message(sch)
+            raise
+        cli_seconds["read"] = time.perf_counter() - t0
+    table, items, mine = got
+    session = clihs.agree_payload(sch, args, plan, mine["width"] if mine else 0, args.peer_prefix)
+    if mine and session["kw"]:
+        session["kw"]["payload"] = (mine["data"], mine["offsets"])
+    t0 = time.perf_counter()
+    _warn_cold(session["protocol"], progress)
+    res = run_protocol(session["protocol"], psi_role, sch, items, reveal_to_sender=(args.learn == "both"),
+                       malicious=args.malicious, kappa=args.kappa, progress=progress,
+                       extra_params={"key_columns": len(args.key), "learn": args.learn,
+                                     "normalize": ",".join(plan["normalize"]) or "none"},
+                       **session["kw"])
+    cli_seconds["protocol"] = time.perf_counter() - t0
+    return table, res, session
+
+
+def _finish_in_memory(args, plan, got, progress, auth, psi_role, t_start, cli_seconds) -> int:
+    table, res, session = got
+    mode = plan["mode"]
     rows_written = None
     t0 = time.perf_counter()
     if plan["learns"]:
         from . import joinio
 
-        join = _join(table, res, session, args)
+        pairs = None
+        if session["kw"].get("peer_payload"):
+            from ..psi.payload import PayloadJoin
+
+            pj = res.pairs
+            pairs = PayloadJoin(rows=table.records[pj.rows], payload_index=pj.payload_index, data=pj.data,
+                                offsets=pj.offsets)
+        join = joinio.build_join(table.rows_read, table.header, args.join,
+                                 None if pairs is not None else table.records[res.indices], pairs,
+                                 len(session["peer_columns"]), session["peer_names"])
         progress.phase(f"writing {'stdout' if args.output == '-' else os.path.basename(args.output)}", unit="row")
         rows_written = joinio.write_result(table, args.output, plan["format"], join, plan["delimiter"], progress)
         progress.done()
@@ -287,9 +354,15 @@ def run(args) -> int:
         "phase_seconds": {k: round(v, 4) for k, v in res.seconds.items()}, "bytes_sent": res.bytes_sent,
         "bytes_received": res.bytes_received, "protocol": session["protocol"],
         "mode": "malicious" if args.malicious else "semi-honest", "kappa": args.kappa, "params": res.params,
-        "reader": table.engine, "channel": auth.mode,
+        "reader": table.engine, "channel": auth.mode, "bucketed": False,
         "peer_fingerprint": auth.peer.fingerprint if auth.peer is not None else None,
     }
+    emit_summary(args, plan, summary, _human(summary))
+    return 0
+
+
+def emit_summary(args, plan, summary: dict, human: str) -> None:
+    """The summary on stdout (stderr when the rows own stdout), and in ``--stats-json``."""
     if args.stats_json:
         from ..util.atomic import atomic_write_text
 
@@ -299,8 +372,7 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(summary, ensure_ascii=False), file=dest, flush=True)
     else:
-        print(_human(summary), file=dest, flush=True)
-    return 0
+        print(human, file=dest, flush=True)
 
 
 def _other(mode: str) -> str:
@@ -327,7 +399,7 @@ _REASONS = (("no such file", "its --input file does not exist"),
             ("payload", "its payload columns do not fit the payload width"))
 
 
-def _reason(exc: Exception) -> str:
+def abort_reason(exc: Exception) -> str:
     text = str(exc)
     return next((why for key, why in _REASONS if key in text), "its input could not be read")
 
@@ -354,100 +426,6 @@ def _params(args, plan) -> dict:
             "--malicious": bool(args.malicious)}
 
 
-def _agree(ch, args, plan, mine) -> dict:
-    """The CLI's own handshake: the flags, then each side's payload columns, width and protocol."""
-    from ..net import handshake
-
-    mode = plan["mode"]
-    try:
-        handshake(ch, CLI_PROTOCOL, CLI_VERSION, _params(args, plan), role=mode, peer_role=_other(mode))
-    except HandshakeError as exc:
-        if f"protocol: ours '{CLI_PROTOCOL}'" in str(exc):
-            raise HandshakeError(f"the other side runs a pqmpc without the command line's handshake (another "
-                                 f"version?); install the same pqmpc on both sides ({exc})") from None
-        raise
-    except PeerStopped:
-        raise
-    except ProtocolError as exc:
-        # The first message from the peer: anything but a pqmpc handshake is another program.
-        msg = str(exc)
-        raise ProtocolError(msg if "not speaking pqmpc" in msg else f"the peer is not speaking pqmpc ({msg})") from None
-    ch.send_json({"payload_columns": plan["payload"], "payload_width": mine["width"] if mine else 0,
-                  "protocol": args.protocol})
-    theirs = ch.recv_json(f"{CLI_PROTOCOL} payload columns", max_bytes=1 << 16)
-    cols, width, proto = (theirs.get(k) for k in ("payload_columns", "payload_width", "protocol")) \
-        if isinstance(theirs, dict) else (None, None, None)
-    if (not isinstance(cols, list) or len(cols) > MAX_PAYLOAD_COLUMNS
-            or not all(isinstance(c, str) and 0 < len(c) <= 256 for c in cols)
-            or isinstance(width, bool) or not isinstance(width, int) or not 0 <= width <= MAX_WIDTH
-            or proto not in (None, *PROTOCOL_CHOICES) or bool(cols) != bool(width)):
-        raise ProtocolError(f"{CLI_PROTOCOL}: the {_other(mode)} side's payload columns are malformed")
-    if cols and not plan["learns"]:
-        raise ProtocolError(f"{CLI_PROTOCOL}: the {_other(mode)} side sends payload columns to a side that "
-                            f"learns nothing")
-    any_payload = bool(cols) or bool(plan["payload"])
-    ours, peers = (p or "rr22" for p in (args.protocol, proto))
-    if ours != peers:
-        raise HandshakeError(f"--protocol differs: {mode} runs {ours}, {_other(mode)} runs {peers}")
-    w = max(width, mine["width"] if mine else 0)
-    kw = {}
-    if any_payload:
-        kw = {"payload_width": w, "peer_payload": bool(cols) and plan["learns"]}
-        if mine:
-            kw["payload"] = (mine["data"], mine["offsets"])
-    return {"protocol": ours, "kw": kw, "peer_columns": cols, "peer_names": _peer_names(cols, args.peer_prefix)}
-
-
-def _peer_names(cols, prefix) -> list[str]:
-    names, seen = [], set()
-    for c in cols:
-        name, k = prefix + c, 2
-        while name in seen:
-            name, k = f"{prefix}{c}_{k}", k + 1
-        seen.add(name)
-        names.append(name)
-    return names
-
-
-def _join(table, res, session, args):
-    """Input records to write and, with peer payload columns, each one's peer payload."""
-    import numpy as np
-
-    from ..psi.payload import unpack_columns
-    from .joinio import Join
-
-    kept = table.records
-    if session["kw"].get("peer_payload"):
-        pj = res.pairs
-        rows, pidx = kept[pj.rows], pj.payload_index
-        peer = unpack_columns(pj.data, pj.offsets, len(session["peer_columns"]))
-        names = _unclash(session["peer_names"], table.header)
-    else:
-        rows, pidx, peer, names = kept[res.indices], None, [], []
-    if args.join == "left":
-        matched = np.zeros(table.rows_read, dtype=bool)
-        matched[rows] = True
-        lone = np.flatnonzero(~matched)
-        order = np.argsort(np.concatenate([rows, lone]), kind="stable")
-        all_rows = np.concatenate([rows, lone])[order]
-        if pidx is not None:
-            pidx = np.concatenate([pidx, np.full(lone.shape[0], -1, dtype=np.int64)])[order]
-        rows = all_rows
-    return Join(rows=rows, pidx=pidx, peer=peer, peer_names=names)
-
-
-def _unclash(names, header) -> list[str]:
-    """A peer column named like one of ours gets a suffix (``peer_id_2``): every output name is distinct."""
-    taken, out = set(header), []
-    for nm in names:
-        cand, k = nm, 2
-        while cand in taken:
-            cand, k = f"{nm}_{k}", k + 1
-        taken.add(cand)
-        out.append(cand)
-    return out
-
-
 def _warn_cold(protocol: str, progress) -> None:
     if progress.quiet:
         return
@@ -457,22 +435,6 @@ def _warn_cold(protocol: str, progress) -> None:
         return
     if cold:
         progress.info("compiling kernels, first run only (run `pqmpc warmup` ahead to skip this)")
-
-
-def _flag_hint(msg: str, mode: str) -> str:
-    # The library's handshake names the wire protocol, mode and its internal roles; the user knows
-    # flags and serve/connect.
-    if "protocol: ours" in msg:
-        msg = f"--protocol differs from the other side's: {msg}"
-    elif "mode: ours" in msg:
-        msg = f"--malicious differs from the other side's: {msg}"
-    for role in ("receiver", "sender"):
-        msg = msg.replace(f"'{role}'", f"'{role}' ({_side(role, mode)})")
-    return msg.replace("ours ", f"{mode}'s ").replace("peer's ", f"{_other(mode)}'s ")
-
-
-def _side(role: str, mode: str) -> str:
-    return "the side that learns" if role == "receiver" else "the side that sends"
 
 
 def _mb(n: int) -> str:

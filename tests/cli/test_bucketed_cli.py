@@ -1,12 +1,7 @@
-"""Bucketed PSI through the command-line hook: two processes over TCP, parallel workers, kill and resume.
-
-Until ``pqmpc psi serve/connect`` calls the hook (pqmpc/cli/psi.py), the processes run this file as a
-script: a minimal parser with the plain command's flags plus :func:`psi_bucketed.add_arguments`.
-"""
+"""Bucketed PSI through ``pqmpc psi serve/connect``: two processes over TCP, parallel workers, kill and resume."""
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -19,36 +14,8 @@ import time
 
 import pytest
 
-from pqmpc.cli import psi_bucketed
-from pqmpc.cli.common import add_auth_args
-
 HERE = os.path.abspath(__file__)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=("serve", "connect"))
-    p.add_argument("--listen")
-    p.add_argument("--wait", type=float, default=60.0)
-    p.add_argument("--connect")
-    p.add_argument("--connect-retry", type=float, default=30.0)
-    p.add_argument("--input", required=True)
-    p.add_argument("--key", action="append", required=True)
-    p.add_argument("--output")
-    p.add_argument("--learn", default="both")
-    p.add_argument("--normalize", default="")
-    p.add_argument("--skip-empty", action="store_true")
-    p.add_argument("--delimiter", default=",")
-    p.add_argument("--timeout", type=float, default=60.0)
-    p.add_argument("--kappa", type=int, default=128)
-    p.add_argument("--protocol", default="rr22")
-    p.add_argument("--malicious", action="store_true")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--quiet", action="store_true")
-    add_auth_args(p)
-    psi_bucketed.add_arguments(p)
-    return p
 
 
 def free_port() -> int:
@@ -66,9 +33,10 @@ def write_csv(path, keys, extra="v"):
 
 
 def start(mode, port, inp, out, work=None, extra=(), env=None):
-    args = [sys.executable, HERE, mode, "--input", str(inp), "--key", "email", "--output", str(out),
-            "--insecure", "--quiet", "--json", *extra]
-    args += ["--listen", f"127.0.0.1:{port}"] if mode == "serve" else ["--connect", f"127.0.0.1:{port}"]
+    args = [sys.executable, "-m", "pqmpc.cli.main", "psi", mode, "--input", str(inp), "--key", "email", "--output",
+            str(out), "--insecure", "--quiet", "--json", "--timeout", "60", *extra]
+    args += (["--listen", f"127.0.0.1:{port}", "--wait", "60"] if mode == "serve"
+             else ["--connect", f"127.0.0.1:{port}", "--connect-retry", "30"])
     if work is not None:
         args += ["--work-dir", str(work)]
     e = dict(os.environ, PYTHONPATH=ROOT, **(env or {}))
@@ -132,9 +100,11 @@ def test_parallel_run_equals_plain_intersection(data, reference):
 
 def _combos():
     # Three of the six in the default run (each spawns four processes); CI runs all (-m "slow or not slow").
-    fast = {("bucket", "serve"), ("merge", "connect"), ("partition", "connect")}
+    # "handshake": killed after the bucketed handshake, before saving its manifest (the peer saved
+    # its own): the resume starts afresh on both sides instead of refusing.
+    fast = {("bucket", "serve"), ("merge", "connect"), ("partition", "connect"), ("handshake", "serve")}
     return [pytest.param(ph, v, marks=() if (ph, v) in fast else pytest.mark.slow, id=f"{ph}-{v}")
-            for ph in ("partition", "bucket", "merge") for v in ("serve", "connect")]
+            for ph in ("handshake", "partition", "bucket", "merge") for v in ("serve", "connect")]
 
 
 @pytest.mark.parametrize(("phase", "victim"), _combos())
@@ -158,12 +128,15 @@ def test_kill_and_resume_gives_identical_output(data, reference, tmp_path, victi
     assert not (tmp_path / ("s.csv" if victim == "serve" else "c.csv")).exists()
     assert (tmp_path / ("c.csv" if victim == "serve" else "s.csv")).exists() == (phase == "merge")
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp")]
+    # What a SIGKILL while writing the output leaves (nothing holds it locked): the resume removes it.
+    (tmp_path / ".tmp-s.csv.k1ll3d_0").write_bytes(b"half a file")
     s, c = pair(tmp_path, data / "a.csv", data / "b.csv", ws, wc, extra + ("--resume",))
     (rs, os_, es), (rc, oc, ec) = finish(s, c)
     assert rs == 0 and rc == 0, (es, ec)
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp")]
     assert (tmp_path / "s.csv").read_bytes() == reference[0]
     assert (tmp_path / "c.csv").read_bytes() == reference[1]
-    if phase != "partition":
+    if phase in ("bucket", "merge"):
         assert json.loads(oc)["buckets_reused"] >= 1
 
 
@@ -190,31 +163,15 @@ def test_bad_row_found_while_bucketing_stops_both_with_the_reason(data, tmp_path
     assert "empty key" in es and "the peer stopped" in ec and "empty key" in ec
 
 
-def test_flags_checked_before_connecting(tmp_path, data):
-    args = parser().parse_args(["serve", "--listen", "127.0.0.1:1", "--input", str(data / "a.csv"), "--key", "email",
-                                "--output", str(tmp_path / "o.csv"), "--insecure", "--resume"])
-    assert psi_bucketed.wanted(args)
-    from pqmpc.errors import InputError
+def test_flags_checked_before_connecting(tmp_path, data, capsys):
+    from pqmpc.cli.main import main
 
-    with pytest.raises(InputError, match="--work-dir"):
-        psi_bucketed.run(args, "serve")
-    plain = parser().parse_args(["serve", "--listen", "127.0.0.1:1", "--input", "x", "--key", "k", "--insecure"])
-    assert not psi_bucketed.wanted(plain)
-
-
-def _main(argv) -> int:
-    from pqmpc.errors import PqmpcError
-
-    args = parser().parse_args(argv)
-    try:
-        return psi_bucketed.run(args, args.mode)
-    except PqmpcError as exc:
-        print(f"pqmpc: {exc}", file=sys.stderr, flush=True)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))
+    base = ["psi", "serve", "--listen", "127.0.0.1:1", "--input", str(data / "a.csv"), "--key", "email",
+            "--output", str(tmp_path / "o.csv"), "--insecure"]
+    assert main(base + ["--resume"]) == 1
+    assert "--work-dir" in capsys.readouterr().err
+    assert main(base + ["--buckets", "off", "--workers", "2"]) == 1
+    assert "--buckets off runs in memory" in capsys.readouterr().err
 
 
 def test_through_the_pqmpc_psi_command(data, tmp_path):
@@ -234,3 +191,77 @@ def test_through_the_pqmpc_psi_command(data, tmp_path):
     assert json.loads(os_)["buckets"] == json.loads(oc)["buckets"] == 3
     assert (tmp_path / "s.csv").read_bytes().decode() == expected(data / "a.csv", data / "b.csv")
     assert (tmp_path / "c.csv").read_bytes().decode() == expected(data / "b.csv", data / "a.csv")
+
+
+REQUESTS = ["auto", "off", "on", 2, 7]
+
+
+@pytest.mark.parametrize("a", REQUESTS)
+@pytest.mark.parametrize("b", REQUESTS)
+@pytest.mark.parametrize("sizes", [(0, 0), (4, 4), (5, 0), (0, 9), (100, 100)])
+def test_both_sides_choose_the_same_path(a, b, sizes):
+    from pqmpc.cli import psi_handshake as clihs
+    from pqmpc.errors import HandshakeError
+
+    mine, peer = {"buckets": a, "size_class": sizes[0]}, {"buckets": b, "size_class": sizes[1]}
+    try:
+        got = clihs.decide(mine, peer, "serve")
+    except HandshakeError as exc:
+        assert "--buckets differs" in str(exc)
+        with pytest.raises(HandshakeError, match="--buckets differs"):
+            clihs.decide(peer, mine, "connect")
+        assert "off" in (a, b) and ({a, b} - {"off", "auto"}) or (isinstance(a, int) and isinstance(b, int))
+        return
+    assert got == clihs.decide(peer, mine, "connect")
+    if "off" in (a, b):
+        assert not got["bucketed"]
+    elif isinstance(a, int) or isinstance(b, int):
+        assert got == {"bucketed": True, "buckets": a if isinstance(a, int) else b}
+    else:
+        assert got["bucketed"] == ("on" in (a, b) or max(sizes) > clihs.AUTO_CLASSES)
+
+
+def test_plan_message_over_a_channel():
+    from pqmpc.cli import psi_handshake as clihs
+    from pqmpc.net import run_pair
+
+    big, small = 5 * clihs.SIZE_UNIT - 7, 3
+    got = run_pair(lambda ch: clihs.agree_plan(ch, "serve", big, "auto"),
+                   lambda ch: clihs.agree_plan(ch, "connect", small, "auto"), timeout=30)
+    assert [g["bucketed"] for g in got] == [True, True]
+    assert got[1]["peer_rows"] == 5 * clihs.SIZE_UNIT and got[0]["peer_rows"] == clihs.SIZE_UNIT
+    got = run_pair(lambda ch: clihs.agree_plan(ch, "serve", 4 * clihs.SIZE_UNIT, "auto"),
+                   lambda ch: clihs.agree_plan(ch, "connect", small, "auto"), timeout=30)
+    assert [g["bucketed"] for g in got] == [False, False]
+
+
+@pytest.mark.parametrize("bad", [{"buckets": 1, "size_class": 0}, {"buckets": "auto", "size_class": -1},
+                                 {"buckets": "auto"}, {"buckets": True, "size_class": 0}, [1]])
+def test_a_malformed_plan_is_a_protocol_error(bad):
+    from pqmpc.cli import psi_handshake as clihs
+    from pqmpc.errors import ProtocolError
+    from pqmpc.net import run_pair
+
+    def peer(ch):
+        ch.recv_json("x", max_bytes=512)
+        ch.send_json(bad)
+
+    with pytest.raises(ProtocolError, match="plan is malformed"):
+        run_pair(lambda ch: clihs.agree_plan(ch, "serve", 10, "auto"), peer, timeout=30)
+
+
+def test_one_side_forcing_buckets_takes_both(data, tmp_path):
+    # serve asks for a bucketed run (--workers), connect passes no bucketed flag (auto, small input):
+    # both run bucketed, with B from the sizes, and write the plain command's output.
+    port = free_port()
+    s = start("serve", port, data / "a.csv", tmp_path / "s.csv", extra=("--workers", "1"))
+    c = start("connect", port, data / "b.csv", tmp_path / "c.csv")
+    (rs, os_, es), (rc, oc, ec) = finish(s, c)
+    assert rs == 0 and rc == 0, (es, ec)
+    assert json.loads(os_)["bucketed"] and json.loads(oc)["bucketed"] and json.loads(oc)["buckets"] == 1
+    assert (tmp_path / "c.csv").read_bytes().decode() == expected(data / "b.csv", data / "a.csv")
+    s = start("serve", port, data / "a.csv", tmp_path / "s2.csv", extra=("--buckets", "off"))
+    c = start("connect", port, data / "b.csv", tmp_path / "c2.csv", extra=("--buckets", "3"))
+    (rs, _, es), (rc, _, ec) = finish(s, c)
+    assert rs == 1 and rc == 1
+    assert "--buckets differs" in es and "--buckets differs" in ec

@@ -273,3 +273,49 @@ def test_random_bytes_from_the_peer(tmp_path):
     conn.close()
     srv.close()
     assert rc == 1 and "not speaking pqmpc" in ec.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("how,fmt,proto", [("inner", "csv", None), ("left", "csv", "kkrt"), ("left", "jsonl", None),
+                                           ("left", "parquet", None)])
+def test_bucketed_run_writes_the_same_output_as_in_memory(tmp_path, how, fmt, proto):
+    # The same two inputs through both paths of `pqmpc psi`: bucketed (forced, 3 buckets) and in
+    # memory (--buckets off): byte for byte the same files (CSV keeps the input's bytes), and the
+    # SQL join.
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    a_rows, b_rows = make_files(tmp_path)
+    flags = {None: [], "kkrt": ["--protocol", "kkrt"]}[proto]
+    outs = {}
+    for label, mode in (("mem", ["--buckets", "off"]), ("bkt", ["--buckets", "3", "--workers", "1"])):
+        (rs, os_, es), (rc, oc, ec) = run_pair(
+            tmp_path, ["--payload", "name", "--payload", "note", "--join", how, "--output", f"{label}a.{fmt}",
+                       *flags, *mode],
+            ["--payload", "city", "--join", how, "--output", f"{label}b.{fmt}", *flags, *mode])
+        assert rs == 0 and rc == 0, (es, ec)
+        js, jc = json.loads(os_), json.loads(oc)
+        assert js["bucketed"] == jc["bucketed"] == (label == "bkt")
+        outs[label] = ((tmp_path / f"{label}a.{fmt}").read_bytes(), (tmp_path / f"{label}b.{fmt}").read_bytes())
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        for side in "ab":
+            assert pq.read_table(tmp_path / f"bkt{side}.parquet").equals(pq.read_table(tmp_path / f"mem{side}.parquet"))
+    else:
+        assert outs["bkt"] == outs["mem"]
+    if fmt == "csv":
+        _, want_a, _ = sql_join(a_rows, b_rows, "a", how)
+        check(read_csv(tmp_path / "bkta.csv")[1], want_a, 4)
+        _, want_b, _ = sql_join(a_rows, b_rows, "b", how)
+        check(read_csv(tmp_path / "bktb.csv", ";")[1], want_b, 3)
+
+
+def test_bucketed_output_to_stdout(tmp_path):
+    make_files(tmp_path)
+    got = []
+    for mode in (["--buckets", "off"], ["--buckets", "2", "--workers", "1"]):
+        (rs, _, es), (rc, oc, ec) = run_pair(tmp_path, ["--learn", "connect", "--payload", "name", *mode],
+                                             ["--learn", "connect", "--output", "-", "--join", "left", *mode])
+        assert rs == 0 and rc == 0, (es, ec)
+        assert json.loads(ec.strip().splitlines()[-1])["bucketed"] == (mode[1] != "off")
+        got.append(oc)
+    assert got[0] == got[1] and got[0].startswith("\ufeff\"key\";\"city\";\"rid\";peer_name")

@@ -15,7 +15,7 @@ from pqmpc.errors import HandshakeError, ProtocolError
 from pqmpc.net import MemoryChannel, run_pair
 from pqmpc.psi import psi_receiver, psi_sender
 from pqmpc.psi.bucketed import ItemsSource, run_bucketed
-from pqmpc.psi.bucketed.handshake import agree
+from pqmpc.psi.bucketed.handshake import WIRE_VERSION, agree
 
 
 def brokers():
@@ -147,7 +147,7 @@ def test_malformed_hello_and_bad_commitment_are_protocol_errors():
             run_pair(lambda ch: agree(ch, False, **hello), bad_peer(msg), timeout=30)
 
     def cheat(ch):  # a correct hello and verdict, then an opening that does not match the commitment
-        ch.send_json({"kind": "pqmpc-bucketed-psi", "v": 1, "params": {"p": 1}, "suggest": 1,
+        ch.send_json({"kind": "pqmpc-bucketed-psi", "v": WIRE_VERSION, "params": {"p": 1}, "suggest": 1,
                       "buckets": None, "workers": 1, "input": "1" * 64, "resume": None})
         ch.recv_json("h", max_bytes=10000)
         ch.send_json({"problems": []})

@@ -6,7 +6,8 @@ Over the control connection, the dialing party ("initiator") first:
    the run parameters (protocol, mode, who learns, payload directions and width,
    key description), their suggested number of buckets (⌈rows / 2^20⌉; not the row count), an explicit ``buckets``
    or null, their worker count, the SHA-256 of their input, and, when resuming,
-   the run id and the peer input digest their manifest recorded.
+   the run id and the peer input digest their manifest recorded, or ``"lost"`` when resuming
+   without a manifest (the side was killed before the handshake saved it).
 2. Each side checks the peer's hello and both exchange a verdict (a list of
    problems, capped); if either lists one, both stop with the same
    :class:`~pqmpc.errors.HandshakeError` naming every problem (a parameter that
@@ -15,7 +16,9 @@ Over the control connection, the dialing party ("initiator") first:
    ``SHA-256("commit" || r_i)``, the responder its ``r_r``, the initiator opens
    ``r_i``; salt = ``SHA-256("salt" || r_i || r_r || transcript)``. Neither
    party can bias the salt after seeing the other's coin. A resumed run keeps
-   the salt of its manifest.
+   the salt of its manifest. When one side resumes and the other lost the run (``"lost"``: no
+bucket can have finished, as every bucket needs both), both start afresh and the resuming side
+discards its run directory's partition.
 
 B is the explicit value (both explicit values must agree) or the larger of the
 two suggestions; workers are the smaller of the two counts. The run id is the
@@ -32,10 +35,11 @@ from dataclasses import dataclass
 
 from ...errors import HandshakeError, PqmpcError, ProtocolError
 
-__all__ = ["WIRE_VERSION", "MAX_BUCKETS", "BUCKET_ITEMS", "Agreement", "suggest_buckets", "agree"]
+__all__ = ["WIRE_VERSION", "MAX_BUCKETS", "BUCKET_ITEMS", "LOST", "Agreement", "suggest_buckets", "agree"]
 
-#: Wire version of the bucketed handshake (bump on any change of its messages).
-WIRE_VERSION = 1
+#: Wire version of the bucketed handshake (bump on any change of its messages). 2: ``resume`` may be
+#: ``"lost"`` (resuming, but this side has no record of the run).
+WIRE_VERSION = 2
 MAX_BUCKETS = 1 << 16
 MAX_WORKERS = 1024
 #: Items per bucket the automatic choice aims at (a PSI session of 2^20 items runs in about a second).
@@ -46,6 +50,9 @@ KIND = "pqmpc-bucketed-psi"
 STEP = "bucketed PSI handshake"
 
 
+LOST = "lost"
+
+
 @dataclass
 class Agreement:
     buckets: int
@@ -53,6 +60,8 @@ class Agreement:
     salt: bytes
     run_id: str
     peer_input: str
+    #: The run starts afresh although this side resumed (the peer had lost the run).
+    restarted: bool = False
 
 
 def suggest_buckets(rows: int) -> int:
@@ -84,8 +93,8 @@ def _check_hello(msg) -> dict:
           and (msg["buckets"] is None or _int_in(msg["buckets"], 1, MAX_BUCKETS))
           and _int_in(msg["workers"], 1, MAX_WORKERS) and _hex64(msg["input"]))
     r = msg["resume"]
-    ok = ok and (r is None or (isinstance(r, dict) and set(r) == {"run", "peer_input"}
-                               and _hex64(r["run"]) and _hex64(r["peer_input"])))
+    ok = ok and (r is None or r == LOST or (isinstance(r, dict) and set(r) == {"run", "peer_input"}
+                                            and _hex64(r["run"]) and _hex64(r["peer_input"])))
     if not ok:
         raise ProtocolError(f"{STEP}: malformed field in the peer's hello")
     return msg
@@ -108,11 +117,11 @@ def _problems(mine: dict, peer: dict, resume) -> list[str]:
             out.append(f"{k}: ours {a!r}, peer's {b!r}")
     if mine["buckets"] is not None and peer["buckets"] is not None and mine["buckets"] != peer["buckets"]:
         out.append(f"buckets: ours {mine['buckets']}, peer's {peer['buckets']}")
-    if (mine["resume"] is None) != (peer["resume"] is None):
+    if (mine["resume"] is None) != (peer["resume"] is None) and LOST not in (mine["resume"], peer["resume"]):
         who = "this side resumes a run but the peer starts a fresh one" if mine["resume"] else \
               "the peer resumes a run but this side starts a fresh one (pass --resume and the same --work-dir)"
         out.append(who)
-    elif resume is not None:
+    elif isinstance(resume, dict) and isinstance(peer["resume"], dict):
         if peer["resume"]["run"] != resume["run"]:
             out.append("the two work directories belong to different runs")
         else:
@@ -126,14 +135,16 @@ def _problems(mine: dict, peer: dict, resume) -> list[str]:
 
 
 def agree(ch, initiator: bool, params: dict, rows: int, buckets: int | None, workers: int, input_digest: str,
-          resume: dict | None = None) -> Agreement:
+          resume: dict | str | None = None) -> Agreement:
     """Run the handshake on the control channel ``ch``; see the module docstring.
 
-    ``resume``: ``{"run", "peer_input", "params", "salt", "buckets", "workers"}`` from the manifest."""
+    ``resume``: ``{"run", "peer_input", "params", "salt", "buckets", "workers"}`` from the manifest,
+    or :data:`LOST` (resuming without a manifest)."""
     # Only the coarse suggestion leaves, not the row count (which would count duplicates too).
+    stated = resume if resume in (None, LOST) else {"run": resume["run"], "peer_input": resume["peer_input"]}
     mine = {"kind": KIND, "v": WIRE_VERSION, "params": params,
             "suggest": suggest_buckets(rows), "buckets": buckets, "workers": int(workers), "input": input_digest,
-            "resume": None if resume is None else {"run": resume["run"], "peer_input": resume["peer_input"]}}
+            "resume": stated}
     ch.send_json(mine)
     peer = _check_hello(_recv(ch, f"{STEP} (hello)", HELLO_MAX))
     problems = _problems(mine, peer, resume)
@@ -149,14 +160,15 @@ def agree(ch, initiator: bool, params: dict, rows: int, buckets: int | None, wor
                              + (f" [the peer reports: {theirs}]" if theirs else ""))
     first, second = (mine, peer) if initiator else (peer, mine)
     transcript = hashlib.sha256(json.dumps([first, second], sort_keys=True).encode()).digest()
-    if resume is not None:
+    if isinstance(mine["resume"], dict) and isinstance(peer["resume"], dict):
         return Agreement(buckets=int(resume["buckets"]), workers=min(workers, peer["workers"]),
                          salt=bytes.fromhex(resume["salt"]), run_id=resume["run"], peer_input=peer["input"])
+    # A fresh run, also when one side lost the run it resumes (both see the same two hellos).
     salt = _coin_toss(ch, initiator, transcript)
     b = mine["buckets"] or peer["buckets"] or max(mine["suggest"], peer["suggest"])
     run_id = hashlib.sha256(b"run\x00" + transcript + salt).hexdigest()
     return Agreement(buckets=b, workers=min(workers, peer["workers"]), salt=salt, run_id=run_id,
-                     peer_input=peer["input"])
+                     peer_input=peer["input"], restarted=isinstance(mine["resume"], dict))
 
 
 def _coin_toss(ch, initiator: bool, transcript: bytes) -> bytes:

@@ -27,7 +27,7 @@ from ...errors import InputError, ParameterError, PeerStopped, PqmpcError, Proto
 from .. import keys
 from ..payload import PayloadJoin
 from ..protocols import resolve_protocol
-from .handshake import MAX_BUCKETS, agree
+from .handshake import LOST, MAX_BUCKETS, agree
 from .manifest import Manifest, file_digest, load_output, pause_for_tests
 from .partition import Batch, distinct_counts, pad_target, partition
 from .sessions import Context
@@ -88,6 +88,9 @@ class BucketedResult:
     seconds: dict = field(default_factory=dict)
     bytes_sent: int = 0
     bytes_received: int = 0
+    #: Records of the source (rows, skipped ones included) and rows skipped for an empty key.
+    records: int | None = None
+    skipped: int = 0
 
 
 def _params(role, protocol, malicious, reveal, sends_payload, wants_payload, psi_kw, extra) -> dict:
@@ -171,6 +174,8 @@ def _run(role, ch, source, dials, open_channel, work_dir, resume, buckets, worke
     m = manifest.data if manifest is not None else None
     resume_info = None if m is None else {"run": m["run"], "peer_input": m["peer_input"], "params": m["params"],
                                           "salt": m["salt"], "buckets": m["buckets"]}
+    if resume and m is None:
+        resume_info = LOST  # killed before the handshake saved the manifest: the peer may hold one
     _tell(progress, "phase", "handshake")
     # A changed input is found by the peer (our digest differs from its record) and by us (the peer
     # echoes our recorded digest), so both stop with the reason.
@@ -178,7 +183,10 @@ def _run(role, ch, source, dials, open_channel, work_dir, resume, buckets, worke
     timings["handshake"] = time.perf_counter() - t0
     if after_handshake is not None:
         after_handshake()
+    if ag.restarted:  # the peer lost the run: nothing of ours can be reused (no bucket finished on both)
+        manifest = None
     if manifest is None:
+        pause_for_tests(work_dir, "handshake")
         manifest = Manifest(work_dir, {"version": 1, "run": ag.run_id, "salt": ag.salt.hex(), "params": params,
                                        "role": role, "dials": dials, "buckets": ag.buckets, "input": digest,
                                        "peer_input": ag.peer_input, "rows_hint": source.rows, "partition": None,
@@ -202,7 +210,10 @@ def _run(role, ch, source, dials, open_channel, work_dir, resume, buckets, worke
             _send_abort(ch, f"{type(exc).__name__}: {exc}")
             raise
         m["partition"] = {"counts": counts, "rows": int(sum(counts)),
-                          "distinct": distinct_counts(work_dir, counts)}
+                          "distinct": distinct_counts(work_dir, counts),
+                          # what a resumed run's writer needs and cannot read from the buckets
+                          "records": int(getattr(source, "rows_read", sum(counts))),
+                          "skipped": int(getattr(source, "skipped", 0))}
         manifest.save()
     timings["partition"] = time.perf_counter() - t
     done = manifest.done()
@@ -249,7 +260,8 @@ def _run(role, ch, source, dials, open_channel, work_dir, resume, buckets, worke
         intersection=None if any(i is None for i in inter) else int(sum(inter)), resumed_buckets=resumed,
         run_id=ag.run_id, work_dir=work_dir, seconds={k: round(v, 4) for k, v in timings.items()},
         bytes_sent=sum(v["bytes_sent"] for v in fin.values()),
-        bytes_received=sum(v["bytes_received"] for v in fin.values()))
+        bytes_received=sum(v["bytes_received"] for v in fin.values()),
+        records=m["partition"].get("records"), skipped=int(m["partition"].get("skipped", 0)))
 
 
 def _send_abort(ch, reason: str) -> None:
