@@ -358,11 +358,15 @@ def seal_iter(value_lists, inverse, data, offsets, width: int, ell: int, rng, wo
     n_distinct = value_lists[0].shape[0] if value_lists else 0
     n = inverse.shape[0]
     rank, mult = row_ranks(inverse, n_distinct, rng)
-    pt = pad_payloads(data, offsets, width, mult, inverse)
     nblk = nblocks(width)
+    if len(value_lists) == 1 and _fused("auto"):
+        # Tags first, their order from the keys alone, then each row sealed (padding built in
+        # registers) in input order, straight into its sorted place: reads stay sequential.
+        yield payload_kernels.seal_sorted(value_lists[0], inverse, rank, data, offsets, mult, width, ell, nblk,
+                                          TWEAK_ITEM, *values.bucket_bits(n, ell), workers=workers)
+        return
+    pt = pad_payloads(data, offsets, width, mult, inverse)
     if len(value_lists) == 1:
-        # Sealed in input order (sequential reads), then moved to tag order in one gather:
-        # sealing straight into sorted places reads rows at random and is ~3x slower.
         yield _sorted_by_tag(seal_rows(np.ascontiguousarray(value_lists[0]), rank, pt, ell, nblk, item=inverse,
                                        workers=workers), ell, workers)
         return
@@ -424,6 +428,17 @@ def open_entries(entries, tw, f, ell: int, width: int, n_rows: int, step: str, b
     return np.concatenate([g[0] for g in got]), np.concatenate([g[1] for g in got])
 
 
+def _by_place(found: np.ndarray, n: int) -> np.ndarray:
+    """The queries with ``found >= 0``, ordered by ``found`` (their entry), in linear time."""
+    hit = np.flatnonzero(found >= 0)
+    slot = np.full(n, -1, dtype=np.int64)
+    slot[found[hit]] = hit
+    order = slot[slot >= 0]
+    if order.shape[0] != hit.shape[0]:  # two queries on one entry (a false tag match): keep both
+        order = hit[np.argsort(found[hit], kind="stable")]
+    return order
+
+
 def _open_entries(entries, tw, f, ell, width, n_rows, step, block):
     nblk = nblocks(width)
     plen = HEADER + width
@@ -446,7 +461,8 @@ def _open_entries(entries, tw, f, ell, width, n_rows, step, block):
 
     q = np.arange(f.shape[0], dtype=np.int64)
     found = find(f, np.zeros(f.shape[0], dtype=np.int64))
-    hit = np.flatnonzero(found >= 0)
+    # Opened in entry order: the entries are then read forward, not at random (~4x faster).
+    hit = _by_place(found, entries.shape[0])
     first = open_(np.ascontiguousarray(f[hit]), np.zeros(hit.shape[0], dtype=np.int64), found[hit])
     hdr = np.ascontiguousarray(first[:, :HEADER]).view("<u4").reshape(-1, 2).astype(np.int64)
     mult = hdr[:, 1]
@@ -462,6 +478,8 @@ def _open_entries(entries, tw, f, ell, width, n_rows, step, block):
     found2 = find(fq, rk)
     if np.any(found2 < 0):
         raise ProtocolError(f"{step}: an item announced {int(mult.max())} rows but an entry is missing")
+    o = _by_place(found2, entries.shape[0])
+    m_items, rk, fq, found2 = m_items[o], rk[o], np.ascontiguousarray(fq[o]), found2[o]
     rest = open_(fq, rk, found2)
     hdr2 = np.ascontiguousarray(rest[:, :HEADER]).view("<u4").reshape(-1, 2).astype(np.int64)
     if np.any(hdr2[:, 0] > width) or np.any(hdr2[:, 1] != mult[m_items]):

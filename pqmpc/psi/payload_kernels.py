@@ -15,8 +15,9 @@ from numba import literal_unroll, njit
 from ..primitives.aes_kernels import aes128_encrypt8_ni, aes128_load_keys, fixed_key_schedule
 from ..primitives.cpu import HAVE_AESNI
 from ..primitives.gf128 import HAVE_PCLMUL, gf128_mul_ni
+from .values import in_threads
 
-__all__ = ["AVAILABLE", "seal_rows", "open_rows", "wrap_rows", "unwrap_rows"]
+__all__ = ["AVAILABLE", "seal_rows", "seal_sorted", "open_rows", "wrap_rows", "unwrap_rows"]
 
 #: Whether the fused kernels run here (both AES-NI and PCLMULQDQ).
 AVAILABLE = bool(HAVE_AESNI and HAVE_PCLMUL)
@@ -168,6 +169,133 @@ def seal_rows(f, ranks, pt, ell: int, nblk: int, tag: int, item=None, prow=None,
     _seal_kernel(fixed_key_schedule(), np.ascontiguousarray(f).view(np.uint64), item,
                  np.ascontiguousarray(ranks, dtype=np.int64), np.ascontiguousarray(pt), prow, ell, nblk,
                  np.uint64(tag), out)
+    return out
+
+
+@njit(inline="always")
+def _pt_word(data, a, ln, j):
+    """Payload bytes ``j .. j+7`` (``data[a:a+ln]`` zero-padded) as a little-endian word."""
+    if j + 8 <= ln:
+        w = np.uint64(0)
+        for k in range(8):
+            w |= np.uint64(data[a + j + k]) << np.uint64(8 * k)
+        return w
+    w = np.uint64(0)
+    for k in range(max(0, min(8, ln - j))):
+        w |= np.uint64(data[a + j + k]) << np.uint64(8 * k)
+    return w
+
+
+@njit(cache=True, nogil=True)
+def _tag_kernel(rk, f, item, ranks, ell, tag, lo, hi, tw):
+    """``tw[r]``: the first ``ell`` bytes of row ``r``'s ``H_0`` as tag words (as :func:`.values.tag_words`)."""
+    ks = aes128_load_keys(rk)
+    hs = np.empty((8, 1, 2), dtype=np.uint64)
+    m0 = np.uint64(0xFFFFFFFFFFFFFFFF) if ell >= 8 else (np.uint64(1) << np.uint64(8 * ell)) - np.uint64(1)
+    if ell >= 16:
+        m1 = np.uint64(0xFFFFFFFFFFFFFFFF)
+    elif ell > 8:
+        m1 = (np.uint64(1) << np.uint64(8 * (ell - 8))) - np.uint64(1)
+    else:
+        m1 = np.uint64(0)
+    for r0 in range(lo, hi, 8):
+        _hashes8(ks, f, item, r0, hi, ranks, 1, tag, hs)
+        for g in range(min(8, hi - r0)):
+            tw[r0 + g, 0] = hs[g, 0, 0] & m0
+            tw[r0 + g, 1] = hs[g, 0, 1] & m1
+
+
+@njit(cache=True, nogil=True)
+def _tag_order_kernel(tw, bits, shift, dest):
+    """``dest[r]``: the place of row ``r`` when rows are sorted by tag words (stable). A bucket scatter
+    of the keys (not of whole entries), then insertion sort inside buckets of ~4 keys, all local."""
+    n = tw.shape[0]
+    nbk = 1 << bits
+    sh = np.uint64(shift)
+    start = np.zeros(nbk + 1, dtype=np.int64)
+    for i in range(n):
+        start[np.int64(tw[i, 0] >> sh) + 1] += 1
+    for b in range(nbk):
+        start[b + 1] += start[b]
+    fill = start[:-1].copy()
+    k0 = np.empty(n, dtype=np.uint64)
+    k1 = np.empty(n, dtype=np.uint64)
+    idx = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        b = np.int64(tw[i, 0] >> sh)
+        p = fill[b]
+        fill[b] = p + 1
+        k0[p] = tw[i, 0]
+        k1[p] = tw[i, 1]
+        idx[p] = i
+    for b in range(nbk):
+        lo = start[b]
+        for a in range(lo + 1, start[b + 1]):
+            x0, x1, xi = k0[a], k1[a], idx[a]
+            k = a - 1
+            while k >= lo and (k0[k] > x0 or (k0[k] == x0 and k1[k] > x1)):
+                k0[k + 1], k1[k + 1], idx[k + 1] = k0[k], k1[k], idx[k]
+                k -= 1
+            k0[k + 1], k1[k + 1], idx[k + 1] = x0, x1, xi
+    for p in range(n):
+        dest[idx[p]] = p
+
+
+@njit(cache=True, nogil=True)
+def _seal_padded_kernel(rk, f, item, ranks, data, offsets, mult, width, ell, nblk, tag, dest, lo, hi, out):
+    """Rows ``lo:hi`` sealed (as :func:`_seal_kernel` on the padded plaintexts) and written to places
+    ``dest[r]``: the plaintext (u32 length ‖ u32 ``mult[item[r]]`` ‖ payload ‖ zeros) is built in
+    registers from ``(data, offsets)``, read in row order; only the writes land at random."""
+    ks = aes128_load_keys(rk)
+    plen = 8 + width
+    hs = np.empty((8, nblk + 3, 2), dtype=np.uint64)
+    for r0 in range(lo, hi, 8):
+        _hashes8(ks, f, item, r0, hi, ranks, nblk + 3, tag, hs)
+        for g in range(min(8, hi - r0)):
+            r = r0 + g
+            d = dest[r]
+            a = offsets[r]
+            ln = offsets[r + 1] - a
+            _store(out, d, 0, ell, (hs[g, 0, 0], hs[g, 0, 1]))
+            h = (hs[g, nblk + 1, 0], hs[g, nblk + 1, 1])
+            acc = (np.uint64(0), np.uint64(0))
+            for b in range(nblk):
+                if b == 0:
+                    w0 = np.uint64(ln) | (np.uint64(mult[item[r]]) << np.uint64(32))
+                else:
+                    w0 = _pt_word(data, a, ln, 16 * b - 8)
+                w1 = _pt_word(data, a, ln, 16 * b)
+                c = _load_masked((w0 ^ hs[g, b + 1, 0], w1 ^ hs[g, b + 1, 1]), plen - 16 * b)
+                _store(out, d, ell + 16 * b, ell + plen, c)
+                acc = gf128_mul_ni((acc[0] ^ c[0], acc[1] ^ c[1]), h)
+            _store(out, d, ell + plen, ell + plen + 16, (acc[0] ^ hs[g, nblk + 2, 0], acc[1] ^ hs[g, nblk + 2, 1]))
+
+
+def seal_sorted(f, item, ranks, data, offsets, mult, width: int, ell: int, nblk: int, tag: int, bits: int,
+                shift: int, workers: int = 1) -> np.ndarray:
+    """One-list entries ``tag ‖ ct ‖ mac`` for rows ``r`` (OPRF value ``f[item[r]]``, rank ``ranks[r]``,
+    payload ``data[offsets[r]:offsets[r+1]]`` padded to ``width`` with header (length, ``mult[item[r]]``)),
+    already sorted by tag: what sealing the padded rows and then sorting them by tag gives, without
+    moving whole entries (the tags are computed first, their order found on the keys alone).
+    ``workers`` threads share the hashing and the sealing."""
+    n = ranks.shape[0]
+    rk = fixed_key_schedule()
+    f64 = np.ascontiguousarray(f).view(np.uint64)
+    item = np.ascontiguousarray(item, dtype=np.int64)
+    ranks = np.ascontiguousarray(ranks, dtype=np.int64)
+    cuts = np.linspace(0, n, max(1, workers) + 1).astype(np.int64) if n >= 1 << 16 else np.array([0, n])
+    parts = [(int(cuts[i]), int(cuts[i + 1])) for i in range(cuts.shape[0] - 1)]
+    tw = np.empty((n, 2), dtype=np.uint64)
+    t = np.uint64(tag)
+    in_threads(lambda a, b: _tag_kernel(rk, f64, item, ranks, ell, t, a, b, tw), parts)
+    dest = np.empty(n, dtype=np.int64)
+    _tag_order_kernel(tw, bits, shift, dest)
+    out = np.empty((n, ell + 8 + width + 16), dtype=np.uint8)
+    data = np.ascontiguousarray(data, dtype=np.uint8)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    mult = np.ascontiguousarray(mult, dtype=np.int64)
+    in_threads(lambda a, b: _seal_padded_kernel(rk, f64, item, ranks, data, offsets, mult, width, ell, nblk, t,
+                                                dest, a, b, out), parts)
     return out
 
 
