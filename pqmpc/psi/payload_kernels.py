@@ -206,39 +206,64 @@ def _tag_kernel(rk, f, item, ranks, ell, tag, lo, hi, tw):
 
 
 @njit(cache=True, nogil=True)
-def _tag_order_kernel(tw, bits, shift, dest):
-    """``dest[r]``: the place of row ``r`` when rows are sorted by tag words (stable). A bucket scatter
-    of the keys (not of whole entries), then insertion sort inside buckets of ~4 keys, all local."""
-    n = tw.shape[0]
-    nbk = 1 << bits
+def _count_tags(tw, lo, hi, shift, counts):
     sh = np.uint64(shift)
-    start = np.zeros(nbk + 1, dtype=np.int64)
-    for i in range(n):
-        start[np.int64(tw[i, 0] >> sh) + 1] += 1
-    for b in range(nbk):
-        start[b + 1] += start[b]
-    fill = start[:-1].copy()
-    k0 = np.empty(n, dtype=np.uint64)
-    k1 = np.empty(n, dtype=np.uint64)
-    idx = np.empty(n, dtype=np.int64)
-    for i in range(n):
+    for i in range(lo, hi):
+        counts[np.int64(tw[i, 0] >> sh)] += 1
+
+
+@njit(cache=True, nogil=True)
+def _scatter_tags(tw, lo, hi, shift, fill, k0, k1, idx, dest):
+    """Keys of rows ``lo:hi`` to their bucket (stable); ``dest[i]`` their place so far."""
+    sh = np.uint64(shift)
+    for i in range(lo, hi):
         b = np.int64(tw[i, 0] >> sh)
         p = fill[b]
         fill[b] = p + 1
         k0[p] = tw[i, 0]
         k1[p] = tw[i, 1]
         idx[p] = i
-    for b in range(nbk):
+        dest[i] = p
+
+
+@njit(cache=True, nogil=True)
+def _sort_tag_buckets(start, blo, bhi, k0, k1, idx, dest):
+    """Insertion sort inside buckets ``blo:bhi`` (~4 pseudorandom keys each); moved rows get new places."""
+    for b in range(blo, bhi):
         lo = start[b]
         for a in range(lo + 1, start[b + 1]):
             x0, x1, xi = k0[a], k1[a], idx[a]
             k = a - 1
+            if k0[k] < x0 or (k0[k] == x0 and k1[k] <= x1):
+                continue
             while k >= lo and (k0[k] > x0 or (k0[k] == x0 and k1[k] > x1)):
                 k0[k + 1], k1[k + 1], idx[k + 1] = k0[k], k1[k], idx[k]
+                dest[idx[k + 1]] = k + 1
                 k -= 1
             k0[k + 1], k1[k + 1], idx[k + 1] = x0, x1, xi
-    for p in range(n):
-        dest[idx[p]] = p
+            dest[xi] = k + 1
+
+
+def tag_places(tw, bits: int, shift: int, parts) -> np.ndarray:
+    """``dest[r]``: the place of row ``r`` when rows are sorted by tag words ``tw`` (stable), on one
+    thread per part: a bucket scatter of the keys (never of whole entries), then insertion sort
+    inside buckets of ~4 keys."""
+    n = tw.shape[0]
+    nbk = 1 << bits
+    t = len(parts)
+    counts = np.zeros((t, nbk), dtype=np.int64)
+    in_threads(lambda i: _count_tags(tw, parts[i][0], parts[i][1], shift, counts[i]), [(i,) for i in range(t)])
+    start = np.zeros(nbk + 1, dtype=np.int64)
+    np.cumsum(counts.sum(axis=0), out=start[1:])
+    # Part i's rows of a bucket follow those of parts < i: stable, like one pass.
+    fills = start[:-1] + np.cumsum(counts, axis=0) - counts
+    k0, k1 = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64)
+    idx, dest = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    in_threads(lambda i: _scatter_tags(tw, parts[i][0], parts[i][1], shift, fills[i], k0, k1, idx, dest),
+               [(i,) for i in range(t)])
+    bcut = np.linspace(0, nbk, t + 1).astype(np.int64)
+    in_threads(lambda i: _sort_tag_buckets(start, bcut[i], bcut[i + 1], k0, k1, idx, dest), [(i,) for i in range(t)])
+    return dest
 
 
 @njit(cache=True, nogil=True)
@@ -288,8 +313,8 @@ def seal_sorted(f, item, ranks, data, offsets, mult, width: int, ell: int, nblk:
     tw = np.empty((n, 2), dtype=np.uint64)
     t = np.uint64(tag)
     in_threads(lambda a, b: _tag_kernel(rk, f64, item, ranks, ell, t, a, b, tw), parts)
-    dest = np.empty(n, dtype=np.int64)
-    _tag_order_kernel(tw, bits, shift, dest)
+    # One thread: two scattering into the same buckets share cache lines and are slower.
+    dest = tag_places(tw, bits, shift, [(0, n)])
     out = np.empty((n, ell + 8 + width + 16), dtype=np.uint8)
     data = np.ascontiguousarray(data, dtype=np.uint8)
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
