@@ -414,14 +414,16 @@ def open_entries(entries, tw, f, ell: int, width: int, n_rows: int, step: str, b
     ``workers`` threads take a share of ``f`` each (the kernels release the GIL).
     """
     nq = f.shape[0]
+    bits = values.bucket_bits(entries.shape[0], ell)
+    index = payload_kernels.bucket_starts(tw, *bits) if _fused("auto") else None  # shared by the threads
     if workers <= 1 or nq < _CHUNK:
-        return _open_entries(entries, tw, f, ell, width, n_rows, step, block)
+        return _open_entries(entries, tw, f, ell, width, n_rows, step, block, index)
     cuts = np.linspace(0, nq, workers + 1).astype(np.int64)
     parts = [(int(cuts[i]), int(cuts[i + 1])) for i in range(workers)]
     got = [None] * workers
 
     def one(a, b):
-        item, pt = _open_entries(entries, tw, np.ascontiguousarray(f[a:b]), ell, width, n_rows, step, block)
+        item, pt = _open_entries(entries, tw, np.ascontiguousarray(f[a:b]), ell, width, n_rows, step, block, index)
         got[int(np.searchsorted(cuts, a))] = (item + a, pt)
 
     values.in_threads(one, parts)
@@ -439,14 +441,18 @@ def _by_place(found: np.ndarray, n: int) -> np.ndarray:
     return order
 
 
-def _open_entries(entries, tw, f, ell, width, n_rows, step, block):
+def _open_entries(entries, tw, f, ell, width, n_rows, step, block, index=None):
     nblk = nblocks(width)
     plen = HEADER + width
     bits = values.bucket_bits(entries.shape[0], ell)
 
     def find(fq, rk):
         found = np.empty(fq.shape[0], dtype=np.int64)
-        if fq.shape[0]:
+        if not fq.shape[0]:
+            return found
+        if index is not None:
+            payload_kernels.lookup_in(index, tw, payload_kernels.query_tags(fq, rk, ell, TWEAK_ITEM), bits[1], found)
+        else:
             values.lookup(tw, values.tag_words(tags_of(fq, rk, ell), ell), *bits, found)
         return found
 
@@ -484,6 +490,6 @@ def _open_entries(entries, tw, f, ell, width, n_rows, step, block):
     hdr2 = np.ascontiguousarray(rest[:, :HEADER]).view("<u4").reshape(-1, 2).astype(np.int64)
     if np.any(hdr2[:, 0] > width) or np.any(hdr2[:, 1] != mult[m_items]):
         raise ProtocolError(f"{step}: rows of one item disagree on their number, or a payload is too long")
-    item = np.concatenate([q[hit], q[hit[m_items]]])
-    pt = np.concatenate([first, rest])
-    return item, pt
+    if not m_items.shape[0]:
+        return q[hit], first
+    return np.concatenate([q[hit], q[hit[m_items]]]), np.concatenate([first, rest])

@@ -17,7 +17,8 @@ from ..primitives.cpu import HAVE_AESNI
 from ..primitives.gf128 import HAVE_PCLMUL, gf128_mul_ni
 from .values import in_threads
 
-__all__ = ["AVAILABLE", "seal_rows", "seal_sorted", "open_rows", "wrap_rows", "unwrap_rows"]
+__all__ = ["AVAILABLE", "seal_rows", "seal_sorted", "tag_places", "query_tags", "bucket_starts", "lookup_in",
+           "open_rows", "wrap_rows", "unwrap_rows"]
 
 #: Whether the fused kernels run here (both AES-NI and PCLMULQDQ).
 AVAILABLE = bool(HAVE_AESNI and HAVE_PCLMUL)
@@ -322,6 +323,43 @@ def seal_sorted(f, item, ranks, data, offsets, mult, width: int, ell: int, nblk:
     in_threads(lambda a, b: _seal_padded_kernel(rk, f64, item, ranks, data, offsets, mult, width, ell, nblk, t,
                                                 dest, a, b, out), parts)
     return out
+
+
+def query_tags(f, ranks, ell: int, tag: int) -> np.ndarray:
+    """Tag words of ``(f[r], ranks[r])`` (what the receiver looks up), one fused pass."""
+    n = f.shape[0]
+    tw = np.empty((n, 2), dtype=np.uint64)
+    _tag_kernel(fixed_key_schedule(), np.ascontiguousarray(f).view(np.uint64), np.arange(n, dtype=np.int64),
+                np.ascontiguousarray(ranks, dtype=np.int64), ell, np.uint64(tag), 0, n, tw)
+    return tw
+
+
+@njit(cache=True, nogil=True)
+def bucket_starts(tw, bits, shift):
+    """``start[b]``: the first of the sorted tag words ``tw`` in bucket ``b`` (top ``bits`` bits of word 0)."""
+    start = np.zeros((1 << bits) + 1, dtype=np.int64)
+    sh = np.uint64(shift)
+    for i in range(tw.shape[0]):
+        start[np.int64(tw[i, 0] >> sh) + 1] += 1
+    for b in range(1 << bits):
+        start[b + 1] += start[b]
+    return start
+
+
+@njit(cache=True, nogil=True)
+def lookup_in(start, tw, queries, shift, found):
+    """Position of each query in the sorted tag words ``tw`` (index ``start``), or -1 (as :func:`.values.lookup`,
+    with the index built once for all callers)."""
+    sh = np.uint64(shift)
+    for r in range(queries.shape[0]):
+        q0 = queries[r, 0]
+        q1 = queries[r, 1]
+        b = np.int64(q0 >> sh)
+        found[r] = -1
+        for p in range(start[b], start[b + 1]):
+            if tw[p, 0] == q0 and tw[p, 1] == q1:
+                found[r] = p
+                break
 
 
 def open_rows(f, ranks, entries, ell: int, plen: int, nblk: int, tag: int, erow=None) -> tuple[np.ndarray, int]:

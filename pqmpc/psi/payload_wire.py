@@ -111,6 +111,8 @@ def recv_entries(ch, queries, n_distinct: int, n_receiver: int, width: int, step
         pts.append(pt)
     if not items:
         return np.zeros(0, dtype=np.int64), np.zeros((0, payload.HEADER + width), dtype=np.uint8)
+    if len(items) == 1:
+        return items[0], pts[0]
     return np.concatenate(items), np.concatenate(pts)
 
 
