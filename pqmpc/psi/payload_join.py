@@ -44,6 +44,8 @@ def payload_bytes(pt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lengths = np.ascontiguousarray(pt[:, :4]).view("<u4").reshape(-1).astype(np.int64)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
+    if n and int(offsets[-1]) == n * (plen - HEADER) and int(lengths.max()) == plen - HEADER:  # all full: one copy
+        return np.ascontiguousarray(pt[:, HEADER:]).reshape(-1), offsets
     data = np.empty(int(offsets[-1]), dtype=np.uint8)
     _gather(data, offsets, np.ascontiguousarray(pt).reshape(-1),
             np.arange(HEADER, n * plen + HEADER, plen, dtype=np.int64)[:n])
@@ -135,6 +137,9 @@ def join_pairs(inverse: np.ndarray, item: np.ndarray, pt: np.ndarray) -> Payload
     start = np.zeros(n_distinct + 1, dtype=np.int64)
     np.cumsum(cnt, out=start[1:])
     per_row = cnt[inverse] if n_distinct else np.zeros(0, dtype=np.int64)
+    if not cnt.size or int(cnt.max()) <= 1:  # one payload per item: no repeats to lay out
+        rows = np.flatnonzero(per_row)
+        return PayloadJoin(rows=rows, payload_index=start[inverse[rows]], data=data, offsets=offsets)
     rows = np.repeat(np.arange(inverse.shape[0], dtype=np.int64), per_row)
     total = rows.shape[0]
     within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(per_row) - per_row, per_row)

@@ -83,3 +83,17 @@ def test_query_tags_and_shared_lookup_equal_the_reference(seed, n, ell):
     payload_kernels.lookup_in(payload_kernels.bucket_starts(sorted_tw, bits, shift), sorted_tw, tw, shift, got)
     assert np.array_equal(got, want)
     assert (got[: n // 2] >= 0).all()
+
+
+@pytest.mark.parametrize("lengths", [[4, 4, 4], [4, 0, 4], [0, 0, 0], [3, 4, 5]])
+def test_payload_bytes_full_width_and_not(lengths):
+    width = 4
+    pt = np.zeros((len(lengths), payload.HEADER + width), dtype=np.uint8)
+    for i, ln in enumerate(lengths):
+        pt[i, :4] = np.frombuffer(np.uint32(ln).tobytes(), dtype=np.uint8)
+        pt[i, payload.HEADER:payload.HEADER + min(ln, width)] = np.arange(1, min(ln, width) + 1) + 10 * i
+    if max(lengths) > width:  # a length past the width never reaches here (refused), but must not be read short
+        pt = np.concatenate([pt, np.zeros((len(lengths), 1), dtype=np.uint8)], axis=1)
+    data, offsets = payload.payload_bytes(pt)
+    want = [pt[i, payload.HEADER:payload.HEADER + ln].tobytes() for i, ln in enumerate(lengths)]
+    assert [data[offsets[i]:offsets[i + 1]].tobytes() for i in range(len(lengths))] == want
