@@ -86,8 +86,8 @@ from .payload_join import (
 __all__ = ["DEFAULT_WIDTH", "MAX_WIDTH", "HEADER", "KEY_BYTES", "PTR_BYTES", "TWEAK_ITEM", "TWEAK_ROW",
            "PayloadJoin", "check_width", "encode_payloads", "pad_payloads", "nblocks", "entry_bytes",
            "cipher_bytes", "wrapped_bytes", "seal_rows", "open_rows", "wrap_rows", "unwrap_rows", "tags_of",
-           "row_ranks", "random_permutation", "seal_iter", "seal", "check_sorted", "open_entries", "join_pairs",
-           "pack_columns", "unpack_columns", "payload_bytes", "sort_key_order", "distinct_sorted"]
+           "row_ranks", "random_permutation", "seal_iter", "seal", "check_sorted", "index_sorted", "open_entries",
+           "join_pairs", "pack_columns", "unpack_columns", "payload_bytes", "sort_key_order", "distinct_sorted"]
 
 #: Payload bytes per row both sides agree on unless told otherwise.
 DEFAULT_WIDTH = 32
@@ -404,18 +404,33 @@ def check_sorted(entries: np.ndarray, ell: int, step: str) -> np.ndarray:
     return tw
 
 
-def open_entries(entries, tw, f, ell: int, width: int, n_rows: int, step: str, block=None, workers: int = 1):
+def index_sorted(entries: np.ndarray, ell: int, step: str):
+    """``(tw, index)``: :func:`check_sorted` and the bucket index :func:`open_entries` looks tags up in,
+    in one pass where the fused kernels run (``index`` None elsewhere)."""
+    if not _fused("auto"):
+        return check_sorted(entries, ell, step), None
+    bits, shift = values.bucket_bits(entries.shape[0], ell)
+    tw = np.empty((entries.shape[0], 2), dtype=np.uint64)
+    index = np.zeros((1 << bits) + 1, dtype=np.int64)
+    if not payload_kernels.index_sorted(np.ascontiguousarray(entries), ell, bits, shift, tw, index):
+        raise ProtocolError(f"{step}: entries are not sorted by tag")
+    return tw, index
+
+
+def open_entries(entries, tw, f, ell: int, width: int, n_rows: int, step: str, block=None, workers: int = 1,
+                 index=None):
     """Receiver, one list: open the entries of the items with OPRF values ``f``.
 
     ``entries`` is the list as received, ``tw`` its tag words (:func:`check_sorted`);
     ``block`` the row ciphertexts of the several-list layout (``None``: one-list entries).
     Returns ``(item, pt)``: for each sender row found, which of the ``f`` rows it
     belongs to and its plaintext (header + padded payload), grouped by item.
-    ``workers`` threads take a share of ``f`` each (the kernels release the GIL).
+    ``workers`` threads take a share of ``f`` each (the kernels release the GIL); ``index``
+    is the bucket index from :func:`index_sorted` (built here if not given).
     """
     nq = f.shape[0]
-    bits = values.bucket_bits(entries.shape[0], ell)
-    index = payload_kernels.bucket_starts(tw, *bits) if _fused("auto") else None  # shared by the threads
+    if index is None and _fused("auto"):  # one index, shared by the threads
+        index = payload_kernels.bucket_starts(tw, *values.bucket_bits(entries.shape[0], ell))
     if workers <= 1 or nq < _CHUNK:
         return _open_entries(entries, tw, f, ell, width, n_rows, step, block, index)
     cuts = np.linspace(0, nq, workers + 1).astype(np.int64)

@@ -17,8 +17,8 @@ from ..primitives.cpu import HAVE_AESNI
 from ..primitives.gf128 import HAVE_PCLMUL, gf128_mul_ni
 from .values import in_threads
 
-__all__ = ["AVAILABLE", "seal_rows", "seal_sorted", "tag_places", "query_tags", "bucket_starts", "lookup_in",
-           "open_rows", "wrap_rows", "unwrap_rows"]
+__all__ = ["AVAILABLE", "seal_rows", "seal_sorted", "tag_places", "query_tags", "bucket_starts", "index_sorted",
+           "lookup_in", "open_rows", "wrap_rows", "unwrap_rows"]
 
 #: Whether the fused kernels run here (both AES-NI and PCLMULQDQ).
 AVAILABLE = bool(HAVE_AESNI and HAVE_PCLMUL)
@@ -344,6 +344,33 @@ def bucket_starts(tw, bits, shift):
     for b in range(1 << bits):
         start[b + 1] += start[b]
     return start
+
+
+@njit(cache=True, nogil=True)
+def index_sorted(entries, ell, bits, shift, tw, start):
+    """One pass over received entries: their tag words into ``tw`` (as :func:`.values.tag_words`), the
+    bucket index ``start`` (as :func:`bucket_starts`); returns whether the tags are sorted."""
+    sh = np.uint64(shift)
+    e0 = min(ell, 8)
+    ok = True
+    p0 = np.uint64(0)
+    p1 = np.uint64(0)
+    for i in range(entries.shape[0]):
+        k0 = np.uint64(0)
+        for k in range(e0):
+            k0 |= np.uint64(entries[i, k]) << np.uint64(8 * k)
+        k1 = np.uint64(0)
+        for k in range(8, ell):
+            k1 |= np.uint64(entries[i, k]) << np.uint64(8 * (k - 8))
+        tw[i, 0] = k0
+        tw[i, 1] = k1
+        if i and (k0 < p0 or (k0 == p0 and k1 < p1)):
+            ok = False
+        p0, p1 = k0, k1
+        start[np.int64(k0 >> sh) + 1] += 1
+    for b in range(start.shape[0] - 1):
+        start[b + 1] += start[b]
+    return ok
 
 
 @njit(cache=True, nogil=True)

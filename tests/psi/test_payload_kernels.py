@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pqmpc.errors import ProtocolError
 from pqmpc.psi import keys, payload, payload_kernels, values
 from pqmpc.rng import Rng
 
@@ -97,3 +98,21 @@ def test_payload_bytes_full_width_and_not(lengths):
     data, offsets = payload.payload_bytes(pt)
     want = [pt[i, payload.HEADER:payload.HEADER + ln].tobytes() for i, ln in enumerate(lengths)]
     assert [data[offsets[i]:offsets[i + 1]].tobytes() for i in range(len(lengths))] == want
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32), st.integers(0, 700), st.sampled_from([5, 8, 9, 11, 16]), st.booleans())
+def test_index_sorted_equals_check_sorted_and_bucket_starts(seed, n, ell, shuffle):
+    rng = np.random.default_rng(seed)
+    entries = rng.integers(0, 4, (n, ell + 3), dtype=np.uint8)  # small bytes: equal tags happen
+    entries = values.sort_rows_by_tag(entries, ell)
+    if shuffle and n > 1:
+        entries = entries[rng.permutation(n)]
+    want_sorted = bool(values.is_sorted(values.tag_words(entries, ell)))
+    if want_sorted:
+        tw, index = payload.index_sorted(entries, ell, "t")
+        assert np.array_equal(tw, payload.check_sorted(entries, ell, "t"))
+        assert np.array_equal(index, payload_kernels.bucket_starts(tw, *values.bucket_bits(n, ell)))
+    else:
+        with pytest.raises(ProtocolError, match="not sorted"):
+            payload.index_sorted(entries, ell, "t")
