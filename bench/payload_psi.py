@@ -3,7 +3,7 @@
     PYTHONPATH=$PWD python bench/payload_psi.py [--logn 20] [--rounds 5]
 
 Same sets in one process (both parties on threads, ``run_pair``), items and payloads
-pre-encoded as the CLI passes them, plain and payload runs interleaved A B A B after one
+pre-encoded as the CLI passes them, plain and payload runs interleaved (A B, B A, ...) after one
 uncounted full-size pair (kernels compiled or loaded, the first large page faults taken).
 Prints each pair, then the median of the per-pair ratios of wall time and of process CPU
 time (both parties, user+sys, every thread), and the traffic in bits per item of both.
@@ -56,8 +56,12 @@ def main():
     print(f"RR22 2^{a.logn} x 2^{a.logn}, one 32-byte payload column; load {os.getloadavg()[0]:.2f}", flush=True)
     rows = []
     for i in range(a.rounds):
-        p = once(n, data, False)
-        q = once(n, data, True)
+        if i % 2:  # A B B A ...: neither side always runs first
+            q = once(n, data, True)
+            p = once(n, data, False)
+        else:
+            p = once(n, data, False)
+            q = once(n, data, True)
         rows.append((p, q))
         print(f"  round {i + 1}: plain {p[0]:.3f} s wall, {p[1]:.3f} s CPU | payload {q[0]:.3f} s wall, "
               f"{q[1]:.3f} s CPU | ratio wall {q[0] / p[0]:.2f}x, CPU {q[1] / p[1]:.2f}x", flush=True)
