@@ -245,25 +245,60 @@ def _sort_tag_buckets(start, blo, bhi, k0, k1, idx, dest):
             dest[xi] = k + 1
 
 
-def tag_places(tw, bits: int, shift: int, parts) -> np.ndarray:
-    """``dest[r]``: the place of row ``r`` when rows are sorted by tag words ``tw`` (stable), on one
-    thread per part: a bucket scatter of the keys (never of whole entries), then insertion sort
-    inside buckets of ~4 keys."""
+@njit(cache=True, nogil=True)
+def _scatter_tag_range(tw, blo, bhi, shift, fill, k0, k1, idx):
+    """Keys of the rows in buckets ``blo:bhi`` to their bucket, rows in order (stable). Every thread reads
+    all keys but writes only its buckets' stretch of ``k0/k1/idx``: no cache line is written by two."""
+    sh = np.uint64(shift)
+    for i in range(tw.shape[0]):
+        b = np.int64(tw[i, 0] >> sh)
+        if blo <= b < bhi:
+            p = fill[b]
+            fill[b] = p + 1
+            k0[p] = tw[i, 0]
+            k1[p] = tw[i, 1]
+            idx[p] = i
+
+
+@njit(cache=True, nogil=True)
+def _sort_place_range(start, blo, bhi, k0, k1, idx, dest):
+    """Insertion sort inside buckets ``blo:bhi``, then the place of each of their rows."""
+    for b in range(blo, bhi):
+        lo = start[b]
+        for a in range(lo + 1, start[b + 1]):
+            x0, x1, xi = k0[a], k1[a], idx[a]
+            k = a - 1
+            while k >= lo and (k0[k] > x0 or (k0[k] == x0 and k1[k] > x1)):
+                k0[k + 1], k1[k + 1], idx[k + 1] = k0[k], k1[k], idx[k]
+                k -= 1
+            k0[k + 1], k1[k + 1], idx[k + 1] = x0, x1, xi
+    for p in range(start[blo], start[bhi]):
+        dest[idx[p]] = p
+
+
+def tag_places(tw, bits: int, shift: int, threads: int = 1) -> np.ndarray:
+    """``dest[r]``: the place of row ``r`` when rows are sorted by tag words ``tw`` (stable): a bucket
+    scatter of the keys (never of whole entries), then insertion sort inside buckets of ~4 keys.
+    ``threads`` > 1 split the buckets between threads."""
     n = tw.shape[0]
     nbk = 1 << bits
-    t = len(parts)
+    t = max(1, min(threads, nbk))
+    cuts = np.linspace(0, n, t + 1).astype(np.int64)
     counts = np.zeros((t, nbk), dtype=np.int64)
-    in_threads(lambda i: _count_tags(tw, parts[i][0], parts[i][1], shift, counts[i]), [(i,) for i in range(t)])
+    in_threads(lambda i: _count_tags(tw, cuts[i], cuts[i + 1], shift, counts[i]), [(i,) for i in range(t)])
     start = np.zeros(nbk + 1, dtype=np.int64)
     np.cumsum(counts.sum(axis=0), out=start[1:])
-    # Part i's rows of a bucket follow those of parts < i: stable, like one pass.
-    fills = start[:-1] + np.cumsum(counts, axis=0) - counts
     k0, k1 = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64)
     idx, dest = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-    in_threads(lambda i: _scatter_tags(tw, parts[i][0], parts[i][1], shift, fills[i], k0, k1, idx, dest),
-               [(i,) for i in range(t)])
+    if t == 1:
+        _scatter_tags(tw, 0, n, shift, start[:-1].copy(), k0, k1, idx, dest)
+        _sort_tag_buckets(start, 0, nbk, k0, k1, idx, dest)
+        return dest
+    fill = start[:-1].copy()
     bcut = np.linspace(0, nbk, t + 1).astype(np.int64)
-    in_threads(lambda i: _sort_tag_buckets(start, bcut[i], bcut[i + 1], k0, k1, idx, dest), [(i,) for i in range(t)])
+    parts = [(i,) for i in range(t)]
+    in_threads(lambda i: _scatter_tag_range(tw, bcut[i], bcut[i + 1], shift, fill, k0, k1, idx), parts)
+    in_threads(lambda i: _sort_place_range(start, bcut[i], bcut[i + 1], k0, k1, idx, dest), parts)
     return dest
 
 
@@ -314,8 +349,7 @@ def seal_sorted(f, item, ranks, data, offsets, mult, width: int, ell: int, nblk:
     tw = np.empty((n, 2), dtype=np.uint64)
     t = np.uint64(tag)
     in_threads(lambda a, b: _tag_kernel(rk, f64, item, ranks, ell, t, a, b, tw), parts)
-    # One thread: two scattering into the same buckets share cache lines and are slower.
-    dest = tag_places(tw, bits, shift, [(0, n)])
+    dest = tag_places(tw, bits, shift, len(parts))
     out = np.empty((n, ell + 8 + width + 16), dtype=np.uint8)
     data = np.ascontiguousarray(data, dtype=np.uint8)
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
