@@ -116,3 +116,30 @@ def test_index_sorted_equals_check_sorted_and_bucket_starts(seed, n, ell, shuffl
     else:
         with pytest.raises(ProtocolError, match="not sorted"):
             payload.index_sorted(entries, ell, "t")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32), st.integers(0, 30), st.integers(0, 10), st.booleans())
+def test_join_pairs_against_a_plain_loop(seed, n_distinct, extra_rows, distinct_items):
+    """Both join layouts (one payload per item, and repeats) give every (own row, peer payload) pair."""
+    rng = np.random.default_rng(seed)
+    n_rows = n_distinct + extra_rows if n_distinct else 0
+    inverse = np.concatenate([np.arange(n_distinct), rng.integers(0, max(1, n_distinct), n_rows - n_distinct)])
+    inverse = inverse.astype(np.int64)
+    if distinct_items:
+        item = rng.permutation(n_distinct)[: int(rng.integers(0, n_distinct + 1))].astype(np.int64)
+    else:
+        item = rng.integers(0, max(1, n_distinct), int(rng.integers(0, 2 * n_distinct + 1)) if n_distinct else 0)
+        item = item.astype(np.int64)
+    width = 5
+    lens = rng.integers(0, width + 1, item.shape[0])
+    pt = np.zeros((item.shape[0], payload.HEADER + width), dtype=np.uint8)
+    pt[:, 0] = lens
+    for i, ln in enumerate(lens):
+        pt[i, payload.HEADER:payload.HEADER + ln] = rng.integers(0, 3, ln)
+    pj = payload.join_pairs(inverse, item, pt)
+    got = [(r, bytes(p)) for r, p in pj.pairs()]
+    want = sorted((r, pt[k, payload.HEADER:payload.HEADER + lens[k]].tobytes())
+                  for r in range(n_rows) for k in range(item.shape[0]) if item[k] == inverse[r])
+    assert sorted(got) == want
+    assert list(pj.rows) == sorted(pj.rows)
