@@ -357,14 +357,19 @@ def seal_iter(value_lists, inverse, data, offsets, width: int, ell: int, rng, wo
     """
     n_distinct = value_lists[0].shape[0] if value_lists else 0
     n = inverse.shape[0]
-    rank, mult = row_ranks(inverse, n_distinct, rng)
     nblk = nblocks(width)
     if len(value_lists) == 1 and _fused("auto"):
+        if n == n_distinct:  # no duplicates: every rank 0, every count 1, as constants (no memory)
+            rank = np.broadcast_to(np.zeros(1, dtype=np.int64), (n,))
+            mult = np.broadcast_to(np.ones(1, dtype=np.int64), (n_distinct,))
+        else:
+            rank, mult = row_ranks(inverse, n_distinct, rng)
         # Tags first, their order from the keys alone, then each row sealed (padding built in
         # registers) in input order, straight into its sorted place: reads stay sequential.
         yield payload_kernels.seal_sorted(value_lists[0], inverse, rank, data, offsets, mult, width, ell, nblk,
                                           TWEAK_ITEM, *values.bucket_bits(n, ell), workers=workers)
         return
+    rank, mult = row_ranks(inverse, n_distinct, rng)
     pt = pad_payloads(data, offsets, width, mult, inverse)
     if len(value_lists) == 1:
         yield _sorted_by_tag(seal_rows(np.ascontiguousarray(value_lists[0]), rank, pt, ell, nblk, item=inverse,
@@ -448,9 +453,9 @@ def open_entries(entries, tw, f, ell: int, width: int, n_rows: int, step: str, b
 def _by_place(found: np.ndarray, n: int) -> np.ndarray:
     """The queries with ``found >= 0``, ordered by ``found`` (their entry), in linear time."""
     hit = np.flatnonzero(found >= 0)
-    slot = np.full(n, -1, dtype=np.int64)
+    slot = np.full(n, -1, dtype=np.int32 if n < 1 << 31 else np.int64)  # half the fresh memory
     slot[found[hit]] = hit
-    order = slot[slot >= 0]
+    order = slot[slot >= 0].astype(np.int64)
     if order.shape[0] != hit.shape[0]:  # two queries on one entry (a false tag match): keep both
         order = hit[np.argsort(found[hit], kind="stable")]
     return order

@@ -143,3 +143,15 @@ def test_join_pairs_against_a_plain_loop(seed, n_distinct, extra_rows, distinct_
                   for r in range(n_rows) for k in range(item.shape[0]) if item[k] == inverse[r])
     assert sorted(got) == want
     assert list(pj.rows) == sorted(pj.rows)
+
+
+@pytest.mark.parametrize("n", [1, 9, (1 << 16) + 3])
+def test_seal_sorted_takes_constant_ranks_and_counts(n):
+    """Without duplicates the sender passes rank 0 and count 1 as broadcast constants: same bytes."""
+    f, inverse, rank, mult, data, offsets = _case(11, n, n, 32)
+    const_rank = np.broadcast_to(np.zeros(1, dtype=np.int64), (n,))
+    const_mult = np.broadcast_to(np.ones(1, dtype=np.int64), (n,))
+    assert not rank.any() and (mult == 1).all()
+    args = (32, 11, payload.nblocks(32), payload.TWEAK_ITEM, *values.bucket_bits(n, 11))
+    a = payload_kernels.seal_sorted(f, inverse, const_rank, data, offsets, const_mult, *args, workers=2)
+    assert np.array_equal(a, payload_kernels.seal_sorted(f, inverse, rank, data, offsets, mult, *args, workers=2))
