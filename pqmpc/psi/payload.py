@@ -86,8 +86,8 @@ from .payload_join import (
 __all__ = ["DEFAULT_WIDTH", "MAX_WIDTH", "HEADER", "KEY_BYTES", "PTR_BYTES", "TWEAK_ITEM", "TWEAK_ROW",
            "PayloadJoin", "check_width", "encode_payloads", "pad_payloads", "nblocks", "entry_bytes",
            "cipher_bytes", "wrapped_bytes", "seal_rows", "open_rows", "wrap_rows", "unwrap_rows", "tags_of",
-           "row_ranks", "random_permutation", "seal_iter", "seal", "check_sorted", "open_entries", "join_pairs",
-           "pack_columns", "unpack_columns", "payload_bytes", "sort_key_order", "distinct_sorted"]
+           "row_ranks", "random_permutation", "seal_iter", "seal", "check_sorted", "index_sorted", "open_entries",
+           "join_pairs", "pack_columns", "unpack_columns", "payload_bytes", "sort_key_order", "distinct_sorted"]
 
 #: Payload bytes per row both sides agree on unless told otherwise.
 DEFAULT_WIDTH = 32
@@ -357,12 +357,21 @@ def seal_iter(value_lists, inverse, data, offsets, width: int, ell: int, rng, wo
     """
     n_distinct = value_lists[0].shape[0] if value_lists else 0
     n = inverse.shape[0]
+    nblk = nblocks(width)
+    if len(value_lists) == 1 and _fused("auto"):
+        if n == n_distinct:  # no duplicates: every rank 0, every count 1, as constants (no memory)
+            rank = np.broadcast_to(np.zeros(1, dtype=np.int64), (n,))
+            mult = np.broadcast_to(np.ones(1, dtype=np.int64), (n_distinct,))
+        else:
+            rank, mult = row_ranks(inverse, n_distinct, rng)
+        # Tags first, their order from the keys alone, then each row sealed (padding built in
+        # registers) in input order, straight into its sorted place: reads stay sequential.
+        yield payload_kernels.seal_sorted(value_lists[0], inverse, rank, data, offsets, mult, width, ell, nblk,
+                                          TWEAK_ITEM, *values.bucket_bits(n, ell), workers=workers)
+        return
     rank, mult = row_ranks(inverse, n_distinct, rng)
     pt = pad_payloads(data, offsets, width, mult, inverse)
-    nblk = nblocks(width)
     if len(value_lists) == 1:
-        # Sealed in input order (sequential reads), then moved to tag order in one gather:
-        # sealing straight into sorted places reads rows at random and is ~3x slower.
         yield _sorted_by_tag(seal_rows(np.ascontiguousarray(value_lists[0]), rank, pt, ell, nblk, item=inverse,
                                        workers=workers), ell, workers)
         return
@@ -400,38 +409,70 @@ def check_sorted(entries: np.ndarray, ell: int, step: str) -> np.ndarray:
     return tw
 
 
-def open_entries(entries, tw, f, ell: int, width: int, n_rows: int, step: str, block=None, workers: int = 1):
+def index_sorted(entries: np.ndarray, ell: int, step: str):
+    """``(tw, index)``: :func:`check_sorted` and the bucket index :func:`open_entries` looks tags up in,
+    in one pass where the fused kernels run (``index`` None elsewhere)."""
+    if not _fused("auto"):
+        return check_sorted(entries, ell, step), None
+    bits, shift = values.bucket_bits(entries.shape[0], ell)
+    tw = np.empty((entries.shape[0], 2), dtype=np.uint64)
+    index = np.zeros((1 << bits) + 1, dtype=np.int64)
+    if not payload_kernels.index_sorted(np.ascontiguousarray(entries), ell, bits, shift, tw, index):
+        raise ProtocolError(f"{step}: entries are not sorted by tag")
+    return tw, index
+
+
+def open_entries(entries, tw, f, ell: int, width: int, n_rows: int, step: str, block=None, workers: int = 1,
+                 index=None):
     """Receiver, one list: open the entries of the items with OPRF values ``f``.
 
     ``entries`` is the list as received, ``tw`` its tag words (:func:`check_sorted`);
     ``block`` the row ciphertexts of the several-list layout (``None``: one-list entries).
     Returns ``(item, pt)``: for each sender row found, which of the ``f`` rows it
     belongs to and its plaintext (header + padded payload), grouped by item.
-    ``workers`` threads take a share of ``f`` each (the kernels release the GIL).
+    ``workers`` threads take a share of ``f`` each (the kernels release the GIL); ``index``
+    is the bucket index from :func:`index_sorted` (built here if not given).
     """
     nq = f.shape[0]
+    if index is None and _fused("auto"):  # one index, shared by the threads
+        index = payload_kernels.bucket_starts(tw, *values.bucket_bits(entries.shape[0], ell))
     if workers <= 1 or nq < _CHUNK:
-        return _open_entries(entries, tw, f, ell, width, n_rows, step, block)
+        return _open_entries(entries, tw, f, ell, width, n_rows, step, block, index)
     cuts = np.linspace(0, nq, workers + 1).astype(np.int64)
     parts = [(int(cuts[i]), int(cuts[i + 1])) for i in range(workers)]
     got = [None] * workers
 
     def one(a, b):
-        item, pt = _open_entries(entries, tw, np.ascontiguousarray(f[a:b]), ell, width, n_rows, step, block)
+        item, pt = _open_entries(entries, tw, np.ascontiguousarray(f[a:b]), ell, width, n_rows, step, block, index)
         got[int(np.searchsorted(cuts, a))] = (item + a, pt)
 
     values.in_threads(one, parts)
     return np.concatenate([g[0] for g in got]), np.concatenate([g[1] for g in got])
 
 
-def _open_entries(entries, tw, f, ell, width, n_rows, step, block):
+def _by_place(found: np.ndarray, n: int) -> np.ndarray:
+    """The queries with ``found >= 0``, ordered by ``found`` (their entry), in linear time."""
+    hit = np.flatnonzero(found >= 0)
+    slot = np.full(n, -1, dtype=np.int32 if n < 1 << 31 else np.int64)  # half the fresh memory
+    slot[found[hit]] = hit
+    order = slot[slot >= 0].astype(np.int64)
+    if order.shape[0] != hit.shape[0]:  # two queries on one entry (a false tag match): keep both
+        order = hit[np.argsort(found[hit], kind="stable")]
+    return order
+
+
+def _open_entries(entries, tw, f, ell, width, n_rows, step, block, index=None):
     nblk = nblocks(width)
     plen = HEADER + width
     bits = values.bucket_bits(entries.shape[0], ell)
 
     def find(fq, rk):
         found = np.empty(fq.shape[0], dtype=np.int64)
-        if fq.shape[0]:
+        if not fq.shape[0]:
+            return found
+        if index is not None:
+            payload_kernels.lookup_in(index, tw, payload_kernels.query_tags(fq, rk, ell, TWEAK_ITEM), bits[1], found)
+        else:
             values.lookup(tw, values.tag_words(tags_of(fq, rk, ell), ell), *bits, found)
         return found
 
@@ -446,7 +487,8 @@ def _open_entries(entries, tw, f, ell, width, n_rows, step, block):
 
     q = np.arange(f.shape[0], dtype=np.int64)
     found = find(f, np.zeros(f.shape[0], dtype=np.int64))
-    hit = np.flatnonzero(found >= 0)
+    # Opened in entry order: the entries are then read forward, not at random (~4x faster).
+    hit = _by_place(found, entries.shape[0])
     first = open_(np.ascontiguousarray(f[hit]), np.zeros(hit.shape[0], dtype=np.int64), found[hit])
     hdr = np.ascontiguousarray(first[:, :HEADER]).view("<u4").reshape(-1, 2).astype(np.int64)
     mult = hdr[:, 1]
@@ -462,10 +504,12 @@ def _open_entries(entries, tw, f, ell, width, n_rows, step, block):
     found2 = find(fq, rk)
     if np.any(found2 < 0):
         raise ProtocolError(f"{step}: an item announced {int(mult.max())} rows but an entry is missing")
+    o = _by_place(found2, entries.shape[0])
+    m_items, rk, fq, found2 = m_items[o], rk[o], np.ascontiguousarray(fq[o]), found2[o]
     rest = open_(fq, rk, found2)
     hdr2 = np.ascontiguousarray(rest[:, :HEADER]).view("<u4").reshape(-1, 2).astype(np.int64)
     if np.any(hdr2[:, 0] > width) or np.any(hdr2[:, 1] != mult[m_items]):
         raise ProtocolError(f"{step}: rows of one item disagree on their number, or a payload is too long")
-    item = np.concatenate([q[hit], q[hit[m_items]]])
-    pt = np.concatenate([first, rest])
-    return item, pt
+    if not m_items.shape[0]:
+        return q[hit], first
+    return np.concatenate([q[hit], q[hit[m_items]]]), np.concatenate([first, rest])

@@ -44,6 +44,8 @@ def payload_bytes(pt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lengths = np.ascontiguousarray(pt[:, :4]).view("<u4").reshape(-1).astype(np.int64)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
+    if n and int(offsets[-1]) == n * (plen - HEADER) and int(lengths.max()) == plen - HEADER:  # all full: one copy
+        return np.ascontiguousarray(pt[:, HEADER:]).reshape(-1), offsets
     data = np.empty(int(offsets[-1]), dtype=np.uint8)
     _gather(data, offsets, np.ascontiguousarray(pt).reshape(-1),
             np.arange(HEADER, n * plen + HEADER, plen, dtype=np.int64)[:n])
@@ -122,15 +124,22 @@ def join_pairs(inverse: np.ndarray, item: np.ndarray, pt: np.ndarray) -> Payload
     ``inverse[r]`` is the distinct item of own row ``r``; every own row of an item gets
     every peer payload of that item.
     """
-    if item.size and int(np.bincount(item).max()) > 1:
-        order = sort_key_order(item, pt)
-    else:  # one payload per item (no duplicates on the peer's side): order by item, in linear time
-        slot = np.full(int(item.max()) + 1 if item.size else 0, -1, dtype=np.int64)
-        slot[item] = np.arange(item.shape[0], dtype=np.int64)
-        order = slot[slot >= 0]
+    n_distinct = int(inverse.max()) + 1 if inverse.size else 0
+    if item.size:
+        n_distinct = max(n_distinct, int(item.max()) + 1)
+    place = np.full(n_distinct, -1, dtype=np.int64)
+    order = np.empty(item.shape[0], dtype=np.int64)
+    if _place_items(np.ascontiguousarray(item, dtype=np.int64), place, order):
+        # One payload per item (no duplicates on the peer's side): order by item, rows in one pass each.
+        data, offsets = payload_bytes(take_rows(pt, order))
+        inverse = np.ascontiguousarray(inverse, dtype=np.int64)
+        rows = np.empty(_count_matched(inverse, place), dtype=np.int64)
+        pidx = np.empty(rows.shape[0], dtype=np.int64)
+        _matched_rows(inverse, place, rows, pidx)
+        return PayloadJoin(rows=rows, payload_index=pidx, data=data, offsets=offsets)
+    order = sort_key_order(item, pt)
     item, pt = item[order], take_rows(pt, order)
     data, offsets = payload_bytes(pt)
-    n_distinct = int(inverse.max()) + 1 if inverse.size else 0
     cnt = np.bincount(item, minlength=n_distinct) if n_distinct else np.zeros(0, dtype=np.int64)
     start = np.zeros(n_distinct + 1, dtype=np.int64)
     np.cumsum(cnt, out=start[1:])
@@ -140,6 +149,44 @@ def join_pairs(inverse: np.ndarray, item: np.ndarray, pt: np.ndarray) -> Payload
     within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(per_row) - per_row, per_row)
     pidx = start[inverse[rows]] + within if total else np.zeros(0, dtype=np.int64)
     return PayloadJoin(rows=rows, payload_index=pidx, data=data, offsets=offsets)
+
+
+@njit(cache=True, nogil=True)
+def _place_items(item, place, order):
+    """Distinct ``item``: ``place[d]`` = rank of item ``d`` among them (-1: absent) and ``order`` the
+    positions of ``item`` by increasing item; False (and nothing usable) if an item repeats."""
+    for k in range(item.shape[0]):
+        if place[item[k]] >= 0:
+            return False
+        place[item[k]] = k
+    j = 0
+    for d in range(place.shape[0]):
+        k = place[d]
+        if k >= 0:
+            order[j] = k
+            place[d] = j
+            j += 1
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _count_matched(inverse, place):
+    c = 0
+    for r in range(inverse.shape[0]):
+        if place[inverse[r]] >= 0:
+            c += 1
+    return c
+
+
+@njit(cache=True, nogil=True)
+def _matched_rows(inverse, place, rows, pidx):
+    c = 0
+    for r in range(inverse.shape[0]):
+        j = place[inverse[r]]
+        if j >= 0:
+            rows[c] = r
+            pidx[c] = j
+            c += 1
 
 
 def pack_columns(columns) -> tuple[np.ndarray, np.ndarray]:

@@ -15,8 +15,10 @@ from numba import literal_unroll, njit
 from ..primitives.aes_kernels import aes128_encrypt8_ni, aes128_load_keys, fixed_key_schedule
 from ..primitives.cpu import HAVE_AESNI
 from ..primitives.gf128 import HAVE_PCLMUL, gf128_mul_ni
+from .values import in_threads
 
-__all__ = ["AVAILABLE", "seal_rows", "open_rows", "wrap_rows", "unwrap_rows"]
+__all__ = ["AVAILABLE", "seal_rows", "seal_sorted", "tag_places", "query_tags", "bucket_starts", "index_sorted",
+           "lookup_in", "open_rows", "wrap_rows", "unwrap_rows"]
 
 #: Whether the fused kernels run here (both AES-NI and PCLMULQDQ).
 AVAILABLE = bool(HAVE_AESNI and HAVE_PCLMUL)
@@ -169,6 +171,265 @@ def seal_rows(f, ranks, pt, ell: int, nblk: int, tag: int, item=None, prow=None,
                  np.ascontiguousarray(ranks, dtype=np.int64), np.ascontiguousarray(pt), prow, ell, nblk,
                  np.uint64(tag), out)
     return out
+
+
+@njit(inline="always")
+def _pt_word(data, a, ln, j):
+    """Payload bytes ``j .. j+7`` (``data[a:a+ln]`` zero-padded) as a little-endian word."""
+    if j + 8 <= ln:
+        w = np.uint64(0)
+        for k in range(8):
+            w |= np.uint64(data[a + j + k]) << np.uint64(8 * k)
+        return w
+    w = np.uint64(0)
+    for k in range(max(0, min(8, ln - j))):
+        w |= np.uint64(data[a + j + k]) << np.uint64(8 * k)
+    return w
+
+
+@njit(cache=True, nogil=True)
+def _tag_kernel(rk, f, item, ranks, ell, tag, lo, hi, tw):
+    """``tw[r]``: the first ``ell`` bytes of row ``r``'s ``H_0`` as tag words (as :func:`.values.tag_words`)."""
+    ks = aes128_load_keys(rk)
+    hs = np.empty((8, 1, 2), dtype=np.uint64)
+    m0 = np.uint64(0xFFFFFFFFFFFFFFFF) if ell >= 8 else (np.uint64(1) << np.uint64(8 * ell)) - np.uint64(1)
+    if ell >= 16:
+        m1 = np.uint64(0xFFFFFFFFFFFFFFFF)
+    elif ell > 8:
+        m1 = (np.uint64(1) << np.uint64(8 * (ell - 8))) - np.uint64(1)
+    else:
+        m1 = np.uint64(0)
+    for r0 in range(lo, hi, 8):
+        _hashes8(ks, f, item, r0, hi, ranks, 1, tag, hs)
+        for g in range(min(8, hi - r0)):
+            tw[r0 + g, 0] = hs[g, 0, 0] & m0
+            tw[r0 + g, 1] = hs[g, 0, 1] & m1
+
+
+@njit(cache=True, nogil=True)
+def _count_tags(tw, lo, hi, shift, counts):
+    sh = np.uint64(shift)
+    for i in range(lo, hi):
+        counts[np.int64(tw[i, 0] >> sh)] += 1
+
+
+@njit(cache=True, nogil=True)
+def _scatter_tags(tw, lo, hi, shift, fill, k0, k1, idx, dest):
+    """Keys of rows ``lo:hi`` to their bucket (stable); ``dest[i]`` their place so far."""
+    sh = np.uint64(shift)
+    for i in range(lo, hi):
+        b = np.int64(tw[i, 0] >> sh)
+        p = fill[b]
+        fill[b] = p + 1
+        k0[p] = tw[i, 0]
+        k1[p] = tw[i, 1]
+        idx[p] = i
+        dest[i] = p
+
+
+@njit(cache=True, nogil=True)
+def _sort_tag_buckets(start, blo, bhi, k0, k1, idx, dest):
+    """Insertion sort inside buckets ``blo:bhi`` (~4 pseudorandom keys each); moved rows get new places."""
+    for b in range(blo, bhi):
+        lo = start[b]
+        for a in range(lo + 1, start[b + 1]):
+            x0, x1, xi = k0[a], k1[a], idx[a]
+            k = a - 1
+            if k0[k] < x0 or (k0[k] == x0 and k1[k] <= x1):
+                continue
+            while k >= lo and (k0[k] > x0 or (k0[k] == x0 and k1[k] > x1)):
+                k0[k + 1], k1[k + 1], idx[k + 1] = k0[k], k1[k], idx[k]
+                dest[idx[k + 1]] = k + 1
+                k -= 1
+            k0[k + 1], k1[k + 1], idx[k + 1] = x0, x1, xi
+            dest[xi] = k + 1
+
+
+@njit(cache=True, nogil=True)
+def _scatter_tag_range(tw, blo, bhi, shift, fill, k0, k1, idx):
+    """Keys of the rows in buckets ``blo:bhi`` to their bucket, rows in order (stable). Every thread reads
+    all keys but writes only its buckets' stretch of ``k0/k1/idx``: no cache line is written by two."""
+    sh = np.uint64(shift)
+    for i in range(tw.shape[0]):
+        b = np.int64(tw[i, 0] >> sh)
+        if blo <= b < bhi:
+            p = fill[b]
+            fill[b] = p + 1
+            k0[p] = tw[i, 0]
+            k1[p] = tw[i, 1]
+            idx[p] = i
+
+
+@njit(cache=True, nogil=True)
+def _sort_place_range(start, blo, bhi, k0, k1, idx, dest):
+    """Insertion sort inside buckets ``blo:bhi``, then the place of each of their rows."""
+    for b in range(blo, bhi):
+        lo = start[b]
+        for a in range(lo + 1, start[b + 1]):
+            x0, x1, xi = k0[a], k1[a], idx[a]
+            k = a - 1
+            while k >= lo and (k0[k] > x0 or (k0[k] == x0 and k1[k] > x1)):
+                k0[k + 1], k1[k + 1], idx[k + 1] = k0[k], k1[k], idx[k]
+                k -= 1
+            k0[k + 1], k1[k + 1], idx[k + 1] = x0, x1, xi
+    for p in range(start[blo], start[bhi]):
+        dest[idx[p]] = p
+
+
+def tag_places(tw, bits: int, shift: int, threads: int = 1) -> np.ndarray:
+    """``dest[r]``: the place of row ``r`` when rows are sorted by tag words ``tw`` (stable): a bucket
+    scatter of the keys (never of whole entries), then insertion sort inside buckets of ~4 keys.
+    ``threads`` > 1 split the buckets between threads."""
+    n = tw.shape[0]
+    nbk = 1 << bits
+    t = max(1, min(threads, nbk))
+    cuts = np.linspace(0, n, t + 1).astype(np.int64)
+    counts = np.zeros((t, nbk), dtype=np.int64)
+    in_threads(lambda i: _count_tags(tw, cuts[i], cuts[i + 1], shift, counts[i]), [(i,) for i in range(t)])
+    start = np.zeros(nbk + 1, dtype=np.int64)
+    np.cumsum(counts.sum(axis=0), out=start[1:])
+    k0, k1 = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64)
+    # Row numbers fit 32 bits (at most 2^30 rows): less fresh memory, fewer page faults.
+    idx, dest = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32)
+    if t == 1:
+        _scatter_tags(tw, 0, n, shift, start[:-1].copy(), k0, k1, idx, dest)
+        _sort_tag_buckets(start, 0, nbk, k0, k1, idx, dest)
+        return dest
+    fill = start[:-1].copy()
+    bcut = np.linspace(0, nbk, t + 1).astype(np.int64)
+    parts = [(i,) for i in range(t)]
+    in_threads(lambda i: _scatter_tag_range(tw, bcut[i], bcut[i + 1], shift, fill, k0, k1, idx), parts)
+    in_threads(lambda i: _sort_place_range(start, bcut[i], bcut[i + 1], k0, k1, idx, dest), parts)
+    return dest
+
+
+@njit(cache=True, nogil=True)
+def _seal_padded_kernel(rk, f, item, ranks, data, offsets, mult, width, ell, nblk, tag, dest, lo, hi, out):
+    """Rows ``lo:hi`` sealed (as :func:`_seal_kernel` on the padded plaintexts) and written to places
+    ``dest[r]``: the plaintext (u32 length ‖ u32 ``mult[item[r]]`` ‖ payload ‖ zeros) is built in
+    registers from ``(data, offsets)``, read in row order; only the writes land at random."""
+    ks = aes128_load_keys(rk)
+    plen = 8 + width
+    hs = np.empty((8, nblk + 3, 2), dtype=np.uint64)
+    for r0 in range(lo, hi, 8):
+        _hashes8(ks, f, item, r0, hi, ranks, nblk + 3, tag, hs)
+        for g in range(min(8, hi - r0)):
+            r = r0 + g
+            d = dest[r]
+            a = offsets[r]
+            ln = offsets[r + 1] - a
+            _store(out, d, 0, ell, (hs[g, 0, 0], hs[g, 0, 1]))
+            h = (hs[g, nblk + 1, 0], hs[g, nblk + 1, 1])
+            acc = (np.uint64(0), np.uint64(0))
+            for b in range(nblk):
+                if b == 0:
+                    w0 = np.uint64(ln) | (np.uint64(mult[item[r]]) << np.uint64(32))
+                else:
+                    w0 = _pt_word(data, a, ln, 16 * b - 8)
+                w1 = _pt_word(data, a, ln, 16 * b)
+                c = _load_masked((w0 ^ hs[g, b + 1, 0], w1 ^ hs[g, b + 1, 1]), plen - 16 * b)
+                _store(out, d, ell + 16 * b, ell + plen, c)
+                acc = gf128_mul_ni((acc[0] ^ c[0], acc[1] ^ c[1]), h)
+            _store(out, d, ell + plen, ell + plen + 16, (acc[0] ^ hs[g, nblk + 2, 0], acc[1] ^ hs[g, nblk + 2, 1]))
+
+
+def _int64s(a):
+    """``a`` as int64, kept as is when it is a broadcast constant (stride 0: no memory behind it)."""
+    a = np.asarray(a)
+    if a.dtype == np.int64 and a.ndim == 1 and a.strides[0] == 0:
+        return a
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def seal_sorted(f, item, ranks, data, offsets, mult, width: int, ell: int, nblk: int, tag: int, bits: int,
+                shift: int, workers: int = 1) -> np.ndarray:
+    """One-list entries ``tag ‖ ct ‖ mac`` for rows ``r`` (OPRF value ``f[item[r]]``, rank ``ranks[r]``,
+    payload ``data[offsets[r]:offsets[r+1]]`` padded to ``width`` with header (length, ``mult[item[r]]``)),
+    already sorted by tag: what sealing the padded rows and then sorting them by tag gives, without
+    moving whole entries (the tags are computed first, their order found on the keys alone).
+    ``workers`` threads share the hashing and the sealing."""
+    n = ranks.shape[0]
+    rk = fixed_key_schedule()
+    f64 = np.ascontiguousarray(f).view(np.uint64)
+    item = np.ascontiguousarray(item, dtype=np.int64)
+    ranks = _int64s(ranks)
+    cuts = np.linspace(0, n, max(1, workers) + 1).astype(np.int64) if n >= 1 << 16 else np.array([0, n])
+    parts = [(int(cuts[i]), int(cuts[i + 1])) for i in range(cuts.shape[0] - 1)]
+    tw = np.empty((n, 2), dtype=np.uint64)
+    t = np.uint64(tag)
+    in_threads(lambda a, b: _tag_kernel(rk, f64, item, ranks, ell, t, a, b, tw), parts)
+    dest = tag_places(tw, bits, shift, len(parts))
+    out = np.empty((n, ell + 8 + width + 16), dtype=np.uint8)
+    data = np.ascontiguousarray(data, dtype=np.uint8)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    mult = _int64s(mult)
+    in_threads(lambda a, b: _seal_padded_kernel(rk, f64, item, ranks, data, offsets, mult, width, ell, nblk, t,
+                                                dest, a, b, out), parts)
+    return out
+
+
+def query_tags(f, ranks, ell: int, tag: int) -> np.ndarray:
+    """Tag words of ``(f[r], ranks[r])`` (what the receiver looks up), one fused pass."""
+    n = f.shape[0]
+    tw = np.empty((n, 2), dtype=np.uint64)
+    _tag_kernel(fixed_key_schedule(), np.ascontiguousarray(f).view(np.uint64), np.arange(n, dtype=np.int64),
+                np.ascontiguousarray(ranks, dtype=np.int64), ell, np.uint64(tag), 0, n, tw)
+    return tw
+
+
+@njit(cache=True, nogil=True)
+def bucket_starts(tw, bits, shift):
+    """``start[b]``: the first of the sorted tag words ``tw`` in bucket ``b`` (top ``bits`` bits of word 0)."""
+    start = np.zeros((1 << bits) + 1, dtype=np.int64)
+    sh = np.uint64(shift)
+    for i in range(tw.shape[0]):
+        start[np.int64(tw[i, 0] >> sh) + 1] += 1
+    for b in range(1 << bits):
+        start[b + 1] += start[b]
+    return start
+
+
+@njit(cache=True, nogil=True)
+def index_sorted(entries, ell, bits, shift, tw, start):
+    """One pass over received entries: their tag words into ``tw`` (as :func:`.values.tag_words`), the
+    bucket index ``start`` (as :func:`bucket_starts`); returns whether the tags are sorted."""
+    sh = np.uint64(shift)
+    e0 = min(ell, 8)
+    ok = True
+    p0 = np.uint64(0)
+    p1 = np.uint64(0)
+    for i in range(entries.shape[0]):
+        k0 = np.uint64(0)
+        for k in range(e0):
+            k0 |= np.uint64(entries[i, k]) << np.uint64(8 * k)
+        k1 = np.uint64(0)
+        for k in range(8, ell):
+            k1 |= np.uint64(entries[i, k]) << np.uint64(8 * (k - 8))
+        tw[i, 0] = k0
+        tw[i, 1] = k1
+        if i and (k0 < p0 or (k0 == p0 and k1 < p1)):
+            ok = False
+        p0, p1 = k0, k1
+        start[np.int64(k0 >> sh) + 1] += 1
+    for b in range(start.shape[0] - 1):
+        start[b + 1] += start[b]
+    return ok
+
+
+@njit(cache=True, nogil=True)
+def lookup_in(start, tw, queries, shift, found):
+    """Position of each query in the sorted tag words ``tw`` (index ``start``), or -1 (as :func:`.values.lookup`,
+    with the index built once for all callers)."""
+    sh = np.uint64(shift)
+    for r in range(queries.shape[0]):
+        q0 = queries[r, 0]
+        q1 = queries[r, 1]
+        b = np.int64(q0 >> sh)
+        found[r] = -1
+        for p in range(start[b], start[b + 1]):
+            if tw[p, 0] == q0 and tw[p, 1] == q1:
+                found[r] = p
+                break
 
 
 def open_rows(f, ranks, entries, ell: int, plen: int, nblk: int, tag: int, erow=None) -> tuple[np.ndarray, int]:

@@ -85,7 +85,8 @@ def run_rr22_payload(role: str, ch: Channel, items, rng=None, reveal_to_sender: 
     id_key = coin_toss(ch, role, rng, PROTOCOL, b"pqmpc/rr22-psi/v1/session")[:16]
     ids_all = keys.item_ids(data, offsets, id_key)
     reps, inverse = keys.dedup_ids(ids_all)
-    ids = np.ascontiguousarray(ids_all[reps])
+    # reps lists first occurrences in order: with no duplicates it is 0..n-1, so skip the gather
+    ids = ids_all if reps.shape[0] == ids_all.shape[0] else np.ascontiguousarray(ids_all[reps])
     del ids_all
     n = ids.shape[0]
     n_peer = exchange_sizes(ch, n, PROTOCOL, max_peer_items)

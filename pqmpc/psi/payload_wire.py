@@ -103,14 +103,16 @@ def recv_entries(ch, queries, n_distinct: int, n_receiver: int, width: int, step
         # List by list: this one is opened while the sender still seals the next.
         st = step.format(f"list {c}")
         entries = values.recv_rows(ch, n_rows, row, st)
-        tw = payload.check_sorted(entries, ell, st)
+        tw, index = payload.index_sorted(entries, ell, st)
         where, pt = payload.open_entries(entries, tw, np.ascontiguousarray(f), ell, width, n_rows, st, block,
-                                         workers=2)
+                                         workers=2, index=index)
         del entries
         items.append(q_items[where])
         pts.append(pt)
     if not items:
         return np.zeros(0, dtype=np.int64), np.zeros((0, payload.HEADER + width), dtype=np.uint8)
+    if len(items) == 1:
+        return items[0], pts[0]
     return np.concatenate(items), np.concatenate(pts)
 
 

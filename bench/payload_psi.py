@@ -1,0 +1,83 @@
+"""Issue 16's payload goal: RR22 payload PSI with one 32-byte payload column vs plain RR22 PSI.
+
+    PYTHONPATH=$PWD python bench/payload_psi.py [--logn 20] [--rounds 5]
+
+Same sets in one process (both parties on threads, ``run_pair``), items and payloads
+pre-encoded as the CLI passes them, plain and payload runs interleaved (A B, B A, ...) after one
+uncounted full-size pair (kernels compiled or loaded, the first large page faults taken).
+Prints each pair, then the median of the per-pair ratios of wall time and of process CPU
+time (both parties, user+sys, every thread; user alone too, as page faults count as sys),
+and the traffic in bits per item of both.
+Goal: payload ≤ 1.3× plain at 2^20.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import time
+
+from pqmpc.net import run_pair
+from pqmpc.psi import keys, run_protocol
+from pqmpc.rng import Rng
+
+
+def sets(n: int):
+    s = keys.encode_items([b"user-%09d" % i for i in range(n)])
+    r = keys.encode_items([b"user-%09d" % i for i in range(n // 2, n + n // 2)])
+    pl = keys.encode_items([b"%032d" % i for i in range(n)])  # one 32-byte payload column
+    return s, r, pl
+
+
+def once(n: int, data, with_payload: bool):
+    s, r, pl = data
+    skw = {"payload": pl, "payload_width": 32} if with_payload else {}
+    rkw = {"peer_payload": True, "payload_width": 32} if with_payload else {}
+    u0 = resource.getrusage(resource.RUSAGE_SELF).ru_utime
+    t, c = time.perf_counter(), time.process_time()
+    rs, rr = run_pair(lambda ch: run_protocol("rr22", "sender", ch, s, Rng(b"s"), **skw),
+                      lambda ch: run_protocol("rr22", "receiver", ch, r, Rng(b"r"), **rkw))
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    user = resource.getrusage(resource.RUSAGE_SELF).ru_utime - u0
+    if rr.intersection != n - n // 2 or (with_payload and len(rr.pairs) != rr.intersection):
+        raise SystemExit("wrong intersection")
+    return wall, cpu, 8 * (rs.bytes_sent + rr.bytes_sent) / n, user
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--logn", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=5)
+    a = ap.parse_args()
+    n = 1 << a.logn
+    data = sets(n)
+    # One uncounted pair at full size: kernels compiled or loaded, and the process's first large
+    # allocations (page faults, which would land on whichever side runs first) behind us.
+    once(n, data, False)
+    once(n, data, True)
+    print(f"RR22 2^{a.logn} x 2^{a.logn}, one 32-byte payload column; load {os.getloadavg()[0]:.2f}", flush=True)
+    rows = []
+    for i in range(a.rounds):
+        if i % 2:  # A B B A ...: neither side always runs first
+            q = once(n, data, True)
+            p = once(n, data, False)
+        else:
+            p = once(n, data, False)
+            q = once(n, data, True)
+        rows.append((p, q))
+        print(f"  round {i + 1}: plain {p[0]:.3f} s wall, {p[1]:.3f} s CPU ({p[3]:.3f} user) | payload {q[0]:.3f} s "
+              f"wall, {q[1]:.3f} s CPU ({q[3]:.3f} user) | ratio wall {q[0] / p[0]:.2f}x, CPU {q[1] / p[1]:.2f}x, "
+              f"user {q[3] / p[3]:.2f}x", flush=True)
+    wall = statistics.median(q[0] / p[0] for p, q in rows)
+    cpu = statistics.median(q[1] / p[1] for p, q in rows)
+    user = statistics.median(q[3] / p[3] for p, q in rows)
+    print(f"median plain {statistics.median(p[0] for p, _ in rows):.3f} s, payload "
+          f"{statistics.median(q[0] for _, q in rows):.3f} s wall")
+    print(f"median ratio payload/plain: wall {wall:.2f}x, CPU {cpu:.2f}x (user CPU {user:.2f}x; goal <= 1.3x)")
+    print(f"bits/item: plain {rows[0][0][2]:.0f}, payload {rows[0][1][2]:.0f}; load {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
