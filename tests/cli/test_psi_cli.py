@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -166,19 +167,70 @@ def test_protocol_mismatch_names_the_flag_on_both_sides(tmp_path, serve_flags, c
     assert not (tmp_path / "oa.csv").exists() and not (tmp_path / "ob.csv").exists()
 
 
+def cut_after(listen: socket.socket, upstream_port: int, limit: int, on_cut) -> threading.Thread:
+    """A relay between the connecting side and serve that stops forwarding once ``limit`` bytes went
+    upstream, calls ``on_cut`` and closes both ends, so the cut lands mid-protocol whatever the load."""
+
+    def run():
+        down, _ = listen.accept()
+        up = socket.create_connection(("127.0.0.1", upstream_port))
+        sent = 0
+        done = threading.Event()
+
+        def back():
+            while not done.is_set():
+                try:
+                    data = up.recv(1 << 16)
+                    down.sendall(data)
+                except OSError:
+                    return
+                if not data:
+                    return
+
+        t = threading.Thread(target=back, daemon=True)
+        t.start()
+        while sent < limit:
+            data = down.recv(min(1 << 16, limit - sent))
+            if not data:
+                break
+            up.sendall(data)
+            sent += len(data)
+        done.set()
+        on_cut()
+        for sock in (down, up):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # a plain close waits for the other thread's recv
+            except OSError:
+                pass
+            sock.close()
+        listen.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
 def test_killed_peer_both_exit_nonzero_without_output(tmp_path):
     n = 60_000
     a = write(tmp_path / "a.csv", "k\n" + "".join(f"key-{i}\n" for i in range(n)))
     b = write(tmp_path / "b.csv", "k\n" + "".join(f"key-{i}\n" for i in range(n // 2, n + n // 2)))
-    s, c = start_pair(tmp_path, ["--input", a, "--output", "oa.csv", "--key", "k"],
-                      ["--input", b, "--output", "ob.csv", "--key", "k"])
-    # Kill the connecting side once the protocol is under way.
-    deadline = time.monotonic() + 60
-    for raw in iter(s.stderr.readline, b""):
-        if b"handshake" in raw or time.monotonic() > deadline:
-            break
-    c.send_signal(signal.SIGKILL)
+    port = free_port()
+    relay = socket.socket()
+    relay.bind(("127.0.0.1", 0))
+    relay.listen(1)
+    auth_s, auth_c = identities(tmp_path)
+    s = subprocess.Popen(cli("serve", "--listen", f"127.0.0.1:{port}", "--wait", "60", *auth_s,
+                             "--input", a, "--output", "oa.csv", "--key", "k"),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(), cwd=tmp_path)
+    time.sleep(0.5)  # serve listens before the relay dials it (connect retries anyway)
+    c = subprocess.Popen(cli("connect", "--connect", f"127.0.0.1:{relay.getsockname()[1]}", *auth_c,
+                             "--input", b, "--output", "ob.csv", "--key", "k"),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(), cwd=tmp_path)
+    # 400 kB from the connecting side is past the channel and PSI handshakes and well short of the
+    # 60,000-item session's traffic: the connecting side is killed while the protocol is under way.
+    relay_thread = cut_after(relay, port, 400_000, lambda: c.send_signal(signal.SIGKILL))
     (rs, _, es), (rc, _, _) = finish(s, c)
+    relay_thread.join(10)
     assert rc != 0 and rs == 1
     assert "pqmpc: connection error:" in es and any(w in es for w in ("closed", "lost", "ended"))
     assert not (tmp_path / "oa.csv").exists() and not (tmp_path / "ob.csv").exists()
