@@ -274,7 +274,17 @@ def find_column(path: str, header: list[str], name: str) -> int:
         if hits:
             return hits[0]
     shown = ", ".join(repr(h) for h in header[:40]) + (" ..." if len(header) > 40 else "")
-    raise InputError(f"{path}: no column {name!r} in the header; available columns: {shown}")
+    raise InputError(f"{path}: no column {name!r} in the header; available columns: {shown}"
+                     + delimiter_hint(header, name))
+
+
+def delimiter_hint(header: list[str], name: str) -> str:
+    """The usual cause of a missing column in a real file is another delimiter (';' from
+    spreadsheets in many locales, tabs): name the flag when the column is in a header cell that way."""
+    for sep, flag in ((";", "';'"), ("\t", "tab"), ("|", "'|'"), (",", "','")):
+        if any(sep in h and name.strip() in (p.strip() for p in h.split(sep)) for h in header):
+            return f" (the header looks {flag}-separated: try --delimiter {flag})"
+    return ""
 
 
 def read_keys(path: str, key_columns: list[str], delimiter: str = ",", normalize: list[str] | None = None,
