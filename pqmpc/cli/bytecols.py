@@ -21,62 +21,6 @@ def empty_column(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True, nogil=True)
-def _spans(buf, delim, starts, ends, count_only):
-    """Record spans as the strict csv module splits records; -1 where it would not be exact.
-
-    Mirrors :func:`pqmpc.cli.csvfast.scan` (quote states) and ends a record at
-    a line break outside quotes; a blank line is no record, as in the reader.
-    """
-    n = buf.shape[0]
-    i = 3 if n >= 3 and buf[0] == 0xEF and buf[1] == 0xBB and buf[2] == 0xBF else 0
-    state = 0
-    k = 0
-    start = i
-    while i < n:
-        c = buf[i]
-        if c == 0:
-            return -1
-        if state == 2:
-            if c == 0x22:
-                state = 3
-        elif state == 3:
-            if c == 0x22:
-                state = 2
-            elif c == delim:
-                state = 0
-            elif c == 0x0A or c == 0x0D:
-                if not count_only:
-                    starts[k] = start
-                    ends[k] = i
-                k += 1
-                start = i + 1
-                state = 0
-            else:
-                return -1
-        elif c == 0x0A or c == 0x0D:
-            if i > start:
-                if not count_only:
-                    starts[k] = start
-                    ends[k] = i
-                k += 1
-            start = i + 1
-            state = 0
-        elif c == delim:
-            state = 0
-        elif state == 0:
-            state = 2 if c == 0x22 else 1
-        i += 1
-    if state == 2:
-        return -1
-    if n > start:
-        if not count_only:
-            starts[k] = start
-            ends[k] = n
-        k += 1
-    return k
-
-
-@njit(cache=True, nogil=True)
 def _spans_window(buf, i, hi, at_end, delim, state, start, starts, ends, count_only):
     """:func:`_spans` over ``buf[i:hi]`` only, resumable: ``state`` and ``start`` (the current
     record's first byte) carry over from the window before. Returns ``(records, state, start)``;
@@ -126,6 +70,20 @@ def _spans_window(buf, i, hi, at_end, delim, state, start, starts, ends, count_o
             k += 1
         start = hi
     return k, state, start
+
+
+@njit(cache=True, nogil=True)
+def _spans(buf, delim, starts, ends, count_only):
+    """Record spans as the strict csv module splits records; -1 where it would not be exact.
+
+    Mirrors :func:`pqmpc.cli.csvfast.scan` (quote states) and ends a record at
+    a line break outside quotes; a blank line is no record, as in the reader.
+    The whole buffer as one window of :func:`_spans_window`.
+    """
+    n = buf.shape[0]
+    i = 3 if n >= 3 and buf[0] == 0xEF and buf[1] == 0xBB and buf[2] == 0xBF else 0
+    k, _state, _start = _spans_window(buf, i, n, True, delim, 0, i, starts, ends, count_only)
+    return k
 
 
 def record_windows(buf: np.ndarray, delimiter: str, window: int = 32 << 20, fill: bool = True, release=None):
