@@ -25,7 +25,8 @@ from ..psi import keys as psikeys
 from .bytecols import utf8_sequence_length
 from .csvio import KeyTable, find_column, normalizer, open_text
 
-__all__ = ["scan", "read_keys_arrow", "read_parquet", "read_all_arrow", "iter_all_arrow", "string_buffers"]
+__all__ = ["scan", "read_keys_arrow", "read_parquet", "parquet_module", "read_all_arrow", "iter_all_arrow",
+           "string_buffers"]
 
 #: Bytes per block of the streaming CSV reader.
 READ_BLOCK = 4 << 20
@@ -287,7 +288,9 @@ def _table_from_arrow(path, header, key_columns, cols, normalize, skip_empty, en
                     encoded=encoded, payload_columns=list(pnames), payload_packed=packed)
 
 
-def read_parquet(path, key_columns, normalize, skip_empty, payload_columns=()) -> KeyTable:
+def parquet_module(path: str):
+    """``pyarrow.parquet``, once ``path`` is known to be a file: the checks every Parquet reader
+    makes first, with the same messages."""
     try:
         import pyarrow.parquet as pq
     except ImportError:
@@ -296,6 +299,11 @@ def read_parquet(path, key_columns, normalize, skip_empty, payload_columns=()) -
         raise InputError(f"{path}: no such file")
     if os.path.isdir(path):
         raise InputError(f"{path}: is a directory, expected a Parquet file")
+    return pq
+
+
+def read_parquet(path, key_columns, normalize, skip_empty, payload_columns=()) -> KeyTable:
+    pq = parquet_module(path)
     try:
         header = list(pq.read_schema(path).names)
         idx = [find_column(path, header, c) for c in key_columns]

@@ -166,16 +166,9 @@ class ParquetSource(_Source):
 
     def __init__(self, path: str, key_columns: list[str], normalize: list[str], skip_empty: bool,
                  payload_columns=(), progress=None):
-        from . import csvio
+        from . import csvfast, csvio
 
-        try:
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise InputError(f"{path}: reading Parquet needs pyarrow (pip install 'pqmpc[arrow]')") from None
-        if not os.path.exists(path):
-            raise InputError(f"{path}: no such file")
-        if os.path.isdir(path):
-            raise InputError(f"{path}: is a directory, expected a Parquet file")
+        pq = csvfast.parquet_module(path)
         self.path, self.key_columns, self.delimiter = path, list(key_columns), ","
         self.normalize, self.skip_empty, self.progress = normalize, skip_empty, progress
         try:
