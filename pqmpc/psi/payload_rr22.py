@@ -122,16 +122,17 @@ def _session(role, ch, items, rng, reveal_to_sender, malicious, base_ot, bin_siz
     cot.setup(ch, role, rng.fork("rr22/base"))
     vole = SilentVole(cot, check=malicious, pool=pool)
     run = _receiver if role == "receiver" else _sender
-    return finish(*run(ch, ids, inverse, n_peer, reveal_to_sender, malicious, vole, rng, bin_size, overlap, pl, ph))
+    return finish(*run(ch, ids, inverse, n_peer, reveal_to_sender, malicious, vole, rng, bin_size, overlap, pl, ph,
+                       pool))
 
 
-def _receiver(ch, ids, inverse, n_s, reveal, malicious, vole, rng, bin_size, overlap, pl, ph):
+def _receiver(ch, ids, inverse, n_s, reveal, malicious, vole, rng, bin_size, overlap, pl, ph, pool):
     out, prf, order = oprf_receive_binned(ch, ids, rng, malicious, vole, bin_size, proof=reveal and malicious,
                                           timings=None, distinct=True, overlap=overlap)   # ids are deduped
     ph.start("compare", "RR22: opening payloads" if pl["to_receiver"] else "RR22: comparing")
     pairs = None
     if pl["to_receiver"]:
-        items, pt = payload_wire.recv_entries(ch, [(order, out)], n_s, ids.shape[0], pl["width"], STEP5P)
+        items, pt = payload_wire.recv_entries(ch, [(order, out)], n_s, ids.shape[0], pl["width"], STEP5P, pool)
         hits = distinct_sorted(items, ids.shape[0])
         pairs = join_pairs(inverse, items, pt)
     else:
@@ -154,16 +155,16 @@ def _receiver(ch, ids, inverse, n_s, reveal, malicious, vole, rng, bin_size, ove
     return keys.members_of(inverse, hits), int(hits.shape[0]), pairs
 
 
-def _sender(ch, ids, inverse, n_r, reveal, malicious, vole, rng, bin_size, overlap, pl, ph):
+def _sender(ch, ids, inverse, n_r, reveal, malicious, vole, rng, bin_size, overlap, pl, ph, pool):
     key = rr22_oprf_sender(ch, n_r, rng, malicious, vole, bin_size, prepare=ids, overlap=overlap)
     out, border = key.eval_binned(ids)
     ph.start("compare", "RR22: sealing payloads" if pl["to_receiver"] else "RR22: sending values")
     n = ids.shape[0]
     if pl["to_receiver"]:
-        vals = np.empty_like(out)
+        vals = pool.get("payload values", out.shape)
         vals[border] = out
         del out
-        payload_wire.send_entries(ch, [vals], inverse, pl["data"], pl["offsets"], pl["width"], n_r, rng)
+        payload_wire.send_entries(ch, [vals], inverse, pl["data"], pl["offsets"], pl["width"], n_r, rng, pool)
         del vals
     else:
         ell = tag_bytes(n, n_r, malicious)
