@@ -61,9 +61,14 @@ def test_sessions_in_a_row_reuse_the_workspace_and_keep_their_results(kind):
         assert got_pairs(rr.pairs) == want
 
 
-def test_tcp_and_memory_give_the_same_results():
+def test_tcp_and_memory_give_the_same_results(monkeypatch):
+    from pqmpc.psi import values
+    calls = []
+    orig = values.recv_rows
+    monkeypatch.setattr(values, "recv_rows", lambda ch, n, w, step, *a: calls.append(step) or orig(ch, n, w, step, *a))
     s, sp, r = case(20000, 7)
     a = session("tcp", s, sp, r)
+    assert not any("payload entries" in c for c in calls)   # one frame: received into the workspace
     b = session("memory", s, sp, r)
     assert got_pairs(a[1].pairs) == got_pairs(b[1].pairs)
     assert a[0].bytes_sent == b[0].bytes_sent and a[1].bytes_sent == b[1].bytes_sent
@@ -102,3 +107,19 @@ def test_wrong_sized_entry_frames_are_protocol_errors(monkeypatch, kind, extra):
     monkeypatch.setattr(payload_wire, "send_entries", _short_frame(extra))
     with pytest.raises(ProtocolError, match="step 5"):
         session(kind, ["a", "b", "c"], ["1", "2", "3"], ["a", "c"])
+
+
+@pytest.mark.parametrize("kind", ["tcp", "memory"])
+def test_lists_over_one_frame_arrive_frame_by_frame(monkeypatch, kind):
+    """Smaller frames (both sides frame by the same rule; the OKVS table still fits one): the entry
+    list spans frames, so the receiver takes the frame-by-frame path, not the pooled one; same join."""
+    from pqmpc.psi import values
+    monkeypatch.setattr(values, "FRAME_BYTES", 1 << 16)
+    s, sp, r = case(3000, 11)
+    assert 3000 * 60 > 1 << 17   # three frames at least
+    calls = []
+    orig = values.recv_rows
+    monkeypatch.setattr(values, "recv_rows", lambda ch, n, w, step, *a: calls.append(step) or orig(ch, n, w, step, *a))
+    rs, rr = session(kind, s, sp, r)
+    assert any("payload entries" in c for c in calls)
+    assert got_pairs(rr.pairs) == sql_join(r, s, sp)
