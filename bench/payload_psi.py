@@ -7,7 +7,7 @@ pre-encoded as the CLI passes them, plain and payload runs interleaved (A B, B A
 uncounted full-size pair (kernels compiled or loaded, the first large page faults taken).
 Prints each pair, then the median of the per-pair ratios of wall time and of process CPU
 time (both parties, user+sys, every thread; user alone too, as page faults count as sys),
-and the traffic in bits per item of both.
+the system time and minor page faults (``ru_minflt``) of each run, and the traffic in bits per item of both.
 Goal: payload ≤ 1.3× plain at 2^20.
 """
 
@@ -35,15 +35,16 @@ def once(n: int, data, with_payload: bool):
     s, r, pl = data
     skw = {"payload": pl, "payload_width": 32} if with_payload else {}
     rkw = {"peer_payload": True, "payload_width": 32} if with_payload else {}
-    u0 = resource.getrusage(resource.RUSAGE_SELF).ru_utime
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     t, c = time.perf_counter(), time.process_time()
     rs, rr = run_pair(lambda ch: run_protocol("rr22", "sender", ch, s, Rng(b"s"), **skw),
                       lambda ch: run_protocol("rr22", "receiver", ch, r, Rng(b"r"), **rkw))
     wall, cpu = time.perf_counter() - t, time.process_time() - c
-    user = resource.getrusage(resource.RUSAGE_SELF).ru_utime - u0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
     if rr.intersection != n - n // 2 or (with_payload and len(rr.pairs) != rr.intersection):
         raise SystemExit("wrong intersection")
-    return wall, cpu, 8 * (rs.bytes_sent + rr.bytes_sent) / n, user
+    return (wall, cpu, 8 * (rs.bytes_sent + rr.bytes_sent) / n, r1.ru_utime - r0.ru_utime,
+            r1.ru_stime - r0.ru_stime, r1.ru_minflt - r0.ru_minflt)
 
 
 def main():
@@ -69,12 +70,15 @@ def main():
         rows.append((p, q))
         print(f"  round {i + 1}: plain {p[0]:.3f} s wall, {p[1]:.3f} s CPU ({p[3]:.3f} user) | payload {q[0]:.3f} s "
               f"wall, {q[1]:.3f} s CPU ({q[3]:.3f} user) | ratio wall {q[0] / p[0]:.2f}x, CPU {q[1] / p[1]:.2f}x, "
-              f"user {q[3] / p[3]:.2f}x", flush=True)
+              f"user {q[3] / p[3]:.2f}x | sys {p[4]:.3f} / {q[4]:.3f} s, minor faults {p[5]} / {q[5]}", flush=True)
     wall = statistics.median(q[0] / p[0] for p, q in rows)
     cpu = statistics.median(q[1] / p[1] for p, q in rows)
     user = statistics.median(q[3] / p[3] for p, q in rows)
     print(f"median plain {statistics.median(p[0] for p, _ in rows):.3f} s, payload "
           f"{statistics.median(q[0] for _, q in rows):.3f} s wall")
+    print(f"median sys plain {statistics.median(p[4] for p, _ in rows):.3f} s, payload "
+          f"{statistics.median(q[4] for _, q in rows):.3f} s; median minor faults plain "
+          f"{statistics.median(p[5] for p, _ in rows):.0f}, payload {statistics.median(q[5] for _, q in rows):.0f}")
     print(f"median ratio payload/plain: wall {wall:.2f}x, CPU {cpu:.2f}x (user CPU {user:.2f}x; goal <= 1.3x)")
     print(f"bits/item: plain {rows[0][0][2]:.0f}, payload {rows[0][1][2]:.0f}; load {os.getloadavg()[0]:.2f}")
 

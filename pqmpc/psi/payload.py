@@ -347,13 +347,15 @@ def _sorted_by_tag(entries: np.ndarray, ell: int, workers: int = 1) -> np.ndarra
     return values.sort_rows_by_tag(entries, ell, workers if entries.shape[0] >= _CHUNK else 1)
 
 
-def seal_iter(value_lists, inverse, data, offsets, width: int, ell: int, rng, workers: int = 2):
+def seal_iter(value_lists, inverse, data, offsets, width: int, ell: int, rng, workers: int = 2, pool=None):
     """Sender: the messages of the entries (see the module docstring), yielded in order as soon as
     each is ready — one list: its entries; several: the block of row ciphertexts, then each list.
 
     ``value_lists[c]`` is ``(n_distinct, 16)``; ``inverse[r]`` the distinct item of row ``r``;
     ``(data, offsets)`` the rows' payloads. Lists are sealed on ``workers`` threads (the
     kernels release the GIL), so the first one can be on the wire while the others are sealed.
+    ``pool`` (a ``ScratchPool``): the one-list entries are sealed in its buffers (each message valid
+    until the pool's next use: send it before asking for the next).
     """
     n_distinct = value_lists[0].shape[0] if value_lists else 0
     n = inverse.shape[0]
@@ -367,7 +369,7 @@ def seal_iter(value_lists, inverse, data, offsets, width: int, ell: int, rng, wo
         # Tags first, their order from the keys alone, then each row sealed (padding built in
         # registers) in input order, straight into its sorted place: reads stay sequential.
         yield payload_kernels.seal_sorted(value_lists[0], inverse, rank, data, offsets, mult, width, ell, nblk,
-                                          TWEAK_ITEM, *values.bucket_bits(n, ell), workers=workers)
+                                          TWEAK_ITEM, *values.bucket_bits(n, ell), workers=workers, pool=pool)
         return
     rank, mult = row_ranks(inverse, n_distinct, rng)
     pt = pad_payloads(data, offsets, width, mult, inverse)
@@ -409,14 +411,20 @@ def check_sorted(entries: np.ndarray, ell: int, step: str) -> np.ndarray:
     return tw
 
 
-def index_sorted(entries: np.ndarray, ell: int, step: str):
+def index_sorted(entries: np.ndarray, ell: int, step: str, pool=None):
     """``(tw, index)``: :func:`check_sorted` and the bucket index :func:`open_entries` looks tags up in,
-    in one pass where the fused kernels run (``index`` None elsewhere)."""
+    in one pass where the fused kernels run (``index`` None elsewhere). With ``pool`` (a
+    ``ScratchPool``) both are its buffers, valid until its next use."""
     if not _fused("auto"):
         return check_sorted(entries, ell, step), None
     bits, shift = values.bucket_bits(entries.shape[0], ell)
-    tw = np.empty((entries.shape[0], 2), dtype=np.uint64)
-    index = np.zeros((1 << bits) + 1, dtype=np.int64)
+    if pool is None:
+        tw = np.empty((entries.shape[0], 2), dtype=np.uint64)
+        index = np.zeros((1 << bits) + 1, dtype=np.int64)
+    else:
+        tw = pool.get("payload entry tags", (entries.shape[0], 2), np.uint64)
+        index = pool.get("payload entry index", ((1 << bits) + 1,), np.int64)
+        index.fill(0)
     if not payload_kernels.index_sorted(np.ascontiguousarray(entries), ell, bits, shift, tw, index):
         raise ProtocolError(f"{step}: entries are not sorted by tag")
     return tw, index

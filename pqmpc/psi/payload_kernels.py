@@ -276,10 +276,16 @@ def _sort_place_range(start, blo, bhi, k0, k1, idx, dest):
         dest[idx[p]] = p
 
 
-def tag_places(tw, bits: int, shift: int, threads: int = 1) -> np.ndarray:
+def _scratch(pool, name: str, shape, dtype=np.uint8) -> np.ndarray:
+    """``np.empty``, or the buffer ``name`` of ``pool`` (a ``ScratchPool``): reused memory, no page faults."""
+    return np.empty(shape, dtype=dtype) if pool is None else pool.get(name, shape, dtype)
+
+
+def tag_places(tw, bits: int, shift: int, threads: int = 1, pool=None) -> np.ndarray:
     """``dest[r]``: the place of row ``r`` when rows are sorted by tag words ``tw`` (stable): a bucket
     scatter of the keys (never of whole entries), then insertion sort inside buckets of ~4 keys.
-    ``threads`` > 1 split the buckets between threads."""
+    ``threads`` > 1 split the buckets between threads. With ``pool`` the working arrays and ``dest``
+    are its buffers (``dest`` valid until the pool's next use)."""
     n = tw.shape[0]
     nbk = 1 << bits
     t = max(1, min(threads, nbk))
@@ -288,9 +294,9 @@ def tag_places(tw, bits: int, shift: int, threads: int = 1) -> np.ndarray:
     in_threads(lambda i: _count_tags(tw, cuts[i], cuts[i + 1], shift, counts[i]), [(i,) for i in range(t)])
     start = np.zeros(nbk + 1, dtype=np.int64)
     np.cumsum(counts.sum(axis=0), out=start[1:])
-    k0, k1 = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64)
+    k0, k1 = _scratch(pool, "payload sort k0", n, np.uint64), _scratch(pool, "payload sort k1", n, np.uint64)
     # Row numbers fit 32 bits (at most 2^30 rows): less fresh memory, fewer page faults.
-    idx, dest = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32)
+    idx, dest = _scratch(pool, "payload sort idx", n, np.int32), _scratch(pool, "payload places", n, np.int32)
     if t == 1:
         _scatter_tags(tw, 0, n, shift, start[:-1].copy(), k0, k1, idx, dest)
         _sort_tag_buckets(start, 0, nbk, k0, k1, idx, dest)
@@ -342,12 +348,13 @@ def _int64s(a):
 
 
 def seal_sorted(f, item, ranks, data, offsets, mult, width: int, ell: int, nblk: int, tag: int, bits: int,
-                shift: int, workers: int = 1) -> np.ndarray:
+                shift: int, workers: int = 1, pool=None) -> np.ndarray:
     """One-list entries ``tag ‖ ct ‖ mac`` for rows ``r`` (OPRF value ``f[item[r]]``, rank ``ranks[r]``,
     payload ``data[offsets[r]:offsets[r+1]]`` padded to ``width`` with header (length, ``mult[item[r]]``)),
     already sorted by tag: what sealing the padded rows and then sorting them by tag gives, without
     moving whole entries (the tags are computed first, their order found on the keys alone).
-    ``workers`` threads share the hashing and the sealing."""
+    ``workers`` threads share the hashing and the sealing. With ``pool`` (a ``ScratchPool``) the
+    working arrays and the result are its buffers: the result is valid until the pool's next use."""
     n = ranks.shape[0]
     rk = fixed_key_schedule()
     f64 = np.ascontiguousarray(f).view(np.uint64)
@@ -355,11 +362,11 @@ def seal_sorted(f, item, ranks, data, offsets, mult, width: int, ell: int, nblk:
     ranks = _int64s(ranks)
     cuts = np.linspace(0, n, max(1, workers) + 1).astype(np.int64) if n >= 1 << 16 else np.array([0, n])
     parts = [(int(cuts[i]), int(cuts[i + 1])) for i in range(cuts.shape[0] - 1)]
-    tw = np.empty((n, 2), dtype=np.uint64)
+    tw = _scratch(pool, "payload seal tags", (n, 2), np.uint64)
     t = np.uint64(tag)
     in_threads(lambda a, b: _tag_kernel(rk, f64, item, ranks, ell, t, a, b, tw), parts)
-    dest = tag_places(tw, bits, shift, len(parts))
-    out = np.empty((n, ell + 8 + width + 16), dtype=np.uint8)
+    dest = tag_places(tw, bits, shift, len(parts), pool)
+    out = _scratch(pool, "payload entries", (n, ell + 8 + width + 16))
     data = np.ascontiguousarray(data, dtype=np.uint8)
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
     mult = _int64s(mult)

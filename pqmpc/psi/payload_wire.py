@@ -76,21 +76,24 @@ def entry_tag_bytes(n_rows: int, n_receiver: int) -> int:
     return tag_bytes(n_rows, n_receiver + n_rows)
 
 
-def send_entries(ch, value_lists, inverse, data, offsets, width: int, n_receiver: int, rng) -> None:
-    """Sender: ``{"rows": N}``, then the entries of every list (sealed while the first ones travel)."""
+def send_entries(ch, value_lists, inverse, data, offsets, width: int, n_receiver: int, rng, pool=None) -> None:
+    """Sender: ``{"rows": N}``, then the entries of every list (sealed while the first ones travel;
+    in ``pool``'s buffers if given, see :func:`payload.seal_iter`)."""
     n_rows = inverse.shape[0]
     ch.send_json({"rows": int(n_rows)})
     ell = entry_tag_bytes(n_rows, n_receiver)
-    for msg in payload.seal_iter(value_lists, inverse, data, offsets, width, ell, rng):
+    for msg in payload.seal_iter(value_lists, inverse, data, offsets, width, ell, rng, pool=pool):
         values.send_rows(ch, msg)
 
 
-def recv_entries(ch, queries, n_distinct: int, n_receiver: int, width: int, step: str):
+def recv_entries(ch, queries, n_distinct: int, n_receiver: int, width: int, step: str, pool=None):
     """Receiver: ``(items, pt)`` — every sender row found for the queries, and its plaintext.
 
     ``queries[c] = (q_items, f)``: the receiver's distinct items looked up in list ``c`` and
     their OPRF values. ``n_distinct`` is the sender's announced number of distinct items;
-    ``step`` a format string for the step name (``{}``: which message)."""
+    ``step`` a format string for the step name (``{}``: which message). ``pool`` (a
+    ``ScratchPool``): a one-list list that fits one frame is received into its buffers (read
+    from a TCP socket straight into them); the results are fresh arrays."""
     n_rows, ell = _recv_header(ch, n_distinct, n_receiver, step.format("rows"))
     block = None
     if len(queries) > 1:
@@ -102,8 +105,8 @@ def recv_entries(ch, queries, n_distinct: int, n_receiver: int, width: int, step
     for c, (q_items, f) in enumerate(queries):
         # List by list: this one is opened while the sender still seals the next.
         st = step.format(f"list {c}")
-        entries = values.recv_rows(ch, n_rows, row, st)
-        tw, index = payload.index_sorted(entries, ell, st)
+        entries = _recv_list(ch, n_rows, row, st, pool if len(queries) == 1 else None)
+        tw, index = payload.index_sorted(entries, ell, st, pool)
         where, pt = payload.open_entries(entries, tw, np.ascontiguousarray(f), ell, width, n_rows, st, block,
                                          workers=2, index=index)
         del entries
@@ -114,6 +117,17 @@ def recv_entries(ch, queries, n_distinct: int, n_receiver: int, width: int, step
     if len(items) == 1:
         return items[0], pts[0]
     return np.concatenate(items), np.concatenate(pts)
+
+
+def _recv_list(ch, n_rows: int, row: int, step: str, pool) -> np.ndarray:
+    """``n_rows`` rows of ``row`` bytes as :func:`values.send_rows` framed them. In one frame and with a
+    ``pool``: into its buffer (no fresh memory; no larger than one frame the channel would take, so
+    the announced count makes us allocate no more than a frame header could). Otherwise, and always
+    for a list over one frame, frame by frame as each arrives (a count the peer merely announced
+    allocates nothing). A frame of another size is a ProtocolError naming ``step``."""
+    if pool is None or not 0 < n_rows <= values.frame_rows(row):
+        return values.recv_rows(ch, n_rows, row, step)
+    return ch.recv_array_into(pool.get("payload entries", (n_rows, row)), step)
 
 
 def _recv_header(ch, n_distinct: int, n_receiver: int, step: str) -> tuple[int, int]:

@@ -205,6 +205,15 @@ def _workspace(role: str):
                 _WORKSPACES[role].append(pool)
 
 
+def session_workspace(role: str):
+    """Context manager: the per-role :class:`~pqmpc.primitives.buffers.ScratchPool` RR22 sessions
+    reuse (see :func:`_workspace`), for drivers built on RR22's OPRF (payload PSI) to pass as
+    ``SilentVole(pool=...)`` and for their own set-sized scratch. Views of it are valid only inside
+    the ``with`` block and until the next ``get`` of the same name: results a caller keeps must
+    be copied out. Names of :data:`_ALIASES` share memory with others of the same role."""
+    return _workspace(role)
+
+
 def release_workspaces() -> int:
     """Drop the working memory RR22 PSI keeps between sessions; returns the bytes released."""
     with _WORKSPACE_LOCK:
@@ -559,4 +568,5 @@ def rr22_receiver(ch: Channel, items, rng=None, malicious: bool = False, reveal_
 
 
 __all__ = ["rr22_sender", "rr22_receiver", "run_rr22", "rr22_oprf_sender", "rr22_oprf_receiver", "oprf_receive_binned",
-           "Rr22OprfKey", "value_hash", "tag_bytes", "xor_mul_const", "release_workspaces", "PROTOCOL", "VERSION"]
+           "Rr22OprfKey", "value_hash", "tag_bytes", "xor_mul_const", "release_workspaces",
+           "session_workspace", "PROTOCOL", "VERSION"]
