@@ -28,9 +28,10 @@ PROTOCOL = "pqmpc-yao"
 # 2: batch instance i is garbling id i in the high tweak word (was: one AND counter
 # running across instances); κ = 256 sessions
 VERSION = 2
-#: Memory a batch announced by the peer may make us hold (labels kept per instance)
+#: Memory a batch announced by the peer may make us hold (labels kept per instance; the OT
+#: results for them are written at once, so this is resident memory, not only address space)
 #: when we do not batch ourselves; ``max_batch=`` raises or lowers the instance count.
-MAX_PEER_BATCH_BYTES = 1 << 28
+MAX_PEER_BATCH_BYTES = 1 << 24
 CONTROL_MAX_BYTES = 4096
 TABLES_STEP = "Yao step 5 (garbled tables)"
 #: What the handshake calls each (scheme, kappa): peers must agree on it exactly.
