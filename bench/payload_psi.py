@@ -1,6 +1,6 @@
 """Issue 16's payload goal: RR22 payload PSI with one 32-byte payload column vs plain RR22 PSI.
 
-    PYTHONPATH=$PWD python bench/payload_psi.py [--logn 20] [--rounds 5]
+    PYTHONPATH=$PWD python bench/payload_psi.py [--logn 20] [--rounds 5] [--tcp]
 
 Same sets in one process (both parties on threads, ``run_pair``), items and payloads
 pre-encoded as the CLI passes them, plain and payload runs interleaved (A B, B A, ...) after one
@@ -8,6 +8,9 @@ uncounted full-size pair (kernels compiled or loaded, the first large page fault
 Prints each pair, then the median of the per-pair ratios of wall time and of process CPU
 time (both parties, user+sys, every thread; user alone too, as page faults count as sys),
 the system time and minor page faults (``ru_minflt``) of each run, and the traffic in bits per item of both.
+``--tcp``: the two threads talk over a loopback TCP connection, as the command line's two processes
+do, instead of an in-memory pair (which copies every message into a fresh buffer: 67 MB of fresh
+pages for the payload list at 2^20, a cost no socket transport has).
 Goal: payload ≤ 1.3× plain at 2^20.
 """
 
@@ -31,14 +34,31 @@ def sets(n: int):
     return s, r, pl
 
 
-def once(n: int, data, with_payload: bool):
+def tcp_pair():
+    """Both ends of one loopback TCP connection."""
+    import threading
+
+    from pqmpc.net import TcpChannel, TcpListener
+
+    with TcpListener("127.0.0.1", 0) as lst:
+        port = lst.port
+        got = {}
+        t = threading.Thread(target=lambda: got.setdefault("a", lst.accept(timeout=30)))
+        t.start()
+        b = TcpChannel.connect("127.0.0.1", port, timeout=30)
+        t.join()
+    return got["a"], b
+
+
+def once(n: int, data, with_payload: bool, tcp: bool = False):
     s, r, pl = data
     skw = {"payload": pl, "payload_width": 32} if with_payload else {}
     rkw = {"peer_payload": True, "payload_width": 32} if with_payload else {}
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t, c = time.perf_counter(), time.process_time()
     rs, rr = run_pair(lambda ch: run_protocol("rr22", "sender", ch, s, Rng(b"s"), **skw),
-                      lambda ch: run_protocol("rr22", "receiver", ch, r, Rng(b"r"), **rkw))
+                      lambda ch: run_protocol("rr22", "receiver", ch, r, Rng(b"r"), **rkw),
+                      channels=tcp_pair() if tcp else None)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     if rr.intersection != n - n // 2 or (with_payload and len(rr.pairs) != rr.intersection):
@@ -51,22 +71,23 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--logn", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--tcp", action="store_true", help="loopback TCP between the threads (as the CLI runs)")
     a = ap.parse_args()
     n = 1 << a.logn
     data = sets(n)
     # One uncounted pair at full size: kernels compiled or loaded, and the process's first large
     # allocations (page faults, which would land on whichever side runs first) behind us.
-    once(n, data, False)
-    once(n, data, True)
-    print(f"RR22 2^{a.logn} x 2^{a.logn}, one 32-byte payload column; load {os.getloadavg()[0]:.2f}", flush=True)
+    once(n, data, False, a.tcp)
+    once(n, data, True, a.tcp)
+    print(f"RR22 2^{a.logn} x 2^{a.logn}, one 32-byte payload column, {'TCP loopback' if a.tcp else 'memory channel'}; load {os.getloadavg()[0]:.2f}", flush=True)
     rows = []
     for i in range(a.rounds):
         if i % 2:  # A B B A ...: neither side always runs first
-            q = once(n, data, True)
-            p = once(n, data, False)
+            q = once(n, data, True, a.tcp)
+            p = once(n, data, False, a.tcp)
         else:
-            p = once(n, data, False)
-            q = once(n, data, True)
+            p = once(n, data, False, a.tcp)
+            q = once(n, data, True, a.tcp)
         rows.append((p, q))
         print(f"  round {i + 1}: plain {p[0]:.3f} s wall, {p[1]:.3f} s CPU ({p[3]:.3f} user) | payload {q[0]:.3f} s "
               f"wall, {q[1]:.3f} s CPU ({q[3]:.3f} user) | ratio wall {q[0] / p[0]:.2f}x, CPU {q[1] / p[1]:.2f}x, "
