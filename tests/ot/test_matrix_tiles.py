@@ -3,15 +3,30 @@ rows of the plain path, byte for byte, on every size (whole tiles fused, the res
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pqmpc.net import run_pair
 from pqmpc.ot.ext.matrix import MatrixReceiver, MatrixSender, transpose_rows
 from pqmpc.rng import Rng
 
 
-@pytest.mark.parametrize("w,seed_bytes,per_row", [(128, 16, False), (128, 32, False), (512, 16, True)])
+@pytest.mark.parametrize("w,seed_bytes,per_row", [(128, 16, False), (128, 32, False), (256, 32, False),
+                                                (512, 16, True)])
 def test_rows_paths_agree(w, seed_bytes, per_row):
-    sizes = [4096, 65536, 4095, 8200, 1, 12288]
+    _check_paths(w, seed_bytes, per_row, [4096, 65536, 4095, 8200, 1, 12288])
+
+
+# κ = 256 (AES-256 streams, 32-byte rows) on sizes around the tile (4,096 rows) boundaries:
+# whole tiles run the fused VAES kernel, the rest the plain path, and the streams stay in step.
+@settings(max_examples=12, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(-2, 2)), min_size=1, max_size=4))
+def test_rows_paths_agree_kappa256_tile_edges(parts):
+    sizes = [max(1, 4096 * k + d) for k, d in parts]
+    _check_paths(256, 32, False, sizes)
+
+
+def _check_paths(w, seed_bytes, per_row, sizes):
     rng = Rng(b"tiles")
     k0, k1 = rng.blocks(w, seed_bytes), rng.blocks(w, seed_bytes)
     s = rng.bits(w)

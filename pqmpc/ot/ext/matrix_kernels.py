@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from ...primitives.aes_kernels import aes128_encrypt8_ni, aes128_load_keys
-from ...primitives.aes_mixed import ctr_mask_xor16, ctr_pair16
+from ...primitives.aes_mixed import ctr_mask_xor16, ctr_mask_xor16_256, ctr_pair16, ctr_pair16_256
 from ...primitives.cpu import HAVE_VAES
 from ...primitives.stream_store import stream_copy
 from ...primitives.transpose_kernels import transpose_into
@@ -121,8 +121,10 @@ def _tile_counters(ctr, first):
 
 @njit(cache=True, nogil=True)
 def receiver_tiles_vaes(rk0, rk1, start, code, crow, u, rows, tile, stream):
-    """:func:`receiver_tiles` on VAES (callers check :data:`pqmpc.primitives.cpu.HAVE_VAES`)."""
+    """:func:`receiver_tiles` on VAES (callers check :data:`pqmpc.primitives.cpu.HAVE_VAES`);
+    AES-128 or AES-256 streams, by the round keys' shape ((k, 11, 2) or (k, 15, 2))."""
     w, nblk = u.shape[1], u.shape[2]
+    wide = rk0.shape[1] == 15
     tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
     trows = np.empty((128 * TILE_BLOCKS, w // 8), dtype=np.uint8)
     ctr = np.empty((TILE_BLOCKS, 2), dtype=np.uint64)
@@ -130,16 +132,23 @@ def receiver_tiles_vaes(rk0, rk1, start, code, crow, u, rows, tile, stream):
         k = g0 // nblk
         b0 = g0 - k * nblk
         _tile_counters(ctr, start + g0)
-        for j in range(w):
-            for b in range(0, TILE_BLOCKS, 16):
-                ctr_pair16(rk0[j], rk1[j], ctr, b, code[j * crow], g0 + b, tv[j], u[k, j], b0 + b)
+        if wide:
+            for j in range(w):
+                for b in range(0, TILE_BLOCKS, 16):
+                    ctr_pair16_256(rk0[j], rk1[j], ctr, b, code[j * crow], g0 + b, tv[j], u[k, j], b0 + b)
+        else:
+            for j in range(w):
+                for b in range(0, TILE_BLOCKS, 16):
+                    ctr_pair16(rk0[j], rk1[j], ctr, b, code[j * crow], g0 + b, tv[j], u[k, j], b0 + b)
         _emit_rows(tile, trows, rows, g0, stream)
 
 
 @njit(cache=True, nogil=True)
 def sender_tiles_vaes(rk, start, a, amask, rows, tile, stream):
-    """:func:`sender_tiles` on VAES (callers check :data:`pqmpc.primitives.cpu.HAVE_VAES`)."""
+    """:func:`sender_tiles` on VAES (callers check :data:`pqmpc.primitives.cpu.HAVE_VAES`); AES-128
+    or AES-256 streams, as :func:`receiver_tiles_vaes`."""
     w, nblk = a.shape[1], a.shape[2]
+    wide = rk.shape[1] == 15
     tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
     trows = np.empty((128 * TILE_BLOCKS, w // 8), dtype=np.uint8)
     ctr = np.empty((TILE_BLOCKS, 2), dtype=np.uint64)
@@ -147,9 +156,14 @@ def sender_tiles_vaes(rk, start, a, amask, rows, tile, stream):
         k = g0 // nblk
         b0 = g0 - k * nblk
         _tile_counters(ctr, start + g0)
-        for j in range(w):
-            for b in range(0, TILE_BLOCKS, 16):
-                ctr_mask_xor16(rk[j], ctr, b, a[k, j], b0 + b, amask[j], tv[j])
+        if wide:
+            for j in range(w):
+                for b in range(0, TILE_BLOCKS, 16):
+                    ctr_mask_xor16_256(rk[j], ctr, b, a[k, j], b0 + b, amask[j], tv[j])
+        else:
+            for j in range(w):
+                for b in range(0, TILE_BLOCKS, 16):
+                    ctr_mask_xor16(rk[j], ctr, b, a[k, j], b0 + b, amask[j], tv[j])
         _emit_rows(tile, trows, rows, g0, stream)
 
 
