@@ -28,11 +28,21 @@ from ...primitives.buffers import ScratchPool, check_out
 from ...primitives.cpu import HAVE_AESNI, HAVE_VAES
 from ...primitives.prg import MultiKeyCTR
 from .cot import CHUNK, transpose_nogil
-from .matrix_kernels import TILE_BLOCKS, receiver_tiles, receiver_tiles_vaes, sender_tiles, sender_tiles_vaes
+from .matrix_kernels import (
+    TILE_BLOCKS,
+    ZMM_TILES,
+    receiver_tiles,
+    receiver_tiles_vaes,
+    receiver_tiles_zmm,
+    sender_tiles,
+    sender_tiles_vaes,
+    sender_tiles_zmm,
+)
 
-# The per-tile kernels: VAES where the CPU has it (same bytes, half the AES instructions).
-_RECEIVER_TILES = receiver_tiles_vaes if HAVE_VAES else receiver_tiles
-_SENDER_TILES = sender_tiles_vaes if HAVE_VAES else sender_tiles
+# The per-tile kernels: VAES where the CPU has it (same bytes, half the AES instructions), on
+# zmm with AVX-512 (a quarter).
+_RECEIVER_TILES = receiver_tiles_zmm if ZMM_TILES else receiver_tiles_vaes if HAVE_VAES else receiver_tiles
+_SENDER_TILES = sender_tiles_zmm if ZMM_TILES else sender_tiles_vaes if HAVE_VAES else sender_tiles
 # The VAES kernels also run AES-256 streams (κ = 256); the AES-NI ones are AES-128 only.
 _WIDE = HAVE_VAES
 
