@@ -104,16 +104,16 @@ _KS15 = types.UniTuple(_BLK, 15)
 
 
 def _key_ops(builder, lanes):
-    """The SubWord step of the key schedules, for ``lanes`` keys side by side (1: xmm, 2: ymm)."""
+    """The SubWord step of the key schedules, for ``lanes`` keys side by side (1: xmm, 2: ymm, 4: zmm)."""
     i8 = ir.IntType(8)
-    vty = _V2 if lanes == 1 else ir.VectorType(ir.IntType(64), 4)
+    vty = _V2 if lanes == 1 else ir.VectorType(ir.IntType(64), 2 * lanes)
     wty = ir.VectorType(_I32, 4 * lanes)
     bty = ir.VectorType(i8, 16 * lanes)
     zero_w = ir.Constant(wty, None)
     undef_b = ir.Constant(bty, ir.Undefined)
     last = cgutils.get_or_insert_function(
         builder.module, ir.FunctionType(vty, [vty, vty]),
-        "llvm.x86.aesni.aesenclast" if lanes == 1 else "llvm.x86.aesni.aesenclast.256")
+        {1: "llvm.x86.aesni.aesenclast", 2: "llvm.x86.aesni.aesenclast.256", 4: "llvm.x86.aesni.aesenclast.512"}[lanes])
 
     def mask(*m):
         return ir.Constant(ir.VectorType(_I32, len(m)), list(m))
@@ -156,7 +156,8 @@ def emit_expand256(context, builder, keys, on_key=None, lanes=1):
 
     ``keys`` holds ``(k0, k1)`` vector pairs: ``<2 x i64>`` for one key each,
     or with ``lanes=2`` ``<4 x i64>`` holding two keys side by side (VAES: each
-    128-bit lane runs its own schedule, shuffles and aesenclast are lane-local).
+    128-bit lane runs its own schedule, shuffles and aesenclast are lane-local),
+    with ``lanes=4`` ``<8 x i64>`` holding four (VAES on zmm, AVX-512).
 
     ``on_key(j, r, k)`` is called as round key ``r`` of pair ``j`` appears, so
     a caller can emit the matching cipher round right there: in program

@@ -231,12 +231,14 @@ class MultiKeyCTR:
         self.pos += nbytes
         return out
 
-    def take_blocks(self, nbytes: int):
+    def take_blocks(self, nbytes: int, wide: bool = False):
         """For a caller's own fused kernel: ``(round_keys, first_block)`` of the next ``nbytes``
         of every stream (``(k, 11, 2)`` uint64 AES-128 schedules; block ``i`` of stream ``j``
         is AES_{k_j}(first_block + i) as a big-endian counter), advancing the streams; or
-        ``None`` (nothing advanced) off the AES-NI / AES-128 / whole-block path."""
-        if self._kernel is not _ctr128_ni8 or self.pos % 16 or nbytes % 16:
+        ``None`` (nothing advanced) off the AES-NI / AES-128 / whole-block path. ``wide``: the
+        caller's kernel also takes ``(k, 15, 2)`` AES-256 schedules, so 32-byte seeds qualify."""
+        kernels = (_ctr128_ni8, _ctr256_ni8) if wide else (_ctr128_ni8,)
+        if self._kernel not in kernels or self.pos % 16 or nbytes % 16:
             return None
         first = self.pos // 16
         self.pos += nbytes

@@ -3,15 +3,30 @@ rows of the plain path, byte for byte, on every size (whole tiles fused, the res
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pqmpc.net import run_pair
 from pqmpc.ot.ext.matrix import MatrixReceiver, MatrixSender, transpose_rows
 from pqmpc.rng import Rng
 
 
-@pytest.mark.parametrize("w,seed_bytes,per_row", [(128, 16, False), (128, 32, False), (512, 16, True)])
+@pytest.mark.parametrize("w,seed_bytes,per_row", [(128, 16, False), (128, 32, False), (256, 32, False),
+                                                (512, 16, True)])
 def test_rows_paths_agree(w, seed_bytes, per_row):
-    sizes = [4096, 65536, 4095, 8200, 1, 12288]
+    _check_paths(w, seed_bytes, per_row, [4096, 65536, 4095, 8200, 1, 12288])
+
+
+# κ = 256 (AES-256 streams, 32-byte rows) on sizes around the tile (4,096 rows) boundaries:
+# whole tiles run the fused VAES kernel, the rest the plain path, and the streams stay in step.
+@settings(max_examples=12, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(-2, 2)), min_size=1, max_size=4))
+def test_rows_paths_agree_kappa256_tile_edges(parts):
+    sizes = [max(1, 4096 * k + d) for k, d in parts]
+    _check_paths(256, 32, False, sizes)
+
+
+def _check_paths(w, seed_bytes, per_row, sizes):
     rng = Rng(b"tiles")
     k0, k1 = rng.blocks(w, seed_bytes), rng.blocks(w, seed_bytes)
     s = rng.bits(w)
@@ -102,3 +117,35 @@ def test_vaes_tiles_match_aesni_tiles(crow):
                                crow, u1, rows1, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8), True)
         np.testing.assert_array_equal(u1[0], outs[0][0][c])
         np.testing.assert_array_equal(rows1, outs[0][1][c * 128 * nblk:(c + 1) * 128 * nblk])
+
+
+@pytest.mark.parametrize("seed_bytes", [16, 32])
+@pytest.mark.parametrize("crow", [0, 1])
+def test_zmm_tiles_match_ymm_tiles(seed_bytes, crow):
+    """The zmm (AVX-512) tile kernels give the ymm ones' U and rows, AES-128 and AES-256 streams."""
+    from pqmpc.ot.ext import matrix_kernels as mk
+    from pqmpc.primitives.aes_kernels import round_keys_many
+
+    if not mk.ZMM_TILES:
+        pytest.skip("needs AVX-512 VAES")
+    w, nblk, start = 128 * (seed_bytes // 16), 2 * mk.TILE_BLOCKS, (1 << 40) - 17
+    rng = Rng(b"zmm-tiles")
+    rk0, rk1 = round_keys_many(rng.blocks(w, seed_bytes)), round_keys_many(rng.blocks(w, seed_bytes))
+    k = 2
+    code = rng.array((w if crow else 1, k * nblk * 16)).view(np.uint64).reshape(-1, k * nblk, 2)
+    outs = []
+    for kern in (mk.receiver_tiles_vaes, mk.receiver_tiles_zmm):
+        u = np.zeros((k, w, nblk, 2), np.uint64)
+        rows = np.zeros((128 * k * nblk, w // 8), np.uint8)
+        kern(rk0, rk1, start, code, crow, u, rows, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8), crow == 1)
+        outs.append((u, rows))
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])
+    amask = np.where(rng.bits(w) == 1, np.uint64(2**64 - 1), np.uint64(0)).astype(np.uint64)
+    got = []
+    for kern in (mk.sender_tiles_vaes, mk.sender_tiles_zmm):
+        rows = np.zeros((128 * k * nblk, w // 8), np.uint8)
+        kern(rk1, start, outs[0][0], amask, rows, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8), crow == 0)
+        got.append(rows)
+    np.testing.assert_array_equal(got[0], got[1])
+    assert got[0].any()

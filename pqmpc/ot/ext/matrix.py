@@ -28,11 +28,23 @@ from ...primitives.buffers import ScratchPool, check_out
 from ...primitives.cpu import HAVE_AESNI, HAVE_VAES
 from ...primitives.prg import MultiKeyCTR
 from .cot import CHUNK, transpose_nogil
-from .matrix_kernels import TILE_BLOCKS, receiver_tiles, receiver_tiles_vaes, sender_tiles, sender_tiles_vaes
+from .matrix_kernels import (
+    TILE_BLOCKS,
+    ZMM_TILES,
+    receiver_tiles,
+    receiver_tiles_vaes,
+    receiver_tiles_zmm,
+    sender_tiles,
+    sender_tiles_vaes,
+    sender_tiles_zmm,
+)
 
-# The per-tile kernels: VAES where the CPU has it (same bytes, half the AES instructions).
-_RECEIVER_TILES = receiver_tiles_vaes if HAVE_VAES else receiver_tiles
-_SENDER_TILES = sender_tiles_vaes if HAVE_VAES else sender_tiles
+# The per-tile kernels: VAES where the CPU has it (same bytes, half the AES instructions), on
+# zmm with AVX-512 (a quarter).
+_RECEIVER_TILES = receiver_tiles_zmm if ZMM_TILES else receiver_tiles_vaes if HAVE_VAES else receiver_tiles
+_SENDER_TILES = sender_tiles_zmm if ZMM_TILES else sender_tiles_vaes if HAVE_VAES else sender_tiles
+# The VAES kernels also run AES-256 streams (κ = 256); the AES-NI ones are AES-128 only.
+_WIDE = HAVE_VAES
 
 
 def seeds_from_blocks(blocks: np.ndarray, width: int, seed_bytes: int) -> np.ndarray:
@@ -103,9 +115,9 @@ class MatrixReceiver:
         cb = (c + 7) // 8
         if (_tiles_fit(c, rows, self.width) and code.dtype == np.uint8 and code.flags.c_contiguous
                 and code.shape in ((1, cb), (self.width, cb))):
-            r0 = self.g0.take_blocks(cb)
+            r0 = self.g0.take_blocks(cb, _WIDE)
             if r0 is not None:
-                r1 = self.g1.take_blocks(cb)
+                r1 = self.g1.take_blocks(cb, _WIDE)
                 _t, u = self._scratch.get(cb)
                 nblk = cb // 16
                 _RECEIVER_TILES(r0[0], r1[0], r0[1], code.view(np.uint64).reshape(code.shape[0], nblk, 2),
@@ -129,13 +141,13 @@ class MatrixReceiver:
                 self.send_chunk_rows(ch, chunk, np.ascontiguousarray(code[:, i // 8:(i + chunk) // 8]),
                                      rows[i:i + chunk], stream)
             return
-        r0 = self.g0.take_blocks(k * cb)
+        r0 = self.g0.take_blocks(k * cb, _WIDE)
         if r0 is None:  # not the AES-NI / AES-128 path: nothing advanced
             for i in range(0, c, chunk):
                 self.send_chunk_rows(ch, chunk, np.ascontiguousarray(code[:, i // 8:(i + chunk) // 8]),
                                      rows[i:i + chunk], stream)
             return
-        r1 = self.g1.take_blocks(k * cb)
+        r1 = self.g1.take_blocks(k * cb, _WIDE)
         u = self._pool.get("u group", (k, self.width, cb))
         nblk = cb // 16
         _RECEIVER_TILES(r0[0], r1[0], r0[1], code.view(np.uint64).reshape(1, k * nblk, 2), 0,
@@ -178,7 +190,7 @@ class MatrixSender:
         cb = (c + 7) // 8
         if _tiles_fit(c, rows, self.width):
             u = ch.recv_array_into(self._pool.get("u", (self.width, cb)), step)
-            r = self.g.take_blocks(cb)
+            r = self.g.take_blocks(cb, _WIDE)
             if r is not None:
                 nblk = cb // 16
                 _SENDER_TILES(r[0], r[1], u.view(np.uint64).reshape(1, self.width, nblk, 2), self._mask64(), rows,
@@ -206,14 +218,14 @@ class MatrixSender:
         k, cb = c // chunk, chunk // 8
         label = lambda i: f"{step}, OTs {first + i}..{first + i + chunk - 1}"  # noqa: E731
         if not (k > 1 and c == k * chunk and ch.reads_into and _tiles_fit(chunk, rows[:chunk], self.width)
-                and rows.shape == (c, self.width // 8) and self.g.take_blocks(0) is not None):
+                and rows.shape == (c, self.width // 8) and self.g.take_blocks(0, _WIDE) is not None):
             for i in range(0, c, chunk):
                 self.recv_chunk_rows(ch, chunk, label(i), rows[i:i + chunk], stream)
             return
         u = self._pool.get("u group", (k, self.width, cb))
         for i in range(k):
             ch.recv_into(u[i], label(i * chunk))
-        r = self.g.take_blocks(k * cb)
+        r = self.g.take_blocks(k * cb, _WIDE)
         nblk = cb // 16
         _SENDER_TILES(r[0], r[1], u.view(np.uint64).reshape(k, self.width, nblk, 2), self._mask64(), rows,
                       self._pool.get("tile", (self.width, 16 * TILE_BLOCKS)), stream)

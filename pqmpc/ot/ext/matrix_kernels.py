@@ -16,13 +16,23 @@ import numpy as np
 from numba import njit
 
 from ...primitives.aes_kernels import aes128_encrypt8_ni, aes128_load_keys
-from ...primitives.aes_mixed import ctr_mask_xor16, ctr_pair16
+from ...primitives.aes_mixed import (
+    ctr_mask_xor16,
+    ctr_mask_xor16_256,
+    ctr_mask_xor16_z,
+    ctr_mask_xor16_z256,
+    ctr_pair16,
+    ctr_pair16_256,
+    ctr_pair16_z,
+    ctr_pair16_z256,
+)
 from ...primitives.cpu import HAVE_VAES
+from ...primitives.gf128_vaes import HAVE_ZMM
 from ...primitives.stream_store import stream_copy
 from ...primitives.transpose_kernels import transpose_into
 
-__all__ = ["TILE_BLOCKS", "receiver_tiles", "receiver_tiles_vaes", "sender_tiles", "sender_tiles_vaes",
-           "kernel_specs"]
+__all__ = ["TILE_BLOCKS", "ZMM_TILES", "receiver_tiles", "receiver_tiles_vaes", "receiver_tiles_zmm", "sender_tiles",
+           "sender_tiles_vaes", "sender_tiles_zmm", "kernel_specs"]
 
 #: AES blocks per stream in one column tile (32 → 4,096 rows; a 64 KiB tile at κ = 128).
 TILE_BLOCKS = 32
@@ -121,8 +131,10 @@ def _tile_counters(ctr, first):
 
 @njit(cache=True, nogil=True)
 def receiver_tiles_vaes(rk0, rk1, start, code, crow, u, rows, tile, stream):
-    """:func:`receiver_tiles` on VAES (callers check :data:`pqmpc.primitives.cpu.HAVE_VAES`)."""
+    """:func:`receiver_tiles` on VAES (callers check :data:`pqmpc.primitives.cpu.HAVE_VAES`);
+    AES-128 or AES-256 streams, by the round keys' shape ((k, 11, 2) or (k, 15, 2))."""
     w, nblk = u.shape[1], u.shape[2]
+    wide = rk0.shape[1] == 15
     tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
     trows = np.empty((128 * TILE_BLOCKS, w // 8), dtype=np.uint8)
     ctr = np.empty((TILE_BLOCKS, 2), dtype=np.uint64)
@@ -130,16 +142,23 @@ def receiver_tiles_vaes(rk0, rk1, start, code, crow, u, rows, tile, stream):
         k = g0 // nblk
         b0 = g0 - k * nblk
         _tile_counters(ctr, start + g0)
-        for j in range(w):
-            for b in range(0, TILE_BLOCKS, 16):
-                ctr_pair16(rk0[j], rk1[j], ctr, b, code[j * crow], g0 + b, tv[j], u[k, j], b0 + b)
+        if wide:
+            for j in range(w):
+                for b in range(0, TILE_BLOCKS, 16):
+                    ctr_pair16_256(rk0[j], rk1[j], ctr, b, code[j * crow], g0 + b, tv[j], u[k, j], b0 + b)
+        else:
+            for j in range(w):
+                for b in range(0, TILE_BLOCKS, 16):
+                    ctr_pair16(rk0[j], rk1[j], ctr, b, code[j * crow], g0 + b, tv[j], u[k, j], b0 + b)
         _emit_rows(tile, trows, rows, g0, stream)
 
 
 @njit(cache=True, nogil=True)
 def sender_tiles_vaes(rk, start, a, amask, rows, tile, stream):
-    """:func:`sender_tiles` on VAES (callers check :data:`pqmpc.primitives.cpu.HAVE_VAES`)."""
+    """:func:`sender_tiles` on VAES (callers check :data:`pqmpc.primitives.cpu.HAVE_VAES`); AES-128
+    or AES-256 streams, as :func:`receiver_tiles_vaes`."""
     w, nblk = a.shape[1], a.shape[2]
+    wide = rk.shape[1] == 15
     tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
     trows = np.empty((128 * TILE_BLOCKS, w // 8), dtype=np.uint8)
     ctr = np.empty((TILE_BLOCKS, 2), dtype=np.uint64)
@@ -147,9 +166,65 @@ def sender_tiles_vaes(rk, start, a, amask, rows, tile, stream):
         k = g0 // nblk
         b0 = g0 - k * nblk
         _tile_counters(ctr, start + g0)
-        for j in range(w):
-            for b in range(0, TILE_BLOCKS, 16):
-                ctr_mask_xor16(rk[j], ctr, b, a[k, j], b0 + b, amask[j], tv[j])
+        if wide:
+            for j in range(w):
+                for b in range(0, TILE_BLOCKS, 16):
+                    ctr_mask_xor16_256(rk[j], ctr, b, a[k, j], b0 + b, amask[j], tv[j])
+        else:
+            for j in range(w):
+                for b in range(0, TILE_BLOCKS, 16):
+                    ctr_mask_xor16(rk[j], ctr, b, a[k, j], b0 + b, amask[j], tv[j])
+        _emit_rows(tile, trows, rows, g0, stream)
+
+
+# zmm variants (AVX-512 VAES, four blocks per instruction): the same bytes again.
+#: whether the zmm tile kernels run here (callers pick them over the ymm ones)
+ZMM_TILES = HAVE_VAES and HAVE_ZMM
+
+
+@njit(cache=True, nogil=True)
+def receiver_tiles_zmm(rk0, rk1, start, code, crow, u, rows, tile, stream):
+    """:func:`receiver_tiles_vaes` on zmm registers (callers check :data:`ZMM_TILES`)."""
+    w, nblk = u.shape[1], u.shape[2]
+    wide = rk0.shape[1] == 15
+    tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
+    trows = np.empty((128 * TILE_BLOCKS, w // 8), dtype=np.uint8)
+    ctr = np.empty((TILE_BLOCKS, 2), dtype=np.uint64)
+    for g0 in range(0, u.shape[0] * nblk, TILE_BLOCKS):
+        k = g0 // nblk
+        b0 = g0 - k * nblk
+        _tile_counters(ctr, start + g0)
+        if wide:
+            for j in range(w):
+                for b in range(0, TILE_BLOCKS, 16):
+                    ctr_pair16_z256(rk0[j], rk1[j], ctr, b, code[j * crow], g0 + b, tv[j], u[k, j], b0 + b)
+        else:
+            for j in range(w):
+                for b in range(0, TILE_BLOCKS, 16):
+                    ctr_pair16_z(rk0[j], rk1[j], ctr, b, code[j * crow], g0 + b, tv[j], u[k, j], b0 + b)
+        _emit_rows(tile, trows, rows, g0, stream)
+
+
+@njit(cache=True, nogil=True)
+def sender_tiles_zmm(rk, start, a, amask, rows, tile, stream):
+    """:func:`sender_tiles_vaes` on zmm registers (callers check :data:`ZMM_TILES`)."""
+    w, nblk = a.shape[1], a.shape[2]
+    wide = rk.shape[1] == 15
+    tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
+    trows = np.empty((128 * TILE_BLOCKS, w // 8), dtype=np.uint8)
+    ctr = np.empty((TILE_BLOCKS, 2), dtype=np.uint64)
+    for g0 in range(0, a.shape[0] * nblk, TILE_BLOCKS):
+        k = g0 // nblk
+        b0 = g0 - k * nblk
+        _tile_counters(ctr, start + g0)
+        if wide:
+            for j in range(w):
+                for b in range(0, TILE_BLOCKS, 16):
+                    ctr_mask_xor16_z256(rk[j], ctr, b, a[k, j], b0 + b, amask[j], tv[j])
+        else:
+            for j in range(w):
+                for b in range(0, TILE_BLOCKS, 16):
+                    ctr_mask_xor16_z(rk[j], ctr, b, a[k, j], b0 + b, amask[j], tv[j])
         _emit_rows(tile, trows, rows, g0, stream)
 
 
@@ -159,7 +234,8 @@ def kernel_specs(role: str | None = None) -> list:
     from ...primitives.preload import BOOL, I64, arr
 
     u64 = lambda nd: arr("uint64", nd)  # noqa: E731
-    rk, sk = (receiver_tiles_vaes, sender_tiles_vaes) if HAVE_VAES else (receiver_tiles, sender_tiles)
+    rk, sk = ((receiver_tiles_zmm, sender_tiles_zmm) if ZMM_TILES else (receiver_tiles_vaes, sender_tiles_vaes)
+              if HAVE_VAES else (receiver_tiles, sender_tiles))
     rec = [(rk, (u64(3), u64(3), I64, u64(3), I64, u64(4), arr("uint8", 2), arr("uint8", 2), BOOL))]
     snd = [(sk, (u64(3), I64, u64(4), u64(1), arr("uint8", 2), arr("uint8", 2), BOOL))]
     return rec if role == "receiver" else snd if role == "sender" else rec + snd
