@@ -153,7 +153,8 @@ def _try_lock(fd: int) -> bool:
 
 
 def remove_stale_temps(path: str) -> list[str]:
-    """Delete the temporary files a killed run left beside ``path`` (``.tmp-<name>.XXXXXXXX``, as
+    """Delete the temporary files a killed run left beside ``path`` (``.tmp-<name>.`` and eight random
+    letters, as
     :func:`pqmpc.util.atomic.atomic_open` names them): only regular files of this user that no live
     writer holds locked (every writer here locks its temporary file while it writes). Returns them."""
     import re

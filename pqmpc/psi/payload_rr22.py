@@ -25,7 +25,6 @@ import numpy as np
 
 from ..errors import ParameterError, ProtocolError
 from ..net import Channel, handshake
-from ..rng import Rng
 from . import keys, payload_wire, values
 from .okvs import OkvsParams
 from .payload import DEFAULT_WIDTH
@@ -36,11 +35,12 @@ from .rr22 import (
     VERSION,
     oprf_receive_binned,
     rr22_oprf_sender,
+    session_arguments,
     session_params,
     session_workspace,
     tag_bytes,
 )
-from .session import MAX_ITEMS, Phases, PsiResult, coin_toss, default_base_ot, exchange_sizes
+from .session import MAX_ITEMS, Phases, PsiResult, coin_toss, exchange_sizes
 
 __all__ = ["run_rr22_payload"]
 
@@ -58,14 +58,7 @@ def run_rr22_payload(role: str, ch: Channel, items, rng=None, reveal_to_sender: 
                      payload_width: int = DEFAULT_WIDTH) -> PsiResult:
     """One RR22 session with payloads as ``role``; keywords as :func:`pqmpc.psi.rr22.run_rr22` plus
     ``payload``/``peer_payload``/``payload_width`` (:func:`pqmpc.psi.kkrt_psi.psi_sender`)."""
-    if role not in ("sender", "receiver"):
-        raise ParameterError(f"role must be 'sender' or 'receiver', not {role!r}")
-    if kappa != 128:
-        raise ParameterError(f"rr22 runs at kappa = 128 only (VOLE over GF(2^128)), not {kappa}")
-    if not 0 <= max_peer_items <= MAX_ITEMS:
-        raise ParameterError(f"max_peer_items must be in [0, 2^30], not {max_peer_items}")
-    rng = Rng.ensure(rng)
-    base_ot = base_ot if base_ot is not None else default_base_ot(128)
+    rng, base_ot = session_arguments(role, kappa, max_peer_items, rng, base_ot)
     # RR22's per-role workspace: the VOLE, OKVS, ids and dedup arrays and the payload scratch are
     # reused by the next session (fresh memory costs ~8 µs per 4 KiB page on first touch here).
     # Only scratch lives in it: indices and joined pairs are allocated fresh.

@@ -421,6 +421,18 @@ def session_params(malicious: bool, reveal: bool, base_ot, bin_size: int, extra:
     return params
 
 
+def session_arguments(role: str, kappa: int, max_peer_items: int, rng, base_ot):
+    """The checks every RR22 session driver makes before any message (``ParameterError``);
+    returns ``(rng, base_ot)`` with their defaults filled in."""
+    if role not in ("sender", "receiver"):
+        raise ParameterError(f"role must be 'sender' or 'receiver', not {role!r}")
+    if kappa != 128:
+        raise ParameterError(f"rr22 runs at kappa = 128 only (VOLE over GF(2^128)), not {kappa}")
+    if not 0 <= max_peer_items <= MAX_ITEMS:
+        raise ParameterError(f"max_peer_items must be in [0, 2^30], not {max_peer_items}")
+    return Rng.ensure(rng), (base_ot if base_ot is not None else default_base_ot(128))
+
+
 def run_rr22(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = False, malicious: bool = False,
              base_ot=None, bin_size: int = DEFAULT_BIN_SIZE, extra_params: dict | None = None,
              max_peer_items: int = MAX_ITEMS, kappa: int = 128, progress=None, overlap: bool = False):
@@ -433,14 +445,7 @@ def run_rr22(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = F
     work in a thread alongside the VOLE (for parties with cores of their own; same messages).
     """
 
-    if role not in ("sender", "receiver"):
-        raise ParameterError(f"role must be 'sender' or 'receiver', not {role!r}")
-    if kappa != 128:
-        raise ParameterError(f"rr22 runs at kappa = 128 only (VOLE over GF(2^128)), not {kappa}")
-    if not 0 <= max_peer_items <= MAX_ITEMS:
-        raise ParameterError(f"max_peer_items must be in [0, 2^30], not {max_peer_items}")
-    rng = Rng.ensure(rng)
-    base_ot = base_ot if base_ot is not None else default_base_ot(128)
+    rng, base_ot = session_arguments(role, kappa, max_peer_items, rng, base_ot)
     # Session-sized scratch (VOLE, OKVS, dedup, sort): views of it never outlive this call (the
     # receiver's A and C are used up inside it, the sender's key is dropped at its end).
     with _workspace(role) as pool:
@@ -568,5 +573,5 @@ def rr22_receiver(ch: Channel, items, rng=None, malicious: bool = False, reveal_
 
 
 __all__ = ["rr22_sender", "rr22_receiver", "run_rr22", "rr22_oprf_sender", "rr22_oprf_receiver", "oprf_receive_binned",
-           "Rr22OprfKey", "value_hash", "tag_bytes", "xor_mul_const", "release_workspaces",
+           "Rr22OprfKey", "value_hash", "tag_bytes", "xor_mul_const", "release_workspaces", "session_arguments",
            "session_workspace", "PROTOCOL", "VERSION"]
