@@ -93,22 +93,8 @@ def test_vaes_tiles_match_aesni_tiles(crow):
     rk1 = round_keys_many(rng.blocks(w, 16))
     k = 2  # two chunks in one call, as IKNP groups them
     code = rng.array((w if crow else 1, k * nblk * 16)).view(np.uint64).reshape(-1, k * nblk, 2)
-    outs = []
-    for kern in (mk.receiver_tiles, mk.receiver_tiles_vaes):
-        u = np.zeros((k, w, nblk, 2), np.uint64)
-        rows = np.zeros((128 * k * nblk, w // 8), np.uint8)
-        kern(rk0, rk1, start, code, crow, u, rows, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8), crow == 1)
-        outs.append((u, rows))
-    np.testing.assert_array_equal(outs[0][0], outs[1][0])
-    np.testing.assert_array_equal(outs[0][1], outs[1][1])
-    amask = np.where(rng.bits(w) == 1, np.uint64(2**64 - 1), np.uint64(0)).astype(np.uint64)
-    got = []
-    for kern in (mk.sender_tiles, mk.sender_tiles_vaes):
-        rows = np.zeros((128 * k * nblk, w // 8), np.uint8)
-        kern(rk1, start, outs[0][0], amask, rows, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8), crow == 0)
-        got.append(rows)
-    np.testing.assert_array_equal(got[0], got[1])
-    assert got[0].any()
+    outs = tiles_agree(mk, (mk.receiver_tiles, mk.receiver_tiles_vaes), (mk.sender_tiles, mk.sender_tiles_vaes),
+                       rk0, rk1, start, code, crow, w, nblk, k, rng)
     # chunk by chunk (counter and code offsets per chunk) gives the same as the group
     for c in range(k):
         u1 = np.zeros((1, w, nblk, 2), np.uint64)
@@ -117,6 +103,28 @@ def test_vaes_tiles_match_aesni_tiles(crow):
                                crow, u1, rows1, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8), True)
         np.testing.assert_array_equal(u1[0], outs[0][0][c])
         np.testing.assert_array_equal(rows1, outs[0][1][c * 128 * nblk:(c + 1) * 128 * nblk])
+
+
+def tiles_agree(mk, receivers, senders, rk0, rk1, start, code, crow, w, nblk, k, rng):
+    """Both receiver kernels give the same U and rows, and both sender kernels the same rows from
+    that U (a random Δ mask); returns the first receiver kernel's ``[(u, rows)]``."""
+    outs = []
+    for kern in receivers:
+        u = np.zeros((k, w, nblk, 2), np.uint64)
+        rows = np.zeros((128 * k * nblk, w // 8), np.uint8)
+        kern(rk0, rk1, start, code, crow, u, rows, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8), crow == 1)
+        outs.append((u, rows))
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])
+    amask = np.where(rng.bits(w) == 1, np.uint64(2**64 - 1), np.uint64(0)).astype(np.uint64)
+    got = []
+    for kern in senders:
+        rows = np.zeros((128 * k * nblk, w // 8), np.uint8)
+        kern(rk1, start, outs[0][0], amask, rows, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8), crow == 0)
+        got.append(rows)
+    np.testing.assert_array_equal(got[0], got[1])
+    assert got[0].any()
+    return outs
 
 
 @pytest.mark.parametrize("seed_bytes", [16, 32])
@@ -133,19 +141,5 @@ def test_zmm_tiles_match_ymm_tiles(seed_bytes, crow):
     rk0, rk1 = round_keys_many(rng.blocks(w, seed_bytes)), round_keys_many(rng.blocks(w, seed_bytes))
     k = 2
     code = rng.array((w if crow else 1, k * nblk * 16)).view(np.uint64).reshape(-1, k * nblk, 2)
-    outs = []
-    for kern in (mk.receiver_tiles_vaes, mk.receiver_tiles_zmm):
-        u = np.zeros((k, w, nblk, 2), np.uint64)
-        rows = np.zeros((128 * k * nblk, w // 8), np.uint8)
-        kern(rk0, rk1, start, code, crow, u, rows, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8), crow == 1)
-        outs.append((u, rows))
-    np.testing.assert_array_equal(outs[0][0], outs[1][0])
-    np.testing.assert_array_equal(outs[0][1], outs[1][1])
-    amask = np.where(rng.bits(w) == 1, np.uint64(2**64 - 1), np.uint64(0)).astype(np.uint64)
-    got = []
-    for kern in (mk.sender_tiles_vaes, mk.sender_tiles_zmm):
-        rows = np.zeros((128 * k * nblk, w // 8), np.uint8)
-        kern(rk1, start, outs[0][0], amask, rows, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8), crow == 0)
-        got.append(rows)
-    np.testing.assert_array_equal(got[0], got[1])
-    assert got[0].any()
+    tiles_agree(mk, (mk.receiver_tiles_vaes, mk.receiver_tiles_zmm), (mk.sender_tiles_vaes, mk.sender_tiles_zmm),
+                rk0, rk1, start, code, crow, w, nblk, k, rng)
