@@ -46,9 +46,12 @@ failure on the noise positions) is caught by the VOLE check
 selective-failure leakage), and one whose opening of ``w_s`` is wrong too.
 Not covered: a malicious receiver may program up to ``m ≈ 1.30·n_r`` ids
 into its table (the RR22 bound: the set size is enforced only up to the
-OKVS size), and the IKNP COTs under the VOLE have no KOS-style check against
-a malicious receiver. So *malicious mode* = RR22's output/commitment
-changes, match proofs and the VOLE check, **not** full malicious security.
+OKVS size), and a cheating sender may learn about one bit of the VOLE noise
+positions from whether the check passes. The COTs under the VOLE are KOS in
+malicious mode (IKNP with its consistency check; a semi-honest-only base OT
+is refused before any message). So *malicious mode* = RR22's output/commitment
+changes, match proofs, the VOLE check and KOS, **not** full malicious
+security.
 Python cannot
 promise constant time.
 """
@@ -414,8 +417,8 @@ def session_params(malicious: bool, reveal: bool, base_ot, bin_size: int, extra:
     params = {"mode": "malicious" if malicious else "semi-honest", "lambda": LAMBDA, "ssp": 40,
               "okvs": "RR22 binned w=3 + GF(2^128) dense", "okvs_bin_size": bin_size,
               "vole": f"silent GF(2^128), ExConv{EXPANDER_WEIGHT}x{ACCUMULATOR_WIDTH}, t>={MIN_NOISE_WEIGHT}",
-              "vole_check": malicious, "cot": "IKNP", "base_ot": f"{getattr(base_ot, 'name', type(base_ot).__name__)}/"
-                                         f"{getattr(base_ot, 'variant', '')}",
+              "vole_check": malicious, "cot": "KOS" if malicious else "IKNP",
+              "base_ot": f"{getattr(base_ot, 'name', type(base_ot).__name__)}/{getattr(base_ot, 'variant', '')}",
               "output": "both" if reveal else "receiver"}
     params.update(extra or {})
     return params
@@ -446,16 +449,25 @@ def run_rr22(role: str, ch: Channel, items, rng=None, reveal_to_sender: bool = F
     """
 
     rng, base_ot = session_arguments(role, kappa, max_peer_items, rng, base_ot)
+    cot = extension(base_ot, malicious)   # an unsuitable base is refused before any message
     # Session-sized scratch (VOLE, OKVS, dedup, sort): views of it never outlive this call (the
     # receiver's A and C are used up inside it, the sender's key is dropped at its end).
     with _workspace(role) as pool:
-        return _run(role, ch, items, rng, reveal_to_sender, malicious, base_ot, bin_size, extra_params,
+        return _run(role, ch, items, rng, reveal_to_sender, malicious, base_ot, cot, bin_size, extra_params,
                     max_peer_items, progress, overlap, pool)
 
 
-def _run(role, ch, items, rng, reveal_to_sender, malicious, base_ot, bin_size, extra_params, max_peer_items,
-         progress, overlap, pool):
+def extension(base_ot, malicious: bool):
+    """The COT extension under the VOLE: IKNP, or KOS in malicious mode (a malformed matrix from
+    the COT receiver is caught instead of leaking bits of the VOLE sender's Δ); KOS refuses a
+    base OT that is not secure against the same adversary."""
     from ..ot.ext.iknp import IKNP
+
+    return IKNP(base=base_ot, security="malicious" if malicious else "semi-honest")
+
+
+def _run(role, ch, items, rng, reveal_to_sender, malicious, base_ot, cot, bin_size, extra_params, max_peer_items,
+         progress, overlap, pool):
     from ..ot.ext.vole import SilentVole
 
     seconds: dict = {}
@@ -492,7 +504,6 @@ def _run(role, ch, items, rng, reveal_to_sender, malicious, base_ot, bin_size, e
 
     if n_s == 0 or n_r == 0:
         return finish(np.zeros(0, dtype=np.int64) if (role == "receiver" or reveal_to_sender) else None, 0)
-    cot = IKNP(base=base_ot)
     if progress is not None:
         progress.phase("RR22: base OTs, VOLE and OKVS")
     t0 = time.perf_counter()
@@ -572,6 +583,7 @@ def rr22_receiver(ch: Channel, items, rng=None, malicious: bool = False, reveal_
     return run_rr22("receiver", ch, items, rng, reveal_to_sender, malicious, **kw).indices
 
 
-__all__ = ["rr22_sender", "rr22_receiver", "run_rr22", "rr22_oprf_sender", "rr22_oprf_receiver", "oprf_receive_binned",
+__all__ = ["rr22_sender", "rr22_receiver", "run_rr22", "extension", "rr22_oprf_sender", "rr22_oprf_receiver",
+           "oprf_receive_binned",
            "Rr22OprfKey", "value_hash", "tag_bytes", "xor_mul_const", "release_workspaces", "session_arguments",
            "session_workspace", "PROTOCOL", "VERSION"]

@@ -13,9 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pqmpc import Rng
-from pqmpc.errors import HandshakeError, ParameterError, ProtocolError
+from pqmpc.errors import CheatingDetected, HandshakeError, ParameterError, ProtocolError
 from pqmpc.net import MemoryChannel, run_pair
 from pqmpc.ot.base.kyber import KyberOT
+from pqmpc.ot.base.saber import SaberOT
 from pqmpc.psi import rr22
 from pqmpc.psi.okvs import OkvsParams
 from pqmpc.psi.rr22 import rr22_oprf_receiver, rr22_oprf_sender, rr22_receiver, rr22_sender, run_rr22
@@ -134,6 +135,34 @@ def test_sender_with_inconsistent_vole_trees_is_caught():
             return out
     with pytest.raises(ProtocolError, match="inconsistent"):
         psi(["a", "b"], ["b"], malicious=True, channels=tampered("sender", flip))
+
+
+def test_receiver_with_a_malformed_cot_matrix_is_caught():
+    """Malicious mode runs KOS under the VOLE: a receiver whose IKNP matrix is inconsistent
+    across columns (here row 28 flipped in half of them) would learn bits of the sender's
+    Δ under plain IKNP; KOS's check stops the sender first."""
+    def flip(arr):
+        if arr.dtype == np.uint8 and arr.ndim == 2 and arr.shape[0] == 128 and arr.shape[1] > 1000:
+            out = arr.copy()
+            out[:64, 3] ^= 0x10
+            return out
+    with pytest.raises(CheatingDetected, match="check values"):
+        psi(["a", "b"], ["b"], malicious=True, channels=tampered("receiver", flip))
+    # semi-honest mode runs plain IKNP: the same tampering goes unnoticed and the session ends normally
+    psi(["a", "b"], ["b"], malicious=False, channels=tampered("receiver", flip))
+
+
+def test_malicious_mode_names_kos_and_refuses_a_semi_honest_base_before_sending():
+    s, r = run_pair(lambda ch: run_rr22("sender", ch, ["a"], None, True, True),
+                    lambda ch: run_rr22("receiver", ch, ["a"], None, True, True), timeout=120)
+    assert s.params["cot"] == r.params["cot"] == "KOS"
+    s, r = run_pair(lambda ch: run_rr22("sender", ch, ["a"], None, True, False),
+                    lambda ch: run_rr22("receiver", ch, ["a"], None, True, False), timeout=120)
+    assert s.params["cot"] == "IKNP"
+    a, b = MemoryChannel.pair()
+    with pytest.raises(ParameterError, match="semi-honest only"):
+        run_rr22("sender", a, ["a"], None, True, True, base_ot=SaberOT("LightSaber"))
+    assert a.stats.bytes_sent == 0
 
 
 def test_receiver_claiming_unproven_matches_is_caught():
