@@ -61,8 +61,9 @@ def add_parser(sub) -> None:
     p.add_argument("--signed", action="store_true", help="integer functions: two's complement inputs")
     p.add_argument("--reveal", choices=["both", "garbler", "evaluator"], default="both",
                    help="who learns the output (default both)")
-    p.add_argument("--ot", choices=["iknp", "ferret", "base"], default="iknp",
-                   help="correlated OT for the evaluator's input labels (default iknp over ML-KEM base OTs)")
+    p.add_argument("--ot", choices=["iknp", "softspoken", "ferret", "base"], default="iknp",
+                   help="correlated OT for the evaluator's input labels (default iknp over ML-KEM base OTs; "
+                        "softspoken: k = 4, a quarter of the traffic per input bit)")
     p.add_argument("--scheme", choices=["halfgates", "threehalves"], default="halfgates",
                    help="garbling scheme: half-gates (32 B/AND) or three-halves (197 bits/AND, "
                         "less traffic, more AES); both sides must agree")

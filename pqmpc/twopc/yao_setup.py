@@ -22,7 +22,7 @@ __all__ = ["REVEALS", "OT_KINDS", "input_ownership", "normalise_inputs", "ot_nam
            "check_common", "circuit_digest", "cot_send", "cot_receive"]
 
 REVEALS = ("both", "garbler", "evaluator")
-OT_KINDS = ("iknp", "ferret", "base")
+OT_KINDS = ("iknp", "softspoken", "ferret", "base")
 
 
 def input_ownership(circuit: Circuit, garbler_inputs, evaluator_inputs) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -96,7 +96,7 @@ def ot_object(ot, kappa: int = 128) -> CorrelatedOT:
     width = label_bytes_for(kappa)
     if not isinstance(ot, str):
         if not _is_ot(ot):
-            raise ParameterError("ot must be 'iknp', 'ferret', 'base' or an OT object")
+            raise ParameterError(f"ot must be one of {OT_KINDS} or an OT object")
         if ot.block_bytes != width:
             raise ParameterError(f"kappa = {kappa} needs {width}-byte OT blocks, but {ot_name(ot)} gives "
                                  f"{ot.block_bytes}")
@@ -105,6 +105,10 @@ def ot_object(ot, kappa: int = 128) -> CorrelatedOT:
     if ot == "iknp":
         from pqmpc.ot import IKNP
         return IKNP(kappa=kappa)
+    if ot == "softspoken":
+        # k = 4: a quarter of IKNP's traffic per OT, for links where bandwidth is what costs
+        from pqmpc.ot import SoftSpoken
+        return SoftSpoken(k=4, kappa=kappa)
     if ot == "ferret":
         if kappa != 128:
             raise ParameterError("Ferret's correlations are 128-bit; kappa = 256 needs ot='iknp' or 'base'")
@@ -121,7 +125,7 @@ def check_common(circuit, reveal, chunk_ands, ot, kappa) -> None:
     if isinstance(ot, str) and ot not in OT_KINDS:
         raise ParameterError(f"ot must be one of {OT_KINDS} or an OT object, got {ot!r}")
     if not isinstance(ot, str) and not _is_ot(ot):
-        raise ParameterError("ot must be 'iknp', 'ferret', 'base' or an OT object")
+        raise ParameterError(f"ot must be one of {OT_KINDS} or an OT object")
     if not isinstance(circuit, Circuit):
         raise ParameterError(f"circuit must be a pqmpc.gc.Circuit, got {type(circuit).__name__}")
     if reveal not in REVEALS:

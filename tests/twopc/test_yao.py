@@ -147,6 +147,24 @@ def test_ferret_as_the_correlated_ot():
     assert np.array_equal(r0[0], want[0]) and np.array_equal(r1[0], want[0])
 
 
+@pytest.mark.parametrize("kappa", [128, 256])
+def test_softspoken_as_the_correlated_ot(kappa):
+    c = bristol("compare.txt")
+    rng = np.random.default_rng(6)
+    x, y = rand_bits(rng, 3, 64), rand_bits(rng, 3, 64)
+    r0, r1 = yao(c, [x], [y], ot="softspoken", kappa=kappa)
+    want = c.evaluate([x, y])
+    assert np.array_equal(r0[0], want[0]) and np.array_equal(r1[0], want[0])
+
+
+def test_ot_kinds_must_agree():
+    c = bristol("compare.txt")
+    x = int_to_bits(3, 64)
+    res = run_both(lambda ch: yao_garbler(ch, c, [x], ot="softspoken"), lambda ch: yao_evaluator(ch, c, [x]),
+                   MemoryChannel.pair(timeout=30))
+    assert all(isinstance(r, HandshakeError) for r in res), res
+
+
 def test_empty_batch_and_free_only_circuit():
     b = CircuitBuilder()
     x, y = b.input(8), b.input(8)
