@@ -15,6 +15,7 @@ from numba import literal_unroll, njit
 from ..primitives.aes_kernels import aes128_encrypt8_ni, aes128_load_keys, fixed_key_schedule
 from ..primitives.cpu import HAVE_AESNI
 from ..primitives.gf128 import HAVE_PCLMUL, gf128_mul_ni
+from .payload_simd import prefetch_write
 from .values import in_threads
 
 __all__ = ["AVAILABLE", "seal_rows", "seal_sorted", "tag_places", "query_tags", "bucket_starts", "index_sorted",
@@ -80,14 +81,15 @@ def _tw(p, ranks, r, n, j, tag):
 
 
 @njit(inline="always")
-def _hashes8(ks, f, item, r0, n, ranks, nh, tag, hs):
-    """hs[g, j] = TCCR(f[item[r0+g]], (ranks[r0+g]·2^8 + j, tag)) for 8 rows (rows past ``n`` repeat the last).
+def _hashes8(ks, f, item, r0, n, ranks, nh, tag, hs, j0=0):
+    """hs[g, j] = TCCR(f[item[r0+g]], (ranks[r0+g]·2^8 + j, tag)) for 8 rows (rows past ``n`` repeat the last),
+    ``j0 <= j < nh`` (``j0`` = 1: the tags ``H_0`` are known already).
 
     π(x) is shared by all tweaks of a row, and eight rows go through AES side by side."""
     p = aes128_encrypt8_ni(ks, (_row(f, item, r0, n), _row(f, item, r0 + 1, n), _row(f, item, r0 + 2, n),
                                 _row(f, item, r0 + 3, n), _row(f, item, r0 + 4, n), _row(f, item, r0 + 5, n),
                                 _row(f, item, r0 + 6, n), _row(f, item, r0 + 7, n)))
-    for j in range(nh):
+    for j in range(j0, nh):
         y = aes128_encrypt8_ni(ks, (_tw(p[0], ranks, r0, n, j, tag), _tw(p[1], ranks, r0 + 1, n, j, tag),
                                     _tw(p[2], ranks, r0 + 2, n, j, tag), _tw(p[3], ranks, r0 + 3, n, j, tag),
                                     _tw(p[4], ranks, r0 + 4, n, j, tag), _tw(p[5], ranks, r0 + 5, n, j, tag),
@@ -309,22 +311,35 @@ def tag_places(tw, bits: int, shift: int, threads: int = 1, pool=None) -> np.nda
     return dest
 
 
+#: Rows ahead of the one being sealed whose sorted places are prefetched for writing.
+_AHEAD = 16
+
+
 @njit(cache=True, nogil=True)
-def _seal_padded_kernel(rk, f, item, ranks, data, offsets, mult, width, ell, nblk, tag, dest, lo, hi, out):
+def _seal_padded_kernel(rk, f, item, ranks, data, offsets, mult, width, ell, nblk, tag, tw, dest, lo, hi, out):
     """Rows ``lo:hi`` sealed (as :func:`_seal_kernel` on the padded plaintexts) and written to places
     ``dest[r]``: the plaintext (u32 length ‖ u32 ``mult[item[r]]`` ‖ payload ‖ zeros) is built in
-    registers from ``(data, offsets)``, read in row order; only the writes land at random."""
+    registers from ``(data, offsets)``, read in row order; only the writes land at random, and
+    their cache lines are asked for ``_AHEAD`` rows early. The tags are the tag words ``tw``
+    (``H_0``, computed by :func:`_tag_kernel`), so ``H_0`` is not recomputed."""
     ks = aes128_load_keys(rk)
     plen = 8 + width
+    last = ell + plen + 15
     hs = np.empty((8, nblk + 3, 2), dtype=np.uint64)
+    for r in range(lo, min(hi, lo + _AHEAD)):
+        prefetch_write(out, dest[r], 0)
+        prefetch_write(out, dest[r], last)
     for r0 in range(lo, hi, 8):
-        _hashes8(ks, f, item, r0, hi, ranks, nblk + 3, tag, hs)
+        _hashes8(ks, f, item, r0, hi, ranks, nblk + 3, tag, hs, 1)
         for g in range(min(8, hi - r0)):
             r = r0 + g
+            if r + _AHEAD < hi:
+                prefetch_write(out, dest[r + _AHEAD], 0)
+                prefetch_write(out, dest[r + _AHEAD], last)
             d = dest[r]
             a = offsets[r]
             ln = offsets[r + 1] - a
-            _store(out, d, 0, ell, (hs[g, 0, 0], hs[g, 0, 1]))
+            _store(out, d, 0, ell, (tw[r, 0], tw[r, 1]))
             h = (hs[g, nblk + 1, 0], hs[g, nblk + 1, 1])
             acc = (np.uint64(0), np.uint64(0))
             for b in range(nblk):
@@ -371,7 +386,7 @@ def seal_sorted(f, item, ranks, data, offsets, mult, width: int, ell: int, nblk:
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
     mult = _int64s(mult)
     in_threads(lambda a, b: _seal_padded_kernel(rk, f64, item, ranks, data, offsets, mult, width, ell, nblk, t,
-                                                dest, a, b, out), parts)
+                                                tw, dest, a, b, out), parts)
     return out
 
 
