@@ -15,7 +15,7 @@ from numba import literal_unroll, njit
 from ..primitives.aes_kernels import aes128_encrypt8_ni, aes128_load_keys, fixed_key_schedule
 from ..primitives.cpu import HAVE_AESNI
 from ..primitives.gf128 import HAVE_PCLMUL, gf128_mul_ni
-from .payload_simd import prefetch_write
+from .payload_simd import load1_u64, prefetch_write, store_u64
 from .values import in_threads
 
 __all__ = ["AVAILABLE", "seal_rows", "seal_sorted", "tag_places", "query_tags", "bucket_starts", "index_sorted",
@@ -179,10 +179,7 @@ def seal_rows(f, ranks, pt, ell: int, nblk: int, tag: int, item=None, prow=None,
 def _pt_word(data, a, ln, j):
     """Payload bytes ``j .. j+7`` (``data[a:a+ln]`` zero-padded) as a little-endian word."""
     if j + 8 <= ln:
-        w = np.uint64(0)
-        for k in range(8):
-            w |= np.uint64(data[a + j + k]) << np.uint64(8 * k)
-        return w
+        return load1_u64(data, a + j)
     w = np.uint64(0)
     for k in range(max(0, min(8, ln - j))):
         w |= np.uint64(data[a + j + k]) << np.uint64(8 * k)
@@ -339,7 +336,11 @@ def _seal_padded_kernel(rk, f, item, ranks, data, offsets, mult, width, ell, nbl
             d = dest[r]
             a = offsets[r]
             ln = offsets[r + 1] - a
-            _store(out, d, 0, ell, (tw[r, 0], tw[r, 1]))
+            # Whole unaligned words, each part of the row in order: a word running past its part
+            # carries zeros into the next part, which is written after it (never past the row).
+            store_u64(out, d, 0, tw[r, 0])
+            if ell > 8:
+                store_u64(out, d, 8, tw[r, 1])
             h = (hs[g, nblk + 1, 0], hs[g, nblk + 1, 1])
             acc = (np.uint64(0), np.uint64(0))
             for b in range(nblk):
@@ -349,9 +350,12 @@ def _seal_padded_kernel(rk, f, item, ranks, data, offsets, mult, width, ell, nbl
                     w0 = _pt_word(data, a, ln, 16 * b - 8)
                 w1 = _pt_word(data, a, ln, 16 * b)
                 c = _load_masked((w0 ^ hs[g, b + 1, 0], w1 ^ hs[g, b + 1, 1]), plen - 16 * b)
-                _store(out, d, ell + 16 * b, ell + plen, c)
+                store_u64(out, d, ell + 16 * b, c[0])
+                if 16 * b + 8 < plen:
+                    store_u64(out, d, ell + 16 * b + 8, c[1])
                 acc = gf128_mul_ni((acc[0] ^ c[0], acc[1] ^ c[1]), h)
-            _store(out, d, ell + plen, ell + plen + 16, (acc[0] ^ hs[g, nblk + 2, 0], acc[1] ^ hs[g, nblk + 2, 1]))
+            store_u64(out, d, ell + plen, acc[0] ^ hs[g, nblk + 2, 0])
+            store_u64(out, d, ell + plen + 8, acc[1] ^ hs[g, nblk + 2, 1])
 
 
 def _int64s(a):

@@ -3,6 +3,9 @@
 * :func:`prefetch_write` — hint that a row is about to be written: the sealed entries land at
   their sorted (pseudorandom) places, so each write would otherwise wait for its cache lines
   (read-for-ownership) one row at a time; asked for some rows ahead, many are in flight at once.
+* :func:`load_u64`, :func:`load1_u64`, :func:`store_u64` — eight bytes at any offset of a uint8
+  row as one unaligned word (x86 is little-endian): the 67-byte entries are not word-aligned, and
+  byte-by-byte packing cost as much as the AES.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["prefetch_write"]
+__all__ = ["prefetch_write", "load_u64", "load1_u64", "store_u64"]
 
 
 @intrinsic
@@ -37,3 +40,57 @@ def prefetch_write(typingctx, arr, i, j):
         return context.get_dummy_value()
 
     return types.void(arr, i, j), codegen
+
+
+def _byte_ptr(context, builder, aty, ary_v, idx_vals, idx_tys):
+    ary = context.make_array(aty)(context, builder, ary_v)
+    idx = [context.cast(builder, v, t, types.intp) for v, t in zip(idx_vals, idx_tys)]
+    ptr = cgutils.get_item_pointer(context, builder, aty, ary, idx)
+    return builder.bitcast(ptr, ir.IntType(64).as_pointer())
+
+
+def _bytes_ok(arr, ndim, *ints):
+    return (isinstance(arr, types.Array) and arr.ndim == ndim and arr.dtype == types.uint8
+            and all(isinstance(i, types.Integer) for i in ints))
+
+
+@intrinsic
+def load_u64(typingctx, arr, i, j):
+    """Bytes ``arr[i, j:j+8]`` of a C-contiguous uint8 array as a little-endian uint64 (one unaligned load).
+    The caller keeps ``j + 8`` inside the row."""
+    if not _bytes_ok(arr, 2, i, j):
+        return None
+
+    def codegen(context, builder, sig, args):
+        p = _byte_ptr(context, builder, sig.args[0], args[0], args[1:], sig.args[1:])
+        return builder.load(p, align=1)
+
+    return types.uint64(arr, i, j), codegen
+
+
+@intrinsic
+def load1_u64(typingctx, arr, j):
+    """Bytes ``arr[j:j+8]`` of a contiguous 1-D uint8 array as a little-endian uint64 (caller: ``j + 8 <= len``)."""
+    if not _bytes_ok(arr, 1, j):
+        return None
+
+    def codegen(context, builder, sig, args):
+        p = _byte_ptr(context, builder, sig.args[0], args[0], args[1:], sig.args[1:])
+        return builder.load(p, align=1)
+
+    return types.uint64(arr, j), codegen
+
+
+@intrinsic
+def store_u64(typingctx, arr, i, j, w):
+    """``arr[i, j:j+8]`` = the little-endian bytes of ``w`` (one unaligned store; caller: ``j + 8`` inside the row)."""
+    if not (_bytes_ok(arr, 2, i, j) and arr.mutable and isinstance(w, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        p = _byte_ptr(context, builder, sig.args[0], args[0], args[1:3], sig.args[1:3])
+        v = context.cast(builder, args[3], sig.args[3], types.uint64)
+        builder.store(v, p, align=1)
+        return context.get_dummy_value()
+
+    return types.void(arr, i, j, w), codegen
