@@ -15,7 +15,7 @@ from numba import literal_unroll, njit
 from ..primitives.aes_kernels import aes128_encrypt8_ni, aes128_load_keys, fixed_key_schedule
 from ..primitives.cpu import HAVE_AESNI
 from ..primitives.gf128 import HAVE_PCLMUL, gf128_mul_ni
-from .payload_simd import load1_u64, prefetch_write, store_u64
+from .payload_simd import load1_u64, load_u64, prefetch_read, prefetch_write, store_u64
 from .values import in_threads
 
 __all__ = ["AVAILABLE", "seal_rows", "seal_sorted", "tag_places", "query_tags", "bucket_starts", "index_sorted",
@@ -23,6 +23,9 @@ __all__ = ["AVAILABLE", "seal_rows", "seal_sorted", "tag_places", "query_tags", 
 
 #: Whether the fused kernels run here (both AES-NI and PCLMULQDQ).
 AVAILABLE = bool(HAVE_AESNI and HAVE_PCLMUL)
+
+#: Rows ahead of the current one whose random memory (sorted places to write, keys to read) is prefetched.
+_AHEAD = 16
 
 
 @njit(inline="always")
@@ -136,26 +139,41 @@ def _load_masked(c, keep):
 
 
 @njit(cache=True, nogil=True)
-def _open_kernel(rk, f, ranks, entries, erow, ell, plen, nblk, tag, pt):
-    """Plaintexts of entries ``erow[r]`` into ``pt``; returns the first row whose MAC fails, or -1."""
+def _open_kernel(rk, f, frow, ranks, entries, erow, ell, plen, nblk, tag, pt):
+    """Plaintexts of entries ``erow[r]`` for keys ``f[frow[r]]`` into ``pt``; returns the first row whose MAC
+    fails, or -1. Entries are read as whole unaligned words (never past their row: the MAC follows
+    the ciphertext), bytes past the plaintext cleared before the MAC."""
     ks = aes128_load_keys(rk)
-    n = f.shape[0]
+    n = frow.shape[0]
     hs = np.empty((8, nblk + 3, 2), dtype=np.uint64)
-    item = np.arange(n)
     bad = -1
+    for r in range(min(n, _AHEAD)):
+        prefetch_read(f, frow[r], 0)
+        prefetch_read(entries, erow[r], 0)
     for r0 in range(0, n, 8):
-        _hashes8(ks, f, item, r0, n, ranks, nblk + 3, tag, hs)
+        # keys and entries of the group _AHEAD rows on (the keys are read at random)
+        for r in range(r0 + _AHEAD, min(n, r0 + _AHEAD + 8)):
+            prefetch_read(f, frow[r], 0)
+            prefetch_read(entries, erow[r], 0)
+        _hashes8(ks, f, frow, r0, n, ranks, nblk + 3, tag, hs, 1)
         for g in range(min(8, n - r0)):
             r = r0 + g
             h = (hs[g, nblk + 1, 0], hs[g, nblk + 1, 1])
             acc = (np.uint64(0), np.uint64(0))
             e = erow[r]
             for b in range(nblk):
-                c = _load(entries, e, ell + 16 * b, ell + plen)
+                c = _load_masked((load_u64(entries, e, ell + 16 * b), load_u64(entries, e, ell + 16 * b + 8)),
+                                 plen - 16 * b)
                 acc = gf128_mul_ni((acc[0] ^ c[0], acc[1] ^ c[1]), h)
-                _store(pt, r, 16 * b, plen, (c[0] ^ hs[g, b + 1, 0], c[1] ^ hs[g, b + 1, 1]))
-            m = _load(entries, e, ell + plen, ell + plen + 16)
-            if bad < 0 and ((acc[0] ^ hs[g, nblk + 2, 0]) != m[0] or (acc[1] ^ hs[g, nblk + 2, 1]) != m[1]):
+                p0 = c[0] ^ hs[g, b + 1, 0]
+                p1 = c[1] ^ hs[g, b + 1, 1]
+                if 16 * b + 16 <= plen:
+                    store_u64(pt, r, 16 * b, p0)
+                    store_u64(pt, r, 16 * b + 8, p1)
+                else:
+                    _store(pt, r, 16 * b, plen, (p0, p1))
+            if bad < 0 and ((acc[0] ^ hs[g, nblk + 2, 0]) != load_u64(entries, e, ell + plen)
+                            or (acc[1] ^ hs[g, nblk + 2, 1]) != load_u64(entries, e, ell + plen + 8)):
                 bad = r
     return bad
 
@@ -308,10 +326,6 @@ def tag_places(tw, bits: int, shift: int, threads: int = 1, pool=None) -> np.nda
     return dest
 
 
-#: Rows ahead of the one being sealed whose sorted places are prefetched for writing.
-_AHEAD = 16
-
-
 @njit(cache=True, nogil=True)
 def _seal_padded_kernel(rk, f, item, ranks, data, offsets, mult, width, ell, nblk, tag, tw, dest, lo, hi, out):
     """Rows ``lo:hi`` sealed (as :func:`_seal_kernel` on the padded plaintexts) and written to places
@@ -458,13 +472,15 @@ def lookup_in(start, tw, queries, shift, found):
                 break
 
 
-def open_rows(f, ranks, entries, ell: int, plen: int, nblk: int, tag: int, erow=None) -> tuple[np.ndarray, int]:
-    """``(pt, bad)``: plaintexts of entries ``erow`` (default: all, in order) for keys ``f`` and the first
-    row whose MAC fails (-1: none)."""
-    n = f.shape[0]
+def open_rows(f, ranks, entries, ell: int, plen: int, nblk: int, tag: int, erow=None,
+              frow=None) -> tuple[np.ndarray, int]:
+    """``(pt, bad)``: plaintexts of entries ``erow`` (default: all, in order) for keys ``f[frow]`` (default: ``f``)
+    and the first row whose MAC fails (-1: none)."""
+    n = f.shape[0] if frow is None else frow.shape[0]
     pt = np.empty((n, plen), dtype=np.uint8)
     erow = np.arange(n, dtype=np.int64) if erow is None else np.ascontiguousarray(erow, dtype=np.int64)
-    bad = _open_kernel(fixed_key_schedule(), np.ascontiguousarray(f).view(np.uint64),
+    frow = np.arange(n, dtype=np.int64) if frow is None else np.ascontiguousarray(frow, dtype=np.int64)
+    bad = _open_kernel(fixed_key_schedule(), np.ascontiguousarray(f).view(np.uint64), frow,
                        np.ascontiguousarray(ranks, dtype=np.int64), np.ascontiguousarray(entries), erow, ell, plen,
                        nblk, np.uint64(tag), pt)
     return pt, int(bad)

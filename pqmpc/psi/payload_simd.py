@@ -3,6 +3,7 @@
 * :func:`prefetch_write` — hint that a row is about to be written: the sealed entries land at
   their sorted (pseudorandom) places, so each write would otherwise wait for its cache lines
   (read-for-ownership) one row at a time; asked for some rows ahead, many are in flight at once.
+* :func:`prefetch_read` — the same for rows about to be read at random (the receiver's keys).
 * :func:`load_u64`, :func:`load1_u64`, :func:`store_u64` — eight bytes at any offset of a uint8
   row as one unaligned word (x86 is little-endian): the 67-byte entries are not word-aligned, and
   byte-by-byte packing cost as much as the AES.
@@ -15,32 +16,40 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["prefetch_write", "load_u64", "load1_u64", "store_u64"]
+__all__ = ["prefetch_write", "prefetch_read", "load_u64", "load1_u64", "store_u64"]
 
 
-@intrinsic
-def prefetch_write(typingctx, arr, i, j):
-    """Hint the CPU to fetch ``arr[i, j]`` (a 2-D array) for writing; no effect on results."""
-    if not (isinstance(arr, types.Array) and arr.ndim == 2 and isinstance(i, types.Integer)
-            and isinstance(j, types.Integer)):
-        return None
+def _make_prefetch(rw):
+    def typer(typingctx, arr, i, j):
+        if not (isinstance(arr, types.Array) and arr.ndim == 2 and isinstance(i, types.Integer)
+                and isinstance(j, types.Integer)):
+            return None
 
-    def codegen(context, builder, sig, args):
-        aty = sig.args[0]
-        ary = context.make_array(aty)(context, builder, args[0])
-        row = context.cast(builder, args[1], sig.args[1], types.intp)
-        col = context.cast(builder, args[2], sig.args[2], types.intp)
-        ptr = cgutils.get_item_pointer(context, builder, aty, ary, [row, col])
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-                                            "llvm.prefetch.p0i8")
-        # rw = 1 (for writing), locality 3, data cache
-        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 1), ir.Constant(i32, 3), ir.Constant(i32, 1)])
-        return context.get_dummy_value()
+        def codegen(context, builder, sig, args):
+            aty = sig.args[0]
+            ary = context.make_array(aty)(context, builder, args[0])
+            row = context.cast(builder, args[1], sig.args[1], types.intp)
+            col = context.cast(builder, args[2], sig.args[2], types.intp)
+            ptr = cgutils.get_item_pointer(context, builder, aty, ary, [row, col])
+            i8p = ir.IntType(8).as_pointer()
+            i32 = ir.IntType(32)
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                                "llvm.prefetch.p0i8")
+            # rw (0 read, 1 write), locality 3, data cache
+            builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, rw), ir.Constant(i32, 3),
+                              ir.Constant(i32, 1)])
+            return context.get_dummy_value()
 
-    return types.void(arr, i, j), codegen
+        return types.void(arr, i, j), codegen
 
+    typer.__name__ = typer.__qualname__ = f"prefetch_rw{rw}"  # numba keys intrinsics by name
+    return intrinsic(typer)
+
+
+#: ``prefetch_write(arr, i, j)``: hint the CPU to fetch ``arr[i, j]`` (2-D) for writing; no effect on results.
+prefetch_write = _make_prefetch(1)
+#: ``prefetch_read(arr, i, j)``: the same for reading.
+prefetch_read = _make_prefetch(0)
 
 def _byte_ptr(context, builder, aty, ary_v, idx_vals, idx_tys):
     ary = context.make_array(aty)(context, builder, ary_v)
