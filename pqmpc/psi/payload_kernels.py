@@ -15,7 +15,7 @@ from numba import literal_unroll, njit
 from ..primitives.aes_kernels import aes128_encrypt8_ni, aes128_load_keys, fixed_key_schedule
 from ..primitives.cpu import HAVE_AESNI
 from ..primitives.gf128 import HAVE_PCLMUL, gf128_mul_ni
-from .payload_simd import load1_u64, load_u64, prefetch_read, prefetch_write, store_u64
+from .payload_simd import load1_u64, load_u64, prefetch_read, prefetch_read1, prefetch_write, store_u64
 from .values import in_threads
 
 __all__ = ["AVAILABLE", "seal_rows", "seal_sorted", "tag_places", "query_tags", "bucket_starts", "index_sorted",
@@ -459,9 +459,19 @@ def index_sorted(entries, ell, bits, shift, tw, start):
 @njit(cache=True, nogil=True)
 def lookup_in(start, tw, queries, shift, found):
     """Position of each query in the sorted tag words ``tw`` (index ``start``), or -1 (as :func:`.values.lookup`,
-    with the index built once for all callers)."""
+    with the index built once for all callers). Queries are pseudorandom: the bucket start of the
+    query ``2·_AHEAD`` on and the first tag word of the one ``_AHEAD`` on are prefetched, so the
+    cache misses overlap."""
     sh = np.uint64(shift)
-    for r in range(queries.shape[0]):
+    nq = queries.shape[0]
+    n = tw.shape[0]
+    for r in range(min(2 * _AHEAD, nq)):
+        prefetch_read1(start, np.int64(queries[r, 0] >> sh))
+    for r in range(nq):
+        if r + 2 * _AHEAD < nq:
+            prefetch_read1(start, np.int64(queries[r + 2 * _AHEAD, 0] >> sh))
+        if r + _AHEAD < nq and n:
+            prefetch_read(tw, min(start[np.int64(queries[r + _AHEAD, 0] >> sh)], n - 1), 0)
         q0 = queries[r, 0]
         q1 = queries[r, 1]
         b = np.int64(q0 >> sh)

@@ -16,7 +16,20 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["prefetch_write", "prefetch_read", "load_u64", "load1_u64", "store_u64"]
+__all__ = ["prefetch_write", "prefetch_read", "prefetch_read1", "load_u64", "load1_u64", "store_u64"]
+
+
+def _emit_prefetch(context, builder, aty, arr_v, idx_vals, idx_tys, rw):
+    ary = context.make_array(aty)(context, builder, arr_v)
+    at = [context.cast(builder, v, t, types.intp) for v, t in zip(idx_vals, idx_tys)]
+    ptr = cgutils.get_item_pointer(context, builder, aty, ary, at)
+    i8p = ir.IntType(8).as_pointer()
+    i32 = ir.IntType(32)
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                        "llvm.prefetch.p0i8")
+    # rw (0 read, 1 write), locality 3, data cache
+    builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, rw), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+    return context.get_dummy_value()
 
 
 def _make_prefetch(rw):
@@ -26,24 +39,24 @@ def _make_prefetch(rw):
             return None
 
         def codegen(context, builder, sig, args):
-            aty = sig.args[0]
-            ary = context.make_array(aty)(context, builder, args[0])
-            row = context.cast(builder, args[1], sig.args[1], types.intp)
-            col = context.cast(builder, args[2], sig.args[2], types.intp)
-            ptr = cgutils.get_item_pointer(context, builder, aty, ary, [row, col])
-            i8p = ir.IntType(8).as_pointer()
-            i32 = ir.IntType(32)
-            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-                                                "llvm.prefetch.p0i8")
-            # rw (0 read, 1 write), locality 3, data cache
-            builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, rw), ir.Constant(i32, 3),
-                              ir.Constant(i32, 1)])
-            return context.get_dummy_value()
+            return _emit_prefetch(context, builder, sig.args[0], args[0], args[1:], sig.args[1:], rw)
 
         return types.void(arr, i, j), codegen
 
     typer.__name__ = typer.__qualname__ = f"prefetch_rw{rw}"  # numba keys intrinsics by name
     return intrinsic(typer)
+
+
+@intrinsic
+def prefetch_read1(typingctx, arr, i):
+    """Hint the CPU to fetch element ``i`` of a 1-D array for reading; no effect on results."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and isinstance(i, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return _emit_prefetch(context, builder, sig.args[0], args[0], args[1:], sig.args[1:], 0)
+
+    return types.void(arr, i), codegen
 
 
 #: ``prefetch_write(arr, i, j)``: hint the CPU to fetch ``arr[i, j]`` (2-D) for writing; no effect on results.
