@@ -18,7 +18,8 @@ from ..primitives.gf128 import HAVE_PCLMUL, gf128_mul_ni
 from .payload_simd import load1_u64, load_u64, prefetch_read, prefetch_read1, prefetch_write, store_u64
 from .values import in_threads
 
-__all__ = ["AVAILABLE", "seal_rows", "seal_sorted", "tag_places", "query_tags", "bucket_starts", "index_sorted",
+__all__ = ["AVAILABLE", "hashes8", "load_masked", "tag_kernel",
+           "seal_rows", "seal_sorted", "tag_places", "query_tags", "bucket_starts", "index_sorted",
            "lookup_in", "open_rows", "wrap_rows", "unwrap_rows"]
 
 #: Whether the fused kernels run here (both AES-NI and PCLMULQDQ).
@@ -551,3 +552,9 @@ def unwrap_rows(f, ranks, entries, ell: int, tag: int) -> tuple[np.ndarray, np.n
                    np.ascontiguousarray(ranks, dtype=np.int64), np.ascontiguousarray(entries), ell, np.uint64(tag),
                    keys.view(np.uint64), ptr)
     return keys, ptr
+
+
+# Building blocks shared with :mod:`.payload_open` (the receiver's open-into-the-join path).
+hashes8 = _hashes8
+load_masked = _load_masked
+tag_kernel = _tag_kernel

@@ -16,7 +16,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["prefetch_write", "prefetch_read", "prefetch_read1", "load_u64", "load1_u64", "store_u64"]
+__all__ = ["prefetch_write", "prefetch_read", "prefetch_read1", "prefetch_write1", "load_u64", "load1_u64", "store_u64"]
 
 
 def _emit_prefetch(context, builder, aty, arr_v, idx_vals, idx_tys, rw):
@@ -47,22 +47,27 @@ def _make_prefetch(rw):
     return intrinsic(typer)
 
 
-@intrinsic
-def prefetch_read1(typingctx, arr, i):
-    """Hint the CPU to fetch element ``i`` of a 1-D array for reading; no effect on results."""
-    if not (isinstance(arr, types.Array) and arr.ndim == 1 and isinstance(i, types.Integer)):
-        return None
+def _make_prefetch1(rw):
+    def typer(typingctx, arr, i):
+        if not (isinstance(arr, types.Array) and arr.ndim == 1 and isinstance(i, types.Integer)):
+            return None
 
-    def codegen(context, builder, sig, args):
-        return _emit_prefetch(context, builder, sig.args[0], args[0], args[1:], sig.args[1:], 0)
+        def codegen(context, builder, sig, args):
+            return _emit_prefetch(context, builder, sig.args[0], args[0], args[1:], sig.args[1:], rw)
 
-    return types.void(arr, i), codegen
+        return types.void(arr, i), codegen
+
+    typer.__name__ = typer.__qualname__ = f"prefetch1_rw{rw}"
+    return intrinsic(typer)
 
 
 #: ``prefetch_write(arr, i, j)``: hint the CPU to fetch ``arr[i, j]`` (2-D) for writing; no effect on results.
 prefetch_write = _make_prefetch(1)
 #: ``prefetch_read(arr, i, j)``: the same for reading.
 prefetch_read = _make_prefetch(0)
+#: ``prefetch_read1(arr, i)``, ``prefetch_write1(arr, i)``: the same for element ``i`` of a 1-D array.
+prefetch_read1 = _make_prefetch1(0)
+prefetch_write1 = _make_prefetch1(1)
 
 def _byte_ptr(context, builder, aty, ary_v, idx_vals, idx_tys):
     ary = context.make_array(aty)(context, builder, ary_v)
