@@ -33,23 +33,21 @@ _SPLIT = 1 << 16
 
 
 @njit(cache=True, nogil=True)
-def _hit_places(found, order, n_distinct, slot, place):
-    """Matches in entry order and their places in the join.
+def _hit_places(found, order, n_distinct, slot, place, frow, erow, dest):
+    """Matches in entry order and their places in the join; returns their number ``m``, or -1 when
+    two queries found one entry.
 
     ``slot[p]`` (all -1 on entry): the query that found entry ``p``; ``place[d]``: the rank of
-    distinct item ``d`` among the matched items, or -1. Returns ``(frow, erow, dest)`` — for the
-    k-th match in entry order: its query, its entry, its item's place — or empty arrays with
-    ``ok`` False when two queries found one entry."""
+    distinct item ``d`` among the matched items, or -1. For the k-th match in entry order
+    (``k < m``): ``frow[k]`` its query, ``erow[k]`` its entry, ``dest[k]`` its item's place."""
     m = 0
     for q in range(found.shape[0]):
         p = found[q]
         if p >= 0:
             if slot[p] >= 0:
-                return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64), False
+                return -1
             slot[p] = q
             m += 1
-    frow = np.empty(m, np.int64)
-    erow = np.empty(m, np.int64)
     k = 0
     for p in range(slot.shape[0]):
         q = slot[p]
@@ -66,10 +64,15 @@ def _hit_places(found, order, n_distinct, slot, place):
         if place[d] == 0:
             place[d] = c
             c += 1
-    dest = np.empty(m, np.int64)
     for k in range(m):
         dest[k] = place[order[frow[k]]]
-    return frow, erow, dest, True
+    return m
+
+
+@njit(cache=True, nogil=True)
+def _iota(a):
+    for i in range(a.shape[0]):
+        a[i] = i
 
 
 @njit(inline="always")
@@ -181,7 +184,8 @@ def open_joined(entries, tw, index, f, order, inverse, ell: int, width: int, nbl
     zeros.fill(0)
     t = max(1, min(workers, nq // _SPLIT))
     cuts = np.linspace(0, nq, t + 1).astype(np.int64)
-    qall = np.arange(nq, dtype=np.int64)
+    qall = pool.get("payload query rows", nq, np.int64)
+    _iota(qall)
 
     def look(a, b):
         K.tag_kernel(rk, f64, qall, zeros, ell, np.uint64(tag), a, b, qtw)
@@ -192,12 +196,13 @@ def open_joined(entries, tw, index, f, order, inverse, ell: int, width: int, nbl
     slot = pool.get("payload slot", n_rows, np.int32)
     slot.fill(-1)
     place = pool.get("payload place", n_distinct, np.int32)
-    frow, erow, dest, ok = _hit_places(found, np.ascontiguousarray(order, dtype=np.int64), n_distinct, slot, place)
-    if not ok:
+    frow, erow, dest = (pool.get(f"payload match {w}", nq, np.int64) for w in ("queries", "entries", "places"))
+    m = _hit_places(found, np.ascontiguousarray(order, dtype=np.int64), n_distinct, slot, place, frow, erow, dest)
+    if m < 0:
         return None
-    m = frow.shape[0]
+    frow, erow, dest = frow[:m], erow[:m], dest[:m]
     data = np.empty((m, width), dtype=np.uint8)  # the result's bytes when every payload is full
-    lens = np.empty(m, dtype=np.int64)
+    lens = pool.get("payload lengths", m, np.int64)
     t = max(1, min(workers, m // _SPLIT))
     mcuts = np.linspace(0, m, t + 1).astype(np.int64)
     bad = [-1] * t
