@@ -294,6 +294,18 @@ def _sort_place_range(start, blo, bhi, k0, k1, idx, dest):
         dest[idx[p]] = p
 
 
+@njit(cache=True, nogil=True)
+def _starts_of(counts, start, fill):
+    """``start``: the bucket starts from the per-thread ``counts`` (summed), ``fill`` a copy of ``start[:-1]``."""
+    start[0] = 0
+    for b in range(counts.shape[1]):
+        c = 0
+        for t in range(counts.shape[0]):
+            c += counts[t, b]
+        fill[b] = start[b]
+        start[b + 1] = start[b] + c
+
+
 def _scratch(pool, name: str, shape, dtype=np.uint8) -> np.ndarray:
     """``np.empty``, or the buffer ``name`` of ``pool`` (a ``ScratchPool``): reused memory, no page faults."""
     return np.empty(shape, dtype=dtype) if pool is None else pool.get(name, shape, dtype)
@@ -308,18 +320,20 @@ def tag_places(tw, bits: int, shift: int, threads: int = 1, pool=None) -> np.nda
     nbk = 1 << bits
     t = max(1, min(threads, nbk))
     cuts = np.linspace(0, n, t + 1).astype(np.int64)
-    counts = np.zeros((t, nbk), dtype=np.int64)
+    # the bucket tables are set-sized too (2^19 buckets at 2^20 rows): from the pool as well
+    counts = _scratch(pool, "payload sort counts", (t, nbk), np.int64)
+    counts.fill(0)
     in_threads(lambda i: _count_tags(tw, cuts[i], cuts[i + 1], shift, counts[i]), [(i,) for i in range(t)])
-    start = np.zeros(nbk + 1, dtype=np.int64)
-    np.cumsum(counts.sum(axis=0), out=start[1:])
+    start = _scratch(pool, "payload sort starts", nbk + 1, np.int64)
+    fill = _scratch(pool, "payload sort fill", nbk, np.int64)
+    _starts_of(counts, start, fill)
     k0, k1 = _scratch(pool, "payload sort k0", n, np.uint64), _scratch(pool, "payload sort k1", n, np.uint64)
     # Row numbers fit 32 bits (at most 2^30 rows): less fresh memory, fewer page faults.
     idx, dest = _scratch(pool, "payload sort idx", n, np.int32), _scratch(pool, "payload places", n, np.int32)
     if t == 1:
-        _scatter_tags(tw, 0, n, shift, start[:-1].copy(), k0, k1, idx, dest)
+        _scatter_tags(tw, 0, n, shift, fill, k0, k1, idx, dest)
         _sort_tag_buckets(start, 0, nbk, k0, k1, idx, dest)
         return dest
-    fill = start[:-1].copy()
     bcut = np.linspace(0, nbk, t + 1).astype(np.int64)
     parts = [(i,) for i in range(t)]
     in_threads(lambda i: _scatter_tag_range(tw, bcut[i], bcut[i + 1], shift, fill, k0, k1, idx), parts)
