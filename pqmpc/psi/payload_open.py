@@ -206,12 +206,18 @@ def open_joined(entries, tw, index, f, order, inverse, ell: int, width: int, nbl
     t = max(1, min(workers, m // _SPLIT))
     mcuts = np.linspace(0, m, t + 1).astype(np.int64)
     bad = [-1] * t
+    inverse = np.ascontiguousarray(inverse, dtype=np.int64)
+    rows = np.empty(_count_matched(inverse, place), dtype=np.int64)
+    pidx = np.empty(rows.shape[0], dtype=np.int64)
 
-    def open_(i):
-        bad[i] = _open_placed(rk, f64, frow, zeros, entries, erow, dest, ell, width, nblk, np.uint64(tag), mcuts[i],
-                              mcuts[i + 1], data, lens)
+    def task(i):
+        if i < t:
+            bad[i] = _open_placed(rk, f64, frow, zeros, entries, erow, dest, ell, width, nblk, np.uint64(tag),
+                                  mcuts[i], mcuts[i + 1], data, lens)
+        else:  # the join's rows need only the places: listed alongside the opening, not after it
+            _matched_rows(inverse, place, rows, pidx)
 
-    in_threads(open_, [(i,) for i in range(t)])
+    in_threads(task, [(i,) for i in range(t + 1)])
     if any(b >= 0 for b in bad):
         raise ProtocolError(f"{step}: a matching entry fails authentication (tampered payload)")
     if m and int(lens.min()) < 0:
@@ -223,9 +229,5 @@ def open_joined(entries, tw, index, f, order, inverse, ell: int, width: int, nbl
     else:
         flat = np.empty(int(offsets[-1]), dtype=np.uint8)
         _compact(data, lens, flat, offsets)
-    inverse = np.ascontiguousarray(inverse, dtype=np.int64)
-    rows = np.empty(_count_matched(inverse, place), dtype=np.int64)
-    pidx = np.empty(rows.shape[0], dtype=np.int64)
-    _matched_rows(inverse, place, rows, pidx)
     hits = np.flatnonzero(place[:n_distinct] >= 0)
     return hits, PayloadJoin(rows=rows, payload_index=pidx, data=flat, offsets=offsets)
