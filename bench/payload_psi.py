@@ -1,6 +1,6 @@
 """Issue 16's payload goal: RR22 payload PSI with one 32-byte payload column vs plain RR22 PSI.
 
-    PYTHONPATH=$PWD python bench/payload_psi.py [--logn 20] [--rounds 5] [--tcp]
+    PYTHONPATH=$PWD python bench/payload_psi.py [--logn 20] [--rounds 5] [--tcp | --both]
 
 Same sets in one process (both parties on threads, ``run_pair``), items and payloads
 pre-encoded as the CLI passes them, plain and payload runs interleaved (A B, B A, ...) after one
@@ -11,6 +11,8 @@ the system time and minor page faults (``ru_minflt``) of each run, and the traff
 ``--tcp``: the two threads talk over a loopback TCP connection, as the command line's two processes
 do, instead of an in-memory pair (which copies every message into a fresh buffer: 67 MB of fresh
 pages for the payload list at 2^20, a cost no socket transport has).
+``--both``: the memory channel, then loopback TCP, in one run (the goal asks for both), and one
+summary line per channel at the end.
 Goal: payload ≤ 1.3× plain at 2^20.
 """
 
@@ -67,27 +69,22 @@ def once(n: int, data, with_payload: bool, tcp: bool = False):
             r1.ru_stime - r0.ru_stime, r1.ru_minflt - r0.ru_minflt)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--logn", type=int, default=20)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--tcp", action="store_true", help="loopback TCP between the threads (as the CLI runs)")
-    a = ap.parse_args()
-    n = 1 << a.logn
-    data = sets(n)
+def measure(n: int, data, logn: int, rounds: int, tcp: bool) -> str:
+    """Warm-up pair, then ``rounds`` interleaved pairs on one channel kind; prints them, returns the summary."""
     # One uncounted pair at full size: kernels compiled or loaded, and the process's first large
     # allocations (page faults, which would land on whichever side runs first) behind us.
-    once(n, data, False, a.tcp)
-    once(n, data, True, a.tcp)
-    print(f"RR22 2^{a.logn} x 2^{a.logn}, one 32-byte payload column, {'TCP loopback' if a.tcp else 'memory channel'}; load {os.getloadavg()[0]:.2f}", flush=True)
+    once(n, data, False, tcp)
+    once(n, data, True, tcp)
+    kind = "TCP loopback" if tcp else "memory channel"
+    print(f"RR22 2^{logn} x 2^{logn}, one 32-byte payload column, {kind}; load {os.getloadavg()[0]:.2f}", flush=True)
     rows = []
-    for i in range(a.rounds):
+    for i in range(rounds):
         if i % 2:  # A B B A ...: neither side always runs first
-            q = once(n, data, True, a.tcp)
-            p = once(n, data, False, a.tcp)
+            q = once(n, data, True, tcp)
+            p = once(n, data, False, tcp)
         else:
-            p = once(n, data, False, a.tcp)
-            q = once(n, data, True, a.tcp)
+            p = once(n, data, False, tcp)
+            q = once(n, data, True, tcp)
         rows.append((p, q))
         print(f"  round {i + 1}: plain {p[0]:.3f} s wall, {p[1]:.3f} s CPU ({p[3]:.3f} user) | payload {q[0]:.3f} s "
               f"wall, {q[1]:.3f} s CPU ({q[3]:.3f} user) | ratio wall {q[0] / p[0]:.2f}x, CPU {q[1] / p[1]:.2f}x, "
@@ -100,8 +97,28 @@ def main():
     print(f"median sys plain {statistics.median(p[4] for p, _ in rows):.3f} s, payload "
           f"{statistics.median(q[4] for _, q in rows):.3f} s; median minor faults plain "
           f"{statistics.median(p[5] for p, _ in rows):.0f}, payload {statistics.median(q[5] for _, q in rows):.0f}")
-    print(f"median ratio payload/plain: wall {wall:.2f}x, CPU {cpu:.2f}x (user CPU {user:.2f}x; goal <= 1.3x)")
-    print(f"bits/item: plain {rows[0][0][2]:.0f}, payload {rows[0][1][2]:.0f}; load {os.getloadavg()[0]:.2f}")
+    summary = f"wall {wall:.2f}x, CPU {cpu:.2f}x (user CPU {user:.2f}x; goal <= 1.3x)"
+    print(f"median ratio payload/plain: {summary}")
+    print(f"bits/item: plain {rows[0][0][2]:.0f}, payload {rows[0][1][2]:.0f}; load {os.getloadavg()[0]:.2f}",
+          flush=True)
+    return f"{kind}: {summary}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--logn", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--tcp", action="store_true", help="loopback TCP between the threads (as the CLI runs)")
+    ap.add_argument("--both", action="store_true", help="the memory channel, then loopback TCP")
+    a = ap.parse_args()
+    n = 1 << a.logn
+    data = sets(n)
+    kinds = [False, True] if a.both else [a.tcp]
+    summaries = [measure(n, data, a.logn, a.rounds, tcp) for tcp in kinds]
+    if a.both:
+        print("summary (median per-pair ratio payload/plain):")
+        for line in summaries:
+            print(f"  {line}")
 
 
 if __name__ == "__main__":

@@ -235,14 +235,16 @@ def seal_rows(f, ranks, pt, ell, nblk, backend: str = "auto", item=None, prow=No
 
 
 def open_rows(f, ranks, entries, ell, plen, nblk, step, backend: str = "auto", tag: int = TWEAK_ITEM,
-              erow=None):
-    """Plaintexts of entries ``erow`` (default: all) whose tags were found for ``(f, ranks)``;
-    ProtocolError if a MAC fails."""
+              erow=None, frow=None):
+    """Plaintexts of entries ``erow`` (default: all) whose tags were found for ``(f[frow], ranks)``
+    (``frow`` default: all of ``f``, in order); ProtocolError if a MAC fails."""
     if _fused(backend):
-        pt, bad = payload_kernels.open_rows(f, ranks, entries, ell, plen, nblk, tag, erow)
+        pt, bad = payload_kernels.open_rows(f, ranks, entries, ell, plen, nblk, tag, erow, frow)
         if bad >= 0:
             raise ProtocolError(f"{step}: a matching entry fails authentication (tampered payload)")
         return pt
+    if frow is not None:
+        f = f[frow]
     if erow is not None:
         entries = take_rows(entries, erow)
     n = f.shape[0]
@@ -484,10 +486,10 @@ def _open_entries(entries, tw, f, ell, width, n_rows, step, block, index=None):
             values.lookup(tw, values.tag_words(tags_of(fq, rk, ell), ell), *bits, found)
         return found
 
-    def open_(fq, rk, found):
-        if block is None:
-            return open_rows(fq, rk, entries, ell, plen, nblk, step, erow=found)
-        row_keys, ptr = unwrap_rows(fq, rk, take_rows(entries, found), ell)
+    def open_(frow, rk, found):
+        if block is None:  # keys read where they are (f[frow]), not gathered first
+            return open_rows(f, rk, entries, ell, plen, nblk, step, erow=found, frow=frow)
+        row_keys, ptr = unwrap_rows(np.ascontiguousarray(f[frow]), rk, take_rows(entries, found), ell)
         if ptr.size and int(ptr.max()) >= block.shape[0]:
             raise ProtocolError(f"{step}: an entry points past the {block.shape[0]} row ciphertexts")
         return open_rows(row_keys, np.zeros(ptr.shape[0], dtype=np.int64), block, 0, plen, nblk, step,
@@ -497,7 +499,7 @@ def _open_entries(entries, tw, f, ell, width, n_rows, step, block, index=None):
     found = find(f, np.zeros(f.shape[0], dtype=np.int64))
     # Opened in entry order: the entries are then read forward, not at random (~4x faster).
     hit = _by_place(found, entries.shape[0])
-    first = open_(np.ascontiguousarray(f[hit]), np.zeros(hit.shape[0], dtype=np.int64), found[hit])
+    first = open_(hit, np.zeros(hit.shape[0], dtype=np.int64), found[hit])
     hdr = np.ascontiguousarray(first[:, :HEADER]).view("<u4").reshape(-1, 2).astype(np.int64)
     mult = hdr[:, 1]
     if np.any(hdr[:, 0] > width):
@@ -508,13 +510,13 @@ def _open_entries(entries, tw, f, ell, width, n_rows, step, block, index=None):
     extra = mult - 1
     m_items = np.repeat(np.arange(hit.shape[0], dtype=np.int64), extra)
     rk = np.arange(m_items.shape[0], dtype=np.int64) - np.repeat(np.cumsum(extra) - extra, extra) + 1
-    fq = np.ascontiguousarray(f[hit[m_items]])
-    found2 = find(fq, rk)
+    frow = hit[m_items]
+    found2 = find(np.ascontiguousarray(f[frow]), rk)
     if np.any(found2 < 0):
         raise ProtocolError(f"{step}: an item announced {int(mult.max())} rows but an entry is missing")
     o = _by_place(found2, entries.shape[0])
-    m_items, rk, fq, found2 = m_items[o], rk[o], np.ascontiguousarray(fq[o]), found2[o]
-    rest = open_(fq, rk, found2)
+    m_items, rk, frow, found2 = m_items[o], rk[o], frow[o], found2[o]
+    rest = open_(frow, rk, found2)
     hdr2 = np.ascontiguousarray(rest[:, :HEADER]).view("<u4").reshape(-1, 2).astype(np.int64)
     if np.any(hdr2[:, 0] > width) or np.any(hdr2[:, 1] != mult[m_items]):
         raise ProtocolError(f"{step}: rows of one item disagree on their number, or a payload is too long")

@@ -15,13 +15,18 @@ from numba import literal_unroll, njit
 from ..primitives.aes_kernels import aes128_encrypt8_ni, aes128_load_keys, fixed_key_schedule
 from ..primitives.cpu import HAVE_AESNI
 from ..primitives.gf128 import HAVE_PCLMUL, gf128_mul_ni
+from .payload_simd import load1_u64, load_u64, prefetch_read, prefetch_read1, prefetch_write, store_u64
 from .values import in_threads
 
-__all__ = ["AVAILABLE", "seal_rows", "seal_sorted", "tag_places", "query_tags", "bucket_starts", "index_sorted",
+__all__ = ["AVAILABLE", "hashes8", "load_masked", "tag_kernel",
+           "seal_rows", "seal_sorted", "tag_places", "query_tags", "bucket_starts", "index_sorted",
            "lookup_in", "open_rows", "wrap_rows", "unwrap_rows"]
 
 #: Whether the fused kernels run here (both AES-NI and PCLMULQDQ).
 AVAILABLE = bool(HAVE_AESNI and HAVE_PCLMUL)
+
+#: Rows ahead of the current one whose random memory (sorted places to write, keys to read) is prefetched.
+_AHEAD = 16
 
 
 @njit(inline="always")
@@ -80,14 +85,15 @@ def _tw(p, ranks, r, n, j, tag):
 
 
 @njit(inline="always")
-def _hashes8(ks, f, item, r0, n, ranks, nh, tag, hs):
-    """hs[g, j] = TCCR(f[item[r0+g]], (ranks[r0+g]·2^8 + j, tag)) for 8 rows (rows past ``n`` repeat the last).
+def _hashes8(ks, f, item, r0, n, ranks, nh, tag, hs, j0=0):
+    """hs[g, j] = TCCR(f[item[r0+g]], (ranks[r0+g]·2^8 + j, tag)) for 8 rows (rows past ``n`` repeat the last),
+    ``j0 <= j < nh`` (``j0`` = 1: the tags ``H_0`` are known already).
 
     π(x) is shared by all tweaks of a row, and eight rows go through AES side by side."""
     p = aes128_encrypt8_ni(ks, (_row(f, item, r0, n), _row(f, item, r0 + 1, n), _row(f, item, r0 + 2, n),
                                 _row(f, item, r0 + 3, n), _row(f, item, r0 + 4, n), _row(f, item, r0 + 5, n),
                                 _row(f, item, r0 + 6, n), _row(f, item, r0 + 7, n)))
-    for j in range(nh):
+    for j in range(j0, nh):
         y = aes128_encrypt8_ni(ks, (_tw(p[0], ranks, r0, n, j, tag), _tw(p[1], ranks, r0 + 1, n, j, tag),
                                     _tw(p[2], ranks, r0 + 2, n, j, tag), _tw(p[3], ranks, r0 + 3, n, j, tag),
                                     _tw(p[4], ranks, r0 + 4, n, j, tag), _tw(p[5], ranks, r0 + 5, n, j, tag),
@@ -134,26 +140,41 @@ def _load_masked(c, keep):
 
 
 @njit(cache=True, nogil=True)
-def _open_kernel(rk, f, ranks, entries, erow, ell, plen, nblk, tag, pt):
-    """Plaintexts of entries ``erow[r]`` into ``pt``; returns the first row whose MAC fails, or -1."""
+def _open_kernel(rk, f, frow, ranks, entries, erow, ell, plen, nblk, tag, pt):
+    """Plaintexts of entries ``erow[r]`` for keys ``f[frow[r]]`` into ``pt``; returns the first row whose MAC
+    fails, or -1. Entries are read as whole unaligned words (never past their row: the MAC follows
+    the ciphertext), bytes past the plaintext cleared before the MAC."""
     ks = aes128_load_keys(rk)
-    n = f.shape[0]
+    n = frow.shape[0]
     hs = np.empty((8, nblk + 3, 2), dtype=np.uint64)
-    item = np.arange(n)
     bad = -1
+    for r in range(min(n, _AHEAD)):
+        prefetch_read(f, frow[r], 0)
+        prefetch_read(entries, erow[r], 0)
     for r0 in range(0, n, 8):
-        _hashes8(ks, f, item, r0, n, ranks, nblk + 3, tag, hs)
+        # keys and entries of the group _AHEAD rows on (the keys are read at random)
+        for r in range(r0 + _AHEAD, min(n, r0 + _AHEAD + 8)):
+            prefetch_read(f, frow[r], 0)
+            prefetch_read(entries, erow[r], 0)
+        _hashes8(ks, f, frow, r0, n, ranks, nblk + 3, tag, hs, 1)
         for g in range(min(8, n - r0)):
             r = r0 + g
             h = (hs[g, nblk + 1, 0], hs[g, nblk + 1, 1])
             acc = (np.uint64(0), np.uint64(0))
             e = erow[r]
             for b in range(nblk):
-                c = _load(entries, e, ell + 16 * b, ell + plen)
+                c = _load_masked((load_u64(entries, e, ell + 16 * b), load_u64(entries, e, ell + 16 * b + 8)),
+                                 plen - 16 * b)
                 acc = gf128_mul_ni((acc[0] ^ c[0], acc[1] ^ c[1]), h)
-                _store(pt, r, 16 * b, plen, (c[0] ^ hs[g, b + 1, 0], c[1] ^ hs[g, b + 1, 1]))
-            m = _load(entries, e, ell + plen, ell + plen + 16)
-            if bad < 0 and ((acc[0] ^ hs[g, nblk + 2, 0]) != m[0] or (acc[1] ^ hs[g, nblk + 2, 1]) != m[1]):
+                p0 = c[0] ^ hs[g, b + 1, 0]
+                p1 = c[1] ^ hs[g, b + 1, 1]
+                if 16 * b + 16 <= plen:
+                    store_u64(pt, r, 16 * b, p0)
+                    store_u64(pt, r, 16 * b + 8, p1)
+                else:
+                    _store(pt, r, 16 * b, plen, (p0, p1))
+            if bad < 0 and ((acc[0] ^ hs[g, nblk + 2, 0]) != load_u64(entries, e, ell + plen)
+                            or (acc[1] ^ hs[g, nblk + 2, 1]) != load_u64(entries, e, ell + plen + 8)):
                 bad = r
     return bad
 
@@ -177,10 +198,7 @@ def seal_rows(f, ranks, pt, ell: int, nblk: int, tag: int, item=None, prow=None,
 def _pt_word(data, a, ln, j):
     """Payload bytes ``j .. j+7`` (``data[a:a+ln]`` zero-padded) as a little-endian word."""
     if j + 8 <= ln:
-        w = np.uint64(0)
-        for k in range(8):
-            w |= np.uint64(data[a + j + k]) << np.uint64(8 * k)
-        return w
+        return load1_u64(data, a + j)
     w = np.uint64(0)
     for k in range(max(0, min(8, ln - j))):
         w |= np.uint64(data[a + j + k]) << np.uint64(8 * k)
@@ -276,6 +294,18 @@ def _sort_place_range(start, blo, bhi, k0, k1, idx, dest):
         dest[idx[p]] = p
 
 
+@njit(cache=True, nogil=True)
+def _starts_of(counts, start, fill):
+    """``start``: the bucket starts from the per-thread ``counts`` (summed), ``fill`` a copy of ``start[:-1]``."""
+    start[0] = 0
+    for b in range(counts.shape[1]):
+        c = 0
+        for t in range(counts.shape[0]):
+            c += counts[t, b]
+        fill[b] = start[b]
+        start[b + 1] = start[b] + c
+
+
 def _scratch(pool, name: str, shape, dtype=np.uint8) -> np.ndarray:
     """``np.empty``, or the buffer ``name`` of ``pool`` (a ``ScratchPool``): reused memory, no page faults."""
     return np.empty(shape, dtype=dtype) if pool is None else pool.get(name, shape, dtype)
@@ -290,18 +320,20 @@ def tag_places(tw, bits: int, shift: int, threads: int = 1, pool=None) -> np.nda
     nbk = 1 << bits
     t = max(1, min(threads, nbk))
     cuts = np.linspace(0, n, t + 1).astype(np.int64)
-    counts = np.zeros((t, nbk), dtype=np.int64)
+    # the bucket tables are set-sized too (2^19 buckets at 2^20 rows): from the pool as well
+    counts = _scratch(pool, "payload sort counts", (t, nbk), np.int64)
+    counts.fill(0)
     in_threads(lambda i: _count_tags(tw, cuts[i], cuts[i + 1], shift, counts[i]), [(i,) for i in range(t)])
-    start = np.zeros(nbk + 1, dtype=np.int64)
-    np.cumsum(counts.sum(axis=0), out=start[1:])
+    start = _scratch(pool, "payload sort starts", nbk + 1, np.int64)
+    fill = _scratch(pool, "payload sort fill", nbk, np.int64)
+    _starts_of(counts, start, fill)
     k0, k1 = _scratch(pool, "payload sort k0", n, np.uint64), _scratch(pool, "payload sort k1", n, np.uint64)
     # Row numbers fit 32 bits (at most 2^30 rows): less fresh memory, fewer page faults.
     idx, dest = _scratch(pool, "payload sort idx", n, np.int32), _scratch(pool, "payload places", n, np.int32)
     if t == 1:
-        _scatter_tags(tw, 0, n, shift, start[:-1].copy(), k0, k1, idx, dest)
+        _scatter_tags(tw, 0, n, shift, fill, k0, k1, idx, dest)
         _sort_tag_buckets(start, 0, nbk, k0, k1, idx, dest)
         return dest
-    fill = start[:-1].copy()
     bcut = np.linspace(0, nbk, t + 1).astype(np.int64)
     parts = [(i,) for i in range(t)]
     in_threads(lambda i: _scatter_tag_range(tw, bcut[i], bcut[i + 1], shift, fill, k0, k1, idx), parts)
@@ -310,21 +342,34 @@ def tag_places(tw, bits: int, shift: int, threads: int = 1, pool=None) -> np.nda
 
 
 @njit(cache=True, nogil=True)
-def _seal_padded_kernel(rk, f, item, ranks, data, offsets, mult, width, ell, nblk, tag, dest, lo, hi, out):
+def _seal_padded_kernel(rk, f, item, ranks, data, offsets, mult, width, ell, nblk, tag, tw, dest, lo, hi, out):
     """Rows ``lo:hi`` sealed (as :func:`_seal_kernel` on the padded plaintexts) and written to places
     ``dest[r]``: the plaintext (u32 length ‖ u32 ``mult[item[r]]`` ‖ payload ‖ zeros) is built in
-    registers from ``(data, offsets)``, read in row order; only the writes land at random."""
+    registers from ``(data, offsets)``, read in row order; only the writes land at random, and
+    their cache lines are asked for ``_AHEAD`` rows early. The tags are the tag words ``tw``
+    (``H_0``, computed by :func:`_tag_kernel`), so ``H_0`` is not recomputed."""
     ks = aes128_load_keys(rk)
     plen = 8 + width
+    last = ell + plen + 15
     hs = np.empty((8, nblk + 3, 2), dtype=np.uint64)
+    for r in range(lo, min(hi, lo + _AHEAD)):
+        prefetch_write(out, dest[r], 0)
+        prefetch_write(out, dest[r], last)
     for r0 in range(lo, hi, 8):
-        _hashes8(ks, f, item, r0, hi, ranks, nblk + 3, tag, hs)
+        _hashes8(ks, f, item, r0, hi, ranks, nblk + 3, tag, hs, 1)
         for g in range(min(8, hi - r0)):
             r = r0 + g
+            if r + _AHEAD < hi:
+                prefetch_write(out, dest[r + _AHEAD], 0)
+                prefetch_write(out, dest[r + _AHEAD], last)
             d = dest[r]
             a = offsets[r]
             ln = offsets[r + 1] - a
-            _store(out, d, 0, ell, (hs[g, 0, 0], hs[g, 0, 1]))
+            # Whole unaligned words, each part of the row in order: a word running past its part
+            # carries zeros into the next part, which is written after it (never past the row).
+            store_u64(out, d, 0, tw[r, 0])
+            if ell > 8:
+                store_u64(out, d, 8, tw[r, 1])
             h = (hs[g, nblk + 1, 0], hs[g, nblk + 1, 1])
             acc = (np.uint64(0), np.uint64(0))
             for b in range(nblk):
@@ -334,9 +379,12 @@ def _seal_padded_kernel(rk, f, item, ranks, data, offsets, mult, width, ell, nbl
                     w0 = _pt_word(data, a, ln, 16 * b - 8)
                 w1 = _pt_word(data, a, ln, 16 * b)
                 c = _load_masked((w0 ^ hs[g, b + 1, 0], w1 ^ hs[g, b + 1, 1]), plen - 16 * b)
-                _store(out, d, ell + 16 * b, ell + plen, c)
+                store_u64(out, d, ell + 16 * b, c[0])
+                if 16 * b + 8 < plen:
+                    store_u64(out, d, ell + 16 * b + 8, c[1])
                 acc = gf128_mul_ni((acc[0] ^ c[0], acc[1] ^ c[1]), h)
-            _store(out, d, ell + plen, ell + plen + 16, (acc[0] ^ hs[g, nblk + 2, 0], acc[1] ^ hs[g, nblk + 2, 1]))
+            store_u64(out, d, ell + plen, acc[0] ^ hs[g, nblk + 2, 0])
+            store_u64(out, d, ell + plen + 8, acc[1] ^ hs[g, nblk + 2, 1])
 
 
 def _int64s(a):
@@ -371,7 +419,7 @@ def seal_sorted(f, item, ranks, data, offsets, mult, width: int, ell: int, nblk:
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
     mult = _int64s(mult)
     in_threads(lambda a, b: _seal_padded_kernel(rk, f64, item, ranks, data, offsets, mult, width, ell, nblk, t,
-                                                dest, a, b, out), parts)
+                                                tw, dest, a, b, out), parts)
     return out
 
 
@@ -426,9 +474,19 @@ def index_sorted(entries, ell, bits, shift, tw, start):
 @njit(cache=True, nogil=True)
 def lookup_in(start, tw, queries, shift, found):
     """Position of each query in the sorted tag words ``tw`` (index ``start``), or -1 (as :func:`.values.lookup`,
-    with the index built once for all callers)."""
+    with the index built once for all callers). Queries are pseudorandom: the bucket start of the
+    query ``2·_AHEAD`` on and the first tag word of the one ``_AHEAD`` on are prefetched, so the
+    cache misses overlap."""
     sh = np.uint64(shift)
-    for r in range(queries.shape[0]):
+    nq = queries.shape[0]
+    n = tw.shape[0]
+    for r in range(min(2 * _AHEAD, nq)):
+        prefetch_read1(start, np.int64(queries[r, 0] >> sh))
+    for r in range(nq):
+        if r + 2 * _AHEAD < nq:
+            prefetch_read1(start, np.int64(queries[r + 2 * _AHEAD, 0] >> sh))
+        if r + _AHEAD < nq and n:
+            prefetch_read(tw, min(start[np.int64(queries[r + _AHEAD, 0] >> sh)], n - 1), 0)
         q0 = queries[r, 0]
         q1 = queries[r, 1]
         b = np.int64(q0 >> sh)
@@ -439,13 +497,15 @@ def lookup_in(start, tw, queries, shift, found):
                 break
 
 
-def open_rows(f, ranks, entries, ell: int, plen: int, nblk: int, tag: int, erow=None) -> tuple[np.ndarray, int]:
-    """``(pt, bad)``: plaintexts of entries ``erow`` (default: all, in order) for keys ``f`` and the first
-    row whose MAC fails (-1: none)."""
-    n = f.shape[0]
+def open_rows(f, ranks, entries, ell: int, plen: int, nblk: int, tag: int, erow=None,
+              frow=None) -> tuple[np.ndarray, int]:
+    """``(pt, bad)``: plaintexts of entries ``erow`` (default: all, in order) for keys ``f[frow]`` (default: ``f``)
+    and the first row whose MAC fails (-1: none)."""
+    n = f.shape[0] if frow is None else frow.shape[0]
     pt = np.empty((n, plen), dtype=np.uint8)
     erow = np.arange(n, dtype=np.int64) if erow is None else np.ascontiguousarray(erow, dtype=np.int64)
-    bad = _open_kernel(fixed_key_schedule(), np.ascontiguousarray(f).view(np.uint64),
+    frow = np.arange(n, dtype=np.int64) if frow is None else np.ascontiguousarray(frow, dtype=np.int64)
+    bad = _open_kernel(fixed_key_schedule(), np.ascontiguousarray(f).view(np.uint64), frow,
                        np.ascontiguousarray(ranks, dtype=np.int64), np.ascontiguousarray(entries), erow, ell, plen,
                        nblk, np.uint64(tag), pt)
     return pt, int(bad)
@@ -506,3 +566,9 @@ def unwrap_rows(f, ranks, entries, ell: int, tag: int) -> tuple[np.ndarray, np.n
                    np.ascontiguousarray(ranks, dtype=np.int64), np.ascontiguousarray(entries), ell, np.uint64(tag),
                    keys.view(np.uint64), ptr)
     return keys, ptr
+
+
+# Building blocks shared with :mod:`.payload_open` (the receiver's open-into-the-join path).
+hashes8 = _hashes8
+load_masked = _load_masked
+tag_kernel = _tag_kernel

@@ -28,7 +28,7 @@ from ..net import Channel, handshake
 from . import keys, payload_wire, values
 from .okvs import OkvsParams
 from .payload import DEFAULT_WIDTH
-from .payload_join import distinct_sorted, join_pairs
+from .payload_join import join_pairs
 from .rr22 import (
     DEFAULT_BIN_SIZE,
     PROTOCOL,
@@ -125,9 +125,7 @@ def _receiver(ch, ids, inverse, n_s, reveal, malicious, vole, rng, bin_size, ove
     ph.start("compare", "RR22: opening payloads" if pl["to_receiver"] else "RR22: comparing")
     pairs = None
     if pl["to_receiver"]:
-        items, pt = payload_wire.recv_entries(ch, [(order, out)], n_s, ids.shape[0], pl["width"], STEP5P, pool)
-        hits = distinct_sorted(items, ids.shape[0])
-        pairs = join_pairs(inverse, items, pt)
+        hits, pairs = payload_wire.recv_joined(ch, order, out, n_s, inverse, pl["width"], STEP5P, pool)
     else:
         ell = tag_bytes(n_s, ids.shape[0], malicious)
         tw = values.tag_words(values.recv_rows(ch, n_s, ell, STEP5), ell)
@@ -155,7 +153,9 @@ def _sender(ch, ids, inverse, n_r, reveal, malicious, vole, rng, bin_size, overl
     n = ids.shape[0]
     if pl["to_receiver"]:
         vals = pool.get("payload values", out.shape)
-        vals[border] = out
+        # rows moved as one 16-byte item each: ~10x faster than numpy's row-by-byte fancy assignment
+        w = out.shape[1]
+        vals.view(f"V{w}").reshape(-1)[border] = np.ascontiguousarray(out).view(f"V{w}").reshape(-1)
         del out
         payload_wire.send_entries(ch, [vals], inverse, pl["data"], pl["offsets"], pl["width"], n_r, rng, pool)
         del vals

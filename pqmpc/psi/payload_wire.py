@@ -35,10 +35,11 @@ import numpy as np
 
 from ..errors import ParameterError, ProtocolError
 from . import payload, values
-from .payload_join import join_pairs
+from .payload_join import distinct_sorted, join_pairs
+from .payload_open import open_joined
 from .session import MAX_ITEMS, recv_control, tag_bytes
 
-__all__ = ["VERSION", "setup", "entry_tag_bytes", "send_entries", "recv_entries", "empty_join",
+__all__ = ["VERSION", "setup", "entry_tag_bytes", "send_entries", "recv_entries", "recv_joined", "empty_join",
            "send_matched_ids", "recv_matched_ids", "send_own_payloads", "recv_peer_payloads"]
 
 #: 2: the several-list layout (one row ciphertext, wrapped keys per list). Version-1 peers
@@ -117,6 +118,29 @@ def recv_entries(ch, queries, n_distinct: int, n_receiver: int, width: int, step
     if len(items) == 1:
         return items[0], pts[0]
     return np.concatenate(items), np.concatenate(pts)
+
+
+def recv_joined(ch, order, f, n_distinct: int, inverse, width: int, step: str, pool):
+    """Receiver, one list (RR22): ``(hits, join)`` — its sorted distinct items with a match, and the
+    :class:`~.payload_join.PayloadJoin` of its rows (``inverse[r]``: the distinct item of row ``r``)
+    with the sender's payloads. ``f[i]`` is the OPRF value of distinct item ``order[i]``; other
+    arguments as :func:`recv_entries` (``n_receiver`` is ``order``'s length). Without sender
+    duplicates the entries open straight into the join (:mod:`.payload_open`); otherwise, as
+    :func:`recv_entries` then :func:`~.payload_join.join_pairs`."""
+    n_receiver = order.shape[0]
+    n_rows, ell = _recv_header(ch, n_distinct, n_receiver, step.format("rows"))
+    st = step.format("list 0")
+    entries = _recv_list(ch, n_rows, payload.entry_bytes(ell, width), st, pool)
+    tw, index = payload.index_sorted(entries, ell, st, pool)
+    if index is not None and pool is not None:
+        got = open_joined(entries, tw, index, f, order, inverse, ell, width, payload.nblocks(width),
+                          payload.TWEAK_ITEM, values.bucket_bits(n_rows, ell)[1], st, pool)
+        if got is not None:
+            return got
+    where, pt = payload.open_entries(entries, tw, np.ascontiguousarray(f), ell, width, n_rows, st, None,
+                                     workers=2, index=index)
+    items = order[where]
+    return distinct_sorted(items, n_receiver), join_pairs(inverse, items, pt)
 
 
 def _recv_list(ch, n_rows: int, row: int, step: str, pool) -> np.ndarray:
