@@ -33,6 +33,7 @@ from .rr22 import (
     DEFAULT_BIN_SIZE,
     PROTOCOL,
     VERSION,
+    extension,
     oprf_receive_binned,
     rr22_oprf_sender,
     session_arguments,
@@ -59,17 +60,17 @@ def run_rr22_payload(role: str, ch: Channel, items, rng=None, reveal_to_sender: 
     """One RR22 session with payloads as ``role``; keywords as :func:`pqmpc.psi.rr22.run_rr22` plus
     ``payload``/``peer_payload``/``payload_width`` (:func:`pqmpc.psi.kkrt_psi.psi_sender`)."""
     rng, base_ot = session_arguments(role, kappa, max_peer_items, rng, base_ot)
+    cot = extension(base_ot, malicious)   # an unsuitable base is refused before any message
     # RR22's per-role workspace: the VOLE, OKVS, ids and dedup arrays and the payload scratch are
     # reused by the next session (fresh memory costs ~8 µs per 4 KiB page on first touch here).
     # Only scratch lives in it: indices and joined pairs are allocated fresh.
     with session_workspace(role) as pool:
-        return _session(role, ch, items, rng, reveal_to_sender, malicious, base_ot, bin_size, extra_params,
+        return _session(role, ch, items, rng, reveal_to_sender, malicious, base_ot, cot, bin_size, extra_params,
                         max_peer_items, progress, overlap, payload, peer_payload, payload_width, pool)
 
 
-def _session(role, ch, items, rng, reveal_to_sender, malicious, base_ot, bin_size, extra_params, max_peer_items,
-             progress, overlap, payload, peer_payload, payload_width, pool):
-    from ..ot.ext.iknp import IKNP
+def _session(role, ch, items, rng, reveal_to_sender, malicious, base_ot, cot, bin_size, extra_params,
+             max_peer_items, progress, overlap, payload, peer_payload, payload_width, pool):
     from ..ot.ext.vole import SilentVole
 
     ph = Phases(progress)
@@ -111,7 +112,6 @@ def _session(role, ch, items, rng, reveal_to_sender, malicious, base_ot, bin_siz
         # Both sides know both sizes, so both stop here without further messages.
         return finish(np.zeros(0, dtype=np.int64) if (role == "receiver" or reveal_to_sender) else None, 0)
     ph.start("oprf", "RR22: base OTs, VOLE and OKVS")
-    cot = IKNP(base=base_ot)
     cot.setup(ch, role, rng.fork("rr22/base"))
     vole = SilentVole(cot, check=malicious, pool=pool)
     run = _receiver if role == "receiver" else _sender

@@ -79,7 +79,8 @@ def test_rr22_malicious_mode_with_payloads():
     s = ["k1", "k2", "k2", "日本", ""]
     sp = ["a", "b1", "b2", "ユ", "e"]
     r = ["k2", "", "zz", "日本", "k2"]
-    check(s, sp, r, ["r1", "r2", "r3", "r4", "r5"], malicious=True)
+    rs, rr = check(s, sp, r, ["r1", "r2", "r3", "r4", "r5"], malicious=True)
+    assert rs.params["cot"] == rr.params["cot"] == "KOS"   # the same checked COTs as plain malicious RR22
     check(s, sp, r, malicious=True)
 
 
