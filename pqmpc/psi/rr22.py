@@ -236,9 +236,7 @@ class Rr22OprfKey:
     def eval(self, ids, proof: bool = False) -> np.ndarray:
         """``(n, 16)`` OPRF outputs (``proof=True``: the malicious-mode match proofs ``F'``)."""
         out, order = self.eval_binned(ids, proof)
-        res = np.empty_like(out)
-        res[order] = out
-        return res
+        return _unbin(out, order)
 
     def eval_binned(self, ids, proof: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """``(outputs, order)``: the outputs of ``ids[order]`` (the OKVS bin order, cache-friendly)."""
@@ -322,13 +320,15 @@ def rr22_oprf_receiver(ch: Channel, ids, rng=None, malicious: bool = False, vole
     ``ids`` must be distinct 16-byte blocks (:class:`ParameterError` otherwise).
     """
     out, prf, order = oprf_receive_binned(ch, ids, rng, malicious, vole, bin_size, proof, timings)
-    res = np.empty_like(out)
-    res[order] = out
-    if not proof:
-        return res
-    res2 = np.empty_like(prf)
-    res2[order] = prf
-    return res, res2
+    return (_unbin(out, order), _unbin(prf, order)) if proof else _unbin(out, order)
+
+
+def _unbin(rows: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``res[order] = rows`` for ``(n, 16)`` blocks, each row moved as one 16-byte item (numpy's
+    fancy assignment on uint8 rows goes byte by byte: ~45 vs ~5 ms at 2^20)."""
+    res = np.empty_like(rows)
+    res.view("V16").reshape(-1)[order] = np.ascontiguousarray(rows).view("V16").reshape(-1)
+    return res
 
 
 def oprf_receive_binned(ch: Channel, ids, rng=None, malicious: bool = False, vole=None,
