@@ -37,7 +37,18 @@ from ...net import Channel
 from ...primitives.aes_kernels import round_keys_many
 from ...primitives.ggm import ggm_expand_level
 from ...primitives.prg import MultiKeyCTR
-from .vole_fused import FUSED_KS, HAVE_FUSED, SLICE, broadcast_keys, fused_receiver, fused_sender
+from .matrix import transpose_rows
+from .vole_fused import (
+    FUSED_KS,
+    HAVE_FUSED,
+    SLICE,
+    broadcast_keys,
+    fused_receiver,
+    fused_sender,
+    receiver_tile_rows,
+    sender_tile_rows,
+    tile_buffer,
+)
 from .vole_prg import LeafStreams
 
 
@@ -173,12 +184,26 @@ class _VoleMatrix:
         fused = HAVE_FUSED and k in FUSED_KS and self.g.backend == "numba+AES-NI"
         self._rky = broadcast_keys(round_keys_many(flat)) if fused else None
         self._bufs: dict = {}
+        self._tile = None
 
     def _scratch(self, cbp: int, names: tuple) -> list:
         if self._bufs.get("cb") != cbp:
             rows = {"corr": self.blocks, "v": self.width}
             self._bufs = {"cb": cbp, **{nm: np.empty((rows[nm], cbp), dtype=np.uint8) for nm in rows}}
         return [self._bufs[nm] for nm in names]
+
+    def _tile_start(self, c: int, rows: np.ndarray) -> int | None:
+        """The first stream block of this chunk if the fused row kernel can take it (whole ``SLICE``s,
+        no padding, ``rows`` exactly ``(c, κ/8)`` C-contiguous), else ``None``."""
+        cb = c // 8
+        if not (self._rky is not None and c % (8 * SLICE) == 0 and c > 0 and self.g.pos % 16 == 0
+                and rows.flags.c_contiguous and rows.dtype == np.uint8 and rows.shape == (c, self.width // 8)):
+            return None
+        if self._tile is None:
+            self._tile = tile_buffer(self.width)
+        start = self.g.pos // 16
+        self.g.skip(cb)
+        return start
 
     def _fused_start(self, cbp: int) -> int | None:
         """The first stream block of this chunk if the fused kernel can take it, else ``None``."""
@@ -229,6 +254,17 @@ class VoleMatrixReceiver(_VoleMatrix):
         ch.send(np.ascontiguousarray(corr[:, :cb]))
         return np.ascontiguousarray(v[:, :cb])
 
+    def send_chunk_rows(self, ch: Channel, c: int, code: np.ndarray, rows: np.ndarray) -> None:
+        """:meth:`send_chunk` and the transpose of V into ``rows`` (``(c, κ/8)``): fused per column tile
+        in cache where the row kernel applies (whole ``SLICE``s of OTs), else one after the other."""
+        start = self._tile_start(c, rows) if code.shape == (1, c // 8) else None
+        if start is None:
+            transpose_rows(self.send_chunk(ch, c, code), c, rows)
+            return
+        (corr,) = self._scratch(c // 8, ("corr",))
+        receiver_tile_rows(self.k, self._rky, start, np.ascontiguousarray(code[0]), corr, rows, self._tile)
+        ch.send(corr)
+
 
 class VoleMatrixSender(_VoleMatrix):
     """The extension sender's half (every leaf but Δ_i's): same interface as :class:`.matrix.MatrixSender`."""
@@ -244,11 +280,15 @@ class VoleMatrixSender(_VoleMatrix):
     def recv_chunk(self, ch: Channel, c: int, step: str, arrived=None) -> np.ndarray:
         """Receive the corrections for the next ``c`` OTs; return Q (``κ × ceil(c/8)``), valid until the next call.
         ``arrived()``, if given, runs once the corrections are in, before the chunk's PRG work."""
-        cb = (c + 7) // 8
-        cbp = padded(cb)
-        corr = ch.recv_array(np.uint8, (self.blocks, cb), step)
+        corr = ch.recv_array(np.uint8, (self.blocks, (c + 7) // 8), step)
         if arrived is not None:
             arrived()
+        return self._q(c, corr)
+
+    def _q(self, c: int, corr: np.ndarray) -> np.ndarray:
+        """Q of a chunk from its corrections (see :meth:`recv_chunk`)."""
+        cb = (c + 7) // 8
+        cbp = padded(cb)
         if cbp != cb:
             full = np.zeros((self.blocks, cbp), dtype=np.uint8)
             full[:, :cb] = corr
@@ -267,6 +307,21 @@ class VoleMatrixSender(_VoleMatrix):
             vole_sender_rows(r, self.k, self.points, self.dbits, np.ascontiguousarray(corr[:, a:a + w]), qw, s)
             q[:, a:a + w] = qw
         return q if cbp == cb else np.ascontiguousarray(q[:, :cb])
+
+    def recv_chunk_rows(self, ch: Channel, c: int, step: str, rows: np.ndarray) -> None:
+        """:meth:`recv_chunk` and the transpose of Q into ``rows`` (``(c, κ/8)``), fused per column tile
+        as :meth:`VoleMatrixReceiver.send_chunk_rows`."""
+        cb = c // 8
+        if self._rky is None or c % (8 * SLICE):
+            transpose_rows(self.recv_chunk(ch, c, step), c, rows)
+            return
+        corr = ch.recv_array(np.uint8, (self.blocks, cb), step)
+        start = self._tile_start(c, rows)
+        if start is None:
+            transpose_rows(self._q(c, corr), c, rows)
+            return
+        sender_tile_rows(self.k, self._rky, start, self.points, self.dbits, np.ascontiguousarray(corr), rows,
+                         self._tile)
 
 
 __all__ = ["full_trees", "path_bits", "punctured_trees", "vole_receiver_rows", "vole_sender_rows",

@@ -24,8 +24,10 @@ from numba.extending import intrinsic
 
 from ...primitives.cpu import HAVE_VAES
 from ...primitives.gf128_vaes import HAVE_ZMM
+from ...primitives.transpose_kernels import transpose_into
 
-__all__ = ["FUSED_KS", "HAVE_FUSED", "LANES", "SLICE", "broadcast_keys", "fused_receiver", "fused_sender"]
+__all__ = ["FUSED_KS", "HAVE_FUSED", "LANES", "SLICE", "TILE_BYTES", "broadcast_keys", "fused_receiver",
+           "fused_sender", "receiver_tile_rows", "sender_tile_rows", "tile_buffer"]
 
 HAVE_FUSED = HAVE_VAES
 FUSED_KS = (2, 4)
@@ -41,6 +43,9 @@ NV = 2
 STATES = 16
 #: bytes of every leaf stream per kernel step
 SLICE = 16 * LANES * NV
+#: bytes of every leaf stream per column tile of the row kernels (4,096 OTs: a 64 KiB tile at κ = 128,
+#: IKNP's tile), a multiple of ``SLICE``
+TILE_BYTES = 512
 
 
 def broadcast_keys(rk: np.ndarray) -> np.ndarray:
@@ -53,13 +58,13 @@ def _arr(t, nd):
 
 
 @intrinsic
-def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds, choice, corr, tree):
-    """One tree, one ``SLICE``-byte column slice: stores the ``k`` row sums at
-    ``dst[row0 + b, w … w + 2·LANES·NV − 1]`` and, for the receiver, ``corr[tree, w …] = u ⊕ choice[w …]``
+def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, dw, k, sender, rounds, choice, corr, tree):
+    """One tree, one ``SLICE``-byte column slice (words ``w …`` of the chunk): stores the ``k`` row sums at
+    ``dst[row0 + b, dw … dw + 2·LANES·NV − 1]`` and, for the receiver, ``corr[tree, w …] = u ⊕ choice[w …]``
     (stored from the registers: returning ``u`` as a tuple of words cost more than the AES);
     ``rounds``: 10 (AES-128 leaves) or 14 (AES-256)."""
     if not (_arr(rky, 3) and _arr(dst, 2) and _arr(choice, 1) and _arr(corr, 2)
-            and all(isinstance(a, types.Integer) for a in (leaf0, d, ctr, row0, w, tree))
+            and all(isinstance(a, types.Integer) for a in (leaf0, d, ctr, row0, w, dw, tree))
             and isinstance(k, types.IntegerLiteral) and isinstance(sender, types.BooleanLiteral)
             and isinstance(rounds, types.IntegerLiteral) and rounds.literal_value in (10, 14)):
         return None
@@ -72,10 +77,11 @@ def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds, choic
         intp = context.get_value_type(types.intp)
         ka = context.make_array(sig.args[0])(context, builder, args[0])
         da = context.make_array(sig.args[4])(context, builder, args[4])
-        cha = context.make_array(sig.args[10])(context, builder, args[10])
-        coa = context.make_array(sig.args[11])(context, builder, args[11])
-        tree_v = context.cast(builder, args[12], sig.args[12], types.intp)
-        leaf0_v, d_v, row0_v, w_v = (context.cast(builder, args[i], sig.args[i], types.intp) for i in (1, 2, 5, 6))
+        cha = context.make_array(sig.args[11])(context, builder, args[11])
+        coa = context.make_array(sig.args[12])(context, builder, args[12])
+        tree_v = context.cast(builder, args[13], sig.args[13], types.intp)
+        leaf0_v, d_v, row0_v, w_v, dw_v = (context.cast(builder, args[i], sig.args[i], types.intp)
+                                           for i in (1, 2, 5, 6, 7))
         ctr_v = context.cast(builder, args[3], sig.args[3], types.int64)
         fenc = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VT, [_VT, _VT]),
                                               f"llvm.x86.aesni.aesenc.{128 * LANES}")
@@ -130,18 +136,18 @@ def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds, choic
         for b in range(kk):
             for j in range(NV):
                 p = cgutils.get_item_pointer(context, builder, sig.args[4], da,
-                                             [builder.add(row0_v, c(b)), builder.add(w_v, c(_W * j))])
+                                             [builder.add(row0_v, c(b)), builder.add(dw_v, c(_W * j))])
                 builder.store(sums[b][j], builder.bitcast(p, _VT.as_pointer()), align=8)
         if not is_sender:
             for j in range(NV):
                 at = builder.add(w_v, c(_W * j))
-                pc = cgutils.get_item_pointer(context, builder, sig.args[10], cha, [at])
+                pc = cgutils.get_item_pointer(context, builder, sig.args[11], cha, [at])
                 ch_v = builder.load(builder.bitcast(pc, _VT.as_pointer()), align=8)
-                po = cgutils.get_item_pointer(context, builder, sig.args[11], coa, [tree_v, at])
+                po = cgutils.get_item_pointer(context, builder, sig.args[12], coa, [tree_v, at])
                 builder.store(builder.xor(u[j], ch_v), builder.bitcast(po, _VT.as_pointer()), align=8)
         return context.get_constant(types.intp, 0)
 
-    return types.intp(rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds, choice, corr, tree), codegen
+    return types.intp(rky, leaf0, d, ctr, dst, row0, w, dw, k, sender, rounds, choice, corr, tree), codegen
 
 
 if HAVE_VAES:
@@ -151,7 +157,7 @@ if HAVE_VAES:
         nb, cw = corr.shape
         for i in range(nb):
             for s in range(cw // (_W * NV)):
-                _slice(rky, i << 2, 0, start + LANES * NV * s, v, i * 2, _W * NV * s, 2, False, 10,
+                _slice(rky, i << 2, 0, start + LANES * NV * s, v, i * 2, _W * NV * s, _W * NV * s, 2, False, 10,
                        choice, corr, i)
 
     @njit(cache=True, nogil=True)
@@ -159,7 +165,7 @@ if HAVE_VAES:
         nb, cw = corr.shape
         for i in range(nb):
             for s in range(cw // (_W * NV)):
-                _slice(rky, i << 2, points[i], start + LANES * NV * s, q, i * 2, _W * NV * s, 2, True, 10,
+                _slice(rky, i << 2, points[i], start + LANES * NV * s, q, i * 2, _W * NV * s, _W * NV * s, 2, True, 10,
                        corr[0], corr, i)
         _add_corrections(2, dbits, corr, q)
 
@@ -168,7 +174,7 @@ if HAVE_VAES:
         nb, cw = corr.shape
         for i in range(nb):
             for s in range(cw // (_W * NV)):
-                _slice(rky, i << 2, 0, start + LANES * NV * s, v, i * 2, _W * NV * s, 2, False, 14,
+                _slice(rky, i << 2, 0, start + LANES * NV * s, v, i * 2, _W * NV * s, _W * NV * s, 2, False, 14,
                        choice, corr, i)
 
     @njit(cache=True, nogil=True)
@@ -176,7 +182,7 @@ if HAVE_VAES:
         nb, cw = corr.shape
         for i in range(nb):
             for s in range(cw // (_W * NV)):
-                _slice(rky, i << 2, points[i], start + LANES * NV * s, q, i * 2, _W * NV * s, 2, True, 14,
+                _slice(rky, i << 2, points[i], start + LANES * NV * s, q, i * 2, _W * NV * s, _W * NV * s, 2, True, 14,
                        corr[0], corr, i)
         _add_corrections(2, dbits, corr, q)
 
@@ -185,7 +191,7 @@ if HAVE_VAES:
         nb, cw = corr.shape
         for i in range(nb):
             for s in range(cw // (_W * NV)):
-                _slice(rky, i << 4, 0, start + LANES * NV * s, v, i * 4, _W * NV * s, 4, False, 10,
+                _slice(rky, i << 4, 0, start + LANES * NV * s, v, i * 4, _W * NV * s, _W * NV * s, 4, False, 10,
                        choice, corr, i)
 
     @njit(cache=True, nogil=True)
@@ -193,7 +199,7 @@ if HAVE_VAES:
         nb, cw = corr.shape
         for i in range(nb):
             for s in range(cw // (_W * NV)):
-                _slice(rky, i << 4, points[i], start + LANES * NV * s, q, i * 4, _W * NV * s, 4, True, 10,
+                _slice(rky, i << 4, points[i], start + LANES * NV * s, q, i * 4, _W * NV * s, _W * NV * s, 4, True, 10,
                        corr[0], corr, i)
         _add_corrections(4, dbits, corr, q)
 
@@ -202,7 +208,7 @@ if HAVE_VAES:
         nb, cw = corr.shape
         for i in range(nb):
             for s in range(cw // (_W * NV)):
-                _slice(rky, i << 4, 0, start + LANES * NV * s, v, i * 4, _W * NV * s, 4, False, 14,
+                _slice(rky, i << 4, 0, start + LANES * NV * s, v, i * 4, _W * NV * s, _W * NV * s, 4, False, 14,
                        choice, corr, i)
 
     @njit(cache=True, nogil=True)
@@ -210,12 +216,74 @@ if HAVE_VAES:
         nb, cw = corr.shape
         for i in range(nb):
             for s in range(cw // (_W * NV)):
-                _slice(rky, i << 4, points[i], start + LANES * NV * s, q, i * 4, _W * NV * s, 4, True, 14,
+                _slice(rky, i << 4, points[i], start + LANES * NV * s, q, i * 4, _W * NV * s, _W * NV * s, 4, True, 14,
                        corr[0], corr, i)
         _add_corrections(4, dbits, corr, q)
 
     _KERNELS = {(2, 10): (_receiver2_10, _sender2_10), (2, 14): (_receiver2_14, _sender2_14),
                 (4, 10): (_receiver4_10, _sender4_10), (4, 14): (_receiver4_14, _sender4_14)}
+
+
+    @njit(cache=True, nogil=True)
+    def _receiver_tiles(rky, start, k, choice, corr, rows, buf):
+        # Per column tile: every tree's slices into the (κ, tw) tile, then its transpose into the
+        # rows, while the tile is in cache (V never reaches memory; only U and the rows do).
+        nb, cw = corr.shape
+        width = nb * k
+        step = _W * NV
+        tmax = buf.shape[0] // width
+        for t0 in range(0, cw, tmax):
+            tw = min(tmax, cw - t0)
+            tile = buf[:width * tw].reshape(width, tw)
+            for i in range(nb):
+                for s in range(tw // step):
+                    w = t0 + step * s
+                    if k == 4:
+                        if rky.shape[1] == 11:
+                            _slice(rky, i << 4, 0, start + w // 2, tile, i * 4, w, step * s, 4, False, 10,
+                                   choice, corr, i)
+                        else:
+                            _slice(rky, i << 4, 0, start + w // 2, tile, i * 4, w, step * s, 4, False, 14,
+                                   choice, corr, i)
+                    elif rky.shape[1] == 11:
+                        _slice(rky, i << 2, 0, start + w // 2, tile, i * 2, w, step * s, 2, False, 10,
+                               choice, corr, i)
+                    else:
+                        _slice(rky, i << 2, 0, start + w // 2, tile, i * 2, w, step * s, 2, False, 14,
+                               choice, corr, i)
+            transpose_into(tile.view(np.uint8), rows[64 * t0:64 * (t0 + tw)])
+
+    @njit(cache=True, nogil=True)
+    def _sender_tiles(rky, start, k, points, dbits, corr, rows, buf):
+        nb, cw = corr.shape
+        width = nb * k
+        step = _W * NV
+        tmax = buf.shape[0] // width
+        for t0 in range(0, cw, tmax):
+            tw = min(tmax, cw - t0)
+            tile = buf[:width * tw].reshape(width, tw)
+            for i in range(nb):
+                for s in range(tw // step):
+                    w = t0 + step * s
+                    if k == 4:
+                        if rky.shape[1] == 11:
+                            _slice(rky, i << 4, points[i], start + w // 2, tile, i * 4, w, step * s, 4, True, 10,
+                                   corr[0], corr, i)
+                        else:
+                            _slice(rky, i << 4, points[i], start + w // 2, tile, i * 4, w, step * s, 4, True, 14,
+                                   corr[0], corr, i)
+                    elif rky.shape[1] == 11:
+                        _slice(rky, i << 2, points[i], start + w // 2, tile, i * 2, w, step * s, 2, True, 10,
+                               corr[0], corr, i)
+                    else:
+                        _slice(rky, i << 2, points[i], start + w // 2, tile, i * 2, w, step * s, 2, True, 14,
+                               corr[0], corr, i)
+                for b in range(k):  # q_{i,b} = w_{i,b} ⊕ Δ_{i,b}·c_i, on the tile in L1
+                    if dbits[i * k + b]:
+                        r = i * k + b
+                        for x in range(tw):
+                            tile[r, x] ^= corr[i, t0 + x]
+            transpose_into(tile.view(np.uint8), rows[64 * t0:64 * (t0 + tw)])
 
 
 @njit(cache=True, nogil=True)
@@ -236,3 +304,21 @@ def fused_receiver(k: int, rky, start: int, choice: np.ndarray, corr: np.ndarray
 def fused_sender(k: int, rky, start: int, points, dbits, corr: np.ndarray, q: np.ndarray) -> None:
     """Sender rows of one chunk (as :func:`fused_receiver`)."""
     _KERNELS[k, rky.shape[1] - 1][1](rky, start, points, dbits, corr.view(np.uint64), q.view(np.uint64))
+
+
+def tile_buffer(width: int) -> np.ndarray:
+    """Scratch for one column tile of a ``width``-row matrix (the row kernels' ``buf``)."""
+    return np.empty(width * TILE_BYTES // 8, dtype=np.uint64)
+
+
+def receiver_tile_rows(k: int, rky, start: int, choice: np.ndarray, corr: np.ndarray, rows: np.ndarray,
+                       buf: np.ndarray) -> None:
+    """:func:`fused_receiver` with V transposed tile by tile into ``rows`` (``(8·cb, κ/8)`` uint8, C order);
+    ``corr`` ``(κ/k, cb)`` as there, ``cb`` a multiple of ``SLICE``; ``buf``: ``κ·TILE_BYTES/8`` uint64 scratch."""
+    _receiver_tiles(rky, start, k, choice.view(np.uint64), corr.view(np.uint64), rows, buf)
+
+
+def sender_tile_rows(k: int, rky, start: int, points, dbits, corr: np.ndarray, rows: np.ndarray,
+                     buf: np.ndarray) -> None:
+    """:func:`fused_sender` with Q transposed tile by tile into ``rows`` (as :func:`receiver_tile_rows`)."""
+    _sender_tiles(rky, start, k, points, dbits, corr.view(np.uint64), rows, buf)
