@@ -42,9 +42,9 @@ from .vole_fused import (
     FUSED_KS,
     HAVE_FUSED,
     SLICE,
-    broadcast_keys,
     fused_receiver,
     fused_sender,
+    kernel_keys,
     receiver_tile_rows,
     sender_tile_rows,
     tile_buffer,
@@ -182,7 +182,7 @@ class _VoleMatrix:
         self.g = LeafStreams(flat)
         # The fused kernel (leaf AES and sums in registers) where it runs: k = 2, 4 with VAES.
         fused = HAVE_FUSED and k in FUSED_KS and self.g.backend == "numba+AES-NI"
-        self._rky = broadcast_keys(round_keys_many(flat)) if fused else None
+        self._rky = kernel_keys(round_keys_many(flat)) if fused else None
         self._bufs: dict = {}
         self._tile = None
 

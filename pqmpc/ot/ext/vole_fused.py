@@ -4,7 +4,7 @@ Per tree and per ``SLICE`` bytes of every leaf stream, one kernel step runs the 
 blocks of all ``2^k`` leaves of the tree, sixteen vector registers at a time (zmm where
 AVX-512 is usable: four counter blocks per register, twice the AES throughput of ymm on
 AMD Zen 4; else ymm, two; two registers per leaf so each round-key load serves two
-instructions, each leaf's round keys pre-broadcast to every lane)
+instructions, each leaf's 16-byte round keys broadcast to every lane as they are loaded)
 and XORs them into the tree's ``k`` row sums (and ``u``) while still in registers:
 the leaf streams never reach memory, where the bulk path writes them and the
 butterfly of :mod:`.subspace_vole` reads them back. The sender walks its leaves in
@@ -26,8 +26,8 @@ from ...primitives.cpu import HAVE_VAES
 from ...primitives.gf128_vaes import HAVE_ZMM
 from ...primitives.transpose_kernels import transpose_into
 
-__all__ = ["FUSED_KS", "HAVE_FUSED", "LANES", "SLICE", "TILE_BYTES", "broadcast_keys", "fused_receiver",
-           "fused_sender", "receiver_tile_rows", "sender_tile_rows", "tile_buffer"]
+__all__ = ["FUSED_KS", "HAVE_FUSED", "LANES", "SLICE", "TILE_BYTES", "delta_mask", "fused_receiver",
+           "fused_sender", "kernel_keys", "receiver_tile_rows", "sender_tile_rows", "tile_buffer"]
 
 HAVE_FUSED = HAVE_VAES
 FUSED_KS = (2, 4)
@@ -48,9 +48,10 @@ SLICE = 16 * LANES * NV
 TILE_BYTES = 512
 
 
-def broadcast_keys(rk: np.ndarray) -> np.ndarray:
-    """``(L, R, 2)`` AES round keys → ``(L, R, 2·LANES)``: each key in every 128-bit lane."""
-    return np.ascontiguousarray(np.concatenate([rk] * LANES, axis=2))
+def kernel_keys(rk: np.ndarray) -> np.ndarray:
+    """``(L, R, 2)`` AES round keys as the kernels take them (C order; each key is broadcast to every
+    128-bit lane as it is loaded)."""
+    return np.ascontiguousarray(rk)
 
 
 def _arr(t, nd):
@@ -105,9 +106,15 @@ def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, dw, k, sender, rounds, c
             # receiver: leaf x; sender: leaf x ⊕ Δ_i (the bits of x decide the sums)
             idx[x] = builder.add(leaf0_v, builder.xor(d_v, c(x)) if is_sender else c(x))
 
+        v2 = ir.VectorType(ir.IntType(64), 2)
+        undef2 = ir.Constant(v2, ir.Undefined)
+        lanes = ir.Constant(ir.VectorType(_I32, _W), [0, 1] * LANES)
+
         def key(x, r):
+            # one 16-byte round key broadcast to every lane on load: a quarter of the cache footprint
+            # of pre-broadcast keys (all trees' keys are walked once per column tile)
             p = cgutils.get_item_pointer(context, builder, sig.args[0], ka, [idx[x], c(r), c(0)])
-            return builder.load(builder.bitcast(p, _VT.as_pointer()), align=8)
+            return builder.shuffle_vector(builder.load(builder.bitcast(p, v2.as_pointer()), align=8), undef2, lanes)
 
         zero = ir.Constant(_VT, None)
         u = [zero] * NV
@@ -254,7 +261,7 @@ if HAVE_VAES:
             transpose_into(tile.view(np.uint8), rows[64 * t0:64 * (t0 + tw)])
 
     @njit(cache=True, nogil=True)
-    def _sender_tiles(rky, start, k, points, dbits, corr, rows, buf):
+    def _sender_tiles(rky, start, k, points, dmask, corr, rows, buf):
         nb, cw = corr.shape
         width = nb * k
         step = _W * NV
@@ -278,12 +285,20 @@ if HAVE_VAES:
                     else:
                         _slice(rky, i << 2, points[i], start + w // 2, tile, i * 2, w, step * s, 2, True, 14,
                                corr[0], corr, i)
-                for b in range(k):  # q_{i,b} = w_{i,b} ⊕ Δ_{i,b}·c_i, on the tile in L1
-                    if dbits[i * k + b]:
-                        r = i * k + b
-                        for x in range(tw):
-                            tile[r, x] ^= corr[i, t0 + x]
+            _tile_corrections(tile, corr, t0, dmask, k)
             transpose_into(tile.view(np.uint8), rows[64 * t0:64 * (t0 + tw)])
+
+
+@njit(inline="always")
+def _tile_corrections(tile, corr, t0, dmask, k):
+    # q_{i,b} = w_{i,b} ⊕ Δ_{i,b}·c_i on the tile while it is in L1, branch-free (a mask per row) so
+    # the loop vectorizes (in the slice kernel the correction's registers made the AES states spill)
+    width, tw = tile.shape
+    for r in range(width):
+        m = dmask[r]
+        i = r // k
+        for x in range(tw):
+            tile[r, x] ^= corr[i, t0 + x] & m
 
 
 @njit(cache=True, nogil=True)
@@ -306,6 +321,11 @@ def fused_sender(k: int, rky, start: int, points, dbits, corr: np.ndarray, q: np
     _KERNELS[k, rky.shape[1] - 1][1](rky, start, points, dbits, corr.view(np.uint64), q.view(np.uint64))
 
 
+def delta_mask(dbits: np.ndarray) -> np.ndarray:
+    """Δ's bits ``(κ,)`` as uint64 0 / all-ones (the sender's row masks)."""
+    return np.where(np.asarray(dbits) != 0, np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(0))
+
+
 def tile_buffer(width: int) -> np.ndarray:
     """Scratch for one column tile of a ``width``-row matrix (the row kernels' ``buf``)."""
     return np.empty(width * TILE_BYTES // 8, dtype=np.uint64)
@@ -321,4 +341,4 @@ def receiver_tile_rows(k: int, rky, start: int, choice: np.ndarray, corr: np.nda
 def sender_tile_rows(k: int, rky, start: int, points, dbits, corr: np.ndarray, rows: np.ndarray,
                      buf: np.ndarray) -> None:
     """:func:`fused_sender` with Q transposed tile by tile into ``rows`` (as :func:`receiver_tile_rows`)."""
-    _sender_tiles(rky, start, k, points, dbits, corr.view(np.uint64), rows, buf)
+    _sender_tiles(rky, start, k, points, delta_mask(dbits), corr.view(np.uint64), rows, buf)
