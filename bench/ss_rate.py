@@ -2,16 +2,17 @@
 
     PYTHONPATH=. python bench/ss_rate.py [--reps 21] [--n 20]
 
-One interleaved run of :func:`pqmpc.bench.suites.ot_ext_links.measure_link` (the rows of
-``bench/malicious_ot.py``: one channel pair, caller arrays reused, the call order rotating per
-round) over IKNP, SoftSpoken k = 4 semi-honest and malicious and k = 2 semi-honest, κ = 128,
+One interleaved run with the method of :func:`pqmpc.bench.suites.ot_ext_links.measure_link`
+(the rows of ``bench/malicious_ot.py``: one channel pair, warm-up calls, caller arrays reused,
+the call order rotating per round; a call's wall from the later party's entry to the later
+party's exit), also keeping each party's thread CPU, over IKNP, SoftSpoken k = 4 semi-honest and malicious and k = 2 semi-honest, κ = 128,
 2^n random OTs per call. Prints the two goal ratios with wall (median of the per-round
 ratios) and CPU (busier party's median thread CPU) columns:
 
 * rate SoftSpoken / IKNP = IKNP time / SoftSpoken time (goal ≥ 1, k = 4);
 * SoftSpoken k = 4 malicious / semi-honest time (goal ≤ 1.15);
 
-and the per-protocol medians they come from.
+and the per-protocol medians they come from (``cpu``: the busier party per call; then each party's).
 """
 
 from __future__ import annotations
@@ -21,9 +22,49 @@ import os
 import statistics
 import time
 
-from pqmpc.bench.suites.ot_ext_links import measure_link, protocols
+import numpy as np
+
+from pqmpc.bench.suites.ot_ext_links import protocols
+from pqmpc.net import MemoryChannel, run_pair
+from pqmpc.rng import Rng
 
 NAMES = ("IKNP", "SoftSpoken-k4-sh", "SoftSpoken-k4-mal", "SoftSpoken-k2-sh")
+
+
+def measure(makers: dict, n: int, reps: int) -> dict:
+    """``{name: {"wall": [...], "cpu": [...] (busier party), "sender": [...], "receiver": [...], "bytes"}}``."""
+    ots = {name: make() for name, make in makers.items()}
+    choices = Rng(b"bench/links/choices").bits(n)
+
+    def party(role: str):
+        def body(ch):
+            rng = Rng(f"bench/links/{role}".encode())
+            for name, ot in ots.items():  # warm-up: base OTs, kernels, pages
+                r = rng.fork(repr(name))
+                ot.setup(ch, role, r)
+                ot.send_random(ch, n, rng=r) if role == "sender" else ot.receive_random(ch, choices, rng=r)
+            outs = {name: ((np.empty((n, ot.block_bytes), np.uint8), np.empty((n, ot.block_bytes), np.uint8))
+                           if role == "sender" else np.empty((n, ot.block_bytes), np.uint8))
+                    for name, ot in ots.items()}
+            res = {name: {"span": [], "cpu": [], "sent": 0} for name in ots}
+            names = list(ots)
+            for rep in range(reps):
+                for name in names[rep % len(names):] + names[:rep % len(names)]:
+                    ot, o = ots[name], outs[name]
+                    before = ch.stats.snapshot()
+                    t0, c0 = time.perf_counter(), time.thread_time()
+                    ot.send_random(ch, n, out=o) if role == "sender" else ot.receive_random(ch, choices, out=o)
+                    res[name]["span"].append((t0, time.perf_counter()))
+                    res[name]["cpu"].append(time.thread_time() - c0)
+                    res[name]["sent"] += ch.stats.since(before).bytes_sent
+            return res
+        return body
+
+    s, r = run_pair(party("sender"), party("receiver"), channels=MemoryChannel.pair(timeout=600), timeout=3600)
+    return {name: {"wall": [max(a[1], b[1]) - max(a[0], b[0]) for a, b in zip(s[name]["span"], r[name]["span"])],
+                   "cpu": [max(a, b) for a, b in zip(s[name]["cpu"], r[name]["cpu"])],
+                   "sender": s[name]["cpu"], "receiver": r[name]["cpu"],
+                   "bytes": (s[name]["sent"] + r[name]["sent"]) / reps} for name in ots}
 
 
 def main() -> None:
@@ -33,7 +74,7 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     load0 = os.getloadavg()[0]
-    got = measure_link("memory", protocols(128, NAMES), 1 << args.n, args.reps)
+    got = measure(protocols(128, NAMES), 1 << args.n, args.reps)
     load1 = os.getloadavg()[0]
 
     def pair(a: str, b: str) -> tuple[float, float]:
@@ -42,10 +83,11 @@ def main() -> None:
 
     print(f"memory channel, kappa 128, 2^{args.n} random OTs per call, {args.reps} interleaved rounds; "
           f"load {load0:.2f} -> {load1:.2f}")
-    print(f"{'protocol':20} {'wall ms':>8} {'cpu ms':>7} {'bits/OT':>8}")
+    print(f"{'protocol (medians)':20} {'wall ms':>8} {'cpu ms':>7} {'sender':>7} {'receiver':>8} {'bits/OT':>8}")
     for name in NAMES:
         g = got[name]
-        print(f"{name:20} {1e3 * statistics.median(g['wall']):8.2f} {1e3 * statistics.median(g['cpu']):7.2f} "
+        med = {key: 1e3 * statistics.median(g[key]) for key in ("wall", "cpu", "sender", "receiver")}
+        print(f"{name:20} {med['wall']:8.2f} {med['cpu']:7.2f} {med['sender']:7.2f} {med['receiver']:8.2f} "
               f"{8 * g['bytes'] / (1 << args.n):8.1f}")
     print(f"{'ratio':44} {'wall':>6} {'cpu':>6}")
     for k in (4, 2):

@@ -27,7 +27,7 @@ from .aes_kernels import round_keys_cached
 from .cpu import HAVE_VAES
 from .gf128_vaes import HAVE_ZMM
 
-__all__ = ["HAVE_TCCR_ZMM", "random_ot_rows", "tccr_rows"]
+__all__ = ["HAVE_TCCR_ZMM", "STEP", "hash_keys", "pair_loop", "random_ot_rows", "tccr_loop", "tccr_rows"]
 
 #: whether the zmm kernels run here
 HAVE_TCCR_ZMM: bool = HAVE_VAES and HAVE_ZMM
@@ -106,8 +106,10 @@ def _step(typingctx, rk, x, delta, i, start, tag, out0, out1, fused):
 
 
 if HAVE_TCCR_ZMM:
+    # njit-callable (the VOLE row kernels hash their tiles with them): x (n, 2) uint64 rows, whole
+    # 16-row steps, returning how many rows they did
     @njit(cache=True, nogil=True)
-    def _tccr_loop(rk, x, start, tag, out):
+    def tccr_loop(rk, x, start, tag, out):
         stop = x.shape[0] - x.shape[0] % STEP
         d = np.zeros(2, dtype=np.uint64)
         for i in range(0, stop, STEP):
@@ -115,21 +117,22 @@ if HAVE_TCCR_ZMM:
         return stop
 
     @njit(cache=True, nogil=True)
-    def _pair_loop(rk, q, delta, start, tag, m0, m1):
+    def pair_loop(rk, q, delta, start, tag, m0, m1):
         stop = q.shape[0] - q.shape[0] % STEP
         for i in range(0, stop, STEP):
             _step(rk, q, delta, i, start, tag, m0, m1, True)
         return stop
 
 
-def _rk() -> np.ndarray:
+def hash_keys() -> np.ndarray:
+    """The round keys ``tccr_loop`` and ``pair_loop`` take (the fixed TCCR key's, ``(11, 2)`` uint64)."""
     return round_keys_cached(DEFAULT_KEY)
 
 
 def tccr_rows(x: np.ndarray, start: int, tag: int, out: np.ndarray) -> int:
     """``out[i] = tccr(x[i], start + i, tag)`` for the first ``n − n mod 16`` rows (``(n, 16)`` uint8,
     C order; ``out`` may be ``x``); returns that row count."""
-    return int(_tccr_loop(_rk(), x.view(np.uint64), np.uint64(start % (1 << 64)), np.uint64(tag),
+    return int(tccr_loop(hash_keys(), x.view(np.uint64), np.uint64(start % (1 << 64)), np.uint64(tag),
                           out.view(np.uint64)))
 
 
@@ -137,5 +140,5 @@ def random_ot_rows(q: np.ndarray, delta: np.ndarray, start: int, tag: int, m0: n
     """``m0[i] = H(q[i], start + i)``, ``m1[i] = H(q[i] ⊕ Δ, start + i)`` for the first ``n − n mod 16``
     rows; ``m0`` may be ``q``, ``m1`` must not overlap it. Returns that row count."""
     d = np.ascontiguousarray(delta, dtype=np.uint8).view(np.uint64)
-    return int(_pair_loop(_rk(), q.view(np.uint64), d, np.uint64(start % (1 << 64)), np.uint64(tag),
+    return int(pair_loop(hash_keys(), q.view(np.uint64), d, np.uint64(start % (1 << 64)), np.uint64(tag),
                           m0.view(np.uint64), m1.view(np.uint64)))

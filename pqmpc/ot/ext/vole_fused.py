@@ -24,10 +24,12 @@ from numba.extending import intrinsic
 
 from ...primitives.cpu import HAVE_VAES
 from ...primitives.gf128_vaes import HAVE_ZMM
+from ...primitives.tccr_zmm import HAVE_TCCR_ZMM, hash_keys
 from ...primitives.transpose_kernels import transpose_into
 
 __all__ = ["FUSED_KS", "HAVE_FUSED", "LANES", "SLICE", "TILE_BYTES", "delta_mask", "fused_receiver",
-           "fused_sender", "kernel_keys", "receiver_tile_rows", "sender_tile_rows", "tile_buffer"]
+           "fused_sender", "kernel_keys", "receiver_tile_rows", "receiver_tile_rows_hashed", "sender_tile_rows",
+           "sender_tile_rows_hashed", "tile_buffer", "HAVE_HASHED_TILES"]
 
 HAVE_FUSED = HAVE_VAES
 FUSED_KS = (2, 4)
@@ -43,6 +45,10 @@ NV = 2
 STATES = 16
 #: bytes of every leaf stream per kernel step
 SLICE = 16 * LANES * NV
+#: whether the row kernels can also hash each tile's rows (random OT; zmm TCCR)
+HAVE_HASHED_TILES = HAVE_VAES and HAVE_TCCR_ZMM
+if HAVE_HASHED_TILES:
+    from ...primitives.tccr_zmm import pair_loop, tccr_loop
 #: bytes of every leaf stream per column tile of the row kernels (4,096 OTs: a 64 KiB tile at κ = 128,
 #: IKNP's tile), a multiple of ``SLICE``
 TILE_BYTES = 512
@@ -231,62 +237,102 @@ if HAVE_VAES:
                 (4, 10): (_receiver4_10, _sender4_10), (4, 14): (_receiver4_14, _sender4_14)}
 
 
+    @njit(inline="always")
+    def _receiver_tile(rky, start, k, choice, corr, tile, t0, tw):
+        # one column tile: every tree's slices into the (κ, tw) tile
+        nb = corr.shape[0]
+        step = _W * NV
+        for i in range(nb):
+            for s in range(tw // step):
+                w = t0 + step * s
+                if k == 4:
+                    if rky.shape[1] == 11:
+                        _slice(rky, i << 4, 0, start + w // 2, tile, i * 4, w, step * s, 4, False, 10, choice, corr, i)
+                    else:
+                        _slice(rky, i << 4, 0, start + w // 2, tile, i * 4, w, step * s, 4, False, 14, choice, corr, i)
+                elif rky.shape[1] == 11:
+                    _slice(rky, i << 2, 0, start + w // 2, tile, i * 2, w, step * s, 2, False, 10, choice, corr, i)
+                else:
+                    _slice(rky, i << 2, 0, start + w // 2, tile, i * 2, w, step * s, 2, False, 14, choice, corr, i)
+
+    @njit(inline="always")
+    def _sender_tile(rky, start, k, points, dmask, corr, tile, t0, tw):
+        nb = corr.shape[0]
+        step = _W * NV
+        for i in range(nb):
+            d = points[i]
+            for s in range(tw // step):
+                w = t0 + step * s
+                if k == 4:
+                    if rky.shape[1] == 11:
+                        _slice(rky, i << 4, d, start + w // 2, tile, i * 4, w, step * s, 4, True, 10, dmask, corr, i)
+                    else:
+                        _slice(rky, i << 4, d, start + w // 2, tile, i * 4, w, step * s, 4, True, 14, dmask, corr, i)
+                elif rky.shape[1] == 11:
+                    _slice(rky, i << 2, d, start + w // 2, tile, i * 2, w, step * s, 2, True, 10, dmask, corr, i)
+                else:
+                    _slice(rky, i << 2, d, start + w // 2, tile, i * 2, w, step * s, 2, True, 14, dmask, corr, i)
+        _tile_corrections(tile, corr, t0, dmask, k)
+
     @njit(cache=True, nogil=True)
     def _receiver_tiles(rky, start, k, choice, corr, rows, buf):
-        # Per column tile: every tree's slices into the (κ, tw) tile, then its transpose into the
-        # rows, while the tile is in cache (V never reaches memory; only U and the rows do).
-        nb, cw = corr.shape
-        width = nb * k
-        step = _W * NV
+        # Per column tile: every tree's slices into the tile, then its transpose into the rows,
+        # while the tile is in cache (V never reaches memory; only the corrections and the rows do).
+        cw = corr.shape[1]
+        width = corr.shape[0] * k
         tmax = buf.shape[0] // width
         for t0 in range(0, cw, tmax):
             tw = min(tmax, cw - t0)
             tile = buf[:width * tw].reshape(width, tw)
-            for i in range(nb):
-                for s in range(tw // step):
-                    w = t0 + step * s
-                    if k == 4:
-                        if rky.shape[1] == 11:
-                            _slice(rky, i << 4, 0, start + w // 2, tile, i * 4, w, step * s, 4, False, 10,
-                                   choice, corr, i)
-                        else:
-                            _slice(rky, i << 4, 0, start + w // 2, tile, i * 4, w, step * s, 4, False, 14,
-                                   choice, corr, i)
-                    elif rky.shape[1] == 11:
-                        _slice(rky, i << 2, 0, start + w // 2, tile, i * 2, w, step * s, 2, False, 10,
-                               choice, corr, i)
-                    else:
-                        _slice(rky, i << 2, 0, start + w // 2, tile, i * 2, w, step * s, 2, False, 14,
-                               choice, corr, i)
+            _receiver_tile(rky, start, k, choice, corr, tile, t0, tw)
             transpose_into(tile.view(np.uint8), rows[64 * t0:64 * (t0 + tw)])
 
     @njit(cache=True, nogil=True)
     def _sender_tiles(rky, start, k, points, dmask, corr, rows, buf):
-        nb, cw = corr.shape
-        width = nb * k
-        step = _W * NV
+        cw = corr.shape[1]
+        width = corr.shape[0] * k
         tmax = buf.shape[0] // width
         for t0 in range(0, cw, tmax):
             tw = min(tmax, cw - t0)
             tile = buf[:width * tw].reshape(width, tw)
-            for i in range(nb):
-                for s in range(tw // step):
-                    w = t0 + step * s
-                    if k == 4:
-                        if rky.shape[1] == 11:
-                            _slice(rky, i << 4, points[i], start + w // 2, tile, i * 4, w, step * s, 4, True, 10,
-                                   corr[0], corr, i)
-                        else:
-                            _slice(rky, i << 4, points[i], start + w // 2, tile, i * 4, w, step * s, 4, True, 14,
-                                   corr[0], corr, i)
-                    elif rky.shape[1] == 11:
-                        _slice(rky, i << 2, points[i], start + w // 2, tile, i * 2, w, step * s, 2, True, 10,
-                               corr[0], corr, i)
-                    else:
-                        _slice(rky, i << 2, points[i], start + w // 2, tile, i * 2, w, step * s, 2, True, 14,
-                               corr[0], corr, i)
-            _tile_corrections(tile, corr, t0, dmask, k)
+            _sender_tile(rky, start, k, points, dmask, corr, tile, t0, tw)
             transpose_into(tile.view(np.uint8), rows[64 * t0:64 * (t0 + tw)])
+
+
+if HAVE_HASHED_TILES:
+    # The same, each tile's rows hashed right after the transpose while they are in L1/L2 (random OT):
+    # the receiver's ``H(t_j, j)`` into ``hout``, the sender's ``H(q_j, j)``, ``H(q_j ⊕ Δ, j)`` into
+    # ``m0``, ``m1``; rows ``nh`` and on, and the last ``nh mod 16``, are left to the caller.
+    @njit(cache=True, nogil=True)
+    def _receiver_tiles_hashed(rky, start, k, choice, corr, rows, buf, hrk, hstart, htag, hout, nh):
+        cw = corr.shape[1]
+        width = corr.shape[0] * k
+        tmax = buf.shape[0] // width
+        for t0 in range(0, cw, tmax):
+            tw = min(tmax, cw - t0)
+            tile = buf[:width * tw].reshape(width, tw)
+            _receiver_tile(rky, start, k, choice, corr, tile, t0, tw)
+            a, b = 64 * t0, 64 * (t0 + tw)
+            transpose_into(tile.view(np.uint8), rows[a:b])
+            e = a + (min(b, nh) - a) // 16 * 16
+            if e > a:
+                tccr_loop(hrk, rows[a:e].view(np.uint64), hstart + np.uint64(a), htag, hout[a:e].view(np.uint64))
+
+    @njit(cache=True, nogil=True)
+    def _sender_tiles_hashed(rky, start, k, points, dmask, corr, rows, buf, hrk, hdelta, hstart, htag, m0, m1, nh):
+        cw = corr.shape[1]
+        width = corr.shape[0] * k
+        tmax = buf.shape[0] // width
+        for t0 in range(0, cw, tmax):
+            tw = min(tmax, cw - t0)
+            tile = buf[:width * tw].reshape(width, tw)
+            _sender_tile(rky, start, k, points, dmask, corr, tile, t0, tw)
+            a, b = 64 * t0, 64 * (t0 + tw)
+            transpose_into(tile.view(np.uint8), rows[a:b])
+            e = a + (min(b, nh) - a) // 16 * 16
+            if e > a:
+                pair_loop(hrk, rows[a:e].view(np.uint64), hdelta, hstart + np.uint64(a), htag,
+                          m0[a:e].view(np.uint64), m1[a:e].view(np.uint64))
 
 
 @njit(inline="always")
@@ -345,3 +391,23 @@ def sender_tile_rows(k: int, rky, start: int, points, dbits, corr: np.ndarray, r
                      buf: np.ndarray) -> None:
     """:func:`fused_sender` with Q transposed tile by tile into ``rows`` (as :func:`receiver_tile_rows`)."""
     _sender_tiles(rky, start, k, points, delta_mask(dbits), corr.view(np.uint64), rows, buf)
+
+
+def receiver_tile_rows_hashed(k: int, rky, start: int, choice: np.ndarray, corr: np.ndarray, rows: np.ndarray,
+                              buf: np.ndarray, hstart: int, tag: int, hout: np.ndarray, nh: int) -> int:
+    """:func:`receiver_tile_rows`, and ``hout[j] = H(rows[j], hstart + j)`` for ``j < nh − nh mod 16``
+    (``hout`` may be ``rows``; :data:`HAVE_HASHED_TILES` only); returns that count."""
+    _receiver_tiles_hashed(rky, start, k, choice.view(np.uint64), corr.view(np.uint64), rows, buf, hash_keys(),
+                           np.uint64(hstart % (1 << 64)), np.uint64(tag), hout, nh)
+    return nh - nh % 16
+
+
+def sender_tile_rows_hashed(k: int, rky, start: int, points, dbits, corr: np.ndarray, rows: np.ndarray,
+                            buf: np.ndarray, delta: np.ndarray, hstart: int, tag: int, m0: np.ndarray,
+                            m1: np.ndarray, nh: int) -> int:
+    """:func:`sender_tile_rows`, and ``m0[j] = H(q_j, hstart + j)``, ``m1[j] = H(q_j ⊕ Δ, hstart + j)`` for
+    ``j < nh − nh mod 16`` (:data:`HAVE_HASHED_TILES` only); returns that count."""
+    _sender_tiles_hashed(rky, start, k, points, delta_mask(dbits), corr.view(np.uint64), rows, buf, hash_keys(),
+                         np.ascontiguousarray(delta, dtype=np.uint8).view(np.uint64), np.uint64(hstart % (1 << 64)),
+                         np.uint64(tag), m0, m1, nh)
+    return nh - nh % 16
