@@ -25,6 +25,7 @@ from numba.extending import intrinsic
 from ...primitives.cpu import HAVE_VAES
 from ...primitives.gf128_vaes import HAVE_ZMM
 from ...primitives.tccr_zmm import HAVE_TCCR_ZMM, hash_keys
+from ...primitives.transpose_gfni import HAVE_GFNI_ZMM
 from ...primitives.transpose_kernels import transpose_into
 
 __all__ = ["FUSED_KS", "HAVE_FUSED", "LANES", "SLICE", "TILE_BYTES", "delta_mask", "fused_receiver",
@@ -281,22 +282,24 @@ if HAVE_VAES:
         cw = corr.shape[1]
         width = corr.shape[0] * k
         tmax = buf.shape[0] // width
+        scr = np.empty((128, 64), dtype=np.uint8)
         for t0 in range(0, cw, tmax):
             tw = min(tmax, cw - t0)
             tile = buf[:width * tw].reshape(width, tw)
             _receiver_tile(rky, start, k, choice, corr, tile, t0, tw)
-            transpose_into(tile.view(np.uint8), rows[64 * t0:64 * (t0 + tw)])
+            _tile_transpose(tile.view(np.uint8), rows[64 * t0:64 * (t0 + tw)], scr)
 
     @njit(cache=True, nogil=True)
     def _sender_tiles(rky, start, k, points, dmask, corr, rows, buf):
         cw = corr.shape[1]
         width = corr.shape[0] * k
         tmax = buf.shape[0] // width
+        scr = np.empty((128, 64), dtype=np.uint8)
         for t0 in range(0, cw, tmax):
             tw = min(tmax, cw - t0)
             tile = buf[:width * tw].reshape(width, tw)
             _sender_tile(rky, start, k, points, dmask, corr, tile, t0, tw)
-            transpose_into(tile.view(np.uint8), rows[64 * t0:64 * (t0 + tw)])
+            _tile_transpose(tile.view(np.uint8), rows[64 * t0:64 * (t0 + tw)], scr)
 
 
 if HAVE_HASHED_TILES:
@@ -308,12 +311,13 @@ if HAVE_HASHED_TILES:
         cw = corr.shape[1]
         width = corr.shape[0] * k
         tmax = buf.shape[0] // width
+        scr = np.empty((128, 64), dtype=np.uint8)
         for t0 in range(0, cw, tmax):
             tw = min(tmax, cw - t0)
             tile = buf[:width * tw].reshape(width, tw)
             _receiver_tile(rky, start, k, choice, corr, tile, t0, tw)
             a, b = 64 * t0, 64 * (t0 + tw)
-            transpose_into(tile.view(np.uint8), rows[a:b])
+            _tile_transpose(tile.view(np.uint8), rows[a:b], scr)
             e = a + (min(b, nh) - a) // 16 * 16
             if e > a:
                 tccr_loop(hrk, rows[a:e].view(np.uint64), hstart + np.uint64(a), htag, hout[a:e].view(np.uint64))
@@ -323,16 +327,25 @@ if HAVE_HASHED_TILES:
         cw = corr.shape[1]
         width = corr.shape[0] * k
         tmax = buf.shape[0] // width
+        scr = np.empty((128, 64), dtype=np.uint8)
         for t0 in range(0, cw, tmax):
             tw = min(tmax, cw - t0)
             tile = buf[:width * tw].reshape(width, tw)
             _sender_tile(rky, start, k, points, dmask, corr, tile, t0, tw)
             a, b = 64 * t0, 64 * (t0 + tw)
-            transpose_into(tile.view(np.uint8), rows[a:b])
+            _tile_transpose(tile.view(np.uint8), rows[a:b], scr)
             e = a + (min(b, nh) - a) // 16 * 16
             if e > a:
                 pair_loop(hrk, rows[a:e].view(np.uint64), hdelta, hstart + np.uint64(a), htag,
                           m0[a:e].view(np.uint64), m1[a:e].view(np.uint64))
+
+
+if HAVE_GFNI_ZMM:
+    from ...primitives.transpose_gfni import transpose128_kernel as _tile_transpose
+else:
+    @njit(inline="always")
+    def _tile_transpose(mat, out, scratch):
+        transpose_into(mat, out)
 
 
 @njit(inline="always")
