@@ -1,6 +1,6 @@
 """SoftSpoken k = 4 over the unlimited memory channel against IKNP (issue 15).
 
-    PYTHONPATH=. python bench/ss_rate.py [--reps 21] [--n 20]
+    PYTHONPATH=. python bench/ss_rate.py [--reps 21] [--n 20] [--lan1g]
 
 One interleaved run with the method of :func:`pqmpc.bench.suites.ot_ext_links.measure_link`
 (the rows of ``bench/malicious_ot.py``: one channel pair, warm-up calls, caller arrays reused,
@@ -13,6 +13,7 @@ ratios) and CPU (busier party's median thread CPU) columns:
 * SoftSpoken k = 4 malicious / semi-honest time (goal ≤ 1.15);
 * κ = 256 / κ = 128 time for IKNP and SoftSpoken k = 4 (kept ≤ 2.2);
 
+with ``--lan1g`` also SoftSpoken k = 4 / IKNP rate over the shaped 1 Gbit/s link (goal ≥ 3);
 and the per-protocol medians they come from (``cpu``: the busier party per call; then each party's).
 """
 
@@ -27,6 +28,7 @@ import numpy as np
 
 from pqmpc.bench.suites.ot_ext_links import protocols
 from pqmpc.net import MemoryChannel, run_pair
+from pqmpc.net.shaped import PRESETS, ShapedChannel
 from pqmpc.rng import Rng
 
 NAMES = ("IKNP", "SoftSpoken-k4-sh", "SoftSpoken-k4-mal", "SoftSpoken-k2-sh")
@@ -34,7 +36,7 @@ NAMES = ("IKNP", "SoftSpoken-k4-sh", "SoftSpoken-k4-mal", "SoftSpoken-k2-sh")
 WIDE = ("IKNP", "SoftSpoken-k4-sh", "SoftSpoken-k4-mal")
 
 
-def measure(makers: dict, n: int, reps: int) -> dict:
+def measure(makers: dict, n: int, reps: int, link: str = "memory") -> dict:
     """``{name: {"wall": [...], "cpu": [...] (busier party), "sender": [...], "receiver": [...], "bytes"}}``."""
     ots = {name: make() for name, make in makers.items()}
     choices = Rng(b"bench/links/choices").bits(n)
@@ -63,7 +65,8 @@ def measure(makers: dict, n: int, reps: int) -> dict:
             return res
         return body
 
-    s, r = run_pair(party("sender"), party("receiver"), channels=MemoryChannel.pair(timeout=600), timeout=3600)
+    channels = MemoryChannel.pair(timeout=600) if link == "memory" else ShapedChannel.pair(PRESETS[link], timeout=600)
+    s, r = run_pair(party("sender"), party("receiver"), channels=channels, timeout=3600)
     return {name: {"wall": [max(a[1], b[1]) - max(a[0], b[0]) for a, b in zip(s[name]["span"], r[name]["span"])],
                    "cpu": [max(a, b) for a, b in zip(s[name]["cpu"], r[name]["cpu"])],
                    "sender": s[name]["cpu"], "receiver": r[name]["cpu"],
@@ -74,6 +77,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=21)
     ap.add_argument("--n", type=int, default=20, help="log2 of random OTs per call")
+    ap.add_argument("--lan1g", action="store_true", help="also IKNP and SoftSpoken k=4 over the shaped LAN1G link")
     args = ap.parse_args()
     t0 = time.perf_counter()
     load0 = os.getloadavg()[0]
@@ -103,6 +107,10 @@ def main() -> None:
     for name in WIDE:
         w, c = pair(f"{name} k256", name)
         print(f"{f'{name} kappa 256 / 128 (<= 2.2)':44} {w:6.2f} {c:6.2f}")
+    if args.lan1g:
+        lan = measure(protocols(128, ("IKNP", "SoftSpoken-k4-sh")), 1 << args.n, max(5, args.reps // 3), "LAN1G")
+        w = statistics.median(x / y for x, y in zip(lan["IKNP"]["wall"], lan["SoftSpoken-k4-sh"]["wall"]))
+        print(f"{'LAN1G rate SoftSpoken k=4 / IKNP (>= 3)':44} {w:6.2f}   (wall; {len(lan['IKNP']['wall'])} rounds)")
     print(f"({time.perf_counter() - t0:.0f} s)")
 
 
