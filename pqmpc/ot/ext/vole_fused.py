@@ -365,12 +365,15 @@ def _tile_corrections(tile, corr, t0, dmask, k):
 
 @njit(cache=True, nogil=True)
 def _add_corrections(k, dbits, corr, q):
+    # branch-free on Δ's bits (a mask per row): no timing that follows Δ's Hamming weight
     nb, cw = corr.shape
     for i in range(nb):
+        src = corr[i]
         for b in range(k):
-            if dbits[i * k + b]:
-                for w in range(cw):
-                    q[i * k + b, w] ^= corr[i, w]
+            m = np.uint64(0) - np.uint64(dbits[i * k + b] & 1)
+            dst = q[i * k + b]
+            for w in range(cw):
+                dst[w] ^= src[w] & m
 
 
 def fused_receiver(k: int, rky, start: int, choice: np.ndarray, corr: np.ndarray, v: np.ndarray) -> None:
