@@ -18,6 +18,7 @@ from numba import njit
 
 from ..errors import ParameterError
 from ..primitives.hashing import TAG_RANDOM_OT, tccr, tccr_wide
+from ..primitives.tccr_zmm import HAVE_TCCR_ZMM, random_ot_rows, tccr_rows
 
 #: Rows of the per-thread tweak buffer kept between calls (one extension chunk).
 TWEAK_BUFFER_ROWS = 1 << 16
@@ -43,6 +44,11 @@ def hash_rows(x: np.ndarray, tweak_start: int, out: np.ndarray | None = None, ta
     ``tccr_wide`` for 32-byte rows (:mod:`pqmpc.primitives.hashing`); ``tag`` is
     the calling protocol's ``TAG_*``."""
     n, w = x.shape
+    if w == 16 and HAVE_TCCR_ZMM and _zmm_ok(x, out, tag):
+        # whole 16-row steps on zmm (tweaks formed in registers), the tail by the bulk kernel
+        done = tccr_rows(x, tweak_start, tag, out)
+        tccr(x[done:], tweak_range((tweak_start + done) % (1 << 64), n - done), out=out[done:], tag=tag)
+        return out
     tweaks = tweak_range(tweak_start, n)
     if w == 16:
         return tccr(x, tweaks, out=out, tag=tag)
@@ -83,12 +89,28 @@ def xor_delta_where(q, bits, delta):
                 q[i, j] ^= delta[j]
 
 
+def _zmm_ok(x: np.ndarray, out, tag: int) -> bool:
+    """The zmm kernels take C-contiguous uint8 rows, an output of the same shape, and a valid tag
+    (anything else goes to :func:`~pqmpc.primitives.hashing.tccr`, which checks and says why)."""
+    return (out is not None and x.dtype == np.uint8 and out.dtype == np.uint8 and x.flags.c_contiguous
+            and out.flags.c_contiguous and out.flags.writeable and out.shape == x.shape
+            and isinstance(tag, (int, np.integer)) and 0 <= int(tag) < 1 << 63)
+
+
 def random_ot_from_cot(q: np.ndarray, delta: np.ndarray, tweak_start: int,
                        m0: np.ndarray, m1: np.ndarray, tag: int = TAG_RANDOM_OT) -> None:
     """Sender: ``m0 = H(q, i)``, ``m1 = H(q ⊕ Δ, i)`` written into the given rows.
 
     ``m0`` may be ``q`` itself (hashed in place, last); ``m1`` must not overlap ``q``.
-    No scratch: ``q ⊕ Δ`` is formed in ``m1`` and hashed there."""
+    No scratch: ``q ⊕ Δ`` is formed in ``m1`` and hashed there (or, on zmm, in registers: both
+    hashes in one pass over ``q``)."""
+    n = q.shape[0]
+    if (q.shape[1] == 16 and HAVE_TCCR_ZMM and _zmm_ok(q, m0, tag) and _zmm_ok(q, m1, tag)
+            and delta.shape == (16,)):
+        done = random_ot_rows(q, delta, tweak_start, tag, m0, m1)
+        if done == n:
+            return
+        q, m0, m1, tweak_start = q[done:], m0[done:], m1[done:], (tweak_start + done) % (1 << 64)
     xor_with_delta_into(q, delta, m1)
     hash_rows(m1, tweak_start, out=m1, tag=tag)
     hash_rows(q, tweak_start, out=m0, tag=tag)

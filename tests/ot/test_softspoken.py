@@ -342,3 +342,84 @@ def test_vole_matrices_match_a_one_shot_expansion(k, width):
         sv.vole_receiver_rows(r, k, padded_choice, corr, want)
         assert np.array_equal(v, want[:, :cb])
         assert np.array_equal(q, v ^ (dbits[:, None] * pack_bits(choice)[None, :]))
+
+
+@pytest.mark.parametrize("k,width", [(2, 16), (4, 16), (4, 32), (8, 16)])
+def test_vole_row_kernels_match_columns_then_transpose(k, width):
+    """``send_chunk_rows`` / ``recv_chunk_rows`` (VOLE and transpose fused per column tile where the
+    row kernel runs: chunks of whole slices, full and partial tiles; the column path otherwise) give
+    the rows of ``send_chunk`` / ``recv_chunk`` transposed, with the streams in step across calls,
+    the corrections on the wire byte for byte the same, and ``q_j = t_j ⊕ b_j·Δ`` on every row."""
+    from pqmpc.net import MemoryChannel
+    from pqmpc.ot.ext import subspace_vole as sv
+    from pqmpc.ot.ext.matrix import transpose_rows
+    from pqmpc.ot.ext.vole_fused import SLICE, TILE_BYTES
+    from pqmpc.primitives.bits import pack_bits
+
+    kappa = 8 * width
+    nb = kappa // k
+    rng = Rng(b"rows-%d-%d" % (k, width))
+    leaves, sums = sv.full_trees(rng.blocks(nb, width), k)
+    delta = DELTA if width == 16 else DELTA256
+    dbits = unpack_bits(delta, kappa)
+    points = (dbits.reshape(nb, k).astype(np.int64) << np.arange(k)).sum(axis=1)
+    known = sums[np.arange(nb)[:, None], np.arange(k)[None, :], 1 - sv.path_bits(points, k)]
+    sender_leaves = sv.punctured_trees(known, points, k)
+    fused = (sv.VoleMatrixReceiver(leaves, k), sv.VoleMatrixSender(sender_leaves, points, dbits, k))
+    plain = (sv.VoleMatrixReceiver(leaves, k), sv.VoleMatrixSender(sender_leaves, points, dbits, k))
+    one_tile = 8 * TILE_BYTES
+    sizes = (8 * SLICE, one_tile, 3 * one_tile + 8 * SLICE, 100, 8 * SLICE, 2 * one_tile, 8 * SLICE + 8, one_tile)
+    for c in sizes:
+        choice = rng.bits(c)
+        code = pack_bits(choice).reshape(1, -1)
+        a, b = MemoryChannel.pair()
+        t = np.empty((c, width), np.uint8)
+        fused[0].send_chunk_rows(a, c, code, t)
+        wire = b.recv_array(np.uint8, (nb, (c + 7) // 8), "corrections")
+        a.send(wire)
+        q = np.empty((c, width), np.uint8)
+        fused[1].recv_chunk_rows(b, c, "corrections", q)
+        a2, b2 = MemoryChannel.pair()
+        want_t = np.empty((c, width), np.uint8)
+        transpose_rows(plain[0].send_chunk(a2, c, code), c, want_t)
+        want_wire = b2.recv_array(np.uint8, (nb, (c + 7) // 8), "corrections")
+        a2.send(want_wire)
+        want_q = np.empty((c, width), np.uint8)
+        transpose_rows(plain[1].recv_chunk(b2, c, "corrections"), c, want_q)
+        assert np.array_equal(wire, want_wire), c
+        assert np.array_equal(t, want_t), c
+        assert np.array_equal(q, want_q), c
+        assert np.array_equal(q, t ^ (choice[:, None] * delta[None, :])), c
+
+
+@pytest.mark.parametrize("security", ["semi-honest", "malicious"])
+@pytest.mark.parametrize("k,chunk", [(4, None), (2, 8192), (4, 4992)])
+def test_random_ot_hashed_in_the_row_kernels_equals_kos_hashing(monkeypatch, security, k, chunk):
+    """Random OT with each tile's rows hashed inside the VOLE row kernels (tails, padding and the
+    chunks on other paths hashed by the per-chunk hook) gives byte for byte the outputs of KOS's
+    hashing after the rows, over several calls (tweak counter, remainder-first chunks, partial
+    last tiles), and the OT relation on every index."""
+    from pqmpc.ot.ext import softspoken as ss
+    from pqmpc.ot.ext import subspace_vole as sv
+
+    sizes = (3 * 4096 + 21, 1, 70000, 8192)
+    choices = [Rng(b"hashed-%d" % n).bits(n) for n in sizes]
+
+    def run():
+        ot = SoftSpoken(k, security, base=SimplestOT(), chunk=chunk)
+
+        def snd(ch):
+            return [ot.send_random(ch, n, rng=Rng(b"s")) for n in sizes]
+
+        def rcv(ch):
+            return [ot.receive_random(ch, c, rng=Rng(b"r")) for c in choices]
+
+        return run_pair(snd, rcv)
+
+    s1, r1 = run()
+    monkeypatch.setattr(ss, "HAVE_HASHED_TILES", False)
+    monkeypatch.setattr(sv, "HAVE_HASHED_TILES", False)
+    s2, r2 = run()
+    for (m0, m1), mb, (w0, w1), wb, c in zip(s1, r1, s2, r2, choices):
+        assert np.array_equal(m0, w0) and np.array_equal(m1, w1) and np.array_equal(mb, wb)
+        assert np.array_equal(mb, np.where(c[:, None] == 1, m1, m0))

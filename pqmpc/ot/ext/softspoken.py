@@ -46,11 +46,22 @@ import numpy as np
 from ...errors import ParameterError
 from ...net import Channel
 from ...primitives.bits import unpack_bits
+from ...primitives.blocks import out_blocks
 from ...primitives.hashing import TAG_IKNP, make_tag
 from ...rng import Rng
-from ..interfaces import SENDER, RandomOT
+from ..derive import hash_rows, random_ot_from_cot
+from ..interfaces import RECEIVER, SENDER, RandomOT, check_choices, check_count
 from .kos import KOS
-from .subspace_vole import VoleMatrixReceiver, VoleMatrixSender, full_trees, path_bits, punctured_trees
+from .sessions import drops_session_on_error
+from .subspace_vole import (
+    RowHashPlan,
+    VoleMatrixReceiver,
+    VoleMatrixSender,
+    full_trees,
+    path_bits,
+    punctured_trees,
+)
+from .vole_fused import HAVE_HASHED_TILES
 
 PROTOCOL = "SoftSpokenOT"
 #: 2: a malicious call sends its remainder chunk first (see :meth:`.kos.KOS._extend_ranges`).
@@ -120,6 +131,63 @@ class SoftSpoken(KOS):
         np.bitwise_xor(sums[:, :, 1], m1.reshape(nb, k, w), out=masked[:, :, 1])
         ch.send(masked)
         return VoleMatrixReceiver(leaves, k)
+
+    # ------------------------------------------------------------------ random OT
+    # As KOS's, with the hashing moved into the VOLE row kernels where they run (each tile's rows
+    # hashed while in cache; :class:`.subspace_vole.RowHashPlan`); the per-chunk hook hashes
+    # whatever rows a kernel left (tails, padding, chunks on another path). Same outputs.
+    @drops_session_on_error(SENDER)
+    def send_random(self, ch, n, rng=None, *, out=None):
+        """``(m0, m1)``; ``out``: optional ``(m0, m1)`` arrays ``(n, block_bytes)`` written in place
+        (checked before any message)."""
+        if not (HAVE_HASHED_TILES and self.block_bytes == 16):
+            return super().send_random(ch, n, rng, out=out)
+        n = check_count(n)
+        m0, m1 = (None, None) if out is None else out
+        m0 = out_blocks(m0, n, self.block_bytes, "out[0] (m0)")
+        m1 = out_blocks(m1, n, self.block_bytes, "out[1] (m1)")
+        sess = self._get(ch, SENDER, rng)
+        plan = RowHashPlan(n, sess.ots, self.hash_tag, m0=m0, m1=m1, delta=sess.delta)
+
+        def hash_chunk(start, q):
+            d, e = plan.hashed, start + q.shape[0]
+            if d < q.shape[0]:
+                random_ot_from_cot(q[d:], sess.delta, sess.ots + start + d, m0[start + d:e], m1[start + d:e],
+                                   tag=self.hash_tag)
+
+        sess.matrix.plan = plan
+        try:
+            self._sender_extend(ch, sess, n, "random", {"mode": "session"}, hash_chunk, keep=False)
+        finally:
+            sess.matrix.plan = None
+        self._finish(sess, n)
+        return m0, m1
+
+    @drops_session_on_error(RECEIVER)
+    def receive_random(self, ch, choices, rng=None, *, out=None):
+        """``m_b``; ``out``: an optional ``(n, block_bytes)`` array written in place."""
+        if not (HAVE_HASHED_TILES and self.block_bytes == 16):
+            return super().receive_random(ch, choices, rng, out=out)
+        choices = check_choices(choices)
+        n = choices.shape[0]
+        out = out_blocks(out, n, self.block_bytes)
+        sess = self._get(ch, RECEIVER, rng)
+        # Unchecked, the rows are not needed after hashing: made in the output and hashed in place.
+        rows = sess.scratch_rows(n + self.pad) if self.checked else out
+        plan = RowHashPlan(n, sess.ots, self.hash_tag, out=out)
+
+        def hash_chunk(start, t):
+            d, e = plan.hashed, start + t.shape[0]
+            if d < t.shape[0]:
+                hash_rows(t[d:], sess.ots + start + d, out=out[start + d:e], tag=self.hash_tag)
+
+        sess.matrix.plan = plan
+        try:
+            self._receiver_extend(ch, sess, choices, "random", hash_chunk, rows)
+        finally:
+            sess.matrix.plan = None
+        self._finish(sess, n)
+        return out
 
 
 __all__ = ["SoftSpoken", "PROTOCOL", "VERSION", "SECURITY_MODES"]

@@ -37,7 +37,21 @@ from ...net import Channel
 from ...primitives.aes_kernels import round_keys_many
 from ...primitives.ggm import ggm_expand_level
 from ...primitives.prg import MultiKeyCTR
-from .vole_fused import FUSED_KS, HAVE_FUSED, SLICE, broadcast_keys, fused_receiver, fused_sender
+from .matrix import transpose_rows
+from .vole_fused import (
+    FUSED_KS,
+    HAVE_FUSED,
+    HAVE_HASHED_TILES,
+    SLICE,
+    fused_receiver,
+    fused_sender,
+    kernel_keys,
+    receiver_tile_rows,
+    receiver_tile_rows_hashed,
+    sender_tile_rows,
+    sender_tile_rows_hashed,
+    tile_buffer,
+)
 from .vole_prg import LeafStreams
 
 
@@ -160,6 +174,21 @@ def padded(cb: int) -> int:
     return -(-cb // 16) * 16
 
 
+class RowHashPlan:
+    """One random-OT call's hashing, done by the row kernels tile by tile where they run
+    (:data:`.vole_fused.HAVE_HASHED_TILES`): rows ``0 … n−1`` of the call (chunks counted in the
+    order the matrix sees them), tweaks from ``tweak0``, under ``tag``; the receiver's
+    ``H(t_j)`` into ``out``, the sender's ``H(q_j)``, ``H(q_j ⊕ Δ)`` into ``m0``, ``m1``.
+    After each chunk ``hashed`` says how many of its leading rows the kernel did (the caller
+    hashes the rest: tails, padding, chunks that took another path)."""
+
+    def __init__(self, n: int, tweak0: int, tag: int, out=None, m0=None, m1=None, delta=None):
+        self.n, self.tweak0, self.tag = n, tweak0, tag
+        self.out, self.m0, self.m1, self.delta = out, m0, m1, delta
+        self.next = 0
+        self.hashed = 0
+
+
 class _VoleMatrix:
     """Shared state: the AES-CTR streams of every known leaf (:class:`.vole_prg.LeafStreams`: VAES where
     available, else the bulk multi-key CTR kernel; the same bytes)."""
@@ -171,14 +200,40 @@ class _VoleMatrix:
         self.g = LeafStreams(flat)
         # The fused kernel (leaf AES and sums in registers) where it runs: k = 2, 4 with VAES.
         fused = HAVE_FUSED and k in FUSED_KS and self.g.backend == "numba+AES-NI"
-        self._rky = broadcast_keys(round_keys_many(flat)) if fused else None
+        self._rky = kernel_keys(round_keys_many(flat)) if fused else None
         self._bufs: dict = {}
+        self._tile = None
+        #: a :class:`RowHashPlan` for the current random-OT call, or ``None``
+        self.plan: RowHashPlan | None = None
 
     def _scratch(self, cbp: int, names: tuple) -> list:
         if self._bufs.get("cb") != cbp:
             rows = {"corr": self.blocks, "v": self.width}
             self._bufs = {"cb": cbp, **{nm: np.empty((rows[nm], cbp), dtype=np.uint8) for nm in rows}}
         return [self._bufs[nm] for nm in names]
+
+    def _advance(self, c: int) -> tuple[int, int]:
+        """The plan's row offset of this chunk and how many of its rows to hash (0 without a plan)."""
+        plan = self.plan
+        if plan is None:
+            return 0, 0
+        first = plan.next
+        plan.next += c
+        plan.hashed = 0
+        return first, max(0, min(c, plan.n - first)) if HAVE_HASHED_TILES else 0
+
+    def _tile_start(self, c: int, rows: np.ndarray) -> int | None:
+        """The first stream block of this chunk if the fused row kernel can take it (whole ``SLICE``s,
+        no padding, ``rows`` exactly ``(c, κ/8)`` C-contiguous), else ``None``."""
+        cb = c // 8
+        if not (self._rky is not None and c % (8 * SLICE) == 0 and c > 0 and self.g.pos % 16 == 0
+                and rows.flags.c_contiguous and rows.dtype == np.uint8 and rows.shape == (c, self.width // 8)):
+            return None
+        if self._tile is None:
+            self._tile = tile_buffer(self.width)
+        start = self.g.pos // 16
+        self.g.skip(cb)
+        return start
 
     def _fused_start(self, cbp: int) -> int | None:
         """The first stream block of this chunk if the fused kernel can take it, else ``None``."""
@@ -202,6 +257,10 @@ class VoleMatrixReceiver(_VoleMatrix):
     def send_chunk(self, ch: Channel, c: int, code: np.ndarray) -> np.ndarray:
         """Send the corrections for the next ``c`` OTs (``code``: ``(1, ceil(c/8))`` packed choice bits);
         return V (``κ × ceil(c/8)``), valid until the next call."""
+        self._advance(c)
+        return self._columns(ch, c, code)
+
+    def _columns(self, ch: Channel, c: int, code: np.ndarray) -> np.ndarray:
         cb = (c + 7) // 8
         if code.shape[0] != 1:
             raise ParameterError("SoftSpoken takes one choice bit per OT (a repetition code)")
@@ -229,6 +288,24 @@ class VoleMatrixReceiver(_VoleMatrix):
         ch.send(np.ascontiguousarray(corr[:, :cb]))
         return np.ascontiguousarray(v[:, :cb])
 
+    def send_chunk_rows(self, ch: Channel, c: int, code: np.ndarray, rows: np.ndarray) -> None:
+        """:meth:`send_chunk` and the transpose of V into ``rows`` (``(c, κ/8)``): fused per column tile
+        in cache where the row kernel applies (whole ``SLICE``s of OTs), else one after the other."""
+        first, nh = self._advance(c)
+        start = self._tile_start(c, rows) if code.shape == (1, c // 8) else None
+        if start is None:
+            transpose_rows(self._columns(ch, c, code), c, rows)
+            return
+        (corr,) = self._scratch(c // 8, ("corr",))
+        choice = np.ascontiguousarray(code[0])
+        if nh:
+            plan = self.plan
+            plan.hashed = receiver_tile_rows_hashed(self.k, self._rky, start, choice, corr, rows, self._tile,
+                                                    plan.tweak0 + first, plan.tag, plan.out[first:first + nh], nh)
+        else:
+            receiver_tile_rows(self.k, self._rky, start, choice, corr, rows, self._tile)
+        ch.send(corr)
+
 
 class VoleMatrixSender(_VoleMatrix):
     """The extension sender's half (every leaf but Δ_i's): same interface as :class:`.matrix.MatrixSender`."""
@@ -244,11 +321,16 @@ class VoleMatrixSender(_VoleMatrix):
     def recv_chunk(self, ch: Channel, c: int, step: str, arrived=None) -> np.ndarray:
         """Receive the corrections for the next ``c`` OTs; return Q (``κ × ceil(c/8)``), valid until the next call.
         ``arrived()``, if given, runs once the corrections are in, before the chunk's PRG work."""
-        cb = (c + 7) // 8
-        cbp = padded(cb)
-        corr = ch.recv_array(np.uint8, (self.blocks, cb), step)
+        self._advance(c)
+        corr = ch.recv_array(np.uint8, (self.blocks, (c + 7) // 8), step)
         if arrived is not None:
             arrived()
+        return self._q(c, corr)
+
+    def _q(self, c: int, corr: np.ndarray) -> np.ndarray:
+        """Q of a chunk from its corrections (see :meth:`recv_chunk`)."""
+        cb = (c + 7) // 8
+        cbp = padded(cb)
         if cbp != cb:
             full = np.zeros((self.blocks, cbp), dtype=np.uint8)
             full[:, :cb] = corr
@@ -268,6 +350,24 @@ class VoleMatrixSender(_VoleMatrix):
             q[:, a:a + w] = qw
         return q if cbp == cb else np.ascontiguousarray(q[:, :cb])
 
+    def recv_chunk_rows(self, ch: Channel, c: int, step: str, rows: np.ndarray) -> None:
+        """:meth:`recv_chunk` and the transpose of Q into ``rows`` (``(c, κ/8)``), fused per column tile
+        as :meth:`VoleMatrixReceiver.send_chunk_rows`."""
+        first, nh = self._advance(c)
+        corr = ch.recv_array(np.uint8, (self.blocks, (c + 7) // 8), step)
+        start = self._tile_start(c, rows) if self._rky is not None and c % (8 * SLICE) == 0 else None
+        if start is None:
+            transpose_rows(self._q(c, corr), c, rows)
+            return
+        corr = np.ascontiguousarray(corr)
+        if nh:
+            plan = self.plan
+            plan.hashed = sender_tile_rows_hashed(self.k, self._rky, start, self.points, self.dbits, corr, rows,
+                                                  self._tile, plan.delta, plan.tweak0 + first, plan.tag,
+                                                  plan.m0[first:first + nh], plan.m1[first:first + nh], nh)
+        else:
+            sender_tile_rows(self.k, self._rky, start, self.points, self.dbits, corr, rows, self._tile)
+
 
 __all__ = ["full_trees", "path_bits", "punctured_trees", "vole_receiver_rows", "vole_sender_rows",
-           "VoleMatrixReceiver", "VoleMatrixSender"]
+           "RowHashPlan", "VoleMatrixReceiver", "VoleMatrixSender"]

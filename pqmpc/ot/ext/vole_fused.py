@@ -4,7 +4,7 @@ Per tree and per ``SLICE`` bytes of every leaf stream, one kernel step runs the 
 blocks of all ``2^k`` leaves of the tree, sixteen vector registers at a time (zmm where
 AVX-512 is usable: four counter blocks per register, twice the AES throughput of ymm on
 AMD Zen 4; else ymm, two; two registers per leaf so each round-key load serves two
-instructions, each leaf's round keys pre-broadcast to every lane)
+instructions, each leaf's 16-byte round keys broadcast to every lane as they are loaded)
 and XORs them into the tree's ``k`` row sums (and ``u``) while still in registers:
 the leaf streams never reach memory, where the bulk path writes them and the
 butterfly of :mod:`.subspace_vole` reads them back. The sender walks its leaves in
@@ -24,8 +24,13 @@ from numba.extending import intrinsic
 
 from ...primitives.cpu import HAVE_VAES
 from ...primitives.gf128_vaes import HAVE_ZMM
+from ...primitives.tccr_zmm import HAVE_TCCR_ZMM, hash_keys
+from ...primitives.transpose_gfni import HAVE_GFNI_ZMM
+from ...primitives.transpose_kernels import transpose_into
 
-__all__ = ["FUSED_KS", "HAVE_FUSED", "LANES", "SLICE", "broadcast_keys", "fused_receiver", "fused_sender"]
+__all__ = ["FUSED_KS", "HAVE_FUSED", "LANES", "SLICE", "TILE_BYTES", "delta_mask", "fused_receiver",
+           "fused_sender", "kernel_keys", "receiver_tile_rows", "receiver_tile_rows_hashed", "sender_tile_rows",
+           "sender_tile_rows_hashed", "tile_buffer", "HAVE_HASHED_TILES"]
 
 HAVE_FUSED = HAVE_VAES
 FUSED_KS = (2, 4)
@@ -41,11 +46,19 @@ NV = 2
 STATES = 16
 #: bytes of every leaf stream per kernel step
 SLICE = 16 * LANES * NV
+#: whether the row kernels can also hash each tile's rows (random OT; zmm TCCR)
+HAVE_HASHED_TILES = HAVE_VAES and HAVE_TCCR_ZMM
+if HAVE_HASHED_TILES:
+    from ...primitives.tccr_zmm import pair_loop, tccr_loop
+#: bytes of every leaf stream per column tile of the row kernels (4,096 OTs: a 64 KiB tile at κ = 128,
+#: IKNP's tile), a multiple of ``SLICE``
+TILE_BYTES = 512
 
 
-def broadcast_keys(rk: np.ndarray) -> np.ndarray:
-    """``(L, R, 2)`` AES round keys → ``(L, R, 2·LANES)``: each key in every 128-bit lane."""
-    return np.ascontiguousarray(np.concatenate([rk] * LANES, axis=2))
+def kernel_keys(rk: np.ndarray) -> np.ndarray:
+    """``(L, R, 2)`` AES round keys as the kernels take them (C order; each key is broadcast to every
+    128-bit lane as it is loaded)."""
+    return np.ascontiguousarray(rk)
 
 
 def _arr(t, nd):
@@ -53,13 +66,13 @@ def _arr(t, nd):
 
 
 @intrinsic
-def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds, choice, corr, tree):
-    """One tree, one ``SLICE``-byte column slice: stores the ``k`` row sums at
-    ``dst[row0 + b, w … w + 2·LANES·NV − 1]`` and, for the receiver, ``corr[tree, w …] = u ⊕ choice[w …]``
+def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, dw, k, sender, rounds, choice, corr, tree):
+    """One tree, one ``SLICE``-byte column slice (words ``w …`` of the chunk): stores the ``k`` row sums at
+    ``dst[row0 + b, dw … dw + 2·LANES·NV − 1]`` and, for the receiver, ``corr[tree, w …] = u ⊕ choice[w …]``
     (stored from the registers: returning ``u`` as a tuple of words cost more than the AES);
     ``rounds``: 10 (AES-128 leaves) or 14 (AES-256)."""
     if not (_arr(rky, 3) and _arr(dst, 2) and _arr(choice, 1) and _arr(corr, 2)
-            and all(isinstance(a, types.Integer) for a in (leaf0, d, ctr, row0, w, tree))
+            and all(isinstance(a, types.Integer) for a in (leaf0, d, ctr, row0, w, dw, tree))
             and isinstance(k, types.IntegerLiteral) and isinstance(sender, types.BooleanLiteral)
             and isinstance(rounds, types.IntegerLiteral) and rounds.literal_value in (10, 14)):
         return None
@@ -72,10 +85,11 @@ def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds, choic
         intp = context.get_value_type(types.intp)
         ka = context.make_array(sig.args[0])(context, builder, args[0])
         da = context.make_array(sig.args[4])(context, builder, args[4])
-        cha = context.make_array(sig.args[10])(context, builder, args[10])
-        coa = context.make_array(sig.args[11])(context, builder, args[11])
-        tree_v = context.cast(builder, args[12], sig.args[12], types.intp)
-        leaf0_v, d_v, row0_v, w_v = (context.cast(builder, args[i], sig.args[i], types.intp) for i in (1, 2, 5, 6))
+        cha = context.make_array(sig.args[11])(context, builder, args[11])
+        coa = context.make_array(sig.args[12])(context, builder, args[12])
+        tree_v = context.cast(builder, args[13], sig.args[13], types.intp)
+        leaf0_v, d_v, row0_v, w_v, dw_v = (context.cast(builder, args[i], sig.args[i], types.intp)
+                                           for i in (1, 2, 5, 6, 7))
         ctr_v = context.cast(builder, args[3], sig.args[3], types.int64)
         fenc = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VT, [_VT, _VT]),
                                               f"llvm.x86.aesni.aesenc.{128 * LANES}")
@@ -99,9 +113,15 @@ def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds, choic
             # receiver: leaf x; sender: leaf x ⊕ Δ_i (the bits of x decide the sums)
             idx[x] = builder.add(leaf0_v, builder.xor(d_v, c(x)) if is_sender else c(x))
 
+        v2 = ir.VectorType(ir.IntType(64), 2)
+        undef2 = ir.Constant(v2, ir.Undefined)
+        lanes = ir.Constant(ir.VectorType(_I32, _W), [0, 1] * LANES)
+
         def key(x, r):
+            # one 16-byte round key broadcast to every lane on load: a quarter of the cache footprint
+            # of pre-broadcast keys (all trees' keys are walked once per column tile)
             p = cgutils.get_item_pointer(context, builder, sig.args[0], ka, [idx[x], c(r), c(0)])
-            return builder.load(builder.bitcast(p, _VT.as_pointer()), align=8)
+            return builder.shuffle_vector(builder.load(builder.bitcast(p, v2.as_pointer()), align=8), undef2, lanes)
 
         zero = ir.Constant(_VT, None)
         u = [zero] * NV
@@ -130,18 +150,18 @@ def _slice(typingctx, rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds, choic
         for b in range(kk):
             for j in range(NV):
                 p = cgutils.get_item_pointer(context, builder, sig.args[4], da,
-                                             [builder.add(row0_v, c(b)), builder.add(w_v, c(_W * j))])
+                                             [builder.add(row0_v, c(b)), builder.add(dw_v, c(_W * j))])
                 builder.store(sums[b][j], builder.bitcast(p, _VT.as_pointer()), align=8)
         if not is_sender:
             for j in range(NV):
                 at = builder.add(w_v, c(_W * j))
-                pc = cgutils.get_item_pointer(context, builder, sig.args[10], cha, [at])
+                pc = cgutils.get_item_pointer(context, builder, sig.args[11], cha, [at])
                 ch_v = builder.load(builder.bitcast(pc, _VT.as_pointer()), align=8)
-                po = cgutils.get_item_pointer(context, builder, sig.args[11], coa, [tree_v, at])
+                po = cgutils.get_item_pointer(context, builder, sig.args[12], coa, [tree_v, at])
                 builder.store(builder.xor(u[j], ch_v), builder.bitcast(po, _VT.as_pointer()), align=8)
         return context.get_constant(types.intp, 0)
 
-    return types.intp(rky, leaf0, d, ctr, dst, row0, w, k, sender, rounds, choice, corr, tree), codegen
+    return types.intp(rky, leaf0, d, ctr, dst, row0, w, dw, k, sender, rounds, choice, corr, tree), codegen
 
 
 if HAVE_VAES:
@@ -151,7 +171,7 @@ if HAVE_VAES:
         nb, cw = corr.shape
         for i in range(nb):
             for s in range(cw // (_W * NV)):
-                _slice(rky, i << 2, 0, start + LANES * NV * s, v, i * 2, _W * NV * s, 2, False, 10,
+                _slice(rky, i << 2, 0, start + LANES * NV * s, v, i * 2, _W * NV * s, _W * NV * s, 2, False, 10,
                        choice, corr, i)
 
     @njit(cache=True, nogil=True)
@@ -159,7 +179,7 @@ if HAVE_VAES:
         nb, cw = corr.shape
         for i in range(nb):
             for s in range(cw // (_W * NV)):
-                _slice(rky, i << 2, points[i], start + LANES * NV * s, q, i * 2, _W * NV * s, 2, True, 10,
+                _slice(rky, i << 2, points[i], start + LANES * NV * s, q, i * 2, _W * NV * s, _W * NV * s, 2, True, 10,
                        corr[0], corr, i)
         _add_corrections(2, dbits, corr, q)
 
@@ -168,7 +188,7 @@ if HAVE_VAES:
         nb, cw = corr.shape
         for i in range(nb):
             for s in range(cw // (_W * NV)):
-                _slice(rky, i << 2, 0, start + LANES * NV * s, v, i * 2, _W * NV * s, 2, False, 14,
+                _slice(rky, i << 2, 0, start + LANES * NV * s, v, i * 2, _W * NV * s, _W * NV * s, 2, False, 14,
                        choice, corr, i)
 
     @njit(cache=True, nogil=True)
@@ -176,7 +196,7 @@ if HAVE_VAES:
         nb, cw = corr.shape
         for i in range(nb):
             for s in range(cw // (_W * NV)):
-                _slice(rky, i << 2, points[i], start + LANES * NV * s, q, i * 2, _W * NV * s, 2, True, 14,
+                _slice(rky, i << 2, points[i], start + LANES * NV * s, q, i * 2, _W * NV * s, _W * NV * s, 2, True, 14,
                        corr[0], corr, i)
         _add_corrections(2, dbits, corr, q)
 
@@ -185,7 +205,7 @@ if HAVE_VAES:
         nb, cw = corr.shape
         for i in range(nb):
             for s in range(cw // (_W * NV)):
-                _slice(rky, i << 4, 0, start + LANES * NV * s, v, i * 4, _W * NV * s, 4, False, 10,
+                _slice(rky, i << 4, 0, start + LANES * NV * s, v, i * 4, _W * NV * s, _W * NV * s, 4, False, 10,
                        choice, corr, i)
 
     @njit(cache=True, nogil=True)
@@ -193,7 +213,7 @@ if HAVE_VAES:
         nb, cw = corr.shape
         for i in range(nb):
             for s in range(cw // (_W * NV)):
-                _slice(rky, i << 4, points[i], start + LANES * NV * s, q, i * 4, _W * NV * s, 4, True, 10,
+                _slice(rky, i << 4, points[i], start + LANES * NV * s, q, i * 4, _W * NV * s, _W * NV * s, 4, True, 10,
                        corr[0], corr, i)
         _add_corrections(4, dbits, corr, q)
 
@@ -202,7 +222,7 @@ if HAVE_VAES:
         nb, cw = corr.shape
         for i in range(nb):
             for s in range(cw // (_W * NV)):
-                _slice(rky, i << 4, 0, start + LANES * NV * s, v, i * 4, _W * NV * s, 4, False, 14,
+                _slice(rky, i << 4, 0, start + LANES * NV * s, v, i * 4, _W * NV * s, _W * NV * s, 4, False, 14,
                        choice, corr, i)
 
     @njit(cache=True, nogil=True)
@@ -210,7 +230,7 @@ if HAVE_VAES:
         nb, cw = corr.shape
         for i in range(nb):
             for s in range(cw // (_W * NV)):
-                _slice(rky, i << 4, points[i], start + LANES * NV * s, q, i * 4, _W * NV * s, 4, True, 14,
+                _slice(rky, i << 4, points[i], start + LANES * NV * s, q, i * 4, _W * NV * s, _W * NV * s, 4, True, 14,
                        corr[0], corr, i)
         _add_corrections(4, dbits, corr, q)
 
@@ -218,14 +238,142 @@ if HAVE_VAES:
                 (4, 10): (_receiver4_10, _sender4_10), (4, 14): (_receiver4_14, _sender4_14)}
 
 
+    @njit(inline="always")
+    def _receiver_tile(rky, start, k, choice, corr, tile, t0, tw):
+        # one column tile: every tree's slices into the (κ, tw) tile
+        nb = corr.shape[0]
+        step = _W * NV
+        for i in range(nb):
+            for s in range(tw // step):
+                w = t0 + step * s
+                if k == 4:
+                    if rky.shape[1] == 11:
+                        _slice(rky, i << 4, 0, start + w // 2, tile, i * 4, w, step * s, 4, False, 10, choice, corr, i)
+                    else:
+                        _slice(rky, i << 4, 0, start + w // 2, tile, i * 4, w, step * s, 4, False, 14, choice, corr, i)
+                elif rky.shape[1] == 11:
+                    _slice(rky, i << 2, 0, start + w // 2, tile, i * 2, w, step * s, 2, False, 10, choice, corr, i)
+                else:
+                    _slice(rky, i << 2, 0, start + w // 2, tile, i * 2, w, step * s, 2, False, 14, choice, corr, i)
+
+    @njit(inline="always")
+    def _sender_tile(rky, start, k, points, dmask, corr, tile, t0, tw):
+        nb = corr.shape[0]
+        step = _W * NV
+        for i in range(nb):
+            d = points[i]
+            for s in range(tw // step):
+                w = t0 + step * s
+                if k == 4:
+                    if rky.shape[1] == 11:
+                        _slice(rky, i << 4, d, start + w // 2, tile, i * 4, w, step * s, 4, True, 10, dmask, corr, i)
+                    else:
+                        _slice(rky, i << 4, d, start + w // 2, tile, i * 4, w, step * s, 4, True, 14, dmask, corr, i)
+                elif rky.shape[1] == 11:
+                    _slice(rky, i << 2, d, start + w // 2, tile, i * 2, w, step * s, 2, True, 10, dmask, corr, i)
+                else:
+                    _slice(rky, i << 2, d, start + w // 2, tile, i * 2, w, step * s, 2, True, 14, dmask, corr, i)
+        _tile_corrections(tile, corr, t0, dmask, k)
+
+    @njit(cache=True, nogil=True)
+    def _receiver_tiles(rky, start, k, choice, corr, rows, buf):
+        # Per column tile: every tree's slices into the tile, then its transpose into the rows,
+        # while the tile is in cache (V never reaches memory; only the corrections and the rows do).
+        cw = corr.shape[1]
+        width = corr.shape[0] * k
+        tmax = buf.shape[0] // width
+        scr = np.empty((128, 64), dtype=np.uint8)
+        for t0 in range(0, cw, tmax):
+            tw = min(tmax, cw - t0)
+            tile = buf[:width * tw].reshape(width, tw)
+            _receiver_tile(rky, start, k, choice, corr, tile, t0, tw)
+            _tile_transpose(tile.view(np.uint8), rows[64 * t0:64 * (t0 + tw)], scr)
+
+    @njit(cache=True, nogil=True)
+    def _sender_tiles(rky, start, k, points, dmask, corr, rows, buf):
+        cw = corr.shape[1]
+        width = corr.shape[0] * k
+        tmax = buf.shape[0] // width
+        scr = np.empty((128, 64), dtype=np.uint8)
+        for t0 in range(0, cw, tmax):
+            tw = min(tmax, cw - t0)
+            tile = buf[:width * tw].reshape(width, tw)
+            _sender_tile(rky, start, k, points, dmask, corr, tile, t0, tw)
+            _tile_transpose(tile.view(np.uint8), rows[64 * t0:64 * (t0 + tw)], scr)
+
+
+if HAVE_HASHED_TILES:
+    # The same, each tile's rows hashed right after the transpose while they are in L1/L2 (random OT):
+    # the receiver's ``H(t_j, j)`` into ``hout``, the sender's ``H(q_j, j)``, ``H(q_j ⊕ Δ, j)`` into
+    # ``m0``, ``m1``; rows ``nh`` and on, and the last ``nh mod 16``, are left to the caller.
+    @njit(cache=True, nogil=True)
+    def _receiver_tiles_hashed(rky, start, k, choice, corr, rows, buf, hrk, hstart, htag, hout, nh):
+        cw = corr.shape[1]
+        width = corr.shape[0] * k
+        tmax = buf.shape[0] // width
+        scr = np.empty((128, 64), dtype=np.uint8)
+        for t0 in range(0, cw, tmax):
+            tw = min(tmax, cw - t0)
+            tile = buf[:width * tw].reshape(width, tw)
+            _receiver_tile(rky, start, k, choice, corr, tile, t0, tw)
+            a, b = 64 * t0, 64 * (t0 + tw)
+            _tile_transpose(tile.view(np.uint8), rows[a:b], scr)
+            e = a + (min(b, nh) - a) // 16 * 16
+            if e > a:
+                tccr_loop(hrk, rows[a:e].view(np.uint64), hstart + np.uint64(a), htag, hout[a:e].view(np.uint64))
+
+    @njit(cache=True, nogil=True)
+    def _sender_tiles_hashed(rky, start, k, points, dmask, corr, rows, buf, hrk, hdelta, hstart, htag, m0, m1, nh):
+        cw = corr.shape[1]
+        width = corr.shape[0] * k
+        tmax = buf.shape[0] // width
+        scr = np.empty((128, 64), dtype=np.uint8)
+        for t0 in range(0, cw, tmax):
+            tw = min(tmax, cw - t0)
+            tile = buf[:width * tw].reshape(width, tw)
+            _sender_tile(rky, start, k, points, dmask, corr, tile, t0, tw)
+            a, b = 64 * t0, 64 * (t0 + tw)
+            _tile_transpose(tile.view(np.uint8), rows[a:b], scr)
+            e = a + (min(b, nh) - a) // 16 * 16
+            if e > a:
+                pair_loop(hrk, rows[a:e].view(np.uint64), hdelta, hstart + np.uint64(a), htag,
+                          m0[a:e].view(np.uint64), m1[a:e].view(np.uint64))
+
+
+if HAVE_GFNI_ZMM:
+    from ...primitives.transpose_gfni import transpose128_kernel as _tile_transpose
+else:
+    @njit(inline="always")
+    def _tile_transpose(mat, out, scratch):
+        transpose_into(mat, out)
+
+
+@njit(inline="always")
+def _tile_corrections(tile, corr, t0, dmask, k):
+    # q_{i,b} = w_{i,b} ⊕ Δ_{i,b}·c_i on the tile while it is in L1: branch-free (a mask per row, no
+    # timing that depends on Δ's bits), one row at a time as 1-D views so the loop vectorizes (2-D
+    # indexing did not: 1 ms per 2^20); in the slice kernel the correction's registers made the AES
+    # states spill
+    width, tw = tile.shape
+    for r in range(width):
+        m = dmask[r]
+        dst = tile[r]
+        src = corr[r // k, t0:t0 + tw]
+        for x in range(tw):
+            dst[x] ^= src[x] & m
+
+
 @njit(cache=True, nogil=True)
 def _add_corrections(k, dbits, corr, q):
+    # branch-free on Δ's bits (a mask per row): no timing that follows Δ's Hamming weight
     nb, cw = corr.shape
     for i in range(nb):
+        src = corr[i]
         for b in range(k):
-            if dbits[i * k + b]:
-                for w in range(cw):
-                    q[i * k + b, w] ^= corr[i, w]
+            m = np.uint64(0) - np.uint64(dbits[i * k + b] & 1)
+            dst = q[i * k + b]
+            for w in range(cw):
+                dst[w] ^= src[w] & m
 
 
 def fused_receiver(k: int, rky, start: int, choice: np.ndarray, corr: np.ndarray, v: np.ndarray) -> None:
@@ -236,3 +384,46 @@ def fused_receiver(k: int, rky, start: int, choice: np.ndarray, corr: np.ndarray
 def fused_sender(k: int, rky, start: int, points, dbits, corr: np.ndarray, q: np.ndarray) -> None:
     """Sender rows of one chunk (as :func:`fused_receiver`)."""
     _KERNELS[k, rky.shape[1] - 1][1](rky, start, points, dbits, corr.view(np.uint64), q.view(np.uint64))
+
+
+def delta_mask(dbits: np.ndarray) -> np.ndarray:
+    """Δ's bits ``(κ,)`` as uint64 0 / all-ones (the sender's row masks)."""
+    return np.where(np.asarray(dbits) != 0, np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(0))
+
+
+def tile_buffer(width: int) -> np.ndarray:
+    """Scratch for one column tile of a ``width``-row matrix (the row kernels' ``buf``)."""
+    return np.empty(width * TILE_BYTES // 8, dtype=np.uint64)
+
+
+def receiver_tile_rows(k: int, rky, start: int, choice: np.ndarray, corr: np.ndarray, rows: np.ndarray,
+                       buf: np.ndarray) -> None:
+    """:func:`fused_receiver` with V transposed tile by tile into ``rows`` (``(8·cb, κ/8)`` uint8, C order);
+    ``corr`` ``(κ/k, cb)`` as there, ``cb`` a multiple of ``SLICE``; ``buf``: ``κ·TILE_BYTES/8`` uint64 scratch."""
+    _receiver_tiles(rky, start, k, choice.view(np.uint64), corr.view(np.uint64), rows, buf)
+
+
+def sender_tile_rows(k: int, rky, start: int, points, dbits, corr: np.ndarray, rows: np.ndarray,
+                     buf: np.ndarray) -> None:
+    """:func:`fused_sender` with Q transposed tile by tile into ``rows`` (as :func:`receiver_tile_rows`)."""
+    _sender_tiles(rky, start, k, points, delta_mask(dbits), corr.view(np.uint64), rows, buf)
+
+
+def receiver_tile_rows_hashed(k: int, rky, start: int, choice: np.ndarray, corr: np.ndarray, rows: np.ndarray,
+                              buf: np.ndarray, hstart: int, tag: int, hout: np.ndarray, nh: int) -> int:
+    """:func:`receiver_tile_rows`, and ``hout[j] = H(rows[j], hstart + j)`` for ``j < nh − nh mod 16``
+    (``hout`` may be ``rows``; :data:`HAVE_HASHED_TILES` only); returns that count."""
+    _receiver_tiles_hashed(rky, start, k, choice.view(np.uint64), corr.view(np.uint64), rows, buf, hash_keys(),
+                           np.uint64(hstart % (1 << 64)), np.uint64(tag), hout, nh)
+    return nh - nh % 16
+
+
+def sender_tile_rows_hashed(k: int, rky, start: int, points, dbits, corr: np.ndarray, rows: np.ndarray,
+                            buf: np.ndarray, delta: np.ndarray, hstart: int, tag: int, m0: np.ndarray,
+                            m1: np.ndarray, nh: int) -> int:
+    """:func:`sender_tile_rows`, and ``m0[j] = H(q_j, hstart + j)``, ``m1[j] = H(q_j ⊕ Δ, hstart + j)`` for
+    ``j < nh − nh mod 16`` (:data:`HAVE_HASHED_TILES` only); returns that count."""
+    _sender_tiles_hashed(rky, start, k, points, delta_mask(dbits), corr.view(np.uint64), rows, buf, hash_keys(),
+                         np.ascontiguousarray(delta, dtype=np.uint8).view(np.uint64), np.uint64(hstart % (1 << 64)),
+                         np.uint64(tag), m0, m1, nh)
+    return nh - nh % 16
