@@ -396,6 +396,8 @@ if HAVE_PCLMUL and HAVE_AESNI:
         return f[0], f[1], p0, p1
 
 
+# numba's on-disk cache keys these callers on this file, not on gf128_vaes.py, whose intrinsic
+# they inline: a change there needs a change here (or a cleared cache) to be compiled in.
 def _vaes_caller(lanes: int):
     rows_per_step = lanes * (CTR_DOT_ZMM if lanes == 4 else CTR_DOT_YMM)
 

@@ -82,6 +82,7 @@ class Session:
         self.rng = rng  # per-call coins and padding bits
         self._scratch = np.empty((0, 16), dtype=np.uint8)
         self._u_slots: dict[int, np.ndarray] = {}
+        self._bits = np.empty(0, dtype=np.uint8)
         self.calls = 0
         self.ots = 0
 
@@ -90,6 +91,17 @@ class Session:
         if self._scratch.shape[0] < m or self._scratch.shape[1] != self.width:
             self._scratch = np.empty((m, self.width), dtype=np.uint8)
         return self._scratch[:m]
+
+    def call_bits(self, choices: np.ndarray, pad: np.ndarray) -> np.ndarray:
+        """``choices ‖ pad`` in a buffer that stays with the session (a fresh megabyte per call
+        comes from the allocator as fresh pages as often as not)."""
+        m = choices.shape[0] + pad.shape[0]
+        if self._bits.shape[0] < m:
+            self._bits = np.empty(m, dtype=np.uint8)
+        out = self._bits[:m]
+        out[:choices.shape[0]] = choices
+        out[choices.shape[0]:] = pad
+        return out
 
     def u_slot(self, k: int, shape: tuple[int, int]) -> np.ndarray:
         """Buffer ``k`` of the sender's read-ahead ring, of ``shape`` (kept across calls)."""
@@ -249,7 +261,7 @@ class KOS(ExtensionSessions, CorrelatedOT):
             seed_r = sess.rng.bytes(check.SEED_BYTES)
             ch.send(seed_r)
         m = n + self.pad
-        bits = np.concatenate([choices, sess.rng.bits(self.pad)]) if self.pad else choices
+        bits = sess.call_bits(choices, sess.rng.bits(self.pad)) if self.pad else choices
         w = self.block_bytes
         t = np.empty((m, w), dtype=np.uint8) if rows is None else rows
         # IKNP's matrix core fuses PRG, masking and transpose per tile (whole tiles, else one
