@@ -519,3 +519,23 @@ def test_coin_opens_only_after_the_whole_matrix_is_in(depth):
     m = n + ot.pad
     assert len(reads) == -(-m // 1024) and log[reads[-1]][1].endswith(f"..{m - 1}")
     assert len(coin) == 1 and coin[0] > reads[-1]
+
+
+def test_tampered_whole_tile_chunk_is_caught():
+    """Whole chunks of whole tiles take the sender's fused tile-and-check kernel where it runs
+    (zmm): a flipped bit in such a chunk's column still fails the check."""
+    ot = KOS(SimplestOT(), chunk=4096)
+    column = int(np.flatnonzero(unpack_bits(DELTA, 128))[1])
+    whole = 128 * 4096 // 8
+    seen = []
+
+    def flip(i, frame):
+        if len(frame) == whole:
+            seen.append(i)
+            if len(seen) == 2:
+                frame[column * (whole // 128) + 100] ^= 0x40
+        return frame
+
+    with pytest.raises(CheatingDetected, match="check values"):
+        cheat(ot, flip, n=3 * 4096)
+    assert len(seen) >= 2

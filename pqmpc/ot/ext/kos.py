@@ -317,6 +317,7 @@ class KOS(ExtensionSessions, CorrelatedOT):
         got = 0  # chunks of U received so far on the read-ahead path
         for i, (start, c) in enumerate(ranges):
             what = label(start, c)
+            summed = False
             at = start if keep else 0
             rows = q[at:at + c]
             if ahead:
@@ -329,22 +330,29 @@ class KOS(ExtensionSessions, CorrelatedOT):
                         # The whole matrix is in: open the coin now, before the work on the chunks
                         # still held, so the receiver's check runs alongside that work.
                         ch.send(seed_s)
-                sess.matrix.recv_chunk_rows(_Arrived(ch, arrived.popleft()), c, what, rows)
+                summed = sess.matrix.recv_chunk_rows(_Arrived(ch, arrived.popleft()), c, what, rows,
+                                                     check=chi.tile_args())
             elif chi is not None and start + c == m:
                 # The whole matrix is in: open the coin before this chunk's work, so the receiver's
                 # side of the check runs while this side transposes, hashes and sums the last chunk.
                 self._recv_last_chunk(sess.matrix, ch, c, what, lambda: ch.send(seed_s), rows, fused)
             elif fused:  # IKNP's core: PRG, masking and transpose fused per tile
-                sess.matrix.recv_chunk_rows(ch, c, what, rows)
+                summed = sess.matrix.recv_chunk_rows(ch, c, what, rows, **(
+                    {"check": chi.tile_args()} if chi is not None and isinstance(sess.matrix, MatrixSender) else {}))
             else:
                 transpose_rows(sess.matrix.recv_chunk(ch, c, what), c, rows)
             self._realign(sess.matrix)
             if chi is not None:
-                acc ^= chi.sender_sum(rows)
+                # The zmm tile kernel summed χ·q_j while each tile was in cache; else sum the chunk here.
+                if summed:
+                    chi.tiles_done(c)
+                else:
+                    acc ^= chi.sender_sum(rows)
             if on_chunk is not None and start < n:
                 on_chunk(start, rows[:min(c, n - start)])
         if not self.checked:
             return q if keep else None
+        acc ^= chi.tiles_sum()
         sums = ch.recv_array(np.uint8, (2 * w,), f"{step} step 4 (receiver's check values)")
         check.verify_sums(acc, sess.delta, sums, f"{step} step 4")
         return q[:n] if keep else None
