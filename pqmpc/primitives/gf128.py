@@ -30,8 +30,8 @@ from .llvm_ir import BLOCK, bxor, to_tup, to_vec, u64_array
 from .prg import _ctr as ctr_block  # the CTR streams' counter blocks (same package)
 from .prg import _ctr8 as ctr_block8
 
-__all__ = ["HAVE_CTR_DOT", "HAVE_PCLMUL", "ctr_dot", "dot", "gf128_dot", "gf128_dot_wide", "gf128_mul",
-           "gf128_mul_block", "gf128_mul_ni", "gf128_mul_soft", "mul"]
+__all__ = ["HAVE_CTR_DOT", "HAVE_PCLMUL", "ctr_dot", "dot", "fold_unreduced", "gf128_dot", "gf128_dot_wide",
+           "gf128_mul", "gf128_mul_block", "gf128_mul_ni", "gf128_mul_soft", "mul"]
 
 _BLK = BLOCK
 #: whether :func:`ctr_dot` (challenges made in-kernel) runs here
@@ -396,6 +396,8 @@ if HAVE_PCLMUL and HAVE_AESNI:
         return f[0], f[1], p0, p1
 
 
+# numba's on-disk cache keys these callers on this file, not on gf128_vaes.py, whose intrinsic
+# they inline: a change there needs a change here (or a cleared cache) to be compiled in.
 def _vaes_caller(lanes: int):
     rows_per_step = lanes * (CTR_DOT_ZMM if lanes == 4 else CTR_DOT_YMM)
 
@@ -448,6 +450,16 @@ def ctr_dot(round_keys: np.ndarray, start: int, rows: np.ndarray, sel: np.ndarra
     else:
         r = _ctr_dot_ni(round_keys, start, rv, sel)
     return np.array(r, dtype=np.uint64).view(np.uint8)
+
+
+def fold_unreduced(words: np.ndarray) -> np.ndarray:
+    """A 256-bit carry-less sum (four uint64 words, low first: what the ``ctr_dot`` kernels and
+    :func:`pqmpc.ot.ext.matrix_kernels.sender_tiles_zmm_check` accumulate) reduced to one
+    ``(16,)`` block of GF(2^128)."""
+    w = np.asarray(words, dtype=np.uint64)
+    if w.shape != (4,):
+        raise ParameterError(f"need the 4 words of an unreduced sum, got shape {w.shape}")
+    return np.array(_fold(w[0], w[1], w[2], w[3]), dtype=np.uint64).view(np.uint8)
 
 
 def gf128_dot_wide(a, b, backend: str = "auto") -> np.ndarray:

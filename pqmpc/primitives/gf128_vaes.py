@@ -97,6 +97,7 @@ def ctr_dot_vaes(typingctx, rk, start, rows, sel, steps, pick, lanes):
                                              f"llvm.x86.pclmulqdq.{bits}")
         fbswap = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64]), "llvm.bswap.i64")
         zero = ir.Constant(vt, None)
+        sel_t, sel_w = ir.VectorType(i8, nl), ir.VectorType(i64, nl)
         swap = mask(*[j ^ 1 for j in range(2 * nl)])
         accs = [cgutils.alloca_once_value(builder, zero) for _ in range(4)]
         with cgutils.for_range(builder, steps_v) as loop:
@@ -127,14 +128,12 @@ def ctr_dot_vaes(typingctx, rk, start, rows, sel, steps, pick, lanes):
                 hi = builder.xor(hi, cl(0x11))
                 mid = builder.xor(mid, builder.call(fcl, [fa, fb, ir.Constant(i8, 0x00)]))
                 if do_pick:
-                    m = zero
-                    for ln in range(nl):
-                        sp = cgutils.get_item_pointer(context, builder, sig.args[3], sa,
-                                                      [builder.add(row0, c(nl * q + ln))])
-                        bit = builder.zext(builder.load(sp), i64)
-                        full = builder.sub(ir.Constant(i64, 0), bit)  # all ones where selected
-                        m = builder.insert_element(m, full, ir.Constant(_I32, 2 * ln))
-                        m = builder.insert_element(m, full, ir.Constant(_I32, 2 * ln + 1))
+                    # The register's nl selector bytes in one load, widened and negated as a vector
+                    # (all ones where selected, no branch), each copied to its block's two words.
+                    sp = cgutils.get_item_pointer(context, builder, sig.args[3], sa, [builder.add(row0, c(nl * q))])
+                    sb = builder.load(builder.bitcast(sp, sel_t.as_pointer()), align=1)
+                    full = builder.sub(ir.Constant(sel_w, None), builder.zext(sb, sel_w))
+                    m = builder.shuffle_vector(full, full, mask(*[j // 2 for j in range(2 * nl)]))
                     pk = builder.xor(pk, builder.and_(chi, m))
             for a, v in zip(accs, (lo, hi, mid, pk)):
                 builder.store(v, a)

@@ -242,6 +242,8 @@ if HAVE_AESNI:
         return r[0], r[1], r[2], r[3], p0, p1, p2, p3
 
 
+# numba's on-disk cache keys these callers on this file, not on gf256_vaes.py, whose intrinsic
+# they inline: a change there needs a change here (or a cleared cache) to be compiled in.
 def _vaes_caller(lanes: int):
     @njit(cache=True, nogil=True)
     def call(rk, start, rows, sel):

@@ -75,6 +75,7 @@ def ctr_dot_vaes(typingctx, rk, start, rows, sel, steps, pick, lanes):
                                              f"llvm.x86.pclmulqdq.{bits}")
         fbswap = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64]), "llvm.bswap.i64")
         zero = ir.Constant(vt, None)
+        sel_t, sel_w = ir.VectorType(i8, rpr), ir.VectorType(i64, rpr)
         accs = [cgutils.alloca_once_value(builder, zero) for _ in range(7)]  # XY lo/hi/mm, Z lo/hi/mm, pick
         swap64 = mask(*[j ^ 1 for j in range(nw)])
         swap128 = mask(*[j ^ 2 for j in range(nw)])
@@ -114,13 +115,12 @@ def ctr_dot_vaes(typingctx, rk, start, rows, sel, steps, pick, lanes):
                 zpairs.append((builder.xor(chi, builder.shuffle_vector(chi, chi, swap128)),
                                builder.xor(rv, builder.shuffle_vector(rv, rv, swap128))))
                 if do_pick:
-                    m = zero
-                    for r in range(rpr):
-                        sp = cgutils.get_item_pointer(context, builder, sig.args[3], sa,
-                                                      [builder.add(row0, c(rpr * q + r))])
-                        full = builder.sub(ir.Constant(i64, 0), builder.zext(builder.load(sp), i64))
-                        for w in range(4):
-                            m = builder.insert_element(m, full, ir.Constant(_I32, 4 * r + w))
+                    # The register's rpr selector bytes in one load, widened and negated as a vector
+                    # (all ones where selected, no branch), each copied to its χ's four words.
+                    sp = cgutils.get_item_pointer(context, builder, sig.args[3], sa, [builder.add(row0, c(rpr * q))])
+                    sb = builder.load(builder.bitcast(sp, sel_t.as_pointer()), align=1)
+                    full = builder.sub(ir.Constant(sel_w, None), builder.zext(sb, sel_w))
+                    m = builder.shuffle_vector(full, full, mask(*[j // 4 for j in range(nw)]))
                     pk = builder.xor(pk, builder.and_(chi, m))
             for q in range(0, nreg, 2):
                 (ca, ra_), (cb_, rb) = zpairs[q], zpairs[q + 1]

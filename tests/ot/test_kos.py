@@ -415,3 +415,127 @@ def test_prg_streams_end_every_call_block_aligned(kappa):
     s_out, r_out = run_pair(sender, receiver, timeout=120)
     for (d, q), t, c in zip(s_out, r_out, choices):
         assert np.array_equal(t, q ^ (c[:, None] * d))
+
+
+@pytest.mark.parametrize("kappa", [128, 256])
+def test_sender_read_ahead_changes_no_output(kappa):
+    """The sender's read-ahead (``read_ahead`` chunks of U received before its work on them, the
+    coin opened when the last one is in) gives the same outputs at every depth, with the
+    remainder chunk, whole chunks and fewer chunks than the depth."""
+    sizes = [5000, 1, 2 * 1024 - 192, 700]
+    choices = [Rng(b"ahead-%d" % i).bits(n) for i, n in enumerate(sizes)]
+    delta = Rng(b"ahead-delta").blocks(1, kappa // 8)[0]
+    results = []
+    for depth in (0, 1, 2, 7):
+        ot = KOS(SimplestOT(kappa // 8), kappa=kappa, chunk=1024)
+        ot.read_ahead = depth
+
+        def sender(ch, ot=ot):
+            ot.setup(ch, "sender", Rng(b"s"), delta=delta)
+            return [ot.send_random(ch, n) for n in sizes] + [ot.send_correlated(ch, sizes[0])]
+
+        def receiver(ch, ot=ot):
+            ot.setup(ch, "receiver", Rng(b"r"))
+            return [ot.receive_random(ch, c) for c in choices] + [ot.receive_correlated(ch, choices[0])]
+
+        s_out, r_out = run_pair(sender, receiver, timeout=120)
+        for (m0, m1), got, c in zip(s_out, r_out, choices):
+            assert np.array_equal(got, np.where(c[:, None] == 1, m1, m0))
+        results.append((s_out, r_out))
+    for s_out, r_out in results[1:]:
+        for a, b in zip(s_out[:-1], results[0][0][:-1]):
+            assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+        for a, b in zip(r_out, results[0][1]):
+            assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2, 7])
+def test_tampered_middle_chunk_is_caught_at_every_read_ahead(depth):
+    ot = KOS(SimplestOT(), chunk=1024)
+    ot.read_ahead = depth
+    column = int(np.flatnonzero(unpack_bits(DELTA, 128))[0])
+    whole = 128 * 1024 // 8
+    seen = []
+
+    def flip(i, frame):
+        if len(frame) == whole:
+            seen.append(i)
+            if len(seen) == 2:  # the second whole chunk: neither the first nor the last message of U
+                frame[column * (whole // 128) + 5] ^= 0x01
+        return frame
+
+    with pytest.raises(CheatingDetected, match="check values"):
+        cheat(ot, flip, n=5000)
+    assert len(seen) >= 2
+
+
+class _SenderLog:
+    """The sender's channel, logging its U reads and its sends (in order)."""
+
+    def __init__(self, ch, log):
+        self._ch, self._log = ch, log
+
+    def recv_array_into(self, scratch, step):
+        self._log.append(("U", step))
+        return self._ch.recv_array_into(scratch, step)
+
+    def recv_array(self, dtype, shape, step, max_bytes=None):
+        if "matrix" in step:
+            self._log.append(("U", step))
+        return self._ch.recv_array(dtype, shape, step, max_bytes)
+
+    def send(self, data):
+        self._log.append(("send", len(bytes(data))))
+        return self._ch.send(data)
+
+    def __getattr__(self, name):
+        return getattr(self._ch, name)
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2, 7])
+def test_coin_opens_only_after_the_whole_matrix_is_in(depth):
+    """KOS's argument needs χ unknown to the receiver until its whole U is fixed: with any read-ahead
+    the sender's coin (its only 32-byte send) goes out after its read of U's last chunk."""
+    ot = KOS(SimplestOT(), chunk=1024)
+    ot.read_ahead = depth
+    n = 5000
+    choices = Rng(b"coin-order").bits(n)
+    log = []
+
+    def sender(ch):
+        ch = _SenderLog(ch, log)
+        ot.setup(ch, "sender", Rng(b"s"))
+        del log[:]
+        return ot.send_random(ch, n)
+
+    def receiver(ch):
+        ot.setup(ch, "receiver", Rng(b"r"))
+        return ot.receive_random(ch, choices)
+
+    (m0, m1), got = run_pair(sender, receiver, timeout=120)
+    assert np.array_equal(got, np.where(choices[:, None] == 1, m1, m0))
+    reads = [i for i, e in enumerate(log) if e[0] == "U"]
+    coin = [i for i, e in enumerate(log) if e == ("send", 32)]
+    m = n + ot.pad
+    assert len(reads) == -(-m // 1024) and log[reads[-1]][1].endswith(f"..{m - 1}")
+    assert len(coin) == 1 and coin[0] > reads[-1]
+
+
+def test_tampered_whole_tile_chunk_is_caught():
+    """Whole chunks of whole tiles take the sender's fused tile-and-check kernel where it runs
+    (zmm): a flipped bit in such a chunk's column still fails the check."""
+    ot = KOS(SimplestOT(), chunk=4096)
+    column = int(np.flatnonzero(unpack_bits(DELTA, 128))[1])
+    whole = 128 * 4096 // 8
+    seen = []
+
+    def flip(i, frame):
+        if len(frame) == whole:
+            seen.append(i)
+            if len(seen) == 2:
+                frame[column * (whole // 128) + 100] ^= 0x40
+        return frame
+
+    with pytest.raises(CheatingDetected, match="check values"):
+        cheat(ot, flip, n=3 * 4096)
+    assert len(seen) >= 2

@@ -111,6 +111,26 @@ class Challenges:
         self._ctr.pos += w * rows.shape[0]
         return out
 
+    def tile_args(self) -> tuple | None:
+        """``(round_keys, first_block, acc)`` for a matrix kernel that adds ``Σ χ_j·q_j`` over the
+        next rows into ``acc`` tile by tile while they are in cache (the KOS sender at κ = 128:
+        :meth:`pqmpc.ot.ext.matrix.MatrixSender.recv_chunk_rows` with ``check=``), or ``None`` where
+        the fused χ stream does not run. Nothing advances here: call :meth:`tiles_done` with the
+        number of rows the kernel summed, and :meth:`tiles_sum` for their total."""
+        if self._rk is None or self.width != 16 or self._ctr.pos % 16:
+            return None
+        if not hasattr(self, "_tile_acc"):
+            self._tile_acc = np.zeros(4, dtype=np.uint64)
+        return self._rk, self._ctr.pos // 16, self._tile_acc
+
+    def tiles_done(self, c: int) -> None:
+        self._ctr.pos += self.width * c
+
+    def tiles_sum(self) -> np.ndarray:
+        """The reduced ``(16,)`` total of what kernels added through :meth:`tile_args` (zero if none)."""
+        acc = getattr(self, "_tile_acc", None)
+        return np.zeros(self.width, dtype=np.uint8) if acc is None else gf128.fold_unreduced(acc)
+
     #: Rows per inner step: χ and the rows (2 × 128 KiB) stay in L2, so the check does not
     #: push the chunk's rows out of cache before they are hashed. The products are summed
     #: unreduced and folded once per step (:func:`~pqmpc.primitives.gf128.gf128_dot_wide`).

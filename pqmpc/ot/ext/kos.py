@@ -11,7 +11,8 @@ the IKNP extension (the matrix core of :mod:`.matrix`, roles and wire as in
    (``m mod chunk`` rows) first; after every chunk both parties skip their PRG
    streams to an AES block boundary (wire version 2);
 3. the sender opens ``s_S`` (32 bytes) as soon as the last chunk of U is in, before
-   its own work on that chunk; both expand ``χ_1..χ_m ∈ GF(2^128)``;
+   its own work on that chunk and the ones it read ahead (:data:`READ_AHEAD`); both
+   expand ``χ_1..χ_m ∈ GF(2^128)``;
 4. the receiver sends ``x = Σ χ_j·r_j`` and ``t = Σ χ_j·t_j`` (32 bytes); the
    sender checks ``Σ χ_j·q_j = t + x·Δ`` and raises
    :class:`~pqmpc.errors.CheatingDetected` if not. The extra rows are dropped.
@@ -42,6 +43,8 @@ A call that raises drops the session on that side (its streams are out of step).
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
 from ...errors import HandshakeError, ParameterError
@@ -60,6 +63,12 @@ PROTOCOL = "KOS"
 #: 2: the PRG streams skip to an AES block boundary after every chunk (see ``_realign``) and a
 #: checked call sends its remainder chunk first (``_extend_ranges``); a version-1 peer would disagree.
 VERSION = 2
+#: Chunks of U the sender receives ahead of its work on them (IKNP's core, checked calls). The coin
+#: may open only once the whole matrix is in; reading ahead lets it open when the last chunk
+#: arrives rather than when the sender's work reaches it, so the receiver's check pass (after the
+#: coin) runs alongside the sender's work on the last ``READ_AHEAD + 1`` chunks instead of after it.
+#: Same messages and bytes; the cost is ``READ_AHEAD + 1`` chunk buffers held by the sender.
+READ_AHEAD = 2
 
 
 class Session:
@@ -72,6 +81,8 @@ class Session:
         self.delta = delta
         self.rng = rng  # per-call coins and padding bits
         self._scratch = np.empty((0, 16), dtype=np.uint8)
+        self._u_slots: dict[int, np.ndarray] = {}
+        self._bits = np.empty(0, dtype=np.uint8)
         self.calls = 0
         self.ots = 0
 
@@ -80,6 +91,24 @@ class Session:
         if self._scratch.shape[0] < m or self._scratch.shape[1] != self.width:
             self._scratch = np.empty((m, self.width), dtype=np.uint8)
         return self._scratch[:m]
+
+    def call_bits(self, choices: np.ndarray, pad: np.ndarray) -> np.ndarray:
+        """``choices ‖ pad`` in a buffer that stays with the session (a fresh megabyte per call
+        comes from the allocator as fresh pages as often as not)."""
+        m = choices.shape[0] + pad.shape[0]
+        if self._bits.shape[0] < m:
+            self._bits = np.empty(m, dtype=np.uint8)
+        out = self._bits[:m]
+        out[:choices.shape[0]] = choices
+        out[choices.shape[0]:] = pad
+        return out
+
+    def u_slot(self, k: int, shape: tuple[int, int]) -> np.ndarray:
+        """Buffer ``k`` of the sender's read-ahead ring, of ``shape`` (kept across calls)."""
+        buf = self._u_slots.get(k)
+        if buf is None or buf.size < shape[0] * shape[1]:
+            buf = self._u_slots[k] = np.empty(shape[0] * shape[1], dtype=np.uint8)
+        return buf[:shape[0] * shape[1]].reshape(shape)
 
 
 class _Arrived:
@@ -123,6 +152,9 @@ class KOS(ExtensionSessions, CorrelatedOT):
     hash_tag = make_tag(TAG_IKNP, 1)
     #: whether calls run the consistency check (subclasses with a semi-honest mode turn it off)
     checked = True
+    #: chunks of U the sender reads ahead of its work (:data:`READ_AHEAD`; 0: the coin opens when
+    #: the work reaches the last chunk)
+    read_ahead = READ_AHEAD
     #: what the receiver's bulk message is called in error messages
     matrix_step = "receiver matrix U"
 
@@ -229,7 +261,7 @@ class KOS(ExtensionSessions, CorrelatedOT):
             seed_r = sess.rng.bytes(check.SEED_BYTES)
             ch.send(seed_r)
         m = n + self.pad
-        bits = np.concatenate([choices, sess.rng.bits(self.pad)]) if self.pad else choices
+        bits = sess.call_bits(choices, sess.rng.bits(self.pad)) if self.pad else choices
         w = self.block_bytes
         t = np.empty((m, w), dtype=np.uint8) if rows is None else rows
         # IKNP's matrix core fuses PRG, masking and transpose per tile (whole tiles, else one
@@ -249,10 +281,9 @@ class KOS(ExtensionSessions, CorrelatedOT):
         seed_s = ch.recv_bytes(check.SEED_BYTES, f"{step} step 3 (sender's coin)")
         check.check_opening(seed_s, commitment, f"{step} step 3 (sender's coin)")
         chi = check.Challenges(seed_s, seed_r, self._label(sess), w)
-        sums = np.zeros(2 * w, dtype=np.uint8)
-        for start, c in self._ranges(m):
-            sums ^= chi.receiver_sums(t[start:start + c], bits[start:start + c])
-        ch.send(sums)
+        # One pass over all m rows (the challenges are made in-kernel, or step by step inside
+        # receiver_sums): per-chunk calls only added Python work and a short tail per chunk.
+        ch.send(chi.receiver_sums(t[:m], bits[:m]))
         return t[:n], theirs
 
     def _sender_extend(self, ch, sess: Session, n: int, op: str, extra: dict, on_chunk=None,
@@ -278,25 +309,50 @@ class KOS(ExtensionSessions, CorrelatedOT):
         chi = check.Challenges(seed_s, seed_r, self._label(sess), w) if self.checked else None
         acc = np.zeros(w, dtype=np.uint8)
         fused = hasattr(sess.matrix, "recv_chunk_rows")
-        for start, c in self._extend_ranges(m):
-            what = f"{step} step 2 ({self.matrix_step}), rows {start}..{start + c - 1}"
+        ranges = list(self._extend_ranges(m))
+        label = lambda a, c: f"{step} step 2 ({self.matrix_step}), rows {a}..{a + c - 1}"  # noqa: E731
+        # IKNP's core reads U a few chunks ahead of its work (see READ_AHEAD); other cores as before.
+        ahead = self.read_ahead if chi is not None and isinstance(sess.matrix, MatrixSender) else 0
+        arrived: deque = deque()
+        got = 0  # chunks of U received so far on the read-ahead path
+        for i, (start, c) in enumerate(ranges):
+            what = label(start, c)
+            summed = False
             at = start if keep else 0
             rows = q[at:at + c]
-            if chi is not None and start + c == m:
+            if ahead:
+                while got < len(ranges) and got <= i + ahead:
+                    a, cg = ranges[got]
+                    arrived.append(ch.recv_array_into(sess.u_slot(got % (ahead + 1), (w * 8, (cg + 7) // 8)),
+                                                      label(a, cg)))
+                    got += 1
+                    if got == len(ranges):
+                        # The whole matrix is in: open the coin now, before the work on the chunks
+                        # still held, so the receiver's check runs alongside that work.
+                        ch.send(seed_s)
+                summed = sess.matrix.recv_chunk_rows(_Arrived(ch, arrived.popleft()), c, what, rows,
+                                                     check=chi.tile_args())
+            elif chi is not None and start + c == m:
                 # The whole matrix is in: open the coin before this chunk's work, so the receiver's
                 # side of the check runs while this side transposes, hashes and sums the last chunk.
                 self._recv_last_chunk(sess.matrix, ch, c, what, lambda: ch.send(seed_s), rows, fused)
             elif fused:  # IKNP's core: PRG, masking and transpose fused per tile
-                sess.matrix.recv_chunk_rows(ch, c, what, rows)
+                summed = sess.matrix.recv_chunk_rows(ch, c, what, rows, **(
+                    {"check": chi.tile_args()} if chi is not None and isinstance(sess.matrix, MatrixSender) else {}))
             else:
                 transpose_rows(sess.matrix.recv_chunk(ch, c, what), c, rows)
             self._realign(sess.matrix)
             if chi is not None:
-                acc ^= chi.sender_sum(rows)
+                # The zmm tile kernel summed χ·q_j while each tile was in cache; else sum the chunk here.
+                if summed:
+                    chi.tiles_done(c)
+                else:
+                    acc ^= chi.sender_sum(rows)
             if on_chunk is not None and start < n:
                 on_chunk(start, rows[:min(c, n - start)])
         if not self.checked:
             return q if keep else None
+        acc ^= chi.tiles_sum()
         sums = ch.recv_array(np.uint8, (2 * w,), f"{step} step 4 (receiver's check values)")
         check.verify_sums(acc, sess.delta, sums, f"{step} step 4")
         return q[:n] if keep else None

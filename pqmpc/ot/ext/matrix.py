@@ -37,6 +37,7 @@ from .matrix_kernels import (
     sender_tiles,
     sender_tiles_vaes,
     sender_tiles_zmm,
+    sender_tiles_zmm_check,
 )
 
 # The per-tile kernels: VAES where the CPU has it (same bytes, half the AES instructions), on
@@ -184,25 +185,37 @@ class MatrixSender:
         self.g.next_mixed(cb, q, u, self.mask.reshape(-1), self._zero[:, :cb])  # Q = G(k^s) ⊕ s·U
         return q
 
-    def recv_chunk_rows(self, ch: Channel, c: int, step: str, rows: np.ndarray, stream: bool = False) -> None:
+    def recv_chunk_rows(self, ch: Channel, c: int, step: str, rows: np.ndarray, stream: bool = False,
+                        check: tuple | None = None) -> bool:
         """:meth:`recv_chunk` and the transpose of ``Q`` into ``rows`` (``(c, w/8)``), fused per
-        column tile where the AES-NI kernel applies (whole tiles), else one after the other."""
+        column tile where the AES-NI kernel applies (whole tiles), else one after the other.
+
+        ``check = (round_keys, first, acc)``: where the zmm tile kernel runs at w = 128, also
+        ``Σ_j χ_j·q_j`` into ``acc`` tile by tile (:func:`.matrix_kernels.sender_tiles_zmm_check`,
+        ``χ_j`` the AES-CTR block ``first + j``); returns whether it did (else the caller sums)."""
         cb = (c + 7) // 8
         if _tiles_fit(c, rows, self.width):
             u = ch.recv_array_into(self._pool.get("u", (self.width, cb)), step)
             r = self.g.take_blocks(cb, _WIDE)
             if r is not None:
                 nblk = cb // 16
-                _SENDER_TILES(r[0], r[1], u.view(np.uint64).reshape(1, self.width, nblk, 2), self._mask64(), rows,
-                              self._pool.get("tile", (self.width, 16 * TILE_BLOCKS)), stream)
-                return
+                u4 = u.view(np.uint64).reshape(1, self.width, nblk, 2)
+                tile = self._pool.get("tile", (self.width, 16 * TILE_BLOCKS))
+                if check is not None and ZMM_TILES and self.width == 128 and r[0].shape[1] == 11 and not stream:
+                    crk, first, acc = check
+                    sender_tiles_zmm_check(r[0], r[1], u4, self._mask64(), rows, tile, crk, first,
+                                           rows.view(np.uint64), acc)
+                    return True
+                _SENDER_TILES(r[0], r[1], u4, self._mask64(), rows, tile, stream)
+                return False
             (q,) = self._scratch.get(cb)
             if self._zero.shape[1] < cb:
                 self._zero = np.zeros((1, cb), dtype=np.uint8)
             self.g.next_mixed(cb, q, u, self.mask.reshape(-1), self._zero[:, :cb])
             transpose_rows(q, c, rows, self._pool)
-            return
+            return False
         transpose_rows(self.recv_chunk(ch, c, step), c, rows, self._pool)
+        return False
 
     def _mask64(self) -> np.ndarray:
         if self._m64 is None:

@@ -27,12 +27,12 @@ from ...primitives.aes_mixed import (
     ctr_pair16_z256,
 )
 from ...primitives.cpu import HAVE_VAES
-from ...primitives.gf128_vaes import HAVE_ZMM
+from ...primitives.gf128_vaes import CTR_DOT_ZMM, HAVE_ZMM, ctr_dot_vaes
 from ...primitives.stream_store import stream_copy
 from ...primitives.transpose_kernels import transpose_into
 
 __all__ = ["TILE_BLOCKS", "ZMM_TILES", "receiver_tiles", "receiver_tiles_vaes", "receiver_tiles_zmm", "sender_tiles",
-           "sender_tiles_vaes", "sender_tiles_zmm", "kernel_specs"]
+           "sender_tiles_vaes", "sender_tiles_zmm", "sender_tiles_zmm_check", "kernel_specs"]
 
 #: AES blocks per stream in one column tile (32 → 4,096 rows; a 64 KiB tile at κ = 128).
 TILE_BLOCKS = 32
@@ -226,6 +226,38 @@ def sender_tiles_zmm(rk, start, a, amask, rows, tile, stream):
                 for b in range(0, TILE_BLOCKS, 16):
                     ctr_mask_xor16_z(rk[j], ctr, b, a[k, j], b0 + b, amask[j], tv[j])
         _emit_rows(tile, trows, rows, g0, stream)
+
+
+#: χ·row steps of :func:`ctr_dot_vaes` (zmm: four lanes × CTR_DOT_ZMM registers) in one tile of rows
+_CHECK_STEPS = 128 * TILE_BLOCKS // (4 * CTR_DOT_ZMM)
+
+
+@njit(cache=True, nogil=True)
+def sender_tiles_zmm_check(rk, start, a, amask, rows, tile, crk, cstart, rows64, acc):
+    """:func:`sender_tiles_zmm` (AES-128 streams, rows kept in cache) and, tile by tile while the
+    tile's rows are still in L1/L2, the KOS sender's check sum: ``Σ_j χ_j·q_j`` with
+    ``χ_j = AES_crk(ctr(cstart + j))`` (:func:`pqmpc.primitives.gf128.ctr_dot`'s stream), the
+    unreduced 256-bit sum XORed into ``acc`` ((4,) u64; reduce with
+    :func:`pqmpc.primitives.gf128.fold_unreduced`). ``rows64``: ``rows`` viewed as (n, 2) u64."""
+    w, nblk = a.shape[1], a.shape[2]
+    tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
+    trows = np.empty((128 * TILE_BLOCKS, w // 8), dtype=np.uint8)
+    ctr = np.empty((TILE_BLOCKS, 2), dtype=np.uint64)
+    nosel = np.zeros(0, dtype=np.uint8)
+    for g0 in range(0, a.shape[0] * nblk, TILE_BLOCKS):
+        k = g0 // nblk
+        b0 = g0 - k * nblk
+        _tile_counters(ctr, start + g0)
+        for j in range(w):
+            for b in range(0, TILE_BLOCKS, 16):
+                ctr_mask_xor16_z(rk[j], ctr, b, a[k, j], b0 + b, amask[j], tv[j])
+        _emit_rows(tile, trows, rows, g0, False)
+        r = ctr_dot_vaes(crk, cstart + g0 * 128, rows64[g0 * 128:(g0 + TILE_BLOCKS) * 128], nosel,
+                         _CHECK_STEPS, False, 4)
+        acc[0] ^= r[0]
+        acc[1] ^= r[1]
+        acc[2] ^= r[2]
+        acc[3] ^= r[3]
 
 
 def kernel_specs(role: str | None = None) -> list:
