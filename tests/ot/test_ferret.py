@@ -85,6 +85,27 @@ def test_default_delta_has_lsb_set_and_caller_delta_is_kept():
     check_relation(sent, received)
 
 
+def test_lsb_convention_when_delta_lsb_is_set():
+    """lsb(Δ) = 1: the sender's blocks have bit 0 clear, the receiver's bit 0 is its choice bit
+    (wire v3); a Δ with lsb 0 keeps random bit 0s and the relation."""
+    sent, received = pair([5, 3000, SMALL.usable + 7])
+    check_relation(sent, received)
+    for (_, q), (b, t) in zip(sent, received):
+        assert not (q[:, 0] & 1).any()
+        assert np.array_equal(t[:, 0] & 1, b)
+    even = Rng(b"even delta").blocks(1)[0]
+    even[0] &= 0xFE
+    sent, received = pair([3000, SMALL.usable + 7], delta=even)
+    check_relation(sent, received)
+    lsb = np.concatenate([q[:, 0] & 1 for _, q in sent])
+    assert abs(lsb.mean() - 0.5) < 0.05
+
+
+def test_bad_lsb_flag_is_a_protocol_error():
+    with pytest.raises(ProtocolError, match="LSB flag must be 0 or 1, got 2"):
+        _tampered(lambda p: p[:16] + b"\x02" if len(p) == 17 else p)
+
+
 def test_chosen_choice_bits():
     choices = [Rng(b"c").bits(n) for n in (0, 1, 129, 5000)]
     it = iter(choices)

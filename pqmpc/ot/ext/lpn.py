@@ -64,7 +64,7 @@ def _prefetch_row(typingctx, arr, row):
     return types.void(arr, row), codegen
 
 
-def _row_codegen(context, builder, sig, args, with_parity):
+def _row_codegen(context, builder, sig, args, with_parity, lsb=None):
     xa, pa, oa, outa, ia, ma = args[:6]
     args = args[:5] + args[6:]
     i64 = ir.IntType(64)
@@ -77,6 +77,13 @@ def _row_codegen(context, builder, sig, args, with_parity):
     ubase = _item_ptr(context, builder, sig.args[6], args[5], [zero]) if with_parity else None
     mask = context.cast(builder, ma, sig.args[5], types.uint64)
     acc = builder.load(op, align=8)
+    if lsb is not None:
+        # LSB convention: the block's bit 0 is replaced by 0 (sender) or by the bit ``e`` (receiver)
+        lo = builder.and_(builder.extract_element(acc, ir.Constant(ir.IntType(32), 0)), ir.Constant(i64, ~1))
+        if lsb == "bit":
+            lo = builder.or_(lo, builder.and_(context.cast(builder, args[5], sig.args[6], types.uint64),
+                                              ir.Constant(i64, 1)))
+        acc = builder.insert_element(acc, lo, ir.Constant(ir.IntType(32), 0))
     par = zero
     for j in range(LPN_D):
         w = builder.and_(builder.zext(builder.load(builder.gep(pp, [ir.Constant(i64, j)])), i64), mask)
@@ -86,6 +93,8 @@ def _row_codegen(context, builder, sig, args, with_parity):
             word = builder.load(builder.gep(ubase, [builder.lshr(w, ir.Constant(i64, 6))]))
             par = builder.xor(par, builder.lshr(word, builder.and_(w, ir.Constant(i64, 63))))
     builder.store(acc, op, align=8)
+    if lsb == "bit":
+        return builder.and_(builder.extract_element(acc, ir.Constant(ir.IntType(32), 0)), ir.Constant(i64, 1))
     return builder.and_(par, ir.Constant(i64, 1)) if with_parity else context.get_dummy_value()
 
 
@@ -117,6 +126,26 @@ def _row_xor_parity(typingctx, x, pos, o, out, i, mask, ub):
             and ub.ndim == 1 and ub.layout == "C"):
         return None
     return types.uint64(x, pos, o, out, i, mask, ub), lambda c, b, sig, args: _row_codegen(c, b, sig, args, True)
+
+
+@intrinsic
+def _row_xor_lsb0(typingctx, x, pos, o, out, i, mask):
+    """:func:`_row_xor` on ``out[i]`` with its bit 0 cleared first (the sender's LSB convention)."""
+    if not _row_types_ok(x, pos, out):
+        return None
+    return types.void(x, pos, o, out, i, mask), lambda c, b, sig, args: _row_codegen(c, b, sig, args, False, "zero")
+
+
+@intrinsic
+def _row_xor_lsb(typingctx, x, pos, o, out, i, mask, e):
+    """:func:`_row_xor` on ``out[i]`` with its bit 0 set to ``e & 1`` first; returns the result's bit 0.
+
+    Where every ``x`` block carries its choice bit in bit 0, that is the row's ``A·u ⊕ e``: no
+    second gather (the receiver's LSB convention)."""
+    if not (_row_types_ok(x, pos, out) and isinstance(e, types.Integer)):
+        return None
+    return types.uint64(x, pos, o, out, i, mask, e), lambda c, b, sig, args: _row_codegen(c, b, sig, args, False,
+                                                                                         "bit")
 
 
 #: Row pairs whose positions one bulk AES call computes (5 blocks a pair: 20 KiB of positions, in L1).
@@ -155,10 +184,12 @@ def _prefetch_positions(x, w, o, mask):
 
 
 @njit(inline="always")
-def _encode(ks, rk, first_pair, mask, x, ub, out, bits, with_bits):
+def _encode(ks, rk, first_pair, mask, x, ub, out, bits, mode):
     # Per chunk: the positions of CHUNK_PAIRS row pairs in one bulk AES call (VAES: 16 blocks a
     # step, apart from the gathers), read back as 32-bit words and masked in the gather; each row's
     # ten lines are prefetched PF_ROWS rows before they are read, so the random reads overlap.
+    # mode (a constant per entry point): 0 sender, 1 receiver with A·u from ub, 2 and 3 the same
+    # in the LSB convention (see LocalCode.add_encoded_lsb).
     npairs = out.shape[0] // 2
     ctr = np.zeros((5 * CHUNK_PAIRS, 2), dtype=np.uint64)
     enc = np.empty((5 * CHUNK_PAIRS, 2), dtype=np.uint64)
@@ -177,8 +208,12 @@ def _encode(ks, rk, first_pair, mask, x, ub, out, bits, with_bits):
         for i in range(rows):
             if i + PF_ROWS < rows:
                 _prefetch_positions(x, w, LPN_D * (i + PF_ROWS), m32)
-            if with_bits:
+            if mode == 1:
                 bits[r0 + i] ^= np.uint8(_row_xor_parity(x, w, LPN_D * i, out, r0 + i, mask, ub))
+            elif mode == 2:
+                _row_xor_lsb0(x, w, LPN_D * i, out, r0 + i, mask)
+            elif mode == 3:
+                bits[r0 + i] = np.uint8(_row_xor_lsb(x, w, LPN_D * i, out, r0 + i, mask, bits[r0 + i]))
             else:
                 _row_xor(x, w, LPN_D * i, out, r0 + i, mask)
 
@@ -186,12 +221,24 @@ def _encode(ks, rk, first_pair, mask, x, ub, out, bits, with_bits):
 @njit(cache=True, nogil=True)
 def _encode_sender(rk, first_pair, mask, x, out):
     ub = np.empty(0, dtype=np.uint64)
-    _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, np.empty(0, dtype=np.uint8), False)
+    _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, np.empty(0, dtype=np.uint8), 0)
 
 
 @njit(cache=True, nogil=True)
 def _encode_receiver(rk, first_pair, mask, x, ub, out, bits):
-    _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, bits, True)
+    _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, bits, 1)
+
+
+@njit(cache=True, nogil=True)
+def _encode_sender_lsb(rk, first_pair, mask, x, out):
+    ub = np.empty(0, dtype=np.uint64)
+    _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, np.empty(0, dtype=np.uint8), 2)
+
+
+@njit(cache=True, nogil=True)
+def _encode_receiver_lsb(rk, first_pair, mask, x, out, bits):
+    ub = np.empty(0, dtype=np.uint64)
+    _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, bits, 3)
 
 
 def pack_bits(u: np.ndarray) -> np.ndarray:
@@ -246,6 +293,26 @@ class LocalCode:
             raise ParameterError("packed_u must be pack_bits(u)")
         _encode_receiver(self._rk, start // 2, self.k - 1, x.view(np.uint64), packed_u, out.view(np.uint64), bits)
 
+    def add_encoded_lsb(self, start: int, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Sender, LSB convention: ``out[i] = (out[i] with bit 0 cleared) ⊕ (A·x)[start + i]``.
+
+        With bit 0 of every ``x`` block 0 too, every output has bit 0 clear."""
+        self._check(start, out, x, "LocalCode.add_encoded_lsb")
+        _encode_sender_lsb(self._rk, start // 2, self.k - 1, x.view(np.uint64), out.view(np.uint64))
+        return out
+
+    def add_encoded_lsb_bits(self, start: int, x: np.ndarray, out: np.ndarray, bits: np.ndarray) -> None:
+        """Receiver, LSB convention: ``out[i] = (out[i] with bit 0 set to bits[i]) ⊕ (A·x)[start + i]``,
+        then ``bits[i] = `` bit 0 of ``out[i]`` (``bits`` holds 0/1 bytes).
+
+        Where bit 0 of each ``x`` block is the choice bit ``u`` of that COT, ``bits`` becomes
+        ``bits ⊕ A·u`` from the same gathers: what :meth:`add_encoded_with_bits` computes from
+        ``u`` with ten more reads a row."""
+        self._check(start, out, x, "LocalCode.add_encoded_lsb_bits")
+        if bits.shape != (out.shape[0],) or bits.dtype != np.uint8:
+            raise ParameterError("bits must be (m,) uint8")
+        _encode_receiver_lsb(self._rk, start // 2, self.k - 1, x.view(np.uint64), out.view(np.uint64), bits)
+
     def row_positions(self, start: int, m: int) -> np.ndarray:
         """The ``d`` positions of rows ``start … start + m − 1`` as ``(m, d)`` int64 (reference path).
 
@@ -262,12 +329,14 @@ class LocalCode:
 
 
 def kernel_specs() -> list:
-    """The code's kernels (both roles), for :func:`pqmpc.primitives.preload.preload`."""
+    """The kernels Ferret runs (LSB convention, both roles), for :func:`pqmpc.primitives.preload.preload`.
+
+    :meth:`LocalCode.add_encoded` and :meth:`~LocalCode.add_encoded_with_bits` load theirs on first use."""
     from ...primitives.preload import I64, arr
 
     u64 = arr("uint64", 2)
-    return [(_encode_sender, (u64, I64, I64, u64, u64)),
-            (_encode_receiver, (u64, I64, I64, u64, arr("uint64", 1), u64, arr("uint8", 1)))]
+    return [(_encode_sender_lsb, (u64, I64, I64, u64, u64)),
+            (_encode_receiver_lsb, (u64, I64, I64, u64, u64, arr("uint8", 1)))]
 
 
 __all__ = ["LocalCode", "kernel_specs", "pack_bits"]
