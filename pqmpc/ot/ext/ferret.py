@@ -89,7 +89,7 @@ from ...primitives.hashing import TAG_FERRET, shake
 from ...rng import Rng
 from ..adapters import as_correlated
 from ..interfaces import CorrelatedOT, RandomCorrelatedOT, RandomOT, check_count, check_delta
-from . import check
+from . import check, ferret_fused
 from .ferret_params import FERRET_B13, FerretParams, get_params
 from .lpn import LocalCode, pack_bits
 from .lpn import kernel_specs as lpn_kernel_specs
@@ -237,8 +237,14 @@ class _Session:
         p = self.p
         h, k = p.log_bin_size, p.k
         lo, hi = k + j0 * h, k + j1 * h
+        fused = self.lsb and not self.checked and ferret_fused.AVAILABLE
         if self.role == "sender":
             (q,) = self.bases
+            if fused:  # tree by tree in L2 (ferret_fused); same messages and outputs
+                v = np.empty(((j1 - j0) << h, 16), np.uint8) if dest is None else dest[0]
+                ferret_fused.mpcot_send_encoded(ch, self.code, j0 << h, q[:k], q[lo:hi], self.delta,
+                                                self.rng.blocks(j1 - j0), h, v)
+                return (v,)
             v = mpcot_send(ch, q[lo:hi], self.delta, self.rng.blocks(j1 - j0), h, None if dest is None else dest[0])
             if self.checked:
                 self._sender_check(ch, j0, v)
@@ -249,6 +255,12 @@ class _Session:
             return (v,)
         b, r = self.bases
         step = f"Ferret round {self.round}, bins {j0}-{j1 - 1}: SPCOT corrections"
+        if fused:
+            m = (j1 - j0) << h
+            bits, w = (np.empty(m, np.uint8), np.empty((m, 16), np.uint8)) if dest is None else dest
+            ferret_fused.mpcot_receive_encoded(ch, self.code, j0 << h, r[:k], b[lo:hi], r[lo:hi], j1 - j0, h, step,
+                                               w, bits)
+            return bits, w
         w, pos = mpcot_receive(ch, b[lo:hi], r[lo:hi], j1 - j0, h, step, None if dest is None else dest[1])
         if self.checked:
             self._receiver_check(ch, j0, j1, w, pos)
@@ -413,7 +425,7 @@ class Ferret(RandomCorrelatedOT):
 
         base = self.base if self.base is not None else _base_cot(None, self.level, self.security)
         base.preload(role)  # Ferret's sender is its bootstrap's sender
-        preload(spcot_kernel_specs() + lpn_kernel_specs())
+        preload(spcot_kernel_specs() + lpn_kernel_specs() + ferret_fused.kernel_specs())
 
     def _session(self, ch: Channel, role: str, rng, delta=None) -> _Session:
         if delta is not None:

@@ -218,27 +218,24 @@ def _encode(ks, rk, first_pair, mask, x, ub, out, bits, mode):
                 _row_xor(x, w, LPN_D * i, out, r0 + i, mask)
 
 
+# One dispatcher per role, the convention an argument: these are the kernels that may run table
+# AES (public seed, public counters) on a CPU without AES-NI, and tests list them by name.
 @njit(cache=True, nogil=True)
-def _encode_sender(rk, first_pair, mask, x, out):
+def _encode_sender(rk, first_pair, mask, x, out, lsb):
     ub = np.empty(0, dtype=np.uint64)
-    _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, np.empty(0, dtype=np.uint8), 0)
+    nobits = np.empty(0, dtype=np.uint8)
+    if lsb:  # two inlined loops, each with its mode a constant
+        _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, nobits, 2)
+    else:
+        _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, nobits, 0)
 
 
 @njit(cache=True, nogil=True)
-def _encode_receiver(rk, first_pair, mask, x, ub, out, bits):
-    _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, bits, 1)
-
-
-@njit(cache=True, nogil=True)
-def _encode_sender_lsb(rk, first_pair, mask, x, out):
-    ub = np.empty(0, dtype=np.uint64)
-    _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, np.empty(0, dtype=np.uint8), 2)
-
-
-@njit(cache=True, nogil=True)
-def _encode_receiver_lsb(rk, first_pair, mask, x, out, bits):
-    ub = np.empty(0, dtype=np.uint64)
-    _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, bits, 3)
+def _encode_receiver(rk, first_pair, mask, x, ub, out, bits, lsb):
+    if lsb:
+        _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, bits, 3)
+    else:
+        _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, bits, 1)
 
 
 def pack_bits(u: np.ndarray) -> np.ndarray:
@@ -275,7 +272,7 @@ class LocalCode:
     def add_encoded(self, start: int, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """``out[i] ^= (A·x)[start + i]`` for every row of ``out`` (blocks), in place."""
         self._check(start, out, x, "LocalCode.add_encoded")
-        _encode_sender(self._rk, start // 2, self.k - 1, x.view(np.uint64), out.view(np.uint64))
+        _encode_sender(self._rk, start // 2, self.k - 1, x.view(np.uint64), out.view(np.uint64), False)
         return out
 
     def add_encoded_with_bits(self, start: int, x: np.ndarray, u: np.ndarray, out: np.ndarray,
@@ -291,14 +288,15 @@ class LocalCode:
             packed_u = pack_bits(u)
         elif packed_u.shape != (-(-self.k // 64),) or packed_u.dtype != np.uint64:
             raise ParameterError("packed_u must be pack_bits(u)")
-        _encode_receiver(self._rk, start // 2, self.k - 1, x.view(np.uint64), packed_u, out.view(np.uint64), bits)
+        _encode_receiver(self._rk, start // 2, self.k - 1, x.view(np.uint64), packed_u, out.view(np.uint64), bits,
+                         False)
 
     def add_encoded_lsb(self, start: int, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Sender, LSB convention: ``out[i] = (out[i] with bit 0 cleared) ⊕ (A·x)[start + i]``.
 
         With bit 0 of every ``x`` block 0 too, every output has bit 0 clear."""
         self._check(start, out, x, "LocalCode.add_encoded_lsb")
-        _encode_sender_lsb(self._rk, start // 2, self.k - 1, x.view(np.uint64), out.view(np.uint64))
+        _encode_sender(self._rk, start // 2, self.k - 1, x.view(np.uint64), out.view(np.uint64), True)
         return out
 
     def add_encoded_lsb_bits(self, start: int, x: np.ndarray, out: np.ndarray, bits: np.ndarray) -> None:
@@ -311,7 +309,8 @@ class LocalCode:
         self._check(start, out, x, "LocalCode.add_encoded_lsb_bits")
         if bits.shape != (out.shape[0],) or bits.dtype != np.uint8:
             raise ParameterError("bits must be (m,) uint8")
-        _encode_receiver_lsb(self._rk, start // 2, self.k - 1, x.view(np.uint64), out.view(np.uint64), bits)
+        _encode_receiver(self._rk, start // 2, self.k - 1, x.view(np.uint64), np.empty(0, np.uint64),
+                         out.view(np.uint64), bits, True)
 
     def row_positions(self, start: int, m: int) -> np.ndarray:
         """The ``d`` positions of rows ``start … start + m − 1`` as ``(m, d)`` int64 (reference path).
@@ -329,14 +328,12 @@ class LocalCode:
 
 
 def kernel_specs() -> list:
-    """The kernels Ferret runs (LSB convention, both roles), for :func:`pqmpc.primitives.preload.preload`.
-
-    :meth:`LocalCode.add_encoded` and :meth:`~LocalCode.add_encoded_with_bits` load theirs on first use."""
-    from ...primitives.preload import I64, arr
+    """The code's kernels (both roles, both conventions), for :func:`pqmpc.primitives.preload.preload`."""
+    from ...primitives.preload import BOOL, I64, arr
 
     u64 = arr("uint64", 2)
-    return [(_encode_sender_lsb, (u64, I64, I64, u64, u64)),
-            (_encode_receiver_lsb, (u64, I64, I64, u64, u64, arr("uint8", 1)))]
+    return [(_encode_sender, (u64, I64, I64, u64, u64, BOOL)),
+            (_encode_receiver, (u64, I64, I64, u64, arr("uint64", 1), u64, arr("uint8", 1), BOOL))]
 
 
 __all__ = ["LocalCode", "kernel_specs", "pack_bits"]
