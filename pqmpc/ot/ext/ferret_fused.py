@@ -51,13 +51,14 @@ def _receiver_group(rk_tree, rk_lpn, mask, kb, b, pos, x, out, bits, first_row, 
     ks = _load(rk_lpn)
     ub = np.empty(0, dtype=np.uint64)
     flat = scratch.reshape(-1).view(np.uint8)
+    e = np.empty(m, dtype=np.uint8)  # the tree's noise bits, then its choice bits (streamed out too)
     for tr in range(T):
         _receiver_trees(rk_tree, kb[tr:tr + 1], b[tr:tr + 1], scratch, pos[tr:tr + 1])
-        e = bits[tr * m:(tr + 1) * m]
         e[:] = 0
         e[pos[tr]] = 1
         _encode(ks, rk_lpn, (first_row + tr * m) // 2, mask, x, ub, scratch[0], e, 3)
         stream_copy(flat, out[tr * m * 16:(tr + 1) * m * 16])
+        stream_copy(e, bits[tr * m:(tr + 1) * m])
 
 
 def _args(code: LocalCode, first_row: int, x: np.ndarray, out: np.ndarray, T: int, h: int, name: str):
