@@ -12,7 +12,9 @@ its own, in any order, by either party.
 Ferret needs the encoding on both sides of a correlated OT: the sender
 computes ``z = A·x_s ⊕ v``, the receiver ``z' = A·x_r ⊕ w`` and its choice bits
 ``A·u ⊕ e``; the kernels here add ``A·x`` into a buffer that already holds
-the SPCOT output, so ``v``/``w`` never needs a second copy. Security: the
+the SPCOT output, so ``v``/``w`` never needs a second copy. In Ferret's LSB convention
+(``add_encoded_lsb*``, wire v3) bit 0 of every receiver block of ``x_r`` is its ``u``, so
+``A·u ⊕ e`` is bit 0 of the receiver's result and needs no second gather. Security: the
 output is pseudo-random under the (regular-noise) LPN assumption for a local
 code, which is believed to resist quantum computers too; Python cannot
 promise constant time (the gathers are data-independent, the data is not).
