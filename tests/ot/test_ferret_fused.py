@@ -50,13 +50,15 @@ def test_unaligned_output_is_written_correctly():
     code, h, T = LocalCode(rng.bytes(16), 1 << 8), 6, 3
     x, seeds, delta = rng.blocks(1 << 8), rng.blocks(T), rng.blocks(1)[0]
     x[:, 0] &= 0xFE
-    raw = np.zeros(((T << h) + 1) * 16 + 16, np.uint8)
-    out = raw[16:16 + (T << h) * 16].reshape(T << h, 16)
-    assert out.ctypes.data % 64 != 0
+    size = (T << h) * 16
+    raw = np.zeros(size + 128, np.uint8)
+    off = (16 - raw.ctypes.data) % 64 or 64  # 16 bytes past a line boundary
+    out = raw[off:off + size].reshape(T << h, 16)
+    assert out.ctypes.data % 64 == 16
     ferret_fused.sender_group(code, 4, x, seeds, delta, h, out)
     v, _ = spcot.sender_expand(seeds, delta, h)
     code.add_encoded_lsb(4, x, v)
-    assert np.array_equal(out, v) and not raw[:16].any() and not raw[16 + (T << h) * 16:].any()
+    assert np.array_equal(out, v) and not raw[:off].any() and not raw[off + size:].any()
 
 
 def test_bad_arguments():
