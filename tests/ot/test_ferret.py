@@ -373,3 +373,47 @@ def test_default_bootstrap_is_iknp():
     (delta, q), (b, t) = run_pair(snd, rcv, timeout=120)
     assert Ferret(SMALL).base_name == "IKNP"
     assert np.array_equal(t, q ^ (b[:, None] * delta))
+
+
+_PRELOAD_CHILD = """
+import json
+import numpy as np
+from numba.core import caching
+from pqmpc.net import run_pair
+from pqmpc.ot import Ferret
+late = []
+orig = caching.Cache.load_overload
+def spy(self, sig, ctx):
+    late.append(self._name)
+    return orig(self, sig, ctx)
+a, b = Ferret("b11"), Ferret("b11")
+a.preload("sender")
+b.preload("receiver")
+caching.Cache.load_overload = spy
+n = 3_000_000
+(d, q), (r, t) = run_pair(lambda ch: a.send_random_correlated(ch, n), lambda ch: b.receive_random_correlated(ch, n),
+                          timeout=300)
+print(json.dumps({"late": late, "ok": bool(np.array_equal(t, q ^ (r[:, None] * d[None, :])))}))
+"""
+
+
+@pytest.mark.slow
+def test_preload_covers_the_first_call():
+    """A fresh process: after Ferret's preload (IKNP bootstrap, trees, LPN, the fused group kernels)
+    a first call spanning a round loads no kernel late."""
+    import json
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    root = str(pathlib.Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    run = lambda: subprocess.run([sys.executable, "-c", _PRELOAD_CHILD], env=env, capture_output=True,  # noqa: E731
+                                 text=True, timeout=600, check=False)
+    run()  # the numba cache is built
+    out = run()
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["ok"]
+    assert got["late"] == [], f"kernels loaded lazily after preload: {got['late']}"
