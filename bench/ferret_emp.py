@@ -10,7 +10,8 @@ holds ``drivers/ot_steady``), then from the repo root:
 ``--phases`` alternates emp's own single-core benches of its phases (``bench_lpn``: the local
 code on 2^18 rows with k = 2^19; ``bench_cggm``: tree expansion at depth 13, its production
 tile) with pqmpc's kernels on the same sizes (wall time both, like emp's benches): LPN encode
-ns per output row (sender; receiver with its choice bits), GGM ns per leaf (sender; receiver).
+ns per output row (sender; receiver with its choice bits; the LSB-convention kernels Ferret runs
+since wire v3 where present), GGM ns per leaf (sender; receiver).
 
 Each round runs emp's driver (one warm call, then per rep a call into fresh 4 KiB pages, fresh
 huge pages and the same buffer again) and then pqmpc (one warm call of 1 COT, then ``reps``
@@ -212,8 +213,17 @@ def phases_pq() -> dict:
             best = min(best, time.perf_counter() - t0)
         return best
 
-    return {"lpn_sender_ns_row": mean_of(lambda: code.add_encoded(0, x, out), 20) * 1e9 / m,
-            "lpn_receiver_ns_row": mean_of(lambda: code.add_encoded_with_bits(0, x, u, out, bits, **kw), 20) * 1e9 / m,
+    if hasattr(code, "add_encoded_lsb"):  # wire v3: the LSB convention, what Ferret runs
+        xs, xr = x.copy(), x.copy()
+        xs[:, 0] &= 0xFE
+        xr[:, 0] = (xr[:, 0] & 0xFE) | u
+        lpn_s = lambda: code.add_encoded_lsb(0, xs, out)  # noqa: E731
+        lpn_r = lambda: code.add_encoded_lsb_bits(0, xr, out, bits)  # noqa: E731
+    else:
+        lpn_s = lambda: code.add_encoded(0, x, out)  # noqa: E731
+        lpn_r = lambda: code.add_encoded_with_bits(0, x, u, out, bits, **kw)  # noqa: E731
+    return {"lpn_sender_ns_row": mean_of(lpn_s, 20) * 1e9 / m,
+            "lpn_receiver_ns_row": mean_of(lpn_r, 20) * 1e9 / m,
             "ggm_sender_ns_leaf": best_of(lambda: spcot.sender_expand(seeds, delta, h, leaves), 5) * 1e9 / (T << h),
             "ggm_receiver_ns_leaf": best_of(lambda: spcot.receiver_expand(kb, b, h, leaves), 5) * 1e9 / (T << h)}
 

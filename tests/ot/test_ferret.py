@@ -85,6 +85,27 @@ def test_default_delta_has_lsb_set_and_caller_delta_is_kept():
     check_relation(sent, received)
 
 
+def test_lsb_convention_when_delta_lsb_is_set():
+    """lsb(Δ) = 1: the sender's blocks have bit 0 clear, the receiver's bit 0 is its choice bit
+    (wire v3); a Δ with lsb 0 keeps random bit 0s and the relation."""
+    sent, received = pair([5, 3000, SMALL.usable + 7])
+    check_relation(sent, received)
+    for (_, q), (b, t) in zip(sent, received):
+        assert not (q[:, 0] & 1).any()
+        assert np.array_equal(t[:, 0] & 1, b)
+    even = Rng(b"even delta").blocks(1)[0]
+    even[0] &= 0xFE
+    sent, received = pair([3000, SMALL.usable + 7], delta=even)
+    check_relation(sent, received)
+    lsb = np.concatenate([q[:, 0] & 1 for _, q in sent])
+    assert abs(lsb.mean() - 0.5) < 0.05
+
+
+def test_bad_lsb_flag_is_a_protocol_error():
+    with pytest.raises(ProtocolError, match="LSB flag must be 0 or 1, got 2"):
+        _tampered(lambda p: p[:16] + b"\x02" if len(p) == 17 else p)
+
+
 def test_chosen_choice_bits():
     choices = [Rng(b"c").bits(n) for n in (0, 1, 129, 5000)]
     it = iter(choices)
@@ -352,3 +373,47 @@ def test_default_bootstrap_is_iknp():
     (delta, q), (b, t) = run_pair(snd, rcv, timeout=120)
     assert Ferret(SMALL).base_name == "IKNP"
     assert np.array_equal(t, q ^ (b[:, None] * delta))
+
+
+_PRELOAD_CHILD = """
+import json
+import numpy as np
+from numba.core import caching
+from pqmpc.net import run_pair
+from pqmpc.ot import Ferret
+late = []
+orig = caching.Cache.load_overload
+def spy(self, sig, ctx):
+    late.append(self._name)
+    return orig(self, sig, ctx)
+a, b = Ferret("b11"), Ferret("b11")
+a.preload("sender")
+b.preload("receiver")
+caching.Cache.load_overload = spy
+n = 3_000_000
+(d, q), (r, t) = run_pair(lambda ch: a.send_random_correlated(ch, n), lambda ch: b.receive_random_correlated(ch, n),
+                          timeout=300)
+print(json.dumps({"late": late, "ok": bool(np.array_equal(t, q ^ (r[:, None] * d[None, :])))}))
+"""
+
+
+@pytest.mark.slow
+def test_preload_covers_the_first_call():
+    """A fresh process: after Ferret's preload (IKNP bootstrap, trees, LPN, the fused group kernels)
+    a first call spanning a round loads no kernel late."""
+    import json
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    root = str(pathlib.Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    run = lambda: subprocess.run([sys.executable, "-c", _PRELOAD_CHILD], env=env, capture_output=True,  # noqa: E731
+                                 text=True, timeout=600, check=False)
+    run()  # the numba cache is built
+    out = run()
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["ok"]
+    assert got["late"] == [], f"kernels loaded lazily after preload: {got['late']}"

@@ -40,6 +40,43 @@ def test_kernels_match_reference(logk, start, m, seed):
     assert np.array_equal(got_bits, want_bits)
 
 
+@settings(max_examples=25, deadline=None)
+@given(logk=st.integers(1, 14), start=st.integers(0, 5000), m=st.integers(0, 600), seed=st.binary(min_size=1, max_size=8))
+def test_lsb_kernels_match_reference(logk, start, m, seed):
+    """The LSB-convention kernels: bit 0 of ``out`` replaced (0, or ``bits``) before ``A·x`` is added;
+    with ``u`` in bit 0 of ``x`` the receiver's bits come out as ``bits ⊕ A·u``."""
+    start, m = 2 * start, 2 * m
+    k = 1 << logk
+    rng = Rng(seed)
+    code = LocalCode(rng.bytes(16), k)
+    x, u = rng.blocks(k), rng.bits(k)
+    v, bits = rng.blocks(m), rng.bits(m)
+    x0 = x.copy()
+    x0[:, 0] &= 0xFE
+    v0 = v.copy()
+    v0[:, 0] &= 0xFE
+    want, _ = reference(code, start, x0, u, v0, bits)
+    got = v.copy()
+    code.add_encoded_lsb(start, x0, got)
+    assert np.array_equal(got, want)
+    assert not (got[:, 0] & 1).any()
+    xu, vb = x0.copy(), v0.copy()
+    xu[:, 0] |= u
+    vb[:, 0] |= bits
+    want, want_bits = reference(code, start, xu, u, vb, bits)
+    got, got_bits = v.copy(), bits.copy()
+    code.add_encoded_lsb_bits(start, xu, got, got_bits)
+    assert np.array_equal(got, want)
+    assert np.array_equal(got_bits, want_bits)
+    assert np.array_equal(got_bits, got[:, 0] & 1)
+
+
+def test_lsb_bits_shape_is_checked():
+    code = LocalCode(bytes(16), 1 << 4)
+    with pytest.raises(ParameterError, match="bits must be"):
+        code.add_encoded_lsb_bits(0, np.zeros((16, 16), np.uint8), np.zeros((4, 16), np.uint8), np.zeros(3, np.uint8))
+
+
 def test_rows_are_addressed_by_global_index():
     rng = Rng(b"lpn split")
     k = 1 << 10

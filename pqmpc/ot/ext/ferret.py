@@ -13,7 +13,21 @@ receiver's base choice bits, giving ``v`` and ``w = v ⊕ e·Δ`` with ``e``
 regular noise. Then the sender outputs ``A·x_s ⊕ v``, the receiver
 ``A·x_r ⊕ w`` with choice bits ``A·u ⊕ e``: correlated OTs under the same
 ``Δ``, pseudo-random under LPN. The first ``reserved`` outputs of a round
-become the next round's base; the rest go to the caller. In semi-honest mode
+become the next round's base; the rest go to the caller.
+
+The LSB convention (wire version 3, as emp-toolkit's Ferret), used whenever ``lsb(Δ) = 1`` (always
+with the default Δ; the sender's first message tells the receiver, so a caller's Δ gives away its
+lsb): bit 0 of every
+sender block is 0 and bit 0 of every receiver block is its choice bit. The bootstrap's COTs are
+brought to it locally (the sender clears bit 0 of ``q``, the receiver sets bit 0 of ``r`` to
+``b``; ``r = q ⊕ b·Δ`` still holds, and the receiver knew ``lsb(q) = lsb(r) ⊕ b`` already), and
+the encoding keeps it: before adding ``A·x`` the sender clears bit 0 of ``v`` and the receiver
+sets bit 0 of ``w`` to ``e``, so the receiver's bit 0 of ``A·x_r ⊕ w`` *is* ``A·u ⊕ e`` and
+costs no second pass over ``u``. The sender's outputs therefore carry 127 random bits, and
+the receiver's choice bit is the lsb of its block (which it knew anyway from ``Δ``'s lsb). A Δ
+with lsb 0 (allowed: only garbling needs lsb 1) runs as before, the receiver's ``A·u`` computed
+from ``u`` packed 64 bits a word.
+In semi-honest mode
 only the sender talks during a round (``h`` blocks per bin), about 0.2 bits per
 COT; the malicious mode adds 64 bytes and one round trip per group of bins.
 
@@ -67,7 +81,7 @@ import weakref
 
 import numpy as np
 
-from ...errors import CheatingDetected, ParameterError
+from ...errors import CheatingDetected, ParameterError, ProtocolError
 from ...net import Channel, handshake
 from ...params import LEVEL_128, SecurityLevel, resolve_level
 from ...primitives.buffers import ScratchPool, out_or_empty
@@ -75,7 +89,7 @@ from ...primitives.hashing import TAG_FERRET, shake
 from ...rng import Rng
 from ..adapters import as_correlated
 from ..interfaces import CorrelatedOT, RandomCorrelatedOT, RandomOT, check_count, check_delta
-from . import check
+from . import check, ferret_fused
 from .ferret_params import FERRET_B13, FerretParams, get_params
 from .lpn import LocalCode, pack_bits
 from .lpn import kernel_specs as lpn_kernel_specs
@@ -83,7 +97,9 @@ from .spcot import kernel_specs as spcot_kernel_specs
 from .spcot import mpcot_receive, mpcot_send
 
 PROTOCOL = "Ferret"
-VERSION = 2  # 2: protocol tags in the TCCR tweak (issue 12); v1 peers would silently disagree
+# 2: protocol tags in the TCCR tweak (issue 12); v1 peers would silently disagree.
+# 3: the LSB convention (bit 0 of the sender's blocks is 0, of the receiver's its choice bit).
+VERSION = 3
 #: Outputs produced per step once a round is under way (bins are grouped to about this size).
 CHUNK_OUTPUTS = 1 << 18
 #: Extra base COTs one consistency check consumes (κ: one GF(2^128) correlation).
@@ -159,24 +175,39 @@ class _Session:
                                               security=ferret.security),
                   role=role, peer_role="receiver" if role == "sender" else "sender")
         mine = self.rng.bytes(16)
-        ch.send(mine)
-        theirs = ch.recv_bytes(16, "Ferret setup: LPN seed share")
+        base_rng = self.rng.fork("ferret/bootstrap")  # before Δ: a seeded session keeps v2's Δ
+        if role == "sender":
+            self.delta = delta if delta is not None else self._fresh_delta()
+            # Byte 17: whether the session uses the LSB convention (lsb(Δ) = 1), which tells the
+            # receiver lsb(Δ); a default Δ has it set anyway (module docstring).
+            self.lsb = bool(self.delta[0] & 1)
+            ch.send(mine + bytes([self.lsb]))
+            theirs = ch.recv_bytes(16, "Ferret setup: LPN seed share")
+        else:
+            self.delta = None
+            got = ch.recv_bytes(17, "Ferret setup: LPN seed share and LSB flag")
+            if got[16] > 1:
+                raise ProtocolError(f"Ferret setup: the LSB flag must be 0 or 1, got {got[16]}")
+            theirs, self.lsb = got[:16], bool(got[16])
+            ch.send(mine)
         shares = mine + theirs if role == "sender" else theirs + mine
         self.code = LocalCode(shake(shares, 16, domain=b"pqmpc.ferret.lpn-seed"), p.k)
         base = ferret.base if ferret.base is not None else _base_cot(None, ferret.level, ferret.security)
         M = self.M
-        base_rng = self.rng.fork("ferret/bootstrap")
         if role == "sender":
-            self.delta = delta if delta is not None else self._fresh_delta()
             got_delta, q = base.send_correlated(ch, M, delta=self.delta, rng=base_rng)
             if not np.array_equal(np.asarray(got_delta).reshape(16), self.delta):
                 raise ParameterError("the bootstrap OT did not use the requested delta")
-            self.bases = (np.ascontiguousarray(q),)
+            q = np.ascontiguousarray(q)
+            if self.lsb:  # the LSB convention (module docstring); the receiver knows lsb(q) anyway
+                q[:, 0] &= 0xFE
+            self.bases = (q,)
         else:
-            self.delta = None
             b = base_rng.bits(M)
-            r = base.receive_correlated(ch, b, rng=base_rng)
-            self.bases = (b, np.ascontiguousarray(r))
+            r = np.ascontiguousarray(base.receive_correlated(ch, b, rng=base_rng))
+            if self.lsb:
+                r[:, 0] = (r[:, 0] & 0xFE) | b  # r = q ⊕ b·Δ still holds: lsb(Δ) = 1
+            self.bases = (b, r)
         # "Round -1 is over": the first refill starts round 0 on the bootstrap base.
         self.next_bases = self.bases
         self.tree = p.t
@@ -206,15 +237,30 @@ class _Session:
         p = self.p
         h, k = p.log_bin_size, p.k
         lo, hi = k + j0 * h, k + j1 * h
+        fused = self.lsb and not self.checked and ferret_fused.AVAILABLE
         if self.role == "sender":
             (q,) = self.bases
+            if fused:  # tree by tree in L2 (ferret_fused); same messages and outputs
+                v = np.empty(((j1 - j0) << h, 16), np.uint8) if dest is None else dest[0]
+                ferret_fused.mpcot_send_encoded(ch, self.code, j0 << h, q[:k], q[lo:hi], self.delta,
+                                                self.rng.blocks(j1 - j0), h, v)
+                return (v,)
             v = mpcot_send(ch, q[lo:hi], self.delta, self.rng.blocks(j1 - j0), h, None if dest is None else dest[0])
             if self.checked:
                 self._sender_check(ch, j0, v)
-            self.code.add_encoded(j0 << h, q[:k], v)
+            if self.lsb:
+                self.code.add_encoded_lsb(j0 << h, q[:k], v)
+            else:
+                self.code.add_encoded(j0 << h, q[:k], v)
             return (v,)
         b, r = self.bases
         step = f"Ferret round {self.round}, bins {j0}-{j1 - 1}: SPCOT corrections"
+        if fused:
+            m = (j1 - j0) << h
+            bits, w = (np.empty(m, np.uint8), np.empty((m, 16), np.uint8)) if dest is None else dest
+            ferret_fused.mpcot_receive_encoded(ch, self.code, j0 << h, r[:k], b[lo:hi], r[lo:hi], j1 - j0, h, step,
+                                               w, bits)
+            return bits, w
         w, pos = mpcot_receive(ch, b[lo:hi], r[lo:hi], j1 - j0, h, step, None if dest is None else dest[1])
         if self.checked:
             self._receiver_check(ch, j0, j1, w, pos)
@@ -224,6 +270,10 @@ class _Session:
             bits = dest[0]
             bits[:] = 0
         bits[(np.arange(j1 - j0, dtype=np.int64) << h) + pos] = 1
+        if self.lsb:
+            # bit 0 of each r[:k] block is its u: the gathers of A·x_r give A·u ⊕ e as the outputs' bit 0
+            self.code.add_encoded_lsb_bits(j0 << h, r[:k], w, bits)
+            return bits, w
         if self.packed_round != self.round:  # u = b[:k] is fixed for a round: pack it once
             self.packed_u = pack_bits(b[:k])
             self.packed_round = self.round
@@ -375,7 +425,7 @@ class Ferret(RandomCorrelatedOT):
 
         base = self.base if self.base is not None else _base_cot(None, self.level, self.security)
         base.preload(role)  # Ferret's sender is its bootstrap's sender
-        preload(spcot_kernel_specs() + lpn_kernel_specs())
+        preload(spcot_kernel_specs() + lpn_kernel_specs() + ferret_fused.kernel_specs())
 
     def _session(self, ch: Channel, role: str, rng, delta=None) -> _Session:
         if delta is not None:

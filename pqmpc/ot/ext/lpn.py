@@ -12,7 +12,9 @@ its own, in any order, by either party.
 Ferret needs the encoding on both sides of a correlated OT: the sender
 computes ``z = A·x_s ⊕ v``, the receiver ``z' = A·x_r ⊕ w`` and its choice bits
 ``A·u ⊕ e``; the kernels here add ``A·x`` into a buffer that already holds
-the SPCOT output, so ``v``/``w`` never needs a second copy. Security: the
+the SPCOT output, so ``v``/``w`` never needs a second copy. In Ferret's LSB convention
+(``add_encoded_lsb*``, wire v3) bit 0 of every receiver block of ``x_r`` is its ``u``, so
+``A·u ⊕ e`` is bit 0 of the receiver's result and needs no second gather. Security: the
 output is pseudo-random under the (regular-noise) LPN assumption for a local
 code, which is believed to resist quantum computers too; Python cannot
 promise constant time (the gathers are data-independent, the data is not).
@@ -64,7 +66,7 @@ def _prefetch_row(typingctx, arr, row):
     return types.void(arr, row), codegen
 
 
-def _row_codegen(context, builder, sig, args, with_parity):
+def _row_codegen(context, builder, sig, args, with_parity, lsb=None):
     xa, pa, oa, outa, ia, ma = args[:6]
     args = args[:5] + args[6:]
     i64 = ir.IntType(64)
@@ -77,6 +79,13 @@ def _row_codegen(context, builder, sig, args, with_parity):
     ubase = _item_ptr(context, builder, sig.args[6], args[5], [zero]) if with_parity else None
     mask = context.cast(builder, ma, sig.args[5], types.uint64)
     acc = builder.load(op, align=8)
+    if lsb is not None:
+        # LSB convention: the block's bit 0 is replaced by 0 (sender) or by the bit ``e`` (receiver)
+        lo = builder.and_(builder.extract_element(acc, ir.Constant(ir.IntType(32), 0)), ir.Constant(i64, ~1))
+        if lsb == "bit":
+            lo = builder.or_(lo, builder.and_(context.cast(builder, args[5], sig.args[6], types.uint64),
+                                              ir.Constant(i64, 1)))
+        acc = builder.insert_element(acc, lo, ir.Constant(ir.IntType(32), 0))
     par = zero
     for j in range(LPN_D):
         w = builder.and_(builder.zext(builder.load(builder.gep(pp, [ir.Constant(i64, j)])), i64), mask)
@@ -86,6 +95,8 @@ def _row_codegen(context, builder, sig, args, with_parity):
             word = builder.load(builder.gep(ubase, [builder.lshr(w, ir.Constant(i64, 6))]))
             par = builder.xor(par, builder.lshr(word, builder.and_(w, ir.Constant(i64, 63))))
     builder.store(acc, op, align=8)
+    if lsb == "bit":
+        return builder.and_(builder.extract_element(acc, ir.Constant(ir.IntType(32), 0)), ir.Constant(i64, 1))
     return builder.and_(par, ir.Constant(i64, 1)) if with_parity else context.get_dummy_value()
 
 
@@ -117,6 +128,26 @@ def _row_xor_parity(typingctx, x, pos, o, out, i, mask, ub):
             and ub.ndim == 1 and ub.layout == "C"):
         return None
     return types.uint64(x, pos, o, out, i, mask, ub), lambda c, b, sig, args: _row_codegen(c, b, sig, args, True)
+
+
+@intrinsic
+def _row_xor_lsb0(typingctx, x, pos, o, out, i, mask):
+    """:func:`_row_xor` on ``out[i]`` with its bit 0 cleared first (the sender's LSB convention)."""
+    if not _row_types_ok(x, pos, out):
+        return None
+    return types.void(x, pos, o, out, i, mask), lambda c, b, sig, args: _row_codegen(c, b, sig, args, False, "zero")
+
+
+@intrinsic
+def _row_xor_lsb(typingctx, x, pos, o, out, i, mask, e):
+    """:func:`_row_xor` on ``out[i]`` with its bit 0 set to ``e & 1`` first; returns the result's bit 0.
+
+    Where every ``x`` block carries its choice bit in bit 0, that is the row's ``A·u ⊕ e``: no
+    second gather (the receiver's LSB convention)."""
+    if not (_row_types_ok(x, pos, out) and isinstance(e, types.Integer)):
+        return None
+    return types.uint64(x, pos, o, out, i, mask, e), lambda c, b, sig, args: _row_codegen(c, b, sig, args, False,
+                                                                                         "bit")
 
 
 #: Row pairs whose positions one bulk AES call computes (5 blocks a pair: 20 KiB of positions, in L1).
@@ -155,10 +186,12 @@ def _prefetch_positions(x, w, o, mask):
 
 
 @njit(inline="always")
-def _encode(ks, rk, first_pair, mask, x, ub, out, bits, with_bits):
+def _encode(ks, rk, first_pair, mask, x, ub, out, bits, mode):
     # Per chunk: the positions of CHUNK_PAIRS row pairs in one bulk AES call (VAES: 16 blocks a
     # step, apart from the gathers), read back as 32-bit words and masked in the gather; each row's
     # ten lines are prefetched PF_ROWS rows before they are read, so the random reads overlap.
+    # mode (a constant per entry point): 0 sender, 1 receiver with A·u from ub, 2 and 3 the same
+    # in the LSB convention (see LocalCode.add_encoded_lsb).
     npairs = out.shape[0] // 2
     ctr = np.zeros((5 * CHUNK_PAIRS, 2), dtype=np.uint64)
     enc = np.empty((5 * CHUNK_PAIRS, 2), dtype=np.uint64)
@@ -177,21 +210,34 @@ def _encode(ks, rk, first_pair, mask, x, ub, out, bits, with_bits):
         for i in range(rows):
             if i + PF_ROWS < rows:
                 _prefetch_positions(x, w, LPN_D * (i + PF_ROWS), m32)
-            if with_bits:
+            if mode == 1:
                 bits[r0 + i] ^= np.uint8(_row_xor_parity(x, w, LPN_D * i, out, r0 + i, mask, ub))
+            elif mode == 2:
+                _row_xor_lsb0(x, w, LPN_D * i, out, r0 + i, mask)
+            elif mode == 3:
+                bits[r0 + i] = np.uint8(_row_xor_lsb(x, w, LPN_D * i, out, r0 + i, mask, bits[r0 + i]))
             else:
                 _row_xor(x, w, LPN_D * i, out, r0 + i, mask)
 
 
+# One dispatcher per role, the convention an argument: these are the kernels that may run table
+# AES (public seed, public counters) on a CPU without AES-NI, and tests list them by name.
 @njit(cache=True, nogil=True)
-def _encode_sender(rk, first_pair, mask, x, out):
+def _encode_sender(rk, first_pair, mask, x, out, lsb):
     ub = np.empty(0, dtype=np.uint64)
-    _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, np.empty(0, dtype=np.uint8), False)
+    nobits = np.empty(0, dtype=np.uint8)
+    if lsb:  # two inlined loops, each with its mode a constant
+        _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, nobits, 2)
+    else:
+        _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, nobits, 0)
 
 
 @njit(cache=True, nogil=True)
-def _encode_receiver(rk, first_pair, mask, x, ub, out, bits):
-    _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, bits, True)
+def _encode_receiver(rk, first_pair, mask, x, ub, out, bits, lsb):
+    if lsb:
+        _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, bits, 3)
+    else:
+        _encode(_load(rk), rk, first_pair, np.uint64(mask), x, ub, out, bits, 1)
 
 
 def pack_bits(u: np.ndarray) -> np.ndarray:
@@ -228,7 +274,7 @@ class LocalCode:
     def add_encoded(self, start: int, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """``out[i] ^= (A·x)[start + i]`` for every row of ``out`` (blocks), in place."""
         self._check(start, out, x, "LocalCode.add_encoded")
-        _encode_sender(self._rk, start // 2, self.k - 1, x.view(np.uint64), out.view(np.uint64))
+        _encode_sender(self._rk, start // 2, self.k - 1, x.view(np.uint64), out.view(np.uint64), False)
         return out
 
     def add_encoded_with_bits(self, start: int, x: np.ndarray, u: np.ndarray, out: np.ndarray,
@@ -244,7 +290,29 @@ class LocalCode:
             packed_u = pack_bits(u)
         elif packed_u.shape != (-(-self.k // 64),) or packed_u.dtype != np.uint64:
             raise ParameterError("packed_u must be pack_bits(u)")
-        _encode_receiver(self._rk, start // 2, self.k - 1, x.view(np.uint64), packed_u, out.view(np.uint64), bits)
+        _encode_receiver(self._rk, start // 2, self.k - 1, x.view(np.uint64), packed_u, out.view(np.uint64), bits,
+                         False)
+
+    def add_encoded_lsb(self, start: int, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Sender, LSB convention: ``out[i] = (out[i] with bit 0 cleared) ⊕ (A·x)[start + i]``.
+
+        With bit 0 of every ``x`` block 0 too, every output has bit 0 clear."""
+        self._check(start, out, x, "LocalCode.add_encoded_lsb")
+        _encode_sender(self._rk, start // 2, self.k - 1, x.view(np.uint64), out.view(np.uint64), True)
+        return out
+
+    def add_encoded_lsb_bits(self, start: int, x: np.ndarray, out: np.ndarray, bits: np.ndarray) -> None:
+        """Receiver, LSB convention: ``out[i] = (out[i] with bit 0 set to bits[i]) ⊕ (A·x)[start + i]``,
+        then ``bits[i] = `` bit 0 of ``out[i]`` (``bits`` holds 0/1 bytes).
+
+        Where bit 0 of each ``x`` block is the choice bit ``u`` of that COT, ``bits`` becomes
+        ``bits ⊕ A·u`` from the same gathers: what :meth:`add_encoded_with_bits` computes from
+        ``u`` with ten more reads a row."""
+        self._check(start, out, x, "LocalCode.add_encoded_lsb_bits")
+        if bits.shape != (out.shape[0],) or bits.dtype != np.uint8:
+            raise ParameterError("bits must be (m,) uint8")
+        _encode_receiver(self._rk, start // 2, self.k - 1, x.view(np.uint64), np.empty(0, np.uint64),
+                         out.view(np.uint64), bits, True)
 
     def row_positions(self, start: int, m: int) -> np.ndarray:
         """The ``d`` positions of rows ``start … start + m − 1`` as ``(m, d)`` int64 (reference path).
@@ -262,12 +330,12 @@ class LocalCode:
 
 
 def kernel_specs() -> list:
-    """The code's kernels (both roles), for :func:`pqmpc.primitives.preload.preload`."""
-    from ...primitives.preload import I64, arr
+    """The code's kernels (both roles, both conventions), for :func:`pqmpc.primitives.preload.preload`."""
+    from ...primitives.preload import BOOL, I64, arr
 
     u64 = arr("uint64", 2)
-    return [(_encode_sender, (u64, I64, I64, u64, u64)),
-            (_encode_receiver, (u64, I64, I64, u64, arr("uint64", 1), u64, arr("uint8", 1)))]
+    return [(_encode_sender, (u64, I64, I64, u64, u64, BOOL)),
+            (_encode_receiver, (u64, I64, I64, u64, arr("uint64", 1), u64, arr("uint8", 1), BOOL))]
 
 
 __all__ = ["LocalCode", "kernel_specs", "pack_bits"]
