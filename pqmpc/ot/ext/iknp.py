@@ -61,8 +61,16 @@ from ...primitives.buffers import ScratchPool, out_or_empty
 from ...primitives.cpu import HAVE_AESNI
 from ...primitives.hashing import TAG_IKNP
 from ...rng import Rng
-from ..interfaces import (RECEIVER, SENDER, CorrelatedOT, RandomOT, check_choices, check_count, check_delta,
-                          random_bits_into)
+from ..interfaces import (
+    RECEIVER,
+    SENDER,
+    CorrelatedOT,
+    RandomOT,
+    check_choices,
+    check_count,
+    check_delta,
+    random_bits_into,
+)
 from . import cot, matrix_kernels
 from .matrix import CHUNK, MatrixReceiver, MatrixSender, seeds_from_blocks
 from .sessions import ExtensionSessions, drops_session_on_error
