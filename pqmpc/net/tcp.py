@@ -22,6 +22,35 @@ _SENDMSG = hasattr(socket.socket, "sendmsg")  # a receive buffer starts at most 
 _KERNEL_TIMEOUT = sys.platform.startswith("linux") and hasattr(socket, "SO_RCVTIMEO")
 _WAITALL = getattr(socket, "MSG_WAITALL", 0) if _KERNEL_TIMEOUT else 0
 _TIMEVAL = struct.Struct("@ll")
+
+
+def _sysctl_ints(name: str) -> list[int]:
+    try:
+        with open(f"/proc/sys/{name}") as f:
+            return [int(x) for x in f.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _send_buffer_request() -> int:
+    """The SO_SNDBUF to ask for, or 0 to leave the kernel's autotuning alone.
+
+    A writer blocks once ``sndbuf`` bytes are queued and not yet acknowledged. On loopback the
+    peer acknowledges as it reads, so whenever the reader is busy with the previous message (or
+    descheduled on a shared machine) a writer at the autotuning cap (``tcp_wmem[2]``, 4 MiB by
+    default) sleeps and is woken again per drained piece. Linux grants twice the request, up to
+    ``wmem_max``; ask only when that beats the autotuning cap (an explicit size turns autotuning
+    off, which would cost where ``wmem_max`` is the usual 208 KiB). Measured on 2^24 IKNP calls
+    (2 shared vCPUs): the bulk writer's sleeps per call 32-41 -> 14-21, its CPU ~8% lower."""
+    if not sys.platform.startswith("linux"):
+        return 0
+    wmem_max, tcp_wmem = _sysctl_ints("net/core/wmem_max"), _sysctl_ints("net/ipv4/tcp_wmem")
+    if not wmem_max or len(tcp_wmem) != 3 or 2 * wmem_max[0] <= tcp_wmem[2]:
+        return 0
+    return wmem_max[0]
+
+
+_SNDBUF = _send_buffer_request()
 _AGAIN = (errno.EAGAIN, errno.EWOULDBLOCK)
 
 try:  # CPython: grow in place (realloc, no zero-fill); the bytes are overwritten by recv_into
@@ -50,6 +79,11 @@ class TcpChannel(Channel):
         self._kernel_timeout = False
         self.set_timeout(timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if _SNDBUF:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SNDBUF)
+            except OSError:
+                pass
         try:
             host, port = sock.getpeername()[:2]
             self.peer = f"{host}:{port}"
