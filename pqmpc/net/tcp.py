@@ -41,7 +41,7 @@ def _send_buffer_request() -> int:
     default) sleeps and is woken again per drained piece. Linux grants twice the request, up to
     ``wmem_max``; ask only when that beats the autotuning cap (an explicit size turns autotuning
     off, which would cost where ``wmem_max`` is the usual 208 KiB). Measured on 2^24 IKNP calls
-    (2 shared vCPUs): the bulk writer's sleeps per call 32-41 -> 14-21, its CPU ~8% lower."""
+    (2 shared vCPUs): the bulk writer's sleeps per call 35-42 -> 13-21 (CPU and wall within the noise)."""
     if not sys.platform.startswith("linux"):
         return 0
     wmem_max, tcp_wmem = _sysctl_ints("net/core/wmem_max"), _sysctl_ints("net/ipv4/tcp_wmem")
