@@ -63,3 +63,43 @@ def test_groups_over_tcp_match_chunk_by_chunk(monkeypatch, group, stream):
         for (delta, q), (b, t) in zip(got[0][:-1], got[1][:-1]):  # the COT relation on every index
             want = q ^ (np.asarray(b, np.uint8)[:, None] * np.asarray(delta, np.uint8)[None, :])
             np.testing.assert_array_equal(want, t)
+
+
+@pytest.mark.parametrize("group", [1, 3])
+def test_choices_drawn_per_group_match_the_generic_draw(monkeypatch, group):
+    """IKNP draws the random choice bits group by group inside the extension; the bits, t and the
+    rng state afterwards must equal the generic interface's one-shot draw, for sizes that are not
+    multiples of 8, a chunk or a group, with a session set up by the call, and with ``choices_out``."""
+    from pqmpc.ot.interfaces import CorrelatedOT
+
+    chunk = 4096
+    sizes = [0, 1, 13, 3 * chunk + 77, 5 * chunk]
+    monkeypatch.setattr(iknp_mod, "GROUP_BYTES", group * chunk * 16)
+    ot = IKNP(base=SimplestOT(), chunk=chunk)
+
+    def sender(ch):
+        rng = Rng(b"draw-sender")
+        return [ot.send_random_correlated(ch, n, rng) for n in sizes]
+
+    def receiver(generic):
+        def side(ch):
+            rng = Rng(b"draw-receiver")
+            call = (lambda *a, **k: CorrelatedOT.receive_random_correlated(ot, *a, **k)) if generic else \
+                ot.receive_random_correlated
+            res = [call(ch, n, rng) for n in sizes[:-1]]
+            b, t = np.full(sizes[-1], 7, np.uint8), np.empty((sizes[-1], 16), np.uint8)
+            res.append(call(ch, sizes[-1], rng, out=t, choices_out=b))
+            assert res[-1][0] is b and res[-1][1] is t
+            res.append(rng.bytes(32))  # the stream continues where the one-shot draw left it
+            return res
+        return side
+
+    (s1, r1), (s2, r2) = (run_pair(sender, receiver(g), timeout=120, channels=MemoryChannel.pair(timeout=60))
+                          for g in (True, False))
+    assert r1[-1] == r2[-1]
+    for (d1, q1), (d2, q2), (b1, t1), (b2, t2) in zip(s1, s2, r1[:-1], r2[:-1]):
+        np.testing.assert_array_equal(b1, b2)
+        np.testing.assert_array_equal(t1, t2)
+        # the COT relation on every index: t = q ⊕ b·Δ
+        np.testing.assert_array_equal(t2, q2 ^ (b2[:, None] * d2[None, :]))
+        assert set(np.unique(b2)) <= {0, 1}

@@ -61,7 +61,16 @@ from ...primitives.buffers import ScratchPool, out_or_empty
 from ...primitives.cpu import HAVE_AESNI
 from ...primitives.hashing import TAG_IKNP
 from ...rng import Rng
-from ..interfaces import RECEIVER, SENDER, CorrelatedOT, RandomOT, check_choices, check_count, check_delta
+from ..interfaces import (
+    RECEIVER,
+    SENDER,
+    CorrelatedOT,
+    RandomOT,
+    check_choices,
+    check_count,
+    check_delta,
+    random_bits_into,
+)
 from . import cot, matrix_kernels
 from .matrix import CHUNK, MatrixReceiver, MatrixSender, seeds_from_blocks
 from .sessions import ExtensionSessions, drops_session_on_error
@@ -227,12 +236,17 @@ class IKNP(ExtensionSessions, CorrelatedOT):
         if full < n:
             yield full, n - full, False
 
-    def _receiver_extend(self, ch, sess: Session, choices: np.ndarray, t_out: np.ndarray, hashed: bool = False) -> None:
+    def _receiver_extend(self, ch, sess: Session, choices: np.ndarray, t_out: np.ndarray, hashed: bool = False,
+                         draw: Rng | None = None) -> None:
         """Send U for every chunk and write t (n rows) into ``t_out``; with
-        ``hashed``, ``H(t_i, i)`` instead, while the rows are still in cache."""
+        ``hashed``, ``H(t_i, i)`` instead, while the rows are still in cache. With ``draw``,
+        ``choices`` is written here, group by group, as ``random_bits_into(draw, choices)``
+        would write it at once (the same stream in the same order)."""
         stream = not hashed and t_out.nbytes >= STREAM_BYTES
         for start, c, whole in self._groups(choices.shape[0]):
             t = t_out[start:start + c]
+            if draw is not None:
+                random_bits_into(draw, choices[start:start + c])
             code = pack_bits(choices[start:start + c]).reshape(1, -1)
             if whole and c > self.chunk:
                 sess.matrix.send_chunks_rows(ch, c, self.chunk, code, t, stream)
@@ -320,14 +334,32 @@ class IKNP(ExtensionSessions, CorrelatedOT):
     def receive_correlated(self, ch, choices, rng=None, *, out=None):
         """Receiver of n correlated OTs: ``t`` with ``t = q ⊕ b·Δ`` (into ``out`` if given)."""
         choices = check_choices(choices)
-        n = choices.shape[0]
+        t = out_or_empty(out, (choices.shape[0], self.block_bytes))
+        return self._receive_correlated(ch, self._get(ch, RECEIVER, rng), choices, t)
+
+    @drops_session_on_error(RECEIVER)
+    def receive_random_correlated(self, ch, n, rng=None, *, out=None, choices_out=None):
+        """Receiver with random choice bits: ``(choices, t)``, the same values as the generic
+        :meth:`~pqmpc.ot.interfaces.CorrelatedOT.receive_random_correlated` (the bits are
+        ``rng``'s stream after the session's setup, in order). The bits are drawn group by group
+        inside the extension, while each group's U is made: the peer gets its first U before
+        2^24 bits exist, and drawing, packing and using them happens in cache (no whole-array
+        passes, no 0/1 check of bits we made)."""
+        n = check_count(n)
         t = out_or_empty(out, (n, self.block_bytes))
+        choices = out_or_empty(choices_out, (n,), "choices_out")
+        rng = Rng.ensure(rng)
         sess = self._get(ch, RECEIVER, rng)
+        return choices, self._receive_correlated(ch, sess, choices, t, draw=rng)
+
+    def _receive_correlated(self, ch, sess: Session, choices: np.ndarray, t: np.ndarray,
+                            draw: Rng | None = None) -> np.ndarray:
+        n = choices.shape[0]
         theirs = self._header(ch, sess, "correlated", n)
         mode = theirs.get("mode")
         if mode not in ("session", "fixed"):
             raise HandshakeError(f"{PROTOCOL} call {sess.calls}: unknown sender mode {mode!r}")
-        self._receiver_extend(ch, sess, choices, t)
+        self._receiver_extend(ch, sess, choices, t, draw=draw)
         if mode == "fixed":
             for start, c in self._chunks(n):
                 d = ch.recv_array(np.uint8, (c, sess.width),
