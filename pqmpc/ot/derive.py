@@ -18,6 +18,7 @@ from numba import njit
 
 from ..errors import ParameterError
 from ..primitives.hashing import TAG_RANDOM_OT, tccr, tccr_wide
+from ..primitives.tccr_wide_zmm import HAVE_WIDE_ZMM, wide_pair_rows
 from ..primitives.tccr_zmm import HAVE_TCCR_ZMM, random_ot_rows, tccr_rows
 
 #: Rows of the per-thread tweak buffer kept between calls (one extension chunk).
@@ -108,6 +109,14 @@ def random_ot_from_cot(q: np.ndarray, delta: np.ndarray, tweak_start: int,
     if (q.shape[1] == 16 and HAVE_TCCR_ZMM and _zmm_ok(q, m0, tag) and _zmm_ok(q, m1, tag)
             and delta.shape == (16,)):
         done = random_ot_rows(q, delta, tweak_start, tag, m0, m1)
+        if done == n:
+            return
+        q, m0, m1, tweak_start = q[done:], m0[done:], m1[done:], (tweak_start + done) % (1 << 64)
+    elif (q.shape[1] == 32 and HAVE_WIDE_ZMM and _zmm_ok(q, m0, tag) and _zmm_ok(q, m1, tag)
+            and delta.shape == (32,)):
+        # κ = 256: both wide hashes in one pass, q ⊕ Δ formed in registers
+        tweaks = tweak_range(tweak_start, n)
+        done = wide_pair_rows(q, delta, tweaks, tag, m0, m1)
         if done == n:
             return
         q, m0, m1, tweak_start = q[done:], m0[done:], m1[done:], (tweak_start + done) % (1 << 64)

@@ -1,42 +1,51 @@
-"""The zmm (AVX-512 VAES) wide hash gives the bytes of the one-row AES-NI kernel on every row,
-whatever the count (whole 16-row steps, then the ymm pairs, then single rows)."""
+"""The fused κ = 256 random-OT hash pair behind pqmpc.ot.derive: hashing.tccr_wide's bytes on every row."""
+
+from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pqmpc.primitives import cpu, hashing
-from pqmpc.primitives.aes_unrolled import tccr_wide_ni_loop, tccr_wide_zmm_loop
-from pqmpc.primitives.gf128_vaes import HAVE_ZMM
+from pqmpc.ot import derive
+from pqmpc.primitives.hashing import TAG_IKNP, tccr_wide
+from pqmpc.primitives.tccr_wide_zmm import HAVE_WIDE_ZMM, PAIR_STEP, wide_pair_rows
 
-pytestmark = pytest.mark.skipif(not (cpu.HAVE_VAES and HAVE_ZMM), reason="needs AVX-512 VAES")
+STARTS = st.one_of(st.integers(0, 1 << 20), st.integers((1 << 64) - 40, (1 << 64) - 1))
+TAGS = st.sampled_from([0, 7, TAG_IKNP, (1 << 63) - 1])
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.integers(0, 70), st.booleans(), st.integers(0, 2**63 - 1), st.binary(min_size=8, max_size=8))
-def test_zmm_rows_match_single_rows(n, block_tweaks, tag, seed):
-    rng = np.random.default_rng(int.from_bytes(seed, "little"))
+def _tweaks(start: int, n: int) -> np.ndarray:
+    return np.arange(n, dtype=np.uint64) + np.uint64(start)  # wraps mod 2^64, as derive.tweak_range
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 45), start=STARTS, tag=TAGS, seed=st.integers(0, 2**32 - 1), in_place=st.booleans())
+def test_random_ot_pair_equals_tccr_wide(n, start, tag, seed, in_place):
+    """random_ot_from_cot on 32-byte rows (zmm pair steps plus the tail) gives OpenSSL AES-256's
+    tccr_wide bytes for q and q ⊕ Δ, with the tweak counter wrapping past 2^64 and m0 aliasing q."""
+    rng = np.random.default_rng(seed)
     x = rng.integers(0, 256, (n, 32), dtype=np.uint8)
-    if block_tweaks:
-        tw = rng.integers(0, 256, (n, 16), dtype=np.uint8)
-        tw[:, 15] &= 0x7F
-        twv = tw.view(np.uint64)
-    else:
-        tw = twv = rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64)
-    want = np.zeros((n, 4), np.uint64)
-    tccr_wide_ni_loop(x.view(np.uint64), twv, want, np.uint64(tag))
-    got = np.zeros((n, 4), np.uint64)
-    stop = tccr_wide_zmm_loop(x.view(np.uint64), twv, got, np.uint64(tag))
-    assert stop == n - n % 16
-    np.testing.assert_array_equal(got[:stop], want[:stop])
-    assert not got[stop:].any()  # nothing past the whole steps
-    # the public function, whichever kernels it combines, equals the single-row kernel
-    np.testing.assert_array_equal(hashing.tccr_wide(x, tw, tag=0 if block_tweaks else tag).view(np.uint64),
-                                  want if not block_tweaks else _ni(x, twv))
+    delta = rng.integers(0, 256, 32, dtype=np.uint8)
+    want0 = tccr_wide(x, _tweaks(start, n), tag=tag, backend="fallback")
+    want1 = tccr_wide(x ^ delta, _tweaks(start, n), tag=tag, backend="fallback")
+    q = x.copy()
+    m0 = q if in_place else np.empty_like(x)
+    m1 = np.empty_like(x)
+    derive.random_ot_from_cot(q, delta, start, m0, m1, tag=tag)
+    assert np.array_equal(m0, want0) and np.array_equal(m1, want1)
 
 
-def _ni(x, twv):
-    out = np.zeros((x.shape[0], 4), np.uint64)
-    tccr_wide_ni_loop(x.view(np.uint64), twv, out, np.uint64(0))
-    return out
+def test_pair_kernel_does_whole_steps_only():
+    """The kernel stops at the last whole 8-row step and writes nothing past it."""
+    if not HAVE_WIDE_ZMM:
+        return
+    rng = np.random.default_rng(1)
+    n = 5 * PAIR_STEP + 3
+    k = 5 * PAIR_STEP
+    x = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+    d = rng.integers(0, 256, 32, dtype=np.uint8)
+    m0, m1 = np.zeros_like(x), np.zeros_like(x)
+    assert wide_pair_rows(x, d, _tweaks(9, n), 7, m0, m1) == k
+    assert np.array_equal(m0[:k], tccr_wide(x[:k], _tweaks(9, k), tag=7))
+    assert np.array_equal(m1[:k], tccr_wide(x[:k] ^ d, _tweaks(9, k), tag=7))
+    assert not m0[k:].any() and not m1[k:].any()
