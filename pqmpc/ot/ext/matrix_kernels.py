@@ -32,7 +32,8 @@ from ...primitives.stream_store import stream_copy
 from ...primitives.transpose_gfni import HAVE_GFNI_ZMM
 from ...primitives.transpose_kernels import transpose_into
 
-__all__ = ["TILE_BLOCKS", "ZMM_TILES", "receiver_tiles", "receiver_tiles_vaes", "receiver_tiles_zmm", "sender_tiles",
+__all__ = ["TILE_BLOCKS", "ZMM_TILES", "low_bits_packed",
+           "receiver_tiles", "receiver_tiles_vaes", "receiver_tiles_zmm", "sender_tiles",
            "sender_tiles_vaes", "sender_tiles_zmm", "sender_tiles_zmm_check", "kernel_specs"]
 
 #: AES blocks per stream in one column tile (32 → 4,096 rows; a 64 KiB tile at κ = 128).
@@ -295,6 +296,28 @@ def sender_tiles_zmm_check(rk, start, a, amask, rows, tile, crk, cstart, rows64,
         acc[1] ^= r[1]
         acc[2] ^= r[2]
         acc[3] ^= r[3]
+
+
+@njit(cache=True, nogil=True)
+def low_bits_packed(bits, code):
+    """``bits &= 1`` in place and ``code[:] = pack_bits(bits)`` (little-endian bit order, zero
+    padding) in one pass: a receiver's random choice bytes become choice bits and the code row
+    while they are in cache. ``bits`` (n,) u8, ``code`` (ceil(n/8),) u8, both C-contiguous."""
+    n = bits.shape[0]
+    full = n // 8
+    b64 = bits[:full * 8].view(np.uint64)
+    for i in range(full):
+        x = b64[i] & np.uint64(0x0101010101010101)
+        b64[i] = x
+        # byte k of x (0 or 1) lands on bit 56 + k; the partial products never overlap
+        code[i] = np.uint8((x * np.uint64(0x0102040810204080)) >> np.uint64(56))
+    if full * 8 < n:
+        acc = 0
+        for k in range(n - full * 8):
+            v = bits[full * 8 + k] & 1
+            bits[full * 8 + k] = v
+            acc |= v << k
+        code[full] = acc
 
 
 def kernel_specs(role: str | None = None) -> list:
