@@ -103,3 +103,20 @@ def test_iknp_runs_without_aes_ni(tmp_path):
                PYTHONPATH=str(repo) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=1200)
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.binary(min_size=0, max_size=300))
+def test_low_bits_packed_is_and_one_then_pack_bits(data):
+    """The receiver's fused choice step equals ``bits & 1`` then ``pack_bits`` (little-endian,
+    zero padding) on every length, including the partial last byte, and touches only its code."""
+    from pqmpc.ot.ext.matrix_kernels import low_bits_packed
+    from pqmpc.primitives.bits import pack_bits
+
+    bits = np.frombuffer(data, np.uint8).copy()
+    want = bits & 1
+    buf = np.full((len(data) + 7) // 8 + 1, 0xEE, np.uint8)
+    low_bits_packed(bits, buf[:-1])
+    np.testing.assert_array_equal(bits, want)
+    np.testing.assert_array_equal(buf[:-1], pack_bits(want))
+    assert buf[-1] == 0xEE

@@ -173,3 +173,50 @@ def test_zmm_sender_tiles_with_check_sum(cstart):
     expect = gf128.ctr_dot(crk, cstart, want)[:16] ^ gf128.fold_unreduced(prior)
     np.testing.assert_array_equal(gf128.fold_unreduced(acc), expect)
     assert (acc != prior).any()
+
+
+@pytest.mark.parametrize("w", [128, 256])
+@pytest.mark.parametrize("shift", [0, 16, 32, 48])
+def test_streamed_rows_at_every_alignment(w, shift):
+    """Rows streamed out (``stream``: at κ = 128 with GFNI straight from registers in whole lines,
+    the head and tail rows that share a line with the neighbours stored plainly) equal the rows
+    transposed in place, for outputs at every 16-byte offset from a line, and nothing outside
+    ``rows`` is written; receiver and sender kernels, every variant this CPU runs."""
+    from pqmpc.ot.ext import matrix_kernels as mk
+    from pqmpc.primitives.aes_kernels import round_keys_many
+    from pqmpc.primitives.cpu import HAVE_VAES
+
+    seed_bytes = 16 if w == 128 else 32
+    nblk, k, start = 2 * mk.TILE_BLOCKS, 2, (1 << 40) - 17
+    rng = Rng(b"stream-rows-%d-%d" % (w, shift))
+    rk0, rk1 = round_keys_many(rng.blocks(w, seed_bytes)), round_keys_many(rng.blocks(w, seed_bytes))
+    code = rng.array((1, k * nblk * 16)).view(np.uint64).reshape(1, k * nblk, 2)
+    amask = np.where(rng.bits(w) == 1, np.uint64(2**64 - 1), np.uint64(0)).astype(np.uint64)
+    pairs = []
+    if w == 128:
+        pairs.append((mk.receiver_tiles, mk.sender_tiles))
+    if HAVE_VAES:
+        pairs.append((mk.receiver_tiles_vaes, mk.sender_tiles_vaes))
+    if mk.ZMM_TILES:
+        pairs.append((mk.receiver_tiles_zmm, mk.sender_tiles_zmm))
+    if not pairs:
+        pytest.skip("no tile kernel for this width here")
+    n, rb = 128 * k * nblk, w // 8
+    for rec, snd in pairs:
+        def tile():
+            return np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8)
+
+        u = np.zeros((k, w, nblk, 2), np.uint64)
+        want = np.zeros((n, rb), np.uint8)
+        rec(rk0, rk1, start, code, 0, u, want, tile(), False)
+        swant = np.zeros((n, rb), np.uint8)
+        snd(rk1, start, u, amask, swant, tile(), False)
+        for kern, args, ref in ((rec, (rk0, rk1, start, code, 0, np.zeros_like(u)), want),
+                                (snd, (rk1, start, u, amask), swant)):
+            buf = np.zeros(n * rb + 128, np.uint8)
+            off = (-buf.ctypes.data) % 64 + shift
+            rows = buf[off:off + n * rb].reshape(n, rb)
+            kern(*args, rows, tile(), True)
+            np.testing.assert_array_equal(rows, ref)
+            assert not buf[:off].any() and not buf[off + n * rb:].any()
+        assert want.any() and swant.any()

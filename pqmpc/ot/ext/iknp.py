@@ -69,7 +69,6 @@ from ..interfaces import (
     check_choices,
     check_count,
     check_delta,
-    random_bits_into,
 )
 from . import cot, matrix_kernels
 from .matrix import CHUNK, MatrixReceiver, MatrixSender, seeds_from_blocks
@@ -245,9 +244,13 @@ class IKNP(ExtensionSessions, CorrelatedOT):
         stream = not hashed and t_out.nbytes >= STREAM_BYTES
         for start, c, whole in self._groups(choices.shape[0]):
             t = t_out[start:start + c]
-            if draw is not None:
-                random_bits_into(draw, choices[start:start + c])
-            code = pack_bits(choices[start:start + c]).reshape(1, -1)
+            if draw is not None:  # random_bits_into's bytes, and their code row, in one pass
+                bits = choices[start:start + c]
+                draw.fill(bits)
+                code = sess.pool.get("choice code", (1, (c + 7) // 8))
+                matrix_kernels.low_bits_packed(bits, code.reshape(-1))
+            else:
+                code = pack_bits(choices[start:start + c]).reshape(1, -1)
             if whole and c > self.chunk:
                 sess.matrix.send_chunks_rows(ch, c, self.chunk, code, t, stream)
             else:
