@@ -328,6 +328,7 @@ def kernel_specs(role: str | None = None) -> list:
     u64 = lambda nd: arr("uint64", nd)  # noqa: E731
     rk, sk = ((receiver_tiles_zmm, sender_tiles_zmm) if ZMM_TILES else (receiver_tiles_vaes, sender_tiles_vaes)
               if HAVE_VAES else (receiver_tiles, sender_tiles))
-    rec = [(rk, (u64(3), u64(3), I64, u64(3), I64, u64(4), arr("uint8", 2), arr("uint8", 2), BOOL))]
+    rec = [(rk, (u64(3), u64(3), I64, u64(3), I64, u64(4), arr("uint8", 2), arr("uint8", 2), BOOL)),
+           (low_bits_packed, (arr("uint8", 1), arr("uint8", 1)))]
     snd = [(sk, (u64(3), I64, u64(4), u64(1), arr("uint8", 2), arr("uint8", 2), BOOL))]
     return rec if role == "receiver" else snd if role == "sender" else rec + snd
