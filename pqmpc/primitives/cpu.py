@@ -26,7 +26,7 @@ from numba.core.codegen import get_host_cpu_features as _nb_host_features
 from ..errors import ParameterError
 
 __all__ = ["BACKENDS", "FEATURES", "HAVE_AESNI", "HAVE_PCLMUL", "HAVE_VAES", "HAVE_VPCLMUL", "backend_info",
-           "detect_features", "parse_features", "use_native", "use_vaes"]
+           "detect_features", "host_and_target_have", "parse_features", "use_native", "use_vaes"]
 
 
 def parse_features(spec: str) -> dict:
@@ -94,6 +94,19 @@ HAVE_PCLMUL: bool = FEATURES["pclmul"]
 HAVE_VAES: bool = HAVE_AESNI and FEATURES["vaes"] and FEATURES["avx2"]
 #: True when 256-bit VPCLMULQDQ (two GF(2^128) products per instruction) may be used.
 HAVE_VPCLMUL: bool = HAVE_PCLMUL and FEATURES["vpclmulqdq"] and FEATURES["avx2"]
+
+
+def host_and_target_have(*feats: str) -> bool:
+    """Whether the CPU has every named LLVM feature and numba's target enables it (an explicit
+    ``+feat`` in its list, or, for the host model, the host's own default): the check of the
+    zmm kernels (AVX-512 F/BW/VL, VBMI, GFNI), which :func:`detect_features` does not list."""
+    try:
+        host = dict(_llb.get_host_cpu_features())
+    except RuntimeError:
+        return False
+    explicit = parse_features(FEATURES["numba_features"])
+    host_model = FEATURES["cpu_name"] in ("host", _llb.get_host_cpu_name())
+    return all(host.get(f, False) and explicit.get(f, host_model) for f in feats)
 
 
 def backend_info() -> dict:

@@ -27,20 +27,10 @@ CTR_DOT_ZMM = 8
 
 
 def _have_avx512() -> bool:
-    """AVX-512 F/BW usable by numba's target and present on the CPU (as :mod:`.cpu` decides for its flags)."""
-    from llvmlite import binding as llb
+    """AVX-512 F/BW/VL usable by numba's target and present on the CPU (with VAES and VPCLMULQDQ)."""
+    from .cpu import host_and_target_have
 
-    from .cpu import FEATURES, parse_features
-
-    if not (HAVE_VAES and HAVE_VPCLMUL):
-        return False
-    try:
-        host = dict(llb.get_host_cpu_features())
-    except RuntimeError:
-        return False
-    explicit = parse_features(FEATURES["numba_features"])
-    host_model = FEATURES["cpu_name"] in ("host", llb.get_host_cpu_name())
-    return all(host.get(f, False) and explicit.get(f, host_model) for f in ("avx512f", "avx512bw", "avx512vl"))
+    return HAVE_VAES and HAVE_VPCLMUL and host_and_target_have("avx512f", "avx512bw", "avx512vl")
 
 
 #: 512-bit VAES and VPCLMULQDQ: four blocks per instruction.

@@ -29,7 +29,7 @@ from numba.extending import intrinsic
 
 from .transpose_kernels import transpose_into
 
-__all__ = ["HAVE_GFNI_ZMM", "transpose128_into", "transpose128_kernel"]
+__all__ = ["HAVE_GFNI_ZMM", "emit_bit_blocks", "transpose128_into", "transpose128_kernel"]
 
 _I8 = ir.IntType(8)
 _I32 = ir.IntType(32)
@@ -40,20 +40,10 @@ _B16 = ir.VectorType(_I8, 16)
 
 
 def _have_gfni_zmm() -> bool:
-    """512-bit GFNI, VBMI and AVX-512 BW usable by numba's target and present on the CPU (decided
-    as :mod:`.gf128_vaes` decides its zmm flag)."""
-    from llvmlite import binding as llb
+    """512-bit GFNI, VBMI and AVX-512 BW usable by numba's target and present on the CPU."""
+    from .cpu import host_and_target_have
 
-    from .cpu import FEATURES, parse_features
-
-    try:
-        host = dict(llb.get_host_cpu_features())
-    except RuntimeError:
-        return False
-    explicit = parse_features(FEATURES["numba_features"])
-    host_model = FEATURES["cpu_name"] in ("host", llb.get_host_cpu_name())
-    return all(host.get(f, False) and explicit.get(f, host_model)
-               for f in ("avx512f", "avx512bw", "avx512vl", "avx512vbmi", "gfni"))
+    return host_and_target_have("avx512f", "avx512bw", "avx512vl", "avx512vbmi", "gfni")
 
 
 #: whether :func:`transpose128_into` runs the GFNI kernel here (else it is ``transpose_into``)
@@ -92,6 +82,29 @@ def _qword_network():
 _STEPS, _WHERE = _qword_network()
 
 
+def emit_bit_blocks(builder, src, dst) -> None:
+    """Steps 1 and 2 of the band transpose, emitted into ``builder``: for each group of 8 of the
+    band's 128 rows, the 8 × 8 word transpose, the byte permutation and the 8 × 8 bit transposes
+    (``gf2p8affineqb``), stored as 128 scratch rows of 64 bytes. ``src(row)`` is the ``<8 x i64>*``
+    of the band's row ``row`` (0–127), ``dst(row)`` the ``<64 x i8>*`` of scratch row ``row``."""
+    gf = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_B64, [_B64, _B64, _I8]),
+                                        "llvm.x86.vgf2p8affineqb.512")
+    unit = ir.Constant(_B64, [1 << (i % 8) for i in range(64)])
+    for g in range(16):
+        vals = {("z", t): builder.load(src(8 * g + t), align=1) for t in range(8)}
+        for a, b, mask, out in _STEPS:
+            vals[out] = builder.shuffle_vector(vals[a], vals[b], ir.Constant(ir.VectorType(_I32, 8), mask))
+        for q in range(8):
+            name, order = _WHERE[q]
+            idx = [0] * 64
+            for pos, t in enumerate(order):  # word ``pos`` holds row ``t``
+                for b in range(8):
+                    idx[8 * b + 7 - t] = 8 * pos + b
+            w = builder.bitcast(vals[name], _B64)
+            perm = builder.shuffle_vector(w, ir.Constant(_B64, ir.Undefined), ir.Constant(ir.VectorType(_I32, 64), idx))
+            builder.store(builder.call(gf, [unit, perm, ir.Constant(_I8, 0)]), dst(16 * q + g), align=1)
+
+
 def _u8c(t):
     return isinstance(t, types.Array) and t.dtype == types.uint8 and t.ndim == 2 and t.layout == "C"
 
@@ -119,28 +132,9 @@ def _band(typingctx, mat, r0, j0, out, orow, obyte, scratch):
         def ptr(aty, arr, row, col, vt):
             return builder.bitcast(cgutils.get_item_pointer(context, builder, aty, arr, [row, col]), vt.as_pointer())
 
-        gf = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_B64, [_B64, _B64, _I8]),
-                                            "llvm.x86.vgf2p8affineqb.512")
-        unit = ir.Constant(_B64, [1 << (i % 8) for i in range(64)])
         # 1. + 2.: per group of 8 rows, the word transpose, the byte permutation and the bit transposes
-        for g in range(16):
-            vals = {}
-            for t in range(8):
-                p = ptr(mty, ma, builder.add(r0_v, c(8 * g + t)), j0_v, _Q8)
-                vals[("z", t)] = builder.load(p, align=1)
-            for a, b, mask, dst in _STEPS:
-                vals[dst] = builder.shuffle_vector(vals[a], vals[b], ir.Constant(ir.VectorType(_I32, 8), mask))
-            for q in range(8):
-                name, order = _WHERE[q]
-                idx = [0] * 64
-                for pos, t in enumerate(order):  # word ``pos`` holds row ``t``
-                    for b in range(8):
-                        idx[8 * b + 7 - t] = 8 * pos + b
-                w = builder.bitcast(vals[name], _B64)
-                perm = builder.shuffle_vector(w, ir.Constant(_B64, ir.Undefined),
-                                              ir.Constant(ir.VectorType(_I32, 64), idx))
-                res = builder.call(gf, [unit, perm, ir.Constant(_I8, 0)])
-                builder.store(res, ptr(sty, sa, c(16 * q + g), c(0), _B64), align=1)
+        emit_bit_blocks(builder, lambda row: ptr(mty, ma, builder.add(r0_v, c(row)), j0_v, _Q8),
+                        lambda row: ptr(sty, sa, c(row), c(0), _B64))
         # 3.: per word column, a 16 × 16 byte transpose in every 128-bit lane, then 16-byte stores
         def interleave(half):
             return ir.Constant(ir.VectorType(_I32, 64), [x for ln in range(4) for i in range(8 * half, 8 * half + 8)

@@ -17,7 +17,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .transpose_gfni import _STEPS, _WHERE, HAVE_GFNI_ZMM, _u8c
+from .transpose_gfni import HAVE_GFNI_ZMM, _u8c, emit_bit_blocks
 
 __all__ = ["transpose128_stream"]
 
@@ -72,28 +72,8 @@ def _codegen_band(context, builder, signature, args, s):
     def ptr(aty, arr, row, col, vt):
         return builder.bitcast(cgutils.get_item_pointer(context, builder, aty, arr, [row, col]), vt.as_pointer())
 
-    gf = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_B64, [_B64, _B64, _I8]),
-                                        "llvm.x86.vgf2p8affineqb.512")
-    unit = ir.Constant(_B64, [1 << (i % 8) for i in range(64)])
     nt = builder.module.add_metadata([ir.Constant(_I32, 1)])
-    # steps 1 and 2 of transpose_gfni._band, unchanged
-    for g in range(16):
-        vals = {}
-        for t in range(8):
-            vals[("z", t)] = builder.load(ptr(mty, ma, c(8 * g + t), j0_v, _Q8), align=1)
-        for a, b, mask, dst in _STEPS:
-            vals[dst] = builder.shuffle_vector(vals[a], vals[b], ir.Constant(ir.VectorType(_I32, 8), mask))
-        for q in range(8):
-            name, order = _WHERE[q]
-            idx = [0] * 64
-            for pos, t in enumerate(order):
-                for b in range(8):
-                    idx[8 * b + 7 - t] = 8 * pos + b
-            w = builder.bitcast(vals[name], _B64)
-            perm = builder.shuffle_vector(w, ir.Constant(_B64, ir.Undefined),
-                                          ir.Constant(ir.VectorType(_I32, 64), idx))
-            res = builder.call(gf, [unit, perm, ir.Constant(_I8, 0)])
-            builder.store(res, ptr(sty, sa, c(16 * q + g), c(0), _B64), align=1)
+    emit_bit_blocks(builder, lambda row: ptr(mty, ma, c(row), j0_v, _Q8), lambda row: ptr(sty, sa, c(row), c(0), _B64))
 
     def interleave(half):
         return ir.Constant(ir.VectorType(_I32, 64), [x for ln in range(4) for i in range(8 * half, 8 * half + 8)
