@@ -15,7 +15,7 @@ from ..errors import ParameterError, ProtocolError
 from . import keys
 
 __all__ = ["HEADER", "PayloadJoin", "join_pairs", "payload_bytes", "sort_key_order", "take_rows", "distinct_sorted",
-           "pack_columns", "unpack_columns"]
+           "pack_columns", "unpack_columns", "count_matched", "matched_rows"]
 
 #: The plaintext header: payload length and the item's number of rows, u32 little-endian each.
 HEADER = 8
@@ -133,9 +133,9 @@ def join_pairs(inverse: np.ndarray, item: np.ndarray, pt: np.ndarray) -> Payload
         # One payload per item (no duplicates on the peer's side): order by item, rows in one pass each.
         data, offsets = payload_bytes(take_rows(pt, order))
         inverse = np.ascontiguousarray(inverse, dtype=np.int64)
-        rows = np.empty(_count_matched(inverse, place), dtype=np.int64)
+        rows = np.empty(count_matched(inverse, place), dtype=np.int64)
         pidx = np.empty(rows.shape[0], dtype=np.int64)
-        _matched_rows(inverse, place, rows, pidx)
+        matched_rows(inverse, place, rows, pidx)
         return PayloadJoin(rows=rows, payload_index=pidx, data=data, offsets=offsets)
     order = sort_key_order(item, pt)
     item, pt = item[order], take_rows(pt, order)
@@ -170,7 +170,8 @@ def _place_items(item, place, order):
 
 
 @njit(cache=True, nogil=True)
-def _count_matched(inverse, place):
+def count_matched(inverse, place):
+    """How many rows ``r`` have a match: ``place[inverse[r]] >= 0``."""
     c = 0
     for r in range(inverse.shape[0]):
         if place[inverse[r]] >= 0:
@@ -179,7 +180,8 @@ def _count_matched(inverse, place):
 
 
 @njit(cache=True, nogil=True)
-def _matched_rows(inverse, place, rows, pidx):
+def matched_rows(inverse, place, rows, pidx):
+    """The matched rows in order into ``rows`` and their places into ``pidx`` (sized by :func:`count_matched`)."""
     c = 0
     for r in range(inverse.shape[0]):
         j = place[inverse[r]]

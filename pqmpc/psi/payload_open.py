@@ -21,7 +21,7 @@ from ..errors import ProtocolError
 from ..primitives.aes_kernels import aes128_load_keys, fixed_key_schedule
 from ..primitives.gf128 import gf128_mul_ni
 from . import payload_kernels as K
-from .payload_join import HEADER, PayloadJoin
+from .payload_join import HEADER, PayloadJoin, count_matched, matched_rows
 from .payload_simd import load_u64, prefetch_read, prefetch_write, prefetch_write1, store_u64
 from .values import in_threads
 
@@ -145,26 +145,6 @@ def _compact(data, lens, out, offsets):
             out[a + j] = data[d, j]
 
 
-@njit(cache=True, nogil=True)
-def _count_matched(inverse, place):
-    c = 0
-    for r in range(inverse.shape[0]):
-        if place[inverse[r]] >= 0:
-            c += 1
-    return c
-
-
-@njit(cache=True, nogil=True)
-def _matched_rows(inverse, place, rows, pidx):
-    c = 0
-    for r in range(inverse.shape[0]):
-        j = place[inverse[r]]
-        if j >= 0:
-            rows[c] = r
-            pidx[c] = j
-            c += 1
-
-
 def open_joined(entries, tw, index, f, order, inverse, ell: int, width: int, nblk: int, tag: int, shift: int,
                 step: str, pool, workers: int = 2):
     """``(hits, join)`` — the sorted distinct items with a match and the :class:`PayloadJoin` — or ``None``
@@ -207,7 +187,7 @@ def open_joined(entries, tw, index, f, order, inverse, ell: int, width: int, nbl
     mcuts = np.linspace(0, m, t + 1).astype(np.int64)
     bad = [-1] * t
     inverse = np.ascontiguousarray(inverse, dtype=np.int64)
-    rows = np.empty(_count_matched(inverse, place), dtype=np.int64)
+    rows = np.empty(count_matched(inverse, place), dtype=np.int64)
     pidx = np.empty(rows.shape[0], dtype=np.int64)
 
     def task(i):
@@ -215,7 +195,7 @@ def open_joined(entries, tw, index, f, order, inverse, ell: int, width: int, nbl
             bad[i] = _open_placed(rk, f64, frow, zeros, entries, erow, dest, ell, width, nblk, np.uint64(tag),
                                   mcuts[i], mcuts[i + 1], data, lens)
         else:  # the join's rows need only the places: listed alongside the opening, not after it
-            _matched_rows(inverse, place, rows, pidx)
+            matched_rows(inverse, place, rows, pidx)
 
     in_threads(task, [(i,) for i in range(t + 1)])
     if any(b >= 0 for b in bad):
