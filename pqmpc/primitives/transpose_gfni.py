@@ -29,7 +29,7 @@ from numba.extending import intrinsic
 
 from .transpose_kernels import transpose_into
 
-__all__ = ["HAVE_GFNI_ZMM", "emit_bit_blocks", "transpose128_into", "transpose128_kernel"]
+__all__ = ["HAVE_GFNI_ZMM", "emit_bit_blocks", "emit_lane_transpose", "transpose128_into", "transpose128_kernel"]
 
 _I8 = ir.IntType(8)
 _I32 = ir.IntType(32)
@@ -105,6 +105,26 @@ def emit_bit_blocks(builder, src, dst) -> None:
             builder.store(builder.call(gf, [unit, perm, ir.Constant(_I8, 0)]), dst(16 * q + g), align=1)
 
 
+def _interleave(half):
+    return ir.Constant(ir.VectorType(_I32, 64), [x for ln in range(4) for i in range(8 * half, 8 * half + 8)
+                                                 for x in (16 * ln + i, 64 + 16 * ln + i)])
+
+
+def emit_lane_transpose(builder, regs: list) -> list:
+    """Step 3's 16 × 16 byte transpose in every 128-bit lane of 16 ``<64 x i8>`` registers (four
+    rounds of byte interleaves): afterwards byte ``i`` of lane ``ln`` of result ``m`` is byte ``m``
+    of lane ``ln`` of input ``i``."""
+    lo, hi = _interleave(0), _interleave(1)
+    v = regs
+    for _ in range(4):
+        w = []
+        for k in range(8):
+            w.append(builder.shuffle_vector(v[k], v[k + 8], lo))
+            w.append(builder.shuffle_vector(v[k], v[k + 8], hi))
+        v = w
+    return v
+
+
 def _u8c(t):
     return isinstance(t, types.Array) and t.dtype == types.uint8 and t.ndim == 2 and t.layout == "C"
 
@@ -136,19 +156,9 @@ def _band(typingctx, mat, r0, j0, out, orow, obyte, scratch):
         emit_bit_blocks(builder, lambda row: ptr(mty, ma, builder.add(r0_v, c(row)), j0_v, _Q8),
                         lambda row: ptr(sty, sa, c(row), c(0), _B64))
         # 3.: per word column, a 16 × 16 byte transpose in every 128-bit lane, then 16-byte stores
-        def interleave(half):
-            return ir.Constant(ir.VectorType(_I32, 64), [x for ln in range(4) for i in range(8 * half, 8 * half + 8)
-                                                         for x in (16 * ln + i, 64 + 16 * ln + i)])
-
-        lo, hi = interleave(0), interleave(1)
         for q in range(8):
-            v = [builder.load(ptr(sty, sa, c(16 * q + g), c(0), _B64), align=1) for g in range(16)]
-            for _ in range(4):
-                w = []
-                for k in range(8):
-                    w.append(builder.shuffle_vector(v[k], v[k + 8], lo))
-                    w.append(builder.shuffle_vector(v[k], v[k + 8], hi))
-                v = w
+            v = emit_lane_transpose(builder, [builder.load(ptr(sty, sa, c(16 * q + g), c(0), _B64), align=1)
+                                              for g in range(16)])
             for m in range(16):
                 for ln in range(4):
                     lane = ir.Constant(ir.VectorType(_I32, 16), list(range(16 * ln, 16 * ln + 16)))

@@ -17,7 +17,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .transpose_gfni import HAVE_GFNI_ZMM, _u8c, emit_bit_blocks
+from .transpose_gfni import HAVE_GFNI_ZMM, _u8c, emit_bit_blocks, emit_lane_transpose
 
 __all__ = ["transpose128_stream"]
 
@@ -75,10 +75,6 @@ def _codegen_band(context, builder, signature, args, s):
     nt = builder.module.add_metadata([ir.Constant(_I32, 1)])
     emit_bit_blocks(builder, lambda row: ptr(mty, ma, c(row), j0_v, _Q8), lambda row: ptr(sty, sa, c(row), c(0), _B64))
 
-    def interleave(half):
-        return ir.Constant(ir.VectorType(_I32, 64), [x for ln in range(4) for i in range(8 * half, 8 * half + 8)
-                                                     for x in (16 * ln + i, 64 + 16 * ln + i)])
-
     def store_line(row, val):
         st = builder.store(val, ptr(oty, oa, builder.add(orow_v, c(row)), c(0), _B64), align=64)
         st.set_metadata("nontemporal", nt)
@@ -88,18 +84,12 @@ def _codegen_band(context, builder, signature, args, s):
                                        ir.Constant(ir.VectorType(_I32, 16), list(range(16 * ln, 16 * ln + 16))))
         builder.store(piece, ptr(oty, oa, builder.add(orow_v, c(row)), c(0), _B16), align=1)
 
-    lo, hi = interleave(0), interleave(1)
     pair_lo, pair_hi = _lanes([0, 4, 1, 5]), _lanes([2, 6, 3, 7])
     halves_lo, halves_hi = _lanes([0, 1, 4, 5]), _lanes([2, 3, 6, 7])
     pending = []  # (row, register, lane) of row pieces not yet stored, in row order
     for q in range(8):
-        v = [builder.load(ptr(sty, sa, c(16 * q + g), c(0), _B64), align=1) for g in range(16)]
-        for _ in range(4):
-            w = []
-            for k in range(8):
-                w.append(builder.shuffle_vector(v[k], v[k + 8], lo))
-                w.append(builder.shuffle_vector(v[k], v[k + 8], hi))
-            v = w
+        v = emit_lane_transpose(builder, [builder.load(ptr(sty, sa, c(16 * q + g), c(0), _B64), align=1)
+                                          for g in range(16)])
         # lane ln of v[m] is row 64q + 16ln + m
         if s == 0:
             # lines are rows 64q + 16ln + 4p .. + 3 = lane ln of v[4p .. 4p+3]: a 4 × 4 lane transpose
