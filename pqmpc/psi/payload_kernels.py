@@ -232,38 +232,6 @@ def _count_tags(tw, lo, hi, shift, counts):
 
 
 @njit(cache=True, nogil=True)
-def _scatter_tags(tw, lo, hi, shift, fill, k0, k1, idx, dest):
-    """Keys of rows ``lo:hi`` to their bucket (stable); ``dest[i]`` their place so far."""
-    sh = np.uint64(shift)
-    for i in range(lo, hi):
-        b = np.int64(tw[i, 0] >> sh)
-        p = fill[b]
-        fill[b] = p + 1
-        k0[p] = tw[i, 0]
-        k1[p] = tw[i, 1]
-        idx[p] = i
-        dest[i] = p
-
-
-@njit(cache=True, nogil=True)
-def _sort_tag_buckets(start, blo, bhi, k0, k1, idx, dest):
-    """Insertion sort inside buckets ``blo:bhi`` (~4 pseudorandom keys each); moved rows get new places."""
-    for b in range(blo, bhi):
-        lo = start[b]
-        for a in range(lo + 1, start[b + 1]):
-            x0, x1, xi = k0[a], k1[a], idx[a]
-            k = a - 1
-            if k0[k] < x0 or (k0[k] == x0 and k1[k] <= x1):
-                continue
-            while k >= lo and (k0[k] > x0 or (k0[k] == x0 and k1[k] > x1)):
-                k0[k + 1], k1[k + 1], idx[k + 1] = k0[k], k1[k], idx[k]
-                dest[idx[k + 1]] = k + 1
-                k -= 1
-            k0[k + 1], k1[k + 1], idx[k + 1] = x0, x1, xi
-            dest[xi] = k + 1
-
-
-@njit(cache=True, nogil=True)
 def _scatter_tag_range(tw, blo, bhi, shift, fill, k0, k1, idx):
     """Keys of the rows in buckets ``blo:bhi`` to their bucket, rows in order (stable). Every thread reads
     all keys but writes only its buckets' stretch of ``k0/k1/idx``: no cache line is written by two."""
@@ -330,10 +298,6 @@ def tag_places(tw, bits: int, shift: int, threads: int = 1, pool=None) -> np.nda
     k0, k1 = _scratch(pool, "payload sort k0", n, np.uint64), _scratch(pool, "payload sort k1", n, np.uint64)
     # Row numbers fit 32 bits (at most 2^30 rows): less fresh memory, fewer page faults.
     idx, dest = _scratch(pool, "payload sort idx", n, np.int32), _scratch(pool, "payload places", n, np.int32)
-    if t == 1:
-        _scatter_tags(tw, 0, n, shift, fill, k0, k1, idx, dest)
-        _sort_tag_buckets(start, 0, nbk, k0, k1, idx, dest)
-        return dest
     bcut = np.linspace(0, nbk, t + 1).astype(np.int64)
     parts = [(i,) for i in range(t)]
     in_threads(lambda i: _scatter_tag_range(tw, bcut[i], bcut[i + 1], shift, fill, k0, k1, idx), parts)
