@@ -445,7 +445,7 @@ def open_entries(entries, tw, f, ell: int, width: int, n_rows: int, step: str, b
     """
     nq = f.shape[0]
     if index is None and _fused("auto"):  # one index, shared by the threads
-        index = payload_kernels.bucket_starts(tw, *values.bucket_bits(entries.shape[0], ell))
+        index = values.bucket_starts(tw, *values.bucket_bits(entries.shape[0], ell))
     if workers <= 1 or nq < _CHUNK:
         return _open_entries(entries, tw, f, ell, width, n_rows, step, block, index)
     cuts = np.linspace(0, nq, workers + 1).astype(np.int64)
@@ -481,7 +481,7 @@ def _open_entries(entries, tw, f, ell, width, n_rows, step, block, index=None):
         if not fq.shape[0]:
             return found
         if index is not None:
-            payload_kernels.lookup_in(index, tw, payload_kernels.query_tags(fq, rk, ell, TWEAK_ITEM), bits[1], found)
+            values.lookup_in(index, tw, payload_kernels.query_tags(fq, rk, ell, TWEAK_ITEM), bits[1], found)
         else:
             values.lookup(tw, values.tag_words(tags_of(fq, rk, ell), ell), *bits, found)
         return found

@@ -15,12 +15,12 @@ from numba import literal_unroll, njit
 from ..primitives.aes_kernels import aes128_encrypt8_ni, aes128_load_keys, fixed_key_schedule
 from ..primitives.cpu import HAVE_AESNI
 from ..primitives.gf128 import HAVE_PCLMUL, gf128_mul_ni
-from .payload_simd import load1_u64, load_u64, prefetch_read, prefetch_read1, prefetch_write, store_u64
+from .payload_simd import load1_u64, load_u64, prefetch_read, prefetch_write, store_u64
 from .values import in_threads
 
 __all__ = ["AVAILABLE", "hashes8", "load_masked", "tag_kernel",
-           "seal_rows", "seal_sorted", "tag_places", "query_tags", "bucket_starts", "index_sorted",
-           "lookup_in", "open_rows", "wrap_rows", "unwrap_rows"]
+           "seal_rows", "seal_sorted", "tag_places", "query_tags", "index_sorted",
+           "open_rows", "wrap_rows", "unwrap_rows"]
 
 #: Whether the fused kernels run here (both AES-NI and PCLMULQDQ).
 AVAILABLE = bool(HAVE_AESNI and HAVE_PCLMUL)
@@ -397,21 +397,9 @@ def query_tags(f, ranks, ell: int, tag: int) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def bucket_starts(tw, bits, shift):
-    """``start[b]``: the first of the sorted tag words ``tw`` in bucket ``b`` (top ``bits`` bits of word 0)."""
-    start = np.zeros((1 << bits) + 1, dtype=np.int64)
-    sh = np.uint64(shift)
-    for i in range(tw.shape[0]):
-        start[np.int64(tw[i, 0] >> sh) + 1] += 1
-    for b in range(1 << bits):
-        start[b + 1] += start[b]
-    return start
-
-
-@njit(cache=True, nogil=True)
 def index_sorted(entries, ell, bits, shift, tw, start):
     """One pass over received entries: their tag words into ``tw`` (as :func:`.values.tag_words`), the
-    bucket index ``start`` (as :func:`bucket_starts`); returns whether the tags are sorted."""
+    bucket index ``start`` (as :func:`.values.bucket_starts`); returns whether the tags are sorted."""
     sh = np.uint64(shift)
     e0 = min(ell, 8)
     ok = True
@@ -433,32 +421,6 @@ def index_sorted(entries, ell, bits, shift, tw, start):
     for b in range(start.shape[0] - 1):
         start[b + 1] += start[b]
     return ok
-
-
-@njit(cache=True, nogil=True)
-def lookup_in(start, tw, queries, shift, found):
-    """Position of each query in the sorted tag words ``tw`` (index ``start``), or -1 (as :func:`.values.lookup`,
-    with the index built once for all callers). Queries are pseudorandom: the bucket start of the
-    query ``2·_AHEAD`` on and the first tag word of the one ``_AHEAD`` on are prefetched, so the
-    cache misses overlap."""
-    sh = np.uint64(shift)
-    nq = queries.shape[0]
-    n = tw.shape[0]
-    for r in range(min(2 * _AHEAD, nq)):
-        prefetch_read1(start, np.int64(queries[r, 0] >> sh))
-    for r in range(nq):
-        if r + 2 * _AHEAD < nq:
-            prefetch_read1(start, np.int64(queries[r + 2 * _AHEAD, 0] >> sh))
-        if r + _AHEAD < nq and n:
-            prefetch_read(tw, min(start[np.int64(queries[r + _AHEAD, 0] >> sh)], n - 1), 0)
-        q0 = queries[r, 0]
-        q1 = queries[r, 1]
-        b = np.int64(q0 >> sh)
-        found[r] = -1
-        for p in range(start[b], start[b + 1]):
-            if tw[p, 0] == q0 and tw[p, 1] == q1:
-                found[r] = p
-                break
 
 
 def open_rows(f, ranks, entries, ell: int, plen: int, nblk: int, tag: int, erow=None,

@@ -23,7 +23,7 @@ from ..primitives.gf128 import gf128_mul_ni
 from . import payload_kernels as K
 from .payload_join import HEADER, PayloadJoin, count_matched, matched_rows
 from .payload_simd import load_u64, prefetch_read, prefetch_write, prefetch_write1, store_u64
-from .values import in_threads
+from .values import in_threads, lookup_in
 
 __all__ = ["open_joined"]
 
@@ -169,7 +169,7 @@ def open_joined(entries, tw, index, f, order, inverse, ell: int, width: int, nbl
 
     def look(a, b):
         K.tag_kernel(rk, f64, qall, zeros, ell, np.uint64(tag), a, b, qtw)
-        K.lookup_in(index, tw, qtw[a:b], shift, found[a:b])
+        lookup_in(index, tw, qtw[a:b], shift, found[a:b])
 
     in_threads(look, [(int(cuts[i]), int(cuts[i + 1])) for i in range(t)])
     # int32: at most 2^30 rows and items, half the memory to touch

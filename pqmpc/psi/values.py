@@ -25,12 +25,11 @@ from numba import njit
 
 from ..errors import ProtocolError
 from ..net import Channel
-from ..ot.ext.lpn_codes import prefetch
+from .payload_simd import prefetch_read, prefetch_read1
 
 __all__ = ["FRAME_ROWS", "FRAME_BYTES", "frame_rows", "tag_words", "bucket_bits", "sort_values", "sort_values_into",
-           "is_sorted",
-           "strictly_increasing", "lookup", "find_rows", "sorted_rows", "sort_rows_by_tag", "in_threads", "send_rows",
-           "recv_rows", "recv_rows_upto"]
+           "is_sorted", "strictly_increasing", "bucket_starts", "lookup", "lookup_in", "find_rows", "sorted_rows",
+           "sort_rows_by_tag", "in_threads", "send_rows", "recv_rows", "recv_rows_upto"]
 
 #: Rows per frame of a long list (2^22 rows: at most 64 MiB of 16-byte values) ...
 FRAME_ROWS = 1 << 22
@@ -161,36 +160,48 @@ _AHEAD = 16
 
 
 @njit(cache=True, nogil=True)
-def lookup(sorted_tw, queries, bits, shift, found):
-    """Position of each query in the sorted values, or -1 (bucket index, then a short scan).
-
-    Queries are pseudorandom, so each reads a random bucket start and a random row of lists far
-    larger than the cache at 2^22: both are prefetched some queries ahead (the start ``2·_AHEAD``
-    queries ahead, the row it points to ``_AHEAD`` ahead), so the misses overlap."""
-    n = sorted_tw.shape[0]
-    nq = queries.shape[0]
-    nbk = 1 << bits
+def bucket_starts(tw, bits, shift):
+    """``start[b]``: the first of the sorted tag words ``tw`` in bucket ``b`` (top ``bits`` bits of word 0)."""
+    start = np.zeros((1 << bits) + 1, dtype=np.int64)
     sh = np.uint64(shift)
-    start = np.zeros(nbk + 1, dtype=np.int64)
-    for i in range(n):
-        start[np.int64(sorted_tw[i, 0] >> sh) + 1] += 1
-    for b in range(nbk):
+    for i in range(tw.shape[0]):
+        start[np.int64(tw[i, 0] >> sh) + 1] += 1
+    for b in range(1 << bits):
         start[b + 1] += start[b]
+    return start
+
+
+@njit(cache=True, nogil=True)
+def lookup_in(start, tw, queries, shift, found):
+    """Position of each query in the sorted tag words ``tw`` (index ``start`` from :func:`bucket_starts`),
+    or -1; the index is built once for callers that look up in parts. Queries are pseudorandom: the
+    bucket start of the query ``2·_AHEAD`` on and the first tag word of the one ``_AHEAD`` on are
+    prefetched, so the cache misses overlap (lists far larger than the cache at 2^22)."""
+    sh = np.uint64(shift)
+    nq = queries.shape[0]
+    n = tw.shape[0]
     for r in range(min(2 * _AHEAD, nq)):
-        prefetch(start, np.int64(queries[r, 0] >> sh))
+        prefetch_read1(start, np.int64(queries[r, 0] >> sh))
     for r in range(nq):
         if r + 2 * _AHEAD < nq:
-            prefetch(start, np.int64(queries[r + 2 * _AHEAD, 0] >> sh))
+            prefetch_read1(start, np.int64(queries[r + 2 * _AHEAD, 0] >> sh))
         if r + _AHEAD < nq and n:
-            prefetch(sorted_tw, min(start[np.int64(queries[r + _AHEAD, 0] >> sh)], n - 1))
+            prefetch_read(tw, min(start[np.int64(queries[r + _AHEAD, 0] >> sh)], n - 1), 0)
         q0 = queries[r, 0]
         q1 = queries[r, 1]
         b = np.int64(q0 >> sh)
         found[r] = -1
         for p in range(start[b], start[b + 1]):
-            if sorted_tw[p, 0] == q0 and sorted_tw[p, 1] == q1:
+            if tw[p, 0] == q0 and tw[p, 1] == q1:
                 found[r] = p
                 break
+
+
+@njit(cache=True, nogil=True)
+def lookup(sorted_tw, queries, bits, shift, found):
+    """Position of each query in the sorted values, or -1: the bucket index, then a short scan per
+    query with the misses prefetched ahead (:func:`lookup_in`)."""
+    lookup_in(bucket_starts(sorted_tw, bits, shift), sorted_tw, queries, shift, found)
 
 
 @njit(cache=True, nogil=True)

@@ -81,7 +81,7 @@ def test_query_tags_and_shared_lookup_equal_the_reference(seed, n, ell):
     want = np.empty(n, dtype=np.int64)
     values.lookup(sorted_tw, tw, bits, shift, want)
     got = np.empty(n, dtype=np.int64)
-    payload_kernels.lookup_in(payload_kernels.bucket_starts(sorted_tw, bits, shift), sorted_tw, tw, shift, got)
+    values.lookup_in(values.bucket_starts(sorted_tw, bits, shift), sorted_tw, tw, shift, got)
     assert np.array_equal(got, want)
     assert (got[: n // 2] >= 0).all()
 
@@ -112,7 +112,7 @@ def test_index_sorted_equals_check_sorted_and_bucket_starts(seed, n, ell, shuffl
     if want_sorted:
         tw, index = payload.index_sorted(entries, ell, "t")
         assert np.array_equal(tw, payload.check_sorted(entries, ell, "t"))
-        assert np.array_equal(index, payload_kernels.bucket_starts(tw, *values.bucket_bits(n, ell)))
+        assert np.array_equal(index, values.bucket_starts(tw, *values.bucket_bits(n, ell)))
     else:
         with pytest.raises(ProtocolError, match="not sorted"):
             payload.index_sorted(entries, ell, "t")

@@ -87,7 +87,7 @@ def test_a_changed_matching_entry_fails_authentication():
     e, f, order, inverse, ell = _setup(6, 200, 200, 32)
     tw, index = payload.index_sorted(e, ell, "t")
     found = np.empty(f.shape[0], dtype=np.int64)
-    payload_kernels.lookup_in(index, tw, payload_kernels.query_tags(f, np.zeros(f.shape[0], np.int64), ell,
+    values.lookup_in(index, tw, payload_kernels.query_tags(f, np.zeros(f.shape[0], np.int64), ell,
                                                                     payload.TWEAK_ITEM),
                               values.bucket_bits(e.shape[0], ell)[1], found)
     hit = found[found >= 0]
