@@ -17,16 +17,10 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .transpose_gfni import HAVE_GFNI_ZMM, _u8c, emit_bit_blocks, emit_lane_transpose
+from .transpose_gfni import _B16, _B64, _I32, _Q8, HAVE_GFNI_ZMM, _u8c, emit_bit_blocks, emit_lane_transpose
 
 __all__ = ["transpose128_stream"]
 
-_I8 = ir.IntType(8)
-_I32 = ir.IntType(32)
-_I64 = ir.IntType(64)
-_B64 = ir.VectorType(_I8, 64)
-_Q8 = ir.VectorType(_I64, 8)
-_B16 = ir.VectorType(_I8, 16)
 
 
 def _lanes(sel):
