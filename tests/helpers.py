@@ -1,6 +1,8 @@
 """Test helpers shared across layers."""
 
-from pqmpc.net import MemoryChannel
+import threading
+
+from pqmpc.net import MemoryChannel, TcpChannel, TcpListener
 
 
 class RecordingChannel(MemoryChannel):
@@ -17,3 +19,14 @@ class RecordingChannel(MemoryChannel):
     def frames_without_handshake(self):
         """The sent frames minus JSON handshakes, which carry the package version."""
         return [f for f in self.sent if not f.startswith(b'{"magic":"pqmpc-handshake/')]
+
+
+def tcp_pair(timeout=5.0, **kw):
+    """Two connected ``TcpChannel`` ends over loopback: ``(accepted, connected)``."""
+    with TcpListener("127.0.0.1", 0) as listener:
+        box = {}
+        t = threading.Thread(target=lambda: box.setdefault("a", listener.accept(timeout, **kw)))
+        t.start()
+        b = TcpChannel.connect("127.0.0.1", listener.port, timeout=timeout, **kw)
+        t.join()
+    return box["a"], b

@@ -10,18 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pqmpc.errors import ChannelClosed, ChannelTimeout, HandshakeError, ParameterError, ProtocolError
-from pqmpc.net import BufferChannel, Channel, MemoryChannel, TcpChannel, TcpListener, handshake, run_pair
-
-
-def tcp_pair(timeout=5.0, **kw):
-    listener = TcpListener("127.0.0.1", 0)
-    box = {}
-    t = threading.Thread(target=lambda: box.setdefault("a", listener.accept(timeout, **kw)))
-    t.start()
-    b = TcpChannel.connect("127.0.0.1", listener.port, timeout=timeout, **kw)
-    t.join()
-    listener.close()
-    return box["a"], b
+from pqmpc.net import BufferChannel, Channel, MemoryChannel, TcpChannel, handshake, run_pair
+from tests.helpers import tcp_pair
 
 
 @pytest.fixture(params=["memory", "tcp", "buffer"])

@@ -13,18 +13,8 @@ import numpy as np
 import pytest
 
 from pqmpc.errors import ChannelClosed, ProtocolError
-from pqmpc.net import BufferChannel, Channel, MemoryChannel, TcpChannel, TcpListener
-
-
-def tcp_pair(timeout=5.0, **kw):
-    listener = TcpListener("127.0.0.1", 0)
-    box = {}
-    t = threading.Thread(target=lambda: box.setdefault("a", listener.accept(timeout, **kw)))
-    t.start()
-    b = TcpChannel.connect("127.0.0.1", listener.port, timeout=timeout, **kw)
-    t.join()
-    listener.close()
-    return box["a"], b
+from pqmpc.net import BufferChannel, Channel, MemoryChannel, TcpChannel
+from tests.helpers import tcp_pair
 
 
 @pytest.fixture

@@ -334,17 +334,10 @@ def test_a_failed_call_drops_the_session_but_a_bad_argument_does_not():
 def test_bulk_traffic_both_ways_over_tcp_does_not_deadlock():
     """Corrections and chosen-message masks (sender → receiver) are sent only
     after all of U arrived; interleaving them could fill both TCP buffers."""
-    import threading
-
-    from pqmpc.net import TcpChannel, TcpListener
+    from tests.helpers import tcp_pair
 
     n = 300_000
-    with TcpListener("127.0.0.1", 0) as lst:
-        box = {}
-        t = threading.Thread(target=lambda: box.setdefault("c", TcpChannel.connect("127.0.0.1", lst.port, timeout=60)))
-        t.start()
-        a = lst.accept(timeout=60)
-        t.join()
+    a, c = tcp_pair(timeout=60)
     rng = Rng(b"tcp-bulk")
     c1, c2 = rng.bits(n), rng.bits(n)
     d2 = rng.blocks(1)[0]
@@ -360,7 +353,7 @@ def test_bulk_traffic_both_ways_over_tcp_does_not_deadlock():
     def receiver(ch):
         return ot.receive_correlated(ch, c1), ot.receive_correlated(ch, c2), ot.receive(ch, c1)
 
-    (first, second), (t1, t2, chosen) = run_pair(sender, receiver, timeout=120, channels=(a, box["c"]))
+    (first, second), (t1, t2, chosen) = run_pair(sender, receiver, timeout=120, channels=(a, c))
     check_cot(*first, t1, c1, 16)
     check_cot(*second, t2, c2, 16)
     assert np.array_equal(chosen, np.where(c1[:, None] == 1, x1, x0))

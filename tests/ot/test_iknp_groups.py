@@ -1,26 +1,16 @@
 """IKNP groups whole chunks per kernel call (up to iknp.GROUP_BYTES of U); over TCP the sender reads a group's
 messages straight into scratch. Outputs must equal the chunk-by-chunk path byte for byte."""
 
-import threading
 
 import numpy as np
 import pytest
 
-from pqmpc.net import MemoryChannel, TcpChannel, TcpListener, run_pair
+from pqmpc.net import MemoryChannel, run_pair
 from pqmpc.ot import IKNP
 from pqmpc.ot.base import SimplestOT
 from pqmpc.ot.ext import iknp as iknp_mod
 from pqmpc.rng import Rng
-
-
-def tcp_channels():
-    with TcpListener("127.0.0.1", 0) as lst:
-        box = {}
-        t = threading.Thread(target=lambda: box.setdefault("c", TcpChannel.connect("127.0.0.1", lst.port, timeout=60)))
-        t.start()
-        a = lst.accept(timeout=60)
-        t.join()
-    return a, box["c"]
+from tests.helpers import tcp_pair
 
 
 def run(channels, sizes, chunk):
@@ -51,7 +41,7 @@ def test_groups_over_tcp_match_chunk_by_chunk(monkeypatch, group, stream):
     plain = run(MemoryChannel.pair(timeout=60), sizes, chunk)
     monkeypatch.setattr(iknp_mod, "GROUP_BYTES", group * chunk * 16)
     monkeypatch.setattr(iknp_mod, "STREAM_BYTES", 0 if stream else 1 << 40)
-    for channels in (tcp_channels(), MemoryChannel.pair(timeout=60)):
+    for channels in (tcp_pair(timeout=60), MemoryChannel.pair(timeout=60)):
         got = run(channels, sizes, chunk)
         for side in (0, 1):
             for a, b in zip(plain[side][:-1], got[side][:-1]):
