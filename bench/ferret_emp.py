@@ -80,16 +80,11 @@ def run_emp(port: int, reps: int, drv: str) -> dict:
 def party(role: str, port: int, reps: int) -> dict:
     import numpy as np
 
-    from pqmpc.net import TcpChannel, TcpListener
+    from pqmpc.bench.suites.ot_ext_calls import loopback_channel
     from pqmpc.ot import Ferret
 
     ot = Ferret("b13")
-    if role == "sender":
-        with TcpListener("127.0.0.1", port) as lst:
-            ch = lst.accept(timeout=120)
-    else:
-        ch = TcpChannel.connect("127.0.0.1", port, timeout=600, retry_for=60)
-    ch.set_timeout(900)
+    ch = loopback_channel(role, port)
     rng = np.random.default_rng(7)
     # the caller's arrays exist (touched) before the calls, as in an application
     q = np.empty((N, 16), np.uint8)

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 
-__all__ = ["measure", "party", "run", "TUNABLES"]
+__all__ = ["loopback_channel", "measure", "party", "run", "TUNABLES"]
 
 TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736"
 
@@ -34,22 +34,30 @@ def _minflt() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-def party(role: str, port: int, proto: str, n: int, first_n: int, reps: int, modes=("fresh", "out")) -> dict:
-    """One party: a first call of ``first_n``, then ``reps`` calls of ``n`` per mode."""
-    t0 = time.perf_counter()
-    import numpy as np
-
+def loopback_channel(role: str, port: int):
+    """The two-process benches' channel: the sender listens on ``port``, the receiver dials it
+    (retrying while the sender starts); long timeouts, since a call at 2^24 on a loaded machine is slow."""
     from ...net import TcpChannel, TcpListener
-    from ...ot import IKNP, Ferret
 
-    ot = IKNP() if proto == "iknp" else Ferret("b13")
-    res = {"role": role, "import_s": time.perf_counter() - t0}
     if role == "sender":
         with TcpListener("127.0.0.1", port) as lst:
             ch = lst.accept(timeout=120)
     else:
         ch = TcpChannel.connect("127.0.0.1", port, timeout=600, retry_for=60)
     ch.set_timeout(900)
+    return ch
+
+
+def party(role: str, port: int, proto: str, n: int, first_n: int, reps: int, modes=("fresh", "out")) -> dict:
+    """One party: a first call of ``first_n``, then ``reps`` calls of ``n`` per mode."""
+    t0 = time.perf_counter()
+    import numpy as np
+
+    from ...ot import IKNP, Ferret
+
+    ot = IKNP() if proto == "iknp" else Ferret("b13")
+    res = {"role": role, "import_s": time.perf_counter() - t0}
+    ch = loopback_channel(role, port)
     q = np.empty((n, 16), np.uint8) if "out" in modes else None
     b = np.empty(n, np.uint8) if "out" in modes and role == "receiver" else None
 
