@@ -26,3 +26,10 @@ def test_every_protocol_both_modes_over_memory_and_lan1g():
 def test_psi_over_a_shaped_link():
     r = suite.psi_on_link("LAN1G", 300, "rr22", True)
     assert r["intersection"] == 150 and r["bytes"] > 0
+
+
+def test_unshaped_loopback_tcp_link():
+    rows = suite.run(links=("TCP",), log_n=12, reps=1, only=("IKNP", "SoftSpoken-k4-sh"), psi=False)
+    by = {(r["kappa"], r["protocol"]): r for r in rows}
+    assert 128 <= by[128, "IKNP"]["bits_per_ot"] < 129 and 32 <= by[128, "SoftSpoken-k4-sh"]["bits_per_ot"] < 33
+    assert "vs_iknp" in by[256, "SoftSpoken-k4-sh"]

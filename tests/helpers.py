@@ -1,8 +1,6 @@
 """Test helpers shared across layers."""
 
-import threading
-
-from pqmpc.net import MemoryChannel, TcpChannel, TcpListener
+from pqmpc.net import MemoryChannel, TcpChannel
 
 
 class RecordingChannel(MemoryChannel):
@@ -23,10 +21,4 @@ class RecordingChannel(MemoryChannel):
 
 def tcp_pair(timeout=5.0, **kw):
     """Two connected ``TcpChannel`` ends over loopback: ``(accepted, connected)``."""
-    with TcpListener("127.0.0.1", 0) as listener:
-        box = {}
-        t = threading.Thread(target=lambda: box.setdefault("a", listener.accept(timeout, **kw)))
-        t.start()
-        b = TcpChannel.connect("127.0.0.1", listener.port, timeout=timeout, **kw)
-        t.join()
-    return box["a"], b
+    return TcpChannel.loopback_pair(timeout, **kw)

@@ -304,3 +304,17 @@ def test_a_peer_that_stops_before_the_session_says_why():
         handshake(b, "psi", 2)
     b.close()
     assert not send_abort(b, "closed")
+
+
+def test_loopback_pair_is_one_connection_and_leaves_no_listener():
+    a, b = TcpChannel.loopback_pair(timeout=5.0)
+    try:
+        assert a.sock.getsockname() == b.sock.getpeername() and b.sock.getsockname() == a.sock.getpeername()
+        port = a.sock.getsockname()[1]
+        a.send(b"ping")
+        assert b.recv() == b"ping"
+    finally:
+        a.close()
+        b.close()
+    with pytest.raises(OSError):  # the listening socket was closed once the pair was made
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()

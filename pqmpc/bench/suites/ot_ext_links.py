@@ -4,7 +4,8 @@ Rows: IKNP, KOS, SoftSpoken k = 2, 4, 8 (semi-honest and malicious), Ferret
 (both modes) at κ = 128, and IKNP / KOS / SoftSpoken k = 4 at κ = 256, each
 over a memory channel (both parties as threads: the compute-bound figure) and
 over :class:`~pqmpc.net.shaped.ShapedChannel` links (``LAN1G``: 1 Gbit/s,
-0.5 ms one way; optionally ``LAN10G``, ``WAN100M``); plus PSI (RR22 in both
+0.5 ms one way; optionally ``LAN10G``, ``WAN100M``), and optionally ``TCP``:
+unshaped TCP over 127.0.0.1 (the kernel's copies, no bandwidth limit); plus PSI (RR22 in both
 modes, KKRT semi-honest) over the same links via :func:`psi_on_link`.
 
 Method: per link, one channel pair carries every protocol's session (base OTs
@@ -35,7 +36,7 @@ import time
 
 import numpy as np
 
-from ...net import MemoryChannel, run_pair
+from ...net import MemoryChannel, TcpChannel, run_pair
 from ...net.shaped import PRESETS, ShapedChannel
 from ...rng import Rng
 
@@ -68,6 +69,8 @@ def protocols(kappa: int = 128, only: tuple[str, ...] = ()) -> dict:
 def _channels(link: str):
     if link == "memory":
         return MemoryChannel.pair(timeout=600)
+    if link == "TCP":  # loopback TCP, no shaping: the kernel's copies without a network's limits
+        return TcpChannel.loopback_pair(timeout=600)
     return ShapedChannel.pair(PRESETS[link], timeout=600)
 
 
@@ -142,7 +145,7 @@ def summarise(link: str, kappa: int, n: int, got: dict) -> list[dict]:
 
 
 def psi_on_link(link: str, n: int, protocol: str = "rr22", malicious: bool = False) -> dict:
-    """One PSI of ``n`` items per side (half shared) over ``link`` (``"memory"`` or a
+    """One PSI of ``n`` items per side (half shared) over ``link`` (``"memory"``, ``"TCP"`` or a
     :data:`~pqmpc.net.shaped.PRESETS` name): seconds, bytes both ways, intersection size.
     For the PSI suite: the same items and protocol call as its thread runs, shaped."""
     from ...psi import run_protocol
@@ -206,25 +209,31 @@ def run(quick: bool = False, links: tuple[str, ...] | None = None, log_n: int | 
 GOAL_PROTOCOLS = ("IKNP", "KOS", "SoftSpoken-k4-sh", "SoftSpoken-k4-mal")
 
 
+#: the goal run's links: unlimited (memory channel, unshaped loopback TCP) and the shaped 1 Gbit/s one
+GOAL_LINKS = ("memory", "TCP", "LAN1G")
+
+
 def goals(reps: int = 21, log_n: int = 20) -> list[dict]:
-    """Issue 15's goal ratios from one interleaved run over ``memory`` and ``LAN1G`` (2^log_n random
+    """Issue 15's goal ratios from one interleaved run per link of :data:`GOAL_LINKS` (2^log_n random
     OTs per call): one row per ratio, with wall (median of per-round ratios) and CPU (ratio of the
     busier party's median thread CPU)."""
     rows = {(r["link"], r["kappa"], r["protocol"]): r
-            for r in run(links=("memory", "LAN1G"), log_n=log_n, reps=reps, only=GOAL_PROTOCOLS, psi=False)}
+            for r in run(links=GOAL_LINKS, log_n=log_n, reps=reps, only=GOAL_PROTOCOLS, psi=False)}
     out = []
-    for link in ("memory", "LAN1G"):
+    for link in GOAL_LINKS:
         for kappa in (128, 256):
             for name in ("KOS", "SoftSpoken-k4-mal"):
                 r = rows[link, kappa, name]
                 out.append({"goal": "a: malicious / semi-honest <= 1.15", "link": link, "kappa": kappa,
                             "ratio": f"{name} / {PAIRS[name]}", "wall": r["mal_overhead"],
                             "cpu": r["mal_overhead_cpu"]})
-    for kappa in (128, 256):
-        r = rows["LAN1G", kappa, "SoftSpoken-k4-sh"]
-        out.append({"goal": "b: SoftSpoken k=4 rate / IKNP rate >= 3", "link": "LAN1G", "kappa": kappa,
-                    "ratio": "SoftSpoken-k4-sh / IKNP", "wall": r["vs_iknp"], "cpu": 1 / r["cpu_vs_iknp"]})
-    for link in ("memory", "LAN1G"):
+    for link in GOAL_LINKS:
+        for kappa in (128, 256):
+            r = rows[link, kappa, "SoftSpoken-k4-sh"]
+            out.append({"goal": f"b: SoftSpoken k=4 rate / IKNP rate >= {3 if link == 'LAN1G' else 1}",
+                        "link": link, "kappa": kappa, "ratio": "SoftSpoken-k4-sh / IKNP", "wall": r["vs_iknp"],
+                        "cpu": 1 / r["cpu_vs_iknp"]})
+    for link in GOAL_LINKS:
         for name in GOAL_PROTOCOLS:
             r = rows[link, 256, name]
             out.append({"goal": "c: kappa 256 time / kappa 128 time <= 2.2", "link": link, "kappa": 256,
@@ -246,13 +255,13 @@ def _print_goals(reps: int, log_n: int) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--links", default=None, help="comma-separated: memory, " + ", ".join(PRESETS))
+    ap.add_argument("--links", default=None, help="comma-separated: memory, TCP, " + ", ".join(PRESETS))
     ap.add_argument("--n", type=int, default=None, help="log2 of OTs per call")
     ap.add_argument("--reps", type=int, default=None)
     ap.add_argument("--only", default="", help="comma-separated protocol names (e.g. IKNP,KOS)")
     ap.add_argument("--no-psi", action="store_true")
     ap.add_argument("--goals", action="store_true",
-                    help="print issue 15's goal ratios only (memory and LAN1G, IKNP/KOS/SoftSpoken k=4, both κ)")
+                    help="print issue 15's goal ratios only (memory, TCP and LAN1G; IKNP/KOS/SoftSpoken k=4, both κ)")
     args = ap.parse_args(argv)
     if args.goals:
         _print_goals(args.reps or 21, args.n or 20)
