@@ -25,11 +25,12 @@ only after it has that commitment (just before its matrix), the sender opens
 if either party is honest, and unknown to the receiver while its rows were still open.
 
 Why powers of one element suffice (wire v3; KOS's χ were independent and uniform): the
-soundness argument (KOS Thm 1) only uses that for any fixed nonzero error vector e the sum
-``Σ_j χ_j·e_j`` hits any fixed value with small probability. With ``χ_j = s^(j+1)`` that sum is a
-nonzero polynomial in ``s`` of degree ≤ m, so it hits a value for at most m of the 2^κ choices of
-``s``: the family is m·2^-κ-almost universal (Roy, SoftSpokenOT, ePrint 2022/192, Sec. 4–5; emp-ot
-does the same). The soundness term grows from 2^-κ to m·2^-κ (2^-96 at m = 2^32, κ = 128). Privacy of
+soundness argument (KOS Thm 1; Roy, SoftSpokenOT, ePrint 2022/192, Sec. 4–5) uses the challenges
+only through events ``Σ_j χ_j·w_j = c`` for a vector ``w ≠ 0`` of field elements fixed before the
+coin (combinations of the receiver's committed columns). With ``χ_j = s^(j+1)`` that is a nonzero
+polynomial in ``s`` of degree ≤ m hitting 0, which happens for at most m of the 2^κ choices of
+``s``: the family is m·2^-κ-almost XOR-universal (emp-tool's ``uni_hash_coeff_gen`` is the same
+family), and each 2^-κ term of the bound becomes m·2^-κ (2^-96 at m = 2^32, κ = 128). Privacy of
 the receiver's bits needs the κ + 64 random pad rows to mask ``x = Σ χ_j·r_j``: the pad's χ
 (consecutive powers ``s^(n+1) … s^(n+κ+64)``) span GF(2^κ) over GF(2) unless s lies in a proper
 subfield, i.e. is a root of ``X^(2^(κ/2)) − X`` (probability ≤ 2^(κ/2)/2^κ); otherwise

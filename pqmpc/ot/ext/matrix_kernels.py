@@ -266,6 +266,8 @@ def sender_tiles_zmm(rk, start, a, amask, rows, tile, stream):
         _emit_rows(tile, trows, rows, g0, stream, tscr)
 
 
+# numba's on-disk cache keys sender_tiles_zmm_check on this file, not on gf_poly.py whose driver it
+# compiles in: a change there needs a change here (or a cleared cache) to be compiled in.
 @njit(cache=True, nogil=True)
 def sender_tiles_zmm_check(rk, start, a, amask, rows, tile, ptab, power, rows64, acc):
     """:func:`sender_tiles_zmm` (AES-128 streams, rows kept in cache) and, tile by tile while the
