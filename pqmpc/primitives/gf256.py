@@ -94,22 +94,18 @@ def reduce512(r0, r1, r2, r3, r4, r5, r6, r7):
     """A 512-bit carry-less product (words lowest first) reduced mod x^256 + x^10 + x^5 + x^2 + 1 (njit)."""
     # x^256 = x^10 + x^5 + x^2 + 1: the top 256 bits times that lands in bits 0..265;
     # the <= 10 bits past x^255 fold once more (into word 0: at most bit 19).
-    h = (r4, r5, r6, r7)
-    t = [np.uint64(0)] * 5
-    for s in (0, 2, 5, 10):
-        su = np.uint64(s)
-        if s == 0:
-            for w in range(4):
-                t[w] ^= h[w]
-        else:
-            back = np.uint64(64 - s)
-            t[0] ^= h[0] << su
-            for w in range(1, 4):
-                t[w] ^= (h[w] << su) | (h[w - 1] >> back)
-            t[4] ^= h[3] >> back
-    sp = t[4]
-    f = sp ^ (sp << np.uint64(2)) ^ (sp << np.uint64(5)) ^ (sp << np.uint64(10))
-    return r0 ^ t[0] ^ f, r1 ^ t[1], r2 ^ t[2], r3 ^ t[3]
+    # Written out (no list): a list here is a heap allocation per call.
+    t0, t1, t2, t3 = r4, r5, r6, r7
+    t4 = np.uint64(0)
+    for s in (2, 5, 10):
+        su, back = np.uint64(s), np.uint64(64 - s)
+        t0 ^= r4 << su
+        t1 ^= (r5 << su) | (r4 >> back)
+        t2 ^= (r6 << su) | (r5 >> back)
+        t3 ^= (r7 << su) | (r6 >> back)
+        t4 ^= r7 >> back
+    f = t4 ^ (t4 << np.uint64(2)) ^ (t4 << np.uint64(5)) ^ (t4 << np.uint64(10))
+    return r0 ^ t0 ^ f, r1 ^ t1, r2 ^ t2, r3 ^ t3
 
 
 @njit(inline="always")

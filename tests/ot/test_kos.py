@@ -351,39 +351,64 @@ def test_iknp_security_malicious_is_kos():
     assert np.array_equal(t, q ^ (choices[:, None] * d))
 
 
-@pytest.mark.parametrize("m", [0, 1, 3, 4, 5, 8192 + 13])
-def test_fused_challenge_kernel_gives_the_bulk_path_values_gf256(m):
+def _reference_chis(seed_s: bytes, seed_r: bytes, label: bytes, width: int, m: int) -> np.ndarray:
+    """χ_j = s^(j+1) by repeated multiplication from the spec's s (wire v3), independent of the tables."""
+    from pqmpc.primitives import gf128, gf256
+
+    field = gf128 if width == 16 else gf256
+    s = np.frombuffer(hashlib.shake_128(b"pqmpc/kos-poly/" + label + b"/" + seed_s + seed_r).digest(width),
+                      dtype=np.uint8).reshape(1, width)
+    chi = np.empty((m, width), np.uint8)
+    x = s.copy()
+    for j in range(m):
+        chi[j] = x[0]
+        x = field.mul(x, s)
+    return chi
+
+
+@pytest.mark.parametrize("width", [16, 32])
+@settings(max_examples=15, deadline=None)
+@given(cuts=st.lists(st.integers(0, 700), min_size=1, max_size=5), seed=st.integers(0, 2**16))
+def test_challenges_are_powers_of_s_across_any_chunking(width, cuts, seed):
+    """Every method of Challenges weighs the j-th row of the call with s^(j+1), wherever the call
+    was cut into pieces (sizes 0, 1, non-multiples of the kernels' 16-row steps and the table)."""
+    from pqmpc.ot.ext.check import Challenges
+    from pqmpc.primitives import gf128, gf256
+
+    field = gf128 if width == 16 else gf256
+    m = sum(cuts)
+    g = np.random.default_rng(seed)
+    rows = g.integers(0, 256, (m, width), dtype=np.uint8)
+    bits = g.integers(0, 2, m).astype(np.uint8)
+    chi = _reference_chis(b"s" * 32, b"r" * 32, b"1/0", width, m)
+    want_dot = field.dot(chi, rows) if m else np.zeros(width, np.uint8)
+    want_x = np.bitwise_xor.reduce(chi[bits == 1], axis=0) if bits.any() else np.zeros(width, np.uint8)
+    got = {k: Challenges(b"s" * 32, b"r" * 32, b"1/0", width) for k in ("send", "recv", "pick", "next")}
+    acc = {k: np.zeros(2 * width, np.uint8) for k in got}
+    nxt = []
+    a = 0
+    for c in cuts:
+        acc["send"][:width] ^= got["send"].sender_sum(rows[a:a + c])
+        acc["recv"] ^= got["recv"].receiver_sums(rows[a:a + c], bits[a:a + c])
+        if width == 16:
+            p = got["pick"].sum_and_pick(rows[a:a + c], np.flatnonzero(bits[a:a + c]))
+            acc["pick"] ^= np.concatenate(p)
+        nxt.append(got["next"].next(c))
+        a += c
+    assert np.array_equal(acc["send"][:width], want_dot)
+    assert np.array_equal(acc["recv"], np.concatenate([want_x, want_dot]))
+    if width == 16:
+        assert np.array_equal(acc["pick"], np.concatenate([want_dot, want_x]))
+    assert np.array_equal(np.concatenate(nxt), chi)
+
+
+def test_challenges_differ_per_coin_and_label():
     from pqmpc.ot.ext.check import Challenges
 
-    g = np.random.default_rng(m)
-    rows = g.integers(0, 256, (m, 32), dtype=np.uint8)
-    bits = g.integers(0, 2, m).astype(np.uint8)
-    fused, bulk = (Challenges(b"s" * 32, b"r" * 32, b"1/0", 32) for _ in range(2))
-    bulk._rk = None
-    for ch in (fused, bulk):
-        ch.out = [ch.sender_sum(rows), ch.receiver_sums(rows, bits), ch.sender_sum(rows[:3]), ch.next(3)]
-    for a, b in zip(fused.out, bulk.out):
-        assert np.array_equal(a, b)
-    assert fused.out[1].shape == (64,)
-
-
-@pytest.mark.parametrize("m", [0, 1, 7, 8, 9, 8192 * 2 + 13])
-def test_fused_challenge_kernel_gives_the_bulk_path_values(m):
-    # χ made inside the multiply kernel must be the same stream as the bulk CTR path, also
-    # across calls that continue the stream (the check runs chunk by chunk).
-    from pqmpc.ot.ext.check import Challenges
-
-    g = np.random.default_rng(m)
-    rows = g.integers(0, 256, (m, 16), dtype=np.uint8)
-    bits = g.integers(0, 2, m).astype(np.uint8)
-    idx = np.flatnonzero(bits)
-    fused, bulk = (Challenges(b"s" * 32, b"r" * 32, b"1/0") for _ in range(2))
-    bulk._rk = None  # the bulk path (also what runs without AES-NI/PCLMULQDQ)
-    for ch in (fused, bulk):
-        ch.out = [ch.sender_sum(rows), ch.receiver_sums(rows, bits), *ch.sum_and_pick(rows, idx),
-                  ch.next(3)]
-    for a, b in zip(fused.out, bulk.out):
-        assert np.array_equal(a, b)
+    base = Challenges(b"s" * 32, b"r" * 32, b"1/0").next(4)
+    for other in (Challenges(b"t" * 32, b"r" * 32, b"1/0"), Challenges(b"s" * 32, b"q" * 32, b"1/0"),
+                  Challenges(b"s" * 32, b"r" * 32, b"1/1")):
+        assert not np.array_equal(other.next(4), base)
 
 
 @pytest.mark.parametrize("kappa", [128, 256])

@@ -145,33 +145,40 @@ def test_zmm_tiles_match_ymm_tiles(seed_bytes, crow):
                 rk0, rk1, start, code, crow, w, nblk, k, rng)
 
 
-@pytest.mark.parametrize("cstart", [0, 5, (1 << 40) - 4097])
-def test_zmm_sender_tiles_with_check_sum(cstart):
-    """The KOS sender's fused kernel writes sender_tiles_zmm's rows and adds exactly
-    ``gf128.ctr_dot``'s Σ χ_j·q_j over them (χ from block ``cstart``) into its accumulator,
-    across two chunks in one call and on top of what the accumulator held."""
+@pytest.mark.parametrize("skip", [0, 5, 300])
+def test_zmm_sender_tiles_with_check_sum(skip):
+    """The KOS sender's fused kernel writes sender_tiles_zmm's rows and adds exactly the polynomial
+    check's Σ χ_j·q_j over them (χ continuing a stream that already consumed ``skip`` rows, so the
+    running power is not 1) into its accumulator, across two chunks in one call and on top of what
+    the accumulator held; the running power ends where :func:`gf_poly.accumulate` leaves it."""
     from pqmpc.ot.ext import matrix_kernels as mk
-    from pqmpc.primitives import gf128
+    from pqmpc.primitives import gf_poly
     from pqmpc.primitives.aes_kernels import round_keys_many
 
     if not mk.ZMM_TILES:
         pytest.skip("needs AVX-512 VAES")
     w, nblk, k, start = 128, 2 * mk.TILE_BLOCKS, 2, (1 << 40) - 17
-    rng = Rng(b"zmm-check-tiles-%d" % cstart)
+    rng = Rng(b"zmm-check-tiles-%d" % skip)
     rk = round_keys_many(rng.blocks(w, 16))
-    crk = round_keys_many(rng.blocks(1, 16))[0]
+    ptab = gf_poly.power_table(rng.array(16))
     u = rng.array((k, w, nblk * 16)).view(np.uint64).reshape(k, w, nblk, 2)
     amask = np.where(rng.bits(w) == 1, np.uint64(2**64 - 1), np.uint64(0)).astype(np.uint64)
     want = np.zeros((128 * k * nblk, 16), np.uint8)
     mk.sender_tiles_zmm(rk, start, u, amask, want, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8), False)
+    power = gf_poly.unit(16)
+    gf_poly.powers_at(ptab, power, skip)
+    ref_power = power.copy()
     rows = np.zeros_like(want)
     prior = rng.array(32).view(np.uint64).copy()
     acc = prior.copy()
     mk.sender_tiles_zmm_check(rk, start, u, amask, rows, np.zeros((w, 16 * mk.TILE_BLOCKS), np.uint8),
-                              crk, cstart, rows.view(np.uint64), acc)
+                              ptab, power, rows.view(np.uint64), acc)
     np.testing.assert_array_equal(rows, want)
-    expect = gf128.ctr_dot(crk, cstart, want)[:16] ^ gf128.fold_unreduced(prior)
-    np.testing.assert_array_equal(gf128.fold_unreduced(acc), expect)
+    ref = np.zeros(32, np.uint8)
+    gf_poly.accumulate(ptab, ref_power, want, ref, backend="fallback")
+    np.testing.assert_array_equal(acc[:2].view(np.uint8), ref[:16] ^ prior[:2].view(np.uint8))
+    np.testing.assert_array_equal(acc[2:], prior[2:])
+    np.testing.assert_array_equal(power, ref_power)
     assert (acc != prior).any()
 
 

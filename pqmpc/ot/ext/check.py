@@ -11,7 +11,7 @@ probability about 2^-(κ-bits guessed) (their Theorem 1):
 1. the receiver extends ``m = n + κ + PAD_STAT`` rows, the last ``κ + PAD_STAT``
    with random bits, so the checked sums below reveal nothing about ``r``;
 2. the parties toss coins for a seed once the receiver's rows are fixed and
-   expand it to challenges ``χ_j ∈ GF(2^κ)``;
+   hash it to one element ``s ∈ GF(2^κ)``; row ``j`` is weighed with ``χ_j = s^(j+1)``;
 3. the receiver sends ``x = Σ χ_j·r_j`` and ``t = Σ χ_j·t_j``;
 4. the sender checks ``Σ χ_j·q_j = t + x·Δ`` and raises
    :class:`~pqmpc.errors.CheatingDetected` otherwise; the extra rows are
@@ -21,12 +21,23 @@ Coin toss (one extra flow each way): the sender commits to ``s_S`` (SHA3-256
 of a 32-byte seed) in its call header; the receiver sends ``s_R`` in the clear
 only after it has that commitment (just before its matrix), the sender opens
 ``s_S`` only after the whole matrix has arrived, and
-``χ = PRG(SHAKE(s_S ‖ s_R ‖ call))``: uniform if either party is honest, and
-unknown to the receiver while its rows were still open.
+``s = SHAKE-128(DOMAIN ‖ call ‖ "/" ‖ s_S ‖ s_R)`` (κ/8 bytes, the field's bit order): uniform
+if either party is honest, and unknown to the receiver while its rows were still open.
 
-Fields: GF(2^128) of :mod:`pqmpc.primitives.gf128` (κ = 128, χ from AES-128-CTR)
-and GF(2^256) of :mod:`pqmpc.primitives.gf256` (κ = 256, 32-byte rows and Δ,
-χ from AES-256-CTR under a 32-byte SHAKE key).
+Why powers of one element suffice (wire v3; KOS's χ were independent and uniform): the
+soundness argument (KOS Thm 1; Roy, SoftSpokenOT, ePrint 2022/192, Sec. 4–5) uses the challenges
+only through events ``Σ_j χ_j·w_j = c`` for a vector ``w ≠ 0`` of field elements fixed before the
+coin (combinations of the receiver's committed columns). With ``χ_j = s^(j+1)`` that is a nonzero
+polynomial in ``s`` of degree ≤ m hitting 0, which happens for at most m of the 2^κ choices of
+``s``: the family is m·2^-κ-almost XOR-universal (emp-tool's ``uni_hash_coeff_gen`` is the same
+family), and each 2^-κ term of the bound becomes m·2^-κ (2^-96 at m = 2^32, κ = 128). Privacy of
+the receiver's bits needs the κ + 64 random pad rows to mask ``x = Σ χ_j·r_j``: the pad's χ
+(consecutive powers ``s^(n+1) … s^(n+κ+64)``) span GF(2^κ) over GF(2) unless s lies in a proper
+subfield, i.e. is a root of ``X^(2^(κ/2)) − X`` (probability ≤ 2^(κ/2)/2^κ); otherwise
+``x`` is uniform given everything else.
+
+Fields: GF(2^128) of :mod:`pqmpc.primitives.gf128` (κ = 128) and GF(2^256) of
+:mod:`pqmpc.primitives.gf256` (κ = 256, 32-byte rows and Δ).
 
 Base OTs: a malicious extension is only as strong as its base OT. The bases
 that qualify are listed in :func:`require_malicious_base`.
@@ -38,16 +49,19 @@ import hashlib
 import hmac
 
 import numpy as np
-from numba import njit
 
 from ...errors import CheatingDetected, ParameterError, ProtocolError
-from ...primitives import gf128, gf256
-from ...primitives.aes_kernels import round_keys_many
-from ...primitives.prg import MultiKeyCTR
+from ...primitives import gf128, gf256, gf_poly
 
 #: Statistical padding: extra random rows beyond κ (KOS pad κ + s; s = 64 keeps rows byte aligned).
 PAD_STAT = 64
 SEED_BYTES = 32
+#: SHAKE-128 domain of the challenge element ``s`` (wire v3 of KOS/SoftSpoken, v4 of Ferret; the AES-CTR
+#: challenges before it used ``pqmpc/kos-chi/``).
+DOMAIN = b"pqmpc/kos-poly/"
+#: Rows per power table (4 KiB at κ = 128, 16 KiB at κ = 256: in L1; longer at κ = 256, whose
+#: per-block multiply by the running power costs more).
+TABLE_ROWS = {16: 256, 32: 512}
 
 
 def pad_rows(kappa: int) -> int:
@@ -80,132 +94,78 @@ def _field(width: int):
     return gf128 if width == 16 else gf256
 
 
-def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return gf128.gf128_dot_wide(a, b) if a.shape[1] == 16 else gf256.dot(a, b)
-
-
 class Challenges:
-    """The χ stream of one call (AES-CTR under a key from both coins), produced chunk by chunk
-    so that each chunk's check runs while its rows are in cache. ``width``: 16 (χ ∈ GF(2^128),
-    AES-128-CTR) or 32 (χ ∈ GF(2^256), AES-256-CTR)."""
+    """The χ stream of one call: ``χ_j = s^(j+1)`` for one field element ``s`` from both coins, consumed
+    row by row in order across calls (chunking never changes a sum), so that each chunk's check runs
+    while its rows are in cache. ``width``: 16 (GF(2^128)) or 32 (GF(2^256)).
+
+    One multiply-accumulate per row against a table of ``s, s^2, …, s^B`` and a running power
+    (:mod:`pqmpc.primitives.gf_poly`); no block cipher."""
 
     def __init__(self, seed_s: bytes, seed_r: bytes, label: bytes, width: int = 16):
         self.width = width
-        field = _field(width)
-        key = np.frombuffer(hashlib.shake_128(b"pqmpc/kos-chi/" + label + b"/" + seed_s + seed_r).digest(width),
-                            dtype=np.uint8).reshape(1, width)
-        self._ctr = MultiKeyCTR(key)
-        # Fused path: χ made by AES-NI inside the multiply-accumulate kernel, never stored
-        # (the same stream: it only advances this generator's position).
-        fused = field.HAVE_CTR_DOT and self._ctr.backend == "numba+AES-NI"
-        self._rk = round_keys_many(key)[0] if fused else None
-        self._ctr_dot = field.ctr_dot
-
-    def _fused(self, rows: np.ndarray, sel: np.ndarray | None) -> np.ndarray | None:
-        """``Σ χ_j·rows_j ‖ ⊕_{sel_j} χ_j`` (2·width bytes) over the next challenges, or ``None`` where
-        the fused kernel does not run (then the bulk path below gives the same values)."""
-        w = self.width
-        if self._rk is None or self._ctr.pos % w:
-            return None
-        out = self._ctr_dot(self._rk, self._ctr.pos // w, rows, sel)
-        self._ctr.pos += w * rows.shape[0]
-        return out
+        _field(width)
+        s = np.frombuffer(hashlib.shake_128(DOMAIN + label + b"/" + seed_s + seed_r).digest(width), dtype=np.uint8)
+        self._p = gf_poly.power_table(s, TABLE_ROWS[width])
+        self._r = gf_poly.unit(width)  # s^pos: pos = rows consumed so far
+        self._tile_acc = None
 
     def tile_args(self) -> tuple | None:
-        """``(round_keys, first_block, acc)`` for a matrix kernel that adds ``Σ χ_j·q_j`` over the
-        next rows into ``acc`` tile by tile while they are in cache (the KOS sender at κ = 128:
-        :meth:`pqmpc.ot.ext.matrix.MatrixSender.recv_chunk_rows` with ``check=``), or ``None`` where
-        the fused χ stream does not run. Nothing advances here: call :meth:`tiles_done` with the
-        number of rows the kernel summed, and :meth:`tiles_sum` for their total."""
-        if self._rk is None or self.width != 16 or self._ctr.pos % 16:
+        """``(table, power, acc)`` for a matrix kernel that adds ``Σ χ_j·q_j`` over the next rows into
+        ``acc`` ((4,) u64: the sum's two words, then two unused) tile by tile while they are in cache (the
+        KOS sender at κ = 128: :meth:`pqmpc.ot.ext.matrix.MatrixSender.recv_chunk_rows` with
+        ``check=``), through :data:`pqmpc.primitives.gf_poly.acc128`, which advances ``power`` itself;
+        ``None`` at κ = 256. :meth:`tiles_done` is kept for callers (nothing to advance), and
+        :meth:`tiles_sum` gives their total."""
+        if self.width != 16:
             return None
-        if not hasattr(self, "_tile_acc"):
+        if self._tile_acc is None:
             self._tile_acc = np.zeros(4, dtype=np.uint64)
-        return self._rk, self._ctr.pos // 16, self._tile_acc
+        return self._p, self._r, self._tile_acc
 
     def tiles_done(self, c: int) -> None:
-        self._ctr.pos += self.width * c
+        """The kernel behind :meth:`tile_args` advanced the running power itself: nothing to do."""
 
     def tiles_sum(self) -> np.ndarray:
-        """The reduced ``(16,)`` total of what kernels added through :meth:`tile_args` (zero if none)."""
-        acc = getattr(self, "_tile_acc", None)
-        return np.zeros(self.width, dtype=np.uint8) if acc is None else gf128.fold_unreduced(acc)
-
-    #: Rows per inner step: χ and the rows (2 × 128 KiB) stay in L2, so the check does not
-    #: push the chunk's rows out of cache before they are hashed. The products are summed
-    #: unreduced and folded once per step (:func:`~pqmpc.primitives.gf128.gf128_dot_wide`).
-    STEP = 8192
+        """The ``(width,)`` total of what kernels added through :meth:`tile_args` (zero if none)."""
+        acc = self._tile_acc
+        return np.zeros(self.width, dtype=np.uint8) if acc is None else acc[:2].view(np.uint8).copy()
 
     def next(self, c: int) -> np.ndarray:
         """The next ``c`` challenges as ``(c, width)`` blocks."""
-        return self._ctr.next(self.width * c).reshape(c, self.width)
-
-    def _steps(self, m: int):
-        bw = self.width
-        if not hasattr(self, "_chi"):
-            self._chi = np.empty((self.STEP, bw), dtype=np.uint8)
-        for a in range(0, m, self.STEP):
-            w = min(self.STEP, m - a)
-            chi = self._chi[:w]
-            self._ctr.next(bw * w, out=chi.reshape(1, bw * w))
-            yield a, w, chi
+        return gf_poly.powers_at(self._p, self._r, c)
 
     def _rows(self, rows: np.ndarray) -> None:
-        if rows.shape[1] != self.width:
-            raise ParameterError(f"the check's rows must be {self.width} bytes, not {rows.shape[1]}")
+        if rows.ndim != 2 or rows.shape[1] != self.width:
+            raise ParameterError(f"the check's rows must be {self.width} bytes, not {rows.shape[1:]}")
+
+    def _sums(self, rows: np.ndarray, sel: np.ndarray | None) -> np.ndarray:
+        out = np.zeros(2 * self.width, dtype=np.uint8)
+        gf_poly.accumulate(self._p, self._r, rows, out, sel)
+        return out
 
     def sender_sum(self, q: np.ndarray) -> np.ndarray:
         """``Σ χ_j·q_j`` over the next ``len(q)`` challenges, as one ``(width,)`` block."""
         self._rows(q)
-        bw = self.width
-        fused = self._fused(q, None)
-        if fused is not None:
-            return fused[:bw].copy()
-        acc = np.zeros(bw, dtype=np.uint8)
-        for a, w, chi in self._steps(q.shape[0]):
-            acc ^= _dot(chi, q[a:a + w])
-        return acc
+        return self._sums(q, None)[:self.width].copy()
 
     def sum_and_pick(self, w: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(Σ χ_j·w_j, ⊕_{j ∈ idx} χ_j)`` over the next ``len(w)`` challenges (``idx`` sorted,
         distinct): the receiver's side of the Ferret check, where ``idx`` are the punctured points."""
         if self.width != 16:
             raise ParameterError("the Ferret check runs in GF(2^128)")
-        if self._rk is not None:
-            sel = np.zeros(w.shape[0], dtype=np.uint8)
-            sel[idx] = 1
-            fused = self._fused(w, sel)
-            if fused is not None:
-                return fused[:16].copy(), fused[16:].copy()
-        acc = np.zeros(16, dtype=np.uint8)
-        picked = np.zeros(16, dtype=np.uint8)
-        for a, c, chi in self._steps(w.shape[0]):
-            acc ^= gf128.gf128_dot_wide(chi, w[a:a + c])
-            lo, hi = np.searchsorted(idx, (a, a + c))
-            if hi > lo:
-                picked ^= np.bitwise_xor.reduce(chi[idx[lo:hi] - a], axis=0)
-        return acc, picked
+        self._rows(w)
+        sel = np.zeros(w.shape[0], dtype=np.uint8)
+        sel[idx] = 1
+        out = self._sums(w, sel)
+        return out[:16].copy(), out[16:].copy()
 
     def receiver_sums(self, t: np.ndarray, r: np.ndarray) -> np.ndarray:
         """``x ‖ t`` = ``Σ χ_j·r_j ‖ Σ χ_j·t_j`` over the next ``len(t)`` challenges, as 2·width bytes."""
         self._rows(t)
+        out = self._sums(t, r)
         bw = self.width
-        fused = self._fused(t, r)
-        if fused is not None:
-            return np.concatenate([fused[bw:], fused[:bw]])
-        acc = np.zeros(bw // 4, dtype=np.uint64)
-        for a, w, chi in self._steps(t.shape[0]):
-            _xor_selected(chi.view(np.uint64), r[a:a + w], acc[:bw // 8])
-            acc[bw // 8:] ^= _dot(chi, t[a:a + w]).view(np.uint64)
-        return acc.view(np.uint8)
-
-
-@njit(cache=True, nogil=True)
-def _xor_selected(chi, r, acc):
-    for i in range(r.shape[0]):
-        m = np.uint64(0) - np.uint64(r[i])  # all ones where r_i = 1: no branch on a secret bit
-        for w in range(chi.shape[1]):
-            acc[w] ^= chi[i, w] & m
+        return np.concatenate([out[bw:], out[:bw]])
 
 
 def verify_sums(qsum: np.ndarray, delta: np.ndarray, sums: np.ndarray, step: str) -> None:
@@ -272,5 +232,5 @@ def require_malicious_base(base, protocol: str) -> None:
             "classically, SimplestOT)")
 
 
-__all__ = ["PAD_STAT", "SEED_BYTES", "Challenges", "pad_rows", "commit", "check_opening", "parse_hex",
-           "verify_sums", "require_malicious_base", "pack_cots", "bits_to_block", "block_to_bits"]
+__all__ = ["DOMAIN", "PAD_STAT", "SEED_BYTES", "TABLE_ROWS", "Challenges", "pad_rows", "commit", "check_opening",
+           "parse_hex", "verify_sums", "require_malicious_base", "pack_cots", "bits_to_block", "block_to_bits"]

@@ -99,7 +99,7 @@ from .spcot import mpcot_receive, mpcot_send
 PROTOCOL = "Ferret"
 # 2: protocol tags in the TCCR tweak (issue 12); v1 peers would silently disagree.
 # 3: the LSB convention (bit 0 of the sender's blocks is 0, of the receiver's its choice bit).
-VERSION = 3
+VERSION = 4  # 4: check challenges are powers of one coin-tossed element (check.DOMAIN), not AES-CTR
 #: Outputs produced per step once a round is under way (bins are grouped to about this size).
 CHUNK_OUTPUTS = 1 << 18
 #: Extra base COTs one consistency check consumes (κ: one GF(2^128) correlation).

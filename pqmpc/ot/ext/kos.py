@@ -62,7 +62,7 @@ from .sessions import ExtensionSessions, drops_session_on_error
 PROTOCOL = "KOS"
 #: 2: the PRG streams skip to an AES block boundary after every chunk (see ``_realign``) and a
 #: checked call sends its remainder chunk first (``_extend_ranges``); a version-1 peer would disagree.
-VERSION = 2
+VERSION = 3  # 3: check challenges are powers of one coin-tossed element (check.DOMAIN), not AES-CTR
 #: Chunks of U the sender receives ahead of its work on them (IKNP's core, checked calls). The coin
 #: may open only once the whole matrix is in; reading ahead lets it open when the last chunk
 #: arrives rather than when the sender's work reaches it, so the receiver's check pass (after the

@@ -190,9 +190,10 @@ class MatrixSender:
         """:meth:`recv_chunk` and the transpose of ``Q`` into ``rows`` (``(c, w/8)``), fused per
         column tile where the AES-NI kernel applies (whole tiles), else one after the other.
 
-        ``check = (round_keys, first, acc)``: where the zmm tile kernel runs at w = 128, also
-        ``Σ_j χ_j·q_j`` into ``acc`` tile by tile (:func:`.matrix_kernels.sender_tiles_zmm_check`,
-        ``χ_j`` the AES-CTR block ``first + j``); returns whether it did (else the caller sums)."""
+        ``check = (table, power, acc)`` (:meth:`.check.Challenges.tile_args`): where the zmm tile kernel
+        runs at w = 128, also ``Σ_j χ_j·q_j`` into ``acc`` tile by tile
+        (:func:`.matrix_kernels.sender_tiles_zmm_check`, advancing ``power``); returns whether it did
+        (else the caller sums)."""
         cb = (c + 7) // 8
         if _tiles_fit(c, rows, self.width):
             u = ch.recv_array_into(self._pool.get("u", (self.width, cb)), step)
@@ -202,8 +203,8 @@ class MatrixSender:
                 u4 = u.view(np.uint64).reshape(1, self.width, nblk, 2)
                 tile = self._pool.get("tile", (self.width, 16 * TILE_BLOCKS))
                 if check is not None and ZMM_TILES and self.width == 128 and r[0].shape[1] == 11 and not stream:
-                    crk, first, acc = check
-                    sender_tiles_zmm_check(r[0], r[1], u4, self._mask64(), rows, tile, crk, first,
+                    ptab, power, acc = check
+                    sender_tiles_zmm_check(r[0], r[1], u4, self._mask64(), rows, tile, ptab, power,
                                            rows.view(np.uint64), acc)
                     return True
                 _SENDER_TILES(r[0], r[1], u4, self._mask64(), rows, tile, stream)

@@ -27,7 +27,8 @@ from ...primitives.aes_mixed import (
     ctr_pair16_z256,
 )
 from ...primitives.cpu import HAVE_VAES
-from ...primitives.gf128_vaes import CTR_DOT_ZMM, HAVE_ZMM, ctr_dot_vaes
+from ...primitives.gf128_vaes import HAVE_ZMM
+from ...primitives.gf_poly import acc128
 from ...primitives.stream_store import stream_copy
 from ...primitives.transpose_gfni import HAVE_GFNI_ZMM
 from ...primitives.transpose_kernels import transpose_into
@@ -265,17 +266,15 @@ def sender_tiles_zmm(rk, start, a, amask, rows, tile, stream):
         _emit_rows(tile, trows, rows, g0, stream, tscr)
 
 
-#: χ·row steps of :func:`ctr_dot_vaes` (zmm: four lanes × CTR_DOT_ZMM registers) in one tile of rows
-_CHECK_STEPS = 128 * TILE_BLOCKS // (4 * CTR_DOT_ZMM)
-
-
+# numba's on-disk cache keys sender_tiles_zmm_check on this file, not on gf_poly.py whose driver it
+# compiles in: a change there needs a change here (or a cleared cache) to be compiled in.
 @njit(cache=True, nogil=True)
-def sender_tiles_zmm_check(rk, start, a, amask, rows, tile, crk, cstart, rows64, acc):
+def sender_tiles_zmm_check(rk, start, a, amask, rows, tile, ptab, power, rows64, acc):
     """:func:`sender_tiles_zmm` (AES-128 streams, rows kept in cache) and, tile by tile while the
-    tile's rows are still in L1/L2, the KOS sender's check sum: ``Σ_j χ_j·q_j`` with
-    ``χ_j = AES_crk(ctr(cstart + j))`` (:func:`pqmpc.primitives.gf128.ctr_dot`'s stream), the
-    unreduced 256-bit sum XORed into ``acc`` ((4,) u64; reduce with
-    :func:`pqmpc.primitives.gf128.fold_unreduced`). ``rows64``: ``rows`` viewed as (n, 2) u64."""
+    tile's rows are still in L1/L2, the KOS sender's check sum ``Σ_j χ_j·q_j`` with the polynomial
+    challenges of :mod:`pqmpc.primitives.gf_poly` (``ptab`` its power table, ``power`` the running
+    power, advanced here), added reduced into ``acc[0:2]`` (``acc``: (4,) u64, ``acc[2:4]`` scratch).
+    ``rows64``: ``rows`` viewed as (n, 2) u64."""
     w, nblk = a.shape[1], a.shape[2]
     tv = tile.view(np.uint64).reshape(w, TILE_BLOCKS, 2)
     trows = np.empty((128 * TILE_BLOCKS, w // 8), dtype=np.uint8)
@@ -290,12 +289,7 @@ def sender_tiles_zmm_check(rk, start, a, amask, rows, tile, crk, cstart, rows64,
             for b in range(0, TILE_BLOCKS, 16):
                 ctr_mask_xor16_z(rk[j], ctr, b, a[k, j], b0 + b, amask[j], tv[j])
         _emit_rows(tile, trows, rows, g0, False, tscr)
-        r = ctr_dot_vaes(crk, cstart + g0 * 128, rows64[g0 * 128:(g0 + TILE_BLOCKS) * 128], nosel,
-                         _CHECK_STEPS, False, 4)
-        acc[0] ^= r[0]
-        acc[1] ^= r[1]
-        acc[2] ^= r[2]
-        acc[3] ^= r[3]
+        acc128(ptab, power, rows64[g0 * 128:(g0 + TILE_BLOCKS) * 128], nosel, acc)
 
 
 @njit(cache=True, nogil=True)

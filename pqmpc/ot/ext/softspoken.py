@@ -65,7 +65,7 @@ from .vole_fused import HAVE_HASHED_TILES
 
 PROTOCOL = "SoftSpokenOT"
 #: 2: a malicious call sends its remainder chunk first (see :meth:`.kos.KOS._extend_ranges`).
-VERSION = 2
+VERSION = 3  # 3: check challenges are powers of one coin-tossed element (check.DOMAIN), not AES-CTR
 SECURITY_MODES = ("semi-honest", "malicious")
 #: OTs per corrections message (as IKNP's chunk: one chunk's rows, 1 MiB, stay in cache).
 DEFAULT_CHUNK = {1: 1 << 16, 2: 1 << 16, 4: 1 << 16, 8: 1 << 16}
