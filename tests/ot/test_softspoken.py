@@ -423,3 +423,35 @@ def test_random_ot_hashed_in_the_row_kernels_equals_kos_hashing(monkeypatch, sec
     for (m0, m1), mb, (w0, w1), wb, c in zip(s1, r1, s2, r2, choices):
         assert np.array_equal(m0, w0) and np.array_equal(m1, w1) and np.array_equal(mb, wb)
         assert np.array_equal(mb, np.where(c[:, None] == 1, m1, m0))
+
+
+def test_checked_last_chunk_takes_the_row_kernels(monkeypatch):
+    """A malicious call's last whole chunk runs on the sender's row kernels (no column pass), with the
+    coin opened once its corrections are in and before its work, and the outputs are the OTs."""
+    from pqmpc.ot.ext import subspace_vole as sv
+
+    if not sv.HAVE_FUSED:
+        pytest.skip("no VAES: every chunk takes the column path")
+    events = []
+    col = sv.VoleMatrixSender.recv_chunk
+    rows = sv.VoleMatrixSender.recv_chunk_rows
+
+    def recv_chunk(self, ch, c, step, arrived=None):
+        events.append(("columns", c))
+        return col(self, ch, c, step, arrived)
+
+    def recv_chunk_rows(self, ch, c, step, rows_, arrived=None):
+        events.append(("rows", c, arrived is not None))
+        return rows(self, ch, c, step, rows_, arrived)
+
+    monkeypatch.setattr(sv.VoleMatrixSender, "recv_chunk", recv_chunk)
+    monkeypatch.setattr(sv.VoleMatrixSender, "recv_chunk_rows", recv_chunk_rows)
+    n, chunk = 3 * 4096 + 7, 4096
+    ot = SoftSpoken(4, "malicious", base=SimplestOT(), chunk=chunk)
+    choices = Rng(b"last-chunk").bits(n)
+    (m0, m1), mb = run_pair(lambda ch: ot.send_random(ch, n, rng=Rng(b"s")),
+                            lambda ch: ot.receive_random(ch, choices, rng=Rng(b"r")))
+    assert np.array_equal(mb, np.where(choices[:, None] == 1, m1, m0))
+    m = n + ot.pad
+    assert events[0] == ("rows", m % chunk, False)  # the remainder first, too short for the kernels
+    assert events[1:] == [("rows", chunk, False)] * (m // chunk - 1) + [("rows", chunk, True)]

@@ -132,6 +132,16 @@ class SoftSpoken(KOS):
         ch.send(masked)
         return VoleMatrixReceiver(leaves, k)
 
+    @staticmethod
+    def _recv_last_chunk(matrix, ch, c: int, what: str, arrived, rows: np.ndarray, fused: bool) -> None:
+        """The checked call's last chunk on the row kernels too (PRG, sums, transpose and the
+        random-OT hash per tile in cache), ``arrived()`` (the sender's coin opening) as soon as the
+        corrections are in, before any work on them; as KOS's otherwise."""
+        if isinstance(matrix, VoleMatrixSender):
+            matrix.recv_chunk_rows(ch, c, what, rows, arrived=arrived)
+        else:
+            KOS._recv_last_chunk(matrix, ch, c, what, arrived, rows, fused)
+
     # ------------------------------------------------------------------ random OT
     # As KOS's, with the hashing moved into the VOLE row kernels where they run (each tile's rows
     # hashed while in cache; :class:`.subspace_vole.RowHashPlan`); the per-chunk hook hashes

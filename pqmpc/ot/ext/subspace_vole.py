@@ -350,11 +350,13 @@ class VoleMatrixSender(_VoleMatrix):
             q[:, a:a + w] = qw
         return q if cbp == cb else np.ascontiguousarray(q[:, :cb])
 
-    def recv_chunk_rows(self, ch: Channel, c: int, step: str, rows: np.ndarray) -> None:
+    def recv_chunk_rows(self, ch: Channel, c: int, step: str, rows: np.ndarray, arrived=None) -> None:
         """:meth:`recv_chunk` and the transpose of Q into ``rows`` (``(c, κ/8)``), fused per column tile
-        as :meth:`VoleMatrixReceiver.send_chunk_rows`."""
+        as :meth:`VoleMatrixReceiver.send_chunk_rows`; ``arrived()`` as in :meth:`recv_chunk`."""
         first, nh = self._advance(c)
         corr = ch.recv_array(np.uint8, (self.blocks, (c + 7) // 8), step)
+        if arrived is not None:
+            arrived()
         start = self._tile_start(c, rows) if self._rky is not None and c % (8 * SLICE) == 0 else None
         if start is None:
             transpose_rows(self._q(c, corr), c, rows)
