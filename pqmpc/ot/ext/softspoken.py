@@ -157,7 +157,7 @@ class SoftSpoken(KOS):
         m0 = out_blocks(m0, n, self.block_bytes, "out[0] (m0)")
         m1 = out_blocks(m1, n, self.block_bytes, "out[1] (m1)")
         sess = self._get(ch, SENDER, rng)
-        plan = RowHashPlan(n, sess.ots, self.hash_tag, m0=m0, m1=m1, delta=sess.delta)
+        plan = RowHashPlan(n, sess.ots, self.hash_tag, m0=m0, m1=m1, delta=sess.delta, keep_rows=self.checked)
 
         def hash_chunk(start, q):
             d, e = plan.hashed, start + q.shape[0]
@@ -184,7 +184,7 @@ class SoftSpoken(KOS):
         sess = self._get(ch, RECEIVER, rng)
         # Unchecked, the rows are not needed after hashing: made in the output and hashed in place.
         rows = sess.scratch_rows(n + self.pad) if self.checked else out
-        plan = RowHashPlan(n, sess.ots, self.hash_tag, out=out)
+        plan = RowHashPlan(n, sess.ots, self.hash_tag, out=out, keep_rows=self.checked)
 
         def hash_chunk(start, t):
             d, e = plan.hashed, start + t.shape[0]

@@ -48,6 +48,7 @@ from .vole_fused import (
     kernel_keys,
     receiver_tile_rows,
     receiver_tile_rows_hashed,
+    ring_buffer,
     sender_tile_rows,
     sender_tile_rows_hashed,
     tile_buffer,
@@ -180,11 +181,15 @@ class RowHashPlan:
     order the matrix sees them), tweaks from ``tweak0``, under ``tag``; the receiver's
     ``H(t_j)`` into ``out``, the sender's ``H(q_j)``, ``H(q_j ⊕ Δ)`` into ``m0``, ``m1``.
     After each chunk ``hashed`` says how many of its leading rows the kernel did (the caller
-    hashes the rest: tails, padding, chunks that took another path)."""
+    hashes the rest: tails, padding, chunks that took another path). ``keep_rows=False``: the
+    caller needs no row after its hash (no check), so a chunk the kernel hashes whole leaves its
+    rows unwritten (each tile's rows are made in one cache-resident buffer)."""
 
-    def __init__(self, n: int, tweak0: int, tag: int, out=None, m0=None, m1=None, delta=None):
+    def __init__(self, n: int, tweak0: int, tag: int, out=None, m0=None, m1=None, delta=None,
+                 keep_rows: bool = True):
         self.n, self.tweak0, self.tag = n, tweak0, tag
         self.out, self.m0, self.m1, self.delta = out, m0, m1, delta
+        self.keep_rows = keep_rows
         self.next = 0
         self.hashed = 0
 
@@ -203,6 +208,7 @@ class _VoleMatrix:
         self._rky = kernel_keys(round_keys_many(flat)) if fused else None
         self._bufs: dict = {}
         self._tile = None
+        self._ring = None
         #: a :class:`RowHashPlan` for the current random-OT call, or ``None``
         self.plan: RowHashPlan | None = None
 
@@ -211,6 +217,14 @@ class _VoleMatrix:
             rows = {"corr": self.blocks, "v": self.width}
             self._bufs = {"cb": cbp, **{nm: np.empty((rows[nm], cbp), dtype=np.uint8) for nm in rows}}
         return [self._bufs[nm] for nm in names]
+
+    def _ring_for(self, c: int, nh: int):
+        """The tile ring buffer if this chunk's rows are all hashed in the kernel and not kept, else ``None``."""
+        if self.plan.keep_rows or nh != c or c % 16:
+            return None
+        if self._ring is None:
+            self._ring = ring_buffer(self.width)
+        return self._ring
 
     def _advance(self, c: int) -> tuple[int, int]:
         """The plan's row offset of this chunk and how many of its rows to hash (0 without a plan)."""
@@ -301,7 +315,8 @@ class VoleMatrixReceiver(_VoleMatrix):
         if nh:
             plan = self.plan
             plan.hashed = receiver_tile_rows_hashed(self.k, self._rky, start, choice, corr, rows, self._tile,
-                                                    plan.tweak0 + first, plan.tag, plan.out[first:first + nh], nh)
+                                                    plan.tweak0 + first, plan.tag, plan.out[first:first + nh], nh,
+                                                    self._ring_for(c, nh))
         else:
             receiver_tile_rows(self.k, self._rky, start, choice, corr, rows, self._tile)
         ch.send(corr)
@@ -366,7 +381,8 @@ class VoleMatrixSender(_VoleMatrix):
             plan = self.plan
             plan.hashed = sender_tile_rows_hashed(self.k, self._rky, start, self.points, self.dbits, corr, rows,
                                                   self._tile, plan.delta, plan.tweak0 + first, plan.tag,
-                                                  plan.m0[first:first + nh], plan.m1[first:first + nh], nh)
+                                                  plan.m0[first:first + nh], plan.m1[first:first + nh], nh,
+                                                  self._ring_for(c, nh))
         else:
             sender_tile_rows(self.k, self._rky, start, self.points, self.dbits, corr, rows, self._tile)
 
