@@ -49,7 +49,7 @@ SLICE = 16 * LANES * NV
 #: whether the row kernels can also hash each tile's rows (random OT; zmm TCCR)
 HAVE_HASHED_TILES = HAVE_VAES and HAVE_TCCR_ZMM
 if HAVE_HASHED_TILES:
-    from ...primitives.tccr_zmm import pair_loop, tccr_loop
+    from ...primitives.tccr_zmm import pair_loop_nt, tccr_loop_nt
 #: bytes of every leaf stream per column tile of the row kernels (4,096 OTs: a 64 KiB tile at κ = 128,
 #: IKNP's tile), a multiple of ``SLICE``
 TILE_BYTES = 512
@@ -324,8 +324,8 @@ if HAVE_HASHED_TILES:
             _tile_transpose(tile.view(np.uint8), rows[r:r + b - a], scr)
             e = a + (min(b, nh) - a) // 16 * 16
             if e > a:
-                tccr_loop(hrk, rows[r:r + e - a].view(np.uint64), hstart + np.uint64(a), htag,
-                          hout[a:e].view(np.uint64))
+                tccr_loop_nt(hrk, rows[r:r + e - a].view(np.uint64), hstart + np.uint64(a), htag,
+                             hout[a:e].view(np.uint64))
 
     @njit(cache=True, nogil=True)
     def _sender_tiles_hashed(rky, start, k, points, dmask, corr, rows, buf, hrk, hdelta, hstart, htag, m0, m1, nh,
@@ -343,8 +343,8 @@ if HAVE_HASHED_TILES:
             _tile_transpose(tile.view(np.uint8), rows[r:r + b - a], scr)
             e = a + (min(b, nh) - a) // 16 * 16
             if e > a:
-                pair_loop(hrk, rows[r:r + e - a].view(np.uint64), hdelta, hstart + np.uint64(a), htag,
-                          m0[a:e].view(np.uint64), m1[a:e].view(np.uint64))
+                pair_loop_nt(hrk, rows[r:r + e - a].view(np.uint64), hdelta, hstart + np.uint64(a), htag,
+                             m0[a:e].view(np.uint64), m1[a:e].view(np.uint64))
 
 
 if HAVE_GFNI_ZMM:
