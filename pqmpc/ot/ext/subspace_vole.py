@@ -226,6 +226,15 @@ class _VoleMatrix:
             self._ring = ring_buffer(self.width)
         return self._ring
 
+    def _receiver_ring(self, c: int, nh: int) -> tuple:
+        """``(ring, keep)`` for the receiver's hashed kernel: rows kept for the check are made in the
+        ring and streamed to their place."""
+        if not self.plan.keep_rows:
+            return self._ring_for(c, nh), False
+        if self._ring is None:
+            self._ring = ring_buffer(self.width)
+        return self._ring, True
+
     def _advance(self, c: int) -> tuple[int, int]:
         """The plan's row offset of this chunk and how many of its rows to hash (0 without a plan)."""
         plan = self.plan
@@ -316,7 +325,7 @@ class VoleMatrixReceiver(_VoleMatrix):
             plan = self.plan
             plan.hashed = receiver_tile_rows_hashed(self.k, self._rky, start, choice, corr, rows, self._tile,
                                                     plan.tweak0 + first, plan.tag, plan.out[first:first + nh], nh,
-                                                    self._ring_for(c, nh))
+                                                    *self._receiver_ring(c, nh))
         else:
             receiver_tile_rows(self.k, self._rky, start, choice, corr, rows, self._tile)
         ch.send(corr)

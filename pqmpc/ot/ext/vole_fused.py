@@ -24,6 +24,7 @@ from numba.extending import intrinsic
 
 from ...primitives.cpu import HAVE_VAES
 from ...primitives.gf128_vaes import HAVE_ZMM
+from ...primitives.stream_store import stream_copy
 from ...primitives.tccr_zmm import HAVE_TCCR_ZMM, hash_keys
 from ...primitives.transpose_gfni import HAVE_GFNI_ZMM
 from ...primitives.transpose_kernels import transpose_into
@@ -310,7 +311,10 @@ if HAVE_HASHED_TILES:
     # tile-sized ``rows`` (in L1/L2) rather than to their place in the chunk: writing the transpose
     # to memory that is not in cache cost more than the hash (receiver 4.8 -> 3.7 ms per 2^20).
     @njit(cache=True, nogil=True)
-    def _receiver_tiles_hashed(rky, start, k, choice, corr, rows, buf, hrk, hstart, htag, hout, nh, ring):
+    def _receiver_tiles_hashed(rky, start, k, choice, corr, rows, buf, hrk, hstart, htag, hout, nh, ringb, mode):
+        # mode 0: each tile's rows transposed into their place in ``rows``; 1: into ``ringb`` only
+        # (see ``ring``); 2: into ``ringb``, hashed there, then streamed to their place in ``rows``
+        # (kept for the check: no read for ownership of rows not in cache)
         cw = corr.shape[1]
         width = corr.shape[0] * k
         tmax = buf.shape[0] // width
@@ -320,12 +324,14 @@ if HAVE_HASHED_TILES:
             tile = buf[:width * tw].reshape(width, tw)
             _receiver_tile(rky, start, k, choice, corr, tile, t0, tw)
             a, b = 64 * t0, 64 * (t0 + tw)
-            r = 0 if ring else a
-            _tile_transpose(tile.view(np.uint8), rows[r:r + b - a], scr)
+            dst = rows[a:b] if mode == 0 else ringb[:b - a]
+            _tile_transpose(tile.view(np.uint8), dst, scr)
             e = a + (min(b, nh) - a) // 16 * 16
             if e > a:
-                tccr_loop_nt(hrk, rows[r:r + e - a].view(np.uint64), hstart + np.uint64(a), htag,
+                tccr_loop_nt(hrk, dst[:e - a].view(np.uint64), hstart + np.uint64(a), htag,
                              hout[a:e].view(np.uint64))
+            if mode == 2:
+                stream_copy(dst.reshape(-1), rows[a:b].reshape(-1))
 
     @njit(cache=True, nogil=True)
     def _sender_tiles_hashed(rky, start, k, points, dmask, corr, rows, buf, hrk, hdelta, hstart, htag, m0, m1, nh,
@@ -418,16 +424,16 @@ def sender_tile_rows(k: int, rky, start: int, points, dbits, corr: np.ndarray, r
 
 def receiver_tile_rows_hashed(k: int, rky, start: int, choice: np.ndarray, corr: np.ndarray, rows: np.ndarray,
                               buf: np.ndarray, hstart: int, tag: int, hout: np.ndarray, nh: int,
-                              ring: np.ndarray | None = None) -> int:
+                              ring: np.ndarray | None = None, keep: bool = False) -> int:
     """:func:`receiver_tile_rows`, and ``hout[j] = H(rows[j], hstart + j)`` for ``j < nh − nh mod 16``
     (``hout`` may be ``rows``; :data:`HAVE_HASHED_TILES` only); returns that count. With ``ring``
     (:func:`ring_buffer`; only when every row is hashed, ``nh`` = the chunk, a multiple of 16), the
     rows are made there tile by tile and ``rows`` is not written."""
-    if ring is not None and nh != rows.shape[0]:
+    if ring is not None and nh != rows.shape[0] and not keep:
         raise ValueError("ring: only when every row of the chunk is hashed here")
-    _receiver_tiles_hashed(rky, start, k, choice.view(np.uint64), corr.view(np.uint64),
-                           rows if ring is None else ring, buf, hash_keys(), np.uint64(hstart % (1 << 64)),
-                           np.uint64(tag), hout, nh, ring is not None)
+    _receiver_tiles_hashed(rky, start, k, choice.view(np.uint64), corr.view(np.uint64), rows, buf, hash_keys(),
+                           np.uint64(hstart % (1 << 64)), np.uint64(tag), hout, nh,
+                           rows[:0] if ring is None else ring, 0 if ring is None else 2 if keep else 1)
     return nh - nh % 16
 
 
