@@ -258,13 +258,16 @@ class _VoleMatrix:
         self.g.skip(cb)
         return start
 
-    def _fused_start(self, cbp: int) -> int | None:
-        """The first stream block of this chunk if the fused kernel can take it, else ``None``."""
-        if self._rky is None or cbp % SLICE or self.g.pos % 16:
-            return None
+    def _fused_start(self, cbp: int) -> tuple[int | None, int]:
+        """The first stream block of this chunk and the width the fused kernel runs (``cbp`` up to whole
+        ``SLICE``s: a short chunk, such as a checked call's κ + 64 remainder rows, costs one slice of AES
+        rather than the bulk streams' per-call work; the streams advance by ``cbp`` only, the extra
+        columns are dropped), or ``(None, cbp)`` if the fused kernel cannot take it."""
+        if self._rky is None or self.g.pos % 16:
+            return None, cbp
         start = self.g.pos // 16
         self.g.skip(cbp)
-        return start
+        return start, -(-cbp // SLICE) * SLICE
 
     def _streamed(self, cbp: int):
         """The streams of every leaf in column pieces of about 1 MiB in all (so the sums run in
@@ -288,12 +291,12 @@ class VoleMatrixReceiver(_VoleMatrix):
         if code.shape[0] != 1:
             raise ParameterError("SoftSpoken takes one choice bit per OT (a repetition code)")
         cbp = padded(cb)
+        start, full = self._fused_start(cbp)
         choice = code[0]
-        if cbp != cb:
-            choice = np.zeros(cbp, dtype=np.uint8)
+        if full != cb:
+            choice = np.zeros(full, dtype=np.uint8)
             choice[:cb] = code[0]
-        corr, v = self._scratch(cbp, ("corr", "v"))
-        start = self._fused_start(cbp)
+        corr, v = self._scratch(full, ("corr", "v"))
         if start is not None:
             fused_receiver(self.k, self._rky, start, np.ascontiguousarray(choice), corr, v)
         for a, r in self._streamed(cbp if start is None else 0):
@@ -305,7 +308,7 @@ class VoleMatrixReceiver(_VoleMatrix):
             vole_receiver_rows(r, self.k, np.ascontiguousarray(choice[a:a + w]), cw, vw)
             corr[:, a:a + w] = cw
             v[:, a:a + w] = vw
-        if cbp == cb:
+        if full == cb:
             ch.send(corr)
             return v
         ch.send(np.ascontiguousarray(corr[:, :cb]))
@@ -355,12 +358,12 @@ class VoleMatrixSender(_VoleMatrix):
         """Q of a chunk from its corrections (see :meth:`recv_chunk`)."""
         cb = (c + 7) // 8
         cbp = padded(cb)
-        if cbp != cb:
-            full = np.zeros((self.blocks, cbp), dtype=np.uint8)
-            full[:, :cb] = corr
-            corr = full
-        (q,) = self._scratch(cbp, ("v",))
-        start = self._fused_start(cbp)
+        start, full = self._fused_start(cbp)
+        if full != cb:
+            wide = np.zeros((self.blocks, full), dtype=np.uint8)
+            wide[:, :cb] = corr
+            corr = wide
+        (q,) = self._scratch(full, ("v",))
         if start is not None:
             fused_sender(self.k, self._rky, start, self.points, self.dbits, np.ascontiguousarray(corr), q)
         for a, r in self._streamed(cbp if start is None else 0):
@@ -372,7 +375,7 @@ class VoleMatrixSender(_VoleMatrix):
             qw = np.empty((self.width, w), np.uint8)
             vole_sender_rows(r, self.k, self.points, self.dbits, np.ascontiguousarray(corr[:, a:a + w]), qw, s)
             q[:, a:a + w] = qw
-        return q if cbp == cb else np.ascontiguousarray(q[:, :cb])
+        return q if full == cb else np.ascontiguousarray(q[:, :cb])
 
     def recv_chunk_rows(self, ch: Channel, c: int, step: str, rows: np.ndarray, arrived=None) -> None:
         """:meth:`recv_chunk` and the transpose of Q into ``rows`` (``(c, κ/8)``), fused per column tile
