@@ -393,20 +393,19 @@ def test_vole_row_kernels_match_columns_then_transpose(k, width):
 
 
 @pytest.mark.parametrize("security", ["semi-honest", "malicious"])
-@pytest.mark.parametrize("k,chunk", [(4, None), (2, 8192), (4, 4992)])
-def test_random_ot_hashed_in_the_row_kernels_equals_kos_hashing(monkeypatch, security, k, chunk):
+@pytest.mark.parametrize("k,chunk,kappa", [(4, None, 128), (2, 8192, 128), (4, 4992, 128), (4, 8192, 256)])
+def test_random_ot_hashed_in_the_row_kernels_equals_kos_hashing(monkeypatch, security, k, chunk, kappa):
     """Random OT with each tile's rows hashed inside the VOLE row kernels (tails, padding and the
     chunks on other paths hashed by the per-chunk hook) gives byte for byte the outputs of KOS's
     hashing after the rows, over several calls (tweak counter, remainder-first chunks, partial
     last tiles), and the OT relation on every index."""
-    from pqmpc.ot.ext import softspoken as ss
     from pqmpc.ot.ext import subspace_vole as sv
 
     sizes = (3 * 4096 + 21, 1, 70000, 8192)
     choices = [Rng(b"hashed-%d" % n).bits(n) for n in sizes]
 
     def run():
-        ot = SoftSpoken(k, security, base=SimplestOT(), chunk=chunk)
+        ot = SoftSpoken(k, security, kappa=kappa, base=SimplestOT(kappa // 8), chunk=chunk)
 
         def snd(ch):
             return [ot.send_random(ch, n, rng=Rng(b"s")) for n in sizes]
@@ -417,8 +416,8 @@ def test_random_ot_hashed_in_the_row_kernels_equals_kos_hashing(monkeypatch, sec
         return run_pair(snd, rcv)
 
     s1, r1 = run()
-    monkeypatch.setattr(ss, "HAVE_HASHED_TILES", False)
     monkeypatch.setattr(sv, "HAVE_HASHED_TILES", False)
+    monkeypatch.setattr(sv, "HAVE_WIDE_HASHED_TILES", False)
     s2, r2 = run()
     for (m0, m1), mb, (w0, w1), wb, c in zip(s1, r1, s2, r2, choices):
         assert np.array_equal(m0, w0) and np.array_equal(m1, w1) and np.array_equal(mb, wb)

@@ -58,10 +58,10 @@ from .subspace_vole import (
     VoleMatrixReceiver,
     VoleMatrixSender,
     full_trees,
+    hashed_tiles,
     path_bits,
     punctured_trees,
 )
-from .vole_fused import HAVE_HASHED_TILES
 
 PROTOCOL = "SoftSpokenOT"
 #: 2: a malicious call sends its remainder chunk first (see :meth:`.kos.KOS._extend_ranges`).
@@ -150,7 +150,7 @@ class SoftSpoken(KOS):
     def send_random(self, ch, n, rng=None, *, out=None):
         """``(m0, m1)``; ``out``: optional ``(m0, m1)`` arrays ``(n, block_bytes)`` written in place
         (checked before any message)."""
-        if not (HAVE_HASHED_TILES and self.block_bytes == 16):
+        if not hashed_tiles(self.kappa):
             return super().send_random(ch, n, rng, out=out)
         n = check_count(n)
         m0, m1 = (None, None) if out is None else out
@@ -176,7 +176,7 @@ class SoftSpoken(KOS):
     @drops_session_on_error(RECEIVER)
     def receive_random(self, ch, choices, rng=None, *, out=None):
         """``m_b``; ``out``: an optional ``(n, block_bytes)`` array written in place."""
-        if not (HAVE_HASHED_TILES and self.block_bytes == 16):
+        if not hashed_tiles(self.kappa):
             return super().receive_random(ch, choices, rng, out=out)
         choices = check_choices(choices)
         n = choices.shape[0]

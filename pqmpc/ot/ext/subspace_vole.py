@@ -42,6 +42,7 @@ from .vole_fused import (
     FUSED_KS,
     HAVE_FUSED,
     HAVE_HASHED_TILES,
+    HAVE_WIDE_HASHED_TILES,
     SLICE,
     fused_receiver,
     fused_sender,
@@ -169,6 +170,11 @@ def vole_sender_rows(r, k, points, dbits, corr, q, scratch):
                     q[row, w] ^= corr[i, w]
 
 
+def hashed_tiles(kappa: int) -> bool:
+    """Whether the row kernels hash random-OT rows of this width in the tiles (:class:`RowHashPlan`)."""
+    return HAVE_HASHED_TILES if kappa == 128 else HAVE_WIDE_HASHED_TILES
+
+
 def padded(cb: int) -> int:
     """Bytes of PRG output per stream for a chunk of ``cb`` bytes: whole AES blocks, so every stream
     stays block aligned for the next chunk (the bulk CTR kernel's fast path)."""
@@ -243,7 +249,7 @@ class _VoleMatrix:
         first = plan.next
         plan.next += c
         plan.hashed = 0
-        return first, max(0, min(c, plan.n - first)) if HAVE_HASHED_TILES else 0
+        return first, max(0, min(c, plan.n - first)) if hashed_tiles(self.width) else 0
 
     def _tile_start(self, c: int, rows: np.ndarray) -> int | None:
         """The first stream block of this chunk if the fused row kernel can take it (whole ``SLICE``s,
@@ -400,4 +406,4 @@ class VoleMatrixSender(_VoleMatrix):
 
 
 __all__ = ["full_trees", "path_bits", "punctured_trees", "vole_receiver_rows", "vole_sender_rows",
-           "RowHashPlan", "VoleMatrixReceiver", "VoleMatrixSender"]
+           "RowHashPlan", "VoleMatrixReceiver", "VoleMatrixSender", "hashed_tiles"]

@@ -25,13 +25,14 @@ from numba.extending import intrinsic
 from ...primitives.cpu import HAVE_VAES
 from ...primitives.gf128_vaes import HAVE_ZMM
 from ...primitives.stream_store import stream_copy
+from ...primitives.tccr_wide_zmm import HAVE_WIDE_ZMM
 from ...primitives.tccr_zmm import HAVE_TCCR_ZMM, hash_keys
 from ...primitives.transpose_gfni import HAVE_GFNI_ZMM
 from ...primitives.transpose_kernels import transpose_into
 
 __all__ = ["FUSED_KS", "HAVE_FUSED", "LANES", "SLICE", "TILE_BYTES", "delta_mask", "fused_receiver",
            "fused_sender", "kernel_keys", "receiver_tile_rows", "receiver_tile_rows_hashed", "ring_buffer",
-           "sender_tile_rows", "sender_tile_rows_hashed", "tile_buffer", "HAVE_HASHED_TILES"]
+           "sender_tile_rows", "sender_tile_rows_hashed", "tile_buffer", "HAVE_HASHED_TILES", "HAVE_WIDE_HASHED_TILES"]
 
 HAVE_FUSED = HAVE_VAES
 FUSED_KS = (2, 4)
@@ -51,6 +52,9 @@ SLICE = 16 * LANES * NV
 HAVE_HASHED_TILES = HAVE_VAES and HAVE_TCCR_ZMM
 if HAVE_HASHED_TILES:
     from ...primitives.tccr_zmm import pair_loop_nt, tccr_loop_nt
+if HAVE_VAES and HAVE_WIDE_ZMM:
+    from ...primitives.aes_unrolled import tccr_wide_zmm_loop
+    from ...primitives.tccr_wide_zmm import wide_pair_loop
 #: bytes of every leaf stream per column tile of the row kernels (4,096 OTs: a 64 KiB tile at κ = 128,
 #: IKNP's tile), a multiple of ``SLICE``
 TILE_BYTES = 512
@@ -353,6 +357,56 @@ if HAVE_HASHED_TILES:
                              m0[a:e].view(np.uint64), m1[a:e].view(np.uint64))
 
 
+#: whether the row kernels can hash κ = 256 tiles too (``tccr_wide`` on zmm)
+HAVE_WIDE_HASHED_TILES = HAVE_VAES and HAVE_WIDE_ZMM
+if HAVE_WIDE_HASHED_TILES:
+    # κ = 256: each tile's rows hashed with ``tccr_wide`` (a tweak array per tile) while in cache,
+    # made in the ring buffer when no one reads them after (``mode`` 1), else in their place (the
+    # check's rows: mode 2 is mode 0 here). The wide hash is bound by its AES, so its ordinary
+    # stores of the outputs overlap it; streaming them from a tile buffer cost more (~2 ms per 2^20
+    # pairs). Outputs are 4-word rows.
+    @njit(cache=True, nogil=True)
+    def _receiver_tiles_wide(rky, start, k, choice, corr, rows, buf, hstart, htag, hout, nh, ringb, mode):
+        cw = corr.shape[1]
+        width = corr.shape[0] * k
+        tmax = buf.shape[0] // width
+        scr = np.empty((128, 64), dtype=np.uint8)
+        tws = np.empty(64 * tmax, dtype=np.uint64)
+        for t0 in range(0, cw, tmax):
+            tw = min(tmax, cw - t0)
+            tile = buf[:width * tw].reshape(width, tw)
+            _receiver_tile(rky, start, k, choice, corr, tile, t0, tw)
+            a, b = 64 * t0, 64 * (t0 + tw)
+            dst = ringb[:b - a] if mode == 1 else rows[a:b]
+            _tile_transpose(tile.view(np.uint8), dst, scr)
+            e = a + (min(b, nh) - a) // 16 * 16
+            if e > a:
+                for j in range(e - a):
+                    tws[j] = hstart + np.uint64(a + j)
+                tccr_wide_zmm_loop(dst[:e - a].view(np.uint64), tws[:e - a], hout[a:e].view(np.uint64), htag)
+
+    @njit(cache=True, nogil=True)
+    def _sender_tiles_wide(rky, start, k, points, dmask, corr, rows, buf, hdelta, hstart, htag, m0, m1, nh, ring):
+        cw = corr.shape[1]
+        width = corr.shape[0] * k
+        tmax = buf.shape[0] // width
+        scr = np.empty((128, 64), dtype=np.uint8)
+        tws = np.empty(64 * tmax, dtype=np.uint64)
+        for t0 in range(0, cw, tmax):
+            tw = min(tmax, cw - t0)
+            tile = buf[:width * tw].reshape(width, tw)
+            _sender_tile(rky, start, k, points, dmask, corr, tile, t0, tw)
+            a, b = 64 * t0, 64 * (t0 + tw)
+            r = 0 if ring else a
+            _tile_transpose(tile.view(np.uint8), rows[r:r + b - a], scr)
+            e = a + (min(b, nh) - a) // 16 * 16
+            if e > a:
+                for j in range(e - a):
+                    tws[j] = hstart + np.uint64(a + j)
+                wide_pair_loop(rows[r:r + e - a].view(np.uint64), hdelta, tws[:e - a], htag, m0[a:e].view(np.uint64),
+                               m1[a:e].view(np.uint64))
+
+
 if HAVE_GFNI_ZMM:
     from ...primitives.transpose_gfni import transpose128_kernel as _tile_transpose
 else:
@@ -431,9 +485,14 @@ def receiver_tile_rows_hashed(k: int, rky, start: int, choice: np.ndarray, corr:
     rows are made there tile by tile and ``rows`` is not written."""
     if ring is not None and nh != rows.shape[0] and not keep:
         raise ValueError("ring: only when every row of the chunk is hashed here")
-    _receiver_tiles_hashed(rky, start, k, choice.view(np.uint64), corr.view(np.uint64), rows, buf, hash_keys(),
-                           np.uint64(hstart % (1 << 64)), np.uint64(tag), hout, nh,
-                           rows[:0] if ring is None else ring, 0 if ring is None else 2 if keep else 1)
+    mode = 0 if ring is None else 2 if keep else 1
+    ringb = rows[:0] if ring is None else ring
+    if rows.shape[1] == 32:
+        _receiver_tiles_wide(rky, start, k, choice.view(np.uint64), corr.view(np.uint64), rows, buf,
+                             np.uint64(hstart % (1 << 64)), np.uint64(tag), hout, nh, ringb, mode)
+    else:
+        _receiver_tiles_hashed(rky, start, k, choice.view(np.uint64), corr.view(np.uint64), rows, buf, hash_keys(),
+                               np.uint64(hstart % (1 << 64)), np.uint64(tag), hout, nh, ringb, mode)
     return nh - nh % 16
 
 
@@ -445,10 +504,15 @@ def sender_tile_rows_hashed(k: int, rky, start: int, points, dbits, corr: np.nda
     :func:`receiver_tile_rows_hashed`."""
     if ring is not None and nh != rows.shape[0]:
         raise ValueError("ring: only when every row of the chunk is hashed here")
-    _sender_tiles_hashed(rky, start, k, points, delta_mask(dbits), corr.view(np.uint64),
-                         rows if ring is None else ring, buf, hash_keys(),
-                         np.ascontiguousarray(delta, dtype=np.uint8).view(np.uint64), np.uint64(hstart % (1 << 64)),
-                         np.uint64(tag), m0, m1, nh, ring is not None)
+    d = np.ascontiguousarray(delta, dtype=np.uint8).view(np.uint64)
+    if rows.shape[1] == 32:
+        _sender_tiles_wide(rky, start, k, points, delta_mask(dbits), corr.view(np.uint64),
+                           rows if ring is None else ring, buf, d, np.uint64(hstart % (1 << 64)), np.uint64(tag),
+                           m0, m1, nh, ring is not None)
+    else:
+        _sender_tiles_hashed(rky, start, k, points, delta_mask(dbits), corr.view(np.uint64),
+                             rows if ring is None else ring, buf, hash_keys(), d, np.uint64(hstart % (1 << 64)),
+                             np.uint64(tag), m0, m1, nh, ring is not None)
     return nh - nh % 16
 
 
