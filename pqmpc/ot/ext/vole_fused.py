@@ -12,6 +12,12 @@ the order ``x' = x ⊕ Δ_i`` so that "bit b of x ⊕ Δ_i" is known when the ke
 compiled, and skips ``x' = 0`` (the leaf it does not know). Same bytes as the
 bulk path (the tests compare them); used by :class:`.subspace_vole._VoleMatrix`
 where VAES runs, for k = 2 and 4, AES-128 leaves (κ = 128) and AES-256 (κ = 256).
+
+The row kernels do this per column tile (4,096 OTs), transpose the tile while it is in
+cache and, for random OT, hash its rows right there (κ = 128: the zmm TCCR, outputs stored
+non-temporally; κ = 256: ``tccr_wide``). Rows no one reads after their hash (no check) are
+made in one tile-sized ring buffer and never reach memory; a checked receiver's rows are
+streamed from the ring to their place for the check.
 """
 
 from __future__ import annotations
