@@ -1,11 +1,11 @@
 """The 16-byte TCCR hash of :func:`.hashing.tccr` on zmm registers, and random OT's pair of hashes fused.
 
 ``H(x, i) = π(π(x) ⊕ (i, tag)) ⊕ π(x)`` with π fixed-key AES-128, four blocks per AES
-instruction (AVX-512 VAES; :mod:`.aes_unrolled`'s bulk kernel runs ymm, two). Sixteen rows
-per step: four registers of rows, whose two encryptions give four (or, fused, eight)
-independent AES chains in flight. The integer tweaks are consecutive (``start + i``, as
-:func:`pqmpc.ot.derive.tweak_range` makes them), so they are formed in registers instead
-of read from a tweak array.
+instruction (AVX-512 VAES; :mod:`.aes_unrolled`'s bulk kernel runs ymm, two). Thirty-two rows
+per step: eight registers of rows, whose two encryptions give eight (or, fused, sixteen)
+independent AES chains in flight (four were latency-bound), then one last step of sixteen.
+The integer tweaks are consecutive (``start + i``, as :func:`pqmpc.ot.derive.tweak_range`
+makes them), so they are formed in registers instead of read from a tweak array.
 
 :func:`tccr_rows` is ``tccr(x, start + arange(n), tag=tag)``; :func:`random_ot_rows` is the
 sender's ``m0 = H(q, i)``, ``m1 = H(q ⊕ Δ, i)`` in one pass over ``q`` (the separate XOR pass
@@ -27,7 +27,8 @@ from .aes_kernels import round_keys_cached
 from .cpu import HAVE_VAES
 from .gf128_vaes import HAVE_ZMM
 
-__all__ = ["HAVE_TCCR_ZMM", "STEP", "hash_keys", "pair_loop", "random_ot_rows", "tccr_loop", "tccr_rows"]
+__all__ = ["HAVE_TCCR_ZMM", "STEP", "hash_keys", "pair_loop", "pair_loop_nt", "random_ot_rows", "tccr_loop",
+           "tccr_loop_nt", "tccr_rows"]
 
 #: whether the zmm kernels run here
 HAVE_TCCR_ZMM: bool = HAVE_VAES and HAVE_ZMM
@@ -44,13 +45,19 @@ def _u64(t, nd):
 
 
 @intrinsic
-def _step(typingctx, rk, x, delta, i, start, tag, out0, out1, fused):
-    """Rows ``i … i + 15``: ``out0 = H(x, start + row)`` and, if ``fused``, ``out1 = H(x ⊕ Δ, start + row)``."""
+def _step(typingctx, rk, x, delta, i, start, tag, out0, out1, fused, regs, nt0, nt1):
+    """Rows ``i … i + 4·regs − 1``: ``out0 = H(x, start + row)`` and, if ``fused``, ``out1 = H(x ⊕ Δ, start + row)``
+    (``regs`` registers of rows: 4, or 8 for the single hash, so it has as many AES chains in flight as the pair);
+    ``nt0``/``nt1``: that output's stores are non-temporal (its row ``i`` must start a 64-byte line)."""
     if not (_u64(rk, 2) and _u64(x, 2) and _u64(delta, 1) and _u64(out0, 2) and _u64(out1, 2)
             and all(isinstance(a, types.Integer) for a in (i, start, tag))
-            and isinstance(fused, types.BooleanLiteral)):
+            and isinstance(fused, types.BooleanLiteral)
+            and isinstance(regs, types.IntegerLiteral) and regs.literal_value in (4, 8)
+            and isinstance(nt0, types.BooleanLiteral) and isinstance(nt1, types.BooleanLiteral)):
         return None
     both = fused.literal_value
+    nr = regs.literal_value
+    nts = (nt0.literal_value, nt1.literal_value)
 
     def codegen(context, builder, sig, args):
         intp = context.get_value_type(types.intp)
@@ -80,7 +87,7 @@ def _step(typingctx, rk, x, delta, i, start, tag, out0, out1, fused):
                 vs = [builder.call(fenc, [v, keys[r]]) for v in vs]
             return [builder.call(flast, [v, keys[10]]) for v in vs]
 
-        xs = [builder.load(ptr(sig.args[1], xa, [builder.add(i_v, c(4 * j)), c(0)], _Z), align=8) for j in range(4)]
+        xs = [builder.load(ptr(sig.args[1], xa, [builder.add(i_v, c(4 * j)), c(0)], _Z), align=8) for j in range(nr)]
         if both:
             d = builder.shuffle_vector(builder.load(ptr(sig.args[2], da, [c(0)], _V2), align=8), undef2, four)
             xs = xs + [builder.xor(v, d) for v in xs]
@@ -90,19 +97,37 @@ def _step(typingctx, rk, x, delta, i, start, tag, out0, out1, fused):
         pair = builder.insert_element(builder.insert_element(undef2, base, ir.Constant(_I32, 0)), tag_v,
                                       ir.Constant(_I32, 1))
         pairs = builder.shuffle_vector(pair, undef2, four)
-        tws = [builder.add(pairs, ir.Constant(_Z, [v for ln in range(4) for v in (4 * j + ln, 0)])) for j in range(4)]
+        tws = [builder.add(pairs, ir.Constant(_Z, [v for ln in range(4) for v in (4 * j + ln, 0)])) for j in range(nr)]
         if both:
             tws = tws + tws
         ys = encrypt([builder.xor(p, t) for p, t in zip(ps, tws)])
         ys = [builder.xor(y, p) for y, p in zip(ys, ps)]
-        for j in range(4):
+        md = builder.module.add_metadata([ir.Constant(_I32, 1)])
+
+        def store(v, aty, arr, row, nt):
+            st = builder.store(v, ptr(aty, arr, [row, c(0)], _Z), align=64 if nt else 8)
+            if nt:
+                st.set_metadata("nontemporal", md)
+
+        for j in range(nr):
             row = builder.add(i_v, c(4 * j))
-            builder.store(ys[j], ptr(sig.args[6], o0a, [row, c(0)], _Z), align=8)
+            store(ys[j], sig.args[6], o0a, row, nts[0])
             if both:
-                builder.store(ys[4 + j], ptr(sig.args[7], o1a, [row, c(0)], _Z), align=8)
+                store(ys[nr + j], sig.args[7], o1a, row, nts[1])
         return context.get_dummy_value()
 
-    return types.void(rk, x, delta, i, start, tag, out0, out1, fused), codegen
+    return types.void(rk, x, delta, i, start, tag, out0, out1, fused, regs, nt0, nt1), codegen
+
+
+@intrinsic
+def _sfence(typingctx):
+    """Orders the non-temporal stores before whatever the thread does next."""
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse.sfence")
+        builder.call(fn, [])
+        return context.get_dummy_value()
+
+    return types.void(), codegen
 
 
 if HAVE_TCCR_ZMM:
@@ -112,15 +137,96 @@ if HAVE_TCCR_ZMM:
     def tccr_loop(rk, x, start, tag, out):
         stop = x.shape[0] - x.shape[0] % STEP
         d = np.zeros(2, dtype=np.uint64)
-        for i in range(0, stop, STEP):
-            _step(rk, x, d, i, start, tag, out, out, False)
+        # 32 rows a step (eight chains in flight: four were latency-bound, 1.10 vs 0.88 ns a row), then a
+        # last 16-row step
+        i = 0
+        while i + 2 * STEP <= stop:
+            _step(rk, x, d, i, start, tag, out, out, False, 8, False, False)
+            i += 2 * STEP
+        if i < stop:
+            _step(rk, x, d, i, start, tag, out, out, False, 4, False, False)
         return stop
 
     @njit(cache=True, nogil=True)
     def pair_loop(rk, q, delta, start, tag, m0, m1):
         stop = q.shape[0] - q.shape[0] % STEP
-        for i in range(0, stop, STEP):
-            _step(rk, q, delta, i, start, tag, m0, m1, True)
+        i = 0
+        while i + 2 * STEP <= stop:  # 32 rows a step here too (1.65 vs 1.55 ns a row)
+            _step(rk, q, delta, i, start, tag, m0, m1, True, 8, False, False)
+            i += 2 * STEP
+        if i < stop:
+            _step(rk, q, delta, i, start, tag, m0, m1, True, 4, False, False)
+        return stop
+
+    # The same with the outputs' whole 64-byte lines written by non-temporal stores, for outputs no
+    # one reads soon (a random-OT call's m0, m1: 32 MiB per 2^20 that would first be read from
+    # memory for ownership; 3.1 -> 2.5 ms per 2^20 pairs into memory not in cache). A line must be
+    # stored whole, so the steps start at the first row that begins one; the rows before it and
+    # after the last step go through a 16-row scratch (inputs copied first: out may be x). m1
+    # streams too if its rows sit at the same place in their lines as m0's.
+    @njit(inline="always")
+    def _part(rk, x, delta, a, r, start, tag, out0, out1, both, scr):
+        # rows a … a + r − 1 (r < 16) by one ordinary step on copies
+        for j in range(r):
+            scr[j, 0] = x[a + j, 0]
+            scr[j, 1] = x[a + j, 1]
+        o0, o1 = scr[16:32], scr[32:48]
+        if both:
+            _step(rk, scr[:16], delta, 0, start + np.uint64(a), tag, o0, o1, True, 4, False, False)
+        else:
+            _step(rk, scr[:16], delta, 0, start + np.uint64(a), tag, o0, o1, False, 4, False, False)
+        for j in range(r):
+            out0[a + j, 0] = o0[j, 0]
+            out0[a + j, 1] = o0[j, 1]
+            if both:
+                out1[a + j, 0] = o1[j, 0]
+                out1[a + j, 1] = o1[j, 1]
+
+    @njit(cache=True, nogil=True)
+    def tccr_loop_nt(rk, x, start, tag, out):
+        stop = x.shape[0] - x.shape[0] % STEP
+        if stop < 4 * STEP or out.ctypes.data % 16:
+            return tccr_loop(rk, x, start, tag, out)
+        d = np.zeros(2, dtype=np.uint64)
+        scr = np.zeros((48, 2), dtype=np.uint64)
+        h = (64 - out.ctypes.data % 64) % 64 // 16
+        _part(rk, x, d, 0, h, start, tag, out, out, False, scr)
+        i = h
+        while i + 2 * STEP <= stop:
+            _step(rk, x, d, i, start, tag, out, out, False, 8, True, False)
+            i += 2 * STEP
+        while i + STEP <= stop:
+            _step(rk, x, d, i, start, tag, out, out, False, 4, True, False)
+            i += STEP
+        _part(rk, x, d, i, stop - i, start, tag, out, out, False, scr)
+        _sfence()
+        return stop
+
+    @njit(cache=True, nogil=True)
+    def pair_loop_nt(rk, q, delta, start, tag, m0, m1):
+        stop = q.shape[0] - q.shape[0] % STEP
+        if stop < 4 * STEP or m0.ctypes.data % 16:
+            return pair_loop(rk, q, delta, start, tag, m0, m1)
+        scr = np.zeros((48, 2), dtype=np.uint64)
+        h = (64 - m0.ctypes.data % 64) % 64 // 16
+        _part(rk, q, delta, 0, h, start, tag, m0, m1, True, scr)
+        i = h
+        if (m1.ctypes.data - m0.ctypes.data) % 64 == 0:
+            while i + 2 * STEP <= stop:
+                _step(rk, q, delta, i, start, tag, m0, m1, True, 8, True, True)
+                i += 2 * STEP
+            while i + STEP <= stop:
+                _step(rk, q, delta, i, start, tag, m0, m1, True, 4, True, True)
+                i += STEP
+        else:
+            while i + 2 * STEP <= stop:
+                _step(rk, q, delta, i, start, tag, m0, m1, True, 8, True, False)
+                i += 2 * STEP
+            while i + STEP <= stop:
+                _step(rk, q, delta, i, start, tag, m0, m1, True, 4, True, False)
+                i += STEP
+        _part(rk, q, delta, i, stop - i, start, tag, m0, m1, True, scr)
+        _sfence()
         return stop
 
 

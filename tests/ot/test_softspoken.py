@@ -393,20 +393,19 @@ def test_vole_row_kernels_match_columns_then_transpose(k, width):
 
 
 @pytest.mark.parametrize("security", ["semi-honest", "malicious"])
-@pytest.mark.parametrize("k,chunk", [(4, None), (2, 8192), (4, 4992)])
-def test_random_ot_hashed_in_the_row_kernels_equals_kos_hashing(monkeypatch, security, k, chunk):
+@pytest.mark.parametrize("k,chunk,kappa", [(4, None, 128), (2, 8192, 128), (4, 4992, 128), (4, 8192, 256)])
+def test_random_ot_hashed_in_the_row_kernels_equals_kos_hashing(monkeypatch, security, k, chunk, kappa):
     """Random OT with each tile's rows hashed inside the VOLE row kernels (tails, padding and the
     chunks on other paths hashed by the per-chunk hook) gives byte for byte the outputs of KOS's
     hashing after the rows, over several calls (tweak counter, remainder-first chunks, partial
     last tiles), and the OT relation on every index."""
-    from pqmpc.ot.ext import softspoken as ss
     from pqmpc.ot.ext import subspace_vole as sv
 
     sizes = (3 * 4096 + 21, 1, 70000, 8192)
     choices = [Rng(b"hashed-%d" % n).bits(n) for n in sizes]
 
     def run():
-        ot = SoftSpoken(k, security, base=SimplestOT(), chunk=chunk)
+        ot = SoftSpoken(k, security, kappa=kappa, base=SimplestOT(kappa // 8), chunk=chunk)
 
         def snd(ch):
             return [ot.send_random(ch, n, rng=Rng(b"s")) for n in sizes]
@@ -417,9 +416,41 @@ def test_random_ot_hashed_in_the_row_kernels_equals_kos_hashing(monkeypatch, sec
         return run_pair(snd, rcv)
 
     s1, r1 = run()
-    monkeypatch.setattr(ss, "HAVE_HASHED_TILES", False)
     monkeypatch.setattr(sv, "HAVE_HASHED_TILES", False)
+    monkeypatch.setattr(sv, "HAVE_WIDE_HASHED_TILES", False)
     s2, r2 = run()
     for (m0, m1), mb, (w0, w1), wb, c in zip(s1, r1, s2, r2, choices):
         assert np.array_equal(m0, w0) and np.array_equal(m1, w1) and np.array_equal(mb, wb)
         assert np.array_equal(mb, np.where(c[:, None] == 1, m1, m0))
+
+
+def test_checked_last_chunk_takes_the_row_kernels(monkeypatch):
+    """A malicious call's last whole chunk runs on the sender's row kernels (no column pass), with the
+    coin opened once its corrections are in and before its work, and the outputs are the OTs."""
+    from pqmpc.ot.ext import subspace_vole as sv
+
+    if not sv.HAVE_FUSED:
+        pytest.skip("no VAES: every chunk takes the column path")
+    events = []
+    col = sv.VoleMatrixSender.recv_chunk
+    rows = sv.VoleMatrixSender.recv_chunk_rows
+
+    def recv_chunk(self, ch, c, step, arrived=None):
+        events.append(("columns", c))
+        return col(self, ch, c, step, arrived)
+
+    def recv_chunk_rows(self, ch, c, step, rows_, arrived=None):
+        events.append(("rows", c, arrived is not None))
+        return rows(self, ch, c, step, rows_, arrived)
+
+    monkeypatch.setattr(sv.VoleMatrixSender, "recv_chunk", recv_chunk)
+    monkeypatch.setattr(sv.VoleMatrixSender, "recv_chunk_rows", recv_chunk_rows)
+    n, chunk = 3 * 4096 + 7, 4096
+    ot = SoftSpoken(4, "malicious", base=SimplestOT(), chunk=chunk)
+    choices = Rng(b"last-chunk").bits(n)
+    (m0, m1), mb = run_pair(lambda ch: ot.send_random(ch, n, rng=Rng(b"s")),
+                            lambda ch: ot.receive_random(ch, choices, rng=Rng(b"r")))
+    assert np.array_equal(mb, np.where(choices[:, None] == 1, m1, m0))
+    m = n + ot.pad
+    assert events[0] == ("rows", m % chunk, False)  # the remainder first, too short for the kernels
+    assert events[1:] == [("rows", chunk, False)] * (m // chunk - 1) + [("rows", chunk, True)]

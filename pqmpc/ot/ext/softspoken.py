@@ -58,10 +58,10 @@ from .subspace_vole import (
     VoleMatrixReceiver,
     VoleMatrixSender,
     full_trees,
+    hashed_tiles,
     path_bits,
     punctured_trees,
 )
-from .vole_fused import HAVE_HASHED_TILES
 
 PROTOCOL = "SoftSpokenOT"
 #: 2: a malicious call sends its remainder chunk first (see :meth:`.kos.KOS._extend_ranges`).
@@ -132,6 +132,16 @@ class SoftSpoken(KOS):
         ch.send(masked)
         return VoleMatrixReceiver(leaves, k)
 
+    @staticmethod
+    def _recv_last_chunk(matrix, ch, c: int, what: str, arrived, rows: np.ndarray, fused: bool) -> None:
+        """The checked call's last chunk on the row kernels too (PRG, sums, transpose and the
+        random-OT hash per tile in cache), ``arrived()`` (the sender's coin opening) as soon as the
+        corrections are in, before any work on them; as KOS's otherwise."""
+        if isinstance(matrix, VoleMatrixSender):
+            matrix.recv_chunk_rows(ch, c, what, rows, arrived=arrived)
+        else:
+            KOS._recv_last_chunk(matrix, ch, c, what, arrived, rows, fused)
+
     # ------------------------------------------------------------------ random OT
     # As KOS's, with the hashing moved into the VOLE row kernels where they run (each tile's rows
     # hashed while in cache; :class:`.subspace_vole.RowHashPlan`); the per-chunk hook hashes
@@ -140,14 +150,14 @@ class SoftSpoken(KOS):
     def send_random(self, ch, n, rng=None, *, out=None):
         """``(m0, m1)``; ``out``: optional ``(m0, m1)`` arrays ``(n, block_bytes)`` written in place
         (checked before any message)."""
-        if not (HAVE_HASHED_TILES and self.block_bytes == 16):
+        if not hashed_tiles(self.kappa):
             return super().send_random(ch, n, rng, out=out)
         n = check_count(n)
         m0, m1 = (None, None) if out is None else out
         m0 = out_blocks(m0, n, self.block_bytes, "out[0] (m0)")
         m1 = out_blocks(m1, n, self.block_bytes, "out[1] (m1)")
         sess = self._get(ch, SENDER, rng)
-        plan = RowHashPlan(n, sess.ots, self.hash_tag, m0=m0, m1=m1, delta=sess.delta)
+        plan = RowHashPlan(n, sess.ots, self.hash_tag, m0=m0, m1=m1, delta=sess.delta, keep_rows=self.checked)
 
         def hash_chunk(start, q):
             d, e = plan.hashed, start + q.shape[0]
@@ -166,7 +176,7 @@ class SoftSpoken(KOS):
     @drops_session_on_error(RECEIVER)
     def receive_random(self, ch, choices, rng=None, *, out=None):
         """``m_b``; ``out``: an optional ``(n, block_bytes)`` array written in place."""
-        if not (HAVE_HASHED_TILES and self.block_bytes == 16):
+        if not hashed_tiles(self.kappa):
             return super().receive_random(ch, choices, rng, out=out)
         choices = check_choices(choices)
         n = choices.shape[0]
@@ -174,7 +184,7 @@ class SoftSpoken(KOS):
         sess = self._get(ch, RECEIVER, rng)
         # Unchecked, the rows are not needed after hashing: made in the output and hashed in place.
         rows = sess.scratch_rows(n + self.pad) if self.checked else out
-        plan = RowHashPlan(n, sess.ots, self.hash_tag, out=out)
+        plan = RowHashPlan(n, sess.ots, self.hash_tag, out=out, keep_rows=self.checked)
 
         def hash_chunk(start, t):
             d, e = plan.hashed, start + t.shape[0]

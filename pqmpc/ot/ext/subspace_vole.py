@@ -42,12 +42,14 @@ from .vole_fused import (
     FUSED_KS,
     HAVE_FUSED,
     HAVE_HASHED_TILES,
+    HAVE_WIDE_HASHED_TILES,
     SLICE,
     fused_receiver,
     fused_sender,
     kernel_keys,
     receiver_tile_rows,
     receiver_tile_rows_hashed,
+    ring_buffer,
     sender_tile_rows,
     sender_tile_rows_hashed,
     tile_buffer,
@@ -168,6 +170,11 @@ def vole_sender_rows(r, k, points, dbits, corr, q, scratch):
                     q[row, w] ^= corr[i, w]
 
 
+def hashed_tiles(kappa: int) -> bool:
+    """Whether the row kernels hash random-OT rows of this width in the tiles (:class:`RowHashPlan`)."""
+    return HAVE_HASHED_TILES if kappa == 128 else HAVE_WIDE_HASHED_TILES
+
+
 def padded(cb: int) -> int:
     """Bytes of PRG output per stream for a chunk of ``cb`` bytes: whole AES blocks, so every stream
     stays block aligned for the next chunk (the bulk CTR kernel's fast path)."""
@@ -180,11 +187,15 @@ class RowHashPlan:
     order the matrix sees them), tweaks from ``tweak0``, under ``tag``; the receiver's
     ``H(t_j)`` into ``out``, the sender's ``H(q_j)``, ``H(q_j ⊕ Δ)`` into ``m0``, ``m1``.
     After each chunk ``hashed`` says how many of its leading rows the kernel did (the caller
-    hashes the rest: tails, padding, chunks that took another path)."""
+    hashes the rest: tails, padding, chunks that took another path). ``keep_rows=False``: the
+    caller needs no row after its hash (no check), so a chunk the kernel hashes whole leaves its
+    rows unwritten (each tile's rows are made in one cache-resident buffer)."""
 
-    def __init__(self, n: int, tweak0: int, tag: int, out=None, m0=None, m1=None, delta=None):
+    def __init__(self, n: int, tweak0: int, tag: int, out=None, m0=None, m1=None, delta=None,
+                 keep_rows: bool = True):
         self.n, self.tweak0, self.tag = n, tweak0, tag
         self.out, self.m0, self.m1, self.delta = out, m0, m1, delta
+        self.keep_rows = keep_rows
         self.next = 0
         self.hashed = 0
 
@@ -203,6 +214,7 @@ class _VoleMatrix:
         self._rky = kernel_keys(round_keys_many(flat)) if fused else None
         self._bufs: dict = {}
         self._tile = None
+        self._ring = None
         #: a :class:`RowHashPlan` for the current random-OT call, or ``None``
         self.plan: RowHashPlan | None = None
 
@@ -212,6 +224,23 @@ class _VoleMatrix:
             self._bufs = {"cb": cbp, **{nm: np.empty((rows[nm], cbp), dtype=np.uint8) for nm in rows}}
         return [self._bufs[nm] for nm in names]
 
+    def _ring_for(self, c: int, nh: int):
+        """The tile ring buffer if this chunk's rows are all hashed in the kernel and not kept, else ``None``."""
+        if self.plan.keep_rows or nh != c or c % 16:
+            return None
+        if self._ring is None:
+            self._ring = ring_buffer(self.width)
+        return self._ring
+
+    def _receiver_ring(self, c: int, nh: int) -> tuple:
+        """``(ring, keep)`` for the receiver's hashed kernel: rows kept for the check are made in the
+        ring and streamed to their place."""
+        if not self.plan.keep_rows:
+            return self._ring_for(c, nh), False
+        if self._ring is None:
+            self._ring = ring_buffer(self.width)
+        return self._ring, True
+
     def _advance(self, c: int) -> tuple[int, int]:
         """The plan's row offset of this chunk and how many of its rows to hash (0 without a plan)."""
         plan = self.plan
@@ -220,7 +249,7 @@ class _VoleMatrix:
         first = plan.next
         plan.next += c
         plan.hashed = 0
-        return first, max(0, min(c, plan.n - first)) if HAVE_HASHED_TILES else 0
+        return first, max(0, min(c, plan.n - first)) if hashed_tiles(self.width) else 0
 
     def _tile_start(self, c: int, rows: np.ndarray) -> int | None:
         """The first stream block of this chunk if the fused row kernel can take it (whole ``SLICE``s,
@@ -235,13 +264,16 @@ class _VoleMatrix:
         self.g.skip(cb)
         return start
 
-    def _fused_start(self, cbp: int) -> int | None:
-        """The first stream block of this chunk if the fused kernel can take it, else ``None``."""
-        if self._rky is None or cbp % SLICE or self.g.pos % 16:
-            return None
+    def _fused_start(self, cbp: int) -> tuple[int | None, int]:
+        """The first stream block of this chunk and the width the fused kernel runs (``cbp`` up to whole
+        ``SLICE``s: a short chunk, such as a checked call's κ + 64 remainder rows, costs one slice of AES
+        rather than the bulk streams' per-call work; the streams advance by ``cbp`` only, the extra
+        columns are dropped), or ``(None, cbp)`` if the fused kernel cannot take it."""
+        if self._rky is None or self.g.pos % 16:
+            return None, cbp
         start = self.g.pos // 16
         self.g.skip(cbp)
-        return start
+        return start, -(-cbp // SLICE) * SLICE
 
     def _streamed(self, cbp: int):
         """The streams of every leaf in column pieces of about 1 MiB in all (so the sums run in
@@ -265,12 +297,12 @@ class VoleMatrixReceiver(_VoleMatrix):
         if code.shape[0] != 1:
             raise ParameterError("SoftSpoken takes one choice bit per OT (a repetition code)")
         cbp = padded(cb)
+        start, full = self._fused_start(cbp)
         choice = code[0]
-        if cbp != cb:
-            choice = np.zeros(cbp, dtype=np.uint8)
+        if full != cb:
+            choice = np.zeros(full, dtype=np.uint8)
             choice[:cb] = code[0]
-        corr, v = self._scratch(cbp, ("corr", "v"))
-        start = self._fused_start(cbp)
+        corr, v = self._scratch(full, ("corr", "v"))
         if start is not None:
             fused_receiver(self.k, self._rky, start, np.ascontiguousarray(choice), corr, v)
         for a, r in self._streamed(cbp if start is None else 0):
@@ -282,7 +314,7 @@ class VoleMatrixReceiver(_VoleMatrix):
             vole_receiver_rows(r, self.k, np.ascontiguousarray(choice[a:a + w]), cw, vw)
             corr[:, a:a + w] = cw
             v[:, a:a + w] = vw
-        if cbp == cb:
+        if full == cb:
             ch.send(corr)
             return v
         ch.send(np.ascontiguousarray(corr[:, :cb]))
@@ -301,7 +333,8 @@ class VoleMatrixReceiver(_VoleMatrix):
         if nh:
             plan = self.plan
             plan.hashed = receiver_tile_rows_hashed(self.k, self._rky, start, choice, corr, rows, self._tile,
-                                                    plan.tweak0 + first, plan.tag, plan.out[first:first + nh], nh)
+                                                    plan.tweak0 + first, plan.tag, plan.out[first:first + nh], nh,
+                                                    *self._receiver_ring(c, nh))
         else:
             receiver_tile_rows(self.k, self._rky, start, choice, corr, rows, self._tile)
         ch.send(corr)
@@ -331,12 +364,12 @@ class VoleMatrixSender(_VoleMatrix):
         """Q of a chunk from its corrections (see :meth:`recv_chunk`)."""
         cb = (c + 7) // 8
         cbp = padded(cb)
-        if cbp != cb:
-            full = np.zeros((self.blocks, cbp), dtype=np.uint8)
-            full[:, :cb] = corr
-            corr = full
-        (q,) = self._scratch(cbp, ("v",))
-        start = self._fused_start(cbp)
+        start, full = self._fused_start(cbp)
+        if full != cb:
+            wide = np.zeros((self.blocks, full), dtype=np.uint8)
+            wide[:, :cb] = corr
+            corr = wide
+        (q,) = self._scratch(full, ("v",))
         if start is not None:
             fused_sender(self.k, self._rky, start, self.points, self.dbits, np.ascontiguousarray(corr), q)
         for a, r in self._streamed(cbp if start is None else 0):
@@ -348,13 +381,15 @@ class VoleMatrixSender(_VoleMatrix):
             qw = np.empty((self.width, w), np.uint8)
             vole_sender_rows(r, self.k, self.points, self.dbits, np.ascontiguousarray(corr[:, a:a + w]), qw, s)
             q[:, a:a + w] = qw
-        return q if cbp == cb else np.ascontiguousarray(q[:, :cb])
+        return q if full == cb else np.ascontiguousarray(q[:, :cb])
 
-    def recv_chunk_rows(self, ch: Channel, c: int, step: str, rows: np.ndarray) -> None:
+    def recv_chunk_rows(self, ch: Channel, c: int, step: str, rows: np.ndarray, arrived=None) -> None:
         """:meth:`recv_chunk` and the transpose of Q into ``rows`` (``(c, κ/8)``), fused per column tile
-        as :meth:`VoleMatrixReceiver.send_chunk_rows`."""
+        as :meth:`VoleMatrixReceiver.send_chunk_rows`; ``arrived()`` as in :meth:`recv_chunk`."""
         first, nh = self._advance(c)
         corr = ch.recv_array(np.uint8, (self.blocks, (c + 7) // 8), step)
+        if arrived is not None:
+            arrived()
         start = self._tile_start(c, rows) if self._rky is not None and c % (8 * SLICE) == 0 else None
         if start is None:
             transpose_rows(self._q(c, corr), c, rows)
@@ -364,10 +399,11 @@ class VoleMatrixSender(_VoleMatrix):
             plan = self.plan
             plan.hashed = sender_tile_rows_hashed(self.k, self._rky, start, self.points, self.dbits, corr, rows,
                                                   self._tile, plan.delta, plan.tweak0 + first, plan.tag,
-                                                  plan.m0[first:first + nh], plan.m1[first:first + nh], nh)
+                                                  plan.m0[first:first + nh], plan.m1[first:first + nh], nh,
+                                                  self._ring_for(c, nh))
         else:
             sender_tile_rows(self.k, self._rky, start, self.points, self.dbits, corr, rows, self._tile)
 
 
 __all__ = ["full_trees", "path_bits", "punctured_trees", "vole_receiver_rows", "vole_sender_rows",
-           "RowHashPlan", "VoleMatrixReceiver", "VoleMatrixSender"]
+           "RowHashPlan", "VoleMatrixReceiver", "VoleMatrixSender", "hashed_tiles"]

@@ -12,6 +12,12 @@ the order ``x' = x ⊕ Δ_i`` so that "bit b of x ⊕ Δ_i" is known when the ke
 compiled, and skips ``x' = 0`` (the leaf it does not know). Same bytes as the
 bulk path (the tests compare them); used by :class:`.subspace_vole._VoleMatrix`
 where VAES runs, for k = 2 and 4, AES-128 leaves (κ = 128) and AES-256 (κ = 256).
+
+The row kernels do this per column tile (4,096 OTs), transpose the tile while it is in
+cache and, for random OT, hash its rows right there (κ = 128: the zmm TCCR, outputs stored
+non-temporally; κ = 256: ``tccr_wide``). Rows no one reads after their hash (no check) are
+made in one tile-sized ring buffer and never reach memory; a checked receiver's rows are
+streamed from the ring to their place for the check.
 """
 
 from __future__ import annotations
@@ -24,13 +30,15 @@ from numba.extending import intrinsic
 
 from ...primitives.cpu import HAVE_VAES
 from ...primitives.gf128_vaes import HAVE_ZMM
+from ...primitives.stream_store import stream_copy
+from ...primitives.tccr_wide_zmm import HAVE_WIDE_ZMM
 from ...primitives.tccr_zmm import HAVE_TCCR_ZMM, hash_keys
 from ...primitives.transpose_gfni import HAVE_GFNI_ZMM
 from ...primitives.transpose_kernels import transpose_into
 
 __all__ = ["FUSED_KS", "HAVE_FUSED", "LANES", "SLICE", "TILE_BYTES", "delta_mask", "fused_receiver",
-           "fused_sender", "kernel_keys", "receiver_tile_rows", "receiver_tile_rows_hashed", "sender_tile_rows",
-           "sender_tile_rows_hashed", "tile_buffer", "HAVE_HASHED_TILES"]
+           "fused_sender", "kernel_keys", "receiver_tile_rows", "receiver_tile_rows_hashed", "ring_buffer",
+           "sender_tile_rows", "sender_tile_rows_hashed", "tile_buffer", "HAVE_HASHED_TILES", "HAVE_WIDE_HASHED_TILES"]
 
 HAVE_FUSED = HAVE_VAES
 FUSED_KS = (2, 4)
@@ -49,7 +57,10 @@ SLICE = 16 * LANES * NV
 #: whether the row kernels can also hash each tile's rows (random OT; zmm TCCR)
 HAVE_HASHED_TILES = HAVE_VAES and HAVE_TCCR_ZMM
 if HAVE_HASHED_TILES:
-    from ...primitives.tccr_zmm import pair_loop, tccr_loop
+    from ...primitives.tccr_zmm import pair_loop_nt, tccr_loop_nt
+if HAVE_VAES and HAVE_WIDE_ZMM:
+    from ...primitives.aes_unrolled import tccr_wide_zmm_loop
+    from ...primitives.tccr_wide_zmm import wide_pair_loop
 #: bytes of every leaf stream per column tile of the row kernels (4,096 OTs: a 64 KiB tile at κ = 128,
 #: IKNP's tile), a multiple of ``SLICE``
 TILE_BYTES = 512
@@ -306,8 +317,14 @@ if HAVE_HASHED_TILES:
     # The same, each tile's rows hashed right after the transpose while they are in L1/L2 (random OT):
     # the receiver's ``H(t_j, j)`` into ``hout``, the sender's ``H(q_j, j)``, ``H(q_j ⊕ Δ, j)`` into
     # ``m0``, ``m1``; rows ``nh`` and on, and the last ``nh mod 16``, are left to the caller.
+    # ``ring``: no one reads the rows after their hash, so every tile's rows go to the same
+    # tile-sized ``rows`` (in L1/L2) rather than to their place in the chunk: writing the transpose
+    # to memory that is not in cache cost more than the hash (receiver 4.8 -> 3.7 ms per 2^20).
     @njit(cache=True, nogil=True)
-    def _receiver_tiles_hashed(rky, start, k, choice, corr, rows, buf, hrk, hstart, htag, hout, nh):
+    def _receiver_tiles_hashed(rky, start, k, choice, corr, rows, buf, hrk, hstart, htag, hout, nh, ringb, mode):
+        # mode 0: each tile's rows transposed into their place in ``rows``; 1: into ``ringb`` only
+        # (see ``ring``); 2: into ``ringb``, hashed there, then streamed to their place in ``rows``
+        # (kept for the check: no read for ownership of rows not in cache)
         cw = corr.shape[1]
         width = corr.shape[0] * k
         tmax = buf.shape[0] // width
@@ -317,13 +334,18 @@ if HAVE_HASHED_TILES:
             tile = buf[:width * tw].reshape(width, tw)
             _receiver_tile(rky, start, k, choice, corr, tile, t0, tw)
             a, b = 64 * t0, 64 * (t0 + tw)
-            _tile_transpose(tile.view(np.uint8), rows[a:b], scr)
+            dst = rows[a:b] if mode == 0 else ringb[:b - a]
+            _tile_transpose(tile.view(np.uint8), dst, scr)
             e = a + (min(b, nh) - a) // 16 * 16
             if e > a:
-                tccr_loop(hrk, rows[a:e].view(np.uint64), hstart + np.uint64(a), htag, hout[a:e].view(np.uint64))
+                tccr_loop_nt(hrk, dst[:e - a].view(np.uint64), hstart + np.uint64(a), htag,
+                             hout[a:e].view(np.uint64))
+            if mode == 2:
+                stream_copy(dst.reshape(-1), rows[a:b].reshape(-1))
 
     @njit(cache=True, nogil=True)
-    def _sender_tiles_hashed(rky, start, k, points, dmask, corr, rows, buf, hrk, hdelta, hstart, htag, m0, m1, nh):
+    def _sender_tiles_hashed(rky, start, k, points, dmask, corr, rows, buf, hrk, hdelta, hstart, htag, m0, m1, nh,
+                             ring):
         cw = corr.shape[1]
         width = corr.shape[0] * k
         tmax = buf.shape[0] // width
@@ -333,11 +355,62 @@ if HAVE_HASHED_TILES:
             tile = buf[:width * tw].reshape(width, tw)
             _sender_tile(rky, start, k, points, dmask, corr, tile, t0, tw)
             a, b = 64 * t0, 64 * (t0 + tw)
-            _tile_transpose(tile.view(np.uint8), rows[a:b], scr)
+            r = 0 if ring else a
+            _tile_transpose(tile.view(np.uint8), rows[r:r + b - a], scr)
             e = a + (min(b, nh) - a) // 16 * 16
             if e > a:
-                pair_loop(hrk, rows[a:e].view(np.uint64), hdelta, hstart + np.uint64(a), htag,
-                          m0[a:e].view(np.uint64), m1[a:e].view(np.uint64))
+                pair_loop_nt(hrk, rows[r:r + e - a].view(np.uint64), hdelta, hstart + np.uint64(a), htag,
+                             m0[a:e].view(np.uint64), m1[a:e].view(np.uint64))
+
+
+#: whether the row kernels can hash κ = 256 tiles too (``tccr_wide`` on zmm)
+HAVE_WIDE_HASHED_TILES = HAVE_VAES and HAVE_WIDE_ZMM
+if HAVE_WIDE_HASHED_TILES:
+    # κ = 256: each tile's rows hashed with ``tccr_wide`` (a tweak array per tile) while in cache,
+    # made in the ring buffer when no one reads them after (``mode`` 1), else in their place (the
+    # check's rows: mode 2 is mode 0 here). The wide hash is bound by its AES, so its ordinary
+    # stores of the outputs overlap it; streaming them from a tile buffer cost more (~2 ms per 2^20
+    # pairs). Outputs are 4-word rows.
+    @njit(cache=True, nogil=True)
+    def _receiver_tiles_wide(rky, start, k, choice, corr, rows, buf, hstart, htag, hout, nh, ringb, mode):
+        cw = corr.shape[1]
+        width = corr.shape[0] * k
+        tmax = buf.shape[0] // width
+        scr = np.empty((128, 64), dtype=np.uint8)
+        tws = np.empty(64 * tmax, dtype=np.uint64)
+        for t0 in range(0, cw, tmax):
+            tw = min(tmax, cw - t0)
+            tile = buf[:width * tw].reshape(width, tw)
+            _receiver_tile(rky, start, k, choice, corr, tile, t0, tw)
+            a, b = 64 * t0, 64 * (t0 + tw)
+            dst = ringb[:b - a] if mode == 1 else rows[a:b]
+            _tile_transpose(tile.view(np.uint8), dst, scr)
+            e = a + (min(b, nh) - a) // 16 * 16
+            if e > a:
+                for j in range(e - a):
+                    tws[j] = hstart + np.uint64(a + j)
+                tccr_wide_zmm_loop(dst[:e - a].view(np.uint64), tws[:e - a], hout[a:e].view(np.uint64), htag)
+
+    @njit(cache=True, nogil=True)
+    def _sender_tiles_wide(rky, start, k, points, dmask, corr, rows, buf, hdelta, hstart, htag, m0, m1, nh, ring):
+        cw = corr.shape[1]
+        width = corr.shape[0] * k
+        tmax = buf.shape[0] // width
+        scr = np.empty((128, 64), dtype=np.uint8)
+        tws = np.empty(64 * tmax, dtype=np.uint64)
+        for t0 in range(0, cw, tmax):
+            tw = min(tmax, cw - t0)
+            tile = buf[:width * tw].reshape(width, tw)
+            _sender_tile(rky, start, k, points, dmask, corr, tile, t0, tw)
+            a, b = 64 * t0, 64 * (t0 + tw)
+            r = 0 if ring else a
+            _tile_transpose(tile.view(np.uint8), rows[r:r + b - a], scr)
+            e = a + (min(b, nh) - a) // 16 * 16
+            if e > a:
+                for j in range(e - a):
+                    tws[j] = hstart + np.uint64(a + j)
+                wide_pair_loop(rows[r:r + e - a].view(np.uint64), hdelta, tws[:e - a], htag, m0[a:e].view(np.uint64),
+                               m1[a:e].view(np.uint64))
 
 
 if HAVE_GFNI_ZMM:
@@ -410,20 +483,46 @@ def sender_tile_rows(k: int, rky, start: int, points, dbits, corr: np.ndarray, r
 
 
 def receiver_tile_rows_hashed(k: int, rky, start: int, choice: np.ndarray, corr: np.ndarray, rows: np.ndarray,
-                              buf: np.ndarray, hstart: int, tag: int, hout: np.ndarray, nh: int) -> int:
+                              buf: np.ndarray, hstart: int, tag: int, hout: np.ndarray, nh: int,
+                              ring: np.ndarray | None = None, keep: bool = False) -> int:
     """:func:`receiver_tile_rows`, and ``hout[j] = H(rows[j], hstart + j)`` for ``j < nh − nh mod 16``
-    (``hout`` may be ``rows``; :data:`HAVE_HASHED_TILES` only); returns that count."""
-    _receiver_tiles_hashed(rky, start, k, choice.view(np.uint64), corr.view(np.uint64), rows, buf, hash_keys(),
-                           np.uint64(hstart % (1 << 64)), np.uint64(tag), hout, nh)
+    (``hout`` may be ``rows``; :data:`HAVE_HASHED_TILES` only); returns that count. With ``ring``
+    (:func:`ring_buffer`; only when every row is hashed, ``nh`` = the chunk, a multiple of 16), the
+    rows are made there tile by tile and ``rows`` is not written."""
+    if ring is not None and nh != rows.shape[0] and not keep:
+        raise ValueError("ring: only when every row of the chunk is hashed here")
+    mode = 0 if ring is None else 2 if keep else 1
+    ringb = rows[:0] if ring is None else ring
+    if rows.shape[1] == 32:
+        _receiver_tiles_wide(rky, start, k, choice.view(np.uint64), corr.view(np.uint64), rows, buf,
+                             np.uint64(hstart % (1 << 64)), np.uint64(tag), hout, nh, ringb, mode)
+    else:
+        _receiver_tiles_hashed(rky, start, k, choice.view(np.uint64), corr.view(np.uint64), rows, buf, hash_keys(),
+                               np.uint64(hstart % (1 << 64)), np.uint64(tag), hout, nh, ringb, mode)
     return nh - nh % 16
 
 
 def sender_tile_rows_hashed(k: int, rky, start: int, points, dbits, corr: np.ndarray, rows: np.ndarray,
                             buf: np.ndarray, delta: np.ndarray, hstart: int, tag: int, m0: np.ndarray,
-                            m1: np.ndarray, nh: int) -> int:
+                            m1: np.ndarray, nh: int, ring: np.ndarray | None = None) -> int:
     """:func:`sender_tile_rows`, and ``m0[j] = H(q_j, hstart + j)``, ``m1[j] = H(q_j ⊕ Δ, hstart + j)`` for
-    ``j < nh − nh mod 16`` (:data:`HAVE_HASHED_TILES` only); returns that count."""
-    _sender_tiles_hashed(rky, start, k, points, delta_mask(dbits), corr.view(np.uint64), rows, buf, hash_keys(),
-                         np.ascontiguousarray(delta, dtype=np.uint8).view(np.uint64), np.uint64(hstart % (1 << 64)),
-                         np.uint64(tag), m0, m1, nh)
+    ``j < nh − nh mod 16`` (:data:`HAVE_HASHED_TILES` only); returns that count. ``ring`` as in
+    :func:`receiver_tile_rows_hashed`."""
+    if ring is not None and nh != rows.shape[0]:
+        raise ValueError("ring: only when every row of the chunk is hashed here")
+    d = np.ascontiguousarray(delta, dtype=np.uint8).view(np.uint64)
+    if rows.shape[1] == 32:
+        _sender_tiles_wide(rky, start, k, points, delta_mask(dbits), corr.view(np.uint64),
+                           rows if ring is None else ring, buf, d, np.uint64(hstart % (1 << 64)), np.uint64(tag),
+                           m0, m1, nh, ring is not None)
+    else:
+        _sender_tiles_hashed(rky, start, k, points, delta_mask(dbits), corr.view(np.uint64),
+                             rows if ring is None else ring, buf, hash_keys(), d, np.uint64(hstart % (1 << 64)),
+                             np.uint64(tag), m0, m1, nh, ring is not None)
     return nh - nh % 16
+
+
+def ring_buffer(width: int) -> np.ndarray:
+    """The rows of one column tile of a ``width``-row matrix (``(8·TILE_BYTES, width/8)`` uint8): the
+    hashed row kernels' ``ring``."""
+    return np.empty((8 * TILE_BYTES, width // 8), dtype=np.uint8)
