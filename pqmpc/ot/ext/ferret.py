@@ -219,6 +219,8 @@ class _Session:
         self.buf_len = 0
         #: round and group buffers, reused every call (see _refill)
         self.pool = ScratchPool()
+        #: malicious mode, sender: the group whose corrections and coin are sent but not yet its hash
+        self.pending = None
 
     def _dest(self, name: str, m: int) -> tuple:
         """Pooled output arrays for ``m`` tree leaves: sender ``(v,)``, receiver ``(bits, w)``."""
@@ -237,17 +239,28 @@ class _Session:
         p = self.p
         h, k = p.log_bin_size, p.k
         lo, hi = k + j0 * h, k + j1 * h
-        fused = self.lsb and not self.checked and ferret_fused.AVAILABLE
+        fused = self.lsb and ferret_fused.AVAILABLE
         if self.role == "sender":
             (q,) = self.bases
             if fused:  # tree by tree in L2 (ferret_fused); same messages and outputs
                 v = np.empty(((j1 - j0) << h, 16), np.uint8) if dest is None else dest[0]
-                ferret_fused.mpcot_send_encoded(ch, self.code, j0 << h, q[:k], q[lo:hi], self.delta,
-                                                self.rng.blocks(j1 - j0), h, v)
+                seeds = self.rng.blocks(j1 - j0)
+                if not self.checked:
+                    ferret_fused.mpcot_send_encoded(ch, self.code, j0 << h, q[:k], q[lo:hi], self.delta, seeds, h, v)
+                    return (v,)
+                k0 = ferret_fused.sender_group(self.code, j0 << h, q[:k], seeds, self.delta, h, v)
+                k0 ^= q[lo:hi].reshape(j1 - j0, h, 16)
+                # The previous group's hash comes first on the wire. Its check waited for the receiver
+                # while this group was expanded and encoded, so the round trip costs no idle time.
+                self.finish_check(ch)
+                ch.send(k0)
+                self._sender_coin(ch, j0, lambda chi: ferret_fused.sender_check_sum(
+                    chi, seeds, self.delta, h, self.pool.get("check", ferret_fused.check_scratch(h))))
                 return (v,)
             v = mpcot_send(ch, q[lo:hi], self.delta, self.rng.blocks(j1 - j0), h, None if dest is None else dest[0])
             if self.checked:
-                self._sender_check(ch, j0, v)
+                self._sender_coin(ch, j0, lambda chi: chi.sender_sum(v))
+                self.finish_check(ch)
             if self.lsb:
                 self.code.add_encoded_lsb(j0 << h, q[:k], v)
             else:
@@ -255,17 +268,29 @@ class _Session:
             return (v,)
         b, r = self.bases
         step = f"Ferret round {self.round}, bins {j0}-{j1 - 1}: SPCOT corrections"
+        m = (j1 - j0) << h
         if fused:
-            m = (j1 - j0) << h
             bits, w = (np.empty(m, np.uint8), np.empty((m, 16), np.uint8)) if dest is None else dest
-            ferret_fused.mpcot_receive_encoded(ch, self.code, j0 << h, r[:k], b[lo:hi], r[lo:hi], j1 - j0, h, step,
-                                               w, bits)
+            if not self.checked:
+                ferret_fused.mpcot_receive_encoded(ch, self.code, j0 << h, r[:k], b[lo:hi], r[lo:hi], j1 - j0, h,
+                                                   step, w, bits)
+                return bits, w
+            kb = ch.recv_array(np.uint8, (j1 - j0, h, 16), step)
+            kb ^= r[lo:hi].reshape(j1 - j0, h, 16)
+            bb = b[lo:hi].reshape(j1 - j0, h)
+            wsum = self._receiver_reply(ch, j0, j1, lambda chi: ferret_fused.receiver_check_sums(
+                chi, kb, bb, h, self.pool.get("check", ferret_fused.check_scratch(h))))
+            # Encoded while the sender's hash is on its way: provisional until _receiver_verify passes.
+            ferret_fused.receiver_group(self.code, j0 << h, r[:k], kb, bb, h, w, bits)
+            self._receiver_verify(ch, j0, j1, wsum, (bits, w))
             return bits, w
         w, pos = mpcot_receive(ch, b[lo:hi], r[lo:hi], j1 - j0, h, step, None if dest is None else dest[1])
         if self.checked:
-            self._receiver_check(ch, j0, j1, w, pos)
+            idx = (np.arange(j1 - j0, dtype=np.int64) << h) + pos
+            wsum = self._receiver_reply(ch, j0, j1, lambda chi: chi.sum_and_pick(w, idx))
+            self._receiver_verify(ch, j0, j1, wsum, (w,))
         if dest is None:
-            bits = np.zeros((j1 - j0) << h, dtype=np.uint8)
+            bits = np.zeros(m, dtype=np.uint8)
         else:
             bits = dest[0]
             bits[:] = 0
@@ -286,41 +311,56 @@ class _Session:
         start = self.p.reserved + CHECK_COTS * g
         return slice(start, start + CHECK_COTS)
 
-    def _label(self, j0: int) -> bytes:
-        return f"ferret/{self.round}/{j0}".encode()
+    def _label(self, rnd: int, j0: int) -> bytes:
+        return f"ferret/{rnd}/{j0}".encode()
 
-    def _digest(self, j0: int, value: np.ndarray) -> bytes:
-        return hashlib.sha3_256(b"pqmpc/ferret-check/" + self._label(j0) + b"/" + value.tobytes()).digest()
+    def _digest(self, rnd: int, j0: int, value: np.ndarray) -> bytes:
+        return hashlib.sha3_256(b"pqmpc/ferret-check/" + self._label(rnd, j0) + b"/" + value.tobytes()).digest()
 
-    def _sender_check(self, ch: Channel, j0: int, v: np.ndarray) -> None:
-        """Ferret's check: V = Σ χ_i·v_i ⊕ Σ y_i·X^i with y = y* ⊕ x'·Δ; send H(V) (the receiver compares)."""
+    def _sender_coin(self, ch: Channel, j0: int, chi_sum) -> None:
+        """Send the coin ``s_S`` of the group whose corrections just went out; its check stays pending
+        (:meth:`finish_check`) with ``chi_sum(challenges)`` giving ``Σ χ_i·v_i`` over the group's leaves."""
         seed_s = self.rng.bytes(16)
         ch.send(seed_s)
-        reply = ch.recv_bytes(32, f"Ferret round {self.round}, bins from {j0}: check (receiver coin, x')")
-        seed_r, x_masked = reply[:16], np.frombuffer(reply[16:], dtype=np.uint8)
         (q,) = self.bases
-        y = q[self._check_cots(j0)] ^ (check.block_to_bits(x_masked)[:, None] * self.delta)
-        chi = check.Challenges(seed_s, seed_r, self._label(j0))
-        value = chi.sender_sum(v) ^ check.pack_cots(y)
-        ch.send(np.frombuffer(self._digest(j0, value), dtype=np.uint8))
+        # y* copied: a new round may overwrite this round's bases before the check is finished
+        self.pending = (self.round, j0, seed_s, q[self._check_cots(j0)].copy(), chi_sum)
 
-    def _receiver_check(self, ch: Channel, j0: int, j1: int, w: np.ndarray, pos: np.ndarray) -> None:
-        """W = Σ χ_i·w_i ⊕ Σ z*_i·X^i must equal the sender's V: w = v ⊕ e_α·Δ on every bin, else
-        CheatingDetected before any output of the group is used."""
-        step = f"Ferret round {self.round}, bins {j0}-{j1 - 1}: check"
-        seed_s = ch.recv_bytes(16, f"{step} (sender coin)")
+    def finish_check(self, ch: Channel) -> None:
+        """The sender's side of the pending group's check, if any: V = Σ χ_i·v_i ⊕ Σ y_i·X^i with
+        y = y* ⊕ x'·Δ; send H(V) (the receiver compares). Must run before the next corrections and
+        before a call returns (the receiver waits for H(V) to accept the group)."""
+        if self.pending is None:
+            return
+        rnd, j0, seed_s, y_base, chi_sum = self.pending
+        self.pending = None
+        reply = ch.recv_bytes(32, f"Ferret round {rnd}, bins from {j0}: check (receiver coin, x')")
+        seed_r, x_masked = reply[:16], np.frombuffer(reply[16:], dtype=np.uint8)
+        y = y_base ^ (check.block_to_bits(x_masked)[:, None] * self.delta)
+        value = chi_sum(check.Challenges(seed_s, seed_r, self._label(rnd, j0))) ^ check.pack_cots(y)
+        ch.send(np.frombuffer(self._digest(rnd, j0, value), dtype=np.uint8))
+
+    def _receiver_reply(self, ch: Channel, j0: int, j1: int, chi_sums) -> np.ndarray:
+        """Read ``s_S``, send ``s_R ‖ x'`` with ``x' = Σ χ_α ⊕ x*``; ``chi_sums(challenges)`` gives
+        ``(Σ χ_i·w_i, ⊕ χ_α)`` over the group. Returns ``W = Σ χ_i·w_i ⊕ Σ z*_i·X^i``."""
+        seed_s = ch.recv_bytes(16, f"Ferret round {self.round}, bins {j0}-{j1 - 1}: check (sender coin)")
         seed_r = self.rng.bytes(16)
         b, r = self.bases
         cots = self._check_cots(j0)
-        chi = check.Challenges(seed_s, seed_r, self._label(j0))
-        idx = (np.arange(j1 - j0, dtype=np.int64) << self.p.log_bin_size) + pos
-        wsum, chi_alpha = chi.sum_and_pick(w, idx)
+        wsum, chi_alpha = chi_sums(check.Challenges(seed_s, seed_r, self._label(self.round, j0)))
         x_masked = chi_alpha ^ check.bits_to_block(b[cots])
         ch.send(np.frombuffer(seed_r + x_masked.tobytes(), dtype=np.uint8))
-        expect = self._digest(j0, wsum ^ check.pack_cots(r[cots]))
+        return wsum ^ check.pack_cots(r[cots])
+
+    def _receiver_verify(self, ch: Channel, j0: int, j1: int, value: np.ndarray, provisional: tuple) -> None:
+        """H(W) must equal the sender's H(V): w = v ⊕ e_α·Δ on every bin, else CheatingDetected, with
+        the group's ``provisional`` outputs wiped (none of them is used)."""
+        step = f"Ferret round {self.round}, bins {j0}-{j1 - 1}: check"
         got = ch.recv_bytes(32, f"{step} (sender's hash)")
-        if not hmac.compare_digest(bytes(got), expect):
+        if not hmac.compare_digest(bytes(got), self._digest(self.round, j0, value)):
             self.failed = True
+            for a in provisional:
+                a[...] = 0
             raise CheatingDetected(f"{step}: the sender's single-point COTs are inconsistent "
                                    "(malformed correction or check message)")
 
@@ -347,7 +387,23 @@ class _Session:
         self.buf_len = self.buf[0].shape[0]
 
     def take(self, ch: Channel, n: int, outs: list) -> tuple:
-        """The next ``n`` correlated OTs into ``outs``: sender ``[q]``, receiver ``[bits, r]``."""
+        """The next ``n`` correlated OTs into ``outs``: sender ``[q]``, receiver ``[bits, r]``.
+
+        Malicious mode: the call returns only once every group it used has passed its check (the
+        sender has sent the last hash); if it raises, ``outs`` are zeroed, so no provisional
+        output is left in the caller's arrays."""
+        try:
+            self._take(ch, n, outs)
+            self.finish_check(ch)
+        except BaseException:
+            if self.checked:
+                self.pending = None
+                for o in outs:
+                    o[...] = 0
+            raise
+        return tuple(outs)
+
+    def _take(self, ch: Channel, n: int, outs: list) -> None:
         filled = 0
         p = self.p
         while filled < n:
@@ -368,7 +424,6 @@ class _Session:
                 dst[filled:filled + m] = src[self.buf_pos:self.buf_pos + m]
             self.buf_pos += m
             filled += m
-        return tuple(outs)
 
 
 class Ferret(RandomCorrelatedOT):

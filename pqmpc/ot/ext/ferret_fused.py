@@ -8,8 +8,16 @@ scratch buffer that stays in L2, encoded there, and streamed to the caller's arr
 non-temporal stores, so the outputs bypass the caches. The results are byte for byte those of
 :func:`.spcot.sender_expand` / :func:`.spcot.receiver_expand` followed by
 :meth:`.lpn.LocalCode.add_encoded_lsb` / :meth:`~.lpn.LocalCode.add_encoded_lsb_bits` (the LSB
-convention), which remain the path in malicious mode (its check reads the whole group's leaves
-before encoding) and without AES-NI (the trees then run on bulk OpenSSL).
+convention), which remain the path without AES-NI (the trees then run on bulk OpenSSL) and for a
+Δ with lsb 0.
+
+Malicious mode runs the same group kernels. Its check weighs every raw leaf (before encoding) with
+challenges that are fixed only after the sender's corrections, i.e. after the sender's trees and
+while the receiver's are expanded: :func:`sender_check_sum` and :func:`receiver_check_sums`
+expand the trees again a few at a time into an L2-sized scratch and feed each step to the
+group's :class:`~.check.Challenges` in row order (the same values as one call over the whole
+group). A re-expansion costs about one AES per leaf, less than sending the group's leaves through
+memory twice, and it keeps the check off the path of the encoded outputs.
 
 The tree keys and ``Δ`` are secret (as in :mod:`.spcot`); Python cannot promise constant time.
 """
@@ -24,7 +32,7 @@ from ...primitives.aes_kernels import HAVE_AESNI
 from ...primitives.aes_kernels import aes128_load_keys as _load
 from ...primitives.stream_store import stream_copy
 from .lpn import LocalCode, _encode
-from .spcot import _receiver_trees, _round_keys, _sender_trees
+from .spcot import _receiver_trees, _round_keys, _sender_trees, receiver_expand, sender_expand
 
 #: Whether :func:`sender_group` / :func:`receiver_group` can run (the tree kernels need AES-NI).
 AVAILABLE = HAVE_AESNI
@@ -134,6 +142,49 @@ def mpcot_receive_encoded(ch, code: LocalCode, first_row: int, x: np.ndarray, b_
     return receiver_group(code, first_row, x, c, b_base.reshape(T, h), h, out, bits)
 
 
+#: Leaves per step of the check passes: a step's trees (512 KiB) are summed while still in L2.
+CHECK_STEP_LEAVES = 1 << 15
+
+
+def check_scratch(h: int) -> tuple:
+    """Shape of the scratch :func:`sender_check_sum` / :func:`receiver_check_sums` expand into."""
+    return (max(1, CHECK_STEP_LEAVES >> h) << h, 16)
+
+
+def _steps(T: int, h: int, scratch: np.ndarray):
+    step = scratch.shape[0] >> h
+    if step < 1 or scratch.shape[1:] != (16,) or scratch.dtype != np.uint8 or not scratch.flags.c_contiguous:
+        raise ParameterError(f"the check scratch must be a C-contiguous (m·2^{h}, 16) uint8 array, m >= 1")
+    for a in range(0, T, step):
+        n = min(step, T - a)
+        yield a, n, scratch[:n << h]
+
+
+def sender_check_sum(chi, seeds: np.ndarray, delta: np.ndarray, h: int, scratch: np.ndarray) -> np.ndarray:
+    """``chi.sender_sum`` over the leaves of :func:`.spcot.sender_expand` ``(seeds, delta, h)`` (the
+    sender's ``v`` of the group, in order), computed from the trees again a step at a time in ``scratch``
+    (:func:`check_scratch`): the group's leaves never go through memory. Returns the ``(16,)`` sum."""
+    acc = np.zeros(16, dtype=np.uint8)
+    for a, n, leaves in _steps(seeds.shape[0], h, scratch):
+        sender_expand(seeds[a:a + n], delta, h, leaves)
+        acc ^= chi.sender_sum(leaves)
+    return acc
+
+
+def receiver_check_sums(chi, kb: np.ndarray, b: np.ndarray, h: int, scratch: np.ndarray) -> tuple:
+    """``chi.sum_and_pick`` over the receiver's leaves of :func:`.spcot.receiver_expand` ``(kb, b, h)``
+    with the punctured points picked, a step of trees at a time in ``scratch``. Returns
+    ``(Σ χ_i·w_i, ⊕ χ_α)``, each ``(16,)``."""
+    acc = np.zeros(16, dtype=np.uint8)
+    picked = np.zeros(16, dtype=np.uint8)
+    for a, n, leaves in _steps(kb.shape[0], h, scratch):
+        _, pos = receiver_expand(kb[a:a + n], b[a:a + n], h, leaves)
+        s, p = chi.sum_and_pick(leaves, (np.arange(n, dtype=np.int64) << h) + pos)
+        acc ^= s
+        picked ^= p
+    return acc, picked
+
+
 def kernel_specs() -> list:
     """Both roles' group kernels (none without AES-NI), for :func:`pqmpc.primitives.preload.preload`."""
     if not AVAILABLE:
@@ -148,4 +199,4 @@ def kernel_specs() -> list:
 
 
 __all__ = ["AVAILABLE", "sender_group", "receiver_group", "mpcot_send_encoded", "mpcot_receive_encoded",
-           "kernel_specs"]
+           "kernel_specs", "CHECK_STEP_LEAVES", "check_scratch", "sender_check_sum", "receiver_check_sums"]
