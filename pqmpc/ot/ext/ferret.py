@@ -221,6 +221,7 @@ class _Session:
         self.pool = ScratchPool()
         #: malicious mode, sender: the group whose corrections and coin are sent but not yet its hash
         self.pending = None
+        self.raw_flip = 0  # which of the two raw-leaf buffers the last checked group used (sender)
 
     def _dest(self, name: str, m: int) -> tuple:
         """Pooled output arrays for ``m`` tree leaves: sender ``(v,)``, receiver ``(bits, w)``."""
@@ -244,18 +245,11 @@ class _Session:
             (q,) = self.bases
             if fused:  # tree by tree in L2 (ferret_fused); same messages and outputs
                 v = np.empty(((j1 - j0) << h, 16), np.uint8) if dest is None else dest[0]
-                seeds = self.rng.blocks(j1 - j0)
-                if not self.checked:
-                    ferret_fused.mpcot_send_encoded(ch, self.code, j0 << h, q[:k], q[lo:hi], self.delta, seeds, h, v)
+                if self.checked:
+                    self._send_checked(ch, j0, j1, [(j1 - j0, (v,))])
                     return (v,)
-                k0 = ferret_fused.sender_group(self.code, j0 << h, q[:k], seeds, self.delta, h, v)
-                k0 ^= q[lo:hi].reshape(j1 - j0, h, 16)
-                # The previous group's hash comes first on the wire. Its check waited for the receiver
-                # while this group was expanded and encoded, so the round trip costs no idle time.
-                self.finish_check(ch)
-                ch.send(k0)
-                self._sender_coin(ch, j0, lambda chi: ferret_fused.sender_check_sum(
-                    chi, seeds, self.delta, h, self.pool.get("check", ferret_fused.check_scratch(h))))
+                ferret_fused.mpcot_send_encoded(ch, self.code, j0 << h, q[:k], q[lo:hi], self.delta,
+                                                self.rng.blocks(j1 - j0), h, v)
                 return (v,)
             v = mpcot_send(ch, q[lo:hi], self.delta, self.rng.blocks(j1 - j0), h, None if dest is None else dest[0])
             if self.checked:
@@ -271,18 +265,11 @@ class _Session:
         m = (j1 - j0) << h
         if fused:
             bits, w = (np.empty(m, np.uint8), np.empty((m, 16), np.uint8)) if dest is None else dest
-            if not self.checked:
-                ferret_fused.mpcot_receive_encoded(ch, self.code, j0 << h, r[:k], b[lo:hi], r[lo:hi], j1 - j0, h,
-                                                   step, w, bits)
+            if self.checked:
+                self._receive_checked(ch, j0, j1, [(j1 - j0, (bits, w))])
                 return bits, w
-            kb = ch.recv_array(np.uint8, (j1 - j0, h, 16), step)
-            kb ^= r[lo:hi].reshape(j1 - j0, h, 16)
-            bb = b[lo:hi].reshape(j1 - j0, h)
-            wsum = self._receiver_reply(ch, j0, j1, lambda chi: ferret_fused.receiver_check_sums(
-                chi, kb, bb, h, self.pool.get("check", ferret_fused.check_scratch(h))))
-            # Encoded while the sender's hash is on its way: provisional until _receiver_verify passes.
-            ferret_fused.receiver_group(self.code, j0 << h, r[:k], kb, bb, h, w, bits)
-            self._receiver_verify(ch, j0, j1, wsum, (bits, w))
+            ferret_fused.mpcot_receive_encoded(ch, self.code, j0 << h, r[:k], b[lo:hi], r[lo:hi], j1 - j0, h,
+                                               step, w, bits)
             return bits, w
         w, pos = mpcot_receive(ch, b[lo:hi], r[lo:hi], j1 - j0, h, step, None if dest is None else dest[1])
         if self.checked:
@@ -304,6 +291,47 @@ class _Session:
             self.packed_round = self.round
         self.code.add_encoded_with_bits(j0 << h, r[:k], b[:k], w, bits, packed_u=self.packed_u)
         return bits, w
+
+    def _send_checked(self, ch: Channel, j0: int, j1: int, segments: list) -> None:
+        """A checked group on the fused path; ``segments``: ``(trees, (v,))`` in order, the arrays the
+        group's outputs go to (the caller's, then a buffer for what it did not ask for)."""
+        h, k = self.p.log_bin_size, self.p.k
+        (q,) = self.bases
+        seeds = self.rng.blocks(j1 - j0)
+        # The raw leaves for this group's check, in one of two buffers: the previous group's
+        # check (finished below) still reads the other one.
+        self.raw_flip ^= 1
+        raw = self.pool.get(f"raw leaves {self.raw_flip}", ((j1 - j0) << h, 16))
+        k0, a = [], 0
+        for n, (v,) in segments:
+            k0.append(ferret_fused.sender_group(self.code, (j0 + a) << h, q[:k], seeds[a:a + n], self.delta, h, v,
+                                                raw[a << h:(a + n) << h]))
+            a += n
+        corrections = np.concatenate(k0) if len(k0) > 1 else k0[0]
+        corrections ^= q[k + j0 * h:k + j1 * h].reshape(j1 - j0, h, 16)
+        # The previous group's hash comes first on the wire. Its check waited for the receiver
+        # while this group was expanded and encoded, so the round trip costs no idle time.
+        self.finish_check(ch)
+        ch.send(corrections)
+        self._sender_coin(ch, j0, lambda chi: chi.sender_sum(raw))
+
+    def _receive_checked(self, ch: Channel, j0: int, j1: int, segments: list) -> None:
+        """A checked group on the fused path; ``segments``: ``(trees, (bits, w))`` as in :meth:`_send_checked`."""
+        h, k = self.p.log_bin_size, self.p.k
+        b, r = self.bases
+        lo, hi = k + j0 * h, k + j1 * h
+        step = f"Ferret round {self.round}, bins {j0}-{j1 - 1}: SPCOT corrections"
+        kb = ch.recv_array(np.uint8, (j1 - j0, h, 16), step)
+        kb ^= r[lo:hi].reshape(j1 - j0, h, 16)
+        bb = b[lo:hi].reshape(j1 - j0, h)
+        wsum = self._receiver_reply(ch, j0, j1, lambda chi: ferret_fused.receiver_check_sums(
+            chi, kb, bb, h, self.pool.get("check", ferret_fused.check_scratch(h))))
+        # Encoded while the sender's hash is on its way: provisional until _receiver_verify passes.
+        a = 0
+        for n, (bits, w) in segments:
+            ferret_fused.receiver_group(self.code, (j0 + a) << h, r[:k], kb[a:a + n], bb[a:a + n], h, w, bits)
+            a += n
+        self._receiver_verify(ch, j0, j1, wsum, tuple(x for _, seg in segments for x in seg))
 
     # -- the consistency check (malicious mode) -----------------------------------
     def _check_cots(self, j0: int) -> slice:
@@ -417,6 +445,19 @@ class _Session:
                     self._trees(ch, self.tree, self.tree + whole, tuple(o[filled:filled + m] for o in outs))
                     self.tree += whole
                     filled += m
+                    continue
+                if self.checked and 0 < self.tree < p.t and whole > 0 and self.lsb and ferret_fused.AVAILABLE:
+                    # A checked group the caller wants only part of: its first trees still go
+                    # straight into the caller's arrays, the rest to the group buffer (leftovers).
+                    j1 = min(p.t, self.tree + self.chunk_trees)
+                    m = whole << p.log_bin_size
+                    rest = self._dest("group", (j1 - self.tree - whole) << p.log_bin_size)
+                    segments = [(whole, tuple(o[filled:filled + m] for o in outs)), (j1 - self.tree - whole, rest)]
+                    (self._send_checked if self.role == "sender" else self._receive_checked)(ch, self.tree, j1,
+                                                                                              segments)
+                    self.tree = j1
+                    filled += m
+                    self.buf, self.buf_pos, self.buf_len = rest, 0, rest[0].shape[0]
                     continue
                 self._refill(ch)
             m = min(n - filled, self.buf_len - self.buf_pos)

@@ -39,7 +39,7 @@ AVAILABLE = HAVE_AESNI
 
 
 @njit(cache=True, nogil=True)
-def _sender_group(rk_tree, rk_lpn, mask, seeds, delta, k0, x, out, first_row, scratch):
+def _sender_group(rk_tree, rk_lpn, mask, seeds, delta, k0, x, out, first_row, scratch, raw):
     T = seeds.shape[0]
     m = scratch.shape[1]
     ks = _load(rk_lpn)
@@ -48,6 +48,8 @@ def _sender_group(rk_tree, rk_lpn, mask, seeds, delta, k0, x, out, first_row, sc
     flat = scratch.reshape(-1).view(np.uint8)
     for tr in range(T):
         _sender_trees(rk_tree, seeds[tr:tr + 1], delta, scratch, k0[tr:tr + 1])
+        if raw.shape[0]:  # malicious mode: the raw leaves for the check, which comes after the corrections
+            stream_copy(flat, raw[tr * m * 16:(tr + 1) * m * 16])
         _encode(ks, rk_lpn, (first_row + tr * m) // 2, mask, x, ub, scratch[0], nobits, 2)
         stream_copy(flat, out[tr * m * 16:(tr + 1) * m * 16])
 
@@ -82,10 +84,12 @@ def _args(code: LocalCode, first_row: int, x: np.ndarray, out: np.ndarray, T: in
 
 
 def sender_group(code: LocalCode, first_row: int, x: np.ndarray, seeds: np.ndarray, delta: np.ndarray, h: int,
-                 out: np.ndarray) -> np.ndarray:
+                 out: np.ndarray, raw: np.ndarray | None = None) -> np.ndarray:
     """``T`` sender trees of depth ``h`` from ``seeds`` ``(T, 16)``, each encoded as rows
     ``first_row + …`` with bit 0 cleared, into ``out`` ``(T·2^h, 16)``; returns ``k0`` ``(T, h, 16)``
-    (the XOR of each level's left nodes, as :func:`.spcot.sender_expand`)."""
+    (the XOR of each level's left nodes, as :func:`.spcot.sender_expand`). ``raw`` (same shape as
+    ``out``), if given, gets the leaves as they were before encoding (``v`` of :func:`.spcot.sender_expand`),
+    with non-temporal stores: what malicious mode's check sums once the challenges are known."""
     seeds = np.ascontiguousarray(seeds, dtype=np.uint8)
     delta = np.ascontiguousarray(delta, dtype=np.uint8).reshape(16)
     if seeds.ndim != 2 or seeds.shape[1] != 16:
@@ -93,8 +97,12 @@ def sender_group(code: LocalCode, first_row: int, x: np.ndarray, seeds: np.ndarr
     T = seeds.shape[0]
     scratch = _args(code, first_row, x, out, T, h, "sender_group")
     k0 = np.empty((T, h, 16), dtype=np.uint8)
+    if raw is None:
+        raw = np.empty((0, 16), dtype=np.uint8)
+    elif raw.shape != out.shape or raw.dtype != np.uint8 or not raw.flags.c_contiguous:
+        raise ParameterError(f"sender_group: raw must be a C-contiguous ({T << h}, 16) uint8 array")
     _sender_group(_round_keys(), code._rk, np.uint64(code.k - 1), seeds.view(np.uint64), delta.view(np.uint64),
-                  k0.view(np.uint64), x.view(np.uint64), out.reshape(-1), first_row, scratch)
+                  k0.view(np.uint64), x.view(np.uint64), out.reshape(-1), first_row, scratch, raw.reshape(-1))
     return k0
 
 
@@ -193,7 +201,7 @@ def kernel_specs() -> list:
 
     u64 = lambda nd, ro=False: arr("uint64", nd, ro)  # noqa: E731
     return [(_sender_group, (u64(2, True), u64(2), U64, u64(2), u64(1), u64(3), u64(2), arr("uint8", 1), I64,
-                             u64(3))),
+                             u64(3), arr("uint8", 1))),
             (_receiver_group, (u64(2, True), u64(2), U64, u64(3), arr("uint8", 2), arr("int64", 1), u64(2),
                                arr("uint8", 1), arr("uint8", 1), I64, u64(3)))]
 
