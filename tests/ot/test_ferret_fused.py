@@ -73,3 +73,43 @@ def test_bad_arguments():
     with pytest.raises(ParameterError, match="bits must be"):
         ferret_fused.receiver_group(code, 0, x, np.zeros((2, 4, 16), np.uint8), np.zeros((2, 4), np.uint8), 4,
                                     np.zeros((32, 16), np.uint8), np.zeros(31, np.uint8))
+
+
+@settings(max_examples=20, deadline=None)
+@given(h=st.integers(1, 9), T=st.integers(0, 6), step=st.integers(1, 4), seed=st.binary(min_size=1, max_size=8))
+def test_check_sums_over_steps_equal_one_call_over_the_group(h, T, step, seed):
+    # the check passes feed the trees to Challenges a step at a time; the values must be those of one
+    # call over the leaves of spcot, with the punctured points picked (any step size, T = 0 included)
+    from pqmpc.ot.ext.check import Challenges
+
+    rng = Rng(seed)
+    seeds, delta = rng.blocks(T), rng.blocks(1)[0]
+    coins = rng.bytes(16), rng.bytes(16)
+    scratch = np.empty((step << h, 16), np.uint8)
+    v, _ = spcot.sender_expand(seeds, delta, h)
+    want = Challenges(*coins, b"g").sender_sum(v)
+    assert np.array_equal(ferret_fused.sender_check_sum(Challenges(*coins, b"g"), seeds, delta, h, scratch), want)
+
+    kb, b = rng.blocks(T * h).reshape(T, h, 16), rng.bits(T * h).reshape(T, h)
+    w, pos = spcot.receiver_expand(kb, b, h)
+    want = Challenges(*coins, b"g").sum_and_pick(w, (np.arange(T, dtype=np.int64) << h) + pos)
+    got = ferret_fused.receiver_check_sums(Challenges(*coins, b"g"), kb, b, h, scratch)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def test_sender_group_streams_the_raw_leaves_when_asked():
+    rng = Rng(b"raw leaves")
+    code, h, T = LocalCode(rng.bytes(16), 1 << 8), 6, 5
+    x, seeds, delta = rng.blocks(1 << 8), rng.blocks(T), rng.blocks(1)[0]
+    x[:, 0] &= 0xFE
+    out, raw = rng.blocks(T << h), rng.blocks(T << h)
+    plain = rng.blocks(T << h)
+    k0 = ferret_fused.sender_group(code, 2, x, seeds, delta, h, out, raw)
+    assert np.array_equal(k0, ferret_fused.sender_group(code, 2, x, seeds, delta, h, plain))
+    v, _ = spcot.sender_expand(seeds, delta, h)
+    assert np.array_equal(raw, v)  # before encoding and the LSB convention
+    assert np.array_equal(out, plain)
+    with pytest.raises(ParameterError, match="raw must be"):
+        ferret_fused.sender_group(code, 2, x, seeds, delta, h, out, raw[1:])
+    with pytest.raises(ParameterError, match="check scratch"):
+        ferret_fused.sender_check_sum(None, seeds, delta, h, np.empty((1 << (h - 1), 16), np.uint8))
