@@ -105,6 +105,23 @@ CHUNK_OUTPUTS = 1 << 18
 #: Extra base COTs one consistency check consumes (κ: one GF(2^128) correlation).
 CHECK_COTS = 128
 SECURITY_MODES = ("semi-honest", "malicious")
+#: Malicious mode, receiver: the share of a group's trees encoded while they are still in cache from
+#: the check's pass, before the reply; the rest is expanded again after the reply, while the sender
+#: finishes the check. A larger share saves expansions but delays the reply, on which the sender's
+#: next group waits (its round trip must stay shorter than a group's work on a 1 Gbit/s LAN).
+RECEIVER_EARLY = 0.5
+
+
+def _pieces(segments: list, a: int, n: int, h: int) -> list:
+    """``(first tree, trees, arrays)`` of the parts of ``segments`` (``(trees, arrays)`` in order, the
+    destinations of one group) that cover the group's trees ``a … a+n−1``."""
+    out, s0 = [], 0
+    for count, arrays in segments:
+        lo, hi = max(a, s0), min(a + n, s0 + count)
+        if lo < hi:
+            out.append((lo, hi - lo, tuple(x[(lo - s0) << h:(hi - s0) << h] for x in arrays)))
+        s0 += count
+    return out
 
 
 def _base_cot(base, level: SecurityLevel, security: str = "semi-honest") -> CorrelatedOT:
@@ -324,13 +341,20 @@ class _Session:
         kb = ch.recv_array(np.uint8, (j1 - j0, h, 16), step)
         kb ^= r[lo:hi].reshape(j1 - j0, h, 16)
         bb = b[lo:hi].reshape(j1 - j0, h)
+        early = int((j1 - j0) * RECEIVER_EARLY)
+
+        def encode(a, leaves, pos):
+            for t, n, (bits, w) in _pieces(segments, a, pos.shape[0], h):
+                part = leaves[(t - a) << h:(t - a + n) << h]
+                ferret_fused.receiver_encode_leaves(self.code, (j0 + t) << h, r[:k], part, pos[t - a:t - a + n], h,
+                                                    w, bits)
+
         wsum = self._receiver_reply(ch, j0, j1, lambda chi: ferret_fused.receiver_check_sums(
-            chi, kb, bb, h, self.pool.get("check", ferret_fused.check_scratch(h))))
-        # Encoded while the sender's hash is on its way: provisional until _receiver_verify passes.
-        a = 0
-        for n, (bits, w) in segments:
-            ferret_fused.receiver_group(self.code, (j0 + a) << h, r[:k], kb[a:a + n], bb[a:a + n], h, w, bits)
-            a += n
+            chi, kb, bb, h, self.pool.get("check", ferret_fused.check_scratch(h)), early, encode))
+        # The rest is encoded while the sender's hash is on its way. Everything is provisional until
+        # _receiver_verify passes (and wiped if it does not).
+        for t, n, (bits, w) in _pieces(segments, early, j1 - j0 - early, h):
+            ferret_fused.receiver_group(self.code, (j0 + t) << h, r[:k], kb[t:t + n], bb[t:t + n], h, w, bits)
         self._receiver_verify(ch, j0, j1, wsum, tuple(x for _, seg in segments for x in seg))
 
     # -- the consistency check (malicious mode) -----------------------------------

@@ -150,8 +150,8 @@ def mpcot_receive_encoded(ch, code: LocalCode, first_row: int, x: np.ndarray, b_
     return receiver_group(code, first_row, x, c, b_base.reshape(T, h), h, out, bits)
 
 
-#: Leaves per step of the check passes: a step's trees (512 KiB) are summed while still in L2.
-CHECK_STEP_LEAVES = 1 << 15
+#: Leaves per step of the check passes: a step's trees (1 MiB) are summed while mostly still in L2.
+CHECK_STEP_LEAVES = 1 << 16
 
 
 def check_scratch(h: int) -> tuple:
@@ -179,10 +179,13 @@ def sender_check_sum(chi, seeds: np.ndarray, delta: np.ndarray, h: int, scratch:
     return acc
 
 
-def receiver_check_sums(chi, kb: np.ndarray, b: np.ndarray, h: int, scratch: np.ndarray) -> tuple:
+def receiver_check_sums(chi, kb: np.ndarray, b: np.ndarray, h: int, scratch: np.ndarray, early: int = 0,
+                        encode=None) -> tuple:
     """``chi.sum_and_pick`` over the receiver's leaves of :func:`.spcot.receiver_expand` ``(kb, b, h)``
     with the punctured points picked, a step of trees at a time in ``scratch``. Returns
-    ``(Σ χ_i·w_i, ⊕ χ_α)``, each ``(16,)``."""
+    ``(Σ χ_i·w_i, ⊕ χ_α)``, each ``(16,)``. The first ``early`` trees are also handed, once summed and
+    while still in ``scratch``, to ``encode(first_tree, leaves, pos)`` (which may change them): the
+    malicious receiver encodes part of a group before its reply instead of expanding it twice."""
     acc = np.zeros(16, dtype=np.uint8)
     picked = np.zeros(16, dtype=np.uint8)
     for a, n, leaves in _steps(kb.shape[0], h, scratch):
@@ -190,7 +193,40 @@ def receiver_check_sums(chi, kb: np.ndarray, b: np.ndarray, h: int, scratch: np.
         s, p = chi.sum_and_pick(leaves, (np.arange(n, dtype=np.int64) << h) + pos)
         acc ^= s
         picked ^= p
+        if a < early:
+            e = min(n, early - a)
+            encode(a, leaves[:e << h], pos[:e])
     return acc, picked
+
+
+@njit(cache=True, nogil=True)
+def _receiver_encode_leaves(rk_lpn, mask, leaves, pos, x, out, bits, first_row):
+    m = leaves.shape[1]
+    ks = _load(rk_lpn)
+    ub = np.empty(0, dtype=np.uint64)
+    e = np.empty(m, dtype=np.uint8)
+    for tr in range(pos.shape[0]):
+        e[:] = 0
+        e[pos[tr]] = 1
+        _encode(ks, rk_lpn, (first_row + tr * m) // 2, mask, x, ub, leaves[tr], e, 3)
+        stream_copy(leaves[tr].reshape(-1).view(np.uint8), out[tr * m * 16:(tr + 1) * m * 16])
+        stream_copy(e, bits[tr * m:(tr + 1) * m])
+
+
+def receiver_encode_leaves(code: LocalCode, first_row: int, x: np.ndarray, leaves: np.ndarray, pos: np.ndarray,
+                           h: int, out: np.ndarray, bits: np.ndarray) -> None:
+    """The encoding half of :func:`receiver_group` for trees already expanded: ``leaves`` ``(T·2^h, 16)``
+    (those of :func:`.spcot.receiver_expand`, encoded in place, so clobbered) with punctured positions
+    ``pos`` ``(T,)``, into ``out`` and ``bits`` as :func:`receiver_group` writes them."""
+    T = pos.shape[0]
+    _args(code, first_row, x, out, T, h, "receiver_encode_leaves")
+    if leaves.shape != out.shape or leaves.dtype != np.uint8 or not leaves.flags.c_contiguous:
+        raise ParameterError(f"receiver_encode_leaves: leaves must be a C-contiguous ({T << h}, 16) uint8 array")
+    if bits.shape != (T << h,) or bits.dtype != np.uint8 or not bits.flags.c_contiguous:
+        raise ParameterError(f"receiver_encode_leaves: bits must be a C-contiguous ({T << h},) uint8 array")
+    _receiver_encode_leaves(code._rk, np.uint64(code.k - 1), leaves.view(np.uint64).reshape(T, 1 << h, 2),
+                            np.ascontiguousarray(pos, dtype=np.int64), x.view(np.uint64), out.reshape(-1), bits,
+                            first_row)
 
 
 def kernel_specs() -> list:
@@ -203,8 +239,11 @@ def kernel_specs() -> list:
     return [(_sender_group, (u64(2, True), u64(2), U64, u64(2), u64(1), u64(3), u64(2), arr("uint8", 1), I64,
                              u64(3), arr("uint8", 1))),
             (_receiver_group, (u64(2, True), u64(2), U64, u64(3), arr("uint8", 2), arr("int64", 1), u64(2),
-                               arr("uint8", 1), arr("uint8", 1), I64, u64(3)))]
+                               arr("uint8", 1), arr("uint8", 1), I64, u64(3))),
+            (_receiver_encode_leaves, (u64(2), U64, u64(3), arr("int64", 1), u64(2), arr("uint8", 1),
+                                       arr("uint8", 1), I64))]
 
 
 __all__ = ["AVAILABLE", "sender_group", "receiver_group", "mpcot_send_encoded", "mpcot_receive_encoded",
-           "kernel_specs", "CHECK_STEP_LEAVES", "check_scratch", "sender_check_sum", "receiver_check_sums"]
+           "kernel_specs", "CHECK_STEP_LEAVES", "check_scratch", "sender_check_sum", "receiver_check_sums",
+           "receiver_encode_leaves"]
