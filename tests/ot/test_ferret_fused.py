@@ -96,6 +96,38 @@ def test_check_sums_over_steps_equal_one_call_over_the_group(h, T, step, seed):
     got = ferret_fused.receiver_check_sums(Challenges(*coins, b"g"), kb, b, h, scratch)
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
 
+    # with the first `early` trees handed out (and clobbered) once summed: same sums, every early
+    # tree handed over exactly once, in order, with its own leaves and punctured position
+    early = int(rng.bits(1)[0]) * T // 2 + (T > 0)
+    seen = []
+
+    def encode(a, leaves, p):
+        assert np.array_equal(leaves, w[a << h:(a + p.shape[0]) << h]) and np.array_equal(p, pos[a:a + p.shape[0]])
+        seen.extend(range(a, a + p.shape[0]))
+        leaves[:] = 0
+
+    got = ferret_fused.receiver_check_sums(Challenges(*coins, b"g"), kb, b, h, scratch, early, encode)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert seen == list(range(min(early, T)))
+
+
+@settings(max_examples=15, deadline=None)
+@given(logk=st.integers(1, 10), h=st.integers(1, 9), T=st.integers(0, 4), start=st.integers(0, 3000),
+       seed=st.binary(min_size=1, max_size=8))
+def test_encoding_expanded_leaves_matches_the_receiver_group(logk, h, T, start, seed):
+    rng = Rng(seed)
+    k, first = 1 << logk, 2 * start
+    code = LocalCode(rng.bytes(16), k)
+    x = rng.blocks(k)
+    kb, b = rng.blocks(T * h).reshape(T, h, 16), rng.bits(T * h).reshape(T, h)
+    out, bits = rng.blocks(T << h), rng.bits(T << h)
+    pos = ferret_fused.receiver_group(code, first, x, kb, b, h, out, bits)
+    leaves, pos2 = spcot.receiver_expand(kb, b, h)
+    assert np.array_equal(pos, pos2)
+    got, got_bits = rng.blocks(T << h), rng.bits(T << h)
+    ferret_fused.receiver_encode_leaves(code, first, x, leaves, pos, h, got, got_bits)
+    assert np.array_equal(got, out) and np.array_equal(got_bits, bits)
+
 
 def test_sender_group_streams_the_raw_leaves_when_asked():
     rng = Rng(b"raw leaves")

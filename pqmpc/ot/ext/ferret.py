@@ -61,6 +61,17 @@ OT; a semi-honest base is refused). Cost: 128 extra base COTs per group of
 :data:`CHUNK_OUTPUTS` outputs, one GF(2^128) multiply-accumulate per output on
 each side, one round trip per group, 64 bytes per group on the wire.
 
+How it runs (with AES-NI and the LSB convention; same messages and outputs as the plain order
+above, which remains the path otherwise): the groups go tree by tree through
+:mod:`.ferret_fused` as in semi-honest mode, and the round trip is overlapped with work. The
+sender expands and encodes group g+1 (keeping its raw leaves) before it reads the receiver's
+reply for group g, then sums group g's raw leaves and sends ``H(V)`` just ahead of group g+1's
+corrections; its last group's check is finished before the call returns. The receiver sums its
+trees a few at a time in cache as soon as the coin ``s_S`` arrives, encodes half of them while they
+are still there, replies, and expands and encodes the other half while ``H(V)`` is on its way.
+Everything it wrote is provisional until ``H(V)`` matches: a call that raises zeroes the
+caller's output arrays (both roles), so no unchecked output is left behind.
+
 Security: semi-honest mode, no consistency check (a malicious sender could
 make the receiver's outputs inconsistent and learn bits of the noise from
 the effect); malicious mode as above. Assumptions: primal LPN with regular noise

@@ -194,7 +194,7 @@ def receiver_check_sums(chi, kb: np.ndarray, b: np.ndarray, h: int, scratch: np.
         acc ^= s
         picked ^= p
         if a < early:
-            e = min(n, early - a)
+            e = min(n, int(early) - a)
             encode(a, leaves[:e << h], pos[:e])
     return acc, picked
 
