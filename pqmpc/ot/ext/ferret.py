@@ -123,18 +123,6 @@ SECURITY_MODES = ("semi-honest", "malicious")
 RECEIVER_EARLY = 0.5
 
 
-def _pieces(segments: list, a: int, n: int, h: int) -> list:
-    """``(first tree, trees, arrays)`` of the parts of ``segments`` (``(trees, arrays)`` in order, the
-    destinations of one group) that cover the group's trees ``a … a+n−1``."""
-    out, s0 = [], 0
-    for count, arrays in segments:
-        lo, hi = max(a, s0), min(a + n, s0 + count)
-        if lo < hi:
-            out.append((lo, hi - lo, tuple(x[(lo - s0) << h:(hi - s0) << h] for x in arrays)))
-        s0 += count
-    return out
-
-
 def _base_cot(base, level: SecurityLevel, security: str = "semi-honest") -> CorrelatedOT:
     if security == "malicious":
         return _malicious_base(base, level)
@@ -355,7 +343,7 @@ class _Session:
         early = int((j1 - j0) * RECEIVER_EARLY)
 
         def encode(a, leaves, pos):
-            for t, n, (bits, w) in _pieces(segments, a, pos.shape[0], h):
+            for t, n, (bits, w) in ferret_fused.pieces(segments, a, pos.shape[0], h):
                 part = leaves[(t - a) << h:(t - a + n) << h]
                 ferret_fused.receiver_encode_leaves(self.code, (j0 + t) << h, r[:k], part, pos[t - a:t - a + n], h,
                                                     w, bits)
@@ -364,7 +352,7 @@ class _Session:
             chi, kb, bb, h, self.pool.get("check", ferret_fused.check_scratch(h)), early, encode))
         # The rest is encoded while the sender's hash is on its way. Everything is provisional until
         # _receiver_verify passes (and wiped if it does not).
-        for t, n, (bits, w) in _pieces(segments, early, j1 - j0 - early, h):
+        for t, n, (bits, w) in ferret_fused.pieces(segments, early, j1 - j0 - early, h):
             ferret_fused.receiver_group(self.code, (j0 + t) << h, r[:k], kb[t:t + n], bb[t:t + n], h, w, bits)
         self._receiver_verify(ch, j0, j1, wsum, tuple(x for _, seg in segments for x in seg))
 

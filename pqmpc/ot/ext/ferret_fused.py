@@ -229,6 +229,18 @@ def receiver_encode_leaves(code: LocalCode, first_row: int, x: np.ndarray, leave
                             first_row)
 
 
+def pieces(segments: list, a: int, n: int, h: int) -> list:
+    """``(first tree, trees, arrays)`` of the parts of ``segments`` (``(trees, arrays)`` in order, the
+    destinations of one group) that cover the group's trees ``a … a+n−1``."""
+    out, s0 = [], 0
+    for count, arrays in segments:
+        lo, hi = max(a, s0), min(a + n, s0 + count)
+        if lo < hi:
+            out.append((lo, hi - lo, tuple(x[(lo - s0) << h:(hi - s0) << h] for x in arrays)))
+        s0 += count
+    return out
+
+
 def kernel_specs() -> list:
     """Both roles' group kernels (none without AES-NI), for :func:`pqmpc.primitives.preload.preload`."""
     if not AVAILABLE:
@@ -246,4 +258,4 @@ def kernel_specs() -> list:
 
 __all__ = ["AVAILABLE", "sender_group", "receiver_group", "mpcot_send_encoded", "mpcot_receive_encoded",
            "kernel_specs", "CHECK_STEP_LEAVES", "check_scratch", "sender_check_sum", "receiver_check_sums",
-           "receiver_encode_leaves"]
+           "receiver_encode_leaves", "pieces"]
