@@ -76,57 +76,28 @@ def test_bad_arguments():
 
 
 @settings(max_examples=20, deadline=None)
-@given(h=st.integers(1, 9), T=st.integers(0, 6), step=st.integers(1, 4), seed=st.binary(min_size=1, max_size=8))
-def test_check_sums_over_steps_equal_one_call_over_the_group(h, T, step, seed):
-    # the check passes feed the trees to Challenges a step at a time; the values must be those of one
-    # call over the leaves of spcot, with the punctured points picked (any step size, T = 0 included)
+@given(h=st.integers(1, 9), T=st.integers(0, 7), cuts=st.lists(st.integers(0, 7), max_size=3),
+       step=st.sampled_from([1, 2, 3, 64]), seed=st.binary(min_size=1, max_size=8))
+def test_receiver_check_sums_over_steps_and_segments_equal_one_call(h, T, cuts, step, seed):
+    # the receiver's check pass feeds its trees to Challenges a step at a time, into the segments of
+    # the group's destination; the values must be those of one call over the leaves of spcot, with
+    # the punctured points picked, and the leaves must land in the segments (T = 0 and empty segments too)
     from pqmpc.ot.ext.check import Challenges
 
     rng = Rng(seed)
-    seeds, delta = rng.blocks(T), rng.blocks(1)[0]
-    coins = rng.bytes(16), rng.bytes(16)
-    scratch = np.empty((step << h, 16), np.uint8)
-    v, _ = spcot.sender_expand(seeds, delta, h)
-    want = Challenges(*coins, b"g").sender_sum(v)
-    assert np.array_equal(ferret_fused.sender_check_sum(Challenges(*coins, b"g"), seeds, delta, h, scratch), want)
-
     kb, b = rng.blocks(T * h).reshape(T, h, 16), rng.bits(T * h).reshape(T, h)
+    coins = rng.bytes(16), rng.bytes(16)
     w, pos = spcot.receiver_expand(kb, b, h)
     want = Challenges(*coins, b"g").sum_and_pick(w, (np.arange(T, dtype=np.int64) << h) + pos)
-    got = ferret_fused.receiver_check_sums(Challenges(*coins, b"g"), kb, b, h, scratch)
-    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
-
-    # with the first `early` trees handed out (and clobbered) once summed: same sums, every early
-    # tree handed over exactly once, in order, with its own leaves and punctured position
-    early = int(rng.bits(1)[0]) * T // 2 + (T > 0)
-    seen = []
-
-    def encode(a, leaves, p):
-        assert np.array_equal(leaves, w[a << h:(a + p.shape[0]) << h]) and np.array_equal(p, pos[a:a + p.shape[0]])
-        seen.extend(range(a, a + p.shape[0]))
-        leaves[:] = 0
-
-    got = ferret_fused.receiver_check_sums(Challenges(*coins, b"g"), kb, b, h, scratch, early, encode)
-    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
-    assert seen == list(range(min(early, T)))
-
-
-@settings(max_examples=15, deadline=None)
-@given(logk=st.integers(1, 10), h=st.integers(1, 9), T=st.integers(0, 4), start=st.integers(0, 3000),
-       seed=st.binary(min_size=1, max_size=8))
-def test_encoding_expanded_leaves_matches_the_receiver_group(logk, h, T, start, seed):
-    rng = Rng(seed)
-    k, first = 1 << logk, 2 * start
-    code = LocalCode(rng.bytes(16), k)
-    x = rng.blocks(k)
-    kb, b = rng.blocks(T * h).reshape(T, h, 16), rng.bits(T * h).reshape(T, h)
-    out, bits = rng.blocks(T << h), rng.bits(T << h)
-    pos = ferret_fused.receiver_group(code, first, x, kb, b, h, out, bits)
-    leaves, pos2 = spcot.receiver_expand(kb, b, h)
-    assert np.array_equal(pos, pos2)
-    got, got_bits = rng.blocks(T << h), rng.bits(T << h)
-    ferret_fused.receiver_encode_leaves(code, first, x, leaves, pos, h, got, got_bits)
-    assert np.array_equal(got, out) and np.array_equal(got_bits, bits)
+    bounds = [0, *sorted(min(c, T) for c in cuts), T]
+    segments = [(hi - lo, rng.blocks((hi - lo) << h)) for lo, hi in zip(bounds, bounds[1:])]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ferret_fused, "CHECK_STEP_LEAVES", step << h)
+        got = ferret_fused.receiver_check_sums(Challenges(*coins, b"g"), kb, b, h, segments)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]) and np.array_equal(got[2], pos)
+    assert np.array_equal(np.concatenate([x for _, x in segments]), w)
+    with pytest.raises(ParameterError, match="segments"):
+        ferret_fused.receiver_check_sums(Challenges(*coins, b"g"), kb, b, h, segments + [(1, rng.blocks(1 << h))])
 
 
 def test_sender_group_streams_the_raw_leaves_when_asked():
@@ -143,5 +114,3 @@ def test_sender_group_streams_the_raw_leaves_when_asked():
     assert np.array_equal(out, plain)
     with pytest.raises(ParameterError, match="raw must be"):
         ferret_fused.sender_group(code, 2, x, seeds, delta, h, out, raw[1:])
-    with pytest.raises(ParameterError, match="check scratch"):
-        ferret_fused.sender_check_sum(None, seeds, delta, h, np.empty((1 << (h - 1), 16), np.uint8))

@@ -66,9 +66,9 @@ above, which remains the path otherwise): the groups go tree by tree through
 :mod:`.ferret_fused` as in semi-honest mode, and the round trip is overlapped with work. The
 sender expands and encodes group g+1 (keeping its raw leaves) before it reads the receiver's
 reply for group g, then sums group g's raw leaves and sends ``H(V)`` just ahead of group g+1's
-corrections; its last group's check is finished before the call returns. The receiver sums its
-trees a few at a time in cache as soon as the coin ``s_S`` arrives, encodes half of them while they
-are still there, replies, and expands and encodes the other half while ``H(V)`` is on its way.
+corrections; its last group's check is finished before the call returns. The receiver expands its
+trees into the output arrays a few at a time as soon as the coin ``s_S`` arrives, summing each step
+while it is in cache, replies, and encodes the leaves in place while ``H(V)`` is on its way.
 Everything it wrote is provisional until ``H(V)`` matches: a call that raises zeroes the
 caller's output arrays (both roles), so no unchecked output is left behind.
 
@@ -116,11 +116,6 @@ CHUNK_OUTPUTS = 1 << 18
 #: Extra base COTs one consistency check consumes (κ: one GF(2^128) correlation).
 CHECK_COTS = 128
 SECURITY_MODES = ("semi-honest", "malicious")
-#: Malicious mode, receiver: the share of a group's trees encoded while they are still in cache from
-#: the check's pass, before the reply; the rest is expanded again after the reply, while the sender
-#: finishes the check. A larger share saves expansions but delays the reply, on which the sender's
-#: next group waits (its round trip must stay shorter than a group's work on a 1 Gbit/s LAN).
-RECEIVER_EARLY = 0.5
 
 
 def _base_cot(base, level: SecurityLevel, security: str = "semi-honest") -> CorrelatedOT:
@@ -290,7 +285,7 @@ class _Session:
         w, pos = mpcot_receive(ch, b[lo:hi], r[lo:hi], j1 - j0, h, step, None if dest is None else dest[1])
         if self.checked:
             idx = (np.arange(j1 - j0, dtype=np.int64) << h) + pos
-            wsum = self._receiver_reply(ch, j0, j1, lambda chi: chi.sum_and_pick(w, idx))
+            wsum, _ = self._receiver_reply(ch, j0, j1, lambda chi: (*chi.sum_and_pick(w, idx), None))
             self._receiver_verify(ch, j0, j1, wsum, (w,))
         if dest is None:
             bits = np.zeros(m, dtype=np.uint8)
@@ -340,20 +335,17 @@ class _Session:
         kb = ch.recv_array(np.uint8, (j1 - j0, h, 16), step)
         kb ^= r[lo:hi].reshape(j1 - j0, h, 16)
         bb = b[lo:hi].reshape(j1 - j0, h)
-        early = int((j1 - j0) * RECEIVER_EARLY)
-
-        def encode(a, leaves, pos):
-            for t, n, (bits, w) in ferret_fused.pieces(segments, a, pos.shape[0], h):
-                part = leaves[(t - a) << h:(t - a + n) << h]
-                ferret_fused.receiver_encode_leaves(self.code, (j0 + t) << h, r[:k], part, pos[t - a:t - a + n], h,
-                                                    w, bits)
-
-        wsum = self._receiver_reply(ch, j0, j1, lambda chi: ferret_fused.receiver_check_sums(
-            chi, kb, bb, h, self.pool.get("check", ferret_fused.check_scratch(h)), early, encode))
-        # The rest is encoded while the sender's hash is on its way. Everything is provisional until
-        # _receiver_verify passes (and wiped if it does not).
-        for t, n, (bits, w) in ferret_fused.pieces(segments, early, j1 - j0 - early, h):
-            ferret_fused.receiver_group(self.code, (j0 + t) << h, r[:k], kb[t:t + n], bb[t:t + n], h, w, bits)
+        parts = ferret_fused.pieces(segments, 0, j1 - j0, h)
+        # The leaves go straight into the output arrays, each step summed while in L2; the receiver
+        # then encodes them in place while the sender's hash is on its way (with the other party
+        # running, this measured faster than expanding the trees again for the fused kernel).
+        wsum, pos = self._receiver_reply(ch, j0, j1, lambda chi: ferret_fused.receiver_check_sums(
+            chi, kb, bb, h, [(n, w) for _, n, (_, w) in parts]))
+        for t, n, (bits, w) in parts:
+            bits[:] = 0
+            bits[(np.arange(n, dtype=np.int64) << h) + pos[t:t + n]] = 1
+            self.code.add_encoded_lsb_bits((j0 + t) << h, r[:k], w, bits)
+        # Provisional until _receiver_verify passes (and wiped if it does not).
         self._receiver_verify(ch, j0, j1, wsum, tuple(x for _, seg in segments for x in seg))
 
     # -- the consistency check (malicious mode) -----------------------------------
@@ -391,17 +383,18 @@ class _Session:
         value = chi_sum(check.Challenges(seed_s, seed_r, self._label(rnd, j0))) ^ check.pack_cots(y)
         ch.send(np.frombuffer(self._digest(rnd, j0, value), dtype=np.uint8))
 
-    def _receiver_reply(self, ch: Channel, j0: int, j1: int, chi_sums) -> np.ndarray:
+    def _receiver_reply(self, ch: Channel, j0: int, j1: int, chi_sums) -> tuple:
         """Read ``s_S``, send ``s_R ‖ x'`` with ``x' = Σ χ_α ⊕ x*``; ``chi_sums(challenges)`` gives
-        ``(Σ χ_i·w_i, ⊕ χ_α)`` over the group. Returns ``W = Σ χ_i·w_i ⊕ Σ z*_i·X^i``."""
+        ``(Σ χ_i·w_i, ⊕ χ_α, extra)`` over the group. Returns ``(W, extra)``,
+        ``W = Σ χ_i·w_i ⊕ Σ z*_i·X^i``."""
         seed_s = ch.recv_bytes(16, f"Ferret round {self.round}, bins {j0}-{j1 - 1}: check (sender coin)")
         seed_r = self.rng.bytes(16)
         b, r = self.bases
         cots = self._check_cots(j0)
-        wsum, chi_alpha = chi_sums(check.Challenges(seed_s, seed_r, self._label(self.round, j0)))
+        wsum, chi_alpha, extra = chi_sums(check.Challenges(seed_s, seed_r, self._label(self.round, j0)))
         x_masked = chi_alpha ^ check.bits_to_block(b[cots])
         ch.send(np.frombuffer(seed_r + x_masked.tobytes(), dtype=np.uint8))
-        return wsum ^ check.pack_cots(r[cots])
+        return wsum ^ check.pack_cots(r[cots]), extra
 
     def _receiver_verify(self, ch: Channel, j0: int, j1: int, value: np.ndarray, provisional: tuple) -> None:
         """H(W) must equal the sender's H(V): w = v ⊕ e_α·Δ on every bin, else CheatingDetected, with

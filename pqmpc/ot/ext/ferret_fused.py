@@ -11,13 +11,15 @@ non-temporal stores, so the outputs bypass the caches. The results are byte for 
 convention), which remain the path without AES-NI (the trees then run on bulk OpenSSL) and for a
 Δ with lsb 0.
 
-Malicious mode runs the same group kernels. Its check weighs every raw leaf (before encoding) with
-challenges that are fixed only after the sender's corrections, i.e. after the sender's trees and
-while the receiver's are expanded: :func:`sender_check_sum` and :func:`receiver_check_sums`
-expand the trees again a few at a time into an L2-sized scratch and feed each step to the
-group's :class:`~.check.Challenges` in row order (the same values as one call over the whole
-group). A re-expansion costs about one AES per leaf, less than sending the group's leaves through
-memory twice, and it keeps the check off the path of the encoded outputs.
+Malicious mode: the check weighs every raw leaf (before encoding) with challenges fixed only after
+the sender's corrections, so each party sums its leaves at another time than it expands them. The
+sender's :func:`sender_group` with ``raw=`` streams the raw leaves out (non-temporal, beside the
+encoded outputs) for its check, which sums them once the receiver's coin arrives.
+:func:`receiver_check_sums` expands the receiver's trees into the output arrays a step at a time
+and feeds each step to the group's :class:`~.check.Challenges` while it is in L2 (the same values as
+one call over the whole group); the receiver then encodes them in place (:mod:`.lpn`). With the
+other party running, both measured faster than expanding the trees a second time for the fused
+kernels (and, for the receiver, than the fused kernel over leaves kept in a buffer).
 
 The tree keys and ``Δ`` are secret (as in :mod:`.spcot`); Python cannot promise constant time.
 """
@@ -32,7 +34,7 @@ from ...primitives.aes_kernels import HAVE_AESNI
 from ...primitives.aes_kernels import aes128_load_keys as _load
 from ...primitives.stream_store import stream_copy
 from .lpn import LocalCode, _encode
-from .spcot import _receiver_trees, _round_keys, _sender_trees, receiver_expand, sender_expand
+from .spcot import _receiver_trees, _round_keys, _sender_trees, receiver_expand
 
 #: Whether :func:`sender_group` / :func:`receiver_group` can run (the tree kernels need AES-NI).
 AVAILABLE = HAVE_AESNI
@@ -150,83 +152,33 @@ def mpcot_receive_encoded(ch, code: LocalCode, first_row: int, x: np.ndarray, b_
     return receiver_group(code, first_row, x, c, b_base.reshape(T, h), h, out, bits)
 
 
-#: Leaves per step of the check passes: a step's trees (1 MiB) are summed while mostly still in L2.
+#: Leaves per step of the receiver's check pass: a step's trees (1 MiB) are summed while mostly still in L2.
 CHECK_STEP_LEAVES = 1 << 16
 
 
-def check_scratch(h: int) -> tuple:
-    """Shape of the scratch :func:`sender_check_sum` / :func:`receiver_check_sums` expand into."""
-    return (max(1, CHECK_STEP_LEAVES >> h) << h, 16)
-
-
-def _steps(T: int, h: int, scratch: np.ndarray):
-    step = scratch.shape[0] >> h
-    if step < 1 or scratch.shape[1:] != (16,) or scratch.dtype != np.uint8 or not scratch.flags.c_contiguous:
-        raise ParameterError(f"the check scratch must be a C-contiguous (m·2^{h}, 16) uint8 array, m >= 1")
-    for a in range(0, T, step):
-        n = min(step, T - a)
-        yield a, n, scratch[:n << h]
-
-
-def sender_check_sum(chi, seeds: np.ndarray, delta: np.ndarray, h: int, scratch: np.ndarray) -> np.ndarray:
-    """``chi.sender_sum`` over the leaves of :func:`.spcot.sender_expand` ``(seeds, delta, h)`` (the
-    sender's ``v`` of the group, in order), computed from the trees again a step at a time in ``scratch``
-    (:func:`check_scratch`): the group's leaves never go through memory. Returns the ``(16,)`` sum."""
-    acc = np.zeros(16, dtype=np.uint8)
-    for a, n, leaves in _steps(seeds.shape[0], h, scratch):
-        sender_expand(seeds[a:a + n], delta, h, leaves)
-        acc ^= chi.sender_sum(leaves)
-    return acc
-
-
-def receiver_check_sums(chi, kb: np.ndarray, b: np.ndarray, h: int, scratch: np.ndarray, early: int = 0,
-                        encode=None) -> tuple:
-    """``chi.sum_and_pick`` over the receiver's leaves of :func:`.spcot.receiver_expand` ``(kb, b, h)``
-    with the punctured points picked, a step of trees at a time in ``scratch``. Returns
-    ``(Σ χ_i·w_i, ⊕ χ_α)``, each ``(16,)``. The first ``early`` trees are also handed, once summed and
-    while still in ``scratch``, to ``encode(first_tree, leaves, pos)`` (which may change them): the
-    malicious receiver encodes part of a group before its reply instead of expanding it twice."""
+def receiver_check_sums(chi, kb: np.ndarray, b: np.ndarray, h: int, segments: list) -> tuple:
+    """The receiver's trees of :func:`.spcot.receiver_expand` ``(kb, b, h)`` expanded into ``segments``
+    (``(trees, w)`` in order, ``w`` ``(trees·2^h, 16)``: where the group's leaves go) a step of
+    :data:`CHECK_STEP_LEAVES` at a time, each step fed to ``chi.sum_and_pick`` (punctured points
+    picked) right after its expansion, while in L2. Returns ``(Σ χ_i·w_i, ⊕ χ_α, pos)``."""
+    T = kb.shape[0]
+    if sum(n for n, _ in segments) != T or any(w.shape != (n << h, 16) for n, w in segments):
+        raise ParameterError(f"receiver_check_sums: the segments must hold the {T} trees' leaves in order")
     acc = np.zeros(16, dtype=np.uint8)
     picked = np.zeros(16, dtype=np.uint8)
-    for a, n, leaves in _steps(kb.shape[0], h, scratch):
-        _, pos = receiver_expand(kb[a:a + n], b[a:a + n], h, leaves)
-        s, p = chi.sum_and_pick(leaves, (np.arange(n, dtype=np.int64) << h) + pos)
-        acc ^= s
-        picked ^= p
-        if a < early:
-            e = min(n, int(early) - a)
-            encode(a, leaves[:e << h], pos[:e])
-    return acc, picked
-
-
-@njit(cache=True, nogil=True)
-def _receiver_encode_leaves(rk_lpn, mask, leaves, pos, x, out, bits, first_row):
-    m = leaves.shape[1]
-    ks = _load(rk_lpn)
-    ub = np.empty(0, dtype=np.uint64)
-    e = np.empty(m, dtype=np.uint8)
-    for tr in range(pos.shape[0]):
-        e[:] = 0
-        e[pos[tr]] = 1
-        _encode(ks, rk_lpn, (first_row + tr * m) // 2, mask, x, ub, leaves[tr], e, 3)
-        stream_copy(leaves[tr].reshape(-1).view(np.uint8), out[tr * m * 16:(tr + 1) * m * 16])
-        stream_copy(e, bits[tr * m:(tr + 1) * m])
-
-
-def receiver_encode_leaves(code: LocalCode, first_row: int, x: np.ndarray, leaves: np.ndarray, pos: np.ndarray,
-                           h: int, out: np.ndarray, bits: np.ndarray) -> None:
-    """The encoding half of :func:`receiver_group` for trees already expanded: ``leaves`` ``(T·2^h, 16)``
-    (those of :func:`.spcot.receiver_expand`, encoded in place, so clobbered) with punctured positions
-    ``pos`` ``(T,)``, into ``out`` and ``bits`` as :func:`receiver_group` writes them."""
-    T = pos.shape[0]
-    _args(code, first_row, x, out, T, h, "receiver_encode_leaves")
-    if leaves.shape != out.shape or leaves.dtype != np.uint8 or not leaves.flags.c_contiguous:
-        raise ParameterError(f"receiver_encode_leaves: leaves must be a C-contiguous ({T << h}, 16) uint8 array")
-    if bits.shape != (T << h,) or bits.dtype != np.uint8 or not bits.flags.c_contiguous:
-        raise ParameterError(f"receiver_encode_leaves: bits must be a C-contiguous ({T << h},) uint8 array")
-    _receiver_encode_leaves(code._rk, np.uint64(code.k - 1), leaves.view(np.uint64).reshape(T, 1 << h, 2),
-                            np.ascontiguousarray(pos, dtype=np.int64), x.view(np.uint64), out.reshape(-1), bits,
-                            first_row)
+    pos = np.empty(T, dtype=np.int64)
+    step, t0 = max(1, CHECK_STEP_LEAVES >> h), 0
+    for count, w in segments:
+        for a in range(0, count, step):
+            n = min(step, count - a)
+            leaves = w[a << h:(a + n) << h]
+            t = t0 + a
+            _, pos[t:t + n] = receiver_expand(kb[t:t + n], b[t:t + n], h, leaves)
+            s, p = chi.sum_and_pick(leaves, (np.arange(n, dtype=np.int64) << h) + pos[t:t + n])
+            acc ^= s
+            picked ^= p
+        t0 += count
+    return acc, picked, pos
 
 
 def pieces(segments: list, a: int, n: int, h: int) -> list:
@@ -251,11 +203,8 @@ def kernel_specs() -> list:
     return [(_sender_group, (u64(2, True), u64(2), U64, u64(2), u64(1), u64(3), u64(2), arr("uint8", 1), I64,
                              u64(3), arr("uint8", 1))),
             (_receiver_group, (u64(2, True), u64(2), U64, u64(3), arr("uint8", 2), arr("int64", 1), u64(2),
-                               arr("uint8", 1), arr("uint8", 1), I64, u64(3))),
-            (_receiver_encode_leaves, (u64(2), U64, u64(3), arr("int64", 1), u64(2), arr("uint8", 1),
-                                       arr("uint8", 1), I64))]
+                               arr("uint8", 1), arr("uint8", 1), I64, u64(3)))]
 
 
 __all__ = ["AVAILABLE", "sender_group", "receiver_group", "mpcot_send_encoded", "mpcot_receive_encoded",
-           "kernel_specs", "CHECK_STEP_LEAVES", "check_scratch", "sender_check_sum", "receiver_check_sums",
-           "receiver_encode_leaves", "pieces"]
+           "kernel_specs", "CHECK_STEP_LEAVES", "receiver_check_sums", "pieces"]
