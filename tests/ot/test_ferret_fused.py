@@ -98,19 +98,3 @@ def test_receiver_check_sums_over_steps_and_segments_equal_one_call(h, T, cuts, 
     assert np.array_equal(np.concatenate([x for _, x in segments]), w)
     with pytest.raises(ParameterError, match="segments"):
         ferret_fused.receiver_check_sums(Challenges(*coins, b"g"), kb, b, h, segments + [(1, rng.blocks(1 << h))])
-
-
-def test_sender_group_streams_the_raw_leaves_when_asked():
-    rng = Rng(b"raw leaves")
-    code, h, T = LocalCode(rng.bytes(16), 1 << 8), 6, 5
-    x, seeds, delta = rng.blocks(1 << 8), rng.blocks(T), rng.blocks(1)[0]
-    x[:, 0] &= 0xFE
-    out, raw = rng.blocks(T << h), rng.blocks(T << h)
-    plain = rng.blocks(T << h)
-    k0 = ferret_fused.sender_group(code, 2, x, seeds, delta, h, out, raw)
-    assert np.array_equal(k0, ferret_fused.sender_group(code, 2, x, seeds, delta, h, plain))
-    v, _ = spcot.sender_expand(seeds, delta, h)
-    assert np.array_equal(raw, v)  # before encoding and the LSB convention
-    assert np.array_equal(out, plain)
-    with pytest.raises(ParameterError, match="raw must be"):
-        ferret_fused.sender_group(code, 2, x, seeds, delta, h, out, raw[1:])

@@ -62,14 +62,14 @@ OT; a semi-honest base is refused). Cost: 128 extra base COTs per group of
 each side, one round trip per group, 64 bytes per group on the wire.
 
 How it runs (with AES-NI and the LSB convention; same messages and outputs as the plain order
-above, which remains the path otherwise): the groups go tree by tree through
-:mod:`.ferret_fused` as in semi-honest mode, and the round trip is overlapped with work. The
-sender expands and encodes group g+1 (keeping its raw leaves) before it reads the receiver's
-reply for group g, then sums group g's raw leaves and sends ``H(V)`` just ahead of group g+1's
-corrections; its last group's check is finished before the call returns. The receiver expands its
-trees into the output arrays a few at a time as soon as the coin ``s_S`` arrives, summing each step
-while it is in cache, replies, and encodes the leaves in place while ``H(V)`` is on its way.
-Everything it wrote is provisional until ``H(V)`` matches: a call that raises zeroes the
+above, which remains the path otherwise): the round trip is overlapped with work. The sender
+expands group g+1 into its output arrays before it reads the receiver's reply for group g, then
+sums group g's leaves and sends ``H(V)`` just ahead of group g+1's corrections, and encodes group g
+in place while the receiver works on g+1; its last group's check is finished before the call
+returns. The receiver expands its trees into the output arrays a step at a time as soon as the coin
+``s_S`` arrives, summing each step while it is in cache
+(:func:`~.ferret_fused.receiver_check_sums`), replies, and encodes in place while ``H(V)`` is on
+its way. Everything it wrote is provisional until ``H(V)`` matches: a call that raises zeroes the
 caller's output arrays (both roles), so no unchecked output is left behind.
 
 Security: semi-honest mode, no consistency check (a malicious sender could
@@ -86,6 +86,7 @@ parts, there is no 256-bit mode yet). Python cannot promise constant time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import weakref
@@ -105,7 +106,7 @@ from .ferret_params import FERRET_B13, FerretParams, get_params
 from .lpn import LocalCode, pack_bits
 from .lpn import kernel_specs as lpn_kernel_specs
 from .spcot import kernel_specs as spcot_kernel_specs
-from .spcot import mpcot_receive, mpcot_send
+from .spcot import mpcot_receive, mpcot_send, sender_expand
 
 PROTOCOL = "Ferret"
 # 2: protocol tags in the TCCR tweak (issue 12); v1 peers would silently disagree.
@@ -232,7 +233,6 @@ class _Session:
         self.pool = ScratchPool()
         #: malicious mode, sender: the group whose corrections and coin are sent but not yet its hash
         self.pending = None
-        self.raw_flip = 0  # which of the two raw-leaf buffers the last checked group used (sender)
 
     def _dest(self, name: str, m: int) -> tuple:
         """Pooled output arrays for ``m`` tree leaves: sender ``(v,)``, receiver ``(bits, w)``."""
@@ -304,30 +304,34 @@ class _Session:
         return bits, w
 
     def _send_checked(self, ch: Channel, j0: int, j1: int, segments: list) -> None:
-        """A checked group on the fused path; ``segments``: ``(trees, (v,))`` in order, the arrays the
+        """A checked group, pipelined (module docstring); ``segments``: ``(trees, (v,))`` in order, the arrays the
         group's outputs go to (the caller's, then a buffer for what it did not ask for)."""
         h, k = self.p.log_bin_size, self.p.k
         (q,) = self.bases
         seeds = self.rng.blocks(j1 - j0)
-        # The raw leaves for this group's check, in one of two buffers: the previous group's
-        # check (finished below) still reads the other one.
-        self.raw_flip ^= 1
-        raw = self.pool.get(f"raw leaves {self.raw_flip}", ((j1 - j0) << h, 16))
-        k0, a = [], 0
-        for n, (v,) in segments:
-            k0.append(ferret_fused.sender_group(self.code, (j0 + a) << h, q[:k], seeds[a:a + n], self.delta, h, v,
-                                                raw[a << h:(a + n) << h]))
-            a += n
+        # The raw leaves go straight into the outputs (plain stores, so they are still cached for
+        # the check's sum and the encoding in place, which wait for the receiver's coin).
+        parts = ferret_fused.pieces(segments, 0, j1 - j0, h)
+        k0 = [sender_expand(seeds[t:t + n], self.delta, h, v)[1] for t, n, (v,) in parts]
         corrections = np.concatenate(k0) if len(k0) > 1 else k0[0]
         corrections ^= q[k + j0 * h:k + j1 * h].reshape(j1 - j0, h, 16)
-        # The previous group's hash comes first on the wire. Its check waited for the receiver
-        # while this group was expanded and encoded, so the round trip costs no idle time.
-        self.finish_check(ch)
+        # The previous group's hash comes first on the wire; its check waited for the receiver while
+        # this group was expanded, and its encoding runs while the receiver works on this group.
+        encode_previous = self.finish_check(ch)
         ch.send(corrections)
-        self._sender_coin(ch, j0, lambda chi: chi.sender_sum(raw))
+        x = q[:k]
+
+        def encode():
+            for t, _, (v,) in parts:
+                self.code.add_encoded_lsb((j0 + t) << h, x, v)
+
+        chi_sum = lambda chi: functools.reduce(np.bitwise_xor, [chi.sender_sum(v) for _, _, (v,) in parts])  # noqa: E731
+        self._sender_coin(ch, j0, chi_sum, encode)
+        if encode_previous is not None:
+            encode_previous()
 
     def _receive_checked(self, ch: Channel, j0: int, j1: int, segments: list) -> None:
-        """A checked group on the fused path; ``segments``: ``(trees, (bits, w))`` as in :meth:`_send_checked`."""
+        """A checked group, pipelined; ``segments``: ``(trees, (bits, w))`` as in :meth:`_send_checked`."""
         h, k = self.p.log_bin_size, self.p.k
         b, r = self.bases
         lo, hi = k + j0 * h, k + j1 * h
@@ -360,28 +364,38 @@ class _Session:
     def _digest(self, rnd: int, j0: int, value: np.ndarray) -> bytes:
         return hashlib.sha3_256(b"pqmpc/ferret-check/" + self._label(rnd, j0) + b"/" + value.tobytes()).digest()
 
-    def _sender_coin(self, ch: Channel, j0: int, chi_sum) -> None:
+    def _sender_coin(self, ch: Channel, j0: int, chi_sum, encode=None) -> None:
         """Send the coin ``s_S`` of the group whose corrections just went out; its check stays pending
-        (:meth:`finish_check`) with ``chi_sum(challenges)`` giving ``Σ χ_i·v_i`` over the group's leaves."""
+        (:meth:`finish_check`) with ``chi_sum(challenges)`` giving ``Σ χ_i·v_i`` over the group's raw
+        leaves, and ``encode()`` (if given) what turns them into outputs once they are summed."""
         seed_s = self.rng.bytes(16)
         ch.send(seed_s)
         (q,) = self.bases
         # y* copied: a new round may overwrite this round's bases before the check is finished
-        self.pending = (self.round, j0, seed_s, q[self._check_cots(j0)].copy(), chi_sum)
+        self.pending = (self.round, j0, seed_s, q[self._check_cots(j0)].copy(), chi_sum, encode)
 
-    def finish_check(self, ch: Channel) -> None:
+    def finish_check(self, ch: Channel):
         """The sender's side of the pending group's check, if any: V = Σ χ_i·v_i ⊕ Σ y_i·X^i with
         y = y* ⊕ x'·Δ; send H(V) (the receiver compares). Must run before the next corrections and
-        before a call returns (the receiver waits for H(V) to accept the group)."""
+        before a call returns (the receiver waits for H(V) to accept the group). Returns the group's
+        ``encode`` (or ``None``): the caller runs it, before any of the group's outputs is used."""
         if self.pending is None:
-            return
-        rnd, j0, seed_s, y_base, chi_sum = self.pending
+            return None
+        rnd, j0, seed_s, y_base, chi_sum, encode = self.pending
         self.pending = None
         reply = ch.recv_bytes(32, f"Ferret round {rnd}, bins from {j0}: check (receiver coin, x')")
         seed_r, x_masked = reply[:16], np.frombuffer(reply[16:], dtype=np.uint8)
         y = y_base ^ (check.block_to_bits(x_masked)[:, None] * self.delta)
         value = chi_sum(check.Challenges(seed_s, seed_r, self._label(rnd, j0))) ^ check.pack_cots(y)
         ch.send(np.frombuffer(self._digest(rnd, j0, value), dtype=np.uint8))
+        return encode
+
+    def _flush(self, ch: Channel) -> None:
+        """Finish and encode the pending group (sender): before its outputs are copied or returned, and
+        before a new round overwrites the bases its encoding reads."""
+        encode = self.finish_check(ch)
+        if encode is not None:
+            encode()
 
     def _receiver_reply(self, ch: Channel, j0: int, j1: int, chi_sums) -> tuple:
         """Read ``s_S``, send ``s_R ‖ x'`` with ``x' = Σ χ_α ⊕ x*``; ``chi_sums(challenges)`` gives
@@ -438,7 +452,7 @@ class _Session:
         output is left in the caller's arrays."""
         try:
             self._take(ch, n, outs)
-            self.finish_check(ch)
+            self._flush(ch)
         except BaseException:
             if self.checked:
                 self.pending = None
@@ -475,7 +489,9 @@ class _Session:
                     filled += m
                     self.buf, self.buf_pos, self.buf_len = rest, 0, rest[0].shape[0]
                     continue
+                self._flush(ch)
                 self._refill(ch)
+            self._flush(ch)
             m = min(n - filled, self.buf_len - self.buf_pos)
             for dst, src in zip(outs, self.buf):
                 dst[filled:filled + m] = src[self.buf_pos:self.buf_pos + m]

@@ -8,18 +8,16 @@ scratch buffer that stays in L2, encoded there, and streamed to the caller's arr
 non-temporal stores, so the outputs bypass the caches. The results are byte for byte those of
 :func:`.spcot.sender_expand` / :func:`.spcot.receiver_expand` followed by
 :meth:`.lpn.LocalCode.add_encoded_lsb` / :meth:`~.lpn.LocalCode.add_encoded_lsb_bits` (the LSB
-convention), which remain the path without AES-NI (the trees then run on bulk OpenSSL) and for a
-Δ with lsb 0.
+convention), which remain the path without AES-NI (the trees then run on bulk OpenSSL), for a
+Δ with lsb 0 and in malicious mode (below).
 
-Malicious mode: the check weighs every raw leaf (before encoding) with challenges fixed only after
-the sender's corrections, so each party sums its leaves at another time than it expands them. The
-sender's :func:`sender_group` with ``raw=`` streams the raw leaves out (non-temporal, beside the
-encoded outputs) for its check, which sums them once the receiver's coin arrives.
-:func:`receiver_check_sums` expands the receiver's trees into the output arrays a step at a time
-and feeds each step to the group's :class:`~.check.Challenges` while it is in L2 (the same values as
-one call over the whole group); the receiver then encodes them in place (:mod:`.lpn`). With the
-other party running, both measured faster than expanding the trees a second time for the fused
-kernels (and, for the receiver, than the fused kernel over leaves kept in a buffer).
+Malicious mode does not run these group kernels: its check weighs every raw leaf (before
+encoding) with challenges fixed only after the sender's corrections, so the leaves must outlive
+their expansion. Measured with both parties running (2^20 OTs per call), expanding straight into
+the output arrays and encoding there in place (:mod:`.lpn`) beat both keeping a copy of the raw
+leaves beside these kernels' outputs and expanding the trees a second time for them. What the
+malicious receiver takes from here is :func:`receiver_check_sums`: its trees go into the outputs a
+step at a time, each step summed while in L2 (the same values as one call over the whole group).
 
 The tree keys and ``Δ`` are secret (as in :mod:`.spcot`); Python cannot promise constant time.
 """
@@ -41,7 +39,7 @@ AVAILABLE = HAVE_AESNI
 
 
 @njit(cache=True, nogil=True)
-def _sender_group(rk_tree, rk_lpn, mask, seeds, delta, k0, x, out, first_row, scratch, raw):
+def _sender_group(rk_tree, rk_lpn, mask, seeds, delta, k0, x, out, first_row, scratch):
     T = seeds.shape[0]
     m = scratch.shape[1]
     ks = _load(rk_lpn)
@@ -50,8 +48,6 @@ def _sender_group(rk_tree, rk_lpn, mask, seeds, delta, k0, x, out, first_row, sc
     flat = scratch.reshape(-1).view(np.uint8)
     for tr in range(T):
         _sender_trees(rk_tree, seeds[tr:tr + 1], delta, scratch, k0[tr:tr + 1])
-        if raw.shape[0]:  # malicious mode: the raw leaves for the check, which comes after the corrections
-            stream_copy(flat, raw[tr * m * 16:(tr + 1) * m * 16])
         _encode(ks, rk_lpn, (first_row + tr * m) // 2, mask, x, ub, scratch[0], nobits, 2)
         stream_copy(flat, out[tr * m * 16:(tr + 1) * m * 16])
 
@@ -86,12 +82,10 @@ def _args(code: LocalCode, first_row: int, x: np.ndarray, out: np.ndarray, T: in
 
 
 def sender_group(code: LocalCode, first_row: int, x: np.ndarray, seeds: np.ndarray, delta: np.ndarray, h: int,
-                 out: np.ndarray, raw: np.ndarray | None = None) -> np.ndarray:
+                 out: np.ndarray) -> np.ndarray:
     """``T`` sender trees of depth ``h`` from ``seeds`` ``(T, 16)``, each encoded as rows
     ``first_row + …`` with bit 0 cleared, into ``out`` ``(T·2^h, 16)``; returns ``k0`` ``(T, h, 16)``
-    (the XOR of each level's left nodes, as :func:`.spcot.sender_expand`). ``raw`` (same shape as
-    ``out``), if given, gets the leaves as they were before encoding (``v`` of :func:`.spcot.sender_expand`),
-    with non-temporal stores: what malicious mode's check sums once the challenges are known."""
+    (the XOR of each level's left nodes, as :func:`.spcot.sender_expand`)."""
     seeds = np.ascontiguousarray(seeds, dtype=np.uint8)
     delta = np.ascontiguousarray(delta, dtype=np.uint8).reshape(16)
     if seeds.ndim != 2 or seeds.shape[1] != 16:
@@ -99,12 +93,8 @@ def sender_group(code: LocalCode, first_row: int, x: np.ndarray, seeds: np.ndarr
     T = seeds.shape[0]
     scratch = _args(code, first_row, x, out, T, h, "sender_group")
     k0 = np.empty((T, h, 16), dtype=np.uint8)
-    if raw is None:
-        raw = np.empty((0, 16), dtype=np.uint8)
-    elif raw.shape != out.shape or raw.dtype != np.uint8 or not raw.flags.c_contiguous:
-        raise ParameterError(f"sender_group: raw must be a C-contiguous ({T << h}, 16) uint8 array")
     _sender_group(_round_keys(), code._rk, np.uint64(code.k - 1), seeds.view(np.uint64), delta.view(np.uint64),
-                  k0.view(np.uint64), x.view(np.uint64), out.reshape(-1), first_row, scratch, raw.reshape(-1))
+                  k0.view(np.uint64), x.view(np.uint64), out.reshape(-1), first_row, scratch)
     return k0
 
 
@@ -201,7 +191,7 @@ def kernel_specs() -> list:
 
     u64 = lambda nd, ro=False: arr("uint64", nd, ro)  # noqa: E731
     return [(_sender_group, (u64(2, True), u64(2), U64, u64(2), u64(1), u64(3), u64(2), arr("uint8", 1), I64,
-                             u64(3), arr("uint8", 1))),
+                             u64(3))),
             (_receiver_group, (u64(2, True), u64(2), U64, u64(3), arr("uint8", 2), arr("int64", 1), u64(2),
                                arr("uint8", 1), arr("uint8", 1), I64, u64(3)))]
 
