@@ -73,3 +73,28 @@ def test_bad_arguments():
     with pytest.raises(ParameterError, match="bits must be"):
         ferret_fused.receiver_group(code, 0, x, np.zeros((2, 4, 16), np.uint8), np.zeros((2, 4), np.uint8), 4,
                                     np.zeros((32, 16), np.uint8), np.zeros(31, np.uint8))
+
+
+@settings(max_examples=20, deadline=None)
+@given(h=st.integers(1, 9), T=st.integers(0, 7), cuts=st.lists(st.integers(0, 7), max_size=3),
+       step=st.sampled_from([1, 2, 3, 64]), seed=st.binary(min_size=1, max_size=8))
+def test_receiver_check_sums_over_steps_and_segments_equal_one_call(h, T, cuts, step, seed):
+    # the receiver's check pass feeds its trees to Challenges a step at a time, into the segments of
+    # the group's destination; the values must be those of one call over the leaves of spcot, with
+    # the punctured points picked, and the leaves must land in the segments (T = 0 and empty segments too)
+    from pqmpc.ot.ext.check import Challenges
+
+    rng = Rng(seed)
+    kb, b = rng.blocks(T * h).reshape(T, h, 16), rng.bits(T * h).reshape(T, h)
+    coins = rng.bytes(16), rng.bytes(16)
+    w, pos = spcot.receiver_expand(kb, b, h)
+    want = Challenges(*coins, b"g").sum_and_pick(w, (np.arange(T, dtype=np.int64) << h) + pos)
+    bounds = [0, *sorted(min(c, T) for c in cuts), T]
+    segments = [(hi - lo, rng.blocks((hi - lo) << h)) for lo, hi in zip(bounds, bounds[1:])]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ferret_fused, "CHECK_STEP_LEAVES", step << h)
+        got = ferret_fused.receiver_check_sums(Challenges(*coins, b"g"), kb, b, h, segments)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]) and np.array_equal(got[2], pos)
+    assert np.array_equal(np.concatenate([x for _, x in segments]), w)
+    with pytest.raises(ParameterError, match="segments"):
+        ferret_fused.receiver_check_sums(Challenges(*coins, b"g"), kb, b, h, segments + [(1, rng.blocks(1 << h))])

@@ -61,6 +61,17 @@ OT; a semi-honest base is refused). Cost: 128 extra base COTs per group of
 :data:`CHUNK_OUTPUTS` outputs, one GF(2^128) multiply-accumulate per output on
 each side, one round trip per group, 64 bytes per group on the wire.
 
+How it runs (with AES-NI and the LSB convention; same messages and outputs as the plain order
+above, which remains the path otherwise): the round trip is overlapped with work. The sender
+expands group g+1 into its output arrays before it reads the receiver's reply for group g, then
+sums group g's leaves and sends ``H(V)`` just ahead of group g+1's corrections, and encodes group g
+in place while the receiver works on g+1; its last group's check is finished before the call
+returns. The receiver expands its trees into the output arrays a step at a time as soon as the coin
+``s_S`` arrives, summing each step while it is in cache
+(:func:`~.ferret_fused.receiver_check_sums`), replies, and encodes in place while ``H(V)`` is on
+its way. Everything it wrote is provisional until ``H(V)`` matches: a call that raises zeroes the
+caller's output arrays (both roles), so no unchecked output is left behind.
+
 Security: semi-honest mode, no consistency check (a malicious sender could
 make the receiver's outputs inconsistent and learn bits of the noise from
 the effect); malicious mode as above. Assumptions: primal LPN with regular noise
@@ -75,6 +86,7 @@ parts, there is no 256-bit mode yet). Python cannot promise constant time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import weakref
@@ -94,7 +106,7 @@ from .ferret_params import FERRET_B13, FerretParams, get_params
 from .lpn import LocalCode, pack_bits
 from .lpn import kernel_specs as lpn_kernel_specs
 from .spcot import kernel_specs as spcot_kernel_specs
-from .spcot import mpcot_receive, mpcot_send
+from .spcot import mpcot_receive, mpcot_send, sender_expand
 
 PROTOCOL = "Ferret"
 # 2: protocol tags in the TCCR tweak (issue 12); v1 peers would silently disagree.
@@ -219,6 +231,8 @@ class _Session:
         self.buf_len = 0
         #: round and group buffers, reused every call (see _refill)
         self.pool = ScratchPool()
+        #: malicious mode, sender: the group whose corrections and coin are sent but not yet its hash
+        self.pending = None
 
     def _dest(self, name: str, m: int) -> tuple:
         """Pooled output arrays for ``m`` tree leaves: sender ``(v,)``, receiver ``(bits, w)``."""
@@ -237,17 +251,21 @@ class _Session:
         p = self.p
         h, k = p.log_bin_size, p.k
         lo, hi = k + j0 * h, k + j1 * h
-        fused = self.lsb and not self.checked and ferret_fused.AVAILABLE
+        fused = self.lsb and ferret_fused.AVAILABLE
         if self.role == "sender":
             (q,) = self.bases
             if fused:  # tree by tree in L2 (ferret_fused); same messages and outputs
                 v = np.empty(((j1 - j0) << h, 16), np.uint8) if dest is None else dest[0]
+                if self.checked:
+                    self._send_checked(ch, j0, j1, [(j1 - j0, (v,))])
+                    return (v,)
                 ferret_fused.mpcot_send_encoded(ch, self.code, j0 << h, q[:k], q[lo:hi], self.delta,
                                                 self.rng.blocks(j1 - j0), h, v)
                 return (v,)
             v = mpcot_send(ch, q[lo:hi], self.delta, self.rng.blocks(j1 - j0), h, None if dest is None else dest[0])
             if self.checked:
-                self._sender_check(ch, j0, v)
+                self._sender_coin(ch, j0, lambda chi: chi.sender_sum(v))
+                self.finish_check(ch)
             if self.lsb:
                 self.code.add_encoded_lsb(j0 << h, q[:k], v)
             else:
@@ -255,17 +273,22 @@ class _Session:
             return (v,)
         b, r = self.bases
         step = f"Ferret round {self.round}, bins {j0}-{j1 - 1}: SPCOT corrections"
+        m = (j1 - j0) << h
         if fused:
-            m = (j1 - j0) << h
             bits, w = (np.empty(m, np.uint8), np.empty((m, 16), np.uint8)) if dest is None else dest
-            ferret_fused.mpcot_receive_encoded(ch, self.code, j0 << h, r[:k], b[lo:hi], r[lo:hi], j1 - j0, h, step,
-                                               w, bits)
+            if self.checked:
+                self._receive_checked(ch, j0, j1, [(j1 - j0, (bits, w))])
+                return bits, w
+            ferret_fused.mpcot_receive_encoded(ch, self.code, j0 << h, r[:k], b[lo:hi], r[lo:hi], j1 - j0, h,
+                                               step, w, bits)
             return bits, w
         w, pos = mpcot_receive(ch, b[lo:hi], r[lo:hi], j1 - j0, h, step, None if dest is None else dest[1])
         if self.checked:
-            self._receiver_check(ch, j0, j1, w, pos)
+            idx = (np.arange(j1 - j0, dtype=np.int64) << h) + pos
+            wsum, _ = self._receiver_reply(ch, j0, j1, lambda chi: (*chi.sum_and_pick(w, idx), None))
+            self._receiver_verify(ch, j0, j1, wsum, (w,))
         if dest is None:
-            bits = np.zeros((j1 - j0) << h, dtype=np.uint8)
+            bits = np.zeros(m, dtype=np.uint8)
         else:
             bits = dest[0]
             bits[:] = 0
@@ -280,47 +303,122 @@ class _Session:
         self.code.add_encoded_with_bits(j0 << h, r[:k], b[:k], w, bits, packed_u=self.packed_u)
         return bits, w
 
+    def _send_checked(self, ch: Channel, j0: int, j1: int, segments: list) -> None:
+        """A checked group, pipelined (module docstring); ``segments``: ``(trees, (v,))`` in order, the arrays the
+        group's outputs go to (the caller's, then a buffer for what it did not ask for)."""
+        h, k = self.p.log_bin_size, self.p.k
+        (q,) = self.bases
+        seeds = self.rng.blocks(j1 - j0)
+        # The raw leaves go straight into the outputs (plain stores, so they are still cached for
+        # the check's sum and the encoding in place, which wait for the receiver's coin).
+        parts = ferret_fused.pieces(segments, 0, j1 - j0, h)
+        k0 = [sender_expand(seeds[t:t + n], self.delta, h, v)[1] for t, n, (v,) in parts]
+        corrections = np.concatenate(k0) if len(k0) > 1 else k0[0]
+        corrections ^= q[k + j0 * h:k + j1 * h].reshape(j1 - j0, h, 16)
+        # The previous group's hash comes first on the wire; its check waited for the receiver while
+        # this group was expanded, and its encoding runs while the receiver works on this group.
+        encode_previous = self.finish_check(ch)
+        ch.send(corrections)
+        x = q[:k]
+
+        def encode():
+            for t, _, (v,) in parts:
+                self.code.add_encoded_lsb((j0 + t) << h, x, v)
+
+        chi_sum = lambda chi: functools.reduce(np.bitwise_xor, [chi.sender_sum(v) for _, _, (v,) in parts])  # noqa: E731
+        self._sender_coin(ch, j0, chi_sum, encode)
+        if encode_previous is not None:
+            encode_previous()
+
+    def _receive_checked(self, ch: Channel, j0: int, j1: int, segments: list) -> None:
+        """A checked group, pipelined; ``segments``: ``(trees, (bits, w))`` as in :meth:`_send_checked`."""
+        h, k = self.p.log_bin_size, self.p.k
+        b, r = self.bases
+        lo, hi = k + j0 * h, k + j1 * h
+        step = f"Ferret round {self.round}, bins {j0}-{j1 - 1}: SPCOT corrections"
+        kb = ch.recv_array(np.uint8, (j1 - j0, h, 16), step)
+        kb ^= r[lo:hi].reshape(j1 - j0, h, 16)
+        bb = b[lo:hi].reshape(j1 - j0, h)
+        parts = ferret_fused.pieces(segments, 0, j1 - j0, h)
+        # The leaves go straight into the output arrays, each step summed while in L2; the receiver
+        # then encodes them in place while the sender's hash is on its way (with the other party
+        # running, this measured faster than expanding the trees again for the fused kernel).
+        wsum, pos = self._receiver_reply(ch, j0, j1, lambda chi: ferret_fused.receiver_check_sums(
+            chi, kb, bb, h, [(n, w) for _, n, (_, w) in parts]))
+        for t, n, (bits, w) in parts:
+            bits[:] = 0
+            bits[(np.arange(n, dtype=np.int64) << h) + pos[t:t + n]] = 1
+            self.code.add_encoded_lsb_bits((j0 + t) << h, r[:k], w, bits)
+        # Provisional until _receiver_verify passes (and wiped if it does not).
+        self._receiver_verify(ch, j0, j1, wsum, tuple(x for _, seg in segments for x in seg))
+
     # -- the consistency check (malicious mode) -----------------------------------
     def _check_cots(self, j0: int) -> slice:
         g = 0 if j0 == 0 else 1 + (j0 - self.R) // self.chunk_trees
         start = self.p.reserved + CHECK_COTS * g
         return slice(start, start + CHECK_COTS)
 
-    def _label(self, j0: int) -> bytes:
-        return f"ferret/{self.round}/{j0}".encode()
+    def _label(self, rnd: int, j0: int) -> bytes:
+        return f"ferret/{rnd}/{j0}".encode()
 
-    def _digest(self, j0: int, value: np.ndarray) -> bytes:
-        return hashlib.sha3_256(b"pqmpc/ferret-check/" + self._label(j0) + b"/" + value.tobytes()).digest()
+    def _digest(self, rnd: int, j0: int, value: np.ndarray) -> bytes:
+        return hashlib.sha3_256(b"pqmpc/ferret-check/" + self._label(rnd, j0) + b"/" + value.tobytes()).digest()
 
-    def _sender_check(self, ch: Channel, j0: int, v: np.ndarray) -> None:
-        """Ferret's check: V = Σ χ_i·v_i ⊕ Σ y_i·X^i with y = y* ⊕ x'·Δ; send H(V) (the receiver compares)."""
+    def _sender_coin(self, ch: Channel, j0: int, chi_sum, encode=None) -> None:
+        """Send the coin ``s_S`` of the group whose corrections just went out; its check stays pending
+        (:meth:`finish_check`) with ``chi_sum(challenges)`` giving ``Σ χ_i·v_i`` over the group's raw
+        leaves, and ``encode()`` (if given) what turns them into outputs once they are summed."""
         seed_s = self.rng.bytes(16)
         ch.send(seed_s)
-        reply = ch.recv_bytes(32, f"Ferret round {self.round}, bins from {j0}: check (receiver coin, x')")
-        seed_r, x_masked = reply[:16], np.frombuffer(reply[16:], dtype=np.uint8)
         (q,) = self.bases
-        y = q[self._check_cots(j0)] ^ (check.block_to_bits(x_masked)[:, None] * self.delta)
-        chi = check.Challenges(seed_s, seed_r, self._label(j0))
-        value = chi.sender_sum(v) ^ check.pack_cots(y)
-        ch.send(np.frombuffer(self._digest(j0, value), dtype=np.uint8))
+        # y* copied: a new round may overwrite this round's bases before the check is finished
+        self.pending = (self.round, j0, seed_s, q[self._check_cots(j0)].copy(), chi_sum, encode)
 
-    def _receiver_check(self, ch: Channel, j0: int, j1: int, w: np.ndarray, pos: np.ndarray) -> None:
-        """W = Σ χ_i·w_i ⊕ Σ z*_i·X^i must equal the sender's V: w = v ⊕ e_α·Δ on every bin, else
-        CheatingDetected before any output of the group is used."""
-        step = f"Ferret round {self.round}, bins {j0}-{j1 - 1}: check"
-        seed_s = ch.recv_bytes(16, f"{step} (sender coin)")
+    def finish_check(self, ch: Channel):
+        """The sender's side of the pending group's check, if any: V = Σ χ_i·v_i ⊕ Σ y_i·X^i with
+        y = y* ⊕ x'·Δ; send H(V) (the receiver compares). Must run before the next corrections and
+        before a call returns (the receiver waits for H(V) to accept the group). Returns the group's
+        ``encode`` (or ``None``): the caller runs it, before any of the group's outputs is used."""
+        if self.pending is None:
+            return None
+        rnd, j0, seed_s, y_base, chi_sum, encode = self.pending
+        self.pending = None
+        reply = ch.recv_bytes(32, f"Ferret round {rnd}, bins from {j0}: check (receiver coin, x')")
+        seed_r, x_masked = reply[:16], np.frombuffer(reply[16:], dtype=np.uint8)
+        y = y_base ^ (check.block_to_bits(x_masked)[:, None] * self.delta)
+        value = chi_sum(check.Challenges(seed_s, seed_r, self._label(rnd, j0))) ^ check.pack_cots(y)
+        ch.send(np.frombuffer(self._digest(rnd, j0, value), dtype=np.uint8))
+        return encode
+
+    def _flush(self, ch: Channel) -> None:
+        """Finish and encode the pending group (sender): before its outputs are copied or returned, and
+        before a new round overwrites the bases its encoding reads."""
+        encode = self.finish_check(ch)
+        if encode is not None:
+            encode()
+
+    def _receiver_reply(self, ch: Channel, j0: int, j1: int, chi_sums) -> tuple:
+        """Read ``s_S``, send ``s_R ‖ x'`` with ``x' = Σ χ_α ⊕ x*``; ``chi_sums(challenges)`` gives
+        ``(Σ χ_i·w_i, ⊕ χ_α, extra)`` over the group. Returns ``(W, extra)``,
+        ``W = Σ χ_i·w_i ⊕ Σ z*_i·X^i``."""
+        seed_s = ch.recv_bytes(16, f"Ferret round {self.round}, bins {j0}-{j1 - 1}: check (sender coin)")
         seed_r = self.rng.bytes(16)
         b, r = self.bases
         cots = self._check_cots(j0)
-        chi = check.Challenges(seed_s, seed_r, self._label(j0))
-        idx = (np.arange(j1 - j0, dtype=np.int64) << self.p.log_bin_size) + pos
-        wsum, chi_alpha = chi.sum_and_pick(w, idx)
+        wsum, chi_alpha, extra = chi_sums(check.Challenges(seed_s, seed_r, self._label(self.round, j0)))
         x_masked = chi_alpha ^ check.bits_to_block(b[cots])
         ch.send(np.frombuffer(seed_r + x_masked.tobytes(), dtype=np.uint8))
-        expect = self._digest(j0, wsum ^ check.pack_cots(r[cots]))
+        return wsum ^ check.pack_cots(r[cots]), extra
+
+    def _receiver_verify(self, ch: Channel, j0: int, j1: int, value: np.ndarray, provisional: tuple) -> None:
+        """H(W) must equal the sender's H(V): w = v ⊕ e_α·Δ on every bin, else CheatingDetected, with
+        the group's ``provisional`` outputs wiped (none of them is used)."""
+        step = f"Ferret round {self.round}, bins {j0}-{j1 - 1}: check"
         got = ch.recv_bytes(32, f"{step} (sender's hash)")
-        if not hmac.compare_digest(bytes(got), expect):
+        if not hmac.compare_digest(bytes(got), self._digest(self.round, j0, value)):
             self.failed = True
+            for a in provisional:
+                a[...] = 0
             raise CheatingDetected(f"{step}: the sender's single-point COTs are inconsistent "
                                    "(malformed correction or check message)")
 
@@ -347,7 +445,23 @@ class _Session:
         self.buf_len = self.buf[0].shape[0]
 
     def take(self, ch: Channel, n: int, outs: list) -> tuple:
-        """The next ``n`` correlated OTs into ``outs``: sender ``[q]``, receiver ``[bits, r]``."""
+        """The next ``n`` correlated OTs into ``outs``: sender ``[q]``, receiver ``[bits, r]``.
+
+        Malicious mode: the call returns only once every group it used has passed its check (the
+        sender has sent the last hash); if it raises, ``outs`` are zeroed, so no provisional
+        output is left in the caller's arrays."""
+        try:
+            self._take(ch, n, outs)
+            self._flush(ch)
+        except BaseException:
+            if self.checked:
+                self.pending = None
+                for o in outs:
+                    o[...] = 0
+            raise
+        return tuple(outs)
+
+    def _take(self, ch: Channel, n: int, outs: list) -> None:
         filled = 0
         p = self.p
         while filled < n:
@@ -362,13 +476,27 @@ class _Session:
                     self.tree += whole
                     filled += m
                     continue
+                if self.checked and 0 < self.tree < p.t and whole > 0 and self.lsb and ferret_fused.AVAILABLE:
+                    # A checked group the caller wants only part of: its first trees still go
+                    # straight into the caller's arrays, the rest to the group buffer (leftovers).
+                    j1 = min(p.t, self.tree + self.chunk_trees)
+                    m = whole << p.log_bin_size
+                    rest = self._dest("group", (j1 - self.tree - whole) << p.log_bin_size)
+                    segments = [(whole, tuple(o[filled:filled + m] for o in outs)), (j1 - self.tree - whole, rest)]
+                    (self._send_checked if self.role == "sender" else self._receive_checked)(ch, self.tree, j1,
+                                                                                              segments)
+                    self.tree = j1
+                    filled += m
+                    self.buf, self.buf_pos, self.buf_len = rest, 0, rest[0].shape[0]
+                    continue
+                self._flush(ch)
                 self._refill(ch)
+            self._flush(ch)
             m = min(n - filled, self.buf_len - self.buf_pos)
             for dst, src in zip(outs, self.buf):
                 dst[filled:filled + m] = src[self.buf_pos:self.buf_pos + m]
             self.buf_pos += m
             filled += m
-        return tuple(outs)
 
 
 class Ferret(RandomCorrelatedOT):

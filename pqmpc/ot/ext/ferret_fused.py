@@ -8,8 +8,16 @@ scratch buffer that stays in L2, encoded there, and streamed to the caller's arr
 non-temporal stores, so the outputs bypass the caches. The results are byte for byte those of
 :func:`.spcot.sender_expand` / :func:`.spcot.receiver_expand` followed by
 :meth:`.lpn.LocalCode.add_encoded_lsb` / :meth:`~.lpn.LocalCode.add_encoded_lsb_bits` (the LSB
-convention), which remain the path in malicious mode (its check reads the whole group's leaves
-before encoding) and without AES-NI (the trees then run on bulk OpenSSL).
+convention), which remain the path without AES-NI (the trees then run on bulk OpenSSL), for a
+Δ with lsb 0 and in malicious mode (below).
+
+Malicious mode does not run these group kernels: its check weighs every raw leaf (before
+encoding) with challenges fixed only after the sender's corrections, so the leaves must outlive
+their expansion. Measured with both parties running (2^20 OTs per call), expanding straight into
+the output arrays and encoding there in place (:mod:`.lpn`) beat both keeping a copy of the raw
+leaves beside these kernels' outputs and expanding the trees a second time for them. What the
+malicious receiver takes from here is :func:`receiver_check_sums`: its trees go into the outputs a
+step at a time, each step summed while in L2 (the same values as one call over the whole group).
 
 The tree keys and ``Δ`` are secret (as in :mod:`.spcot`); Python cannot promise constant time.
 """
@@ -24,7 +32,7 @@ from ...primitives.aes_kernels import HAVE_AESNI
 from ...primitives.aes_kernels import aes128_load_keys as _load
 from ...primitives.stream_store import stream_copy
 from .lpn import LocalCode, _encode
-from .spcot import _receiver_trees, _round_keys, _sender_trees
+from .spcot import _receiver_trees, _round_keys, _sender_trees, receiver_expand
 
 #: Whether :func:`sender_group` / :func:`receiver_group` can run (the tree kernels need AES-NI).
 AVAILABLE = HAVE_AESNI
@@ -134,6 +142,47 @@ def mpcot_receive_encoded(ch, code: LocalCode, first_row: int, x: np.ndarray, b_
     return receiver_group(code, first_row, x, c, b_base.reshape(T, h), h, out, bits)
 
 
+#: Leaves per step of the receiver's check pass: a step's trees (1 MiB) are summed while mostly still in L2.
+CHECK_STEP_LEAVES = 1 << 16
+
+
+def receiver_check_sums(chi, kb: np.ndarray, b: np.ndarray, h: int, segments: list) -> tuple:
+    """The receiver's trees of :func:`.spcot.receiver_expand` ``(kb, b, h)`` expanded into ``segments``
+    (``(trees, w)`` in order, ``w`` ``(trees·2^h, 16)``: where the group's leaves go) a step of
+    :data:`CHECK_STEP_LEAVES` at a time, each step fed to ``chi.sum_and_pick`` (punctured points
+    picked) right after its expansion, while in L2. Returns ``(Σ χ_i·w_i, ⊕ χ_α, pos)``."""
+    T = kb.shape[0]
+    if sum(n for n, _ in segments) != T or any(w.shape != (n << h, 16) for n, w in segments):
+        raise ParameterError(f"receiver_check_sums: the segments must hold the {T} trees' leaves in order")
+    acc = np.zeros(16, dtype=np.uint8)
+    picked = np.zeros(16, dtype=np.uint8)
+    pos = np.empty(T, dtype=np.int64)
+    step, t0 = max(1, CHECK_STEP_LEAVES >> h), 0
+    for count, w in segments:
+        for a in range(0, count, step):
+            n = min(step, count - a)
+            leaves = w[a << h:(a + n) << h]
+            t = t0 + a
+            _, pos[t:t + n] = receiver_expand(kb[t:t + n], b[t:t + n], h, leaves)
+            s, p = chi.sum_and_pick(leaves, (np.arange(n, dtype=np.int64) << h) + pos[t:t + n])
+            acc ^= s
+            picked ^= p
+        t0 += count
+    return acc, picked, pos
+
+
+def pieces(segments: list, a: int, n: int, h: int) -> list:
+    """``(first tree, trees, arrays)`` of the parts of ``segments`` (``(trees, arrays)`` in order, the
+    destinations of one group) that cover the group's trees ``a … a+n−1``."""
+    out, s0 = [], 0
+    for count, arrays in segments:
+        lo, hi = max(a, s0), min(a + n, s0 + count)
+        if lo < hi:
+            out.append((lo, hi - lo, tuple(x[(lo - s0) << h:(hi - s0) << h] for x in arrays)))
+        s0 += count
+    return out
+
+
 def kernel_specs() -> list:
     """Both roles' group kernels (none without AES-NI), for :func:`pqmpc.primitives.preload.preload`."""
     if not AVAILABLE:
@@ -148,4 +197,4 @@ def kernel_specs() -> list:
 
 
 __all__ = ["AVAILABLE", "sender_group", "receiver_group", "mpcot_send_encoded", "mpcot_receive_encoded",
-           "kernel_specs"]
+           "kernel_specs", "CHECK_STEP_LEAVES", "receiver_check_sums", "pieces"]
