@@ -439,9 +439,9 @@ def test_checked_last_chunk_takes_the_row_kernels(monkeypatch):
         events.append(("columns", c))
         return col(self, ch, c, step, arrived)
 
-    def recv_chunk_rows(self, ch, c, step, rows_, arrived=None):
+    def recv_chunk_rows(self, ch, c, step, rows_, arrived=None, check=None):
         events.append(("rows", c, arrived is not None))
-        return rows(self, ch, c, step, rows_, arrived)
+        return rows(self, ch, c, step, rows_, arrived, check)
 
     monkeypatch.setattr(sv.VoleMatrixSender, "recv_chunk", recv_chunk)
     monkeypatch.setattr(sv.VoleMatrixSender, "recv_chunk_rows", recv_chunk_rows)

@@ -51,6 +51,7 @@ from ...primitives.hashing import TAG_IKNP, make_tag
 from ...rng import Rng
 from ..derive import hash_rows, random_ot_from_cot
 from ..interfaces import RECEIVER, SENDER, RandomOT, check_choices, check_count
+from . import check
 from .kos import KOS
 from .sessions import drops_session_on_error
 from .subspace_vole import (
@@ -132,15 +133,46 @@ class SoftSpoken(KOS):
         ch.send(masked)
         return VoleMatrixReceiver(leaves, k)
 
-    @staticmethod
-    def _recv_last_chunk(matrix, ch, c: int, what: str, arrived, rows: np.ndarray, fused: bool) -> None:
-        """The checked call's last chunk on the row kernels too (PRG, sums, transpose and the
-        random-OT hash per tile in cache), ``arrived()`` (the sender's coin opening) as soon as the
-        corrections are in, before any work on them; as KOS's otherwise."""
-        if isinstance(matrix, VoleMatrixSender):
-            matrix.recv_chunk_rows(ch, c, what, rows, arrived=arrived)
+    def _sender_extend(self, ch, sess, n: int, op: str, extra: dict, on_chunk=None,
+                       rows: np.ndarray | None = None, keep: bool = True) -> np.ndarray | None:
+        """KOS's checked sender, same messages in the same order, on the VOLE row kernels: each chunk
+        (the last one too, the coin opened as soon as its corrections are in and before any work on
+        them) runs PRG, sums, transpose, random-OT hash and the check's ``Σ χ_j·q_j`` per tile in
+        cache (:meth:`.subspace_vole.VoleMatrixSender.recv_chunk_rows` with ``check=``, κ = 128), so
+        random-OT rows stay in the kernels' ring buffer; chunks the kernels do not take (the
+        remainder, κ = 256, no VAES) are summed after, as in KOS."""
+        mat = sess.matrix
+        if not (self.checked and isinstance(mat, VoleMatrixSender)):
+            return super()._sender_extend(ch, sess, n, op, extra, on_chunk, rows, keep)
+        step = f"{self.name} call {sess.calls}"
+        seed_s = sess.rng.bytes(check.SEED_BYTES)
+        self._header(ch, sess, op, n, {"commit": check.commit(seed_s), **extra})
+        seed_r = ch.recv_bytes(check.SEED_BYTES, f"{step} step 1 (receiver's coin)")
+        m, w = n + self.pad, self.block_bytes
+        if keep:
+            q = np.empty((m, w), dtype=np.uint8) if rows is None else rows
         else:
-            KOS._recv_last_chunk(matrix, ch, c, what, arrived, rows, fused)
+            q = sess.scratch_rows(min(self.chunk, m))
+        chi = check.Challenges(seed_s, seed_r, self._label(sess), w)
+        acc = np.zeros(w, dtype=np.uint8)
+        for start, c in self._extend_ranges(m):
+            at = start if keep else 0
+            part = q[at:at + c]
+            # the last chunk completes the matrix: open the coin before its work, so the receiver's
+            # check pass runs alongside it
+            opened = (lambda: ch.send(seed_s)) if start + c == m else None
+            if not mat.recv_chunk_rows(ch, c, f"{step} step 2 ({self.matrix_step}), rows {start}..{start + c - 1}",
+                                       part, arrived=opened, check=chi.tile_args()):
+                acc ^= chi.sender_sum(part)
+            else:
+                chi.tiles_done(c)
+            self._realign(mat)
+            if on_chunk is not None and start < n:
+                on_chunk(start, part[:min(c, n - start)])
+        acc ^= chi.tiles_sum()
+        sums = ch.recv_array(np.uint8, (2 * w,), f"{step} step 4 (receiver's check values)")
+        check.verify_sums(acc, sess.delta, sums, f"{step} step 4")
+        return q[:n] if keep else None
 
     # ------------------------------------------------------------------ random OT
     # As KOS's, with the hashing moved into the VOLE row kernels where they run (each tile's rows
