@@ -41,6 +41,8 @@ its CTR stream), leaves expanded with AES-256-CTR, random OT hashed with
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
 from ...errors import ParameterError
@@ -136,11 +138,13 @@ class SoftSpoken(KOS):
     def _sender_extend(self, ch, sess, n: int, op: str, extra: dict, on_chunk=None,
                        rows: np.ndarray | None = None, keep: bool = True) -> np.ndarray | None:
         """KOS's checked sender, same messages in the same order, on the VOLE row kernels: each chunk
-        (the last one too, the coin opened as soon as its corrections are in and before any work on
-        them) runs PRG, sums, transpose, random-OT hash and the check's ``Σ χ_j·q_j`` per tile in
-        cache (:meth:`.subspace_vole.VoleMatrixSender.recv_chunk_rows` with ``check=``, κ = 128), so
+        runs PRG, sums, transpose, random-OT hash and the check's ``Σ χ_j·q_j`` per tile in cache
+        (:meth:`.subspace_vole.VoleMatrixSender.recv_chunk_rows` with ``check=``, κ = 128), so
         random-OT rows stay in the kernels' ring buffer; chunks the kernels do not take (the
-        remainder, κ = 256, no VAES) are summed after, as in KOS."""
+        remainder, κ = 256, no VAES) are summed after, as in KOS. As IKNP's core in KOS, the last
+        chunks' corrections are read ahead of the work on them (all of them once ``read_ahead + 1``
+        chunks are left), so the coin opens as soon as the last chunk is in and the receiver's check
+        pass runs alongside the work on the chunks still held rather than after it."""
         mat = sess.matrix
         if not (self.checked and isinstance(mat, VoleMatrixSender)):
             return super()._sender_extend(ch, sess, n, op, extra, on_chunk, rows, keep)
@@ -155,17 +159,25 @@ class SoftSpoken(KOS):
             q = sess.scratch_rows(min(self.chunk, m))
         chi = check.Challenges(seed_s, seed_r, self._label(sess), w)
         acc = np.zeros(w, dtype=np.uint8)
-        for start, c in self._extend_ranges(m):
+        ranges = list(self._extend_ranges(m))
+        label = lambda a, c: f"{step} step 2 ({self.matrix_step}), rows {a}..{a + c - 1}"  # noqa: E731
+        held: deque = deque()
+        got = 0  # chunks of corrections received so far
+        for i, (start, c) in enumerate(ranges):
+            # only the last chunks are read ahead: reading ahead from the start would leave this side
+            # idle until the receiver had made ``read_ahead`` chunks more
+            while got < len(ranges) and (got <= i or i + self.read_ahead + 1 >= len(ranges)):
+                a, cg = ranges[got]
+                held.append(mat.recv_corrections(ch, cg, label(a, cg)))
+                got += 1
+                if got == len(ranges):
+                    ch.send(seed_s)  # the whole matrix is in: open the coin before the work on it
             at = start if keep else 0
             part = q[at:at + c]
-            # the last chunk completes the matrix: open the coin before its work, so the receiver's
-            # check pass runs alongside it
-            opened = (lambda: ch.send(seed_s)) if start + c == m else None
-            if not mat.recv_chunk_rows(ch, c, f"{step} step 2 ({self.matrix_step}), rows {start}..{start + c - 1}",
-                                       part, arrived=opened, check=chi.tile_args()):
-                acc ^= chi.sender_sum(part)
-            else:
+            if mat.recv_chunk_rows(ch, c, label(start, c), part, check=chi.tile_args(), corr=held.popleft()):
                 chi.tiles_done(c)
+            else:
+                acc ^= chi.sender_sum(part)
             self._realign(mat)
             if on_chunk is not None and start < n:
                 on_chunk(start, part[:min(c, n - start)])

@@ -388,17 +388,24 @@ class VoleMatrixSender(_VoleMatrix):
             q[:, a:a + w] = qw
         return q if full == cb else np.ascontiguousarray(q[:, :cb])
 
+    def recv_corrections(self, ch: Channel, c: int, step: str) -> np.ndarray:
+        """The corrections message of the next chunk of ``c`` OTs, received ahead of its work (size-checked;
+        pass it to :meth:`recv_chunk_rows` as ``corr``)."""
+        return ch.recv_array(np.uint8, (self.blocks, (c + 7) // 8), step)
+
     def recv_chunk_rows(self, ch: Channel, c: int, step: str, rows: np.ndarray, arrived=None,
-                        check: tuple | None = None) -> bool:
+                        check: tuple | None = None, corr: np.ndarray | None = None) -> bool:
         """:meth:`recv_chunk` and the transpose of Q into ``rows`` (``(c, κ/8)``), fused per column tile
         as :meth:`VoleMatrixReceiver.send_chunk_rows`; ``arrived()`` as in :meth:`recv_chunk`.
         ``check = (table, power, acc)`` (:meth:`.check.Challenges.tile_args`, ``None`` at κ = 256): where
         the row kernels take the chunk they add ``Σ χ_j·q_j`` over its rows tile by tile in cache,
-        advancing ``power``; returns whether they did (else the caller sums ``rows``). Random-OT rows
-        then need not reach ``rows`` (see :meth:`_ring_for`): ``rows`` is only valid from row
-        ``plan.hashed`` of a planned call."""
+        advancing ``power``; returns whether they did (else the caller sums ``rows``). A random-OT
+        chunk's rows then reach ``rows`` only where the caller still reads them (from ``plan.hashed``;
+        see :meth:`_ring_for`). ``corr``: this chunk's corrections if already received
+        (:meth:`recv_corrections`); ``ch`` is then not read."""
         first, nh = self._advance(c)
-        corr = ch.recv_array(np.uint8, (self.blocks, (c + 7) // 8), step)
+        if corr is None:
+            corr = self.recv_corrections(ch, c, step)
         if arrived is not None:
             arrived()
         start = self._tile_start(c, rows) if self._rky is not None and c % (8 * SLICE) == 0 else None
