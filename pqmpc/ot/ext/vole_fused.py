@@ -17,7 +17,8 @@ The row kernels do this per column tile (4,096 OTs), transpose the tile while it
 cache and, for random OT, hash its rows right there (κ = 128: the zmm TCCR, outputs stored
 non-temporally; κ = 256: ``tccr_wide``). Rows no one reads after their hash (no check) are
 made in one tile-sized ring buffer and never reach memory; a checked receiver's rows are
-streamed from the ring to their place for the check.
+streamed from the ring to their place for the check, while a checked sender's rows stay in the
+ring too: the sender kernels add the check's ``Σ χ_j·q_j`` per tile while its rows are in cache.
 """
 
 from __future__ import annotations
