@@ -424,9 +424,11 @@ def test_random_ot_hashed_in_the_row_kernels_equals_kos_hashing(monkeypatch, sec
         assert np.array_equal(mb, np.where(c[:, None] == 1, m1, m0))
 
 
-def test_checked_last_chunk_takes_the_row_kernels(monkeypatch):
-    """A malicious call's last whole chunk runs on the sender's row kernels (no column pass), with the
-    coin opened once its corrections are in and before its work, and the outputs are the OTs."""
+def test_checked_calls_take_the_row_kernels_reading_ahead(monkeypatch):
+    """A malicious call's whole chunks, the last one too, run on the sender's row kernels (no column
+    pass) with the check summed there; the last chunks' corrections are read ``read_ahead`` chunks
+    ahead of the work, so the whole matrix is in (and the coin open) before the work on the last
+    ``read_ahead + 1`` chunks; the outputs are the OTs."""
     from pqmpc.ot.ext import subspace_vole as sv
 
     if not sv.HAVE_FUSED:
@@ -434,23 +436,97 @@ def test_checked_last_chunk_takes_the_row_kernels(monkeypatch):
     events = []
     col = sv.VoleMatrixSender.recv_chunk
     rows = sv.VoleMatrixSender.recv_chunk_rows
+    ahead = sv.VoleMatrixSender.recv_corrections
 
     def recv_chunk(self, ch, c, step, arrived=None):
         events.append(("columns", c))
         return col(self, ch, c, step, arrived)
 
-    def recv_chunk_rows(self, ch, c, step, rows_, arrived=None):
-        events.append(("rows", c, arrived is not None))
-        return rows(self, ch, c, step, rows_, arrived)
+    def recv_corrections(self, ch, c, step):
+        events.append(("in", c))
+        return ahead(self, ch, c, step)
+
+    def recv_chunk_rows(self, ch, c, step, rows_, arrived=None, check=None, corr=None):
+        summed = rows(self, ch, c, step, rows_, arrived, check, corr)
+        events.append(("rows", c, corr is not None, summed))
+        return summed
 
     monkeypatch.setattr(sv.VoleMatrixSender, "recv_chunk", recv_chunk)
+    monkeypatch.setattr(sv.VoleMatrixSender, "recv_corrections", recv_corrections)
     monkeypatch.setattr(sv.VoleMatrixSender, "recv_chunk_rows", recv_chunk_rows)
-    n, chunk = 3 * 4096 + 7, 4096
+    n, chunk = 4 * 4096 + 7, 4096
     ot = SoftSpoken(4, "malicious", base=SimplestOT(), chunk=chunk)
     choices = Rng(b"last-chunk").bits(n)
     (m0, m1), mb = run_pair(lambda ch: ot.send_random(ch, n, rng=Rng(b"s")),
                             lambda ch: ot.receive_random(ch, choices, rng=Rng(b"r")))
     assert np.array_equal(mb, np.where(choices[:, None] == 1, m1, m0))
-    m = n + ot.pad
-    assert events[0] == ("rows", m % chunk, False)  # the remainder first, too short for the kernels
-    assert events[1:] == [("rows", chunk, False)] * (m // chunk - 1) + [("rows", chunk, True)]
+    rem = n + ot.pad - 4 * chunk
+    assert ot.read_ahead == 2 and 0 < rem < chunk
+    # the remainder first (too short for the kernels: summed after), then four whole chunks summed in
+    # them; the last three chunks' corrections (the whole matrix) are in before the work on them
+    assert events == [("in", rem), ("rows", rem, True, False), ("in", chunk), ("rows", chunk, True, True),
+                      ("in", chunk), ("in", chunk), ("in", chunk)] + [("rows", chunk, True, True)] * 3
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_check_summed_in_the_row_kernels_equals_sender_sum(k):
+    """The sender's row kernels with ``check=`` (plain rows, and hashed random-OT rows in the ring
+    buffer, the chunk's last rows beyond the hashed ones included) add exactly ``sender_sum`` of the
+    rows, chunk after chunk (the running power carried across chunks and across the column path),
+    with the same rows and hashes as without the check."""
+    from pqmpc.net import MemoryChannel
+    from pqmpc.ot.ext import subspace_vole as sv
+    from pqmpc.ot.ext.check import Challenges
+    from pqmpc.ot.ext.vole_fused import SLICE, TILE_BYTES
+    from pqmpc.primitives.bits import pack_bits
+
+    if not sv.HAVE_FUSED:
+        pytest.skip("no VAES: the row kernels do not run")
+    nb = 128 // k
+    rng = Rng(b"check-rows-%d" % k)
+    leaves, sums = sv.full_trees(rng.blocks(nb, 16), k)
+    dbits = unpack_bits(DELTA, 128)
+    points = (dbits.reshape(nb, k).astype(np.int64) << np.arange(k)).sum(axis=1)
+    known = sums[np.arange(nb)[:, None], np.arange(k)[None, :], 1 - sv.path_bits(points, k)]
+    sender_leaves = sv.punctured_trees(known, points, k)
+    rcv = sv.VoleMatrixReceiver(leaves, k)
+    summed, plain = (sv.VoleMatrixSender(sender_leaves, points, dbits, k) for _ in range(2))
+    chi, want_chi = (Challenges(b"s" * 32, b"r" * 32, b"0/0", 16) for _ in range(2))
+    got, want = np.zeros(16, np.uint8), np.zeros(16, np.uint8)
+    one_tile = 8 * TILE_BYTES
+    # (chunk, rows of it hashed: None = no random-OT plan); 100 takes the column path
+    cases = [(8 * SLICE, None), (100, None), (3 * one_tile + 8 * SLICE, None), (one_tile, one_tile),
+             (2 * one_tile, 2 * one_tile - 192), (8 * SLICE, 8 * SLICE - 16), (one_tile + 8 * SLICE, 8 * SLICE + 5)]
+    for c, nh in cases:
+        a, b = MemoryChannel.pair()
+        rcv.send_chunk_rows(a, c, pack_bits(rng.bits(c)).reshape(1, -1), np.empty((c, 16), np.uint8))
+        wire = b.recv_array(np.uint8, (nb, (c + 7) // 8), "corrections")
+        a.send(wire)
+        a.send(wire)
+        q, want_q = np.zeros((c, 16), np.uint8), np.empty((c, 16), np.uint8)
+        hashes = []
+        for mat in (summed, plain):
+            n = c if nh is None else nh
+            mat.plan = None if nh is None else sv.RowHashPlan(n, 1000, 7, m0=np.zeros((n, 16), np.uint8),
+                                                              m1=np.zeros((n, 16), np.uint8), delta=DELTA)
+            if mat is summed:
+                if not mat.recv_chunk_rows(b, c, "corrections", q, check=chi.tile_args()):
+                    got ^= chi.sender_sum(q)
+            else:
+                assert not mat.recv_chunk_rows(b, c, "corrections", want_q)
+                want ^= want_chi.sender_sum(want_q)
+            if mat.plan is not None:
+                hashes.append((mat.plan.hashed, mat.plan.m0, mat.plan.m1))
+            mat.plan = None
+        assert np.array_equal(got ^ chi.tiles_sum(), want), (c, nh)
+        if nh is None:
+            assert np.array_equal(q, want_q), c
+        else:
+            (h, m0, m1), (wh, w0, w1) = hashes
+            assert h == wh == nh - nh % 16
+            assert np.array_equal(m0[:h], w0[:h]) and np.array_equal(m1[:h], w1[:h]), (c, nh)
+            if nh % 16 == 0:  # every row the caller reads hashed: made in the ring, ``q`` untouched
+                assert not q.any()
+            else:
+                assert np.array_equal(q, want_q), (c, nh)
+    assert got.any()

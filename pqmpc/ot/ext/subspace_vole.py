@@ -224,9 +224,14 @@ class _VoleMatrix:
             self._bufs = {"cb": cbp, **{nm: np.empty((rows[nm], cbp), dtype=np.uint8) for nm in rows}}
         return [self._bufs[nm] for nm in names]
 
-    def _ring_for(self, c: int, nh: int):
-        """The tile ring buffer if this chunk's rows are all hashed in the kernel and not kept, else ``None``."""
-        if self.plan.keep_rows or nh != c or c % 16:
+    def _ring_for(self, c: int, nh: int, summed: bool = False):
+        """The tile ring buffer if no one reads this chunk's rows after the kernel, else ``None``: all
+        hashed in the kernel and not kept, or (``summed``: the kernel adds the check's sum over every
+        row) the hashed ones in whole 16-row steps and the rest only the check's."""
+        if summed:
+            if nh % 16 or c % 16:
+                return None
+        elif self.plan.keep_rows or nh != c or c % 16:
             return None
         if self._ring is None:
             self._ring = ring_buffer(self.width)
@@ -383,26 +388,40 @@ class VoleMatrixSender(_VoleMatrix):
             q[:, a:a + w] = qw
         return q if full == cb else np.ascontiguousarray(q[:, :cb])
 
-    def recv_chunk_rows(self, ch: Channel, c: int, step: str, rows: np.ndarray, arrived=None) -> None:
+    def recv_corrections(self, ch: Channel, c: int, step: str) -> np.ndarray:
+        """The corrections message of the next chunk of ``c`` OTs, received ahead of its work (size-checked;
+        pass it to :meth:`recv_chunk_rows` as ``corr``)."""
+        return ch.recv_array(np.uint8, (self.blocks, (c + 7) // 8), step)
+
+    def recv_chunk_rows(self, ch: Channel, c: int, step: str, rows: np.ndarray, arrived=None,
+                        check: tuple | None = None, corr: np.ndarray | None = None) -> bool:
         """:meth:`recv_chunk` and the transpose of Q into ``rows`` (``(c, κ/8)``), fused per column tile
-        as :meth:`VoleMatrixReceiver.send_chunk_rows`; ``arrived()`` as in :meth:`recv_chunk`."""
+        as :meth:`VoleMatrixReceiver.send_chunk_rows`; ``arrived()`` as in :meth:`recv_chunk`.
+        ``check = (table, power, acc)`` (:meth:`.check.Challenges.tile_args`, ``None`` at κ = 256): where
+        the row kernels take the chunk they add ``Σ χ_j·q_j`` over its rows tile by tile in cache,
+        advancing ``power``; returns whether they did (else the caller sums ``rows``). A random-OT
+        chunk's rows then reach ``rows`` only where the caller still reads them (from ``plan.hashed``;
+        see :meth:`_ring_for`). ``corr``: this chunk's corrections if already received
+        (:meth:`recv_corrections`); ``ch`` is then not read."""
         first, nh = self._advance(c)
-        corr = ch.recv_array(np.uint8, (self.blocks, (c + 7) // 8), step)
+        if corr is None:
+            corr = self.recv_corrections(ch, c, step)
         if arrived is not None:
             arrived()
         start = self._tile_start(c, rows) if self._rky is not None and c % (8 * SLICE) == 0 else None
         if start is None:
             transpose_rows(self._q(c, corr), c, rows)
-            return
+            return False
         corr = np.ascontiguousarray(corr)
         if nh:
             plan = self.plan
             plan.hashed = sender_tile_rows_hashed(self.k, self._rky, start, self.points, self.dbits, corr, rows,
                                                   self._tile, plan.delta, plan.tweak0 + first, plan.tag,
                                                   plan.m0[first:first + nh], plan.m1[first:first + nh], nh,
-                                                  self._ring_for(c, nh))
+                                                  self._ring_for(c, nh, check is not None), check)
         else:
-            sender_tile_rows(self.k, self._rky, start, self.points, self.dbits, corr, rows, self._tile)
+            sender_tile_rows(self.k, self._rky, start, self.points, self.dbits, corr, rows, self._tile, check)
+        return check is not None
 
 
 __all__ = ["full_trees", "path_bits", "punctured_trees", "vole_receiver_rows", "vole_sender_rows",

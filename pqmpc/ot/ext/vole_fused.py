@@ -17,7 +17,8 @@ The row kernels do this per column tile (4,096 OTs), transpose the tile while it
 cache and, for random OT, hash its rows right there (κ = 128: the zmm TCCR, outputs stored
 non-temporally; κ = 256: ``tccr_wide``). Rows no one reads after their hash (no check) are
 made in one tile-sized ring buffer and never reach memory; a checked receiver's rows are
-streamed from the ring to their place for the check.
+streamed from the ring to their place for the check, while a checked sender's rows stay in the
+ring too: the sender kernels add the check's ``Σ χ_j·q_j`` per tile while its rows are in cache.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from numba.extending import intrinsic
 
 from ...primitives.cpu import HAVE_VAES
 from ...primitives.gf128_vaes import HAVE_ZMM
+from ...primitives.gf_poly import acc128
 from ...primitives.stream_store import stream_copy
 from ...primitives.tccr_wide_zmm import HAVE_WIDE_ZMM
 from ...primitives.tccr_zmm import HAVE_TCCR_ZMM, hash_keys
@@ -301,16 +303,21 @@ if HAVE_VAES:
             _tile_transpose(tile.view(np.uint8), rows[64 * t0:64 * (t0 + tw)], scr)
 
     @njit(cache=True, nogil=True)
-    def _sender_tiles(rky, start, k, points, dmask, corr, rows, buf):
+    def _sender_tiles(rky, start, k, points, dmask, corr, rows, buf, ptab, power, acc):
+        # ``ptab, power, acc``: as in ``_sender_tiles_hashed`` (κ = 128 rows only)
         cw = corr.shape[1]
         width = corr.shape[0] * k
         tmax = buf.shape[0] // width
         scr = np.empty((128, 64), dtype=np.uint8)
+        nosel = np.zeros(0, dtype=np.uint8)
         for t0 in range(0, cw, tmax):
             tw = min(tmax, cw - t0)
             tile = buf[:width * tw].reshape(width, tw)
             _sender_tile(rky, start, k, points, dmask, corr, tile, t0, tw)
-            _tile_transpose(tile.view(np.uint8), rows[64 * t0:64 * (t0 + tw)], scr)
+            dst = rows[64 * t0:64 * (t0 + tw)]
+            _tile_transpose(tile.view(np.uint8), dst, scr)
+            if acc.shape[0]:
+                acc128(ptab, power, dst.view(np.uint64), nosel, acc)
 
 
 if HAVE_HASHED_TILES:
@@ -343,13 +350,17 @@ if HAVE_HASHED_TILES:
             if mode == 2:
                 stream_copy(dst.reshape(-1), rows[a:b].reshape(-1))
 
+    # ``ptab, power, acc``: the check's :meth:`.check.Challenges.tile_args` (``acc`` empty: no check):
+    # ``Σ χ_j·q_j`` over every row of the tile, hashed or not, added while the tile's rows are in L1/L2,
+    # so a checked call's rows need not be kept (the ring) for a second pass over the chunk.
     @njit(cache=True, nogil=True)
     def _sender_tiles_hashed(rky, start, k, points, dmask, corr, rows, buf, hrk, hdelta, hstart, htag, m0, m1, nh,
-                             ring):
+                             ring, ptab, power, acc):
         cw = corr.shape[1]
         width = corr.shape[0] * k
         tmax = buf.shape[0] // width
         scr = np.empty((128, 64), dtype=np.uint8)
+        nosel = np.zeros(0, dtype=np.uint8)
         for t0 in range(0, cw, tmax):
             tw = min(tmax, cw - t0)
             tile = buf[:width * tw].reshape(width, tw)
@@ -361,6 +372,8 @@ if HAVE_HASHED_TILES:
             if e > a:
                 pair_loop_nt(hrk, rows[r:r + e - a].view(np.uint64), hdelta, hstart + np.uint64(a), htag,
                              m0[a:e].view(np.uint64), m1[a:e].view(np.uint64))
+            if acc.shape[0]:
+                acc128(ptab, power, rows[r:r + b - a].view(np.uint64), nosel, acc)
 
 
 #: whether the row kernels can hash κ = 256 tiles too (``tccr_wide`` on zmm)
@@ -476,10 +489,24 @@ def receiver_tile_rows(k: int, rky, start: int, choice: np.ndarray, corr: np.nda
     _receiver_tiles(rky, start, k, choice.view(np.uint64), corr.view(np.uint64), rows, buf)
 
 
+_NO_CHECK = (np.zeros((1, 2), dtype=np.uint64), np.zeros(2, dtype=np.uint64), np.zeros(0, dtype=np.uint64))
+
+
+def _check_args(check, rows: np.ndarray) -> tuple:
+    if check is None:
+        return _NO_CHECK
+    if rows.shape[1] != 16:
+        raise ValueError("the row kernels sum the check in GF(2^128) only (16-byte rows)")
+    return check
+
+
 def sender_tile_rows(k: int, rky, start: int, points, dbits, corr: np.ndarray, rows: np.ndarray,
-                     buf: np.ndarray) -> None:
-    """:func:`fused_sender` with Q transposed tile by tile into ``rows`` (as :func:`receiver_tile_rows`)."""
-    _sender_tiles(rky, start, k, points, delta_mask(dbits), corr.view(np.uint64), rows, buf)
+                     buf: np.ndarray, check: tuple | None = None) -> None:
+    """:func:`fused_sender` with Q transposed tile by tile into ``rows`` (as :func:`receiver_tile_rows`).
+    ``check = (table, power, acc)`` (:meth:`.check.Challenges.tile_args`, 16-byte rows only): also
+    ``acc[0:2] ^= Σ χ_j·q_j`` over the chunk's rows, tile by tile in cache, ``power`` advanced."""
+    _sender_tiles(rky, start, k, points, delta_mask(dbits), corr.view(np.uint64), rows, buf,
+                  *_check_args(check, rows))
 
 
 def receiver_tile_rows_hashed(k: int, rky, start: int, choice: np.ndarray, corr: np.ndarray, rows: np.ndarray,
@@ -504,12 +531,15 @@ def receiver_tile_rows_hashed(k: int, rky, start: int, choice: np.ndarray, corr:
 
 def sender_tile_rows_hashed(k: int, rky, start: int, points, dbits, corr: np.ndarray, rows: np.ndarray,
                             buf: np.ndarray, delta: np.ndarray, hstart: int, tag: int, m0: np.ndarray,
-                            m1: np.ndarray, nh: int, ring: np.ndarray | None = None) -> int:
+                            m1: np.ndarray, nh: int, ring: np.ndarray | None = None,
+                            check: tuple | None = None) -> int:
     """:func:`sender_tile_rows`, and ``m0[j] = H(q_j, hstart + j)``, ``m1[j] = H(q_j ⊕ Δ, hstart + j)`` for
     ``j < nh − nh mod 16`` (:data:`HAVE_HASHED_TILES` only); returns that count. ``ring`` as in
-    :func:`receiver_tile_rows_hashed`."""
-    if ring is not None and nh != rows.shape[0]:
-        raise ValueError("ring: only when every row of the chunk is hashed here")
+    :func:`receiver_tile_rows_hashed`; with ``check`` (as in :func:`sender_tile_rows`: every row of the
+    chunk is summed here) the rows past ``nh`` may be left unwritten too, as no one else reads them."""
+    if ring is not None and (nh % 16 or (nh != rows.shape[0] and check is None)):
+        raise ValueError("ring: only when every row the caller reads is hashed or summed here")
+    ck = _check_args(check, rows)
     d = np.ascontiguousarray(delta, dtype=np.uint8).view(np.uint64)
     if rows.shape[1] == 32:
         _sender_tiles_wide(rky, start, k, points, delta_mask(dbits), corr.view(np.uint64),
@@ -518,7 +548,7 @@ def sender_tile_rows_hashed(k: int, rky, start: int, points, dbits, corr: np.nda
     else:
         _sender_tiles_hashed(rky, start, k, points, delta_mask(dbits), corr.view(np.uint64),
                              rows if ring is None else ring, buf, hash_keys(), d, np.uint64(hstart % (1 << 64)),
-                             np.uint64(tag), m0, m1, nh, ring is not None)
+                             np.uint64(tag), m0, m1, nh, ring is not None, *ck)
     return nh - nh % 16
 
 
