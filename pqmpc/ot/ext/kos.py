@@ -68,7 +68,15 @@ VERSION = 3  # 3: check challenges are powers of one coin-tossed element (check.
 #: arrives rather than when the sender's work reaches it, so the receiver's check pass (after the
 #: coin) runs alongside the sender's work on the last ``READ_AHEAD + 1`` chunks instead of after it.
 #: Same messages and bytes; the cost is ``READ_AHEAD + 1`` chunk buffers held by the sender.
-READ_AHEAD = 2
+#: Default 0 (session 6): reading ahead blocks the sender's work on chunk i until chunk i + d has
+#: arrived, so a sender that keeps up with the receiver (a quiet machine, the memory channel) is
+#: always d chunks behind and ends with d + 1 chunks of work after the coin, against the
+#: receiver's one check pass. Without it the sender works on each chunk as it comes and still
+#: opens the coin before its work on the last one. Same run, load 0.4-0.8, 4 rounds in fresh
+#: processes (``bench/kos_variants.py --ab``): KOS / IKNP wall 1.135 vs 1.185 (κ = 128),
+#: 1.25 vs 1.345 (κ = 256). Under heavy load (4-5), where the sender falls behind anyway,
+#: session 5 measured d = 2 ahead in a two-protocol harness; set ``KOS.read_ahead`` there.
+READ_AHEAD = 0
 
 
 class Session:
