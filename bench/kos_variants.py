@@ -10,7 +10,8 @@ with SoftSpoken k = 4 in the rounds as in the goal command (``--pair``: IKNP and
 
 Two KOS settings cannot share a process for this: the allocator's state (which pages the
 memory channel's message copies get) is shared by every protocol in it, so one setting moves
-the other's figures. ``--ab`` therefore runs ``--read-ahead 0`` and the default alternately in
+the other's figures. ``--ab`` therefore runs ``--read-ahead N`` (``--ab-other``, default 2: the
+default was 2 before session 6, 0 since) and the default alternately in
 fresh processes (A B A B) and prints each run's rows.
 """
 
@@ -52,13 +53,15 @@ def main(argv=None) -> int:
     ap.add_argument("--read-ahead", type=int, default=None, help="KOS.read_ahead (default: the class's)")
     ap.add_argument("--pair", action="store_true", help="IKNP and KOS only (no SoftSpoken in the rounds)")
     ap.add_argument("--ab", type=int, default=0, metavar="ROUNDS",
-                    help="run --read-ahead 0 and the default alternately in fresh processes, ROUNDS times each")
+                    help="run --read-ahead AB_OTHER and the default alternately in fresh processes, ROUNDS times each")
+    ap.add_argument("--ab-other", type=int, default=2, help="the read-ahead --ab compares with the default")
     args = ap.parse_args(argv)
     if args.ab:
         base = [sys.executable, os.path.abspath(__file__), "--links", args.links, "--kappa", args.kappa,
                 "--reps", str(args.reps), "--n", str(args.n)] + (["--pair"] if args.pair else [])
         for i in range(args.ab):
-            for tag, extra in (("read_ahead=0", ["--read-ahead", "0"]), ("default", [])):
+            other = str(args.ab_other)
+            for tag, extra in ((f"read_ahead={other}", ["--read-ahead", other]), ("default", [])):
                 with open("/proc/loadavg") as f:
                     load = " ".join(f.read().split()[:3])
                 print(f"== {tag} (round {i + 1}, load {load})", flush=True)

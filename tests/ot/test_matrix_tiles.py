@@ -17,6 +17,16 @@ def test_rows_paths_agree(w, seed_bytes, per_row):
     _check_paths(w, seed_bytes, per_row, [4096, 65536, 4095, 8200, 1, 12288])
 
 
+# Chunks shorter than a tile (KOS's remainder chunk first, IKNP's tail last) run one padded kernel
+# tile where the streams sit on a block boundary, advancing them by exactly the bytes used; the
+# chunks after them, tiled or not, must continue the streams as the plain path does.
+@pytest.mark.parametrize("w,seed_bytes", [(128, 16), (256, 32)])
+@pytest.mark.parametrize("sizes", [[192, 65536, 4096], [128, 4096, 3968, 8192, 192, 4096],
+                                   [1, 4096, 7, 4095, 8, 4096], [4095, 4095, 4096]])
+def test_short_chunks_agree(w, seed_bytes, sizes):
+    _check_paths(w, seed_bytes, False, sizes)
+
+
 # κ = 256 (AES-256 streams, 32-byte rows) on sizes around the tile (4,096 rows) boundaries:
 # whole tiles run the fused VAES kernel, the rest the plain path, and the streams stay in step.
 @settings(max_examples=12, deadline=None)

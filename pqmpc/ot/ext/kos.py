@@ -68,7 +68,15 @@ VERSION = 3  # 3: check challenges are powers of one coin-tossed element (check.
 #: arrives rather than when the sender's work reaches it, so the receiver's check pass (after the
 #: coin) runs alongside the sender's work on the last ``READ_AHEAD + 1`` chunks instead of after it.
 #: Same messages and bytes; the cost is ``READ_AHEAD + 1`` chunk buffers held by the sender.
-READ_AHEAD = 2
+#: Default 0 (session 6): reading ahead blocks the sender's work on chunk i until chunk i + d has
+#: arrived, so a sender that keeps up with the receiver (a quiet machine, the memory channel) is
+#: always d chunks behind and ends with d + 1 chunks of work after the coin, against the
+#: receiver's one check pass. Without it the sender works on each chunk as it comes and still
+#: opens the coin before its work on the last one. Same run, load 0.4-0.8, 4 rounds in fresh
+#: processes (``bench/kos_variants.py --ab``): KOS / IKNP wall 1.135 vs 1.185 (κ = 128),
+#: 1.25 vs 1.345 (κ = 256). Under heavy load (4-5), where the sender falls behind anyway,
+#: session 5 measured d = 2 ahead in a two-protocol harness; set ``KOS.read_ahead`` there.
+READ_AHEAD = 0
 
 
 class Session:
@@ -82,7 +90,6 @@ class Session:
         self.rng = rng  # per-call coins and padding bits
         self._scratch = np.empty((0, 16), dtype=np.uint8)
         self._u_slots: dict[int, np.ndarray] = {}
-        self._bits = np.empty(0, dtype=np.uint8)
         self.calls = 0
         self.ots = 0
 
@@ -91,17 +98,6 @@ class Session:
         if self._scratch.shape[0] < m or self._scratch.shape[1] != self.width:
             self._scratch = np.empty((m, self.width), dtype=np.uint8)
         return self._scratch[:m]
-
-    def call_bits(self, choices: np.ndarray, pad: np.ndarray) -> np.ndarray:
-        """``choices ‖ pad`` in a buffer that stays with the session (a fresh megabyte per call
-        comes from the allocator as fresh pages as often as not)."""
-        m = choices.shape[0] + pad.shape[0]
-        if self._bits.shape[0] < m:
-            self._bits = np.empty(m, dtype=np.uint8)
-        out = self._bits[:m]
-        out[:choices.shape[0]] = choices
-        out[choices.shape[0]:] = pad
-        return out
 
     def u_slot(self, k: int, shape: tuple[int, int]) -> np.ndarray:
         """Buffer ``k`` of the sender's read-ahead ring, of ``shape`` (kept across calls)."""
@@ -261,19 +257,25 @@ class KOS(ExtensionSessions, CorrelatedOT):
             seed_r = sess.rng.bytes(check.SEED_BYTES)
             ch.send(seed_r)
         m = n + self.pad
-        bits = sess.call_bits(choices, sess.rng.bits(self.pad)) if self.pad else choices
+        # choices ‖ pad is never made whole (a megabyte's copy per call): each chunk packs its own
+        # bits, and the check sums the two parts in order.
+        pad = sess.rng.bits(self.pad) if self.pad else choices[:0]
         w = self.block_bytes
         t = np.empty((m, w), dtype=np.uint8) if rows is None else rows
         # IKNP's matrix core fuses PRG, masking and transpose per tile (whole tiles, else one
         # after the other); SoftSpoken's VOLE matrices give columns, transposed here.
         fused = hasattr(sess.matrix, "send_chunk_rows")
         for start, c in self._extend_ranges(m):
-            code = pack_bits(bits[start:start + c]).reshape(1, -1)
+            e = start + c
+            chunk_bits = (choices[start:e] if e <= n else pad[start - n:e - n] if start >= n
+                          else np.concatenate((choices[start:n], pad[:e - n])))
+            code = pack_bits(chunk_bits).reshape(1, -1)
             if fused:
                 sess.matrix.send_chunk_rows(ch, c, code, t[start:start + c])
             else:
                 transpose_rows(sess.matrix.send_chunk(ch, c, code), c, t[start:start + c])
-            self._realign(sess.matrix)
+            if c % 128:  # a whole number of AES blocks per stream keeps the streams aligned
+                self._realign(sess.matrix)
             if on_chunk is not None and start < n:
                 on_chunk(start, t[start:min(start + c, n)])
         if not self.checked:
@@ -283,7 +285,10 @@ class KOS(ExtensionSessions, CorrelatedOT):
         chi = check.Challenges(seed_s, seed_r, self._label(sess), w)
         # One pass over all m rows (the challenges are made in-kernel, or step by step inside
         # receiver_sums): per-chunk calls only added Python work and a short tail per chunk.
-        ch.send(chi.receiver_sums(t[:m], bits[:m]))
+        sums = chi.receiver_sums(t[:n], choices)
+        if self.pad:
+            sums ^= chi.receiver_sums(t[n:m], pad)
+        ch.send(sums)
         return t[:n], theirs
 
     def _sender_extend(self, ch, sess: Session, n: int, op: str, extra: dict, on_chunk=None,
@@ -341,7 +346,8 @@ class KOS(ExtensionSessions, CorrelatedOT):
                     {"check": chi.tile_args()} if chi is not None and isinstance(sess.matrix, MatrixSender) else {}))
             else:
                 transpose_rows(sess.matrix.recv_chunk(ch, c, what), c, rows)
-            self._realign(sess.matrix)
+            if c % 128:  # as on the receiver: whole blocks per stream keep the streams aligned
+                self._realign(sess.matrix)
             if chi is not None:
                 # The zmm tile kernel summed χ·q_j while each tile was in cache; else sum the chunk here.
                 if summed:
