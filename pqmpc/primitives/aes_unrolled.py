@@ -570,7 +570,7 @@ def tccr_wide_vaes_loop(x, tw, out, tag):
 @njit(cache=True, nogil=True)
 def tccr_wide_zmm_loop(x, tw, out, tag):
     """The wide hash of rows ``0 .. stop-1`` (whole 16-row steps) on zmm VAES; returns ``stop``.
-    Callers check AVX-512 (:data:`.gf128_vaes.HAVE_ZMM`) and VAES."""
+    Callers check AVX-512 (:data:`.cpu.HAVE_ZMM`) and VAES."""
     stop = x.shape[0] - x.shape[0] % 16
     for i in range(0, stop, 16):
         _wide16_zmm(x, tw, out, i, tag)

@@ -25,7 +25,8 @@ from numba.core.codegen import get_host_cpu_features as _nb_host_features
 
 from ..errors import ParameterError
 
-__all__ = ["BACKENDS", "FEATURES", "HAVE_AESNI", "HAVE_PCLMUL", "HAVE_VAES", "HAVE_VPCLMUL", "backend_info",
+__all__ = ["BACKENDS", "FEATURES", "HAVE_AESNI", "HAVE_PCLMUL", "HAVE_VAES", "HAVE_VPCLMUL", "HAVE_ZMM",
+           "backend_info",
            "detect_features", "host_and_target_have", "parse_features", "use_native", "use_vaes"]
 
 
@@ -107,6 +108,11 @@ def host_and_target_have(*feats: str) -> bool:
     explicit = parse_features(FEATURES["numba_features"])
     host_model = FEATURES["cpu_name"] in ("host", _llb.get_host_cpu_name())
     return all(host.get(f, False) and explicit.get(f, host_model) for f in feats)
+
+
+#: 512-bit VAES and VPCLMULQDQ (four blocks per instruction): AVX-512 F/BW/VL usable by numba's
+#: target and present on the CPU, with VAES and VPCLMULQDQ. The zmm kernels' common test.
+HAVE_ZMM: bool = HAVE_VAES and HAVE_VPCLMUL and host_and_target_have("avx512f", "avx512bw", "avx512vl")
 
 
 def backend_info() -> dict:

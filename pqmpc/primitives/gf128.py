@@ -6,8 +6,8 @@ and malicious Ferret) and universal hashing.
 
 Bulk: :func:`mul` / :func:`gf128_mul` (row-wise products), :func:`dot` /
 :func:`gf128_dot` (sum of products), :func:`gf128_dot_wide` (the same sum with
-one reduction per call), :func:`ctr_dot` (a consistency check's sum with its
-AES-CTR challenges made in-kernel). In njit code: :func:`gf128_mul_block` on
+one reduction per call); the checks' sums with their polynomial challenges are
+:mod:`.gf_poly`. In njit code: :func:`gf128_mul_block` on
 ``(uint64, uint64)`` blocks, bound at import to PCLMULQDQ where numba's target
 has it and to a constant-time carry-less multiply in plain numba otherwise
 (no tables: integer multiplies on bits spaced four apart), same bytes.
@@ -22,20 +22,14 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..errors import ParameterError
-from .aes_kernels import HAVE_AESNI, aes128_encrypt8_ni, aes128_encrypt_ni, aes128_load_keys
 from .blocks import as_blocks, out_blocks
-from .cpu import HAVE_PCLMUL, HAVE_VAES, HAVE_VPCLMUL, use_native
-from .gf128_vaes import CTR_DOT_YMM, CTR_DOT_ZMM, HAVE_ZMM, ctr_dot_vaes
+from .cpu import HAVE_PCLMUL, HAVE_VPCLMUL, use_native
 from .llvm_ir import BLOCK, bxor, to_tup, to_vec, u64_array
-from .prg import _ctr as ctr_block  # the CTR streams' counter blocks (same package)
-from .prg import _ctr8 as ctr_block8
 
-__all__ = ["HAVE_CTR_DOT", "HAVE_PCLMUL", "ctr_dot", "dot", "fold_unreduced", "gf128_dot", "gf128_dot_wide",
+__all__ = ["HAVE_PCLMUL", "dot", "fold_unreduced", "gf128_dot", "gf128_dot_wide",
            "gf128_mul", "gf128_mul_block", "gf128_mul_ni", "gf128_mul_soft", "mul"]
 
 _BLK = BLOCK
-#: whether :func:`ctr_dot` (challenges made in-kernel) runs here
-HAVE_CTR_DOT = HAVE_PCLMUL and HAVE_AESNI
 _V2 = ir.VectorType(ir.IntType(64), 2)
 _I32 = ir.IntType(32)
 _U32 = np.uint64(0xFFFFFFFF)
@@ -315,146 +309,9 @@ def _gf_dot_wide_ni1(a, b):
     return _fold(r[0], r[1], r[2], r[3])
 
 
-_U6 = types.UniTuple(types.uint64, 6)
-
-
-@intrinsic
-def _clmul8_acc(typingctx, acc, xs, rows, i):
-    """Accumulate the unreduced products ``xs[j] ⊗ rows[i + j]`` (j < 8) into ``acc`` = (lo, hi, mid)."""
-    if not (acc == _U6 and xs == types.UniTuple(_BLK, 8) and _u64_array(rows) and isinstance(i, types.Integer)):
-        return None
-
-    def codegen(context, builder, sig, args):
-        i8 = ir.IntType(8)
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V2, [_V2, _V2, i8]),
-                                            "llvm.x86.pclmulqdq")
-        intp = context.get_value_type(types.intp)
-        i_v = context.cast(builder, args[3], sig.args[3], types.intp)
-        arr = context.make_array(sig.args[2])(context, builder, args[2])
-        zero_i = ir.Constant(intp, 0)
-
-        def vec(t, j):
-            v = ir.Constant(_V2, ir.Undefined)
-            v = builder.insert_element(v, builder.extract_value(t, 2 * j), ir.Constant(_I32, 0))
-            return builder.insert_element(v, builder.extract_value(t, 2 * j + 1), ir.Constant(_I32, 1))
-
-        lo, hi, mid = (vec(args[0], j) for j in range(3))
-        for j in range(8):
-            va = _to_vec(builder, builder.extract_value(args[1], j))
-            p = cgutils.get_item_pointer(context, builder, sig.args[2], arr,
-                                         [builder.add(i_v, ir.Constant(intp, j)), zero_i])
-            vb = builder.load(builder.bitcast(p, _V2.as_pointer()), align=8)
-
-            def cl(imm, va=va, vb=vb):
-                return builder.call(fn, [va, vb, ir.Constant(i8, imm)])
-
-            lo = builder.xor(lo, cl(0x00))
-            hi = builder.xor(hi, cl(0x11))
-            mid = builder.xor(mid, builder.xor(cl(0x10), cl(0x01)))
-        out = ir.Constant(context.get_value_type(_U6), ir.Undefined)
-        for j, v in enumerate((lo, hi, mid)):
-            out = builder.insert_value(out, builder.extract_element(v, ir.Constant(_I32, 0)), 2 * j)
-            out = builder.insert_value(out, builder.extract_element(v, ir.Constant(_I32, 1)), 2 * j + 1)
-        return out
-
-    return _U6(acc, xs, rows, types.intp), codegen
-
-
-if HAVE_PCLMUL and HAVE_AESNI:
-    @njit(cache=True, nogil=True)
-    def _ctr_dot_ni(rk, start, rows, sel):
-        ks = aes128_load_keys(rk)
-        z = np.uint64(0)
-        acc = (z, z, z, z, z, z)
-        p0 = z
-        p1 = z
-        n = rows.shape[0]
-        pick = sel.shape[0] > 0
-        i = 0
-        while i + 8 <= n:
-            xs = aes128_encrypt8_ni(ks, ctr_block8(start + i))
-            acc = _clmul8_acc(acc, xs, rows, i)
-            if pick:
-                for j in range(8):
-                    m = z - np.uint64(sel[i + j])  # all ones where selected: no branch on the secret
-                    p0 ^= xs[j][0] & m
-                    p1 ^= xs[j][1] & m
-            i += 8
-        lo0, lo1, hi0, hi1, mid0, mid1 = acc
-        r0, r1, r2, r3 = lo0, lo1 ^ mid0, hi0 ^ mid1, hi1
-        while i < n:
-            x = aes128_encrypt_ni(ks, ctr_block(start + i))
-            t = gf128_mul_ni(x, (rows[i, 0], rows[i, 1]))
-            r0 ^= t[0]
-            r1 ^= t[1]
-            if pick:
-                m = z - np.uint64(sel[i])
-                p0 ^= x[0] & m
-                p1 ^= x[1] & m
-            i += 1
-        f = _fold(r0, r1, r2, r3)
-        return f[0], f[1], p0, p1
-
-
-# numba's on-disk cache keys these callers on this file, not on gf128_vaes.py, whose intrinsic
-# they inline: a change there needs a change here (or a cleared cache) to be compiled in.
-def _vaes_caller(lanes: int):
-    rows_per_step = lanes * (CTR_DOT_ZMM if lanes == 4 else CTR_DOT_YMM)
-
-    @njit(cache=True, nogil=True)
-    def call(rk, start, rows, sel):
-        steps = rows.shape[0] // rows_per_step
-        done = rows_per_step * steps
-        if sel.shape[0] > 0:
-            r = ctr_dot_vaes(rk, start, rows, sel, steps, True, lanes)
-            t = _ctr_dot_ni(rk, start + done, rows[done:], sel[done:])
-        else:
-            r = ctr_dot_vaes(rk, start, rows, sel, steps, False, lanes)
-            t = _ctr_dot_ni(rk, start + done, rows[done:], sel)
-        # The fold is linear: fold the vector part, then add the xmm tail's folded sum.
-        f = _fold(r[0], r[1], r[2], r[3])
-        return f[0] ^ t[0], f[1] ^ t[1], r[4] ^ t[2], r[5] ^ t[3]
-
-    return call
-
-
-#: VAES kernels by register width: "ymm" (two blocks per instruction), "zmm" (four; AVX-512 only).
-_VAES_CALLS = {}
-if HAVE_CTR_DOT and HAVE_VAES and HAVE_VPCLMUL:
-    _VAES_CALLS["ymm"] = _vaes_caller(2)
-    if HAVE_ZMM:
-        _VAES_CALLS["zmm"] = _vaes_caller(4)
-
-
-def ctr_dot(round_keys: np.ndarray, start: int, rows: np.ndarray, sel: np.ndarray | None = None,
-            backend: str = "auto") -> np.ndarray:
-    """``Σ_j χ_j·rows_j`` and ``⊕_{sel_j = 1} χ_j`` with ``χ_j = AES_k(ctr(start + j))`` made in-kernel
-    (the stream of :class:`~pqmpc.primitives.prg.MultiKeyCTR` from block ``start``), as 32 bytes.
-
-    The challenges of a consistency check never touch memory: each batch of eight is multiplied
-    (carry-less, unreduced) into the row it weighs while still in registers; one fold per call.
-    ``round_keys``: ``(11, 2)`` uint64 (:func:`~pqmpc.primitives.aes_kernels.round_keys_many`).
-    AES-NI and PCLMULQDQ only (see :data:`HAVE_CTR_DOT`); ``backend="aesni"`` keeps to xmm
-    where VAES/VPCLMULQDQ would run, ``"ymm"`` to 256-bit registers where 512-bit ones would
-    (``"auto"``: the widest available; every backend gives the same bytes)."""
-    if not HAVE_CTR_DOT:
-        raise ParameterError("ctr_dot needs AES-NI and PCLMULQDQ")
-    rows = as_blocks(rows, name="rows")
-    sel = np.zeros(0, dtype=np.uint8) if sel is None else np.ascontiguousarray(sel, dtype=np.uint8)
-    if sel.shape[0] not in (0, rows.shape[0]):
-        raise ParameterError("sel must have one entry per row")
-    rv = rows.view(np.uint64)
-    vaes = _VAES_CALLS.get("ymm" if backend == "ymm" else "zmm", _VAES_CALLS.get("ymm"))
-    if vaes is not None and backend in ("auto", "native", "ymm"):
-        r = vaes(round_keys, start, rv, sel)
-    else:
-        r = _ctr_dot_ni(round_keys, start, rv, sel)
-    return np.array(r, dtype=np.uint64).view(np.uint8)
-
-
 def fold_unreduced(words: np.ndarray) -> np.ndarray:
-    """A 256-bit carry-less sum (four uint64 words, low first: what the ``ctr_dot`` kernels and
-    :func:`pqmpc.ot.ext.matrix_kernels.sender_tiles_zmm_check` accumulate) reduced to one
+    """A 256-bit carry-less sum (four uint64 words, low first: what
+    :func:`pqmpc.ot.ext.matrix_kernels.sender_tiles_zmm_check` accumulates) reduced to one
     ``(16,)`` block of GF(2^128)."""
     w = np.asarray(words, dtype=np.uint64)
     if w.shape != (4,):

@@ -6,9 +6,8 @@ actively secure OT extensions (KOS, SoftSpokenOT with κ = 256), where rows and
 the coefficient of x^i (as :mod:`.gf128`), i.e. four uint64 words, lowest first.
 The pentanomial is irreducible (the test checks it with Rabin's test).
 
-Bulk: :func:`mul` (row-wise products), :func:`dot` (``Σ a_i·b_i``, one reduction
-per call) and :func:`ctr_dot` (a check's sum with its AES-256-CTR challenges made
-in-kernel, never stored: the 256-bit sibling of :func:`.gf128.ctr_dot`).
+Bulk: :func:`mul` (row-wise products) and :func:`dot` (``Σ a_i·b_i``, one reduction
+per call); the checks' sums with their polynomial challenges are :mod:`.gf_poly`.
 A product is three 128 × 128 Karatsuba products, each three 64 × 64 carry-less
 multiplies (PCLMULQDQ where numba's target has it; otherwise the constant-time
 integer-multiply carry-less product of :mod:`.gf128`, same bytes): nine per row.
@@ -18,27 +17,17 @@ The sums stay unreduced (reduction is GF(2)-linear) and are folded once.
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit
 
 from ..errors import ParameterError
-from .aes_kernels import HAVE_AESNI, aes256_encrypt8_ni, aes256_encrypt_ni, aes256_load_keys
 from .blocks import as_blocks, out_blocks
-from .cpu import HAVE_PCLMUL, HAVE_VAES, HAVE_VPCLMUL
+from .cpu import HAVE_PCLMUL
 from .gf128 import _clmul64_soft
-from .gf128_vaes import HAVE_ZMM
-from .gf256_vaes import VSTEP, ctr_dot_vaes
-from .llvm_ir import BLOCK, clmul_00, to_vec, u64_array
-from .prg import _ctr as ctr_block
-from .prg import _ctr8 as ctr_block8
+from .llvm_ir import clmul_00
 
-__all__ = ["HAVE_CTR_DOT", "WIDTH", "ctr_dot", "dot", "mul", "reduce512"]
+__all__ = ["WIDTH", "dot", "finish", "mul", "reduce512"]
 
 WIDTH = 32
-#: whether :func:`ctr_dot` runs here (AES-NI for the challenges)
-HAVE_CTR_DOT = HAVE_AESNI
 _Z = np.uint64(0)
 _ZERO18 = (_Z,) * 18
 
@@ -134,139 +123,6 @@ def _mul_kernel(a, b, out):
         out[i, 0], out[i, 1], out[i, 2], out[i, 3] = r
 
 
-_U18 = types.UniTuple(types.uint64, 18)
-_V2 = ir.VectorType(ir.IntType(64), 2)
-_I32 = ir.IntType(32)
-
-
-@intrinsic
-def _acc4_ni(typingctx, acc, xs, rows, i):
-    """Accumulate ``χ_r ⊗ rows[i + r]`` (r < 4, χ_r = blocks 2r, 2r+1 of ``xs``) into the 18 unreduced
-    Karatsuba words ``acc``, as one piece of vector IR (PCLMULQDQ; the products stay in xmm registers)."""
-    if not (acc == _U18 and xs == types.UniTuple(BLOCK, 8) and u64_array(rows) and isinstance(i, types.Integer)):
-        return None
-
-    def codegen(context, builder, sig, args):
-        i8 = ir.IntType(8)
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V2, [_V2, _V2, i8]),
-                                            "llvm.x86.pclmulqdq")
-        intp = context.get_value_type(types.intp)
-        i_v = context.cast(builder, args[3], sig.args[3], types.intp)
-        arr = context.make_array(sig.args[2])(context, builder, args[2])
-        swap = ir.Constant(ir.VectorType(_I32, 2), [1, 0])
-
-        def vec(j):
-            v = ir.Constant(_V2, ir.Undefined)
-            v = builder.insert_element(v, builder.extract_value(args[0], 2 * j), ir.Constant(_I32, 0))
-            return builder.insert_element(v, builder.extract_value(args[0], 2 * j + 1), ir.Constant(_I32, 1))
-
-        accs = [vec(j) for j in range(9)]
-        for r in range(4):
-            c0 = to_vec(builder, builder.extract_value(args[1], 2 * r))
-            c1 = to_vec(builder, builder.extract_value(args[1], 2 * r + 1))
-            row = builder.add(i_v, ir.Constant(intp, r))
-            bs = []
-            for w in (0, 2):
-                p = cgutils.get_item_pointer(context, builder, sig.args[2], arr, [row, ir.Constant(intp, w)])
-                bs.append(builder.load(builder.bitcast(p, _V2.as_pointer()), align=8))
-            for k, (va, vb) in enumerate(((c0, bs[0]), (c1, bs[1]), (builder.xor(c0, c1), builder.xor(*bs)))):
-                fa = builder.xor(va, builder.shuffle_vector(va, va, swap))
-                fb = builder.xor(vb, builder.shuffle_vector(vb, vb, swap))
-                terms = (builder.call(fn, [va, vb, ir.Constant(i8, 0x00)]),
-                         builder.call(fn, [va, vb, ir.Constant(i8, 0x11)]),
-                         builder.call(fn, [fa, fb, ir.Constant(i8, 0x00)]))
-                for j, t in enumerate(terms):
-                    accs[3 * k + j] = builder.xor(accs[3 * k + j], t)
-        out = ir.Constant(context.get_value_type(_U18), ir.Undefined)
-        for j, v in enumerate(accs):
-            out = builder.insert_value(out, builder.extract_element(v, ir.Constant(_I32, 0)), 2 * j)
-            out = builder.insert_value(out, builder.extract_element(v, ir.Constant(_I32, 1)), 2 * j + 1)
-        return out
-
-    return _U18(acc, xs, rows, types.intp), codegen
-
-
-@njit(inline="always")
-def _acc4_soft(acc, xs, rows, i):
-    for j in range(4):
-        chi = (xs[2 * j][0], xs[2 * j][1], xs[2 * j + 1][0], xs[2 * j + 1][1])
-        acc = _acc_add(acc, _row_terms(chi, rows[i + j]))
-    return acc
-
-
-_acc4 = _acc4_ni if HAVE_PCLMUL else _acc4_soft
-
-
-if HAVE_AESNI:
-    @njit(cache=True, nogil=True)
-    def _ctr_dot_kernel(rk, start, rows, sel):
-        """χ_j = the 32 bytes of the AES-256-CTR stream at blocks 2(start+j), 2(start+j)+1."""
-        ks = aes256_load_keys(rk)
-        acc = _ZERO18
-        p0 = _Z
-        p1 = _Z
-        p2 = _Z
-        p3 = _Z
-        n = rows.shape[0]
-        pick = sel.shape[0] > 0
-        i = 0
-        while i + 4 <= n:
-            xs = aes256_encrypt8_ni(ks, ctr_block8(2 * (start + i)))
-            acc = _acc4(acc, xs, rows, i)
-            if pick:
-                for j in range(4):
-                    chi = (xs[2 * j][0], xs[2 * j][1], xs[2 * j + 1][0], xs[2 * j + 1][1])
-                    m = _Z - np.uint64(sel[i + j])  # all ones where selected: no branch on the secret
-                    p0 ^= chi[0] & m
-                    p1 ^= chi[1] & m
-                    p2 ^= chi[2] & m
-                    p3 ^= chi[3] & m
-            i += 4
-        while i < n:
-            c0 = aes256_encrypt_ni(ks, ctr_block(2 * (start + i)))
-            c1 = aes256_encrypt_ni(ks, ctr_block(2 * (start + i) + 1))
-            chi = (c0[0], c0[1], c1[0], c1[1])
-            acc = _acc_add(acc, _row_terms(chi, rows[i]))
-            if pick:
-                m = _Z - np.uint64(sel[i])
-                p0 ^= chi[0] & m
-                p1 ^= chi[1] & m
-                p2 ^= chi[2] & m
-                p3 ^= chi[3] & m
-            i += 1
-        r = finish(acc)
-        return r[0], r[1], r[2], r[3], p0, p1, p2, p3
-
-
-# numba's on-disk cache keys these callers on this file, not on gf256_vaes.py, whose intrinsic
-# they inline: a change there needs a change here (or a cleared cache) to be compiled in.
-def _vaes_caller(lanes: int):
-    @njit(cache=True, nogil=True)
-    def call(rk, start, rows, sel):
-        steps = rows.shape[0] // VSTEP
-        done = VSTEP * steps
-        if sel.shape[0] > 0:
-            a = ctr_dot_vaes(rk, start, rows, sel, steps, True, lanes)
-            t = _ctr_dot_kernel(rk, start + done, rows[done:], sel[done:])
-        else:
-            a = ctr_dot_vaes(rk, start, rows, sel, steps, False, lanes)
-            t = _ctr_dot_kernel(rk, start + done, rows[done:], sel)
-        # the fold is linear: fold the vector part, add the tail's folded sum
-        f = finish(a[:18])
-        return (f[0] ^ t[0], f[1] ^ t[1], f[2] ^ t[2], f[3] ^ t[3],
-                a[18] ^ t[4], a[19] ^ t[5], a[20] ^ t[6], a[21] ^ t[7])
-
-    return call
-
-
-#: VAES kernels by register width: "ymm" (one χ per register), "zmm" (two; AVX-512 only).
-_VAES_CALLS = {}
-if HAVE_AESNI and HAVE_VAES and HAVE_VPCLMUL:
-    _VAES_CALLS["ymm"] = _vaes_caller(2)
-    if HAVE_ZMM:
-        _VAES_CALLS["zmm"] = _vaes_caller(4)
-
-
 def _pair(a, b):
     a = as_blocks(a, WIDTH, name="a")
     b = as_blocks(b, WIDTH, name="b")
@@ -287,23 +143,4 @@ def dot(a, b) -> np.ndarray:
     """``Σ_i a_i·b_i`` over the rows of two ``(n, 32)`` block arrays, as one ``(32,)`` block."""
     av, bv = _pair(a, b)
     r = _dot_kernel(av, bv)
-    return np.array(r, dtype=np.uint64).view(np.uint8)
-
-
-def ctr_dot(round_keys: np.ndarray, start: int, rows: np.ndarray, sel: np.ndarray | None = None,
-            backend: str = "auto") -> np.ndarray:
-    """``Σ_j χ_j·rows_j ‖ ⊕_{sel_j = 1} χ_j`` (64 bytes), ``χ_j`` the 32 bytes at ``32·(start + j)`` of
-    the AES-256-CTR stream of :class:`~pqmpc.primitives.prg.MultiKeyCTR` keyed by ``round_keys``
-    (``(15, 2)`` uint64, :func:`~pqmpc.primitives.aes_kernels.round_keys_many`); AES-NI only.
-    ``backend``: "auto" (the widest of zmm, ymm, xmm), "ymm", or "aesni" (xmm); the same bytes."""
-    if not HAVE_CTR_DOT:
-        raise ParameterError("gf256.ctr_dot needs AES-NI")
-    rows = as_blocks(rows, WIDTH, name="rows")
-    sel = np.zeros(0, dtype=np.uint8) if sel is None else np.ascontiguousarray(sel, dtype=np.uint8)
-    if sel.shape[0] not in (0, rows.shape[0]):
-        raise ParameterError("sel must have one entry per row")
-    kernel = _ctr_dot_kernel
-    if backend in ("auto", "native", "ymm"):
-        kernel = _VAES_CALLS.get("ymm" if backend == "ymm" else "zmm", _VAES_CALLS.get("ymm", _ctr_dot_kernel))
-    r = kernel(round_keys, start, rows.view(np.uint64), sel)
     return np.array(r, dtype=np.uint64).view(np.uint8)

@@ -21,9 +21,8 @@ from numba import njit
 
 from ..errors import ParameterError
 from . import gf128, gf256
-from .cpu import HAVE_PCLMUL, HAVE_VPCLMUL
+from .cpu import HAVE_PCLMUL, HAVE_VPCLMUL, HAVE_ZMM
 from .gf128 import _clmul_sum_ni, _fold, gf128_mul_soft
-from .gf128_vaes import HAVE_ZMM
 from .gf256 import _ZERO18, _acc_add, _row_terms, finish
 from .gf_poly_vec import STEP_ROWS, tab_dot128, tab_dot256
 

@@ -2,7 +2,7 @@
 over one block of rows, ``P`` a table of challenges read from memory (L1) beside the rows.
 
 GF(2^128): PCLMULQDQ on xmm, ymm or zmm (1, 2 or 4 blocks per register), Karatsuba (three
-multiplies per register). GF(2^256): ymm or zmm as :mod:`.gf256_vaes` (one or two 32-byte rows per
+multiplies per register). GF(2^256): ymm or zmm (one or two 32-byte rows per
 register; X = P0·r0 and Y = P1·r1 from the even and odd lanes of the same multiplies, the middle
 products of two registers shared). Split from :mod:`.gf_poly` by size; only that module and the
 fused matrix kernels (through it) call them. Reached only behind the CPU flags :mod:`.gf_poly` checks.

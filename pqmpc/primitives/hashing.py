@@ -66,8 +66,7 @@ from .aes_unrolled import (
     tccr_wide_zmm_loop,
 )
 from .blocks import as_blocks, check_key, out_blocks
-from .cpu import HAVE_AESNI, use_native, use_vaes
-from .gf128_vaes import HAVE_ZMM
+from .cpu import HAVE_AESNI, HAVE_ZMM, use_native, use_vaes
 from .llvm_ir import bxor
 
 __all__ = ["PROTOCOL_TAGS", "TAG_FERRET", "TAG_GC", "TAG_IKNP", "TAG_KKRT", "TAG_NONE", "TAG_PSI", "TAG_RANDOM_OT",

@@ -20,8 +20,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .cpu import HAVE_AESNI, HAVE_VAES
-from .gf128_vaes import HAVE_ZMM
+from .cpu import HAVE_AESNI, HAVE_VAES, HAVE_ZMM
 from .llvm_ir import emit_expand256, u64_array
 
 __all__ = ["HAVE_WIDE_ZMM", "PAIR_STEP", "wide_pair_loop", "wide_pair_rows"]

@@ -24,8 +24,7 @@ from numba.extending import intrinsic
 
 from .aes import DEFAULT_KEY
 from .aes_kernels import round_keys_cached
-from .cpu import HAVE_VAES
-from .gf128_vaes import HAVE_ZMM
+from .cpu import HAVE_VAES, HAVE_ZMM
 
 __all__ = ["HAVE_TCCR_ZMM", "STEP", "hash_keys", "pair_loop", "pair_loop_nt", "random_ot_rows", "tccr_loop",
            "tccr_loop_nt", "tccr_rows"]

@@ -193,27 +193,6 @@ def test_wide_dot_matches_the_reduced_dot(n):
         assert np.array_equal(gf128.gf128_dot_wide(a, b, backend=backend), ref)
 
 
-@pytest.mark.skipif(not gf128.HAVE_CTR_DOT, reason="needs AES-NI and PCLMULQDQ")
-@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 17, 8192 + 5])
-@pytest.mark.parametrize("start", [0, 13])
-def test_ctr_dot_widths_agree_and_match_the_ctr_stream(n, start):
-    from pqmpc.primitives.aes_kernels import round_keys_many
-    from pqmpc.primitives.prg import MultiKeyCTR
-
-    g = np.random.default_rng(n + start)
-    key = g.integers(0, 256, (1, 16), dtype=np.uint8)
-    rows = g.integers(0, 256, (n, 16), dtype=np.uint8)
-    sel = g.integers(0, 2, n).astype(np.uint8)
-    chi = MultiKeyCTR(key).next(16 * (start + n))[0, 16 * start:].reshape(n, 16)
-    want_dot = np.bitwise_xor.reduce(gf128.gf128_mul(chi, rows, backend="fallback"), axis=0) if n else np.zeros(16, np.uint8)
-    want_pick = np.bitwise_xor.reduce(chi[sel == 1], axis=0) if sel.any() else np.zeros(16, np.uint8)
-    rk = round_keys_many(key)[0]
-    for backend in ("auto", "aesni"):
-        got = gf128.ctr_dot(rk, start, rows, sel, backend=backend)
-        assert np.array_equal(got[:16], want_dot) and np.array_equal(got[16:], want_pick)
-        assert np.array_equal(gf128.ctr_dot(rk, start, rows, backend=backend)[:16], want_dot)
-
-
 class Recording(TamperingChannel):
     """Hashes every frame this end sends, in order (the handshakes carry the package version: skipped)."""
 

@@ -9,8 +9,6 @@ from hypothesis import strategies as st
 
 from pqmpc.errors import ParameterError
 from pqmpc.primitives import gf256
-from pqmpc.primitives.aes_kernels import round_keys_many
-from pqmpc.primitives.prg import MultiKeyCTR
 
 POLY = (1 << 256) | (1 << 10) | (1 << 5) | (1 << 2) | 1
 
@@ -82,23 +80,3 @@ def test_identity_and_shapes():
         gf256.mul(np.zeros((2, 16), np.uint8), np.zeros((2, 16), np.uint8))
     with pytest.raises(ParameterError):
         gf256.dot(np.zeros((2, 32), np.uint8), np.zeros((3, 32), np.uint8))
-
-
-@pytest.mark.skipif(not gf256.HAVE_CTR_DOT, reason="needs AES-NI")
-@pytest.mark.parametrize("n,start", [(0, 0), (1, 0), (3, 7), (4, 0), (15, 0), (16, 3), (17, 1), (31, 2), (32, 0),
-                                     (33, 0), (37, 5), (1001, 2)])
-@pytest.mark.parametrize("backend", ["auto", "ymm", "aesni"])
-def test_ctr_dot_is_the_ctr_stream_times_the_rows(n, start, backend):
-    """Every register width (zmm where AVX-512 is, ymm, xmm) gives the stream's products, across the
-    16-row steps of the vector kernels and their xmm tails."""
-    g = np.random.default_rng(n + start)
-    key = g.integers(0, 256, (1, 32), dtype=np.uint8)
-    rows = g.integers(0, 256, (n, 32), dtype=np.uint8)
-    sel = g.integers(0, 2, n).astype(np.uint8)
-    stream = MultiKeyCTR(key)
-    stream.next(32 * start)
-    chi = stream.next(32 * n).reshape(n, 32)
-    out = gf256.ctr_dot(round_keys_many(key)[0], start, rows, sel, backend=backend)
-    assert np.array_equal(out[:32], gf256.dot(chi, rows))
-    assert np.array_equal(out[32:], np.bitwise_xor.reduce(chi[sel == 1], axis=0) if sel.any() else np.zeros(32))
-    assert np.array_equal(gf256.ctr_dot(round_keys_many(key)[0], start, rows, backend=backend)[:32], out[:32])

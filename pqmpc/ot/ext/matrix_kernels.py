@@ -26,8 +26,7 @@ from ...primitives.aes_mixed import (
     ctr_pair16_z,
     ctr_pair16_z256,
 )
-from ...primitives.cpu import HAVE_VAES
-from ...primitives.gf128_vaes import HAVE_ZMM
+from ...primitives.cpu import HAVE_VAES, HAVE_ZMM
 from ...primitives.gf_poly import acc128
 from ...primitives.stream_store import stream_copy
 from ...primitives.transpose_gfni import HAVE_GFNI_ZMM

@@ -29,8 +29,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ...primitives.cpu import HAVE_VAES
-from ...primitives.gf128_vaes import HAVE_ZMM
+from ...primitives.cpu import HAVE_VAES, HAVE_ZMM
 from ...primitives.gf_poly import acc128
 from ...primitives.stream_store import stream_copy
 from ...primitives.tccr_wide_zmm import HAVE_WIDE_ZMM
