@@ -298,24 +298,12 @@ class KOS(ExtensionSessions, CorrelatedOT):
         ``on_chunk`` as there: what it computes is provisional until the check below passes.
         ``keep=False``: the rows are only seen by ``on_chunk`` (random OT), each chunk transposed
         into the same cache-sized scratch, and ``None`` is returned."""
-        step = f"{self.name} call {sess.calls}"
-        if self.checked:
-            seed_s = sess.rng.bytes(check.SEED_BYTES)
-            self._header(ch, sess, op, n, {"commit": check.commit(seed_s), **extra})
-            seed_r = ch.recv_bytes(check.SEED_BYTES, f"{step} step 1 (receiver's coin)")
-        else:
-            self._header(ch, sess, op, n, extra)
+        step, seed_s, chi, q = self._sender_open(ch, sess, n, op, extra, rows, keep)
         m, w = n + self.pad, self.block_bytes
-        if keep:
-            q = np.empty((m, w), dtype=np.uint8) if rows is None else rows
-        else:
-            q = sess.scratch_rows(min(self.chunk, m))
-        # The sender knows both coins already: its side of the check runs chunk by chunk in cache.
-        chi = check.Challenges(seed_s, seed_r, self._label(sess), w) if self.checked else None
         acc = np.zeros(w, dtype=np.uint8)
         fused = hasattr(sess.matrix, "recv_chunk_rows")
         ranges = list(self._extend_ranges(m))
-        label = lambda a, c: f"{step} step 2 ({self.matrix_step}), rows {a}..{a + c - 1}"  # noqa: E731
+        label = self._chunk_label(step)
         # IKNP's core reads U a few chunks ahead of its work (see READ_AHEAD); other cores as before.
         ahead = self.read_ahead if chi is not None and isinstance(sess.matrix, MatrixSender) else 0
         arrived: deque = deque()
@@ -358,10 +346,42 @@ class KOS(ExtensionSessions, CorrelatedOT):
                 on_chunk(start, rows[:min(c, n - start)])
         if not self.checked:
             return q if keep else None
+        self._sender_verify(ch, sess, chi, acc, step)
+        return q[:n] if keep else None
+
+    def _sender_open(self, ch, sess: Session, n: int, op: str, extra: dict, rows, keep: bool):
+        """The sender's start of a call: its header (with the commitment to its coin when checked),
+        the receiver's coin, the rows' buffer (``rows``, a fresh ``(n + pad, width)`` array, or with
+        ``keep=False`` the session's chunk scratch) and the call's challenges:
+        ``(step, seed_s, chi, q)``, ``seed_s``/``chi`` ``None`` when unchecked. The sender knows both
+        coins from here on: its side of the check can run chunk by chunk in cache."""
+        step = f"{self.name} call {sess.calls}"
+        seed_s = chi = None
+        if self.checked:
+            seed_s = sess.rng.bytes(check.SEED_BYTES)
+            self._header(ch, sess, op, n, {"commit": check.commit(seed_s), **extra})
+            seed_r = ch.recv_bytes(check.SEED_BYTES, f"{step} step 1 (receiver's coin)")
+        else:
+            self._header(ch, sess, op, n, extra)
+        m, w = n + self.pad, self.block_bytes
+        if keep:
+            q = np.empty((m, w), dtype=np.uint8) if rows is None else rows
+        else:
+            q = sess.scratch_rows(min(self.chunk, m))
+        if self.checked:
+            chi = check.Challenges(seed_s, seed_r, self._label(sess), w)
+        return step, seed_s, chi, q
+
+    def _chunk_label(self, step: str):
+        return lambda a, c: f"{step} step 2 ({self.matrix_step}), rows {a}..{a + c - 1}"
+
+    def _sender_verify(self, ch, sess: Session, chi, acc: np.ndarray, step: str) -> None:
+        """The sender's end of a checked call: ``acc`` (its chunks' ``Σ χ_j·q_j``) plus what the
+        kernels summed, against the receiver's check values; :class:`CheatingDetected` if they differ."""
         acc ^= chi.tiles_sum()
+        w = self.block_bytes
         sums = ch.recv_array(np.uint8, (2 * w,), f"{step} step 4 (receiver's check values)")
         check.verify_sums(acc, sess.delta, sums, f"{step} step 4")
-        return q[:n] if keep else None
 
     @staticmethod
     def _realign(matrix) -> None:

@@ -54,7 +54,6 @@ from ...primitives.hashing import TAG_IKNP, make_tag
 from ...rng import Rng
 from ..derive import hash_rows, random_ot_from_cot
 from ..interfaces import RECEIVER, SENDER, RandomOT, check_choices, check_count
-from . import check
 from .kos import KOS
 from .sessions import drops_session_on_error
 from .subspace_vole import (
@@ -157,16 +156,8 @@ class SoftSpoken(KOS):
         mat = sess.matrix
         if not (self.checked and isinstance(mat, VoleMatrixSender)):
             return super()._sender_extend(ch, sess, n, op, extra, on_chunk, rows, keep)
-        step = f"{self.name} call {sess.calls}"
-        seed_s = sess.rng.bytes(check.SEED_BYTES)
-        self._header(ch, sess, op, n, {"commit": check.commit(seed_s), **extra})
-        seed_r = ch.recv_bytes(check.SEED_BYTES, f"{step} step 1 (receiver's coin)")
+        step, seed_s, chi, q = self._sender_open(ch, sess, n, op, extra, rows, keep)
         m, w = n + self.pad, self.block_bytes
-        if keep:
-            q = np.empty((m, w), dtype=np.uint8) if rows is None else rows
-        else:
-            q = sess.scratch_rows(min(self.chunk, m))
-        chi = check.Challenges(seed_s, seed_r, self._label(sess), w)
         tile = chi.tile_args()
         if tile is not None:
             # the kernels' sum over a power table of KERNEL_TABLE_ROWS rows rather than the
@@ -175,7 +166,7 @@ class SoftSpoken(KOS):
             tile = (gf_poly.power_table(tile[0][0].view(np.uint8), KERNEL_TABLE_ROWS), *tile[1:])
         acc = np.zeros(w, dtype=np.uint8)
         ranges = list(self._extend_ranges(m))
-        label = lambda a, c: f"{step} step 2 ({self.matrix_step}), rows {a}..{a + c - 1}"  # noqa: E731
+        label = self._chunk_label(step)
         held: deque = deque()
         got = 0  # chunks of corrections received so far
         for i, (start, c) in enumerate(ranges):
@@ -196,9 +187,7 @@ class SoftSpoken(KOS):
             self._realign(mat)
             if on_chunk is not None and start < n:
                 on_chunk(start, part[:min(c, n - start)])
-        acc ^= chi.tiles_sum()
-        sums = ch.recv_array(np.uint8, (2 * w,), f"{step} step 4 (receiver's check values)")
-        check.verify_sums(acc, sess.delta, sums, f"{step} step 4")
+        self._sender_verify(ch, sess, chi, acc, step)
         return q[:n] if keep else None
 
     # ------------------------------------------------------------------ random OT
