@@ -115,16 +115,12 @@ class Challenges:
         ``acc`` ((4,) u64: the sum's two words, then two unused) tile by tile while they are in cache (the
         KOS sender at κ = 128: :meth:`pqmpc.ot.ext.matrix.MatrixSender.recv_chunk_rows` with
         ``check=``), through :data:`pqmpc.primitives.gf_poly.acc128`, which advances ``power`` itself;
-        ``None`` at κ = 256. :meth:`tiles_done` is kept for callers (nothing to advance), and
-        :meth:`tiles_sum` gives their total."""
+        ``None`` at κ = 256. :meth:`tiles_sum` gives their total."""
         if self.width != 16:
             return None
         if self._tile_acc is None:
             self._tile_acc = np.zeros(4, dtype=np.uint64)
         return self._p, self._r, self._tile_acc
-
-    def tiles_done(self, c: int) -> None:
-        """The kernel behind :meth:`tile_args` advanced the running power itself: nothing to do."""
 
     def tiles_sum(self) -> np.ndarray:
         """The ``(width,)`` total of what kernels added through :meth:`tile_args` (zero if none)."""

@@ -338,9 +338,7 @@ class KOS(ExtensionSessions, CorrelatedOT):
                 self._realign(sess.matrix)
             if chi is not None:
                 # The zmm tile kernel summed χ·q_j while each tile was in cache; else sum the chunk here.
-                if summed:
-                    chi.tiles_done(c)
-                else:
+                if not summed:
                     acc ^= chi.sender_sum(rows)
             if on_chunk is not None and start < n:
                 on_chunk(start, rows[:min(c, n - start)])

@@ -180,10 +180,8 @@ class SoftSpoken(KOS):
                     ch.send(seed_s)  # the whole matrix is in: open the coin before the work on it
             at = start if keep else 0
             part = q[at:at + c]
-            if mat.recv_chunk_rows(ch, c, label(start, c), part, check=tile, corr=held.popleft()):
-                chi.tiles_done(c)
-            else:
-                acc ^= chi.sender_sum(part)
+            if not mat.recv_chunk_rows(ch, c, label(start, c), part, check=tile, corr=held.popleft()):
+                acc ^= chi.sender_sum(part)  # the kernels did not take this chunk: sum it here
             self._realign(mat)
             if on_chunk is not None and start < n:
                 on_chunk(start, part[:min(c, n - start)])
