@@ -25,7 +25,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .llvm_ir import emit_expand256, u64_array
+from .llvm_ir import emit_expand256, item_ptr, u64_array
 
 __all__ = ["GGM_OFFSET", "cr_ni_loop", "cr_vaes_loop", "ecb_ni_loop", "ecb_vaes_loop", "ggm_ni_loop",
            "ggm_vaes_loop", "tccr_ni_loop", "tccr_vaes_loop", "tccr_wide_ni_loop", "tccr_wide_vaes_loop",
@@ -86,8 +86,7 @@ def _aes_step_intrinsic(kind, rounds, lanes, nvec):
                 return ir.Constant(intp, v)
 
             def ptr(ary, aty, row, vt):
-                idx = [row] if aty.ndim == 1 else [row, c(0)]
-                return builder.bitcast(cgutils.get_item_pointer(context, builder, aty, ary, idx), vt.as_pointer())
+                return item_ptr(context, builder, aty, ary, [row] if aty.ndim == 1 else [row, c(0)], vt)
 
             def mask(*m):
                 return ir.Constant(ir.VectorType(_I32, len(m)), list(m))
@@ -430,8 +429,7 @@ def _wide_rows_vaes_intrinsic(rows):
                 return ir.Constant(ir.VectorType(_I32, len(m)), list(m))
 
             def ptr(ary, aty, idx, vt):
-                p = cgutils.get_item_pointer(context, builder, aty, ary, idx)
-                return builder.bitcast(p, vt.as_pointer())
+                return item_ptr(context, builder, aty, ary, idx, vt)
 
             keys, tws = [], []
             zero = ir.Constant(intp, 0)
@@ -505,8 +503,7 @@ def _wide_rows_zmm_intrinsic(rows):
                 return ir.Constant(ir.VectorType(_I32, len(m)), list(m))
 
             def ptr(ary, aty, idx, vt):
-                p = cgutils.get_item_pointer(context, builder, aty, ary, idx)
-                return builder.bitcast(p, vt.as_pointer())
+                return item_ptr(context, builder, aty, ary, idx, vt)
 
             zero = ir.Constant(intp, 0)
             tagv = builder.insert_element(ir.Constant(_Y4, ir.Undefined), tag_v, ir.Constant(_I32, 0))

@@ -17,7 +17,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 __all__ = ["BLOCK", "aes128_expand_ni", "aes256_expand_ni", "aesenc", "aesenclast", "bxor", "clmul_00", "clmul_01",
-           "clmul_10", "clmul_11", "emit_expand128", "emit_expand256", "to_tup", "to_vec", "u64_array"]
+           "clmul_10", "clmul_11", "emit_expand128", "emit_expand256", "item_ptr", "to_tup", "to_vec", "u64_array"]
 
 #: numba type of one block.
 BLOCK = types.UniTuple(types.uint64, 2)
@@ -32,6 +32,12 @@ def u64_array(t, ndim=2):
 _V2 = ir.VectorType(ir.IntType(64), 2)
 _Y4 = ir.VectorType(ir.IntType(64), 4)
 _I32 = ir.IntType(32)
+
+
+def item_ptr(context, builder, aty, arr, idx, vt):
+    """A ``vt*`` pointer to ``arr[idx]`` (``aty`` the array's numba type, ``idx`` LLVM index values):
+    how the vector kernels load and store whole registers of rows."""
+    return builder.bitcast(cgutils.get_item_pointer(context, builder, aty, arr, idx), vt.as_pointer())
 
 
 def to_vec(builder, tup):

@@ -14,6 +14,8 @@ Callers check :data:`HAVE_WIDE_ZMM`. The single hash stays :func:`.hashing.tccr_
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -21,7 +23,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .cpu import HAVE_AESNI, HAVE_VAES, HAVE_ZMM
-from .llvm_ir import emit_expand256, u64_array
+from .llvm_ir import emit_expand256, item_ptr, u64_array
 
 __all__ = ["HAVE_WIDE_ZMM", "PAIR_STEP", "wide_pair_loop", "wide_pair_rows"]
 
@@ -58,8 +60,7 @@ def _pair_step(typingctx, x, delta, i, tw, tag, out0, out1):
         def c(v):
             return ir.Constant(intp, v)
 
-        def ptr(aty, arr, idx, vt):
-            return builder.bitcast(cgutils.get_item_pointer(context, builder, aty, arr, idx), vt.as_pointer())
+        ptr = functools.partial(item_ptr, context, builder)
 
         # tweaks read from tw: formed in registers (start + i), LLVM's loop strength reduction made
         # them vector induction variables and the key schedules then spilled (measured 1.2x slower)

@@ -16,6 +16,8 @@ Callers check :data:`HAVE_TCCR_ZMM`.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -25,6 +27,7 @@ from numba.extending import intrinsic
 from .aes import DEFAULT_KEY
 from .aes_kernels import round_keys_cached
 from .cpu import HAVE_VAES, HAVE_ZMM
+from .llvm_ir import item_ptr
 
 __all__ = ["HAVE_TCCR_ZMM", "STEP", "hash_keys", "pair_loop", "pair_loop_nt", "random_ot_rows", "tccr_loop",
            "tccr_loop_nt", "tccr_rows"]
@@ -68,8 +71,7 @@ def _step(typingctx, rk, x, delta, i, start, tag, out0, out1, fused, regs, nt0, 
         def c(v):
             return ir.Constant(intp, v)
 
-        def ptr(aty, arr, idx, vt):
-            return builder.bitcast(cgutils.get_item_pointer(context, builder, aty, arr, idx), vt.as_pointer())
+        ptr = functools.partial(item_ptr, context, builder)
 
         undef2 = ir.Constant(_V2, ir.Undefined)
         four = ir.Constant(ir.VectorType(_I32, 8), [0, 1] * 4)

@@ -27,6 +27,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .llvm_ir import item_ptr
 from .transpose_kernels import transpose_into
 
 __all__ = ["HAVE_GFNI_ZMM", "emit_bit_blocks", "emit_lane_transpose", "transpose128_into", "transpose128_kernel"]
@@ -150,7 +151,7 @@ def _band(typingctx, mat, r0, j0, out, orow, obyte, scratch):
             return ir.Constant(intp, v)
 
         def ptr(aty, arr, row, col, vt):
-            return builder.bitcast(cgutils.get_item_pointer(context, builder, aty, arr, [row, col]), vt.as_pointer())
+            return item_ptr(context, builder, aty, arr, [row, col], vt)
 
         # 1. + 2.: per group of 8 rows, the word transpose, the byte permutation and the bit transposes
         emit_bit_blocks(builder, lambda row: ptr(mty, ma, builder.add(r0_v, c(row)), j0_v, _Q8),

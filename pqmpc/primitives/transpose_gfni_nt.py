@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from llvmlite import ir
 from numba import njit, types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .llvm_ir import item_ptr
 from .transpose_gfni import _B16, _B64, _I32, _Q8, HAVE_GFNI_ZMM, _u8c, emit_bit_blocks, emit_lane_transpose
 
 __all__ = ["transpose128_stream"]
@@ -64,7 +64,7 @@ def _codegen_band(context, builder, signature, args, s):
         return ir.Constant(intp, v)
 
     def ptr(aty, arr, row, col, vt):
-        return builder.bitcast(cgutils.get_item_pointer(context, builder, aty, arr, [row, col]), vt.as_pointer())
+        return item_ptr(context, builder, aty, arr, [row, col], vt)
 
     nt = builder.module.add_metadata([ir.Constant(_I32, 1)])
     emit_bit_blocks(builder, lambda row: ptr(mty, ma, c(row), j0_v, _Q8), lambda row: ptr(sty, sa, c(row), c(0), _B64))
