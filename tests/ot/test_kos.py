@@ -478,20 +478,28 @@ def test_sender_read_ahead_changes_no_output(kappa):
 def test_tampered_middle_chunk_is_caught_at_every_read_ahead(depth):
     ot = KOS(SimplestOT(), chunk=1024)
     ot.read_ahead = depth
-    column = int(np.flatnonzero(unpack_bits(DELTA, 128))[0])
-    whole = 128 * 1024 // 8
+    flip, seen = flip_second_whole_chunk(1024, delta_bit=0, byte=5, mask=0x01)
+    with pytest.raises(CheatingDetected, match="check values"):
+        cheat(ot, flip, n=5000)
+    assert len(seen) >= 2
+
+
+def flip_second_whole_chunk(chunk: int, delta_bit: int, byte: int, mask: int):
+    """A tampering hook flipping ``mask`` in byte ``byte`` of the column of Δ's ``delta_bit``-th set bit,
+    in the receiver's second whole chunk of U (neither its first nor its last message), and the list of
+    the whole chunks it saw."""
+    column = int(np.flatnonzero(unpack_bits(DELTA, 128))[delta_bit])
+    whole = 128 * chunk // 8
     seen = []
 
     def flip(i, frame):
         if len(frame) == whole:
             seen.append(i)
-            if len(seen) == 2:  # the second whole chunk: neither the first nor the last message of U
-                frame[column * (whole // 128) + 5] ^= 0x01
+            if len(seen) == 2:
+                frame[column * (whole // 128) + byte] ^= mask
         return frame
 
-    with pytest.raises(CheatingDetected, match="check values"):
-        cheat(ot, flip, n=5000)
-    assert len(seen) >= 2
+    return flip, seen
 
 
 class _SenderLog:
@@ -550,17 +558,7 @@ def test_tampered_whole_tile_chunk_is_caught():
     """Whole chunks of whole tiles take the sender's fused tile-and-check kernel where it runs
     (zmm): a flipped bit in such a chunk's column still fails the check."""
     ot = KOS(SimplestOT(), chunk=4096)
-    column = int(np.flatnonzero(unpack_bits(DELTA, 128))[1])
-    whole = 128 * 4096 // 8
-    seen = []
-
-    def flip(i, frame):
-        if len(frame) == whole:
-            seen.append(i)
-            if len(seen) == 2:
-                frame[column * (whole // 128) + 100] ^= 0x40
-        return frame
-
+    flip, seen = flip_second_whole_chunk(4096, delta_bit=1, byte=100, mask=0x40)
     with pytest.raises(CheatingDetected, match="check values"):
         cheat(ot, flip, n=3 * 4096)
     assert len(seen) >= 2

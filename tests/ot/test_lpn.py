@@ -21,15 +21,23 @@ def reference(code: LocalCode, start: int, x, u, v, bits):
     return out, ob
 
 
-@settings(max_examples=25, deadline=None)
-@given(logk=st.integers(1, 14), start=st.integers(0, 5000), m=st.integers(0, 600), seed=st.binary(min_size=1, max_size=8))
-def test_kernels_match_reference(logk, start, m, seed):
-    start, m = 2 * start, 2 * m
-    k = 1 << logk
+#: a code of 2^logk rows and inputs for ``m`` outputs from ``start`` (even: the kernels take row pairs)
+CASES = dict(logk=st.integers(1, 14), start=st.integers(0, 5000), m=st.integers(0, 600),
+             seed=st.binary(min_size=1, max_size=8))
+
+
+def case(logk, start, m, seed):
+    """``(start, code, x, u, v, bits)`` for one drawn case."""
+    start, m, k = 2 * start, 2 * m, 1 << logk
     rng = Rng(seed)
     code = LocalCode(rng.bytes(16), k)
-    x, u = rng.blocks(k), rng.bits(k)
-    v, bits = rng.blocks(m), rng.bits(m)
+    return start, code, rng.blocks(k), rng.bits(k), rng.blocks(m), rng.bits(m)
+
+
+@settings(max_examples=25, deadline=None)
+@given(**CASES)
+def test_kernels_match_reference(logk, start, m, seed):
+    start, code, x, u, v, bits = case(logk, start, m, seed)
     want, want_bits = reference(code, start, x, u, v, bits)
     got = v.copy()
     code.add_encoded(start, x, got)
@@ -41,16 +49,11 @@ def test_kernels_match_reference(logk, start, m, seed):
 
 
 @settings(max_examples=25, deadline=None)
-@given(logk=st.integers(1, 14), start=st.integers(0, 5000), m=st.integers(0, 600), seed=st.binary(min_size=1, max_size=8))
+@given(**CASES)
 def test_lsb_kernels_match_reference(logk, start, m, seed):
     """The LSB-convention kernels: bit 0 of ``out`` replaced (0, or ``bits``) before ``A·x`` is added;
     with ``u`` in bit 0 of ``x`` the receiver's bits come out as ``bits ⊕ A·u``."""
-    start, m = 2 * start, 2 * m
-    k = 1 << logk
-    rng = Rng(seed)
-    code = LocalCode(rng.bytes(16), k)
-    x, u = rng.blocks(k), rng.bits(k)
-    v, bits = rng.blocks(m), rng.bits(m)
+    start, code, x, u, v, bits = case(logk, start, m, seed)
     x0 = x.copy()
     x0[:, 0] &= 0xFE
     v0 = v.copy()
