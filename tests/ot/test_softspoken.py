@@ -438,16 +438,16 @@ def test_checked_calls_take_the_row_kernels_reading_ahead(monkeypatch):
     rows = sv.VoleMatrixSender.recv_chunk_rows
     ahead = sv.VoleMatrixSender.recv_corrections
 
-    def recv_chunk(self, ch, c, step, arrived=None):
+    def recv_chunk(self, ch, c, step):
         events.append(("columns", c))
-        return col(self, ch, c, step, arrived)
+        return col(self, ch, c, step)
 
     def recv_corrections(self, ch, c, step):
         events.append(("in", c))
         return ahead(self, ch, c, step)
 
-    def recv_chunk_rows(self, ch, c, step, rows_, arrived=None, check=None, corr=None):
-        summed = rows(self, ch, c, step, rows_, arrived, check, corr)
+    def recv_chunk_rows(self, ch, c, step, rows_, check=None, corr=None):
+        summed = rows(self, ch, c, step, rows_, check, corr)
         events.append(("rows", c, corr is not None, summed))
         return summed
 

@@ -402,11 +402,9 @@ class KOS(ExtensionSessions, CorrelatedOT):
     @staticmethod
     def _recv_last_chunk(matrix, ch, c: int, what: str, arrived, rows: np.ndarray, fused: bool) -> None:
         """The last chunk's rows into ``rows``, calling ``arrived()`` as soon as its bytes are in and
-        before any work on them: through the hook of SoftSpoken's VOLE matrices, or, for IKNP's core,
-        by receiving the message here and handing it to the fused path (:class:`_Arrived`)."""
-        if getattr(matrix, "accepts_arrived_hook", False):
-            transpose_rows(matrix.recv_chunk(ch, c, what, arrived=arrived), c, rows)
-        elif fused:
+        before any work on them: for IKNP's core by receiving the message here and handing it to the
+        fused path (:class:`_Arrived`). (SoftSpoken's checked sender reads its corrections ahead itself.)"""
+        if fused:
             u = ch.recv_array(np.uint8, (matrix.width, (c + 7) // 8), what)
             arrived()
             matrix.recv_chunk_rows(_Arrived(ch, u), c, what, rows)

@@ -233,6 +233,9 @@ class _VoleMatrix:
                 return None
         elif self.plan.keep_rows or nh != c or c % 16:
             return None
+        return self._ring_buffer()
+
+    def _ring_buffer(self) -> np.ndarray:
         if self._ring is None:
             self._ring = ring_buffer(self.width)
         return self._ring
@@ -242,9 +245,7 @@ class _VoleMatrix:
         ring and streamed to their place."""
         if not self.plan.keep_rows:
             return self._ring_for(c, nh), False
-        if self._ring is None:
-            self._ring = ring_buffer(self.width)
-        return self._ring, True
+        return self._ring_buffer(), True
 
     def _advance(self, c: int) -> tuple[int, int]:
         """The plan's row offset of this chunk and how many of its rows to hash (0 without a plan)."""
@@ -353,17 +354,10 @@ class VoleMatrixSender(_VoleMatrix):
         self.points = np.ascontiguousarray(points, dtype=np.int64)
         self.dbits = np.ascontiguousarray(dbits, dtype=np.uint8)
 
-    #: :meth:`recv_chunk` takes ``arrived`` (see :meth:`pqmpc.ot.ext.kos.KOS._recv_last_chunk`)
-    accepts_arrived_hook = True
-
-    def recv_chunk(self, ch: Channel, c: int, step: str, arrived=None) -> np.ndarray:
-        """Receive the corrections for the next ``c`` OTs; return Q (``κ × ceil(c/8)``), valid until the next call.
-        ``arrived()``, if given, runs once the corrections are in, before the chunk's PRG work."""
+    def recv_chunk(self, ch: Channel, c: int, step: str) -> np.ndarray:
+        """Receive the corrections for the next ``c`` OTs; return Q (``κ × ceil(c/8)``), valid until the next call."""
         self._advance(c)
-        corr = ch.recv_array(np.uint8, (self.blocks, (c + 7) // 8), step)
-        if arrived is not None:
-            arrived()
-        return self._q(c, corr)
+        return self._q(c, self.recv_corrections(ch, c, step))
 
     def _q(self, c: int, corr: np.ndarray) -> np.ndarray:
         """Q of a chunk from its corrections (see :meth:`recv_chunk`)."""
@@ -393,10 +387,10 @@ class VoleMatrixSender(_VoleMatrix):
         pass it to :meth:`recv_chunk_rows` as ``corr``)."""
         return ch.recv_array(np.uint8, (self.blocks, (c + 7) // 8), step)
 
-    def recv_chunk_rows(self, ch: Channel, c: int, step: str, rows: np.ndarray, arrived=None,
+    def recv_chunk_rows(self, ch: Channel, c: int, step: str, rows: np.ndarray,
                         check: tuple | None = None, corr: np.ndarray | None = None) -> bool:
         """:meth:`recv_chunk` and the transpose of Q into ``rows`` (``(c, κ/8)``), fused per column tile
-        as :meth:`VoleMatrixReceiver.send_chunk_rows`; ``arrived()`` as in :meth:`recv_chunk`.
+        as :meth:`VoleMatrixReceiver.send_chunk_rows`.
         ``check = (table, power, acc)`` (:meth:`.check.Challenges.tile_args`, ``None`` at κ = 256): where
         the row kernels take the chunk they add ``Σ χ_j·q_j`` over its rows tile by tile in cache,
         advancing ``power``; returns whether they did (else the caller sums ``rows``). A random-OT
@@ -406,8 +400,6 @@ class VoleMatrixSender(_VoleMatrix):
         first, nh = self._advance(c)
         if corr is None:
             corr = self.recv_corrections(ch, c, step)
-        if arrived is not None:
-            arrived()
         start = self._tile_start(c, rows) if self._rky is not None and c % (8 * SLICE) == 0 else None
         if start is None:
             transpose_rows(self._q(c, corr), c, rows)
