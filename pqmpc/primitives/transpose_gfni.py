@@ -28,7 +28,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .llvm_ir import item_ptr
-from .transpose_kernels import transpose_into
+from .transpose_kernels import emit_lane_transpose, transpose_into
 
 __all__ = ["HAVE_GFNI_ZMM", "emit_bit_blocks", "emit_lane_transpose", "transpose128_into", "transpose128_kernel"]
 
@@ -104,26 +104,6 @@ def emit_bit_blocks(builder, src, dst) -> None:
             w = builder.bitcast(vals[name], _B64)
             perm = builder.shuffle_vector(w, ir.Constant(_B64, ir.Undefined), ir.Constant(ir.VectorType(_I32, 64), idx))
             builder.store(builder.call(gf, [unit, perm, ir.Constant(_I8, 0)]), dst(16 * q + g), align=1)
-
-
-def _interleave(half):
-    return ir.Constant(ir.VectorType(_I32, 64), [x for ln in range(4) for i in range(8 * half, 8 * half + 8)
-                                                 for x in (16 * ln + i, 64 + 16 * ln + i)])
-
-
-def emit_lane_transpose(builder, regs: list) -> list:
-    """Step 3's 16 × 16 byte transpose in every 128-bit lane of 16 ``<64 x i8>`` registers (four
-    rounds of byte interleaves): afterwards byte ``i`` of lane ``ln`` of result ``m`` is byte ``m``
-    of lane ``ln`` of input ``i``."""
-    lo, hi = _interleave(0), _interleave(1)
-    v = regs
-    for _ in range(4):
-        w = []
-        for k in range(8):
-            w.append(builder.shuffle_vector(v[k], v[k + 8], lo))
-            w.append(builder.shuffle_vector(v[k], v[k + 8], hi))
-        v = w
-    return v
 
 
 def _u8c(t):

@@ -17,7 +17,8 @@ from numba import njit, types
 from numba.extending import intrinsic
 
 from .llvm_ir import item_ptr
-from .transpose_gfni import _B16, _B64, _I32, _Q8, HAVE_GFNI_ZMM, _u8c, emit_bit_blocks, emit_lane_transpose
+from .transpose_gfni import _B16, _B64, _I32, _Q8, HAVE_GFNI_ZMM, _u8c, emit_bit_blocks
+from .transpose_kernels import emit_lane_transpose
 
 __all__ = ["transpose128_stream"]
 

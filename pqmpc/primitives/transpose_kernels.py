@@ -26,14 +26,36 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["transpose_into"]
+__all__ = ["emit_lane_transpose", "transpose_into"]
 
 _I8 = ir.IntType(8)
 _I16 = ir.IntType(16)
 _I32 = ir.IntType(32)
 _V16 = ir.VectorType(_I8, 16)
-_LO = ir.Constant(ir.VectorType(_I32, 16), [v for k in range(8) for v in (k, 16 + k)])
-_HI = ir.Constant(ir.VectorType(_I32, 16), [v for k in range(8, 16) for v in (k, 16 + k)])
+
+
+def _interleave(half: int, lanes: int):
+    """Byte interleave of two ``<16·lanes x i8>`` registers within each 128-bit lane: the low
+    (``half`` 0) or high (1) eight bytes of each lane of the first, alternating with the second's."""
+    n = 16 * lanes
+    return ir.Constant(ir.VectorType(_I32, n), [x for ln in range(lanes) for i in range(8 * half, 8 * half + 8)
+                                                for x in (16 * ln + i, n + 16 * ln + i)])
+
+
+def emit_lane_transpose(builder, regs: list) -> list:
+    """The 16 × 16 byte transpose in every 128-bit lane of 16 ``<16·lanes x i8>`` registers (four
+    rounds of byte interleaves): afterwards byte ``i`` of lane ``ln`` of result ``m`` is byte ``m``
+    of lane ``ln`` of input ``i``. Used on xmm-sized vectors here and on zmm by the GFNI transposes."""
+    lanes = regs[0].type.count // 16
+    lo, hi = _interleave(0, lanes), _interleave(1, lanes)
+    v = regs
+    for _ in range(4):
+        w = []
+        for k in range(8):
+            w.append(builder.shuffle_vector(v[k], v[k + 8], lo))
+            w.append(builder.shuffle_vector(v[k], v[k + 8], hi))
+        v = w
+    return v
 
 
 def _ptr(context, builder, aryty, ary, row, col):
@@ -76,13 +98,7 @@ def _make_tile(nrows):
                     r = builder.add(r0_v, ir.Constant(intp, 16 * g + k))
                     p = _ptr(context, builder, mty, mat_v, r, j0_v)
                     v.append(builder.load(builder.bitcast(p, _V16.as_pointer()), align=1))
-                for _ in range(4):
-                    w = []
-                    for k in range(8):
-                        w.append(builder.shuffle_vector(v[k], v[k + 8], _LO))
-                        w.append(builder.shuffle_vector(v[k], v[k + 8], _HI))
-                    v = w
-                cols.append(v)
+                cols.append(emit_lane_transpose(builder, v))
             while len(cols) > 1:
                 # join neighbouring groups: 16 -> 32 -> 64 bytes per column vector
                 width = 2 * cols[0][0].type.count
