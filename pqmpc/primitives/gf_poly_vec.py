@@ -6,6 +6,13 @@ multiplies per register). GF(2^256): ymm or zmm (one or two 32-byte rows per
 register; X = P0·r0 and Y = P1·r1 from the even and odd lanes of the same multiplies, the middle
 products of two registers shared). Split from :mod:`.gf_poly` by size; only that module and the
 fused matrix kernels (through it) call them. Reached only behind the CPU flags :mod:`.gf_poly` checks.
+
+Both run at the carry-less multiplier's throughput (one VPCLMULQDQ per ~2 cycles at any width
+on the Zen 4/5 measured: 12 per 16 rows at κ = 128, 36 at κ = 256; ``bench/check_cost.py --kernel``
+within 3–10% of that), so fewer shuffles and XORs beside them buy little: storing the challenge
+side's folds in the table (its Karatsuba fold, the GF(2^256) half fold and pair shuffle) could
+save at most 0–3% (measured with those operations removed) for a table two to three times
+larger, and was not done. What the receiver's pass lost was memory: hence the prefetch.
 """
 
 from __future__ import annotations
