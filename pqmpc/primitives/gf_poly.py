@@ -10,8 +10,9 @@ gives the same sums, since ``R`` carries the position.
 
 State: ``P`` (:func:`power_table`) and ``R`` (:func:`unit`, updated in place); :func:`accumulate`
 adds ``Σ χ_j·rows_j`` (and, with ``sel``, ``⊕_{sel_j=1} χ_j``) into ``out``. Kernels: zmm, ymm or
-xmm carry-less multiplies where numba's target has them (:mod:`.gf_poly_vec`), else the
-constant-time integer-multiply product of :mod:`.gf128`; the same bytes on every path.
+xmm carry-less multiplies where numba's target has them (:mod:`.gf_poly_vec`, which prefetch the
+rows ahead: a receiver's pass reads them from memory), else the constant-time integer-multiply
+product of :mod:`.gf128`; the same bytes on every path.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ def _powers(s: np.ndarray, m: int, field) -> np.ndarray:
 
 @pytest.mark.parametrize("width", [16, 32])
 @settings(max_examples=12, deadline=None)
-@given(cuts=st.lists(st.integers(0, 600), min_size=1, max_size=4), table=st.sampled_from([1, 17, 64, 256]),
+@given(cuts=st.lists(st.integers(0, 600), min_size=1, max_size=4), table=st.sampled_from([1, 17, 64, 256, 1024]),
        seed=st.integers(0, 2**16))
 def test_accumulate_is_the_sum_over_explicit_powers(width, cuts, table, seed):
     field = gf128 if width == 16 else gf256
