@@ -144,7 +144,7 @@ def _make_pair16(rounds, lanes=2):
 
 # AES-128 (10 rounds) and AES-256 (14 rounds) twins of each step, on ymm (VAES) and on zmm
 # (the ``_z`` ones: VAES with AVX-512, four blocks per instruction; callers check
-# :data:`.cpu.HAVE_ZMM`). Zen 5, 2^20 rows of the receiver's tile kernel:
+# :data:`.cpu.HAVE_ZMM`). Zen 4, 2^20 rows of the receiver's tile kernel:
 # zmm 3.5 vs ymm 4.3 ms (AES-128), 6.7 vs 11.7 ms (AES-256).
 ctr_mask_xor16 = _make_mask_xor16(10)
 ctr_mask_xor16_256 = _make_mask_xor16(14)
