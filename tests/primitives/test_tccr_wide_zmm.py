@@ -51,8 +51,7 @@ def test_pair_kernel_does_whole_steps_only():
     assert not m0[k:].any() and not m1[k:].any()
 
 
-# Row counts around the pipelined kernels' edges: no group, one (prologue and epilogue only), two and
-# three (both round-key slots, the loop entered), and many (each slot reused), with and without a tail.
+# Row counts around the kernels' step edges: no step, one, a few, and many, with and without a tail.
 ROW_COUNTS = st.one_of(st.integers(0, 3 * 16 + 17), st.sampled_from([16 * 37, 16 * 37 + 9, 8 * 75 + 5]))
 
 
@@ -60,9 +59,8 @@ ROW_COUNTS = st.one_of(st.integers(0, 3 * 16 + 17), st.sampled_from([16 * 37, 16
 @given(n=ROW_COUNTS, start=STARTS, tag=TAGS, seed=st.integers(0, 2**32 - 1), in_place=st.booleans(),
        blocks=st.booleans())
 def test_wide_zmm_loop_equals_openssl(n, start, tag, seed, in_place, blocks):
-    """The 16-row zmm kernel behind tccr_wide (sliced, pipelined key schedules) gives OpenSSL AES-256's
-    bytes on every whole group, with integer or block tweaks, also hashing in place, and leaves the
-    tail rows alone."""
+    """The 16-row zmm kernel behind tccr_wide gives OpenSSL AES-256's bytes on every whole step, with
+    integer or block tweaks, also hashing in place, and leaves the tail rows alone."""
     if not HAVE_WIDE_ZMM:
         return
     from pqmpc.primitives.aes_unrolled import tccr_wide_zmm_loop
@@ -87,8 +85,7 @@ def test_wide_zmm_loop_equals_openssl(n, start, tag, seed, in_place, blocks):
 @settings(max_examples=25, deadline=None)
 @given(n=ROW_COUNTS, start=STARTS, tag=TAGS, seed=st.integers(0, 2**32 - 1))
 def test_pair_kernel_in_place_over_many_groups(n, start, tag, seed):
-    """wide_pair_rows with m0 aliasing q over many 8-row groups: each group's rows are read for its
-    key schedule before the previous group's hashes are stored, so no row is overwritten early."""
+    """wide_pair_rows with m0 aliasing q over many 8-row steps: no row is overwritten before it is read."""
     if not HAVE_WIDE_ZMM:
         return
     rng = np.random.default_rng(seed)
