@@ -110,7 +110,9 @@ _KS15 = types.UniTuple(_BLK, 15)
 
 
 def _key_ops(builder, lanes):
-    """The SubWord step of the key schedules, for ``lanes`` keys side by side (1: xmm, 2: ymm, 4: zmm)."""
+    """The SubWord steps of the key schedules, for ``lanes`` keys side by side (1: xmm, 2: ymm, 4: zmm):
+    ``(half, step, prefix)``, ``half`` the plain step (AES-128), ``step`` AES-256's with the previous
+    key's word prefix carried along, ``prefix`` a key's word prefix."""
     i8 = ir.IntType(8)
     vty = _V2 if lanes == 1 else ir.VectorType(ir.IntType(64), 2 * lanes)
     wty = ir.VectorType(_I32, 4 * lanes)
@@ -142,19 +144,39 @@ def _key_ops(builder, lanes):
         v = builder.xor(v, builder.shuffle_vector(v, zero_w, shl8))
         return v
 
-    def half(prev, other, rcon, word):
-        # SubWord through aesenclast on a state whose four columns all equal
-        # word 3 of ``other`` (rotated for the rcon steps): ShiftRows is then
-        # the identity, and the round key adds rcon. Same speed as
-        # aeskeygenassist on xmm here, but unlike it this has a 256-bit VAES
-        # form, so two schedules run per instruction.
+    def sub_word(other, word):
+        # aesenclast's input: every column word 3 of ``other`` (rotated for the rcon steps), so
+        # ShiftRows is the identity and the output is SubWord(..) in all four columns plus the
+        # round key. Same speed as aeskeygenassist on xmm here, but unlike it this has 256- and
+        # 512-bit VAES forms, so two or four schedules run per instruction.
         sel = [13, 14, 15, 12] if word == 3 else [12, 13, 14, 15]
-        t = builder.shuffle_vector(builder.bitcast(other, bty), undef_b, per_lane(sel * 4, 16, 0))
-        rc = builder.bitcast(ir.Constant(wty, [rcon] * (4 * lanes)), vty)
-        t = builder.bitcast(builder.call(last, [builder.bitcast(t, vty), rc]), wty)
+        return builder.bitcast(builder.shuffle_vector(builder.bitcast(other, bty), undef_b, per_lane(sel * 4, 16, 0)),
+                               vty)
+
+    def rcon_words(rcon):
+        return ir.Constant(wty, [rcon] * (4 * lanes))
+
+    def half(prev, other, rcon, word):
+        t = builder.bitcast(builder.call(last, [sub_word(other, word), builder.bitcast(rcon_words(rcon), vty)]), wty)
         return builder.bitcast(builder.xor(prefix(prev), t), vty)
 
-    return half
+    words02 = ir.Constant(wty, [0xFFFFFFFF, 0, 0xFFFFFFFF, 0] * lanes)
+
+    def step(prev, other, rcon, word):
+        # ``prev`` = (round key r − 2, its word prefix q): round key r = q ^ (SubWord(..) ^ rcon in
+        # every word), straight out of aesenclast with q ^ rcon as its round key, so the chain from
+        # one step to the next is a shuffle and an AES instruction. The new key's prefix comes from
+        # prefix(prefix(k)) = k ^ (k << 64) (prefix of a lane's words: w0, w0^w1, w0^w1^w2, ...) and
+        # prefix(t t t t) = (t 0 t 0): one in-lane shift where prefix() takes two.
+        k, q = prev
+        rk = builder.xor(q, rcon_words(rcon)) if rcon else q
+        kn = builder.bitcast(builder.call(last, [sub_word(other, word), builder.bitcast(rk, vty)]), wty)
+        k = builder.bitcast(k, wty)
+        twice = builder.xor(k, builder.shuffle_vector(k, zero_w, shl8))
+        qn = builder.xor(twice, builder.and_(builder.xor(kn, q), words02))
+        return builder.bitcast(kn, vty), qn
+
+    return half, step, prefix
 
 
 def emit_expand256(context, builder, keys, on_key=None, lanes=1):
@@ -173,22 +195,21 @@ def emit_expand256(context, builder, keys, on_key=None, lanes=1):
     Each schedule is a chain of 13 dependent SubWord steps; laying several
     independent chains side by side in the IR lets the core overlap them.
     """
-    half = _key_ops(builder, lanes)
+    _, step, prefix = _key_ops(builder, lanes)
     sched = [[k0, k1] for k0, k1 in keys]
+    prefixes = [[prefix(k0), prefix(k1)] for k0, k1 in keys]
     if on_key is not None:
         for j, ks in enumerate(sched):
             on_key(j, 0, ks[0])
             on_key(j, 1, ks[1])
     for rcon in (0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40):
-        for j, ks in enumerate(sched):
-            ks.append(half(ks[-2], ks[-1], rcon, 3))
-            if on_key is not None:
-                on_key(j, len(ks) - 1, ks[-1])
-        if rcon != 0x40:
-            for j, ks in enumerate(sched):
-                ks.append(half(ks[-2], ks[-1], 0x00, 2))
+        for word, rc in ((3, rcon), (2, 0x00)) if rcon != 0x40 else ((3, rcon),):
+            for j, (ks, qs) in enumerate(zip(sched, prefixes)):
+                k, q = step((ks[-2], qs[-2]), ks[-1], rc, word)
+                ks.append(k)
+                qs.append(q)
                 if on_key is not None:
-                    on_key(j, len(ks) - 1, ks[-1])
+                    on_key(j, len(ks) - 1, k)
     return sched
 
 
@@ -202,7 +223,7 @@ def _sched_tuple(context, builder, ks):
 def emit_expand128(builder, key):
     """AES-128 key schedule of one ``<2 x i64>`` key: the 11 round keys (each step: the AES-256 SubWord
     step with the previous round key on both sides)."""
-    half = _key_ops(builder, 1)
+    half = _key_ops(builder, 1)[0]
     ks = [key]
     for rcon in (0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x1B, 0x36):
         ks.append(half(ks[-1], ks[-1], rcon, 3))

@@ -380,9 +380,10 @@ HAVE_WIDE_HASHED_TILES = HAVE_VAES and HAVE_WIDE_ZMM
 if HAVE_WIDE_HASHED_TILES:
     # κ = 256: each tile's rows hashed with ``tccr_wide`` (a tweak array per tile) while in cache,
     # made in the ring buffer when no one reads them after (``mode`` 1), else in their place (the
-    # check's rows: mode 2 is mode 0 here). The wide hash is bound by its AES, so its ordinary
-    # stores of the outputs overlap it; streaming them from a tile buffer cost more (~2 ms per 2^20
-    # pairs). Outputs are 4-word rows.
+    # check's rows: mode 2 is mode 0 here). The wide hash is bound by its per-row AES-256 key
+    # schedules, so its ordinary stores of the outputs overlap it: streaming them from a tile
+    # buffer cost more (~2 ms per 2^20 pairs), and non-temporal stores from the kernel saved nothing
+    # (2^20 pairs into 64-byte-aligned memory). Outputs are 4-word rows.
     @njit(cache=True, nogil=True)
     def _receiver_tiles_wide(rky, start, k, choice, corr, rows, buf, hstart, htag, hout, nh, ringb, mode):
         cw = corr.shape[1]
