@@ -27,7 +27,7 @@ from .gf128 import _clmul_sum_ni, _fold, gf128_mul_soft
 from .gf256 import _ZERO18, _acc_add, _row_terms, finish
 from .gf_poly_vec import STEP_ROWS, tab_dot128, tab_dot256
 
-__all__ = ["BLOCK", "LANES", "accumulate", "power_table", "powers_at", "unit", "acc128"]
+__all__ = ["BLOCK", "LANES", "accumulate", "power_table", "powers_at", "unit", "acc128", "acc256"]
 
 #: Rows per block (the table's length): 4 KiB (κ = 128) or 8 KiB (κ = 256) of powers, in L1.
 BLOCK = 256
@@ -168,6 +168,8 @@ _RUN128 = {ln: _driver128(ln) for ln in (0, 1, 2, 4) if ln <= LANES}
 _RUN256 = {ln: _driver256(ln) for ln in (0, 2, 4) if ln <= LANES}
 #: the GF(2^128) driver of the widest registers here, for kernels that sum rows in place (njit)
 acc128 = _RUN128[LANES]
+#: the same in GF(2^256) (``out``: eight words, the sum in the first four)
+acc256 = _RUN256[max(_RUN256)]
 
 
 @njit(cache=True, nogil=True)

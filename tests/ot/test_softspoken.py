@@ -116,6 +116,43 @@ def test_tampered_corrections_kappa_256(security):
         assert np.flatnonzero((t != (q ^ (choices[:, None] * d))).any(axis=1)).tolist() == [18]
 
 
+def test_tampered_whole_chunk_caught_by_the_row_kernels_sum_kappa_256():
+    """κ = 256 random OT in whole chunks, so the sender's hashed row kernels sum the check (GF(2^256))
+    in cache: one flipped bit in a middle chunk's corrections is caught."""
+    from pqmpc.ot.ext import subspace_vole as sv
+
+    k, chunk, n = 4, 1024, 4 * 1024
+    ot = SoftSpoken(k, "malicious", kappa=256, base=SimplestOT(32), chunk=chunk)
+    nb = 256 // k
+    dbits = unpack_bits(DELTA256, 256).reshape(nb, k)
+    block = int(np.flatnonzero(dbits.any(axis=1))[-1])
+    seen = []
+
+    def flip(i, frame):
+        if len(frame) == nb * chunk // 8:
+            seen.append(i)
+            if len(seen) == 2:
+                frame[block * (len(frame) // nb) + 5] ^= 0x10
+        return frame
+
+    taken = []
+    rows = sv.VoleMatrixSender.recv_chunk_rows
+
+    def recv_chunk_rows(self, *a, **kw):
+        taken.append(rows(self, *a, **kw))
+        return taken[-1]
+
+    choices = Rng(b"cheat-256").bits(n)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sv.VoleMatrixSender, "recv_chunk_rows", recv_chunk_rows)
+        with pytest.raises(CheatingDetected, match="check values"):
+            session(ot, lambda ch: ot.send_random(ch, n), lambda ch: ot.receive_random(ch, choices),
+                    arm=("calls", flip), delta=DELTA256)
+    assert len(seen) >= 2
+    if sv.HAVE_FUSED and sv.HAVE_WIDE_HASHED_TILES:
+        assert taken.count(True) >= 3  # the whole chunks were summed in the kernels
+
+
 @pytest.mark.parametrize("k", [2, 4, 8])
 def test_bits_per_ot_is_about_kappa_over_k(k):
     ot = SoftSpoken(k, base=SimplestOT())
@@ -468,50 +505,56 @@ def test_checked_calls_take_the_row_kernels_reading_ahead(monkeypatch):
                       ("in", chunk), ("in", chunk), ("in", chunk)] + [("rows", chunk, True, True)] * 3
 
 
-@pytest.mark.parametrize("k", [2, 4])
-def test_check_summed_in_the_row_kernels_equals_sender_sum(k):
+@pytest.mark.parametrize("k,kappa", [(2, 128), (4, 128), (4, 256)])
+def test_check_summed_in_the_row_kernels_equals_sender_sum(k, kappa):
     """The sender's row kernels with ``check=`` (plain rows, and hashed random-OT rows in the ring
     buffer, the chunk's last rows beyond the hashed ones included) add exactly ``sender_sum`` of the
     rows, chunk after chunk (the running power carried across chunks and across the column path),
-    with the same rows and hashes as without the check."""
+    with the same rows and hashes as without the check. κ = 256: GF(2^256) sums in the hashed
+    kernels; plain rows are left to the caller."""
     from pqmpc.net import MemoryChannel
     from pqmpc.ot.ext import subspace_vole as sv
     from pqmpc.ot.ext.check import Challenges
     from pqmpc.ot.ext.vole_fused import SLICE, TILE_BYTES
     from pqmpc.primitives.bits import pack_bits
 
-    if not sv.HAVE_FUSED:
-        pytest.skip("no VAES: the row kernels do not run")
-    nb = 128 // k
-    rng = Rng(b"check-rows-%d" % k)
-    leaves, sums = sv.full_trees(rng.blocks(nb, 16), k)
-    dbits = unpack_bits(DELTA, 128)
+    if not sv.HAVE_FUSED or (kappa == 256 and not sv.HAVE_WIDE_HASHED_TILES):
+        pytest.skip("no VAES (or no zmm at κ = 256): the row kernels do not run")
+    w = kappa // 8
+    nb = kappa // k
+    rng = Rng(b"check-rows-%d-%d" % (k, kappa))
+    leaves, sums = sv.full_trees(rng.blocks(nb, w), k)
+    delta = DELTA if kappa == 128 else DELTA256
+    dbits = unpack_bits(delta, kappa)
     points = (dbits.reshape(nb, k).astype(np.int64) << np.arange(k)).sum(axis=1)
     known = sums[np.arange(nb)[:, None], np.arange(k)[None, :], 1 - sv.path_bits(points, k)]
     sender_leaves = sv.punctured_trees(known, points, k)
     rcv = sv.VoleMatrixReceiver(leaves, k)
     summed, plain = (sv.VoleMatrixSender(sender_leaves, points, dbits, k) for _ in range(2))
-    chi, want_chi = (Challenges(b"s" * 32, b"r" * 32, b"0/0", 16) for _ in range(2))
-    got, want = np.zeros(16, np.uint8), np.zeros(16, np.uint8)
+    chi, want_chi = (Challenges(b"s" * 32, b"r" * 32, b"0/0", w) for _ in range(2))
+    got, want = np.zeros(w, np.uint8), np.zeros(w, np.uint8)
     one_tile = 8 * TILE_BYTES
     # (chunk, rows of it hashed: None = no random-OT plan); 100 takes the column path
     cases = [(8 * SLICE, None), (100, None), (3 * one_tile + 8 * SLICE, None), (one_tile, one_tile),
              (2 * one_tile, 2 * one_tile - 192), (8 * SLICE, 8 * SLICE - 16), (one_tile + 8 * SLICE, 8 * SLICE + 5)]
     for c, nh in cases:
         a, b = MemoryChannel.pair()
-        rcv.send_chunk_rows(a, c, pack_bits(rng.bits(c)).reshape(1, -1), np.empty((c, 16), np.uint8))
+        rcv.send_chunk_rows(a, c, pack_bits(rng.bits(c)).reshape(1, -1), np.empty((c, w), np.uint8))
         wire = b.recv_array(np.uint8, (nb, (c + 7) // 8), "corrections")
         a.send(wire)
         a.send(wire)
-        q, want_q = np.zeros((c, 16), np.uint8), np.empty((c, 16), np.uint8)
+        q, want_q = np.zeros((c, w), np.uint8), np.empty((c, w), np.uint8)
         hashes = []
         for mat in (summed, plain):
             n = c if nh is None else nh
-            mat.plan = None if nh is None else sv.RowHashPlan(n, 1000, 7, m0=np.zeros((n, 16), np.uint8),
-                                                              m1=np.zeros((n, 16), np.uint8), delta=DELTA)
+            mat.plan = None if nh is None else sv.RowHashPlan(n, 1000, 7, m0=np.zeros((n, w), np.uint8),
+                                                              m1=np.zeros((n, w), np.uint8), delta=delta)
             if mat is summed:
-                if not mat.recv_chunk_rows(b, c, "corrections", q, check=chi.tile_args()):
+                took = mat.recv_chunk_rows(b, c, "corrections", q, check=chi.tile_args())
+                if not took:
                     got ^= chi.sender_sum(q)
+                # κ = 256: the hashed kernels sum, the plain ones leave it to the caller
+                assert took == (c % (8 * SLICE) == 0 and (kappa == 128 or nh is not None)), (c, nh)
             else:
                 assert not mat.recv_chunk_rows(b, c, "corrections", want_q)
                 want ^= want_chi.sender_sum(want_q)

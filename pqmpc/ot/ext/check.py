@@ -112,22 +112,21 @@ class Challenges:
         self._r = gf_poly.unit(width)  # s^pos: pos = rows consumed so far
         self._tile_acc = None
 
-    def tile_args(self) -> tuple | None:
+    def tile_args(self) -> tuple:
         """``(table, power, acc)`` for a matrix kernel that adds ``Σ χ_j·q_j`` over the next rows into
-        ``acc`` ((4,) u64: the sum's two words, then two unused) tile by tile while they are in cache (the
-        KOS sender at κ = 128: :meth:`pqmpc.ot.ext.matrix.MatrixSender.recv_chunk_rows` with
-        ``check=``), through :data:`pqmpc.primitives.gf_poly.acc128`, which advances ``power`` itself;
-        ``None`` at κ = 256. :meth:`tiles_sum` gives their total."""
-        if self.width != 16:
-            return None
+        ``acc`` (u64: the sum's ``width/8`` words, then as many unused) tile by tile while they are in
+        cache (the KOS sender at κ = 128: :meth:`pqmpc.ot.ext.matrix.MatrixSender.recv_chunk_rows` with
+        ``check=``; SoftSpoken's sender row kernels at both widths), through
+        :data:`pqmpc.primitives.gf_poly.acc128` or ``acc256``, which advance ``power`` themselves.
+        :meth:`tiles_sum` gives their total."""
         if self._tile_acc is None:
-            self._tile_acc = np.zeros(4, dtype=np.uint64)
+            self._tile_acc = np.zeros(self.width // 4, dtype=np.uint64)
         return self._p, self._r, self._tile_acc
 
     def tiles_sum(self) -> np.ndarray:
         """The ``(width,)`` total of what kernels added through :meth:`tile_args` (zero if none)."""
         acc = self._tile_acc
-        return np.zeros(self.width, dtype=np.uint8) if acc is None else acc[:2].view(np.uint8).copy()
+        return np.zeros(self.width, dtype=np.uint8) if acc is None else acc[:self.width // 8].view(np.uint8).copy()
 
     def next(self, c: int) -> np.ndarray:
         """The next ``c`` challenges as ``(c, width)`` blocks."""

@@ -144,9 +144,9 @@ class SoftSpoken(KOS):
                        rows: np.ndarray | None = None, keep: bool = True) -> np.ndarray | None:
         """KOS's checked sender, same messages in the same order, on the VOLE row kernels: each chunk
         runs PRG, sums, transpose, random-OT hash and the check's ``Σ χ_j·q_j`` per tile in cache
-        (:meth:`.subspace_vole.VoleMatrixSender.recv_chunk_rows` with ``check=``, κ = 128), so
-        random-OT rows stay in the kernels' ring buffer; chunks the kernels do not take (the
-        remainder, κ = 256, no VAES) are summed after, as in KOS. As IKNP's core in KOS, the last
+        (:meth:`.subspace_vole.VoleMatrixSender.recv_chunk_rows` with ``check=``; GF(2^256) sums at
+        κ = 256), so random-OT rows stay in the kernels' ring buffer; chunks the kernels do not take
+        (the remainder, correlated OT at κ = 256, no VAES) are summed after, as in KOS. As IKNP's core in KOS, the last
         chunks' corrections are read ahead of the work on them (all of them once ``read_ahead + 1``
         chunks are left), so the coin opens as soon as the last chunk is in and the receiver's check
         pass runs alongside the work on the chunks still held rather than after it."""

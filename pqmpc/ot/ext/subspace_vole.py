@@ -391,8 +391,8 @@ class VoleMatrixSender(_VoleMatrix):
                         check: tuple | None = None, corr: np.ndarray | None = None) -> bool:
         """:meth:`recv_chunk` and the transpose of Q into ``rows`` (``(c, κ/8)``), fused per column tile
         as :meth:`VoleMatrixReceiver.send_chunk_rows`.
-        ``check = (table, power, acc)`` (:meth:`.check.Challenges.tile_args`, ``None`` at κ = 256): where
-        the row kernels take the chunk they add ``Σ χ_j·q_j`` over its rows tile by tile in cache,
+        ``check = (table, power, acc)`` (:meth:`.check.Challenges.tile_args`): where the row kernels take
+        the chunk (κ = 256: the hashed ones only) they add ``Σ χ_j·q_j`` over its rows tile by tile in cache,
         advancing ``power``; returns whether they did (else the caller sums ``rows``). A random-OT
         chunk's rows then reach ``rows`` only where the caller still reads them (from ``plan.hashed``;
         see :meth:`_ring_for`). ``corr``: this chunk's corrections if already received
@@ -412,6 +412,8 @@ class VoleMatrixSender(_VoleMatrix):
                                                   plan.m0[first:first + nh], plan.m1[first:first + nh], nh,
                                                   self._ring_for(c, nh, check is not None), check)
         else:
+            if rows.shape[1] != 16:  # the unhashed row kernels sum in GF(2^128) only: the caller sums
+                check = None
             sender_tile_rows(self.k, self._rky, start, self.points, self.dbits, corr, rows, self._tile, check)
         return check is not None
 

@@ -30,7 +30,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ...primitives.cpu import HAVE_VAES, HAVE_ZMM
-from ...primitives.gf_poly import acc128
+from ...primitives.gf_poly import acc128, acc256
 from ...primitives.stream_store import stream_copy
 from ...primitives.tccr_wide_zmm import HAVE_WIDE_ZMM
 from ...primitives.tccr_zmm import HAVE_TCCR_ZMM, hash_keys
@@ -404,13 +404,16 @@ if HAVE_WIDE_HASHED_TILES:
                     tws[j] = hstart + np.uint64(a + j)
                 tccr_wide_zmm_loop(dst[:e - a].view(np.uint64), tws[:e - a], hout[a:e].view(np.uint64), htag)
 
+    # ``ptab, power, acc``: as in ``_sender_tiles_hashed``, in GF(2^256)
     @njit(cache=True, nogil=True)
-    def _sender_tiles_wide(rky, start, k, points, dmask, corr, rows, buf, hdelta, hstart, htag, m0, m1, nh, ring):
+    def _sender_tiles_wide(rky, start, k, points, dmask, corr, rows, buf, hdelta, hstart, htag, m0, m1, nh, ring,
+                           ptab, power, acc):
         cw = corr.shape[1]
         width = corr.shape[0] * k
         tmax = buf.shape[0] // width
         scr = np.empty((128, 64), dtype=np.uint8)
         tws = np.empty(64 * tmax, dtype=np.uint64)
+        nosel = np.zeros(0, dtype=np.uint8)
         for t0 in range(0, cw, tmax):
             tw = min(tmax, cw - t0)
             tile = buf[:width * tw].reshape(width, tw)
@@ -424,6 +427,8 @@ if HAVE_WIDE_HASHED_TILES:
                     tws[j] = hstart + np.uint64(a + j)
                 wide_pair_loop(rows[r:r + e - a].view(np.uint64), hdelta, tws[:e - a], htag, m0[a:e].view(np.uint64),
                                m1[a:e].view(np.uint64))
+            if acc.shape[0]:
+                acc256(ptab, power, rows[r:r + b - a].view(np.uint64), nosel, acc)
 
 
 if HAVE_GFNI_ZMM:
@@ -492,11 +497,11 @@ def receiver_tile_rows(k: int, rky, start: int, choice: np.ndarray, corr: np.nda
 _NO_CHECK = (np.zeros((1, 2), dtype=np.uint64), np.zeros(2, dtype=np.uint64), np.zeros(0, dtype=np.uint64))
 
 
-def _check_args(check, rows: np.ndarray) -> tuple:
+def _check_args(check, rows: np.ndarray, wide: bool = False) -> tuple:
     if check is None:
         return _NO_CHECK
-    if rows.shape[1] != 16:
-        raise ValueError("the row kernels sum the check in GF(2^128) only (16-byte rows)")
+    if rows.shape[1] != 16 and not (wide and rows.shape[1] == 32):
+        raise ValueError("only the hashed row kernels sum the check of 32-byte rows (GF(2^256))")
     return check
 
 
@@ -539,12 +544,12 @@ def sender_tile_rows_hashed(k: int, rky, start: int, points, dbits, corr: np.nda
     chunk is summed here) the rows past ``nh`` may be left unwritten too, as no one else reads them."""
     if ring is not None and (nh % 16 or (nh != rows.shape[0] and check is None)):
         raise ValueError("ring: only when every row the caller reads is hashed or summed here")
-    ck = _check_args(check, rows)
+    ck = _check_args(check, rows, wide=True)
     d = np.ascontiguousarray(delta, dtype=np.uint8).view(np.uint64)
     if rows.shape[1] == 32:
         _sender_tiles_wide(rky, start, k, points, delta_mask(dbits), corr.view(np.uint64),
                            rows if ring is None else ring, buf, d, np.uint64(hstart % (1 << 64)), np.uint64(tag),
-                           m0, m1, nh, ring is not None)
+                           m0, m1, nh, ring is not None, *ck)
     else:
         _sender_tiles_hashed(rky, start, k, points, delta_mask(dbits), corr.view(np.uint64),
                              rows if ring is None else ring, buf, hash_keys(), d, np.uint64(hstart % (1 << 64)),
