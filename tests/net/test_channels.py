@@ -318,3 +318,39 @@ def test_loopback_pair_is_one_connection_and_leaves_no_listener():
         b.close()
     with pytest.raises(OSError):  # the listening socket was closed once the pair was made
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def _frame_of(arr):
+    while isinstance(arr, np.ndarray):
+        arr = arr.base
+    return arr.obj if isinstance(arr, memoryview) else arr
+
+
+def test_memory_channel_reuses_a_large_copy_only_after_the_receiver_let_go():
+    """Large message copies are recycled (no fresh pages per message), but never while anything the
+    receiver holds still refers to one: an array received earlier keeps its bytes whatever follows."""
+    a, b = MemoryChannel.pair(timeout=5.0)
+    n = 1 << 17
+    first = np.full(n, 1, np.uint8)
+    a.send(first)
+    kept = b.recv_array(np.uint8, (n,), "first")
+    for v in range(2, 6):  # same size, while ``kept`` is alive: each must go to another buffer
+        a.send(np.full(n, v, np.uint8))
+        got = b.recv_array(np.uint8, (n,), "next")
+        assert (got == v).all()
+        assert (kept == 1).all()
+        del got
+    first_id = id(_frame_of(kept))
+    del kept
+    a.send(np.full(n, 9, np.uint8))
+    again = b.recv_array(np.uint8, (n,), "again")
+    assert (again == 9).all()
+    assert id(_frame_of(again)) == first_id  # the first buffer, free again, was reused
+    assert len(a._pool._bufs) == 2
+    # a different size or a small message never takes a pooled buffer of another size
+    a.send(np.full(n + 1, 7, np.uint8))
+    assert (b.recv_array(np.uint8, (n + 1,), "odd") == 7).all()
+    a.send(b"tiny")
+    assert b.recv_bytes(4, "tiny") == b"tiny"
+    a.close()
+    b.close()

@@ -379,11 +379,12 @@ if HAVE_HASHED_TILES:
 HAVE_WIDE_HASHED_TILES = HAVE_VAES and HAVE_WIDE_ZMM
 if HAVE_WIDE_HASHED_TILES:
     # κ = 256: each tile's rows hashed with ``tccr_wide`` (a tweak array per tile) while in cache,
-    # made in the ring buffer when no one reads them after (``mode`` 1), else in their place (the
-    # check's rows: mode 2 is mode 0 here). The wide hash is bound by its per-row AES-256 key
-    # schedules, so its ordinary stores of the outputs overlap it: streaming them from a tile
-    # buffer cost more (~2 ms per 2^20 pairs), and non-temporal stores from the kernel saved nothing
-    # (2^20 pairs into 64-byte-aligned memory). Outputs are 4-word rows.
+    # made in the ring buffer (``mode`` 1 and 2, as at κ = 128: the check's rows streamed from there
+    # to their place, no read for ownership of 32 MiB per 2^20), else in their place. The wide hash
+    # is bound by its per-row AES-256 key schedules, so its ordinary stores of the outputs overlap
+    # it: streaming them from a tile buffer cost more (~2 ms per 2^20 pairs), and non-temporal
+    # stores from the kernel saved nothing (2^20 pairs into 64-byte-aligned memory). Outputs are
+    # 4-word rows.
     @njit(cache=True, nogil=True)
     def _receiver_tiles_wide(rky, start, k, choice, corr, rows, buf, hstart, htag, hout, nh, ringb, mode):
         cw = corr.shape[1]
@@ -396,13 +397,15 @@ if HAVE_WIDE_HASHED_TILES:
             tile = buf[:width * tw].reshape(width, tw)
             _receiver_tile(rky, start, k, choice, corr, tile, t0, tw)
             a, b = 64 * t0, 64 * (t0 + tw)
-            dst = ringb[:b - a] if mode == 1 else rows[a:b]
+            dst = rows[a:b] if mode == 0 else ringb[:b - a]
             _tile_transpose(tile.view(np.uint8), dst, scr)
             e = a + (min(b, nh) - a) // 16 * 16
             if e > a:
                 for j in range(e - a):
                     tws[j] = hstart + np.uint64(a + j)
                 tccr_wide_zmm_loop(dst[:e - a].view(np.uint64), tws[:e - a], hout[a:e].view(np.uint64), htag)
+            if mode == 2:
+                stream_copy(dst.reshape(-1), rows[a:b].reshape(-1))
 
     # ``ptab, power, acc``: as in ``_sender_tiles_hashed``, in GF(2^256)
     @njit(cache=True, nogil=True)
