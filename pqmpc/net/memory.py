@@ -36,7 +36,7 @@ class _BufferPool:
     MIN_BYTES = 64 << 10
     #: buffers kept per channel end, and their total size
     MAX_BUFFERS = 32
-    MAX_BYTES = 256 << 20
+    MAX_BYTES = 64 << 20
 
     def __init__(self):
         # Reference counts prove "nobody else holds it" only under the GIL: a free-threaded build copies.
