@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from ..errors import HandshakeError, PeerStopped, ProtocolError
+from ..errors import ChannelError, HandshakeError, PeerStopped, ProtocolError
 
 __all__ = ["CLI_PROTOCOL", "CLI_VERSION", "SIZE_UNIT", "AUTO_CLASSES", "agree_flags", "agree_plan", "decide",
            "agree_payload", "peer_names", "flag_hint", "other"]
@@ -52,7 +52,9 @@ def agree_flags(ch, params: dict, mode: str) -> None:
             raise HandshakeError(f"the other side runs another pqmpc version (its command-line handshake "
                                  f"differs); install the same pqmpc on both sides ({exc})") from None
         raise
-    except PeerStopped:
+    except (PeerStopped, ChannelError):
+        # a peer that said why, or a connection that ended (a secure channel's truncation is both a
+        # ProtocolError and a ChannelClosed: the peer stopped mid-handshake, not another program)
         raise
     except ProtocolError as exc:
         # The first message from the peer: anything but a pqmpc handshake is another program.
