@@ -332,6 +332,20 @@ def test_recorded_sessions_kappa_256():
             assert got[key] == case[key], (case["k"], case["security"], key)
 
 
+def vole_trees(k: int, width: int, rng: Rng):
+    """``(leaves, sender_leaves, points, dbits)``: full GGM trees from ``rng`` and the sender's trees
+    punctured at the points of Δ (``DELTA`` or ``DELTA256``), as the extension's base OTs leave them."""
+    from pqmpc.ot.ext import subspace_vole as sv
+
+    kappa = 8 * width
+    nb = kappa // k
+    leaves, sums = sv.full_trees(rng.blocks(nb, width), k)
+    dbits = unpack_bits(DELTA if width == 16 else DELTA256, kappa)
+    points = (dbits.reshape(nb, k).astype(np.int64) << np.arange(k)).sum(axis=1)
+    known = sums[np.arange(nb)[:, None], np.arange(k)[None, :], 1 - sv.path_bits(points, k)]
+    return leaves, sv.punctured_trees(known, points, k), points, dbits
+
+
 @pytest.mark.parametrize("k,width", [(1, 16), (2, 16), (4, 16), (8, 16), (2, 32), (4, 32)])
 def test_vole_matrices_match_a_one_shot_expansion(k, width):
     """The matrix classes (streams expanded in column pieces, odd chunk sizes, block-aligned
@@ -345,12 +359,7 @@ def test_vole_matrices_match_a_one_shot_expansion(k, width):
     kappa = 8 * width
     nb = kappa // k
     rng = Rng(b"kernels-%d" % k)
-    leaves, sums = sv.full_trees(rng.blocks(nb, width), k)
-    dbits = unpack_bits(DELTA if width == 16 else DELTA256, kappa)
-    points = (dbits.reshape(nb, k).astype(np.int64) << np.arange(k)).sum(axis=1)
-    off = 1 - sv.path_bits(points, k)
-    known = sums[np.arange(nb)[:, None], np.arange(k)[None, :], off]
-    sender_leaves = sv.punctured_trees(known, points, k)
+    leaves, sender_leaves, points, dbits = vole_trees(k, width, rng)
     hidden = np.zeros((nb, 1 << k), dtype=bool)
     hidden[np.arange(nb), points] = True
     assert np.array_equal(sender_leaves[~hidden], leaves[~hidden]) and not sender_leaves[hidden].any()
@@ -396,12 +405,8 @@ def test_vole_row_kernels_match_columns_then_transpose(k, width):
     kappa = 8 * width
     nb = kappa // k
     rng = Rng(b"rows-%d-%d" % (k, width))
-    leaves, sums = sv.full_trees(rng.blocks(nb, width), k)
     delta = DELTA if width == 16 else DELTA256
-    dbits = unpack_bits(delta, kappa)
-    points = (dbits.reshape(nb, k).astype(np.int64) << np.arange(k)).sum(axis=1)
-    known = sums[np.arange(nb)[:, None], np.arange(k)[None, :], 1 - sv.path_bits(points, k)]
-    sender_leaves = sv.punctured_trees(known, points, k)
+    leaves, sender_leaves, points, dbits = vole_trees(k, width, rng)
     fused = (sv.VoleMatrixReceiver(leaves, k), sv.VoleMatrixSender(sender_leaves, points, dbits, k))
     plain = (sv.VoleMatrixReceiver(leaves, k), sv.VoleMatrixSender(sender_leaves, points, dbits, k))
     one_tile = 8 * TILE_BYTES
@@ -523,12 +528,8 @@ def test_check_summed_in_the_row_kernels_equals_sender_sum(k, kappa):
     w = kappa // 8
     nb = kappa // k
     rng = Rng(b"check-rows-%d-%d" % (k, kappa))
-    leaves, sums = sv.full_trees(rng.blocks(nb, w), k)
     delta = DELTA if kappa == 128 else DELTA256
-    dbits = unpack_bits(delta, kappa)
-    points = (dbits.reshape(nb, k).astype(np.int64) << np.arange(k)).sum(axis=1)
-    known = sums[np.arange(nb)[:, None], np.arange(k)[None, :], 1 - sv.path_bits(points, k)]
-    sender_leaves = sv.punctured_trees(known, points, k)
+    leaves, sender_leaves, points, dbits = vole_trees(k, w, rng)
     rcv = sv.VoleMatrixReceiver(leaves, k)
     summed, plain = (sv.VoleMatrixSender(sender_leaves, points, dbits, k) for _ in range(2))
     chi, want_chi = (Challenges(b"s" * 32, b"r" * 32, b"0/0", w) for _ in range(2))
