@@ -385,6 +385,12 @@ if HAVE_WIDE_HASHED_TILES:
     # it: streaming them from a tile buffer cost more (~2 ms per 2^20 pairs), and non-temporal
     # stores from the kernel saved nothing (2^20 pairs into 64-byte-aligned memory). Outputs are
     # 4-word rows.
+    @njit(inline="always")
+    def _tweaks(tws, hstart, a, n):
+        # the wide hash takes a tweak per row: rows a .. a + n − 1 of the chunk
+        for j in range(n):
+            tws[j] = hstart + np.uint64(a + j)
+
     @njit(cache=True, nogil=True)
     def _receiver_tiles_wide(rky, start, k, choice, corr, rows, buf, hstart, htag, hout, nh, ringb, mode):
         cw = corr.shape[1]
@@ -401,8 +407,7 @@ if HAVE_WIDE_HASHED_TILES:
             _tile_transpose(tile.view(np.uint8), dst, scr)
             e = a + (min(b, nh) - a) // 16 * 16
             if e > a:
-                for j in range(e - a):
-                    tws[j] = hstart + np.uint64(a + j)
+                _tweaks(tws, hstart, a, e - a)
                 tccr_wide_zmm_loop(dst[:e - a].view(np.uint64), tws[:e - a], hout[a:e].view(np.uint64), htag)
             if mode == 2:
                 stream_copy(dst.reshape(-1), rows[a:b].reshape(-1))
@@ -426,8 +431,7 @@ if HAVE_WIDE_HASHED_TILES:
             _tile_transpose(tile.view(np.uint8), rows[r:r + b - a], scr)
             e = a + (min(b, nh) - a) // 16 * 16
             if e > a:
-                for j in range(e - a):
-                    tws[j] = hstart + np.uint64(a + j)
+                _tweaks(tws, hstart, a, e - a)
                 wide_pair_loop(rows[r:r + e - a].view(np.uint64), hdelta, tws[:e - a], htag, m0[a:e].view(np.uint64),
                                m1[a:e].view(np.uint64))
             if acc.shape[0]:
