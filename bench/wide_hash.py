@@ -36,12 +36,10 @@ def measure(n: int, reps: int) -> dict:
     """``{kernel: {"wall": ns/row, "cpu": ns/row}}``, medians over ``reps`` passes of ``n`` rows."""
     from pqmpc.primitives.tccr_wide_zmm import HAVE_WIDE_ZMM
 
-    if HAVE_WIDE_ZMM:
-        from pqmpc.primitives.aes_unrolled import tccr_wide_zmm_loop
-        from pqmpc.primitives.tccr_wide_zmm import wide_pair_loop
-
     if not HAVE_WIDE_ZMM:
         raise SystemExit("no AVX-512 VAES here: the zmm wide kernels do not run")
+    from pqmpc.primitives.aes_unrolled import tccr_wide_zmm_loop
+    from pqmpc.primitives.tccr_wide_zmm import wide_pair_loop
     rng = np.random.default_rng(1)
     x = rng.integers(0, 256, (n, 4), dtype=np.uint64)
     delta = rng.integers(0, 256, 32, dtype=np.uint8).view(np.uint64)
